@@ -1,0 +1,247 @@
+"""One registry and one config system for every component and script.
+
+A class decorated with ``@register`` can be built from YAML by its name.  Its
+constructor arguments come, in order of precedence, from explicit keyword
+arguments to :func:`create`, from the YAML section named after the class, from
+top-level keys listed in ``__shared__`` (e.g. ``num_classes``), and from the
+constructor defaults.  Arguments listed in ``__inject__`` are components
+themselves: their value names a registered class (built from its own section)
+or is a mapping with a ``name`` key plus keyword arguments.
+
+Configs compose with ``_BASE_: [a.yml, b.yml]`` (paths relative to the file)
+and are always read with ``yaml.safe_load``.
+"""
+import copy
+import difflib
+import inspect
+import os
+
+import yaml
+
+__all__ = [
+    'register', 'create', 'load_config', 'merge_config', 'apply_overrides',
+    'get_registered', 'ConfigError', 'AttrDict', 'GLOBAL_KEYS',
+]
+
+BASE_KEY = '_BASE_'
+
+_REGISTRY = {}
+
+# Top-level keys that are plain settings rather than component sections.
+GLOBAL_KEYS = {
+    'architecture', 'num_classes', 'use_gpu', 'use_xpu', 'log_iter',
+    'save_dir', 'snapshot_epoch', 'epoch', 'weights', 'pretrain_weights',
+    'metric', 'map_type', 'classwise', 'worker_num', 'seed', 'input_size',
+    'TrainDataset', 'EvalDataset', 'TestDataset', 'TrainReader', 'EvalReader',
+    'TestReader', 'LearningRate', 'OptimizerBuilder', 'norm_type',
+    'use_fine_grained_loss', 'export', 'eval_size', 'max_iters_per_epoch',
+    'slim', 'Pruner', 'Distill', 'Quant', 'PostQuant', 'Sensitivity',
+    'teacher_config', 'teacher_weights', 'find_unused_parameters',
+    'use_ema', 'log_file', 'dataset_dir', 'print_flops', 'eval_interval',
+}
+
+
+class ConfigError(ValueError):
+    """Bad configuration: the message names the bad value and the fix."""
+
+
+class AttrDict(dict):
+    """dict with attribute access, used for the loaded global config."""
+
+    def __getattr__(self, key):
+        try:
+            return self[key]
+        except KeyError:
+            raise AttributeError(key)
+
+    def __setattr__(self, key, value):
+        self[key] = value
+
+    def __deepcopy__(self, memo):
+        return AttrDict(copy.deepcopy(dict(self), memo))
+
+
+def _close(word, choices, n=3):
+    found = difflib.get_close_matches(str(word), list(choices), n=n, cutoff=0.5)
+    return ('; did you mean ' + ' or '.join(repr(f) for f in found) + '?') if found else ''
+
+
+def register(cls):
+    """Class decorator: make ``cls`` creatable from config by its name."""
+    name = cls.__name__
+    if name in _REGISTRY and _REGISTRY[name] is not cls:
+        # re-import of the same module (e.g. under a different path) is harmless
+        if _REGISTRY[name].__module__ != cls.__module__:
+            raise ConfigError('component name %r registered twice (%s and %s)' % (
+                name, _REGISTRY[name].__module__, cls.__module__))
+    _REGISTRY[name] = cls
+    return cls
+
+
+def get_registered(name=None):
+    if name is None:
+        return dict(_REGISTRY)
+    if name not in _REGISTRY:
+        raise ConfigError('unknown component %r%s (registered: %d components)' % (
+            name, _close(name, _REGISTRY), len(_REGISTRY)))
+    return _REGISTRY[name]
+
+
+def _ctor_params(cls):
+    sig = inspect.signature(cls.__init__)
+    params = {}
+    for pname, p in list(sig.parameters.items())[1:]:
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        params[pname] = p.default
+    return params
+
+
+def _deep_merge(dst, src):
+    for k, v in src.items():
+        if isinstance(v, dict) and isinstance(dst.get(k), dict):
+            _deep_merge(dst[k], v)
+        else:
+            dst[k] = copy.deepcopy(v)
+    return dst
+
+
+def _read_yaml(path):
+    if not os.path.isfile(path):
+        raise ConfigError('config file not found: %s' % path)
+    with open(path, encoding='utf-8') as f:
+        data = yaml.safe_load(f) or {}
+    if not isinstance(data, dict):
+        raise ConfigError('config %s must be a mapping at top level' % path)
+    return data
+
+
+def _load_with_bases(path, seen=()):
+    path = os.path.abspath(path)
+    if path in seen:
+        raise ConfigError('_BASE_ cycle: %s' % ' -> '.join(list(seen) + [path]))
+    data = _read_yaml(path)
+    bases = data.pop(BASE_KEY, []) or []
+    if isinstance(bases, str):
+        bases = [bases]
+    merged = {}
+    for base in bases:
+        base_path = os.path.join(os.path.dirname(path), base)
+        _deep_merge(merged, _load_with_bases(base_path, seen + (path,)))
+    return _deep_merge(merged, data)
+
+
+def validate_config(cfg):
+    """Fail on unknown top-level keys and unknown keys inside component sections."""
+    for key, val in cfg.items():
+        if key in GLOBAL_KEYS or key.startswith('_'):
+            continue
+        if key in _REGISTRY:
+            if isinstance(val, dict):
+                params = _ctor_params(_REGISTRY[key])
+                for sub in val:
+                    if sub not in params and sub != 'name':
+                        raise ConfigError('unknown key %r in section %s%s (valid keys: %s)' % (
+                            sub, key, _close(sub, params), ', '.join(sorted(params))))
+            continue
+        raise ConfigError('unknown config key %r%s' % (
+            key, _close(key, list(GLOBAL_KEYS) + list(_REGISTRY))))
+
+
+def load_config(path, overrides=None, validate=True):
+    """Load a YAML config with ``_BASE_`` inheritance and ``a.b=c`` overrides."""
+    import ppdet.modeling  # noqa: F401  (registers the components)
+    cfg = AttrDict(_load_with_bases(path))
+    cfg['_config_path'] = os.path.abspath(path)
+    if overrides:
+        apply_overrides(cfg, overrides)
+    if validate:
+        validate_config(cfg)
+    return cfg
+
+
+def merge_config(cfg, other):
+    """Deep-merge the mapping ``other`` into ``cfg`` (in place) and return it."""
+    return _deep_merge(cfg, other)
+
+
+def _parse_override(item):
+    if '=' not in item:
+        raise ConfigError('override %r must look like key=value (e.g. -o epoch=10)' % item)
+    key, value = item.split('=', 1)
+    return key.strip(), yaml.safe_load(value) if value.strip() != '' else None
+
+
+def apply_overrides(cfg, overrides):
+    """Apply ``['a.b=c', 'epoch=3']`` to ``cfg``; unknown keys fail with close matches."""
+    if isinstance(overrides, dict):
+        overrides = ['%s=%s' % (k, yaml.safe_dump(v, default_flow_style=True).strip())
+                     for k, v in overrides.items()]
+    for item in overrides:
+        key, value = _parse_override(item)
+        parts = key.split('.')
+        node = cfg
+        for depth, part in enumerate(parts[:-1]):
+            if part not in node:
+                if depth == 0 and part in _REGISTRY:
+                    node[part] = {}
+                else:
+                    raise ConfigError('unknown config key %r in override %r%s' % (
+                        part, item, _close(part, node.keys())))
+            node = node[part]
+            if not isinstance(node, dict):
+                raise ConfigError('override %r: %r is not a section' % (item, part))
+        last = parts[-1]
+        if last not in node:
+            allowed = set(node.keys())
+            if node is cfg:
+                allowed |= GLOBAL_KEYS
+            elif len(parts) == 2 and parts[0] in _REGISTRY:
+                allowed |= set(_ctor_params(_REGISTRY[parts[0]]))
+            if last not in allowed:
+                raise ConfigError('unknown config key %r in override %r%s' % (
+                    last, item, _close(last, allowed)))
+        node[last] = value
+    return cfg
+
+
+def _build_injected(value, cfg):
+    if value is None or not isinstance(value, (str, dict)):
+        return value  # already an object (or disabled)
+    if isinstance(value, str):
+        if value not in _REGISTRY:
+            raise ConfigError('unknown component %r%s' % (value, _close(value, _REGISTRY)))
+        return create(value, cfg)
+    spec = dict(value)
+    name = spec.pop('name', None) or spec.pop('type', None)
+    if name is None:
+        raise ConfigError('injected component %r needs a "name" key' % (value,))
+    return create(name, cfg, **spec)
+
+
+def create(name, cfg=None, **kwargs):
+    """Build the registered component ``name`` from ``cfg`` (a loaded config)."""
+    cls = get_registered(name)
+    cfg = cfg if cfg is not None else {}
+    params = _ctor_params(cls)
+    section = cfg.get(name, {}) or {}
+    for key in list(section) + list(kwargs):
+        if key not in params and key != 'name':
+            raise ConfigError('unknown argument %r for %s%s (valid: %s)' % (
+                key, name, _close(key, params), ', '.join(sorted(params))))
+    args = {}
+    for key in getattr(cls, '__shared__', []):
+        if key in cfg and key in params:
+            args[key] = cfg[key]
+    args.update({k: copy.deepcopy(v) for k, v in section.items() if k != 'name'})
+    args.update(kwargs)
+    for key in getattr(cls, '__inject__', []):
+        if key in args:
+            args[key] = _build_injected(args[key], cfg)
+        elif key in params and isinstance(params[key], str):
+            args[key] = _build_injected(params[key], cfg)
+    missing = [k for k, d in params.items() if d is inspect.Parameter.empty and k not in args]
+    if missing:
+        raise ConfigError('%s needs %s; set it in section %s of the config' % (
+            name, ', '.join(missing), name))
+    return cls(**args)

@@ -1,0 +1,152 @@
+"""Checkpoints that describe themselves, and loading released weights by name.
+
+A checkpoint is ``<prefix>.pdparams`` (the weights) with an optional
+``<prefix>.pdopt`` (optimizer state and epoch, for ``-r`` resume).  The
+weights file carries a JSON record under :data:`META_KEY` naming the config it
+was built from, its parent checkpoint and every compression step applied
+(pruning plan, distillation, quantization), so other tools can rebuild the
+exact architecture from the file alone.  PaddleDetection's released
+``.pdparams`` (a plain name -> array dict) load through the same functions.
+"""
+import json
+import os
+import tempfile
+
+import numpy as np
+import paddle
+
+from ppdet.utils.logger import setup_logger
+
+logger = setup_logger(__name__)
+
+META_KEY = '__ppdet_meta__'
+BACKUP_SUFFIX = '_backup'  # full-size copies PaddleSlim's pruner leaves behind
+
+
+def _weights_path(path):
+    path = str(path)
+    if path.endswith('.pdparams'):
+        return path
+    return path + '.pdparams'
+
+
+def _atomic_paddle_save(obj, path):
+    d = os.path.dirname(os.path.abspath(path))
+    os.makedirs(d, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=d, prefix='.tmp_', suffix=os.path.splitext(path)[1])
+    os.close(fd)
+    try:
+        paddle.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def clean_state_dict(state_dict):
+    """Drop PaddleSlim's ``*_backup`` buffers (they would double the file size)."""
+    return {k: v for k, v in state_dict.items() if not k.endswith(BACKUP_SUFFIX)}
+
+
+def save_checkpoint(model, prefix, meta=None, optimizer=None, epoch=None):
+    """Write ``prefix.pdparams`` (+ ``prefix.pdopt``) atomically; returns the weights path."""
+    state = clean_state_dict(model.state_dict())
+    if meta is not None:
+        state[META_KEY] = json.dumps(meta, sort_keys=True)
+    path = _weights_path(prefix)
+    _atomic_paddle_save(state, path)
+    if optimizer is not None:
+        opt_state = dict(optimizer.state_dict())
+        opt_state['last_epoch'] = epoch
+        _atomic_paddle_save(opt_state, path[:-len('.pdparams')] + '.pdopt')
+    return path
+
+
+def _load_state(path):
+    path = _weights_path(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            'weights file not found: %s (give a .pdparams file or its prefix, '
+            'e.g. -o weights=output/yolov3/model_final)' % path)
+    try:
+        return paddle.load(path)
+    except Exception as e:  # corrupt/truncated file
+        raise ValueError('cannot read weights file %s: %s' % (path, e))
+
+
+def read_meta(path):
+    """Return the self-description stored in a checkpoint ({} for plain weights)."""
+    state = _load_state(path)
+    raw = state.get(META_KEY)
+    return json.loads(raw) if raw else {}
+
+
+def _to_numpy(v):
+    if isinstance(v, np.ndarray):
+        return v
+    if hasattr(v, 'numpy'):
+        return v.numpy()
+    return np.asarray(v)
+
+
+class LoadReport(object):
+    def __init__(self, loaded, missing, unexpected, mismatched):
+        self.loaded, self.missing, self.unexpected, self.mismatched = (
+            loaded, missing, unexpected, mismatched)
+
+    def __str__(self):
+        lines = ['loaded %d tensors' % len(self.loaded)]
+        if self.missing:
+            lines.append('missing in file (%d): %s' % (len(self.missing), ', '.join(self.missing[:20])))
+        if self.unexpected:
+            lines.append('unexpected in file (%d): %s' % (
+                len(self.unexpected), ', '.join(self.unexpected[:20])))
+        for k, (want, got) in list(self.mismatched.items())[:20]:
+            lines.append('shape mismatch %s: model %s, file %s' % (k, want, got))
+        return '\n'.join(lines)
+
+
+def load_weights(model, path, strict=False, name_map=None):
+    """Load weights by name; report missing/unexpected/mis-shaped keys.
+
+    ``name_map`` optionally renames file keys (e.g. released-model aliases).
+    With ``strict`` any missing or mis-shaped key is an error.
+    """
+    state = _load_state(path)
+    state.pop(META_KEY, None)
+    state = clean_state_dict(state)
+    if name_map:
+        state = {name_map.get(k, k): v for k, v in state.items()}
+    model_state = clean_state_dict(model.state_dict())
+    to_load, mismatched = {}, {}
+    for k, param in model_state.items():
+        if k not in state:
+            continue
+        arr = _to_numpy(state[k])
+        if list(arr.shape) != list(param.shape):
+            mismatched[k] = (list(param.shape), list(arr.shape))
+            continue
+        to_load[k] = arr.astype(str(param.numpy().dtype)) if arr.dtype != np.float32 else arr
+    missing = sorted(k for k in model_state if k not in state)
+    unexpected = sorted(k for k in state if k not in model_state)
+    report = LoadReport(sorted(to_load), missing, unexpected, mismatched)
+    if strict and (missing or mismatched):
+        raise ValueError('weights %s do not fit the model:\n%s' % (path, report))
+    model.set_state_dict(to_load)
+    if missing or unexpected or mismatched:
+        logger.warning('loading %s:\n%s', path, report)
+    else:
+        logger.info('loaded %d tensors from %s', len(to_load), path)
+    return report
+
+
+def load_optimizer(optimizer, prefix):
+    """Restore optimizer state; returns the epoch the checkpoint was saved after."""
+    path = _weights_path(prefix)[:-len('.pdparams')] + '.pdopt'
+    if not os.path.isfile(path):
+        raise FileNotFoundError('optimizer state not found: %s (needed to resume)' % path)
+    state = paddle.load(path)
+    epoch = state.pop('last_epoch', None)
+    optimizer.set_state_dict(state)
+    return epoch

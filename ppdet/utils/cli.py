@@ -1,0 +1,36 @@
+"""The one argument style shared by every script: ``-c CONFIG`` and ``-o key=value``."""
+import argparse
+import sys
+
+from ppdet.core.workspace import ConfigError, load_config
+
+
+class ArgsParser(argparse.ArgumentParser):
+    def __init__(self, description=None, config_required=True):
+        super().__init__(description=description,
+                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        self.add_argument('-c', '--config', required=config_required,
+                          help='YAML config file')
+        self.add_argument('-o', '--opt', nargs='*', default=[],
+                          help='override config entries: -o epoch=3 TrainReader.batch_size=4')
+
+
+def parse_and_load(parser, argv=None):
+    """Parse args and load the config (with overrides); exit with a clear message on error."""
+    args = parser.parse_args(argv)
+    cfg = None
+    if getattr(args, 'config', None):
+        try:
+            cfg = load_config(args.config, overrides=args.opt)
+        except ConfigError as e:
+            parser.exit(2, 'error: %s\n' % e)
+    return args, cfg
+
+
+def run_main(fn):
+    """Run a script's main, turning library ValueErrors into one-line errors (exit 2)."""
+    try:
+        return fn()
+    except (ConfigError, FileNotFoundError, ValueError) as e:
+        sys.stderr.write('error: %s\n' % e)
+        sys.exit(2)
