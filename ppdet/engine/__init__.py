@@ -1,0 +1,1 @@
+from .trainer import Trainer, build_model  # noqa: F401

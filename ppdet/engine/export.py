@@ -1,0 +1,82 @@
+"""Export a (possibly compressed) model as a Paddle inference model plus ``infer_cfg.yml``.
+
+The exported graph takes ``image`` [N,3,H,W], ``im_shape`` [N,2] and
+``scale_factor`` [N,2] and returns ``bbox`` [M,6] (class, score, x1, y1, x2, y2 in
+original pixels) and ``bbox_num`` [N], with NMS inside, as PaddleDetection does.
+``exclude_nms`` exports decoded boxes and per-class scores instead, for runtimes
+that run their own NMS.  ``infer_cfg.yml`` describes the preprocessing, labels and
+the compression record, so the deploy runners need nothing else.
+"""
+import os
+
+import paddle
+
+from ppdet.utils.fileio import write_yaml
+from ppdet.utils.logger import setup_logger
+
+logger = setup_logger(__name__)
+
+MODEL_FILE = 'model'  # model.pdmodel / model.pdiparams
+
+
+def _test_image_shape(cfg):
+    shape = ((cfg.get('TestReader') or {}).get('inputs_def') or {}).get('image_shape')
+    if shape is None:
+        for t in (cfg.get('TestReader') or {}).get('sample_transforms', []):
+            if 'Resize' in t:
+                h, w = t['Resize']['target_size']
+                return [3, int(h), int(w)]
+        return [3, None, None]
+    return [int(s) if s is not None and int(s) > 0 else None for s in shape]
+
+
+def preprocess_spec(cfg):
+    ops = []
+    for t in (cfg.get('TestReader') or {}).get('sample_transforms', []):
+        (name, args), = t.items()
+        if name == 'Decode':
+            continue
+        op = {'type': name}
+        op.update(args or {})
+        ops.append(op)
+    return ops
+
+
+def write_infer_cfg(cfg, output_dir, label_list, exclude_nms=False, meta=None, quantized=False):
+    info = {
+        'mode': 'paddle',
+        'arch': cfg['architecture'],
+        'metric': cfg.get('metric', 'COCO'),
+        'min_subgraph_size': 3,
+        'draw_threshold': 0.5,
+        'image_shape': _test_image_shape(cfg),
+        'Preprocess': preprocess_spec(cfg),
+        'label_list': list(label_list),
+        'exclude_nms': bool(exclude_nms),
+        'quantized': bool(quantized),
+        'compression': meta or {},
+    }
+    write_yaml(os.path.join(output_dir, 'infer_cfg.yml'), info)
+    return info
+
+
+def input_spec(cfg):
+    c, h, w = _test_image_shape(cfg)
+    return [paddle.static.InputSpec([None, c, h, w], 'float32', name='image'),
+            paddle.static.InputSpec([None, 2], 'float32', name='im_shape'),
+            paddle.static.InputSpec([None, 2], 'float32', name='scale_factor')]
+
+
+def export_model(model, cfg, output_dir, label_list, exclude_nms=False, meta=None):
+    """Trace ``model`` with its post-process and save it under ``output_dir``."""
+    from ppdet.modeling.architectures.inference_model import InferenceModel
+    os.makedirs(output_dir, exist_ok=True)
+    model.eval()
+    wrapper = InferenceModel(model, exclude_nms=exclude_nms)
+    wrapper.eval()
+    static = paddle.jit.to_static(wrapper, input_spec=input_spec(cfg), full_graph=True)
+    prefix = os.path.join(output_dir, MODEL_FILE)
+    paddle.jit.save(static, prefix)
+    write_infer_cfg(cfg, output_dir, label_list, exclude_nms=exclude_nms, meta=meta)
+    logger.info('exported inference model to %s', output_dir)
+    return prefix

@@ -1,0 +1,236 @@
+"""The one training/evaluation loop.  Compression plugs in as steps and wrappers.
+
+``Trainer`` owns the model, data, optimizer and callbacks.  Compression methods
+do not fork it: pruning rewrites the model before training (``apply_step``),
+distillation wraps the model (its ``get_loss`` adds the teacher terms), and
+quantization-aware training rewrites the model with fake-quant layers.  Every
+checkpoint records the applied steps so it can be rebuilt from the file alone.
+"""
+import os
+import random
+import time
+
+import numpy as np
+import paddle
+from tqdm import tqdm
+
+from ppdet.core.workspace import create
+from ppdet.engine.callbacks import Checkpointer, ComposeCallback, LogPrinter
+from ppdet.engine.optimizer import build_lr, build_optimizer
+from ppdet.slim.steps import make_record, restore_steps
+from ppdet.utils.checkpoint import load_optimizer, load_weights, read_meta, save_checkpoint
+from ppdet.utils.logger import setup_logger
+
+logger = setup_logger(__name__)
+
+
+def set_device(cfg):
+    if cfg.get('use_gpu', False):
+        if not paddle.is_compiled_with_cuda():
+            raise ValueError('use_gpu=true but this Paddle build has no CUDA support: install '
+                             'paddlepaddle-gpu==2.6.2 (see README) or run with -o use_gpu=false')
+        paddle.set_device('gpu')
+    else:
+        paddle.set_device('cpu')
+
+
+def set_seed(seed):
+    random.seed(seed)
+    np.random.seed(seed)
+    paddle.seed(seed)
+
+
+def unwrap(model):
+    return model._layers if isinstance(model, paddle.DataParallel) else model
+
+
+def build_model(cfg, weights=None):
+    """Build ``cfg.architecture``; if ``weights`` is a compressed checkpoint, rebuild its
+    compressed structure from the record inside the file before loading the weights."""
+    model = create(cfg['architecture'], cfg)
+    meta = {}
+    if weights:
+        meta = read_meta(weights)
+        _check_meta_fits(cfg, meta, weights)
+        model = restore_steps(model, meta.get('steps'))
+        load_weights(model, weights)
+    return model, meta
+
+
+def _check_meta_fits(cfg, meta, weights):
+    if meta.get('num_classes') not in (None, cfg.get('num_classes')):
+        raise ValueError('checkpoint %s was trained with num_classes=%s but the config has %s; '
+                         'use the config it was made with (%s)' % (
+                             weights, meta['num_classes'], cfg.get('num_classes'),
+                             meta.get('config', '?')))
+
+
+class Trainer(object):
+    def __init__(self, cfg, mode='train', model=None, steps=None):
+        assert mode in ('train', 'eval', 'test'), mode
+        self.cfg = cfg
+        self.mode = mode
+        set_device(cfg)
+        set_seed(int(cfg.get('seed', 0)))
+        self.model = model if model is not None else create(cfg['architecture'], cfg)
+        self.steps = list(steps or [])  # compression records applied to self.model
+        self.parent = None
+        self.start_epoch = 0
+        self.optimizer = None
+        self.is_main_process = paddle.distributed.get_rank() == 0
+        name = os.path.splitext(os.path.basename(cfg.get('_config_path', 'model')))[0]
+        self.save_dir = os.path.join(cfg.get('save_dir', 'output'), name)
+        self.extra_callbacks = []
+
+    # -- weights ----------------------------------------------------------------
+    def load_weights(self, path):
+        """Load weights; a compressed checkpoint's structure is restored first."""
+        meta = read_meta(path)
+        _check_meta_fits(self.cfg, meta, path)
+        if meta.get('steps') and not self.steps:
+            self.model = restore_steps(self.model, meta['steps'])
+            self.steps = list(meta['steps'])
+        load_weights(self.model, path)
+        self.parent = os.path.abspath(str(path))
+        return meta
+
+    def resume(self, path):
+        meta = self.load_weights(path)
+        self._ensure_optimizer()
+        epoch = load_optimizer(self.optimizer, path)
+        self.start_epoch = int(epoch if epoch is not None else meta.get('epoch', 0))
+        self.parent = meta.get('parent')
+        logger.info('resumed from %s at epoch %d', path, self.start_epoch)
+
+    def apply_step(self, step):
+        """Apply a CompressionStep to the model and remember its record."""
+        self.model, record = step.apply(self.model)
+        self.steps.append(make_record(step.kind, record))
+        return record
+
+    def meta(self, epoch=None):
+        return {'architecture': self.cfg['architecture'],
+                'config': self.cfg.get('_config_path'),
+                'num_classes': self.cfg.get('num_classes'),
+                'parent': self.parent, 'steps': self.steps, 'epoch': epoch}
+
+    def save(self, prefix, epoch=None):
+        return save_checkpoint(unwrap(self.model), prefix, meta=self.meta(epoch),
+                               optimizer=self.optimizer, epoch=epoch)
+
+    # -- data -------------------------------------------------------------------
+    def _loader(self, mode, dataset=None, **kw):
+        from ppdet.data import build_dataset, create_reader
+        section = {'train': 'TrainDataset', 'eval': 'EvalDataset', 'test': 'TestDataset'}[mode]
+        dataset = dataset if dataset is not None else build_dataset(self.cfg, section)
+        return dataset, create_reader(self.cfg, mode, dataset=dataset, **kw)
+
+    # -- training ---------------------------------------------------------------
+    def _ensure_optimizer(self):
+        if self.optimizer is None:
+            self.train_dataset, self.train_loader = self._loader('train')
+            spe = len(self.train_loader)
+            cap = self.cfg.get('max_iters_per_epoch')
+            self.steps_per_epoch = min(spe, int(cap)) if cap else spe
+            self.lr = build_lr(self.cfg, self.steps_per_epoch, int(self.cfg['epoch']))
+            self.optimizer = build_optimizer(self.cfg, unwrap(self.model).parameters(), self.lr)
+
+    def train(self, validate=False):
+        self._ensure_optimizer()
+        epochs = int(self.cfg['epoch'])
+        if paddle.distributed.get_world_size() > 1 and not isinstance(self.model, paddle.DataParallel):
+            paddle.distributed.init_parallel_env()
+            self.model = paddle.DataParallel(
+                self.model, find_unused_parameters=self.cfg.get('find_unused_parameters', False))
+        callbacks = ComposeCallback([LogPrinter(self), Checkpointer(self)] + self.extra_callbacks)
+        status = {'epochs': epochs, 'epoch_id': self.start_epoch,
+                  'steps_per_epoch': self.steps_per_epoch}
+        callbacks.on_train_begin(status)
+        for epoch_id in range(self.start_epoch, epochs):
+            status.update(epoch_id=epoch_id, eval_key=None)
+            self.model.train()
+            if hasattr(self.train_loader, 'batch_sampler') and hasattr(
+                    self.train_loader.batch_sampler, 'set_epoch'):
+                self.train_loader.batch_sampler.set_epoch(epoch_id)
+            for step_id, batch in enumerate(self.train_loader):
+                if step_id >= self.steps_per_epoch:
+                    break
+                losses = self.train_step(batch)
+                status.update(step_id=step_id, losses=losses, lr=self.optimizer.get_lr())
+                callbacks.on_step_end(status)
+            if validate and self.is_main_process and (
+                    (epoch_id + 1) % int(self.cfg.get('snapshot_epoch', 1)) == 0 or
+                    epoch_id + 1 == epochs):
+                results = self.evaluate()
+                status.update(eval_key='bbox AP', eval_value=float(results['bbox'][0]))
+            callbacks.on_epoch_end(status)
+        callbacks.on_train_end(status)
+
+    def train_step(self, batch):
+        outputs = self.model(batch['image'])
+        losses = unwrap(self.model).get_loss(outputs, batch)
+        loss = losses['loss']
+        if not bool(paddle.isfinite(loss)):
+            raise FloatingPointError('loss became %s; lower LearningRate.base_lr or check the '
+                                     'data (boxes, labels)' % float(loss))
+        loss.backward()
+        self.optimizer.step()
+        self.optimizer.clear_grad()
+        if isinstance(self.lr, paddle.optimizer.lr.LRScheduler):
+            self.lr.step()
+        return {k: float(v) for k, v in losses.items()}
+
+    # -- evaluation / inference -------------------------------------------------
+    def _predict_batches(self, loader, desc):
+        net = unwrap(self.model)
+        net.eval()
+        with paddle.no_grad():
+            for batch in tqdm(loader, desc=desc, leave=False, dynamic_ncols=True,
+                              disable=not self.is_main_process):
+                outputs = net(batch['image'])
+                bbox, bbox_num = net.post_process(outputs, batch['im_shape'], batch['scale_factor'])
+                yield batch, {'bbox': bbox.numpy(), 'bbox_num': bbox_num.numpy()}
+
+    def evaluate(self, dataset=None, output_eval=None, max_images=None):
+        """Run the metric over EvalDataset; returns e.g. {'bbox': [AP, AP50, ...]}."""
+        from ppdet.metrics import build_metric
+        dataset, loader = self._loader('eval', dataset=dataset)
+        metric = build_metric(self.cfg, dataset, output_eval=output_eval)
+        metric.reset()
+        tic, seen = time.time(), 0
+        bs = loader.batch_sampler.batch_size if hasattr(loader, 'batch_sampler') else 1
+        for batch, out in self._predict_batches(loader, 'eval'):
+            metric.update(batch, out)
+            seen += int(batch['image'].shape[0])
+            if max_images is not None and seen >= max_images:
+                break
+        logger.info('evaluated %d images in %.1f s (batch size %d)', seen, time.time() - tic, bs)
+        metric.accumulate()
+        metric.log()
+        return metric.get_results()
+
+    def predict(self, images, output_dir='output', draw_threshold=0.5, save_images=True):
+        """Detect on image files; draws and saves them; returns per-image results."""
+        import cv2
+        from ppdet.data import build_dataset
+        from ppdet.utils.visualizer import draw_boxes, save_result_image
+        dataset = build_dataset(self.cfg, 'TestDataset')
+        dataset.set_images(list(images))
+        _, loader = self._loader('test', dataset=dataset)
+        labels = dataset.label_list()
+        id2path = dataset.get_imid2path()
+        results = []
+        for batch, out in self._predict_batches(loader, 'infer'):
+            start = 0
+            for i, n in enumerate(out['bbox_num'].tolist()):
+                rows = out['bbox'][start:start + n]
+                start += n
+                rows = rows[rows[:, 0] >= 0]
+                im_id = int(np.asarray(batch['im_id'])[i].reshape(-1)[0])
+                path = id2path[im_id]
+                results.append({'im_file': path, 'bbox': rows})
+                if save_images:
+                    img = cv2.cvtColor(cv2.imread(path), cv2.COLOR_BGR2RGB)
+                    drawn = draw_boxes(img, rows, labels, threshold=draw_threshold)
+                    save_result_image(os.path.join(output_dir, os.path.basename(path)), drawn)
+        return results

@@ -1,0 +1,31 @@
+"""Export: python tools/export_model.py -c CONFIG -o weights=W --output_dir DIR [--exclude_nms]."""
+import os
+
+import _path  # noqa: F401
+
+from ppdet.utils.cli import ArgsParser, parse_and_load, run_main
+
+
+def main():
+    parser = ArgsParser('export an inference model (model.pdmodel/.pdiparams + infer_cfg.yml)')
+    parser.add_argument('--output_dir', default='output/inference')
+    parser.add_argument('--exclude_nms', action='store_true',
+                        help='export decoded boxes and scores without NMS')
+    args, cfg = parse_and_load(parser)
+    if not cfg.get('weights'):
+        raise ValueError('no weights given: add -o weights=PATH')
+    from ppdet.data import build_dataset
+    from ppdet.engine import Trainer
+    from ppdet.engine.export import export_model
+    trainer = Trainer(cfg, mode='test')
+    meta = trainer.load_weights(cfg['weights'])
+    labels = build_dataset(cfg, 'TestDataset').label_list()
+    name = os.path.splitext(os.path.basename(args.config))[0]
+    out = os.path.join(args.output_dir, name)
+    export_model(trainer.model, cfg, out, labels, exclude_nms=args.exclude_nms,
+                 meta=dict(meta, parent=os.path.abspath(cfg['weights'])))
+    print('exported to %s' % out)
+
+
+if __name__ == '__main__':
+    run_main(main)

@@ -1,0 +1,49 @@
+"""Detect and draw: python tools/infer.py -c CONFIG -o weights=W --infer_img a.jpg | --infer_dir DIR."""
+import glob
+import os
+
+import _path  # noqa: F401
+
+from ppdet.utils.cli import ArgsParser, parse_and_load, run_main
+
+IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp')
+
+
+def collect_images(infer_img, infer_dir):
+    if infer_img:
+        if not os.path.isfile(infer_img):
+            raise FileNotFoundError('image not found: %s' % infer_img)
+        return [infer_img]
+    if not infer_dir or not os.path.isdir(infer_dir):
+        raise ValueError('give --infer_img FILE or --infer_dir DIR (an existing directory)')
+    images = sorted(p for p in glob.glob(os.path.join(infer_dir, '*'))
+                    if p.lower().endswith(IMAGE_EXTS))
+    if not images:
+        raise ValueError('no images (%s) in %s' % ('/'.join(IMAGE_EXTS), infer_dir))
+    return images
+
+
+def main():
+    parser = ArgsParser('run a detector on images and save drawings')
+    parser.add_argument('--infer_img', default=None)
+    parser.add_argument('--infer_dir', default=None)
+    parser.add_argument('--output_dir', default='output/infer')
+    parser.add_argument('--draw_threshold', type=float, default=0.5)
+    args, cfg = parse_and_load(parser)
+    images = collect_images(args.infer_img, args.infer_dir)
+    if not cfg.get('weights'):
+        raise ValueError('no weights given: add -o weights=PATH')
+    from ppdet.engine import Trainer
+    trainer = Trainer(cfg, mode='test')
+    trainer.load_weights(cfg['weights'])
+    results = trainer.predict(images, output_dir=args.output_dir,
+                              draw_threshold=args.draw_threshold)
+    for r in results:
+        keep = r['bbox'][r['bbox'][:, 1] >= args.draw_threshold]
+        print('%s: %d detections >= %.2f -> %s' % (r['im_file'], len(keep), args.draw_threshold,
+                                                   os.path.join(args.output_dir,
+                                                                os.path.basename(r['im_file']))))
+
+
+if __name__ == '__main__':
+    run_main(main)
