@@ -1,0 +1,30 @@
+"""The main job on the built-in dataset: python tools/pipeline.py [-c CONFIG] [--fresh] [-o k=v].
+
+Stages (each resumable): generate data, train, eval, export, infer.
+"""
+import shutil
+
+import _path  # noqa: F401
+
+from ppdet.utils.cli import ArgsParser, run_main
+
+DEFAULT_CONFIG = 'configs/builtin/yolov3_mobilenet_v1_builtin.yml'
+
+
+def main():
+    parser = ArgsParser('run the whole pipeline on the built-in dataset', config_required=False)
+    parser.add_argument('--work_dir', default='output/pipeline')
+    parser.add_argument('--dataset_dir', default='dataset/builtin')
+    parser.add_argument('--fresh', action='store_true', help='delete work_dir and start over')
+    args = parser.parse_args()
+    if args.fresh:
+        shutil.rmtree(args.work_dir, ignore_errors=True)
+    from ppdet.engine.pipeline import Pipeline, format_results
+    pipe = Pipeline(args.config or DEFAULT_CONFIG, work_dir=args.work_dir,
+                    dataset_dir=args.dataset_dir, overrides=args.opt)
+    results = pipe.run()
+    print(format_results(results))
+
+
+if __name__ == '__main__':
+    run_main(main)
