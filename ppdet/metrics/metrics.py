@@ -1,0 +1,161 @@
+"""The eval-loop metrics: ``reset() / update(inputs, outputs) / accumulate() / log() / get_results()``.
+
+See :mod:`ppdet.metrics.batch_utils` for the accepted batch layouts.
+"""
+import os
+
+from ppdet.core.workspace import register
+from ppdet.utils.logger import setup_logger
+
+from .batch_utils import image_ids, split_detections, split_ground_truth
+from .coco_utils import (COCO_STAT_NAMES, classwise_table, detections_to_coco, evaluate_coco,
+                         load_coco_gt, write_detections_json)
+from .map_utils import DetectionMAP, MAP_TYPES
+
+logger = setup_logger(__name__)
+
+__all__ = ['Metric', 'COCOMetric', 'VOCMetric']
+
+
+class Metric(object):
+    def reset(self):
+        raise NotImplementedError
+
+    def update(self, inputs, outputs):
+        raise NotImplementedError
+
+    def accumulate(self):
+        raise NotImplementedError
+
+    def log(self):
+        raise NotImplementedError
+
+    def get_results(self):
+        raise NotImplementedError
+
+
+@register
+class COCOMetric(Metric):
+    """COCO box AP through pycocotools.
+
+    Args:
+        anno_file: COCO ground-truth json.
+        clsid2catid: contiguous class id (model output) -> COCO category id.
+        output_eval: directory for ``bbox.json`` (written atomically), or None.
+        classwise: also compute and log per-category AP.
+        bias: added to w and h when converting x1y1x2y2 to COCO xywh (see coco_utils).
+    """
+
+    def __init__(self, anno_file, clsid2catid, output_eval=None, classwise=False, bias=0):
+        self.anno_file = anno_file
+        self.coco_gt = load_coco_gt(anno_file)
+        self.clsid2catid = dict(clsid2catid)
+        self.output_eval = output_eval
+        self.classwise = classwise
+        self.bias = bias
+        self.reset()
+
+    def reset(self):
+        self.detections = []
+        self.seen_ids = set()
+        self.stats = None
+        self.per_class = None
+
+    def update(self, inputs, outputs):
+        ids = image_ids(inputs)
+        for im_id, rows in zip(ids, split_detections(outputs, len(ids))):
+            self.seen_ids.add(im_id)
+            self.detections.extend(detections_to_coco(rows, im_id, self.clsid2catid, self.bias))
+
+    def _eval_img_ids(self):
+        all_ids = set(self.coco_gt.getImgIds())
+        unknown = self.seen_ids - all_ids
+        if unknown:
+            raise ValueError('im_id %s not in %s: the eval dataset and anno_file disagree'
+                             % (sorted(unknown)[:5], self.anno_file))
+        if self.seen_ids and self.seen_ids != all_ids:
+            logger.warning('evaluated %d of the %d images in %s; COCO AP covers those only',
+                           len(self.seen_ids), len(all_ids), self.anno_file)
+            return sorted(self.seen_ids)
+        return None
+
+    def accumulate(self):
+        if self.output_eval:
+            path = os.path.join(self.output_eval, 'bbox.json')
+            write_detections_json(path, self.detections)
+            logger.info('wrote %d detections to %s', len(self.detections), path)
+        self.stats, self.per_class = evaluate_coco(
+            self.coco_gt, self.detections, style='bbox', img_ids=self._eval_img_ids(),
+            classwise=self.classwise)
+
+    def log(self):
+        if self.stats is None:
+            logger.warning('COCOMetric.log() before accumulate(): nothing to show')
+            return
+        logger.info('COCO bbox: ' + ', '.join(
+            '%s=%.4f' % (n, s) for n, s in zip(COCO_STAT_NAMES, self.stats)))
+        if self.per_class is not None:
+            logger.info('per-class bbox AP:\n%s', classwise_table(self.per_class))
+
+    def get_results(self):
+        if self.stats is None:
+            self.accumulate()
+        return {'bbox': list(self.stats)}
+
+
+@register
+class VOCMetric(Metric):
+    """Pascal VOC mAP (see :mod:`ppdet.metrics.map_utils` for the matching rules).
+
+    Ground truth comes from the batch: ``gt_bbox`` (original-image pixels, x1y1x2y2),
+    ``gt_class`` and optionally ``difficult``.
+    """
+
+    def __init__(self, label_list, class_num, overlap_thresh=0.5, map_type='11point',
+                 is_bbox_normalized=False, evaluate_difficult=False, classwise=False):
+        if map_type not in MAP_TYPES:
+            raise ValueError('unknown map_type %r; use one of %s' % (
+                map_type, ', '.join(sorted(MAP_TYPES))))
+        self.label_list = list(label_list)
+        if len(self.label_list) != int(class_num):
+            raise ValueError('label_list has %d names but class_num is %d' % (
+                len(self.label_list), class_num))
+        self.classwise = classwise
+        self.detection_map = DetectionMAP(
+            class_num=class_num, overlap_thresh=overlap_thresh, map_type=map_type,
+            is_bbox_normalized=is_bbox_normalized, evaluate_difficult=evaluate_difficult)
+        self.reset()
+
+    def reset(self):
+        self.detection_map.reset()
+        self.mAP = None
+
+    def update(self, inputs, outputs):
+        ids = image_ids(inputs)
+        dets = split_detections(outputs, len(ids))
+        gts = split_ground_truth(inputs, len(ids))
+        for rows, (boxes, classes, difficult) in zip(dets, gts):
+            self.detection_map.update(rows, boxes, classes, difficult)
+
+    def accumulate(self):
+        self.mAP = self.detection_map.accumulate()
+
+    def per_class_ap(self):
+        """[(label, AP or None)] — None for a class without any positive."""
+        if self.mAP is None:
+            self.accumulate()
+        return list(zip(self.label_list, self.detection_map.class_aps))
+
+    def log(self):
+        if self.mAP is None:
+            logger.warning('VOCMetric.log() before accumulate(): nothing to show')
+            return
+        logger.info('mAP(%.2f, %s) = %.2f%%', self.detection_map.overlap_thresh,
+                    self.detection_map.map_type, self.mAP * 100)
+        if self.classwise:
+            logger.info('per-class AP:\n%s', classwise_table(self.per_class_ap()))
+
+    def get_results(self):
+        if self.mAP is None:
+            self.accumulate()
+        return {'bbox': [self.mAP]}
