@@ -1,4 +1,4 @@
-"""The eval-loop metrics: ``reset() / update(inputs, outputs) / accumulate() / log() / get_results()``.
+"""Eval-loop metrics: reset() / update(inputs, outputs) / accumulate() / log() / get_results().
 
 See :mod:`ppdet.metrics.batch_utils` for the accepted batch layouts.
 """
