@@ -44,6 +44,16 @@ def unwrap(model):
     return model._layers if isinstance(model, paddle.DataParallel) else model
 
 
+def deployable(model):
+    """The part of a (wrapped) model that is saved, evaluated and exported.
+
+    Training wrappers (e.g. distillation's teacher+student) define ``deployable()``
+    returning the student, so checkpoints and exports never carry the teacher.
+    """
+    net = unwrap(model)
+    return net.deployable() if hasattr(net, 'deployable') else net
+
+
 def build_model(cfg, weights=None):
     """Build ``cfg.architecture``; if ``weights`` is a compressed checkpoint, rebuild its
     compressed structure from the record inside the file before loading the weights."""
@@ -115,7 +125,7 @@ class Trainer(object):
                 'parent': self.parent, 'steps': self.steps, 'epoch': epoch}
 
     def save(self, prefix, epoch=None):
-        return save_checkpoint(unwrap(self.model), prefix, meta=self.meta(epoch),
+        return save_checkpoint(deployable(self.model), prefix, meta=self.meta(epoch),
                                optimizer=self.optimizer, epoch=epoch)
 
     # -- data -------------------------------------------------------------------
@@ -182,7 +192,7 @@ class Trainer(object):
 
     # -- evaluation / inference -------------------------------------------------
     def _predict_batches(self, loader, desc):
-        net = unwrap(self.model)
+        net = deployable(self.model)
         net.eval()
         with paddle.no_grad():
             for batch in tqdm(loader, desc=desc, leave=False, dynamic_ncols=True,
