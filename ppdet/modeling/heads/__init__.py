@@ -1,0 +1,1 @@
+from ppdet.modeling.heads.yolo_head import YOLOv3Head  # noqa: F401

@@ -1,0 +1,2 @@
+from ppdet.modeling.architectures.yolov3 import YOLOv3  # noqa: F401
+from ppdet.modeling.architectures.inference_model import InferenceModel  # noqa: F401

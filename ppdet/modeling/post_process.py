@@ -1,0 +1,79 @@
+"""Decode YOLO head maps into boxes and run multi-class NMS.
+
+Output convention (also of exported models): ``bbox`` [N,6] float32 rows
+(class_id, score, x1, y1, x2, y2) in ORIGINAL image pixels, all images of the
+batch concatenated, and ``bbox_num`` [B] int32 rows per image.  When nothing
+passes the thresholds ``bbox`` has 0 rows and ``bbox_num`` is 0 (no dummy row).
+
+``im_shape`` [B,2] is the network input (h, w) after resizing and
+``scale_factor`` [B,2] is (resized / original) as (scale_y, scale_x);
+``yolo_box`` is given the original size ``im_shape / scale_factor`` so its boxes
+come out in original pixels, clipped to the image when ``clip_bbox``.
+"""
+import paddle
+import paddle.nn as nn
+
+from ppdet.core.workspace import register
+from ppdet.modeling.ops import multiclass_nms
+
+__all__ = ['YOLOBox', 'MultiClassNMS', 'BBoxPostProcess']
+
+
+@register
+class YOLOBox(object):
+    __shared__ = ['num_classes']
+
+    def __init__(self, conf_thresh=0.005, downsample_ratio=32, clip_bbox=True, scale_x_y=1.0,
+                 num_classes=80):
+        self.conf_thresh = float(conf_thresh)
+        self.downsample_ratio = int(downsample_ratio)
+        self.clip_bbox = bool(clip_bbox)
+        self.scale_x_y = float(scale_x_y)
+        self.num_classes = int(num_classes)
+
+    def __call__(self, head_outs, mask_anchors, im_shape, scale_factor):
+        """-> boxes [B,N,4] (x1,y1,x2,y2 original pixels), scores [B,C,N]."""
+        origin_shape = paddle.floor(im_shape / scale_factor + 0.5).astype('int32')
+        boxes, scores = [], []
+        for i, (out, anchors) in enumerate(zip(head_outs, mask_anchors)):
+            box, score = paddle.vision.ops.yolo_box(
+                out, origin_shape, anchors, self.num_classes, self.conf_thresh,
+                self.downsample_ratio // 2 ** i, clip_bbox=self.clip_bbox,
+                scale_x_y=self.scale_x_y)
+            boxes.append(box)
+            scores.append(score)
+        return paddle.concat(boxes, axis=1), paddle.concat(scores, axis=1).transpose([0, 2, 1])
+
+
+@register
+class MultiClassNMS(object):
+    def __init__(self, score_threshold=0.01, nms_top_k=1000, keep_top_k=100, nms_threshold=0.45,
+                 normalized=False, nms_eta=1.0, background_label=-1):
+        self.score_threshold = float(score_threshold)
+        self.nms_top_k = int(nms_top_k)
+        self.keep_top_k = int(keep_top_k)
+        self.nms_threshold = float(nms_threshold)
+        self.normalized = bool(normalized)
+        self.nms_eta = float(nms_eta)
+        self.background_label = int(background_label)
+
+    def __call__(self, bboxes, scores):
+        return multiclass_nms(bboxes, scores, self.score_threshold, self.nms_top_k,
+                              self.keep_top_k, self.nms_threshold, self.normalized,
+                              self.nms_eta, self.background_label)
+
+
+@register
+class BBoxPostProcess(nn.Layer):
+    __inject__ = ['decode', 'nms']
+
+    def __init__(self, decode='YOLOBox', nms='MultiClassNMS'):
+        super().__init__()
+        self.decode = decode
+        self.nms = nms
+
+    def forward(self, head_outs, mask_anchors, im_shape, scale_factor):
+        boxes, scores = self.decode(head_outs, mask_anchors, im_shape, scale_factor)
+        if self.nms is None:
+            return boxes, scores
+        return self.nms(boxes, scores)
