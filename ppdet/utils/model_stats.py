@@ -1,0 +1,107 @@
+"""FLOPs and size of a model, counted the way the seed reported them.
+
+* ``count_flops(model, input_size, mode='seed')``: convolution multiply-
+  accumulates for one ``[1, 3, S, S]`` image, as PaddleSlim's counter sees them:
+  ``conv2d`` / depthwise convs only (no deformable conv, BN, activation, bias,
+  decode or NMS).  ``mode='all'`` adds deformable convs; ``mode='paddleslim'``
+  asks ``paddleslim.flops`` itself (slower; a cross-check).
+  Report GFLOPs as MACs / 1024**3 (:func:`gflops`), the seed's unit.
+* ``param_size_mb(model)``: float32 bytes of every state-dict tensor
+  (parameters and BN statistics, not PaddleSlim's ``*_backup`` copies) / 1024**2.
+  ``blocks=True`` rounds each tensor up to 4 KiB, like the old one-file-per-
+  variable checkpoints the seed measured.
+"""
+import numpy as np
+import paddle
+import paddle.nn as nn
+
+__all__ = ['count_flops', 'gflops', 'param_size_mb', 'model_stats', 'MODES']
+
+MODES = ('seed', 'all', 'paddleslim')
+BACKUP_SUFFIX = '_backup'
+
+
+def _conv_macs(layer, output):
+    # weight [C_out, C_in/groups, kh, kw]: one MAC per weight per output pixel
+    n, _, h, w = output.shape
+    return int(n) * int(h) * int(w) * int(np.prod(layer.weight.shape))
+
+
+def _sizes(input_size):
+    if isinstance(input_size, (list, tuple)):
+        if len(input_size) != 2:
+            raise ValueError('input_size must be S or (H, W), got %r' % (input_size,))
+        return int(input_size[0]), int(input_size[1])
+    return int(input_size), int(input_size)
+
+
+def count_flops(model, input_size=608, mode='seed'):
+    """Conv multiply-accumulates of ``model(image)`` for a 1x3xHxW zero image."""
+    if mode not in MODES:
+        raise ValueError('count_flops: mode %r unknown (use one of %s)' % (mode, ', '.join(MODES)))
+    h, w = _sizes(input_size)
+    if mode == 'paddleslim':
+        return _paddleslim_flops(model, h, w)
+    kinds = (nn.Conv2D,) if mode == 'seed' else (nn.Conv2D, paddle.vision.ops.DeformConv2D)
+    total = [0]
+
+    def hook(layer, inputs, output):
+        total[0] += _conv_macs(layer, output)
+
+    handles = [l.register_forward_post_hook(hook) for l in model.sublayers(include_self=True)
+               if isinstance(l, kinds)]
+    was_training = model.training
+    model.eval()
+    try:
+        with paddle.no_grad():
+            model(paddle.zeros([1, 3, h, w], 'float32'))
+    finally:
+        for handle in handles:
+            handle.remove()
+        if was_training:
+            model.train()
+    return total[0]
+
+
+def _paddleslim_flops(model, h, w):
+    import paddleslim
+    was_training = model.training
+    model.eval()
+    try:
+        # a numpy input, not a shape: a shape becomes an assign op capped at 2**20 elements
+        return int(paddleslim.flops(model, [np.zeros([1, 3, h, w], 'float32')]))
+    finally:
+        if not paddle.in_dynamic_mode():
+            paddle.disable_static()
+        if was_training:
+            model.train()
+
+
+def gflops(macs):
+    return macs / 1024. ** 3
+
+
+def param_size_mb(model, blocks=False):
+    """Size in MiB of the float32 state dict (``*_backup`` buffers excluded)."""
+    total = 0
+    for key, value in model.state_dict().items():
+        if key.endswith(BACKUP_SUFFIX):
+            continue
+        nbytes = int(np.prod(value.shape)) * 4
+        if blocks:
+            nbytes = -(-nbytes // 4096) * 4096
+        total += nbytes
+    return total / 1024. ** 2
+
+
+def model_stats(model, input_sizes=(608,), modes=('seed',)):
+    """List of dicts {input_size, gflops_<mode>..., size_mb, size_mb_blocks} per input size."""
+    size, size_blocks = param_size_mb(model), param_size_mb(model, blocks=True)
+    rows = []
+    for s in input_sizes:
+        row = {'input_size': s}
+        for mode in modes:
+            row['gflops_%s' % mode] = gflops(count_flops(model, s, mode))
+        row.update(size_mb=size, size_mb_blocks=size_blocks)
+        rows.append(row)
+    return rows
