@@ -1,0 +1,375 @@
+"""Knowledge distillation as a training wrapper: a frozen teacher guides the student.
+
+``distill(student, teacher, pairs=None, loss='l2')`` returns a :class:`DistillModel`.
+It trains like the student (``forward(image)`` gives the student's outputs) and
+its ``get_loss`` adds the weighted distillation loss to the student's loss.  The
+trainer saves, evaluates and exports ``deployable()`` - the student alone - so
+checkpoints never carry the teacher or the adaptation convs.
+
+* ``loss='l2'``: L2 between teacher/student feature maps named by sub-layer
+  (captured with forward post-hooks, so any model works).  The default pairs are
+  the YOLO head outputs, as in PaddleDetection.  When a pair's channel counts
+  differ (e.g. a pruned student's neck), a trained 1x1 conv maps the student
+  feature onto the teacher's width.
+* ``loss='fine_grained'``: PaddleDetection's YOLOv3 split distillation on the
+  head outputs (see :mod:`ppdet.slim.distill_losses`).
+
+:class:`DistillStep` builds the teacher from its own config and weights and is
+recorded in checkpoints like any compression step; restoring it is a no-op
+because a checkpoint holds only the student.
+"""
+import copy
+import difflib
+import os
+
+import paddle
+import paddle.nn as nn
+
+from ppdet.slim.distill_losses import DEFAULT_WEIGHTS, OBJ_TARGETS, fine_grained_terms, l2_loss
+from ppdet.slim.steps import CompressionStep, register_step
+from ppdet.utils.logger import setup_logger
+
+logger = setup_logger(__name__)
+
+__all__ = ['distill', 'DistillModel', 'DistillStep', 'LOSSES', 'default_pairs',
+           'check_configs_compatible', 'distill_settings']
+
+LOSSES = ('l2', 'fine_grained')
+DISTILL_KEYS = ('teacher_config', 'teacher_weights', 'loss', 'pairs', 'weight', 'obj_target')
+
+
+def _close(word, choices):
+    found = difflib.get_close_matches(str(word), list(choices), n=3, cutoff=0.5)
+    return ('; did you mean ' + ' or '.join(repr(f) for f in found) + '?') if found else ''
+
+
+def _head(model):
+    return getattr(model, 'yolo_head', None)
+
+
+def default_pairs(student, teacher=None):
+    """The YOLO head output convs, ``yolo_head.yolo_output.{i}``, paired by name."""
+    names = [n for n, _ in student.named_sublayers() if n.startswith('yolo_head.yolo_output.')]
+    if not names:
+        raise ValueError('the student has no yolo_head.yolo_output.* layers, so there are no '
+                         'default distillation pairs; give pairs=[{teacher: NAME, student: NAME}]')
+    return [{'teacher': n, 'student': n} for n in names]
+
+
+def normalize_pairs(pairs):
+    """Accept [{teacher, student}], [[teacher, student]] or ['same_name'] -> list of dicts."""
+    out = []
+    for p in pairs:
+        if isinstance(p, str):
+            out.append({'teacher': p, 'student': p})
+        elif isinstance(p, dict):
+            extra = set(p) - {'teacher', 'student'}
+            if extra or not {'teacher', 'student'} <= set(p):
+                raise ValueError('distillation pair %r must have exactly the keys teacher and '
+                                 'student' % (p,))
+            out.append({'teacher': str(p['teacher']), 'student': str(p['student'])})
+        elif isinstance(p, (list, tuple)) and len(p) == 2:
+            out.append({'teacher': str(p[0]), 'student': str(p[1])})  # PaddleDetection order
+        else:
+            raise ValueError('distillation pair %r: give {teacher: NAME, student: NAME}' % (p,))
+    if not out:
+        raise ValueError('distillation pairs are empty; leave pairs unset for the head outputs')
+    return out
+
+
+def _find_layer(model, name, who):
+    layers = dict(model.named_sublayers())
+    if name not in layers:
+        raise ValueError('unknown %s layer %r%s (list them with [n for n, _ in '
+                         'model.named_sublayers()])' % (who, name, _close(name, layers)))
+    return layers[name]
+
+
+def _freeze(teacher):
+    for p in teacher.parameters():
+        p.stop_gradient = True
+    teacher.eval()
+
+
+def check_models_compatible(student, teacher, loss):
+    """Fail early when the teacher cannot teach this student."""
+    sh, th = _head(student), _head(teacher)
+    if sh is None or th is None:
+        if loss == 'fine_grained':
+            raise ValueError('fine-grained distillation needs YOLOv3 models (a yolo_head) for '
+                             'both teacher and student; use loss=l2 with explicit pairs')
+        return
+    if sh.num_classes != th.num_classes:
+        raise ValueError('the teacher predicts num_classes=%d but the student num_classes=%d; '
+                         'use a teacher trained on the student\'s dataset (same label list)' % (
+                             th.num_classes, sh.num_classes))
+    if loss == 'fine_grained' and (sh.anchors != th.anchors or sh.anchor_masks != th.anchor_masks):
+        raise ValueError('fine-grained distillation compares predictions anchor by anchor, but '
+                         'the teacher has anchors %s / anchor_masks %s and the student anchors %s '
+                         '/ anchor_masks %s; give both configs the same YOLOv3Head anchors and '
+                         'anchor_masks (or use the l2 loss)' % (
+                             th.anchors, th.anchor_masks, sh.anchors, sh.anchor_masks))
+
+
+class DistillModel(nn.Layer):
+    """Student + frozen teacher; trains the student (and any adaptation convs)."""
+
+    def __init__(self, student, teacher, loss='l2', pairs=None, weight=None, obj_target='hard',
+                 probe_shape=(1, 3, 64, 64)):
+        super().__init__()
+        if loss not in LOSSES:
+            raise ValueError('unknown distillation loss %r%s (use one of %s)' % (
+                loss, _close(loss, LOSSES), ', '.join(LOSSES)))
+        if obj_target not in OBJ_TARGETS:
+            raise ValueError('obj_target %r not known (use one of %s)' % (obj_target, OBJ_TARGETS))
+        if isinstance(student, DistillModel):
+            raise ValueError('the student is already wrapped for distillation')
+        check_models_compatible(student, teacher, loss)
+        self.student = student
+        self.teacher = teacher
+        _freeze(teacher)
+        self.loss_type = loss
+        self.weight = float(DEFAULT_WEIGHTS[loss] if weight is None else weight)
+        self.obj_target = obj_target
+        self._feats = {'teacher': {}, 'student': {}}
+        self._capturing = False
+        self._teacher_outputs = None
+        self._hooks = []
+        self.pairs = []
+        self.adapters = nn.LayerDict()
+        if loss == 'l2':
+            self.pairs = normalize_pairs(default_pairs(student) if pairs is None else pairs)
+            self._register_hooks()
+            self._build_adapters(probe_shape)
+
+    # -- feature capture --------------------------------------------------------
+    def _register_hooks(self):
+        for side, model in (('teacher', self.teacher), ('student', self.student)):
+            for name in {p[side] for p in self.pairs}:
+                layer = _find_layer(model, name, side)
+                self._hooks.append(layer.register_forward_post_hook(self._capture(side, name)))
+
+    def _capture(self, side, name):
+        store = self._feats[side]
+
+        def hook(layer, inputs, output):
+            if self._capturing:  # idle during evaluation and export of the student
+                store[name] = output
+        return hook
+
+    def remove_hooks(self):
+        for h in self._hooks:
+            h.remove()
+        self._hooks = []
+
+    def _run_both(self, image):
+        for store in self._feats.values():
+            store.clear()
+        self._capturing = True
+        try:
+            outputs = self.student(image)
+            with paddle.no_grad():
+                teacher_outputs = self.teacher(image)
+        finally:
+            self._capturing = False
+        return outputs, teacher_outputs
+
+    def _build_adapters(self, probe_shape):
+        was_training = self.student.training
+        self.student.eval()
+        with paddle.no_grad():
+            self._run_both(paddle.zeros(list(probe_shape), 'float32'))
+        if was_training:
+            self.student.train()
+        self.adapter_spec = []
+        for i, pair in enumerate(self.pairs):
+            s, t = self._feats['student'][pair['student']], self._feats['teacher'][pair['teacher']]
+            if len(s.shape) != 4 or len(t.shape) != 4:
+                raise ValueError('distillation pair %s: features must be [N, C, H, W], got student '
+                                 '%s and teacher %s' % (pair, s.shape, t.shape))
+            if list(s.shape[2:]) != list(t.shape[2:]):
+                raise ValueError('distillation pair %s: student map is %s but teacher map is %s '
+                                 'at the same input; pair layers with the same stride' % (
+                                     pair, list(s.shape[2:]), list(t.shape[2:])))
+            if s.shape[1] != t.shape[1]:
+                self.adapters['pair%d' % i] = nn.Conv2D(int(s.shape[1]), int(t.shape[1]), 1)
+                self.adapter_spec.append({'pair': i, 'student_channels': int(s.shape[1]),
+                                          'teacher_channels': int(t.shape[1])})
+        for store in self._feats.values():
+            store.clear()
+
+    # -- nn.Layer ---------------------------------------------------------------
+    def train(self):
+        super().train()
+        for layer in [self.teacher] + self.teacher.sublayers():
+            layer.training = False  # keep teacher BN statistics fixed
+
+    def forward(self, image):
+        if not self.training:
+            return self.student(image)
+        if self.teacher.training:
+            self.train()
+        outputs, teacher_outputs = self._run_both(image)
+        self._teacher_outputs = [t.detach() for t in teacher_outputs]
+        return outputs
+
+    # -- losses -----------------------------------------------------------------
+    def distill_loss(self, outputs):
+        """The weighted distillation loss for the last training forward."""
+        if self._teacher_outputs is None:
+            raise RuntimeError('call the model on a batch in train mode before get_loss')
+        if self.loss_type == 'fine_grained':
+            masks = self.student.yolo_head.anchor_masks
+            terms = fine_grained_terms(outputs, self._teacher_outputs, [len(m) for m in masks],
+                                       self.obj_target)
+            loss = terms['reg'] + terms['cls'] + terms['obj']
+        else:
+            parts = []
+            for i, pair in enumerate(self.pairs):
+                s = self._feats['student'][pair['student']]
+                t = self._feats['teacher'][pair['teacher']]
+                key = 'pair%d' % i
+                if key in self.adapters:
+                    s = self.adapters[key](s)
+                parts.append(l2_loss(s, t))
+            loss = paddle.add_n(parts)
+        return loss * self.weight
+
+    def get_loss(self, outputs, inputs):
+        losses = dict(self.student.get_loss(outputs, inputs))
+        d = self.distill_loss(outputs)
+        self._teacher_outputs = None
+        for store in self._feats.values():
+            store.clear()
+        losses['distill_loss'] = d
+        losses['loss'] = losses['loss'] + d
+        return losses
+
+    # -- delegated to the student -------------------------------------------------
+    def post_process(self, outputs, im_shape, scale_factor):
+        return self.student.post_process(outputs, im_shape, scale_factor)
+
+    def prunable_params(self):
+        return self.student.prunable_params()
+
+    def deployable(self):
+        return self.student
+
+    @property
+    def post_process_op(self):
+        return self.student.post_process_op
+
+
+def distill(student, teacher, pairs=None, loss='l2', weight=None, obj_target='hard'):
+    """Wrap ``student`` for distillation from ``teacher`` (frozen); see :class:`DistillModel`."""
+    return DistillModel(student, teacher, loss=loss, pairs=pairs, weight=weight,
+                        obj_target=obj_target)
+
+
+# -- configs ------------------------------------------------------------------------
+def _resize_target(cfg, reader):
+    for t in (cfg.get(reader) or {}).get('sample_transforms', []) or []:
+        if isinstance(t, dict) and 'Resize' in t:
+            return [int(v) for v in (t['Resize'] or {}).get('target_size', [])] or None
+    return None
+
+
+def check_configs_compatible(student_cfg, teacher_cfg):
+    """Same classes and the same evaluation input size; names both values and the fix."""
+    s_path = student_cfg.get('_config_path', 'student config')
+    t_path = teacher_cfg.get('_config_path', 'teacher config')
+    if student_cfg.get('num_classes') != teacher_cfg.get('num_classes'):
+        raise ValueError('the teacher (%s) has num_classes=%s but the student (%s) has '
+                         'num_classes=%s; distill from a teacher trained on the same dataset' % (
+                             t_path, teacher_cfg.get('num_classes'), s_path,
+                             student_cfg.get('num_classes')))
+    for reader in ('EvalReader', 'TestReader'):
+        s, t = _resize_target(student_cfg, reader), _resize_target(teacher_cfg, reader)
+        if s is not None and t is not None and s != t:
+            raise ValueError('the teacher (%s) runs at %s Resize target_size=%s but the student '
+                             '(%s) at %s; give the teacher config the student\'s input size '
+                             '(%s.sample_transforms Resize target_size: %s)' % (
+                                 t_path, reader, t, s_path, s, reader, s))
+
+
+def _resolve_path(path, cfg):
+    if path is None or os.path.exists(path) or os.path.isabs(path):
+        return path
+    base = os.path.dirname(cfg.get('_config_path', '') or '')
+    candidate = os.path.join(base, path)
+    return candidate if os.path.exists(candidate) else path
+
+
+def distill_settings(cfg, teacher_config=None, teacher_weights=None):
+    """Distillation settings from the ``Distill`` section, ``use_fine_grained_loss`` and
+    command-line values (which win).  Paths in the section may be relative to the config."""
+    section = dict(cfg.get('Distill') or {})
+    unknown = [k for k in section if k not in DISTILL_KEYS]
+    if unknown:
+        raise ValueError('unknown key %r in section Distill%s (valid keys: %s)' % (
+            unknown[0], _close(unknown[0], DISTILL_KEYS), ', '.join(DISTILL_KEYS)))
+    out = {k: section.get(k) for k in DISTILL_KEYS}
+    out['teacher_config'] = teacher_config or _resolve_path(out['teacher_config'], cfg)
+    out['teacher_weights'] = teacher_weights or _resolve_path(out['teacher_weights'], cfg)
+    out['loss'] = 'fine_grained' if cfg.get('use_fine_grained_loss') else (out['loss'] or 'l2')
+    out['obj_target'] = out['obj_target'] or 'hard'
+    if not out['teacher_config']:
+        raise ValueError('no teacher config: pass -t/--teacher_config or set '
+                         'Distill.teacher_config in %s' % cfg.get('_config_path', 'the config'))
+    return out
+
+
+@register_step('distill')
+class DistillStep(CompressionStep):
+    """Wrap the model with a teacher built from ``teacher_config`` + ``teacher_weights``.
+
+    ``student_cfg`` (optional) is checked against the teacher's config before
+    the teacher is built.  The record names the teacher, loss, pairs and weight.
+    """
+
+    def __init__(self, teacher_config, teacher_weights, loss='l2', pairs=None, weight=None,
+                 obj_target='hard', student_cfg=None):
+        if loss not in LOSSES:
+            raise ValueError('unknown distillation loss %r%s (use one of %s)' % (
+                loss, _close(loss, LOSSES), ', '.join(LOSSES)))
+        if not teacher_weights:
+            raise ValueError('no teacher weights: pass --teacher_pretrained PATH or set '
+                             'Distill.teacher_weights (a teacher without training teaches nothing)')
+        self.teacher_config = teacher_config
+        self.teacher_weights = teacher_weights
+        self.loss = loss
+        self.pairs = pairs
+        self.weight = weight
+        self.obj_target = obj_target
+        self.student_cfg = student_cfg
+
+    @classmethod
+    def from_config(cls, cfg, teacher_config=None, teacher_weights=None):
+        s = distill_settings(cfg, teacher_config, teacher_weights)
+        return cls(s['teacher_config'], s['teacher_weights'], loss=s['loss'], pairs=s['pairs'],
+                   weight=s['weight'], obj_target=s['obj_target'], student_cfg=cfg)
+
+    def build_teacher(self):
+        from ppdet.core.workspace import load_config
+        from ppdet.engine.trainer import build_model
+        teacher_cfg = load_config(self.teacher_config)
+        if self.student_cfg is not None:
+            check_configs_compatible(self.student_cfg, teacher_cfg)
+        teacher, _ = build_model(teacher_cfg, self.teacher_weights)
+        return teacher
+
+    def apply(self, model):
+        wrapped = DistillModel(model, self.build_teacher(), loss=self.loss, pairs=self.pairs,
+                               weight=self.weight, obj_target=self.obj_target)
+        record = {'teacher_config': os.path.abspath(self.teacher_config),
+                  'teacher_weights': os.path.abspath(str(self.teacher_weights)),
+                  'loss': self.loss, 'weight': wrapped.weight, 'obj_target': self.obj_target,
+                  'pairs': copy.deepcopy(wrapped.pairs),
+                  'adapters': copy.deepcopy(getattr(wrapped, 'adapter_spec', []))}
+        logger.info('distilling from %s (%s loss, weight %g)', self.teacher_config, self.loss,
+                    wrapped.weight)
+        return wrapped, record
+
+    @classmethod
+    def restore(cls, model, record):
+        return model  # the checkpoint holds the student alone

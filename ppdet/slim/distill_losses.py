@@ -1,0 +1,75 @@
+"""Distillation losses: L2 between feature maps, and YOLOv3 fine-grained ("split") terms.
+
+Both follow PaddleDetection's YOLOv3 distillation (``slim/distillation/distill.py``
+in 1.x, ``DistillYOLOv3Loss`` in 2.x):
+
+* ``l2``: mean squared difference per feature pair, summed over pairs; the
+  default weight there is 100.
+* ``fine_grained``: each YOLO head map [B, A*(5+C), H, W] is split into x, y, w,
+  h, objectness and class logits.  Box xy is sigmoid cross-entropy against the
+  teacher's sigmoid, wh is L1 on the raw logits; both, and the class term
+  (sigmoid cross-entropy against the teacher's sigmoid), are weighted by the
+  teacher's objectness probability, so cells the teacher sees as background add
+  nothing.  Objectness itself is distilled at every cell.  Each term is a mean
+  over its elements, summed over levels; the default weight there is 1000.
+"""
+import paddle
+import paddle.nn.functional as F
+
+__all__ = ['l2_loss', 'split_yolo_output', 'fine_grained_terms', 'DEFAULT_WEIGHTS',
+           'OBJ_TARGETS']
+
+DEFAULT_WEIGHTS = {'l2': 100.0, 'fine_grained': 1000.0}
+
+# 'hard': target 1 where the teacher's objectness logit > 0 (PaddleDetection);
+# 'soft': the teacher's objectness probability.
+OBJ_TARGETS = ('hard', 'soft')
+
+
+def l2_loss(student, teacher):
+    """Mean of the squared difference (PaddleSlim's ``l2_loss``); teacher gets no gradient."""
+    return paddle.mean(paddle.square(student - teacher.detach()))
+
+
+def split_yolo_output(out, num_anchors):
+    """[B, A*(5+C), H, W] -> dict x, y, w, h, obj: [B, A, H, W]; cls: [B, A, C, H, W]."""
+    b, ch, h, w = out.shape
+    if ch % num_anchors:
+        raise ValueError('YOLO head map with %d channels cannot hold %d anchors' % (ch, num_anchors))
+    p = out.reshape([b, num_anchors, ch // num_anchors, h, w])
+    return {'x': p[:, :, 0], 'y': p[:, :, 1], 'w': p[:, :, 2], 'h': p[:, :, 3],
+            'obj': p[:, :, 4], 'cls': p[:, :, 5:]}
+
+
+def _bce_soft(logit, target):
+    return F.binary_cross_entropy_with_logits(logit, target, reduction='none')
+
+
+def fine_grained_terms(student_outs, teacher_outs, num_anchors, obj_target='hard'):
+    """Unweighted distillation terms summed over levels: dict reg, cls, obj.
+
+    ``num_anchors``: anchors per level (one int per output).  ``obj_target``:
+    see :data:`OBJ_TARGETS`.
+    """
+    if obj_target not in OBJ_TARGETS:
+        raise ValueError('obj_target %r not known (use one of %s)' % (obj_target, OBJ_TARGETS))
+    if not (len(student_outs) == len(teacher_outs) == len(num_anchors)):
+        raise ValueError('fine-grained distillation: student gives %d head maps, teacher %d, '
+                         'anchor masks %d; they must match' % (
+                             len(student_outs), len(teacher_outs), len(num_anchors)))
+    reg, cls, obj = [], [], []
+    for i, (so, to, na) in enumerate(zip(student_outs, teacher_outs, num_anchors)):
+        if list(so.shape[1:]) != list(to.shape[1:]):
+            raise ValueError('fine-grained distillation: head map %d is %s for the student but %s '
+                             'for the teacher; use models with the same num_classes, anchors and '
+                             'strides' % (i, list(so.shape[1:]), list(to.shape[1:])))
+        s = split_yolo_output(so, na)
+        t = {k: v.detach() for k, v in split_yolo_output(to, na).items()}
+        t_obj = F.sigmoid(t['obj'])
+        box = (_bce_soft(s['x'], F.sigmoid(t['x'])) + _bce_soft(s['y'], F.sigmoid(t['y'])) +
+               paddle.abs(s['w'] - t['w']) + paddle.abs(s['h'] - t['h']))
+        reg.append(paddle.mean(box * t_obj))
+        cls.append(paddle.mean(_bce_soft(s['cls'], F.sigmoid(t['cls'])) * t_obj.unsqueeze(2)))
+        target = (t['obj'] > 0).astype(so.dtype) if obj_target == 'hard' else t_obj
+        obj.append(paddle.mean(_bce_soft(s['obj'], target)))
+    return {'reg': paddle.add_n(reg), 'cls': paddle.add_n(cls), 'obj': paddle.add_n(obj)}

@@ -1,0 +1,234 @@
+"""Distillation library: frozen teacher, L2 / fine-grained losses, adapters, checks, step."""
+import json
+import os
+
+import numpy as np
+import paddle
+import pytest
+
+import ppdet.modeling  # noqa: F401  (registers the components)
+from ppdet.core.workspace import create, load_config
+from ppdet.engine.trainer import deployable, unwrap
+from ppdet.slim.distill import (DistillModel, DistillStep, check_configs_compatible, distill,
+                                distill_settings)
+from ppdet.slim.distill_losses import fine_grained_terms
+from ppdet.slim.steps import get_step, restore_steps
+from ppdet.utils.checkpoint import load_weights, save_checkpoint
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SIZE = 64
+NUM_CLASSES = 2
+
+
+def tiny_cfg(base_channel=32, num_classes=NUM_CLASSES, **sections):
+    cfg = {'num_classes': num_classes,
+           'YOLOv3': {'backbone': 'MobileNetV1', 'neck': 'YOLOv3FPN', 'yolo_head': 'YOLOv3Head',
+                      'post_process': 'BBoxPostProcess'},
+           'MobileNetV1': {'scale': 0.25},
+           'YOLOv3FPN': {'base_channel': base_channel}}
+    cfg.update(sections)
+    return cfg
+
+
+def tiny_model(seed=0, **kw):
+    paddle.seed(seed)
+    return create('YOLOv3', tiny_cfg(**kw))
+
+
+def tiny_batch(bsz=2, seed=0):
+    rng = np.random.RandomState(seed)
+    gt_bbox = np.zeros([bsz, 3, 4], 'float32')
+    gt_class = np.zeros([bsz, 3], 'int32')
+    gt_bbox[:, 0] = [0.3, 0.4, 0.4, 0.5]
+    gt_bbox[:, 1] = [0.7, 0.6, 0.5, 0.6]
+    gt_class[:, 1] = 1
+    score = (gt_bbox[..., 2] > 0).astype('float32')
+    return {'image': paddle.to_tensor(rng.randn(bsz, 3, SIZE, SIZE).astype('float32')),
+            'gt_bbox': paddle.to_tensor(gt_bbox), 'gt_class': paddle.to_tensor(gt_class),
+            'gt_score': paddle.to_tensor(score)}
+
+
+def _sgd(model, lr=0.01):
+    params = [p for p in unwrap(model).parameters() if not p.stop_gradient]
+    return paddle.optimizer.Adam(learning_rate=lr, parameters=params), params
+
+
+def _train(model, batch, steps, lr=0.01):
+    opt, params = _sgd(model, lr)
+    model.train()
+    history = []
+    for _ in range(steps):
+        losses = model.get_loss(model(batch['image']), batch)
+        losses['loss'].backward()
+        opt.step()
+        opt.clear_grad()
+        history.append({k: float(v) for k, v in losses.items()})
+    return history, params
+
+
+def _state(layer):
+    return {k: v.numpy().copy() for k, v in layer.state_dict().items()}
+
+
+@pytest.mark.parametrize('loss', ['l2', 'fine_grained'])
+def test_teacher_frozen_and_distill_loss_decreases(loss):
+    student, teacher = tiny_model(seed=1), tiny_model(seed=2, base_channel=64)
+    model = distill(student, teacher, loss=loss)
+    before = _state(teacher)
+    assert any(k.endswith('_mean') for k in before)  # BN running statistics are checked too
+    student_before = _state(student)
+    history, params = _train(model, tiny_batch(), steps=6)
+    teacher_ids = {id(p) for p in teacher.parameters()}
+    assert not teacher_ids & {id(p) for p in params}
+    assert all(p.stop_gradient for p in teacher.parameters())
+    for k, v in _state(teacher).items():
+        np.testing.assert_array_equal(v, before[k], err_msg=k)
+    assert not teacher.training and all(not l.training for l in teacher.sublayers())
+    assert any(not np.array_equal(v, student_before[k]) for k, v in _state(student).items())
+    first, last = history[0], history[-1]
+    assert first['distill_loss'] > 0
+    assert last['distill_loss'] < first['distill_loss']
+    assert {'loss', 'distill_loss'} <= set(first) and len(first) > 2  # student parts kept
+    np.testing.assert_allclose(
+        first['loss'], sum(v for k, v in first.items() if k != 'loss'), rtol=1e-4)
+
+
+def test_fine_grained_terms_weighted_by_teacher_objectness():
+    rng = np.random.RandomState(0)
+    na, nc = 3, NUM_CLASSES
+    shape = [2, na * (5 + nc), 4, 4]
+    student = [paddle.to_tensor(rng.randn(*shape).astype('float32'))]
+    t = rng.randn(*shape).astype('float32').reshape([2, na, 5 + nc, 4, 4])
+    t[:, :, 4] = -50.  # the teacher sees background everywhere
+    bg = fine_grained_terms(student, [paddle.to_tensor(t.reshape(shape))], [na])
+    assert float(bg['reg']) < 1e-12 and float(bg['cls']) < 1e-12
+    assert float(bg['obj']) > 0.1  # objectness is still distilled everywhere
+    t[:, :, 4] = 50.
+    fg = fine_grained_terms(student, [paddle.to_tensor(t.reshape(shape))], [na])
+    assert float(fg['reg']) > 0.1 and float(fg['cls']) > 0.1
+    # the student matching the teacher exactly: box L1 and the soft objectness gap vanish
+    same = fine_grained_terms([paddle.to_tensor(t.reshape(shape))],
+                              [paddle.to_tensor(t.reshape(shape))], [na], obj_target='soft')
+    s = 1. / (1. + np.exp(-t[:, :, :2]))
+    entropy = np.mean(np.sum(-(s * np.log(s) + (1 - s) * np.log(1 - s)), axis=2))
+    np.testing.assert_allclose(float(same['reg']), entropy, rtol=1e-4)
+
+
+def test_adapter_for_different_widths_not_saved(tmp_path):
+    student, teacher = tiny_model(seed=1), tiny_model(seed=2, base_channel=64)
+    pairs = [{'teacher': 'neck.yolo_block.0.tip', 'student': 'neck.yolo_block.0.tip'},
+             'yolo_head.yolo_output.0']
+    model = distill(student, teacher, pairs=pairs)
+    assert list(model.adapters.keys()) == ['pair0']
+    assert model.adapters['pair0'].weight.shape == [128, 64, 1, 1]  # student 64 -> teacher 128
+    assert not model.adapters['pair0'].weight.stop_gradient
+    history, params = _train(model, tiny_batch(), steps=2)
+    assert id(model.adapters['pair0'].weight) in {id(p) for p in params}
+    assert deployable(model) is student
+    path = save_checkpoint(deployable(model), str(tmp_path / 'ck'), meta={'steps': []})
+    keys = set(paddle.load(path)) - {'__ppdet_meta__'}
+    assert keys == set(student.state_dict())
+    assert not [k for k in keys if 'adapter' in k or k.startswith('teacher')]
+    report = load_weights(tiny_model(seed=3), path, strict=True)
+    assert not report.unexpected
+
+
+def test_eval_forward_is_the_student_and_hooks_idle():
+    student, teacher = tiny_model(seed=1), tiny_model(seed=2)
+    model = distill(student, teacher)
+    model.eval()
+    x = tiny_batch()['image']
+    with paddle.no_grad():
+        a = model(x)
+        b = student(x)
+    for u, v in zip(a, b):
+        np.testing.assert_array_equal(u.numpy(), v.numpy())
+    assert not model._feats['student'] and not model._feats['teacher']
+    assert model.prunable_params().keys() == student.prunable_params().keys()
+    with pytest.raises(RuntimeError, match='train mode before get_loss'):
+        model.get_loss(a, tiny_batch())
+
+
+def test_mismatched_models_fail_with_both_values():
+    with pytest.raises(ValueError, match=r'teacher predicts num_classes=5 .* student num_classes=2'):
+        distill(tiny_model(), tiny_model(num_classes=5))
+    other = {'YOLOv3Head': {'anchors': [[10, 13], [16, 30], [33, 23], [30, 61], [62, 45],
+                                        [59, 119], [116, 90], [156, 198], [300, 300]]}}
+    with pytest.raises(ValueError, match=r'anchors .*\[300, 300\].* anchor_masks'):
+        distill(tiny_model(), tiny_model(**other), loss='fine_grained')
+    distill(tiny_model(), tiny_model(**other), loss='l2')  # l2 on head maps does not care
+    with pytest.raises(ValueError, match=r"unknown student layer 'neck.yolo_blok.0.tip'; did you "
+                                         r"mean 'neck.yolo_block.0.tip'"):
+        distill(tiny_model(), tiny_model(), pairs=[{'teacher': 'neck.yolo_block.0.tip',
+                                                     'student': 'neck.yolo_blok.0.tip'}])
+    with pytest.raises(ValueError, match="unknown distillation loss 'fine'"):
+        distill(tiny_model(), tiny_model(), loss='fine')
+
+
+def _resize_reader(size):
+    return {'sample_transforms': [{'Decode': {}}, {'Resize': {'target_size': [size, size]}}]}
+
+
+def test_mismatched_configs_fail_with_both_values_and_fix():
+    s = dict(tiny_cfg(), EvalReader=_resize_reader(320), _config_path='student.yml')
+    t = dict(tiny_cfg(), EvalReader=_resize_reader(608), _config_path='teacher.yml')
+    with pytest.raises(ValueError, match=r'teacher \(teacher.yml\) runs at EvalReader Resize '
+                                         r'target_size=\[608, 608\] but the student \(student.yml\)'
+                                         r' at \[320, 320\].*target_size: \[320, 320\]'):
+        check_configs_compatible(s, t)
+    t = dict(tiny_cfg(num_classes=80), EvalReader=_resize_reader(320), _config_path='teacher.yml')
+    with pytest.raises(ValueError, match=r'teacher \(teacher.yml\) has num_classes=80 but the '
+                                         r'student \(student.yml\) has num_classes=2'):
+        check_configs_compatible(s, t)
+    check_configs_compatible(s, dict(s))
+
+
+def _write_teacher(tmp_path, base_channel=64):
+    path = tmp_path / 'teacher.yml'
+    path.write_text('_BASE_: [%s]\nnum_classes: %d\nMobileNetV1: {scale: 0.25}\n'
+                    'YOLOv3FPN: {base_channel: %d}\n' % (
+                        os.path.join(ROOT, 'configs', 'yolov3_mobilenet_v1.yml'), NUM_CLASSES,
+                        base_channel))
+    cfg = load_config(str(path))
+    paddle.seed(5)
+    teacher = create('YOLOv3', cfg)
+    weights = save_checkpoint(teacher, str(tmp_path / 'teacher'), meta={'steps': []})
+    return str(path), weights, teacher
+
+
+def test_distill_step_builds_teacher_records_and_restores(tmp_path):
+    cfg_path, weights, ref_teacher = _write_teacher(tmp_path)
+    student_cfg = load_config(os.path.join(ROOT, 'configs', 'yolov3_mobilenet_v1.yml'),
+                              overrides=['num_classes=%d' % NUM_CLASSES, 'MobileNetV1.scale=0.25',
+                                         'YOLOv3FPN.base_channel=32'])
+    step = DistillStep(cfg_path, weights, loss='fine_grained', student_cfg=student_cfg)
+    student = create('YOLOv3', student_cfg)
+    wrapped, record = step.apply(student)
+    assert isinstance(wrapped, DistillModel) and wrapped.student is student
+    np.testing.assert_array_equal(wrapped.teacher.yolo_head.yolo_outputs[0].weight.numpy(),
+                                  ref_teacher.yolo_head.yolo_outputs[0].weight.numpy())
+    assert record['loss'] == 'fine_grained' and record['weight'] == 1000.0
+    assert record['teacher_weights'] == os.path.abspath(weights)
+    json.dumps(record)
+    assert get_step('distill') is DistillStep
+    assert restore_steps(student, [dict(record, kind='distill')]) is student
+
+    with pytest.raises(ValueError, match='no teacher weights'):
+        DistillStep(cfg_path, None)
+    bad = load_config(os.path.join(ROOT, 'configs', 'yolov3_mobilenet_v1.yml'))  # 80 classes
+    with pytest.raises(ValueError, match=r'num_classes=2 but the student .* num_classes=80'):
+        DistillStep(cfg_path, weights, student_cfg=bad).apply(create('YOLOv3', bad))
+
+
+def test_distill_settings_from_config(tmp_path):
+    cfg = load_config(os.path.join(ROOT, 'configs', 'distill',
+                                   'yolov3_mobilenet_v1_r34_distill.yml'))
+    s = distill_settings(cfg)
+    assert s['loss'] == 'l2' and os.path.isfile(s['teacher_config'])
+    assert s['teacher_config'].endswith('yolov3_r34.yml')
+    cfg['use_fine_grained_loss'] = True
+    assert distill_settings(cfg, teacher_weights='w')['loss'] == 'fine_grained'
+    cfg['Distill']['teacher_cfg'] = 'x'
+    with pytest.raises(ValueError, match="unknown key 'teacher_cfg' in section Distill; did you "
+                                         "mean 'teacher_config'"):
+        distill_settings(cfg)
