@@ -15,7 +15,7 @@ import numpy as np
 import paddle
 import paddle.nn as nn
 
-__all__ = ['count_flops', 'gflops', 'param_size_mb', 'model_stats', 'MODES']
+__all__ = ['count_flops', 'count_conv_macs', 'gflops', 'param_size_mb', 'model_stats', 'MODES']
 
 MODES = ('seed', 'all', 'paddleslim')
 BACKUP_SUFFIX = '_backup'
@@ -35,21 +35,23 @@ def _sizes(input_size):
     return int(input_size), int(input_size)
 
 
-def count_flops(model, input_size=608, mode='seed'):
-    """Conv multiply-accumulates of ``model(image)`` for a 1x3xHxW zero image."""
-    if mode not in MODES:
-        raise ValueError('count_flops: mode %r unknown (use one of %s)' % (mode, ', '.join(MODES)))
+def count_conv_macs(model, input_size=608):
+    """One forward pass; returns {'conv': MACs of Conv2D layers, 'deformable': of DeformConv2D}."""
     h, w = _sizes(input_size)
-    if mode == 'paddleslim':
-        return _paddleslim_flops(model, h, w)
-    kinds = (nn.Conv2D,) if mode == 'seed' else (nn.Conv2D, paddle.vision.ops.DeformConv2D)
-    total = [0]
+    total = {'conv': 0, 'deformable': 0}
+    kinds = ((nn.Conv2D, 'conv'), (paddle.vision.ops.DeformConv2D, 'deformable'))
 
-    def hook(layer, inputs, output):
-        total[0] += _conv_macs(layer, output)
+    def make_hook(kind):
+        def hook(layer, inputs, output):
+            total[kind] += _conv_macs(layer, output)
+        return hook
 
-    handles = [l.register_forward_post_hook(hook) for l in model.sublayers(include_self=True)
-               if isinstance(l, kinds)]
+    handles = []
+    for layer in model.sublayers(include_self=True):
+        for cls, kind in kinds:
+            if isinstance(layer, cls):
+                handles.append(layer.register_forward_post_hook(make_hook(kind)))
+                break
     was_training = model.training
     model.eval()
     try:
@@ -60,7 +62,17 @@ def count_flops(model, input_size=608, mode='seed'):
             handle.remove()
         if was_training:
             model.train()
-    return total[0]
+    return total
+
+
+def count_flops(model, input_size=608, mode='seed'):
+    """Conv multiply-accumulates of ``model(image)`` for a 1x3xHxW zero image."""
+    if mode not in MODES:
+        raise ValueError('count_flops: mode %r unknown (use one of %s)' % (mode, ', '.join(MODES)))
+    if mode == 'paddleslim':
+        return _paddleslim_flops(model, *_sizes(input_size))
+    macs = count_conv_macs(model, input_size)
+    return macs['conv'] + (macs['deformable'] if mode == 'all' else 0)
 
 
 def _paddleslim_flops(model, h, w):
@@ -100,8 +112,15 @@ def model_stats(model, input_sizes=(608,), modes=('seed',)):
     rows = []
     for s in input_sizes:
         row = {'input_size': s}
+        macs = count_conv_macs(model, s) if set(modes) & {'seed', 'all'} else None
         for mode in modes:
-            row['gflops_%s' % mode] = gflops(count_flops(model, s, mode))
+            if mode == 'seed':
+                value = macs['conv']
+            elif mode == 'all':
+                value = macs['conv'] + macs['deformable']
+            else:
+                value = count_flops(model, s, mode)
+            row['gflops_%s' % mode] = gflops(value)
         row.update(size_mb=size, size_mb_blocks=size_blocks)
         rows.append(row)
     return rows

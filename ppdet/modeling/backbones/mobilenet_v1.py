@@ -92,8 +92,8 @@ class MobileNetV1(nn.Layer):
     def forward(self, x):
         outs = []
         x = self.conv1(x)
-        for idx, block in enumerate(self.blocks, start=1):
+        for idx, block in enumerate(self.blocks):
             x = block(x)
-            if idx in self.feature_maps:
+            if idx + 1 in self.feature_maps:  # feature_maps count blocks from 1
                 outs.append(x)
         return outs
