@@ -100,7 +100,7 @@ class Trainer(object):
         if meta.get('steps') and not self.steps:
             self.model = restore_steps(self.model, meta['steps'])
             self.steps = list(meta['steps'])
-        load_weights(self.model, path)
+        load_weights(deployable(self.model), path)  # a wrapper (distillation) holds the student
         self.parent = os.path.abspath(str(path))
         return meta
 

@@ -349,13 +349,17 @@ class DistillStep(CompressionStep):
         return cls(s['teacher_config'], s['teacher_weights'], loss=s['loss'], pairs=s['pairs'],
                    weight=s['weight'], obj_target=s['obj_target'], student_cfg=cfg)
 
-    def build_teacher(self):
+    def check(self):
+        """Load the teacher's config and compare it with the student's; returns it."""
         from ppdet.core.workspace import load_config
-        from ppdet.engine.trainer import build_model
         teacher_cfg = load_config(self.teacher_config)
         if self.student_cfg is not None:
             check_configs_compatible(self.student_cfg, teacher_cfg)
-        teacher, _ = build_model(teacher_cfg, self.teacher_weights)
+        return teacher_cfg
+
+    def build_teacher(self):
+        from ppdet.engine.trainer import build_model
+        teacher, _ = build_model(self.check(), self.teacher_weights)
         return teacher
 
     def apply(self, model):

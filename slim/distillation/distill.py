@@ -1,0 +1,87 @@
+"""Distill a detector from a teacher (PaddleDetection 1.x command line, one training loop).
+
+    python slim/distillation/distill.py -c STUDENT_CONFIG -t TEACHER_CONFIG \
+        --teacher_pretrained TEACHER_WEIGHTS [-o use_fine_grained_loss=true] [--eval] \
+        [--pruned_params P1,P2 --pruned_ratios R1,R2 [--prune_criterion l1_norm]] \
+        [-o pretrain_weights=PRUNED_CHECKPOINT] [--save_inference] [-r CHECKPOINT]
+
+A config with a ``Distill`` section (configs/distill/*.yml) names the teacher, so
+``-t`` / ``--teacher_pretrained`` are then optional.  A pruned checkpoint given as
+``pretrain_weights`` is rebuilt from its own record: no pruning flags needed.
+"""
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+from ppdet.utils.cli import ArgsParser, parse_and_load, run_main  # noqa: E402
+
+
+def _flag(value):
+    return str(value).lower() in ('1', 'true', 'yes', 'y')
+
+
+def _prune(trainer, args, cfg):
+    if any(s.get('kind') == 'prune' for s in trainer.steps):
+        if args.resume:
+            return  # the resumed checkpoint already holds the pruned structure
+        raise ValueError('the student checkpoint is already pruned (its record says so); drop '
+                         '--pruned_params/--pruned_ratios, the structure comes from the file')
+    from ppdet.slim.prune import PrunePlan, PruneStep
+    plan = PrunePlan.from_flags(trainer.model, args.pruned_params, args.pruned_ratios,
+                                args.prune_criterion, cfg.get('input_size'))
+    trainer.apply_step(PruneStep(plan))
+
+
+def main():
+    parser = ArgsParser('distill a detector (the -c config is the student) from a teacher')
+    parser.add_argument('-t', '--teacher_config', default=None,
+                        help='teacher config (default: Distill.teacher_config)')
+    parser.add_argument('--teacher_pretrained', default=None,
+                        help='teacher weights (default: Distill.teacher_weights)')
+    parser.add_argument('--pruned_params', default=None, help='prune the student first: '
+                        'comma-separated conv weights, e.g. yolo_block.0.0.0.conv.weights')
+    parser.add_argument('--pruned_ratios', default=None, help='comma-separated ratios')
+    parser.add_argument('--prune_criterion', default='l1_norm', help='l1_norm or fpgm')
+    parser.add_argument('--eval', action='store_true', help='evaluate after each snapshot epoch')
+    parser.add_argument('-r', '--resume', default=None, help='checkpoint prefix to resume from')
+    parser.add_argument('--save_inference', nargs='?', const=True, default=False, type=_flag,
+                        help='export the distilled student as an inference model when done')
+    parser.add_argument('--output_dir', default='output/inference', help='export directory')
+    args, cfg = parse_and_load(parser)
+    if bool(args.pruned_params) != bool(args.pruned_ratios):
+        raise ValueError('give --pruned_params and --pruned_ratios together')
+
+    from ppdet.engine import Trainer
+    from ppdet.engine.trainer import deployable
+    from ppdet.slim.distill import DistillStep
+    step = DistillStep.from_config(cfg, args.teacher_config, args.teacher_pretrained)
+    step.check()  # bad teacher/student pairs fail before any weights are read
+
+    trainer = Trainer(cfg, mode='train')
+    student = args.resume or cfg.get('pretrain_weights')
+    if student:
+        trainer.load_weights(student)  # restores a pruned structure from the file's record
+    # this run's teacher replaces any distillation recorded in the student's checkpoint
+    trainer.steps = [s for s in trainer.steps if s.get('kind') != DistillStep.kind]
+    if args.pruned_params:
+        _prune(trainer, args, cfg)
+    trainer.apply_step(step)
+    if args.resume:
+        trainer.resume(args.resume)
+    trainer.train(validate=args.eval)
+
+    if args.save_inference:
+        from ppdet.data import build_dataset
+        from ppdet.engine.export import export_model
+        labels = build_dataset(cfg, 'TestDataset').label_list()
+        name = os.path.splitext(os.path.basename(args.config))[0]
+        out = os.path.join(args.output_dir, name)
+        export_model(deployable(trainer.model), cfg, out, labels, meta=trainer.meta())
+        print('exported to %s' % out)
+
+
+if __name__ == '__main__':
+    run_main(main)
