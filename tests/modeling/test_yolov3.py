@@ -172,3 +172,16 @@ def test_prunable_params_seed_names_and_widths():
     convs = model.named_conv_weights()
     assert 'backbone.conv1._conv.weight' in convs and 'yolo_head.yolo_output.2.weight' in convs
     assert all(p.ndim == 4 for p in convs.values())
+
+
+def test_two_models_in_one_process_exchange_weights_by_name(make_tiny, batch, tmp_path):
+    from ppdet.utils.checkpoint import load_weights, save_checkpoint
+    a, b = make_tiny(), make_tiny()
+    a.eval()
+    b.eval()
+    path = save_checkpoint(a, str(tmp_path / 'a'))
+    report = load_weights(b, path, strict=True)
+    assert not report.missing and not report.unexpected and not report.mismatched
+    with paddle.no_grad():
+        for x, y in zip(a(batch['image']), b(batch['image'])):
+            np.testing.assert_allclose(x.numpy(), y.numpy(), rtol=1e-5, atol=1e-5)

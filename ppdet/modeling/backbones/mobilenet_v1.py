@@ -74,7 +74,8 @@ class MobileNetV1(nn.Layer):
         self.feature_maps = [int(f) for f in feature_maps]
         bad = [f for f in self.feature_maps if not 1 <= f <= len(_BLOCKS)]
         if bad:
-            raise ValueError('MobileNetV1: feature_maps %s out of range 1..%d' % (bad, len(_BLOCKS)))
+            raise ValueError('MobileNetV1: feature_maps %s out of range 1..%d' % (
+                bad, len(_BLOCKS)))
         kw = dict(conv_lr=conv_learning_rate, conv_decay=conv_decay, norm_decay=norm_decay)
         ch = int(32 * scale)
         self.conv1 = _ConvBN(3, ch, 3, 2, **kw)
@@ -83,7 +84,8 @@ class MobileNetV1(nn.Layer):
         stride = 2
         for idx, (name, c_dw, c_out, s) in enumerate(_BLOCKS, start=1):
             c_dw, c_out = int(c_dw * scale), int(c_out * scale)
-            self.blocks.append(self.add_sublayer(name, _DepthwiseSeparable(ch, c_dw, c_out, s, **kw)))
+            block = _DepthwiseSeparable(ch, c_dw, c_out, s, **kw)
+            self.blocks.append(self.add_sublayer(name, block))
             ch, stride = c_out, stride * s
             if idx in self.feature_maps:
                 self.out_channels.append(ch)

@@ -140,9 +140,12 @@ class ResNet(nn.Layer):
         if norm_type not in ('bn', 'sync_bn'):
             raise ValueError('ResNet: norm_type %r not supported (use bn)' % norm_type)
         return_idx = [return_idx] if isinstance(return_idx, Integral) else list(return_idx)
-        dcn_v2_stages = [dcn_v2_stages] if isinstance(dcn_v2_stages, Integral) else list(dcn_v2_stages)
+        if isinstance(dcn_v2_stages, Integral):
+            dcn_v2_stages = [dcn_v2_stages]
+        dcn_v2_stages = list(dcn_v2_stages)
         if max(return_idx) >= num_stages:
-            raise ValueError('ResNet: return_idx %s must be < num_stages=%d' % (return_idx, num_stages))
+            raise ValueError('ResNet: return_idx %s must be < num_stages=%d' % (
+                return_idx, num_stages))
         self.return_idx = return_idx
         self.depth, self.variant = depth, variant
         kw = dict(norm_decay=norm_decay, freeze_norm=freeze_norm)

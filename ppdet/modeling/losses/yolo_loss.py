@@ -38,7 +38,9 @@ def build_yolo_targets(gt_bbox, gt_class, gt_score, anchors, anchor_masks, grid_
     """
     gt_bbox = np.asarray(gt_bbox, 'float32')
     gt_class = np.asarray(gt_class).astype('int64')
-    gt_score = np.ones(gt_class.shape, 'float32') if gt_score is None else np.asarray(gt_score, 'float32')
+    if gt_score is None:
+        gt_score = np.ones(gt_class.shape, 'float32')
+    gt_score = np.asarray(gt_score, 'float32')
     anchors = np.asarray(anchors, 'float32').reshape(-1, 2)
     in_h, in_w = input_hw
     bsz = gt_bbox.shape[0]

@@ -120,6 +120,6 @@ class YOLOv3FPN(nn.Layer):
             for suffix, path in SEED_NAMES.items():
                 layer = block
                 for part in path.split('.'):
-                    layer = getattr(layer, part) if hasattr(layer, part) else layer._sub_layers[part]
+                    layer = layer._sub_layers[part]
                 layers['yolo_block.%d.%s' % (i, suffix)] = layer
         return layers
