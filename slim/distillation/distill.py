@@ -38,9 +38,9 @@ def _prune(trainer, args, cfg):
 def main():
     parser = ArgsParser('distill a detector (the -c config is the student) from a teacher')
     parser.add_argument('-t', '--teacher_config', default=None,
-                        help='teacher config (default: Distill.teacher_config)')
+                        help='teacher config; else Distill.teacher_config')
     parser.add_argument('--teacher_pretrained', default=None,
-                        help='teacher weights (default: Distill.teacher_weights)')
+                        help='teacher weights; else Distill.teacher_weights')
     parser.add_argument('--pruned_params', default=None, help='prune the student first: '
                         'comma-separated conv weights, e.g. yolo_block.0.0.0.conv.weights')
     parser.add_argument('--pruned_ratios', default=None, help='comma-separated ratios')

@@ -232,3 +232,37 @@ def test_distill_settings_from_config(tmp_path):
     with pytest.raises(ValueError, match="unknown key 'teacher_cfg' in section Distill; did you "
                                          "mean 'teacher_config'"):
         distill_settings(cfg)
+
+
+def test_export_of_distilled_student_runs_in_paddle_inference(tmp_path):
+    from paddle import inference
+
+    from ppdet.engine.export import export_model
+    student, teacher = tiny_model(seed=1), tiny_model(seed=2, base_channel=64)
+    model = distill(student, teacher, pairs=[
+        {'teacher': 'neck.yolo_block.1.tip', 'student': 'neck.yolo_block.1.tip'}])
+    _train(model, tiny_batch(), steps=1)
+    cfg = dict(tiny_cfg(), architecture='YOLOv3', TestReader={
+        'sample_transforms': [{'Decode': {}}, {'Resize': {'target_size': [SIZE, SIZE]}},
+                              {'Permute': {}}]})
+    prefix = export_model(deployable(model), cfg, str(tmp_path / 'infer'), ['a', 'b'])
+    config = inference.Config(prefix + '.pdmodel', prefix + '.pdiparams')
+    config.disable_gpu()
+    config.set_cpu_math_library_num_threads(1)
+    predictor = inference.create_predictor(config)
+    image = tiny_batch()['image'].numpy()
+    feeds = {'image': image, 'im_shape': np.array([[SIZE, SIZE]] * 2, 'float32'),
+             'scale_factor': np.ones([2, 2], 'float32')}
+    for name in predictor.get_input_names():
+        predictor.get_input_handle(name).copy_from_cpu(feeds[name])
+    predictor.run()
+    bbox, bbox_num = [predictor.get_output_handle(n).copy_to_cpu()
+                      for n in predictor.get_output_names()]
+    student.eval()
+    with paddle.no_grad():
+        ref, ref_num = student.post_process(student(paddle.to_tensor(image)),
+                                          paddle.to_tensor(feeds['im_shape']),
+                                          paddle.to_tensor(feeds['scale_factor']))
+    np.testing.assert_array_equal(bbox_num, ref_num.numpy())
+    np.testing.assert_allclose(bbox, ref.numpy(), rtol=1e-3, atol=1e-3)
+    assert not model._feats['student']  # hooks stayed idle while tracing
