@@ -65,7 +65,7 @@ class Pipeline(object):
 
     def eval_baseline(self):
         from ppdet.engine import Trainer
-        from ppdet.utils.model_stats import count_flops, param_size_mb
+        from ppdet.utils.model_stats import count_flops, gflops, param_size_mb
         cfg = self.cfg()
         trainer = Trainer(cfg, mode='eval')
         trainer.load_weights(self.results['baseline_weights'])
@@ -73,7 +73,7 @@ class Pipeline(object):
         size = _eval_size(cfg)
         self.record('baseline', {
             'AP': float(stats[0]), 'AP50': float(stats[1]),
-            'GFLOPs': count_flops(trainer.model, size), 'size_MB': param_size_mb(trainer.model),
+            'GFLOPs': gflops(count_flops(trainer.model, size)), 'size_MB': param_size_mb(trainer.model),
             'input_size': size})
 
     def export_baseline(self):
