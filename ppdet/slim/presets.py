@@ -1,0 +1,28 @@
+"""The seed's (PaddleDetection 1.x slim benchmark) YOLOv3 pruning tables.
+
+``SEED_PRUNED_PARAMS`` are the 18 ``yolo_block`` convolutions the seed prunes
+(its ``--pruned_params`` string, in order); ``PRESETS`` maps a strategy name to
+one ratio per parameter (``r578``: 0.5 / 0.7 / 0.8 per output branch;
+``sensity``: from the seed's sensitivity analysis on COCO).
+"""
+import collections
+
+__all__ = ['SEED_PRUNED_PARAMS', 'PRESETS', 'preset_ratios']
+
+SEED_PRUNED_PARAMS = tuple(
+    'yolo_block.%d.%s.conv.weights' % (i, suffix)
+    for i in range(3) for suffix in ('0.0', '0.1', '1.0', '1.1', '2', 'tip'))
+
+PRESETS = collections.OrderedDict([
+    ('r578', (0.5,) * 6 + (0.7,) * 6 + (0.8,) * 6),
+    ('sensity', (0.1, 0.2, 0.2, 0.2, 0.2, 0.1,
+                 0.2, 0.3, 0.3, 0.3, 0.2, 0.1,
+                 0.3, 0.4, 0.4, 0.4, 0.4, 0.3)),
+])
+
+
+def preset_ratios(name):
+    """OrderedDict seed parameter name -> ratio for preset ``name``."""
+    if name not in PRESETS:
+        raise ValueError('unknown pruning preset %r (known: %s)' % (name, ', '.join(PRESETS)))
+    return collections.OrderedDict(zip(SEED_PRUNED_PARAMS, PRESETS[name]))

@@ -1,0 +1,481 @@
+"""Channel pruning of convolution filters with PaddleSlim's dygraph pruners.
+
+* :class:`PrunePlan`: which convs lose which share of their output channels,
+  the criterion (``l1_norm`` or ``geometry_median`` a.k.a. FPGM) and the input
+  size used to trace the network.  ``PrunePlan.from_flags`` turns the seed's
+  ``--pruned_params`` / ``--pruned_ratios`` flags (or a preset: ``r578``,
+  ``sensity``) into a plan, checking every name and ratio before any work.
+* :func:`prune` applies a plan: PaddleSlim traces the model once, finds every
+  tensor coupled to a pruned filter (its BN, the next convs' inputs, concats,
+  depthwise groups) and shrinks them together.  ``int(round(C * ratio))`` of
+  the C filters go (PaddleSlim keeps at least one).
+* :class:`PruneStep` is the ``prune`` compression step: its record holds the
+  plan and the new shape of every changed tensor (by state-dict key), and
+  ``restore`` rebuilds those shapes on a freshly built float model so the
+  pruned weights load.
+* :func:`list_prunable` lists the prunable convs with their share of the conv
+  FLOPs (``prune.py -P``); :func:`ratios_for_target_flops` picks ratios from a
+  sensitivity table to remove a given share of the FLOPs.
+
+Names are the model's user-facing ones (``model.prunable_params()``, for
+YOLOv3 the seed's ``yolo_block.0.0.0.conv.weights``); PaddleSlim works on the
+dygraph ``param.name`` behind each.
+"""
+import collections
+import contextlib
+import difflib
+import logging
+import numbers
+
+import numpy as np
+import paddle
+import paddle.nn as nn
+
+from ppdet.slim.presets import PRESETS, SEED_PRUNED_PARAMS
+from ppdet.slim.steps import CompressionStep, register_step
+from ppdet.utils.logger import setup_logger
+
+logger = setup_logger(__name__)
+
+__all__ = ['PrunePlan', 'prune', 'PruneStep', 'list_prunable', 'format_prunable',
+           'ratios_for_target_flops', 'prunable_params', 'CRITERIA', 'DEFAULT_INPUT_SIZE']
+
+CRITERIA = ('l1_norm', 'geometry_median')
+_CRITERION_ALIASES = {'fpgm': 'geometry_median', 'l1': 'l1_norm', 'l1norm': 'l1_norm'}
+DEFAULT_INPUT_SIZE = 608
+BACKUP_SUFFIX = '_backup'
+LIST_HINT = '(run prune.py -P to list them)'
+
+
+# -- names ---------------------------------------------------------------------------
+def prunable_params(model):
+    """OrderedDict user-facing name -> conv weight Parameter that may be pruned.
+
+    Models declare them with ``prunable_params()``; otherwise every 4-D weight of a
+    plain ``Conv2D`` (by state-dict key) is offered.
+    """
+    if hasattr(model, 'prunable_params'):
+        return collections.OrderedDict(model.prunable_params())
+    convs = {id(layer.weight) for layer in model.sublayers(include_self=True)
+             if type(layer) is nn.Conv2D}
+    return collections.OrderedDict((name, p) for name, p in model.named_parameters()
+                                   if id(p) in convs)
+
+
+def _conv_weight_names(model):
+    if hasattr(model, 'named_conv_weights'):
+        return list(model.named_conv_weights())
+    return [name for name, p in model.named_parameters() if len(p.shape) == 4]
+
+
+def _did_you_mean(word, choices):
+    found = difflib.get_close_matches(str(word), list(choices), n=3, cutoff=0.6)
+    return ('; did you mean %s?' % ' or '.join(repr(f) for f in found)) if found else ''
+
+
+def normalize_criterion(criterion):
+    c = _CRITERION_ALIASES.get(str(criterion).lower(), str(criterion).lower())
+    if c not in CRITERIA:
+        raise ValueError('unknown pruning criterion %r%s (use l1_norm or geometry_median/fpgm)'
+                         % (criterion, _did_you_mean(criterion, CRITERIA)))
+    return c
+
+
+def resolve_names(model, names):
+    """Map each given name onto its user-facing prunable name, or raise a helpful error.
+
+    State-dict keys of prunable convs are accepted too (and translated).
+    """
+    params = prunable_params(model)
+    by_key = {}
+    by_id = {id(p): n for n, p in params.items()}
+    for key, p in model.named_parameters():
+        if id(p) in by_id:
+            by_key[key] = by_id[id(p)]
+    conv_names = set(_conv_weight_names(model))
+    all_names = {n for n, _ in model.named_parameters()}
+    out = []
+    for name in names:
+        if name in params:
+            out.append(name)
+        elif name in by_key:
+            out.append(by_key[name])
+        elif name in conv_names or name in all_names:
+            raise ValueError(
+                'parameter %r cannot be pruned: it is not one of the model\'s prunable convs '
+                '(an output conv\'s channels are fixed by the anchors and classes, and only conv '
+                'weights have filters); choose from prunable_params() %s' % (name, LIST_HINT))
+        else:
+            raise ValueError('unknown parameter %r%s %s' % (
+                name, _did_you_mean(name, list(params) + sorted(conv_names)), LIST_HINT))
+    dup = [n for n, c in collections.Counter(out).items() if c > 1]
+    if dup:
+        raise ValueError('parameter %s is given more than once in --pruned_params; give each '
+                         'once with one ratio' % ', '.join(repr(d) for d in dup))
+    return out
+
+
+# -- plan ----------------------------------------------------------------------------
+def _split(value):
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(',') if v.strip()]
+    return list(value)
+
+
+def _parse_ratio(value, name):
+    try:
+        r = float(value)
+    except (TypeError, ValueError):
+        raise ValueError('pruning ratio %r for %r is not a number (give e.g. 0.5)' % (value, name))
+    if not (0.0 <= r < 1.0) or r != r:
+        raise ValueError('pruning ratio %s for %r is outside [0, 1): a ratio is the share of '
+                         'output channels removed (0.5 removes half; 1.0 would remove all)'
+                         % (value, name))
+    return r
+
+
+def _normalize_size(input_size):
+    if input_size is None:
+        return DEFAULT_INPUT_SIZE
+    if isinstance(input_size, (list, tuple)):
+        if len(input_size) != 2:
+            raise ValueError('input_size must be S or [H, W], got %r' % (input_size,))
+        h, w = int(input_size[0]), int(input_size[1])
+        return h if h == w else [h, w]
+    return int(input_size)
+
+
+def _hw(input_size):
+    s = _normalize_size(input_size)
+    return (s[0], s[1]) if isinstance(s, list) else (s, s)
+
+
+class PrunePlan(object):
+    """Ordered {name: ratio}, the filter-ranking criterion and the tracing input size."""
+
+    def __init__(self, ratios, criterion='l1_norm', input_size=None):
+        items = ratios.items() if hasattr(ratios, 'items') else ratios
+        self.ratios = collections.OrderedDict((str(k), _parse_ratio(v, k)) for k, v in items)
+        self.criterion = normalize_criterion(criterion)
+        self.input_size = _normalize_size(input_size)
+
+    def __repr__(self):
+        return 'PrunePlan(%d params, criterion=%s, input_size=%s)' % (
+            len(self.ratios), self.criterion, self.input_size)
+
+    def __eq__(self, other):
+        return isinstance(other, PrunePlan) and self.to_dict() == other.to_dict()
+
+    def to_dict(self):
+        return {'pruned_params': list(self.ratios), 'pruned_ratios': list(self.ratios.values()),
+                'criterion': self.criterion, 'input_size': self.input_size}
+
+    @classmethod
+    def from_dict(cls, d):
+        names, ratios = list(d['pruned_params']), list(d['pruned_ratios'])
+        if len(names) != len(ratios):
+            raise ValueError('pruning plan has %d parameters but %d ratios' % (
+                len(names), len(ratios)))
+        return cls(collections.OrderedDict(zip(names, ratios)), d.get('criterion', 'l1_norm'),
+                   d.get('input_size'))
+
+    def validate(self, model):
+        """Check every name against ``model``; returns {name: dygraph param name}."""
+        resolve_names(model, list(self.ratios))
+        params = prunable_params(model)
+        return collections.OrderedDict((n, params[n].name) for n in self.ratios)
+
+    @classmethod
+    def from_flags(cls, model, pruned_params, pruned_ratios, criterion='l1_norm',
+                   input_size=None):
+        """Build a plan from the seed's flags, checking everything before any work.
+
+        ``pruned_params``: comma-separated names or a list; may be omitted with a preset.
+        ``pruned_ratios``: comma-separated ratios, a list, or a preset name (r578, sensity).
+        """
+        criterion = normalize_criterion(criterion)
+        preset = pruned_ratios if isinstance(pruned_ratios, str) and \
+            pruned_ratios.strip() in PRESETS else None
+        names = _split(pruned_params) if pruned_params not in (None, '') else []
+        if preset:
+            ratios = list(PRESETS[preset.strip()])
+            if not names:
+                names = list(SEED_PRUNED_PARAMS)
+        else:
+            if pruned_ratios in (None, ''):
+                raise ValueError('no pruning ratios: give --pruned_ratios R1,R2,... (one per '
+                                 'parameter) or a preset (%s)' % ', '.join(PRESETS))
+            ratios = _split(pruned_ratios) if isinstance(pruned_ratios, str) else \
+                ([pruned_ratios] if isinstance(pruned_ratios, numbers.Number)
+                 else list(pruned_ratios))
+        if not names:
+            raise ValueError('no parameters to prune: give --pruned_params P1,P2,... %s'
+                             % LIST_HINT)
+        if len(names) != len(ratios):
+            raise ValueError('%d pruned_params but %d pruned_ratios%s: give exactly one ratio '
+                             'per parameter' % (len(names), len(ratios),
+                                                ' (preset %s)' % preset if preset else ''))
+        names = resolve_names(model, names)
+        ratios = [_parse_ratio(r, n) for n, r in zip(names, ratios)]
+        return cls(collections.OrderedDict(zip(names, ratios)), criterion, input_size)
+
+
+# -- pruning -------------------------------------------------------------------------
+@contextlib.contextmanager
+def quiet_paddleslim(level=logging.ERROR):
+    """Silence PaddleSlim's per-variable INFO lines and its long 'Leaves ... skipped' warning."""
+    loggers = [logging.getLogger(n) for n in list(logging.root.manager.loggerDict)
+               if n.startswith('paddleslim')]
+    old = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(level)
+    try:
+        yield
+    finally:
+        for lg, lvl in zip(loggers, old):
+            lg.setLevel(lvl)
+
+
+def _make_pruner(model, criterion, input_size):
+    from paddleslim.dygraph import FPGMFilterPruner, L1NormFilterPruner
+    cls = FPGMFilterPruner if normalize_criterion(criterion) == 'geometry_median' \
+        else L1NormFilterPruner
+    h, w = _hw(input_size)
+    was_training = model.training
+    model.eval()
+    try:
+        # a numpy input: a shape list becomes an assign op capped at 2**20 elements
+        with quiet_paddleslim():
+            return cls(model, [np.zeros([1, 3, h, w], 'float32')])
+    finally:
+        if not paddle.in_dynamic_mode():
+            paddle.disable_static()
+        if was_training:
+            model.train()
+
+
+def _state_shapes(model):
+    return collections.OrderedDict((k, [int(s) for s in v.shape])
+                                   for k, v in model.state_dict().items()
+                                   if not k.endswith(BACKUP_SUFFIX))
+
+
+def drop_backups(model):
+    """Delete the full-size ``*_backup`` buffers PaddleSlim's pruner leaves in the model."""
+    n = 0
+    for layer in model.sublayers(include_self=True):
+        for key in [k for k in layer._buffers if k.endswith(BACKUP_SUFFIX)]:
+            del layer._buffers[key]
+            n += 1
+    return n
+
+
+def kept_channels(channels, ratio):
+    """Filters PaddleSlim keeps out of ``channels`` at ``ratio`` (at least one)."""
+    removed = min(channels - 1, int(round(channels * ratio)))
+    return channels - removed
+
+
+def prune(model, plan, input_size=None):
+    """Prune ``model`` in place by ``plan``; returns ``(model, record)``.
+
+    ``record`` = {'plan': plan.to_dict(), 'shapes': {state-dict key: new shape}} for
+    every tensor whose shape changed.
+    """
+    if input_size is not None:
+        plan = PrunePlan(plan.ratios, plan.criterion, input_size)
+    names = plan.validate(model)
+    params = prunable_params(model)
+    keys = {id(p): k for k, p in model.named_parameters()}
+    before = _state_shapes(model)
+    todo = {names[n]: r for n, r in plan.ratios.items() if r > 0}
+    if todo:
+        pruner = _make_pruner(model, plan.criterion, plan.input_size)
+        try:
+            with quiet_paddleslim():
+                pruner.prune_vars(todo, axis=0)
+        finally:
+            drop_backups(model)
+    for name, ratio in plan.ratios.items():
+        want = kept_channels(before[keys[id(params[name])]][0], ratio)
+        got = int(params[name].shape[0])
+        if got != want:
+            raise ValueError('pruning %r by %g left %d filters, expected %d: PaddleSlim did not '
+                             'find it in the traced graph (is it a leaf/output conv?)'
+                             % (name, ratio, got, want))
+    after = _state_shapes(model)
+    shapes = collections.OrderedDict((k, s) for k, s in after.items() if before.get(k) != s)
+    logger.info('pruned %d convs (%s): %d tensors changed shape', len(todo), plan.criterion,
+                len(shapes))
+    return model, {'plan': plan.to_dict(), 'shapes': shapes}
+
+
+@register_step('prune')
+class PruneStep(CompressionStep):
+    """Prune conv filters by a :class:`PrunePlan`; the record rebuilds the shapes."""
+
+    def __init__(self, plan):
+        if isinstance(plan, dict):
+            plan = PrunePlan.from_dict(plan)
+        self.plan = plan
+
+    def apply(self, model):
+        return prune(model, self.plan)
+
+    @classmethod
+    def restore(cls, model, record):
+        if 'plan' not in record or 'shapes' not in record:
+            raise ValueError('prune record lacks %s; was the checkpoint written by this version?'
+                             % ' and '.join(k for k in ('plan', 'shapes') if k not in record))
+        # the pruner picks filters by the fresh weights; only the shapes matter, the
+        # checkpoint's weights overwrite them afterwards
+        model, _ = prune(model, PrunePlan.from_dict(record['plan']))
+        now = _state_shapes(model)
+        bad = ['%s: rebuilt %s, recorded %s' % (k, now.get(k), list(s))
+               for k, s in record['shapes'].items() if now.get(k) != list(s)]
+        if bad:
+            raise ValueError('restoring the pruned structure does not reproduce the recorded '
+                             'shapes (is this the config the checkpoint was made with?):\n  '
+                             + '\n  '.join(bad[:20]))
+        return model
+
+
+# -- FLOPs ---------------------------------------------------------------------------
+def _conv_output_pixels(model, input_size):
+    """{id(conv weight): (layer, output H*W)} from one forward pass on a zero image."""
+    h, w = _hw(input_size)
+    found, handles = {}, []
+
+    def hook(layer, inputs, output):
+        found[id(layer.weight)] = (layer, int(output.shape[2]) * int(output.shape[3]))
+
+    for layer in model.sublayers(include_self=True):
+        if isinstance(layer, nn.Conv2D):  # PaddleSlim's convention: no deformable convs
+            handles.append(layer.register_forward_post_hook(hook))
+    was_training = model.training
+    model.eval()
+    try:
+        with paddle.no_grad():
+            model(paddle.zeros([1, 3, h, w], 'float32'))
+    finally:
+        for handle in handles:
+            handle.remove()
+        if was_training:
+            model.train()
+    return found
+
+
+def _macs(pixels):
+    """Per-weight MACs for the model's current weight shapes (spatial sizes never change)."""
+    return {k: hw * int(np.prod(layer.weight.shape)) for k, (layer, hw) in pixels.items()}
+
+
+def list_prunable(model, input_size=None):
+    """Rows ``(name, shape, flops_share)`` for every prunable conv, in model order.
+
+    ``flops_share`` is the conv's own multiply-accumulates over all conv MACs.
+    """
+    macs = _macs(_conv_output_pixels(model, input_size))
+    total = float(sum(macs.values())) or 1.0
+    Row = collections.namedtuple('PrunableRow', 'name shape flops_share')
+    return [Row(name, [int(s) for s in p.shape], macs.get(id(p), 0) / total)
+            for name, p in prunable_params(model).items()]
+
+
+def format_prunable(rows):
+    width = max([len(r.name) for r in rows] + [4])
+    lines = ['%-*s  %-20s  %s' % (width, 'name', 'shape', 'FLOPs share')]
+    for r in rows:
+        lines.append('%-*s  %-20s  %6.2f%%' % (width, r.name, str(r.shape), 100 * r.flops_share))
+    return '\n'.join(lines)
+
+
+# -- ratios from sensitivities -------------------------------------------------------
+def _curve(losses):
+    """Sorted [(ratio, loss)] starting at (0, 0), losses made non-decreasing."""
+    pts = sorted((float(r), float(l)) for r, l in losses.items())
+    out, worst = [(0.0, 0.0)], 0.0
+    for r, l in pts:
+        if r <= 0:
+            continue
+        worst = max(worst, l)
+        out.append((r, worst))
+    return out
+
+
+def _ratio_at_loss(curve, loss):
+    """Largest ratio whose (monotone) loss stays <= ``loss``, interpolated between probes."""
+    for i in range(len(curve) - 1, -1, -1):
+        r0, l0 = curve[i]
+        if l0 <= loss:
+            if i == len(curve) - 1:
+                return r0
+            r1, l1 = curve[i + 1]
+            return r0 + (loss - l0) * (r1 - r0) / (l1 - l0)
+    return 0.0
+
+
+def ratios_for_target_flops(sensitivities, model, target_flops_fraction, input_size=None,
+                            criterion='l1_norm', tol=0.002):
+    """Pick {name: ratio} from ``sensitivities`` ({name: {ratio: loss}}) removing
+    ``target_flops_fraction`` of the conv FLOPs at the least loss.
+
+    Like PaddleSlim's search: one loss threshold for all parameters, each pruned to the
+    ratio (interpolated between probed ratios) at which its loss reaches the threshold;
+    the threshold is bisected until the pruned FLOPs reach the target (at least it, and
+    within ``tol`` unless channel rounding forbids).  The FLOPs are measured by really
+    pruning and restoring the model.
+    """
+    target = float(target_flops_fraction)
+    if not 0 < target < 1:
+        raise ValueError('target FLOPs fraction %r must be in (0, 1), e.g. 0.3 removes 30%% '
+                         'of the FLOPs' % target_flops_fraction)
+    if not sensitivities:
+        raise ValueError('the sensitivities table is empty: run the sensitivity analysis first')
+    names = resolve_names(model, list(sensitivities))
+    curves = collections.OrderedDict((n, _curve(sensitivities[k]))
+                                     for n, k in zip(names, sensitivities))
+    params = prunable_params(model)
+    pixels = _conv_output_pixels(model, input_size)
+    base = float(sum(_macs(pixels).values()))
+    pruner = _make_pruner(model, criterion, input_size)
+
+    def pruned_fraction(ratios):
+        todo = {params[n].name: r for n, r in ratios.items() if r > 0}
+        if not todo:
+            return 0.0
+        with quiet_paddleslim():
+            plan = pruner.prune_vars(todo, axis=0)
+        try:
+            return (base - sum(_macs(pixels).values())) / base
+        finally:
+            plan.restore(model)
+
+    def at(loss):
+        return collections.OrderedDict((n, round(min(_ratio_at_loss(c, loss), 0.99), 4))
+                                       for n, c in curves.items())
+
+    top = max(c[-1][1] for c in curves.values())
+    best = at(top)
+    reach = pruned_fraction(best)
+    if reach < target:
+        raise ValueError('cannot remove %.1f%% of the FLOPs: pruning every parameter at its '
+                         'largest probed ratio removes only %.1f%%; probe larger ratios, '
+                         'analyse more parameters, or lower the target' % (100 * target,
+                                                                           100 * reach))
+    lo, hi = 0.0, top
+    for _ in range(40):
+        mid = (lo + hi) / 2
+        ratios = at(mid)
+        frac = pruned_fraction(ratios)
+        if frac >= target:
+            hi, best, reach = mid, ratios, frac
+            if frac - target <= tol:
+                break
+        else:
+            lo = mid
+        if hi - lo < 1e-7:
+            break
+    logger.info('ratios for %.1f%% FLOPs: loss threshold %.4g removes %.2f%%', 100 * target,
+                hi, 100 * reach)
+    return best
