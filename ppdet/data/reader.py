@@ -1,0 +1,198 @@
+"""From a config to a DataLoader: sample transforms in the dataset, batch transforms and
+collation in ``collate_fn`` (both run inside the DataLoader workers).
+
+Batches are dicts of tensors:
+
+* train: ``image`` [B,3,H,W] float32, ``gt_bbox`` [B,M,4] (whatever the batch transforms
+  made of it; normalized cx,cy,w,h with the standard YOLOv3 reader), ``gt_class`` [B,M]
+  int32, ``gt_score`` [B,M] float32, ``im_shape`` [B,2], ``scale_factor`` [B,2],
+  ``im_id`` [B,1] int64.
+* eval: ``image``, ``im_shape`` (network input h,w), ``scale_factor`` (input/original as
+  (y, x)), ``im_id``, plus the ground truth in ORIGINAL image pixels, padded with zero
+  rows to the largest count in the batch: ``gt_bbox`` [B,M,4] x1y1x2y2, ``gt_class``
+  [B,M] int32, ``difficult`` [B,M] int32 and ``gt_num`` [B] int32 (real rows per image).
+* test: ``image``, ``im_shape``, ``scale_factor``, ``im_id``.
+"""
+import numpy as np
+import paddle
+from paddle.io import BatchSampler, DataLoader, DistributedBatchSampler
+
+from ppdet.core.workspace import ConfigError, _close, create, get_registered
+from ppdet.utils.logger import setup_logger
+
+from .source.dataset import ImageDecodeError
+from .transform.operators import BaseOperator
+
+logger = setup_logger(__name__)
+
+__all__ = ['Compose', 'BatchCompose', 'create_reader', 'build_transforms', 'READER_KEYS']
+
+READER_SECTIONS = {'train': 'TrainReader', 'eval': 'EvalReader', 'test': 'TestReader'}
+DATASET_SECTIONS = {'train': 'TrainDataset', 'eval': 'EvalDataset', 'test': 'TestDataset'}
+READER_KEYS = ('sample_transforms', 'batch_transforms', 'batch_size', 'shuffle', 'drop_last',
+               'inputs_def', 'use_shared_memory')
+
+OUTPUT_KEYS = {
+    'train': ('image', 'gt_bbox', 'gt_class', 'gt_score', 'im_shape', 'scale_factor', 'im_id'),
+    'eval': ('image', 'im_shape', 'scale_factor', 'im_id'),
+    'test': ('image', 'im_shape', 'scale_factor', 'im_id'),
+}
+DTYPES = {'image': np.float32, 'gt_bbox': np.float32, 'gt_class': np.int32,
+          'gt_score': np.float32, 'im_shape': np.float32, 'scale_factor': np.float32,
+          'im_id': np.int64, 'difficult': np.int32, 'gt_num': np.int32}
+
+
+def build_transforms(specs, where='transforms'):
+    """``[{'Decode': {}}, {'Resize': {...}}]`` -> list of operator objects."""
+    ops = []
+    for spec in specs or []:
+        if isinstance(spec, BaseOperator):
+            ops.append(spec)
+            continue
+        if isinstance(spec, str):
+            spec = {spec: {}}
+        if not isinstance(spec, dict) or len(spec) != 1:
+            raise ConfigError('%s: each entry must be a one-key mapping like "- Decode: {}", '
+                              'got %r' % (where, spec))
+        (name, args), = spec.items()
+        cls = get_registered(name) if name in get_registered() else None
+        if cls is None or not issubclass(cls, BaseOperator):
+            ops_names = [n for n, c in get_registered().items()
+                         if isinstance(c, type) and issubclass(c, BaseOperator)]
+            raise ConfigError('unknown transform %r in %s%s (transforms: %s)' % (
+                name, where, _close(name, ops_names), ', '.join(sorted(ops_names))))
+        ops.append(create(name, None, **(args or {})))
+    return ops
+
+
+class Compose(object):
+    """Apply sample transforms in order.  With ``keep_ori_gt`` the ground truth in
+    original pixels is kept aside (as ``ori_*``) for evaluation."""
+
+    def __init__(self, transforms, keep_ori_gt=False, where='sample_transforms'):
+        self.ops = build_transforms(transforms, where)
+        self.keep_ori_gt = keep_ori_gt
+
+    def __call__(self, sample):
+        if self.keep_ori_gt:
+            n = len(sample.get('gt_bbox', []))
+            sample['ori_gt_bbox'] = np.asarray(sample.get('gt_bbox', np.zeros([0, 4])),
+                                               np.float32).reshape(-1, 4).copy()
+            sample['ori_gt_class'] = np.asarray(sample.get('gt_class', np.zeros([n])),
+                                                np.int32).reshape(-1).copy()
+            sample['ori_difficult'] = np.asarray(sample.get('difficult', np.zeros([n])),
+                                                 np.int32).reshape(-1).copy()
+        for op in self.ops:
+            try:
+                sample = op(sample)
+            except ImageDecodeError:
+                raise
+            except Exception as e:
+                raise RuntimeError('transform %s failed on %s: %s: %s' % (
+                    type(op).__name__, sample.get('im_file'), type(e).__name__, e)) from e
+        return sample
+
+
+def _stack(values, key):
+    arrs = [np.asarray(v) for v in values]
+    shapes = {a.shape for a in arrs}
+    if len(shapes) > 1:
+        if len({a.ndim for a in arrs}) > 1:
+            raise ValueError('cannot batch %r: shapes %s differ in rank' % (key, sorted(shapes)))
+        # ragged: pad every axis to the batch maximum (bottom/right), e.g. images resized
+        # with keep_ratio or per-box fields without PadBox
+        target = np.max([a.shape for a in arrs], axis=0)
+        out = np.zeros((len(arrs),) + tuple(target), dtype=arrs[0].dtype)
+        for i, a in enumerate(arrs):
+            out[(i,) + tuple(slice(0, s) for s in a.shape)] = a
+        return out
+    return np.stack(arrs)
+
+
+class BatchCompose(object):
+    """Batch transforms + collation into a dict of numpy arrays (the ``collate_fn``)."""
+
+    def __init__(self, transforms, mode='train', where='batch_transforms'):
+        self.ops = build_transforms(transforms, where)
+        self.mode = mode
+
+    def __call__(self, samples):
+        for op in self.ops:
+            try:
+                samples = op(samples)
+            except Exception as e:
+                raise RuntimeError('batch transform %s failed on a batch with %s: %s: %s' % (
+                    type(op).__name__, [s.get('im_file') for s in samples][:4],
+                    type(e).__name__, e)) from e
+        return self.collate(samples)
+
+    def collate(self, samples):
+        batch = {}
+        for key in OUTPUT_KEYS[self.mode]:
+            if key == 'gt_score' and 'gt_score' not in samples[0]:
+                values = [np.ones([len(s['gt_class']) if 'gt_class' in s else 0], np.float32)
+                          for s in samples]
+            elif key not in samples[0]:
+                if key in ('image', 'im_id'):
+                    raise KeyError('the %s reader produced no %r (keys: %s); its '
+                                   'sample_transforms need Decode' % (
+                                       self.mode, key, ', '.join(sorted(samples[0]))))
+                continue
+            else:
+                values = [s[key] for s in samples]
+            if key == 'gt_class':  # [N,1] (no PadBox) -> [N]
+                values = [np.asarray(v).reshape(-1) for v in values]
+            batch[key] = _stack(values, key).astype(DTYPES.get(key, None), copy=False)
+        if self.mode == 'eval' and 'ori_gt_bbox' in samples[0]:
+            batch['gt_num'] = np.array([len(s['ori_gt_bbox']) for s in samples], np.int32)
+            m = max(1, int(batch['gt_num'].max()))
+            for key, src, shape in (('gt_bbox', 'ori_gt_bbox', (m, 4)),
+                                    ('gt_class', 'ori_gt_class', (m,)),
+                                    ('difficult', 'ori_difficult', (m,))):
+                out = np.zeros((len(samples),) + shape, DTYPES[key])
+                for i, s in enumerate(samples):
+                    out[i, :len(s[src])] = s[src]
+                batch[key] = out
+        return batch
+
+
+def create_reader(cfg, mode, dataset=None, num_workers=None, batch_size=None):
+    """A ``paddle.io.DataLoader`` for ``mode`` ('train' | 'eval' | 'test').
+
+    Uses the ``TrainReader`` / ``EvalReader`` / ``TestReader`` section of ``cfg``, the
+    dataset section of the same mode when ``dataset`` is None, and ``worker_num``
+    (0: load in the main process).  Training under ``paddle.distributed`` with more
+    than one process shards the data with a ``DistributedBatchSampler``.
+    """
+    if mode not in READER_SECTIONS:
+        raise ValueError('mode must be one of train, eval, test; got %r' % (mode,))
+    name = READER_SECTIONS[mode]
+    section = dict(cfg.get(name) or {})
+    for key in section:
+        if key not in READER_KEYS:
+            raise ConfigError('unknown key %r in %s%s (valid: %s)' % (
+                key, name, _close(key, READER_KEYS), ', '.join(READER_KEYS)))
+    if dataset is None:
+        from . import build_dataset
+        dataset = build_dataset(cfg, DATASET_SECTIONS[mode])
+    dataset.set_transform(Compose(section.get('sample_transforms'), keep_ori_gt=(mode == 'eval'),
+                                  where='%s.sample_transforms' % name))
+    collate = BatchCompose(section.get('batch_transforms'), mode,
+                           where='%s.batch_transforms' % name)
+    batch_size = int(batch_size or section.get('batch_size', 1))
+    shuffle = bool(section.get('shuffle', mode == 'train'))
+    drop_last = bool(section.get('drop_last', False))
+    if drop_last and len(dataset) < batch_size:
+        raise ValueError('%s: batch_size=%d with drop_last=true but the dataset has only %d '
+                         'records, so there would be no batch; lower %s.batch_size' % (
+                             name, batch_size, len(dataset), name))
+    workers = int(cfg.get('worker_num', 0) if num_workers is None else num_workers)
+    if mode == 'train' and paddle.distributed.get_world_size() > 1:
+        sampler = DistributedBatchSampler(dataset, batch_size=batch_size, shuffle=shuffle,
+                                          drop_last=drop_last)
+    else:
+        sampler = BatchSampler(dataset=dataset, batch_size=batch_size, shuffle=shuffle,
+                               drop_last=drop_last)
+    return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, num_workers=workers,
+                      return_list=True,
+                      use_shared_memory=bool(section.get('use_shared_memory', workers > 0)))
