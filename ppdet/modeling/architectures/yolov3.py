@@ -32,7 +32,12 @@ class YOLOv3(nn.Layer):
         self.post_process_op = post_process
 
     def forward(self, image):
-        return self.yolo_head(self.neck(self.backbone(image)))
+        return self.forward_from_features(self.backbone(image))
+
+    def forward_from_features(self, feats):
+        """Neck + head on backbone features: lets sensitivity analysis reuse the backbone
+        pass while it prunes only neck convolutions."""
+        return self.yolo_head(self.neck(feats))
 
     def get_loss(self, outputs, inputs):
         """Dict of scalar losses ('loss' is the total) for the train batch ``inputs``."""
