@@ -69,7 +69,11 @@ def _conv_weight_names(model):
 
 
 def _did_you_mean(word, choices):
-    found = difflib.get_close_matches(str(word), list(choices), n=3, cutoff=0.6)
+    # the closest name, plus any other as close: a short list the user can act on
+    scored = sorted(((difflib.SequenceMatcher(None, str(word), c).ratio(), c) for c in choices),
+                    reverse=True)
+    found = [c for score, c in scored if score >= 0.6 and score >= scored[0][0] - 0.01][:3] \
+        if scored else []
     return ('; did you mean %s?' % ' or '.join(repr(f) for f in found)) if found else ''
 
 
@@ -107,7 +111,7 @@ def resolve_names(model, names):
                 'weights have filters); choose from prunable_params() %s' % (name, LIST_HINT))
         else:
             raise ValueError('unknown parameter %r%s %s' % (
-                name, _did_you_mean(name, list(params) + sorted(conv_names)), LIST_HINT))
+                name, _did_you_mean(name, list(params)), LIST_HINT))
     dup = [n for n, c in collections.Counter(out).items() if c > 1]
     if dup:
         raise ValueError('parameter %s is given more than once in --pruned_params; give each '
@@ -254,6 +258,21 @@ def _make_pruner(model, criterion, input_size):
             model.train()
 
 
+def check_prunable(pruner, names):
+    """Raise before any change if PaddleSlim found no channel group for a parameter.
+
+    ``names``: {dygraph param name: user-facing name}.
+    """
+    bad = [user for dy, user in names.items()
+           if pruner.collections.find_collection_by_master(dy, 0) is None]
+    if bad:
+        raise ValueError('PaddleSlim cannot prune %s: it found no channel group for %s (an '
+                         'output conv, or a conv whose output enters a concat or an add); drop '
+                         '%s from pruned_params' % (', '.join(repr(b) for b in bad),
+                                                    'them' if len(bad) > 1 else 'it',
+                                                    'them' if len(bad) > 1 else 'it'))
+
+
 def _state_shapes(model):
     return collections.OrderedDict((k, [int(s) for s in v.shape])
                                    for k, v in model.state_dict().items()
@@ -291,6 +310,7 @@ def prune(model, plan, input_size=None):
     todo = {names[n]: r for n, r in plan.ratios.items() if r > 0}
     if todo:
         pruner = _make_pruner(model, plan.criterion, plan.input_size)
+        check_prunable(pruner, {names[n]: n for n in plan.ratios if plan.ratios[n] > 0})
         try:
             with quiet_paddleslim():
                 pruner.prune_vars(todo, axis=0)
@@ -300,9 +320,9 @@ def prune(model, plan, input_size=None):
         want = kept_channels(before[keys[id(params[name])]][0], ratio)
         got = int(params[name].shape[0])
         if got != want:
-            raise ValueError('pruning %r by %g left %d filters, expected %d: PaddleSlim did not '
-                             'find it in the traced graph (is it a leaf/output conv?)'
-                             % (name, ratio, got, want))
+            raise ValueError('pruning %r by %g left %d filters, expected %d: PaddleSlim found no '
+                             'channel group for it (an output conv, or its output enters a concat '
+                             'or an add); drop it from pruned_params' % (name, ratio, got, want))
     after = _state_shapes(model)
     shapes = collections.OrderedDict((k, s) for k, s in after.items() if before.get(k) != s)
     logger.info('pruned %d convs (%s): %d tensors changed shape', len(todo), plan.criterion,

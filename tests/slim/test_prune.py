@@ -1,0 +1,251 @@
+"""Channel pruning: plans, checks, PaddleSlim pruning, record/restore, FLOPs targets."""
+import collections
+import json
+
+import numpy as np
+import paddle
+import pytest
+
+import ppdet.modeling  # noqa: F401  (registers the components)
+from ppdet.core.workspace import create
+from ppdet.slim.presets import PRESETS, SEED_PRUNED_PARAMS, preset_ratios
+from ppdet.slim.prune import (PrunePlan, PruneStep, format_prunable, kept_channels,
+                              list_prunable, prune, ratios_for_target_flops)
+from ppdet.slim.steps import get_step, make_record, restore_steps
+from ppdet.utils.checkpoint import load_weights, read_meta, save_checkpoint
+from ppdet.utils.model_stats import count_flops
+
+# the seed's flags, verbatim (slim benchmark of PaddleDetection 1.x)
+SEED_PARAMS = ('yolo_block.0.0.0.conv.weights,yolo_block.0.0.1.conv.weights,yolo_block.0.1.0.conv.'
+               'weights,yolo_block.0.1.1.conv.weights,yolo_block.0.2.conv.weights,yolo_block.0.tip.'
+               'conv.weights,yolo_block.1.0.0.conv.weights,yolo_block.1.0.1.conv.weights,yolo_block'
+               '.1.1.0.conv.weights,yolo_block.1.1.1.conv.weights,yolo_block.1.2.conv.weights,yolo_'
+               'block.1.tip.conv.weights,yolo_block.2.0.0.conv.weights,yolo_block.2.0.1.conv.weights'
+               ',yolo_block.2.1.0.conv.weights,yolo_block.2.1.1.conv.weights,yolo_block.2.2.conv.'
+               'weights,yolo_block.2.tip.conv.weights')
+SEED_R578 = '0.5,0.5,0.5,0.5,0.5,0.5,0.7,0.7,0.7,0.7,0.7,0.7,0.8,0.8,0.8,0.8,0.8,0.8'
+SEED_SENSITY = '0.1,0.2,0.2,0.2,0.2,0.1,0.2,0.3,0.3,0.3,0.2,0.1,0.3,0.4,0.4,0.4,0.4,0.3'
+
+SIZE = 32  # TinyDet's test input (tests/slim/conftest.py)
+RATIOS = collections.OrderedDict([
+    ('stem.conv.weights', 0.5), ('c1.conv.weights', 0.25), ('pw.conv.weights', 0.3),
+    ('route.conv.weights', 0.5), ('tip0.conv.weights', 0.4), ('fuse.conv.weights', 0.5),
+    ('tip1.conv.weights', 0.7)])
+
+
+def shapes(model):
+    return {k: list(v.shape) for k, v in model.state_dict().items()}
+
+
+def outputs(model, x):
+    with paddle.no_grad():
+        return [o.numpy() for o in model(x)]
+
+
+def tiny_yolov3(seed=0):
+    paddle.seed(seed)
+    cfg = {'num_classes': 2, 'MobileNetV1': {'scale': 0.25}, 'YOLOv3FPN': {'base_channel': 32},
+           'YOLOv3': {'backbone': 'MobileNetV1', 'neck': 'YOLOv3FPN',
+                      'yolo_head': 'YOLOv3Head', 'post_process': None}}
+    model = create('YOLOv3', cfg)
+    model.eval()
+    return model
+
+
+# -- presets and plans -----------------------------------------------------------------
+def test_presets_are_the_seed_tables():
+    assert ','.join(SEED_PRUNED_PARAMS) == SEED_PARAMS
+    assert ','.join(str(r) for r in PRESETS['r578']) == SEED_R578
+    assert ','.join(str(r) for r in PRESETS['sensity']) == SEED_SENSITY
+    assert all(len(v) == 18 for v in PRESETS.values())
+    assert list(preset_ratios('r578').values()) == list(PRESETS['r578'])
+
+
+def test_from_flags_presets_and_strings_agree_on_yolov3():
+    model = tiny_yolov3()
+    assert list(model.prunable_params()) == list(SEED_PRUNED_PARAMS)
+    by_preset = PrunePlan.from_flags(model, None, 'r578')
+    by_flags = PrunePlan.from_flags(model, SEED_PARAMS, SEED_R578)
+    assert by_preset == by_flags
+    assert list(by_flags.ratios.values()) == [float(r) for r in SEED_R578.split(',')]
+    sens = PrunePlan.from_flags(model, SEED_PARAMS, 'sensity', criterion='fpgm', input_size=320)
+    assert sens.criterion == 'geometry_median' and sens.input_size == 320
+    assert PrunePlan.from_dict(json.loads(json.dumps(sens.to_dict()))) == sens
+
+
+def test_unknown_yolov3_name_suggests_the_seed_name():
+    with pytest.raises(ValueError, match=r"unknown parameter 'yolo_block.0.0.0.conv.weight'; did "
+                                         r"you mean 'yolo_block.0.0.0.conv.weights'"):
+        PrunePlan.from_flags(tiny_yolov3(), 'yolo_block.0.0.0.conv.weight', '0.5')
+
+
+def test_plan_accepts_state_dict_keys_and_lists(tiny_det):
+    plan = PrunePlan.from_flags(tiny_det, ['route.conv.weight', 'fuse.conv.weights'], [0.5, 0.25])
+    assert list(plan.ratios.items()) == [('route.conv.weights', 0.5), ('fuse.conv.weights', 0.25)]
+
+
+@pytest.mark.parametrize('params,ratios,match', [
+    ('stem.conv.weigths', '0.5', r"unknown parameter 'stem.conv.weigths'; did you mean "
+                                 r"'stem.conv.weights'\? \(run prune.py -P to list them\)"),
+    ('nothing.like.it', '0.5', r"unknown parameter 'nothing.like.it' \(run prune.py -P"),
+    ('stem.conv.weights,c1.conv.weights,pw.conv.weights', '0.5,0.5',
+     '3 pruned_params but 2 pruned_ratios'),
+    ('stem.conv.weights,c1.conv.weights', '0.5', '2 pruned_params but 1 pruned_ratios'),
+    ('stem.conv.weights', '1.0', r"ratio 1.0 for 'stem.conv.weights' is outside \[0, 1\)"),
+    ('c1.conv.weights', '-0.1', r"ratio -0.1 for 'c1.conv.weights' is outside \[0, 1\)"),
+    ('c1.conv.weights', 'half', "ratio 'half' for 'c1.conv.weights' is not a number"),
+    ('out0.weight', '0.5', "'out0.weight' cannot be pruned"),
+    ('lateral.conv.weight', '0.5', "'lateral.conv.weight' cannot be pruned"),
+    ('stem.conv.weights,stem.conv.weights', '0.1,0.2', 'given more than once'),
+    ('', '0.5', 'no parameters to prune'),
+    ('stem.conv.weights', None, 'no pruning ratios'),
+])
+def test_bad_flags_fail_before_any_work(tiny_det, params, ratios, match):
+    before = shapes(tiny_det)
+    with pytest.raises(ValueError, match=match):
+        PrunePlan.from_flags(tiny_det, params, ratios)
+    assert shapes(tiny_det) == before
+
+
+def test_bad_criterion_and_preset_count(tiny_det):
+    with pytest.raises(ValueError, match="unknown pruning criterion 'l2'"):
+        PrunePlan.from_flags(tiny_det, 'stem.conv.weights', '0.5', criterion='l2')
+    with pytest.raises(ValueError, match=r'1 pruned_params but 18 pruned_ratios \(preset r578\)'):
+        PrunePlan.from_flags(tiny_det, 'stem.conv.weights', 'r578')
+    with pytest.raises(ValueError, match='unknown parameter .*yolo_block'):
+        PrunePlan.from_flags(tiny_det, None, 'sensity')  # the seed's names are YOLOv3's
+
+
+def test_conv_that_paddleslim_cannot_group_fails_cleanly(tiny_det_cls):
+    class Claims(tiny_det_cls):  # claims the concat-feeding conv is prunable
+        def prunable_params(self):
+            out = super().prunable_params()
+            out['lateral.conv.weights'] = self.lateral.conv.weight
+            return out
+
+    paddle.seed(0)
+    model = Claims()
+    before = shapes(model)
+    plan = PrunePlan({'stem.conv.weights': 0.5, 'lateral.conv.weights': 0.5}, input_size=SIZE)
+    with pytest.raises(ValueError, match="cannot prune 'lateral.conv.weights'.*drop it"):
+        prune(model, plan)
+    assert shapes(model) == before
+
+
+# -- pruning ---------------------------------------------------------------------------
+@pytest.mark.parametrize('criterion', ['l1_norm', 'geometry_median'])
+def test_prune_shrinks_filters_and_every_dependent_tensor(criterion, image, make_det):
+    model = make_det()
+    out_before = [o.shape for o in outputs(model, image)]
+    full = {n: int(p.shape[0]) for n, p in model.prunable_params().items()}
+    model, record = prune(model, PrunePlan(RATIOS, criterion, SIZE))
+    kept = {n.split('.')[0]: full[n] - int(round(full[n] * r)) for n, r in RATIOS.items()}
+    assert kept == {'stem': 4, 'c1': 12, 'pw': 22, 'route': 8, 'tip0': 19, 'fuse': 8, 'tip1': 10}
+    s = shapes(model)
+    for layer, k in kept.items():
+        assert s['%s.conv.weight' % layer][0] == k
+        for stat in ('weight', 'bias', '_mean', '_variance'):
+            assert s['%s.bn.%s' % (layer, stat)] == [k]
+    # inputs of the following convs, the depthwise conv's filters and groups
+    assert s['c1.conv.weight'][1] == kept['stem']
+    assert s['dw.conv.weight'] == [kept['c1'], 1, 3, 3] and model.dw.conv._groups == kept['c1']
+    assert s['dw.bn._mean'] == [kept['c1']]
+    assert s['lateral.conv.weight'] == [16, kept['c1'], 1, 1]  # output kept: it feeds the concat
+    assert s['pw.conv.weight'][1] == kept['c1']
+    assert s['route.conv.weight'][1] == kept['pw']
+    assert s['tip0.conv.weight'][1] == s['transition.conv.weight'][1] == kept['route']
+    assert s['transition.conv.weight'][0] == 8
+    assert s['fuse.conv.weight'][1] == 8 + 16  # concat width unchanged
+    assert s['out0.weight'] == [12, kept['tip0'], 1, 1]
+    assert s['out1.weight'] == [12, kept['tip1'], 1, 1] and s['out1.bias'] == [12]
+    assert not [k for k in model.state_dict() if k.endswith('_backup')]
+    assert [o.shape for o in outputs(model, image)] == out_before
+    # the record: the plan and exactly the changed shapes, JSON-able
+    assert record['plan'] == PrunePlan(RATIOS, criterion, SIZE).to_dict()
+    assert record['shapes'] == {k: v for k, v in s.items() if v != shapes(make_det())[k]}
+    json.dumps(record)
+
+
+def test_kept_channels_matches_paddleslim_rounding():
+    assert kept_channels(32, 0.3) == 22 and kept_channels(32, 0.4) == 19
+    assert kept_channels(8, 0.05) == 8 and kept_channels(4, 0.99) == 1
+
+
+def test_record_restores_fresh_model_and_strict_load(tmp_path, image, make_det):
+    model, record = prune(make_det(seed=1), PrunePlan(RATIOS, 'l1_norm', SIZE))
+    want = outputs(model, image)
+    path = save_checkpoint(model, str(tmp_path / 'pruned'),
+                           meta={'steps': [make_record(PruneStep.kind, record)]})
+    assert not [k for k in paddle.load(path) if k.endswith('_backup')]
+    fresh = restore_steps(make_det(seed=2), read_meta(path)['steps'])
+    assert shapes(fresh) == shapes(model)
+    assert fresh.dw.conv._groups == model.dw.conv._groups
+    load_weights(fresh, path, strict=True)
+    for a, b in zip(outputs(fresh, image), want):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_restore_refuses_a_record_that_does_not_fit(make_det):
+    _, record = prune(make_det(), PrunePlan(RATIOS, 'l1_norm', SIZE))
+    record['shapes']['pw.conv.weight'] = [21, 12, 1, 1]
+    with pytest.raises(ValueError, match=r'pw.conv.weight: rebuilt \[22, 12, 1, 1\], recorded '
+                                         r'\[21, 12, 1, 1\]'):
+        get_step('prune').restore(make_det(), record)
+    with pytest.raises(ValueError, match='prune record lacks shapes'):
+        PruneStep.restore(make_det(), {'plan': record['plan']})
+
+
+def test_prune_step_on_tiny_yolov3_restores(tmp_path):
+    model = tiny_yolov3(seed=3)
+    full = [int(p.shape[0]) for p in model.prunable_params().values()]
+    plan = PrunePlan.from_flags(model, None, 'r578', input_size=64)
+    model, record = PruneStep(plan).apply(model)
+    for c, p, r in zip(full, model.prunable_params().values(), PRESETS['r578']):
+        assert p.shape[0] == c - int(round(c * r))
+    x = paddle.to_tensor(np.random.RandomState(0).randn(1, 3, 64, 64).astype('float32'))
+    want = outputs(model, x)
+    assert [o.shape[1] for o in want] == [21, 21, 21]
+    path = save_checkpoint(model, str(tmp_path / 'y'), meta={'steps': [make_record('prune',
+                                                                                    record)]})
+    fresh = restore_steps(tiny_yolov3(seed=4), read_meta(path)['steps'])
+    load_weights(fresh, path, strict=True)
+    for a, b in zip(outputs(fresh, x), want):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+# -- FLOPs -----------------------------------------------------------------------------
+def test_list_prunable_shares(tiny_det):
+    rows = list_prunable(tiny_det, SIZE)
+    assert [r.name for r in rows] == list(tiny_det.prunable_params())
+    assert rows[0].shape == [8, 3, 3, 3]
+    total = count_flops(tiny_det, SIZE)
+    assert rows[0].flops_share == pytest.approx(16 * 16 * 8 * 3 * 9 / total)
+    assert 0 < sum(r.flops_share for r in rows) < 1
+    assert 'tip1.conv.weights' in format_prunable(rows)
+
+
+def synthetic_sensitivities(model):
+    # smooth, distinct curves: later layers hurt less
+    names = list(model.prunable_params())
+    return {n: {r: round(r * r * (1 + i % 3) / (1 + i), 4) for r in (0.1, 0.3, 0.5, 0.7, 0.9)}
+            for i, n in enumerate(names)}
+
+
+@pytest.mark.parametrize('target', [0.2, 0.5])
+def test_ratios_for_target_flops_reach_target(tiny_det, target, make_det):
+    sens = synthetic_sensitivities(tiny_det)
+    base = count_flops(tiny_det, SIZE)
+    ratios = ratios_for_target_flops(sens, tiny_det, target, input_size=SIZE)
+    assert shapes(tiny_det) == shapes(make_det())  # searched without changing the model
+    assert set(ratios) == set(sens) and all(0 <= r < 1 for r in ratios.values())
+    pruned, _ = prune(make_det(), PrunePlan(ratios, 'l1_norm', SIZE))
+    cut = 1 - count_flops(pruned, SIZE) / base
+    assert target - 0.005 <= cut <= target + 0.03, (cut, ratios)
+
+
+def test_ratios_for_target_flops_unreachable(tiny_det):
+    sens = {'tip1.conv.weights': {0.1: 0.01, 0.2: 0.02}}
+    with pytest.raises(ValueError, match=r'cannot remove 60.0% of the FLOPs.*removes only'):
+        ratios_for_target_flops(sens, tiny_det, 0.6, input_size=SIZE)
+    with pytest.raises(ValueError, match='must be in'):
+        ratios_for_target_flops(sens, tiny_det, 1.5, input_size=SIZE)
