@@ -1,0 +1,104 @@
+"""What ``slim/sensitive/sensitive.py`` and ``slim/prune/prune.py`` do, as library calls.
+
+Both work on the one :class:`~ppdet.engine.Trainer`: pruning is a compression step
+applied to its model before the normal fine-tuning loop.
+"""
+import os
+
+from ppdet.slim.prune import (PrunePlan, PruneStep, format_prunable, list_prunable,
+                              ratios_for_target_flops)
+from ppdet.slim.sensitivity import (DEFAULT_RATIOS, get_ratios_by_loss, load_sensitivities,
+                                    plot_sensitivities, sensitivity)
+from ppdet.slim.subset_eval import SubsetEvaluator
+from ppdet.utils.logger import setup_logger
+from ppdet.utils.model_stats import count_flops, gflops, param_size_mb
+
+logger = setup_logger(__name__)
+
+
+def config_input_size(cfg):
+    """The evaluation input size of a config (what FLOPs and the pruner trace with)."""
+    for section in ('EvalReader', 'TestReader'):
+        for t in (cfg.get(section) or {}).get('sample_transforms', []):
+            if 'Resize' in t:
+                h, w = t['Resize']['target_size']
+                return [int(h), int(w)]
+    shape = ((cfg.get('TestReader') or {}).get('inputs_def') or {}).get('image_shape')
+    if shape and shape[-1]:
+        return [int(shape[-2]), int(shape[-1])]
+    raise ValueError('cannot tell the input size: give EvalReader a Resize transform')
+
+
+def model_summary(model, input_size):
+    return {'GFLOPs': gflops(count_flops(model, input_size)), 'size_MB': param_size_mb(model)}
+
+
+def _trainer_with_weights(cfg, weights, mode):
+    from ppdet.engine import Trainer
+    trainer = Trainer(cfg, mode=mode)
+    if weights:
+        trainer.load_weights(weights)
+    return trainer
+
+
+def print_params(cfg, out=print):
+    """``prune.py -P``: every prunable conv with its shape and share of the FLOPs."""
+    from ppdet.engine import Trainer
+    model = Trainer(cfg, mode='eval').model
+    out(format_prunable(list_prunable(model, config_input_size(cfg))))
+
+
+def run_sensitivity(cfg, weights=None, pruned_params=None, ratios=DEFAULT_RATIOS,
+                    sensitivities_file='sensitivities.json', eval_images=None, max_loss=None,
+                    plot_file=None, criterion='l1_norm', cache_backbone=True, progress=True):
+    """Sensitivity of each parameter; resumable through ``sensitivities_file``."""
+    trainer = _trainer_with_weights(cfg, weights or cfg.get('weights'), 'eval')
+    model = trainer.model
+    names = pruned_params or list(model.prunable_params())
+    if isinstance(names, str):
+        names = [n.strip() for n in names.split(',') if n.strip()]
+    evaluator = SubsetEvaluator(trainer, max_images=eval_images, cache_backbone=cache_backbone,
+                                param_names=names)
+    settings = dict(evaluator.settings(), weights=os.path.abspath(str(weights))
+                    if weights else None)
+    sens = sensitivity(model, names, evaluator, ratios=ratios,
+                       sensitivities_file=sensitivities_file, max_loss=max_loss,
+                       progress=progress, criterion=criterion,
+                       input_size=config_input_size(cfg), eval_settings=settings)
+    if plot_file:
+        plot_sensitivities(sens, plot_file)
+        logger.info('sensitivity curves written to %s', plot_file)
+    if max_loss is not None:
+        ratios_ok = get_ratios_by_loss(sens, max_loss)
+        logger.info('ratios keeping the loss under %g: %s', max_loss,
+                    ','.join('%g' % r for r in ratios_ok.values()))
+    return sens
+
+
+def build_plan(model, cfg, pruned_params=None, pruned_ratios=None, criterion='l1_norm',
+               target_flops=None, sensitivities_file=None):
+    """A PrunePlan from the seed's flags, or from a sensitivities file and a FLOPs target."""
+    size = config_input_size(cfg)
+    if target_flops is not None:
+        if not sensitivities_file or not os.path.isfile(sensitivities_file):
+            raise ValueError('--target_flops needs a sensitivities file (-s FILE) made by '
+                             'slim/sensitive/sensitive.py; not found: %s' % sensitivities_file)
+        sens = load_sensitivities(sensitivities_file)
+        ratios = ratios_for_target_flops(sens, model, float(target_flops), input_size=size,
+                                         criterion=criterion)
+        return PrunePlan(ratios, criterion, size)
+    return PrunePlan.from_flags(model, pruned_params, pruned_ratios, criterion, input_size=size)
+
+
+def prune_trainer(trainer, plan):
+    """Apply ``plan`` as a compression step on ``trainer``; returns before/after stats."""
+    size = plan.input_size or config_input_size(trainer.cfg)
+    before = model_summary(trainer.model, size)
+    trainer.apply_step(PruneStep(plan))
+    after = model_summary(trainer.model, size)
+    logger.info('FLOPs %.3f -> %.3f GFLOPs (-%.2f%%), size %.2f -> %.2f MB (-%.2f%%)',
+                before['GFLOPs'], after['GFLOPs'],
+                100 * (1 - after['GFLOPs'] / before['GFLOPs']),
+                before['size_MB'], after['size_MB'],
+                100 * (1 - after['size_MB'] / before['size_MB']))
+    return before, after

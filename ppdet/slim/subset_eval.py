@@ -1,0 +1,72 @@
+"""Fast evaluation for sensitivity analysis.
+
+PaddleSlim's naive loop runs one full evaluation per parameter and ratio.  Here
+the eval images are decoded and preprocessed once, optionally limited to the
+first ``max_images``, and - when none of the probed convolutions lives in the
+backbone - the backbone features are computed once and reused for every probe,
+so each probe costs only the neck, head, post-process and metric.
+"""
+import paddle
+
+from ppdet.utils.logger import setup_logger
+
+logger = setup_logger(__name__)
+
+
+def _prefix_is_unpruned(model, param_names):
+    """True when every probed parameter sits outside ``model.backbone``."""
+    if not (hasattr(model, 'backbone') and hasattr(model, 'forward_from_features')):
+        return False
+    backbone_ids = {id(p) for p in model.backbone.parameters()}
+    params = model.prunable_params()
+    return all(id(params[n]) not in backbone_ids for n in param_names)
+
+
+class SubsetEvaluator(object):
+    """``evaluator(model) -> float``: the metric (COCO AP by default) on a fixed image subset."""
+
+    def __init__(self, trainer, max_images=None, cache_backbone=True, param_names=(),
+                 metric_index=0):
+        from ppdet.metrics import build_metric
+        self.cfg = trainer.cfg
+        self.metric_index = metric_index
+        self.dataset, loader = trainer._loader('eval')
+        self._build_metric = lambda: build_metric(self.cfg, self.dataset)
+        self.batches, seen = [], 0
+        for batch in loader:
+            self.batches.append(batch)
+            seen += int(batch['image'].shape[0])
+            if max_images is not None and seen >= max_images:
+                break
+        self.num_images = seen
+        self.features = None
+        model = trainer.model
+        if cache_backbone and _prefix_is_unpruned(model, param_names):
+            model.eval()
+            with paddle.no_grad():
+                self.features = [[f.detach() for f in model.backbone(b['image'])]
+                                 for b in self.batches]
+            logger.info('sensitivity: backbone features of %d images cached', seen)
+
+    def settings(self):
+        return {'max_images': self.num_images, 'metric_index': self.metric_index,
+                'metric': self.cfg.get('metric')}
+
+    def __call__(self, model):
+        metric = self._build_metric()
+        metric.reset()
+        model.eval()
+        with paddle.no_grad():
+            for i, batch in enumerate(self.batches):
+                if self.features is not None:
+                    outputs = model.forward_from_features(self.features[i])
+                else:
+                    outputs = model(batch['image'])
+                bbox, bbox_num = model.post_process(outputs, batch['im_shape'],
+                                                    batch['scale_factor'])
+                metric.update(batch, {'bbox': bbox.numpy(), 'bbox_num': bbox_num.numpy()})
+        import contextlib
+        import io
+        with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints its table
+            metric.accumulate()
+        return float(metric.get_results()['bbox'][self.metric_index])

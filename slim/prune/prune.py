@@ -1,0 +1,61 @@
+"""Channel pruning + fine-tuning on the normal trainer:
+
+python slim/prune/prune.py -c configs/yolov3_mobilenet_v1.yml -o pretrain_weights=W \
+    --pruned_params "yolo_block.0.0.0.conv.weights,..." --pruned_ratios "0.5,..." [--eval]
+python slim/prune/prune.py -c CONFIG --pruned_ratios r578        # seed preset over its 18 params
+python slim/prune/prune.py -c CONFIG -P                          # list prunable parameters
+python slim/prune/prune.py -c CONFIG --target_flops 0.3 -s sensitivities.json
+"""
+import _path  # noqa: F401
+
+from ppdet.utils.cli import ArgsParser, parse_and_load, run_main
+
+
+def main():
+    parser = ArgsParser('prune conv filters, then fine-tune with the normal trainer')
+    parser.add_argument('-p', '--pruned_params', default=None,
+                        help='comma-separated names (default with a preset: the seed\'s 18)')
+    parser.add_argument('--pruned_ratios', default=None,
+                        help='comma-separated ratios, or a preset: r578, sensity')
+    parser.add_argument('--prune_criterion', default='l1_norm',
+                        choices=['l1_norm', 'geometry_median'])
+    parser.add_argument('-P', '--print_params', action='store_true',
+                        help='list prunable parameters with shape and FLOPs share, then exit')
+    parser.add_argument('--target_flops', type=float, default=None,
+                        help='remove this fraction of FLOPs, ratios from -s sensitivities')
+    parser.add_argument('-s', '--sensitivities_file', default=None)
+    parser.add_argument('--eval', action='store_true',
+                        help='evaluate right after pruning and during fine-tuning')
+    parser.add_argument('-r', '--resume_checkpoint', default=None,
+                        help='resume fine-tuning from a pruned checkpoint (no flags needed)')
+    parser.add_argument('--output_eval', default=None, help='directory for bbox.json')
+    args, cfg = parse_and_load(parser)
+    from ppdet.engine import Trainer
+    from ppdet.slim.pruning_job import build_plan, print_params, prune_trainer
+    if args.print_params:
+        print_params(cfg)
+        return
+    trainer = Trainer(cfg, mode='train')
+    if args.resume_checkpoint:
+        trainer.resume(args.resume_checkpoint)  # the checkpoint carries its pruning plan
+    else:
+        if args.pruned_ratios is None and args.target_flops is None:
+            raise ValueError('give --pruned_ratios (a list or r578/sensity) or --target_flops '
+                             '(with -s), or -P to list the prunable parameters')
+        plan = build_plan(trainer.model, cfg, args.pruned_params, args.pruned_ratios,
+                          args.prune_criterion, args.target_flops, args.sensitivities_file)
+        if cfg.get('pretrain_weights'):
+            trainer.load_weights(cfg['pretrain_weights'])
+        before, after = prune_trainer(trainer, plan)
+        print('GFLOPs %.3f -> %.3f (-%.2f%%)  size %.2f -> %.2f MB (-%.2f%%)' % (
+            before['GFLOPs'], after['GFLOPs'], 100 * (1 - after['GFLOPs'] / before['GFLOPs']),
+            before['size_MB'], after['size_MB'], 100 * (1 - after['size_MB'] / before['size_MB'])))
+        if args.eval:
+            ap = trainer.evaluate(output_eval=args.output_eval)['bbox'][0]
+            print('AP right after pruning: %.4f' % ap)
+    if int(cfg.get('epoch', 0)) > trainer.start_epoch:
+        trainer.train(validate=args.eval)
+
+
+if __name__ == '__main__':
+    run_main(main)

@@ -1,0 +1,52 @@
+"""Pruning sensitivity of each parameter (resumable):
+
+python slim/sensitive/sensitive.py -c CONFIG -o weights=W -p yolo_block.0.0.0.conv.weights,... \
+    -r 0.1,0.2,...,0.9 -s sensitivities.json --eval_images 50 --max_loss 0.3
+"""
+import _path  # noqa: F401
+
+from ppdet.utils.cli import ArgsParser, parse_and_load, run_main
+
+
+def _floats(text):
+    return [float(x) for x in text.split(',') if x.strip()]
+
+
+def main():
+    parser = ArgsParser('pruning sensitivity analysis (resumable; fast subset mode)')
+    parser.add_argument('-p', '--pruned_params', default=None,
+                        help='comma-separated parameter names (default: all prunable)')
+    parser.add_argument('-r', '--pruned_ratios', default='0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9',
+                        help='ratios to probe')
+    parser.add_argument('-s', '--sensitivities_file', default='sensitivities.json',
+                        help='JSON written after every measurement; rerun to resume')
+    parser.add_argument('--eval_images', type=int, default=None,
+                        help='evaluate on the first N eval images only (fast mode)')
+    parser.add_argument('--max_loss', type=float, default=None,
+                        help='stop a curve once its loss exceeds this; print ratios under it')
+    parser.add_argument('--plot', default=None, help='PNG of the curves (default: next to -s)')
+    parser.add_argument('--prune_criterion', default='l1_norm',
+                        choices=['l1_norm', 'geometry_median'])
+    parser.add_argument('--no_cache', action='store_true',
+                        help='do not reuse backbone features between probes')
+    args, cfg = parse_and_load(parser)
+    from ppdet.slim.pruning_job import run_sensitivity
+    from ppdet.slim.sensitivity import get_ratios_by_loss
+    plot = args.plot or args.sensitivities_file.rsplit('.', 1)[0] + '.png'
+    sens = run_sensitivity(cfg, weights=cfg.get('weights'), pruned_params=args.pruned_params,
+                           ratios=_floats(args.pruned_ratios),
+                           sensitivities_file=args.sensitivities_file,
+                           eval_images=args.eval_images, max_loss=args.max_loss,
+                           plot_file=plot, criterion=args.prune_criterion,
+                           cache_backbone=not args.no_cache)
+    for name, table in sens.items():
+        print('%-32s %s' % (name, ' '.join('%.2f:%.3f' % (r, l) for r, l in table.items())))
+    if args.max_loss is not None:
+        ratios = get_ratios_by_loss(sens, args.max_loss)
+        print('--pruned_params="%s"' % ','.join(ratios))
+        print('--pruned_ratios="%s"' % ','.join('%g' % r for r in ratios.values()))
+    print('sensitivities: %s  plot: %s' % (args.sensitivities_file, plot))
+
+
+if __name__ == '__main__':
+    run_main(main)
