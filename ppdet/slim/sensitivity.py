@@ -1,0 +1,306 @@
+"""Sensitivity analysis: how much the metric drops when one conv loses filters.
+
+:func:`sensitivity` prunes each named conv alone at increasing ratios, evaluates,
+and restores the exact original weights before the next probe.  The loss is
+``(baseline - metric) / baseline`` with ``metric = eval_fn(model)`` (higher is
+better, e.g. box AP).
+
+The table is kept in a JSON file, rewritten atomically after every measurement,
+so a killed run loses nothing and a rerun resumes where it stopped (the baseline
+metric is stored too).  The file records the settings it was made with (the
+caller's ``eval_settings``, criterion, input size and a fingerprint of the
+prunable weights); resuming with different settings is refused.
+
+Speed-ups: ratios that remove the same number of filters as an already measured
+ratio reuse its loss (a ratio removing none has loss 0 without evaluating);
+``max_loss`` stops probing a parameter once its loss exceeds it - the larger
+ratios of that parameter are then simply absent from the table (they would be
+pruned no further by :func:`get_ratios_by_loss` anyway).  Evaluating on a subset
+of images is the ``eval_fn``'s business; :func:`spearman` tells how well a fast
+run ranks the parameters compared with a full one.
+"""
+import collections
+import hashlib
+import json
+import os
+
+from ppdet.slim.prune import (_make_pruner, _normalize_size, _split, check_prunable,
+                              kept_channels, normalize_criterion, prunable_params,
+                              quiet_paddleslim, resolve_names)
+from ppdet.utils.fileio import write_json
+from ppdet.utils.logger import setup_logger
+
+logger = setup_logger(__name__)
+
+__all__ = ['sensitivity', 'load_sensitivities', 'get_ratios_by_loss', 'plot_sensitivities',
+           'ranking_scores', 'spearman', 'DEFAULT_RATIOS']
+
+DEFAULT_RATIOS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+FILE_VERSION = 1
+
+
+def _key(ratio):
+    return '%g' % round(float(ratio), 6)
+
+
+def _check_ratios(ratios):
+    out = sorted({round(float(r), 6) for r in ratios})
+    if not out:
+        raise ValueError('no ratios to probe: give e.g. ratios=(0.1, 0.2, ..., 0.9)')
+    bad = [r for r in out if not 0 < r < 1]
+    if bad:
+        raise ValueError('sensitivity ratios %s are outside (0, 1); probe e.g. 0.1 ... 0.9' % bad)
+    return out
+
+
+def _fingerprint(model):
+    """Shapes and a hash of the prunable weights: a file made on other weights is refused."""
+    h = hashlib.sha1()
+    shapes = collections.OrderedDict()
+    for name, p in prunable_params(model).items():
+        shapes[name] = [int(s) for s in p.shape]
+        h.update(name.encode())
+        h.update(p.numpy().tobytes())
+    return {'prunable_shapes': shapes, 'weights_sha1': h.hexdigest()}
+
+
+def _jsonable(obj):
+    return json.loads(json.dumps(obj, sort_keys=True))
+
+
+def _differences(old, new, prefix=''):
+    if isinstance(old, dict) and isinstance(new, dict):
+        out = []
+        for k in sorted(set(old) | set(new)):
+            out += _differences(old.get(k), new.get(k), '%s%s.' % (prefix, k))
+        return out
+    if old != new:
+        show = lambda v: (json.dumps(v)[:60] + '...') if len(json.dumps(v)) > 60 else json.dumps(v)
+        return ['%s (file: %s, now: %s)' % (prefix[:-1], show(old), show(new))]
+    return []
+
+
+def load_sensitivities(path, with_state=False):
+    """Read a sensitivities file -> {name: {ratio: loss}} (or the whole state)."""
+    try:
+        with open(path, encoding='utf-8') as f:
+            state = json.load(f)
+    except (OSError, ValueError) as e:
+        raise ValueError('cannot read sensitivities file %s (%s); delete it to start over'
+                         % (path, e))
+    if not isinstance(state, dict) or 'sensitivities' not in state:
+        raise ValueError('%s is not a sensitivities file written by ppdet (no "sensitivities" '
+                         'key); give another --sensitivities_file' % path)
+    if with_state:
+        return state
+    return {name: {float(r): float(l) for r, l in table.items()}
+            for name, table in state['sensitivities'].items()}
+
+
+def _open_state(path, settings):
+    if path and os.path.isfile(path):
+        state = load_sensitivities(path, with_state=True)
+        diff = _differences(state.get('settings'), settings)
+        if diff:
+            raise ValueError(
+                'sensitivities file %s was made with different settings, so its losses do not '
+                'compare with this run:\n  %s\nuse another sensitivities file, delete it to start '
+                'over, or rerun with the settings it was made with' % (path, '\n  '.join(diff)))
+        logger.info('resuming sensitivities from %s (baseline %s)', path, state.get('baseline'))
+        return state
+    return {'version': FILE_VERSION, 'settings': settings, 'baseline': None,
+            'sensitivities': {}}
+
+
+def _shapes(model):
+    return {k: list(v.shape) for k, v in model.state_dict().items()}
+
+
+def sensitivity(model, param_names, eval_fn, ratios=DEFAULT_RATIOS, sensitivities_file=None,
+                max_loss=None, progress=True, criterion='l1_norm', input_size=None,
+                eval_settings=None):
+    """Measure ``{name: {ratio: loss}}`` for each conv in ``param_names``.
+
+    ``param_names``: names from ``model.prunable_params()`` (list or comma-separated;
+    None = all).  ``eval_fn(model) -> float``, higher is better.  ``eval_settings``: a
+    JSON-able dict describing the evaluation (dataset, image subset, weights...);
+    stored in the file and compared on resume.  The model is left exactly as it was.
+    """
+    names = resolve_names(model, _split(param_names) if param_names else
+                          list(prunable_params(model)))
+    ratios = _check_ratios(ratios)
+    if max_loss is not None and not max_loss > 0:
+        raise ValueError('max_loss %r must be > 0 (e.g. 0.3 stops at a 30%% metric drop)'
+                         % max_loss)
+    settings = _jsonable({'criterion': normalize_criterion(criterion),
+                          'input_size': _normalize_size(input_size),
+                          'eval': eval_settings or {}, 'model': _fingerprint(model)})
+    state = _open_state(sensitivities_file, settings)
+
+    def save():
+        if sensitivities_file:
+            write_json(sensitivities_file, state)
+
+    params = prunable_params(model)
+    pruner = _make_pruner(model, criterion, input_size)
+    check_prunable(pruner, {params[n].name: n for n in names})
+    original = _shapes(model)
+    if state['baseline'] is None:
+        state['baseline'] = float(eval_fn(model))
+        save()
+    baseline = state['baseline']
+    if not baseline > 0:
+        raise ValueError('the unpruned model scores %r, so a relative loss is undefined: check '
+                         'eval_fn, the weights and the evaluation data' % baseline)
+
+    tables = state['sensitivities']
+    todo = sum(1 for n in names for r in ratios if _key(r) not in tables.get(n, {}))
+    bar = _progress(todo, progress)
+    try:
+        for name in names:
+            table = tables.setdefault(name, {})
+            channels = int(params[name].shape[0])
+            bar.set_postfix_str(name, refresh=False)
+            for i, ratio in enumerate(ratios):
+                key = _key(ratio)
+                if key not in table:
+                    table[key] = _measure(model, pruner, params[name].name, ratio, channels,
+                                          table, eval_fn, baseline, original)
+                    save()
+                    bar.update(1)
+                if max_loss is not None and table[key] > max_loss:
+                    skipped = sum(1 for r in ratios[i + 1:] if _key(r) not in table)
+                    bar.total -= skipped
+                    bar.refresh()
+                    break
+    finally:
+        bar.close()
+    return collections.OrderedDict(
+        (n, collections.OrderedDict(sorted((float(r), l) for r, l in tables[n].items())))
+        for n in names)
+
+
+def _measure(model, pruner, var_name, ratio, channels, table, eval_fn, baseline, original):
+    removed = channels - kept_channels(channels, ratio)
+    if removed == 0:
+        return 0.0
+    for key, loss in table.items():  # same filters removed: same model, same loss
+        if channels - kept_channels(channels, float(key)) == removed:
+            return loss
+    with quiet_paddleslim():
+        plan = pruner.prune_var(var_name, 0, ratio)
+    try:
+        metric = float(eval_fn(model))
+    finally:
+        plan.restore(model)
+        if _shapes(model) != original:
+            raise RuntimeError('restoring %s after the probe at ratio %g did not give back the '
+                               'original shapes' % (var_name, ratio))
+    return (baseline - metric) / baseline
+
+
+class _NoBar(object):
+    total = 0
+
+    def update(self, n=1):
+        pass
+
+    def set_postfix_str(self, *args, **kwargs):
+        pass
+
+    def refresh(self):
+        pass
+
+    def close(self):
+        pass
+
+
+def _progress(total, enabled):
+    if not enabled:
+        return _NoBar()
+    from tqdm import tqdm
+    return tqdm(total=total, desc='sensitivity', unit='eval', dynamic_ncols=True)
+
+
+def get_ratios_by_loss(sensitivities, max_loss):
+    """{name: largest probed ratio up to which every probed loss is <= max_loss} (0.0 if none)."""
+    out = collections.OrderedDict()
+    for name, table in sensitivities.items():
+        best = 0.0
+        for ratio, loss in sorted((float(r), float(l)) for r, l in table.items()):
+            if loss > max_loss:
+                break
+            best = ratio
+        out[name] = best
+    return out
+
+
+def plot_sensitivities(sensitivities, png_path, title='Pruning sensitivity'):
+    """Write a PNG with one loss-vs-ratio curve per parameter; returns the path."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=(8, 5), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    for name, table in sensitivities.items():
+        pts = sorted((float(r), float(l)) for r, l in table.items())
+        if pts:
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker='o', markersize=3,
+                    label=name)
+    ax.set_xlabel('pruned ratio (share of filters removed)')
+    ax.set_ylabel('relative metric loss')
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    if sensitivities:
+        ax.legend(fontsize=6, ncol=2)
+    d = os.path.dirname(os.path.abspath(png_path))
+    os.makedirs(d, exist_ok=True)
+    tmp = '%s.%d.tmp.png' % (png_path, os.getpid())
+    fig.savefig(tmp, format='png')
+    os.replace(tmp, png_path)
+    return png_path
+
+
+def ranking_scores(sensitivities, ratios=None):
+    """{name: mean loss over ``ratios`` (default: all its probed ratios)}."""
+    out = collections.OrderedDict()
+    for name, table in sensitivities.items():
+        t = {round(float(r), 6): float(l) for r, l in table.items()}
+        keys = [round(float(r), 6) for r in ratios] if ratios is not None else list(t)
+        keys = [k for k in keys if k in t]
+        if keys:
+            out[name] = sum(t[k] for k in keys) / len(keys)
+    return out
+
+
+def spearman(a, b):
+    """Spearman rank correlation of two rankings.
+
+    ``a``/``b``: equal-length sequences, {name: score} dicts, or sensitivity tables
+    {name: {ratio: loss}} (scored by mean loss over the ratios probed in both, so an
+    early-stopped fast run compares fairly with a full one).
+    """
+    from scipy.stats import spearmanr
+    if isinstance(a, dict) and isinstance(b, dict):
+        names = [n for n in a if n in b]
+        nested = names and isinstance(a[names[0]], dict)
+        xa, xb = [], []
+        for n in names:
+            if nested:
+                common = sorted({round(float(r), 6) for r in a[n]} &
+                                {round(float(r), 6) for r in b[n]})
+                if not common:
+                    continue
+                xa.append(ranking_scores({n: a[n]}, common)[n])
+                xb.append(ranking_scores({n: b[n]}, common)[n])
+            else:
+                xa.append(float(a[n]))
+                xb.append(float(b[n]))
+    else:
+        xa, xb = [float(v) for v in a], [float(v) for v in b]
+        if len(xa) != len(xb):
+            raise ValueError('spearman: %d scores against %d' % (len(xa), len(xb)))
+    if len(xa) < 2:
+        raise ValueError('spearman needs at least two parameters scored in both rankings, got '
+                         '%d' % len(xa))
+    return float(spearmanr(xa, xb).correlation)
