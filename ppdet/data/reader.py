@@ -25,7 +25,7 @@ from .transform.operators import BaseOperator
 
 logger = setup_logger(__name__)
 
-__all__ = ['Compose', 'BatchCompose', 'create_reader', 'build_transforms', 'READER_KEYS']
+__all__ = ['Compose', 'BatchCompose', 'create_reader', 'DetDataLoader', 'build_transforms', 'READER_KEYS']
 
 READER_SECTIONS = {'train': 'TrainReader', 'eval': 'EvalReader', 'test': 'TestReader'}
 DATASET_SECTIONS = {'train': 'TrainDataset', 'eval': 'EvalDataset', 'test': 'TestDataset'}
@@ -156,6 +156,36 @@ class BatchCompose(object):
         return batch
 
 
+class DetDataLoader(DataLoader):
+    """``paddle.io.DataLoader`` whose iterators are shut down as soon as a loop ends.
+
+    Paddle's single-process iterator keeps its reader thread alive (and itself in a
+    module global) when a loop stops early, e.g. ``break`` after ``max_iters_per_epoch``
+    or ``next(iter(loader))``; at interpreter exit that can abort the process
+    ("terminate called without an active exception").  Closing it here avoids that.
+    """
+
+    def __iter__(self):
+        it = super(DetDataLoader, self).__iter__()
+        try:
+            yield from it
+        finally:
+            _shutdown_iterator(it)
+
+
+def _shutdown_iterator(it):
+    from paddle.io.dataloader import dataloader_iter
+    try:
+        reader = getattr(it, '_reader', None)
+        if reader is not None and hasattr(reader, 'shutdown'):
+            reader.shutdown()
+        if hasattr(it, '_try_shutdown_all'):
+            it._try_shutdown_all()
+    finally:
+        if getattr(dataloader_iter, '_loader', None) is it:
+            dataloader_iter._loader = None
+
+
 def create_reader(cfg, mode, dataset=None, num_workers=None, batch_size=None):
     """A ``paddle.io.DataLoader`` for ``mode`` ('train' | 'eval' | 'test').
 
@@ -193,6 +223,6 @@ def create_reader(cfg, mode, dataset=None, num_workers=None, batch_size=None):
     else:
         sampler = BatchSampler(dataset=dataset, batch_size=batch_size, shuffle=shuffle,
                                drop_last=drop_last)
-    return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, num_workers=workers,
+    return DetDataLoader(dataset, batch_sampler=sampler, collate_fn=collate, num_workers=workers,
                       return_list=True,
                       use_shared_memory=bool(section.get('use_shared_memory', workers > 0)))

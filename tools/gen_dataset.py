@@ -1,0 +1,28 @@
+"""Write the built-in dataset (COCO + VOC layouts of the same images):
+python tools/gen_dataset.py --output_dir dataset/builtin --num_train 600 --num_val 150"""
+import argparse
+import json
+
+import _path  # noqa: F401
+
+from ppdet.utils.cli import run_main
+
+
+def main():
+    from ppdet.data.synthetic import generate_dataset
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument('--output_dir', default='dataset/builtin')
+    parser.add_argument('--num_train', type=int, default=600)
+    parser.add_argument('--num_val', type=int, default=150)
+    parser.add_argument('--image_size', type=int, default=256)
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--force', action='store_true', help='regenerate even if up to date')
+    args = parser.parse_args()
+    manifest = generate_dataset(args.output_dir, num_train=args.num_train, num_val=args.num_val,
+                                image_size=args.image_size, seed=args.seed, force=args.force)
+    print(json.dumps(manifest['statistics'], indent=1))
+
+
+if __name__ == '__main__':
+    run_main(main)
