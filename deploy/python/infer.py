@@ -1,0 +1,201 @@
+"""Run an exported detector on images, a directory or a video and save the drawings.
+
+    python deploy/python/infer.py --model_dir output/inference/yolov3_mobilenet_v1 \
+        --image_file demo.jpg [--run_mode paddle|trt_fp32|trt_fp16|trt_int8|onnx|lite] \
+        [--device CPU|GPU] [--cpu_threads 2] [--enable_mkldnn true] [--run_benchmark]
+"""
+import argparse
+import glob
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp')
+
+
+def str2bool(v):
+    if isinstance(v, bool):
+        return v
+    if v.lower() in ('1', 'true', 'yes', 'on'):
+        return True
+    if v.lower() in ('0', 'false', 'no', 'off'):
+        return False
+    raise argparse.ArgumentTypeError('expected true or false, got %r' % v)
+
+
+def shape_arg(v):
+    """'640' or '640,480' (h,w) for the TensorRT dynamic-shape flags."""
+    parts = [int(p) for p in v.replace('x', ',').split(',')]
+    return parts[0] if len(parts) == 1 else parts
+
+
+def build_parser():
+    from ppdet.deploy.predictors import RUN_MODES
+    p = argparse.ArgumentParser(description='run an exported detector',
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument('--model_dir', required=True,
+                   help='exported model: model.pdmodel, model.pdiparams, infer_cfg.yml')
+    p.add_argument('--image_file', default=None)
+    p.add_argument('--image_dir', default=None)
+    p.add_argument('--video_file', default=None)
+    p.add_argument('--run_mode', default='paddle', choices=RUN_MODES)
+    p.add_argument('--device', default='CPU', type=str.upper, choices=['CPU', 'GPU'])
+    p.add_argument('--cpu_threads', type=int, default=1)
+    p.add_argument('--enable_mkldnn', type=str2bool, nargs='?', const=True, default=True,
+                   help='oneDNN on the CPU (paddle run mode)')
+    p.add_argument('--enable_mkldnn_int8', type=str2bool, nargs='?', const=True, default=None,
+                   help='oneDNN int8 kernels; default: on for quantized exports')
+    p.add_argument('--batch_size', type=int, default=1)
+    p.add_argument('--threshold', type=float, default=None,
+                   help='drawing/printing score threshold; default: draw_threshold of infer_cfg.yml')
+    p.add_argument('--output_dir', default='output')
+    p.add_argument('--run_benchmark', type=str2bool, nargs='?', const=True, default=False,
+                   help='print preprocess/inference/postprocess times and peak memory')
+    p.add_argument('--warmup', type=int, default=3, help='untimed runs first (--run_benchmark)')
+    p.add_argument('--repeats', type=int, default=1,
+                   help='timed inference runs per batch (--run_benchmark)')
+    p.add_argument('--trt_min_shape', type=shape_arg, default=1)
+    p.add_argument('--trt_max_shape', type=shape_arg, default=1280)
+    p.add_argument('--trt_opt_shape', type=shape_arg, default=640)
+    p.add_argument('--trt_calib_mode', type=str2bool, nargs='?', const=True, default=False,
+                   help='calibrate an fp32 model for trt_int8')
+    return p
+
+
+def collect_images(image_file, image_dir):
+    if image_file:
+        if not os.path.isfile(image_file):
+            raise FileNotFoundError('image not found: %s' % image_file)
+        return [image_file]
+    if not os.path.isdir(image_dir):
+        raise FileNotFoundError('image directory not found: %s' % image_dir)
+    images = sorted(p for p in glob.glob(os.path.join(image_dir, '*'))
+                    if p.lower().endswith(IMAGE_EXTS))
+    if not images:
+        raise ValueError('no images (%s) in %s' % ('/'.join(IMAGE_EXTS), image_dir))
+    return images
+
+
+def batches(items, size):
+    for i in range(0, len(items), max(1, size)):
+        yield items[i:i + size]
+
+
+def run_images(det, paths, args, threshold):
+    from ppdet.deploy import decode_image
+    from ppdet.utils.visualizer import draw_boxes, save_result_image
+    for chunk in batches(paths, args.batch_size):
+        images = [decode_image(p) for p in chunk]
+        for path, im, rows in zip(chunk, images, det.predict(images, args.repeats)):
+            out = save_result_image(os.path.join(args.output_dir, os.path.basename(path)),
+                                    draw_boxes(im, rows, det.labels, threshold))
+            keep = rows[rows[:, 1] >= threshold]
+            print('%s: %d detections >= %.2f -> %s' % (path, len(keep), threshold, out))
+            for r in keep:
+                name = det.labels[int(r[0])] if 0 <= int(r[0]) < len(det.labels) else int(r[0])
+                print('  %s %.3f [%.1f, %.1f, %.1f, %.1f]' % ((name, r[1]) + tuple(r[2:6])))
+
+
+def open_writer(path_stem, fps, size):
+    import cv2
+    for ext, fourcc in (('.mp4', 'mp4v'), ('.avi', 'MJPG')):
+        writer = cv2.VideoWriter(path_stem + ext, cv2.VideoWriter_fourcc(*fourcc), fps, size)
+        if writer.isOpened():
+            return writer, path_stem + ext
+        writer.release()
+    raise ValueError('OpenCV cannot write a video to %s (.mp4/mp4v or .avi/MJPG)' % path_stem)
+
+
+def run_video(det, args, threshold):
+    import cv2
+    from ppdet.utils.visualizer import draw_boxes
+    cap = cv2.VideoCapture(args.video_file)
+    if not os.path.isfile(args.video_file) or not cap.isOpened():
+        raise FileNotFoundError('cannot open video %s' % args.video_file)
+    fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
+    size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    os.makedirs(args.output_dir, exist_ok=True)
+    stem = os.path.join(args.output_dir, os.path.splitext(os.path.basename(args.video_file))[0])
+    writer, out_path = open_writer(stem, fps, size)
+    frames, total = [], [0, 0]
+
+    def flush():
+        for im, rows in zip(frames, det.predict(frames, args.repeats)):
+            writer.write(cv2.cvtColor(draw_boxes(im, rows, det.labels, threshold),
+                                      cv2.COLOR_RGB2BGR))
+            total[0] += 1
+            total[1] += int((rows[:, 1] >= threshold).sum())
+        frames.clear()
+
+    try:
+        while True:
+            ok, bgr = cap.read()
+            if not ok:
+                break
+            frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+            if len(frames) == args.batch_size:
+                flush()
+        if frames:
+            flush()
+    finally:
+        cap.release()
+        writer.release()
+    print('%s: %d frames, %d detections >= %.2f -> %s'
+          % (args.video_file, total[0], total[1], threshold, out_path))
+
+
+def warm_up(det, args):
+    import numpy as np
+    c, h, w = det.infer_cfg.get('image_shape') or [3, None, None]
+    dummy = np.full((h or 320, w or 320, 3), 127, np.uint8)
+    for _ in range(args.warmup):
+        det.predictor.run(det.preprocess([dummy] * args.batch_size))
+
+
+def print_benchmark(det, args):
+    print('benchmark: run_mode=%s device=%s cpu_threads=%d mkldnn=%s batch_size=%d'
+          % (args.run_mode, args.device, args.cpu_threads, args.enable_mkldnn, args.batch_size))
+    for stage, s in det.timer.summary().items():
+        print('  %-12s mean %8.2f ms  p50 %8.2f ms  p90 %8.2f ms  (%d runs)'
+              % (stage, s['mean_ms'], s['p50_ms'], s['p90_ms'], s['count']))
+    print('  peak memory  %.1f MiB' % det.peak_memory_mb())
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if sum(bool(x) for x in (args.image_file, args.image_dir, args.video_file)) != 1:
+        parser.error('give exactly one of --image_file, --image_dir, --video_file')
+    from ppdet.deploy import Detector
+    det = Detector(args.model_dir, args.run_mode, device=args.device,
+                   cpu_threads=args.cpu_threads, enable_mkldnn=args.enable_mkldnn,
+                   enable_mkldnn_int8=args.enable_mkldnn_int8, batch_size=args.batch_size,
+                   trt_min_shape=args.trt_min_shape, trt_max_shape=args.trt_max_shape,
+                   trt_opt_shape=args.trt_opt_shape, trt_calib_mode=args.trt_calib_mode)
+    threshold = args.threshold if args.threshold is not None else \
+        float(det.infer_cfg.get('draw_threshold', 0.5))
+    try:
+        if args.run_benchmark:
+            warm_up(det, args)
+        if args.video_file:
+            run_video(det, args, threshold)
+        else:
+            run_images(det, collect_images(args.image_file, args.image_dir), args, threshold)
+        if args.run_benchmark:
+            print_benchmark(det, args)
+    finally:
+        det.close()
+
+
+if __name__ == '__main__':
+    from ppdet.deploy.lite import LiteEnvMissing, LiteError
+    from ppdet.deploy.predictors import BackendUnavailable
+    from ppdet.utils.cli import run_main
+    try:
+        run_main(main)
+    except (BackendUnavailable, LiteEnvMissing, LiteError) as e:
+        sys.stderr.write('error: %s\n' % e)
+        sys.exit(2)

@@ -1,0 +1,115 @@
+"""Latency and memory measurement for predictors.
+
+``time_predictor`` times one configuration.  ``interleaved_latency`` compares several in
+one process the way the speed table was measured: configurations alternate round by
+round (forward, then reverse order) with a short sleep between them, because idle
+OpenMP / onnxruntime threads keep spinning after a run and steal the CPU from whatever
+is timed next, and because machine load drifts over minutes.
+"""
+import contextlib
+import time
+
+import numpy as np
+
+__all__ = ['latency_stats', 'time_predictor', 'StageTimer', 'interleaved_latency',
+           'speedup_ratios', 'peak_rss_mb']
+
+
+def peak_rss_mb(pid=None):
+    """Peak resident memory (VmHWM) of ``pid`` (default: this process) in MiB."""
+    from .predictors import _vm_hwm_mb
+    import os
+    return _vm_hwm_mb(pid or os.getpid())
+
+
+def latency_stats(samples_ms):
+    s = np.asarray(samples_ms, np.float64)
+    if not len(s):
+        return {'count': 0, 'mean_ms': 0.0, 'p50_ms': 0.0, 'p90_ms': 0.0, 'min_ms': 0.0}
+    return {'count': int(len(s)), 'mean_ms': float(s.mean()),
+            'p50_ms': float(np.percentile(s, 50)), 'p90_ms': float(np.percentile(s, 90)),
+            'min_ms': float(s.min())}
+
+
+def _as_call(pred, inputs):
+    run = getattr(pred, 'run', pred)
+    return lambda: run(inputs)
+
+
+def time_predictor(pred, inputs, warmup=10, repeats=50):
+    """Run ``pred.run(inputs)`` (or ``pred(inputs)``) ``warmup`` + ``repeats`` times.
+
+    -> mean / p50 / p90 / min latency in ms over the timed runs and the peak resident
+    memory of the process running the model.
+    """
+    call = _as_call(pred, inputs)
+    for _ in range(int(warmup)):
+        call()
+    samples = []
+    for _ in range(int(repeats)):
+        t0 = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - t0) * 1e3)
+    stats = latency_stats(samples)
+    memory = getattr(pred, 'peak_memory_mb', None)
+    stats['peak_rss_mb'] = float(memory() if memory else peak_rss_mb())
+    return stats
+
+
+class StageTimer(object):
+    """Per-stage wall times: ``with timer.stage('inference'): ...``; ``summary()`` -> stats."""
+
+    def __init__(self):
+        self.samples = {}
+
+    @contextlib.contextmanager
+    def stage(self, name):
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.samples.setdefault(name, []).append((time.perf_counter() - t0) * 1e3)
+
+    def summary(self):
+        return {name: latency_stats(s) for name, s in self.samples.items()}
+
+
+def speedup_ratios(medians, baseline):
+    """-> {name: medians[baseline] / medians[name]}: > 1 means faster than the baseline."""
+    if baseline not in medians:
+        raise ValueError('baseline %r is not one of the measured configurations %s'
+                         % (baseline, sorted(medians)))
+    base = float(medians[baseline])
+    return {name: (base / float(m) if m > 0 else float('inf')) for name, m in medians.items()}
+
+
+def interleaved_latency(predictors, repeats=20, warmup=3, baseline=None, pause_s=0.05):
+    """Time several configurations alternately in one process.
+
+    ``predictors``: dict name -> zero-argument callable running one inference.  Each
+    of ``repeats`` rounds runs every configuration once, in forward order on even
+    rounds and reverse order on odd ones, sleeping ``pause_s`` before each so spinning
+    worker threads of the previous runtime go idle.  Returns ``median_ms``, ``p90_ms``,
+    ``samples_ms`` per name and, with ``baseline``, ``ratios`` (speed-up vs it).
+    """
+    names = list(predictors)
+    if not names:
+        raise ValueError('no configurations to time')
+    for name in names:
+        for _ in range(int(warmup)):
+            predictors[name]()
+    samples = {n: [] for n in names}
+    for r in range(int(repeats)):
+        for name in (names if r % 2 == 0 else names[::-1]):
+            if pause_s:
+                time.sleep(pause_s)
+            t0 = time.perf_counter()
+            predictors[name]()
+            samples[name].append((time.perf_counter() - t0) * 1e3)
+    result = {'median_ms': {n: float(np.median(s)) for n, s in samples.items()},
+              'p90_ms': {n: float(np.percentile(s, 90)) for n, s in samples.items()},
+              'samples_ms': samples, 'repeats': int(repeats)}
+    if baseline is not None:
+        result['baseline'] = baseline
+        result['ratios'] = speedup_ratios(result['median_ms'], baseline)
+    return result

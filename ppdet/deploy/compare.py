@@ -1,0 +1,91 @@
+"""Compare two runtimes' detections (fp32 vs int8, Paddle vs ONNX vs Lite).
+
+NMS output order differs between runtimes (Paddle sorts by class, onnxruntime by
+score) and near-tied boxes may swap, so rows are matched greedily by IoU within a
+class rather than compared index by index.
+"""
+import numpy as np
+
+__all__ = ['box_iou', 'match_detections', 'split_by_image', 'match_batch', 'cosine']
+
+
+def box_iou(a, b):
+    """IoU of xyxy boxes ``a`` [n,4] and ``b`` [m,4] -> [n,m]."""
+    a = np.asarray(a, np.float64).reshape(-1, 4)
+    b = np.asarray(b, np.float64).reshape(-1, 4)
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
+    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), axis=1)
+    area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+
+
+def _valid(rows, score_thresh):
+    rows = np.asarray(rows, np.float64).reshape(-1, 6)
+    keep = rows[:, 0] >= 0
+    if score_thresh is not None:
+        keep &= rows[:, 1] >= score_thresh
+    rows = rows[keep]
+    return rows[np.argsort(-rows[:, 1], kind='stable')]
+
+
+def match_detections(a_rows, b_rows, iou_thresh=0.5, score_thresh=None):
+    """Greedy same-class IoU matching of ``b_rows`` to ``a_rows`` (the reference).
+
+    Rows are (class_id, score, x1, y1, x2, y2); class_id < 0 (padding) is ignored.
+    Returns ``matched``, ``n_a``, ``n_b``, ``matched_fraction`` (matched / max(n_a, n_b);
+    1.0 when both are empty), ``mean_iou`` over matches, and ``mean_score_diff`` /
+    ``max_score_diff`` (absolute) over matches.
+    """
+    a, b = _valid(a_rows, score_thresh), _valid(b_rows, score_thresh)
+    iou = box_iou(a[:, 2:], b[:, 2:]) if len(a) and len(b) else np.zeros((len(a), len(b)))
+    used = np.zeros(len(b), bool)
+    ious, diffs = [], []
+    for i in range(len(a)):
+        cand = np.where(~used & (b[:, 0] == a[i, 0]))[0]
+        if not len(cand):
+            continue
+        j = cand[np.argmax(iou[i, cand])]
+        if iou[i, j] >= iou_thresh:
+            used[j] = True
+            ious.append(iou[i, j])
+            diffs.append(abs(a[i, 1] - b[j, 1]))
+    n = max(len(a), len(b))
+    return {'matched': len(ious), 'n_a': len(a), 'n_b': len(b),
+            'matched_fraction': len(ious) / n if n else 1.0,
+            'mean_iou': float(np.mean(ious)) if ious else (1.0 if not n else 0.0),
+            'mean_score_diff': float(np.mean(diffs)) if diffs else 0.0,
+            'max_score_diff': float(np.max(diffs)) if diffs else 0.0}
+
+
+def split_by_image(bbox, bbox_num):
+    """``bbox`` [M,6] + ``bbox_num`` [N] -> list of N arrays of rows."""
+    ends = np.cumsum(np.asarray(bbox_num, np.int64).reshape(-1))
+    return np.split(np.asarray(bbox).reshape(-1, 6), ends[:-1]) if len(ends) else []
+
+
+def match_batch(ref_outputs, outputs, iou_thresh=0.5, score_thresh=None):
+    """Match two predictors' batch outputs image by image; -> totals over the batch."""
+    pairs = zip(split_by_image(ref_outputs['bbox'], ref_outputs['bbox_num']),
+                split_by_image(outputs['bbox'], outputs['bbox_num']))
+    per = [match_detections(a, b, iou_thresh, score_thresh) for a, b in pairs]
+    matched = sum(p['matched'] for p in per)
+    n = sum(max(p['n_a'], p['n_b']) for p in per)
+    weights = [p['matched'] for p in per]
+    mean = (lambda k: float(np.average([p[k] for p in per], weights=weights))
+            if matched else 0.0)
+    return {'matched': matched, 'n_a': sum(p['n_a'] for p in per),
+            'n_b': sum(p['n_b'] for p in per), 'matched_fraction': matched / n if n else 1.0,
+            'mean_iou': mean('mean_iou') if n else 1.0, 'mean_score_diff': mean('mean_score_diff'),
+            'max_score_diff': max([p['max_score_diff'] for p in per] or [0.0]),
+            'per_image': per}
+
+
+def cosine(a, b):
+    """Cosine similarity of two arrays' flattened values (raw outputs of an exclude_nms export)."""
+    a = np.asarray(a, np.float64).ravel()
+    b = np.asarray(b, np.float64).ravel()
+    den = np.linalg.norm(a) * np.linalg.norm(b)
+    return float(a @ b / den) if den else float(np.array_equal(a, b))

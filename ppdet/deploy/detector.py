@@ -1,0 +1,51 @@
+"""Images in, detections out: preprocessing + a predictor + per-stage timing."""
+import numpy as np
+
+from .benchmark import StageTimer
+from .compare import split_by_image
+from .infer_cfg import load_infer_cfg
+from .predictors import create_predictor
+from .preprocess import Preprocessor
+
+__all__ = ['Detector']
+
+
+class Detector(object):
+    """``Detector(model_dir, run_mode=..., ...).predict([rgb, ...])`` -> per-image [k,6] rows.
+
+    Keyword arguments go to :func:`~ppdet.deploy.predictors.create_predictor`.  A
+    quantized export (``quantized: true`` in infer_cfg.yml) run with Paddle on the CPU gets
+    oneDNN int8 kernels unless ``enable_mkldnn_int8=False`` is given.
+    """
+
+    def __init__(self, model_dir, run_mode='paddle', **predictor_kw):
+        self.model_dir = model_dir
+        self.infer_cfg = load_infer_cfg(model_dir)
+        if self.infer_cfg.get('exclude_nms'):
+            raise ValueError('%s was exported with exclude_nms (raw boxes/scores, no NMS): the '
+                             'detector needs NMS inside; export without --exclude_nms or use '
+                             'create_predictor() directly' % model_dir)
+        if predictor_kw.get('enable_mkldnn_int8') is None:
+            predictor_kw['enable_mkldnn_int8'] = bool(self.infer_cfg.get('quantized'))
+        self.labels = list(self.infer_cfg.get('label_list') or [])
+        self.preprocess = Preprocessor(self.infer_cfg)
+        self.predictor = create_predictor(model_dir, run_mode, **predictor_kw)
+        self.timer = StageTimer()
+
+    def predict(self, images_rgb, repeats=1):
+        """Detect on a batch of RGB uint8 images; ``repeats`` > 1 re-times the inference."""
+        with self.timer.stage('preprocess'):
+            inputs = self.preprocess(images_rgb)
+        for _ in range(max(1, int(repeats))):
+            with self.timer.stage('inference'):
+                outputs = self.predictor.run(inputs)
+        with self.timer.stage('postprocess'):
+            rows = [r[r[:, 0] >= 0] for r in split_by_image(outputs['bbox'],
+                                                             outputs['bbox_num'])]
+        return [np.asarray(r, np.float32) for r in rows]
+
+    def peak_memory_mb(self):
+        return self.predictor.peak_memory_mb()
+
+    def close(self):
+        self.predictor.close()

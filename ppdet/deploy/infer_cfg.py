@@ -1,0 +1,41 @@
+"""Read an exported model directory: model.pdmodel, model.pdiparams, infer_cfg.yml."""
+import os
+
+import yaml
+
+MODEL_FILE = 'model.pdmodel'
+PARAMS_FILE = 'model.pdiparams'
+CFG_FILE = 'infer_cfg.yml'
+
+__all__ = ['load_infer_cfg', 'model_files', 'output_names', 'MODEL_FILE', 'PARAMS_FILE']
+
+
+def model_files(model_dir):
+    """-> (model.pdmodel, model.pdiparams) paths; a clear error if the directory is not an export."""
+    missing = [f for f in (MODEL_FILE, PARAMS_FILE, CFG_FILE)
+               if not os.path.isfile(os.path.join(model_dir, f))]
+    if missing:
+        raise FileNotFoundError(
+            '%s is not an exported model directory (missing %s); export one with '
+            'tools/export_model.py -c CONFIG -o weights=W --output_dir DIR'
+            % (model_dir, ', '.join(missing)))
+    return os.path.join(model_dir, MODEL_FILE), os.path.join(model_dir, PARAMS_FILE)
+
+
+def load_infer_cfg(model_dir):
+    model_files(model_dir)
+    with open(os.path.join(model_dir, CFG_FILE), encoding='utf-8') as f:
+        cfg = yaml.safe_load(f) or {}
+    if 'Preprocess' not in cfg:
+        raise ValueError('%s has no Preprocess section' % os.path.join(model_dir, CFG_FILE))
+    cfg.setdefault('min_subgraph_size', 3)
+    cfg.setdefault('draw_threshold', 0.5)
+    cfg.setdefault('label_list', [])
+    cfg.setdefault('exclude_nms', False)
+    cfg.setdefault('quantized', False)
+    return cfg
+
+
+def output_names(infer_cfg):
+    """The contract's names for the graph outputs, in graph order."""
+    return ['boxes', 'scores'] if infer_cfg.get('exclude_nms') else ['bbox', 'bbox_num']

@@ -1,0 +1,258 @@
+"""Paddle-Lite from Python 3.11: everything runs in the lite chroot (Python 3.9).
+
+PyPI's ``paddlelite`` wheels stop at Python 3.10, so ``deploy/lite/setup_lite_env.sh``
+(``make lite-env``) builds a Debian bullseye chroot with ``paddlelite==2.13rc0`` in
+``/opt/lite``.  This module converts models there with ``paddle_lite_opt``
+(:func:`optimize`, :func:`model_ops`) and runs x86 ``.nb`` files through
+:mod:`ppdet.deploy.lite_runner` (:class:`LiteWorker`).  Files travel through a
+scratch directory under the chroot's ``/tmp``: no bind mounts to clean up.
+"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+
+import numpy as np
+
+from .infer_cfg import model_files
+
+__all__ = ['LiteEnvMissing', 'LiteError', 'default_lite_env', 'lite_env_ready',
+           'require_lite_env', 'ensure_lite_env', 'optimize', 'cached_nb', 'model_ops',
+           'LiteWorker', 'TARGETS']
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SETUP_SCRIPT = os.path.join(ROOT, 'deploy', 'lite', 'setup_lite_env.sh')
+RUNNER = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'lite_runner.py')
+LITE_PY = '/opt/lite/bin/python'
+LITE_OPT = '/opt/lite/bin/paddle_lite_opt'
+TARGETS = ('x86', 'arm')
+
+
+class LiteEnvMissing(RuntimeError):
+    pass
+
+
+class LiteError(RuntimeError):
+    pass
+
+
+def default_lite_env():
+    return os.environ.get('LITE_ENV') or os.path.join(ROOT, 'lite-env')
+
+
+def lite_env_ready(env=None):
+    env = env or default_lite_env()
+    return (os.path.isfile(os.path.join(env, '.lite-ready'))
+            and os.path.isfile(env + LITE_OPT))
+
+
+def require_lite_env(env=None):
+    env = env or default_lite_env()
+    if not lite_env_ready(env):
+        raise LiteEnvMissing(
+            'the Paddle-Lite environment is not built at %s: run `make lite-env` '
+            '(deploy/lite/setup_lite_env.sh: a Debian bullseye chroot with Python 3.9 and '
+            'paddlelite==2.13rc0; needs root, debootstrap and network, about 1-2 min once). '
+            'Set LITE_ENV to use another path.' % env)
+    return env
+
+
+def ensure_lite_env(env=None, timeout=1200):
+    """Build the environment with the setup script if needed; -> its path."""
+    env = env or default_lite_env()
+    if lite_env_ready(env):
+        return env
+    proc = subprocess.run(['bash', SETUP_SCRIPT], env=dict(os.environ, LITE_ENV=env),
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          timeout=timeout)
+    if proc.returncode != 0 or not lite_env_ready(env):
+        raise LiteEnvMissing('make lite-env failed (exit %d):\n%s'
+                             % (proc.returncode, proc.stdout[-2000:]))
+    return env
+
+
+def _chroot(env, argv):
+    """Command line running ``argv`` inside the chroot with a clean environment."""
+    inner = ['/usr/bin/env', '-i', 'PATH=/opt/lite/bin:/usr/bin:/bin', 'HOME=/root',
+             'LANG=C.UTF-8', 'OMP_NUM_THREADS=1'] + list(argv)
+    if os.geteuid() == 0:
+        return ['chroot', env] + inner
+    # unprivileged: a user namespace makes chroot possible where the kernel allows it
+    return ['unshare', '--map-root-user', 'chroot', env] + inner
+
+
+class _Scratch(object):
+    """A temp dir inside the chroot: ``.host`` is its outside path, ``.inner`` its inside path."""
+
+    def __init__(self, env):
+        base = os.path.join(env, 'tmp')
+        os.makedirs(base, exist_ok=True)
+        self.host = tempfile.mkdtemp(prefix='ppdet-lite-', dir=base)
+        os.chmod(self.host, 0o755)
+        self.inner = '/tmp/' + os.path.basename(self.host)
+
+    def close(self):
+        shutil.rmtree(self.host, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _opt_args(scratch, target):
+    return [LITE_OPT, '--model_file=%s/model.pdmodel' % scratch.inner,
+            '--param_file=%s/model.pdiparams' % scratch.inner, '--valid_targets=%s' % target]
+
+
+def _stage_model(model_dir, scratch):
+    for src in model_files(model_dir):
+        shutil.copy(src, os.path.join(scratch.host, os.path.basename(src)))
+
+
+def _check_target(target):
+    if target not in TARGETS:
+        raise ValueError('unknown valid_targets %r; choose one of %s' % (target, ', '.join(TARGETS)))
+
+
+def optimize(model_dir, valid_targets='x86', optimize_out=None, env=None, timeout=600):
+    """``paddle_lite_opt`` in the chroot; -> the written ``.nb`` path.
+
+    ``optimize_out`` is opt's flag (the path without ``.nb``; a trailing ``.nb`` is accepted);
+    default ``<model_dir>/model_<target>``.
+    """
+    _check_target(valid_targets)
+    env = require_lite_env(env)
+    out = optimize_out or os.path.join(model_dir, 'model_%s' % valid_targets)
+    if out.endswith('.nb'):
+        out = out[:-3]
+    with _Scratch(env) as scratch:
+        _stage_model(model_dir, scratch)
+        argv = _opt_args(scratch, valid_targets) + ['--optimize_out=%s/out' % scratch.inner]
+        proc = subprocess.run(_chroot(env, argv), stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, timeout=timeout)
+        produced = os.path.join(scratch.host, 'out.nb')
+        if proc.returncode != 0 or not os.path.isfile(produced):
+            why = 'crashed (signal %d)' % -proc.returncode if proc.returncode < 0 else \
+                'failed (exit %d)' % proc.returncode
+            raise LiteError('paddle_lite_opt --valid_targets=%s %s on %s; check its op list with '
+                            'model_ops() / deploy/lite/convert.py --print_ops. Output:\n%s'
+                            % (valid_targets, why, model_dir, proc.stdout[-2000:]))
+        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+        shutil.copy(produced, out + '.nb.tmp')
+        os.replace(out + '.nb.tmp', out + '.nb')
+    return out + '.nb'
+
+
+def cached_nb(model_dir, target='x86', env=None):
+    """``<model_dir>/model_<target>.nb``, converted again only when the model is newer."""
+    nb = os.path.join(model_dir, 'model_%s.nb' % target)
+    srcs = model_files(model_dir)
+    if os.path.isfile(nb) and all(os.path.getmtime(nb) >= os.path.getmtime(s) for s in srcs):
+        return nb
+    return optimize(model_dir, target, nb, env=env)
+
+
+def model_ops(model_dir, valid_targets='arm', env=None, timeout=600):
+    """opt's ``--print_model_ops`` table: -> {'supported': bool, 'ops': {op: [kernel targets]}}.
+
+    An op with an empty target list has no kernel for ``valid_targets``.
+    """
+    _check_target(valid_targets)
+    env = require_lite_env(env)
+    with _Scratch(env) as scratch:
+        _stage_model(model_dir, scratch)
+        proc = subprocess.run(_chroot(env, _opt_args(scratch, valid_targets)
+                                      + ['--print_model_ops=true']),
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              timeout=timeout)
+    return parse_model_ops(proc.stdout)
+
+
+def parse_model_ops(text):
+    lines = text.splitlines()
+    header = next((i for i, l in enumerate(lines) if l.strip().startswith('OP_name')), None)
+    if header is None:
+        raise LiteError('no op table in paddle_lite_opt --print_model_ops output:\n%s'
+                        % text[-2000:])
+    cols = [(m.group(0), m.end()) for m in re.finditer(r'k\w+', lines[header])]
+    ops = {}
+    for line in lines[header + 1:]:
+        name = line.split()[0] if line.strip() else ''
+        if not re.match(r'^[a-z0-9_]+$', name):
+            break  # end of the table
+        # a 'Y' sits under the last character of its column's header
+        ops[name] = [c[1:] for c, end in cols if len(line) >= end and line[end - 1] == 'Y']
+    # opt exits 1 after printing the table even when every op is supported
+    supported = 'supports this model' in text and all(ops.values())
+    return {'supported': supported, 'ops': ops}
+
+
+class LiteWorker(object):
+    """A long-lived ``lite_runner.py --serve`` in the chroot: the model loads once."""
+
+    def __init__(self, nb_file, threads=1, env=None):
+        self.env = require_lite_env(env)
+        self.scratch = _Scratch(self.env)
+        shutil.copy(RUNNER, os.path.join(self.scratch.host, 'lite_runner.py'))
+        shutil.copy(nb_file, os.path.join(self.scratch.host, 'model.nb'))
+        argv = [LITE_PY, '-u', self.scratch.inner + '/lite_runner.py', '--serve',
+                '--model', self.scratch.inner + '/model.nb', '--threads', str(int(threads))]
+        self.log = open(os.path.join(self.scratch.host, 'stderr.log'), 'w+')
+        self.proc = subprocess.Popen(_chroot(self.env, argv), stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=self.log, text=True,
+                                     bufsize=1)
+        try:
+            self._reply()  # the model loaded
+        except Exception:
+            self.close()
+            raise
+
+    def _reply(self):
+        for line in self.proc.stdout:
+            if line.startswith('@@lite '):
+                reply = json.loads(line[len('@@lite '):])
+                if not reply.get('ok'):
+                    raise LiteError('Paddle-Lite runner: %s' % reply.get('error'))
+                return reply
+        self.log.seek(0)
+        raise LiteError('Paddle-Lite runner exited (code %s): %s'
+                        % (self.proc.wait(), self.log.read()[-2000:]))
+
+    def run(self, named_arrays):
+        io_dir = tempfile.mkdtemp(prefix='io-', dir=self.scratch.host)
+        try:
+            for name, arr in named_arrays:
+                np.save(os.path.join(io_dir, 'in_%s.npy' % name), arr)
+            inner = self.scratch.inner + '/' + os.path.basename(io_dir)
+            self.proc.stdin.write(json.dumps({'io_dir': inner,
+                                              'inputs': [n for n, _ in named_arrays]}) + '\n')
+            self.proc.stdin.flush()
+            n = self._reply()['outputs']
+            return [np.load(os.path.join(io_dir, 'out_%d.npy' % k)) for k in range(n)]
+        finally:
+            shutil.rmtree(io_dir, ignore_errors=True)
+
+    def peak_memory_mb(self):
+        from .predictors import _vm_hwm_mb
+        return _vm_hwm_mb(self.proc.pid)
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        self.scratch.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass

@@ -1,0 +1,298 @@
+"""One factory for every runtime an exported model can run on.
+
+``create_predictor(model_dir, run_mode=...)`` returns a :class:`Predictor`;
+``predictor.run({'image': ..., 'im_shape': ..., 'scale_factor': ...})`` returns
+``{'bbox': ..., 'bbox_num': ...}`` (or ``{'boxes', 'scores'}`` for an
+``exclude_nms`` export) as numpy arrays, whatever the backend.  The base class
+does the shared input/output handling; a backend only loads the model and runs
+one list of arrays in the graph's input order.
+
+Run modes: ``paddle`` (Paddle Inference, CPU with or without oneDNN, or GPU),
+``trt_fp32`` / ``trt_fp16`` / ``trt_int8`` (Paddle Inference + TensorRT; needs a
+CUDA build with TensorRT), ``onnx`` (paddle2onnx + onnxruntime) and ``lite``
+(Paddle-Lite x86 ``.nb`` run inside the lite chroot, see :mod:`ppdet.deploy.lite`).
+"""
+import os
+
+import numpy as np
+
+from .infer_cfg import load_infer_cfg, model_files, output_names
+
+__all__ = ['RUN_MODES', 'BackendUnavailable', 'Predictor', 'create_predictor',
+           'PaddlePredictor', 'TensorRTPredictor', 'OnnxPredictor', 'LitePredictor']
+
+RUN_MODES = ('paddle', 'trt_fp32', 'trt_fp16', 'trt_int8', 'onnx', 'lite')
+INPUT_NAMES = ('image', 'im_shape', 'scale_factor')
+
+GPU_HOWTO = (
+    'pip install paddlepaddle-gpu==2.6.2 (a CUDA 11.8/12.0 build from '
+    'https://www.paddlepaddle.org.cn/whl/) on a machine with an NVIDIA GPU, put the '
+    'TensorRT 8.x libraries on LD_LIBRARY_PATH, then run '
+    'python deploy/python/infer.py --model_dir DIR --device GPU --run_mode trt_fp16')
+
+
+class BackendUnavailable(RuntimeError):
+    """The requested runtime cannot run on this machine; the message says what to do."""
+
+
+class Predictor(object):
+    """Shared input/output handling; subclasses implement ``_load`` and ``_run``."""
+
+    def __init__(self, model_dir, infer_cfg=None, cpu_threads=1):
+        self.model_dir = model_dir
+        self.infer_cfg = infer_cfg or load_infer_cfg(model_dir)
+        self.cpu_threads = int(cpu_threads)
+        self.output_names = output_names(self.infer_cfg)
+        self.input_names = list(INPUT_NAMES)
+
+    def run(self, inputs):
+        """``inputs``: dict name -> array; -> dict of the contract's output names -> arrays."""
+        missing = [n for n in self.input_names if n not in inputs]
+        if missing:
+            raise ValueError('missing model inputs %s (got %s)' % (missing, sorted(inputs)))
+        feeds = [np.ascontiguousarray(inputs[n], dtype=np.float32) for n in self.input_names]
+        outs = self._run(feeds)
+        if len(outs) != len(self.output_names):
+            raise ValueError('%s returned %d outputs, expected %s' % (
+                type(self).__name__, len(outs), self.output_names))
+        outs = dict(zip(self.output_names, outs))
+        if 'bbox_num' in outs:
+            outs['bbox_num'] = np.asarray(outs['bbox_num']).astype(np.int32).reshape(-1)
+            outs['bbox'] = np.asarray(outs['bbox'], dtype=np.float32).reshape(-1, 6)
+        return outs
+
+    __call__ = run
+
+    def _run(self, feeds):
+        raise NotImplementedError
+
+    def peak_memory_mb(self):
+        """Peak resident memory of the process running the model (this one by default)."""
+        return _vm_hwm_mb(os.getpid())
+
+    def close(self):
+        pass
+
+
+def _vm_hwm_mb(pid):
+    try:
+        with open('/proc/%d/status' % pid) as f:
+            for line in f:
+                if line.startswith('VmHWM:'):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+# ---------------------------------------------------------------- Paddle Inference
+class PaddlePredictor(Predictor):
+    """Paddle Inference.  oneDNN is on by default in 2.6.2's Config: "off" must disable it."""
+
+    def __init__(self, model_dir, infer_cfg=None, device='CPU', cpu_threads=1,
+                 enable_mkldnn=True, enable_mkldnn_int8=False, **trt):
+        super().__init__(model_dir, infer_cfg, cpu_threads)
+        from paddle import inference
+        config = inference.Config(*model_files(model_dir))
+        if device == 'GPU':
+            config.enable_use_gpu(200, 0)
+            self._configure_gpu(config, **trt)
+        else:
+            config.disable_gpu()
+            config.set_cpu_math_library_num_threads(self.cpu_threads)
+            if enable_mkldnn or enable_mkldnn_int8:
+                config.enable_mkldnn()
+                config.set_mkldnn_cache_capacity(10)
+                if enable_mkldnn_int8:
+                    config.enable_mkldnn_int8()
+            else:
+                config.disable_mkldnn()
+        config.disable_glog_info()
+        config.switch_ir_optim(True)
+        config.enable_memory_optim()
+        config.switch_use_feed_fetch_ops(False)
+        self.config = config
+        self.predictor = inference.create_predictor(config)
+        self.input_names = list(self.predictor.get_input_names())
+        self._outputs = list(self.predictor.get_output_names())
+
+    def _configure_gpu(self, config, **trt):
+        pass
+
+    def _run(self, feeds):
+        for name, arr in zip(self.input_names, feeds):
+            self.predictor.get_input_handle(name).copy_from_cpu(arr)
+        self.predictor.run()
+        return [self.predictor.get_output_handle(n).copy_to_cpu() for n in self._outputs]
+
+
+def require_tensorrt(run_mode):
+    """Fail before touching the model when this Paddle build cannot run TensorRT."""
+    import paddle
+    from paddle import inference
+    if not paddle.is_compiled_with_cuda():
+        raise BackendUnavailable(
+            'run_mode %s needs a GPU build of Paddle with TensorRT (paddlepaddle-gpu + TensorRT '
+            'libs); this Paddle build has no CUDA: use --run_mode paddle or onnx, or run on a GPU '
+            'machine: %s' % (run_mode, GPU_HOWTO))
+    if tuple(inference.get_trt_compile_version()) == (0, 0, 0):
+        raise BackendUnavailable(
+            'run_mode %s needs a Paddle build compiled with TensorRT; this paddlepaddle-gpu build '
+            'has CUDA but no TensorRT: use --run_mode paddle, or install a TensorRT-enabled '
+            'build: %s' % (run_mode, GPU_HOWTO))
+
+
+def _hw(shape):
+    return [int(shape), int(shape)] if np.isscalar(shape) else [int(s) for s in shape]
+
+
+class TensorRTPredictor(PaddlePredictor):
+    """Paddle Inference with TensorRT subgraphs (fp32 / fp16 / int8) and dynamic shapes.
+
+    A model exported at a fixed size gets min = opt = max = that size; a dynamic one
+    (``image_shape`` with None) gets ``trt_min_shape`` / ``trt_opt_shape`` / ``trt_max_shape``
+    (an int for square inputs or [h, w]).  ``trt_calib_mode`` calibrates an fp32 model for
+    int8 (run it on calibration images first; Paddle writes the table under the model dir);
+    a quantized (QAT/PTQ) model is run with ``trt_calib_mode=False``.
+    """
+    PRECISION = {'trt_fp32': 'Float32', 'trt_fp16': 'Half', 'trt_int8': 'Int8'}
+
+    def __init__(self, model_dir, run_mode, infer_cfg=None, batch_size=1, trt_min_shape=1,
+                 trt_max_shape=1280, trt_opt_shape=640, trt_calib_mode=False, **kw):
+        require_tensorrt(run_mode)
+        self.run_mode = run_mode
+        infer_cfg = infer_cfg or load_infer_cfg(model_dir)
+        trt = dict(run_mode=run_mode, batch_size=batch_size,
+                   shapes=(trt_min_shape, trt_opt_shape, trt_max_shape),
+                   calib=bool(trt_calib_mode))
+        super().__init__(model_dir, infer_cfg, device='GPU', **dict(kw, **trt))
+
+    def _configure_gpu(self, config, run_mode, batch_size, shapes, calib):
+        from paddle import inference
+        infer_cfg = self.infer_cfg
+        precision = getattr(inference.PrecisionType, self.PRECISION[run_mode])
+        config.enable_tensorrt_engine(
+            workspace_size=1 << 30, max_batch_size=int(batch_size),
+            min_subgraph_size=int(infer_cfg.get('min_subgraph_size', 3)),
+            precision_mode=precision, use_static=False,
+            use_calib_mode=bool(calib and run_mode == 'trt_int8'))
+        config.set_trt_dynamic_shape_info(*trt_dynamic_shapes(infer_cfg, batch_size, *shapes))
+
+
+def trt_dynamic_shapes(infer_cfg, batch_size, min_shape, opt_shape, max_shape):
+    """-> (min, max, opt) dicts of input shapes for ``Config.set_trt_dynamic_shape_info``."""
+    _, h, w = (infer_cfg.get('image_shape') or [3, None, None])
+    fixed = h is not None and w is not None
+    b = int(batch_size)
+    shapes = []
+    for size, n in ((min_shape, 1), (max_shape, b), (opt_shape, b)):
+        hw = [int(h), int(w)] if fixed else _hw(size)
+        shapes.append({'image': [n, 3] + hw, 'im_shape': [n, 2], 'scale_factor': [n, 2]})
+    return tuple(shapes)
+
+
+# ---------------------------------------------------------------- onnxruntime
+class OnnxPredictor(Predictor):
+    """paddle2onnx (cached as ``model.onnx`` beside the model) + onnxruntime.
+
+    paddle2onnx's NonMaxSuppression export handles one image per run, so a batch with
+    NMS inside is run image by image and the outputs concatenated.
+    """
+
+    def __init__(self, model_dir, infer_cfg=None, device='CPU', cpu_threads=1, onnx_file=None):
+        super().__init__(model_dir, infer_cfg, cpu_threads)
+        import onnxruntime as ort
+        from .onnx import convert_to_onnx
+        self.onnx_file = onnx_file or convert_to_onnx(model_dir)
+        providers = ['CPUExecutionProvider']
+        if device == 'GPU':
+            if 'CUDAExecutionProvider' not in ort.get_available_providers():
+                raise BackendUnavailable(
+                    'run_mode onnx with --device GPU needs onnxruntime-gpu (CUDAExecutionProvider);'
+                    ' this onnxruntime has only %s: use --device CPU'
+                    % ', '.join(ort.get_available_providers()))
+            providers.insert(0, 'CUDAExecutionProvider')
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = self.cpu_threads
+        opts.inter_op_num_threads = 1
+        # idle spinning threads would steal the CPU from whatever runs next in this process
+        opts.add_session_config_entry('session.intra_op.allow_spinning', '0')
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = ort.InferenceSession(self.onnx_file, opts, providers=providers)
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        self._per_image = not self.infer_cfg.get('exclude_nms')
+
+    def _run(self, feeds):
+        if not self._per_image or feeds[0].shape[0] == 1:
+            return self.session.run(None, dict(zip(self.input_names, feeds)))
+        runs = [self.session.run(None, {n: a[i:i + 1] for n, a in zip(self.input_names, feeds)})
+                for i in range(feeds[0].shape[0])]
+        return [np.concatenate([r[k] for r in runs], axis=0) for k in range(len(runs[0]))]
+
+
+# ---------------------------------------------------------------- Paddle-Lite (x86)
+class LitePredictor(Predictor):
+    """Paddle-Lite x86 ``.nb`` (converted and cached as ``model_x86.nb``) run in the chroot."""
+
+    def __init__(self, model_dir, infer_cfg=None, device='CPU', cpu_threads=1, lite_env=None):
+        if device != 'CPU':
+            raise BackendUnavailable('run_mode lite runs the x86 CPU .nb here; use --device CPU '
+                                     '(ARM devices: see deploy/lite/README.md)')
+        from . import lite
+        env = lite.require_lite_env(lite_env)
+        super().__init__(model_dir, infer_cfg, cpu_threads)
+        self.nb_file = lite.cached_nb(model_dir, 'x86', env=env)
+        self.worker = lite.LiteWorker(self.nb_file, threads=self.cpu_threads, env=env)
+
+    def _run(self, feeds):
+        return self.worker.run(list(zip(self.input_names, feeds)))
+
+    def peak_memory_mb(self):
+        return self.worker.peak_memory_mb()
+
+    def close(self):
+        self.worker.close()
+
+
+def create_predictor(model_dir, run_mode='paddle', device='CPU', cpu_threads=1,
+                     enable_mkldnn=True, enable_mkldnn_int8=False, batch_size=1,
+                     trt_min_shape=1, trt_max_shape=1280, trt_opt_shape=640,
+                     trt_calib_mode=False, **backend_kw):
+    """Build the predictor for ``run_mode`` (one of :data:`RUN_MODES`).
+
+    ``enable_mkldnn_int8`` runs a quantized model with oneDNN int8 kernels (without it a
+    quantized graph runs its fake-quant ops in float: slower than fp32).  Extra keywords
+    go to the backend (``onnx_file=`` for a quantized ONNX model, ``lite_env=``).
+    """
+    if run_mode not in RUN_MODES:
+        raise ValueError('unknown run_mode %r; choose one of %s' % (run_mode, ', '.join(RUN_MODES)))
+    device = str(device).upper()
+    if device not in ('CPU', 'GPU'):
+        raise ValueError('unknown device %r; choose CPU or GPU' % device)
+    if run_mode.startswith('trt_'):
+        require_tensorrt(run_mode)  # before reading anything
+        if device != 'GPU':
+            raise ValueError('run_mode %s runs on the GPU: add --device GPU' % run_mode)
+        return TensorRTPredictor(model_dir, run_mode, batch_size=batch_size,
+                                 trt_min_shape=trt_min_shape, trt_max_shape=trt_max_shape,
+                                 trt_opt_shape=trt_opt_shape, trt_calib_mode=trt_calib_mode,
+                                 cpu_threads=cpu_threads, **backend_kw)
+    cfg = load_infer_cfg(model_dir)
+    if run_mode == 'paddle':
+        if device == 'GPU':
+            import paddle
+            if not paddle.is_compiled_with_cuda():
+                raise BackendUnavailable('--device GPU needs paddlepaddle-gpu; this Paddle build '
+                                         'has no CUDA: use --device CPU')
+        if cfg.get('quantized') and not enable_mkldnn_int8 and device == 'CPU':
+            from ppdet.utils.logger import setup_logger
+            setup_logger(__name__).warning(
+                'quantized model run without enable_mkldnn_int8: fake-quant ops run in float '
+                '(slow); pass enable_mkldnn_int8=True for int8 kernels')
+        return PaddlePredictor(model_dir, cfg, device=device, cpu_threads=cpu_threads,
+                               enable_mkldnn=enable_mkldnn,
+                               enable_mkldnn_int8=enable_mkldnn_int8, **backend_kw)
+    if run_mode == 'onnx':
+        return OnnxPredictor(model_dir, cfg, device=device, cpu_threads=cpu_threads, **backend_kw)
+    return LitePredictor(model_dir, cfg, device=device, cpu_threads=cpu_threads, **backend_kw)
