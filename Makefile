@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup demo test test-fast clean
+.PHONY: setup demo test test-fast clean lite-env
 
 setup: $(VENV)/.installed
 
@@ -23,6 +23,11 @@ test: setup
 
 test-fast: setup
 	$(PY) -m pytest tests -q -m "not slow" -p no:cacheprovider
+
+# Paddle-Lite tools (paddle_lite_opt, x86 runtime): a Debian bullseye chroot with Python 3.9,
+# built once into ./lite-env (or $$LITE_ENV); needs root, debootstrap and network
+lite-env:
+	bash deploy/lite/setup_lite_env.sh
 
 clean:
 	rm -rf output dataset

@@ -1,0 +1,50 @@
+"""Convert an exported model to a Paddle-Lite .nb with paddle_lite_opt (run in the lite chroot).
+
+    python deploy/lite/convert.py --model_dir output/inference/yolov3_mobilenet_v1 \
+        --valid_targets arm --optimize_out output/lite/yolov3_arm     # -> yolov3_arm.nb
+
+The op list is checked first (opt --print_model_ops): an op without a kernel for the
+target is reported by name instead of a crash later on the device.  Needs the chroot
+from `make lite-env`.
+"""
+import argparse
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+
+def main(argv=None):
+    from ppdet.deploy import lite
+    p = argparse.ArgumentParser(description='paddle_lite_opt for an exported model',
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument('--model_dir', required=True)
+    p.add_argument('--valid_targets', default='arm', choices=lite.TARGETS)
+    p.add_argument('--optimize_out', default=None,
+                   help="output path without '.nb' (default: MODEL_DIR/model_<target>)")
+    p.add_argument('--print_ops', action='store_true', help='only print the op/kernel table')
+    args = p.parse_args(argv)
+    report = lite.model_ops(args.model_dir, args.valid_targets)
+    for op, targets in sorted(report['ops'].items()):
+        print('  %-28s %s' % (op, ','.join(targets) or 'NOT SUPPORTED'))
+    if not report['supported']:
+        missing = [op for op, t in report['ops'].items() if not t]
+        raise ValueError('Paddle-Lite has no %s kernel for: %s'
+                         % (args.valid_targets, ', '.join(missing) or '(see table)'))
+    print('all %d ops supported on %s' % (len(report['ops']), args.valid_targets))
+    if args.print_ops:
+        return
+    nb = lite.optimize(args.model_dir, args.valid_targets, args.optimize_out)
+    print('wrote %s (%.1f KiB)' % (nb, os.path.getsize(nb) / 1024.0))
+
+
+if __name__ == '__main__':
+    from ppdet.deploy.lite import LiteEnvMissing, LiteError
+    from ppdet.utils.cli import run_main
+    try:
+        run_main(main)
+    except (LiteEnvMissing, LiteError) as e:
+        sys.stderr.write('error: %s\n' % e)
+        sys.exit(2)
