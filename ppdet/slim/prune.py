@@ -38,7 +38,9 @@ from ppdet.utils.logger import setup_logger
 logger = setup_logger(__name__)
 
 __all__ = ['PrunePlan', 'prune', 'PruneStep', 'list_prunable', 'format_prunable',
-           'ratios_for_target_flops', 'prunable_params', 'CRITERIA', 'DEFAULT_INPUT_SIZE']
+           'ratios_for_target_flops', 'prunable_params', 'resolve_names', 'kept_channels',
+           'make_pruner', 'check_prunable', 'drop_backups', 'quiet_paddleslim', 'CRITERIA',
+           'DEFAULT_INPUT_SIZE']
 
 CRITERIA = ('l1_norm', 'geometry_median')
 _CRITERION_ALIASES = {'fpgm': 'geometry_median', 'l1': 'l1_norm', 'l1norm': 'l1_norm'}
@@ -120,7 +122,7 @@ def resolve_names(model, names):
 
 
 # -- plan ----------------------------------------------------------------------------
-def _split(value):
+def split_flag(value):
     if isinstance(value, str):
         return [v.strip() for v in value.split(',') if v.strip()]
     return list(value)
@@ -138,7 +140,7 @@ def _parse_ratio(value, name):
     return r
 
 
-def _normalize_size(input_size):
+def normalize_input_size(input_size):
     if input_size is None:
         return DEFAULT_INPUT_SIZE
     if isinstance(input_size, (list, tuple)):
@@ -150,7 +152,7 @@ def _normalize_size(input_size):
 
 
 def _hw(input_size):
-    s = _normalize_size(input_size)
+    s = normalize_input_size(input_size)
     return (s[0], s[1]) if isinstance(s, list) else (s, s)
 
 
@@ -161,7 +163,7 @@ class PrunePlan(object):
         items = ratios.items() if hasattr(ratios, 'items') else ratios
         self.ratios = collections.OrderedDict((str(k), _parse_ratio(v, k)) for k, v in items)
         self.criterion = normalize_criterion(criterion)
-        self.input_size = _normalize_size(input_size)
+        self.input_size = normalize_input_size(input_size)
 
     def __repr__(self):
         return 'PrunePlan(%d params, criterion=%s, input_size=%s)' % (
@@ -200,7 +202,7 @@ class PrunePlan(object):
         criterion = normalize_criterion(criterion)
         preset = pruned_ratios if isinstance(pruned_ratios, str) and \
             pruned_ratios.strip() in PRESETS else None
-        names = _split(pruned_params) if pruned_params not in (None, '') else []
+        names = split_flag(pruned_params) if pruned_params not in (None, '') else []
         if preset:
             ratios = list(PRESETS[preset.strip()])
             if not names:
@@ -209,7 +211,7 @@ class PrunePlan(object):
             if pruned_ratios in (None, ''):
                 raise ValueError('no pruning ratios: give --pruned_ratios R1,R2,... (one per '
                                  'parameter) or a preset (%s)' % ', '.join(PRESETS))
-            ratios = _split(pruned_ratios) if isinstance(pruned_ratios, str) else \
+            ratios = split_flag(pruned_ratios) if isinstance(pruned_ratios, str) else \
                 ([pruned_ratios] if isinstance(pruned_ratios, numbers.Number)
                  else list(pruned_ratios))
         if not names:
@@ -240,7 +242,8 @@ def quiet_paddleslim(level=logging.ERROR):
             lg.setLevel(lvl)
 
 
-def _make_pruner(model, criterion, input_size):
+def make_pruner(model, criterion, input_size):
+    """PaddleSlim's L1-norm or FPGM filter pruner, tracing ``model`` on a 1x3xHxW input."""
     from paddleslim.dygraph import FPGMFilterPruner, L1NormFilterPruner
     cls = FPGMFilterPruner if normalize_criterion(criterion) == 'geometry_median' \
         else L1NormFilterPruner
@@ -309,7 +312,7 @@ def prune(model, plan, input_size=None):
     before = _state_shapes(model)
     todo = {names[n]: r for n, r in plan.ratios.items() if r > 0}
     if todo:
-        pruner = _make_pruner(model, plan.criterion, plan.input_size)
+        pruner = make_pruner(model, plan.criterion, plan.input_size)
         check_prunable(pruner, {names[n]: n for n in plan.ratios if plan.ratios[n] > 0})
         try:
             with quiet_paddleslim():
@@ -458,7 +461,7 @@ def ratios_for_target_flops(sensitivities, model, target_flops_fraction, input_s
     params = prunable_params(model)
     pixels = _conv_output_pixels(model, input_size)
     base = float(sum(_macs(pixels).values()))
-    pruner = _make_pruner(model, criterion, input_size)
+    pruner = make_pruner(model, criterion, input_size)
 
     def pruned_fraction(ratios):
         todo = {params[n].name: r for n, r in ratios.items() if r > 0}

@@ -24,7 +24,7 @@ import hashlib
 import json
 import os
 
-from ppdet.slim.prune import (_make_pruner, _normalize_size, _split, check_prunable,
+from ppdet.slim.prune import (make_pruner, normalize_input_size, split_flag, check_prunable,
                               kept_channels, normalize_criterion, prunable_params,
                               quiet_paddleslim, resolve_names)
 from ppdet.utils.fileio import write_json
@@ -126,14 +126,14 @@ def sensitivity(model, param_names, eval_fn, ratios=DEFAULT_RATIOS, sensitivitie
     JSON-able dict describing the evaluation (dataset, image subset, weights...);
     stored in the file and compared on resume.  The model is left exactly as it was.
     """
-    names = resolve_names(model, _split(param_names) if param_names else
+    names = resolve_names(model, split_flag(param_names) if param_names else
                           list(prunable_params(model)))
     ratios = _check_ratios(ratios)
     if max_loss is not None and not max_loss > 0:
         raise ValueError('max_loss %r must be > 0 (e.g. 0.3 stops at a 30%% metric drop)'
                          % max_loss)
     settings = _jsonable({'criterion': normalize_criterion(criterion),
-                          'input_size': _normalize_size(input_size),
+                          'input_size': normalize_input_size(input_size),
                           'eval': eval_settings or {}, 'model': _fingerprint(model)})
     state = _open_state(sensitivities_file, settings)
 
@@ -142,7 +142,7 @@ def sensitivity(model, param_names, eval_fn, ratios=DEFAULT_RATIOS, sensitivitie
             write_json(sensitivities_file, state)
 
     params = prunable_params(model)
-    pruner = _make_pruner(model, criterion, input_size)
+    pruner = make_pruner(model, criterion, input_size)
     check_prunable(pruner, {params[n].name: n for n in names})
     original = _shapes(model)
     if state['baseline'] is None:
