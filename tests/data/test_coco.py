@@ -1,0 +1,127 @@
+import os
+
+import numpy as np
+import pytest
+
+from ppdet.data import COCODataSet, ImageDecodeError
+from ppdet.data.reader import Compose
+
+from datagen import write_coco, write_jpg
+
+CATS = [(3, 'cat'), (7, 'dog'), (11, 'bird')]  # non-contiguous ids
+
+
+def test_class_mapping_and_boxes(tmp_path):
+    root = str(tmp_path)
+    write_coco(root, [(5, 'a.jpg', 80, 64), (9, 'b.jpg', 80, 64)],
+               [(5, 11, [10, 20, 30, 15]), (5, 3, [0, 0, 8, 8]), (9, 7, [40, 30, 20, 20])], CATS)
+    ds = COCODataSet(root, 'images', 'annotations/instances.json')
+    assert ds.num_classes == 3
+    assert ds.catid2clsid == {3: 0, 7: 1, 11: 2}
+    assert ds.clsid2catid == {0: 3, 1: 7, 2: 11}
+    assert ds.label_list() == ['cat', 'dog', 'bird']
+    assert ds.get_anno() == os.path.join(root, 'annotations/instances.json')
+    assert ds.get_imid2path() == {5: os.path.join(root, 'images', 'a.jpg'),
+                                  9: os.path.join(root, 'images', 'b.jpg')}
+    assert len(ds) == 2
+    rec = ds[0]  # no transforms: the record itself
+    assert rec['im_id'].tolist() == [5] and rec['h'] == 64 and rec['w'] == 80
+    np.testing.assert_allclose(rec['gt_bbox'], [[10, 20, 40, 35], [0, 0, 8, 8]])
+    assert rec['gt_bbox'].dtype == np.float32
+    assert rec['gt_class'].dtype == np.int32 and rec['gt_class'].tolist() == [[2], [0]]
+    assert rec['is_crowd'].shape == (2, 1)
+
+
+def test_bad_records_are_counted(tmp_path, ppdet_log):
+    root = str(tmp_path)
+    images = [(1, 'ok.jpg', 80, 64), (2, 'missing.jpg', 80, 64), (3, 'degenerate.jpg', 80, 64),
+              (4, 'clip.jpg', 80, 64), (5, 'none.jpg', 80, 64)]
+    anns = [(1, 3, [1, 1, 10, 10]),
+            (3, 3, [5, 5, 0, 10]),            # zero width: dropped -> image has no boxes
+            (4, 7, [70, 50, 30, 30]),         # crosses the border: clipped to 80x64
+            (4, 7, [100, 100, 10, 10])]       # completely outside: dropped
+    write_coco(root, images, anns, CATS)
+    os.remove(os.path.join(root, 'images', 'missing.jpg'))
+    ds = COCODataSet(root, 'images', 'annotations/instances.json')
+    assert [int(r['im_id'][0]) for r in ds.roidbs] == [1, 4]
+    np.testing.assert_allclose(ds.roidbs[1]['gt_bbox'], [[70, 50, 80, 64]])
+    assert ds.skip_counter.records == {'missing files': 1, 'no boxes': 2}
+    assert 'skipped 3 of 5 records: 1 missing files, 2 no boxes' in ppdet_log.text
+    assert '1 clipped to the image' in ppdet_log.text
+    assert '2 dropped as degenerate' in ppdet_log.text
+    assert 'missing.jpg' in ppdet_log.text
+
+
+def test_allow_empty_and_empty_ratio(tmp_path):
+    root = str(tmp_path)
+    images = [(i, '%d.jpg' % i, 40, 40) for i in range(1, 7)]
+    anns = [(1, 3, [1, 1, 10, 10]), (2, 7, [1, 1, 10, 10])]
+    write_coco(root, images, anns, CATS)
+    assert len(COCODataSet(root, 'images', 'annotations/instances.json')) == 2
+    ds = COCODataSet(root, 'images', 'annotations/instances.json', allow_empty=True)
+    assert len(ds) == 6 and ds.roidbs[5]['gt_bbox'].shape == (0, 4)
+    ds = COCODataSet(root, 'images', 'annotations/instances.json', allow_empty=True,
+                     empty_ratio=0.5)
+    assert len(ds) == 4  # 2 with boxes + as many empty
+    ds = COCODataSet(root, 'images', 'annotations/instances.json', allow_empty=True,
+                     sample_num=3)
+    assert len(ds) == 3
+
+
+def test_empty_and_missing_annotation_files(tmp_path):
+    root = str(tmp_path)
+    os.makedirs(os.path.join(root, 'annotations'))
+    open(os.path.join(root, 'annotations', 'empty.json'), 'w').close()
+    with pytest.raises(ValueError, match='empty.json is empty'):
+        COCODataSet(root, 'images', 'annotations/empty.json')
+    write_coco(root, [], [], CATS, anno='annotations/noimages.json')
+    with pytest.raises(ValueError, match='noimages.json lists no images'):
+        COCODataSet(root, 'images', 'annotations/noimages.json')
+    with pytest.raises(FileNotFoundError, match='nothere.json.*dataset_dir=%r' % root):
+        COCODataSet(root, 'images', 'annotations/nothere.json')
+
+
+def test_all_records_bad_is_an_error(tmp_path):
+    root = str(tmp_path)
+    write_coco(root, [(1, 'a.jpg', 40, 40)], [(1, 3, [1, 1, 10, 10])], CATS, write_images=False)
+    with pytest.raises(ValueError, match='no usable records.*1 missing files'):
+        COCODataSet(root, 'images', 'annotations/instances.json')
+
+
+def test_corrupt_image_is_replaced_and_counted(tmp_path, ppdet_log):
+    root = str(tmp_path)
+    write_coco(root, [(1, 'bad.jpg', 40, 40), (2, 'good.jpg', 40, 40)],
+               [(1, 3, [1, 1, 10, 10]), (2, 7, [2, 2, 20, 20])], CATS)
+    with open(os.path.join(root, 'images', 'bad.jpg'), 'wb') as f:
+        f.write(b'this is not a JPEG at all')
+    ds = COCODataSet(root, 'images', 'annotations/instances.json')
+    ds.set_transform(Compose([{'Decode': {}}]))
+    sample = ds[0]
+    assert sample['im_id'].tolist() == [2] and sample['image'].shape == (40, 40, 3)
+    assert ds.num_bad_images == 1
+    assert 'cannot decode image %s' % os.path.join(root, 'images', 'bad.jpg') in ppdet_log.text
+    assert ds[0]['im_id'].tolist() == [2]  # known-bad record is skipped without retrying
+
+
+def test_only_corrupt_images_raise_with_path(tmp_path):
+    root = str(tmp_path)
+    write_coco(root, [(1, 'bad.jpg', 40, 40)], [(1, 3, [1, 1, 10, 10])], CATS)
+    with open(os.path.join(root, 'images', 'bad.jpg'), 'wb') as f:
+        f.write(b'\xff\xd8 truncated')
+    ds = COCODataSet(root, 'images', 'annotations/instances.json')
+    ds.set_transform(Compose([{'Decode': {}}]))
+    with pytest.raises(ImageDecodeError, match='bad.jpg'):
+        ds[0]
+
+
+def test_image_size_disagreeing_with_annotation(tmp_path, ppdet_log):
+    root = str(tmp_path)
+    write_coco(root, [(1, 'a.jpg', 100, 100)], [(1, 3, [50, 50, 40, 40])], CATS,
+               write_images=False)
+    write_jpg(os.path.join(root, 'images', 'a.jpg'), h=60, w=70)
+    ds = COCODataSet(root, 'images', 'annotations/instances.json')
+    ds.set_transform(Compose([{'Decode': {}}]))
+    s = ds[0]
+    assert (s['h'], s['w']) == (60, 70)
+    np.testing.assert_allclose(s['gt_bbox'], [[50, 50, 70, 60]])
+    assert 'annotation says 100x100' in ppdet_log.text

@@ -1,0 +1,115 @@
+import copy
+import os
+
+import numpy as np
+import pytest
+import yaml
+
+from ppdet.core.workspace import ConfigError
+from ppdet.data import BatchCompose, build_dataset, create_reader
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def make_cfg(builtin_dir, fmt='coco', size=64):
+    """The project's YOLOv3 reader and built-in dataset configs, shrunk and redirected."""
+    with open(os.path.join(ROOT, 'configs', '_base_', 'yolov3_reader.yml')) as f:
+        cfg = yaml.safe_load(f)
+    with open(os.path.join(ROOT, 'configs', 'datasets', 'builtin_%s.yml' % fmt)) as f:
+        cfg.update(yaml.safe_load(f))
+    for sec in ('TrainDataset', 'EvalDataset', 'TestDataset'):
+        cfg[sec]['dataset_dir'] = cfg[sec]['dataset_dir'].replace('dataset/builtin', builtin_dir)
+    cfg['TrainReader']['batch_transforms'][0]['BatchRandomResize']['target_size'] = [size - 16, size]
+    cfg['TrainReader']['batch_size'] = 4
+    for sec in ('EvalReader', 'TestReader'):
+        cfg[sec]['sample_transforms'][1]['Resize']['target_size'] = [size, size]
+    cfg['EvalReader']['batch_size'] = 3
+    return cfg
+
+
+@pytest.mark.parametrize('workers', [0, 2])
+def test_train_batches(builtin_dir, workers):
+    cfg = make_cfg(builtin_dir)
+    loader = create_reader(cfg, 'train', num_workers=workers)
+    assert len(loader) == 4  # 16 images, batch 4, drop_last
+    batches = list(loader)
+    assert len(batches) == 4
+    for b in batches:
+        b = {k: v.numpy() for k, v in b.items()}
+        assert set(b) == {'image', 'gt_bbox', 'gt_class', 'gt_score', 'im_shape', 'scale_factor',
+                          'im_id'}
+        size = b['image'].shape[2]
+        assert size in (48, 64) and b['image'].shape == (4, 3, size, size)
+        assert b['image'].dtype == np.float32 and abs(b['image'].mean()) < 3
+        assert b['gt_bbox'].shape == (4, 50, 4) and b['gt_bbox'].dtype == np.float32
+        assert b['gt_class'].shape == (4, 50) and b['gt_class'].dtype == np.int32
+        assert b['gt_score'].shape == (4, 50) and b['gt_score'].dtype == np.float32
+        assert b['im_shape'].tolist() == [[size, size]] * 4
+        assert b['im_id'].shape == (4, 1) and b['im_id'].dtype == np.int64
+        real = b['gt_score'] > 0
+        assert real.sum(axis=1).min() >= 1
+        cxcywh = b['gt_bbox'][real]
+        assert np.all(cxcywh >= 0) and np.all(cxcywh <= 1) and np.all(cxcywh[:, 2:] > 0)
+        assert np.all(b['gt_class'][real] < 6) and np.all(b['gt_bbox'][~real] == 0)
+
+
+@pytest.mark.parametrize('workers', [0, 2])
+def test_eval_batches_carry_original_gt(builtin_dir, workers):
+    cfg = make_cfg(builtin_dir, 'voc')
+    dataset = build_dataset(cfg, 'EvalDataset')
+    records = {int(r['im_id'][0]): r for r in dataset.roidbs}
+    loader = create_reader(cfg, 'eval', dataset=dataset, num_workers=workers)
+    seen = 0
+    for b in loader:
+        b = {k: v.numpy() for k, v in b.items()}
+        assert b['image'].shape[1:] == (3, 64, 64)
+        np.testing.assert_allclose(b['scale_factor'], [[0.5, 0.5]] * len(b['image']))
+        assert b['im_shape'].tolist() == [[64, 64]] * len(b['image'])
+        for i, im_id in enumerate(b['im_id'][:, 0]):
+            rec, n = records[int(im_id)], int(b['gt_num'][i])
+            np.testing.assert_allclose(b['gt_bbox'][i, :n], rec['gt_bbox'])  # original pixels
+            assert b['gt_class'][i, :n].tolist() == rec['gt_class'][:, 0].tolist()
+            assert b['difficult'][i, :n].tolist() == rec['difficult'][:, 0].tolist()
+            assert np.all(b['gt_bbox'][i, n:] == 0)
+            seen += 1
+    assert seen == len(dataset) == 8
+
+
+def test_test_reader_with_image_folder(builtin_dir):
+    cfg = make_cfg(builtin_dir)
+    ds = build_dataset(cfg, 'TestDataset')
+    paths = sorted(build_dataset(cfg, 'EvalDataset').get_imid2path().values())[:2]
+    ds.set_images(paths)
+    batches = list(create_reader(cfg, 'test', dataset=ds, num_workers=0))
+    assert len(batches) == 2
+    assert set(batches[0]) == {'image', 'im_shape', 'scale_factor', 'im_id'}
+    assert ds.label_list() == ['circle', 'square', 'triangle', 'star', 'ring', 'cross']
+
+
+def test_images_of_different_sizes_are_padded():
+    collate = BatchCompose([], mode='test')
+    samples = [{'image': np.ones((3, 40, 30), np.float32), 'im_id': np.array([i]),
+                'im_shape': np.array(s, np.float32), 'scale_factor': np.ones(2, np.float32)}
+               for i, s in enumerate([(40, 30), (20, 50)])]
+    samples[1]['image'] = np.ones((3, 20, 50), np.float32)
+    b = collate(samples)
+    assert b['image'].shape == (2, 3, 40, 50)
+    assert b['image'][1, :, 20:].sum() == 0 and b['image'][1, :, :20].min() == 1
+    assert b['im_shape'].tolist() == [[40, 30], [20, 50]]
+
+
+def test_reader_errors(builtin_dir):
+    cfg = make_cfg(builtin_dir)
+    bad = copy.deepcopy(cfg)
+    bad['TrainReader']['batch_sise'] = 2
+    with pytest.raises(ConfigError, match="unknown key 'batch_sise' in TrainReader.*'batch_size'"):
+        create_reader(bad, 'train')
+    with pytest.raises(ValueError, match='batch_size=64 with drop_last=true but the dataset has '
+                                         'only 16 records'):
+        create_reader(cfg, 'train', batch_size=64)
+    bad = copy.deepcopy(cfg)
+    bad['EvalReader']['sample_transforms'].insert(1, {'Normalise': {}})
+    with pytest.raises(ConfigError, match="unknown transform 'Normalise'"):
+        create_reader(bad, 'eval')
+    with pytest.raises(ConfigError, match='no TrainDataset section'):
+        build_dataset({}, 'TrainDataset')

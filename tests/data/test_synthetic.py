@@ -1,0 +1,72 @@
+import json
+import os
+
+import numpy as np
+
+from ppdet.data import COCODataSet, VOCDataSet
+from ppdet.data.synthetic import CLASSES, generate_dataset
+
+
+def _files(root):
+    out = {}
+    for d, _, names in os.walk(root):
+        for n in names:
+            p = os.path.join(d, n)
+            with open(p, 'rb') as f:
+                out[os.path.relpath(p, root)] = f.read()
+    return out
+
+
+def test_deterministic_bytes(builtin_dir, tmp_path):
+    again = str(tmp_path / 'again')
+    generate_dataset(again, num_train=16, num_val=8, image_size=128, seed=3)
+    a, b = _files(builtin_dir), _files(again)
+    a.pop('manifest.json'), b.pop('manifest.json')  # holds the generation time
+    assert a.keys() == b.keys() and all(a[k] == b[k] for k in a)
+    other = str(tmp_path / 'other')
+    generate_dataset(other, num_train=2, num_val=1, image_size=128, seed=4)
+    assert _files(other)['coco/train/train_000001.jpg'] != a['coco/train/train_000001.jpg']
+
+
+def test_rerun_is_skipped_and_changed_params_regenerate(tmp_path, ppdet_log):
+    out = str(tmp_path / 'ds')
+    first = generate_dataset(out, num_train=3, num_val=2, image_size=96)
+    mtime = os.path.getmtime(os.path.join(out, 'coco/train/train_000001.jpg'))
+    assert generate_dataset(out, num_train=3, num_val=2, image_size=96) == first
+    assert 'already in' in ppdet_log.text
+    assert os.path.getmtime(os.path.join(out, 'coco/train/train_000001.jpg')) == mtime
+    generate_dataset(out, num_train=2, num_val=2, image_size=96)  # fewer: stale files removed
+    assert not os.path.exists(os.path.join(out, 'coco/train/train_000003.jpg'))
+    assert not os.path.exists(os.path.join(out, 'voc/JPEGImages/train_000003.jpg'))
+    with open(os.path.join(out, 'voc/trainval.txt')) as f:
+        assert len(f.readlines()) == 2
+
+
+def test_coco_and_voc_agree(builtin_dir):
+    for split, coco_anno, voc_list in (('train', 'instances_train.json', 'trainval.txt'),
+                                       ('val', 'instances_val.json', 'test.txt')):
+        coco = COCODataSet(os.path.join(builtin_dir, 'coco'), split, 'annotations/' + coco_anno)
+        voc = VOCDataSet(os.path.join(builtin_dir, 'voc'), voc_list, 'label_list.txt')
+        assert coco.label_list() == voc.label_list() == CLASSES
+        assert len(coco) == len(voc) == {'train': 16, 'val': 8}[split]
+        voc_by_name = {os.path.basename(r['im_file']): r for r in voc.roidbs}
+        for rec in coco.roidbs:
+            other = voc_by_name[os.path.basename(rec['im_file'])]
+            np.testing.assert_array_equal(rec['gt_bbox'], other['gt_bbox'])
+            np.testing.assert_array_equal(rec['gt_class'], other['gt_class'])
+            with open(rec['im_file'], 'rb') as f1, open(other['im_file'], 'rb') as f2:
+                assert f1.read() == f2.read()
+
+
+def test_content_statistics(builtin_dir):
+    with open(os.path.join(builtin_dir, 'manifest.json')) as f:
+        stats = json.load(f)['statistics']['train']
+    assert stats['images'] == 16 and stats['boxes'] >= 16
+    assert stats['boxes_per_image']['min'] >= 1 and stats['boxes_per_image']['max'] <= 8
+    assert sum(stats['per_class'].values()) == stats['boxes']
+    with open(os.path.join(builtin_dir, 'coco/annotations/instances_train.json')) as f:
+        coco = json.load(f)
+    for a in coco['annotations']:
+        x, y, w, h = a['bbox']
+        assert w > 0 and h > 0 and x >= 0 and y >= 0 and x + w <= 128 and y + h <= 128
+        assert 0 < a['area'] <= w * h
