@@ -185,11 +185,11 @@ class PrunePlan(object):
         return cls(collections.OrderedDict(zip(names, ratios)), d.get('criterion', 'l1_norm'),
                    d.get('input_size'))
 
-    def validate(self, model):
-        """Check every name against ``model``; returns {name: dygraph param name}."""
-        resolve_names(model, list(self.ratios))
-        params = prunable_params(model)
-        return collections.OrderedDict((n, params[n].name) for n in self.ratios)
+    def resolved(self, model):
+        """This plan with every name checked against ``model`` and made user-facing."""
+        names = resolve_names(model, list(self.ratios))
+        return PrunePlan(collections.OrderedDict(zip(names, self.ratios.values())),
+                         self.criterion, self.input_size)
 
     @classmethod
     def from_flags(cls, model, pruned_params, pruned_ratios, criterion='l1_norm',
@@ -304,10 +304,10 @@ def prune(model, plan, input_size=None):
     ``record`` = {'plan': plan.to_dict(), 'shapes': {state-dict key: new shape}} for
     every tensor whose shape changed.
     """
-    if input_size is not None:
-        plan = PrunePlan(plan.ratios, plan.criterion, input_size)
-    names = plan.validate(model)
+    plan = PrunePlan(plan.ratios, plan.criterion,
+                     plan.input_size if input_size is None else input_size).resolved(model)
     params = prunable_params(model)
+    names = {n: params[n].name for n in plan.ratios}
     keys = {id(p): k for k, p in model.named_parameters()}
     before = _state_shapes(model)
     todo = {names[n]: r for n, r in plan.ratios.items() if r > 0}

@@ -83,6 +83,9 @@ def test_unknown_yolov3_name_suggests_the_seed_name():
 def test_plan_accepts_state_dict_keys_and_lists(tiny_det):
     plan = PrunePlan.from_flags(tiny_det, ['route.conv.weight', 'fuse.conv.weights'], [0.5, 0.25])
     assert list(plan.ratios.items()) == [('route.conv.weights', 0.5), ('fuse.conv.weights', 0.25)]
+    _, record = prune(tiny_det, PrunePlan({'route.conv.weight': 0.5}, input_size=SIZE))
+    assert record['plan']['pruned_params'] == ['route.conv.weights']
+    assert tiny_det.route.conv.weight.shape[0] == 8
 
 
 @pytest.mark.parametrize('params,ratios,match', [
