@@ -1,9 +1,11 @@
-"""The main job: the whole pipeline on the built-in dataset, stage by stage.
+"""The main job: the whole compression pipeline on the built-in dataset, stage by stage.
 
 Each stage writes its outputs under ``work_dir`` and records its numbers in
-``results.json`` (atomically), and is skipped when its outputs already exist,
-so an interrupted run continues where it stopped.  ``--fresh`` starts over.
+``results.json`` (atomically), and is skipped when it is already recorded as
+done, so an interrupted run continues where it stopped (a training stage also
+resumes from its last epoch checkpoint).  ``tools/pipeline.py --fresh`` starts over.
 """
+import contextlib
 import copy
 import os
 import time
@@ -14,26 +16,35 @@ from ppdet.utils.logger import setup_logger
 
 logger = setup_logger(__name__)
 
+PRUNE_PRESETS = ('sensity', 'r578')
+
 
 class Pipeline(object):
     def __init__(self, config, work_dir='output/pipeline', dataset_dir='dataset/builtin',
-                 overrides=None):
+                 overrides=None, finetune_epochs=None, sensitivity_images=40,
+                 dataset_kwargs=None):
         self.config = config
         self.overrides = list(overrides or [])
         self.work_dir = work_dir
         self.dataset_dir = dataset_dir
+        self.finetune_epochs = finetune_epochs
+        self.sensitivity_images = sensitivity_images
+        self.dataset_kwargs = dict(dataset_kwargs or {})
         self.results_path = os.path.join(work_dir, 'results.json')
         self.results = read_json(self.results_path) if os.path.isfile(self.results_path) else {}
 
     # -- helpers -----------------------------------------------------------------
-    def cfg(self, extra=()):
-        cfg = load_config(self.config, overrides=self.overrides + list(extra))
+    def cfg(self, extra=(), config=None):
+        cfg = load_config(config or self.config, overrides=self.overrides + list(extra))
         cfg['save_dir'] = self.work_dir
         return cfg
 
     def record(self, key, value):
         self.results[key] = value
         write_json(self.results_path, self.results)
+
+    def path(self, *parts):
+        return os.path.join(self.work_dir, *parts)
 
     def stage(self, name, fn):
         if name in self.results.get('_done', []):
@@ -42,39 +53,56 @@ class Pipeline(object):
         logger.info('[%s] starting', name)
         tic = time.time()
         fn()
-        done = self.results.get('_done', []) + [name]
-        self.record('_done', done)
         self.record('time_%s_s' % name, round(time.time() - tic, 1))
+        self.record('_done', self.results.get('_done', []) + [name])
         logger.info('[%s] done in %.1f s', name, time.time() - tic)
 
-    # -- stages ------------------------------------------------------------------
-    def gen_data(self):
-        from ppdet.data.synthetic import generate_dataset
-        generate_dataset(self.dataset_dir)
+    def train(self, name, cfg, prepare=None):
+        """Train with the one Trainer into ``work_dir/name``; resumes an interrupted run.
 
-    def train_baseline(self):
+        ``prepare(trainer)`` applies compression steps / loads weights before training.
+        """
         from ppdet.engine import Trainer
-        cfg = self.cfg()
         trainer = Trainer(cfg, mode='train')
-        trainer.save_dir = os.path.join(self.work_dir, 'baseline')
+        trainer.save_dir = self.path(name)
         latest = os.path.join(trainer.save_dir, 'latest.pdparams')
         if os.path.isfile(latest):
-            trainer.resume(latest)
+            trainer.resume(latest)  # restores any compression structure from the file
+        elif prepare is not None:
+            prepare(trainer)
         trainer.train(validate=False)
-        self.record('baseline_weights', os.path.join(trainer.save_dir, 'model_final'))
+        weights = os.path.join(trainer.save_dir, 'model_final')
+        self.record('%s_weights' % name, weights)
+        return weights
+
+    def evaluate(self, name, weights, cfg=None, extra=None):
+        """Record AP, GFLOPs and size of a checkpoint under results[name]."""
+        from ppdet.engine import Trainer
+        from ppdet.slim.pruning_job import config_input_size, model_summary
+        cfg = cfg or self.cfg()
+        trainer = Trainer(cfg, mode='eval')
+        trainer.load_weights(weights)
+        with contextlib.redirect_stdout(open(os.devnull, 'w')):
+            stats = trainer.evaluate(output_eval=self.path(name))['bbox']
+        size = config_input_size(cfg)
+        row = dict(model_summary(trainer.model, size), AP=float(stats[0]),
+                   AP50=float(stats[1]), input_size=size[0], weights=weights)
+        row.update(extra or {})
+        self.record(name, row)
+        logger.info('%s: AP %.4f AP50 %.4f GFLOPs %.4f size %.2f MB', name, row['AP'],
+                    row['AP50'], row['GFLOPs'], row['size_MB'])
+        return row
+
+    # -- stages: detection core --------------------------------------------------
+    def gen_data(self):
+        from ppdet.data.synthetic import generate_dataset
+        generate_dataset(self.dataset_dir, **self.dataset_kwargs)
+
+    def train_baseline(self):
+        self.train('baseline', self.cfg())
 
     def eval_baseline(self):
-        from ppdet.engine import Trainer
-        from ppdet.utils.model_stats import count_flops, gflops, param_size_mb
-        cfg = self.cfg()
-        trainer = Trainer(cfg, mode='eval')
-        trainer.load_weights(self.results['baseline_weights'])
-        stats = trainer.evaluate(output_eval=os.path.join(self.work_dir, 'baseline'))['bbox']
-        size = _eval_size(cfg)
-        self.record('baseline', {
-            'AP': float(stats[0]), 'AP50': float(stats[1]),
-            'GFLOPs': gflops(count_flops(trainer.model, size)), 'size_MB': param_size_mb(trainer.model),
-            'input_size': size})
+        self.evaluate('baseline', self.results['baseline_weights'])
 
     def export_baseline(self):
         from ppdet.data import build_dataset
@@ -82,10 +110,10 @@ class Pipeline(object):
         from ppdet.engine.export import export_model
         cfg = self.cfg()
         trainer = Trainer(cfg, mode='test')
-        meta = trainer.load_weights(self.results['baseline_weights'])
-        out = os.path.join(self.work_dir, 'inference', 'baseline')
+        trainer.load_weights(self.results['baseline_weights'])
+        out = self.path('inference', 'baseline')
         export_model(trainer.model, cfg, out, build_dataset(cfg, 'TestDataset').label_list(),
-                     meta=meta)
+                     meta=trainer.meta())
         self.record('baseline_inference', out)
 
     def infer_one(self):
@@ -94,9 +122,42 @@ class Pipeline(object):
         image = _first_val_image(cfg)
         trainer = Trainer(cfg, mode='test')
         trainer.load_weights(self.results['baseline_weights'])
-        res = trainer.predict([image], output_dir=os.path.join(self.work_dir, 'infer'))
-        self.record('infer_image', os.path.join(self.work_dir, 'infer', os.path.basename(image)))
+        res = trainer.predict([image], output_dir=self.path('infer'))
+        self.record('infer_image', self.path('infer', os.path.basename(image)))
         self.record('infer_detections', int((res[0]['bbox'][:, 1] >= 0.5).sum()))
+
+    # -- stages: pruning -----------------------------------------------------------
+    def sensitivity(self):
+        from ppdet.slim.pruning_job import run_sensitivity
+        from ppdet.slim.sensitivity import get_ratios_by_loss
+        sens_file = self.path('sensitivity', 'sensitivities.json')
+        sens = run_sensitivity(self.cfg(), weights=self.results['baseline_weights'],
+                               sensitivities_file=sens_file,
+                               eval_images=self.sensitivity_images, max_loss=0.5,
+                               plot_file=self.path('sensitivity', 'sensitivities.png'))
+        self.record('sensitivity', {'file': sens_file,
+                                    'plot': self.path('sensitivity', 'sensitivities.png'),
+                                    'ratios_at_loss_0.1': get_ratios_by_loss(sens, 0.1)})
+
+    def prune_and_finetune(self, preset):
+        from ppdet.engine import Trainer
+        from ppdet.slim.pruning_job import build_plan, prune_trainer
+        base = self.results['baseline_weights']
+        extra = ['epoch=%d' % self.finetune_epochs] if self.finetune_epochs else []
+        cfg = self.cfg(extra)
+        # AP right after pruning, before any fine-tuning
+        trainer = Trainer(cfg, mode='eval')
+        trainer.load_weights(base)
+        plan = build_plan(trainer.model, cfg, pruned_ratios=preset)
+        prune_trainer(trainer, plan)
+        pruned = trainer.save(self.path('prune_%s' % preset, 'pruned_no_finetune'))
+        row = self.evaluate('%s_pruned' % preset, pruned, cfg)
+
+        def prepare(t):
+            t.load_weights(pruned)  # the file carries the plan: no flags needed
+        weights = self.train('prune_%s' % preset, cfg, prepare)
+        self.evaluate(preset, weights, cfg, extra={'AP_after_prune': row['AP'],
+                                                   'AP50_after_prune': row['AP50']})
 
     def run(self):
         self.stage('data', self.gen_data)
@@ -104,14 +165,10 @@ class Pipeline(object):
         self.stage('eval', self.eval_baseline)
         self.stage('export', self.export_baseline)
         self.stage('infer', self.infer_one)
+        self.stage('sensitivity', self.sensitivity)
+        for preset in PRUNE_PRESETS:
+            self.stage('prune_%s' % preset, lambda p=preset: self.prune_and_finetune(p))
         return self.results
-
-
-def _eval_size(cfg):
-    for t in (cfg.get('EvalReader') or {}).get('sample_transforms', []):
-        if 'Resize' in t:
-            return int(t['Resize']['target_size'][0])
-    raise ValueError('EvalReader has no Resize transform; cannot tell the input size')
 
 
 def _first_val_image(cfg):
@@ -120,16 +177,29 @@ def _first_val_image(cfg):
     return sorted(ds.get_imid2path().values())[0]
 
 
+def _pct(new, old):
+    return '%+.2f%%' % (100.0 * (new - old) / old) if old else ''
+
+
 def format_results(results):
-    """Markdown summary of what the pipeline measured."""
-    lines = ['| model | GFLOPs | size (MB) | input | AP | AP50 |', '|---|---|---|---|---|---|']
-    for key in ('baseline',):
+    """Markdown tables of what the pipeline measured (seed-style, relative to baseline)."""
+    base = results.get('baseline')
+    lines = ['| model | GFLOPs | size (MB) | input | AP after pruning | AP | AP50 |',
+             '|---|---|---|---|---|---|---|']
+    for key in ('baseline',) + PRUNE_PRESETS:
         r = results.get(key)
-        if r:
-            lines.append('| %s | %.3f | %.2f | %d | %.3f | %.3f |' % (
-                key, r['GFLOPs'], r['size_MB'], r['input_size'], r['AP'], r['AP50']))
+        if not r:
+            continue
+        rel = (lambda k: ' (%s)' % _pct(r[k], base[k])) if base and key != 'baseline' \
+            else (lambda k: '')
+        after = '%.3f' % r['AP_after_prune'] if 'AP_after_prune' in r else '-'
+        lines.append('| %s | %.4f%s | %.2f%s | %d | %s | %.3f | %.3f |' % (
+            key, r['GFLOPs'], rel('GFLOPs'), r['size_MB'], rel('size_MB'), r['input_size'],
+            after, r['AP'], r['AP50']))
     if 'infer_image' in results:
         lines.append('')
         lines.append('detections drawn on %s (%d with score >= 0.5)' % (
             results['infer_image'], results.get('infer_detections', 0)))
+    if 'sensitivity' in results:
+        lines.append('sensitivity curves: %s' % results['sensitivity']['plot'])
     return '\n'.join(lines)
