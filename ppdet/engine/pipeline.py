@@ -37,6 +37,9 @@ class Pipeline(object):
     def cfg(self, extra=(), config=None):
         cfg = load_config(config or self.config, overrides=self.overrides + list(extra))
         cfg['save_dir'] = self.work_dir
+        for section in ('TrainDataset', 'EvalDataset', 'TestDataset'):
+            # the built-in dataset's COCO layout, wherever it was generated
+            cfg[section]['dataset_dir'] = os.path.join(self.dataset_dir, 'coco')
         return cfg
 
     def record(self, key, value):
