@@ -1,0 +1,439 @@
+"""Quantization: post-training (on an exported model) and quantization-aware training.
+
+Post-training, NNCF style - one call with a calibration set::
+
+    quantize_post('output/inference/yolov3', images, 'output/int8', algo='hist')
+
+runs PaddleSlim's ``quant_post_static`` on the exported model (NMS inside).  Only
+``conv2d`` / ``depthwise_conv2d`` / ``mul`` / ``matmul`` ops are quantized, so the
+YOLO decoding and NMS stay in float.  The output directory holds an int8-ready
+``model.pdmodel/.pdiparams`` and a copy of ``infer_cfg.yml`` with
+``quantized: true`` and the quantization settings under ``compression.quant``.
+Paddle Inference runs it with real int8 kernels on CPU with ``enable_mkldnn()`` +
+``enable_mkldnn_int8()`` (see :mod:`ppdet.slim.quant_bench`).
+
+Calibration images are preprocessed exactly as ``infer_cfg.yml``'s ``Preprocess``
+says.  ``data`` may be image paths, RGB ``HWC uint8`` arrays, already
+preprocessed feed dicts (``image`` CHW float32, optional ``im_shape`` /
+``scale_factor``) or a loader yielding batch dicts.
+
+Quantization-aware training is the registered compression step ``'quant'``
+(:class:`QATStep`): it rewrites a dygraph model with PaddleSlim's ``QAT``
+(channel-wise weights, moving-average activations, optional PACT), the trainer
+records its config in every checkpoint, and ``restore`` re-applies it so a QAT
+checkpoint (with its scales) loads from the file alone.  :func:`export_qat_model`
+writes the int8-ready inference model.
+"""
+import copy
+import fnmatch
+import os
+import shutil
+
+import numpy as np
+import paddle
+
+from ppdet.slim.steps import CompressionStep, register_step
+from ppdet.utils.fileio import read_json, write_json, write_yaml
+from ppdet.utils.logger import setup_logger
+
+logger = setup_logger(__name__)
+
+__all__ = ['quantize_post', 'quantize_post_with_report', 'resolve_skip_layers', 'QATStep', 'export_qat_model', 'calibration_feeds',
+           'read_infer_cfg', 'stack_feeds', 'PTQ_ALGOS', 'QUANTIZABLE_OP_TYPES',
+           'DEFAULT_NOT_QUANT_PATTERN', 'write_param_names', 'read_param_names']
+
+PTQ_ALGOS = ('abs_max', 'avg', 'hist', 'KL', 'mse', 'emd')
+# The detection decode (yolo_box) and NMS ops are not in this list and stay in float.
+QUANTIZABLE_OP_TYPES = ('conv2d', 'depthwise_conv2d', 'mul', 'matmul')
+MODEL_FILE, PARAMS_FILE, INFER_CFG = 'model.pdmodel', 'model.pdiparams', 'infer_cfg.yml'
+PARAM_NAMES = 'param_names.json'  # exported tensor name -> dygraph layer name
+FEED_NAMES = ('image', 'im_shape', 'scale_factor')
+DEFAULT_NOT_QUANT_PATTERN = ('yolo_head.yolo_output',)
+
+
+# -- exported-model helpers -------------------------------------------------------
+def _check_model_dir(model_dir):
+    for f in (MODEL_FILE, PARAMS_FILE):
+        if not os.path.isfile(os.path.join(str(model_dir), f)):
+            raise FileNotFoundError(
+                '%s has no %s: give the directory written by tools/export_model.py '
+                '(or pass -o weights=CKPT to export first)' % (model_dir, f))
+
+
+def read_infer_cfg(model_dir):
+    import yaml
+    path = os.path.join(str(model_dir), INFER_CFG)
+    if not os.path.isfile(path):
+        raise FileNotFoundError('%s not found: the calibration preprocessing is read from it '
+                                '(re-export with tools/export_model.py)' % path)
+    with open(path) as f:
+        return yaml.safe_load(f) or {}
+
+
+def write_param_names(model, model_dir):
+    """Record exported tensor name -> dygraph name for a model exported in this process.
+
+    ``jit.save`` keeps each parameter's unique runtime name (``conv2d_12.w_0``); the
+    per-layer report and ``skip_layers`` accept the readable names through this map.
+    """
+    names = {p.name: n for n, p in model.named_parameters()}
+    write_json(os.path.join(str(model_dir), PARAM_NAMES), names)
+    return names
+
+
+def read_param_names(model_dir):
+    path = os.path.join(str(model_dir), PARAM_NAMES)
+    return read_json(path) if os.path.isfile(path) else {}
+
+
+# -- calibration data -------------------------------------------------------------
+def _split_batch(batch):
+    """A loader batch dict (tensors or arrays, leading batch dim) -> per-sample feeds."""
+    arrays = {k: np.asarray(batch[k].numpy() if hasattr(batch[k], 'numpy') else batch[k],
+                            'float32') for k in FEED_NAMES if k in batch}
+    return [{k: v[i] for k, v in arrays.items()} for i in range(arrays['image'].shape[0])]
+
+
+def calibration_feeds(model_dir, data, limit=None):
+    """Normalise ``data`` into a list of per-sample feed dicts of numpy arrays."""
+    pre = None
+    out = []
+    for item in data:
+        if isinstance(item, dict):
+            img = item['image']
+            img = img.numpy() if hasattr(img, 'numpy') else np.asarray(img)
+            samples = _split_batch(item) if img.ndim == 4 else [item]
+        else:
+            # the deploy-side preprocessing: calibration sees exactly what inference sees
+            from ppdet.deploy.preprocess import Preprocessor, decode_image
+            if pre is None:
+                pre = Preprocessor(read_infer_cfg(model_dir))
+            rgb = decode_image(str(item)) if isinstance(item, (str, os.PathLike)) else item
+            samples = [pre.one(rgb)]
+        for s in samples:
+            img = np.asarray(s['image'], 'float32')
+            h, w = img.shape[-2:]
+            out.append({'image': img,
+                        'im_shape': np.asarray(s.get('im_shape', [h, w]), 'float32'),
+                        'scale_factor': np.asarray(s.get('scale_factor', [1., 1.]), 'float32')})
+            if limit is not None and len(out) >= limit:
+                return out
+    if not out:
+        raise ValueError('no calibration images: give image paths, arrays or a data loader')
+    return out
+
+
+def stack_feeds(feeds):
+    return {k: np.stack([f[k] for f in feeds]) for k in FEED_NAMES}
+
+
+class _FeedDataset(paddle.io.Dataset):
+    def __init__(self, feeds, names):
+        self.feeds, self.names = feeds, names
+
+    def __len__(self):
+        return len(self.feeds)
+
+    def __getitem__(self, i):
+        return tuple(self.feeds[i][k] for k in self.names)
+
+
+def _static_loader(feeds, batch_size, names):
+    """PostTrainingQuantization accepts only a static-mode paddle.io.DataLoader."""
+    main, startup = paddle.static.Program(), paddle.static.Program()
+    with paddle.static.program_guard(main, startup):
+        feed_list = [paddle.static.data(n, [None] + list(feeds[0][n].shape), 'float32')
+                     for n in names]
+    return paddle.io.DataLoader(_FeedDataset(feeds, names), feed_list=feed_list,
+                                return_list=False,
+                                batch_size=batch_size, shuffle=False, drop_last=False,
+                                places=paddle.CPUPlace())
+
+
+# -- post-training quantization ---------------------------------------------------
+def resolve_skip_layers(model_dir, names):
+    """Layer names (readable or exported) -> exported weight tensor names for skip_tensor_list."""
+    if not names:
+        return []
+    if isinstance(names, str):
+        names = [n for n in names.split(',') if n.strip()]
+    mapping = read_param_names(model_dir)
+    by_layer = {}
+    for tensor, name in mapping.items():
+        if name.endswith('.weight'):
+            by_layer[name[:-len('.weight')]] = tensor
+    known = set(_weight_tensors(model_dir))
+    out = []
+    for n in (s.strip() for s in names):
+        if n in known:
+            out.append(n)
+        elif n in by_layer and by_layer[n] in known:
+            out.append(by_layer[n])
+        elif n.endswith('.weight') and n[:-len('.weight')] in by_layer:
+            out.append(by_layer[n[:-len('.weight')]])
+        else:
+            import difflib
+            close = difflib.get_close_matches(n, sorted(known) + sorted(by_layer), n=3, cutoff=0.5)
+            raise ValueError('unknown layer %r to keep in fp32%s (the per-layer report lists the '
+                             'quantized layers: --report)' % (
+                                 n, '; did you mean ' + ' or '.join(map(repr, close)) + '?'
+                                 if close else ''))
+    return out
+
+
+def _weight_tensors(model_dir):
+    """Names of the weights of quantizable ops in an exported model."""
+    from ppdet.slim.quant_report import load_program, quantizable_ops
+    prog, _, _, _ = load_program(model_dir)
+    return [w for _, w, _ in quantizable_ops(prog)]
+
+
+def quantize_post(model_dir, data, out_dir, algo='hist', batch_nums=10, batch_size=1,
+                  weight_per_channel=True, skip_tensors=None, onnx_format=False,
+                  hist_percent=0.9999):
+    """Post-training int8 quantization of an exported model; returns ``out_dir``.
+
+    ``data``: calibration images (see module doc); ``batch_nums * batch_size`` of
+    them are used.  ``skip_tensors``: layers kept in fp32, by exported weight name
+    (``conv2d_12.w_0``) or by layer name (``neck.yolo_block.0.tip.conv``).
+    """
+    if algo not in PTQ_ALGOS:
+        raise ValueError('unknown PTQ algo %r; choose one of %s' % (algo, ', '.join(PTQ_ALGOS)))
+    if int(batch_nums) < 1 or int(batch_size) < 1:
+        raise ValueError('batch_nums and batch_size must be >= 1 (got %s, %s)' % (
+            batch_nums, batch_size))
+    _check_model_dir(model_dir)
+    feeds = calibration_feeds(model_dir, data, limit=int(batch_nums) * int(batch_size))
+    skip = resolve_skip_layers(model_dir, skip_tensors)
+    weight_type = 'channel_wise_abs_max' if weight_per_channel else 'abs_max'
+    run_ptq(model_dir, feeds, out_dir, algo=algo, batch_size=int(batch_size),
+            weight_quantize_type=weight_type, skip_tensor_list=skip, onnx_format=onnx_format,
+            hist_percent=hist_percent)
+    record = {'method': 'post_training', 'algo': algo, 'batch_nums': int(batch_nums),
+              'batch_size': int(batch_size), 'calibration_images': len(feeds),
+              'weight_quantize_type': weight_type,
+              'activation_quantize_type': 'range_abs_max',
+              'quantizable_op_type': list(QUANTIZABLE_OP_TYPES),
+              'skip_tensor_list': skip, 'onnx_format': bool(onnx_format),
+              'source_model': os.path.abspath(str(model_dir))}
+    if algo == 'hist':
+        record['hist_percent'] = hist_percent
+    write_quant_infer_cfg(model_dir, out_dir, record)
+    return out_dir
+
+
+def quantize_post_with_report(model_dir, data, out_dir, keep_worst=0, report_images=4,
+                              skip_tensors=None, **kwargs):
+    """PTQ, then the per-layer error report; with ``keep_worst=K`` re-run PTQ keeping the
+    K layers with the worst isolated error in fp32.
+
+    Returns ``(out_dir, reports)``: ``reports['first']`` and, when re-run, ``reports['final']``
+    (rows as in :func:`ppdet.slim.quant_report.layer_report`), ``reports['kept_fp32']``.
+    """
+    from ppdet.slim.quant_report import layer_report
+    data = list(data) if not isinstance(data, list) else data
+    probe = stack_feeds(calibration_feeds(model_dir, data, limit=int(report_images)))
+    skip = resolve_skip_layers(model_dir, skip_tensors)
+    quantize_post(model_dir, data, out_dir, skip_tensors=skip, **kwargs)
+    reports = {'first': layer_report(model_dir, out_dir, probe)}
+    if keep_worst:
+        worst = [r['weight'] for r in reports['first'] if r['quantized']][:int(keep_worst)]
+        reports['kept_fp32'] = worst
+        logger.info('re-running PTQ with the %d worst layers in fp32: %s', len(worst),
+                    ', '.join(worst))
+        quantize_post(model_dir, data, out_dir, skip_tensors=skip + worst, **kwargs)
+        reports['final'] = layer_report(model_dir, out_dir, probe)
+    return out_dir, reports
+
+
+def run_ptq(model_dir, feeds, out_dir, algo='hist', batch_size=1,
+            weight_quantize_type='channel_wise_abs_max', skip_tensor_list=None,
+            onnx_format=False, hist_percent=0.9999):
+    from paddleslim.quant import quant_post_static
+    from ppdet.slim.quant_report import load_program
+    names = [n for n in load_program(model_dir)[1] if n in FEED_NAMES]  # a bare net feeds image only
+    was_dynamic = paddle.in_dynamic_mode()
+    paddle.enable_static()
+    try:
+        loader = _static_loader(feeds, batch_size, names)
+        exe = paddle.static.Executor(paddle.CPUPlace())
+        batches = (len(feeds) + batch_size - 1) // batch_size
+        scope = paddle.static.Scope()  # PTQ loads the model into the current scope: keep it apart
+        with paddle.static.scope_guard(scope):
+            quant_post_static(
+                exe, str(model_dir), str(out_dir), data_loader=loader,
+                model_filename=MODEL_FILE, params_filename=PARAMS_FILE,
+                save_model_filename=MODEL_FILE, save_params_filename=PARAMS_FILE,
+                batch_size=batch_size, batch_nums=batches, scope=scope,
+                algo=algo, hist_percent=hist_percent,
+                quantizable_op_type=list(QUANTIZABLE_OP_TYPES),
+                weight_quantize_type=weight_quantize_type,
+                activation_quantize_type='range_abs_max', onnx_format=bool(onnx_format),
+                skip_tensor_list=list(skip_tensor_list or []) or None)
+    finally:
+        if was_dynamic:
+            paddle.disable_static()
+    _check_model_dir(out_dir)
+    names = os.path.join(str(model_dir), PARAM_NAMES)
+    if os.path.isfile(names):
+        shutil.copyfile(names, os.path.join(str(out_dir), PARAM_NAMES))
+
+
+def write_quant_infer_cfg(src_dir, out_dir, record):
+    """Copy ``infer_cfg.yml`` with ``quantized: true`` and ``compression.quant = record``."""
+    info = read_infer_cfg(src_dir)
+    info['quantized'] = True
+    comp = dict(info.get('compression') or {})
+    comp['quant'] = record
+    info['compression'] = comp
+    write_yaml(os.path.join(str(out_dir), INFER_CFG), info)
+    return info
+
+
+# -- quantization-aware training --------------------------------------------------
+QAT_DEFAULTS = {
+    'weight_quantize_type': 'channel_wise_abs_max',
+    'activation_quantize_type': 'moving_average_abs_max',
+    'weight_bits': 8,
+    'activation_bits': 8,
+    'moving_rate': 0.9,
+    'quantizable_layer_type': ['Conv2D', 'Linear'],
+    'not_quant_pattern': list(DEFAULT_NOT_QUANT_PATTERN),
+    'use_pact': False,
+    'onnx_format': False,
+}
+
+
+def _matches(name, patterns):
+    """A pattern matches a layer name as a glob or as a dotted prefix/substring."""
+    for p in patterns:
+        if fnmatch.fnmatchcase(name, p) or p in name:
+            return True
+    return False
+
+
+def _refresh_list_refs(model, replaced):
+    """Point Python lists of layers (e.g. the head's output convs) at the QAT wrappers.
+
+    PaddleSlim swaps sub-layers by attribute; a parent that also keeps them in a plain
+    list would otherwise keep calling the float layer.
+    """
+    for layer in [model] + [l for _, l in model.named_sublayers()]:
+        for key, value in list(vars(layer).items()):
+            if isinstance(value, list) and any(id(v) in replaced for v in value):
+                layer.__dict__[key] = [replaced.get(id(v), v) for v in value]
+
+
+@register_step('quant')
+class QATStep(CompressionStep):
+    """Quantization-aware training: fake-quant conv/linear layers, trained with the model.
+
+    ``config`` keys (all optional): see :data:`QAT_DEFAULTS`.  ``not_quant_pattern``
+    lists layer-name patterns kept in float (default: the YOLO output convs).
+    """
+
+    def __init__(self, config=None):
+        config = dict(config or {})
+        unknown = set(config) - set(QAT_DEFAULTS)
+        if unknown:
+            raise ValueError('unknown quantization option(s) %s; known: %s' % (
+                ', '.join(sorted(unknown)), ', '.join(sorted(QAT_DEFAULTS))))
+        cfg = copy.deepcopy(QAT_DEFAULTS)
+        cfg.update(config)
+        if isinstance(cfg['not_quant_pattern'], str):
+            cfg['not_quant_pattern'] = [p for p in cfg['not_quant_pattern'].split(',') if p]
+        cfg['not_quant_pattern'] = list(cfg['not_quant_pattern'] or [])
+        cfg['use_pact'] = bool(cfg['use_pact'])
+        self.config = cfg
+
+    def slim_config(self, with_pact=None):
+        """The config dict PaddleSlim's QAT takes."""
+        c = self.config
+        pact = c['use_pact'] if with_pact is None else with_pact
+        return {'weight_quantize_type': c['weight_quantize_type'],
+                'activation_quantize_type': c['activation_quantize_type'],
+                'weight_bits': int(c['weight_bits']), 'activation_bits': int(c['activation_bits']),
+                'moving_rate': float(c['moving_rate']),
+                'quantizable_layer_type': list(c['quantizable_layer_type']),
+                'activation_preprocess_type': 'PACT' if pact else None,
+                'weight_preprocess_type': None, 'onnx_format': bool(c['onnx_format'])}
+
+    def quantize(self, model, with_pact=None):
+        from paddleslim import QAT
+        net = model
+        if hasattr(net, 'deployable'):
+            net = net.deployable()  # a training wrapper (distillation): quantize the student
+        types = tuple(getattr(paddle.nn, t) for t in self.config['quantizable_layer_type'])
+        before = dict(net.named_sublayers())
+        skipped = []
+        for name, layer in before.items():
+            if isinstance(layer, types) and _matches(name, self.config['not_quant_pattern']):
+                layer.skip_quant = True
+                skipped.append(name)
+        qat = QAT(config=self.slim_config(with_pact))
+        qat.quantize(net, inplace=True)
+        after = dict(net.named_sublayers())
+        replaced = {id(layer): after[n] for n, layer in before.items()
+                    if n in after and after[n] is not layer}
+        _refresh_list_refs(net, replaced)
+        quantized = sorted(n for n, l in before.items() if id(l) in replaced)
+        if not quantized:
+            raise ValueError('QAT quantized no layer: not_quant_pattern %r excludes every %s' % (
+                self.config['not_quant_pattern'], '/'.join(self.config['quantizable_layer_type'])))
+        return model, qat, quantized, skipped
+
+    def apply(self, model):
+        model, _, quantized, skipped = self.quantize(model)
+        logger.info('QAT: %d layers fake-quantized, %d kept in float (%s)', len(quantized),
+                    len(skipped), ', '.join(skipped) or '-')
+        return model, copy.deepcopy(self.config)
+
+    @classmethod
+    def restore(cls, model, record):
+        return cls(record).quantize(model)[0]
+
+
+
+def quant_record(steps):
+    for rec in steps or []:
+        if rec.get('kind') == QATStep.kind:
+            return {k: v for k, v in rec.items() if k != 'kind'}
+    return None
+
+
+def export_qat_model(model, cfg, output_dir, label_list, record, meta=None, exclude_nms=False):
+    """Save a QAT model as an int8-ready Paddle inference model with NMS inside.
+
+    ``record`` is the QAT config (the step record).  PACT clipping is a training aid:
+    as in PaddleSlim, the exported graph is the same quantization without it.
+    """
+    from paddleslim import QAT
+
+    from ppdet.engine.export import input_spec, write_infer_cfg
+    from ppdet.modeling.architectures.inference_model import InferenceModel
+    step = QATStep(record)
+    if step.config['use_pact']:
+        model = _without_pact(model)
+    os.makedirs(output_dir, exist_ok=True)
+    model.eval()
+    wrapper = InferenceModel(model, exclude_nms=exclude_nms)
+    wrapper.eval()
+    qat = QAT(config=step.slim_config(with_pact=False))
+    qat.save_quantized_model(wrapper, os.path.join(output_dir, 'model'), input_spec=input_spec(cfg))
+    write_param_names(model, output_dir)
+    meta = dict(meta or {})
+    meta['quant'] = dict(step.config, method='quant_aware')
+    write_infer_cfg(cfg, output_dir, label_list, exclude_nms=exclude_nms, meta=meta,
+                    quantized=True)
+    logger.info('exported int8-ready QAT model to %s', output_dir)
+    return output_dir
+
+
+def _without_pact(model):
+    """A copy of a QAT model with the PACT clipping layers removed (inference graph)."""
+    model = copy.deepcopy(model)
+    for _, layer in model.named_sublayers(include_self=True):
+        if '_act_preprocess' in layer._sub_layers:
+            layer._sub_layers.pop('_act_preprocess')
+            object.__setattr__(layer, '_act_preprocess', None)
+    return model

@@ -1,0 +1,248 @@
+"""Per-layer quantization error: which layers make a PTQ model collapse, worst first.
+
+For every quantizable op (conv2d / depthwise_conv2d / mul / matmul) of an exported
+fp32 model and its PTQ int8 model, the report gives two errors of the layer's
+output against fp32, as cosine similarity and SNR in dB, on a few calibration
+images.  Both are measured with the real quantization ops of the int8 program
+(Paddle's static executor; the fake-quant ops compute exactly the int8 rounding
+and clipping, in float):
+
+* ``isolated``: this layer quantized, its input taken from the fp32 run.  The int8
+  program is run once with every activation-quantize op re-wired to read the fp32
+  activation, so each layer's own quantization error shows without what the layers
+  before it added.  This ranks the layers; keep the worst in fp32 (``skip_layers``).
+* ``accumulated``: the int8 program end to end: the error that reaches this layer.
+
+Layers are named by their exported weight tensor (``conv2d_12.w_0``) and, when the
+export recorded it (``param_names.json``), by their model name.
+"""
+import contextlib
+import json
+import math
+import os
+
+import numpy as np
+import paddle
+
+from ppdet.utils.fileio import write_json
+
+__all__ = ['layer_report', 'format_table', 'write_report', 'load_program', 'quantizable_ops',
+           'cosine', 'snr_db']
+
+_OP_WEIGHT_SLOT = {'conv2d': 'Filter', 'depthwise_conv2d': 'Filter', 'mul': 'Y',
+                   'matmul': 'Y', 'matmul_v2': 'Y'}
+_OP_INPUT_SLOT = {'conv2d': 'Input', 'depthwise_conv2d': 'Input', 'mul': 'X',
+                  'matmul': 'X', 'matmul_v2': 'X'}
+_OP_OUTPUT_SLOT = {'conv2d': 'Output', 'depthwise_conv2d': 'Output', 'mul': 'Out',
+                   'matmul': 'Out', 'matmul_v2': 'Out'}
+MAX_SNR = 100.0  # dB reported for an exact match
+
+
+@contextlib.contextmanager
+def static_mode():
+    was_dynamic = paddle.in_dynamic_mode()
+    paddle.enable_static()
+    try:
+        yield
+    finally:
+        if was_dynamic:
+            paddle.disable_static()
+
+
+def load_program(model_dir):
+    """-> (program, feed names, fetch vars, scope) of an inference model directory."""
+    with static_mode():
+        scope = paddle.static.Scope()
+        exe = paddle.static.Executor(paddle.CPUPlace())
+        with paddle.static.scope_guard(scope):
+            prog, feeds, fetches = paddle.static.load_inference_model(
+                os.path.join(str(model_dir), 'model'), exe)
+    return prog, feeds, fetches, scope
+
+
+def _is_quant_op(op):
+    return 'quantize' in op.type
+
+
+def _producers(block):
+    out = {}
+    for op in block.ops:
+        for name in op.output_arg_names:
+            out[name] = op
+    return out
+
+
+def _consumers(block):
+    out = {}
+    for op in block.ops:
+        for name in op.input_arg_names:
+            out.setdefault(name, []).append(op)
+    return out
+
+
+def _trace_back(var, producers):
+    """Follow a var back through (de)quantize ops: -> (float source var, first quant op)."""
+    first = None
+    op = producers.get(var)
+    while op is not None and _is_quant_op(op):
+        first = op
+        var = op.input('X')[0]
+        op = producers.get(var)
+    return var, first
+
+
+def _trace_forward(var, consumers):
+    """Follow a conv output through dequantize ops to the float value the next op uses."""
+    while True:
+        nxt = [op for op in consumers.get(var, []) if 'dequantize' in op.type]
+        if not nxt:
+            return var
+        var = nxt[0].output('Out')[0] if 'Out' in nxt[0].output_names else nxt[0].output('Y')[0]
+
+
+def quantizable_ops(program):
+    """[(op, weight tensor name, output var)] of the ops PTQ may quantize, in order."""
+    block = program.global_block()
+    producers = _producers(block)
+    persistable = {v.name for v in program.list_vars() if v.persistable}
+    out = []
+    for op in block.ops:
+        slot = _OP_WEIGHT_SLOT.get(op.type)
+        if slot is None or not op.input(slot):
+            continue
+        weight, _ = _trace_back(op.input(slot)[0], producers)
+        if weight not in persistable:
+            continue  # activation x activation: not a layer with weights
+        out.append((op, weight, op.output(_OP_OUTPUT_SLOT[op.type])[0]))
+    return out
+
+
+def _strip_feed_fetch(program):
+    """The executor adds its own feed/fetch ops; the saved ones would clash with extra feeds."""
+    block = program.global_block()
+    for i in reversed(range(len(block.ops))):
+        if block.ops[i].type in ('feed', 'fetch'):
+            block._remove_op(i)
+    return program
+
+
+def _run(program, scope, feed, fetch):
+    with static_mode():
+        exe = paddle.static.Executor(paddle.CPUPlace())
+        with paddle.static.scope_guard(scope):
+            return exe.run(program, feed=feed, fetch_list=list(fetch), return_numpy=True)
+
+
+def cosine(ref, got):
+    a, b = np.ravel(ref).astype('float64'), np.ravel(got).astype('float64')
+    na, nb = np.linalg.norm(a), np.linalg.norm(b)
+    if na == 0 or nb == 0:
+        return 1.0 if na == nb else 0.0
+    return float(np.dot(a, b) / (na * nb))
+
+
+def snr_db(ref, got):
+    a, b = np.ravel(ref).astype('float64'), np.ravel(got).astype('float64')
+    noise = float(np.sum((a - b) ** 2))
+    signal = float(np.sum(a ** 2))
+    if noise == 0:
+        return MAX_SNR
+    if signal == 0:
+        return -MAX_SNR
+    return float(min(MAX_SNR, 10.0 * math.log10(signal / noise)))
+
+
+def _errors(ref, got):
+    return {'cosine': round(cosine(ref, got), 6), 'snr_db': round(snr_db(ref, got), 3)}
+
+
+def layer_report(fp32_dir, int8_dir, feeds, names=None):
+    """Rows (dicts), worst isolated SNR first; see the module doc.
+
+    ``feeds``: dict of stacked numpy inputs (``image``, ``im_shape``, ``scale_factor``).
+    ``names``: exported tensor name -> model name (default: the int8 dir's param_names.json).
+    """
+    from ppdet.slim.quant import read_param_names
+    names = names if names is not None else (read_param_names(int8_dir) or
+                                             read_param_names(fp32_dir))
+    fp_prog, fp_feeds, _, fp_scope = load_program(fp32_dir)
+    q_prog, q_feeds, _, q_scope = load_program(int8_dir)
+    feed = {k: feeds[k] for k in fp_feeds}
+    fp_ops = {w: (op, out) for op, w, out in quantizable_ops(fp_prog)}
+
+    q_prog = _strip_feed_fetch(q_prog)
+    # the executor caches programs by identity: re-wire a second copy for the isolated run
+    iso_prog, _, _, iso_scope = load_program(int8_dir)
+    iso_prog = _strip_feed_fetch(iso_prog)
+    block = iso_prog.global_block()
+    producers, consumers = _producers(block), _consumers(block)
+    layers = []  # (weight, op_type, fp32 output, int8 output, fp32 input, quantized?)
+    for op, weight, out in quantizable_ops(q_prog):
+        if weight not in fp_ops:
+            continue
+        src, first = _trace_back(op.input(_OP_INPUT_SLOT[op.type])[0], producers)
+        layers.append({'weight': weight, 'op_type': op.type, 'fp32_out': fp_ops[weight][1],
+                       'int8_out': _trace_forward(out, consumers), 'input': src,
+                       'quant_op': first, 'quantized': first is not None})
+
+    fp_fetch = sorted({l['fp32_out'] for l in layers} | {l['input'] for l in layers})
+    fp_vals = dict(zip(fp_fetch, _run(_strip_feed_fetch(fp_prog), fp_scope, feed, fp_fetch)))
+    q_fetch = [l['int8_out'] for l in layers]
+    accumulated = _run(q_prog, q_scope, feed, q_fetch)
+
+    # isolated: the activation-quantize ops read the fp32 activations instead
+    iso_feed = dict(feed)
+    for l in layers:
+        qop = l['quant_op']
+        if qop is None or l['input'] in feed:
+            continue
+        ref = l['input'] + '@fp32_ref'
+        if not block.has_var(ref):
+            var = block.var(l['input'])
+            with static_mode():
+                block.create_var(name=ref, shape=var.shape, dtype=var.dtype, persistable=False)
+                qop._rename_input(l['input'], ref)
+            iso_feed[ref] = fp_vals[l['input']]
+    isolated = _run(iso_prog, iso_scope, iso_feed, q_fetch)
+
+    rows = []
+    for l, acc, iso in zip(layers, accumulated, isolated):
+        ref = fp_vals[l['fp32_out']]
+        row = {'layer': names.get(l['weight'], l['weight']).rsplit('.weight', 1)[0],
+               'weight': l['weight'], 'op_type': l['op_type'], 'quantized': l['quantized'],
+               'shape': list(ref.shape), 'output': l['fp32_out'],
+               'accumulated': _errors(ref, acc)}
+        row['isolated'] = _errors(ref, iso) if l['quantized'] else {'cosine': 1.0,
+                                                                     'snr_db': MAX_SNR}
+        rows.append(row)
+    rows.sort(key=lambda r: (not r['quantized'], r['isolated']['snr_db'],
+                             r['accumulated']['snr_db']))
+    return rows
+
+
+def format_table(rows, top=None):
+    head = '| rank | layer | op | quantized | isolated cos | isolated SNR dB | ' \
+           'accumulated cos | accumulated SNR dB |'
+    lines = [head, '|' + '---|' * 8]
+    for i, r in enumerate(rows[:top] if top else rows):
+        lines.append('| %d | %s | %s | %s | %.4f | %.1f | %.4f | %.1f |' % (
+            i + 1, r['layer'], r['op_type'], 'int8' if r['quantized'] else 'fp32',
+            r['isolated']['cosine'], r['isolated']['snr_db'],
+            r['accumulated']['cosine'], r['accumulated']['snr_db']))
+    return '\n'.join(lines)
+
+
+def write_report(rows, out_dir, extra=None):
+    """Write ``quant_report.json`` and ``quant_report.md``; returns both paths."""
+    os.makedirs(str(out_dir), exist_ok=True)
+    jpath = os.path.join(str(out_dir), 'quant_report.json')
+    mpath = os.path.join(str(out_dir), 'quant_report.md')
+    write_json(jpath, dict(extra or {}, layers=rows))
+    with open(mpath, 'w') as f:
+        f.write('# Per-layer quantization error (worst first)\n\n')
+        if extra:
+            f.write('```\n%s\n```\n\n' % json.dumps(extra, indent=1, sort_keys=True))
+        f.write('isolated: the layer alone quantized, fp32 input; accumulated: the whole int8 '
+                'program up to this layer. SNR = 10 log10(|fp32|^2 / |fp32 - int8|^2).\n\n')
+        f.write(format_table(rows) + '\n')
+    return jpath, mpath
