@@ -9,6 +9,13 @@ rejects ("data tensor must have rank >= 1").
 per-channel int8 weights, uint8 activations and ``reduce_range=True`` (7-bit weights):
 without it onnxruntime's u8s8 kernels saturate on AVX2 CPUs without VNNI and the
 outputs drift (cosine 0.78-0.95 measured) at the same speed.
+
+Trap (paddle2onnx 1.3.1): its ``multiclass_nms3`` conversion finds a detection's score
+at ``class_id * num_boxes + box_id`` with ``num_boxes`` taken from the static shape of
+the scores; when that dimension is dynamic (-1) it silently multiplies by -1 and every
+class but the first gets wrong scores.  :func:`nms_box_counts` reads the shapes from the
+Paddle program and conversion refuses such models.  The exported NMS also handles one
+image per run.
 """
 import os
 
@@ -27,6 +34,22 @@ def _fresh(path, sources):
                                         for s in sources)
 
 
+def nms_box_counts(model_file):
+    """Static box count (last dim of ``Scores``) of each multiclass_nms op in the program."""
+    from paddle.base.proto import framework_pb2
+    with open(model_file, 'rb') as f:
+        program = framework_pb2.ProgramDesc.FromString(f.read())
+    counts = []
+    for block in program.blocks:
+        dims = {v.name: list(v.type.lod_tensor.tensor.dims) for v in block.vars}
+        for op in block.ops:
+            if op.type.startswith('multiclass_nms'):
+                for arg in op.inputs:
+                    if arg.parameter == 'Scores':
+                        counts += [(dims.get(n) or [-1])[-1] for n in arg.arguments]
+    return counts
+
+
 def convert_to_onnx(model_dir, save_file=None, opsets=OPSETS, force=False):
     """Convert once and cache; -> the .onnx path. Tries each opset until onnxruntime loads it."""
     import onnxruntime as ort
@@ -35,6 +58,12 @@ def convert_to_onnx(model_dir, save_file=None, opsets=OPSETS, force=False):
     save_file = save_file or os.path.join(model_dir, ONNX_FILE)
     if not force and _fresh(save_file, (model_file, params_file)):
         return save_file
+    if any(n < 0 for n in nms_box_counts(model_file)):
+        raise ValueError(
+            '%s has NMS over a dynamic number of boxes; paddle2onnx 1.3.1 converts that '
+            'wrongly (scores of every class but the first are mixed up). Export with a fixed '
+            'input size (TestReader.inputs_def.image_shape: [3, H, W]) for the onnx run mode, '
+            'or export with --exclude_nms' % model_dir)
     errors = []
     for opset in opsets:
         tmp = '%s.%d.tmp' % (save_file, os.getpid())

@@ -28,7 +28,7 @@ GPU_HOWTO = (
     'pip install paddlepaddle-gpu==2.6.2 (a CUDA 11.8/12.0 build from '
     'https://www.paddlepaddle.org.cn/whl/) on a machine with an NVIDIA GPU, put the '
     'TensorRT 8.x libraries on LD_LIBRARY_PATH, then run '
-    'python deploy/python/infer.py --model_dir DIR --device GPU --run_mode trt_fp16')
+    'python deploy/python/infer.py --model_dir DIR --device GPU --run_mode {run_mode}')
 
 
 class BackendUnavailable(RuntimeError):
@@ -135,12 +135,12 @@ def require_tensorrt(run_mode):
         raise BackendUnavailable(
             'run_mode %s needs a GPU build of Paddle with TensorRT (paddlepaddle-gpu + TensorRT '
             'libs); this Paddle build has no CUDA: use --run_mode paddle or onnx, or run on a GPU '
-            'machine: %s' % (run_mode, GPU_HOWTO))
+            'machine: %s' % (run_mode, GPU_HOWTO.format(run_mode=run_mode)))
     if tuple(inference.get_trt_compile_version()) == (0, 0, 0):
         raise BackendUnavailable(
             'run_mode %s needs a Paddle build compiled with TensorRT; this paddlepaddle-gpu build '
             'has CUDA but no TensorRT: use --run_mode paddle, or install a TensorRT-enabled '
-            'build: %s' % (run_mode, GPU_HOWTO))
+            'build: %s' % (run_mode, GPU_HOWTO.format(run_mode=run_mode)))
 
 
 def _hw(shape):
