@@ -300,7 +300,6 @@ QAT_DEFAULTS = {
     'quantizable_layer_type': ['Conv2D', 'Linear'],
     'not_quant_pattern': list(DEFAULT_NOT_QUANT_PATTERN),
     'use_pact': False,
-    'onnx_format': False,
 }
 
 
@@ -333,7 +332,7 @@ class QATStep(CompressionStep):
     """
 
     def __init__(self, config=None):
-        config = dict(config or {})
+        config = {k: v for k, v in dict(config or {}).items() if k not in ('kind', 'method')}
         unknown = set(config) - set(QAT_DEFAULTS)
         if unknown:
             raise ValueError('unknown quantization option(s) %s; known: %s' % (
@@ -356,7 +355,10 @@ class QATStep(CompressionStep):
                 'moving_rate': float(c['moving_rate']),
                 'quantizable_layer_type': list(c['quantizable_layer_type']),
                 'activation_preprocess_type': 'PACT' if pact else None,
-                'weight_preprocess_type': None, 'onnx_format': bool(c['onnx_format'])}
+                'weight_preprocess_type': None,
+                # the ONNX-style format observes only the quantized layers; the other one wraps
+                # every leaf layer, the YOLO post-process included, in an output-scale observer
+                'onnx_format': True}
 
     def quantize(self, model, with_pact=None):
         from paddleslim import QAT
@@ -376,7 +378,8 @@ class QATStep(CompressionStep):
         replaced = {id(layer): after[n] for n, layer in before.items()
                     if n in after and after[n] is not layer}
         _refresh_list_refs(net, replaced)
-        quantized = sorted(n for n, l in before.items() if id(l) in replaced)
+        quantized = sorted(n for n, l in net.named_sublayers()
+                           if type(l).__name__.startswith('Quantized'))
         if not quantized:
             raise ValueError('QAT quantized no layer: not_quant_pattern %r excludes every %s' % (
                 self.config['not_quant_pattern'], '/'.join(self.config['quantizable_layer_type'])))
@@ -418,8 +421,9 @@ def export_qat_model(model, cfg, output_dir, label_list, record, meta=None, excl
     model.eval()
     wrapper = InferenceModel(model, exclude_nms=exclude_nms)
     wrapper.eval()
+    static = paddle.jit.to_static(wrapper, input_spec=input_spec(cfg), full_graph=True)
     qat = QAT(config=step.slim_config(with_pact=False))
-    qat.save_quantized_model(wrapper, os.path.join(output_dir, 'model'), input_spec=input_spec(cfg))
+    qat.save_quantized_model(static, os.path.join(output_dir, 'model'))
     write_param_names(model, output_dir)
     meta = dict(meta or {})
     meta['quant'] = dict(step.config, method='quant_aware')
