@@ -1,7 +1,67 @@
 import os
 import sys
 
+import pytest
+import yaml
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 os.environ.setdefault('OMP_NUM_THREADS', '1')
+
+BUILTIN_CONFIG = os.path.join(ROOT, 'configs', 'builtin', 'yolov3_mobilenet_v1_builtin.yml')
+TINY_SIZE = 128
+
+
+@pytest.fixture(scope='session')
+def tiny_dataset(tmp_path_factory):
+    """The built-in dataset generator at a tiny size (COCO + VOC layouts)."""
+    from ppdet.data.synthetic import generate_dataset
+    out = str(tmp_path_factory.mktemp('builtin_tiny'))
+    generate_dataset(out, num_train=16, num_val=6, image_size=TINY_SIZE, seed=0)
+    return out
+
+
+def _normalize_transforms(size):
+    return [{'Decode': {}},
+            {'Resize': {'target_size': [size, size], 'keep_ratio': False, 'interp': 2}},
+            {'NormalizeImage': {'mean': [0.485, 0.456, 0.406], 'std': [0.229, 0.224, 0.225],
+                                'is_scale': True}},
+            {'Permute': {}}]
+
+
+def write_tiny_config(directory, dataset_dir, name='tiny.yml', base=BUILTIN_CONFIG, **extra):
+    """A config inheriting the built-in one, shrunk to run in seconds on 2 cores."""
+    size = TINY_SIZE
+    cfg = {
+        '_BASE_': [base],
+        'epoch': 1, 'log_iter': 1, 'snapshot_epoch': 1, 'worker_num': 0,
+        'save_dir': os.path.join(str(directory), 'output'),
+        'YOLOv3FPN': {'base_channel': 32},
+        'LearningRate': {'base_lr': 0.001, 'schedulers': []},
+        'TrainReader': {
+            'sample_transforms': [{'Decode': {}}, {'RandomFlip': {}}],
+            'batch_transforms': [
+                {'BatchRandomResize': {'target_size': [96, 128], 'random_size': True,
+                                       'random_interp': False, 'keep_ratio': False}},
+                {'NormalizeBox': {}}, {'PadBox': {'num_max_boxes': 30}}, {'BboxXYXY2XYWH': {}},
+                {'NormalizeImage': {'mean': [0.485, 0.456, 0.406],
+                                    'std': [0.229, 0.224, 0.225], 'is_scale': True}},
+                {'Permute': {}}],
+            'batch_size': 4, 'shuffle': True, 'drop_last': True},
+        'EvalReader': {'sample_transforms': _normalize_transforms(size), 'batch_size': 2},
+        'TestReader': {'inputs_def': {'image_shape': [3, size, size]},
+                       'sample_transforms': _normalize_transforms(size), 'batch_size': 1},
+    }
+    for section in ('TrainDataset', 'EvalDataset', 'TestDataset'):
+        cfg[section] = {'dataset_dir': os.path.join(dataset_dir, 'coco')}
+    cfg.update(extra)
+    path = os.path.join(str(directory), name)
+    with open(path, 'w') as f:
+        yaml.safe_dump(cfg, f, sort_keys=False)
+    return path
+
+
+@pytest.fixture
+def tiny_config(tmp_path, tiny_dataset):
+    return write_tiny_config(tmp_path, tiny_dataset)
