@@ -266,3 +266,18 @@ def test_export_of_distilled_student_runs_in_paddle_inference(tmp_path):
     np.testing.assert_array_equal(bbox_num, ref_num.numpy())
     np.testing.assert_allclose(bbox, ref.numpy(), rtol=1e-3, atol=1e-3)
     assert not model._feats['student']  # hooks stayed idle while tracing
+
+
+@pytest.mark.parametrize('name', sorted(os.listdir(os.path.join(ROOT, 'configs', 'distill'))))
+def test_shipped_distill_configs_pair_up(name):
+    path = os.path.join(ROOT, 'configs', 'distill', name)
+    cfg = load_config(path)
+    if 'Distill' not in cfg:
+        return  # a teacher config living next to the distill configs
+    s = distill_settings(cfg)
+    teacher_cfg = load_config(s['teacher_config'])
+    check_configs_compatible(cfg, teacher_cfg)
+    assert teacher_cfg['YOLOv3']['backbone'] == 'ResNet' and teacher_cfg['ResNet']['depth'] == 34
+    assert cfg['YOLOv3']['backbone'] == 'MobileNetV1'
+    for key in ('anchors', 'anchor_masks'):  # fine-grained distillation works as well
+        assert teacher_cfg.get('YOLOv3Head', {}).get(key) == cfg.get('YOLOv3Head', {}).get(key)

@@ -1,0 +1,166 @@
+"""slim/distillation/distill.py end to end: a pruned student from its checkpoint alone."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import paddle
+import pytest
+
+from ppdet.core.workspace import create, load_config
+from ppdet.slim.steps import make_record
+from ppdet.utils.checkpoint import read_meta, save_checkpoint
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SCRIPT = os.path.join(ROOT, 'slim', 'distillation', 'distill.py')
+SIZE = 64
+
+STUDENT = """\
+_BASE_: [{root}/configs/yolov3_mobilenet_v1.yml]
+num_classes: 6
+worker_num: 0
+log_iter: 1
+save_dir: {out}
+MobileNetV1: {{scale: 0.25}}
+YOLOv3FPN: {{base_channel: 32}}
+TrainDataset: {{name: COCODataSet, dataset_dir: {data}/coco, image_dir: train,
+               anno_path: annotations/instances_train.json}}
+EvalDataset: {{name: COCODataSet, dataset_dir: {data}/coco, image_dir: val,
+              anno_path: annotations/instances_val.json, allow_empty: true}}
+TestDataset: {{name: ImageFolder, dataset_dir: {data}/coco,
+              anno_path: annotations/instances_val.json}}
+LearningRate: {{base_lr: 0.001, schedulers: []}}
+TrainReader:
+  sample_transforms: [{{Decode: {{}}}}]
+  batch_transforms:
+  - BatchRandomResize: {{target_size: [{size}], random_size: true, keep_ratio: false}}
+  - NormalizeBox: {{}}
+  - PadBox: {{num_max_boxes: 20}}
+  - BboxXYXY2XYWH: {{}}
+  - NormalizeImage: {{mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], is_scale: true}}
+  - Permute: {{}}
+  batch_size: 2
+  shuffle: false
+  drop_last: true
+EvalReader:
+  sample_transforms: &test
+  - Decode: {{}}
+  - Resize: {{target_size: [{size}, {size}], keep_ratio: false, interp: 2}}
+  - NormalizeImage: {{mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], is_scale: true}}
+  - Permute: {{}}
+  batch_size: 2
+TestReader:
+  inputs_def: {{image_shape: [3, {size}, {size}]}}
+  sample_transforms: *test
+  batch_size: 1
+"""
+
+# the built-in teacher's recipe (configs/builtin/yolov3_r34_builtin_teacher.yml) on this student
+TEACHER = """\
+_BASE_: [student.yml]
+YOLOv3: {backbone: ResNet}
+ResNet: {depth: 34, variant: b, return_idx: [1, 2, 3], freeze_at: -1}
+"""
+
+SEED_PARAMS = ','.join('yolo_block.%d.%s.conv.weights' % (i, k)
+                       for i in range(3) for k in ('0.0', '0.1', '1.0', '1.1', '2', 'tip'))
+R578 = ','.join(['0.5'] * 6 + ['0.7'] * 6 + ['0.8'] * 6)
+
+
+@pytest.fixture(scope='module')
+def setup(tmp_path_factory):
+    from ppdet.data.synthetic import generate_dataset
+    from ppdet.slim.prune import PrunePlan, PruneStep
+    tmp = tmp_path_factory.mktemp('distill_script')
+    generate_dataset(str(tmp / 'data'), num_train=4, num_val=2, image_size=SIZE, seed=0)
+    student_path = tmp / 'student.yml'
+    student_path.write_text(STUDENT.format(root=ROOT, out=tmp / 'out', data=tmp / 'data',
+                                           size=SIZE))
+    teacher_path = tmp / 'teacher.yml'
+    teacher_path.write_text(TEACHER)
+
+    paddle.seed(3)
+    teacher_cfg = load_config(str(teacher_path))
+    teacher_weights = save_checkpoint(create('YOLOv3', teacher_cfg), str(tmp / 'teacher'),
+                                      meta={'steps': [], 'num_classes': 6})
+
+    cfg = load_config(str(student_path))
+    student = create('YOLOv3', cfg)
+    plan = PrunePlan.from_flags(student, SEED_PARAMS, R578, 'l1_norm', SIZE)
+    student, record = PruneStep(plan).apply(student)
+    pruned = save_checkpoint(student, str(tmp / 'pruned'), meta={
+        'architecture': 'YOLOv3', 'config': str(student_path), 'num_classes': 6,
+        'steps': [make_record('prune', record)]})
+    return {'tmp': tmp, 'student': str(student_path), 'teacher': str(teacher_path),
+            'teacher_weights': teacher_weights, 'pruned': pruned, 'shapes': record['shapes']}
+
+
+def _run(*args):
+    env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1')
+    return subprocess.run([sys.executable, SCRIPT] + list(args), cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.slow
+def test_distill_pruned_checkpoint_alone_and_export(setup):
+    tmp = setup['tmp']
+    out = _run('-c', setup['student'], '-t', setup['teacher'],
+               '--teacher_pretrained', setup['teacher_weights'], '--save_inference',
+               '--output_dir', str(tmp / 'infer'),
+               '-o', 'pretrain_weights=%s' % setup['pruned'], 'epoch=1', 'max_iters_per_epoch=2')
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert 'distill_loss' in out.stdout + out.stderr
+
+    final = tmp / 'out' / 'student' / 'model_final.pdparams'
+    meta = read_meta(str(final))
+    assert [s['kind'] for s in meta['steps']] == ['prune', 'distill']
+    assert meta['steps'][1]['teacher_weights'] == os.path.abspath(setup['teacher_weights'])
+    keys = set(paddle.load(str(final))) - {'__ppdet_meta__'}
+    assert not [k for k in keys if k.startswith(('teacher.', 'student.', 'adapters.'))]
+
+    # the checkpoint alone rebuilds the pruned student
+    from ppdet.engine import build_model
+    model, _ = build_model(load_config(setup['student']), str(final))
+    for key, shape in setup['shapes'].items():
+        assert list(model.state_dict()[key].shape) == list(shape), key
+
+    # the export is the pruned student and runs in Paddle Inference
+    from paddle import inference
+    prefix = str(tmp / 'infer' / 'student' / 'model')
+    assert os.path.isfile(prefix + '.pdmodel') and os.path.isfile(
+        str(tmp / 'infer' / 'student' / 'infer_cfg.yml'))
+    config = inference.Config(prefix + '.pdmodel', prefix + '.pdiparams')
+    config.disable_gpu()
+    config.set_cpu_math_library_num_threads(1)
+    predictor = inference.create_predictor(config)
+    feeds = {'image': np.random.RandomState(0).rand(1, 3, SIZE, SIZE).astype('float32'),
+             'im_shape': np.array([[SIZE, SIZE]], 'float32'),
+             'scale_factor': np.ones([1, 2], 'float32')}
+    for name in predictor.get_input_names():
+        predictor.get_input_handle(name).copy_from_cpu(feeds[name])
+    predictor.run()
+    bbox, bbox_num = [predictor.get_output_handle(n).copy_to_cpu()
+                      for n in predictor.get_output_names()]
+    assert bbox.shape[-1] == 6 and int(bbox_num.sum()) == bbox.shape[0]
+
+    # -r resumes the distillation: same steps, no second distill record, next epoch
+    out = _run('-c', setup['student'], '-t', setup['teacher'],
+               '--teacher_pretrained', setup['teacher_weights'], '-r', str(final)[:-9],
+               '-o', 'epoch=2', 'max_iters_per_epoch=1')
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    meta = read_meta(str(final))
+    assert [s['kind'] for s in meta['steps']] == ['prune', 'distill'] and meta['epoch'] == 2
+    assert meta['parent'] == os.path.abspath(setup['pruned'])
+
+
+def test_mismatched_teacher_fails_before_training(setup):
+    out = _run('-c', setup['student'], '-t', setup['teacher'],
+               '--teacher_pretrained', setup['teacher_weights'], '-o', 'num_classes=3')
+    assert out.returncode == 2
+    assert 'has num_classes=6 but the student' in out.stderr and 'num_classes=3' in out.stderr
+    out = _run('-c', setup['student'], '-t', setup['teacher'])
+    assert out.returncode == 2 and 'no teacher weights' in out.stderr
+    out = _run('-c', setup['student'], '-t', setup['teacher'], '--teacher_pretrained',
+               setup['teacher_weights'], '--pruned_params', SEED_PARAMS, '--pruned_ratios', R578,
+               '-o', 'pretrain_weights=%s' % setup['pruned'])
+    assert out.returncode == 2 and 'already pruned' in out.stderr
