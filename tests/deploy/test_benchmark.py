@@ -1,0 +1,62 @@
+"""Timing helpers: stats, interleaving, speed-up ratios."""
+import time
+
+import pytest
+
+from ppdet.deploy import (Preprocessor, create_predictor, interleaved_latency, load_infer_cfg,
+                          speedup_ratios, time_predictor)
+from ppdet.deploy.benchmark import StageTimer, latency_stats
+
+
+def test_latency_stats_and_speedup_ratios():
+    s = latency_stats([1, 2, 3, 4, 10])
+    assert s['mean_ms'] == 4 and s['p50_ms'] == 3 and s['min_ms'] == 1
+    assert abs(s['p90_ms'] - 7.6) < 1e-9
+    r = speedup_ratios({'fp32': 60., 'int8': 30., 'slow': 120.}, 'fp32')
+    assert r == {'fp32': 1.0, 'int8': 2.0, 'slow': 0.5}
+    with pytest.raises(ValueError, match="baseline 'x'"):
+        speedup_ratios({'a': 1.}, 'x')
+
+
+def test_interleaved_latency_alternates_and_computes_ratios():
+    calls = []
+
+    def runner(name, ms):
+        def run():
+            calls.append(name)
+            time.sleep(ms / 1e3)
+        return run
+
+    res = interleaved_latency({'slow': runner('slow', 8), 'fast': runner('fast', 2)},
+                              repeats=4, warmup=1, baseline='slow', pause_s=0.001)
+    # warm-up, then forward / reverse order in turn
+    assert calls == ['slow', 'fast'] + ['slow', 'fast', 'fast', 'slow'] * 2
+    assert res['median_ms']['slow'] > res['median_ms']['fast'] >= 2
+    assert res['ratios']['slow'] == 1.0 and 2 < res['ratios']['fast'] < 4.5
+    assert len(res['samples_ms']['fast']) == 4
+
+
+def test_interleaved_latency_on_a_tiny_model(tiny_model_dir, images):
+    inputs = Preprocessor(load_infer_cfg(tiny_model_dir))(images[:1])
+    preds = {'paddle': create_predictor(tiny_model_dir, 'paddle'),
+             'paddle_no_onednn': create_predictor(tiny_model_dir, 'paddle', enable_mkldnn=False),
+             'onnx': create_predictor(tiny_model_dir, 'onnx')}
+    res = interleaved_latency({k: (lambda p=p: p.run(inputs)) for k, p in preds.items()},
+                              repeats=6, warmup=2, baseline='paddle', pause_s=0.01)
+    assert set(res['ratios']) == set(preds) and res['ratios']['paddle'] == 1.0
+    for name, ratio in res['ratios'].items():
+        expect = res['median_ms']['paddle'] / res['median_ms'][name]
+        assert ratio == pytest.approx(expect) and ratio > 0
+
+
+def test_time_predictor_and_stage_timer(tiny_model_dir, images):
+    pred = create_predictor(tiny_model_dir, 'paddle')
+    inputs = Preprocessor(load_infer_cfg(tiny_model_dir))(images[:1])
+    s = time_predictor(pred, inputs, warmup=1, repeats=5)
+    assert s['count'] == 5 and 0 < s['min_ms'] <= s['p50_ms'] <= s['p90_ms']
+    assert s['peak_rss_mb'] > 50                       # paddle is loaded in this process
+    timer = StageTimer()
+    for _ in range(3):
+        with timer.stage('inference'):
+            pred.run(inputs)
+    assert timer.summary()['inference']['count'] == 3

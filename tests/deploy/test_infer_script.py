@@ -1,0 +1,103 @@
+"""deploy/python/infer.py on an image, a directory and a video; its errors."""
+import importlib.util
+import os
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import synthetic_image
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SCRIPT = os.path.join(ROOT, 'deploy', 'python', 'infer.py')
+
+
+@pytest.fixture(scope='module')
+def infer():
+    spec = importlib.util.spec_from_file_location('deploy_infer', SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def image_dir(tmp_path, photo):
+    d = tmp_path / 'images'
+    d.mkdir()
+    cv2.imwrite(str(d / 'photo.jpg'), cv2.cvtColor(photo, cv2.COLOR_RGB2BGR))
+    cv2.imwrite(str(d / 'shapes.png'), cv2.cvtColor(synthetic_image(3), cv2.COLOR_RGB2BGR))
+    (d / 'notes.txt').write_text('not an image')
+    return d
+
+
+def test_image_file(infer, tiny_model_dir, image_dir, tmp_path, capsys):
+    out = tmp_path / 'out'
+    infer.main(['--model_dir', tiny_model_dir, '--image_file', str(image_dir / 'photo.jpg'),
+                '--output_dir', str(out), '--threshold', '0.3'])
+    text = capsys.readouterr().out
+    assert 'photo.jpg: ' in text and 'detections >= 0.30' in text
+    drawn = cv2.imread(str(out / 'photo.jpg'))
+    assert drawn.shape == (160, 160, 3)
+    original = cv2.imread(str(image_dir / 'photo.jpg'))
+    assert np.abs(drawn.astype(int) - original).max() > 100   # boxes were drawn
+
+
+def test_image_dir_with_onnx_batch_and_benchmark(infer, yolov3_model_dir, image_dir, tmp_path,
+                                                 capsys):
+    out = tmp_path / 'out'
+    infer.main(['--model_dir', yolov3_model_dir, '--image_dir', str(image_dir),
+                '--output_dir', str(out), '--run_mode', 'onnx', '--batch_size', '2',
+                '--cpu_threads', '1', '--run_benchmark', '--warmup', '1', '--repeats', '2'])
+    text = capsys.readouterr().out
+    assert sorted(os.listdir(out)) == ['photo.jpg', 'shapes.png']
+    for stage in ('preprocess', 'inference', 'postprocess'):
+        assert stage in text
+    assert 'inference    mean' in text and 'p50' in text and 'p90' in text and '(2 runs)' in text
+    assert 'peak memory' in text and 'run_mode=onnx' in text
+
+
+def test_video(infer, tiny_model_dir, tmp_path, capsys):
+    video = str(tmp_path / 'clip.avi')
+    writer = cv2.VideoWriter(video, cv2.VideoWriter_fourcc(*'MJPG'), 10, (128, 96))
+    assert writer.isOpened()
+    for i in range(5):
+        writer.write(cv2.cvtColor(synthetic_image(i), cv2.COLOR_RGB2BGR))
+    writer.release()
+    out = tmp_path / 'out'
+    infer.main(['--model_dir', tiny_model_dir, '--video_file', video, '--output_dir', str(out),
+                '--batch_size', '2', '--enable_mkldnn', 'false', '--threshold', '0.3'])
+    assert 'clip.avi: 5 frames' in capsys.readouterr().out
+    written = [f for f in os.listdir(out) if f.startswith('clip.')]
+    assert len(written) == 1
+    cap = cv2.VideoCapture(str(out / written[0]))
+    frames = 0
+    while cap.read()[0]:
+        frames += 1
+    cap.release()
+    assert frames == 5
+
+
+def test_argument_errors(infer, tiny_model_dir, tmp_path):
+    with pytest.raises(SystemExit):
+        infer.main(['--model_dir', tiny_model_dir])               # no input given
+    with pytest.raises(FileNotFoundError, match='image not found'):
+        infer.main(['--model_dir', tiny_model_dir, '--image_file', str(tmp_path / 'x.jpg')])
+    with pytest.raises(ValueError, match='no images'):
+        infer.main(['--model_dir', tiny_model_dir, '--image_dir', str(tmp_path)])
+
+
+def test_tensorrt_on_a_cpu_build_exits_with_the_message(tiny_model_dir, image_dir):
+    import paddle
+    if paddle.is_compiled_with_cuda():
+        pytest.skip('GPU build of Paddle')
+    proc = subprocess.run([sys.executable, SCRIPT, '--model_dir', tiny_model_dir,
+                           '--image_file', str(image_dir / 'photo.jpg'), '--device', 'GPU',
+                           '--run_mode', 'trt_fp16'], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith('error: run_mode trt_fp16 needs a GPU build of Paddle with '
+                                  'TensorRT (paddlepaddle-gpu + TensorRT libs); this Paddle '
+                                  'build has no CUDA')
+    assert 'Traceback' not in proc.stderr
