@@ -140,7 +140,11 @@ class DistillModel(nn.Layer):
         if loss == 'l2':
             self.pairs = normalize_pairs(default_pairs(student) if pairs is None else pairs)
             self._register_hooks()
-            self._build_adapters(probe_shape)
+            try:
+                self._build_adapters(probe_shape)
+            except Exception:
+                self.remove_hooks()  # leave the caller's models as they were
+                raise
 
     # -- feature capture --------------------------------------------------------
     def _register_hooks(self):
@@ -182,6 +186,11 @@ class DistillModel(nn.Layer):
         if was_training:
             self.student.train()
         self.adapter_spec = []
+        for side in ('teacher', 'student'):
+            idle = [p[side] for p in self.pairs if p[side] not in self._feats[side]]
+            if idle:
+                raise ValueError('%s layer %r produced no output in a forward pass; pair layers '
+                                 'that forward(image) runs' % (side, idle[0]))
         for i, pair in enumerate(self.pairs):
             s, t = self._feats['student'][pair['student']], self._feats['teacher'][pair['teacher']]
             if len(s.shape) != 4 or len(t.shape) != 4:

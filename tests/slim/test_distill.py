@@ -281,3 +281,11 @@ def test_shipped_distill_configs_pair_up(name):
     assert cfg['YOLOv3']['backbone'] == 'MobileNetV1'
     for key in ('anchors', 'anchor_masks'):  # fine-grained distillation works as well
         assert teacher_cfg.get('YOLOv3Head', {}).get(key) == cfg.get('YOLOv3Head', {}).get(key)
+
+
+def test_pair_on_a_layer_that_never_runs():
+    student = tiny_model()
+    student.add_sublayer('unused', paddle.nn.Conv2D(3, 3, 1))
+    with pytest.raises(ValueError, match="student layer 'unused' produced no output"):
+        distill(student, tiny_model(), pairs=[{'teacher': 'yolo_head.yolo_output.0',
+                                               'student': 'unused'}])
