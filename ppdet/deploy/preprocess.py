@@ -1,14 +1,17 @@
 """Preprocessing from ``infer_cfg.yml``: RGB uint8 images -> the model's input arrays.
 
-The ops do the same math as the eval-side transforms (``Resize`` with cv2, then
-``NormalizeImage``, then ``Permute``), so deployed and evaluated models see the same
-pixels.  ``im_shape`` is the resized (h, w) and ``scale_factor`` is resized / original
-as (y, x), which is what the exported post-process needs to map boxes back.
+The ops are the eval-side transforms themselves (``ppdet.data.transform.operators``:
+``Resize``, ``NormalizeImage``, ``Permute``), so a deployed model sees exactly the
+pixels it was evaluated on.  ``im_shape`` is the resized (h, w) and ``scale_factor`` is
+resized / original as (y, x), which the exported post-process needs to map boxes back.
+Training-only ops (random augmentations) have no place in infer_cfg.yml and are refused.
 """
 import cv2
 import numpy as np
 
-__all__ = ['Preprocessor', 'decode_image', 'build_ops']
+__all__ = ['Preprocessor', 'decode_image', 'build_ops', 'INFER_OPS']
+
+INFER_OPS = ('Resize', 'NormalizeImage', 'Permute')
 
 
 def decode_image(path):
@@ -19,64 +22,20 @@ def decode_image(path):
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
-class Resize(object):
-    def __init__(self, target_size, keep_ratio=False, interp=cv2.INTER_LINEAR):
-        if isinstance(target_size, int):
-            target_size = [target_size, target_size]
-        self.target_size = [int(s) for s in target_size]
-        self.keep_ratio = bool(keep_ratio)
-        self.interp = int(interp)
-
-    def __call__(self, im, info):
-        h, w = im.shape[:2]
-        th, tw = self.target_size
-        if self.keep_ratio:
-            # the short side goes to min(target), the long side is capped at max(target)
-            short, long_ = min(th, tw), max(th, tw)
-            s = min(short / min(h, w), long_ / max(h, w))
-            sy = sx = s
-        else:
-            sy, sx = th / h, tw / w
-        im = cv2.resize(im, None, None, fx=sx, fy=sy, interpolation=self.interp)
-        info['im_shape'] = np.array(im.shape[:2], 'float32')
-        info['scale_factor'] = np.array([sy, sx], 'float32')
-        return im
-
-
-class NormalizeImage(object):
-    def __init__(self, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), is_scale=True,
-                 norm_type='mean_std'):
-        self.mean = np.array(mean, 'float32').reshape(1, 1, -1)
-        self.std = np.array(std, 'float32').reshape(1, 1, -1)
-        self.is_scale = bool(is_scale)
-        self.norm_type = norm_type
-
-    def __call__(self, im, info):
-        im = im.astype('float32', copy=False)
-        if self.is_scale:
-            im = im * np.float32(1.0 / 255.0)
-        if self.norm_type == 'mean_std':
-            im = (im - self.mean) / self.std
-        return im
-
-
-class Permute(object):
-    def __call__(self, im, info):
-        return np.ascontiguousarray(im.transpose(2, 0, 1))
-
-
-OPS = {'Resize': Resize, 'NormalizeImage': NormalizeImage, 'Permute': Permute}
-
-
 def build_ops(spec):
+    """infer_cfg.yml's ``Preprocess`` list -> operator instances."""
+    from ppdet.data.transform import operators  # imported here: it loads paddle
     ops = []
     for item in spec:
         item = dict(item)
-        name = item.pop('type')
-        if name not in OPS:
+        name = item.pop('type', None)
+        if name not in INFER_OPS:
             raise ValueError('unsupported preprocess op %r in infer_cfg.yml (supported: %s)'
-                             % (name, ', '.join(sorted(OPS))))
-        ops.append(OPS[name](**item))
+                             % (name, ', '.join(INFER_OPS)))
+        try:
+            ops.append(getattr(operators, name)(**item))
+        except TypeError as e:
+            raise ValueError('bad arguments for %s in infer_cfg.yml: %s' % (name, e))
     return ops
 
 
@@ -90,13 +49,12 @@ class Preprocessor(object):
         im = np.asarray(image_rgb)
         if im.ndim != 3 or im.shape[2] != 3:
             raise ValueError('expected an RGB [H, W, 3] image, got shape %s' % (im.shape,))
-        h, w = im.shape[:2]
-        info = {'im_shape': np.array([h, w], 'float32'),
-                'scale_factor': np.array([1., 1.], 'float32')}
+        sample = {'image': im, 'im_shape': np.array(im.shape[:2], 'float32'),
+                  'scale_factor': np.array([1., 1.], 'float32')}
         for op in self.ops:
-            im = op(im, info)
-        info['image'] = im.astype('float32', copy=False)
-        return info
+            sample = op(sample)
+        sample['image'] = np.asarray(sample['image'], 'float32')
+        return sample
 
     def __call__(self, images_rgb):
         if isinstance(images_rgb, np.ndarray) and images_rgb.ndim == 3:

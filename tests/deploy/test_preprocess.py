@@ -1,6 +1,7 @@
 """Preprocessing from infer_cfg.yml: same math as the eval transforms, batch assembly."""
 import cv2
 import numpy as np
+import pytest
 
 from ppdet.deploy import Preprocessor, decode_image, load_infer_cfg
 from ppdet.utils.visualizer import save_result_image
@@ -38,3 +39,10 @@ def test_keep_ratio_resize_pads_the_batch():
 def test_decode_image_is_rgb(tmp_path, photo):
     path = save_result_image(str(tmp_path / 'p.png'), photo)
     np.testing.assert_array_equal(decode_image(path), photo)
+
+
+def test_training_only_ops_are_refused():
+    with pytest.raises(ValueError, match="unsupported preprocess op 'RandomFlip'"):
+        Preprocessor({'Preprocess': [{'type': 'RandomFlip'}]})
+    with pytest.raises(ValueError, match='bad arguments for Resize'):
+        Preprocessor({'Preprocess': [{'type': 'Resize', 'size': 3}]})
