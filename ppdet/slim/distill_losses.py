@@ -35,7 +35,8 @@ def split_yolo_output(out, num_anchors):
     """[B, A*(5+C), H, W] -> dict x, y, w, h, obj: [B, A, H, W]; cls: [B, A, C, H, W]."""
     b, ch, h, w = out.shape
     if ch % num_anchors:
-        raise ValueError('YOLO head map with %d channels cannot hold %d anchors' % (ch, num_anchors))
+        raise ValueError('YOLO head map with %d channels cannot hold %d anchors' % (
+            ch, num_anchors))
     p = out.reshape([b, num_anchors, ch // num_anchors, h, w])
     return {'x': p[:, :, 0], 'y': p[:, :, 1], 'w': p[:, :, 2], 'h': p[:, :, 3],
             'obj': p[:, :, 4], 'cls': p[:, :, 5:]}

@@ -150,7 +150,8 @@ def test_eval_forward_is_the_student_and_hooks_idle():
 
 
 def test_mismatched_models_fail_with_both_values():
-    with pytest.raises(ValueError, match=r'teacher predicts num_classes=5 .* student num_classes=2'):
+    with pytest.raises(ValueError,
+                       match=r'teacher predicts num_classes=5 .* student num_classes=2'):
         distill(tiny_model(), tiny_model(num_classes=5))
     other = {'YOLOv3Head': {'anchors': [[10, 13], [16, 30], [33, 23], [30, 61], [62, 45],
                                         [59, 119], [116, 90], [156, 198], [300, 300]]}}
