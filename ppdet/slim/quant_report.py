@@ -27,6 +27,7 @@ import paddle
 from ppdet.utils.fileio import write_json
 
 __all__ = ['layer_report', 'format_table', 'write_report', 'load_program', 'quantizable_ops',
+           'compare_int8', 'DEFAULT_TOLERANCE',
            'cosine', 'snr_db']
 
 _OP_WEIGHT_SLOT = {'conv2d': 'Filter', 'depthwise_conv2d': 'Filter', 'mul': 'Y',
@@ -246,3 +247,95 @@ def write_report(rows, out_dir, extra=None):
                 'program up to this layer. SNR = 10 log10(|fp32|^2 / |fp32 - int8|^2).\n\n')
         f.write(format_table(rows) + '\n')
     return jpath, mpath
+
+
+# -- int8 vs fp32 on the deploy runtimes: agreement first, then speed ------------------
+DEFAULT_TOLERANCE = {'iou_thresh': 0.5, 'score_thresh': 0.3, 'min_matched_fraction': 0.9,
+                     'max_score_diff': 0.15}
+
+
+def _agreement(ref_runs, runs, tol):
+    from ppdet.deploy.compare import match_batch
+    per = [match_batch(r, g, tol['iou_thresh'], tol['score_thresh'])
+           for r, g in zip(ref_runs, runs)]
+    matched = sum(p['matched'] for p in per)
+    n = sum(max(q['n_a'], q['n_b']) for p in per for q in p['per_image'])
+    out = {'matched': matched, 'n_fp32': sum(p['n_a'] for p in per),
+           'n_int8': sum(p['n_b'] for p in per),
+           'matched_fraction': matched / n if n else 1.0,
+           'mean_iou': float(np.average([p['mean_iou'] for p in per],
+                                        weights=[p['matched'] or 1e-9 for p in per])),
+           'max_score_diff': max(p['max_score_diff'] for p in per)}
+    problems = []
+    if out['n_fp32'] == 0:
+        problems.append('fp32 finds nothing above score %.2f on these images: nothing to '
+                        'compare (use real images or a trained model)' % tol['score_thresh'])
+    if out['matched_fraction'] < tol['min_matched_fraction']:
+        problems.append('only %.0f%% of detections match (need %.0f%%)' % (
+            100 * out['matched_fraction'], 100 * tol['min_matched_fraction']))
+    if out['max_score_diff'] > tol['max_score_diff']:
+        problems.append('a matched score differs by %.3f (> %.3f)' % (
+            out['max_score_diff'], tol['max_score_diff']))
+    out['agrees'] = not problems
+    out['problems'] = problems
+    return out
+
+
+def compare_int8(fp32_dir, int8_dir, images, runtimes=('paddle', 'onnx'), tolerance=None,
+                 calib_images=None, repeats=20, cpu_threads=1, time_it=True):
+    """Run fp32 and int8 on the same images; report agreement and, only if they agree,
+    the int8 speed-up.
+
+    ``paddle``: ``int8_dir`` (PTQ/QAT model) with oneDNN int8 kernels vs ``fp32_dir``
+    with oneDNN fp32.  ``onnx``: ``fp32_dir`` converted by paddle2onnx and quantized
+    for onnxruntime (QDQ, calibrated on ``calib_images``, default ``images``) vs the
+    fp32 ONNX model.  Detections are matched by class and IoU
+    (:func:`ppdet.deploy.compare.match_batch`); ``tolerance`` overrides
+    :data:`DEFAULT_TOLERANCE`.  Timing is interleaved in this process at batch 1;
+    a runtime whose int8 detections disagree gets ``speedup: None`` and the reasons.
+    """
+    from ppdet.deploy.benchmark import interleaved_latency
+    from ppdet.deploy.infer_cfg import load_infer_cfg
+    from ppdet.deploy.predictors import create_predictor
+    from ppdet.deploy.preprocess import Preprocessor
+    tol = dict(DEFAULT_TOLERANCE, **(tolerance or {}))
+    pre = Preprocessor(load_infer_cfg(fp32_dir))
+    feeds = [pre([im]) for im in images]
+    preds = {}
+    for rt in runtimes:
+        if rt == 'paddle':
+            preds['paddle_fp32'] = create_predictor(fp32_dir, 'paddle', cpu_threads=cpu_threads)
+            preds['paddle_int8'] = create_predictor(int8_dir, 'paddle', cpu_threads=cpu_threads,
+                                                    enable_mkldnn_int8=True)
+        elif rt == 'onnx':
+            from ppdet.deploy.onnx import quantize_onnx
+            calib = [pre([im]) for im in (calib_images if calib_images is not None else images)]
+            onnx_int8 = quantize_onnx(fp32_dir, iter(calib),
+                                      save_file=os.path.join(str(int8_dir), 'model_int8.onnx'))
+            preds['onnx_fp32'] = create_predictor(fp32_dir, 'onnx', cpu_threads=cpu_threads)
+            preds['onnx_int8'] = create_predictor(fp32_dir, 'onnx', cpu_threads=cpu_threads,
+                                                  onnx_file=onnx_int8)
+        else:
+            raise ValueError('unknown runtime %r for the int8 check (paddle or onnx)' % rt)
+    outputs = {name: [p.run(f) for f in feeds] for name, p in preds.items()}
+    result = {'tolerance': tol, 'images': len(feeds), 'runtimes': {}}
+    timing = None
+    if time_it:
+        timing = interleaved_latency({n: (lambda p=p: p.run(feeds[0])) for n, p in preds.items()},
+                                     repeats=repeats, warmup=3)
+        result['median_ms'] = timing['median_ms']
+    for rt in runtimes:
+        ref, got = outputs[rt + '_fp32'], outputs[rt + '_int8']
+        agree = _agreement(ref, got, tol)
+        entry = {'agreement': agree}
+        if timing is not None:
+            ms = timing['median_ms']
+            ratio = ms[rt + '_fp32'] / ms[rt + '_int8']
+            entry['speedup'] = round(ratio, 3) if agree['agrees'] else None
+            if not agree['agrees']:
+                entry['refused'] = ('int8 detections disagree with fp32 (%s): no speed-up is '
+                                    'reported' % '; '.join(agree['problems']))
+        result['runtimes'][rt] = entry
+    for p in preds.values():
+        p.close()
+    return result
