@@ -157,15 +157,30 @@ class BatchCompose(object):
 
 
 class DetDataLoader(DataLoader):
-    """``paddle.io.DataLoader`` whose iterators are shut down as soon as a loop ends.
+    """``paddle.io.DataLoader`` that loads in the calling thread when ``num_workers == 0``.
 
-    Paddle's single-process iterator keeps its reader thread alive (and itself in a
-    module global) when a loop stops early, e.g. ``break`` after ``max_iters_per_epoch``
-    or ``next(iter(loader))``; at interpreter exit that can abort the process
-    ("terminate called without an active exception").  Closing it here avoids that.
+    Paddle's single-process loader runs the transforms in a background thread: an
+    exception there leaves the main thread waiting forever, and a loop stopped early
+    (``break`` after ``max_iters_per_epoch``, ``next(iter(loader))``) leaves the thread
+    alive, which can abort the interpreter at exit ("terminate called without an
+    active exception").  Loading in the caller's thread has neither problem and shows
+    the real traceback.  With workers, paddle's multi-process iterator is used and shut
+    down as soon as the loop ends.
     """
 
+    def __init__(self, dataset, batch_sampler, collate_fn, num_workers=0, **kwargs):
+        super(DetDataLoader, self).__init__(dataset, batch_sampler=batch_sampler,
+                                            collate_fn=collate_fn, num_workers=num_workers,
+                                            **kwargs)
+        self._det_args = (dataset, batch_sampler, collate_fn, int(num_workers))
+
     def __iter__(self):
+        dataset, batch_sampler, collate_fn, num_workers = self._det_args
+        if num_workers == 0:
+            for indices in batch_sampler:
+                batch = collate_fn([dataset[i] for i in indices])
+                yield {k: paddle.to_tensor(v) for k, v in batch.items()}
+            return
         it = super(DetDataLoader, self).__iter__()
         try:
             yield from it
@@ -224,5 +239,5 @@ def create_reader(cfg, mode, dataset=None, num_workers=None, batch_size=None):
         sampler = BatchSampler(dataset=dataset, batch_size=batch_size, shuffle=shuffle,
                                drop_last=drop_last)
     return DetDataLoader(dataset, batch_sampler=sampler, collate_fn=collate, num_workers=workers,
-                      return_list=True,
-                      use_shared_memory=bool(section.get('use_shared_memory', workers > 0)))
+                         return_list=True,
+                         use_shared_memory=bool(section.get('use_shared_memory', workers > 0)))

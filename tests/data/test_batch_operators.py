@@ -43,3 +43,11 @@ def test_normalize_pad_and_xywh():
 def test_pad_box_truncates():
     s = PadBox(num_max_boxes=2)(sample(10, 10, [[0, 0, 1, 1]] * 3))
     assert s['gt_bbox'].shape == (2, 4) and s['num_boxes_truncated'] == 1
+
+
+def test_bad_sizes_fail_when_built():
+    import pytest
+    with pytest.raises(ValueError, match=r"target_size entry \[1, 2, 3\]"):
+        BatchRandomResize([32, [1, 2, 3]], keep_ratio=False)
+    s = BatchRandomResize([[40]], keep_ratio=False)([sample(10, 10, [[0, 0, 5, 5]])])[0]
+    assert s['image'].shape == (40, 40, 3)  # [s] means a square

@@ -4,7 +4,7 @@ import numpy as np
 
 from ppdet.core.workspace import register
 
-from .operators import BaseOperator, Resize
+from .operators import BaseOperator, Resize, _size_hw
 
 __all__ = ['BatchRandomResize', 'NormalizeBox', 'PadBox', 'BboxXYXY2XYWH']
 
@@ -32,9 +32,14 @@ class BatchRandomResize(BaseOperator):
 
     def __init__(self, target_size, keep_ratio, interp=cv2.INTER_NEAREST, max_size=0,
                  random_size=True, random_interp=False):
-        if random_size and (not isinstance(target_size, (list, tuple)) or not target_size):
-            raise ValueError('BatchRandomResize with random_size=true needs a list of sizes, '
-                             'got %r' % (target_size,))
+        if random_size:
+            if not isinstance(target_size, (list, tuple)) or not target_size:
+                raise ValueError('BatchRandomResize with random_size=true needs a list of sizes, '
+                                 'got %r' % (target_size,))
+            for size in target_size:
+                _size_hw(size, 'BatchRandomResize target_size entry %r' % (size,))
+        else:
+            _size_hw(target_size, 'BatchRandomResize target_size %r' % (target_size,))
         self.target_size = target_size
         self.keep_ratio = keep_ratio
         self.interp = interp

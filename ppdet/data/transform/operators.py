@@ -68,6 +68,21 @@ def _set_shape(sample):
     return h, w
 
 
+def _size_hw(size, what):
+    """An int, [s] or [h, w] -> [h, w] ints; anything else fails naming ``what``."""
+    if isinstance(size, numbers.Number):
+        size = [size, size]
+    try:
+        size = [int(v) for v in size]
+    except (TypeError, ValueError):
+        size = None
+    if size is not None and len(size) == 1:
+        size = size * 2
+    if size is None or len(size) != 2 or min(size) <= 0:
+        raise ValueError('%s must be an int or [h, w] of positive ints' % what)
+    return size
+
+
 def _has_boxes(sample):
     return 'gt_bbox' in sample and len(sample['gt_bbox']) > 0
 
@@ -312,12 +327,7 @@ class Resize(BaseOperator):
     """
 
     def __init__(self, target_size, keep_ratio=True, interp=cv2.INTER_LINEAR):
-        if isinstance(target_size, numbers.Number):
-            target_size = [target_size, target_size]
-        if len(target_size) != 2 or min(target_size) <= 0:
-            raise ValueError('Resize target_size must be an int or [h, w] > 0, got %r' % (
-                target_size,))
-        self.target_size = [int(t) for t in target_size]
+        self.target_size = _size_hw(target_size, 'Resize target_size %r' % (target_size,))
         self.keep_ratio = keep_ratio
         self.interp = int(interp)
 
