@@ -38,7 +38,8 @@ from ppdet.utils.logger import setup_logger
 
 logger = setup_logger(__name__)
 
-__all__ = ['quantize_post', 'quantize_post_with_report', 'resolve_skip_layers', 'QATStep', 'export_qat_model', 'calibration_feeds',
+__all__ = ['quantize_post', 'quantize_post_with_report', 'resolve_skip_layers', 'QATStep',
+           'quant_record', 'export_qat_model', 'calibration_feeds',
            'read_infer_cfg', 'stack_feeds', 'PTQ_ALGOS', 'QUANTIZABLE_OP_TYPES',
            'DEFAULT_NOT_QUANT_PATTERN', 'write_param_names', 'read_param_names']
 
@@ -344,6 +345,19 @@ class QATStep(CompressionStep):
         cfg['not_quant_pattern'] = list(cfg['not_quant_pattern'] or [])
         cfg['use_pact'] = bool(cfg['use_pact'])
         self.config = cfg
+
+    @classmethod
+    def from_config(cls, cfg, not_quant_pattern=None, use_pact=None):
+        """The ``Quant`` section of a config, with command-line values on top."""
+        config = dict(cfg.get('Quant') or {})
+        if not_quant_pattern is not None:
+            config['not_quant_pattern'] = not_quant_pattern
+        if use_pact is not None:
+            config['use_pact'] = use_pact
+        try:
+            return cls(config)
+        except ValueError as e:
+            raise ValueError('section Quant of %s: %s' % (cfg.get('_config_path', 'the config'), e))
 
     def slim_config(self, with_pact=None):
         """The config dict PaddleSlim's QAT takes."""

@@ -1,0 +1,128 @@
+"""Post-training int8 quantization of an exported detector, with a per-layer error report.
+
+    python slim/quantization/post_quant.py -c CONFIG --model_dir output/inference/NAME \
+        --output_dir output/int8/NAME [--algo hist] [--batch_nums 10] [--batch_size 1] \
+        [--skip_layers L1,L2] [--keep_worst K] [--report] [--bench]
+    python slim/quantization/post_quant.py -c CONFIG -o weights=CKPT --output_dir DIR ...
+
+Calibration images are the config's EvalDataset (else TrainDataset) images,
+preprocessed as the exported ``infer_cfg.yml`` says.  Without ``--model_dir`` the
+checkpoint given by ``-o weights=`` is exported first (to ``OUTPUT_DIR_fp32``).
+``--report`` prints each quantized layer's error against fp32 (cosine, SNR in dB),
+worst first, and writes ``quant_report.{json,md}``; ``--keep_worst K`` re-runs PTQ
+with the K worst layers kept in fp32.  ``--bench`` runs fp32 and int8 (Paddle
+oneDNN int8 and onnxruntime) on held-out images and reports the speed-up only if
+the detections agree.
+"""
+import json
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+from ppdet.utils.cli import ArgsParser, parse_and_load, run_main  # noqa: E402
+
+
+def dataset_images(cfg, limit):
+    """Image files of EvalDataset (else TrainDataset), at most ``limit``."""
+    from ppdet.data import build_dataset
+    for section in ('EvalDataset', 'TrainDataset'):
+        if cfg.get(section):
+            ds = build_dataset(cfg, section)
+            files = [r['im_file'] for r in ds.roidbs[:limit]]
+            if files:
+                return files
+    raise ValueError('no calibration images: the config has no EvalDataset/TrainDataset with '
+                     'images (generate the built-in one with tools/gen_dataset.py)')
+
+
+def export_first(cfg, out):
+    """Export ``-o weights=`` to ``OUT_fp32``; -> that directory."""
+    if not cfg.get('weights'):
+        raise ValueError('give --model_dir (an exported model) or -o weights=CKPT to export one')
+    from ppdet.data import build_dataset
+    from ppdet.engine import Trainer
+    from ppdet.engine.export import export_model
+    from ppdet.engine.trainer import deployable
+    from ppdet.slim.quant import write_param_names
+    if any(s.get('kind') == 'quant' for s in _steps(cfg['weights'])):
+        raise ValueError('%s is a quantization-aware-trained checkpoint: export it with '
+                         'slim/quantization/train.py --save_inference (no PTQ needed)'
+                         % cfg['weights'])
+    trainer = Trainer(cfg, mode='test')
+    meta = trainer.load_weights(cfg['weights'])
+    fp32 = out.rstrip('/') + '_fp32'
+    labels = build_dataset(cfg, 'TestDataset').label_list()
+    export_model(trainer.model, cfg, fp32, labels,
+                 meta=dict(meta, parent=os.path.abspath(cfg['weights'])))
+    write_param_names(deployable(trainer.model), fp32)
+    return fp32
+
+
+def _steps(weights):
+    from ppdet.utils.checkpoint import read_meta
+    return read_meta(weights).get('steps') or []
+
+
+def main():
+    parser = ArgsParser('post-training int8 quantization of an exported detector')
+    parser.add_argument('--model_dir', default=None, help='exported fp32 model directory')
+    parser.add_argument('--output_dir', default='output/int8', help='where the int8 model goes')
+    parser.add_argument('--algo', default='hist', help='abs_max, avg, hist, KL, mse or emd')
+    parser.add_argument('--batch_nums', type=int, default=10, help='calibration batches')
+    parser.add_argument('--batch_size', type=int, default=1, help='calibration batch size')
+    parser.add_argument('--per_tensor_weights', action='store_true',
+                        help='one weight scale per tensor (default: per output channel)')
+    parser.add_argument('--skip_layers', default=None,
+                        help='comma-separated layers kept in fp32 (names from --report)')
+    parser.add_argument('--keep_worst', type=int, default=0,
+                        help='re-run PTQ keeping the K layers with the worst error in fp32')
+    parser.add_argument('--report', action='store_true', help='per-layer error report')
+    parser.add_argument('--report_images', type=int, default=4,
+                        help='calibration images the report runs on')
+    parser.add_argument('--bench', action='store_true',
+                        help='compare int8 with fp32 (detections, then speed) on held-out images')
+    parser.add_argument('--bench_images', type=int, default=8)
+    args, cfg = parse_and_load(parser)
+    if args.keep_worst < 0:
+        raise ValueError('--keep_worst must be >= 0 (got %d)' % args.keep_worst)
+
+    from ppdet.slim.quant import quantize_post, quantize_post_with_report
+    from ppdet.slim.quant_report import compare_int8, format_table, write_report
+    out = args.output_dir
+    fp32 = args.model_dir or export_first(cfg, out)
+    n_calib = args.batch_nums * args.batch_size
+    files = dataset_images(cfg, n_calib + (args.bench_images if args.bench else 0))
+    calib, held_out = files[:n_calib], files[n_calib:]
+    kw = dict(algo=args.algo, batch_nums=args.batch_nums, batch_size=args.batch_size,
+              weight_per_channel=not args.per_tensor_weights)
+    if args.report or args.keep_worst:
+        _, reports = quantize_post_with_report(fp32, calib, out, keep_worst=args.keep_worst,
+                                               report_images=args.report_images,
+                                               skip_tensors=args.skip_layers, **kw)
+        rows = reports.get('final', reports['first'])
+        if args.keep_worst:
+            print('first pass, worst layers:\n' + format_table(reports['first'], top=10))
+            print('kept in fp32: %s' % ', '.join(reports['kept_fp32']))
+        print(format_table(rows, top=None if args.report else 10))
+        paths = write_report(rows, out, extra={'algo': args.algo, 'model_dir': fp32,
+                                               'kept_fp32': reports.get('kept_fp32', [])})
+        print('report: %s' % ', '.join(paths))
+    else:
+        quantize_post(fp32, calib, out, skip_tensors=args.skip_layers, **kw)
+    print('int8 model: %s' % out)
+
+    if args.bench:
+        from ppdet.deploy.preprocess import decode_image
+        if not held_out:
+            raise ValueError('--bench needs images beyond the calibration ones; the dataset '
+                             'has only %d' % len(files))
+        images = [decode_image(f) for f in held_out]
+        result = compare_int8(fp32, out, images, calib_images=[decode_image(f) for f in calib])
+        print(json.dumps(result, indent=1, sort_keys=True))
+
+
+if __name__ == '__main__':
+    run_main(main)

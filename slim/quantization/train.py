@@ -1,0 +1,67 @@
+"""Quantization-aware training on the one Trainer (PaddleDetection 1.x command line).
+
+    python slim/quantization/train.py -c CONFIG [-o pretrain_weights=CKPT] \
+        [--not_quant_pattern yolo_head.yolo_output] [--use_pact] [--eval] [-r CKPT] \
+        [--save_inference output/int8/NAME]
+
+The ``Quant`` section of the config (keys of ``ppdet.slim.quant.QAT_DEFAULTS``) sets
+the quantization; the flags override it.  A pruned and/or distilled checkpoint given
+as ``pretrain_weights`` is rebuilt from its own record (no pruning flags), then
+quantized; checkpoints record the quantization too, so ``-r`` and
+``tools/eval.py -o weights=`` need nothing else.  ``--save_inference DIR`` writes
+the int8-ready inference model (NMS inside, ``infer_cfg.yml`` with ``quantized:
+true``) for Paddle Inference with ``enable_mkldnn_int8``.
+"""
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+from ppdet.utils.cli import ArgsParser, parse_and_load, run_main  # noqa: E402
+
+
+def main():
+    parser = ArgsParser('quantization-aware training')
+    parser.add_argument('--not_quant_pattern', default=None,
+                        help='comma-separated layer-name patterns kept in float '
+                             '(default: Quant.not_quant_pattern, else the YOLO output convs)')
+    parser.add_argument('--use_pact', action='store_true', default=None,
+                        help='PACT clipping of activations during training')
+    parser.add_argument('--eval', action='store_true', help='evaluate after each snapshot epoch')
+    parser.add_argument('-r', '--resume', default=None, help='QAT checkpoint to resume from')
+    parser.add_argument('--save_inference', default=None, metavar='DIR',
+                        help='export the int8-ready inference model to DIR when done')
+    args, cfg = parse_and_load(parser)
+
+    from ppdet.engine import Trainer
+    from ppdet.slim.quant import QATStep, quant_record
+    step = QATStep.from_config(cfg, args.not_quant_pattern, args.use_pact)
+    trainer = Trainer(cfg, mode='train')
+    if args.resume:
+        trainer.resume(args.resume)  # restores the recorded QAT (and pruning) structure
+        if quant_record(trainer.steps) is None:
+            raise ValueError('%s is not a QAT checkpoint; start from it with '
+                             '-o pretrain_weights=%s' % (args.resume, args.resume))
+    else:
+        if cfg.get('pretrain_weights'):
+            trainer.load_weights(cfg['pretrain_weights'])  # pruned/distilled structure restored
+        if quant_record(trainer.steps) is not None:
+            raise ValueError('%s is already quantization-aware trained: continue it with '
+                             '-r %s' % (cfg['pretrain_weights'], cfg['pretrain_weights']))
+        trainer.apply_step(step)
+    trainer.train(validate=args.eval)
+
+    if args.save_inference:
+        from ppdet.data import build_dataset
+        from ppdet.engine.trainer import deployable
+        from ppdet.slim.quant import export_qat_model
+        labels = build_dataset(cfg, 'TestDataset').label_list()
+        out = export_qat_model(deployable(trainer.model), cfg, args.save_inference, labels,
+                               quant_record(trainer.steps), meta=trainer.meta(int(cfg['epoch'])))
+        print('exported int8-ready model to %s' % out)
+
+
+if __name__ == '__main__':
+    run_main(main)
