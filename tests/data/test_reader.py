@@ -113,3 +113,12 @@ def test_reader_errors(builtin_dir):
         create_reader(bad, 'eval')
     with pytest.raises(ConfigError, match='no TrainDataset section'):
         build_dataset({}, 'TrainDataset')
+
+
+def test_transform_error_is_raised_not_hung(builtin_dir):
+    cfg = make_cfg(builtin_dir)
+    cfg['EvalReader']['sample_transforms'][2] = {'NormalizeImage': {'mean': [0.5, 0.5],
+                                                                    'std': [1., 1.]}}
+    with pytest.raises(RuntimeError, match=r'transform NormalizeImage failed on \S+val_0000\d\d\.jpg'):
+        for _ in create_reader(cfg, 'eval', num_workers=0):
+            pass
