@@ -70,6 +70,12 @@ def input_spec(cfg):
 def export_model(model, cfg, output_dir, label_list, exclude_nms=False, meta=None):
     """Trace ``model`` with its post-process and save it under ``output_dir``."""
     from ppdet.modeling.architectures.inference_model import InferenceModel
+    if any(s.get('kind') == 'quant' for s in (meta or {}).get('steps') or []):
+        # a QAT model: fold the fake-quant layers into an int8-ready graph
+        from ppdet.slim.quant import export_qat_model, quant_record
+        export_qat_model(model, cfg, output_dir, label_list, quant_record(meta['steps']),
+                         meta=meta, exclude_nms=exclude_nms)
+        return os.path.join(output_dir, MODEL_FILE)
     os.makedirs(output_dir, exist_ok=True)
     model.eval()
     wrapper = InferenceModel(model, exclude_nms=exclude_nms)

@@ -132,6 +132,19 @@ def _cos(a, b):
     return float(a.dot(b) / (np.linalg.norm(a) * np.linalg.norm(b)))
 
 
+def test_exporter_writes_int8_ready_model_for_a_qat_checkpoint(tmp_path):
+    from ppdet.engine.export import export_model
+    trainer = qat_trainer(steps=1)
+    export_model(trainer.model, trainer.cfg, str(tmp_path), ['a', 'b'],
+                 meta=trainer.meta(1))  # what tools/export_model.py passes
+    info = yaml.safe_load(open(os.path.join(str(tmp_path), 'infer_cfg.yml')))
+    assert info['quantized'] is True
+    assert info['compression']['quant']['not_quant_pattern'] == ['yolo_head.yolo_output']
+    from ppdet.slim.quant_report import load_program
+    types = {op.type for op in load_program(str(tmp_path))[0].global_block().ops}
+    assert 'quantize_linear' in types and 'multiclass_nms3' in types
+
+
 @pytest.mark.slow
 def test_qat_export_runs_int8_and_matches_dygraph_qat(tmp_path):
     from ppdet.modeling.architectures import InferenceModel
