@@ -22,7 +22,7 @@ PRUNE_PRESETS = ('sensity', 'r578')
 class Pipeline(object):
     def __init__(self, config, work_dir='output/pipeline', dataset_dir='dataset/builtin',
                  overrides=None, finetune_epochs=None, sensitivity_images=40,
-                 dataset_kwargs=None):
+                 dataset_kwargs=None, sensitivity_metric='AP'):
         self.config = config
         self.overrides = list(overrides or [])
         self.work_dir = work_dir
@@ -30,6 +30,7 @@ class Pipeline(object):
         self.finetune_epochs = finetune_epochs
         self.sensitivity_images = sensitivity_images
         self.dataset_kwargs = dict(dataset_kwargs or {})
+        self.sensitivity_metric = sensitivity_metric
         self.results_path = os.path.join(work_dir, 'results.json')
         self.results = read_json(self.results_path) if os.path.isfile(self.results_path) else {}
 
@@ -78,8 +79,9 @@ class Pipeline(object):
         self.record('%s_weights' % name, weights)
         return weights
 
-    def evaluate(self, name, weights, cfg=None, extra=None):
-        """Record AP, GFLOPs and size of a checkpoint under results[name]."""
+    def evaluate(self, name, weights, cfg=None, extra=None, table_row=True):
+        """Record AP, GFLOPs and size of a checkpoint under ``name``; a table row is also
+        exported (NMS inside) and listed in ``results['rows']``."""
         from ppdet.engine import Trainer
         from ppdet.slim.pruning_job import config_input_size, model_summary
         cfg = cfg or self.cfg()
@@ -90,11 +92,24 @@ class Pipeline(object):
         size = config_input_size(cfg)
         row = dict(model_summary(trainer.model, size), AP=float(stats[0]),
                    AP50=float(stats[1]), input_size=size[0], weights=weights)
+        if table_row:
+            row['inference_dir'] = self.export(name, trainer)
         row.update(extra or {})
         self.record(name, row)
+        if table_row and name not in self.results.get('rows', []):
+            self.record('rows', self.results.get('rows', []) + [name])
         logger.info('%s: AP %.4f AP50 %.4f GFLOPs %.4f size %.2f MB', name, row['AP'],
                     row['AP50'], row['GFLOPs'], row['size_MB'])
         return row
+
+    def export(self, name, trainer):
+        """Export ``trainer``'s model (NMS inside) to work_dir/inference/name."""
+        from ppdet.data import build_dataset
+        from ppdet.engine.export import export_model
+        out = self.path('inference', name)
+        export_model(trainer.model, trainer.cfg, out,
+                     build_dataset(trainer.cfg, 'TestDataset').label_list(), meta=trainer.meta())
+        return out
 
     # -- stages: detection core --------------------------------------------------
     def gen_data(self):
@@ -106,18 +121,6 @@ class Pipeline(object):
 
     def eval_baseline(self):
         self.evaluate('baseline', self.results['baseline_weights'])
-
-    def export_baseline(self):
-        from ppdet.data import build_dataset
-        from ppdet.engine import Trainer
-        from ppdet.engine.export import export_model
-        cfg = self.cfg()
-        trainer = Trainer(cfg, mode='test')
-        trainer.load_weights(self.results['baseline_weights'])
-        out = self.path('inference', 'baseline')
-        export_model(trainer.model, cfg, out, build_dataset(cfg, 'TestDataset').label_list(),
-                     meta=trainer.meta())
-        self.record('baseline_inference', out)
 
     def infer_one(self):
         from ppdet.engine import Trainer
@@ -137,6 +140,7 @@ class Pipeline(object):
         sens = run_sensitivity(self.cfg(), weights=self.results['baseline_weights'],
                                sensitivities_file=sens_file,
                                eval_images=self.sensitivity_images, max_loss=0.5,
+                               metric=self.sensitivity_metric,
                                plot_file=self.path('sensitivity', 'sensitivities.png'))
         self.record('sensitivity', {'file': sens_file,
                                     'plot': self.path('sensitivity', 'sensitivities.png'),
@@ -154,7 +158,7 @@ class Pipeline(object):
         plan = build_plan(trainer.model, cfg, pruned_ratios=preset)
         prune_trainer(trainer, plan)
         pruned = trainer.save(self.path('prune_%s' % preset, 'pruned_no_finetune'))
-        row = self.evaluate('%s_pruned' % preset, pruned, cfg)
+        row = self.evaluate('%s_pruned' % preset, pruned, cfg, table_row=False)
 
         def prepare(t):
             t.load_weights(pruned)  # the file carries the plan: no flags needed
@@ -166,7 +170,6 @@ class Pipeline(object):
         self.stage('data', self.gen_data)
         self.stage('train', self.train_baseline)
         self.stage('eval', self.eval_baseline)
-        self.stage('export', self.export_baseline)
         self.stage('infer', self.infer_one)
         self.stage('sensitivity', self.sensitivity)
         for preset in PRUNE_PRESETS:
@@ -189,7 +192,7 @@ def format_results(results):
     base = results.get('baseline')
     lines = ['| model | GFLOPs | size (MB) | input | AP after pruning | AP | AP50 |',
              '|---|---|---|---|---|---|---|']
-    for key in ('baseline',) + PRUNE_PRESETS:
+    for key in results.get('rows', []):
         r = results.get(key)
         if not r:
             continue

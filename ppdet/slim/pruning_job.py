@@ -50,7 +50,8 @@ def print_params(cfg, out=print):
 
 def run_sensitivity(cfg, weights=None, pruned_params=None, ratios=DEFAULT_RATIOS,
                     sensitivities_file='sensitivities.json', eval_images=None, max_loss=None,
-                    plot_file=None, criterion='l1_norm', cache_backbone=True, progress=True):
+                    plot_file=None, criterion='l1_norm', cache_backbone=True, progress=True,
+                    metric='AP'):
     """Sensitivity of each parameter; resumable through ``sensitivities_file``."""
     trainer = _trainer_with_weights(cfg, weights or cfg.get('weights'), 'eval')
     model = trainer.model
@@ -58,7 +59,7 @@ def run_sensitivity(cfg, weights=None, pruned_params=None, ratios=DEFAULT_RATIOS
     if isinstance(names, str):
         names = [n.strip() for n in names.split(',') if n.strip()]
     evaluator = SubsetEvaluator(trainer, max_images=eval_images, cache_backbone=cache_backbone,
-                                param_names=names)
+                                param_names=names, metric=metric)
     settings = dict(evaluator.settings(), weights=os.path.abspath(str(weights))
                     if weights else None)
     sens = sensitivity(model, names, evaluator, ratios=ratios,

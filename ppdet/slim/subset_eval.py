@@ -22,14 +22,25 @@ def _prefix_is_unpruned(model, param_names):
     return all(id(params[n]) not in backbone_ids for n in param_names)
 
 
+def metric_index(cfg, name):
+    """Position of ``name`` (AP, AP50, AR100, ...) in the metric's result list."""
+    from ppdet.metrics import COCO_STAT_NAMES
+    names = list(COCO_STAT_NAMES) if cfg.get('metric', 'COCO') == 'COCO' else ['mAP', 'AP']
+    if name not in names:
+        raise ValueError('unknown sensitivity metric %r for %s (choose from %s)' % (
+            name, cfg.get('metric', 'COCO'), ', '.join(names)))
+    return 0 if names[0] == 'mAP' else names.index(name)
+
+
 class SubsetEvaluator(object):
     """``evaluator(model) -> float``: the metric (COCO AP by default) on a fixed image subset."""
 
     def __init__(self, trainer, max_images=None, cache_backbone=True, param_names=(),
-                 metric_index=0):
+                 metric='AP'):
         from ppdet.metrics import build_metric
         self.cfg = trainer.cfg
-        self.metric_index = metric_index
+        self.metric = metric
+        self.metric_index = metric_index(trainer.cfg, metric)
         self.dataset, loader = trainer._loader('eval')
         self._build_metric = lambda: build_metric(self.cfg, self.dataset)
         self.batches, seen = [], 0
@@ -49,8 +60,8 @@ class SubsetEvaluator(object):
             logger.info('sensitivity: backbone features of %d images cached', seen)
 
     def settings(self):
-        return {'max_images': self.num_images, 'metric_index': self.metric_index,
-                'metric': self.cfg.get('metric')}
+        return {'max_images': self.num_images, 'metric': '%s %s' % (self.cfg.get('metric'),
+                                                                     self.metric)}
 
     def __call__(self, model):
         metric = self._build_metric()

@@ -27,6 +27,8 @@ def main():
     parser.add_argument('--plot', default=None, help='PNG of the curves (default: next to -s)')
     parser.add_argument('--prune_criterion', default='l1_norm',
                         choices=['l1_norm', 'geometry_median'])
+    parser.add_argument('--metric', default='AP',
+                        help='what the loss is measured on: AP, AP50, AR100, ... (COCO) or mAP')
     parser.add_argument('--no_cache', action='store_true',
                         help='do not reuse backbone features between probes')
     args, cfg = parse_and_load(parser)
@@ -38,7 +40,7 @@ def main():
                            sensitivities_file=args.sensitivities_file,
                            eval_images=args.eval_images, max_loss=args.max_loss,
                            plot_file=plot, criterion=args.prune_criterion,
-                           cache_backbone=not args.no_cache)
+                           cache_backbone=not args.no_cache, metric=args.metric)
     for name, table in sens.items():
         print('%-32s %s' % (name, ' '.join('%.2f:%.3f' % (r, l) for r, l in table.items())))
     if args.max_loss is not None:
