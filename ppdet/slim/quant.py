@@ -10,7 +10,8 @@ YOLO decoding and NMS stay in float.  The output directory holds an int8-ready
 ``model.pdmodel/.pdiparams`` and a copy of ``infer_cfg.yml`` with
 ``quantized: true`` and the quantization settings under ``compression.quant``.
 Paddle Inference runs it with real int8 kernels on CPU with ``enable_mkldnn()`` +
-``enable_mkldnn_int8()`` (see :mod:`ppdet.slim.quant_bench`).
+``enable_mkldnn_int8()``; :func:`ppdet.slim.quant_report.compare_int8` checks it
+against fp32 before reporting any speed-up.
 
 Calibration images are preprocessed exactly as ``infer_cfg.yml``'s ``Preprocess``
 says.  ``data`` may be image paths, RGB ``HWC uint8`` arrays, already
@@ -252,7 +253,8 @@ def run_ptq(model_dir, feeds, out_dir, algo='hist', batch_size=1,
             onnx_format=False, hist_percent=0.9999):
     from paddleslim.quant import quant_post_static
     from ppdet.slim.quant_report import load_program
-    names = [n for n in load_program(model_dir)[1] if n in FEED_NAMES]  # a bare net feeds image only
+    # the model's own inputs (a bare network export feeds only 'image')
+    names = [n for n in load_program(model_dir)[1] if n in FEED_NAMES]
     was_dynamic = paddle.in_dynamic_mode()
     paddle.enable_static()
     try:

@@ -66,18 +66,40 @@ def _steps(weights):
     return read_meta(weights).get('steps') or []
 
 
+POST_QUANT_DEFAULTS = {'algo': 'hist', 'batch_nums': 10, 'batch_size': 1, 'skip_layers': None,
+                       'keep_worst': 0}
+
+
+def _apply_section_defaults(args, cfg):
+    """Flags win; then the config's ``PostQuant`` section; then the defaults."""
+    section = dict(cfg.get('PostQuant') or {})
+    unknown = set(section) - set(POST_QUANT_DEFAULTS)
+    if unknown:
+        raise ValueError('unknown key(s) %s in section PostQuant (valid keys: %s)' % (
+            ', '.join(sorted(unknown)), ', '.join(sorted(POST_QUANT_DEFAULTS))))
+    for key, default in POST_QUANT_DEFAULTS.items():
+        if getattr(args, key) is None:
+            value = section.get(key, default)
+            if key == 'skip_layers' and isinstance(value, (list, tuple)):
+                value = ','.join(value)
+            setattr(args, key, value)
+
+
 def main():
     parser = ArgsParser('post-training int8 quantization of an exported detector')
     parser.add_argument('--model_dir', default=None, help='exported fp32 model directory')
     parser.add_argument('--output_dir', default='output/int8', help='where the int8 model goes')
-    parser.add_argument('--algo', default='hist', help='abs_max, avg, hist, KL, mse or emd')
-    parser.add_argument('--batch_nums', type=int, default=10, help='calibration batches')
-    parser.add_argument('--batch_size', type=int, default=1, help='calibration batch size')
+    parser.add_argument('--algo', default=None,
+                        help='abs_max, avg, hist, KL, mse or emd (default: PostQuant.algo, hist)')
+    parser.add_argument('--batch_nums', type=int, default=None,
+                        help='calibration batches (default: PostQuant.batch_nums, 10)')
+    parser.add_argument('--batch_size', type=int, default=None,
+                        help='calibration batch size (default: PostQuant.batch_size, 1)')
     parser.add_argument('--per_tensor_weights', action='store_true',
                         help='one weight scale per tensor (default: per output channel)')
     parser.add_argument('--skip_layers', default=None,
                         help='comma-separated layers kept in fp32 (names from --report)')
-    parser.add_argument('--keep_worst', type=int, default=0,
+    parser.add_argument('--keep_worst', type=int, default=None,
                         help='re-run PTQ keeping the K layers with the worst error in fp32')
     parser.add_argument('--report', action='store_true', help='per-layer error report')
     parser.add_argument('--report_images', type=int, default=4,
@@ -86,6 +108,7 @@ def main():
                         help='compare int8 with fp32 (detections, then speed) on held-out images')
     parser.add_argument('--bench_images', type=int, default=8)
     args, cfg = parse_and_load(parser)
+    _apply_section_defaults(args, cfg)
     if args.keep_worst < 0:
         raise ValueError('--keep_worst must be >= 0 (got %d)' % args.keep_worst)
 

@@ -68,7 +68,8 @@ def synthetic(n, seed):
 def train_batch(imgs, boxes, classes):
     x = np.stack([((im / 255. - MEAN) / STD).transpose(2, 0, 1) for im in imgs]).astype('float32')
     b = len(imgs)
-    gb, gc, gs = np.zeros([b, 4, 4], 'float32'), np.zeros([b, 4], 'int32'), np.zeros([b, 4], 'float32')
+    gb, gc = np.zeros([b, 4, 4], 'float32'), np.zeros([b, 4], 'int32')
+    gs = np.zeros([b, 4], 'float32')
     for i, (bb, cc) in enumerate(zip(boxes, classes)):
         for k, ((x1, y1, x2, y2), c) in enumerate(zip(bb, cc)):
             gb[i, k] = [(x1 + x2) / 2 / S, (y1 + y2) / 2 / S, (x2 - x1) / S, (y2 - y1) / S]

@@ -74,8 +74,8 @@ def setup(tmp_path_factory):
     model = create('YOLOv3', cfg)
     fp32 = save_checkpoint(model, str(tmp / 'fp32'), meta={
         'architecture': 'YOLOv3', 'config': str(path), 'num_classes': 6, 'steps': []})
-    plan = PrunePlan.from_flags(model, 'yolo_block.0.0.0.conv.weights,yolo_block.1.1.0.conv.weights',
-                                '0.5,0.5', 'l1_norm', SIZE)
+    params = 'yolo_block.0.0.0.conv.weights,yolo_block.1.1.0.conv.weights'
+    plan = PrunePlan.from_flags(model, params, '0.5,0.5', 'l1_norm', SIZE)
     model, record = PruneStep(plan).apply(model)
     pruned = save_checkpoint(model, str(tmp / 'pruned'), meta={
         'architecture': 'YOLOv3', 'config': str(path), 'num_classes': 6,
