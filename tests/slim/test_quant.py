@@ -197,3 +197,21 @@ def test_bad_arguments_are_named(bare_fp32, tmp_path):
         quantize_post(bare_fp32, images(1), str(tmp_path), algo='kl')
     with pytest.raises(FileNotFoundError, match='export'):
         quantize_post(str(tmp_path / 'nothing'), images(1), str(tmp_path))
+
+
+def test_compare_int8_refuses_speedup_when_detections_disagree(tmp_path):
+    from ppdet.slim.quant_report import compare_int8
+    dirs = []
+    for seed in (5, 6):  # two different random models: int8 of one vs fp32 of the other
+        paddle.seed(seed)
+        cfg = tiny_cfg()
+        d = str(tmp_path / ('fp32_%d' % seed))
+        export_model(create('YOLOv3', cfg), cfg, d, ['a', 'b'])
+        dirs.append(d)
+    int8 = quantize_post(dirs[1], images(1), str(tmp_path / 'int8'), algo='abs_max', batch_nums=1)
+    result = compare_int8(dirs[0], int8, images(2, seed=4), runtimes=('paddle',),
+                          tolerance={'score_thresh': 0.0}, repeats=2)
+    entry = result['runtimes']['paddle']
+    assert entry['agreement']['agrees'] is False
+    assert entry['speedup'] is None and 'no speed-up is reported' in entry['refused']
+    assert set(result['median_ms']) == {'paddle_fp32', 'paddle_int8'}
