@@ -1,6 +1,7 @@
 """The main job on the built-in dataset: python tools/pipeline.py [-c CONFIG] [--fresh] [-o k=v].
 
-Stages (each resumable): generate data, train, eval, export, infer.
+Stages (each resumable): generate data, train, eval (+export), infer, sensitivity,
+prune (sensity, r578) + fine-tune; distillation and quantization as they are added.
 """
 import shutil
 
@@ -15,13 +16,19 @@ def main():
     parser = ArgsParser('run the whole pipeline on the built-in dataset', config_required=False)
     parser.add_argument('--work_dir', default='output/pipeline')
     parser.add_argument('--dataset_dir', default='dataset/builtin')
+    parser.add_argument('--finetune_epochs', type=int, default=10,
+                        help='fine-tuning epochs after pruning / for distillation and QAT')
+    parser.add_argument('--sensitivity_images', type=int, default=40,
+                        help='eval images per sensitivity probe (fast mode)')
     parser.add_argument('--fresh', action='store_true', help='delete work_dir and start over')
     args = parser.parse_args()
     if args.fresh:
         shutil.rmtree(args.work_dir, ignore_errors=True)
     from ppdet.engine.pipeline import Pipeline, format_results
     pipe = Pipeline(args.config or DEFAULT_CONFIG, work_dir=args.work_dir,
-                    dataset_dir=args.dataset_dir, overrides=args.opt)
+                    dataset_dir=args.dataset_dir, overrides=args.opt,
+                    finetune_epochs=args.finetune_epochs,
+                    sensitivity_images=args.sensitivity_images)
     results = pipe.run()
     print(format_results(results))
 

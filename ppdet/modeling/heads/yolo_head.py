@@ -5,6 +5,7 @@ Channel layout per anchor: x, y, w, h, objectness, class logits (the layout of
 PaddleDetection 2.x: ``yolo_output.{i}.weight`` / ``yolo_output.{i}.bias``.
 ``in_channels`` (neck widths, stride 32 first) is set by the architecture.
 """
+import math
 import paddle.nn as nn
 from paddle import ParamAttr
 from paddle.regularizer import L2Decay
@@ -24,8 +25,11 @@ class YOLOv3Head(nn.Layer):
     __inject__ = ['loss']
 
     def __init__(self, anchors=DEFAULT_ANCHORS, anchor_masks=DEFAULT_MASKS, num_classes=80,
-                 loss='YOLOv3Loss', in_channels=None):
+                 loss='YOLOv3Loss', in_channels=None, obj_prior=None):
         super().__init__()
+        # obj_prior p: start every objectness logit at log(p/(1-p)) (RetinaNet-style prior),
+        # so training from scratch does not spend its first steps unlearning the negatives
+        self.obj_prior = obj_prior
         self.anchors = [[int(v) for v in a] for a in anchors]
         self.anchor_masks = [[int(m) for m in mask] for mask in anchor_masks]
         bad = [m for mask in self.anchor_masks for m in mask if not 0 <= m < len(self.anchors)]
@@ -59,6 +63,10 @@ class YOLOv3Head(nn.Layer):
         for i, (ch, mask) in enumerate(zip(in_channels, self.anchor_masks)):
             conv = nn.Conv2D(ch, len(mask) * (5 + self.num_classes), 1,
                              bias_attr=ParamAttr(regularizer=L2Decay(0.)))
+            if self.obj_prior:
+                bias = conv.bias.numpy().reshape(len(mask), 5 + self.num_classes)
+                bias[:, 4] = math.log(self.obj_prior / (1.0 - self.obj_prior))
+                conv.bias.set_value(bias.reshape(-1))
             self.yolo_outputs.append(self.add_sublayer('yolo_output.%d' % i, conv))
 
     def forward(self, feats):
