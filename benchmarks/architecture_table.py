@@ -1,0 +1,63 @@
+"""The seed's pruning table re-counted: GFLOPs and size of each full-size config, pruned
+with baseline / sensity / r578 at 608 and counted at 608 / 416 / 320, beside the seed.
+
+python benchmarks/architecture_table.py [--configs a.yml,b.yml] [--strategies ...]
+    [--sizes 608,416,320] [--out_dir benchmarks/results]
+
+GFLOPs follow the seed: conv multiply-accumulates / 1024^3, deformable convs not counted
+(the 'with DCN' column counts them).  Size: float32 state dict in MiB.  Writes
+architecture.md and architecture.json.  A few minutes on 2 cores (no weights needed).
+"""
+import argparse
+import os
+import sys
+import time
+
+import _path  # noqa: F401
+
+from ppdet.utils.cli import run_main
+
+
+def main():
+    from ppdet.deploy.report import ARCH_CONFIGS, STRATEGIES
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument('--configs', default=','.join(ARCH_CONFIGS))
+    p.add_argument('--strategies', default=','.join(STRATEGIES))
+    p.add_argument('--sizes', default='608,416,320')
+    p.add_argument('--prune_size', type=int, default=608,
+                   help='input size the pruner traces the model with')
+    p.add_argument('--out_dir', default='benchmarks/results')
+    args = p.parse_args()
+    from ppdet.deploy.report import architecture_stats, format_architecture_table
+    from ppdet.utils.fileio import atomic_write, write_json
+    configs = [c for c in args.configs.split(',') if c]
+    for c in configs:
+        if not os.path.isfile(c):
+            raise FileNotFoundError('config %s not found (run from the repository root)' % c)
+    sizes = [int(s) for s in args.sizes.split(',')]
+    strategies = [s for s in args.strategies.split(',') if s]
+    tic = time.time()
+    rows = []
+    for i, config in enumerate(configs):
+        print('[%d/%d] %s' % (i + 1, len(configs), config), flush=True)
+        rows += architecture_stats(config, strategies, sizes, args.prune_size,
+                                   progress=lambda m: print('  ' + m, flush=True))
+    table = format_architecture_table(rows)
+    text = ('# Architecture: GFLOPs and size vs the seed\n\n'
+            'Pruned at %d with PaddleSlim (L1 norm, the seed\'s 18 yolo_block convs), counted '
+            'at each input size. GFLOPs = conv MACs / 1024^3 without deformable convs (the '
+            'seed\'s counter); "with DCN" adds them. Size = float32 parameters and BN '
+            'statistics in MiB: raw, and with each tensor rounded up to 4 KiB as in the '
+            'one-file-per-variable checkpoint directories the seed measured. '
+            'yolov3_r34 has no seed figure.\n\n%s\n\n'
+            'command: `python %s`; %.0f s\n' % (args.prune_size, table,
+                                                  ' '.join(sys.argv), time.time() - tic))
+    os.makedirs(args.out_dir, exist_ok=True)
+    atomic_write(os.path.join(args.out_dir, 'architecture.md'), lambda f: f.write(text))
+    write_json(os.path.join(args.out_dir, 'architecture.json'), rows)
+    print(table)
+
+
+if __name__ == '__main__':
+    run_main(main)
