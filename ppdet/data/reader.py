@@ -13,6 +13,8 @@ Batches are dicts of tensors:
   [B,M] int32, ``difficult`` [B,M] int32 and ``gt_num`` [B] int32 (real rows per image).
 * test: ``image``, ``im_shape``, ``scale_factor``, ``im_id``.
 """
+import os
+
 import numpy as np
 import paddle
 from paddle.io import BatchSampler, DataLoader, DistributedBatchSampler
@@ -188,6 +190,27 @@ class DetDataLoader(DataLoader):
             _shutdown_iterator(it)
 
 
+def _worker_init(worker_id):
+    """Make a DataLoader worker die with its parent.
+
+    A worker blocked on a full result queue never notices that the training process
+    was killed (SIGKILL, a timeout) and lingers forever; the kernel's parent-death
+    signal ends it instead (Linux only; elsewhere this does nothing).
+    """
+    import ctypes
+    import signal
+    import sys
+    if not sys.platform.startswith('linux'):
+        return
+    try:
+        libc = ctypes.CDLL('libc.so.6', use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os._exit(1)
+
+
 def _shutdown_iterator(it):
     from paddle.io.dataloader import dataloader_iter
     try:
@@ -239,5 +262,5 @@ def create_reader(cfg, mode, dataset=None, num_workers=None, batch_size=None):
         sampler = BatchSampler(dataset=dataset, batch_size=batch_size, shuffle=shuffle,
                                drop_last=drop_last)
     return DetDataLoader(dataset, batch_sampler=sampler, collate_fn=collate, num_workers=workers,
-                         return_list=True,
+                         return_list=True, worker_init_fn=_worker_init if workers > 0 else None,
                          use_shared_memory=bool(section.get('use_shared_memory', workers > 0)))

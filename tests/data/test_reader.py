@@ -122,3 +122,41 @@ def test_transform_error_is_raised_not_hung(builtin_dir):
     with pytest.raises(RuntimeError, match=r'transform NormalizeImage failed on \S+val_0000\d\d\.jpg'):
         for _ in create_reader(cfg, 'eval', num_workers=0):
             pass
+
+
+def test_workers_die_with_a_killed_parent(builtin_dir, tmp_path):
+    """A training process killed while its workers wait must not leave orphans behind."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    script = tmp_path / 'hold.py'
+    script.write_text(
+        'import sys, time\n'
+        'sys.path.insert(0, %r); sys.path.insert(0, %r)\n'
+        'from test_reader import make_cfg\n'
+        'from ppdet.data import create_reader\n'
+        'cfg = make_cfg(%r)\n'
+        'cfg["TrainReader"]["batch_size"] = 1\n'
+        'it = iter(create_reader(cfg, "train", num_workers=2))\n'
+        'next(it)\n'
+        'print("ready", flush=True)\n'
+        'time.sleep(60)\n' % (ROOT, os.path.dirname(__file__), builtin_dir))
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
+                            env=dict(os.environ, OMP_NUM_THREADS='1'))
+    try:
+        assert proc.stdout.readline().strip() == 'ready'
+        children = subprocess.run(['pgrep', '-P', str(proc.pid)], capture_output=True,
+                                  text=True).stdout.split()
+        assert len(children) >= 2
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        deadline = time.time() + 10
+        while time.time() < deadline and any(os.path.exists('/proc/%s' % c) for c in children):
+            time.sleep(0.2)
+        alive = [c for c in children if os.path.exists('/proc/%s' % c)
+                 and open('/proc/%s/stat' % c).read().split()[2] != 'Z']
+        assert not alive, 'orphaned DataLoader workers: %s' % alive
+    finally:
+        if proc.poll() is None:
+            proc.kill()
