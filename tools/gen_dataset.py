@@ -17,10 +17,14 @@ def main():
     parser.add_argument('--num_val', type=int, default=150)
     parser.add_argument('--image_size', type=int, default=256)
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--min_size', type=float, default=10,
+                        help='smallest object extent in pixels (larger: easier)')
+    parser.add_argument('--max_objects', type=int, default=8, help='most objects per image (1..8)')
     parser.add_argument('--force', action='store_true', help='regenerate even if up to date')
     args = parser.parse_args()
     manifest = generate_dataset(args.output_dir, num_train=args.num_train, num_val=args.num_val,
-                                image_size=args.image_size, seed=args.seed, force=args.force)
+                                image_size=args.image_size, seed=args.seed, min_size=args.min_size,
+                                max_objects=args.max_objects, force=args.force)
     print(json.dumps(manifest['statistics'], indent=1))
 
 

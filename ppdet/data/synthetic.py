@@ -203,9 +203,9 @@ def _texture(rng, h, w, color):
     return base + (other - base) * t[..., None]
 
 
-def _sample_geometry(rng, size, name):
-    # object extent: log-uniform from tiny to about half the image
-    extent = float(np.exp(rng.uniform(np.log(10), np.log(size * 0.5))))
+def _sample_geometry(rng, size, name, min_size=10):
+    # object extent: log-uniform from tiny (min_size px) to about half the image
+    extent = float(np.exp(rng.uniform(np.log(min_size), np.log(size * 0.5))))
     max_aspect = 1.25 if name in ('star', 'ring') else 1.7
     aspect = float(np.exp(rng.uniform(-np.log(max_aspect), np.log(max_aspect))))
     angle = float(rng.uniform(0, 2 * np.pi))
@@ -215,12 +215,12 @@ def _sample_geometry(rng, size, name):
     return cx, cy, half, aspect, angle
 
 
-def _place_object(rng, size, owner, visible, full_area, boxes):
+def _place_object(rng, size, owner, visible, full_area, boxes, min_size=10):
     """Draw geometry until an object keeps every earlier one >= 45% visible and its box
     is distinguishable from theirs (IoU <= 0.6).  Returns (cls, mask, x0, y0, box) or None."""
     for _attempt in range(12):
         cls = int(rng.integers(len(CLASSES)))
-        outer, inner = _object_outline(CLASSES[cls], rng, *_sample_geometry(rng, size, CLASSES[cls]))
+        outer, inner = _object_outline(CLASSES[cls], rng, *_sample_geometry(rng, size, CLASSES[cls], min_size))
         found = _patch_mask(outer, inner, size)
         if found is None:
             continue
@@ -241,7 +241,7 @@ def _place_object(rng, size, owner, visible, full_area, boxes):
     return None
 
 
-def render_image(rng, size=256, max_objects=8):
+def render_image(rng, size=256, max_objects=8, min_size=10):
     """Draw one image; returns (uint8 RGB image, boxes [N,4] x1y1x2y2, classes [N], areas [N])."""
     im = _background(rng, size)
     n_clutter = int(rng.integers(2, 9))
@@ -253,7 +253,7 @@ def render_image(rng, size=256, max_objects=8):
     visible = np.zeros([0], np.int64)
     full_area, boxes, classes = [], [], []
     for _ in range(n_obj):
-        placed = _place_object(rng, size, owner, visible, full_area, boxes)
+        placed = _place_object(rng, size, owner, visible, full_area, boxes, min_size)
         if placed is None:
             continue
         cls, mask, x0, y0, box = placed
@@ -331,10 +331,11 @@ def _write_text(path, text):
     os.chmod(path, _FILE_MODE)
 
 
-def _params(num_train, num_val, image_size, seed, jpeg_quality):
+def _params(num_train, num_val, image_size, seed, jpeg_quality, min_size, max_objects):
     return {'generator_version': GENERATOR_VERSION, 'num_train': int(num_train),
             'num_val': int(num_val), 'image_size': int(image_size), 'seed': int(seed),
-            'jpeg_quality': int(jpeg_quality), 'classes': CLASSES}
+            'jpeg_quality': int(jpeg_quality), 'min_size': float(min_size),
+            'max_objects': int(max_objects), 'classes': CLASSES}
 
 
 def _is_complete(out_dir, params):
@@ -362,10 +363,11 @@ def _clear_stale(directory, keep):
 
 
 def generate_dataset(out_dir='dataset/builtin', num_train=600, num_val=150, image_size=256,
-                     seed=0, jpeg_quality=90, force=False):
+                     seed=0, jpeg_quality=90, min_size=10, max_objects=8, force=False):
     """Write the built-in dataset under ``out_dir`` (COCO in ``coco/``, VOC in ``voc/``).
 
-    Returns the manifest dict (parameters, statistics, file checksums).  Does nothing
+    ``min_size`` (smallest object extent in pixels) and ``max_objects`` (per image) set
+    how hard it is.  Returns the manifest dict (parameters, statistics, file checksums).  Does nothing
     but return the existing manifest when ``out_dir`` already holds a complete dataset
     made with the same parameters (unless ``force``).
     """
@@ -373,7 +375,11 @@ def generate_dataset(out_dir='dataset/builtin', num_train=600, num_val=150, imag
         raise ValueError('num_train and num_val must be >= 1 (got %d, %d)' % (num_train, num_val))
     if image_size < 64:
         raise ValueError('image_size must be >= 64, got %d' % image_size)
-    params = _params(num_train, num_val, image_size, seed, jpeg_quality)
+    if not 4 <= min_size < image_size * 0.5:
+        raise ValueError('min_size must be in [4, image_size/2), got %r' % (min_size,))
+    if not 1 <= max_objects <= 8:
+        raise ValueError('max_objects must be in 1..8, got %r' % (max_objects,))
+    params = _params(num_train, num_val, image_size, seed, jpeg_quality, min_size, max_objects)
     manifest_path = os.path.join(out_dir, 'manifest.json')
     if not force and _is_complete(out_dir, params):
         with open(manifest_path, encoding='utf-8') as f:
@@ -390,7 +396,7 @@ def generate_dataset(out_dir='dataset/builtin', num_train=600, num_val=150, imag
         images, annotations, names = [], [], []
         for idx in range(count):
             rng = np.random.default_rng([int(seed), SPLITS[split], idx])
-            im, boxes, classes, areas = render_image(rng, image_size)
+            im, boxes, classes, areas = render_image(rng, image_size, max_objects, min_size)
             ok, buf = cv2.imencode('.jpg', cv2.cvtColor(im, cv2.COLOR_RGB2BGR),
                                    [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)])
             if not ok:

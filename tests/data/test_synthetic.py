@@ -70,3 +70,11 @@ def test_content_statistics(builtin_dir):
         x, y, w, h = a['bbox']
         assert w > 0 and h > 0 and x >= 0 and y >= 0 and x + w <= 128 and y + h <= 128
         assert 0 < a['area'] <= w * h
+
+
+def test_difficulty_knobs(tmp_path):
+    m = generate_dataset(str(tmp_path), num_train=6, num_val=1, image_size=128, min_size=40,
+                         max_objects=2)
+    stats = m['statistics']['train']
+    assert stats['boxes_per_image']['max'] <= 2
+    assert stats['box_sqrt_area_px']['min'] >= 20  # thin/rotated shapes: box side >= extent/2
