@@ -1,0 +1,100 @@
+"""The seed's compression tables on the built-in dataset, end to end, in one command.
+
+python benchmarks/compression_table.py [-c CONFIG] [-o k=v ...] [--work_dir output/pipeline]
+    [--threads 1 --repeats 20 --warmup 3] [--out_dir benchmarks/results] [--skip_pipeline]
+
+1. Runs the main job (ppdet.engine.pipeline.Pipeline: resumable, every finished stage is
+   skipped) unless --skip_pipeline.
+2. Times every exported model listed in its results.json on the CPU runtimes (Paddle
+   fp32 oneDNN = the ratios' baseline, Paddle oneDNN int8 for quantized rows, onnxruntime
+   fp32 and int8 QDQ for fp32 rows, Paddle-Lite x86 as a correctness check), all
+   interleaved in one process, batch 1 at the eval input size, after checking each
+   runtime's detections against the row's Paddle fp32 model on a few eval images.
+3. Writes compression.md, ap_vs_latency.png and latency.json under --out_dir.
+TensorRT and ARM need a GPU / an ARM device: compression.md says how to run them there.
+"""
+import os
+import sys
+import time
+
+import _path  # noqa: F401
+
+from ppdet.utils.cli import ArgsParser, run_main
+
+DEFAULT_CONFIG = 'configs/builtin/yolov3_mobilenet_v1_builtin.yml'
+
+
+def eval_images(pipe, count):
+    """The first ``count`` eval images (sorted by path) of the pipeline's dataset, as RGB."""
+    from ppdet.data import build_dataset
+    from ppdet.deploy import decode_image
+    paths = sorted(build_dataset(pipe.cfg(), 'EvalDataset').get_imid2path().values())
+    if not paths:
+        raise ValueError('the eval set of %s is empty' % pipe.config)
+    return [decode_image(p) for p in paths[:count]], paths[:count]
+
+
+def main():
+    from ppdet.deploy.report import RUNTIMES
+    parser = ArgsParser('reproduce the seed\'s compression tables on the built-in dataset',
+                        config_required=False)
+    parser.add_argument('--work_dir', default='output/pipeline')
+    parser.add_argument('--dataset_dir', default='dataset/builtin')
+    parser.add_argument('--skip_pipeline', action='store_true',
+                        help='only report on the existing work_dir/results.json')
+    parser.add_argument('--threads', type=int, default=1, help='CPU threads per runtime')
+    parser.add_argument('--repeats', type=int, default=20, help='interleaved timing rounds')
+    parser.add_argument('--warmup', type=int, default=3, help='untimed runs per configuration')
+    parser.add_argument('--lite_repeats', type=int, default=5, help='timed Paddle-Lite x86 runs')
+    parser.add_argument('--check_images', type=int, default=8,
+                        help='eval images for the agreement check (the first one is timed)')
+    parser.add_argument('--calib_images', type=int, default=8,
+                        help='eval images calibrating onnxruntime int8 (taken after the '
+                             'check images when the eval set has enough)')
+    parser.add_argument('--runtimes', default=','.join(RUNTIMES),
+                        help='comma-separated subset of %s' % ', '.join(RUNTIMES))
+    parser.add_argument('--out_dir', default='benchmarks/results')
+    args = parser.parse_args()
+    from ppdet.deploy import report
+    from ppdet.engine.pipeline import Pipeline
+    from ppdet.utils.fileio import read_json
+    runtimes = [r for r in args.runtimes.split(',') if r]
+    bad = [r for r in runtimes if r not in RUNTIMES]
+    if bad:
+        raise ValueError('unknown --runtimes %s; choose from %s' % (bad, ', '.join(RUNTIMES)))
+    if args.threads < 1 or args.repeats < 1 or args.check_images < 1:
+        raise ValueError('--threads, --repeats and --check_images must be >= 1')
+    pipe = Pipeline(args.config or DEFAULT_CONFIG, work_dir=args.work_dir,
+                    dataset_dir=args.dataset_dir, overrides=args.opt)
+    tic = time.time()
+    if not args.skip_pipeline:
+        print('== pipeline (%s; finished stages are skipped)' % args.work_dir, flush=True)
+        pipe.run()
+    results_path = os.path.join(args.work_dir, 'results.json')
+    if not os.path.isfile(results_path):
+        raise FileNotFoundError('%s not found: run without --skip_pipeline (or '
+                                'tools/pipeline.py) first' % results_path)
+    results = read_json(results_path)
+    rows = report.table_rows(results)
+    if not rows:
+        raise ValueError('%s has no table rows yet (no evaluated model)' % results_path)
+    images, _ = eval_images(pipe, args.check_images + args.calib_images)
+    check = images[:args.check_images]
+    calib = images[args.check_images:] or check
+    print('== latency: %d rows (%s), runtimes %s, %d check + %d calibration images' % (
+        len(rows), ', '.join(n for n, _ in rows), ', '.join(runtimes), len(check), len(calib)),
+        flush=True)
+    latency = report.latency_sweep(rows, check, runtimes=runtimes, threads=args.threads,
+                                   warmup=args.warmup, repeats=args.repeats,
+                                   calib_images=calib, lite_repeats=args.lite_repeats,
+                                   progress=lambda m: print(m, flush=True))
+    latency['command'] = 'python ' + ' '.join(sys.argv)
+    latency['results_json'] = results_path
+    paths = report.write_compression_report(results, latency, args.out_dir)
+    with open(paths['md']) as f:
+        print(f.read())
+    print('wrote %s (%.0f s)' % (', '.join(paths.values()), time.time() - tic))
+
+
+if __name__ == '__main__':
+    run_main(main)
