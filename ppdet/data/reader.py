@@ -27,7 +27,8 @@ from .transform.operators import BaseOperator
 
 logger = setup_logger(__name__)
 
-__all__ = ['Compose', 'BatchCompose', 'create_reader', 'DetDataLoader', 'build_transforms', 'READER_KEYS']
+__all__ = ['Compose', 'BatchCompose', 'create_reader', 'DetDataLoader', 'build_transforms',
+           'READER_KEYS']
 
 READER_SECTIONS = {'train': 'TrainReader', 'eval': 'EvalReader', 'test': 'TestReader'}
 DATASET_SECTIONS = {'train': 'TrainDataset', 'eval': 'EvalDataset', 'test': 'TestDataset'}

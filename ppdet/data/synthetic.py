@@ -119,8 +119,11 @@ def _draw_clutter(rng, im, size, n):
             pts = _blob_points(rng, *rng.uniform(0, size, 2), rng.uniform(5, size / 7.))
             cv2.fillPoly(canvas, [np.round(pts).astype(np.int32)], color, cv2.LINE_AA)
         else:
-            text = ''.join(rng.choice(list('abdeghkmnpqrsuvwyz0123456789'), size=int(rng.integers(2, 6))))
-            cv2.putText(canvas, text, (int(rng.integers(0, size - 30)), int(rng.integers(12, size))),
+            # no x, t or o (cross- and ring-like letters); 0 stays as a hard negative
+            text = ''.join(rng.choice(list('abdeghkmnpqrsuvwyz0123456789'),
+                                      size=int(rng.integers(2, 6))))
+            org = (int(rng.integers(0, size - 30)), int(rng.integers(12, size)))
+            cv2.putText(canvas, text, org,
                         cv2.FONT_HERSHEY_SIMPLEX, rng.uniform(0.3, 0.9), color,
                         int(rng.integers(1, 3)), cv2.LINE_AA)
     return canvas.astype(np.float32)
@@ -220,7 +223,8 @@ def _place_object(rng, size, owner, visible, full_area, boxes, min_size=10):
     is distinguishable from theirs (IoU <= 0.6).  Returns (cls, mask, x0, y0, box) or None."""
     for _attempt in range(12):
         cls = int(rng.integers(len(CLASSES)))
-        outer, inner = _object_outline(CLASSES[cls], rng, *_sample_geometry(rng, size, CLASSES[cls], min_size))
+        geometry = _sample_geometry(rng, size, CLASSES[cls], min_size)
+        outer, inner = _object_outline(CLASSES[cls], rng, *geometry)
         found = _patch_mask(outer, inner, size)
         if found is None:
             continue
@@ -304,9 +308,11 @@ def _voc_xml(file_name, size, boxes, classes):
              '  <filename>%s</filename>' % file_name,
              '  <size><width>%d</width><height>%d</height><depth>3</depth></size>' % (size, size)]
     for box, cls in zip(boxes, classes):
-        lines += ['  <object>', '    <name>%s</name>' % CLASSES[cls], '    <pose>Unspecified</pose>',
+        lines += ['  <object>', '    <name>%s</name>' % CLASSES[cls],
+                  '    <pose>Unspecified</pose>',
                   '    <truncated>0</truncated>', '    <difficult>0</difficult>',
-                  '    <bndbox><xmin>%d</xmin><ymin>%d</ymin><xmax>%d</xmax><ymax>%d</ymax></bndbox>'
+                  '    <bndbox><xmin>%d</xmin><ymin>%d</ymin>'
+                  '<xmax>%d</xmax><ymax>%d</ymax></bndbox>'
                   % tuple(int(v) for v in box), '  </object>']
     lines.append('</annotation>')
     return '\n'.join(lines) + '\n'
@@ -362,15 +368,7 @@ def _clear_stale(directory, keep):
                 os.remove(p)
 
 
-def generate_dataset(out_dir='dataset/builtin', num_train=600, num_val=150, image_size=256,
-                     seed=0, jpeg_quality=90, min_size=10, max_objects=8, force=False):
-    """Write the built-in dataset under ``out_dir`` (COCO in ``coco/``, VOC in ``voc/``).
-
-    ``min_size`` (smallest object extent in pixels) and ``max_objects`` (per image) set
-    how hard it is.  Returns the manifest dict (parameters, statistics, file checksums).  Does nothing
-    but return the existing manifest when ``out_dir`` already holds a complete dataset
-    made with the same parameters (unless ``force``).
-    """
+def _check_args(num_train, num_val, image_size, min_size, max_objects):
     if num_train < 1 or num_val < 1:
         raise ValueError('num_train and num_val must be >= 1 (got %d, %d)' % (num_train, num_val))
     if image_size < 64:
@@ -379,6 +377,72 @@ def generate_dataset(out_dir='dataset/builtin', num_train=600, num_val=150, imag
         raise ValueError('min_size must be in [4, image_size/2), got %r' % (min_size,))
     if not 1 <= max_objects <= 8:
         raise ValueError('max_objects must be in 1..8, got %r' % (max_objects,))
+
+
+def _write_split(out_dir, split, params, files):
+    """Render and write one split in both layouts; returns (stems, COCO dict)."""
+    size = params['image_size']
+    images, annotations, stems = [], [], []
+    for idx in range(params['num_%s' % split]):
+        rng = np.random.default_rng([params['seed'], SPLITS[split], idx])
+        im, boxes, classes, areas = render_image(rng, size, params['max_objects'],
+                                                 params['min_size'])
+        ok, buf = cv2.imencode('.jpg', cv2.cvtColor(im, cv2.COLOR_RGB2BGR),
+                               [cv2.IMWRITE_JPEG_QUALITY, params['jpeg_quality']])
+        if not ok:
+            raise RuntimeError('JPEG encoding failed for %s image %d' % (split, idx))
+        stem = '%s_%06d' % (split, idx + 1)
+        stems.append(stem)
+        data = buf.tobytes()
+        for rel in ('coco/%s/%s.jpg' % (split, stem), 'voc/JPEGImages/%s.jpg' % stem):
+            _write_bytes(os.path.join(out_dir, rel), data)
+            files[rel] = hashlib.md5(data).hexdigest()
+        xml = _voc_xml(stem + '.jpg', size, boxes, classes)
+        _write_text(os.path.join(out_dir, 'voc', 'Annotations', stem + '.xml'), xml)
+        files['voc/Annotations/%s.xml' % stem] = hashlib.md5(xml.encode()).hexdigest()
+        images.append({'id': idx + 1, 'file_name': stem + '.jpg', 'width': size, 'height': size})
+        for box, cls, area in zip(boxes, classes, areas):
+            x1, y1, x2, y2 = (float(v) for v in box)
+            annotations.append({'id': len(annotations) + 1, 'image_id': idx + 1,
+                                'category_id': int(cls) + 1, 'bbox': [x1, y1, x2 - x1, y2 - y1],
+                                'area': float(area), 'iscrowd': 0})
+    coco = {'info': {'description': 'ppdet built-in synthetic shapes',
+                     'version': GENERATOR_VERSION},
+            'images': images, 'annotations': annotations,
+            'categories': [{'id': i + 1, 'name': n, 'supercategory': 'shape'}
+                           for i, n in enumerate(CLASSES)]}
+    text = json.dumps(coco, sort_keys=True)
+    rel = 'coco/annotations/instances_%s.json' % split
+    _write_text(os.path.join(out_dir, rel), text)
+    files[rel] = hashlib.md5(text.encode()).hexdigest()
+    _clear_stale(os.path.join(out_dir, 'coco', split), {n + '.jpg' for n in stems})
+    return stems, coco
+
+
+def _write_voc_lists(out_dir, stems, files):
+    voc_dir = os.path.join(out_dir, 'voc')
+    texts = {'label_list.txt': '\n'.join(CLASSES) + '\n'}
+    for split, list_name in (('train', 'trainval.txt'), ('val', 'test.txt')):
+        texts[list_name] = ''.join('JPEGImages/%s.jpg Annotations/%s.xml\n' % (n, n)
+                                   for n in stems[split])
+    for list_name, text in texts.items():
+        _write_text(os.path.join(voc_dir, list_name), text)
+        files['voc/' + list_name] = hashlib.md5(text.encode()).hexdigest()
+    every = set(stems['train']) | set(stems['val'])
+    _clear_stale(os.path.join(voc_dir, 'JPEGImages'), {n + '.jpg' for n in every})
+    _clear_stale(os.path.join(voc_dir, 'Annotations'), {n + '.xml' for n in every})
+
+
+def generate_dataset(out_dir='dataset/builtin', num_train=600, num_val=150, image_size=256,
+                     seed=0, jpeg_quality=90, min_size=10, max_objects=8, force=False):
+    """Write the built-in dataset under ``out_dir`` (COCO in ``coco/``, VOC in ``voc/``).
+
+    ``min_size`` (smallest object extent in pixels) and ``max_objects`` (per image) set
+    how hard it is.  Returns the manifest dict (parameters, statistics, file checksums).
+    Does nothing but return the existing manifest when ``out_dir`` already holds a
+    complete dataset made with the same parameters (unless ``force``).
+    """
+    _check_args(num_train, num_val, image_size, min_size, max_objects)
     params = _params(num_train, num_val, image_size, seed, jpeg_quality, min_size, max_objects)
     manifest_path = os.path.join(out_dir, 'manifest.json')
     if not force and _is_complete(out_dir, params):
@@ -390,58 +454,12 @@ def generate_dataset(out_dir='dataset/builtin', num_train=600, num_val=150, imag
     tic = time.time()
     if os.path.exists(manifest_path):
         os.remove(manifest_path)  # an interrupted rewrite must not look complete
-    coco_dir, voc_dir = os.path.join(out_dir, 'coco'), os.path.join(out_dir, 'voc')
-    files, per_split = {}, {}
-    for split, count in (('train', num_train), ('val', num_val)):
-        images, annotations, names = [], [], []
-        for idx in range(count):
-            rng = np.random.default_rng([int(seed), SPLITS[split], idx])
-            im, boxes, classes, areas = render_image(rng, image_size, max_objects, min_size)
-            ok, buf = cv2.imencode('.jpg', cv2.cvtColor(im, cv2.COLOR_RGB2BGR),
-                                   [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)])
-            if not ok:
-                raise RuntimeError('JPEG encoding failed for %s image %d' % (split, idx))
-            data = buf.tobytes()
-            stem = '%s_%06d' % (split, idx + 1)
-            name = stem + '.jpg'
-            names.append(stem)
-            for rel in ('coco/%s/%s' % (split, name), 'voc/JPEGImages/' + name):
-                _write_bytes(os.path.join(out_dir, rel), data)
-                files[rel] = hashlib.md5(data).hexdigest()
-            xml = _voc_xml(name, image_size, boxes, classes)
-            _write_text(os.path.join(voc_dir, 'Annotations', stem + '.xml'), xml)
-            files['voc/Annotations/%s.xml' % stem] = hashlib.md5(xml.encode()).hexdigest()
-            images.append({'id': idx + 1, 'file_name': name, 'width': image_size,
-                           'height': image_size})
-            for box, cls, area in zip(boxes, classes, areas):
-                x1, y1, x2, y2 = (float(v) for v in box)
-                annotations.append({'id': len(annotations) + 1, 'image_id': idx + 1,
-                                    'category_id': int(cls) + 1,
-                                    'bbox': [x1, y1, x2 - x1, y2 - y1],
-                                    'area': float(area), 'iscrowd': 0})
-        coco = {'info': {'description': 'ppdet built-in synthetic shapes', 'version': GENERATOR_VERSION},
-                'images': images, 'annotations': annotations,
-                'categories': [{'id': i + 1, 'name': n, 'supercategory': 'shape'}
-                               for i, n in enumerate(CLASSES)]}
-        text = json.dumps(coco, sort_keys=True)
-        rel = 'coco/annotations/instances_%s.json' % split
-        _write_text(os.path.join(out_dir, rel), text)
-        files[rel] = hashlib.md5(text.encode()).hexdigest()
-        _clear_stale(os.path.join(coco_dir, split), {n + '.jpg' for n in names})
-        per_split[split] = (names, coco)
-    list_text = {}
-    for split, list_name in (('train', 'trainval.txt'), ('val', 'test.txt')):
-        list_text[list_name] = ''.join('JPEGImages/%s.jpg Annotations/%s.xml\n' % (n, n)
-                                       for n in per_split[split][0])
-    list_text['label_list.txt'] = '\n'.join(CLASSES) + '\n'
-    for list_name, text in list_text.items():
-        _write_text(os.path.join(voc_dir, list_name), text)
-        files['voc/' + list_name] = hashlib.md5(text.encode()).hexdigest()
-    all_stems = set(per_split['train'][0]) | set(per_split['val'][0])
-    _clear_stale(os.path.join(voc_dir, 'JPEGImages'), {n + '.jpg' for n in all_stems})
-    _clear_stale(os.path.join(voc_dir, 'Annotations'), {n + '.xml' for n in all_stems})
+    files, stems, cocos = {}, {}, {}
+    for split in ('train', 'val'):
+        stems[split], cocos[split] = _write_split(out_dir, split, params, files)
+    _write_voc_lists(out_dir, stems, files)
     manifest = {'params': params,
-                'statistics': {s: dataset_statistics(per_split[s][1], image_size) for s in per_split},
+                'statistics': {s: dataset_statistics(cocos[s], image_size) for s in cocos},
                 'generation_seconds': round(time.time() - tic, 1), 'files': files}
     _write_text(manifest_path, json.dumps(manifest, indent=1, sort_keys=True))
     logger.info('built-in dataset written to %s in %.1f s: %s', out_dir, time.time() - tic,
@@ -461,7 +479,8 @@ def dataset_statistics(coco, image_size):
         'boxes_per_image': {'mean': round(float(per_image.mean()), 2),
                             'min': int(per_image.min()), 'max': int(per_image.max())},
         'per_class': {names[i]: sum(a['category_id'] == i for a in anns) for i in sorted(names)},
-        'box_sqrt_area_px': {'min': round(float(sides.min()), 1), 'median': round(float(np.median(sides)), 1),
+        'box_sqrt_area_px': {'min': round(float(sides.min()), 1),
+                             'median': round(float(np.median(sides)), 1),
                              'max': round(float(sides.max()), 1)} if len(sides) else {},
         'coco_size': {'small(<32^2)': int((sides < 32).sum()),
                       'medium': int(((sides >= 32) & (sides < 96)).sum()),

@@ -33,7 +33,8 @@ def center_color(sample, i):
 
 
 def test_decode_is_rgb_float(tmp_path):
-    path = write_jpg(os.path.join(str(tmp_path), 'red.jpg'), h=20, w=30, color=(0, 0, 255))  # BGR red
+    # (0, 0, 255) is red in OpenCV's BGR order
+    path = write_jpg(os.path.join(str(tmp_path), 'red.jpg'), h=20, w=30, color=(0, 0, 255))
     s = Decode()({'im_file': path, 'h': 20, 'w': 30})
     assert s['image'].dtype == np.float32 and s['image'].shape == (20, 30, 3)
     assert s['image'][..., 0].mean() > 240 and s['image'][..., 2].mean() < 15

@@ -19,7 +19,8 @@ def make_cfg(builtin_dir, fmt='coco', size=64):
         cfg.update(yaml.safe_load(f))
     for sec in ('TrainDataset', 'EvalDataset', 'TestDataset'):
         cfg[sec]['dataset_dir'] = cfg[sec]['dataset_dir'].replace('dataset/builtin', builtin_dir)
-    cfg['TrainReader']['batch_transforms'][0]['BatchRandomResize']['target_size'] = [size - 16, size]
+    resize = cfg['TrainReader']['batch_transforms'][0]['BatchRandomResize']
+    resize['target_size'] = [size - 16, size]
     cfg['TrainReader']['batch_size'] = 4
     for sec in ('EvalReader', 'TestReader'):
         cfg[sec]['sample_transforms'][1]['Resize']['target_size'] = [size, size]
@@ -119,7 +120,8 @@ def test_transform_error_is_raised_not_hung(builtin_dir):
     cfg = make_cfg(builtin_dir)
     cfg['EvalReader']['sample_transforms'][2] = {'NormalizeImage': {'mean': [0.5, 0.5],
                                                                     'std': [1., 1.]}}
-    with pytest.raises(RuntimeError, match=r'transform NormalizeImage failed on \S+val_0000\d\d\.jpg'):
+    with pytest.raises(RuntimeError,
+                       match=r'transform NormalizeImage failed on \S+val_0000\d\d\.jpg'):
         for _ in create_reader(cfg, 'eval', num_workers=0):
             pass
 

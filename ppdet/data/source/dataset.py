@@ -60,7 +60,8 @@ class SkipCounter(object):
                 self.num_skipped, total, ', '.join(
                     '%d %s' % (n, r) for r, n in sorted(self.records.items()))))
         if self.boxes:
-            parts.append('boxes: ' + ', '.join('%d %s' % (n, r) for r, n in sorted(self.boxes.items())))
+            parts.append('boxes: ' + ', '.join('%d %s' % (n, r)
+                                               for r, n in sorted(self.boxes.items())))
         if not parts:
             return None
         text = '%s: %s' % (self.source, '; '.join(parts))

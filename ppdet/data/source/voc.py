@@ -139,7 +139,8 @@ class VOCDataSet(DetDataset):
                 'gt_bbox': boxes,
                 'gt_class': np.array([[self.cname2cid[objects[i][0]]] for i in keep],
                                      dtype=np.int32).reshape(-1, 1),
-                'difficult': np.array([[objects[i][2]] for i in keep], dtype=np.int32).reshape(-1, 1),
+                'difficult': np.array([[objects[i][2]] for i in keep],
+                                      dtype=np.int32).reshape(-1, 1),
                 'is_crowd': np.zeros([len(keep), 1], dtype=np.int32),
             }
             if len(boxes) == 0 and not self.allow_empty:

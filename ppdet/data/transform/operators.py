@@ -38,7 +38,8 @@ class BaseOperator(object):
         return self.apply(sample)
 
     def __repr__(self):
-        args = ', '.join('%s=%r' % kv for kv in sorted(vars(self).items()) if not kv[0].startswith('_'))
+        args = ', '.join('%s=%r' % kv for kv in sorted(vars(self).items())
+                         if not kv[0].startswith('_'))
         return '%s(%s)' % (type(self).__name__, args)
 
 
