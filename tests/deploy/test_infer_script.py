@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import synthetic_image
+from deploy_models import synthetic_image
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(ROOT, 'deploy', 'python', 'infer.py')

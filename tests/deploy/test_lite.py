@@ -86,7 +86,7 @@ def test_arm_conversion_and_op_check(yolov3_model_dir, lite_env, tmp_path):
 
 @pytest.mark.slow
 def test_opt_failure_is_reported(lite_env, tmp_path):
-    from conftest import export_tiny
+    from deploy_models import export_tiny
     model_dir = export_tiny(str(tmp_path))
     with open(os.path.join(model_dir, 'model.pdmodel'), 'wb') as f:
         f.write(b'not a program')

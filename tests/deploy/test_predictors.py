@@ -70,7 +70,7 @@ def test_onnx_conversion_is_cached(tiny_model_dir):
 
 
 def test_onnx_refuses_nms_over_a_dynamic_box_count(tmp_path):
-    from conftest import export_yolov3
+    from deploy_models import export_yolov3
     model_dir = export_yolov3(str(tmp_path), size=None)
     with pytest.raises(ValueError, match='dynamic number of boxes'):
         create_predictor(model_dir, 'onnx')

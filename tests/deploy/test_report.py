@@ -191,3 +191,13 @@ def test_compression_table_script_on_an_existing_work_dir(results_file, tiny_dat
     bad = subprocess.run(cmd[:-4] + ['--runtimes', 'tensorrt', '--out_dir', out], cwd=ROOT,
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert bad.returncode == 2 and "unknown --runtimes ['tensorrt']" in bad.stdout
+
+
+def test_a_runtime_that_cannot_run_is_listed_with_its_reason(tiny_model_dir, images, tmp_path):
+    rows = [('baseline', _row(tiny_model_dir, 0.3, 0.1))]
+    lat = report.latency_sweep(rows, images[:1], runtimes=('paddle_fp32', 'lite_x86'),
+                               lite_env=str(tmp_path / 'no-lite-env'), **FAST)
+    r = lat['rows']['baseline']
+    assert list(r['runtimes']) == ['paddle_fp32'] and 'make lite-env' in r['skipped']['lite_x86']
+    md = report.format_compression_report({'rows': ['baseline'], 'baseline': rows[0][1]}, lat)
+    assert '| baseline | not run: LiteEnvMissing' in md
