@@ -49,8 +49,9 @@ def main():
             'at each input size. GFLOPs = conv MACs / 1024^3 without deformable convs (the '
             'seed\'s counter); "with DCN" adds them. Size = float32 parameters and BN '
             'statistics in MiB: raw, and with each tensor rounded up to 4 KiB as in the '
-            'one-file-per-variable checkpoint directories the seed measured. '
-            'yolov3_r34 has no seed figure.\n\n%s\n\n'
+            'one-file-per-variable checkpoint directories the seed measured. The seed\'s '
+            'GFLOPs are rounded to 0.01, so differences of a few tenths of a percent on the '
+            'small counts are its rounding. yolov3_r34 has no seed figure.\n\n%s\n\n'
             'command: `python %s`; %.0f s\n' % (args.prune_size, table,
                                                   ' '.join(sys.argv), time.time() - tic))
     os.makedirs(args.out_dir, exist_ok=True)

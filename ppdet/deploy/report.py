@@ -194,7 +194,8 @@ def agreement(ref_runs, runs, tolerance=None):
     matched = sum(p['matched'] for p in per)
     n = sum(max(q['n_a'], q['n_b']) for p in per for q in p['per_image'])
     out = {'images': len(per), 'matched': matched, 'n_ref': sum(p['n_a'] for p in per),
-           'n': sum(p['n_b'] for p in per), 'matched_fraction': matched / n if n else 1.0,
+           'n': sum(p['n_b'] for p in per), 'compared': n,
+           'matched_fraction': matched / n if n else 1.0,
            'mean_iou': float(np.average([p['mean_iou'] for p in per],
                                         weights=[p['matched'] for p in per])) if matched else 0.0,
            'max_score_diff': max([p['max_score_diff'] for p in per] or [0.0]),
@@ -275,13 +276,35 @@ class _RowModels(object):
                 self.skipped[rt] = _error_line(e)
                 log('  %s / %s: skipped (%s)' % (name, rt, self.skipped[rt]))
 
+    def _drop(self, rt, why):
+        self.preds.pop(rt).close()
+        self.skipped[rt] = why
+
     def check(self, tolerance):
-        """Agreement of every runtime with the reference on the check images."""
-        if self.reference not in self.preds:
+        """Agreement of every runtime with the reference on the check images.
+
+        A runtime is never timed unchecked: without a working reference, or when it fails
+        on these images, it moves to ``skipped`` with the reason.
+        """
+        try:
+            ref = [self.preds[self.reference].run(f) for f in self.check_feeds]
+        except Exception as e:
+            why = 'no fp32 reference to check against (%s)' % (
+                self.skipped.get(self.reference) or _error_line(e))
+            for rt in [rt for rt in self.preds if rt != self.reference]:
+                self._drop(rt, why)
+            if self.reference in self.preds:
+                self._drop(self.reference, _error_line(e))
             return {}
-        ref = [self.preds[self.reference].run(f) for f in self.check_feeds]
-        return {rt: agreement(ref, [p.run(f) for f in self.check_feeds], tolerance)
-                for rt, p in self.preds.items() if rt != self.reference}
+        checks = {}
+        for rt in [rt for rt in self.preds if rt != self.reference]:
+            try:
+                runs = [self.preds[rt].run(f) for f in self.check_feeds]
+            except Exception as e:
+                self._drop(rt, _error_line(e))
+                continue
+            checks[rt] = agreement(ref, runs, tolerance)
+        return checks
 
     def close(self):
         for p in self.preds.values():
@@ -335,9 +358,9 @@ def latency_sweep(rows, images, runtimes=tuple(RUNTIMES), threads=1, warmup=3, r
                                      (rt, {'agreement': checks.get(rt)})
                                      for rt in m.preds if rt in runtimes)}
             for rt, a in checks.items():
-                log('  %s / %s vs %s: matched %d of %d/%d detections (%.0f%%)' % (
-                    name, rt, m.reference, a['matched'], a['n_ref'], a['n'],
-                    100 * a['matched_fraction']))
+                log('  %s / %s vs %s: %d of %d detections matched (%.0f%%; %d vs %d found)'
+                    % (name, rt, m.reference, a['matched'], a['compared'],
+                       100 * a['matched_fraction'], a['n'], a['n_ref']))
         _time_all(models, out, warmup, repeats, pause_s, lite_repeats, log)
     finally:
         for m in models:
@@ -352,13 +375,13 @@ def _time_all(models, out, warmup, repeats, pause_s, lite_repeats, log):
     for m in models:
         for rt, p in m.preds.items():
             if rt in out['rows'][m.name]['runtimes'] and rt != 'lite_x86':
-                timed['%s/%s' % (m.name, rt)] = (lambda p=p, f=m.time_feed: p.run(f))
+                timed[(m.name, rt)] = (lambda p=p, f=m.time_feed: p.run(f))
     if timed:
         log('timing %d configurations interleaved: %d rounds after %d warm-up runs each'
             % (len(timed), repeats, warmup))
         res = interleaved_latency(timed, repeats=repeats, warmup=warmup, pause_s=pause_s)
         for key in timed:
-            name, rt = key.split('/', 1)
+            name, rt = key
             out['rows'][name]['runtimes'][rt].update(
                 median_ms=res['median_ms'][key], p90_ms=res['p90_ms'][key])
     for m in models:
@@ -387,7 +410,7 @@ def _agree_text(a):
     if a.get('n_ref', 0) == 0:
         return 'nothing to match (no detection >= %.2f)' % a['tolerance']['score_thresh']
     text = 'match %.0f%% (%d/%d, IoU %.2f)' % (100 * a['matched_fraction'], a['matched'],
-                                              max(a['n_ref'], a['n']), a['mean_iou'])
+                                              a['compared'], a['mean_iou'])
     return text if a['agrees'] else 'DISAGREES: ' + text
 
 
