@@ -3,6 +3,9 @@
 python benchmarks/compression_table.py [-c CONFIG] [-o k=v ...] [--work_dir output/pipeline]
     [--threads 1 --repeats 20 --warmup 3] [--out_dir benchmarks/results] [--skip_pipeline]
 
+The pipeline flags (-c, -o, --work_dir, --dataset_dir, --finetune_epochs,
+--sensitivity_images) mean what they mean for tools/pipeline.py; give the same ones.
+
 1. Runs the main job (ppdet.engine.pipeline.Pipeline: resumable, every finished stage is
    skipped) unless --skip_pipeline.
 2. Times every exported model listed in its results.json on the CPU runtimes (Paddle
@@ -40,6 +43,11 @@ def main():
                         config_required=False)
     parser.add_argument('--work_dir', default='output/pipeline')
     parser.add_argument('--dataset_dir', default='dataset/builtin')
+    parser.add_argument('--finetune_epochs', type=int, default=10,
+                        help='pipeline: fine-tuning epochs after pruning / for distillation '
+                             'and QAT (as tools/pipeline.py)')
+    parser.add_argument('--sensitivity_images', type=int, default=40,
+                        help='pipeline: eval images per sensitivity probe (fast mode)')
     parser.add_argument('--skip_pipeline', action='store_true',
                         help='only report on the existing work_dir/results.json')
     parser.add_argument('--threads', type=int, default=1, help='CPU threads per runtime')
@@ -65,7 +73,9 @@ def main():
     if args.threads < 1 or args.repeats < 1 or args.check_images < 1:
         raise ValueError('--threads, --repeats and --check_images must be >= 1')
     pipe = Pipeline(args.config or DEFAULT_CONFIG, work_dir=args.work_dir,
-                    dataset_dir=args.dataset_dir, overrides=args.opt)
+                    dataset_dir=args.dataset_dir, overrides=args.opt,
+                    finetune_epochs=args.finetune_epochs,
+                    sensitivity_images=args.sensitivity_images)
     tic = time.time()
     if not args.skip_pipeline:
         print('== pipeline (%s; finished stages are skipped)' % args.work_dir, flush=True)
