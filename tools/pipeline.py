@@ -1,7 +1,8 @@
 """The main job on the built-in dataset: python tools/pipeline.py [-c CONFIG] [--fresh] [-o k=v].
 
 Stages (each resumable): generate data, train, eval (+export), infer, sensitivity,
-prune (sensity, r578) + fine-tune; distillation and quantization as they are added.
+prune (sensity, r578) + fine-tune, post-training int8 (each algo; r578 too), QAT (baseline
+and r578), teacher + L2 / fine-grained distillation, distilled r578.
 """
 import shutil
 
@@ -20,6 +21,9 @@ def main():
                         help='fine-tuning epochs after pruning / for distillation and QAT')
     parser.add_argument('--sensitivity_images', type=int, default=40,
                         help='eval images per sensitivity probe (fast mode)')
+    parser.add_argument('--stages', nargs='*', default=None,
+                        help='only these stage groups: data train eval infer sensitivity '
+                             'prune quant distill (default: all)')
     parser.add_argument('--fresh', action='store_true', help='delete work_dir and start over')
     args = parser.parse_args()
     if args.fresh:
@@ -28,7 +32,7 @@ def main():
     pipe = Pipeline(args.config or DEFAULT_CONFIG, work_dir=args.work_dir,
                     dataset_dir=args.dataset_dir, overrides=args.opt,
                     finetune_epochs=args.finetune_epochs,
-                    sensitivity_images=args.sensitivity_images)
+                    sensitivity_images=args.sensitivity_images, stages=args.stages)
     results = pipe.run()
     print(format_results(results))
 

@@ -6,6 +6,7 @@ done, so an interrupted run continues where it stopped (a training stage also
 resumes from its last epoch checkpoint).  ``tools/pipeline.py --fresh`` starts over.
 """
 import contextlib
+import re
 import copy
 import os
 import time
@@ -17,12 +18,15 @@ from ppdet.utils.logger import setup_logger
 logger = setup_logger(__name__)
 
 PRUNE_PRESETS = ('sensity', 'r578')
+PTQ_ALGOS = ('abs_max', 'avg', 'hist', 'KL', 'mse')
+TEACHER_CONFIG = 'configs/builtin/yolov3_r34_builtin_teacher.yml'
 
 
 class Pipeline(object):
     def __init__(self, config, work_dir='output/pipeline', dataset_dir='dataset/builtin',
                  overrides=None, finetune_epochs=None, sensitivity_images=40,
-                 dataset_kwargs=None, sensitivity_metric='AP'):
+                 dataset_kwargs=None, sensitivity_metric='AP', calib_images=16,
+                 teacher_config=TEACHER_CONFIG, stages=None):
         self.config = config
         self.overrides = list(overrides or [])
         self.work_dir = work_dir
@@ -31,6 +35,9 @@ class Pipeline(object):
         self.sensitivity_images = sensitivity_images
         self.dataset_kwargs = dict(dataset_kwargs or {})
         self.sensitivity_metric = sensitivity_metric
+        self.calib_images = calib_images
+        self.teacher_config = teacher_config
+        self.only = set(stages) if stages else None  # run just these stage groups
         self.results_path = os.path.join(work_dir, 'results.json')
         self.results = read_json(self.results_path) if os.path.isfile(self.results_path) else {}
 
@@ -51,6 +58,8 @@ class Pipeline(object):
         return os.path.join(self.work_dir, *parts)
 
     def stage(self, name, fn):
+        if self.only is not None and re.split('[:_]', name)[0] not in self.only:
+            return
         if name in self.results.get('_done', []):
             logger.info('[%s] already done (see %s); skipping', name, self.results_path)
             return
@@ -166,6 +175,76 @@ class Pipeline(object):
         self.evaluate(preset, weights, cfg, extra={'AP_after_prune': row['AP'],
                                                    'AP50_after_prune': row['AP50']})
 
+    # -- stages: quantization -----------------------------------------------------
+    def _finetune_cfg(self, extra=()):
+        epochs = ['epoch=%d' % self.finetune_epochs] if self.finetune_epochs else []
+        return self.cfg(epochs + list(extra))
+
+    def _deployed_ap(self, name, cfg=None):
+        """AP of row ``name``'s exported model through Paddle Inference (int8 kernels for
+        a quantized model): what a deployed model really scores."""
+        from ppdet.engine.infer_eval import evaluate_exported
+        row = dict(self.results[name])
+        stats = evaluate_exported(cfg or self.cfg(), row['inference_dir'])['bbox']
+        row.update(AP_deployed=float(stats[0]), AP50_deployed=float(stats[1]))
+        self.record(name, row)
+        return row
+
+    def post_quant(self, source, algo):
+        """Post-training int8 of ``source``'s exported model, judged by its deployed AP."""
+        from ppdet.data import build_dataset
+        from ppdet.slim.quant import quantize_post
+        name = 'post_%s' % algo if source == 'baseline' else '%s_post' % source
+        cfg = self.cfg()
+        calib = sorted(build_dataset(cfg, 'TrainDataset').get_imid2path().values())
+        out = self.path('inference', name)
+        quantize_post(self.results[source]['inference_dir'], calib[:self.calib_images], out,
+                      algo=algo, batch_nums=self.calib_images)
+        src = self.results[source]
+        self.record(name, {'GFLOPs': src['GFLOPs'], 'size_MB': src['size_MB'],
+                           'input_size': src['input_size'], 'inference_dir': out,
+                           'quantized': 'post_%s' % algo, 'parent': source})
+        row = self._deployed_ap(name, cfg)
+        row.update(AP=row['AP_deployed'], AP50=row['AP50_deployed'])
+        self.record(name, row)
+        self.record('rows', self.results.get('rows', []) + [name])
+
+    def aware(self, source):
+        """Quantization-aware fine-tuning of ``source``'s checkpoint (pruned ones too)."""
+        from ppdet.slim.quant import QATStep
+        name = 'aware' if source == 'baseline' else '%s_aware' % source
+        cfg = self._finetune_cfg(['LearningRate.base_lr=0.0003'])
+        src_weights = self.results[source]['weights']
+
+        def prepare(t):
+            t.load_weights(src_weights)  # restores a pruned structure from the file
+            t.apply_step(QATStep.from_config(t.cfg))
+        weights = self.train('qat_%s' % source, cfg, prepare)
+        self.evaluate(name, weights, cfg, extra={'quantized': 'aware', 'parent': source})
+        row = self._deployed_ap(name, cfg)
+        row.update(AP_simulated=row['AP'], AP=row['AP_deployed'], AP50=row['AP50_deployed'])
+        self.record(name, row)
+
+    # -- stages: distillation ------------------------------------------------------
+    def train_teacher(self):
+        cfg = self.cfg(config=self.teacher_config)
+        self.evaluate('teacher', self.train('teacher', cfg), cfg)
+
+    def distill(self, name, loss, student=None):
+        """Train the student with the teacher (``student``: starting checkpoint, e.g. the
+        pruned one; None = from scratch with the baseline's schedule)."""
+        from ppdet.slim.distill import DistillStep
+        extra = ['use_fine_grained_loss=true'] if loss == 'fine_grained' else []
+        cfg = self._finetune_cfg(extra) if student else self.cfg(extra)
+        teacher = self.results['teacher']['weights']
+
+        def prepare(t):
+            if student:
+                t.load_weights(student)
+            t.apply_step(DistillStep(self.teacher_config, teacher, loss=loss, student_cfg=t.cfg))
+        weights = self.train('distill_%s' % name, cfg, prepare)
+        self.evaluate(name, weights, cfg, extra={'distill': loss})
+
     def run(self):
         self.stage('data', self.gen_data)
         self.stage('train', self.train_baseline)
@@ -174,6 +253,18 @@ class Pipeline(object):
         self.stage('sensitivity', self.sensitivity)
         for preset in PRUNE_PRESETS:
             self.stage('prune_%s' % preset, lambda p=preset: self.prune_and_finetune(p))
+        self.stage('quant:baseline_deployed', lambda: self._deployed_ap('baseline'))
+        for algo in PTQ_ALGOS:
+            self.stage('quant:post_%s' % algo, lambda a=algo: self.post_quant('baseline', a))
+        self.stage('quant:r578_post', lambda: self.post_quant('r578', 'hist'))
+        self.stage('quant:aware', lambda: self.aware('baseline'))
+        self.stage('quant:r578_aware', lambda: self.aware('r578'))
+        self.stage('distill:teacher', self.train_teacher)
+        self.stage('distill:l2', lambda: self.distill('l2_distill', 'l2'))
+        self.stage('distill:fine_grained', lambda: self.distill('fine_grained_distill',
+                                                               'fine_grained'))
+        self.stage('distill:r578', lambda: self.distill(
+            'r578_distill', 'l2', student=self.path('prune_r578', 'pruned_no_finetune')))
         return self.results
 
 
@@ -188,20 +279,20 @@ def _pct(new, old):
 
 
 def format_results(results):
-    """Markdown tables of what the pipeline measured (seed-style, relative to baseline)."""
+    """Markdown table of what the pipeline measured (seed-style, relative to baseline)."""
     base = results.get('baseline')
-    lines = ['| model | GFLOPs | size (MB) | input | AP after pruning | AP | AP50 |',
-             '|---|---|---|---|---|---|---|']
+    lines = ['| model | GFLOPs | size (MB) | input | AP after pruning | AP | AP50 | '
+             'AP deployed (Paddle Inference) |', '|---|---|---|---|---|---|---|---|']
     for key in results.get('rows', []):
         r = results.get(key)
         if not r:
             continue
         rel = (lambda k: ' (%s)' % _pct(r[k], base[k])) if base and key != 'baseline' \
             else (lambda k: '')
-        after = '%.3f' % r['AP_after_prune'] if 'AP_after_prune' in r else '-'
-        lines.append('| %s | %.4f%s | %.2f%s | %d | %s | %.3f | %.3f |' % (
+        opt = (lambda k: '%.3f' % r[k] if k in r else '-')
+        lines.append('| %s | %.4f%s | %.2f%s | %d | %s | %.3f | %.3f | %s |' % (
             key, r['GFLOPs'], rel('GFLOPs'), r['size_MB'], rel('size_MB'), r['input_size'],
-            after, r['AP'], r['AP50']))
+            opt('AP_after_prune'), r['AP'], r['AP50'], opt('AP_deployed')))
     if 'infer_image' in results:
         lines.append('')
         lines.append('detections drawn on %s (%d with score >= 0.5)' % (

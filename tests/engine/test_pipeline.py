@@ -1,38 +1,61 @@
-"""The main job's wiring, end to end on a tiny dataset (real training, pruning, export)."""
+"""The main job's wiring, end to end on a tiny dataset (real training, pruning, int8, distillation)."""
 import json
 import os
 
 import pytest
+import yaml
 
-from ppdet.engine.pipeline import Pipeline, format_results
+from ppdet.engine.pipeline import PTQ_ALGOS, Pipeline, format_results
+
+
+def _tiny_teacher(directory, student_config):
+    path = os.path.join(str(directory), 'teacher.yml')
+    with open(path, 'w') as f:
+        yaml.safe_dump({'_BASE_': [student_config], 'YOLOv3': {'backbone': 'ResNet'},
+                        'ResNet': {'depth': 18, 'variant': 'b', 'return_idx': [1, 2, 3]}}, f)
+    return path
 
 
 @pytest.mark.slow
 def test_pipeline_runs_every_stage_and_resumes(tiny_config, tmp_path):
     work = str(tmp_path / 'pipe')
     data = str(tmp_path / 'data')
-    pipe = Pipeline(tiny_config, work_dir=work, dataset_dir=data,
-                    # a few epochs on 12 images, evaluated on those images: enough recall
-                    # for sensitivity analysis to have a non-zero baseline
-                    overrides=['epoch=8', 'LearningRate.base_lr=0.005',
-                               'YOLOBox.conf_thresh=0.0', 'MultiClassNMS.score_threshold=0.0',
-                               'EvalDataset.image_dir=train',
-                               'EvalDataset.anno_path=annotations/instances_train.json'],
-                    sensitivity_images=4, sensitivity_metric='AR100', finetune_epochs=1,
-                    dataset_kwargs=dict(num_train=12, num_val=4, image_size=128))
-    res = pipe.run()
-    assert res['rows'][:3] == ['baseline', 'sensity', 'r578']
-    for row in ('baseline', 'sensity', 'r578'):
-        assert os.path.isfile(os.path.join(res[row]['inference_dir'], 'model.pdmodel'))
+    kw = dict(work_dir=work, dataset_dir=data, sensitivity_images=4,
+              # a few epochs on 12 images, evaluated on those images: enough recall
+              # for sensitivity analysis to have a non-zero baseline
+              overrides=['epoch=8', 'LearningRate.base_lr=0.005',
+                         'YOLOBox.conf_thresh=0.0', 'MultiClassNMS.score_threshold=0.0',
+                         'EvalDataset.image_dir=train',
+                         'EvalDataset.anno_path=annotations/instances_train.json'],
+              sensitivity_metric='AR100', finetune_epochs=1, calib_images=2,
+              teacher_config=_tiny_teacher(tmp_path, tiny_config),
+              dataset_kwargs=dict(num_train=12, num_val=4, image_size=128))
+    res = Pipeline(tiny_config, **kw).run()
+    expected = (['baseline', 'sensity', 'r578'] + ['post_%s' % a for a in PTQ_ALGOS] +
+                ['r578_post', 'aware', 'r578_aware', 'teacher', 'l2_distill',
+                 'fine_grained_distill', 'r578_distill'])
+    assert res['rows'] == expected
+    for row in expected:
+        assert os.path.isfile(os.path.join(res[row]['inference_dir'], 'model.pdmodel')), row
     assert res['r578']['GFLOPs'] < res['sensity']['GFLOPs'] < res['baseline']['GFLOPs']
-    assert 'AP_after_prune' in res['r578']
-    assert os.path.isfile(res['sensitivity']['plot'])
-    assert os.path.isfile(res['infer_image'])
+    assert 'AP_after_prune' in res['r578'] and 'AP_deployed' in res['baseline']
+    for row in ('post_hist', 'aware', 'r578_aware', 'r578_post'):
+        info = yaml.safe_load(open(os.path.join(res[row]['inference_dir'], 'infer_cfg.yml')))
+        assert info['quantized'], row
+        assert 0.0 <= res[row]['AP'] <= 1.0
+    # the chained checkpoints describe themselves
+    from ppdet.utils.checkpoint import read_meta
+    kinds = [s['kind'] for s in read_meta(res['r578_aware']['weights'])['steps']]
+    assert kinds == ['prune', 'quant']
+    kinds = [s['kind'] for s in read_meta(res['r578_distill']['weights'])['steps']]
+    assert kinds == ['prune', 'distill']
+    assert res['r578_distill']['GFLOPs'] == res['r578']['GFLOPs']
+    assert os.path.isfile(res['sensitivity']['plot']) and os.path.isfile(res['infer_image'])
     table = format_results(res)
-    assert '| r578 |' in table and '(-' in table
+    assert '| r578_aware |' in table and '(-' in table
 
     # a second run finds every stage done and changes nothing
     before = json.load(open(os.path.join(work, 'results.json')))
-    again = Pipeline(tiny_config, work_dir=work, dataset_dir=data).run()
+    again = Pipeline(tiny_config, **kw).run()
     assert again['_done'] == before['_done']
     assert again['r578'] == before['r578']
