@@ -59,6 +59,10 @@ def main():
     parser.add_argument('--calib_images', type=int, default=8,
                         help='eval images calibrating onnxruntime int8 (taken after the '
                              'check images when the eval set has enough)')
+    parser.add_argument('--match_score', type=float, default=0.3,
+                        help='agreement check: compare detections with at least this score')
+    parser.add_argument('--match_fraction', type=float, default=0.9,
+                        help='agreement check: share of detections that must match')
     parser.add_argument('--runtimes', default=','.join(RUNTIMES),
                         help='comma-separated subset of %s' % ', '.join(RUNTIMES))
     parser.add_argument('--out_dir', default='benchmarks/results')
@@ -97,6 +101,8 @@ def main():
     latency = report.latency_sweep(rows, check, runtimes=runtimes, threads=args.threads,
                                    warmup=args.warmup, repeats=args.repeats,
                                    calib_images=calib, lite_repeats=args.lite_repeats,
+                                   tolerance={'score_thresh': args.match_score,
+                                              'min_matched_fraction': args.match_fraction},
                                    progress=lambda m: print(m, flush=True))
     latency['command'] = 'python ' + ' '.join(sys.argv)
     latency['results_json'] = results_path
