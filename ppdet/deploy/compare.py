@@ -5,21 +5,9 @@ score) and near-tied boxes may swap, so rows are matched greedily by IoU within 
 class rather than compared index by index.
 """
 import numpy as np
+from ppdet.utils.bbox import box_iou
 
 __all__ = ['box_iou', 'match_detections', 'split_by_image', 'match_batch', 'cosine']
-
-
-def box_iou(a, b):
-    """IoU of xyxy boxes ``a`` [n,4] and ``b`` [m,4] -> [n,m]."""
-    a = np.asarray(a, np.float64).reshape(-1, 4)
-    b = np.asarray(b, np.float64).reshape(-1, 4)
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
-    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), axis=1)
-    area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)
-    union = area_a[:, None] + area_b[None, :] - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
 
 
 def _valid(rows, score_thresh):

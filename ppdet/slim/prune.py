@@ -366,25 +366,15 @@ class PruneStep(CompressionStep):
 # -- FLOPs ---------------------------------------------------------------------------
 def _conv_output_pixels(model, input_size):
     """{id(conv weight): (layer, output H*W)} from one forward pass on a zero image."""
-    h, w = _hw(input_size)
-    found, handles = {}, []
+    from ppdet.utils.model_stats import forward_with_hooks
+    found = {}
 
     def hook(layer, inputs, output):
         found[id(layer.weight)] = (layer, int(output.shape[2]) * int(output.shape[3]))
 
-    for layer in model.sublayers(include_self=True):
-        if isinstance(layer, nn.Conv2D):  # PaddleSlim's convention: no deformable convs
-            handles.append(layer.register_forward_post_hook(hook))
-    was_training = model.training
-    model.eval()
-    try:
-        with paddle.no_grad():
-            model(paddle.zeros([1, 3, h, w], 'float32'))
-    finally:
-        for handle in handles:
-            handle.remove()
-        if was_training:
-            model.train()
+    # PaddleSlim's convention: plain convs only, no deformable ones
+    forward_with_hooks(model, _hw(input_size),
+                       lambda layer: hook if isinstance(layer, nn.Conv2D) else None)
     return found
 
 

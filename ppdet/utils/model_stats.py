@@ -35,23 +35,15 @@ def _sizes(input_size):
     return int(input_size), int(input_size)
 
 
-def count_conv_macs(model, input_size=608):
-    """One forward pass; returns {'conv': MACs of Conv2D layers, 'deformable': of DeformConv2D}."""
+def forward_with_hooks(model, input_size, hook_for):
+    """One no-grad eval-mode forward pass on a 1x3xHxW zero image, with
+    ``hook_for(layer)`` (a forward post-hook, or None) attached to every sublayer."""
     h, w = _sizes(input_size)
-    total = {'conv': 0, 'deformable': 0}
-    kinds = ((nn.Conv2D, 'conv'), (paddle.vision.ops.DeformConv2D, 'deformable'))
-
-    def make_hook(kind):
-        def hook(layer, inputs, output):
-            total[kind] += _conv_macs(layer, output)
-        return hook
-
     handles = []
     for layer in model.sublayers(include_self=True):
-        for cls, kind in kinds:
-            if isinstance(layer, cls):
-                handles.append(layer.register_forward_post_hook(make_hook(kind)))
-                break
+        hook = hook_for(layer)
+        if hook is not None:
+            handles.append(layer.register_forward_post_hook(hook))
     was_training = model.training
     model.eval()
     try:
@@ -62,6 +54,22 @@ def count_conv_macs(model, input_size=608):
             handle.remove()
         if was_training:
             model.train()
+
+
+def count_conv_macs(model, input_size=608):
+    """One forward pass; returns {'conv': MACs of Conv2D layers, 'deformable': of DeformConv2D}."""
+    total = {'conv': 0, 'deformable': 0}
+    kinds = ((nn.Conv2D, 'conv'), (paddle.vision.ops.DeformConv2D, 'deformable'))
+
+    def hook_for(layer):
+        for cls, kind in kinds:
+            if isinstance(layer, cls):
+                def hook(layer, inputs, output, kind=kind):
+                    total[kind] += _conv_macs(layer, output)
+                return hook
+        return None
+
+    forward_with_hooks(model, input_size, hook_for)
     return total
 
 

@@ -16,6 +16,7 @@ import numpy as np
 from ppdet.core.workspace import register
 from ppdet.data.source.dataset import ImageDecodeError
 from ppdet.utils.logger import setup_logger
+from ppdet.utils.bbox import box_iou
 
 logger = setup_logger(__name__)
 
@@ -49,18 +50,6 @@ def filter_boxes(sample, keep):
         if key in sample and sample[key] is not None:
             sample[key] = np.asarray(sample[key])[keep]
     return sample
-
-
-def box_iou(a, b):
-    """IoU between x1y1x2y2 boxes: ``[N,4] x [M,4] -> [N,M]``."""
-    a = np.asarray(a, np.float64).reshape(-1, 4)
-    b = np.asarray(b, np.float64).reshape(-1, 4)
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
-    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
-    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-10)
 
 
 def _set_shape(sample):
