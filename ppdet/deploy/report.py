@@ -340,7 +340,7 @@ def latency_sweep(rows, images, runtimes=tuple(RUNTIMES), threads=1, warmup=3, r
                         'cpu': _cpu_name(), 'cpu_count': os.cpu_count(),
                         'date': time.strftime('%Y-%m-%d %H:%M')},
            'runtimes': collections.OrderedDict((k, RUNTIMES[k][0]) for k in runtimes),
-           'rows': collections.OrderedDict()}
+           'rows': collections.OrderedDict(), 'row_order': [n for n, _ in rows]}
     models = []
     try:
         for name, row in rows:
@@ -404,6 +404,17 @@ def _add_ratios(out):
 
 
 # -- compression report ------------------------------------------------------------------
+# latency.json is written with sorted keys: the order lives in RUNTIMES and 'row_order'
+def _ordered_runtimes(latency):
+    chosen = latency.get('runtimes') or RUNTIMES
+    return [(rt, RUNTIMES[rt][0]) for rt in RUNTIMES if rt in chosen]
+
+
+def _ordered_rows(latency):
+    order = latency.get('row_order') or list(latency['rows'])
+    return [(n, latency['rows'][n]) for n in order if n in latency['rows']]
+
+
 def _agree_text(a):
     if not a:
         return ''
@@ -463,7 +474,7 @@ def _main_table(rows, latency, runtimes):
 def _lite_table(latency):
     lines = ['| model | Paddle-Lite x86 .nb | vs baseline Paddle fp32 | agreement with the row\'s '
              'Paddle fp32 |', '|---|---|---|---|']
-    for name, r in latency['rows'].items():
+    for name, r in _ordered_rows(latency):
         cell = r.get('runtimes', {}).get('lite_x86')
         if cell and cell.get('median_ms') is not None:
             ratio = '%.2fx' % cell['ratio'] if cell.get('ratio') else '-'
@@ -525,7 +536,7 @@ def _not_measured(latency):
 def format_compression_report(results, latency, title='Compression: accuracy and CPU latency'):
     """The whole compression.md text from ``results.json`` and :func:`latency_sweep`'s output."""
     rows = table_rows(results)
-    runtimes = list(latency.get('runtimes') or RUNTIMES)
+    runtimes = [rt for rt, _ in _ordered_runtimes(latency)]
     s = latency['settings']
     base_ms = latency.get('baseline', {}).get('median_ms')
     parts = [
@@ -556,7 +567,7 @@ def format_compression_report(results, latency, title='Compression: accuracy and
                   '**%s.** Paddle-Lite\'s x86 kernels are not its ARM ones; this checks that '
                   'the .nb conversion keeps the detections. Median of %d runs, timed after the '
                   'interleaved rounds.' % (LITE_NOTE, s['lite_repeats']), '', lite, '']
-    skipped = ['- %s / %s: %s' % (name, rt, why) for name, r in latency['rows'].items()
+    skipped = ['- %s / %s: %s' % (name, rt, why) for name, r in _ordered_rows(latency)
                for rt, why in r.get('skipped', {}).items() if rt != 'lite_x86' or not lite]
     if skipped:
         parts += ['## Not run', ''] + skipped + ['']
@@ -575,12 +586,13 @@ def plot_ap_vs_latency(results, latency, path):
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
+    import matplotlib.ticker  # noqa: F401
     ap = {name: _metric(row, 'AP') for name, row in table_rows(results)}
     markers = dict(zip(RUNTIMES, 'osD^v'))
     fig, ax = plt.subplots(figsize=(7.5, 5))
     plotted = False
-    for rt, label in latency.get('runtimes', {}).items():
-        pts = [(c['median_ms'], ap[name], name) for name, r in latency['rows'].items()
+    for rt, label in _ordered_runtimes(latency):
+        pts = [(c['median_ms'], ap[name], name) for name, r in _ordered_rows(latency)
                for k, c in r.get('runtimes', {}).items()
                if k == rt and c.get('median_ms') is not None and ap.get(name) is not None]
         if not pts:
@@ -593,6 +605,9 @@ def plot_ap_vs_latency(results, latency, path):
             ax.annotate(name, (x, y), fontsize=7, xytext=(3, 3), textcoords='offset points')
     if plotted:
         ax.set_xscale('log')
+        # plain millisecond tick labels, not 2x10^1
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter('%g'))
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.FormatStrFormatter('%g'))
         ax.legend(fontsize=8)
     else:
         ax.text(0.5, 0.5, 'no latency measured', ha='center', transform=ax.transAxes)
