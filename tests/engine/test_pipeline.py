@@ -49,7 +49,7 @@ def test_pipeline_runs_every_stage_and_resumes(tiny_config, tmp_path):
     assert kinds == ['prune', 'quant']
     kinds = [s['kind'] for s in read_meta(res['r578_distill']['weights'])['steps']]
     assert kinds == ['prune', 'distill']
-    assert res['r578_distill']['GFLOPs'] == res['r578']['GFLOPs']
+    assert res['r578_distill']['GFLOPs'] == res['r578']['GFLOPs'] == res['r578_aware']['GFLOPs']
     assert os.path.isfile(res['sensitivity']['plot']) and os.path.isfile(res['infer_image'])
     table = format_results(res)
     assert '| r578_aware |' in table and '(-' in table

@@ -10,50 +10,12 @@ import pytest
 from ppdet.core.workspace import create, load_config
 from ppdet.slim.steps import make_record
 from ppdet.utils.checkpoint import read_meta, save_checkpoint
+from slim_script_configs import write_tiny_yolov3
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(ROOT, 'slim', 'distillation', 'distill.py')
 SIZE = 64
 
-STUDENT = """\
-_BASE_: [{root}/configs/yolov3_mobilenet_v1.yml]
-num_classes: 6
-worker_num: 0
-log_iter: 1
-save_dir: {out}
-MobileNetV1: {{scale: 0.25}}
-YOLOv3FPN: {{base_channel: 32}}
-TrainDataset: {{name: COCODataSet, dataset_dir: {data}/coco, image_dir: train,
-               anno_path: annotations/instances_train.json}}
-EvalDataset: {{name: COCODataSet, dataset_dir: {data}/coco, image_dir: val,
-              anno_path: annotations/instances_val.json, allow_empty: true}}
-TestDataset: {{name: ImageFolder, dataset_dir: {data}/coco,
-              anno_path: annotations/instances_val.json}}
-LearningRate: {{base_lr: 0.001, schedulers: []}}
-TrainReader:
-  sample_transforms: [{{Decode: {{}}}}]
-  batch_transforms:
-  - BatchRandomResize: {{target_size: [{size}], random_size: true, keep_ratio: false}}
-  - NormalizeBox: {{}}
-  - PadBox: {{num_max_boxes: 20}}
-  - BboxXYXY2XYWH: {{}}
-  - NormalizeImage: {{mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], is_scale: true}}
-  - Permute: {{}}
-  batch_size: 2
-  shuffle: false
-  drop_last: true
-EvalReader:
-  sample_transforms: &test
-  - Decode: {{}}
-  - Resize: {{target_size: [{size}, {size}], keep_ratio: false, interp: 2}}
-  - NormalizeImage: {{mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], is_scale: true}}
-  - Permute: {{}}
-  batch_size: 2
-TestReader:
-  inputs_def: {{image_shape: [3, {size}, {size}]}}
-  sample_transforms: *test
-  batch_size: 1
-"""
 
 # the built-in teacher's recipe (configs/builtin/yolov3_r34_builtin_teacher.yml) on this student
 TEACHER = """\
@@ -74,8 +36,7 @@ def setup(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('distill_script')
     generate_dataset(str(tmp / 'data'), num_train=4, num_val=2, image_size=SIZE, seed=0)
     student_path = tmp / 'student.yml'
-    student_path.write_text(STUDENT.format(root=ROOT, out=tmp / 'out', data=tmp / 'data',
-                                           size=SIZE))
+    write_tiny_yolov3(student_path, ROOT, tmp / 'out', tmp / 'data', SIZE, base_lr=0.001)
     teacher_path = tmp / 'teacher.yml'
     teacher_path.write_text(TEACHER)
 

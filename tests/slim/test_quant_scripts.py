@@ -12,50 +12,14 @@ import yaml
 from ppdet.core.workspace import create, load_config
 from ppdet.slim.steps import make_record
 from ppdet.utils.checkpoint import read_meta, save_checkpoint
+from slim_script_configs import write_tiny_yolov3
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SIZE = 64
 
-CONFIG = """\
-_BASE_: [{root}/configs/yolov3_mobilenet_v1.yml]
-num_classes: 6
-worker_num: 0
-log_iter: 1
-save_dir: {out}
+EXTRA = """\
 epoch: 1
 max_iters_per_epoch: 2
-MobileNetV1: {{scale: 0.25}}
-YOLOv3FPN: {{base_channel: 32}}
-TrainDataset: {{name: COCODataSet, dataset_dir: {data}/coco, image_dir: train,
-               anno_path: annotations/instances_train.json}}
-EvalDataset: {{name: COCODataSet, dataset_dir: {data}/coco, image_dir: val,
-              anno_path: annotations/instances_val.json, allow_empty: true}}
-TestDataset: {{name: ImageFolder, dataset_dir: {data}/coco,
-              anno_path: annotations/instances_val.json}}
-LearningRate: {{base_lr: 0.0001, schedulers: []}}
-TrainReader:
-  sample_transforms: [{{Decode: {{}}}}]
-  batch_transforms:
-  - BatchRandomResize: {{target_size: [{size}], random_size: true, keep_ratio: false}}
-  - NormalizeBox: {{}}
-  - PadBox: {{num_max_boxes: 20}}
-  - BboxXYXY2XYWH: {{}}
-  - NormalizeImage: {{mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], is_scale: true}}
-  - Permute: {{}}
-  batch_size: 2
-  shuffle: false
-  drop_last: true
-EvalReader:
-  sample_transforms: &test
-  - Decode: {{}}
-  - Resize: {{target_size: [{size}, {size}], keep_ratio: false, interp: 2}}
-  - NormalizeImage: {{mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], is_scale: true}}
-  - Permute: {{}}
-  batch_size: 2
-TestReader:
-  inputs_def: {{image_shape: [3, {size}, {size}]}}
-  sample_transforms: *test
-  batch_size: 1
 Quant:
   not_quant_pattern: [yolo_head.yolo_output]
 """
@@ -68,7 +32,7 @@ def setup(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('quant_scripts')
     generate_dataset(str(tmp / 'data'), num_train=4, num_val=6, image_size=SIZE, seed=0)
     path = tmp / 'tiny.yml'
-    path.write_text(CONFIG.format(root=ROOT, out=tmp / 'out', data=tmp / 'data', size=SIZE))
+    write_tiny_yolov3(path, ROOT, tmp / 'out', tmp / 'data', SIZE, base_lr=0.0001, extra=EXTRA)
     cfg = load_config(str(path))
     paddle.seed(4)
     model = create('YOLOv3', cfg)
