@@ -19,6 +19,7 @@ from ppdet.slim.quant import (QUANTIZABLE_OP_TYPES, calibration_feeds, quantize_
                               quantize_post_with_report, resolve_skip_layers, stack_feeds,
                               write_param_names)
 from ppdet.slim.quant_report import format_table, load_program, write_report
+from quant_test_utils import cos, paddle_predict
 
 SIZE = 64
 # Paddle Inference oneDNN int8 vs fp32 on the raw head maps of the random tiny model
@@ -66,28 +67,6 @@ def export_bare(model, cfg, out_dir):
     write_infer_cfg(cfg, out_dir, ['a', 'b'])
     write_param_names(model, out_dir)
     return out_dir
-
-
-def paddle_predict(model_dir, feeds, int8=False):
-    from paddle import inference
-    config = inference.Config(os.path.join(model_dir, 'model.pdmodel'),
-                              os.path.join(model_dir, 'model.pdiparams'))
-    config.disable_gpu()
-    config.set_cpu_math_library_num_threads(1)
-    config.enable_mkldnn()
-    if int8:
-        config.enable_mkldnn_int8()
-    config.disable_glog_info()
-    pred = inference.create_predictor(config)
-    for name in pred.get_input_names():
-        pred.get_input_handle(name).copy_from_cpu(feeds[name])
-    pred.run()
-    return [pred.get_output_handle(n).copy_to_cpu() for n in pred.get_output_names()]
-
-
-def cos(a, b):
-    a, b = np.ravel(a).astype('float64'), np.ravel(b).astype('float64')
-    return float(a.dot(b) / (np.linalg.norm(a) * np.linalg.norm(b)))
 
 
 @pytest.fixture(scope='module')

@@ -11,6 +11,7 @@ from ppdet.core.workspace import create
 from ppdet.engine.trainer import Trainer, build_model
 from ppdet.slim.quant import QATStep, export_qat_model
 from ppdet.utils.checkpoint import read_meta
+from quant_test_utils import cos as _cos, paddle_predict as _predict
 
 SIZE = 64
 # Paddle Inference oneDNN int8 of the exported QAT model vs the dygraph QAT model
@@ -108,28 +109,6 @@ def test_qat_checkpoint_rebuilds_from_file_alone(config, tmp_path):
         got = [o.numpy() for o in rebuilt(x)]
     for r, g in zip(ref, got):
         np.testing.assert_array_equal(r, g)
-
-
-def _predict(model_dir, feeds, int8):
-    from paddle import inference
-    config = inference.Config(os.path.join(model_dir, 'model.pdmodel'),
-                              os.path.join(model_dir, 'model.pdiparams'))
-    config.disable_gpu()
-    config.set_cpu_math_library_num_threads(1)
-    config.enable_mkldnn()
-    if int8:
-        config.enable_mkldnn_int8()
-    config.disable_glog_info()
-    pred = inference.create_predictor(config)
-    for name in pred.get_input_names():
-        pred.get_input_handle(name).copy_from_cpu(feeds[name])
-    pred.run()
-    return [pred.get_output_handle(n).copy_to_cpu() for n in pred.get_output_names()]
-
-
-def _cos(a, b):
-    a, b = np.ravel(a).astype('float64'), np.ravel(b).astype('float64')
-    return float(a.dot(b) / (np.linalg.norm(a) * np.linalg.norm(b)))
 
 
 def test_exporter_writes_int8_ready_model_for_a_qat_checkpoint(tmp_path):

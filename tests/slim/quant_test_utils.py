@@ -1,0 +1,27 @@
+"""Helpers shared by the quantization tests (a unique module name: every test folder
+has a conftest.py, so "from conftest import" is ambiguous)."""
+import os
+
+import numpy as np
+
+
+def paddle_predict(model_dir, feeds, int8=False):
+    from paddle import inference
+    config = inference.Config(os.path.join(model_dir, 'model.pdmodel'),
+                              os.path.join(model_dir, 'model.pdiparams'))
+    config.disable_gpu()
+    config.set_cpu_math_library_num_threads(1)
+    config.enable_mkldnn()
+    if int8:
+        config.enable_mkldnn_int8()
+    config.disable_glog_info()
+    pred = inference.create_predictor(config)
+    for name in pred.get_input_names():
+        pred.get_input_handle(name).copy_from_cpu(feeds[name])
+    pred.run()
+    return [pred.get_output_handle(n).copy_to_cpu() for n in pred.get_output_names()]
+
+
+def cos(a, b):
+    a, b = np.ravel(a).astype('float64'), np.ravel(b).astype('float64')
+    return float(a.dot(b) / (np.linalg.norm(a) * np.linalg.norm(b)))
