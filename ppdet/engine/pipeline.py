@@ -6,9 +6,8 @@ done, so an interrupted run continues where it stopped (a training stage also
 resumes from its last epoch checkpoint).  ``tools/pipeline.py --fresh`` starts over.
 """
 import contextlib
-import re
-import copy
 import os
+import re
 import time
 
 from ppdet.core.workspace import load_config
@@ -274,7 +273,7 @@ class Pipeline(object):
 
 def _first_val_image(cfg):
     from ppdet.data import build_dataset
-    ds = build_dataset(copy.deepcopy(cfg), 'EvalDataset')
+    ds = build_dataset(cfg, 'EvalDataset')
     return sorted(ds.get_imid2path().values())[0]
 
 

@@ -6,6 +6,9 @@ first ``max_images``, and - when none of the probed convolutions lives in the
 backbone - the backbone features are computed once and reused for every probe,
 so each probe costs only the neck, head, post-process and metric.
 """
+import contextlib
+import io
+
 import paddle
 
 from ppdet.utils.logger import setup_logger
@@ -76,8 +79,6 @@ class SubsetEvaluator(object):
                 bbox, bbox_num = model.post_process(outputs, batch['im_shape'],
                                                     batch['scale_factor'])
                 metric.update(batch, {'bbox': bbox.numpy(), 'bbox_num': bbox_num.numpy()})
-        import contextlib
-        import io
         with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints its table
             metric.accumulate()
         return float(metric.get_results()['bbox'][self.metric_index])
