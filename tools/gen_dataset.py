@@ -17,7 +17,7 @@ def main():
     parser.add_argument('--num_val', type=int, default=150)
     parser.add_argument('--image_size', type=int, default=256)
     parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--min_size', type=float, default=10,
+    parser.add_argument('--min_size', type=float, default=16,
                         help='smallest object extent in pixels (larger: easier)')
     parser.add_argument('--max_objects', type=int, default=8, help='most objects per image (1..8)')
     parser.add_argument('--force', action='store_true', help='regenerate even if up to date')
