@@ -51,6 +51,20 @@ def test_resnet34_shapes():
     assert 'res5.res5c.branch2b.norm._variance' in keys
 
 
+def test_resnet34_width_mult_keeps_depth_and_names():
+    thin = ResNet(depth=34, variant='b', width_mult=0.5)
+    full = ResNet(depth=34, variant='b')
+    assert thin.out_channels == [64, 128, 256]
+    outs = thin(paddle.zeros([1, 3, 64, 64]))
+    assert _shapes(outs) == [[1, 64, 8, 8], [1, 128, 4, 4], [1, 256, 2, 2]]
+    assert thin.state_dict().keys() == full.state_dict().keys()
+    n_thin = sum(p.size for p in thin.parameters())
+    n_full = sum(p.size for p in full.parameters())
+    assert 0.2 < n_thin / n_full < 0.3  # widths halve: about a quarter of the weights
+    with pytest.raises(ValueError, match='width_mult'):
+        ResNet(depth=34, width_mult=0)
+
+
 def test_resnet50vd_dcn_shapes_and_backward():
     net = ResNet(depth=50, variant='d', dcn_v2_stages=[3])
     outs = net(paddle.rand([1, 3, 64, 64]))

@@ -132,7 +132,7 @@ class ResNet(nn.Layer):
 
     def __init__(self, depth=50, variant='b', ch_in=64, return_idx=(1, 2, 3),
                  dcn_v2_stages=(-1,), freeze_at=-1, freeze_norm=False, norm_decay=0.,
-                 norm_type='bn', lr_mult_list=(1.0, 1.0, 1.0, 1.0), num_stages=4):
+                 norm_type='bn', lr_mult_list=(1.0, 1.0, 1.0, 1.0), num_stages=4, width_mult=1.0):
         super().__init__()
         if depth not in _DEPTHS:
             raise ValueError('ResNet: depth %r not supported (use one of %s)' % (
@@ -146,7 +146,12 @@ class ResNet(nn.Layer):
         if max(return_idx) >= num_stages:
             raise ValueError('ResNet: return_idx %s must be < num_stages=%d' % (
                 return_idx, num_stages))
+        if not 0 < float(width_mult) <= 4:
+            raise ValueError('ResNet: width_mult must be in (0, 4], got %r' % (width_mult,))
         self.return_idx = return_idx
+        # width_mult < 1 makes a thin ResNet of the same depth (e.g. a teacher cheap enough
+        # to train on CPU); 1.0 is the standard network and its released weights
+        ch_in = max(8, int(round(ch_in * width_mult)))
         self.depth, self.variant = depth, variant
         kw = dict(norm_decay=norm_decay, freeze_norm=freeze_norm)
 
@@ -162,7 +167,7 @@ class ResNet(nn.Layer):
             self.conv1.add_sublayer(name, ConvNormLayer(c_in, c_out, k, s, act='relu', **kw))
 
         block = BottleNeck if depth >= 50 else BasicBlock
-        widths = [64, 128, 256, 512]
+        widths = [max(8, int(round(w * width_mult))) for w in (64, 128, 256, 512)]
         self.res_layers = []
         ch = ch_in
         all_channels = []
