@@ -10,7 +10,7 @@ import _path  # noqa: F401
 
 from ppdet.utils.cli import ArgsParser, run_main
 
-DEFAULT_CONFIG = 'configs/builtin/yolov3_mobilenet_v1_builtin.yml'
+DEFAULT_CONFIG = 'configs/builtin/yolov3_r18_builtin.yml'
 
 
 def main():
