@@ -1,6 +1,6 @@
 """Fast sensitivity analysis vs the naive full loop, side by side in one run.
 
-python benchmarks/sensitivity_speed.py -c configs/builtin/yolov3_mobilenet_v1_builtin.yml \
+python benchmarks/sensitivity_speed.py -c configs/builtin/yolov3_r18_builtin.yml \
     -o weights=output/pipeline/baseline/model_final [--eval_images 40 --max_loss 0.5]
 
 Full = PaddleSlim's loop: every parameter x every ratio evaluated on the whole eval set.
