@@ -16,6 +16,10 @@ logger = setup_logger(__name__)
 
 __all__ = ['Metric', 'COCOMetric', 'VOCMetric']
 
+# subset warnings already given: sensitivity analysis evaluates the same subset hundreds of
+# times, and one line per probe would bury its progress bar
+_SUBSET_WARNED = set()
+
 
 class Metric(object):
     def reset(self):
@@ -74,8 +78,11 @@ class COCOMetric(Metric):
             raise ValueError('im_id %s not in %s: the eval dataset and anno_file disagree'
                              % (sorted(unknown)[:5], self.anno_file))
         if self.seen_ids and self.seen_ids != all_ids:
-            logger.warning('evaluated %d of the %d images in %s; COCO AP covers those only',
-                           len(self.seen_ids), len(all_ids), self.anno_file)
+            key = (self.anno_file, len(self.seen_ids))
+            if key not in _SUBSET_WARNED:
+                _SUBSET_WARNED.add(key)
+                logger.warning('evaluated %d of the %d images in %s; COCO AP covers those only',
+                               len(self.seen_ids), len(all_ids), self.anno_file)
             return sorted(self.seen_ids)
         return None
 
