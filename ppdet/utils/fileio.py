@@ -1,7 +1,13 @@
 """Atomic writes: an interrupted run never leaves a half-written file behind."""
+import contextlib
 import json
 import os
 import tempfile
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; one writer per file there
+    fcntl = None
 
 import yaml
 
@@ -34,3 +40,28 @@ def write_yaml(path, obj):
 def read_json(path):
     with open(path, encoding='utf-8') as f:
         return json.load(f)
+
+
+@contextlib.contextmanager
+def locked(path):
+    """Hold an exclusive advisory lock on ``path + '.lock'`` (processes sharing a file)."""
+    if fcntl is None:
+        yield
+        return
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path + '.lock', 'a') as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def update_json(path, fn):
+    """Read-modify-write ``path`` under its lock: ``fn(obj)`` changes the dict in place.
+    Concurrent processes each keep the other's keys.  Returns the new dict."""
+    with locked(path):
+        obj = read_json(path) if os.path.isfile(path) else {}
+        fn(obj)
+        write_json(path, obj)
+    return obj

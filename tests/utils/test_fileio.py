@@ -1,0 +1,34 @@
+"""Atomic writes and the locked read-modify-write that lets pipeline stage groups run at once."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from ppdet.utils.fileio import update_json, write_json
+
+WRITER = '''
+import sys
+from ppdet.utils.fileio import update_json
+tag = sys.argv[2]
+for i in range(60):
+    update_json(sys.argv[1], lambda r: r.setdefault('done', []).append('%s%d' % (tag, i)))
+'''
+
+
+def test_write_json_keeps_old_file_when_writing_fails(tmp_path):
+    path = tmp_path / 'r.json'
+    write_json(str(path), {'a': 1})
+    with pytest.raises(TypeError):
+        write_json(str(path), {'a': object()})  # not serialisable, fails mid-write
+    assert json.loads(path.read_text()) == {'a': 1}
+    assert [p.name for p in tmp_path.iterdir()] == ['r.json']
+
+
+def test_concurrent_processes_keep_each_others_updates(tmp_path):
+    path = str(tmp_path / 'results.json')
+    procs = [subprocess.Popen([sys.executable, '-c', WRITER, path, tag]) for tag in 'ab']
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    done = update_json(path, lambda r: None)['done']
+    # without the lock, each process would overwrite the other's list with its stale copy
+    assert sorted(done) == sorted(['%s%d' % (t, i) for t in 'ab' for i in range(60)])
