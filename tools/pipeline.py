@@ -2,7 +2,8 @@
 
 Stages (each resumable): generate data, train, eval (+export), infer, sensitivity,
 prune (sensity, r578) + fine-tune, post-training int8 (each algo; r578 too), QAT (baseline
-and r578), teacher + L2 / fine-grained distillation, distilled r578.
+and r578), teacher; baseline fine-tuned alone / with L2 / with fine-grained distillation,
+r578 fine-tuned with the teacher (each on the same fine-tuning schedule).
 """
 import shutil
 

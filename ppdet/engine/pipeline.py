@@ -11,7 +11,7 @@ import re
 import time
 
 from ppdet.core.workspace import load_config
-from ppdet.utils.fileio import read_json, write_json
+from ppdet.utils.fileio import read_json, update_json
 from ppdet.utils.logger import setup_logger
 
 logger = setup_logger(__name__)
@@ -50,8 +50,16 @@ class Pipeline(object):
         return cfg
 
     def record(self, key, value):
-        self.results[key] = value
-        write_json(self.results_path, self.results)
+        # re-read under a lock: stage groups may run at once in separate processes
+        # (e.g. --stages quant and --stages distill), each adding its own keys
+        self.results = update_json(self.results_path, lambda r: r.__setitem__(key, value))
+
+    def append(self, key, item):
+        """Add ``item`` to the list ``key`` once (``_done``, ``rows``)."""
+        def add(r):
+            if item not in r.setdefault(key, []):
+                r[key].append(item)
+        self.results = update_json(self.results_path, add)
 
     def path(self, *parts):
         return os.path.join(self.work_dir, *parts)
@@ -66,7 +74,7 @@ class Pipeline(object):
         tic = time.time()
         fn()
         self.record('time_%s_s' % name, round(time.time() - tic, 1))
-        self.record('_done', self.results.get('_done', []) + [name])
+        self.append('_done', name)
         logger.info('[%s] done in %.1f s', name, time.time() - tic)
 
     def train(self, name, cfg, prepare=None):
@@ -104,8 +112,8 @@ class Pipeline(object):
             row['inference_dir'] = self.export(name, trainer)
         row.update(extra or {})
         self.record(name, row)
-        if table_row and name not in self.results.get('rows', []):
-            self.record('rows', self.results.get('rows', []) + [name])
+        if table_row:
+            self.append('rows', name)
         logger.info('%s: AP %.4f AP50 %.4f GFLOPs %.4f size %.2f MB', name, row['AP'],
                     row['AP50'], row['GFLOPs'], row['size_MB'])
         return row
@@ -206,7 +214,7 @@ class Pipeline(object):
         row = self._deployed_ap(name, cfg)
         row.update(AP=row['AP_deployed'], AP50=row['AP50_deployed'])
         self.record(name, row)
-        self.record('rows', self.results.get('rows', []) + [name])
+        self.append('rows', name)
 
     def aware(self, source):
         """Quantization-aware fine-tuning of ``source``'s checkpoint (pruned ones too)."""
@@ -233,17 +241,26 @@ class Pipeline(object):
         cfg = self.cfg(config=self.teacher_config)
         self.evaluate('teacher', self.train('teacher', cfg), cfg)
 
+    def alone(self):
+        """The undistilled twin of l2/fine-grained distillation: the baseline fine-tuned
+        with the same schedule and no teacher (so the teacher's effect is what differs)."""
+        cfg = self._finetune_cfg()
+        base = self.results['baseline_weights']
+        weights = self.train('student_alone', cfg, lambda t: t.load_weights(base))
+        self.evaluate('student_alone', weights, cfg, extra={'parent': 'baseline'})
+
     def distill(self, name, loss, student=None):
-        """Train the student with the teacher (``student``: starting checkpoint, e.g. the
-        pruned one; None = from scratch with the baseline's schedule)."""
+        """Fine-tune ``student`` (a checkpoint; default: the trained baseline) with the
+        teacher, on the same fine-tuning schedule as its undistilled twin (``student_alone``
+        for the baseline, the ``r578`` row for the pruned checkpoint)."""
         from ppdet.slim.distill import DistillStep
         extra = ['use_fine_grained_loss=true'] if loss == 'fine_grained' else []
-        cfg = self._finetune_cfg(extra) if student else self.cfg(extra)
+        cfg = self._finetune_cfg(extra)
         teacher = self.results['teacher']['weights']
+        student = student or self.results['baseline_weights']
 
         def prepare(t):
-            if student:
-                t.load_weights(student)
+            t.load_weights(student)  # a pruned checkpoint brings its plan along
             t.apply_step(DistillStep(self.teacher_config, teacher, loss=loss, student_cfg=t.cfg))
         weights = self.train('distill_%s' % name, cfg, prepare)
         self.evaluate(name, weights, cfg, extra={'distill': loss})
@@ -263,6 +280,7 @@ class Pipeline(object):
         self.stage('quant:aware', lambda: self.aware('baseline'))
         self.stage('quant:r578_aware', lambda: self.aware('r578'))
         self.stage('distill:teacher', self.train_teacher)
+        self.stage('distill:alone', self.alone)
         self.stage('distill:l2', lambda: self.distill('l2_distill', 'l2'))
         self.stage('distill:fine_grained', lambda: self.distill('fine_grained_distill',
                                                                'fine_grained'))

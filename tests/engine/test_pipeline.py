@@ -32,7 +32,7 @@ def test_pipeline_runs_every_stage_and_resumes(tiny_config, tmp_path):
               dataset_kwargs=dict(num_train=12, num_val=4, image_size=128))
     res = Pipeline(tiny_config, **kw).run()
     expected = (['baseline', 'sensity', 'r578'] + ['post_%s' % a for a in PTQ_ALGOS] +
-                ['r578_post', 'aware', 'r578_aware', 'teacher', 'l2_distill',
+                ['r578_post', 'aware', 'r578_aware', 'teacher', 'student_alone', 'l2_distill',
                  'fine_grained_distill', 'r578_distill'])
     assert res['rows'] == expected
     for row in expected:
@@ -49,6 +49,9 @@ def test_pipeline_runs_every_stage_and_resumes(tiny_config, tmp_path):
     assert kinds == ['prune', 'quant']
     kinds = [s['kind'] for s in read_meta(res['r578_distill']['weights'])['steps']]
     assert kinds == ['prune', 'distill']
+    # the distilled students and their undistilled twin all start from the trained baseline
+    for row in ('student_alone', 'l2_distill'):
+        assert res[row]['GFLOPs'] == res['baseline']['GFLOPs']
     assert res['r578_distill']['GFLOPs'] == res['r578']['GFLOPs'] == res['r578_aware']['GFLOPs']
     assert os.path.isfile(res['sensitivity']['plot']) and os.path.isfile(res['infer_image'])
     table = format_results(res)
