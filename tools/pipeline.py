@@ -24,7 +24,8 @@ def main():
                         help='eval images per sensitivity probe (fast mode)')
     parser.add_argument('--stages', nargs='*', default=None,
                         help='only these stage groups: data train eval infer sensitivity '
-                             'prune quant distill (default: all)')
+                             'prune quant distill (default: all), or single stages such as '
+                             'distill:teacher; groups may run at once in separate processes')
     parser.add_argument('--fresh', action='store_true', help='delete work_dir and start over')
     args = parser.parse_args()
     if args.fresh:

@@ -65,7 +65,8 @@ class Pipeline(object):
         return os.path.join(self.work_dir, *parts)
 
     def stage(self, name, fn):
-        if self.only is not None and re.split('[:_]', name)[0] not in self.only:
+        # --stages takes groups (``distill``) or single stages (``distill:teacher``)
+        if self.only is not None and not ({name, re.split('[:_]', name)[0]} & self.only):
             return
         if name in self.results.get('_done', []):
             logger.info('[%s] already done (see %s); skipping', name, self.results_path)

@@ -203,3 +203,11 @@ def test_a_runtime_that_cannot_run_is_listed_with_its_reason(tiny_model_dir, ima
     assert list(r['runtimes']) == ['paddle_fp32'] and 'make lite-env' in r['skipped']['lite_x86']
     md = report.format_compression_report({'rows': ['baseline'], 'baseline': rows[0][1]}, lat)
     assert '| baseline | not run: LiteEnvMissing' in md
+
+
+def test_int8_isa_names_vnni_or_its_absence():
+    from ppdet.deploy.report import int8_isa
+    assert int8_isa({'avx', 'avx2', 'fma'}) == 'AVX2, no VNNI'
+    assert int8_isa({'avx2', 'avx512f', 'avx512_vnni', 'amx_int8'}) == \
+        'AVX2, AVX-512, AVX512-VNNI, AMX-INT8'
+    assert int8_isa(set()) == 'no VNNI'
