@@ -62,3 +62,14 @@ def test_pipeline_runs_every_stage_and_resumes(tiny_config, tmp_path):
     again = Pipeline(tiny_config, **kw).run()
     assert again['_done'] == before['_done']
     assert again['r578'] == before['r578']
+
+
+def test_stages_select_groups_or_single_stages(tmp_path):
+    ran = []
+    for only in (['distill'], ['distill:teacher'], ['quant', 'distill:l2']):
+        pipe = Pipeline('unused.yml', work_dir=str(tmp_path / '_'.join(only)), stages=only)
+        for name in ('train', 'prune_r578', 'quant:aware', 'distill:teacher', 'distill:l2'):
+            pipe.stage(name, lambda n=name: ran.append(n))
+        ran.append('|')
+    assert ran == ['distill:teacher', 'distill:l2', '|', 'distill:teacher', '|',
+                   'quant:aware', 'distill:l2', '|']
