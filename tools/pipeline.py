@@ -22,6 +22,11 @@ def main():
                         help='fine-tuning epochs after pruning / for distillation and QAT')
     parser.add_argument('--sensitivity_images', type=int, default=40,
                         help='eval images per sensitivity probe (fast mode)')
+    parser.add_argument('--teacher_config', default=None,
+                        help='teacher config for the distillation stages (default: '
+                             'configs/builtin/yolov3_r34_builtin_teacher.yml)')
+    parser.add_argument('--teacher_epochs', type=int, default=None,
+                        help="the teacher's training epochs (default: its config's)")
     parser.add_argument('--stages', nargs='*', default=None,
                         help='only these stage groups: data train eval infer sensitivity '
                              'prune quant distill (default: all), or single stages such as '
@@ -30,8 +35,10 @@ def main():
     args = parser.parse_args()
     if args.fresh:
         shutil.rmtree(args.work_dir, ignore_errors=True)
-    from ppdet.engine.pipeline import Pipeline, format_results
+    from ppdet.engine.pipeline import TEACHER_CONFIG, Pipeline, format_results
     pipe = Pipeline(args.config or DEFAULT_CONFIG, work_dir=args.work_dir,
+                    teacher_config=args.teacher_config or TEACHER_CONFIG,
+                    teacher_epochs=args.teacher_epochs,
                     dataset_dir=args.dataset_dir, overrides=args.opt,
                     finetune_epochs=args.finetune_epochs,
                     sensitivity_images=args.sensitivity_images, stages=args.stages)

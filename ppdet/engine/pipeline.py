@@ -25,7 +25,7 @@ class Pipeline(object):
     def __init__(self, config, work_dir='output/pipeline', dataset_dir='dataset/builtin',
                  overrides=None, finetune_epochs=None, sensitivity_images=40,
                  dataset_kwargs=None, sensitivity_metric='AP', calib_images=16,
-                 teacher_config=TEACHER_CONFIG, stages=None):
+                 teacher_config=TEACHER_CONFIG, teacher_epochs=None, stages=None):
         self.config = config
         self.overrides = list(overrides or [])
         self.work_dir = work_dir
@@ -36,6 +36,7 @@ class Pipeline(object):
         self.sensitivity_metric = sensitivity_metric
         self.calib_images = calib_images
         self.teacher_config = teacher_config
+        self.teacher_epochs = teacher_epochs  # None: the teacher config's own schedule
         self.only = set(stages) if stages else None  # run just these stage groups
         self.results_path = os.path.join(work_dir, 'results.json')
         self.results = read_json(self.results_path) if os.path.isfile(self.results_path) else {}
@@ -198,20 +199,28 @@ class Pipeline(object):
         self.record(name, row)
         return row
 
-    def post_quant(self, source, algo):
-        """Post-training int8 of ``source``'s exported model, judged by its deployed AP."""
+    def post_quant(self, source, algo, keep_worst=0):
+        """Post-training int8 of ``source``'s exported model, judged by its deployed AP;
+        ``keep_worst=K`` keeps the K layers with the worst int8 error in fp32 (the per-layer
+        report decides which)."""
         from ppdet.data import build_dataset
-        from ppdet.slim.quant import quantize_post
+        from ppdet.slim.quant import quantize_post_with_report
         name = 'post_%s' % algo if source == 'baseline' else '%s_post' % source
+        if keep_worst:
+            name += '_keep%d' % keep_worst
         cfg = self.cfg()
         calib = sorted(build_dataset(cfg, 'TrainDataset').get_imid2path().values())
         out = self.path('inference', name)
-        quantize_post(self.results[source]['inference_dir'], calib[:self.calib_images], out,
-                      algo=algo, batch_nums=self.calib_images)
+        _, reports = quantize_post_with_report(
+            self.results[source]['inference_dir'], calib[:self.calib_images], out,
+            keep_worst=keep_worst, algo=algo, batch_nums=self.calib_images)
         src = self.results[source]
         self.record(name, {'GFLOPs': src['GFLOPs'], 'size_MB': src['size_MB'],
                            'input_size': src['input_size'], 'inference_dir': out,
-                           'quantized': 'post_%s' % algo, 'parent': source})
+                           'quantized': 'post_%s' % algo, 'parent': source,
+                           'kept_fp32': reports.get('kept_fp32', []),
+                           'worst_layers': [(r['layer'], r['isolated']['snr_db'])
+                                            for r in reports['first'][:5]]})
         row = self._deployed_ap(name, cfg)
         row.update(AP=row['AP_deployed'], AP50=row['AP50_deployed'])
         self.record(name, row)
@@ -239,7 +248,8 @@ class Pipeline(object):
 
     # -- stages: distillation ------------------------------------------------------
     def train_teacher(self):
-        cfg = self.cfg(config=self.teacher_config)
+        extra = ['epoch=%d' % self.teacher_epochs] if self.teacher_epochs else []
+        cfg = self.cfg(extra, config=self.teacher_config)
         self.evaluate('teacher', self.train('teacher', cfg), cfg)
 
     def alone(self):
@@ -277,6 +287,8 @@ class Pipeline(object):
         self.stage('quant:baseline_deployed', lambda: self._deployed_ap('baseline'))
         for algo in PTQ_ALGOS:
             self.stage('quant:post_%s' % algo, lambda a=algo: self.post_quant('baseline', a))
+        self.stage('quant:post_keep_worst',
+                   lambda: self.post_quant('baseline', 'abs_max', keep_worst=3))
         self.stage('quant:r578_post', lambda: self.post_quant('r578', 'hist'))
         self.stage('quant:aware', lambda: self.aware('baseline'))
         self.stage('quant:r578_aware', lambda: self.aware('r578'))

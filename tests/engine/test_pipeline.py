@@ -32,14 +32,17 @@ def test_pipeline_runs_every_stage_and_resumes(tiny_config, tmp_path):
               dataset_kwargs=dict(num_train=12, num_val=4, image_size=128))
     res = Pipeline(tiny_config, **kw).run()
     expected = (['baseline', 'sensity', 'r578'] + ['post_%s' % a for a in PTQ_ALGOS] +
-                ['r578_post', 'aware', 'r578_aware', 'teacher', 'student_alone', 'l2_distill',
+                ['post_abs_max_keep3', 'r578_post', 'aware', 'r578_aware', 'teacher', 'student_alone', 'l2_distill',
                  'fine_grained_distill', 'r578_distill'])
     assert res['rows'] == expected
     for row in expected:
         assert os.path.isfile(os.path.join(res[row]['inference_dir'], 'model.pdmodel')), row
     assert res['r578']['GFLOPs'] < res['sensity']['GFLOPs'] < res['baseline']['GFLOPs']
     assert 'AP_after_prune' in res['r578'] and 'AP_deployed' in res['baseline']
-    for row in ('post_hist', 'aware', 'r578_aware', 'r578_post'):
+    # the per-layer report picked three layers to keep in fp32
+    assert len(res['post_abs_max_keep3']['kept_fp32']) == 3
+    assert len(res['post_abs_max_keep3']['worst_layers']) >= 3
+    for row in ('post_hist', 'post_abs_max_keep3', 'aware', 'r578_aware', 'r578_post'):
         info = yaml.safe_load(open(os.path.join(res[row]['inference_dir'], 'infer_cfg.yml')))
         assert info['quantized'], row
         assert 0.0 <= res[row]['AP'] <= 1.0
