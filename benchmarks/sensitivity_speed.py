@@ -22,6 +22,8 @@ def main():
     parser.add_argument('--max_loss', type=float, default=0.5)
     parser.add_argument('--ratios', default='0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9')
     parser.add_argument('--out_dir', default='benchmarks/results')
+    parser.add_argument('--metric', default='AP',
+                        help='COCO stat the loss is measured on (as in slim/sensitive)')
     args, cfg = parse_and_load(parser)
     from ppdet.slim.pruning_job import run_sensitivity
     from ppdet.slim.sensitivity import spearman
@@ -37,7 +39,8 @@ def main():
             os.remove(path)  # time a complete run, not a resumed one
         tic = time.time()
         sens = run_sensitivity(cfg, weights=cfg.get('weights'), ratios=ratios,
-                               sensitivities_file=path, progress=True, **kw)
+                               sensitivities_file=path, progress=True, metric=args.metric,
+                               **kw)
         runs[name] = {'seconds': time.time() - tic, 'sens': sens}
     rho = spearman(runs['fast']['sens'], runs['full']['sens'])
     speedup = runs['full']['seconds'] / runs['fast']['seconds']
@@ -45,14 +48,19 @@ def main():
                'fast_s': round(runs['fast']['seconds'], 1), 'speedup': round(speedup, 2),
                'spearman': round(float(rho), 3), 'eval_images_fast': args.eval_images,
                'max_loss_fast': args.max_loss}
-    write_json(os.path.join(args.out_dir, 'sensitivity_speed.json'), summary)
+    from ppdet.deploy.report import cpu_description
+    summary.update(cpu=cpu_description(), config=args.config, weights=cfg.get('weights'),
+                   ratios=ratios, date=time.strftime('%Y-%m-%d %H:%M'))
+    header = ('Measured on %s, %s, weights %s, ratios %s, %s.\n\n' % (
+        summary['cpu'], args.config, summary['weights'], args.ratios, summary['date']))
     table = ('| mode | time (s) | ranking vs full (Spearman) |\n|---|---|---|\n'
              '| full (all images, no reuse) | %.1f | 1.000 |\n'
              '| fast (%d images, backbone reuse, early stop at %.2f) | %.1f | %.3f |\n\n'
              'speed-up: %.2fx' % (summary['full_s'], args.eval_images, args.max_loss,
                                   summary['fast_s'], summary['spearman'], speedup))
     with open(os.path.join(args.out_dir, 'sensitivity_speed.md'), 'w') as f:
-        f.write(table + '\n')
+        f.write(header + table + '\n')
+    write_json(os.path.join(args.out_dir, 'sensitivity_speed.json'), summary)
     print(table)
 
 

@@ -240,7 +240,7 @@ def _error_line(e):
     return '%s: %s' % (type(e).__name__, lines[0][:300])
 
 
-def _cpu_name():
+def cpu_description():
     """The CPU model plus the instruction sets int8 speed depends on (VNNI, AMX): oneDNN's
     int8 kernels gain much more on a CPU with them than on a plain AVX2 one."""
     name, flags = None, set()
@@ -353,7 +353,7 @@ def latency_sweep(rows, images, runtimes=tuple(RUNTIMES), threads=1, warmup=3, r
                         'pause_s': pause_s, 'check_images': len(images),
                         'calib_images': len(calib_images) if calib_images else len(images),
                         'tolerance': dict(DEFAULT_TOLERANCE, **(tolerance or {})),
-                        'cpu': _cpu_name(), 'cpu_count': os.cpu_count(),
+                        'cpu': cpu_description(), 'cpu_count': os.cpu_count(),
                         'date': time.strftime('%Y-%m-%d %H:%M')},
            'runtimes': collections.OrderedDict((k, RUNTIMES[k][0]) for k in runtimes),
            'rows': collections.OrderedDict(), 'row_order': [n for n, _ in rows]}
