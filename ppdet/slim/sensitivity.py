@@ -242,11 +242,12 @@ def plot_sensitivities(sensitivities, png_path, title='Pruning sensitivity'):
     fig = Figure(figsize=(8, 5), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
-    for name, table in sensitivities.items():
+    styles = ('-', '--', ':')  # the colour cycle has 10 colours: one style per 10 curves
+    for i, (name, table) in enumerate(sensitivities.items()):
         pts = sorted((float(r), float(l)) for r, l in table.items())
         if pts:
             ax.plot([p[0] for p in pts], [p[1] for p in pts], marker='o', markersize=3,
-                    label=name)
+                    linestyle=styles[(i // 10) % len(styles)], label=name)
     ax.set_xlabel('pruned ratio (share of filters removed)')
     ax.set_ylabel('relative metric loss')
     ax.set_title(title)
