@@ -24,7 +24,7 @@ def main():
                         help='eval images per sensitivity probe (fast mode)')
     parser.add_argument('--teacher_config', default=None,
                         help='teacher config for the distillation stages (default: '
-                             'configs/builtin/yolov3_r34_builtin_teacher.yml)')
+                             'configs/builtin/yolov3_r18x05_builtin_teacher.yml)')
     parser.add_argument('--teacher_epochs', type=int, default=None,
                         help="the teacher's training epochs (default: its config's)")
     parser.add_argument('--stages', nargs='*', default=None,

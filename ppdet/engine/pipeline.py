@@ -18,7 +18,7 @@ logger = setup_logger(__name__)
 
 PRUNE_PRESETS = ('sensity', 'r578')
 PTQ_ALGOS = ('abs_max', 'avg', 'hist', 'KL', 'mse')
-TEACHER_CONFIG = 'configs/builtin/yolov3_r34_builtin_teacher.yml'
+TEACHER_CONFIG = 'configs/builtin/yolov3_r18x05_builtin_teacher.yml'
 
 
 class Pipeline(object):

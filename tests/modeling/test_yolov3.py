@@ -187,17 +187,20 @@ def test_two_models_in_one_process_exchange_weights_by_name(make_tiny, batch, tm
             np.testing.assert_allclose(x.numpy(), y.numpy(), rtol=1e-5, atol=1e-5)
 
 
-def test_builtin_student_and_teacher_configs_pair_up():
+@pytest.mark.parametrize('teacher_file,depth,channels', [
+    ('yolov3_r18x05_builtin_teacher.yml', 18, [64, 128, 256]),   # the pipeline's teacher
+    ('yolov3_r34_builtin_teacher.yml', 34, [48, 96, 192])])
+def test_builtin_student_and_teacher_configs_pair_up(teacher_file, depth, channels):
     from ppdet.slim.distill import check_configs_compatible
     from ppdet.utils.model_stats import count_flops
     builtin = os.path.join(ROOT, 'configs', 'builtin')
     student_cfg = load_config(os.path.join(builtin, 'yolov3_r18_builtin.yml'))
-    teacher_cfg = load_config(os.path.join(builtin, 'yolov3_r34_builtin_teacher.yml'))
+    teacher_cfg = load_config(os.path.join(builtin, teacher_file))
     check_configs_compatible(student_cfg, teacher_cfg)
     student, teacher = create('YOLOv3', student_cfg), create('YOLOv3', teacher_cfg)
-    assert (student.backbone.depth, teacher.backbone.depth) == (18, 34)
+    assert (student.backbone.depth, teacher.backbone.depth) == (18, depth)
     assert student.backbone.out_channels == [32, 64, 128]
-    assert teacher.backbone.out_channels == [48, 96, 192]
+    assert teacher.backbone.out_channels == channels
     assert list(student.prunable_params()) == list(teacher.prunable_params())
     ratio = count_flops(teacher, 192) / count_flops(student, 192)
     assert 2.0 < ratio < 3.0

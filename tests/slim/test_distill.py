@@ -278,11 +278,14 @@ def test_shipped_distill_configs_pair_up(name):
     s = distill_settings(cfg)
     teacher_cfg = load_config(s['teacher_config'])
     check_configs_compatible(cfg, teacher_cfg)
-    assert teacher_cfg['YOLOv3']['backbone'] == 'ResNet' and teacher_cfg['ResNet']['depth'] == 34
-    if 'builtin' in name:  # the built-in student is the thin ResNet18 (see its config)
+    assert teacher_cfg['YOLOv3']['backbone'] == 'ResNet'
+    if 'builtin' in name:  # ResNet18 x0.25 student, ResNet18 x0.5 teacher (see their configs)
         assert cfg['YOLOv3']['backbone'] == 'ResNet' and cfg['ResNet']['depth'] == 18
-    else:  # the seed's COCO / VOC pairs
+        assert teacher_cfg['ResNet']['depth'] == 18
+        assert teacher_cfg['ResNet']['width_mult'] == 2 * cfg['ResNet']['width_mult']
+    else:  # the seed's COCO / VOC pairs: MobileNetV1 student, ResNet34 teacher
         assert cfg['YOLOv3']['backbone'] == 'MobileNetV1'
+        assert teacher_cfg['ResNet']['depth'] == 34
     for key in ('anchors', 'anchor_masks'):  # fine-grained distillation works as well
         assert teacher_cfg.get('YOLOv3Head', {}).get(key) == cfg.get('YOLOv3Head', {}).get(key)
 
