@@ -25,7 +25,8 @@ import os
 import paddle
 import paddle.nn as nn
 
-from ppdet.slim.distill_losses import DEFAULT_WEIGHTS, OBJ_TARGETS, fine_grained_terms, l2_loss
+from ppdet.slim.distill_losses import (DEFAULT_WEIGHTS, L2_PARTS, OBJ_TARGETS, fine_grained_terms,
+                                      l2_breakdown, l2_loss)
 from ppdet.slim.steps import CompressionStep, register_step
 from ppdet.utils.logger import setup_logger
 
@@ -386,3 +387,27 @@ class DistillStep(CompressionStep):
     @classmethod
     def restore(cls, model, record):
         return model  # the checkpoint holds the student alone
+
+
+def head_l2_breakdown(student, teacher, batches, num_anchors, fg_thresh=0.1):
+    """:func:`l2_breakdown` of the two models' head outputs, summed over ``batches``
+    (dicts with an ``image``), as shares of the total; both models run in eval mode."""
+    totals = dict.fromkeys(L2_PARTS + ('total',), 0.0)
+    fg, n = 0.0, 0
+    student.eval()
+    teacher.eval()
+    with paddle.no_grad():
+        for batch in batches:
+            image = batch['image']
+            got = l2_breakdown([o.numpy() for o in student(image)],
+                               [o.numpy() for o in teacher(image)], num_anchors, fg_thresh)
+            for k in totals:
+                totals[k] += got[k]
+            fg += got['fg_cells']
+            n += 1
+    if not n:
+        raise ValueError('no batches to measure the distillation loss on')
+    total = totals['total'] or 1.0
+    out = {k: totals[k] / total for k in L2_PARTS}
+    out.update(l2_per_batch=totals['total'] / n, fg_cells=fg / n, batches=n)
+    return out

@@ -16,8 +16,8 @@ in 1.x, ``DistillYOLOv3Loss`` in 2.x):
 import paddle
 import paddle.nn.functional as F
 
-__all__ = ['l2_loss', 'split_yolo_output', 'fine_grained_terms', 'DEFAULT_WEIGHTS',
-           'OBJ_TARGETS']
+__all__ = ['l2_loss', 'split_yolo_output', 'fine_grained_terms', 'l2_breakdown',
+           'DEFAULT_WEIGHTS', 'OBJ_TARGETS', 'L2_PARTS']
 
 DEFAULT_WEIGHTS = {'l2': 100.0, 'fine_grained': 1000.0}
 
@@ -74,3 +74,40 @@ def fine_grained_terms(student_outs, teacher_outs, num_anchors, obj_target='hard
         target = (t['obj'] > 0).astype(so.dtype) if obj_target == 'hard' else t_obj
         obj.append(paddle.mean(_bce_soft(s['obj'], target)))
     return {'reg': paddle.add_n(reg), 'cls': paddle.add_n(cls), 'obj': paddle.add_n(obj)}
+
+
+L2_PARTS = ('xy', 'wh', 'obj_fg', 'obj_bg', 'cls_fg', 'cls_bg')
+
+
+def l2_breakdown(student_outs, teacher_outs, num_anchors, fg_thresh=0.1):
+    """Where the L2 distillation loss on YOLO head maps comes from.
+
+    Splits ``sum over levels of l2_loss(student, teacher)`` into box (xy, wh),
+    objectness and class logits, the last two at cells where the teacher's objectness
+    probability is >= ``fg_thresh`` (``*_fg``) or below it (``*_bg``).  Returns floats:
+    each part, ``total`` (the L2 loss itself) and ``fg_cells`` (the share of cells the
+    teacher sees an object in).  A large ``cls_bg``/``obj_bg`` share means the loss
+    mostly asks the student to copy background logits that decoding ignores.
+    """
+    import numpy as np
+    parts = dict.fromkeys(L2_PARTS, 0.0)
+    total, fg_cells, cells = 0.0, 0, 0
+    for so, to, na in zip(student_outs, teacher_outs, num_anchors):
+        so, to = np.asarray(so, 'float64'), np.asarray(to, 'float64')
+        scale = 1.0 / so.size  # l2_loss is a mean per level
+        b, ch, h, w = so.shape
+        d = ((so - to) ** 2).reshape(b, na, ch // na, h, w)
+        t_obj = to.reshape(b, na, ch // na, h, w)[:, :, 4]
+        fg = 1.0 / (1.0 + np.exp(-t_obj)) >= fg_thresh
+        parts['xy'] += d[:, :, 0:2].sum() * scale
+        parts['wh'] += d[:, :, 2:4].sum() * scale
+        parts['obj_fg'] += d[:, :, 4][fg].sum() * scale
+        parts['obj_bg'] += d[:, :, 4][~fg].sum() * scale
+        cls = d[:, :, 5:].sum(axis=2)
+        parts['cls_fg'] += cls[fg].sum() * scale
+        parts['cls_bg'] += cls[~fg].sum() * scale
+        total += d.sum() * scale
+        fg_cells += int(fg.sum())
+        cells += fg.size
+    return dict({k: float(v) for k, v in parts.items()}, total=float(total),
+                fg_cells=fg_cells / float(max(cells, 1)))

@@ -296,3 +296,57 @@ def test_pair_on_a_layer_that_never_runs():
     with pytest.raises(ValueError, match="student layer 'unused' produced no output"):
         distill(student, tiny_model(), pairs=[{'teacher': 'yolo_head.yolo_output.0',
                                                'student': 'unused'}])
+
+
+def test_l2_breakdown_splits_the_loss_by_part_and_teacher_objectness():
+    from ppdet.slim.distill_losses import l2_breakdown
+    # one level, 1 anchor, 2 classes -> 7 channels; 1x2 cells: the teacher sees an object
+    # at cell 0 (objectness logit +5) and background at cell 1 (-5)
+    t = np.zeros((1, 7, 1, 2))
+    t[0, 4] = [5.0, -5.0]
+    s = t.copy()
+    s[0, 0, 0, 0] += 1.0        # x at the object cell: 1
+    s[0, 2, 0, 1] += 1.0        # w at the background cell: 1
+    s[0, 4, 0, 1] += 2.0        # objectness at the background cell: 4
+    s[0, 5:, 0, 1] += 3.0       # both class logits at the background cell: 9 + 9
+    s[0, 6, 0, 0] += 1.0        # a class logit at the object cell: 1
+    got = l2_breakdown([s], [t], [1])
+    n = s.size
+    assert got['total'] == pytest.approx(25.0 / n)
+    assert got['total'] == pytest.approx(float(l2_loss_np(s, t)))
+    expected = {'xy': 1, 'wh': 1, 'obj_fg': 0, 'obj_bg': 4, 'cls_fg': 1, 'cls_bg': 18}
+    for k, v in expected.items():
+        assert got[k] == pytest.approx(v / n), k
+    assert got['fg_cells'] == 0.5
+
+
+def l2_loss_np(s, t):
+    from ppdet.slim.distill_losses import l2_loss
+    return l2_loss(paddle.to_tensor(s, 'float32'), paddle.to_tensor(t, 'float32')).numpy()
+
+
+def test_loss_breakdown_script_on_a_tiny_pair(tiny_config, tmp_path):
+    """slim/distillation/loss_breakdown.py on a tiny student and teacher (untrained, other
+    seeds, saved by the test): the shares add up to 100% and the default weight is applied."""
+    import subprocess
+    import sys
+    import yaml
+    from ppdet.engine import Trainer
+    teacher_cfg = str(tmp_path / 'teacher.yml')
+    with open(teacher_cfg, 'w') as f:
+        yaml.safe_dump({'_BASE_': [tiny_config], 'seed': 7}, f)  # other initial weights
+    w_s = Trainer(load_config(tiny_config), mode='eval').save(str(tmp_path / 's'))
+    w_t = Trainer(load_config(teacher_cfg), mode='eval').save(str(tmp_path / 't'))
+    cmd = [sys.executable, os.path.join(ROOT, 'slim', 'distillation', 'loss_breakdown.py'),
+           '-c', tiny_config, '-t', teacher_cfg, '--teacher_pretrained', w_t, '--images', '2',
+           '-o', 'weights=%s' % w_s]
+    proc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    shares = [float(line.rsplit('|', 2)[1].strip().rstrip('%'))
+              for line in proc.stdout.splitlines() if line.startswith('| ') and '%' in line]
+    assert len(shares) == 6 and sum(shares) == pytest.approx(100.0, abs=0.5)
+    assert 'x weight 100 =' in proc.stdout  # no Distill section: the L2 default
+    bad = subprocess.run(cmd[:-2], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         text=True, timeout=300)
+    assert bad.returncode != 0 and 'weights file not found' in bad.stdout  # the config's default

@@ -1,0 +1,59 @@
+"""Before distilling: where would the L2 loss on the YOLO head outputs come from?
+
+    python slim/distillation/loss_breakdown.py -c configs/distill/yolov3_r18_distill_builtin.yml \
+        -o weights=STUDENT_WEIGHTS --teacher_pretrained TEACHER_WEIGHTS [--images 40]
+
+Runs student and teacher on evaluation images and splits the squared difference of
+their head maps into box, objectness and class logits, at cells where the teacher sees
+an object (objectness >= --fg_thresh) and elsewhere.  When most of it is background
+class/objectness logits, L2 distillation mostly asks the student to copy numbers that
+decoding ignores: lower its weight or use fine-grained distillation
+(-o use_fine_grained_loss=true), which weights those terms by the teacher's objectness.
+"""
+import itertools
+import math
+
+import _path  # noqa: F401
+
+from ppdet.utils.cli import ArgsParser, parse_and_load, run_main
+
+
+def main():
+    parser = ArgsParser('split the L2 distillation loss of a student/teacher pair by part')
+    parser.add_argument('-t', '--teacher_config', default=None,
+                        help='teacher config; else Distill.teacher_config')
+    parser.add_argument('--teacher_pretrained', default=None,
+                        help='teacher weights; else Distill.teacher_weights')
+    parser.add_argument('--images', type=int, default=40, help='evaluation images to use')
+    parser.add_argument('--fg_thresh', type=float, default=0.1,
+                        help="teacher objectness from which a cell counts as an object's")
+    args, cfg = parse_and_load(parser)
+    if not cfg.get('weights'):
+        raise ValueError('no student weights: pass -o weights=PATH')
+    from ppdet.engine import Trainer
+    from ppdet.slim.distill import DistillStep, head_l2_breakdown
+    step = DistillStep.from_config(cfg, args.teacher_config, args.teacher_pretrained)
+    teacher = step.build_teacher()  # checks the pair first
+    trainer = Trainer(cfg, mode='eval')
+    trainer.load_weights(cfg['weights'])
+    _, loader = trainer._loader('eval')
+    batch_size = int((cfg.get('EvalReader') or {}).get('batch_size') or 1)
+    n_batches = max(1, int(math.ceil(args.images / float(batch_size))))
+    masks = trainer.model.yolo_head.anchor_masks
+    res = head_l2_breakdown(trainer.model, teacher, itertools.islice(loader, n_batches),
+                            [len(m) for m in masks], args.fg_thresh)
+    print('| part | share of the L2 loss |\n|---|---|')
+    labels = {'xy': 'box x, y', 'wh': 'box w, h',
+              'obj_fg': 'objectness, object cells', 'obj_bg': 'objectness, background cells',
+              'cls_fg': 'class logits, object cells', 'cls_bg': 'class logits, background cells'}
+    for key, label in labels.items():
+        print('| %s | %.1f%% |' % (label, 100 * res[key]))
+    print('\n%d batches; teacher objectness >= %g at %.2f%% of cells; L2 (sum over the head '
+          'maps of the mean squared difference) %.3f per batch, x weight %g = %.1f' % (
+              res['batches'], args.fg_thresh, 100 * res['fg_cells'], res['l2_per_batch'],
+              step.weight if step.weight is not None else 100.0,
+              res['l2_per_batch'] * (step.weight if step.weight is not None else 100.0)))
+
+
+if __name__ == '__main__':
+    run_main(main)
