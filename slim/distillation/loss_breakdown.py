@@ -32,6 +32,7 @@ def main():
         raise ValueError('no student weights: pass -o weights=PATH')
     from ppdet.engine import Trainer
     from ppdet.slim.distill import DistillStep, head_l2_breakdown
+    from ppdet.slim.distill_losses import DEFAULT_WEIGHTS
     step = DistillStep.from_config(cfg, args.teacher_config, args.teacher_pretrained)
     teacher = step.build_teacher()  # checks the pair first
     trainer = Trainer(cfg, mode='eval')
@@ -48,11 +49,11 @@ def main():
               'cls_fg': 'class logits, object cells', 'cls_bg': 'class logits, background cells'}
     for key, label in labels.items():
         print('| %s | %.1f%% |' % (label, 100 * res[key]))
+    weight = DEFAULT_WEIGHTS['l2'] if step.weight is None else step.weight
     print('\n%d batches; teacher objectness >= %g at %.2f%% of cells; L2 (sum over the head '
           'maps of the mean squared difference) %.3f per batch, x weight %g = %.1f' % (
               res['batches'], args.fg_thresh, 100 * res['fg_cells'], res['l2_per_batch'],
-              step.weight if step.weight is not None else 100.0,
-              res['l2_per_batch'] * (step.weight if step.weight is not None else 100.0)))
+              weight, res['l2_per_batch'] * weight))
 
 
 if __name__ == '__main__':

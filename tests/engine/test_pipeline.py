@@ -32,8 +32,8 @@ def test_pipeline_runs_every_stage_and_resumes(tiny_config, tmp_path):
               dataset_kwargs=dict(num_train=12, num_val=4, image_size=128))
     res = Pipeline(tiny_config, **kw).run()
     expected = (['baseline', 'sensity', 'r578'] + ['post_%s' % a for a in PTQ_ALGOS] +
-                ['post_abs_max_keep3', 'r578_post', 'aware', 'r578_aware', 'teacher', 'student_alone', 'l2_distill',
-                 'fine_grained_distill', 'r578_distill'])
+                ['post_abs_max_keep3', 'r578_post', 'aware', 'r578_aware', 'teacher',
+                 'student_alone', 'l2_distill', 'fine_grained_distill', 'r578_distill'])
     assert res['rows'] == expected
     for row in expected:
         assert os.path.isfile(os.path.join(res[row]['inference_dir'], 'model.pdmodel')), row

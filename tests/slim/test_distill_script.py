@@ -17,7 +17,8 @@ SCRIPT = os.path.join(ROOT, 'slim', 'distillation', 'distill.py')
 SIZE = 64
 
 
-# the thin-ResNet34 teacher's recipe (configs/builtin/yolov3_r34_builtin_teacher.yml) on this student
+# the thin-ResNet34 teacher's recipe (configs/builtin/yolov3_r34_builtin_teacher.yml) on this
+# student
 TEACHER = """\
 _BASE_: [student.yml]
 YOLOv3: {backbone: ResNet}
