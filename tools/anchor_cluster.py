@@ -1,0 +1,49 @@
+"""Anchors for a dataset: python tools/anchor_cluster.py -c CONFIG [-n 9] [-s 192] [-o k=v].
+
+Clusters the box sizes of the config's TrainDataset (resized to the input size) with k-means
+on 1 - IoU, prints the anchors as a YAML line for ``YOLOv3Head.anchors`` and, for the
+config's own anchors and the new ones, the share of boxes each output level gets."""
+import _path  # noqa: F401
+
+from ppdet.utils.cli import ArgsParser, parse_and_load, run_main
+
+
+def main():
+    parser = ArgsParser('cluster anchor sizes for a YOLOv3 config from its training boxes')
+    parser.add_argument('-n', '--n', type=int, default=9, help='number of anchors')
+    parser.add_argument('-s', '--size', type=int, default=None,
+                        help='input size the boxes are resized to (default: the eval size)')
+    parser.add_argument('-i', '--iters', type=int, default=300, help='k-means iterations')
+    parser.add_argument('--seed', type=int, default=0)
+    args, cfg = parse_and_load(parser)
+    from ppdet.data import build_dataset
+    from ppdet.data.anchor_cluster import box_sizes, kmeans_anchors, level_shares
+    size = args.size or _eval_size(cfg)
+    dataset = build_dataset(cfg, 'TrainDataset')
+    if not dataset.roidbs:
+        dataset.parse_dataset()
+    wh = box_sizes(dataset.roidbs, size)
+    anchors = kmeans_anchors(wh, args.n, args.iters, args.seed)
+    head = cfg.get('YOLOv3Head') or {}
+    masks = head.get('anchor_masks') or [list(range(args.n))]
+    print('%d boxes from %d images at input %d' % (len(wh), len(dataset.roidbs), size))
+    rows = [('new', anchors)]
+    if head.get('anchors') and len(head['anchors']) == args.n:
+        rows.insert(0, ('config', head['anchors']))
+    for name, a in rows:
+        shares, mean_iou = level_shares(wh, a, masks)
+        print('%-6s mean best IoU %.3f; boxes per level (anchor_masks %s): %s' % (
+            name, mean_iou, masks, ' / '.join('%.1f%%' % (100 * s) for s in shares)))
+    print('anchors: %s' % anchors)
+
+
+def _eval_size(cfg):
+    for t in (cfg.get('EvalReader') or {}).get('sample_transforms') or []:
+        if 'Resize' in t:
+            size = t['Resize']['target_size']
+            return int(size[0] if isinstance(size, (list, tuple)) else size)
+    raise ValueError('no Resize in EvalReader.sample_transforms: give the input size with -s')
+
+
+if __name__ == '__main__':
+    run_main(main)
