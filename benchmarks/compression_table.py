@@ -39,11 +39,12 @@ def eval_images(pipe, count):
 
 def main():
     from ppdet.deploy.report import RUNTIMES
+    from ppdet.engine.pipeline import FINETUNE_EPOCHS
     parser = ArgsParser('reproduce the seed\'s compression tables on the built-in dataset',
                         config_required=False)
     parser.add_argument('--work_dir', default='output/pipeline')
     parser.add_argument('--dataset_dir', default='dataset/builtin')
-    parser.add_argument('--finetune_epochs', type=int, default=10,
+    parser.add_argument('--finetune_epochs', type=int, default=FINETUNE_EPOCHS,
                         help='pipeline: fine-tuning epochs after pruning / for distillation '
                              'and QAT (as tools/pipeline.py)')
     parser.add_argument('--sensitivity_images', type=int, default=40,

@@ -15,10 +15,11 @@ DEFAULT_CONFIG = 'configs/builtin/yolov3_r18_builtin.yml'
 
 
 def main():
+    from ppdet.engine.pipeline import FINETUNE_EPOCHS
     parser = ArgsParser('run the whole pipeline on the built-in dataset', config_required=False)
     parser.add_argument('--work_dir', default='output/pipeline')
     parser.add_argument('--dataset_dir', default='dataset/builtin')
-    parser.add_argument('--finetune_epochs', type=int, default=10,
+    parser.add_argument('--finetune_epochs', type=int, default=FINETUNE_EPOCHS,
                         help='fine-tuning epochs after pruning / for distillation and QAT')
     parser.add_argument('--sensitivity_images', type=int, default=40,
                         help='eval images per sensitivity probe (fast mode)')
