@@ -18,7 +18,8 @@ def main():
     args, cfg = parse_and_load(parser)
     from ppdet.data import build_dataset
     from ppdet.data.anchor_cluster import box_sizes, kmeans_anchors, level_shares
-    size = args.size or _eval_size(cfg)
+    from ppdet.slim.pruning_job import config_input_size
+    size = [args.size, args.size] if args.size else config_input_size(cfg)
     dataset = build_dataset(cfg, 'TrainDataset')
     if not dataset.roidbs:
         dataset.parse_dataset()
@@ -26,7 +27,8 @@ def main():
     anchors = kmeans_anchors(wh, args.n, args.iters, args.seed)
     head = cfg.get('YOLOv3Head') or {}
     masks = head.get('anchor_masks') or [list(range(args.n))]
-    print('%d boxes from %d images at input %d' % (len(wh), len(dataset.roidbs), size))
+    print('%d boxes from %d images at input %s' % (len(wh), len(dataset.roidbs),
+                                                   'x'.join(str(s) for s in size)))
     rows = [('new', anchors)]
     if head.get('anchors') and len(head['anchors']) == args.n:
         rows.insert(0, ('config', head['anchors']))
@@ -35,14 +37,6 @@ def main():
         print('%-6s mean best IoU %.3f; boxes per level (anchor_masks %s): %s' % (
             name, mean_iou, masks, ' / '.join('%.1f%%' % (100 * s) for s in shares)))
     print('anchors: %s' % anchors)
-
-
-def _eval_size(cfg):
-    for t in (cfg.get('EvalReader') or {}).get('sample_transforms') or []:
-        if 'Resize' in t:
-            size = t['Resize']['target_size']
-            return int(size[0] if isinstance(size, (list, tuple)) else size)
-    raise ValueError('no Resize in EvalReader.sample_transforms: give the input size with -s')
 
 
 if __name__ == '__main__':

@@ -13,13 +13,14 @@ __all__ = ['box_sizes', 'wh_iou', 'kmeans_anchors', 'level_shares']
 
 def box_sizes(records, input_size):
     """[N, 2] widths and heights of every box, resized the way the eval reader resizes
-    the image to ``input_size`` x ``input_size`` (no aspect kept)."""
+    the image to ``input_size`` (an int for a square, or [h, w]; no aspect kept)."""
+    in_h, in_w = (input_size, input_size) if np.isscalar(input_size) else input_size
     sizes = []
     for rec in records:
         boxes = np.asarray(rec['gt_bbox'], np.float64).reshape(-1, 4)
         if not len(boxes):
             continue
-        scale = np.array([input_size / float(rec['w']), input_size / float(rec['h'])])
+        scale = np.array([in_w / float(rec['w']), in_h / float(rec['h'])])
         sizes.append((boxes[:, 2:] - boxes[:, :2]) * scale)
     wh = np.concatenate(sizes) if sizes else np.zeros((0, 2))
     return wh[(wh > 0).all(axis=1)]

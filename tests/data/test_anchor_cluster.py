@@ -38,6 +38,7 @@ def test_kmeans_needs_enough_boxes():
 def test_box_sizes_follow_the_resize():
     rec = {'w': 200, 'h': 100, 'gt_bbox': np.array([[0, 0, 100, 50], [10, 10, 10, 30]], 'f')}
     np.testing.assert_allclose(box_sizes([rec], 100), [[50, 50]])  # degenerate box dropped
+    np.testing.assert_allclose(box_sizes([rec], [50, 100]), [[50, 25]])
 
 
 @pytest.fixture(scope='module')
@@ -72,7 +73,7 @@ def test_anchor_cluster_script(builtin_sample):
          '-o', 'TrainDataset.dataset_dir=%s/coco' % builtin_sample],
         cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
-    assert 'from 200 images at input 192' in out.stdout
+    assert 'from 200 images at input 192x192' in out.stdout
     anchors = ast.literal_eval(out.stdout.strip().splitlines()[-1].split(':', 1)[1])
     assert len(anchors) == 9 and all(len(a) == 2 for a in anchors)
     assert 'config mean best IoU' in out.stdout and 'new    mean best IoU' in out.stdout
