@@ -20,9 +20,7 @@ def main():
     from ppdet.data.anchor_cluster import box_sizes, kmeans_anchors, level_shares
     from ppdet.slim.pruning_job import config_input_size
     size = [args.size, args.size] if args.size else config_input_size(cfg)
-    dataset = build_dataset(cfg, 'TrainDataset')
-    if not dataset.roidbs:
-        dataset.parse_dataset()
+    dataset = build_dataset(cfg, 'TrainDataset')  # parsed on construction
     wh = box_sizes(dataset.roidbs, size)
     anchors = kmeans_anchors(wh, args.n, args.iters, args.seed)
     head = cfg.get('YOLOv3Head') or {}

@@ -27,9 +27,9 @@ def box_sizes(records, input_size):
 
 
 def wh_iou(wh, anchors):
-    """IoU of boxes and anchors that share a centre: [N, K]."""
-    wh = np.asarray(wh, np.float64)
-    anchors = np.asarray(anchors, np.float64)
+    """IoU of boxes and anchors that share a centre: [N, K] (in the inputs' precision)."""
+    wh = np.asarray(wh)
+    anchors = np.asarray(anchors)
     inter = (np.minimum(wh[:, None, 0], anchors[None, :, 0]) *
              np.minimum(wh[:, None, 1], anchors[None, :, 1]))
     union = (wh[:, 0] * wh[:, 1])[:, None] + (anchors[:, 0] * anchors[:, 1])[None] - inter

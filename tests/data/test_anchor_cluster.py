@@ -55,8 +55,6 @@ def test_builtin_anchors_give_every_level_its_share(builtin_sample):
     cfg = load_config(R18, overrides=['TrainDataset.dataset_dir=%s/coco' % builtin_sample])
     from ppdet.data import build_dataset
     ds = build_dataset(cfg, 'TrainDataset')
-    if not ds.roidbs:
-        ds.parse_dataset()
     wh = box_sizes(ds.roidbs, 192)
     head = cfg['YOLOv3Head']
     shares, mean_iou = level_shares(wh, head['anchors'], head['anchor_masks'])

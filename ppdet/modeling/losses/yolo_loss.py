@@ -22,6 +22,7 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 
 from ppdet.core.workspace import register
+from ppdet.data.anchor_cluster import wh_iou
 from ppdet.modeling.ops import pairwise_iou, xywh2xyxy
 
 __all__ = ['YOLOv3Loss', 'build_yolo_targets']
@@ -53,9 +54,7 @@ def build_yolo_targets(gt_bbox, gt_class, gt_score, anchors, anchor_masks, grid_
             if w <= 0 or h <= 0:
                 continue
             pw, ph = w * in_w, h * in_h
-            inter = np.minimum(anchors[:, 0], pw) * np.minimum(anchors[:, 1], ph)
-            iou = inter / (anchors[:, 0] * anchors[:, 1] + pw * ph - inter)
-            best = int(np.argmax(iou))
+            best = int(np.argmax(wh_iou(np.array([[pw, ph]]), anchors)[0]))
             if best not in level_of:
                 continue
             lvl, j = level_of[best]
