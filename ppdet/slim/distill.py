@@ -33,7 +33,8 @@ from ppdet.utils.logger import setup_logger
 logger = setup_logger(__name__)
 
 __all__ = ['distill', 'DistillModel', 'DistillStep', 'LOSSES', 'default_pairs',
-           'check_configs_compatible', 'distill_settings']
+           'check_configs_compatible', 'distill_settings', 'add_teacher_args',
+           'head_l2_breakdown']
 
 LOSSES = ('l2', 'fine_grained')
 DISTILL_KEYS = ('teacher_config', 'teacher_weights', 'loss', 'pairs', 'weight', 'obj_target')
@@ -387,6 +388,15 @@ class DistillStep(CompressionStep):
     @classmethod
     def restore(cls, model, record):
         return model  # the checkpoint holds the student alone
+
+
+def add_teacher_args(parser):
+    """The teacher flags every distillation script takes (``DistillStep.from_config`` reads
+    them; unset, the config's ``Distill`` section decides)."""
+    parser.add_argument('-t', '--teacher_config', default=None,
+                        help='teacher config; else Distill.teacher_config')
+    parser.add_argument('--teacher_pretrained', default=None,
+                        help='teacher weights; else Distill.teacher_weights')
 
 
 def head_l2_breakdown(student, teacher, batches, num_anchors, fg_thresh=0.1):

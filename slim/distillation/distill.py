@@ -10,13 +10,11 @@ A config with a ``Distill`` section (configs/distill/*.yml) names the teacher, s
 ``pretrain_weights`` is rebuilt from its own record: no pruning flags needed.
 """
 import os
-import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
+import _path  # noqa: F401
 
-from ppdet.utils.cli import ArgsParser, parse_and_load, run_main  # noqa: E402
+from ppdet.slim.distill import add_teacher_args
+from ppdet.utils.cli import ArgsParser, parse_and_load, run_main
 
 
 def _flag(value):
@@ -37,10 +35,7 @@ def _prune(trainer, args, cfg):
 
 def main():
     parser = ArgsParser('distill a detector (the -c config is the student) from a teacher')
-    parser.add_argument('-t', '--teacher_config', default=None,
-                        help='teacher config; else Distill.teacher_config')
-    parser.add_argument('--teacher_pretrained', default=None,
-                        help='teacher weights; else Distill.teacher_weights')
+    add_teacher_args(parser)
     parser.add_argument('--pruned_params', default=None, help='prune the student first: '
                         'comma-separated conv weights, e.g. yolo_block.0.0.0.conv.weights')
     parser.add_argument('--pruned_ratios', default=None, help='comma-separated ratios')

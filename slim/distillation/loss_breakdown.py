@@ -15,15 +15,13 @@ import math
 
 import _path  # noqa: F401
 
+from ppdet.slim.distill import add_teacher_args
 from ppdet.utils.cli import ArgsParser, parse_and_load, run_main
 
 
 def main():
     parser = ArgsParser('split the L2 distillation loss of a student/teacher pair by part')
-    parser.add_argument('-t', '--teacher_config', default=None,
-                        help='teacher config; else Distill.teacher_config')
-    parser.add_argument('--teacher_pretrained', default=None,
-                        help='teacher weights; else Distill.teacher_weights')
+    add_teacher_args(parser)
     parser.add_argument('--images', type=int, default=40, help='evaluation images to use')
     parser.add_argument('--fg_thresh', type=float, default=0.1,
                         help="teacher objectness from which a cell counts as an object's")
