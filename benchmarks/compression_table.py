@@ -6,7 +6,7 @@ python benchmarks/compression_table.py [-c CONFIG] [-o k=v ...] [--work_dir outp
 The pipeline flags (-c, -o, --work_dir, --dataset_dir, --finetune_epochs,
 --sensitivity_images) mean what they mean for tools/pipeline.py; give the same ones.
 
-1. Runs the main job (ppdet.engine.pipeline.Pipeline: resumable, every finished stage is
+1. Runs the main job (ppdet.pipeline.main_job.Pipeline: resumable, every finished stage is
    skipped) unless --skip_pipeline.
 2. Times every exported model listed in its results.json on the CPU runtimes (Paddle
    fp32 oneDNN = the ratios' baseline, Paddle oneDNN int8 for quantized rows, onnxruntime
@@ -39,7 +39,7 @@ def eval_images(pipe, count):
 
 def main():
     from ppdet.deploy.report import RUNTIMES
-    from ppdet.engine.pipeline import FINETUNE_EPOCHS
+    from ppdet.pipeline.main_job import FINETUNE_EPOCHS
     parser = ArgsParser('reproduce the seed\'s compression tables on the built-in dataset',
                         config_required=False)
     parser.add_argument('--work_dir', default='output/pipeline')
@@ -69,7 +69,7 @@ def main():
     parser.add_argument('--out_dir', default='benchmarks/results')
     args = parser.parse_args()
     from ppdet.deploy import report
-    from ppdet.engine.pipeline import Pipeline
+    from ppdet.pipeline.main_job import Pipeline
     from ppdet.utils.fileio import read_json
     runtimes = [r for r in args.runtimes.split(',') if r]
     bad = [r for r in runtimes if r not in RUNTIMES]

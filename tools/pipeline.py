@@ -15,7 +15,7 @@ DEFAULT_CONFIG = 'configs/builtin/yolov3_r18_builtin.yml'
 
 
 def main():
-    from ppdet.engine.pipeline import FINETUNE_EPOCHS
+    from ppdet.pipeline.main_job import FINETUNE_EPOCHS
     parser = ArgsParser('run the whole pipeline on the built-in dataset', config_required=False)
     parser.add_argument('--work_dir', default='output/pipeline')
     parser.add_argument('--dataset_dir', default='dataset/builtin')
@@ -36,7 +36,8 @@ def main():
     args = parser.parse_args()
     if args.fresh:
         shutil.rmtree(args.work_dir, ignore_errors=True)
-    from ppdet.engine.pipeline import TEACHER_CONFIG, Pipeline, format_results
+    from ppdet.pipeline.main_job import TEACHER_CONFIG, Pipeline
+    from ppdet.pipeline.results_table import format_results
     pipe = Pipeline(args.config or DEFAULT_CONFIG, work_dir=args.work_dir,
                     teacher_config=args.teacher_config or TEACHER_CONFIG,
                     teacher_epochs=args.teacher_epochs,

@@ -5,7 +5,8 @@ import os
 import pytest
 import yaml
 
-from ppdet.engine.pipeline import DISTILL_WEIGHTS, PTQ_ALGOS, Pipeline, format_results
+from ppdet.pipeline.main_job import DISTILL_WEIGHTS, PTQ_ALGOS, Pipeline
+from ppdet.pipeline.results_table import format_results
 
 
 def _tiny_teacher(directory, student_config):
