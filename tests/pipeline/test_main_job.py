@@ -5,7 +5,7 @@ import os
 import pytest
 import yaml
 
-from ppdet.pipeline.main_job import DISTILL_WEIGHTS, PTQ_ALGOS, Pipeline
+from ppdet.pipeline.main_job import DEMO_PTQ_ALGOS, DISTILL_WEIGHTS, Pipeline
 from ppdet.pipeline.results_table import format_results
 
 
@@ -32,7 +32,7 @@ def test_pipeline_runs_every_stage_and_resumes(tiny_config, tmp_path):
               teacher_config=_tiny_teacher(tmp_path, tiny_config),
               dataset_kwargs=dict(num_train=12, num_val=4, image_size=128))
     res = Pipeline(tiny_config, **kw).run()
-    expected = (['baseline', 'sensity', 'r578'] + ['post_%s' % a for a in PTQ_ALGOS] +
+    expected = (['baseline', 'sensity', 'r578'] + ['post_%s' % a for a in DEMO_PTQ_ALGOS] +
                 ['post_abs_max_keep3', 'r578_post', 'aware', 'r578_aware', 'teacher',
                  'student_alone', 'l2_distill', 'fine_grained_distill', 'r578_distill'])
     assert res['rows'] == expected
