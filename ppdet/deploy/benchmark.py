@@ -11,15 +11,10 @@ import time
 
 import numpy as np
 
+from .memory import peak_rss_mb  # noqa: F401  (part of this module's API)
+
 __all__ = ['latency_stats', 'time_predictor', 'StageTimer', 'interleaved_latency',
            'speedup_ratios', 'peak_rss_mb']
-
-
-def peak_rss_mb(pid=None):
-    """Peak resident memory (VmHWM) of ``pid`` (default: this process) in MiB."""
-    from .predictors import _vm_hwm_mb
-    import os
-    return _vm_hwm_mb(pid or os.getpid())
 
 
 def latency_stats(samples_ms):

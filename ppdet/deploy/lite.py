@@ -17,6 +17,7 @@ import tempfile
 import numpy as np
 
 from .infer_cfg import model_files
+from .memory import peak_rss_mb
 
 __all__ = ['LiteEnvMissing', 'LiteError', 'default_lite_env', 'lite_env_ready',
            'require_lite_env', 'ensure_lite_env', 'optimize', 'cached_nb', 'model_ops',
@@ -237,8 +238,7 @@ class LiteWorker(object):
             shutil.rmtree(io_dir, ignore_errors=True)
 
     def peak_memory_mb(self):
-        from .predictors import _vm_hwm_mb
-        return _vm_hwm_mb(self.proc.pid)
+        return peak_rss_mb(self.proc.pid)
 
     def close(self):
         if self.proc.poll() is None:

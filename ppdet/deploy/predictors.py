@@ -17,6 +17,7 @@ import os
 import numpy as np
 
 from .infer_cfg import load_infer_cfg, model_files, output_names
+from .memory import peak_rss_mb
 
 __all__ = ['RUN_MODES', 'BackendUnavailable', 'Predictor', 'create_predictor',
            'PaddlePredictor', 'TensorRTPredictor', 'OnnxPredictor', 'LitePredictor']
@@ -68,22 +69,10 @@ class Predictor(object):
 
     def peak_memory_mb(self):
         """Peak resident memory of the process running the model (this one by default)."""
-        return _vm_hwm_mb(os.getpid())
+        return peak_rss_mb(os.getpid())
 
     def close(self):
         pass
-
-
-def _vm_hwm_mb(pid):
-    try:
-        with open('/proc/%d/status' % pid) as f:
-            for line in f:
-                if line.startswith('VmHWM:'):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    import resource
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 # ---------------------------------------------------------------- Paddle Inference
