@@ -7,7 +7,8 @@ class rather than compared index by index.
 import numpy as np
 from ppdet.utils.bbox import box_iou
 
-__all__ = ['box_iou', 'match_detections', 'split_by_image', 'match_batch', 'cosine']
+__all__ = ['box_iou', 'match_detections', 'split_by_image', 'match_batch', 'DEFAULT_TOLERANCE',
+           'detection_agreement', 'cosine']
 
 
 def _valid(rows, score_thresh):
@@ -69,6 +70,49 @@ def match_batch(ref_outputs, outputs, iou_thresh=0.5, score_thresh=None):
             'mean_iou': mean('mean_iou') if n else 1.0, 'mean_score_diff': mean('mean_score_diff'),
             'max_score_diff': max([p['max_score_diff'] for p in per] or [0.0]),
             'per_image': per}
+
+
+# iou_thresh / score_thresh: what counts as a match; min_matched_fraction: how much must
+# match; max_score_diff: the largest allowed score change of a matched box (None: unchecked)
+DEFAULT_TOLERANCE = {'iou_thresh': 0.5, 'score_thresh': 0.3, 'min_matched_fraction': 0.9}
+
+
+def detection_agreement(ref_runs, runs, tolerance=None):
+    """Do ``runs`` find what ``ref_runs`` finds?  Both are lists of batch outputs on the same
+    images (fp32 vs int8, Paddle vs ONNX vs Lite), matched by class and IoU above a score
+    threshold (:func:`match_batch`); ``tolerance`` overrides :data:`DEFAULT_TOLERANCE`.
+
+    -> counts (``n_ref``, ``n``, ``matched``, ``compared``), ``matched_fraction``,
+    ``mean_iou`` over matches, ``max_score_diff``, ``problems`` (why they do not agree) and
+    ``agrees``: the reference found something and it matched within the tolerance.
+    """
+    tol = dict(DEFAULT_TOLERANCE, **(tolerance or {}))
+    per = [match_batch(r, g, tol['iou_thresh'], tol['score_thresh'])
+           for r, g in zip(ref_runs, runs)]
+    matched = sum(p['matched'] for p in per)
+    n = sum(max(q['n_a'], q['n_b']) for p in per for q in p['per_image'])
+    out = {'images': len(per), 'matched': matched, 'n_ref': sum(p['n_a'] for p in per),
+           'n': sum(p['n_b'] for p in per), 'compared': n,
+           'matched_fraction': matched / n if n else 1.0,
+           'mean_iou': float(np.average([p['mean_iou'] for p in per],
+                                        weights=[p['matched'] for p in per])) if matched else 0.0,
+           'max_score_diff': max([p['max_score_diff'] for p in per] or [0.0]),
+           'tolerance': tol}
+    problems = []
+    if out['n_ref'] == 0:
+        problems.append('the reference finds nothing with score >= %.2f on these images: '
+                        'nothing to compare (use real images or a trained model)'
+                        % tol['score_thresh'])
+    if out['matched_fraction'] < tol['min_matched_fraction']:
+        problems.append('only %.0f%% of detections match (need %.0f%%)' % (
+            100 * out['matched_fraction'], 100 * tol['min_matched_fraction']))
+    max_diff = tol.get('max_score_diff')
+    if max_diff is not None and out['max_score_diff'] > max_diff:
+        problems.append('a matched score differs by %.3f (> %.3f)' % (
+            out['max_score_diff'], max_diff))
+    out['problems'] = problems
+    out['agrees'] = not problems
+    return out
 
 
 def cosine(a, b):

@@ -21,11 +21,11 @@ import os
 import platform
 import time
 
-import numpy as np
+from .compare import DEFAULT_TOLERANCE, detection_agreement
 
 __all__ = ['SEED_ARCH', 'SEED_LATENCY', 'ARCH_CONFIGS', 'STRATEGIES', 'architecture_stats',
            'format_architecture_table', 'table_rows', 'is_quantized', 'RUNTIMES',
-           'BASELINE_RUNTIME', 'DEFAULT_TOLERANCE', 'latency_sweep', 'agreement',
+           'BASELINE_RUNTIME', 'latency_sweep',
            'format_compression_report', 'plot_ap_vs_latency', 'write_compression_report',
            'format_seed_latency']
 
@@ -180,34 +180,6 @@ RUNTIMES = collections.OrderedDict([
 ])
 BASELINE_RUNTIME = 'paddle_fp32'
 LITE_NOTE = 'x86 Lite: a correctness check, not a phone number'
-DEFAULT_TOLERANCE = {'iou_thresh': 0.5, 'score_thresh': 0.3, 'min_matched_fraction': 0.9}
-
-
-def agreement(ref_runs, runs, tolerance=None):
-    """Detections of ``runs`` vs ``ref_runs`` (lists of batch outputs, same images), matched by
-    class and IoU above a score threshold -> counts, matched fraction, mean IoU, max score
-    difference and ``agrees`` (the reference found something and enough of it matched)."""
-    from .compare import match_batch
-    tol = dict(DEFAULT_TOLERANCE, **(tolerance or {}))
-    per = [match_batch(r, g, tol['iou_thresh'], tol['score_thresh'])
-           for r, g in zip(ref_runs, runs)]
-    matched = sum(p['matched'] for p in per)
-    n = sum(max(q['n_a'], q['n_b']) for p in per for q in p['per_image'])
-    out = {'images': len(per), 'matched': matched, 'n_ref': sum(p['n_a'] for p in per),
-           'n': sum(p['n_b'] for p in per), 'compared': n,
-           'matched_fraction': matched / n if n else 1.0,
-           'mean_iou': float(np.average([p['mean_iou'] for p in per],
-                                        weights=[p['matched'] for p in per])) if matched else 0.0,
-           'max_score_diff': max([p['max_score_diff'] for p in per] or [0.0]),
-           'tolerance': tol}
-    out['agrees'] = bool(out['n_ref'] > 0
-                         and out['matched_fraction'] >= tol['min_matched_fraction'])
-    if out['n_ref'] == 0:
-        out['note'] = ('the reference detects nothing with score >= %.2f on these images: '
-                       'nothing to compare' % tol['score_thresh'])
-    return out
-
-
 def _runtimes_for(quantized, runtimes):
     return [rt for rt in runtimes if RUNTIMES[rt][1] == quantized]
 
@@ -319,7 +291,7 @@ class _RowModels(object):
             except Exception as e:
                 self._drop(rt, _error_line(e))
                 continue
-            checks[rt] = agreement(ref, runs, tolerance)
+            checks[rt] = detection_agreement(ref, runs, tolerance)
         return checks
 
     def close(self):

@@ -24,6 +24,7 @@ import os
 import numpy as np
 import paddle
 
+from ppdet.deploy.compare import DEFAULT_TOLERANCE as MATCH_TOLERANCE, detection_agreement
 from ppdet.utils.fileio import write_json
 
 __all__ = ['layer_report', 'format_table', 'write_report', 'load_program', 'quantizable_ops',
@@ -250,35 +251,8 @@ def write_report(rows, out_dir, extra=None):
 
 
 # -- int8 vs fp32 on the deploy runtimes: agreement first, then speed ------------------
-DEFAULT_TOLERANCE = {'iou_thresh': 0.5, 'score_thresh': 0.3, 'min_matched_fraction': 0.9,
-                     'max_score_diff': 0.15}
-
-
-def _agreement(ref_runs, runs, tol):
-    from ppdet.deploy.compare import match_batch
-    per = [match_batch(r, g, tol['iou_thresh'], tol['score_thresh'])
-           for r, g in zip(ref_runs, runs)]
-    matched = sum(p['matched'] for p in per)
-    n = sum(max(q['n_a'], q['n_b']) for p in per for q in p['per_image'])
-    out = {'matched': matched, 'n_fp32': sum(p['n_a'] for p in per),
-           'n_int8': sum(p['n_b'] for p in per),
-           'matched_fraction': matched / n if n else 1.0,
-           'mean_iou': float(np.average([p['mean_iou'] for p in per],
-                                        weights=[p['matched'] or 1e-9 for p in per])),
-           'max_score_diff': max(p['max_score_diff'] for p in per)}
-    problems = []
-    if out['n_fp32'] == 0:
-        problems.append('fp32 finds nothing above score %.2f on these images: nothing to '
-                        'compare (use real images or a trained model)' % tol['score_thresh'])
-    if out['matched_fraction'] < tol['min_matched_fraction']:
-        problems.append('only %.0f%% of detections match (need %.0f%%)' % (
-            100 * out['matched_fraction'], 100 * tol['min_matched_fraction']))
-    if out['max_score_diff'] > tol['max_score_diff']:
-        problems.append('a matched score differs by %.3f (> %.3f)' % (
-            out['max_score_diff'], tol['max_score_diff']))
-    out['agrees'] = not problems
-    out['problems'] = problems
-    return out
+# the shared matching tolerance, plus a bound on how far int8 may move a matched score
+DEFAULT_TOLERANCE = dict(MATCH_TOLERANCE, max_score_diff=0.15)
 
 
 def compare_int8(fp32_dir, int8_dir, images, runtimes=('paddle', 'onnx'), tolerance=None,
@@ -326,7 +300,7 @@ def compare_int8(fp32_dir, int8_dir, images, runtimes=('paddle', 'onnx'), tolera
         result['median_ms'] = timing['median_ms']
     for rt in runtimes:
         ref, got = outputs[rt + '_fp32'], outputs[rt + '_int8']
-        agree = _agreement(ref, got, tol)
+        agree = detection_agreement(ref, got, tol)
         entry = {'agreement': agree}
         if timing is not None:
             ms = timing['median_ms']

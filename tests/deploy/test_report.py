@@ -47,20 +47,6 @@ def test_table_rows_follows_rows_and_falls_back_without_it():
     assert [n for n, _ in report.table_rows(old)] == ['baseline', 'sensity', 'r578', 'extra']
 
 
-def test_agreement_counts_matches_and_refuses_an_empty_reference():
-    det = {'bbox': np.array([[0, .9, 0, 0, 10, 10], [1, .8, 20, 20, 40, 40]], 'float32'),
-           'bbox_num': np.array([2], 'int32')}
-    moved = {'bbox': det['bbox'] + np.array([[0, 0, 0, 0, 30, 30], [0] * 6], 'float32'),
-             'bbox_num': det['bbox_num']}
-    same = report.agreement([det, det], [det, det])
-    assert same['matched'] == 4 and same['matched_fraction'] == 1.0 and same['agrees']
-    half = report.agreement([det], [moved])          # the class-0 box no longer overlaps
-    assert half['matched'] == 1 and half['matched_fraction'] == 0.5 and not half['agrees']
-    empty = {'bbox': np.zeros((0, 6), 'float32'), 'bbox_num': np.array([0], 'int32')}
-    none = report.agreement([empty], [det])
-    assert not none['agrees'] and 'nothing to compare' in none['note']
-
-
 def test_ratios_on_a_tiny_model(tiny_model_dir, images):
     rows = [('baseline', _row(tiny_model_dir, 0.3, 0.1)),
             ('copy', _row(tiny_model_dir, 0.3, 0.1))]
