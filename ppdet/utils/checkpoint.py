@@ -15,6 +15,7 @@ import tempfile
 import numpy as np
 import paddle
 
+from ppdet.utils.fileio import umask_mode
 from ppdet.utils.logger import setup_logger
 
 logger = setup_logger(__name__)
@@ -37,6 +38,7 @@ def _atomic_paddle_save(obj, path):
     os.close(fd)
     try:
         paddle.save(obj, tmp)
+        os.chmod(tmp, umask_mode())  # mkstemp's 0600 would make checkpoints private
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -63,7 +65,17 @@ def save_checkpoint(model, prefix, meta=None, optimizer=None, epoch=None):
     return path
 
 
+def _pick(names):
+    return 'model_final.pdparams' if 'model_final.pdparams' in names else names[-1]
+
+
 def _load_state(path):
+    if os.path.isdir(str(path)):
+        found = sorted(f for f in os.listdir(str(path)) if f.endswith('.pdparams'))
+        raise FileNotFoundError(
+            'weights %s is a directory; give a .pdparams file or its prefix inside it%s'
+            % (path, (', e.g. -o weights=%s' % os.path.join(str(path), _pick(found)[:-9]))
+               if found else ' (it holds no .pdparams file)'))
     path = _weights_path(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(

@@ -12,8 +12,19 @@ except ImportError:  # Windows: no advisory locks; one writer per file there
 import yaml
 
 
+def umask_mode(mode=0o666):
+    """``mode`` as ``open()`` would create it under the current umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return mode & ~umask
+
+
 def atomic_write(path, writer, mode='w'):
-    """Call ``writer(fileobj)`` on a temp file beside ``path`` and rename it into place."""
+    """Call ``writer(fileobj)`` on a temp file beside ``path`` and rename it into place.
+
+    The file gets the permissions a plain ``open(path, 'w')`` would give it (0666 less
+    the umask), not the 0600 of the private temp file it is written through.
+    """
     d = os.path.dirname(os.path.abspath(path))
     os.makedirs(d, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=d, prefix='.' + os.path.basename(path) + '.', suffix='.tmp')
@@ -22,6 +33,7 @@ def atomic_write(path, writer, mode='w'):
             writer(f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, umask_mode())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -53,3 +53,12 @@ def test_missing_and_corrupt_weights_file(tmp_path):
     bad.write_bytes(b'not a pickle')
     with pytest.raises(ValueError, match='cannot read weights file'):
         load_weights(_Net(), str(bad))
+
+
+def test_weights_directory_is_named_as_a_directory(tmp_path):
+    with pytest.raises(FileNotFoundError, match='is a directory.*holds no .pdparams'):
+        load_weights(_Net(), str(tmp_path))
+    save_checkpoint(_Net(), str(tmp_path / 'model_final'))
+    with pytest.raises(FileNotFoundError, match=r'is a directory.*-o weights=%s' % os.path.join(
+            str(tmp_path), 'model_final')):
+        read_meta(str(tmp_path))

@@ -1,5 +1,6 @@
 """Atomic writes and the locked read-modify-write that lets pipeline stage groups run at once."""
 import json
+import os
 import subprocess
 import sys
 
@@ -32,3 +33,17 @@ def test_concurrent_processes_keep_each_others_updates(tmp_path):
     done = update_json(path, lambda r: None)['done']
     # without the lock, each process would overwrite the other's list with its stale copy
     assert sorted(done) == sorted(['%s%d' % (t, i) for t in 'ab' for i in range(60)])
+
+
+@pytest.mark.parametrize('umask', [0o022, 0o077])
+def test_atomic_files_get_the_umask_mode_not_0600(tmp_path, umask):
+    import paddle
+    from ppdet.utils.checkpoint import save_checkpoint
+    old = os.umask(umask)
+    try:
+        write_json(str(tmp_path / 'r.json'), {'a': 1})
+        save_checkpoint(paddle.nn.Linear(2, 2), str(tmp_path / 'ck'), meta={})
+    finally:
+        os.umask(old)
+    for name in ('r.json', 'ck.pdparams'):
+        assert os.stat(str(tmp_path / name)).st_mode & 0o777 == 0o666 & ~umask, name
