@@ -110,7 +110,17 @@ def _read_yaml(path):
     if not os.path.isfile(path):
         raise ConfigError('config file not found: %s' % path)
     with open(path, encoding='utf-8') as f:
-        data = yaml.safe_load(f) or {}
+        try:
+            data = yaml.safe_load(f) or {}
+        except yaml.constructor.ConstructorError as e:
+            # e.g. a !!python/object tag: safe_load refuses to run it; say so in one line
+            mark = e.problem_mark
+            where = '%s:%d' % (path, mark.line + 1) if mark else path
+            raise ConfigError('%s: %s; configs are loaded with yaml.safe_load, which never '
+                              'executes tags like !!python/...: remove the tag and write the '
+                              'plain value' % (where, e.problem))
+        except yaml.YAMLError as e:
+            raise ConfigError('%s is not valid YAML: %s' % (path, str(e).replace('\n', ' ')))
     if not isinstance(data, dict):
         raise ConfigError('config %s must be a mapping at top level' % path)
     return data

@@ -1,7 +1,6 @@
 import textwrap
 
 import pytest
-import yaml
 
 from ppdet.core.workspace import (ConfigError, apply_overrides, create, load_config, register)
 
@@ -91,7 +90,14 @@ def test_yaml_is_loaded_safely(tmp_path):
     path = _write(tmp_path, 'evil.yml', """
         architecture: !!python/object/apply:os.system ["echo pwned"]
     """)
-    with pytest.raises(yaml.constructor.ConstructorError):
+    with pytest.raises(ConfigError, match=r'evil.yml:2: .*python/object/apply:os.system.*'
+                                          r'safe_load.*remove the tag'):
+        load_config(path)
+
+
+def test_broken_yaml_is_a_config_error(tmp_path):
+    path = _write(tmp_path, 'broken.yml', "a: [1, 2\n")
+    with pytest.raises(ConfigError, match='broken.yml is not valid YAML'):
         load_config(path)
 
 
