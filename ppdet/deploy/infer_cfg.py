@@ -1,13 +1,18 @@
-"""Read an exported model directory: model.pdmodel, model.pdiparams, infer_cfg.yml."""
+"""An exported model directory: model.pdmodel, model.pdiparams, infer_cfg.yml and
+param_names.json (exported tensor name -> the model's readable parameter name)."""
 import os
 
 import yaml
 
+from ppdet.utils.fileio import read_json, write_json
+
 MODEL_FILE = 'model.pdmodel'
 PARAMS_FILE = 'model.pdiparams'
 CFG_FILE = 'infer_cfg.yml'
+PARAM_NAMES = 'param_names.json'
 
-__all__ = ['load_infer_cfg', 'model_files', 'output_names', 'MODEL_FILE', 'PARAMS_FILE']
+__all__ = ['load_infer_cfg', 'model_files', 'output_names', 'write_param_names',
+           'read_param_names', 'MODEL_FILE', 'PARAMS_FILE', 'PARAM_NAMES']
 
 
 def model_files(model_dir):
@@ -39,3 +44,20 @@ def load_infer_cfg(model_dir):
 def output_names(infer_cfg):
     """The contract's names for the graph outputs, in graph order."""
     return ['boxes', 'scores'] if infer_cfg.get('exclude_nms') else ['bbox', 'bbox_num']
+
+
+def write_param_names(model, model_dir):
+    """Record exported tensor name -> dygraph name for a model exported in this process.
+
+    ``jit.save`` keeps each parameter's unique runtime name (``conv2d_12.w_0``); the
+    per-layer quantization report and ``skip_layers`` accept the readable names
+    through this map.
+    """
+    names = {p.name: n for n, p in model.named_parameters()}
+    write_json(os.path.join(str(model_dir), PARAM_NAMES), names)
+    return names
+
+
+def read_param_names(model_dir):
+    path = os.path.join(str(model_dir), PARAM_NAMES)
+    return read_json(path) if os.path.isfile(path) else {}

@@ -67,22 +67,41 @@ def input_spec(cfg):
             paddle.static.InputSpec([None, 2], 'float32', name='scale_factor')]
 
 
+def _export_hooks(model, meta):
+    """Let each recorded compression step change the export (e.g. QAT's int8 graph)."""
+    from ppdet.slim.steps import get_step
+    save, extra, quantized = paddle.jit.save, {}, False
+    for rec in (meta or {}).get('steps') or []:
+        hook = get_step(rec['kind']).export_hook(
+            model, {k: v for k, v in rec.items() if k != 'kind'})
+        if hook is not None:
+            model, save = hook.model, hook.save
+            extra.update(hook.infer_cfg or {})
+            quantized = quantized or bool(hook.quantized)
+    return model, save, extra, quantized
+
+
 def export_model(model, cfg, output_dir, label_list, exclude_nms=False, meta=None):
-    """Trace ``model`` with its post-process and save it under ``output_dir``."""
+    """Trace ``model`` with its post-process and save it under ``output_dir``.
+
+    The graph comes from the architecture's own ``post_process`` (or ``decode`` with
+    ``exclude_nms``); compression steps recorded in ``meta`` may change how it is saved.
+    """
+    from ppdet.deploy.infer_cfg import write_param_names
     from ppdet.modeling.architectures.inference_model import InferenceModel
-    if any(s.get('kind') == 'quant' for s in (meta or {}).get('steps') or []):
-        # a QAT model: fold the fake-quant layers into an int8-ready graph
-        from ppdet.slim.quant import export_qat_model, quant_record
-        export_qat_model(model, cfg, output_dir, label_list, quant_record(meta['steps']),
-                         meta=meta, exclude_nms=exclude_nms)
-        return os.path.join(output_dir, MODEL_FILE)
+    traced, save, extra, quantized = _export_hooks(model, meta)
     os.makedirs(output_dir, exist_ok=True)
-    model.eval()
-    wrapper = InferenceModel(model, exclude_nms=exclude_nms)
+    traced.eval()
+    wrapper = InferenceModel(traced, exclude_nms=exclude_nms)
     wrapper.eval()
     static = paddle.jit.to_static(wrapper, input_spec=input_spec(cfg), full_graph=True)
     prefix = os.path.join(output_dir, MODEL_FILE)
-    paddle.jit.save(static, prefix)
-    write_infer_cfg(cfg, output_dir, label_list, exclude_nms=exclude_nms, meta=meta)
-    logger.info('exported inference model to %s', output_dir)
+    save(static, prefix)
+    write_param_names(traced, output_dir)
+    info = dict(meta or {})
+    info.update(extra)
+    write_infer_cfg(cfg, output_dir, label_list, exclude_nms=exclude_nms, meta=info,
+                    quantized=quantized)
+    logger.info('exported %sinference model to %s', 'int8-ready ' if quantized else '',
+                output_dir)
     return prefix

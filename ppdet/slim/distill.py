@@ -8,11 +8,13 @@ checkpoints never carry the teacher or the adaptation convs.
 
 * ``loss='l2'``: L2 between teacher/student feature maps named by sub-layer
   (captured with forward post-hooks, so any model works).  The default pairs are
-  the YOLO head outputs, as in PaddleDetection.  When a pair's channel counts
+  the layers the student declares with ``distill_outputs()`` (its head outputs, as
+  in PaddleDetection).  When a pair's channel counts
   differ (e.g. a pruned student's neck), a trained 1x1 conv maps the student
   feature onto the teacher's width.
-* ``loss='fine_grained'``: PaddleDetection's YOLOv3 split distillation on the
-  head outputs (see :mod:`ppdet.slim.distill_losses`).
+* ``loss='fine_grained'``: the student family's own head-aware loss, its
+  ``fine_grained_distill_loss`` (YOLOv3: PaddleDetection's split distillation,
+  :mod:`ppdet.modeling.losses.yolo_distill_loss`).
 
 :class:`DistillStep` builds the teacher from its own config and weights and is
 recorded in checkpoints like any compression step; restoring it is a no-op
@@ -25,16 +27,15 @@ import os
 import paddle
 import paddle.nn as nn
 
-from ppdet.slim.distill_losses import (DEFAULT_WEIGHTS, L2_PARTS, OBJ_TARGETS, fine_grained_terms,
-                                      l2_breakdown, l2_loss)
+from ppdet.modeling.losses.yolo_distill_loss import OBJ_TARGETS
+from ppdet.slim.distill_losses import DEFAULT_WEIGHTS, l2_loss
 from ppdet.slim.steps import CompressionStep, register_step
 from ppdet.utils.logger import setup_logger
 
 logger = setup_logger(__name__)
 
 __all__ = ['distill', 'DistillModel', 'DistillStep', 'LOSSES', 'default_pairs',
-           'check_configs_compatible', 'distill_settings', 'add_teacher_args',
-           'head_l2_breakdown']
+           'check_configs_compatible', 'distill_settings', 'add_teacher_args']
 
 LOSSES = ('l2', 'fine_grained')
 DISTILL_KEYS = ('teacher_config', 'teacher_weights', 'loss', 'pairs', 'weight', 'obj_target')
@@ -45,16 +46,16 @@ def _close(word, choices):
     return ('; did you mean ' + ' or '.join(repr(f) for f in found) + '?') if found else ''
 
 
-def _head(model):
-    return getattr(model, 'yolo_head', None)
-
-
 def default_pairs(student, teacher=None):
-    """The YOLO head output convs, ``yolo_head.yolo_output.{i}``, paired by name."""
-    names = [n for n, _ in student.named_sublayers() if n.startswith('yolo_head.yolo_output.')]
+    """The student's declared distillation outputs (its head), paired by name."""
+    from ppdet.modeling.architectures.meta_arch import NotDeclared, declared
+    try:
+        names = list(declared(student, 'distill_outputs'))
+    except NotDeclared as e:
+        raise ValueError('%s; or give pairs=[{teacher: NAME, student: NAME}]' % e)
     if not names:
-        raise ValueError('the student has no yolo_head.yolo_output.* layers, so there are no '
-                         'default distillation pairs; give pairs=[{teacher: NAME, student: NAME}]')
+        raise ValueError('%s declares no distillation outputs; give pairs=[{teacher: NAME, '
+                         'student: NAME}]' % type(student).__name__)
     return [{'teacher': n, 'student': n} for n in names]
 
 
@@ -94,23 +95,12 @@ def _freeze(teacher):
 
 
 def check_models_compatible(student, teacher, loss):
-    """Fail early when the teacher cannot teach this student."""
-    sh, th = _head(student), _head(teacher)
-    if sh is None or th is None:
-        if loss == 'fine_grained':
-            raise ValueError('fine-grained distillation needs YOLOv3 models (a yolo_head) for '
-                             'both teacher and student; use loss=l2 with explicit pairs')
-        return
-    if sh.num_classes != th.num_classes:
-        raise ValueError('the teacher predicts num_classes=%d but the student num_classes=%d; '
-                         'use a teacher trained on the student\'s dataset (same label list)' % (
-                             th.num_classes, sh.num_classes))
-    if loss == 'fine_grained' and (sh.anchors != th.anchors or sh.anchor_masks != th.anchor_masks):
-        raise ValueError('fine-grained distillation compares predictions anchor by anchor, but '
-                         'the teacher has anchors %s / anchor_masks %s and the student anchors %s '
-                         '/ anchor_masks %s; give both configs the same YOLOv3Head anchors and '
-                         'anchor_masks (or use the l2 loss)' % (
-                             th.anchors, th.anchor_masks, sh.anchors, sh.anchor_masks))
+    """Fail early when the teacher cannot teach this student (the student decides how)."""
+    if hasattr(student, 'check_teacher'):
+        student.check_teacher(teacher, loss)
+    elif loss == 'fine_grained':
+        raise ValueError('%s has no fine-grained distillation loss; use loss=l2 with explicit '
+                         'pairs' % type(student).__name__)
 
 
 class DistillModel(nn.Layer):
@@ -230,10 +220,8 @@ class DistillModel(nn.Layer):
         if self._teacher_outputs is None:
             raise RuntimeError('call the model on a batch in train mode before get_loss')
         if self.loss_type == 'fine_grained':
-            masks = self.student.yolo_head.anchor_masks
-            terms = fine_grained_terms(outputs, self._teacher_outputs, [len(m) for m in masks],
-                                       self.obj_target)
-            loss = terms['reg'] + terms['cls'] + terms['obj']
+            loss = self.student.fine_grained_distill_loss(outputs, self._teacher_outputs,
+                                                          self.obj_target)
         else:
             parts = []
             for i, pair in enumerate(self.pairs):
@@ -260,15 +248,17 @@ class DistillModel(nn.Layer):
     def post_process(self, outputs, im_shape, scale_factor):
         return self.student.post_process(outputs, im_shape, scale_factor)
 
+    def decode(self, outputs, im_shape, scale_factor):
+        return self.student.decode(outputs, im_shape, scale_factor)
+
     def prunable_params(self):
         return self.student.prunable_params()
 
+    def float_only_layers(self):
+        return ['student.' + n for n in self.student.float_only_layers()]
+
     def deployable(self):
         return self.student
-
-    @property
-    def post_process_op(self):
-        return self.student.post_process_op
 
 
 def distill(student, teacher, pairs=None, loss='l2', weight=None, obj_target='hard'):
@@ -397,27 +387,3 @@ def add_teacher_args(parser):
                         help='teacher config; else Distill.teacher_config')
     parser.add_argument('--teacher_pretrained', default=None,
                         help='teacher weights; else Distill.teacher_weights')
-
-
-def head_l2_breakdown(student, teacher, batches, num_anchors, fg_thresh=0.1):
-    """:func:`l2_breakdown` of the two models' head outputs, summed over ``batches``
-    (dicts with an ``image``), as shares of the total; both models run in eval mode."""
-    totals = dict.fromkeys(L2_PARTS + ('total',), 0.0)
-    fg, n = 0.0, 0
-    student.eval()
-    teacher.eval()
-    with paddle.no_grad():
-        for batch in batches:
-            image = batch['image']
-            got = l2_breakdown([o.numpy() for o in student(image)],
-                               [o.numpy() for o in teacher(image)], num_anchors, fg_thresh)
-            for k in totals:
-                totals[k] += got[k]
-            fg += got['fg_cells']
-            n += 1
-    if not n:
-        raise ValueError('no batches to measure the distillation loss on')
-    total = totals['total'] or 1.0
-    out = {k: totals[k] / total for k in L2_PARTS}
-    out.update(l2_per_batch=totals['total'] / n, fg_cells=fg / n, batches=n)
-    return out

@@ -31,6 +31,7 @@ import numpy as np
 import paddle
 import paddle.nn as nn
 
+from ppdet.modeling.architectures.meta_arch import declared
 from ppdet.slim.presets import PRESETS, SEED_PRUNED_PARAMS
 from ppdet.slim.steps import CompressionStep, register_step
 from ppdet.utils.logger import setup_logger
@@ -53,20 +54,15 @@ LIST_HINT = '(run prune.py -P to list them)'
 def prunable_params(model):
     """OrderedDict user-facing name -> conv weight Parameter that may be pruned.
 
-    Models declare them with ``prunable_params()``; otherwise every 4-D weight of a
-    plain ``Conv2D`` (by state-dict key) is offered.
+    The model declares them (``prunable_params()``, see
+    :class:`ppdet.modeling.architectures.meta_arch.BaseArch`); a model that does not
+    is refused rather than guessed at (every Conv2D would include the output convs,
+    whose widths are fixed by the anchors and classes).
     """
-    if hasattr(model, 'prunable_params'):
-        return collections.OrderedDict(model.prunable_params())
-    convs = {id(layer.weight) for layer in model.sublayers(include_self=True)
-             if type(layer) is nn.Conv2D}
-    return collections.OrderedDict((name, p) for name, p in model.named_parameters()
-                                   if id(p) in convs)
+    return collections.OrderedDict(declared(model, 'prunable_params'))
 
 
 def _conv_weight_names(model):
-    if hasattr(model, 'named_conv_weights'):
-        return list(model.named_conv_weights())
     return [name for name, p in model.named_parameters() if len(p.shape) == 4]
 
 

@@ -33,24 +33,23 @@ import shutil
 import numpy as np
 import paddle
 
-from ppdet.slim.steps import CompressionStep, register_step
-from ppdet.utils.fileio import read_json, write_json, write_yaml
+from ppdet.deploy.infer_cfg import PARAM_NAMES, read_param_names
+from ppdet.modeling.architectures.meta_arch import declared
+from ppdet.slim.steps import CompressionStep, ExportHook, register_step
+from ppdet.utils.fileio import write_yaml
 from ppdet.utils.logger import setup_logger
 
 logger = setup_logger(__name__)
 
 __all__ = ['quantize_post', 'quantize_post_with_report', 'resolve_skip_layers', 'QATStep',
-           'quant_record', 'export_qat_model', 'calibration_feeds',
-           'read_infer_cfg', 'stack_feeds', 'PTQ_ALGOS', 'QUANTIZABLE_OP_TYPES',
-           'DEFAULT_NOT_QUANT_PATTERN', 'write_param_names', 'read_param_names']
+           'quant_record', 'calibration_feeds', 'read_infer_cfg', 'stack_feeds', 'PTQ_ALGOS',
+           'QUANTIZABLE_OP_TYPES']
 
 PTQ_ALGOS = ('abs_max', 'avg', 'hist', 'KL', 'mse', 'emd')
 # The detection decode (yolo_box) and NMS ops are not in this list and stay in float.
 QUANTIZABLE_OP_TYPES = ('conv2d', 'depthwise_conv2d', 'mul', 'matmul')
 MODEL_FILE, PARAMS_FILE, INFER_CFG = 'model.pdmodel', 'model.pdiparams', 'infer_cfg.yml'
-PARAM_NAMES = 'param_names.json'  # exported tensor name -> dygraph layer name
 FEED_NAMES = ('image', 'im_shape', 'scale_factor')
-DEFAULT_NOT_QUANT_PATTERN = ('yolo_head.yolo_output',)
 
 
 # -- exported-model helpers -------------------------------------------------------
@@ -70,22 +69,6 @@ def read_infer_cfg(model_dir):
                                 '(re-export with tools/export_model.py)' % path)
     with open(path) as f:
         return yaml.safe_load(f) or {}
-
-
-def write_param_names(model, model_dir):
-    """Record exported tensor name -> dygraph name for a model exported in this process.
-
-    ``jit.save`` keeps each parameter's unique runtime name (``conv2d_12.w_0``); the
-    per-layer report and ``skip_layers`` accept the readable names through this map.
-    """
-    names = {p.name: n for n, p in model.named_parameters()}
-    write_json(os.path.join(str(model_dir), PARAM_NAMES), names)
-    return names
-
-
-def read_param_names(model_dir):
-    path = os.path.join(str(model_dir), PARAM_NAMES)
-    return read_json(path) if os.path.isfile(path) else {}
 
 
 # -- calibration data -------------------------------------------------------------
@@ -301,7 +284,7 @@ QAT_DEFAULTS = {
     'activation_bits': 8,
     'moving_rate': 0.9,
     'quantizable_layer_type': ['Conv2D', 'Linear'],
-    'not_quant_pattern': list(DEFAULT_NOT_QUANT_PATTERN),
+    'not_quant_pattern': None,  # None: the layers the architecture declares float-only
     'use_pact': False,
 }
 
@@ -331,7 +314,8 @@ class QATStep(CompressionStep):
     """Quantization-aware training: fake-quant conv/linear layers, trained with the model.
 
     ``config`` keys (all optional): see :data:`QAT_DEFAULTS`.  ``not_quant_pattern``
-    lists layer-name patterns kept in float (default: the YOLO output convs).
+    lists layer-name patterns kept in float (default: the model's
+    ``float_only_layers()``; ``[]`` quantizes every conv/linear layer).
     """
 
     def __init__(self, config=None):
@@ -344,7 +328,8 @@ class QATStep(CompressionStep):
         cfg.update(config)
         if isinstance(cfg['not_quant_pattern'], str):
             cfg['not_quant_pattern'] = [p for p in cfg['not_quant_pattern'].split(',') if p]
-        cfg['not_quant_pattern'] = list(cfg['not_quant_pattern'] or [])
+        if cfg['not_quant_pattern'] is not None:
+            cfg['not_quant_pattern'] = list(cfg['not_quant_pattern'])
         cfg['use_pact'] = bool(cfg['use_pact'])
         self.config = cfg
 
@@ -382,6 +367,9 @@ class QATStep(CompressionStep):
         if hasattr(net, 'deployable'):
             net = net.deployable()  # a training wrapper (distillation): quantize the student
         types = tuple(getattr(paddle.nn, t) for t in self.config['quantizable_layer_type'])
+        if self.config['not_quant_pattern'] is None:
+            # resolved once and recorded, so restore() skips exactly the same layers
+            self.config['not_quant_pattern'] = list(declared(net, 'float_only_layers'))
         before = dict(net.named_sublayers())
         skipped = []
         for name, layer in before.items():
@@ -411,6 +399,19 @@ class QATStep(CompressionStep):
     def restore(cls, model, record):
         return cls(record).quantize(model)[0]
 
+    @classmethod
+    def export_hook(cls, model, record):
+        """Export a QAT model as an int8-ready graph: PACT clipping is a training aid and is
+        left out (as in PaddleSlim); PaddleSlim folds the fake-quant layers on save."""
+        from paddleslim import QAT
+        step = cls(record)
+        if step.config['use_pact']:
+            model = _without_pact(model)
+        qat = QAT(config=step.slim_config(with_pact=False))
+        return ExportHook(model=model, save=qat.save_quantized_model,
+                          infer_cfg={'quant': dict(step.config, method='quant_aware')},
+                          quantized=True)
+
 
 
 def quant_record(steps):
@@ -418,35 +419,6 @@ def quant_record(steps):
         if rec.get('kind') == QATStep.kind:
             return {k: v for k, v in rec.items() if k != 'kind'}
     return None
-
-
-def export_qat_model(model, cfg, output_dir, label_list, record, meta=None, exclude_nms=False):
-    """Save a QAT model as an int8-ready Paddle inference model with NMS inside.
-
-    ``record`` is the QAT config (the step record).  PACT clipping is a training aid:
-    as in PaddleSlim, the exported graph is the same quantization without it.
-    """
-    from paddleslim import QAT
-
-    from ppdet.engine.export import input_spec, write_infer_cfg
-    from ppdet.modeling.architectures.inference_model import InferenceModel
-    step = QATStep(record)
-    if step.config['use_pact']:
-        model = _without_pact(model)
-    os.makedirs(output_dir, exist_ok=True)
-    model.eval()
-    wrapper = InferenceModel(model, exclude_nms=exclude_nms)
-    wrapper.eval()
-    static = paddle.jit.to_static(wrapper, input_spec=input_spec(cfg), full_graph=True)
-    qat = QAT(config=step.slim_config(with_pact=False))
-    qat.save_quantized_model(static, os.path.join(output_dir, 'model'))
-    write_param_names(model, output_dir)
-    meta = dict(meta or {})
-    meta['quant'] = dict(step.config, method='quant_aware')
-    write_infer_cfg(cfg, output_dir, label_list, exclude_nms=exclude_nms, meta=meta,
-                    quantized=True)
-    logger.info('exported int8-ready QAT model to %s', output_dir)
-    return output_dir
 
 
 def _without_pact(model):

@@ -164,7 +164,7 @@ def layer_report(fp32_dir, int8_dir, feeds, names=None):
     ``feeds``: dict of stacked numpy inputs (``image``, ``im_shape``, ``scale_factor``).
     ``names``: exported tensor name -> model name (default: the int8 dir's param_names.json).
     """
-    from ppdet.slim.quant import read_param_names
+    from ppdet.deploy.infer_cfg import read_param_names
     names = names if names is not None else (read_param_names(int8_dir) or
                                              read_param_names(fp32_dir))
     fp_prog, fp_feeds, _, fp_scope = load_program(fp32_dir)

@@ -9,9 +9,15 @@ each step's ``restore(model, record)`` in order, then load the weights.
 Register a step class with ``@register_step('prune')``; ``kind`` in the record
 names the class that can restore it.
 """
+import collections
 import copy
 
 _STEPS = {}
+
+# What a step changes about export: the model to trace, the function that saves the traced
+# layer (``save(static_layer, prefix)``), extra ``compression`` entries for infer_cfg.yml and
+# whether the saved graph is int8-ready.
+ExportHook = collections.namedtuple('ExportHook', 'model save infer_cfg quantized')
 
 
 def register_step(kind):
@@ -53,6 +59,11 @@ class CompressionStep(object):
     def restore(cls, model, record):
         """Rebuild the structure described by ``record`` on a freshly built model."""
         raise NotImplementedError
+
+    @classmethod
+    def export_hook(cls, model, record):
+        """An :data:`ExportHook` when this step changes how the model is exported, else None."""
+        return None
 
 
 def restore_steps(model, steps):

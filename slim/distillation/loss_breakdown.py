@@ -29,7 +29,8 @@ def main():
     if not cfg.get('weights'):
         raise ValueError('no student weights: pass -o weights=PATH')
     from ppdet.engine import Trainer
-    from ppdet.slim.distill import DistillStep, head_l2_breakdown
+    from ppdet.modeling.losses.yolo_distill_loss import head_l2_breakdown
+    from ppdet.slim.distill import DistillStep
     from ppdet.slim.distill_losses import DEFAULT_WEIGHTS
     step = DistillStep.from_config(cfg, args.teacher_config, args.teacher_pretrained)
     teacher = step.build_teacher()  # checks the pair first

@@ -45,8 +45,6 @@ def export_first(cfg, out):
     from ppdet.data import build_dataset
     from ppdet.engine import Trainer
     from ppdet.engine.export import export_model
-    from ppdet.engine.trainer import deployable
-    from ppdet.slim.quant import write_param_names
     if any(s.get('kind') == 'quant' for s in _steps(cfg['weights'])):
         raise ValueError('%s is a quantization-aware-trained checkpoint: export it with '
                          'slim/quantization/train.py --save_inference (no PTQ needed)'
@@ -57,7 +55,6 @@ def export_first(cfg, out):
     labels = build_dataset(cfg, 'TestDataset').label_list()
     export_model(trainer.model, cfg, fp32, labels,
                  meta=dict(meta, parent=os.path.abspath(cfg['weights'])))
-    write_param_names(deployable(trainer.model), fp32)
     return fp32
 
 

@@ -26,7 +26,8 @@ def main():
     parser = ArgsParser('quantization-aware training')
     parser.add_argument('--not_quant_pattern', default=None,
                         help='comma-separated layer-name patterns kept in float '
-                             '(default: Quant.not_quant_pattern, else the YOLO output convs)')
+                             '(default: Quant.not_quant_pattern, else the layers the '
+                             'architecture declares float-only: its output convs)')
     parser.add_argument('--use_pact', action='store_true', default=None,
                         help='PACT clipping of activations during training')
     parser.add_argument('--eval', action='store_true', help='evaluate after each snapshot epoch')
@@ -55,12 +56,12 @@ def main():
 
     if args.save_inference:
         from ppdet.data import build_dataset
+        from ppdet.engine.export import export_model
         from ppdet.engine.trainer import deployable
-        from ppdet.slim.quant import export_qat_model
         labels = build_dataset(cfg, 'TestDataset').label_list()
-        out = export_qat_model(deployable(trainer.model), cfg, args.save_inference, labels,
-                               quant_record(trainer.steps), meta=trainer.meta(int(cfg['epoch'])))
-        print('exported int8-ready model to %s' % out)
+        export_model(deployable(trainer.model), cfg, args.save_inference, labels,
+                     meta=trainer.meta(int(cfg['epoch'])))
+        print('exported int8-ready model to %s' % args.save_inference)
 
 
 if __name__ == '__main__':

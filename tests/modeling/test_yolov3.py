@@ -166,12 +166,15 @@ def test_prunable_params_seed_names_and_widths():
         assert [s[0] for s in shapes] == [c, 2 * c, c, 2 * c, c, 2 * c]
         assert [s[2] for s in shapes] == [1, 3, 1, 3, 1, 3]
     assert shapes[0][1] == 256 + 128  # level 2: transition (128) concatenated with stride-8 map
-    names = model.seed_param_names()
-    assert names['yolo_block.0.2.conv.weights'] == 'neck.yolo_block.0.conv_module.route.conv.weight'
-    assert names['yolo_block.2.tip.conv.weights'] == 'neck.yolo_block.2.tip.conv.weight'
-    convs = model.named_conv_weights()
-    assert 'backbone.conv1._conv.weight' in convs and 'yolo_head.yolo_output.2.weight' in convs
-    assert all(p.ndim == 4 for p in convs.values())
+    key = {id(p): n for n, p in model.named_parameters()}
+    params = model.prunable_params()
+    assert key[id(params['yolo_block.0.2.conv.weights'])] == \
+        'neck.yolo_block.0.conv_module.route.conv.weight'
+    assert key[id(params['yolo_block.2.tip.conv.weights'])] == 'neck.yolo_block.2.tip.conv.weight'
+    # the output convs are declared float-only and distilled, never prunable
+    assert model.float_only_layers() == ['yolo_head.yolo_output.%d' % i for i in range(3)]
+    assert model.distill_outputs() == model.float_only_layers()
+    assert not any('yolo_output' in key[id(p)] for p in params.values())
 
 
 def test_two_models_in_one_process_exchange_weights_by_name(make_tiny, batch, tmp_path):

@@ -11,7 +11,7 @@ from ppdet.core.workspace import create, load_config
 from ppdet.engine.trainer import deployable, unwrap
 from ppdet.slim.distill import (DistillModel, DistillStep, check_configs_compatible, distill,
                                 distill_settings)
-from ppdet.slim.distill_losses import fine_grained_terms
+from ppdet.modeling.losses.yolo_distill_loss import fine_grained_terms
 from ppdet.slim.steps import get_step, restore_steps
 from ppdet.utils.checkpoint import load_weights, save_checkpoint
 
@@ -299,7 +299,7 @@ def test_pair_on_a_layer_that_never_runs():
 
 
 def test_l2_breakdown_splits_the_loss_by_part_and_teacher_objectness():
-    from ppdet.slim.distill_losses import l2_breakdown
+    from ppdet.modeling.losses.yolo_distill_loss import l2_breakdown
     # one level, 1 anchor, 2 classes -> 7 channels; 1x2 cells: the teacher sees an object
     # at cell 0 (objectness logit +5) and background at cell 1 (-5)
     t = np.zeros((1, 7, 1, 2))

@@ -15,9 +15,9 @@ import yaml
 import ppdet.modeling  # noqa: F401
 from ppdet.core.workspace import create
 from ppdet.engine.export import export_model, write_infer_cfg
+from ppdet.deploy.infer_cfg import write_param_names
 from ppdet.slim.quant import (QUANTIZABLE_OP_TYPES, calibration_feeds, quantize_post,
-                              quantize_post_with_report, resolve_skip_layers, stack_feeds,
-                              write_param_names)
+                              quantize_post_with_report, resolve_skip_layers, stack_feeds)
 from ppdet.slim.quant_report import format_table, load_program, write_report
 from quant_test_utils import cos, paddle_predict
 

@@ -16,7 +16,9 @@ import pytest
 import ppdet.modeling  # noqa: F401
 from ppdet.core.workspace import create
 from ppdet.engine.export import export_model
-from ppdet.slim.quant import QATStep, export_qat_model, quantize_post
+from ppdet.engine.export import export_model
+from ppdet.slim.quant import QATStep, quantize_post
+from ppdet.slim.steps import make_record
 from ppdet.slim.quant_report import compare_int8
 
 S = 96
@@ -128,7 +130,8 @@ def test_qat_export_detections_match_dygraph_qat_model(trained, tmp_path):
     qmodel.set_state_dict(model.state_dict())
     qmodel, record = QATStep().apply(qmodel)
     train(qmodel, data, steps=10, lr=1e-4, seed=1000)  # fine-tune: the scales settle
-    out = export_qat_model(qmodel, cfg(), str(tmp_path / 'qat'), ['red', 'blue'], record)
+    out = str(tmp_path / 'qat')
+    export_model(qmodel, cfg(), out, ['red', 'blue'], meta={'steps': [make_record('quant', record)]})
     pred = create_predictor(out, 'paddle', enable_mkldnn_int8=True)
     pre = Preprocessor({'Preprocess': [{'type': 'Resize', 'target_size': [S, S],
                                         'keep_ratio': False, 'interp': 2},

@@ -3,7 +3,9 @@
 ``InferenceModel(model)(image, im_shape, scale_factor)`` returns ``(bbox, bbox_num)``
 (see :mod:`ppdet.modeling.post_process` for the convention).  With
 ``exclude_nms=True`` it returns the decoded ``boxes`` [B,N,4] (original pixels)
-and ``scores`` [B,C,N] instead, for runtimes that run their own NMS.
+and ``scores`` [B,C,N] instead, for runtimes that run their own NMS.  Both go
+through the architecture's own ``post_process`` / ``decode`` (see
+:class:`ppdet.modeling.architectures.meta_arch.BaseArch`), so any family exports.
 Trace it with ``paddle.jit.to_static(wrapper, input_spec=..., full_graph=True)``.
 """
 import paddle.nn as nn
@@ -19,7 +21,6 @@ class InferenceModel(nn.Layer):
 
     def forward(self, image, im_shape, scale_factor):
         outputs = self.model(image)
-        post = self.model.post_process_op
         if self.exclude_nms:
-            return post.decode(outputs, self.model.yolo_head.mask_anchors, im_shape, scale_factor)
+            return self.model.decode(outputs, im_shape, scale_factor)
         return self.model.post_process(outputs, im_shape, scale_factor)

@@ -10,16 +10,17 @@ module's docstring; PaddleDetection 2.x names).
 """
 import collections
 
-import paddle.nn as nn
-
 from ppdet.core.workspace import register
+from ppdet.modeling.architectures.meta_arch import BaseArch
 
 __all__ = ['YOLOv3']
 
 
 @register
-class YOLOv3(nn.Layer):
+class YOLOv3(BaseArch):
     __inject__ = ['backbone', 'neck', 'yolo_head', 'post_process']
+    train_fields = ('gt_bbox', 'gt_class')
+    optional_train_fields = ('gt_score',)  # mixup weights; YOLOv3Loss takes 1 when absent
 
     def __init__(self, backbone='MobileNetV1', neck='YOLOv3FPN', yolo_head='YOLOv3Head',
                  post_process='BBoxPostProcess'):
@@ -43,11 +44,50 @@ class YOLOv3(nn.Layer):
         """Dict of scalar losses ('loss' is the total) for the train batch ``inputs``."""
         return self.yolo_head.get_loss(outputs, inputs)
 
-    def post_process(self, outputs, im_shape, scale_factor):
-        """-> (bbox [N,6] (class, score, x1, y1, x2, y2) in original pixels, bbox_num [B])."""
+    def _post(self):
         if self.post_process_op is None:
             raise ValueError('YOLOv3 has no post_process; set YOLOv3.post_process: BBoxPostProcess')
-        return self.post_process_op(outputs, self.yolo_head.mask_anchors, im_shape, scale_factor)
+        return self.post_process_op
+
+    def decode(self, outputs, im_shape, scale_factor):
+        """-> boxes [B,N,4] (x1,y1,x2,y2 original pixels), scores [B,C,N] (no NMS)."""
+        return self._post().decode(outputs, self.yolo_head.mask_anchors, im_shape, scale_factor)
+
+    def post_process(self, outputs, im_shape, scale_factor):
+        """-> (bbox [N,6] (class, score, x1, y1, x2, y2) in original pixels, bbox_num [B])."""
+        return self._post()(outputs, self.yolo_head.mask_anchors, im_shape, scale_factor)
+
+    @property
+    def num_classes(self):
+        return self.yolo_head.num_classes
+
+    def float_only_layers(self):
+        """The 1x1 output convs: their values are the logits and box offsets decoding reads."""
+        return [n for n, _ in self.named_sublayers() if n.startswith('yolo_head.yolo_output.')]
+
+    def distill_outputs(self):
+        """The head's output convs (PaddleDetection's default L2 pairs)."""
+        return self.float_only_layers()
+
+    def check_teacher(self, teacher, loss):
+        super().check_teacher(teacher, loss)
+        sh, th = self.yolo_head, getattr(teacher, 'yolo_head', None)
+        if loss == 'fine_grained' and (th is None or sh.anchors != th.anchors or
+                                       sh.anchor_masks != th.anchor_masks):
+            raise ValueError(
+                'fine-grained distillation compares predictions anchor by anchor, but the '
+                'teacher has anchors %s / anchor_masks %s and the student anchors %s / '
+                'anchor_masks %s; give both configs the same YOLOv3Head anchors and '
+                'anchor_masks (or use the l2 loss)' % (
+                    getattr(th, 'anchors', None), getattr(th, 'anchor_masks', None),
+                    sh.anchors, sh.anchor_masks))
+
+    def fine_grained_distill_loss(self, outputs, teacher_outputs, obj_target='hard'):
+        """PaddleDetection's split YOLOv3 distillation, unweighted (reg + cls + obj)."""
+        from ppdet.modeling.losses.yolo_distill_loss import fine_grained_terms
+        terms = fine_grained_terms(outputs, teacher_outputs,
+                                   [len(m) for m in self.yolo_head.anchor_masks], obj_target)
+        return terms['reg'] + terms['cls'] + terms['obj']
 
     def prunable_params(self):
         """OrderedDict seed name 'yolo_block.{i}.{k}.conv.weights' -> conv weight Parameter.
@@ -57,15 +97,3 @@ class YOLOv3(nn.Layer):
         return collections.OrderedDict(
             ('%s.conv.weights' % name, layer.conv.weight)
             for name, layer in self.neck.seed_conv_layers().items())
-
-    def seed_param_names(self):
-        """OrderedDict seed name -> full state-dict key of the same conv weight."""
-        by_id = {id(p): n for n, p in self.named_parameters()}
-        return collections.OrderedDict(
-            (k, by_id[id(p)]) for k, p in self.prunable_params().items())
-
-    def named_conv_weights(self):
-        """OrderedDict full name -> weight of every conv (incl. deformable), in build order."""
-        return collections.OrderedDict(
-            (name, p) for name, p in self.named_parameters()
-            if p.ndim == 4 and name.endswith('weight'))

@@ -1,0 +1,99 @@
+"""The contract between a detector family and the generic code.
+
+Trainer, evaluation, export, pruning, quantization and distillation never look
+inside a detector: they ask it.  A family subclasses :class:`BaseArch`, registers
+it (``@register``) and fills in what it has.  What generic code asks for:
+
+* ``forward(image)`` -> the raw head outputs (a list of tensors): what FLOPs
+  counting, pruning, export and distillation trace.
+* ``get_loss(outputs, inputs)`` -> dict of scalar losses, ``'loss'`` the total.
+* ``train_fields`` / ``optional_train_fields``: the batch keys (besides ``image``)
+  the loss reads; the train reader collates exactly these (glob patterns such as
+  ``'reg_target*'`` are allowed for per-level targets).
+* ``decode(outputs, im_shape, scale_factor)`` -> ``boxes`` [B,N,4] in original
+  pixels and ``scores`` [B,C,N]: what an export without NMS returns.
+* ``post_process(outputs, im_shape, scale_factor)`` -> ``(bbox, bbox_num)`` (see
+  :mod:`ppdet.modeling.post_process`); the default is ``decode`` then ``self.nms``.
+* ``prunable_params()`` -> OrderedDict of user-facing name -> conv weight whose
+  filters may be pruned (never an output conv).
+* ``float_only_layers()`` -> sub-layer names kept in float by quantization (the
+  output convs whose values decoding reads).
+* ``distill_outputs()`` -> sub-layer names whose outputs are the default
+  distillation pairs (the head's outputs).
+* ``check_teacher(teacher, loss)`` -> raise if ``teacher`` cannot teach this model.
+* optional ``fine_grained_distill_loss(outputs, teacher_outputs, obj_target)`` for a
+  family-specific distillation loss, and ``backbone`` + ``forward_from_features``
+  to let sensitivity analysis reuse the backbone pass.
+
+Methods that a family does not provide raise :class:`NotDeclared` naming the
+method: generic code refuses to guess.
+"""
+import paddle.nn as nn
+
+__all__ = ['BaseArch', 'NotDeclared', 'declared']
+
+
+class NotDeclared(NotImplementedError):
+    """A detector does not declare something generic code needs."""
+
+
+def declared(model, method):
+    """The model's ``method()`` result, or raise :class:`NotDeclared` with the fix."""
+    fn = getattr(model, method, None)
+    if fn is None:
+        raise NotDeclared(
+            '%s does not declare %s(); a detector tells generic code its prunable convs, '
+            'float-only layers and distillation outputs (see ppdet.modeling.architectures.'
+            'meta_arch.BaseArch)' % (type(model).__name__, method))
+    return fn()
+
+
+class BaseArch(nn.Layer):
+    """Base class of every detector architecture (see the module docstring)."""
+
+    train_fields = ()
+    optional_train_fields = ()
+
+    def _missing(self, what):
+        raise NotDeclared('%s does not implement %s (see ppdet.modeling.architectures.'
+                          'meta_arch.BaseArch)' % (type(self).__name__, what))
+
+    def forward(self, image):
+        self._missing('forward(image)')
+
+    def get_loss(self, outputs, inputs):
+        self._missing('get_loss(outputs, inputs)')
+
+    def decode(self, outputs, im_shape, scale_factor):
+        self._missing('decode(outputs, im_shape, scale_factor)')
+
+    def post_process(self, outputs, im_shape, scale_factor):
+        nms = getattr(self, 'nms', None)
+        if nms is None:
+            self._missing('post_process (or an nms component)')
+        boxes, scores = self.decode(outputs, im_shape, scale_factor)
+        return nms(boxes, scores)
+
+    @property
+    def num_classes(self):
+        self._missing('num_classes')
+
+    def prunable_params(self):
+        self._missing('prunable_params()')
+
+    def float_only_layers(self):
+        self._missing('float_only_layers()')
+
+    def distill_outputs(self):
+        self._missing('distill_outputs()')
+
+    def check_teacher(self, teacher, loss):
+        """Fail early when ``teacher`` cannot teach this model with ``loss``."""
+        theirs = getattr(teacher, 'num_classes', None)
+        if theirs is not None and int(theirs) != int(self.num_classes):
+            raise ValueError('the teacher predicts num_classes=%d but the student num_classes=%d; '
+                             'use a teacher trained on the student\'s dataset (same label list)'
+                             % (theirs, self.num_classes))
+        if loss == 'fine_grained' and not hasattr(self, 'fine_grained_distill_loss'):
+            raise ValueError('%s has no fine-grained distillation loss; use loss=l2'
+                             % type(self).__name__)
