@@ -38,6 +38,10 @@ def main():
     trainer.load_weights(cfg['weights'])
     results = trainer.predict(images, output_dir=args.output_dir,
                               draw_threshold=args.draw_threshold)
+    done = {r['im_file'] for r in results}
+    for path in images:
+        if path not in done:
+            print('%s: skipped, cannot be decoded (see the warning above)' % path)
     for r in results:
         keep = r['bbox'][r['bbox'][:, 1] >= args.draw_threshold]
         print('%s: %d detections >= %.2f -> %s' % (r['im_file'], len(keep), args.draw_threshold,

@@ -95,6 +95,7 @@ def test_corrupt_image_is_replaced_and_counted(tmp_path, ppdet_log):
     with open(os.path.join(root, 'images', 'bad.jpg'), 'wb') as f:
         f.write(b'this is not a JPEG at all')
     ds = COCODataSet(root, 'images', 'annotations/instances.json')
+    ds.on_bad_image = 'substitute'  # what build_dataset sets for TrainDataset
     ds.set_transform(Compose([{'Decode': {}}]))
     sample = ds[0]
     assert sample['im_id'].tolist() == [2] and sample['image'].shape == (40, 40, 3)
@@ -109,9 +110,42 @@ def test_only_corrupt_images_raise_with_path(tmp_path):
     with open(os.path.join(root, 'images', 'bad.jpg'), 'wb') as f:
         f.write(b'\xff\xd8 truncated')
     ds = COCODataSet(root, 'images', 'annotations/instances.json')
+    ds.on_bad_image = 'substitute'
     ds.set_transform(Compose([{'Decode': {}}]))
-    with pytest.raises(ImageDecodeError, match='bad.jpg'):
+    with pytest.raises(ImageDecodeError, match='none of the 1 image.*bad.jpg'):
         ds[0]
+    skip = COCODataSet(root, 'images', 'annotations/instances.json')  # eval / test policy
+    with pytest.raises(ImageDecodeError, match='none of the 1 image.*bad.jpg'):
+        skip.set_transform(Compose([{'Decode': {}}]))
+
+
+def test_eval_policy_leaves_corrupt_image_out_instead_of_replacing_it(tmp_path, ppdet_log):
+    root = str(tmp_path)
+    write_coco(root, [(1, 'bad.jpg', 40, 40), (2, 'good.jpg', 40, 40)],
+               [(1, 3, [1, 1, 10, 10]), (2, 7, [2, 2, 20, 20])], CATS)
+    with open(os.path.join(root, 'images', 'bad.jpg'), 'wb') as f:
+        f.write(b'this is not a JPEG at all')
+    ds = COCODataSet(root, 'images', 'annotations/instances.json')
+    ds.set_transform(Compose([{'Decode': {}}]))
+    assert [int(ds[i]['im_id'][0]) for i in range(len(ds))] == [2]
+    assert [p for p, _ in ds.skipped_images] == [os.path.join(root, 'images', 'bad.jpg')]
+    assert '1 of 2 images cannot be decoded and are left out' in ppdet_log.text
+
+
+def test_truncated_jpeg_is_named_and_counted(tmp_path, ppdet_log):
+    root = str(tmp_path)
+    write_coco(root, [(1, 'cut.jpg', 64, 48), (2, 'good.jpg', 64, 48)],
+               [(1, 3, [1, 1, 10, 10]), (2, 7, [2, 2, 20, 20])], CATS)
+    path = os.path.join(root, 'images', 'cut.jpg')
+    data = open(path, 'rb').read()
+    with open(path, 'wb') as f:
+        f.write(data[:int(len(data) * 0.7)])  # still decodes: the rest comes out grey
+    ds = COCODataSet(root, 'images', 'annotations/instances.json')
+    ds.set_transform(Compose([{'Decode': {}}]))
+    assert len(ds) == 2 and [p for p, _ in ds.truncated_images] == [path]
+    assert ds[0]['image'].shape == (48, 64, 3)
+    assert '%s: JPEG end-of-image marker (FFD9) missing' % path in ppdet_log.text
+    assert '1 of 2 images are truncated and used as decoded: %s' % path in ppdet_log.text
 
 
 def test_image_size_disagreeing_with_annotation(tmp_path, ppdet_log):
@@ -125,3 +159,28 @@ def test_image_size_disagreeing_with_annotation(tmp_path, ppdet_log):
     assert (s['h'], s['w']) == (60, 70)
     np.testing.assert_allclose(s['gt_bbox'], [[50, 50, 70, 60]])
     assert 'annotation says 100x100' in ppdet_log.text
+
+
+def test_background_placeholder_category_is_not_class_zero(tmp_path, ppdet_log):
+    # labelme-style export: category 0 '_background_' without annotations, real ids from 1
+    root = str(tmp_path)
+    write_coco(root, [(1, 'a.jpg', 40, 40)], [(1, 1, [1, 1, 10, 10]), (1, 2, [5, 5, 20, 20])],
+               [(0, '_background_'), (1, 'cat'), (2, 'dog')])
+    ds = COCODataSet(root, 'images', 'annotations/instances.json')
+    assert ds.catid2clsid == {1: 0, 2: 1} and ds.label_list() == ['cat', 'dog']
+    assert ds.roidbs[0]['gt_class'].reshape(-1).tolist() == [0, 1]
+    assert "category '_background_' (id 0) has no annotations and is left out" in ppdet_log.text
+
+
+def test_num_classes_is_checked_against_the_dataset(tmp_path):
+    from ppdet.core.workspace import ConfigError
+    from ppdet.data import build_dataset
+    root = str(tmp_path)
+    write_coco(root, [(1, 'a.jpg', 40, 40)], [(1, 3, [1, 1, 10, 10])], CATS)
+    section = {'name': 'COCODataSet', 'dataset_dir': root, 'image_dir': 'images',
+               'anno_path': 'annotations/instances.json'}
+    cfg = {'num_classes': len(CATS), 'EvalDataset': section}
+    assert build_dataset(cfg, 'EvalDataset').on_bad_image == 'skip'
+    with pytest.raises(ConfigError, match=r'num_classes is 80 but EvalDataset .* has %d classes'
+                                          r'.*-o num_classes=%d' % (len(CATS), len(CATS))):
+        build_dataset(dict(cfg, num_classes=80), 'EvalDataset')

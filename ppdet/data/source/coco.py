@@ -7,10 +7,17 @@ import os
 import numpy as np
 
 from ppdet.core.workspace import register
+from ppdet.utils.logger import setup_logger
 
 from .dataset import DetDataset, SkipCounter, check_anno_file, clean_boxes
 
-__all__ = ['COCODataSet', 'load_coco']
+logger = setup_logger(__name__)
+
+__all__ = ['COCODataSet', 'load_coco', 'coco_classes', 'BACKGROUND_NAMES']
+
+# placeholder categories some annotation tools (labelme's labels.txt convention, ...)
+# write as category 0; a detector has no background class
+BACKGROUND_NAMES = ('_background_', '__background__', 'background')
 
 
 def load_coco(anno_file):
@@ -33,6 +40,38 @@ def load_coco(anno_file):
     with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress
         coco.createIndex()
     return coco
+
+
+def coco_classes(coco, anno_file):
+    """-> ``(catid2clsid, cname2cid)``: class ids 0..K-1 over the categories, in id order.
+
+    A background placeholder category without annotations is left out (else every real
+    class would shift by one), with a warning; duplicate category ids are an error.
+    """
+    ids = [c.get('id') for c in coco.dataset.get('categories', [])]
+    dup = sorted({i for i in ids if ids.count(i) > 1})
+    if dup:
+        raise ValueError('%s: category id(s) %s appear more than once in "categories"; '
+                         'give each category its own id' % (anno_file, dup))
+    cat_ids = sorted(coco.getCatIds())
+    for c in list(cat_ids):
+        name = coco.loadCats(c)[0].get('name', '')
+        if str(name).lower() not in BACKGROUND_NAMES:
+            continue
+        n = len(coco.getAnnIds(catIds=[c], iscrowd=None))
+        if n:
+            logger.warning('%s: category %r (id %s) looks like a background placeholder but '
+                           'has %d annotations: kept as class %d', anno_file, name, c, n,
+                           cat_ids.index(c))
+            continue
+        cat_ids.remove(c)
+        logger.warning('%s: category %r (id %s) has no annotations and is left out of the '
+                       'classes (a detector has no background class); %d classes remain, '
+                       'class 0 is %r', anno_file, name, c, len(cat_ids),
+                       coco.loadCats(cat_ids[0])[0].get('name') if cat_ids else None)
+    catid2clsid = {catid: i for i, catid in enumerate(cat_ids)}
+    cname2cid = {coco.loadCats(c)[0]['name']: catid2clsid[c] for c in cat_ids}
+    return catid2clsid, cname2cid
 
 
 @register
@@ -69,8 +108,7 @@ class COCODataSet(DetDataset):
         image_root = os.path.join(self.dataset_dir, self.image_dir)
         coco = load_coco(anno_file)
         cat_ids = sorted(coco.getCatIds())
-        self.catid2clsid = {catid: i for i, catid in enumerate(cat_ids)}
-        self.cname2cid = {coco.loadCats(c)[0]['name']: self.catid2clsid[c] for c in cat_ids}
+        self.catid2clsid, self.cname2cid = coco_classes(coco, anno_file)
         counter = SkipCounter('COCODataSet(%s)' % anno_file)
         records, empty = [], []
         img_ids = sorted(coco.getImgIds())

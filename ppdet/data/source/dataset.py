@@ -5,8 +5,15 @@ A record is a dict with ``im_file``, ``im_id`` (``np.array([id])``), ``h``, ``w`
 contiguous 0..C-1), ``is_crowd`` (int32 ``[N,1]``) and, for VOC, ``difficult``.
 
 Bad input never reaches a DataLoader worker as a crash: loaders skip records they
-cannot use and log one summary line (:class:`SkipCounter`); an image that fails to
-decode at ``__getitem__`` time is replaced by another record and counted.
+cannot use and log one summary line (:class:`SkipCounter`).  Undecodable images depend
+on ``on_bad_image``:
+
+* ``'skip'`` (evaluation and inference, the default): when the transforms are set,
+  every image is probed once; undecodable ones are left out of the records (so a
+  metric never sees them, ground truth included) and listed in one warning, truncated
+  ones are counted and named.  Nothing is ever replaced by another record.
+* ``'substitute'`` (training): an image that fails to decode in ``__getitem__`` is
+  replaced by the next record, with a counted warning.
 """
 import collections
 import copy
@@ -15,21 +22,20 @@ import os
 import numpy as np
 from paddle.io import Dataset
 
+from ppdet.utils.image_io import ImageDecodeError, probe_image, warn_truncated
 from ppdet.utils.logger import setup_logger
 
 logger = setup_logger(__name__)
 
 __all__ = ['DetDataset', 'SkipCounter', 'ImageDecodeError', 'clean_boxes',
-           'check_anno_file', 'IMAGE_EXTS']
+           'check_anno_file', 'IMAGE_EXTS', 'BAD_IMAGE_POLICIES']
 
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
 
 # how many other records __getitem__ tries before giving up on a bad image
 _MAX_SUBSTITUTES = 20
+BAD_IMAGE_POLICIES = ('skip', 'substitute')
 
-
-class ImageDecodeError(IOError):
-    """An image file exists but cannot be decoded (truncated, not an image, ...)."""
 
 
 class SkipCounter(object):
@@ -124,6 +130,10 @@ class DetDataset(Dataset):
         self.catid2clsid = {}
         self.num_bad_images = 0
         self._bad = set()
+        self.on_bad_image = 'skip'
+        self.skipped_images = []     # [(im_file, reason)] left out by the 'skip' probe
+        self.truncated_images = []   # [(im_file, reason)] decodable but cut short
+        self._probed = False
 
     # -- to implement --------------------------------------------------------
     def parse_dataset(self):
@@ -152,17 +162,67 @@ class DetDataset(Dataset):
         return {int(np.asarray(r['im_id']).reshape(-1)[0]): r['im_file'] for r in self.roidbs}
 
     def set_transform(self, transform):
-        """``transform(sample) -> sample`` applied in ``__getitem__`` (e.g. a Compose)."""
+        """``transform(sample) -> sample`` applied in ``__getitem__`` (e.g. a Compose).
+
+        With ``on_bad_image='skip'`` this is when the images are probed (once)."""
+        if self.on_bad_image not in BAD_IMAGE_POLICIES:
+            raise ValueError('on_bad_image must be one of %s, got %r' % (
+                ', '.join(BAD_IMAGE_POLICIES), self.on_bad_image))
         self.transform = transform
+        if self.on_bad_image == 'skip' and not self._probed:
+            self.probe_images()
+
+    def probe_images(self):
+        """Leave undecodable images out of the records; name truncated ones.
+
+        Raises ImageDecodeError when no image is left."""
+        self._probed = True
+        kept, skipped, truncated = [], [], []
+        for record in self.roidbs:
+            path = record.get('im_file')
+            if path is None or 'image' in record:
+                kept.append(record)
+                continue
+            try:
+                reason = probe_image(path)
+            except ImageDecodeError as e:
+                skipped.append((path, str(e)))
+                continue
+            if reason:
+                truncated.append((path, reason))
+                warn_truncated(path, reason)
+            kept.append(record)
+        total = len(self.roidbs)
+        self.skipped_images, self.truncated_images = skipped, truncated
+        where = os.path.join(self.dataset_dir, self.image_dir)
+        if skipped and not kept:
+            raise ImageDecodeError(
+                'none of the %d image(s) under %s can be decoded (%s); replace or remove them'
+                % (total, where, '; '.join(r for _, r in skipped[:3])))
+        if skipped:
+            logger.warning('%s: %d of %d images cannot be decoded and are left out (their '
+                           'ground truth too; no other image is used instead): %s', type(
+                               self).__name__, len(skipped), total, '; '.join(
+                                   r for _, r in skipped[:10]))
+        if truncated:
+            logger.warning('%s: %d of %d images are truncated and used as decoded: %s',
+                           type(self).__name__, len(truncated), total,
+                           ', '.join(p for p, _ in truncated[:10]))
+        self.roidbs = kept
+        self.num_bad_images = len(skipped)
 
     def __len__(self):
         return len(self.roidbs)
 
     def __getitem__(self, idx):
-        # A record whose image fails to decode is replaced by the next one, so a
-        # corrupt file costs one sample, not the whole DataLoader worker.
+        if self.on_bad_image != 'substitute':
+            sample = copy.deepcopy(self.roidbs[idx])
+            return sample if self.transform is None else self.transform(sample)
+        # Training: a record whose image fails to decode is replaced by the next one, so
+        # a corrupt file costs one sample, not the whole DataLoader worker.
         n = len(self.roidbs)
-        for attempt in range(min(n, _MAX_SUBSTITUTES + 1)):
+        tries = min(n, _MAX_SUBSTITUTES + 1)
+        for attempt in range(tries):
             j = (idx + attempt) % n
             if j in self._bad and attempt < n - 1:
                 continue
@@ -174,12 +234,13 @@ class DetDataset(Dataset):
             except ImageDecodeError as e:
                 self._bad.add(j)
                 self.num_bad_images = len(self._bad)
-                logger.warning('%s; using another record instead (%d undecodable image(s) '
-                               'so far in this process)', e, self.num_bad_images)
-        raise ImageDecodeError('%d consecutive records from index %d could not be decoded '
-                               '(last: %s); check the images under %s' % (
-                                   _MAX_SUBSTITUTES + 1, idx, self.roidbs[j]['im_file'],
-                                   os.path.join(self.dataset_dir, self.image_dir)))
+                logger.warning('%s; training on another record instead (%d undecodable '
+                               'image(s) so far in this process)', e, self.num_bad_images)
+        what = ('none of the %d image(s)' % n) if tries == n else (
+            '%d consecutive images from record %d' % (tries, idx))
+        raise ImageDecodeError('%s under %s can be decoded (last: %s); replace or remove them'
+                               % (what, os.path.join(self.dataset_dir, self.image_dir),
+                                  self.roidbs[j]['im_file']))
 
     # -- helpers for subclasses ----------------------------------------------
     def _finish(self, records, counter, total, anno_file, allow_empty):

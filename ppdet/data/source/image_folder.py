@@ -5,7 +5,7 @@ import numpy as np
 
 from ppdet.core.workspace import register
 
-from .coco import load_coco
+from .coco import coco_classes, load_coco
 from .dataset import IMAGE_EXTS, DetDataset, check_anno_file
 from .voc import read_label_list
 
@@ -38,10 +38,7 @@ class ImageFolder(DetDataset):
                              'for the class names')
         path = check_anno_file(self.get_anno(), self.dataset_dir, what='label source')
         if path.lower().endswith('.json'):
-            coco = load_coco(path)
-            cat_ids = sorted(coco.getCatIds())
-            self.catid2clsid = {c: i for i, c in enumerate(cat_ids)}
-            self.cname2cid = {coco.loadCats(c)[0]['name']: i for i, c in enumerate(cat_ids)}
+            self.catid2clsid, self.cname2cid = coco_classes(load_coco(path), path)
         else:
             names = read_label_list(path, self.dataset_dir)
             self.cname2cid = {n: i for i, n in enumerate(names)}
@@ -62,6 +59,7 @@ class ImageFolder(DetDataset):
         if self.sample_num > 0:
             paths = paths[:self.sample_num]
         self._images = paths
+        self._probed = False  # new images: probe them again when the transform is set
         self.roidbs = [{'im_file': p, 'im_id': np.array([i], dtype=np.int64)}
                        for i, p in enumerate(paths)]
 

@@ -14,9 +14,10 @@ import cv2
 import numpy as np
 
 from ppdet.core.workspace import register
-from ppdet.data.source.dataset import ImageDecodeError
+from ppdet.data.source.dataset import ImageDecodeError  # noqa: F401  (raised by decode_rgb)
 from ppdet.utils.logger import setup_logger
 from ppdet.utils.bbox import box_iou
+from ppdet.utils.image_io import decode_rgb
 
 logger = setup_logger(__name__)
 
@@ -83,22 +84,15 @@ class Decode(BaseOperator):
 
     Sets ``h``/``w`` to the real image size (warning when the annotation disagrees;
     boxes are then clipped), ``im_shape`` = (h, w) and ``scale_factor`` = (1, 1).
-    Raises :class:`ImageDecodeError` (naming the file) for unreadable images; the
-    dataset catches it and substitutes another record.
+    Raises :class:`ImageDecodeError` (naming the file) for unreadable images (a
+    training dataset substitutes another record, eval/test datasets skip them up front);
+    a truncated file that still decodes is used and warned about once, counted.
     """
 
     def apply(self, sample):
         path = sample.get('im_file')
         if 'image' not in sample:
-            try:
-                data = np.fromfile(path, dtype=np.uint8)
-            except (OSError, TypeError) as e:
-                raise ImageDecodeError('cannot read image %s: %s' % (path, e))
-            im = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-            if im is None:
-                raise ImageDecodeError('cannot decode image %s (%d bytes; not an image or '
-                                       'truncated)' % (path, data.size))
-            sample['image'] = cv2.cvtColor(im, cv2.COLOR_BGR2RGB).astype(np.float32)
+            sample['image'] = decode_rgb(path).astype(np.float32)
         else:
             sample['image'] = np.asarray(sample['image'], dtype=np.float32)
         h, w = sample['image'].shape[:2]
