@@ -19,7 +19,8 @@ from ppdet.utils.logger import setup_logger
 
 logger = setup_logger(__name__)
 
-__all__ = ['COCO_STAT_NAMES', 'detections_to_coco', 'load_coco_gt', 'evaluate_coco',
+__all__ = ['COCO_STAT_NAMES', 'detections_to_coco', 'load_coco_gt', 'clean_coco_gt',
+           'evaluate_coco', 'not_evaluated_summary',
            'cocoapi_eval', 'classwise_table', 'write_detections_json']
 
 COCO_STAT_NAMES = ['AP', 'AP50', 'AP75', 'APs', 'APm', 'APl',
@@ -58,12 +59,81 @@ def write_detections_json(path, detections):
 
 
 def load_coco_gt(anno_file):
+    """pycocotools ground truth holding the boxes the reader reads (see :func:`clean_coco_gt`)."""
     from pycocotools.coco import COCO
     if not os.path.isfile(anno_file):
         raise ValueError('COCO annotation file not found: %s (check EvalDataset.dataset_dir '
                          'and anno_path)' % anno_file)
+    with open(anno_file, encoding='utf-8') as f:
+        try:
+            data = json.load(f)
+        except ValueError as e:
+            raise ValueError('COCO annotation file %s is not valid JSON: %s' % (anno_file, e))
+    coco = COCO()
+    coco.dataset = clean_coco_gt(data, anno_file)
     with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress
-        return COCO(anno_file)
+        coco.createIndex()
+    return coco
+
+
+def clean_coco_gt(data, anno_file='ground truth'):
+    """Make a COCO ground-truth dict agree with what the reader trains and evaluates on.
+
+    * boxes the reader drops (non-finite, zero/negative area, outside the image) are
+      dropped here too: left in, they could never be matched and would lower recall;
+    * annotation ids are renumbered 1..N when one is 0, missing or repeated:
+      pycocotools stores the matched ground-truth id per detection and reads 0 as
+      "unmatched", so a detection of annotation 0 would count as a false positive;
+    * missing ``iscrowd`` / ``area`` get 0 / the box area (COCOeval needs both).
+
+    Each change is logged with its count.  Returns ``data`` (changed in place).
+    """
+    from ppdet.data.source.dataset import SkipCounter, clean_boxes
+    data.setdefault('annotations', [])
+    data.setdefault('categories', [])
+    sizes = {im.get('id'): (float(im.get('width', 0) or 0), float(im.get('height', 0) or 0))
+             for im in data.get('images', [])}
+    kept, dropped = [], []
+    for ann in data['annotations']:
+        w, h = sizes.get(ann.get('image_id'), (0, 0))
+        try:
+            box = np.asarray(ann.get('bbox') or [0, 0, 0, 0], np.float64).reshape(4)
+        except (TypeError, ValueError):
+            box = np.zeros(4)
+        _, keep = clean_boxes([box[0], box[1], box[0] + box[2], box[1] + box[3]], w, h,
+                              SkipCounter(''))  # the reader's rule, with the reader's code
+        if not len(keep):
+            dropped.append(ann.get('id'))
+            continue
+        ann.setdefault('iscrowd', 0)
+        ann.setdefault('area', float(box[2] * box[3]))
+        kept.append(ann)
+    if dropped:
+        logger.warning('%s: %d ground-truth box(es) left out of the metric, as the reader '
+                       'drops them (zero/negative area or outside the image): annotation id(s) '
+                       '%s', anno_file, len(dropped), ', '.join(str(i) for i in dropped[:10]))
+    ids = [a.get('id') for a in kept]
+    if any(not isinstance(i, int) or i == 0 for i in ids) or len(set(ids)) != len(ids):
+        for k, ann in enumerate(kept):
+            ann['id'] = k + 1
+        logger.warning('%s: annotation ids include 0, non-integers or repeats; renumbered '
+                       '1..%d for pycocotools (which reads id 0 as "unmatched")',
+                       anno_file, len(kept))
+    data['annotations'] = kept
+    return data
+
+
+def not_evaluated_summary(coco_gt, seen_ids, anno_file, limit=10):
+    """'evaluated N of M images in FILE; K skipped: a.jpg, ...' or None when all were seen."""
+    all_ids = set(coco_gt.getImgIds())
+    missing = sorted(all_ids - set(seen_ids))
+    if not missing:
+        return None
+    names = [str(coco_gt.imgs[i].get('file_name', i)) for i in missing[:limit]]
+    return ('evaluated %d of %d images in %s; %d skipped: %s%s (the ground truth of skipped '
+            'images is left out too; the loader\'s warnings say why)' % (
+                len(all_ids) - len(missing), len(all_ids), anno_file, len(missing),
+                ', '.join(names), ', ...' if len(missing) > limit else ''))
 
 
 def evaluate_coco(coco_gt, detections, style='bbox', img_ids=None, max_dets=(1, 10, 100),

@@ -81,8 +81,9 @@ class COCOMetric(Metric):
             key = (self.anno_file, len(self.seen_ids))
             if key not in _SUBSET_WARNED:
                 _SUBSET_WARNED.add(key)
-                logger.warning('evaluated %d of the %d images in %s; COCO AP covers those only',
-                               len(self.seen_ids), len(all_ids), self.anno_file)
+                from .coco_utils import not_evaluated_summary
+                logger.warning(not_evaluated_summary(self.coco_gt, self.seen_ids,
+                                                     self.anno_file))
             return sorted(self.seen_ids)
         return None
 

@@ -185,8 +185,8 @@ def test_subset_of_images_and_paddle_tensors(anno_file, monkeypatch):
         again = COCOMetric(anno_file, CLSID2CATID)
         again.update(*_batch([22, 33], DETS))
         again.accumulate()
-    assert warnings == ['evaluated 2 of the 3 images in %s; COCO AP covers those only'
-                        % anno_file]
+    assert len(warnings) == 1
+    assert warnings[0].startswith('evaluated 2 of 3 images in %s; 1 skipped: ' % anno_file)
 
 
 def test_atomic_json_keeps_old_file_on_failure(anno_file, tmp_path, monkeypatch):
