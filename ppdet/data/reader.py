@@ -3,16 +3,20 @@ collation in ``collate_fn`` (both run inside the DataLoader workers).
 
 Batches are dicts of tensors:
 
-* train: ``image`` [B,3,H,W] float32, ``gt_bbox`` [B,M,4] (whatever the batch transforms
-  made of it; normalized cx,cy,w,h with the standard YOLOv3 reader), ``gt_class`` [B,M]
-  int32, ``gt_score`` [B,M] float32, ``im_shape`` [B,2], ``scale_factor`` [B,2],
-  ``im_id`` [B,1] int64.
+* train: ``image`` [B,3,H,W] float32, ``im_shape`` [B,2], ``scale_factor`` [B,2],
+  ``im_id`` [B,1] int64, plus the fields the architecture's loss declares
+  (``train_fields`` / ``optional_train_fields`` of its class, see
+  :class:`ppdet.modeling.architectures.meta_arch.BaseArch`; glob patterns allowed) and
+  any listed in ``TrainReader.inputs_def.fields``.  For YOLOv3: ``gt_bbox`` [B,M,4]
+  (whatever the batch transforms made of it; normalized cx,cy,w,h with the standard
+  reader), ``gt_class`` [B,M] int32 and, when the transforms make it, ``gt_score``.
 * eval: ``image``, ``im_shape`` (network input h,w), ``scale_factor`` (input/original as
   (y, x)), ``im_id``, plus the ground truth in ORIGINAL image pixels, padded with zero
   rows to the largest count in the batch: ``gt_bbox`` [B,M,4] x1y1x2y2, ``gt_class``
   [B,M] int32, ``difficult`` [B,M] int32 and ``gt_num`` [B] int32 (real rows per image).
 * test: ``image``, ``im_shape``, ``scale_factor``, ``im_id``.
 """
+import fnmatch
 import os
 
 import numpy as np
@@ -28,21 +32,42 @@ from .transform.operators import BaseOperator
 logger = setup_logger(__name__)
 
 __all__ = ['Compose', 'BatchCompose', 'create_reader', 'DetDataLoader', 'build_transforms',
-           'READER_KEYS']
+           'READER_KEYS', 'train_fields']
 
 READER_SECTIONS = {'train': 'TrainReader', 'eval': 'EvalReader', 'test': 'TestReader'}
 DATASET_SECTIONS = {'train': 'TrainDataset', 'eval': 'EvalDataset', 'test': 'TestDataset'}
 READER_KEYS = ('sample_transforms', 'batch_transforms', 'batch_size', 'shuffle', 'drop_last',
                'inputs_def', 'use_shared_memory')
 
-OUTPUT_KEYS = {
-    'train': ('image', 'gt_bbox', 'gt_class', 'gt_score', 'im_shape', 'scale_factor', 'im_id'),
-    'eval': ('image', 'im_shape', 'scale_factor', 'im_id'),
-    'test': ('image', 'im_shape', 'scale_factor', 'im_id'),
-}
+# keys every batch of a mode carries; training adds the fields the model's loss declares
+BASE_KEYS = ('image', 'im_shape', 'scale_factor', 'im_id')
 DTYPES = {'image': np.float32, 'gt_bbox': np.float32, 'gt_class': np.int32,
           'gt_score': np.float32, 'im_shape': np.float32, 'scale_factor': np.float32,
           'im_id': np.int64, 'difficult': np.int32, 'gt_num': np.int32}
+
+
+def train_fields(cfg):
+    """(required, optional) batch fields for training: the architecture's declared
+    ``train_fields`` / ``optional_train_fields`` plus ``TrainReader.inputs_def.fields``."""
+    required, optional = [], []
+    arch = cfg.get('architecture')
+    if arch:
+        cls = get_registered(arch)
+        required += list(getattr(cls, 'train_fields', ()))
+        optional += list(getattr(cls, 'optional_train_fields', ()))
+    extra = ((cfg.get('TrainReader') or {}).get('inputs_def') or {}).get('fields') or []
+    required += [f for f in extra if f not in required]
+    if not required and not optional:
+        raise ConfigError('no training fields: the config names no architecture that declares '
+                          'train_fields; set architecture, or list the loss inputs in '
+                          'TrainReader.inputs_def.fields')
+    return tuple(required), tuple(f for f in optional if f not in required)
+
+
+def _matching(pattern, keys):
+    if any(c in pattern for c in '*?['):
+        return sorted(k for k in keys if fnmatch.fnmatchcase(k, pattern))
+    return [pattern] if pattern in keys else []
 
 
 def build_transforms(specs, where='transforms'):
@@ -113,11 +138,15 @@ def _stack(values, key):
 
 
 class BatchCompose(object):
-    """Batch transforms + collation into a dict of numpy arrays (the ``collate_fn``)."""
+    """Batch transforms + collation into a dict of numpy arrays (the ``collate_fn``).
 
-    def __init__(self, transforms, mode='train', where='batch_transforms'):
+    ``fields``: (required, optional) extra keys for a train batch (see :func:`train_fields`).
+    """
+
+    def __init__(self, transforms, mode='train', where='batch_transforms', fields=((), ())):
         self.ops = build_transforms(transforms, where)
         self.mode = mode
+        self.fields = (tuple(fields[0]), tuple(fields[1]))
 
     def __call__(self, samples):
         for op in self.ops:
@@ -129,20 +158,33 @@ class BatchCompose(object):
                     type(e).__name__, e)) from e
         return self.collate(samples)
 
+    def _keys(self, sample):
+        keys = list(BASE_KEYS)
+        if self.mode != 'train':
+            return keys
+        required, optional = self.fields
+        for pattern in required:
+            found = _matching(pattern, sample)
+            if not found:
+                raise KeyError('the model\'s loss needs %r but the train reader produced no such '
+                               'field (keys: %s); add the transform that makes it to '
+                               'TrainReader.sample_transforms / batch_transforms' % (
+                                   pattern, ', '.join(sorted(sample))))
+            keys += [k for k in found if k not in keys]
+        for pattern in optional:
+            keys += [k for k in _matching(pattern, sample) if k not in keys]
+        return keys
+
     def collate(self, samples):
         batch = {}
-        for key in OUTPUT_KEYS[self.mode]:
-            if key == 'gt_score' and 'gt_score' not in samples[0]:
-                values = [np.ones([len(s['gt_class']) if 'gt_class' in s else 0], np.float32)
-                          for s in samples]
-            elif key not in samples[0]:
+        for key in self._keys(samples[0]):
+            if key not in samples[0]:
                 if key in ('image', 'im_id'):
                     raise KeyError('the %s reader produced no %r (keys: %s); its '
                                    'sample_transforms need Decode' % (
                                        self.mode, key, ', '.join(sorted(samples[0]))))
                 continue
-            else:
-                values = [s[key] for s in samples]
+            values = [s[key] for s in samples]
             if key == 'gt_class':  # [N,1] (no PadBox) -> [N]
                 values = [np.asarray(v).reshape(-1) for v in values]
             batch[key] = _stack(values, key).astype(DTYPES.get(key, None), copy=False)
@@ -247,7 +289,8 @@ def create_reader(cfg, mode, dataset=None, num_workers=None, batch_size=None):
     dataset.set_transform(Compose(section.get('sample_transforms'), keep_ori_gt=(mode == 'eval'),
                                   where='%s.sample_transforms' % name))
     collate = BatchCompose(section.get('batch_transforms'), mode,
-                           where='%s.batch_transforms' % name)
+                           where='%s.batch_transforms' % name,
+                           fields=train_fields(cfg) if mode == 'train' else ((), ()))
     batch_size = int(batch_size or section.get('batch_size', 1))
     shuffle = bool(section.get('shuffle', mode == 'train'))
     drop_last = bool(section.get('drop_last', False))

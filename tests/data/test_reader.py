@@ -7,6 +7,7 @@ import yaml
 
 from ppdet.core.workspace import ConfigError
 from ppdet.data import BatchCompose, build_dataset, create_reader
+import ppdet.modeling  # noqa: F401  (registers YOLOv3, whose loss declares the train fields)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -22,6 +23,7 @@ def make_cfg(builtin_dir, fmt='coco', size=64):
     resize = cfg['TrainReader']['batch_transforms'][0]['BatchRandomResize']
     resize['target_size'] = [size - 16, size]
     cfg['TrainReader']['batch_size'] = 4
+    cfg['architecture'] = 'YOLOv3'  # its loss declares the train fields
     for sec in ('EvalReader', 'TestReader'):
         cfg[sec]['sample_transforms'][1]['Resize']['target_size'] = [size, size]
     cfg['EvalReader']['batch_size'] = 3
@@ -97,6 +99,37 @@ def test_images_of_different_sizes_are_padded():
     assert b['image'].shape == (2, 3, 40, 50)
     assert b['image'][1, :, 20:].sum() == 0 and b['image'][1, :, :20].min() == 1
     assert b['im_shape'].tolist() == [[40, 30], [20, 50]]
+
+
+def test_train_batches_carry_exactly_the_declared_fields():
+    """Collation follows the model's declaration: extra keys stay out, declared ones (globs
+    too) go in, a missing required one names itself and the fix."""
+    from ppdet.core.workspace import register
+    from ppdet.data.reader import train_fields
+    from ppdet.modeling.architectures import BaseArch
+
+    @register
+    class FieldsProbeArch(BaseArch):
+        train_fields = ('labels', 'reg_target*')
+        optional_train_fields = ('weights',)
+
+    cfg = {'architecture': 'FieldsProbeArch'}
+    assert train_fields(cfg) == (('labels', 'reg_target*'), ('weights',))
+    collate = BatchCompose([], mode='train', fields=train_fields(cfg))
+    sample = {'image': np.ones((3, 8, 8), np.float32), 'im_id': np.array([0]),
+              'im_shape': np.array([8, 8], np.float32), 'scale_factor': np.ones(2, np.float32),
+              'labels': np.arange(4), 'reg_target0': np.ones((4, 4), np.float32),
+              'reg_target1': np.zeros((2, 4), np.float32), 'gt_bbox': np.zeros((1, 4)),
+              'im_file': 'a.jpg'}
+    b = collate([sample, dict(sample)])
+    assert set(b) == {'image', 'im_id', 'im_shape', 'scale_factor', 'labels', 'reg_target0',
+                      'reg_target1'}
+    assert b['reg_target1'].shape == (2, 2, 4)
+    cfg['TrainReader'] = {'inputs_def': {'fields': ['centerness']}}
+    with pytest.raises(KeyError, match="needs 'centerness' but the train reader produced no"):
+        BatchCompose([], mode='train', fields=train_fields(cfg))([sample])
+    with pytest.raises(ConfigError, match='no training fields'):
+        train_fields({})
 
 
 def test_reader_errors(builtin_dir):
