@@ -23,17 +23,35 @@ __all__ = ['YOLOBox', 'MultiClassNMS', 'BBoxPostProcess']
 class YOLOBox(object):
     __shared__ = ['num_classes']
 
+    """Decode YOLO head maps into boxes in original-image pixels.
+
+    ``origin_shape``: how the original image size is recovered from the network input
+    size and ``scale_factor`` (it sets the box scale and the clip border, ``size - 1``):
+    ``'round'`` (default, ``floor(im_shape / scale_factor + 0.5)``) or ``'truncate'``
+    (``int(im_shape / scale_factor)``, PaddleDetection 2.x; see
+    configs/_base_/ppdet2x_compat.yml).  They differ by one pixel when the quotient falls
+    just below an integer.
+    """
+    ORIGIN_SHAPE_MODES = ('round', 'truncate')
+
     def __init__(self, conf_thresh=0.005, downsample_ratio=32, clip_bbox=True, scale_x_y=1.0,
-                 num_classes=80):
+                 num_classes=80, origin_shape='round'):
         self.conf_thresh = float(conf_thresh)
         self.downsample_ratio = int(downsample_ratio)
         self.clip_bbox = bool(clip_bbox)
         self.scale_x_y = float(scale_x_y)
         self.num_classes = int(num_classes)
+        if origin_shape not in self.ORIGIN_SHAPE_MODES:
+            raise ValueError('YOLOBox.origin_shape must be one of %s, got %r' % (
+                ', '.join(self.ORIGIN_SHAPE_MODES), origin_shape))
+        self.origin_shape = origin_shape
 
     def __call__(self, head_outs, mask_anchors, im_shape, scale_factor):
         """-> boxes [B,N,4] (x1,y1,x2,y2 original pixels), scores [B,C,N]."""
-        origin_shape = paddle.floor(im_shape / scale_factor + 0.5).astype('int32')
+        if self.origin_shape == 'truncate':
+            origin_shape = (im_shape / scale_factor).astype('int32')  # cast truncates
+        else:
+            origin_shape = paddle.floor(im_shape / scale_factor + 0.5).astype('int32')
         boxes, scores = [], []
         for i, (out, anchors) in enumerate(zip(head_outs, mask_anchors)):
             box, score = paddle.vision.ops.yolo_box(
