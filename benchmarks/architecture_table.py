@@ -19,7 +19,8 @@ from ppdet.utils.cli import run_main
 
 
 def main():
-    from ppdet.deploy.report import ARCH_CONFIGS, STRATEGIES
+    from ppdet.benchmark.architecture import ARCH_CONFIGS
+    from ppdet.benchmark.seed_tables import STRATEGIES
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument('--configs', default=','.join(ARCH_CONFIGS))
@@ -29,7 +30,7 @@ def main():
                    help='input size the pruner traces the model with')
     p.add_argument('--out_dir', default='benchmarks/results')
     args = p.parse_args()
-    from ppdet.deploy.report import architecture_stats, format_architecture_table
+    from ppdet.benchmark.architecture import architecture_stats, format_architecture_table
     from ppdet.utils.fileio import atomic_write, write_json
     configs = [c for c in args.configs.split(',') if c]
     for c in configs:

@@ -14,6 +14,11 @@ The pipeline flags (-c, -o, --work_dir, --dataset_dir, --finetune_epochs,
    interleaved in one process, batch 1 at the eval input size, after checking each
    runtime's detections against the row's Paddle fp32 model on a few eval images.
 3. Writes compression.md, ap_vs_latency.png and latency.json under --out_dir.
+
+A runtime that fails on a row shows as "FAILED: <reason>" in its cell and in the FAILED
+line under the table, and the script exits with status 1.  A runtime that cannot exist on
+this machine (onnxruntime not installed, no Paddle-Lite chroot: `make lite-env`) is
+"not available here"; that is a failure only for runtimes named with --runtimes.
 TensorRT and ARM need a GPU / an ARM device: compression.md says how to run them there.
 """
 import os
@@ -38,7 +43,7 @@ def eval_images(pipe, count):
 
 
 def main():
-    from ppdet.deploy.report import RUNTIMES
+    from ppdet.benchmark.runtimes import RUNTIMES
     from ppdet.pipeline.main_job import FINETUNE_EPOCHS
     parser = ArgsParser('reproduce the seed\'s compression tables on the built-in dataset',
                         config_required=False)
@@ -64,14 +69,19 @@ def main():
                         help='agreement check: compare detections with at least this score')
     parser.add_argument('--match_fraction', type=float, default=0.9,
                         help='agreement check: share of detections that must match')
-    parser.add_argument('--runtimes', default=','.join(RUNTIMES),
-                        help='comma-separated subset of %s' % ', '.join(RUNTIMES))
+    parser.add_argument('--runtimes', default=None,
+                        help='comma-separated subset of %s (default: all; one that cannot '
+                             'exist on this machine is reported as not available here). '
+                             'Runtimes named here are required: if one cannot run, it is a '
+                             'failure' % ', '.join(RUNTIMES))
     parser.add_argument('--out_dir', default='benchmarks/results')
     args = parser.parse_args()
-    from ppdet.deploy import report
+    from ppdet.benchmark.compression_report import failure_summary, write_compression_report
+    from ppdet.benchmark.latency_sweep import latency_sweep, table_rows
     from ppdet.pipeline.main_job import Pipeline
     from ppdet.utils.fileio import read_json
-    runtimes = [r for r in args.runtimes.split(',') if r]
+    required = [r for r in (args.runtimes or '').split(',') if r]
+    runtimes = required or list(RUNTIMES)
     bad = [r for r in runtimes if r not in RUNTIMES]
     if bad:
         raise ValueError('unknown --runtimes %s; choose from %s' % (bad, ', '.join(RUNTIMES)))
@@ -90,7 +100,7 @@ def main():
         raise FileNotFoundError('%s not found: run without --skip_pipeline (or '
                                 'tools/pipeline.py) first' % results_path)
     results = read_json(results_path)
-    rows = report.table_rows(results)
+    rows = table_rows(results)
     if not rows:
         raise ValueError('%s has no table rows yet (no evaluated model)' % results_path)
     images, _ = eval_images(pipe, args.check_images + args.calib_images)
@@ -99,18 +109,22 @@ def main():
     print('== latency: %d rows (%s), runtimes %s, %d check + %d calibration images' % (
         len(rows), ', '.join(n for n, _ in rows), ', '.join(runtimes), len(check), len(calib)),
         flush=True)
-    latency = report.latency_sweep(rows, check, runtimes=runtimes, threads=args.threads,
-                                   warmup=args.warmup, repeats=args.repeats,
-                                   calib_images=calib, lite_repeats=args.lite_repeats,
-                                   tolerance={'score_thresh': args.match_score,
-                                              'min_matched_fraction': args.match_fraction},
-                                   progress=lambda m: print(m, flush=True))
+    latency = latency_sweep(rows, check, runtimes=runtimes, required=required,
+                            threads=args.threads, warmup=args.warmup, repeats=args.repeats,
+                            calib_images=calib, lite_repeats=args.lite_repeats,
+                            tolerance={'score_thresh': args.match_score,
+                                       'min_matched_fraction': args.match_fraction},
+                            progress=lambda m: print(m, flush=True))
     latency['command'] = 'python ' + ' '.join(sys.argv)
     latency['results_json'] = results_path
-    paths = report.write_compression_report(results, latency, args.out_dir)
+    paths = write_compression_report(results, latency, args.out_dir)
     with open(paths['md']) as f:
         print(f.read())
     print('wrote %s (%.0f s)' % (', '.join(paths.values()), time.time() - tic))
+    failed = failure_summary(latency)
+    if failed:  # the report is written, but a table with a failed cell is not a result
+        sys.stderr.write('error: %s\n' % failed)
+        sys.exit(1)
 
 
 if __name__ == '__main__':

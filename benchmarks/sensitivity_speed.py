@@ -48,7 +48,7 @@ def main():
                'fast_s': round(runs['fast']['seconds'], 1), 'speedup': round(speedup, 2),
                'spearman': round(float(rho), 3), 'eval_images_fast': args.eval_images,
                'max_loss_fast': args.max_loss}
-    from ppdet.deploy.report import cpu_description
+    from ppdet.benchmark.cpu import cpu_description
     summary.update(cpu=cpu_description(), config=args.config, weights=cfg.get('weights'),
                    ratios=ratios, date=time.strftime('%Y-%m-%d %H:%M'))
     header = ('Measured on %s, %s, weights %s, ratios %s, %s.\n\n' % (

@@ -114,3 +114,26 @@ def synthetic_image(seed=0, h=96, w=128):
         x2, y2 = x1 + rng.randint(10, 40), y1 + rng.randint(10, 40)
         cv2.rectangle(im, (x1, y1), (x2, y2), tuple(int(c) for c in rng.randint(80, 255, 3)), -1)
     return im
+
+
+# -- fixtures (the conftests of tests/deploy and tests/benchmark import these) --------------
+@pytest.fixture(scope='session')
+def tiny_model_dir(tmp_path_factory):
+    return export_tiny(str(tmp_path_factory.mktemp('tiny_export')))
+
+
+@pytest.fixture(scope='session')
+def yolov3_model_dir(tmp_path_factory):
+    return export_yolov3(str(tmp_path_factory.mktemp('yolov3_export')))
+
+
+@pytest.fixture(scope='session')
+def photo():
+    """A real photo (scikit-image's astronaut, BSD) downsized, RGB uint8."""
+    from skimage import data
+    return cv2.resize(data.astronaut(), (160, 160), interpolation=cv2.INTER_AREA)
+
+
+@pytest.fixture(scope='session')
+def images(photo):
+    return [photo, synthetic_image(1), synthetic_image(2, 120, 90)]
