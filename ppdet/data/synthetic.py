@@ -29,6 +29,7 @@ import time
 import cv2
 import numpy as np
 
+from ppdet.utils.bbox import box_iou
 from ppdet.utils.fileio import atomic_write
 from ppdet.utils.logger import setup_logger
 
@@ -251,7 +252,8 @@ def _place_object(rng, size, owner, visible, full_area, boxes, min_size=16):
             lost = np.bincount(covered + 1, minlength=len(boxes) + 1)[1:]
             if np.any((visible - lost) < 0.45 * np.asarray(full_area)):
                 continue
-            if _iou(box, np.array(boxes)).max() > 0.6:
+            # compared in the boxes' float32, as always: the dataset's bytes depend on it
+            if box_iou(box, np.array(boxes)).astype(np.float32).max() > 0.6:
                 continue
         return cls, mask, x0, y0, box
     return None
@@ -303,15 +305,6 @@ def render_image(rng, size=256, max_objects=8, min_size=16):
 def _normalize(p):
     p = np.asarray(p, np.float64)
     return p / p.sum()
-
-
-def _iou(box, boxes):
-    lt = np.maximum(box[:2], boxes[:, :2])
-    rb = np.minimum(box[2:], boxes[:, 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=1)
-    a = np.prod(box[2:] - box[:2])
-    b = np.prod(boxes[:, 2:] - boxes[:, :2], axis=1)
-    return inter / (a + b - inter)
 
 
 # -- writing ------------------------------------------------------------------------------
