@@ -13,8 +13,6 @@ import os
 import sys
 import time
 
-import _path  # noqa: F401
-
 from ppdet.utils.cli import run_main
 
 

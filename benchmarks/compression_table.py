@@ -25,8 +25,6 @@ import os
 import sys
 import time
 
-import _path  # noqa: F401
-
 from ppdet.utils.cli import ArgsParser, run_main
 
 DEFAULT_CONFIG = 'configs/builtin/yolov3_r18_builtin.yml'

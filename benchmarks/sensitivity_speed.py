@@ -11,8 +11,6 @@ the parameter rankings (mean loss over the ratios both probed).
 import os
 import time
 
-import _path  # noqa: F401
-
 from ppdet.utils.cli import ArgsParser, parse_and_load, run_main
 
 

@@ -3,8 +3,6 @@
 Clusters the box sizes of the config's TrainDataset (resized to the input size) with k-means
 on 1 - IoU, prints the anchors as a YAML line for ``YOLOv3Head.anchors`` and, for the
 config's own anchors and the new ones, the share of boxes each output level gets."""
-import _path  # noqa: F401
-
 from ppdet.utils.cli import ArgsParser, parse_and_load, run_main
 
 

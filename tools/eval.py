@@ -1,6 +1,4 @@
 """Evaluate: python tools/eval.py -c CONFIG -o weights=output/x/model_final [--output_eval DIR]."""
-import _path  # noqa: F401
-
 from ppdet.utils.cli import ArgsParser, parse_and_load, run_main
 
 

@@ -1,8 +1,6 @@
 """Export: python tools/export_model.py -c CONFIG -o weights=W --output_dir DIR [--exclude_nms]."""
 import os
 
-import _path  # noqa: F401
-
 from ppdet.utils.cli import ArgsParser, parse_and_load, run_main
 
 

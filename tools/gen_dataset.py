@@ -3,8 +3,6 @@ python tools/gen_dataset.py --output_dir dataset/builtin [--num_train N --min_si
 import argparse
 import json
 
-import _path  # noqa: F401
-
 from ppdet.utils.cli import run_main
 
 

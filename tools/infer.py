@@ -2,8 +2,6 @@
 import glob
 import os
 
-import _path  # noqa: F401
-
 from ppdet.utils.cli import ArgsParser, parse_and_load, run_main
 
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp')

@@ -1,6 +1,4 @@
 """GFLOPs and size: python tools/model_stats.py -c CONFIG --input_size 608 416 320 [-o k=v]."""
-import _path  # noqa: F401
-
 from ppdet.core.workspace import create
 from ppdet.utils.cli import ArgsParser, parse_and_load, run_main
 from ppdet.utils.model_stats import MODES, model_stats

@@ -7,8 +7,6 @@ r578 fine-tuned with the teacher (each on the same fine-tuning schedule).
 """
 import shutil
 
-import _path  # noqa: F401
-
 from ppdet.utils.cli import ArgsParser, run_main
 
 DEFAULT_CONFIG = 'configs/builtin/yolov3_r18_builtin.yml'

@@ -1,6 +1,4 @@
 """Train a detector: python tools/train.py -c CONFIG [--eval] [-r CKPT] [-o key=value]."""
-import _path  # noqa: F401
-
 from ppdet.utils.cli import ArgsParser, parse_and_load, run_main
 
 

@@ -9,10 +9,6 @@ import glob
 import os
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp')
 
 

@@ -11,8 +11,6 @@ A config with a ``Distill`` section (configs/distill/*.yml) names the teacher, s
 """
 import os
 
-import _path  # noqa: F401
-
 from ppdet.slim.distill import add_teacher_args
 from ppdet.utils.cli import ArgsParser, parse_and_load, run_main
 

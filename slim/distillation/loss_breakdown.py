@@ -13,8 +13,6 @@ decoding ignores: lower its weight or use fine-grained distillation
 import itertools
 import math
 
-import _path  # noqa: F401
-
 from ppdet.slim.distill import add_teacher_args
 from ppdet.utils.cli import ArgsParser, parse_and_load, run_main
 

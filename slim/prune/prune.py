@@ -6,8 +6,6 @@ python slim/prune/prune.py -c CONFIG --pruned_ratios r578        # seed preset o
 python slim/prune/prune.py -c CONFIG -P                          # list prunable parameters
 python slim/prune/prune.py -c CONFIG --target_flops 0.3 -s sensitivities.json
 """
-import _path  # noqa: F401
-
 from ppdet.utils.cli import ArgsParser, parse_and_load, run_main
 
 

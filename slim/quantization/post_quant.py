@@ -16,13 +16,8 @@ the detections agree.
 """
 import json
 import os
-import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
-from ppdet.utils.cli import ArgsParser, parse_and_load, run_main  # noqa: E402
+from ppdet.utils.cli import ArgsParser, parse_and_load, run_main
 
 
 def dataset_images(cfg, limit):

@@ -12,14 +12,8 @@ quantized; checkpoints record the quantization too, so ``-r`` and
 the int8-ready inference model (NMS inside, ``infer_cfg.yml`` with ``quantized:
 true``) for Paddle Inference with ``enable_mkldnn_int8``.
 """
-import os
-import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
-from ppdet.utils.cli import ArgsParser, parse_and_load, run_main  # noqa: E402
+from ppdet.utils.cli import ArgsParser, parse_and_load, run_main
 
 
 def main():

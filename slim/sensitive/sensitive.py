@@ -3,8 +3,6 @@
 python slim/sensitive/sensitive.py -c CONFIG -o weights=W -p yolo_block.0.0.0.conv.weights,... \
     -r 0.1,0.2,...,0.9 -s sensitivities.json --eval_images 50 --max_loss 0.3
 """
-import _path  # noqa: F401
-
 from ppdet.utils.cli import ArgsParser, parse_and_load, run_main
 
 
