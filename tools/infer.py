@@ -1,24 +1,8 @@
 """Detect and draw: python tools/infer.py -c CONFIG -o weights=W --infer_img a.jpg | --infer_dir DIR."""
-import glob
 import os
 
 from ppdet.utils.cli import ArgsParser, parse_and_load, run_main
-
-IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp')
-
-
-def collect_images(infer_img, infer_dir):
-    if infer_img:
-        if not os.path.isfile(infer_img):
-            raise FileNotFoundError('image not found: %s' % infer_img)
-        return [infer_img]
-    if not infer_dir or not os.path.isdir(infer_dir):
-        raise ValueError('give --infer_img FILE or --infer_dir DIR (an existing directory)')
-    images = sorted(p for p in glob.glob(os.path.join(infer_dir, '*'))
-                    if p.lower().endswith(IMAGE_EXTS))
-    if not images:
-        raise ValueError('no images (%s) in %s' % ('/'.join(IMAGE_EXTS), infer_dir))
-    return images
+from ppdet.utils.image_files import collect_images
 
 
 def main():
@@ -28,7 +12,7 @@ def main():
     parser.add_argument('--output_dir', default='output/infer')
     parser.add_argument('--draw_threshold', type=float, default=0.5)
     args, cfg = parse_and_load(parser)
-    images = collect_images(args.infer_img, args.infer_dir)
+    images = collect_images(args.infer_img, args.infer_dir, ('--infer_img', '--infer_dir'))
     if not cfg.get('weights'):
         raise ValueError('no weights given: add -o weights=PATH')
     from ppdet.engine import Trainer

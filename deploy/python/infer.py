@@ -5,11 +5,10 @@
         [--device CPU|GPU] [--cpu_threads 2] [--enable_mkldnn true] [--run_benchmark]
 """
 import argparse
-import glob
 import os
 import sys
 
-IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp')
+from ppdet.utils.image_files import collect_images
 
 
 def str2bool(v):
@@ -59,20 +58,6 @@ def build_parser():
     p.add_argument('--trt_calib_mode', type=str2bool, nargs='?', const=True, default=False,
                    help='calibrate an fp32 model for trt_int8')
     return p
-
-
-def collect_images(image_file, image_dir):
-    if image_file:
-        if not os.path.isfile(image_file):
-            raise FileNotFoundError('image not found: %s' % image_file)
-        return [image_file]
-    if not os.path.isdir(image_dir):
-        raise FileNotFoundError('image directory not found: %s' % image_dir)
-    images = sorted(p for p in glob.glob(os.path.join(image_dir, '*'))
-                    if p.lower().endswith(IMAGE_EXTS))
-    if not images:
-        raise ValueError('no images (%s) in %s' % ('/'.join(IMAGE_EXTS), image_dir))
-    return images
 
 
 def batches(items, size):

@@ -18,7 +18,8 @@ from ppdet.core.workspace import create
 from ppdet.engine.callbacks import Checkpointer, ComposeCallback, LogPrinter
 from ppdet.engine.optimizer import build_lr, build_optimizer
 from ppdet.slim.steps import make_record, restore_steps
-from ppdet.utils.checkpoint import load_optimizer, load_weights, read_meta, save_checkpoint
+from ppdet.utils.checkpoint import (capture_rng_state, load_optimizer, load_rng_state,
+                                    load_weights, read_meta, save_checkpoint)
 from ppdet.utils.logger import setup_logger
 
 logger = setup_logger(__name__)
@@ -110,6 +111,9 @@ class Trainer(object):
         epoch = load_optimizer(self.optimizer, path)
         self.start_epoch = int(epoch if epoch is not None else meta.get('epoch', 0))
         self.parent = meta.get('parent')
+        if not load_rng_state(path):  # last: building the loaders above may draw numbers
+            logger.warning('%s holds no random state (an older checkpoint): the resumed run '
+                           'shuffles and augments differently from an uninterrupted one', path)
         logger.info('resumed from %s at epoch %d', path, self.start_epoch)
 
     def apply_step(self, step):
@@ -126,7 +130,8 @@ class Trainer(object):
 
     def save(self, prefix, epoch=None):
         return save_checkpoint(deployable(self.model), prefix, meta=self.meta(epoch),
-                               optimizer=self.optimizer, epoch=epoch)
+                               optimizer=self.optimizer, epoch=epoch,
+                               rng_state=capture_rng_state() if self.optimizer else None)
 
     # -- data -------------------------------------------------------------------
     def _loader(self, mode, dataset=None, **kw):
