@@ -65,11 +65,29 @@ def batches(items, size):
         yield items[i:i + size]
 
 
-def run_images(det, paths, args, threshold):
+def decodable(paths):
+    """-> [(path, RGB image)] of the files that decode; the others are named and skipped."""
     from ppdet.deploy import decode_image
+    from ppdet.utils.image_io import ImageDecodeError
+    out = []
+    for p in paths:
+        try:
+            out.append((p, decode_image(p)))
+        except ImageDecodeError as e:
+            print('%s: skipped, %s' % (p, e))
+    return out
+
+
+def run_images(det, paths, args, threshold):
+    from ppdet.utils.image_io import ImageDecodeError
     from ppdet.utils.visualizer import draw_boxes, save_result_image
+    done = 0
     for chunk in batches(paths, args.batch_size):
-        images = [decode_image(p) for p in chunk]
+        pairs = decodable(chunk)
+        if not pairs:
+            continue
+        done += len(pairs)
+        chunk, images = [p for p, _ in pairs], [im for _, im in pairs]
         for path, im, rows in zip(chunk, images, det.predict(images, args.repeats)):
             out = save_result_image(os.path.join(args.output_dir, os.path.basename(path)),
                                     draw_boxes(im, rows, det.labels, threshold))
@@ -78,6 +96,8 @@ def run_images(det, paths, args, threshold):
             for r in keep:
                 name = det.labels[int(r[0])] if 0 <= int(r[0]) < len(det.labels) else int(r[0])
                 print('  %s %.3f [%.1f, %.1f, %.1f, %.1f]' % ((name, r[1]) + tuple(r[2:6])))
+    if not done:
+        raise ImageDecodeError('none of the %d image(s) can be decoded (see above)' % len(paths))
 
 
 def open_writer(path_stem, fps, size):

@@ -10,6 +10,8 @@ exact architecture from the file alone.  PaddleDetection's released
 """
 import json
 import os
+import pickle
+import random
 import tempfile
 
 import numpy as np
@@ -21,6 +23,7 @@ from ppdet.utils.logger import setup_logger
 logger = setup_logger(__name__)
 
 META_KEY = '__ppdet_meta__'
+RNG_KEY = 'rng_state'
 BACKUP_SUFFIX = '_backup'  # full-size copies PaddleSlim's pruner leaves behind
 
 
@@ -51,8 +54,26 @@ def clean_state_dict(state_dict):
     return {k: v for k, v in state_dict.items() if not k.endswith(BACKUP_SUFFIX)}
 
 
-def save_checkpoint(model, prefix, meta=None, optimizer=None, epoch=None):
-    """Write ``prefix.pdparams`` (+ ``prefix.pdopt``) atomically; returns the weights path."""
+def capture_rng_state():
+    """Python, numpy and paddle random states as one uint8 array (``paddle.save`` keeps
+    arrays, not the generator objects)."""
+    state = {'python': random.getstate(), 'numpy': np.random.get_state(),
+             'paddle': paddle.get_rng_state()}
+    return np.frombuffer(pickle.dumps(state), np.uint8).copy()
+
+
+def restore_rng_state(blob):
+    state = pickle.loads(np.asarray(_to_numpy(blob), np.uint8).tobytes())
+    random.setstate(state['python'])
+    np.random.set_state(state['numpy'])
+    paddle.set_rng_state(state['paddle'])
+
+
+def save_checkpoint(model, prefix, meta=None, optimizer=None, epoch=None, rng_state=None):
+    """Write ``prefix.pdparams`` (+ ``prefix.pdopt``) atomically; returns the weights path.
+
+    ``rng_state`` (from :func:`capture_rng_state`) goes into ``.pdopt`` so that a resumed
+    run draws the same shuffles and augmentations as an uninterrupted one."""
     state = clean_state_dict(model.state_dict())
     if meta is not None:
         state[META_KEY] = json.dumps(meta, sort_keys=True)
@@ -61,6 +82,8 @@ def save_checkpoint(model, prefix, meta=None, optimizer=None, epoch=None):
     if optimizer is not None:
         opt_state = dict(optimizer.state_dict())
         opt_state['last_epoch'] = epoch
+        if rng_state is not None:
+            opt_state[RNG_KEY] = rng_state
         _atomic_paddle_save(opt_state, path[:-len('.pdparams')] + '.pdopt')
     return path
 
@@ -160,5 +183,17 @@ def load_optimizer(optimizer, prefix):
         raise FileNotFoundError('optimizer state not found: %s (needed to resume)' % path)
     state = paddle.load(path)
     epoch = state.pop('last_epoch', None)
+    state.pop(RNG_KEY, None)
     optimizer.set_state_dict(state)
     return epoch
+
+
+def load_rng_state(prefix):
+    """Restore the random states saved with a checkpoint; False when it has none (older
+    checkpoints: the resumed run then draws different shuffles than an uninterrupted one)."""
+    path = _weights_path(prefix)[:-len('.pdparams')] + '.pdopt'
+    blob = paddle.load(path).get(RNG_KEY) if os.path.isfile(path) else None
+    if blob is None:
+        return False
+    restore_rng_state(blob)
+    return True
