@@ -6,7 +6,6 @@ pixels it was evaluated on.  ``im_shape`` is the resized (h, w) and ``scale_fact
 resized / original as (y, x), which the exported post-process needs to map boxes back.
 Training-only ops (random augmentations) have no place in infer_cfg.yml and are refused.
 """
-import cv2
 import numpy as np
 
 __all__ = ['Preprocessor', 'decode_image', 'build_ops', 'INFER_OPS']
@@ -15,11 +14,12 @@ INFER_OPS = ('Resize', 'NormalizeImage', 'Permute')
 
 
 def decode_image(path):
-    """Read an image file as RGB uint8 (as the data pipeline's Decode does)."""
-    bgr = cv2.imread(path, cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise ValueError('cannot read image %s' % path)
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    """Read an image file as RGB uint8 (the data pipeline's Decode does the same).
+
+    Raises ImageDecodeError (a ValueError) naming the file; a truncated file that still
+    decodes is returned, with a counted warning."""
+    from ppdet.utils.image_io import decode_rgb
+    return decode_rgb(path)
 
 
 def build_ops(spec):

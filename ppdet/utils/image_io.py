@@ -57,7 +57,11 @@ def truncation(data):
 
 
 def _imdecode(data, path, flags):
-    im = cv2.imdecode(data, flags)
+    try:
+        im = cv2.imdecode(data, flags)
+    except cv2.error as e:  # e.g. OpenCV's own checks on malformed headers
+        raise ImageDecodeError('cannot decode image %s (%d bytes): %s' % (
+            path, data.size, str(e).strip().splitlines()[-1]))
     if im is None or im.size == 0:
         raise ImageDecodeError('cannot decode image %s (%d bytes; not an image or truncated)'
                                % (path, data.size))
@@ -84,7 +88,11 @@ def probe_image(path):
     full decode) and checks the end marker.
     """
     data = read_bytes(path)
-    _imdecode(data, path, cv2.IMREAD_REDUCED_GRAYSCALE_8)
+    try:
+        _imdecode(data, path, cv2.IMREAD_REDUCED_GRAYSCALE_8)
+    except ImageDecodeError:
+        # OpenCV cannot scale images smaller than 8 px down by 8: decode those in full
+        _imdecode(data, path, cv2.IMREAD_COLOR)
     return truncation(data)
 
 

@@ -26,6 +26,7 @@ def dataset_images(cfg, limit):
     for section in ('EvalDataset', 'TrainDataset'):
         if cfg.get(section):
             ds = build_dataset(cfg, section)
+            ds.probe_images()  # undecodable images are named and left out, not calibrated on
             files = [r['im_file'] for r in ds.roidbs[:limit]]
             if files:
                 return files
