@@ -54,3 +54,4 @@ def test_not_evaluated_summary_names_the_files(tmp_path):
     assert not_evaluated_summary(gt, {1, 2, 3}, 'gt.json') is None
     text = not_evaluated_summary(gt, {1, 3}, 'gt.json')
     assert text.startswith('evaluated 2 of 3 images in gt.json; 1 skipped: 2.jpg')
+
