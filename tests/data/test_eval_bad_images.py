@@ -17,7 +17,7 @@ def test_oracle_detector_scores_1_with_bad_images_in_the_eval_set(tmp_path):
     in the set (before: the neighbour of the bad image was evaluated twice, AP 0.868)."""
     root = str(tmp_path)
     images = [(i, '%d.jpg' % i, 64, 48) for i in range(1, 7)]
-    anns = [(i, 1 + i % 2, [4 + i, 5, 20, 18]) for i in range(1, 7)]
+    anns = [(i, 1, [4 + i, 5, 20, 18]) for i in range(1, 7)]  # one class: one ranking
     anns.append((3, 1, [40, 10, -12, 20]))  # negative width: never readable
     anno = write_coco(root, images, anns, [(1, 'a'), (2, 'b')])
     with open(os.path.join(root, 'images', '4.jpg'), 'wb') as f:
@@ -31,8 +31,10 @@ def test_oracle_detector_scores_1_with_bad_images_in_the_eval_set(tmp_path):
     metric = COCOMetric(anno, dataset.clsid2catid)
     for batch in loader:
         ids = image_ids(batch)
-        rows = [np.concatenate([c.reshape(-1, 1), np.ones([len(c), 1]), b], 1)
-                for b, c, _ in split_ground_truth(batch, len(ids))]
+        # scores falling with the image id: a duplicated image's detections would rank
+        # above later images' true positives and lower the precision
+        rows = [np.concatenate([c.reshape(-1, 1), np.full([len(c), 1], 1. - .1 * i), b], 1)
+                for i, (b, c, _) in zip(ids, split_ground_truth(batch, len(ids)))]
         metric.update(batch, {'bbox': np.concatenate(rows), 'bbox_num': [len(r) for r in rows]})
     metric.accumulate()
     assert sorted(metric.seen_ids) == [1, 2, 3, 5, 6]
