@@ -1,11 +1,12 @@
-"""Helpers shared by the quantization tests (a unique module name: every test folder
-has a conftest.py, so "from conftest import" is ambiguous)."""
+"""Helpers shared by the quantization and distillation tests (a unique module name: every
+test folder has a conftest.py, so "from conftest import" is ambiguous)."""
 import os
 
 import numpy as np
 
 
 def paddle_predict(model_dir, feeds, int8=False):
+    """Run an exported model directory in Paddle Inference (CPU, oneDNN, 1 thread)."""
     from paddle import inference
     config = inference.Config(os.path.join(model_dir, 'model.pdmodel'),
                               os.path.join(model_dir, 'model.pdiparams'))

@@ -14,6 +14,7 @@ from ppdet.slim.distill import (DistillModel, DistillStep, check_configs_compati
 from ppdet.modeling.losses.yolo_distill_loss import fine_grained_terms
 from ppdet.slim.steps import get_step, restore_steps
 from ppdet.utils.checkpoint import load_weights, save_checkpoint
+from quant_test_utils import paddle_predict
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SIZE = 64
@@ -236,8 +237,6 @@ def test_distill_settings_from_config(tmp_path):
 
 
 def test_export_of_distilled_student_runs_in_paddle_inference(tmp_path):
-    from paddle import inference
-
     from ppdet.engine.export import export_model
     student, teacher = tiny_model(seed=1), tiny_model(seed=2, base_channel=64)
     model = distill(student, teacher, pairs=[
@@ -247,18 +246,10 @@ def test_export_of_distilled_student_runs_in_paddle_inference(tmp_path):
         'sample_transforms': [{'Decode': {}}, {'Resize': {'target_size': [SIZE, SIZE]}},
                               {'Permute': {}}]})
     prefix = export_model(deployable(model), cfg, str(tmp_path / 'infer'), ['a', 'b'])
-    config = inference.Config(prefix + '.pdmodel', prefix + '.pdiparams')
-    config.disable_gpu()
-    config.set_cpu_math_library_num_threads(1)
-    predictor = inference.create_predictor(config)
     image = tiny_batch()['image'].numpy()
     feeds = {'image': image, 'im_shape': np.array([[SIZE, SIZE]] * 2, 'float32'),
              'scale_factor': np.ones([2, 2], 'float32')}
-    for name in predictor.get_input_names():
-        predictor.get_input_handle(name).copy_from_cpu(feeds[name])
-    predictor.run()
-    bbox, bbox_num = [predictor.get_output_handle(n).copy_to_cpu()
-                      for n in predictor.get_output_names()]
+    bbox, bbox_num = paddle_predict(os.path.dirname(prefix), feeds)
     student.eval()
     with paddle.no_grad():
         ref, ref_num = student.post_process(student(paddle.to_tensor(image)),

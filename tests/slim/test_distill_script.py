@@ -10,6 +10,8 @@ import pytest
 from ppdet.core.workspace import create, load_config
 from ppdet.slim.steps import make_record
 from ppdet.utils.checkpoint import read_meta, save_checkpoint
+from quant_test_utils import paddle_predict
+from seed_flags import SEED_PARAMS, SEED_R578
 from slim_script_configs import write_tiny_yolov3
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -24,10 +26,6 @@ _BASE_: [student.yml]
 YOLOv3: {backbone: ResNet}
 ResNet: {depth: 34, variant: b, return_idx: [1, 2, 3], freeze_at: -1}
 """
-
-SEED_PARAMS = ','.join('yolo_block.%d.%s.conv.weights' % (i, k)
-                       for i in range(3) for k in ('0.0', '0.1', '1.0', '1.1', '2', 'tip'))
-R578 = ','.join(['0.5'] * 6 + ['0.7'] * 6 + ['0.8'] * 6)
 
 
 @pytest.fixture(scope='module')
@@ -48,7 +46,7 @@ def setup(tmp_path_factory):
 
     cfg = load_config(str(student_path))
     student = create('YOLOv3', cfg)
-    plan = PrunePlan.from_flags(student, SEED_PARAMS, R578, 'l1_norm', SIZE)
+    plan = PrunePlan.from_flags(student, SEED_PARAMS, SEED_R578, 'l1_norm', SIZE)
     student, record = PruneStep(plan).apply(student)
     pruned = save_checkpoint(student, str(tmp / 'pruned'), meta={
         'architecture': 'YOLOv3', 'config': str(student_path), 'num_classes': 6,
@@ -87,22 +85,13 @@ def test_distill_pruned_checkpoint_alone_and_export(setup):
         assert list(model.state_dict()[key].shape) == list(shape), key
 
     # the export is the pruned student and runs in Paddle Inference
-    from paddle import inference
-    prefix = str(tmp / 'infer' / 'student' / 'model')
-    assert os.path.isfile(prefix + '.pdmodel') and os.path.isfile(
-        str(tmp / 'infer' / 'student' / 'infer_cfg.yml'))
-    config = inference.Config(prefix + '.pdmodel', prefix + '.pdiparams')
-    config.disable_gpu()
-    config.set_cpu_math_library_num_threads(1)
-    predictor = inference.create_predictor(config)
+    out = str(tmp / 'infer' / 'student')
+    assert os.path.isfile(os.path.join(out, 'model.pdmodel')) and os.path.isfile(
+        os.path.join(out, 'infer_cfg.yml'))
     feeds = {'image': np.random.RandomState(0).rand(1, 3, SIZE, SIZE).astype('float32'),
              'im_shape': np.array([[SIZE, SIZE]], 'float32'),
              'scale_factor': np.ones([1, 2], 'float32')}
-    for name in predictor.get_input_names():
-        predictor.get_input_handle(name).copy_from_cpu(feeds[name])
-    predictor.run()
-    bbox, bbox_num = [predictor.get_output_handle(n).copy_to_cpu()
-                      for n in predictor.get_output_names()]
+    bbox, bbox_num = paddle_predict(out, feeds)
     assert bbox.shape[-1] == 6 and int(bbox_num.sum()) == bbox.shape[0]
 
     # -r resumes the distillation: same steps, no second distill record, next epoch
@@ -123,6 +112,6 @@ def test_mismatched_teacher_fails_before_training(setup):
     out = _run('-c', setup['student'], '-t', setup['teacher'])
     assert out.returncode == 2 and 'no teacher weights' in out.stderr
     out = _run('-c', setup['student'], '-t', setup['teacher'], '--teacher_pretrained',
-               setup['teacher_weights'], '--pruned_params', SEED_PARAMS, '--pruned_ratios', R578,
+               setup['teacher_weights'], '--pruned_params', SEED_PARAMS, '--pruned_ratios', SEED_R578,
                '-o', 'pretrain_weights=%s' % setup['pruned'])
     assert out.returncode == 2 and 'already pruned' in out.stderr

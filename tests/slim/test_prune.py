@@ -14,18 +14,8 @@ from ppdet.slim.prune import (PrunePlan, PruneStep, format_prunable, kept_channe
 from ppdet.slim.steps import get_step, make_record, restore_steps
 from ppdet.utils.checkpoint import load_weights, read_meta, save_checkpoint
 from ppdet.utils.model_stats import count_flops
+from seed_flags import SEED_PARAMS, SEED_R578, SEED_SENSITY
 
-# the seed's flags, verbatim (slim benchmark of PaddleDetection 1.x)
-SEED_PARAMS = (
-    'yolo_block.0.0.0.conv.weights,yolo_block.0.0.1.conv.weights,yolo_block.0.1.0.conv.we'
-    'ights,yolo_block.0.1.1.conv.weights,yolo_block.0.2.conv.weights,yolo_block.0.tip.con'
-    'v.weights,yolo_block.1.0.0.conv.weights,yolo_block.1.0.1.conv.weights,yolo_block.1.1'
-    '.0.conv.weights,yolo_block.1.1.1.conv.weights,yolo_block.1.2.conv.weights,yolo_block'
-    '.1.tip.conv.weights,yolo_block.2.0.0.conv.weights,yolo_block.2.0.1.conv.weights,yolo'
-    '_block.2.1.0.conv.weights,yolo_block.2.1.1.conv.weights,yolo_block.2.2.conv.weights,'
-    'yolo_block.2.tip.conv.weights')
-SEED_R578 = '0.5,0.5,0.5,0.5,0.5,0.5,0.7,0.7,0.7,0.7,0.7,0.7,0.8,0.8,0.8,0.8,0.8,0.8'
-SEED_SENSITY = '0.1,0.2,0.2,0.2,0.2,0.1,0.2,0.3,0.3,0.3,0.2,0.1,0.3,0.4,0.4,0.4,0.4,0.3'
 
 SIZE = 32  # TinyDet's test input (tests/slim/conftest.py)
 RATIOS = collections.OrderedDict([

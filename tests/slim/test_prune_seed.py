@@ -13,22 +13,13 @@ from ppdet.core.workspace import create, load_config
 from ppdet.slim.prune import PrunePlan, PruneStep
 from ppdet.slim.steps import make_record, restore_steps
 from ppdet.utils.model_stats import count_flops, param_size_mb
+from seed_flags import SEED_PARAMS, SEED_R578, SEED_SENSITY
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONFIG = os.path.join(ROOT, 'configs', 'yolov3_mobilenet_v1.yml')
-SEED_PARAMS = (
-    'yolo_block.0.0.0.conv.weights,yolo_block.0.0.1.conv.weights,yolo_block.0.1.0.conv.we'
-    'ights,yolo_block.0.1.1.conv.weights,yolo_block.0.2.conv.weights,yolo_block.0.tip.con'
-    'v.weights,yolo_block.1.0.0.conv.weights,yolo_block.1.0.1.conv.weights,yolo_block.1.1'
-    '.0.conv.weights,yolo_block.1.1.1.conv.weights,yolo_block.1.2.conv.weights,yolo_block'
-    '.1.tip.conv.weights,yolo_block.2.0.0.conv.weights,yolo_block.2.0.1.conv.weights,yolo'
-    '_block.2.1.0.conv.weights,yolo_block.2.1.1.conv.weights,yolo_block.2.2.conv.weights,'
-    'yolo_block.2.tip.conv.weights')
 SEED = {  # ratios flag verbatim, FLOPs cut %, size cut %
-    'r578': ('0.5,0.5,0.5,0.5,0.5,0.5,0.7,0.7,0.7,0.7,0.7,0.7,0.8,0.8,0.8,0.8,0.8,0.8',
-             69.64, 66.90),
-    'sensity': ('0.1,0.2,0.2,0.2,0.2,0.1,0.2,0.3,0.3,0.3,0.2,0.1,0.3,0.4,0.4,0.4,0.4,0.3',
-                34.27, 28.54),
+    'r578': (SEED_R578, 69.64, 66.90),
+    'sensity': (SEED_SENSITY, 34.27, 28.54),
 }
 
 
