@@ -7,14 +7,13 @@ import os
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# being removed (issue 13): edges of the two cycles another change takes out
+# being removed (issue 13): the workspace -> modeling cycle another change takes out
 ALLOWED_EDGES = {
     ('ppdet.core.workspace', 'ppdet.modeling'),
 }
-# Also known, and each needs a change in a file another engineer is editing now (issue 13):
-# reader.py's build_reader imports build_dataset from its own package's __init__ (which
-# imports reader); quant_report.layer_report imports read_param_names from quant.py (which
-# imports quant_report): read_param_names belongs in a module both can import.
+# Also known, and it needs a change in a file another engineer is editing now (issue 13):
+# reader.py's create_reader imports build_dataset from its own package's __init__, which
+# imports reader; build_dataset belongs in a module that both can import.
 WAITING_EDGES = {
     ('ppdet.data.reader', 'ppdet.data'),
 }
