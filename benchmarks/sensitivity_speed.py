@@ -20,8 +20,9 @@ def main():
     parser.add_argument('--max_loss', type=float, default=0.5)
     parser.add_argument('--ratios', default='0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9')
     parser.add_argument('--out_dir', default='benchmarks/results')
-    parser.add_argument('--metric', default='AP',
-                        help='COCO stat the loss is measured on (as in slim/sensitive)')
+    parser.add_argument('--metric', default=None,
+                        help="value of the config's metric the loss is measured on (default: "
+                             "its primary value; as in slim/sensitive)")
     args, cfg = parse_and_load(parser)
     from ppdet.slim.pruning_job import run_sensitivity
     from ppdet.slim.sensitivity import spearman

@@ -20,7 +20,7 @@ logger = setup_logger(__name__)
 def evaluate_exported(cfg, model_dir, run_mode='paddle', cpu_threads=2, max_images=None):
     """Run the config's metric over EvalDataset with the exported model in ``model_dir``.
 
-    Returns the metric results (e.g. ``{'bbox': [AP, AP50, ...]}``).
+    Returns the metric's :class:`~ppdet.metrics.EvalResult` (``.primary``: e.g. COCO AP).
     """
     from ppdet.data import build_dataset, create_reader
     from ppdet.deploy.predictors import create_predictor
@@ -51,7 +51,7 @@ def evaluate_exported(cfg, model_dir, run_mode='paddle', cpu_threads=2, max_imag
             break
     with contextlib.redirect_stdout(io.StringIO()):
         metric.accumulate()
-    results = metric.get_results()
-    logger.info('%s (%s%s): AP %.4f on %d images', model_dir, run_mode,
-                ', int8' if quantized else '', results['bbox'][0], seen)
+    results = metric.summary()
+    logger.info('%s (%s%s): %s %.4f on %d images', model_dir, run_mode,
+                ', int8' if quantized else '', results.primary_name, results.primary, seen)
     return results

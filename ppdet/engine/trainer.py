@@ -177,7 +177,7 @@ class Trainer(object):
                     (epoch_id + 1) % int(self.cfg.get('snapshot_epoch', 1)) == 0 or
                     epoch_id + 1 == epochs):
                 results = self.evaluate()
-                status.update(eval_key='bbox AP', eval_value=float(results['bbox'][0]))
+                status.update(eval_key=results.primary_name, eval_value=results.primary)
             callbacks.on_epoch_end(status)
         callbacks.on_train_end(status)
 
@@ -207,7 +207,8 @@ class Trainer(object):
                 yield batch, {'bbox': bbox.numpy(), 'bbox_num': bbox_num.numpy()}
 
     def evaluate(self, dataset=None, output_eval=None, max_images=None):
-        """Run the metric over EvalDataset; returns e.g. {'bbox': [AP, AP50, ...]}."""
+        """Run the config's metric over EvalDataset; returns its
+        :class:`~ppdet.metrics.EvalResult` (named values, ``.primary`` the headline one)."""
         from ppdet.metrics import build_metric
         dataset, loader = self._loader('eval', dataset=dataset)
         metric = build_metric(self.cfg, dataset, output_eval=output_eval)
@@ -222,7 +223,7 @@ class Trainer(object):
         logger.info('evaluated %d images in %.1f s (batch size %d)', seen, time.time() - tic, bs)
         metric.accumulate()
         metric.log()
-        return metric.get_results()
+        return metric.summary()
 
     def predict(self, images, output_dir='output', draw_threshold=0.5, save_images=True):
         """Detect on image files; draws and saves them; returns per-image results."""

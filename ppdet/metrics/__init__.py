@@ -1,37 +1,39 @@
-"""Detection metrics: COCO AP (pycocotools) and Pascal VOC mAP.
+"""Detection metrics from the registry: COCO AP (pycocotools), Pascal VOC mAP, ...
 
-``build_metric(cfg, dataset)`` picks the metric named by ``cfg['metric']``; extra
-arguments may come from a ``COCOMetric:`` / ``VOCMetric:`` section of the config.
+``build_metric(cfg, dataset)`` builds the registered ``<cfg.metric>Metric`` (``metric:
+COCO`` -> :class:`COCOMetric`) through its ``from_dataset``; extra arguments may come
+from the metric's own config section (``COCOMetric: {bias: 1}``).  A new metric is a
+registered :class:`Metric` subclass named ``<Name>Metric``, nothing more.
 """
-from ppdet.core.workspace import create
+from ppdet.core.workspace import ConfigError, _close, get_registered
 
 from .coco_utils import cocoapi_eval, COCO_STAT_NAMES  # noqa: F401
 from .map_utils import DetectionMAP  # noqa: F401
-from .metrics import COCOMetric, Metric, VOCMetric  # noqa: F401
+from .metrics import COCOMetric, EvalResult, Metric, VOCMetric  # noqa: F401
 
-__all__ = ['build_metric', 'COCOMetric', 'VOCMetric', 'Metric', 'cocoapi_eval',
-           'DetectionMAP', 'COCO_STAT_NAMES', 'METRICS']
+__all__ = ['build_metric', 'metric_class', 'metric_names', 'COCOMetric', 'VOCMetric', 'Metric',
+           'EvalResult', 'cocoapi_eval', 'DetectionMAP', 'COCO_STAT_NAMES']
 
-METRICS = ('COCO', 'VOC')
+
+def metric_names():
+    """Names a config's ``metric:`` may take (registered ``<Name>Metric`` classes)."""
+    return sorted(name[:-len('Metric')] for name, cls in get_registered().items()
+                  if isinstance(cls, type) and issubclass(cls, Metric) and
+                  name.endswith('Metric') and name != 'Metric')
+
+
+def metric_class(cfg):
+    """The registered metric class named by ``cfg['metric']`` (default COCO)."""
+    name = str(cfg.get('metric', 'COCO'))
+    registered = get_registered()
+    cls = registered.get(name + 'Metric')
+    if not (isinstance(cls, type) and issubclass(cls, Metric)):
+        names = metric_names()
+        raise ConfigError('unknown metric %r in config key "metric"%s; valid metrics: %s' % (
+            name, _close(name, names), ', '.join(names)))
+    return cls
 
 
 def build_metric(cfg, dataset, output_eval=None):
-    """COCO: anno file from ``dataset.get_anno()``, ids from ``dataset.clsid2catid``.
-    VOC: names from ``dataset.label_list()``, ``map_type`` from ``cfg`` (default 11point)."""
-    name = cfg.get('metric', 'COCO')
-    if name == 'COCO':
-        kwargs = dict(anno_file=dataset.get_anno(), clsid2catid=dataset.clsid2catid,
-                      output_eval=output_eval)
-        if 'classwise' in cfg:
-            kwargs['classwise'] = bool(cfg['classwise'])
-        return create('COCOMetric', cfg, **kwargs)
-    if name == 'VOC':
-        labels = list(dataset.label_list())
-        kwargs = dict(label_list=labels, class_num=len(labels))
-        if 'map_type' in cfg:
-            kwargs['map_type'] = cfg['map_type']
-        if 'classwise' in cfg:
-            kwargs['classwise'] = bool(cfg['classwise'])
-        return create('VOCMetric', cfg, **kwargs)
-    raise ValueError('unknown metric %r in config key "metric"; valid metrics: %s'
-                     % (name, ', '.join(METRICS)))
+    """The config's metric for ``dataset`` (see each metric's ``from_dataset``)."""
+    return metric_class(cfg).from_dataset(cfg, dataset, output_eval=output_eval)

@@ -1,10 +1,17 @@
-"""Eval-loop metrics: reset() / update(inputs, outputs) / accumulate() / log() / get_results().
+"""Eval-loop metrics: reset() / update(inputs, outputs) / accumulate() / log() / summary().
 
-See :mod:`ppdet.metrics.batch_utils` for the accepted batch layouts.
+Every metric is a registered component; ``metric: COCO`` in a config names
+``COCOMetric`` (see :func:`ppdet.metrics.build_metric`).  Each declares the names of
+its summary values, the first being its *primary* value (COCO: AP; VOC: mAP), and
+``summary()`` returns them as an :class:`EvalResult`: consumers (trainer, pipeline,
+sensitivity analysis, ``prune.py --eval``) read ``result.primary`` and never index
+into a metric-specific layout.  ``get_results()`` keeps PaddleDetection's
+``{'bbox': [...]}``.  See :mod:`ppdet.metrics.batch_utils` for the batch layouts.
 """
+import collections
 import os
 
-from ppdet.core.workspace import register
+from ppdet.core.workspace import create, register
 from ppdet.utils.logger import setup_logger
 
 from .batch_utils import image_ids, split_detections, split_ground_truth
@@ -14,14 +21,65 @@ from .map_utils import DetectionMAP, MAP_TYPES
 
 logger = setup_logger(__name__)
 
-__all__ = ['Metric', 'COCOMetric', 'VOCMetric']
+__all__ = ['Metric', 'COCOMetric', 'VOCMetric', 'EvalResult']
 
 # subset warnings already given: sensitivity analysis evaluates the same subset hundreds of
 # times, and one line per probe would bury its progress bar
 _SUBSET_WARNED = set()
 
 
+class EvalResult(collections.OrderedDict):
+    """Named values of one evaluation; ``primary`` is the metric's headline value."""
+
+    def __init__(self, values, primary_name, metric):
+        super().__init__(values)
+        if primary_name not in self:
+            raise ValueError('%s has no value %r' % (metric, primary_name))
+        self.primary_name = primary_name
+        self.metric = metric
+
+    @property
+    def primary(self):
+        return float(self[self.primary_name])
+
+    def __repr__(self):
+        return '%s(%s)' % (self.metric, ', '.join('%s=%.4f' % kv for kv in self.items()))
+
+
 class Metric(object):
+    """Base of the registered metrics.
+
+    Class attributes: ``value_names`` (summary value names, primary first) and
+    ``aliases`` (other accepted names, e.g. ``AP`` for VOC's mAP).
+    """
+    value_names = ()
+    aliases = {}
+
+    @classmethod
+    def from_dataset(cls, cfg, dataset, output_eval=None):
+        """Build the metric for ``dataset`` (its annotations / label list) and ``cfg``."""
+        raise NotImplementedError
+
+    @classmethod
+    def resolve_value_name(cls, name):
+        """``name`` (or an alias) as one of :attr:`value_names`; None gives the primary."""
+        if name is None:
+            return cls.value_names[0]
+        name = cls.aliases.get(name, name)
+        if name not in cls.value_names:
+            raise ValueError('unknown value %r of the %s metric (choose from %s)' % (
+                name, cls.__name__, ', '.join(cls.value_names)))
+        return name
+
+    def values(self):
+        """The summary values in :attr:`value_names` order (after accumulate)."""
+        raise NotImplementedError
+
+    def summary(self):
+        vals = [float(v) for v in self.values()]
+        return EvalResult(zip(self.value_names, vals), self.value_names[0],
+                          type(self).__name__[:-len('Metric')] or type(self).__name__)
+
     def reset(self):
         raise NotImplementedError
 
@@ -49,6 +107,8 @@ class COCOMetric(Metric):
         classwise: also compute and log per-category AP.
         bias: added to w and h when converting x1y1x2y2 to COCO xywh (see coco_utils).
     """
+
+    value_names = tuple(COCO_STAT_NAMES)
 
     def __init__(self, anno_file, clsid2catid, output_eval=None, classwise=False, bias=0):
         self.anno_file = anno_file
@@ -105,10 +165,22 @@ class COCOMetric(Metric):
         if self.per_class is not None:
             logger.info('per-class bbox AP:\n%s', classwise_table(self.per_class))
 
-    def get_results(self):
+    @classmethod
+    def from_dataset(cls, cfg, dataset, output_eval=None):
+        """Annotations from ``dataset.get_anno()``, ids from ``dataset.clsid2catid``."""
+        kwargs = dict(anno_file=dataset.get_anno(), clsid2catid=dataset.clsid2catid,
+                      output_eval=output_eval)
+        if 'classwise' in cfg:
+            kwargs['classwise'] = bool(cfg['classwise'])
+        return create('COCOMetric', cfg, **kwargs)
+
+    def values(self):
         if self.stats is None:
             self.accumulate()
-        return {'bbox': list(self.stats)}
+        return list(self.stats)
+
+    def get_results(self):
+        return {'bbox': self.values()}
 
 
 @register
@@ -118,6 +190,9 @@ class VOCMetric(Metric):
     Ground truth comes from the batch: ``gt_bbox`` (original-image pixels, x1y1x2y2),
     ``gt_class`` and optionally ``difficult``.
     """
+
+    value_names = ('mAP',)
+    aliases = {'AP': 'mAP'}
 
     def __init__(self, label_list, class_num, overlap_thresh=0.5, map_type='11point',
                  is_bbox_normalized=False, evaluate_difficult=False, classwise=False):
@@ -163,7 +238,21 @@ class VOCMetric(Metric):
         if self.classwise:
             logger.info('per-class AP:\n%s', classwise_table(self.per_class_ap()))
 
-    def get_results(self):
+    @classmethod
+    def from_dataset(cls, cfg, dataset, output_eval=None):
+        """Names from ``dataset.label_list()``; ``map_type`` from ``cfg`` (default 11point)."""
+        labels = list(dataset.label_list())
+        kwargs = dict(label_list=labels, class_num=len(labels))
+        if 'map_type' in cfg:
+            kwargs['map_type'] = cfg['map_type']
+        if 'classwise' in cfg:
+            kwargs['classwise'] = bool(cfg['classwise'])
+        return create('VOCMetric', cfg, **kwargs)
+
+    def values(self):
         if self.mAP is None:
             self.accumulate()
-        return {'bbox': [self.mAP]}
+        return [self.mAP]
+
+    def get_results(self):
+        return {'bbox': self.values()}

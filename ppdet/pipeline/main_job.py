@@ -36,7 +36,7 @@ DISTILL_WEIGHTS = {'l2': 10.0, 'fine_grained': 100.0}
 class Pipeline(object):
     def __init__(self, config, work_dir='output/pipeline', dataset_dir='dataset/builtin',
                  overrides=None, finetune_epochs=FINETUNE_EPOCHS, sensitivity_images=40,
-                 dataset_kwargs=None, sensitivity_metric='AP', calib_images=16,
+                 dataset_kwargs=None, sensitivity_metric=None, calib_images=16,
                  teacher_config=TEACHER_CONFIG, teacher_epochs=None, stages=None,
                  distill_weights=None):
         self.config = config
@@ -120,10 +120,11 @@ class Pipeline(object):
         trainer = Trainer(cfg, mode='eval')
         trainer.load_weights(weights)
         with contextlib.redirect_stdout(open(os.devnull, 'w')):
-            stats = trainer.evaluate(output_eval=self.path(name))['bbox']
+            res = trainer.evaluate(output_eval=self.path(name))
         size = config_input_size(cfg)
-        row = dict(model_summary(trainer.model, size), AP=float(stats[0]),
-                   AP50=float(stats[1]), input_size=size[0], weights=weights)
+        # AP: the metric's primary value (COCO AP on the built-in set)
+        row = dict(model_summary(trainer.model, size), AP=res.primary, AP50=res.get('AP50'),
+                   input_size=size[0], weights=weights)
         if table_row:
             row['inference_dir'] = self.export(name, trainer)
         row.update(extra or {})
@@ -208,8 +209,8 @@ class Pipeline(object):
         a quantized model): what a deployed model really scores."""
         from ppdet.engine.infer_eval import evaluate_exported
         row = dict(self.results[name])
-        stats = evaluate_exported(cfg or self.cfg(), row['inference_dir'])['bbox']
-        row.update(AP_deployed=float(stats[0]), AP50_deployed=float(stats[1]))
+        res = evaluate_exported(cfg or self.cfg(), row['inference_dir'])
+        row.update(AP_deployed=res.primary, AP50_deployed=res.get('AP50'))
         self.record(name, row)
         return row
 

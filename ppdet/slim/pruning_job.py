@@ -51,7 +51,7 @@ def print_params(cfg, out=print):
 def run_sensitivity(cfg, weights=None, pruned_params=None, ratios=DEFAULT_RATIOS,
                     sensitivities_file='sensitivities.json', eval_images=None, max_loss=None,
                     plot_file=None, criterion='l1_norm', cache_backbone=True, progress=True,
-                    metric='AP'):
+                    metric=None):
     """Sensitivity of each parameter; resumable through ``sensitivities_file``."""
     trainer = _trainer_with_weights(cfg, weights or cfg.get('weights'), 'eval')
     model = trainer.model

@@ -25,25 +25,15 @@ def _prefix_is_unpruned(model, param_names):
     return all(id(params[n]) not in backbone_ids for n in param_names)
 
 
-def metric_index(cfg, name):
-    """Position of ``name`` (AP, AP50, AR100, ...) in the metric's result list."""
-    from ppdet.metrics import COCO_STAT_NAMES
-    names = list(COCO_STAT_NAMES) if cfg.get('metric', 'COCO') == 'COCO' else ['mAP', 'AP']
-    if name not in names:
-        raise ValueError('unknown sensitivity metric %r for %s (choose from %s)' % (
-            name, cfg.get('metric', 'COCO'), ', '.join(names)))
-    return 0 if names[0] == 'mAP' else names.index(name)
-
-
 class SubsetEvaluator(object):
-    """``evaluator(model) -> float``: the metric (COCO AP by default) on a fixed image subset."""
+    """``evaluator(model) -> float``: one value of the config's metric (its primary value,
+    e.g. COCO AP, unless ``metric`` names another, e.g. AP50) on a fixed image subset."""
 
     def __init__(self, trainer, max_images=None, cache_backbone=True, param_names=(),
-                 metric='AP'):
-        from ppdet.metrics import build_metric
+                 metric=None):
+        from ppdet.metrics import build_metric, metric_class
         self.cfg = trainer.cfg
-        self.metric = metric
-        self.metric_index = metric_index(trainer.cfg, metric)
+        self.metric = metric_class(trainer.cfg).resolve_value_name(metric)
         self.dataset, loader = trainer._loader('eval')
         self._build_metric = lambda: build_metric(self.cfg, self.dataset)
         self.batches, seen = [], 0
@@ -81,4 +71,4 @@ class SubsetEvaluator(object):
                 metric.update(batch, {'bbox': bbox.numpy(), 'bbox_num': bbox_num.numpy()})
         with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints its table
             metric.accumulate()
-        return float(metric.get_results()['bbox'][self.metric_index])
+        return float(metric.summary()[self.metric])

@@ -49,8 +49,8 @@ def main():
             before['GFLOPs'], after['GFLOPs'], 100 * (1 - after['GFLOPs'] / before['GFLOPs']),
             before['size_MB'], after['size_MB'], 100 * (1 - after['size_MB'] / before['size_MB'])))
         if args.eval:
-            ap = trainer.evaluate(output_eval=args.output_eval)['bbox'][0]
-            print('AP right after pruning: %.4f' % ap)
+            res = trainer.evaluate(output_eval=args.output_eval)
+            print('%s right after pruning: %.4f' % (res.primary_name, res.primary))
     if int(cfg.get('epoch', 0)) > trainer.start_epoch:
         trainer.train(validate=args.eval)
 

@@ -25,8 +25,9 @@ def main():
     parser.add_argument('--plot', default=None, help='PNG of the curves (default: next to -s)')
     parser.add_argument('--prune_criterion', default='l1_norm',
                         choices=['l1_norm', 'geometry_median'])
-    parser.add_argument('--metric', default='AP',
-                        help='what the loss is measured on: AP, AP50, AR100, ... (COCO) or mAP')
+    parser.add_argument('--metric', default=None,
+                        help="which value of the config's metric the loss is measured on "
+                             "(default: its primary value; COCO: AP, AP50, AR100, ...; VOC: mAP)")
     parser.add_argument('--no_cache', action='store_true',
                         help='do not reuse backbone features between probes')
     args, cfg = parse_and_load(parser)

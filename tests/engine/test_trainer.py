@@ -35,7 +35,8 @@ def test_train_checkpoints_resume_and_eval(tiny_config, tmp_path):
     e = Trainer(load_config(tiny_config), mode='eval')
     e.load_weights(final)
     res = e.evaluate(output_eval=str(tmp_path / 'ev'))
-    assert len(res['bbox']) == 12 and 0.0 <= res['bbox'][0] <= 1.0
+    assert len(res) == 12 and res.primary_name == 'AP' and 0.0 <= res.primary <= 1.0
+    assert res.primary == res['AP'] and list(res)[1] == 'AP50'
     assert os.path.isfile(tmp_path / 'ev' / 'bbox.json')
 
 
