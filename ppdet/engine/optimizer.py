@@ -1,55 +1,173 @@
-"""Learning-rate schedules and optimizers from the ``LearningRate`` / ``OptimizerBuilder`` sections.
+"""Learning-rate schedules and optimizers from the ``LearningRate`` / ``OptimizerBuilder``
+sections, every piece a registered component (as in PaddleDetection 2.x).
 
-Milestones and cosine lengths are given in epochs (PaddleDetection style) and
-converted to iterations with the loader's length; warm-up is in iterations
-(``steps``) or epochs (``epochs``).
+``LearningRate.schedulers`` lists ``{name: <registered schedule>, ...args}``: one decay
+(``PiecewiseDecay``, ``CosineDecay``) and optionally a ``LinearWarmup`` around it.
+Milestones and cosine lengths are in epochs (PaddleDetection style) and converted to
+iterations with the loader's length; warm-up is in iterations (``steps``) or epochs
+(``epochs``).  ``OptimizerBuilder.optimizer.type`` names a registered optimizer
+(``Momentum``, ``SGD``, ``Adam``, ``AdamW``); a new schedule or optimizer is one more
+registered class, nothing else.
 """
 import paddle
 
-_VALID_SCHEDULERS = ('PiecewiseDecay', 'CosineDecay', 'LinearWarmup')
-_VALID_OPTIMIZERS = ('Momentum', 'SGD', 'Adam', 'AdamW')
+from ppdet.core.workspace import ConfigError, _close, create, get_registered, register
+
+__all__ = ['build_lr', 'build_optimizer', 'LRSchedule', 'OptimizerSpec', 'PiecewiseDecay',
+           'CosineDecay', 'LinearWarmup', 'Momentum', 'SGD', 'Adam', 'AdamW']
+
+
+def _kinds(base):
+    return sorted(n for n, c in get_registered().items()
+                  if isinstance(c, type) and issubclass(c, base) and c is not base)
+
+
+def _create_kind(base, name, args, what):
+    cls = get_registered().get(name)
+    if not (isinstance(cls, type) and issubclass(cls, base)):
+        names = _kinds(base)
+        raise ConfigError('unknown %s %r%s (valid: %s)' % (what, name, _close(name, names),
+                                                           ', '.join(names)))
+    return create(name, None, **args)
+
+
+# -- learning rate ------------------------------------------------------------------
+class LRSchedule(object):
+    """A decay: ``__call__(base_lr, steps_per_epoch, epochs)`` -> Paddle LR or float."""
+    is_warmup = False
+
+    def __call__(self, base_lr, steps_per_epoch, epochs):
+        raise NotImplementedError
+
+
+@register
+class PiecewiseDecay(LRSchedule):
+    """``base_lr * gamma**i`` after the i-th milestone (epochs)."""
+
+    def __init__(self, gamma=0.1, milestones=()):
+        self.gamma = float(gamma)
+        self.milestones = list(milestones or [])
+
+    def __call__(self, base_lr, steps_per_epoch, epochs):
+        miles = [int(m * steps_per_epoch) for m in self.milestones]
+        values = [base_lr * self.gamma ** i for i in range(len(miles) + 1)]
+        return paddle.optimizer.lr.PiecewiseDecay(boundaries=miles, values=values)
+
+
+@register
+class CosineDecay(LRSchedule):
+    """Cosine from ``base_lr`` to ``base_lr * min_lr_ratio`` over ``max_epochs`` (default:
+    the training's epochs)."""
+
+    def __init__(self, max_epochs=None, min_lr_ratio=0.0):
+        self.max_epochs = max_epochs
+        self.min_lr_ratio = float(min_lr_ratio)
+
+    def __call__(self, base_lr, steps_per_epoch, epochs):
+        max_epochs = self.max_epochs if self.max_epochs is not None else epochs
+        return paddle.optimizer.lr.CosineAnnealingDecay(
+            learning_rate=base_lr, T_max=max(1, int(max_epochs * steps_per_epoch)),
+            eta_min=base_lr * self.min_lr_ratio)
+
+
+@register
+class LinearWarmup(LRSchedule):
+    """Linear ramp from ``base_lr * start_factor`` over ``steps`` iterations (or ``epochs``)
+    before the decay it wraps."""
+    is_warmup = True
+
+    def __init__(self, steps=None, epochs=None, start_factor=0.0):
+        self.steps, self.epochs, self.start_factor = steps, epochs, float(start_factor)
+
+    def wrap(self, lr, base_lr, steps_per_epoch):
+        steps = self.steps
+        if steps is None:
+            steps = int((1 if self.epochs is None else self.epochs) * steps_per_epoch)
+        if steps <= 0:
+            return lr
+        return paddle.optimizer.lr.LinearWarmup(learning_rate=lr, warmup_steps=int(steps),
+                                                start_lr=base_lr * self.start_factor,
+                                                end_lr=base_lr)
 
 
 def build_lr(cfg, steps_per_epoch, epochs):
     spec = cfg.get('LearningRate') or {'base_lr': 0.001, 'schedulers': []}
     base_lr = float(spec['base_lr'])
-    sched, warmup = None, None
-    for s in spec.get('schedulers', []) or []:
-        s = dict(s)
-        name = s.pop('name', None)
-        if name not in _VALID_SCHEDULERS:
-            raise ValueError('unknown LearningRate scheduler %r (valid: %s)' % (
-                name, ', '.join(_VALID_SCHEDULERS)))
-        if name == 'PiecewiseDecay':
-            gamma = s.get('gamma', 0.1)
-            miles = [int(m * steps_per_epoch) for m in s.get('milestones', [])]
-            values = [base_lr * gamma ** i for i in range(len(miles) + 1)]
-            sched = paddle.optimizer.lr.PiecewiseDecay(boundaries=miles, values=values)
-        elif name == 'CosineDecay':
-            max_epochs = s.get('max_epochs', epochs)
-            sched = paddle.optimizer.lr.CosineAnnealingDecay(
-                learning_rate=base_lr, T_max=max(1, int(max_epochs * steps_per_epoch)),
-                eta_min=base_lr * s.get('min_lr_ratio', 0.0))
+    decay, warmup = None, None
+    for entry in spec.get('schedulers', []) or []:
+        entry = dict(entry)
+        sched = _create_kind(LRSchedule, entry.pop('name', None), entry,
+                             'LearningRate scheduler')
+        if sched.is_warmup:
+            warmup = sched
         else:
-            warmup = s
-    lr = sched if sched is not None else base_lr
-    if warmup is not None:
-        steps = warmup.get('steps')
-        if steps is None:
-            steps = int(warmup.get('epochs', 1) * steps_per_epoch)
-        if steps > 0:
-            lr = paddle.optimizer.lr.LinearWarmup(
-                learning_rate=lr, warmup_steps=int(steps),
-                start_lr=base_lr * warmup.get('start_factor', 0.0), end_lr=base_lr)
-    return lr
+            decay = sched
+    lr = decay(base_lr, steps_per_epoch, epochs) if decay is not None else base_lr
+    return warmup.wrap(lr, base_lr, steps_per_epoch) if warmup is not None else lr
+
+
+# -- optimizers ---------------------------------------------------------------------
+class OptimizerSpec(object):
+    """A registered optimizer: ``build(lr, params, weight_decay, grad_clip)``."""
+    paddle_cls = None
+
+    def kwargs(self):
+        return {}
+
+    def build(self, lr, params, weight_decay, grad_clip):
+        return self.paddle_cls(learning_rate=lr, parameters=params, weight_decay=weight_decay,
+                               grad_clip=grad_clip, **self.kwargs())
+
+
+@register
+class Momentum(OptimizerSpec):
+    paddle_cls = paddle.optimizer.Momentum
+
+    def __init__(self, momentum=0.9, use_nesterov=False):
+        self.momentum, self.use_nesterov = float(momentum), bool(use_nesterov)
+
+    def kwargs(self):
+        return {'momentum': self.momentum, 'use_nesterov': self.use_nesterov}
+
+
+@register
+class SGD(OptimizerSpec):
+    paddle_cls = paddle.optimizer.SGD
+
+
+@register
+class Adam(OptimizerSpec):
+    paddle_cls = paddle.optimizer.Adam
+
+    def __init__(self, beta1=0.9, beta2=0.999, epsilon=1e-8):
+        self.beta1, self.beta2, self.epsilon = float(beta1), float(beta2), float(epsilon)
+
+    def kwargs(self):
+        return {'beta1': self.beta1, 'beta2': self.beta2, 'epsilon': self.epsilon}
+
+
+@register
+class AdamW(Adam):
+    """Adam with decoupled weight decay (its own ``weight_decay``, not a regularizer)."""
+    paddle_cls = paddle.optimizer.AdamW
+
+    def __init__(self, beta1=0.9, beta2=0.999, epsilon=1e-8, weight_decay=0.01):
+        super().__init__(beta1, beta2, epsilon)
+        self.weight_decay = float(weight_decay)
+
+    def build(self, lr, params, weight_decay, grad_clip):
+        if weight_decay is not None:
+            raise ConfigError('AdamW decays the weights itself: set OptimizerBuilder.optimizer.'
+                              'weight_decay and drop OptimizerBuilder.regularizer')
+        return self.paddle_cls(learning_rate=lr, parameters=params,
+                               weight_decay=self.weight_decay, grad_clip=grad_clip,
+                               **self.kwargs())
 
 
 def build_optimizer(cfg, params, lr):
     spec = cfg.get('OptimizerBuilder') or {}
     opt = dict(spec.get('optimizer') or {'type': 'Momentum', 'momentum': 0.9})
-    kind = opt.pop('type', 'Momentum')
-    if kind not in _VALID_OPTIMIZERS:
-        raise ValueError('unknown optimizer type %r (valid: %s)' % (kind, ', '.join(_VALID_OPTIMIZERS)))
+    builder = _create_kind(OptimizerSpec, opt.pop('type', 'Momentum'), opt, 'optimizer type')
     reg = spec.get('regularizer')
     weight_decay = None
     if reg:
@@ -59,12 +177,4 @@ def build_optimizer(cfg, params, lr):
     clip = spec.get('clip_grad_by_norm')
     grad_clip = paddle.nn.ClipGradByGlobalNorm(clip) if clip else None
     params = [p for p in params if not p.stop_gradient]
-    if kind == 'Momentum':
-        return paddle.optimizer.Momentum(learning_rate=lr, parameters=params,
-                                         weight_decay=weight_decay, grad_clip=grad_clip, **opt)
-    if kind == 'SGD':
-        return paddle.optimizer.SGD(learning_rate=lr, parameters=params,
-                                    weight_decay=weight_decay, grad_clip=grad_clip, **opt)
-    cls = paddle.optimizer.Adam if kind == 'Adam' else paddle.optimizer.AdamW
-    return cls(learning_rate=lr, parameters=params, weight_decay=weight_decay,
-               grad_clip=grad_clip, **opt)
+    return builder.build(lr, params, weight_decay, grad_clip)

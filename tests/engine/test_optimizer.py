@@ -1,0 +1,81 @@
+"""LR schedules and optimizers come from the registry; their values at known steps."""
+import math
+
+import paddle
+import pytest
+
+from ppdet.core.workspace import ConfigError, register
+from ppdet.engine.optimizer import LRSchedule, build_lr, build_optimizer
+
+
+def _lrs(lr, n):
+    out = []
+    for _ in range(n):
+        out.append(lr() if callable(lr) else lr)
+        if isinstance(lr, paddle.optimizer.lr.LRScheduler):
+            lr.step()
+    return out
+
+
+def test_piecewise_with_warmup_values():
+    cfg = {'LearningRate': {'base_lr': 0.1, 'schedulers': [
+        {'name': 'PiecewiseDecay', 'gamma': 0.1, 'milestones': [2, 3]},
+        {'name': 'LinearWarmup', 'start_factor': 0.0, 'steps': 4}]}}
+    got = _lrs(build_lr(cfg, steps_per_epoch=5, epochs=4), 20)
+    # Paddle's LinearWarmup starts the wrapped decay after the ramp (as in PaddleDetection),
+    # so the milestones at steps 10 and 15 take effect 4 steps later
+    assert got[:4] == pytest.approx([0.0, 0.025, 0.05, 0.075])
+    assert got[4:14] == pytest.approx([0.1] * 10)
+    assert got[14:19] == pytest.approx([0.01] * 5)
+    assert got[19] == pytest.approx(0.001)
+
+
+def test_cosine_ends_at_min_ratio():
+    cfg = {'LearningRate': {'base_lr': 0.2, 'schedulers': [
+        {'name': 'CosineDecay', 'min_lr_ratio': 0.1}]}}
+    got = _lrs(build_lr(cfg, steps_per_epoch=10, epochs=2), 21)
+    assert got[0] == pytest.approx(0.2)
+    assert got[10] == pytest.approx(0.02 + 0.18 * (1 + math.cos(math.pi / 2)) / 2)
+    assert got[20] == pytest.approx(0.02)
+
+
+def test_optimizer_types_and_unknown_names():
+    params = paddle.nn.Linear(2, 2).parameters()
+    l2 = {'type': 'L2', 'factor': 1e-4}
+    for kind, cls in (('Momentum', paddle.optimizer.Momentum), ('SGD', paddle.optimizer.SGD),
+                      ('Adam', paddle.optimizer.Adam)):
+        opt = build_optimizer({'OptimizerBuilder': {'optimizer': {'type': kind},
+                                                    'regularizer': l2}}, params, 0.1)
+        assert type(opt) is cls
+    opt = build_optimizer({'OptimizerBuilder': {'optimizer': {'type': 'AdamW',
+                                                              'weight_decay': 0.05}}}, params, 0.1)
+    assert type(opt) is paddle.optimizer.AdamW
+    with pytest.raises(ConfigError, match='AdamW decays the weights itself'):
+        build_optimizer({'OptimizerBuilder': {'optimizer': {'type': 'AdamW'},
+                                              'regularizer': l2}}, params, 0.1)
+    with pytest.raises(ConfigError, match="unknown optimizer type 'Momentun'; did you mean "
+                                          "'Momentum'"):
+        build_optimizer({'OptimizerBuilder': {'optimizer': {'type': 'Momentun'}}}, params, 0.1)
+    with pytest.raises(ConfigError, match="unknown argument 'momentun' for Momentum"):
+        build_optimizer({'OptimizerBuilder': {'optimizer': {'type': 'Momentum',
+                                                            'momentun': 0.9}}}, params, 0.1)
+    with pytest.raises(ConfigError, match="unknown LearningRate scheduler 'CosineDecy'; did "
+                                          "you mean 'CosineDecay'"):
+        build_lr({'LearningRate': {'base_lr': 0.1, 'schedulers': [{'name': 'CosineDecy'}]}},
+                 10, 1)
+    # a registered class that is not a schedule is not accepted as one
+    with pytest.raises(ConfigError, match="unknown LearningRate scheduler 'Momentum'"):
+        build_lr({'LearningRate': {'base_lr': 0.1, 'schedulers': [{'name': 'Momentum'}]}}, 10, 1)
+
+
+def test_a_registered_schedule_plugs_in():
+    @register
+    class HalvingDecay(LRSchedule):
+        def __init__(self, every=1):
+            self.every = every
+
+        def __call__(self, base_lr, steps_per_epoch, epochs):
+            return paddle.optimizer.lr.StepDecay(base_lr, self.every * steps_per_epoch, 0.5)
+
+    cfg = {'LearningRate': {'base_lr': 1.0, 'schedulers': [{'name': 'HalvingDecay'}]}}
+    assert _lrs(build_lr(cfg, steps_per_epoch=2, epochs=3), 6) == [1, 1, .5, .5, .25, .25]
