@@ -16,7 +16,7 @@ def main():
     args, cfg = parse_and_load(parser)
     from ppdet.data import build_dataset
     from ppdet.data.anchor_cluster import box_sizes, kmeans_anchors, level_shares
-    from ppdet.slim.pruning_job import config_input_size
+    from ppdet.utils.model_stats import config_input_size
     size = [args.size, args.size] if args.size else config_input_size(cfg)
     dataset = build_dataset(cfg, 'TrainDataset')  # parsed on construction
     wh = box_sizes(dataset.roidbs, size)

@@ -20,25 +20,50 @@ import yaml
 
 __all__ = [
     'register', 'create', 'load_config', 'merge_config', 'apply_overrides',
-    'get_registered', 'ConfigError', 'AttrDict', 'GLOBAL_KEYS',
+    'get_registered', 'ConfigError', 'AttrDict', 'GLOBAL_KEYS', 'UNSUPPORTED_KEYS',
+    'import_components',
 ]
 
 BASE_KEY = '_BASE_'
 
 _REGISTRY = {}
 
-# Top-level keys that are plain settings rather than component sections.
+# Top-level keys that are plain settings rather than component sections; each is read by
+# the code named beside it.  Keys in any registered class's ``__shared__`` (num_classes,
+# norm_type, use_fine_grained_loss) are valid top-level keys too.
 GLOBAL_KEYS = {
-    'architecture', 'num_classes', 'use_gpu', 'use_xpu', 'log_iter',
-    'save_dir', 'snapshot_epoch', 'epoch', 'weights', 'pretrain_weights',
-    'metric', 'map_type', 'classwise', 'worker_num', 'seed', 'input_size',
-    'TrainDataset', 'EvalDataset', 'TestDataset', 'TrainReader', 'EvalReader',
-    'TestReader', 'LearningRate', 'OptimizerBuilder', 'norm_type',
-    'use_fine_grained_loss', 'export', 'eval_size', 'max_iters_per_epoch',
-    'slim', 'Pruner', 'Distill', 'Quant', 'PostQuant', 'Sensitivity',
-    'teacher_config', 'teacher_weights', 'find_unused_parameters',
-    'use_ema', 'log_file', 'dataset_dir', 'print_flops', 'eval_interval',
+    'architecture', 'num_classes', 'metric', 'map_type', 'classwise',  # model, metrics
+    'use_gpu', 'seed', 'worker_num', 'log_iter', 'log_file',            # runtime, cli
+    'save_dir', 'epoch', 'snapshot_epoch', 'eval_interval', 'use_ema', 'ema_decay',
+    'print_flops', 'max_iters_per_epoch', 'find_unused_parameters',     # trainer
+    'weights', 'pretrain_weights', 'input_size',                        # scripts
+    'TrainDataset', 'EvalDataset', 'TestDataset', 'TrainReader', 'EvalReader', 'TestReader',
+    'LearningRate', 'OptimizerBuilder',
+    'Distill', 'Quant', 'PostQuant',                                    # slim scripts
+    'custom_imports',                                                   # load_config
 }
+
+# Keys PaddleDetection configs carry that nothing here reads: refused with the fix, so
+# that ``-o use_xpu=true`` is not silently ignored.
+UNSUPPORTED_KEYS = {
+    'use_xpu': 'XPU devices are not supported (CPU, or GPU with use_gpu: true)',
+    'use_npu': 'NPU devices are not supported (CPU, or GPU with use_gpu: true)',
+    'eval_size': 'the evaluation input size comes from EvalReader\'s Resize target_size',
+    'slim': 'compression runs through the slim/ scripts (slim/prune/prune.py, '
+            'slim/distillation/distill.py, slim/quantization/*.py), not a slim: key',
+    'Pruner': 'give the pruning plan to slim/prune/prune.py (--pruned_params, '
+              '--pruned_ratios or a preset, --prune_criterion)',
+    'Sensitivity': 'give the analysis settings to slim/sensitive/sensitive.py flags',
+    'export': 'export options are flags of tools/export_model.py (--exclude_nms)',
+    'dataset_dir': 'set TrainDataset/EvalDataset/TestDataset.dataset_dir',
+    'teacher_config': 'set Distill.teacher_config or pass -t to the distillation script',
+    'teacher_weights': 'set Distill.teacher_weights or pass --teacher_pretrained',
+}
+
+# Packages whose modules register the built-in components; load_config imports them (by
+# name, so the core does not depend on the layers above it), then a config's own
+# ``custom_imports: [my_package.my_family]`` - how a new model family plugs in.
+COMPONENT_PACKAGES = ('ppdet.modeling', 'ppdet.data', 'ppdet.metrics', 'ppdet.engine.optimizer')
 
 
 class ConfigError(ValueError):
@@ -141,10 +166,23 @@ def _load_with_bases(path, seen=()):
     return _deep_merge(merged, data)
 
 
+def shared_keys():
+    """Top-level keys some registered component takes through ``__shared__``."""
+    return {k for cls in _REGISTRY.values() for k in getattr(cls, '__shared__', [])}
+
+
+def _unsupported(key):
+    return ConfigError('config key %r is not supported: %s; remove it' % (
+        key, UNSUPPORTED_KEYS[key]))
+
+
 def validate_config(cfg):
     """Fail on unknown top-level keys and unknown keys inside component sections."""
+    shared = shared_keys()
     for key, val in cfg.items():
-        if key in GLOBAL_KEYS or key.startswith('_'):
+        if key in UNSUPPORTED_KEYS:
+            raise _unsupported(key)
+        if key in GLOBAL_KEYS or key in shared or key.startswith('_'):
             continue
         if key in _REGISTRY:
             if isinstance(val, dict):
@@ -155,14 +193,34 @@ def validate_config(cfg):
                             sub, key, _close(sub, params), ', '.join(sorted(params))))
             continue
         raise ConfigError('unknown config key %r%s' % (
-            key, _close(key, list(GLOBAL_KEYS) + list(_REGISTRY))))
+            key, _close(key, list(GLOBAL_KEYS | shared) + list(_REGISTRY))))
+
+
+def import_components(modules=()):
+    """Import :data:`COMPONENT_PACKAGES` and ``modules`` (a config's ``custom_imports``)
+    so that their ``@register`` classes exist."""
+    import importlib
+    for name in list(COMPONENT_PACKAGES) + list(modules or []):
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name != name and not name.startswith(str(e.name) + '.'):
+                raise
+            raise ConfigError('custom_imports: cannot import %r (%s); give an importable '
+                              'module name (the package must be installed or on PYTHONPATH)'
+                              % (name, e))
 
 
 def load_config(path, overrides=None, validate=True):
-    """Load a YAML config with ``_BASE_`` inheritance and ``a.b=c`` overrides."""
-    import ppdet.modeling  # noqa: F401  (registers the components)
+    """Load a YAML config with ``_BASE_`` inheritance and ``a.b=c`` overrides.
+
+    The built-in components and the config's ``custom_imports`` are imported first."""
     cfg = AttrDict(_load_with_bases(path))
     cfg['_config_path'] = os.path.abspath(path)
+    custom = cfg.get('custom_imports') or []
+    if isinstance(custom, str):
+        custom = [custom]
+    import_components(custom)
     if overrides:
         apply_overrides(cfg, overrides)
     if validate:
@@ -202,10 +260,12 @@ def apply_overrides(cfg, overrides):
             if not isinstance(node, dict):
                 raise ConfigError('override %r: %r is not a section' % (item, part))
         last = parts[-1]
+        if node is cfg and last in UNSUPPORTED_KEYS:
+            raise _unsupported(last)
         if last not in node:
             allowed = set(node.keys())
             if node is cfg:
-                allowed |= GLOBAL_KEYS
+                allowed |= GLOBAL_KEYS | shared_keys()
             elif len(parts) == 2 and parts[0] in _REGISTRY:
                 allowed |= set(_ctor_params(_REGISTRY[parts[0]]))
             if last not in allowed:

@@ -26,6 +26,7 @@ from paddle.io import BatchSampler, DataLoader, DistributedBatchSampler
 from ppdet.core.workspace import ConfigError, _close, create, get_registered
 from ppdet.utils.logger import setup_logger
 
+from .dataset_builder import build_dataset
 from .source.dataset import ImageDecodeError
 from .transform.operators import BaseOperator
 
@@ -284,7 +285,6 @@ def create_reader(cfg, mode, dataset=None, num_workers=None, batch_size=None):
             raise ConfigError('unknown key %r in %s%s (valid: %s)' % (
                 key, name, _close(key, READER_KEYS), ', '.join(READER_KEYS)))
     if dataset is None:
-        from . import build_dataset
         dataset = build_dataset(cfg, DATASET_SECTIONS[mode])
     dataset.set_transform(Compose(section.get('sample_transforms'), keep_ori_gt=(mode == 'eval'),
                                   where='%s.sample_transforms' % name))

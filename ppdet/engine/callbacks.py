@@ -46,6 +46,13 @@ class ComposeCallback(Callback):
         self._each('on_train_end', status)
 
 
+class EMAUpdater(Callback):
+    """Moves the trainer's weight average after every optimizer step (``use_ema``)."""
+
+    def on_step_end(self, status):
+        self.trainer.update_ema()
+
+
 class LogPrinter(Callback):
     """Logs losses, lr, speed and the ETA every ``log_iter`` steps."""
 

@@ -5,7 +5,12 @@ do not fork it: pruning rewrites the model before training (``apply_step``),
 distillation wraps the model (its ``get_loss`` adds the teacher terms), and
 quantization-aware training rewrites the model with fake-quant layers.  Every
 checkpoint records the applied steps so it can be rebuilt from the file alone.
+
+Training settings read here: ``epoch``, ``snapshot_epoch`` (checkpoints), ``eval_interval``
+(epochs between evaluations with ``validate``; default ``snapshot_epoch``), ``use_ema`` /
+``ema_decay`` (see :mod:`ppdet.engine.ema`), ``print_flops``, ``max_iters_per_epoch``.
 """
+import contextlib
 import os
 import random
 import time
@@ -15,7 +20,8 @@ import paddle
 from tqdm import tqdm
 
 from ppdet.core.workspace import create
-from ppdet.engine.callbacks import Checkpointer, ComposeCallback, LogPrinter
+from ppdet.engine.callbacks import Checkpointer, ComposeCallback, EMAUpdater, LogPrinter
+from ppdet.engine.ema import ModelEMA
 from ppdet.engine.optimizer import build_lr, build_optimizer
 from ppdet.slim.steps import make_record, restore_steps
 from ppdet.utils.checkpoint import (capture_rng_state, load_optimizer, load_rng_state,
@@ -88,6 +94,7 @@ class Trainer(object):
         self.parent = None
         self.start_epoch = 0
         self.optimizer = None
+        self.ema = None  # ModelEMA once training starts with use_ema
         self.is_main_process = paddle.distributed.get_rank() == 0
         name = os.path.splitext(os.path.basename(cfg.get('_config_path', 'model')))[0]
         self.save_dir = os.path.join(cfg.get('save_dir', 'output'), name)
@@ -108,6 +115,8 @@ class Trainer(object):
     def resume(self, path):
         meta = self.load_weights(path)
         self._ensure_optimizer()
+        if self.ema is not None:  # the file holds the average; the raw weights sit beside it
+            self.ema.resume(deployable(self.model), path)
         epoch = load_optimizer(self.optimizer, path)
         self.start_epoch = int(epoch if epoch is not None else meta.get('epoch', 0))
         self.parent = meta.get('parent')
@@ -129,9 +138,23 @@ class Trainer(object):
                 'parent': self.parent, 'steps': self.steps, 'epoch': epoch}
 
     def save(self, prefix, epoch=None):
-        return save_checkpoint(deployable(self.model), prefix, meta=self.meta(epoch),
-                               optimizer=self.optimizer, epoch=epoch,
-                               rng_state=capture_rng_state() if self.optimizer else None)
+        """With EMA the weights file holds the averaged weights (what is evaluated and
+        deployed) and ``.pdema`` the raw ones, for resuming."""
+        net = deployable(self.model)
+        with self.averaged(net):
+            path = save_checkpoint(net, prefix, meta=self.meta(epoch),
+                                   optimizer=self.optimizer, epoch=epoch,
+                                   rng_state=capture_rng_state() if self.optimizer else None)
+        if self.ema is not None:
+            self.ema.save(net, path)
+        return path
+
+    def update_ema(self):
+        self.ema.update(deployable(self.model))
+
+    def averaged(self, net):
+        """Context in which ``net`` holds the EMA weights (a no-op without EMA)."""
+        return self.ema.applied(net) if self.ema is not None else contextlib.nullcontext(net)
 
     # -- data -------------------------------------------------------------------
     def _loader(self, mode, dataset=None, **kw):
@@ -149,6 +172,8 @@ class Trainer(object):
             self.steps_per_epoch = min(spe, int(cap)) if cap else spe
             self.lr = build_lr(self.cfg, self.steps_per_epoch, int(self.cfg['epoch']))
             self.optimizer = build_optimizer(self.cfg, unwrap(self.model).parameters(), self.lr)
+            if self.cfg.get('use_ema'):
+                self.ema = ModelEMA(deployable(self.model), self.cfg.get('ema_decay', 0.9998))
 
     def train(self, validate=False):
         self._ensure_optimizer()
@@ -157,9 +182,13 @@ class Trainer(object):
             paddle.distributed.init_parallel_env()
             self.model = paddle.DataParallel(
                 self.model, find_unused_parameters=self.cfg.get('find_unused_parameters', False))
-        callbacks = ComposeCallback([LogPrinter(self), Checkpointer(self)] + self.extra_callbacks)
+        callbacks = ComposeCallback([EMAUpdater(self) if self.ema else None, LogPrinter(self),
+                                     Checkpointer(self)] + self.extra_callbacks)
         status = {'epochs': epochs, 'epoch_id': self.start_epoch,
                   'steps_per_epoch': self.steps_per_epoch}
+        if self.cfg.get('print_flops'):
+            self.log_flops()
+        every = int(self.cfg.get('eval_interval') or self.cfg.get('snapshot_epoch', 1))
         callbacks.on_train_begin(status)
         for epoch_id in range(self.start_epoch, epochs):
             status.update(epoch_id=epoch_id, eval_key=None)
@@ -174,8 +203,7 @@ class Trainer(object):
                 status.update(step_id=step_id, losses=losses, lr=self.optimizer.get_lr())
                 callbacks.on_step_end(status)
             if validate and self.is_main_process and (
-                    (epoch_id + 1) % int(self.cfg.get('snapshot_epoch', 1)) == 0 or
-                    epoch_id + 1 == epochs):
+                    (epoch_id + 1) % every == 0 or epoch_id + 1 == epochs):
                 results = self.evaluate()
                 status.update(eval_key=results.primary_name, eval_value=results.primary)
             callbacks.on_epoch_end(status)
@@ -194,6 +222,15 @@ class Trainer(object):
         if isinstance(self.lr, paddle.optimizer.lr.LRScheduler):
             self.lr.step()
         return {k: float(v) for k, v in losses.items()}
+
+    def log_flops(self):
+        """``print_flops: true``: the model's conv GFLOPs (PaddleSlim's count) and size."""
+        from ppdet.utils.model_stats import config_input_size, model_summary
+        size = config_input_size(self.cfg)
+        s = model_summary(deployable(self.model), size)
+        logger.info('model: %.3f GFLOPs at %dx%d, %.2f MB of parameters', s['GFLOPs'], size[0],
+                    size[1], s['size_MB'])
+        return s
 
     # -- evaluation / inference -------------------------------------------------
     def _predict_batches(self, loader, desc):
@@ -215,11 +252,12 @@ class Trainer(object):
         metric.reset()
         tic, seen = time.time(), 0
         bs = loader.batch_sampler.batch_size if hasattr(loader, 'batch_sampler') else 1
-        for batch, out in self._predict_batches(loader, 'eval'):
-            metric.update(batch, out)
-            seen += int(batch['image'].shape[0])
-            if max_images is not None and seen >= max_images:
-                break
+        with self.averaged(deployable(self.model)):
+            for batch, out in self._predict_batches(loader, 'eval'):
+                metric.update(batch, out)
+                seen += int(batch['image'].shape[0])
+                if max_images is not None and seen >= max_images:
+                    break
         logger.info('evaluated %d images in %.1f s (batch size %d)', seen, time.time() - tic, bs)
         metric.accumulate()
         metric.log()

@@ -23,6 +23,7 @@ from ppdet.utils.logger import setup_logger
 logger = setup_logger(__name__)
 
 META_KEY = '__ppdet_meta__'
+PARAM_NAMES_KEY = 'param_names'  # the optimizer's parameter names, in order
 RNG_KEY = 'rng_state'
 BACKUP_SUFFIX = '_backup'  # full-size copies PaddleSlim's pruner leaves behind
 
@@ -34,7 +35,7 @@ def _weights_path(path):
     return path + '.pdparams'
 
 
-def _atomic_paddle_save(obj, path):
+def atomic_paddle_save(obj, path):
     d = os.path.dirname(os.path.abspath(path))
     os.makedirs(d, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=d, prefix='.tmp_', suffix=os.path.splitext(path)[1])
@@ -78,13 +79,14 @@ def save_checkpoint(model, prefix, meta=None, optimizer=None, epoch=None, rng_st
     if meta is not None:
         state[META_KEY] = json.dumps(meta, sort_keys=True)
     path = _weights_path(prefix)
-    _atomic_paddle_save(state, path)
+    atomic_paddle_save(state, path)
     if optimizer is not None:
         opt_state = dict(optimizer.state_dict())
         opt_state['last_epoch'] = epoch
+        opt_state[PARAM_NAMES_KEY] = [p.name for p in optimizer._parameter_list]
         if rng_state is not None:
             opt_state[RNG_KEY] = rng_state
-        _atomic_paddle_save(opt_state, path[:-len('.pdparams')] + '.pdopt')
+        atomic_paddle_save(opt_state, path[:-len('.pdparams')] + '.pdopt')
     return path
 
 
@@ -184,8 +186,33 @@ def load_optimizer(optimizer, prefix):
     state = paddle.load(path)
     epoch = state.pop('last_epoch', None)
     state.pop(RNG_KEY, None)
+    saved_names = state.pop(PARAM_NAMES_KEY, None)
+    if saved_names is not None:
+        state = _rename_accumulators(state, list(saved_names),
+                                     [p.name for p in optimizer._parameter_list], path)
     optimizer.set_state_dict(state)
     return epoch
+
+
+def _rename_accumulators(state, saved, current, path):
+    """Optimizer state is keyed by runtime parameter names (``conv2d_12.w_0_velocity_0``),
+    which differ when the model was built after others in the same process: map the saved
+    names onto this optimizer's parameters by position."""
+    if len(saved) != len(current):
+        raise ValueError('%s holds optimizer state for %d parameters but the model trains %d; '
+                         'resume with the config (and compression steps) it was saved with'
+                         % (path, len(saved), len(current)))
+    if saved == current:
+        return state
+    by_length = sorted(zip(saved, current), key=lambda p: -len(p[0]))
+    out = {}
+    for key, value in state.items():
+        for old, new in by_length:
+            if key.startswith(old + '_'):
+                key = new + key[len(old):]
+                break
+        out[key] = value
+    return out
 
 
 def load_rng_state(prefix):

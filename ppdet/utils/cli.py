@@ -24,6 +24,9 @@ def parse_and_load(parser, argv=None):
             cfg = load_config(args.config, overrides=args.opt)
         except ConfigError as e:
             parser.exit(2, 'error: %s\n' % e)
+        if cfg.get('log_file'):
+            from ppdet.utils.logger import add_log_file
+            add_log_file(cfg['log_file'])
     return args, cfg
 
 

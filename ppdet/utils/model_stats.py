@@ -15,7 +15,8 @@ import numpy as np
 import paddle
 import paddle.nn as nn
 
-__all__ = ['count_flops', 'count_conv_macs', 'gflops', 'param_size_mb', 'model_stats', 'MODES']
+__all__ = ['count_flops', 'count_conv_macs', 'gflops', 'param_size_mb', 'model_stats', 'MODES',
+           'config_input_size', 'model_summary']
 
 MODES = ('seed', 'all', 'paddleslim')
 BACKUP_SUFFIX = '_backup'
@@ -132,3 +133,20 @@ def model_stats(model, input_sizes=(608,), modes=('seed',)):
         row.update(size_mb=size, size_mb_blocks=size_blocks)
         rows.append(row)
     return rows
+
+
+def config_input_size(cfg):
+    """The evaluation input size of a config (what FLOPs and the pruner trace with)."""
+    for section in ('EvalReader', 'TestReader'):
+        for t in (cfg.get(section) or {}).get('sample_transforms', []):
+            if 'Resize' in t:
+                h, w = t['Resize']['target_size']
+                return [int(h), int(w)]
+    shape = ((cfg.get('TestReader') or {}).get('inputs_def') or {}).get('image_shape')
+    if shape and shape[-1]:
+        return [int(shape[-2]), int(shape[-1])]
+    raise ValueError('cannot tell the input size: give EvalReader a Resize transform')
+
+
+def model_summary(model, input_size):
+    return {'GFLOPs': gflops(count_flops(model, input_size)), 'size_MB': param_size_mb(model)}

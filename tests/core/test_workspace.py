@@ -108,3 +108,51 @@ def test_base_cycle_and_missing_file(tmp_path):
         load_config(str(tmp_path / 'a.yml'))
     with pytest.raises(ConfigError, match='not found'):
         load_config(str(tmp_path / 'nope.yml'))
+
+
+def test_keys_nothing_reads_are_refused_with_the_fix(tmp_path):
+    path = _write(tmp_path, 'cfg.yml', 'architecture: WsTinyArch\nuse_xpu: false\n')
+    with pytest.raises(ConfigError, match="'use_xpu' is not supported: XPU devices.*remove it"):
+        load_config(path)
+    ok = _write(tmp_path, 'ok.yml', 'architecture: WsTinyArch\n')
+    with pytest.raises(ConfigError, match="'eval_size' is not supported: .*EvalReader"):
+        load_config(ok, overrides=['eval_size=[608,608]'])
+    cfg = load_config(ok, overrides=['use_ema=true', 'ema_decay=0.999', 'eval_interval=2',
+                                     'print_flops=true', 'log_file=a.log'])
+    assert cfg['use_ema'] is True and cfg['eval_interval'] == 2
+
+
+def test_shared_keys_of_registered_components_are_valid_top_level_keys(tmp_path):
+    @register
+    class WsSharedProbe(object):
+        __shared__ = ['probe_width']
+
+        def __init__(self, probe_width=1):
+            self.probe_width = probe_width
+
+    path = _write(tmp_path, 'cfg.yml', 'architecture: WsTinyArch\nprobe_width: 3\n')
+    cfg = load_config(path)
+    assert create('WsSharedProbe', cfg).probe_width == 3
+    with pytest.raises(ConfigError, match="unknown config key 'probe_widht'.*'probe_width'"):
+        load_config(path, overrides=['probe_widht=2'])
+
+
+def test_custom_imports_register_a_family_from_its_own_module(tmp_path, monkeypatch):
+    pkg = tmp_path / 'my_family_pkg'
+    pkg.mkdir()
+    (pkg / '__init__.py').write_text(textwrap.dedent('''
+        from ppdet.core.workspace import register
+
+        @register
+        class WsPluginHead(object):
+            def __init__(self, width=8):
+                self.width = width
+    '''))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    path = _write(tmp_path, 'cfg.yml', 'custom_imports: [my_family_pkg]\n'
+                                       'WsPluginHead: {width: 16}\n')
+    cfg = load_config(path)
+    assert create('WsPluginHead', cfg).width == 16
+    bad = _write(tmp_path, 'bad.yml', 'custom_imports: [no_such_family_pkg]\n')
+    with pytest.raises(ConfigError, match="custom_imports: cannot import 'no_such_family_pkg'"):
+        load_config(bad)
