@@ -2,12 +2,13 @@ import os
 import sys
 
 import pytest
-import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 os.environ.setdefault('OMP_NUM_THREADS', '1')
+
+from config_writer import dump_config  # noqa: E402
 
 BUILTIN_CONFIG = os.path.join(ROOT, 'configs', 'builtin', 'yolov3_mobilenet_v1_builtin.yml')
 TINY_SIZE = 128
@@ -53,13 +54,7 @@ def write_tiny_config(directory, dataset_dir, name='tiny.yml', base=BUILTIN_CONF
         'TestReader': {'inputs_def': {'image_shape': [3, size, size]},
                        'sample_transforms': _normalize_transforms(size), 'batch_size': 1},
     }
-    for section in ('TrainDataset', 'EvalDataset', 'TestDataset'):
-        cfg[section] = {'dataset_dir': os.path.join(dataset_dir, 'coco')}
-    cfg.update(extra)
-    path = os.path.join(str(directory), name)
-    with open(path, 'w') as f:
-        yaml.safe_dump(cfg, f, sort_keys=False)
-    return path
+    return dump_config(directory, name, cfg, dataset_dir, **extra)
 
 
 @pytest.fixture

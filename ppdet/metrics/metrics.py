@@ -56,9 +56,18 @@ class Metric(object):
     aliases = {}
 
     @classmethod
-    def from_dataset(cls, cfg, dataset, output_eval=None):
-        """Build the metric for ``dataset`` (its annotations / label list) and ``cfg``."""
+    def dataset_args(cls, cfg, dataset, output_eval=None):
+        """Constructor arguments that come from ``dataset`` (annotations, label list)."""
         raise NotImplementedError
+
+    @classmethod
+    def from_dataset(cls, cfg, dataset, output_eval=None):
+        """The metric for ``dataset``: its :meth:`dataset_args`, the top-level
+        ``classwise`` key, then the metric's own config section."""
+        kwargs = cls.dataset_args(cfg, dataset, output_eval)
+        if 'classwise' in cfg:
+            kwargs['classwise'] = bool(cfg['classwise'])
+        return create(cls.__name__, cfg, **kwargs)
 
     @classmethod
     def resolve_value_name(cls, name):
@@ -166,13 +175,10 @@ class COCOMetric(Metric):
             logger.info('per-class bbox AP:\n%s', classwise_table(self.per_class))
 
     @classmethod
-    def from_dataset(cls, cfg, dataset, output_eval=None):
+    def dataset_args(cls, cfg, dataset, output_eval=None):
         """Annotations from ``dataset.get_anno()``, ids from ``dataset.clsid2catid``."""
-        kwargs = dict(anno_file=dataset.get_anno(), clsid2catid=dataset.clsid2catid,
-                      output_eval=output_eval)
-        if 'classwise' in cfg:
-            kwargs['classwise'] = bool(cfg['classwise'])
-        return create('COCOMetric', cfg, **kwargs)
+        return dict(anno_file=dataset.get_anno(), clsid2catid=dataset.clsid2catid,
+                    output_eval=output_eval)
 
     def values(self):
         if self.stats is None:
@@ -239,15 +245,13 @@ class VOCMetric(Metric):
             logger.info('per-class AP:\n%s', classwise_table(self.per_class_ap()))
 
     @classmethod
-    def from_dataset(cls, cfg, dataset, output_eval=None):
+    def dataset_args(cls, cfg, dataset, output_eval=None):
         """Names from ``dataset.label_list()``; ``map_type`` from ``cfg`` (default 11point)."""
         labels = list(dataset.label_list())
         kwargs = dict(label_list=labels, class_num=len(labels))
         if 'map_type' in cfg:
             kwargs['map_type'] = cfg['map_type']
-        if 'classwise' in cfg:
-            kwargs['classwise'] = bool(cfg['classwise'])
-        return create('VOCMetric', cfg, **kwargs)
+        return kwargs
 
     def values(self):
         if self.mAP is None:

@@ -88,13 +88,18 @@ def test_all_records_bad_is_an_error(tmp_path):
         COCODataSet(root, 'images', 'annotations/instances.json')
 
 
-def test_corrupt_image_is_replaced_and_counted(tmp_path, ppdet_log):
-    root = str(tmp_path)
+def _coco_with_one_bad_image(root):
+    """Image 1 (bad.jpg) is not a JPEG, image 2 (good.jpg) is fine."""
     write_coco(root, [(1, 'bad.jpg', 40, 40), (2, 'good.jpg', 40, 40)],
                [(1, 3, [1, 1, 10, 10]), (2, 7, [2, 2, 20, 20])], CATS)
     with open(os.path.join(root, 'images', 'bad.jpg'), 'wb') as f:
         f.write(b'this is not a JPEG at all')
-    ds = COCODataSet(root, 'images', 'annotations/instances.json')
+    return COCODataSet(root, 'images', 'annotations/instances.json')
+
+
+def test_corrupt_image_is_replaced_and_counted(tmp_path, ppdet_log):
+    root = str(tmp_path)
+    ds = _coco_with_one_bad_image(root)
     ds.on_bad_image = 'substitute'  # what build_dataset sets for TrainDataset
     ds.set_transform(Compose([{'Decode': {}}]))
     sample = ds[0]
@@ -121,11 +126,7 @@ def test_only_corrupt_images_raise_with_path(tmp_path):
 
 def test_eval_policy_leaves_corrupt_image_out_instead_of_replacing_it(tmp_path, ppdet_log):
     root = str(tmp_path)
-    write_coco(root, [(1, 'bad.jpg', 40, 40), (2, 'good.jpg', 40, 40)],
-               [(1, 3, [1, 1, 10, 10]), (2, 7, [2, 2, 20, 20])], CATS)
-    with open(os.path.join(root, 'images', 'bad.jpg'), 'wb') as f:
-        f.write(b'this is not a JPEG at all')
-    ds = COCODataSet(root, 'images', 'annotations/instances.json')
+    ds = _coco_with_one_bad_image(root)
     ds.set_transform(Compose([{'Decode': {}}]))
     assert [int(ds[i]['im_id'][0]) for i in range(len(ds))] == [2]
     assert [p for p, _ in ds.skipped_images] == [os.path.join(root, 'images', 'bad.jpg')]

@@ -11,6 +11,7 @@ import paddle
 import pytest
 import yaml
 
+from config_writer import dump_config
 from ppdet.core.workspace import load_config
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -53,13 +54,7 @@ def write_family_config(directory, dataset_dir, name='point_det.yml', width=32, 
         'TestReader': {'inputs_def': {'image_shape': [3, SIZE, SIZE]},
                        'sample_transforms': _test_transforms(), 'batch_size': 1},
     }
-    for section in ('TrainDataset', 'EvalDataset', 'TestDataset'):
-        cfg[section] = {'dataset_dir': os.path.join(dataset_dir, 'coco')}
-    cfg.update(extra)
-    path = os.path.join(str(directory), name)
-    with open(path, 'w') as f:
-        yaml.safe_dump(cfg, f, sort_keys=False)
-    return path
+    return dump_config(directory, name, cfg, dataset_dir, **extra)
 
 
 @pytest.fixture(scope='module')

@@ -70,8 +70,8 @@ def test_a_registered_metric_is_built_by_name_and_reports_its_primary_value():
             self.reset()
 
         @classmethod
-        def from_dataset(cls, cfg, dataset, output_eval=None):
-            return cls(dataset.label_list())
+        def dataset_args(cls, cfg, dataset, output_eval=None):
+            return {'label_list': dataset.label_list()}
 
         def reset(self):
             self.hits = []
