@@ -243,7 +243,7 @@ class Pipeline(object):
 
     def aware(self, source):
         """Quantization-aware fine-tuning of ``source``'s checkpoint (pruned ones too)."""
-        from ppdet.slim.quant import QATStep
+        from ppdet.slim.qat import QATStep
         name = 'aware' if source == 'baseline' else '%s_aware' % source
         cfg = self._finetune_cfg(['LearningRate.base_lr=0.0003'])
         src_weights = self.results[source]['weights']

@@ -1,6 +1,7 @@
-"""Quantization: post-training (on an exported model) and quantization-aware training.
+"""Post-training quantization of an exported model (quantization-aware training is
+:mod:`ppdet.slim.qat`).
 
-Post-training, NNCF style - one call with a calibration set::
+NNCF style - one call with a calibration set::
 
     quantize_post('output/inference/yolov3', images, 'output/int8', algo='hist')
 
@@ -17,16 +18,7 @@ Calibration images are preprocessed exactly as ``infer_cfg.yml``'s ``Preprocess`
 says.  ``data`` may be image paths, RGB ``HWC uint8`` arrays, already
 preprocessed feed dicts (``image`` CHW float32, optional ``im_shape`` /
 ``scale_factor``) or a loader yielding batch dicts.
-
-Quantization-aware training is the registered compression step ``'quant'``
-(:class:`QATStep`): it rewrites a dygraph model with PaddleSlim's ``QAT``
-(channel-wise weights, moving-average activations, optional PACT), the trainer
-records its config in every checkpoint, and ``restore`` re-applies it so a QAT
-checkpoint (with its scales) loads from the file alone.  :func:`export_qat_model`
-writes the int8-ready inference model.
 """
-import copy
-import fnmatch
 import os
 import shutil
 
@@ -34,15 +26,13 @@ import numpy as np
 import paddle
 
 from ppdet.deploy.infer_cfg import PARAM_NAMES, read_param_names
-from ppdet.modeling.architectures.meta_arch import declared
-from ppdet.slim.steps import CompressionStep, ExportHook, register_step
 from ppdet.utils.fileio import write_yaml
 from ppdet.utils.logger import setup_logger
 
 logger = setup_logger(__name__)
 
-__all__ = ['quantize_post', 'quantize_post_with_report', 'resolve_skip_layers', 'QATStep',
-           'quant_record', 'calibration_feeds', 'read_infer_cfg', 'stack_feeds', 'PTQ_ALGOS',
+__all__ = ['quantize_post', 'quantize_post_with_report', 'resolve_skip_layers',
+           'calibration_feeds', 'read_infer_cfg', 'stack_feeds', 'PTQ_ALGOS',
            'QUANTIZABLE_OP_TYPES']
 
 PTQ_ALGOS = ('abs_max', 'avg', 'hist', 'KL', 'mse', 'emd')
@@ -274,158 +264,3 @@ def write_quant_infer_cfg(src_dir, out_dir, record):
     info['compression'] = comp
     write_yaml(os.path.join(str(out_dir), INFER_CFG), info)
     return info
-
-
-# -- quantization-aware training --------------------------------------------------
-QAT_DEFAULTS = {
-    'weight_quantize_type': 'channel_wise_abs_max',
-    'activation_quantize_type': 'moving_average_abs_max',
-    'weight_bits': 8,
-    'activation_bits': 8,
-    'moving_rate': 0.9,
-    'quantizable_layer_type': ['Conv2D', 'Linear'],
-    'not_quant_pattern': None,  # None: the layers the architecture declares float-only
-    'use_pact': False,
-}
-
-
-def _matches(name, patterns):
-    """A pattern matches a layer name as a glob or as a dotted prefix/substring."""
-    for p in patterns:
-        if fnmatch.fnmatchcase(name, p) or p in name:
-            return True
-    return False
-
-
-def _refresh_list_refs(model, replaced):
-    """Point Python lists of layers (e.g. the head's output convs) at the QAT wrappers.
-
-    PaddleSlim swaps sub-layers by attribute; a parent that also keeps them in a plain
-    list would otherwise keep calling the float layer.
-    """
-    for layer in [model] + [l for _, l in model.named_sublayers()]:
-        for key, value in list(vars(layer).items()):
-            if isinstance(value, list) and any(id(v) in replaced for v in value):
-                layer.__dict__[key] = [replaced.get(id(v), v) for v in value]
-
-
-@register_step('quant')
-class QATStep(CompressionStep):
-    """Quantization-aware training: fake-quant conv/linear layers, trained with the model.
-
-    ``config`` keys (all optional): see :data:`QAT_DEFAULTS`.  ``not_quant_pattern``
-    lists layer-name patterns kept in float (default: the model's
-    ``float_only_layers()``; ``[]`` quantizes every conv/linear layer).
-    """
-
-    def __init__(self, config=None):
-        config = {k: v for k, v in dict(config or {}).items() if k not in ('kind', 'method')}
-        unknown = set(config) - set(QAT_DEFAULTS)
-        if unknown:
-            raise ValueError('unknown quantization option(s) %s; known: %s' % (
-                ', '.join(sorted(unknown)), ', '.join(sorted(QAT_DEFAULTS))))
-        cfg = copy.deepcopy(QAT_DEFAULTS)
-        cfg.update(config)
-        if isinstance(cfg['not_quant_pattern'], str):
-            cfg['not_quant_pattern'] = [p for p in cfg['not_quant_pattern'].split(',') if p]
-        if cfg['not_quant_pattern'] is not None:
-            cfg['not_quant_pattern'] = list(cfg['not_quant_pattern'])
-        cfg['use_pact'] = bool(cfg['use_pact'])
-        self.config = cfg
-
-    @classmethod
-    def from_config(cls, cfg, not_quant_pattern=None, use_pact=None):
-        """The ``Quant`` section of a config, with command-line values on top."""
-        config = dict(cfg.get('Quant') or {})
-        if not_quant_pattern is not None:
-            config['not_quant_pattern'] = not_quant_pattern
-        if use_pact is not None:
-            config['use_pact'] = use_pact
-        try:
-            return cls(config)
-        except ValueError as e:
-            raise ValueError('section Quant of %s: %s' % (cfg.get('_config_path', 'the config'), e))
-
-    def slim_config(self, with_pact=None):
-        """The config dict PaddleSlim's QAT takes."""
-        c = self.config
-        pact = c['use_pact'] if with_pact is None else with_pact
-        return {'weight_quantize_type': c['weight_quantize_type'],
-                'activation_quantize_type': c['activation_quantize_type'],
-                'weight_bits': int(c['weight_bits']), 'activation_bits': int(c['activation_bits']),
-                'moving_rate': float(c['moving_rate']),
-                'quantizable_layer_type': list(c['quantizable_layer_type']),
-                'activation_preprocess_type': 'PACT' if pact else None,
-                'weight_preprocess_type': None,
-                # the ONNX-style format observes only the quantized layers; the other one wraps
-                # every leaf layer, the YOLO post-process included, in an output-scale observer
-                'onnx_format': True}
-
-    def quantize(self, model, with_pact=None):
-        from paddleslim import QAT
-        net = model
-        if hasattr(net, 'deployable'):
-            net = net.deployable()  # a training wrapper (distillation): quantize the student
-        types = tuple(getattr(paddle.nn, t) for t in self.config['quantizable_layer_type'])
-        if self.config['not_quant_pattern'] is None:
-            # resolved once and recorded, so restore() skips exactly the same layers
-            self.config['not_quant_pattern'] = list(declared(net, 'float_only_layers'))
-        before = dict(net.named_sublayers())
-        skipped = []
-        for name, layer in before.items():
-            if isinstance(layer, types) and _matches(name, self.config['not_quant_pattern']):
-                layer.skip_quant = True
-                skipped.append(name)
-        qat = QAT(config=self.slim_config(with_pact))
-        qat.quantize(net, inplace=True)
-        after = dict(net.named_sublayers())
-        replaced = {id(layer): after[n] for n, layer in before.items()
-                    if n in after and after[n] is not layer}
-        _refresh_list_refs(net, replaced)
-        quantized = sorted(n for n, l in net.named_sublayers()
-                           if type(l).__name__.startswith('Quantized'))
-        if not quantized:
-            raise ValueError('QAT quantized no layer: not_quant_pattern %r excludes every %s' % (
-                self.config['not_quant_pattern'], '/'.join(self.config['quantizable_layer_type'])))
-        return model, qat, quantized, skipped
-
-    def apply(self, model):
-        model, _, quantized, skipped = self.quantize(model)
-        logger.info('QAT: %d layers fake-quantized, %d kept in float (%s)', len(quantized),
-                    len(skipped), ', '.join(skipped) or '-')
-        return model, copy.deepcopy(self.config)
-
-    @classmethod
-    def restore(cls, model, record):
-        return cls(record).quantize(model)[0]
-
-    @classmethod
-    def export_hook(cls, model, record):
-        """Export a QAT model as an int8-ready graph: PACT clipping is a training aid and is
-        left out (as in PaddleSlim); PaddleSlim folds the fake-quant layers on save."""
-        from paddleslim import QAT
-        step = cls(record)
-        if step.config['use_pact']:
-            model = _without_pact(model)
-        qat = QAT(config=step.slim_config(with_pact=False))
-        return ExportHook(model=model, save=qat.save_quantized_model,
-                          infer_cfg={'quant': dict(step.config, method='quant_aware')},
-                          quantized=True)
-
-
-
-def quant_record(steps):
-    for rec in steps or []:
-        if rec.get('kind') == QATStep.kind:
-            return {k: v for k, v in rec.items() if k != 'kind'}
-    return None
-
-
-def _without_pact(model):
-    """A copy of a QAT model with the PACT clipping layers removed (inference graph)."""
-    model = copy.deepcopy(model)
-    for _, layer in model.named_sublayers(include_self=True):
-        if '_act_preprocess' in layer._sub_layers:
-            layer._sub_layers.pop('_act_preprocess')
-            object.__setattr__(layer, '_act_preprocess', None)
-    return model

@@ -39,7 +39,7 @@ def get_step(kind):
 def _import_builtin_steps():
     # imported lazily: each step pulls in PaddleSlim pieces only when used
     import importlib
-    for mod in ('ppdet.slim.prune', 'ppdet.slim.distill', 'ppdet.slim.quant'):
+    for mod in ('ppdet.slim.prune', 'ppdet.slim.distill', 'ppdet.slim.qat'):
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as e:

@@ -31,7 +31,7 @@ def main():
     args, cfg = parse_and_load(parser)
 
     from ppdet.engine import Trainer
-    from ppdet.slim.quant import QATStep, quant_record
+    from ppdet.slim.qat import QATStep, quant_record
     step = QATStep.from_config(cfg, args.not_quant_pattern, args.use_pact)
     trainer = Trainer(cfg, mode='train')
     if args.resume:

@@ -170,7 +170,7 @@ def test_post_training_quantization_of_the_export(family, tmp_path):
 def test_quantization_aware_training_keeps_the_declared_layers_float(family, tmp_path):
     from ppdet.engine import Trainer
     from ppdet.engine.export import export_model
-    from ppdet.slim.quant import QATStep
+    from ppdet.slim.qat import QATStep
     from ppdet.slim.quant_report import load_program
     t = Trainer(load_config(family['config'], overrides=['epoch=1', 'save_dir=%s' % tmp_path]),
                 mode='train')

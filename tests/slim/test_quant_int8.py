@@ -16,7 +16,8 @@ import pytest
 import ppdet.modeling  # noqa: F401
 from ppdet.core.workspace import create
 from ppdet.engine.export import export_model
-from ppdet.slim.quant import QATStep, quantize_post
+from ppdet.slim.qat import QATStep
+from ppdet.slim.quant import quantize_post
 from ppdet.slim.steps import make_record
 from ppdet.slim.quant_report import compare_int8
 

@@ -10,7 +10,7 @@ import ppdet.modeling  # noqa: F401
 from ppdet.core.workspace import create
 from ppdet.engine.trainer import Trainer, build_model
 from ppdet.engine.export import export_model
-from ppdet.slim.quant import QATStep
+from ppdet.slim.qat import QATStep
 from ppdet.utils.checkpoint import read_meta
 from quant_test_utils import cos as _cos, paddle_predict as _predict
 
