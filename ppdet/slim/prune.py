@@ -14,8 +14,8 @@
   ``restore`` rebuilds those shapes on a freshly built float model so the
   pruned weights load.
 * :func:`list_prunable` lists the prunable convs with their share of the conv
-  FLOPs (``prune.py -P``); :func:`ratios_for_target_flops` picks ratios from a
-  sensitivity table to remove a given share of the FLOPs.
+  FLOPs (``prune.py -P``); :func:`conv_output_pixels` and :func:`conv_macs` count the
+  conv FLOPs that :mod:`ppdet.slim.flops_target` searches over.
 
 Names are the model's user-facing ones (``model.prunable_params()``, for
 YOLOv3 the seed's ``yolo_block.0.0.0.conv.weights``); PaddleSlim works on the
@@ -39,7 +39,7 @@ from ppdet.utils.logger import setup_logger
 logger = setup_logger(__name__)
 
 __all__ = ['PrunePlan', 'prune', 'PruneStep', 'list_prunable', 'format_prunable',
-           'ratios_for_target_flops', 'prunable_params', 'resolve_names', 'kept_channels',
+           'conv_output_pixels', 'conv_macs', 'prunable_params', 'resolve_names', 'kept_channels',
            'make_pruner', 'check_prunable', 'drop_backups', 'quiet_paddleslim', 'CRITERIA',
            'DEFAULT_INPUT_SIZE']
 
@@ -360,7 +360,7 @@ class PruneStep(CompressionStep):
 
 
 # -- FLOPs ---------------------------------------------------------------------------
-def _conv_output_pixels(model, input_size):
+def conv_output_pixels(model, input_size):
     """{id(conv weight): (layer, output H*W)} from one forward pass on a zero image."""
     from ppdet.utils.model_stats import forward_with_hooks
     found = {}
@@ -374,7 +374,7 @@ def _conv_output_pixels(model, input_size):
     return found
 
 
-def _macs(pixels):
+def conv_macs(pixels):
     """Per-weight MACs for the model's current weight shapes (spatial sizes never change)."""
     return {k: hw * int(np.prod(layer.weight.shape)) for k, (layer, hw) in pixels.items()}
 
@@ -384,7 +384,7 @@ def list_prunable(model, input_size=None):
 
     ``flops_share`` is the conv's own multiply-accumulates over all conv MACs.
     """
-    macs = _macs(_conv_output_pixels(model, input_size))
+    macs = conv_macs(conv_output_pixels(model, input_size))
     total = float(sum(macs.values())) or 1.0
     Row = collections.namedtuple('PrunableRow', 'name shape flops_share')
     return [Row(name, [int(s) for s in p.shape], macs.get(id(p), 0) / total)
@@ -397,94 +397,3 @@ def format_prunable(rows):
     for r in rows:
         lines.append('%-*s  %-20s  %6.2f%%' % (width, r.name, str(r.shape), 100 * r.flops_share))
     return '\n'.join(lines)
-
-
-# -- ratios from sensitivities -------------------------------------------------------
-def _curve(losses):
-    """Sorted [(ratio, loss)] starting at (0, 0), losses made non-decreasing."""
-    pts = sorted((float(r), float(l)) for r, l in losses.items())
-    out, worst = [(0.0, 0.0)], 0.0
-    for r, l in pts:
-        if r <= 0:
-            continue
-        worst = max(worst, l)
-        out.append((r, worst))
-    return out
-
-
-def _ratio_at_loss(curve, loss):
-    """Largest ratio whose (monotone) loss stays <= ``loss``, interpolated between probes."""
-    for i in range(len(curve) - 1, -1, -1):
-        r0, l0 = curve[i]
-        if l0 <= loss:
-            if i == len(curve) - 1:
-                return r0
-            r1, l1 = curve[i + 1]
-            return r0 + (loss - l0) * (r1 - r0) / (l1 - l0)
-    return 0.0
-
-
-def ratios_for_target_flops(sensitivities, model, target_flops_fraction, input_size=None,
-                            criterion='l1_norm', tol=0.002):
-    """Pick {name: ratio} from ``sensitivities`` ({name: {ratio: loss}}) removing
-    ``target_flops_fraction`` of the conv FLOPs at the least loss.
-
-    Like PaddleSlim's search: one loss threshold for all parameters, each pruned to the
-    ratio (interpolated between probed ratios) at which its loss reaches the threshold;
-    the threshold is bisected until the pruned FLOPs reach the target (at least it, and
-    within ``tol`` unless channel rounding forbids).  The FLOPs are measured by really
-    pruning and restoring the model.
-    """
-    target = float(target_flops_fraction)
-    if not 0 < target < 1:
-        raise ValueError('target FLOPs fraction %r must be in (0, 1), e.g. 0.3 removes 30%% '
-                         'of the FLOPs' % target_flops_fraction)
-    if not sensitivities:
-        raise ValueError('the sensitivities table is empty: run the sensitivity analysis first')
-    names = resolve_names(model, list(sensitivities))
-    curves = collections.OrderedDict((n, _curve(sensitivities[k]))
-                                     for n, k in zip(names, sensitivities))
-    params = prunable_params(model)
-    pixels = _conv_output_pixels(model, input_size)
-    base = float(sum(_macs(pixels).values()))
-    pruner = make_pruner(model, criterion, input_size)
-
-    def pruned_fraction(ratios):
-        todo = {params[n].name: r for n, r in ratios.items() if r > 0}
-        if not todo:
-            return 0.0
-        with quiet_paddleslim():
-            plan = pruner.prune_vars(todo, axis=0)
-        try:
-            return (base - sum(_macs(pixels).values())) / base
-        finally:
-            plan.restore(model)
-
-    def at(loss):
-        return collections.OrderedDict((n, round(min(_ratio_at_loss(c, loss), 0.99), 4))
-                                       for n, c in curves.items())
-
-    top = max(c[-1][1] for c in curves.values())
-    best = at(top)
-    reach = pruned_fraction(best)
-    if reach < target:
-        raise ValueError('cannot remove %.1f%% of the FLOPs: pruning every parameter at its '
-                         'largest probed ratio removes only %.1f%%; probe larger ratios, '
-                         'analyse more parameters, or lower the target' % (100 * target,
-                                                                           100 * reach))
-    lo, hi = 0.0, top
-    for _ in range(40):
-        mid = (lo + hi) / 2
-        ratios = at(mid)
-        frac = pruned_fraction(ratios)
-        if frac >= target:
-            hi, best, reach = mid, ratios, frac
-            if frac - target <= tol:
-                break
-        else:
-            lo = mid
-        if hi - lo < 1e-7:
-            break
-    logger.info('ratios for %.1f%% FLOPs: loss threshold %.4g removes %.2f%%', 100 * target,
-                hi, 100 * reach)
-    return best

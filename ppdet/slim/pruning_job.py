@@ -5,8 +5,8 @@ applied to its model before the normal fine-tuning loop.
 """
 import os
 
-from ppdet.slim.prune import (PrunePlan, PruneStep, format_prunable, list_prunable,
-                              ratios_for_target_flops)
+from ppdet.slim.flops_target import ratios_for_target_flops
+from ppdet.slim.prune import PrunePlan, PruneStep, format_prunable, list_prunable
 from ppdet.slim.sensitivity import (DEFAULT_RATIOS, get_ratios_by_loss, load_sensitivities,
                                     plot_sensitivities, sensitivity)
 from ppdet.slim.subset_eval import SubsetEvaluator
@@ -77,8 +77,9 @@ def run_sensitivity(cfg, weights=None, pruned_params=None, ratios=DEFAULT_RATIOS
 
 
 def build_plan(model, cfg, pruned_params=None, pruned_ratios=None, criterion='l1_norm',
-               target_flops=None, sensitivities_file=None):
-    """A PrunePlan from the seed's flags, or from a sensitivities file and a FLOPs target."""
+               target_flops=None, sensitivities_file=None, max_loss=None, max_ratio=None):
+    """A PrunePlan from the seed's flags, or from a sensitivities file and a FLOPs target
+    (no loss above ``max_loss``, no ratio above ``max_ratio``)."""
     size = config_input_size(cfg)
     if target_flops is not None:
         if not sensitivities_file or not os.path.isfile(sensitivities_file):
@@ -86,7 +87,8 @@ def build_plan(model, cfg, pruned_params=None, pruned_ratios=None, criterion='l1
                              'slim/sensitive/sensitive.py; not found: %s' % sensitivities_file)
         sens = load_sensitivities(sensitivities_file)
         ratios = ratios_for_target_flops(sens, model, float(target_flops), input_size=size,
-                                         criterion=criterion)
+                                         criterion=criterion, max_ratios=max_ratio,
+                                         max_loss=max_loss)
         return PrunePlan(ratios, criterion, size)
     return PrunePlan.from_flags(model, pruned_params, pruned_ratios, criterion, input_size=size)
 

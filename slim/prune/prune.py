@@ -22,6 +22,10 @@ def main():
     parser.add_argument('--target_flops', type=float, default=None,
                         help='remove this fraction of FLOPs, ratios from -s sensitivities')
     parser.add_argument('-s', '--sensitivities_file', default=None)
+    parser.add_argument('--max_loss', type=float, default=None,
+                        help='with --target_flops: no parameter pruned past this loss')
+    parser.add_argument('--max_ratio', type=float, default=None,
+                        help='with --target_flops: no parameter pruned past this ratio')
     parser.add_argument('--eval', action='store_true',
                         help='evaluate right after pruning and during fine-tuning')
     parser.add_argument('-r', '--resume_checkpoint', default=None,
@@ -41,7 +45,8 @@ def main():
             raise ValueError('give --pruned_ratios (a list or r578/sensity) or --target_flops '
                              '(with -s), or -P to list the prunable parameters')
         plan = build_plan(trainer.model, cfg, args.pruned_params, args.pruned_ratios,
-                          args.prune_criterion, args.target_flops, args.sensitivities_file)
+                          args.prune_criterion, args.target_flops, args.sensitivities_file,
+                          max_loss=args.max_loss, max_ratio=args.max_ratio)
         if cfg.get('pretrain_weights'):
             trainer.load_weights(cfg['pretrain_weights'])
         before, after = prune_trainer(trainer, plan)

@@ -1,4 +1,4 @@
-"""Channel pruning: plans, checks, PaddleSlim pruning, record/restore, FLOPs targets."""
+"""Channel pruning: plans, checks, PaddleSlim pruning, record/restore, FLOPs shares."""
 import collections
 import json
 
@@ -10,7 +10,7 @@ import ppdet.modeling  # noqa: F401  (registers the components)
 from ppdet.core.workspace import create
 from ppdet.slim.presets import PRESETS, SEED_PRUNED_PARAMS, preset_ratios
 from ppdet.slim.prune import (PrunePlan, PruneStep, format_prunable, kept_channels,
-                              list_prunable, prune, ratios_for_target_flops)
+                              list_prunable, prune)
 from ppdet.slim.steps import get_step, make_record, restore_steps
 from ppdet.utils.checkpoint import load_weights, read_meta, save_checkpoint
 from ppdet.utils.model_stats import count_flops
@@ -216,30 +216,3 @@ def test_list_prunable_shares(tiny_det):
     assert rows[0].flops_share == pytest.approx(16 * 16 * 8 * 3 * 9 / total)
     assert 0 < sum(r.flops_share for r in rows) < 1
     assert 'tip1.conv.weights' in format_prunable(rows)
-
-
-def synthetic_sensitivities(model):
-    # smooth, distinct curves: later layers hurt less
-    names = list(model.prunable_params())
-    return {n: {r: round(r * r * (1 + i % 3) / (1 + i), 4) for r in (0.1, 0.3, 0.5, 0.7, 0.9)}
-            for i, n in enumerate(names)}
-
-
-@pytest.mark.parametrize('target', [0.2, 0.5])
-def test_ratios_for_target_flops_reach_target(tiny_det, target, make_det):
-    sens = synthetic_sensitivities(tiny_det)
-    base = count_flops(tiny_det, SIZE)
-    ratios = ratios_for_target_flops(sens, tiny_det, target, input_size=SIZE)
-    assert shapes(tiny_det) == shapes(make_det())  # searched without changing the model
-    assert set(ratios) == set(sens) and all(0 <= r < 1 for r in ratios.values())
-    pruned, _ = prune(make_det(), PrunePlan(ratios, 'l1_norm', SIZE))
-    cut = 1 - count_flops(pruned, SIZE) / base
-    assert target - 0.005 <= cut <= target + 0.03, (cut, ratios)
-
-
-def test_ratios_for_target_flops_unreachable(tiny_det):
-    sens = {'tip1.conv.weights': {0.1: 0.01, 0.2: 0.02}}
-    with pytest.raises(ValueError, match=r'cannot remove 60.0% of the FLOPs.*removes only'):
-        ratios_for_target_flops(sens, tiny_det, 0.6, input_size=SIZE)
-    with pytest.raises(ValueError, match='must be in'):
-        ratios_for_target_flops(sens, tiny_det, 1.5, input_size=SIZE)

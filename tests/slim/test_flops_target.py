@@ -1,0 +1,127 @@
+"""Ratios for a FLOPs target on the tiny detector: sensitivity-derived and uniform plans."""
+import numpy as np
+import pytest
+
+from ppdet.slim.flops_target import (_curve, _loss_at, flops_cut, ratios_for_target_flops,
+                                     uniform_ratio_for_target_flops)
+from ppdet.slim.prune import PrunePlan, kept_channels, prune
+from ppdet.utils.model_stats import count_flops
+
+SIZE = 32  # TinyDet's test input (tests/slim/conftest.py)
+PROBES = (0.1, 0.3, 0.5, 0.7, 0.9)
+
+
+def smooth_sensitivities(model):
+    # distinct curves: later layers hurt less
+    names = list(model.prunable_params())
+    return {n: {r: round(r * r * (1 + i % 3) / (1 + i), 4) for r in PROBES}
+            for i, n in enumerate(names)}
+
+
+def flat_sensitivities(model):
+    # no loss at all up to 0.5 for every conv: one threshold moves every conv at once
+    return {n: {0.1: 0.0, 0.3: 0.0, 0.5: 0.0, 0.7: 0.2 + 0.01 * i, 0.9: 0.6}
+            for i, n in enumerate(model.prunable_params())}
+
+
+def shapes(model):
+    return {k: list(v.shape) for k, v in model.state_dict().items()}
+
+
+def real_cut(make_det, ratios):
+    base = count_flops(make_det(), SIZE)
+    pruned, _ = prune(make_det(), PrunePlan(ratios, 'l1_norm', SIZE))
+    return 1 - count_flops(pruned, SIZE) / base
+
+
+def one_filter_bound(model):
+    """The most FLOPs one filter of any prunable conv takes (its own MACs and the next
+    layers' input channel): the search's stated tolerance above the target."""
+    return max(flops_cut(model, {n: 1.0 / int(p.shape[0])}, SIZE)
+               for n, p in model.prunable_params().items())
+
+
+@pytest.mark.parametrize('table', [smooth_sensitivities, flat_sensitivities])
+@pytest.mark.parametrize('target', [0.1, 0.3, 0.5])
+def test_reaches_target_within_one_filter(tiny_det, make_det, table, target):
+    sens = table(tiny_det)
+    ratios = ratios_for_target_flops(sens, tiny_det, target, input_size=SIZE)
+    assert shapes(tiny_det) == shapes(make_det())  # searched without changing the model
+    assert list(ratios) == list(sens)
+    cut = real_cut(make_det, ratios)
+    assert cut == pytest.approx(flops_cut(tiny_det, ratios, SIZE))
+    assert target <= cut <= target + one_filter_bound(tiny_det), (cut, ratios)
+    # every ratio is a whole number of filters: what prune() removes
+    for n, p in tiny_det.prunable_params().items():
+        c = int(p.shape[0])
+        assert (c - kept_channels(c, ratios[n])) == pytest.approx(ratios[n] * c)
+
+
+def test_flat_curves_are_not_cut_all_at_once(tiny_det):
+    # at the first loss above 0 every conv would jump to 0.5 (more than 30% of the FLOPs);
+    # the search gives filters one at a time instead, so some convs stay below 0.5
+    ratios = ratios_for_target_flops(flat_sensitivities(tiny_det), tiny_det, 0.3,
+                                     input_size=SIZE)
+    assert min(ratios.values()) < 0.5 and max(ratios.values()) <= 0.5
+
+
+@pytest.mark.parametrize('table', [smooth_sensitivities, flat_sensitivities])
+def test_ratios_grow_with_the_target(tiny_det, table):
+    sens = table(tiny_det)
+    previous = None
+    for target in np.arange(0.05, 0.56, 0.05):
+        ratios = ratios_for_target_flops(sens, tiny_det, float(target), input_size=SIZE)
+        if previous is not None:
+            assert all(ratios[n] >= previous[n] for n in ratios), (target, ratios, previous)
+        previous = ratios
+
+
+def test_respects_max_ratios_and_max_loss(tiny_det, make_det):
+    sens = smooth_sensitivities(tiny_det)
+    free = ratios_for_target_flops(sens, tiny_det, 0.4, input_size=SIZE)
+    assert free['tip1.conv.weights'] > 0.3
+    # one limit for every conv, and a tighter one for a single conv
+    capped = ratios_for_target_flops(sens, tiny_det, 0.4, input_size=SIZE, max_ratios=0.6)
+    assert max(capped.values()) <= 0.6
+    capped = ratios_for_target_flops(sens, tiny_det, 0.4, input_size=SIZE,
+                                     max_ratios={'tip1.conv.weights': 0.3})
+    assert capped['tip1.conv.weights'] <= 0.3
+    assert real_cut(make_det, capped) >= 0.4  # the others took up the slack
+    # no conv pruned past the loss allowed
+    limited = ratios_for_target_flops(sens, tiny_det, 0.3, input_size=SIZE, max_loss=0.05)
+    for n, r in limited.items():
+        assert _loss_at(_curve(sens[n]), r) <= 0.05 + 1e-9, (n, r)
+    with pytest.raises(ValueError, match=r'cannot remove 50.0% of the FLOPs: with every loss '
+                                         r'<= max_loss 0.01 the plan removes only'):
+        ratios_for_target_flops(sens, tiny_det, 0.5, input_size=SIZE, max_loss=0.01)
+    with pytest.raises(ValueError, match=r"max_ratios names 'stem.conv.weights', which has no "
+                                         r"sensitivity curve"):
+        ratios_for_target_flops({'tip1.conv.weights': sens['tip1.conv.weights']}, tiny_det,
+                                0.05, input_size=SIZE, max_ratios={'stem.conv.weights': 0.5})
+
+
+def test_unreachable_and_bad_targets(tiny_det):
+    sens = {'tip1.conv.weights': {0.1: 0.01, 0.2: 0.02}}
+    with pytest.raises(ValueError, match=r'cannot remove 60.0% of the FLOPs: with every '
+                                         r'parameter at its largest probed ratio the plan '
+                                         r'removes only'):
+        ratios_for_target_flops(sens, tiny_det, 0.6, input_size=SIZE)
+    with pytest.raises(ValueError, match='must be in'):
+        ratios_for_target_flops(sens, tiny_det, 1.5, input_size=SIZE)
+    with pytest.raises(ValueError, match='sensitivities table is empty'):
+        ratios_for_target_flops({}, tiny_det, 0.3, input_size=SIZE)
+    with pytest.raises(ValueError, match='max_loss 0 must be > 0'):
+        ratios_for_target_flops(sens, tiny_det, 0.01, input_size=SIZE, max_loss=0)
+
+
+def test_uniform_ratio_is_the_closest_one_ratio_plan(tiny_det, make_det):
+    names = list(tiny_det.prunable_params())
+    for target in (0.2, 0.45):
+        ratio, cut = uniform_ratio_for_target_flops(tiny_det, names, target, SIZE)
+        assert cut == pytest.approx(real_cut(make_det, {n: ratio for n in names}))
+        # no ratio on a fine grid comes closer to the target
+        grid = [flops_cut(tiny_det, {n: r for n in names}, SIZE)
+                for r in np.arange(0.0, 0.95, 0.01)]
+        assert abs(cut - target) <= min(abs(g - target) for g in grid) + 1e-12
+    with pytest.raises(ValueError, match='with one ratio over 1 convs'):
+        uniform_ratio_for_target_flops(tiny_det, ['tip1.conv.weights'], 0.9, SIZE)
