@@ -1,7 +1,8 @@
 """The main job on the built-in dataset: python tools/pipeline.py [-c CONFIG] [--fresh] [-o k=v].
 
 Stages (each resumable): generate data, train, eval (+export), infer, sensitivity,
-prune (sensity, r578) + fine-tune, post-training int8 (each algo; r578 too), QAT (baseline
+prune: at the FLOPs cut of each preset (sensity, r578), the preset, one uniform ratio and
+ratios derived from the sensitivities, each fine-tuned once per --seeds, post-training int8 (each algo; r578 too), QAT (baseline
 and r578), teacher; baseline fine-tuned alone / with L2 / with fine-grained distillation,
 r578 fine-tuned with the teacher (each on the same fine-tuning schedule).
 """
@@ -13,7 +14,7 @@ DEFAULT_CONFIG = 'configs/builtin/yolov3_r18_builtin.yml'
 
 
 def main():
-    from ppdet.pipeline.main_job import FINETUNE_EPOCHS
+    from ppdet.pipeline.main_job import FINETUNE_EPOCHS, PRUNE_SEEDS
     parser = ArgsParser('run the whole pipeline on the built-in dataset', config_required=False)
     parser.add_argument('--work_dir', default='output/pipeline')
     parser.add_argument('--dataset_dir', default='dataset/builtin')
@@ -21,6 +22,9 @@ def main():
                         help='fine-tuning epochs after pruning / for distillation and QAT')
     parser.add_argument('--sensitivity_images', type=int, default=40,
                         help='eval images per sensitivity probe (fast mode)')
+    parser.add_argument('--seeds', type=int, nargs='+', default=list(PRUNE_SEEDS),
+                        help='fine-tuning seeds of the pruned rows (uniform / preset / '
+                             'sensitivity-derived, compared over these seeds)')
     parser.add_argument('--teacher_config', default=None,
                         help='teacher config for the distillation stages (default: '
                              'configs/builtin/yolov3_r18x05_builtin_teacher.yml)')
@@ -41,7 +45,8 @@ def main():
                     teacher_epochs=args.teacher_epochs,
                     dataset_dir=args.dataset_dir, overrides=args.opt,
                     finetune_epochs=args.finetune_epochs,
-                    sensitivity_images=args.sensitivity_images, stages=args.stages)
+                    sensitivity_images=args.sensitivity_images, stages=args.stages,
+                    prune_seeds=args.seeds)
     results = pipe.run()
     print(format_results(results))
 

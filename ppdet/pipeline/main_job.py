@@ -18,6 +18,11 @@ from ppdet.utils.logger import setup_logger
 logger = setup_logger(__name__)
 
 PRUNE_PRESETS = ('sensity', 'r578')
+# At each preset's FLOPs cut on the built-in model, the preset is compared with a uniform ratio
+# over the same convs and with ratios derived from the model's own sensitivities
+# (ppdet.slim.flops_target), each fine-tuned on the same schedule once per seed.
+PRUNE_PLANS = ('uniform', 'derived', 'preset')
+PRUNE_SEEDS = (0, 1)
 # Fine-tuning after pruning, for QAT and for distillation: 3 epochs of the 1800-image built-in
 # set (336 steps at batch 16), a quarter of the baseline's 12.
 FINETUNE_EPOCHS = 3
@@ -38,7 +43,7 @@ class Pipeline(object):
                  overrides=None, finetune_epochs=FINETUNE_EPOCHS, sensitivity_images=40,
                  dataset_kwargs=None, sensitivity_metric=None, calib_images=16,
                  teacher_config=TEACHER_CONFIG, teacher_epochs=None, stages=None,
-                 distill_weights=None):
+                 distill_weights=None, prune_seeds=PRUNE_SEEDS):
         self.config = config
         self.overrides = list(overrides or [])
         self.work_dir = work_dir
@@ -51,6 +56,9 @@ class Pipeline(object):
         self.teacher_config = teacher_config
         self.teacher_epochs = teacher_epochs  # None: the teacher config's own schedule
         self.distill_weights = dict(DISTILL_WEIGHTS, **(distill_weights or {}))
+        self.prune_seeds = [int(s) for s in prune_seeds]
+        if not self.prune_seeds:
+            raise ValueError('prune_seeds is empty: give at least one seed (e.g. --seeds 0 1)')
         self.only = set(stages) if stages else None  # run just these stage groups
         self.results_path = os.path.join(work_dir, 'results.json')
         self.results = read_json(self.results_path) if os.path.isfile(self.results_path) else {}
@@ -179,25 +187,77 @@ class Pipeline(object):
                                     'plot': self.path('sensitivity', 'sensitivities.png'),
                                     'ratios_at_loss_0.1': get_ratios_by_loss(sens, 0.1)})
 
-    def prune_and_finetune(self, preset):
+    def prune_plans(self):
+        """The plans compared at each preset's FLOPs cut: the preset, one uniform ratio over
+        its convs and ratios from the sensitivities, both searched for the preset's cut."""
         from ppdet.engine import Trainer
-        from ppdet.slim.pruning_job import build_plan, prune_trainer
-        base = self.results['baseline_weights']
-        extra = ['epoch=%d' % self.finetune_epochs] if self.finetune_epochs else []
-        cfg = self.cfg(extra)
-        # AP right after pruning, before any fine-tuning
-        trainer = Trainer(cfg, mode='eval')
-        trainer.load_weights(base)
-        plan = build_plan(trainer.model, cfg, pruned_ratios=preset)
-        prune_trainer(trainer, plan)
-        pruned = trainer.save(self.path('prune_%s' % preset, 'pruned_no_finetune'))
-        row = self.evaluate('%s_pruned' % preset, pruned, cfg, table_row=False)
+        from ppdet.slim.flops_target import (flops_cut, ratios_for_target_flops,
+                                             uniform_ratio_for_target_flops)
+        from ppdet.slim.presets import preset_ratios
+        from ppdet.utils.model_stats import config_input_size
+        from ppdet.slim.sensitivity import load_sensitivities
+        cfg = self.cfg()
+        size = config_input_size(cfg)
+        model = Trainer(cfg, mode='eval').model  # FLOPs do not depend on the weights
+        sens = load_sensitivities(self.results['sensitivity']['file'])
+        plans = {}
+        for preset in PRUNE_PRESETS:
+            ratios = preset_ratios(preset)
+            cut = flops_cut(model, ratios, size)
+            ratio, uniform_cut = uniform_ratio_for_target_flops(model, list(ratios), cut, size)
+            entry = {'target_cut': cut, 'preset': dict(ratios=ratios, cut=cut),
+                     'uniform': dict(ratios={n: ratio for n in ratios}, cut=uniform_cut)}
+            try:
+                derived = ratios_for_target_flops(sens, model, cut, size)
+                entry['derived'] = dict(ratios=derived, cut=flops_cut(model, derived, size))
+            except ValueError as e:  # an unreachable cut: the table says why
+                entry['derived'] = dict(error=str(e))
+            plans[preset] = entry
+            logger.info('at the %s cut (-%.2f%% FLOPs): uniform ratio %.4f (-%.2f%%), derived '
+                        '%s', preset, 100 * cut, ratio, 100 * uniform_cut,
+                        entry['derived'].get('error') or ', '.join(
+                            '%.3f' % r for r in entry['derived']['ratios'].values()))
+        self.record('prune_plans', plans)
 
-        def prepare(t):
-            t.load_weights(pruned)  # the file carries the plan: no flags needed
-        weights = self.train('prune_%s' % preset, cfg, prepare)
-        self.evaluate(preset, weights, cfg, extra={'AP_after_prune': row['AP'],
-                                                   'AP50_after_prune': row['AP50']})
+    def prune_row_name(self, preset, plan, seed):
+        name = preset if plan == 'preset' else '%s_%s' % (plan, preset)
+        return name if seed == self.prune_seeds[0] else '%s_seed%d' % (name, seed)
+
+    def _pruned(self, preset, plan):
+        """The plan's pruned checkpoint (made once, shared by the seeds) and its AP row."""
+        from ppdet.engine import Trainer
+        from ppdet.slim.prune import PrunePlan
+        from ppdet.slim.pruning_job import prune_trainer
+        from ppdet.utils.model_stats import config_input_size
+        first = self.prune_row_name(preset, plan, self.prune_seeds[0])
+        path = self.path('prune_%s' % first, 'pruned_no_finetune')
+        if '%s_pruned' % first in self.results and os.path.isfile(path + '.pdparams'):
+            return path, self.results['%s_pruned' % first]
+        cfg = self.cfg()
+        trainer = Trainer(cfg, mode='eval')
+        trainer.load_weights(self.results['baseline_weights'])
+        ratios = self.results['prune_plans'][preset][plan]['ratios']
+        prune_trainer(trainer, PrunePlan(ratios, 'l1_norm', config_input_size(cfg)))
+        trainer.save(path)
+        # AP right after pruning, before any fine-tuning
+        return path, self.evaluate('%s_pruned' % first, path, cfg, table_row=False)
+
+    def prune_and_finetune(self, preset, plan='preset', seed=None):
+        """Prune the baseline by ``plan`` at ``preset``'s cut and fine-tune with ``seed``
+        (every plan and seed on the same schedule)."""
+        seed = self.prune_seeds[0] if seed is None else seed
+        name = self.prune_row_name(preset, plan, seed)
+        info = self.results['prune_plans'][preset][plan]
+        if 'error' in info:
+            logger.warning('[%s] no plan: %s', name, info['error'])
+            return
+        pruned, after_prune = self._pruned(preset, plan)
+        cfg = self._finetune_cfg(['seed=%d' % seed])
+        weights = self.train('prune_%s' % name, cfg, lambda t: t.load_weights(pruned))
+        # the first seed's rows are exported (table, latency); the others only scored
+        self.evaluate(name, weights, cfg, table_row=seed == self.prune_seeds[0], extra={
+            'AP_after_prune': after_prune['AP'], 'AP50_after_prune': after_prune['AP50'],
+            'plan': plan, 'cut_of': preset, 'seed': seed, 'flops_cut': info['cut']})
 
     # -- stages: quantization -----------------------------------------------------
     def _finetune_cfg(self, extra=()):
@@ -299,8 +359,12 @@ class Pipeline(object):
         self.stage('eval', self.eval_baseline)
         self.stage('infer', self.infer_one)
         self.stage('sensitivity', self.sensitivity)
-        for preset in PRUNE_PRESETS:
-            self.stage('prune_%s' % preset, lambda p=preset: self.prune_and_finetune(p))
+        self.stage('prune_plans', self.prune_plans)
+        for seed in self.prune_seeds:
+            for preset in PRUNE_PRESETS:
+                for plan in PRUNE_PLANS:
+                    self.stage('prune_%s' % self.prune_row_name(preset, plan, seed),
+                               lambda p=preset, k=plan, s=seed: self.prune_and_finetune(p, k, s))
         self.stage('quant:baseline_deployed', lambda: self._deployed_ap('baseline'))
         for algo in DEMO_PTQ_ALGOS:
             self.stage('quant:post_%s' % algo, lambda a=algo: self.post_quant('baseline', a))

@@ -1,4 +1,5 @@
-"""The main job's results as a markdown table (seed-style, relative to the baseline)."""
+"""The main job's results as markdown tables: every exported row (seed-style, relative to the
+baseline), then the pruning plans compared at equal FLOPs."""
 
 
 def _pct(new, old):
@@ -26,4 +27,57 @@ def format_results(results):
             results['infer_image'], results.get('infer_detections', 0)))
     if 'sensitivity' in results:
         lines.append('sensitivity curves: %s' % results['sensitivity']['plot'])
+    comparison = format_pruning_comparison(results)
+    if comparison:
+        lines += ['', comparison]
+    return '\n'.join(lines)
+
+
+PLAN_LABELS = (('uniform', 'uniform'), ('preset', 'preset'), ('derived', 'sensitivity-derived'))
+
+
+def _spread(values):
+    """'mean (min-max, n=N)' of the seeds' values; the value alone for one seed."""
+    if not values:
+        return '-'
+    mean = sum(values) / len(values)
+    if len(values) == 1:
+        return '%.4f' % mean
+    return '%.4f (%.4f-%.4f, n=%d)' % (mean, min(values), max(values), len(values))
+
+
+def pruning_rows(results, preset, plan):
+    """The fine-tuned rows of ``plan`` at ``preset``'s cut, one per seed, in seed order."""
+    rows = [r for k, r in results.items() if isinstance(r, dict) and r.get('cut_of') == preset
+            and r.get('plan') == plan and 'AP' in r]
+    return sorted(rows, key=lambda r: r.get('seed', 0))
+
+
+def format_pruning_comparison(results):
+    """Uniform vs preset vs sensitivity-derived at each preset's FLOPs cut: GFLOPs, size,
+    AP right after pruning and after fine-tuning (mean and range over the seeds)."""
+    plans = results.get('prune_plans')
+    if not plans:
+        return ''
+    lines = ['Pruning plans at equal FLOPs (AP after fine-tuning: mean (min-max) over seeds)',
+             '', '| cut | plan | GFLOPs | size (MB) | AP after pruning | AP after fine-tuning | '
+             'seeds |', '|---|---|---|---|---|---|---|']
+    for preset, entry in sorted(plans.items(), key=lambda kv: kv[1]['target_cut']):
+        cut = '-%.1f%% (%s)' % (100 * entry['target_cut'], preset)
+        for plan, label in PLAN_LABELS:
+            info = entry.get(plan, {})
+            if 'error' in info:
+                lines.append('| %s | %s | not reachable: %s | | | | |' % (cut, label,
+                                                                       info['error']))
+                continue
+            rows = pruning_rows(results, preset, plan)
+            if not rows:
+                lines.append('| %s | %s | not run | | | | |' % (cut, label))
+                continue
+            if plan == 'uniform':
+                label += ' %.3f' % list(info['ratios'].values())[0]
+            lines.append('| %s | %s | %.4f (-%.1f%%) | %.2f | %.4f | %s | %s |' % (
+                cut, label, rows[0]['GFLOPs'], 100 * info['cut'], rows[0]['size_MB'],
+                rows[0]['AP_after_prune'], _spread([r['AP'] for r in rows]),
+                ','.join(str(r.get('seed', 0)) for r in rows)))
     return '\n'.join(lines)

@@ -5,8 +5,8 @@ import os
 import pytest
 import yaml
 
-from ppdet.pipeline.main_job import DEMO_PTQ_ALGOS, DISTILL_WEIGHTS, Pipeline
-from ppdet.pipeline.results_table import format_results
+from ppdet.pipeline.main_job import DEMO_PTQ_ALGOS, DISTILL_WEIGHTS, PRUNE_PRESETS, Pipeline
+from ppdet.pipeline.results_table import format_results, pruning_rows
 
 
 def _tiny_teacher(directory, student_config):
@@ -28,11 +28,12 @@ def test_pipeline_runs_every_stage_and_resumes(tiny_config, tmp_path):
                          'YOLOBox.conf_thresh=0.0', 'MultiClassNMS.score_threshold=0.0',
                          'EvalDataset.image_dir=train',
                          'EvalDataset.anno_path=annotations/instances_train.json'],
-              sensitivity_metric='AR100', finetune_epochs=1, calib_images=2,
+              sensitivity_metric='AR100', finetune_epochs=1, calib_images=2, prune_seeds=(0, 3),
               teacher_config=_tiny_teacher(tmp_path, tiny_config),
               dataset_kwargs=dict(num_train=12, num_val=4, image_size=128))
     res = Pipeline(tiny_config, **kw).run()
-    expected = (['baseline', 'sensity', 'r578'] + ['post_%s' % a for a in DEMO_PTQ_ALGOS] +
+    pruned = [n for p in PRUNE_PRESETS for n in ('uniform_%s' % p, 'derived_%s' % p, p)]
+    expected = (['baseline'] + pruned + ['post_%s' % a for a in DEMO_PTQ_ALGOS] +
                 ['post_abs_max_keep3', 'r578_post', 'aware', 'r578_aware', 'teacher',
                  'student_alone', 'l2_distill', 'fine_grained_distill', 'r578_distill'])
     assert res['rows'] == expected
@@ -40,6 +41,7 @@ def test_pipeline_runs_every_stage_and_resumes(tiny_config, tmp_path):
         assert os.path.isfile(os.path.join(res[row]['inference_dir'], 'model.pdmodel')), row
     assert res['r578']['GFLOPs'] < res['sensity']['GFLOPs'] < res['baseline']['GFLOPs']
     assert 'AP_after_prune' in res['r578'] and 'AP_deployed' in res['baseline']
+    check_pruning_comparison(res, work)
     # the per-layer report picked three layers to keep in fp32
     assert len(res['post_abs_max_keep3']['kept_fp32']) == 3
     assert len(res['post_abs_max_keep3']['worst_layers']) >= 3
@@ -63,12 +65,41 @@ def test_pipeline_runs_every_stage_and_resumes(tiny_config, tmp_path):
     assert os.path.isfile(res['sensitivity']['plot']) and os.path.isfile(res['infer_image'])
     table = format_results(res)
     assert '| r578_aware |' in table and '(-' in table
+    # the job's output ends with the plans compared at equal FLOPs, over both seeds
+    last = table.rstrip().splitlines()[-6:]
+    assert all(line.startswith('| -') and ', n=2) | 0,3 |' in line for line in last), last
+    assert [line.split(' | ')[1].split(' ')[0] for line in last] == \
+        ['uniform', 'preset', 'sensitivity-derived'] * 2
 
     # a second run finds every stage done and changes nothing
     before = json.load(open(os.path.join(work, 'results.json')))
     again = Pipeline(tiny_config, **kw).run()
     assert again['_done'] == before['_done']
     assert again['r578'] == before['r578']
+
+
+def check_pruning_comparison(res, work):
+    """Uniform, preset and derived plans at each preset's cut, each fine-tuned per seed."""
+    base = res['baseline']['GFLOPs']
+    for preset in PRUNE_PRESETS:
+        plans = res['prune_plans'][preset]
+        target = plans['target_cut']
+        assert target == pytest.approx(1 - res[preset]['GFLOPs'] / base, abs=1e-6)
+        # the search reaches the preset's cut (within one filter: < 2% on the tiny model)
+        assert target <= plans['derived']['cut'] < target + 0.02
+        assert abs(plans['uniform']['cut'] - target) < 0.02
+        assert len(set(plans['uniform']['ratios'].values())) == 1
+        assert list(plans['derived']['ratios']) == list(plans['uniform']['ratios'])
+        for plan in ('uniform', 'derived', 'preset'):
+            rows = pruning_rows(res, preset, plan)
+            assert [r['seed'] for r in rows] == [0, 3]
+            # one pruned checkpoint per plan, fine-tuned once per seed on one schedule
+            assert rows[0]['AP_after_prune'] == rows[1]['AP_after_prune']
+            assert rows[0]['GFLOPs'] == rows[1]['GFLOPs']
+            assert rows[0]['GFLOPs'] == pytest.approx(base * (1 - plans[plan]['cut']), rel=1e-6)
+            assert 'inference_dir' in rows[0] and 'inference_dir' not in rows[1]
+    assert res['derived_r578_seed3']['weights'].startswith(
+        os.path.join(work, 'prune_derived_r578_seed3'))
 
 
 def test_stages_select_groups_or_single_stages(tmp_path):
