@@ -254,9 +254,6 @@ class DistillModel(nn.Layer):
     def prunable_params(self):
         return self.student.prunable_params()
 
-    def float_only_layers(self):
-        return ['student.' + n for n in self.student.float_only_layers()]
-
     def deployable(self):
         return self.student
 
