@@ -99,3 +99,17 @@ def pairwise_iou(box1, box2, eps=1e-9):
     area1 = (b1[..., 2] - b1[..., 0]).clip(min=0) * (b1[..., 3] - b1[..., 1]).clip(min=0)
     area2 = (b2[..., 2] - b2[..., 0]).clip(min=0) * (b2[..., 3] - b2[..., 1]).clip(min=0)
     return inter / (area1 + area2 - inter + eps)
+
+
+def built_for(layer, in_channels, source):
+    """For a component whose sub-layers are built from the widths of the one before it
+    (``build_layers(in_channels)``): ``(in_channels as ints, already_built)``; raises when
+    ``layer`` was already built for other widths (e.g. ``in_channels`` set in its config)."""
+    in_channels = [int(c) for c in in_channels]
+    if getattr(layer, 'in_channels', None) is None:
+        return in_channels, False
+    if in_channels != layer.in_channels:
+        name = type(layer).__name__
+        raise ValueError('%s was built for in_channels %s but the %s gives %s; drop %s.in_channels '
+                         'from the config' % (name, layer.in_channels, source, in_channels, name))
+    return in_channels, True

@@ -207,3 +207,13 @@ def test_builtin_student_and_teacher_configs_pair_up(teacher_file, depth, channe
     assert list(student.prunable_params()) == list(teacher.prunable_params())
     ratio = count_flops(teacher, 192) / count_flops(student, 192)
     assert 2.0 < ratio < 3.0
+
+
+def test_components_built_for_other_widths_say_which_key_to_drop():
+    from ppdet.modeling.heads.yolo_head import YOLOv3Head
+    head = YOLOv3Head(num_classes=3, in_channels=[64, 32, 16])
+    head.build_layers([64, 32, 16])  # the same widths: nothing to do
+    with pytest.raises(ValueError, match=r'YOLOv3Head was built for in_channels \[64, 32, 16\] '
+                                         r'but the neck gives \[128, 64, 32\]; drop '
+                                         r'YOLOv3Head.in_channels'):
+        head.build_layers([128, 64, 32])

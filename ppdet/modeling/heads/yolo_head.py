@@ -11,6 +11,7 @@ from paddle import ParamAttr
 from paddle.regularizer import L2Decay
 
 from ppdet.core.workspace import register
+from ppdet.modeling.ops import built_for
 
 __all__ = ['YOLOv3Head']
 
@@ -48,12 +49,8 @@ class YOLOv3Head(nn.Layer):
         return [[v for m in mask for v in self.anchors[m]] for mask in self.anchor_masks]
 
     def build_layers(self, in_channels):
-        in_channels = [int(c) for c in in_channels]
-        if self.in_channels is not None:
-            if in_channels != self.in_channels:
-                raise ValueError('YOLOv3Head was built for in_channels %s but the neck gives %s; '
-                                 'drop YOLOv3Head.in_channels from the config' % (
-                                     self.in_channels, in_channels))
+        in_channels, done = built_for(self, in_channels, 'neck')
+        if done:
             return
         if len(in_channels) != len(self.anchor_masks):
             raise ValueError('YOLOv3Head: %d input levels but %d anchor_masks' % (

@@ -30,7 +30,7 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 
 from ppdet.core.workspace import register
-from ppdet.modeling.ops import ConvBNLayer
+from ppdet.modeling.ops import ConvBNLayer, built_for
 
 __all__ = ['YOLOv3FPN', 'YoloDetBlock', 'SEED_NAMES']
 
@@ -80,12 +80,8 @@ class YOLOv3FPN(nn.Layer):
 
     def build_layers(self, in_channels):
         """Create the sub-layers for backbone widths ``in_channels`` (stride 8 first)."""
-        in_channels = [int(c) for c in in_channels]
-        if self.in_channels is not None:
-            if in_channels != self.in_channels:
-                raise ValueError('YOLOv3FPN was built for in_channels %s but the backbone gives '
-                                 '%s; drop YOLOv3FPN.in_channels from the config' % (
-                                     self.in_channels, in_channels))
+        in_channels, done = built_for(self, in_channels, 'backbone')
+        if done:
             return
         self.in_channels = in_channels
         self.yolo_blocks, self.routes, self.out_channels = [], [], []
