@@ -1,1 +1,2 @@
 from ppdet.modeling.heads.yolo_head import YOLOv3Head  # noqa: F401
+from ppdet.modeling.heads.face_head import FaceHead  # noqa: F401

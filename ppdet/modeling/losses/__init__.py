@@ -1,1 +1,2 @@
 from ppdet.modeling.losses.yolo_loss import YOLOv3Loss  # noqa: F401
+from ppdet.modeling.losses.ssd_loss import SSDLoss  # noqa: F401

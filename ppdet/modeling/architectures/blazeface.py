@@ -1,0 +1,94 @@
+"""BlazeFace = BlazeNet backbone -> FaceHead (SSD-style priors on strides 8 and 16),
+trained with the SSD multi-box loss; the seed's face detector (PaddleDetection 1.x,
+input 640; BlazeFace-Lite and BlazeFace-NAS are backbone settings).
+
+``forward(image)`` returns the head's raw maps ``[loc_0, conf_0, loc_1, conf_1]``;
+``decode`` turns them into boxes [B,N,4] in original pixels and face scores [B,C,N]
+(softmax without the background column); NMS is the injected ``MultiClassNMS``.
+State-dict prefixes: ``backbone.*`` (see :mod:`ppdet.modeling.backbones.blazenet`),
+``blaze_head.*`` (:mod:`ppdet.modeling.heads.face_head`).
+
+Pruning: BlazeBlocks add their output to their input, and their first conv is depthwise,
+so filters can only go where nothing else has to shrink with them.  The declared convs
+are, in every double block whose second 5x5 conv is dense (1.x with ``use_5x5kernel``),
+its first 1x1 conv (``..._1_sep``: only the dense 5x5 reads it) and that 5x5 conv
+(``..._2_dw``: only the last 1x1 reads it), under their 1.x parameter names
+(``double_blaze_01_sep_weights``, ``double_blaze_02_dw_weights``, ...).  Depthwise
+second convs (``dense_second_5x5: false`` or 3x3 kernels) and BlazeFace-Lite declare
+none: every one of their convs feeds a residual add or a depthwise conv.
+"""
+import collections
+
+import paddle
+import paddle.nn.functional as F
+
+from ppdet.core.workspace import register
+from ppdet.modeling.architectures.meta_arch import BaseArch
+from ppdet.modeling.losses.ssd_loss import decode_boxes
+
+__all__ = ['BlazeFace']
+
+
+@register
+class BlazeFace(BaseArch):
+    __inject__ = ['backbone', 'blaze_head', 'nms']
+    train_fields = ('gt_bbox', 'gt_class')
+
+    def __init__(self, backbone='BlazeNet', blaze_head='FaceHead', nms='MultiClassNMS'):
+        super().__init__()
+        self.backbone = backbone
+        blaze_head.build_layers(backbone.out_channels)
+        self.blaze_head = blaze_head
+        self.nms = nms
+
+    @property
+    def num_classes(self):
+        return self.blaze_head.num_classes
+
+    def forward(self, image):
+        return self.forward_from_features(self.backbone(image))
+
+    def forward_from_features(self, feats):
+        """The head on backbone features (lets sensitivity analysis reuse the backbone)."""
+        return self.blaze_head(feats)
+
+    def get_loss(self, outputs, inputs):
+        """SSD loss; ``inputs['gt_bbox']`` [B,M,4] x1y1x2y2 in input pixels (PadBox rows)."""
+        return self.blaze_head.get_loss(outputs, inputs)
+
+    def decode(self, outputs, im_shape, scale_factor):
+        """-> boxes [B,N,4] (x1,y1,x2,y2 in original pixels, clipped), scores [B,C,N]."""
+        head = self.blaze_head
+        loc, conf = head.flatten(outputs)
+        boxes = decode_boxes(loc, head.priors(outputs), head.variances)   # input pixels
+        sy, sx = scale_factor[:, 0:1], scale_factor[:, 1:2]                 # [B, 1]
+        oh, ow = im_shape[:, 0:1] / sy, im_shape[:, 1:2] / sx
+        x1 = paddle.clip(boxes[:, :, 0] / sx, min=0)
+        y1 = paddle.clip(boxes[:, :, 1] / sy, min=0)
+        x2 = paddle.minimum(paddle.clip(boxes[:, :, 2] / sx, min=0), ow)
+        y2 = paddle.minimum(paddle.clip(boxes[:, :, 3] / sy, min=0), oh)
+        x1, y1 = paddle.minimum(x1, ow), paddle.minimum(y1, oh)
+        scores = F.softmax(conf, axis=-1)[:, :, 1:].transpose([0, 2, 1])
+        return paddle.stack([x1, y1, x2, y2], -1), scores
+
+    def prunable_params(self):
+        """OrderedDict 1.x parameter name -> conv weight (see the module docstring)."""
+        out = collections.OrderedDict()
+        if self.backbone.lite_edition:
+            return out
+        for name, block in self.backbone.blocks:
+            if not block.double or len(block.dw2_path) != 1 or block.dw2_path[0].conv._groups != 1:
+                continue
+            out[name + '1_sep_weights'] = block.sep1.conv.weight
+            out[name + '2_dw_weights'] = block.dw2_path[0].conv.weight
+        return out
+
+    def float_only_layers(self):
+        """The head's 3x3 output convs: decoding reads their values directly."""
+        n = len(self.blaze_head.loc_convs)
+        return (['blaze_head.loc_convs.%d' % i for i in range(n)] +
+                ['blaze_head.conf_convs.%d' % i for i in range(n)])
+
+    def distill_outputs(self):
+        """The head's output convs (box offsets and logits of every prior)."""
+        return self.float_only_layers()
