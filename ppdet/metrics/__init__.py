@@ -10,6 +10,7 @@ from ppdet.core.workspace import ConfigError, _close, get_registered
 from .coco_utils import cocoapi_eval, COCO_STAT_NAMES  # noqa: F401
 from .map_utils import DetectionMAP  # noqa: F401
 from .metrics import COCOMetric, EvalResult, Metric, VOCMetric  # noqa: F401
+from .widerface import WiderFaceMetric  # noqa: F401
 
 __all__ = ['build_metric', 'metric_class', 'metric_names', 'COCOMetric', 'VOCMetric', 'Metric',
            'EvalResult', 'cocoapi_eval', 'DetectionMAP', 'COCO_STAT_NAMES']
