@@ -136,6 +136,20 @@ class SGD(OptimizerSpec):
 
 
 @register
+class RMSProp(OptimizerSpec):
+    """PaddleDetection's BlazeFace optimizer (fluid ``RMSPropOptimizer`` defaults)."""
+    paddle_cls = paddle.optimizer.RMSProp
+
+    def __init__(self, rho=0.95, epsilon=1e-6, momentum=0.0, centered=False):
+        self.rho, self.epsilon = float(rho), float(epsilon)
+        self.momentum, self.centered = float(momentum), bool(centered)
+
+    def kwargs(self):
+        return {'rho': self.rho, 'epsilon': self.epsilon, 'momentum': self.momentum,
+                'centered': self.centered}
+
+
+@register
 class Adam(OptimizerSpec):
     paddle_cls = paddle.optimizer.Adam
 
