@@ -105,22 +105,30 @@ def image_evaluation(pred, gt, keep, iou_thresh=0.5):
     """
     p = np.asarray(pred, np.float64).reshape(-1, 5)
     g = np.asarray(gt, np.float64).reshape(-1, 4)
-    keep = np.asarray(keep, bool).reshape(-1)
+    best, ok = _best_faces(p, g, iou_thresh)
+    return _match(best, ok, np.asarray(keep, bool).reshape(-1))
+
+
+def _best_faces(p, g, iou_thresh):
+    """Per detection: the face of largest +1-pixel overlap (first on a tie) and whether that
+    overlap reaches ``iou_thresh`` — the same for every subset."""
     iou = box_iou(np.concatenate([p[:, :2], p[:, :2] + p[:, 2:4]], 1),
                   np.concatenate([g[:, :2], g[:, :2] + g[:, 2:4]], 1), pixel_offset=1.0)
-    recall = np.zeros(len(g), np.int64)      # 0 not yet, 1 recalled, -1 outside the subset
-    pred_recall = np.zeros(len(p), np.int64)
-    proposal = np.ones(len(p), bool)
-    for h in range(len(p)):
-        j = int(np.argmax(iou[h]))
-        if iou[h, j] >= iou_thresh:
-            if not keep[j]:
-                recall[j] = -1
-                proposal[h] = False
-            elif recall[j] == 0:
-                recall[j] = 1
-        pred_recall[h] = int((recall == 1).sum())
-    return pred_recall, proposal
+    best = np.argmax(iou, axis=1)
+    return best, iou[np.arange(len(p)), best] >= iou_thresh
+
+
+def _match(best, ok, keep):
+    """evaluation.m's loop over the detections, in closed form: a detection on a face outside
+    the subset is no proposal; a face of the subset counts from its first detection on."""
+    proposal = ~(ok & ~keep[best])
+    hit = ok & keep[best]
+    first = np.zeros(len(best), bool)
+    if hit.any():
+        idx = np.nonzero(hit)[0]
+        _, first_pos = np.unique(best[idx], return_index=True)
+        first[idx[first_pos]] = True
+    return np.cumsum(first).astype(np.int64), proposal
 
 
 def image_pr_info(scores, proposal, pred_recall, thresh_num=1000):
@@ -148,18 +156,21 @@ def evaluate_wider(images, detections, iou_thresh=0.5, thresh_num=1000, subsets=
             len(images), len(detections)))
     dets = normalize_scores([_sorted(d) for d in detections])
     aps, curves = {}, {}
+    im_cache = [{} for _ in images]   # overlaps do not depend on the subset
     for subset in subsets:
         total = np.zeros([thresh_num, 2], np.float64)
         count_face = 0
-        for im, pred in zip(images, dets):
+        for i, (im, pred) in enumerate(zip(images, dets)):
             boxes = np.asarray(im['boxes'], np.float64).reshape(-1, 4)
             idx = np.asarray(im['keep'][subset], np.int64).reshape(-1)
             count_face += len(idx)
             if len(boxes) == 0 or len(pred) == 0:
                 continue
+            if 'best' not in im_cache[i]:
+                im_cache[i]['best'] = _best_faces(pred, boxes, iou_thresh)
             keep = np.zeros(len(boxes), bool)
             keep[idx] = True
-            pred_recall, proposal = image_evaluation(pred, boxes, keep, iou_thresh)
+            pred_recall, proposal = _match(*im_cache[i]['best'], keep)
             total += image_pr_info(pred[:, 4], proposal, pred_recall, thresh_num)
         with np.errstate(invalid='ignore', divide='ignore'):
             precision = total[:, 1] / total[:, 0]

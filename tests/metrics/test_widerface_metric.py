@@ -312,3 +312,36 @@ def test_eval_reader_batches_feed_the_metric(tmp_path):
     metric.accumulate()
     assert sorted(metric.detections) == [0, 1, 2]
     assert metric.values() == pytest.approx([1.0, 1.0, 1.0])
+
+
+def test_image_evaluation_follows_the_loop_of_evaluation_m():
+    # random faces, detections around them and random subsets: the closed form equals
+    # evaluation.m's loop written literally (best face by +1 overlap, first on a tie)
+    rng = np.random.RandomState(1)
+    for _ in range(50):
+        m, k = rng.randint(1, 6), rng.randint(1, 12)
+        gt = np.c_[rng.randint(0, 30, (m, 2)), rng.randint(3, 12, (m, 2))].astype(float)
+        j = rng.randint(0, m, k)
+        pred = np.c_[gt[j, :2] + rng.randint(-3, 4, (k, 2)), gt[j, 2:] + rng.randint(-2, 3, (k, 2)),
+                     np.sort(rng.rand(k))[::-1]]
+        keep = rng.rand(m) > 0.4
+        recall_list, want_recall, want_prop = np.zeros(m), [], []
+        for h in range(k):
+            ov = []
+            for g in gt:
+                iw = min(g[0] + g[2], pred[h, 0] + pred[h, 2]) - max(g[0], pred[h, 0]) + 1
+                ih = min(g[1] + g[3], pred[h, 1] + pred[h, 3]) - max(g[1], pred[h, 1]) + 1
+                inter = iw * ih
+                union = (g[2] + 1) * (g[3] + 1) + (pred[h, 2] + 1) * (pred[h, 3] + 1) - inter
+                ov.append(0.0 if iw <= 0 or ih <= 0 else inter / union)
+            idx = int(np.argmax(ov))
+            prop = True
+            if ov[idx] >= 0.5:
+                if not keep[idx]:
+                    recall_list[idx], prop = -1, False
+                elif recall_list[idx] == 0:
+                    recall_list[idx] = 1
+            want_recall.append(int((recall_list == 1).sum()))
+            want_prop.append(prop)
+        pred_recall, proposal = image_evaluation(pred, gt, keep)
+        assert pred_recall.tolist() == want_recall and proposal.tolist() == want_prop
