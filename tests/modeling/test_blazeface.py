@@ -328,3 +328,29 @@ def test_builtin_config_trains_and_evaluates_on_a_tiny_face_set(tmp_path):
     assert losses[-1] < losses[0], losses
     res = t.evaluate()
     assert res.primary_name == 'Easy' and 0.0 <= res.primary <= 1.0
+
+
+def test_distillation_pairs_the_head_outputs(tmp_path):
+    """An original-width BlazeFace teaches a NAS one: same priors, so the head maps pair."""
+    from ppdet.engine import Trainer
+    from ppdet.engine.trainer import unwrap
+    from ppdet.slim.distill import DistillStep
+    student_cfg = load_config(write_small_config(tmp_path))
+    teacher_dir = tmp_path / 'teacher'
+    teacher_dir.mkdir()
+    teacher_path = write_small_config(teacher_dir, BlazeNet={})   # 1.x default widths
+    teacher = Trainer(load_config(teacher_path), mode='train')
+    teacher_weights = teacher.save(str(tmp_path / 'teacher_w'), 0)
+    t = Trainer(student_cfg, mode='train', model=_small_trained_like(student_cfg))
+    record = t.apply_step(DistillStep(teacher_path, teacher_weights, loss='l2',
+                                      student_cfg=student_cfg))
+    heads = ['blaze_head.loc_convs.0', 'blaze_head.loc_convs.1',
+             'blaze_head.conf_convs.0', 'blaze_head.conf_convs.1']
+    assert record['pairs'] == [{'teacher': h, 'student': h} for h in heads]
+    boxes = np.zeros([2, 3, 4], 'float32')
+    boxes[:, 0] = [20, 20, 60, 64]
+    batch = {'image': paddle.to_tensor(_feeds(2)['image']), 'gt_bbox': paddle.to_tensor(boxes),
+             'gt_class': paddle.to_tensor(np.zeros([2, 3], 'int32'))}
+    t.model.train()
+    losses = unwrap(t.model).get_loss(t.model(batch['image']), batch)
+    assert float(losses['distill_loss']) > 0 and float(losses['loss']) > float(losses['loss_conf'])
