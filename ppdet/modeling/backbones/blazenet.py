@@ -79,7 +79,7 @@ class BlazeBlock(nn.Layer):
         self.stride = stride
         if stride != 1:
             self.pool = nn.MaxPool2D(stride, stride, ceil_mode=True)
-            self.shortcut = _conv(in_channels, out, 1, act=None)
+            self.shortcut = _conv(in_channels, out, 1)  # 1.x: conv + BN + ReLU
         elif in_channels != out:
             raise ValueError('a stride-1 BlazeBlock adds its input to its output, so its output '
                              'width %d must equal its input width %d; fix blaze_filters / '
