@@ -173,7 +173,10 @@ def test_attributes_follow_what_was_drawn():
         for f in rec['faces']:
             too_small = f['bbox'][3] < scenes.MIN_VALID_HEIGHT
             too_hidden = f['occluded_fraction'] > scenes.MAX_VALID_OCCLUSION
-            assert f['invalid'] == int(too_small or too_hidden)
+            lo, hi = scenes.VALID_GAIN
+            unlit = not lo <= f['light_gain'] <= hi
+            assert f['invalid'] == int(too_small or too_hidden or unlit)
+            assert f['illumination'] == int(not 0.5 <= f['light_gain'] <= 1.6)
             occ = f['occluded_fraction']
             assert f['occlusion'] == (0 if occ <= 0.01 else 1 if occ <= 0.3 else 2)
             rel = f['blur_sigma_over_width']

@@ -42,7 +42,9 @@ __all__ = ['generate_face_dataset', 'render_scene', 'render_record', 'face_stati
            'DEFAULTS', 'GENERATOR_VERSION', 'EVENTS', 'SUBSETS', 'subset_of', 'difficulty',
            'mat_contents']
 
-GENERATOR_VERSION = 1
+# bump when the output changes (the manifest check compares it): 1 first cut; 2 oval hard
+# negatives and invalid for faces too dark or burnt out
+GENERATOR_VERSION = 2
 SPLITS = {'train': 1, 'val': 2}
 _SALT = 7  # keeps these images' random streams apart from the shapes set's
 DEFAULTS = {'num_train': 800, 'num_val': 200, 'min_side': 320, 'max_side': 512, 'seed': 0,

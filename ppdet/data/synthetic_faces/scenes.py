@@ -16,8 +16,13 @@ attributes measured from what was drawn:
 * pose — 1 (atypical) for a roll of 30 degrees or more, or the cameraman's
   three-quarter view;
 * expression — 0 for every face: nothing here changes it and the sources carry no label;
-* invalid — 1 for a face under 8 px tall or more than 75% covered (too small or too
-  hidden to be recognised).
+* invalid — 1 for a face under 8 px tall, more than 75% covered, or with a brightness
+  gain below 0.15 or above 3 (too small, too hidden, too dark or burnt out to be
+  recognised).
+
+Face-sized things that are not faces keep a detector from learning the pasting instead of
+the face: LFW's non-face crops and photo patches, half of them cut by the same feathered
+ellipse as the faces.
 
 The same generator state always gives the same picture.
 """
@@ -26,7 +31,7 @@ import numpy as np
 
 from ppdet.data.synthetic.scenes import _draw_clutter, _jitter_color, _random_color, _texture
 
-from .faces import draw_face, face_sources, nonface_patches
+from .faces import _ellipse_alpha, draw_face, face_sources, nonface_patches
 
 __all__ = ['render_scene', 'EVENTS', 'ATTRIBUTES']
 
@@ -45,6 +50,7 @@ _BLUR_LEVELS = (0.025, 0.06)
 _OCCLUSION_LEVELS = (0.01, 0.30)
 MIN_VALID_HEIGHT = 8
 MAX_VALID_OCCLUSION = 0.75
+VALID_GAIN = (0.15, 3.0)
 
 
 def _backgrounds():
@@ -227,8 +233,9 @@ def _draw_face(rng, im, event, width, cx, cy, faces):
             'pose': int(src.pose or abs(angle) >= 30)}
 
 
-def _occluder(rng, size):
-    """An opaque thing about ``size`` px across: (rgb, alpha)."""
+def _occluder(rng, size, oval=False):
+    """An opaque thing about ``size`` px across: (rgb, alpha); ``oval``: a non-face crop or
+    photo patch is cut by a feathered ellipse, as the faces are."""
     kind = rng.choice(['bar', 'blob', 'nonface', 'photo'], p=[0.3, 0.3, 0.2, 0.2])
     s = max(4, int(round(size)))
     if kind in ('nonface', 'photo'):
@@ -241,8 +248,11 @@ def _occluder(rng, size):
             c = int(rng.integers(16, min(src.shape[:2]) // 2))
             y0, x0 = rng.integers(0, src.shape[0] - c), rng.integers(0, src.shape[1] - c)
             rgb = cv2.resize(src[y0:y0 + c, x0:x0 + c], (s, s), interpolation=cv2.INTER_AREA)
-        alpha = np.ones((s, s), np.float32)
-        alpha[[0, -1], :] = alpha[:, [0, -1]] = 0.5
+        if oval:
+            alpha = _ellipse_alpha(s, s, (s / 2., s / 2., s * 0.46, s / 2.), max(1.5, 0.05 * s))
+        else:
+            alpha = np.ones((s, s), np.float32)
+            alpha[[0, -1], :] = alpha[:, [0, -1]] = 0.5
         return np.clip(rgb, 0, 255).astype(np.float32), alpha
     if kind == 'bar':
         length, thick = s * rng.uniform(1.5, 4), s * rng.uniform(0.25, 0.6)
@@ -279,7 +289,8 @@ def _add_negatives(rng, im, n):
     """LFW's non-face crops and photo patches: face-sized things that are not faces."""
     h, w = im.shape[:2]
     for _ in range(n):
-        rgb, alpha = _occluder(rng, _log_uniform(rng, 10, min(w, h) * 0.25))
+        rgb, alpha = _occluder(rng, _log_uniform(rng, 10, min(w, h) * 0.25),
+                               oval=bool(rng.random() < 0.5))
         _paste(im, rgb, alpha, int(rng.integers(-4, w - 4)), int(rng.integers(-4, h - 4)), [])
 
 
@@ -292,11 +303,12 @@ def _labels(f, global_sigma, global_gain):
     gain = float(f['gain'] * global_gain)
     blur = int(np.searchsorted(_BLUR_LEVELS, rel, side='right'))
     occlusion = int(np.searchsorted(_OCCLUSION_LEVELS, occluded, side='left'))
-    invalid = int((y2 - y1) < MIN_VALID_HEIGHT or occluded > MAX_VALID_OCCLUSION)
+    invalid = int((y2 - y1) < MIN_VALID_HEIGHT or occluded > MAX_VALID_OCCLUSION
+                  or not VALID_GAIN[0] <= gain <= VALID_GAIN[1])
     return {'bbox': [int(x1), int(y1), int(x2 - x1), int(y2 - y1)], 'blur': blur, 'expression': 0,
             'illumination': int(gain < 0.5 or gain > 1.6), 'invalid': invalid,
             'occlusion': occlusion, 'pose': f['pose'],
-            'occluded_fraction': round(occluded, 4),
+            'occluded_fraction': round(occluded, 4), 'light_gain': round(gain, 4),
             'blur_sigma_over_width': round(float(rel), 4),
             'source': f['source']}
 

@@ -16,7 +16,7 @@ one of 48 px with one degradation), Medium = valid faces with d <= 1 (a clear fa
 px or more, 24 px with one degradation), Hard = every valid face.  So easy ⊆ medium ⊆
 hard, and invalid faces (too small or too covered) are in none, as in the official
 lists.  The images here are about 2.5 times smaller than WIDER's (1024 px wide), so 24
-px here is about 60 px there.  On the default validation set this puts 21% / 46% / 89%
+px here is about 60 px there.  On the default validation set this puts 22% / 47% / 92%
 of the faces in Easy / Medium / Hard.  (In the official lists the tiniest faces, under
 about 10 px, are in no subset — as read from the .mat files by users, e.g. sfzhang15/SFD
 issue #7; here faces under 8 px are invalid.)
