@@ -17,8 +17,8 @@ seeded by (seed, split, index), so the output is byte-identical on every run and
 of a split is the same at every size of the set.  ``manifest.json``, written last,
 records the parameters; a later call with the same parameters does nothing.
 
-Sizes: images are 320-512 px on the long side (aspect 0.62-1), 800 train + 200 val by
-default — about 40 s to generate on one core.  A small BlazeFace trains on them at a
+Sizes: image sides from 320 to 512 px (the long one 368-512), 800 train + 200 val by
+default — 40-50 s to generate on one core.  A small BlazeFace trains on them at a
 fixed input (e.g. 256 or 320) without the decode or resize costing more than a few ms per
 image on 2 CPU cores.
 """
