@@ -1,0 +1,194 @@
+"""MediaPipe's short-range BlazeFace (128x128 "front" model) as a detector family.
+
+``forward(image)`` takes RGB in [-1, 1] (NormalizeImage mean 0.5, std 0.5, is_scale),
+128x128, and returns MediaPipe's raw tensors: ``regressors`` [B,896,16] and
+``classificators`` [B,896,1], anchor order = the 16x16 map's cells (row-major, 2 anchors
+each) then the 8x8 map's (6 each), as in the released graph.
+
+Decoding follows MediaPipe's TensorsToDetections options for this model: per anchor,
+x, y, w, h, then 6 keypoints (x, y), each divided by 128 (x/y/w/h_scale) and taken
+relative to the anchor (sizes are linear, no exp); scores are sigmoid(clip(logit, -100,
+100)).  The 896 anchors come from :func:`ssd_anchors` with the options MediaPipe's graph
+gives its SsdAnchorsCalculator (4 layers, strides 8/16/16/16, offset 0.5, fixed size).
+
+NMS: MediaPipe blends overlapping detections (weighted NMS: coordinates averaged with
+score weights, IoU >= 0.3).  This project uses its standard hard NMS (the injected
+``MultiClassNMS``), which keeps the best-scoring box of a cluster as it is: boxes and
+keypoints jitter a little more between frames and are on average slightly less
+accurate than MediaPipe's blend, the kept score is the same (the maximum) and which
+faces are found does not change.
+"""
+import collections
+import math
+
+import numpy as np
+import paddle
+import paddle.nn as nn
+import paddle.nn.functional as F
+
+from ppdet.core.workspace import register
+from ppdet.modeling.architectures.meta_arch import BaseArch
+
+__all__ = ['MediaPipeBlazeFace', 'ssd_anchors']
+
+
+def _scale(min_scale, max_scale, i, n):
+    if n == 1:
+        return (min_scale + max_scale) * 0.5
+    return min_scale + (max_scale - min_scale) * i / (n - 1.0)
+
+
+def ssd_anchors(input_size=(128, 128), strides=(8, 16, 16, 16), min_scale=0.1484375,
+                max_scale=0.75, anchor_offset=(0.5, 0.5), aspect_ratios=(1.0,),
+                interpolated_scale_aspect_ratio=1.0, fixed_anchor_size=True):
+    """Anchors as MediaPipe's SsdAnchorsCalculator makes them: float32 [N, 4] rows
+    (x_center, y_center, w, h), normalized to the input size.
+
+    Consecutive layers with the same stride share one feature map; each of them adds one
+    anchor per aspect ratio at its scale and, with ``interpolated_scale_aspect_ratio`` > 0,
+    one more at the geometric mean of its scale and the next layer's (1.0 after the last).
+    Order: feature map, then row, column, anchor.  ``fixed_anchor_size`` sets w = h = 1
+    (the regressors then carry the whole size).
+    """
+    in_h, in_w = int(input_size[0]), int(input_size[1])
+    n = len(strides)
+    rows, layer = [], 0
+    while layer < n:
+        sizes = []  # (w, h) per anchor of a cell on this feature map
+        last = layer
+        while last < n and strides[last] == strides[layer]:
+            scale = _scale(min_scale, max_scale, last, n)
+            for ratio in aspect_ratios:
+                r = math.sqrt(ratio)
+                sizes.append((scale * r, scale / r))
+            if interpolated_scale_aspect_ratio > 0:
+                nxt = 1.0 if last == n - 1 else _scale(min_scale, max_scale, last + 1, n)
+                s = math.sqrt(scale * nxt)
+                r = math.sqrt(interpolated_scale_aspect_ratio)
+                sizes.append((s * r, s / r))
+            last += 1
+        fh = int(math.ceil(in_h / float(strides[layer])))
+        fw = int(math.ceil(in_w / float(strides[layer])))
+        for y in range(fh):
+            for x in range(fw):
+                cx, cy = (x + anchor_offset[0]) / fw, (y + anchor_offset[1]) / fh
+                for w, h in sizes:
+                    rows.append((cx, cy, 1.0, 1.0) if fixed_anchor_size else (cx, cy, w, h))
+        layer = last
+    return np.asarray(rows, np.float32)
+
+
+@register
+class MediaPipeBlazeFace(BaseArch):
+    """Backbone + per-map 1x1 heads: ``cls_heads.{i}`` (anchors x 1 logit) and
+    ``reg_heads.{i}`` (anchors x 16 values) for the 16x16 and 8x8 maps."""
+
+    __inject__ = ['backbone', 'nms']
+    __shared__ = ['num_classes']
+
+    def __init__(self, backbone='MediaPipeBlazeNet', nms='MultiClassNMS', num_classes=1,
+                 input_size=128, strides=(8, 16, 16, 16), min_scale=0.1484375,
+                 max_scale=0.75, num_keypoints=6, box_scale=128.0, score_clip=100.0):
+        super().__init__()
+        if int(num_classes) != 1:
+            raise ValueError('MediaPipeBlazeFace detects one class (face); got num_classes=%r '
+                             '- set num_classes: 1 in the config' % (num_classes,))
+        self.backbone, self.nms = backbone, nms
+        self.input_size = int(input_size)
+        self.num_keypoints = int(num_keypoints)
+        self.num_values = 4 + 2 * self.num_keypoints
+        self.box_scale = float(box_scale)
+        self.score_clip = float(score_clip)
+        anchors = ssd_anchors((self.input_size, self.input_size), tuple(strides),
+                              min_scale, max_scale)
+        # anchors per cell of each feature map (one map per run of equal strides)
+        self.map_strides, self.anchors_per_cell = [], []
+        for s in strides:
+            if self.map_strides and self.map_strides[-1] == s:
+                self.anchors_per_cell[-1] += 2
+            else:
+                self.map_strides.append(int(s))
+                self.anchors_per_cell.append(2)
+        if len(self.map_strides) != len(backbone.out_channels):
+            raise ValueError('MediaPipeBlazeFace: strides %r make %d feature maps but the '
+                             'backbone returns %d' % (list(strides), len(self.map_strides),
+                                                      len(backbone.out_channels)))
+        self.cls_heads = nn.LayerList([nn.Conv2D(c, a, 1) for c, a in zip(
+            backbone.out_channels, self.anchors_per_cell)])
+        self.reg_heads = nn.LayerList([nn.Conv2D(c, a * self.num_values, 1) for c, a in zip(
+            backbone.out_channels, self.anchors_per_cell)])
+        self.register_buffer('anchors', paddle.to_tensor(anchors), persistable=False)
+
+    @property
+    def num_classes(self):
+        return 1
+
+    @property
+    def num_anchors(self):
+        return int(self.anchors.shape[0])
+
+    def forward(self, image):
+        feats = self.backbone(image)
+        regs, logits = [], []
+        for f, cls_head, reg_head in zip(feats, self.cls_heads, self.reg_heads):
+            # NCHW -> NHWC -> [B, H*W*anchors, k]: cell-major, then anchor, as MediaPipe
+            regs.append(reg_head(f).transpose([0, 2, 3, 1]).reshape([0, -1, self.num_values]))
+            logits.append(cls_head(f).transpose([0, 2, 3, 1]).reshape([0, -1, 1]))
+        return [paddle.concat(regs, axis=1), paddle.concat(logits, axis=1)]
+
+    def _to_pixels(self, im_shape, scale_factor):
+        """Normalized input coordinates -> original pixels: (sx, sy) [B,1] each and the
+        original (w, h) [B,1] each for clipping."""
+        sy, sx = scale_factor[:, 0:1], scale_factor[:, 1:2]
+        return (self.input_size / sx, self.input_size / sy,
+                im_shape[:, 1:2] / sx, im_shape[:, 0:1] / sy)
+
+    def decode(self, outputs, im_shape, scale_factor):
+        """-> boxes [B,896,4] (x1, y1, x2, y2 in original pixels, clipped to the image) and
+        scores [B,1,896] (sigmoid of the clipped logits)."""
+        reg, logits = outputs
+        a = self.anchors
+        cx = reg[:, :, 0] / self.box_scale * a[:, 2] + a[:, 0]       # [B, N], normalized
+        cy = reg[:, :, 1] / self.box_scale * a[:, 3] + a[:, 1]
+        w = reg[:, :, 2] / self.box_scale * a[:, 2]
+        h = reg[:, :, 3] / self.box_scale * a[:, 3]
+        kx, ky, ow, oh = self._to_pixels(im_shape, scale_factor)
+        x1 = paddle.clip((cx - w / 2) * kx, min=0)
+        y1 = paddle.clip((cy - h / 2) * ky, min=0)
+        x2 = paddle.minimum((cx + w / 2) * kx, ow)
+        y2 = paddle.minimum((cy + h / 2) * ky, oh)
+        boxes = paddle.stack([x1, y1, x2, y2], axis=-1)
+        scores = F.sigmoid(paddle.clip(logits, -self.score_clip, self.score_clip))
+        return boxes, scores.transpose([0, 2, 1])
+
+    def decode_keypoints(self, outputs, im_shape, scale_factor):
+        """-> [B,896,K,2] keypoints (x, y) in original pixels (not clipped).  MediaPipe's
+        order for this model: right eye, left eye, nose tip, mouth centre, right ear
+        tragion, left ear tragion."""
+        reg = outputs[0]
+        a = self.anchors
+        kp = reg[:, :, 4:].reshape([0, 0, self.num_keypoints, 2]) / self.box_scale
+        x = kp[:, :, :, 0] * a[:, 2:3] + a[:, 0:1]
+        y = kp[:, :, :, 1] * a[:, 3:4] + a[:, 1:2]
+        kx, ky, _, _ = self._to_pixels(im_shape, scale_factor)
+        return paddle.stack([x * kx.unsqueeze(-1), y * ky.unsqueeze(-1)], axis=-1)
+
+    def prunable_params(self):
+        # Empty on purpose: every conv output of this backbone is summed with a shortcut
+        # (the stem's into block 1, each block's into the next one's identity / max-pool +
+        # zero-pad shortcut), so removing a filter means removing that channel from the
+        # whole residual chain up to the heads, and PaddleSlim's filter pruner does not
+        # follow the zero-padding concat.  The only convs outside the chain are the heads,
+        # whose outputs decoding reads.  Pruning this family needs a chain-aware plan.
+        return collections.OrderedDict()
+
+    def float_only_layers(self):
+        return ['cls_heads.%d' % i for i in range(len(self.cls_heads))] + \
+               ['reg_heads.%d' % i for i in range(len(self.reg_heads))]
+
+    def distill_outputs(self):
+        return self.float_only_layers()
+
+    def get_loss(self, outputs, inputs):
+        self._missing('get_loss (the imported MediaPipe model is for inference; '
+                      'train PaddleDetection\'s BlazeFace instead)')

