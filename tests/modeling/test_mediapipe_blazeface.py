@@ -249,3 +249,55 @@ def test_export_with_nms_equals_dygraph(model, checkpoint, tmp_path):
         got = predictor.run(feeds)
         assert got['bbox_num'].tolist() == bbox_num.numpy().tolist() == [len(HAND_BOXES[name])]
         np.testing.assert_allclose(got['bbox'], bbox.numpy(), rtol=1e-4, atol=1e-3)
+
+
+# --- the command lines -------------------------------------------------------------------
+
+def _run(*args):
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable] + list(args), cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    return proc.stdout + proc.stderr
+
+
+def _write_coco_faces(directory):
+    """The hand-boxed photos as a COCO set (category 1 'face')."""
+    import json
+    os.makedirs(os.path.join(directory, 'val'))
+    images, anns = [], []
+    for i, (name, rgb) in enumerate(sorted(_photos().items()), 1):
+        cv2.imwrite(os.path.join(directory, 'val', name + '.png'),
+                    cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+        images.append({'id': i, 'file_name': name + '.png', 'height': rgb.shape[0],
+                       'width': rgb.shape[1]})
+        for x1, y1, x2, y2 in HAND_BOXES[name]:
+            anns.append({'id': len(anns) + 1, 'image_id': i, 'category_id': 1, 'iscrowd': 0,
+                         'bbox': [x1, y1, x2 - x1, y2 - y1], 'area': (x2 - x1) * (y2 - y1)})
+    os.makedirs(os.path.join(directory, 'annotations'))
+    with open(os.path.join(directory, 'annotations', 'instances_val.json'), 'w') as f:
+        json.dump({'images': images, 'annotations': anns,
+                   'categories': [{'id': 1, 'name': 'face'}]}, f)
+
+
+@pytest.mark.slow
+def test_import_then_eval_infer_export_from_the_command_line(tmp_path):
+    prefix = str(tmp_path / 'ckpt' / 'model_final')
+    out = _run('tools/import_mediapipe_blazeface.py', '--output', prefix)
+    assert 'mapped 68 initializers' in out and os.path.isfile(prefix + '.pdparams')
+    data = str(tmp_path / 'faces')
+    _write_coco_faces(data)
+    out = _run('tools/eval.py', '-c', CONFIG, '-o', 'weights=' + prefix,
+               'EvalDataset.dataset_dir=' + data)
+    # every hand-drawn face found at IoU >= 0.5, no false detection scored above a true one
+    assert 'AP50=1.0000' in out, out[-2000:]
+    out = _run('tools/infer.py', '-c', CONFIG, '-o', 'weights=' + prefix, '--infer_img',
+               os.path.join(data, 'val', 'astronaut.png'), '--output_dir',
+               str(tmp_path / 'infer'))
+    assert 'astronaut.png: 1 detections >= 0.50' in out, out[-2000:]
+    assert os.path.isfile(str(tmp_path / 'infer' / 'astronaut.png'))
+    _run('tools/export_model.py', '-c', CONFIG, '-o', 'weights=' + prefix, '--output_dir',
+         str(tmp_path / 'inference'))
+    assert os.path.isfile(str(tmp_path / 'inference' / 'mediapipe_blazeface_128' /
+                              'model.pdmodel'))
