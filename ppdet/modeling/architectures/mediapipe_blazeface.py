@@ -11,12 +11,14 @@ relative to the anchor (sizes are linear, no exp); scores are sigmoid(clip(logit
 100)).  The 896 anchors come from :func:`ssd_anchors` with the options MediaPipe's graph
 gives its SsdAnchorsCalculator (4 layers, strides 8/16/16/16, offset 0.5, fixed size).
 
-NMS: MediaPipe blends overlapping detections (weighted NMS: coordinates averaged with
-score weights, IoU >= 0.3).  This project uses its standard hard NMS (the injected
-``MultiClassNMS``), which keeps the best-scoring box of a cluster as it is: boxes and
-keypoints jitter a little more between frames and are on average slightly less
-accurate than MediaPipe's blend, the kept score is the same (the maximum) and which
-faces are found does not change.
+NMS: MediaPipe blends overlapping detections (weighted NMS: each cluster of boxes at
+IoU >= 0.3 with its best box becomes their score-weighted average, with the best score).
+This project uses its standard hard NMS (the injected ``MultiClassNMS``, IoU 0.3 in the
+config), which forms the same clusters in the same order but keeps the best box as it is:
+the faces found and their scores are the same, the box (and keypoints) of each face is its
+single best anchor's instead of the blend.  Measured on the test photos (256-512 px): 6
+faces either way, box corners 0.9-4.3 px apart, IoU with the hand-drawn boxes equal or
+higher for the blend on 5 of the 6 faces.
 """
 import collections
 import math
