@@ -108,6 +108,18 @@ def test_decode_on_hand_set_outputs():
     np.testing.assert_allclose(kp[0, 0, 1], [16, 8], rtol=1e-6)
 
 
+def test_declarations_name_real_layers():
+    cfg = _cfg()
+    m = create(cfg['architecture'], cfg)
+    layers = dict(m.named_sublayers())
+    assert m.num_classes == 1 and m.num_anchors == 896
+    assert list(m.prunable_params()) == []       # see MediaPipeBlazeFace.prunable_params
+    assert m.float_only_layers() == ['cls_heads.0', 'cls_heads.1', 'reg_heads.0', 'reg_heads.1']
+    assert all(n in layers for n in m.float_only_layers() + m.distill_outputs())
+    assert [layers[n].weight.shape[0] for n in m.float_only_layers()] == [2, 6, 32, 96]
+    assert 'anchors' not in m.state_dict()        # made in code, not stored in checkpoints
+
+
 # --- import ------------------------------------------------------------------------------
 
 def test_committed_onnx_file_is_the_recorded_one(checkpoint):
