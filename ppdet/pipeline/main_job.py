@@ -259,6 +259,22 @@ class Pipeline(object):
             'AP_after_prune': after_prune['AP'], 'AP50_after_prune': after_prune['AP50'],
             'plan': plan, 'cut_of': preset, 'seed': seed, 'flops_cut': info['cut']})
 
+    def prune_latency(self, repeats=30):
+        """CPU latency of the baseline and of each plan's first-seed row: Paddle Inference
+        fp32, 1 thread, batch 1, the rows timed interleaved in one process (median)."""
+        from ppdet.benchmark.latency_sweep import latency_sweep
+        from ppdet.deploy import decode_image
+        names = ['baseline'] + [self.prune_row_name(p, k, self.prune_seeds[0])
+                                for p in PRUNE_PRESETS for k in PRUNE_PLANS]
+        rows = [(n, self.results[n]) for n in names if 'inference_dir' in self.results.get(n, {})]
+        image = decode_image(_first_val_image(self.cfg()))
+        out = latency_sweep(rows, [image], runtimes=('paddle_fp32',), threads=1,
+                            repeats=repeats)
+        self.record('prune_latency', {
+            'settings': out['settings'],
+            'median_ms': {n: r['runtimes']['paddle_fp32'].get('median_ms')
+                          for n, r in out['rows'].items() if 'paddle_fp32' in r['runtimes']}})
+
     # -- stages: quantization -----------------------------------------------------
     def _finetune_cfg(self, extra=()):
         epochs = ['epoch=%d' % self.finetune_epochs] if self.finetune_epochs else []
@@ -365,6 +381,7 @@ class Pipeline(object):
                 for plan in PRUNE_PLANS:
                     self.stage('prune_%s' % self.prune_row_name(preset, plan, seed),
                                lambda p=preset, k=plan, s=seed: self.prune_and_finetune(p, k, s))
+        self.stage('prune_latency', self.prune_latency)
         self.stage('quant:baseline_deployed', lambda: self._deployed_ap('baseline'))
         for algo in DEMO_PTQ_ALGOS:
             self.stage('quant:post_%s' % algo, lambda a=algo: self.post_quant('baseline', a))

@@ -48,8 +48,8 @@ def _spread(values):
 
 def pruning_rows(results, preset, plan):
     """The fine-tuned rows of ``plan`` at ``preset``'s cut, one per seed, in seed order."""
-    rows = [r for k, r in results.items() if isinstance(r, dict) and r.get('cut_of') == preset
-            and r.get('plan') == plan and 'AP' in r]
+    rows = [dict(r, name=k) for k, r in results.items() if isinstance(r, dict)
+            and r.get('cut_of') == preset and r.get('plan') == plan and 'AP' in r]
     return sorted(rows, key=lambda r: r.get('seed', 0))
 
 
@@ -59,25 +59,32 @@ def format_pruning_comparison(results):
     plans = results.get('prune_plans')
     if not plans:
         return ''
-    lines = ['Pruning plans at equal FLOPs (AP after fine-tuning: mean (min-max) over seeds)',
-             '', '| cut | plan | GFLOPs | size (MB) | AP after pruning | AP after fine-tuning | '
-             'seeds |', '|---|---|---|---|---|---|---|']
+    latency = (results.get('prune_latency') or {}).get('median_ms', {})
+    lines = ['Pruning plans at equal FLOPs (AP after fine-tuning: mean (min-max) over seeds; '
+             'latency: Paddle fp32, 1 thread, batch 1, median)', '',
+             '| cut | plan | GFLOPs | size (MB) | AP after pruning | AP after fine-tuning | '
+             'seeds | CPU latency (ms) |', '|---|---|---|---|---|---|---|---|']
+    if 'baseline' in latency and 'baseline' in results:
+        b = results['baseline']
+        lines.append('| 0 | baseline | %.4f | %.2f | - | %.4f | - | %.1f |' % (
+            b['GFLOPs'], b['size_MB'], b['AP'], latency['baseline']))
     for preset, entry in sorted(plans.items(), key=lambda kv: kv[1]['target_cut']):
         cut = '-%.1f%% (%s)' % (100 * entry['target_cut'], preset)
         for plan, label in PLAN_LABELS:
             info = entry.get(plan, {})
             if 'error' in info:
-                lines.append('| %s | %s | not reachable: %s | | | | |' % (cut, label,
-                                                                       info['error']))
+                lines.append('| %s | %s | not reachable: %s | | | | | |' % (cut, label,
+                                                                         info['error']))
                 continue
             rows = pruning_rows(results, preset, plan)
             if not rows:
-                lines.append('| %s | %s | not run | | | | |' % (cut, label))
+                lines.append('| %s | %s | not run | | | | | |' % (cut, label))
                 continue
             if plan == 'uniform':
                 label += ' %.3f' % list(info['ratios'].values())[0]
-            lines.append('| %s | %s | %.4f (-%.1f%%) | %.2f | %.4f | %s | %s |' % (
+            ms = latency.get(rows[0].get('name'))
+            lines.append('| %s | %s | %.4f (-%.1f%%) | %.2f | %.4f | %s | %s | %s |' % (
                 cut, label, rows[0]['GFLOPs'], 100 * info['cut'], rows[0]['size_MB'],
                 rows[0]['AP_after_prune'], _spread([r['AP'] for r in rows]),
-                ','.join(str(r.get('seed', 0)) for r in rows)))
+                ','.join(str(r.get('seed', 0)) for r in rows), '%.1f' % ms if ms else '-'))
     return '\n'.join(lines)

@@ -67,7 +67,8 @@ def test_pipeline_runs_every_stage_and_resumes(tiny_config, tmp_path):
     assert '| r578_aware |' in table and '(-' in table
     # the job's output ends with the plans compared at equal FLOPs, over both seeds
     last = table.rstrip().splitlines()[-6:]
-    assert all(line.startswith('| -') and ', n=2) | 0,3 |' in line for line in last), last
+    assert all(line.startswith('| -') and ', n=2) | 0,3 | ' in line for line in last), last
+    assert all(float(line.rstrip(' |').rsplit('| ', 1)[1]) > 0 for line in last), last
     assert [line.split(' | ')[1].split(' ')[0] for line in last] == \
         ['uniform', 'preset', 'sensitivity-derived'] * 2
 
@@ -98,6 +99,12 @@ def check_pruning_comparison(res, work):
             assert rows[0]['GFLOPs'] == rows[1]['GFLOPs']
             assert rows[0]['GFLOPs'] == pytest.approx(base * (1 - plans[plan]['cut']), rel=1e-6)
             assert 'inference_dir' in rows[0] and 'inference_dir' not in rows[1]
+    # the first seed's rows, exported, timed beside the baseline
+    timed = res['prune_latency']['median_ms']
+    assert sorted(timed) == sorted(['baseline'] + [r['name'] for p in PRUNE_PRESETS for k in
+                                                   ('uniform', 'derived', 'preset')
+                                                   for r in pruning_rows(res, p, k)[:1]])
+    assert all(ms > 0 for ms in timed.values())
     assert res['derived_r578_seed3']['weights'].startswith(
         os.path.join(work, 'prune_derived_r578_seed3'))
 
