@@ -123,7 +123,7 @@ class Pipeline(object):
         """Record AP, GFLOPs and size of a checkpoint under ``name``; a table row is also
         exported (NMS inside) and listed in ``results['rows']``."""
         from ppdet.engine import Trainer
-        from ppdet.slim.pruning_job import config_input_size, model_summary
+        from ppdet.utils.model_stats import config_input_size, model_summary
         cfg = cfg or self.cfg()
         trainer = Trainer(cfg, mode='eval')
         trainer.load_weights(weights)

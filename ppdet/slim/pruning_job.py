@@ -11,26 +11,9 @@ from ppdet.slim.sensitivity import (DEFAULT_RATIOS, get_ratios_by_loss, load_sen
                                     plot_sensitivities, sensitivity)
 from ppdet.slim.subset_eval import SubsetEvaluator
 from ppdet.utils.logger import setup_logger
-from ppdet.utils.model_stats import count_flops, gflops, param_size_mb
+from ppdet.utils.model_stats import config_input_size, model_summary
 
 logger = setup_logger(__name__)
-
-
-def config_input_size(cfg):
-    """The evaluation input size of a config (what FLOPs and the pruner trace with)."""
-    for section in ('EvalReader', 'TestReader'):
-        for t in (cfg.get(section) or {}).get('sample_transforms', []):
-            if 'Resize' in t:
-                h, w = t['Resize']['target_size']
-                return [int(h), int(w)]
-    shape = ((cfg.get('TestReader') or {}).get('inputs_def') or {}).get('image_shape')
-    if shape and shape[-1]:
-        return [int(shape[-2]), int(shape[-1])]
-    raise ValueError('cannot tell the input size: give EvalReader a Resize transform')
-
-
-def model_summary(model, input_size):
-    return {'GFLOPs': gflops(count_flops(model, input_size)), 'size_MB': param_size_mb(model)}
 
 
 def _trainer_with_weights(cfg, weights, mode):
