@@ -101,6 +101,14 @@ def pairwise_iou(box1, box2, eps=1e-9):
     return inter / (area1 + area2 - inter + eps)
 
 
+def build_if_given(layer, in_channels):
+    """Constructor tail of such a component: build now when ``in_channels`` is given (the
+    component used alone), else later, when the architecture calls ``build_layers``."""
+    layer.in_channels = None
+    if in_channels is not None:
+        layer.build_layers(in_channels)
+
+
 def built_for(layer, in_channels, source):
     """For a component whose sub-layers are built from the widths of the one before it
     (``build_layers(in_channels)``): ``(in_channels as ints, already_built)``; raises when

@@ -23,7 +23,7 @@ from paddle import ParamAttr
 from paddle.regularizer import L2Decay
 
 from ppdet.core.workspace import register
-from ppdet.modeling.ops import built_for
+from ppdet.modeling.ops import build_if_given, built_for
 
 __all__ = ['FaceHead']
 
@@ -50,9 +50,7 @@ class FaceHead(nn.Layer):
             raise ValueError('FaceHead.variances must have 4 values (cx, cy, w, h), got %r'
                              % (variances,))
         self.loss = loss
-        self.in_channels = None
-        if in_channels is not None:
-            self.build_layers(in_channels)
+        build_if_given(self, in_channels)
 
     @property
     def num_priors(self):

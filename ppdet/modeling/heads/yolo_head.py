@@ -11,7 +11,7 @@ from paddle import ParamAttr
 from paddle.regularizer import L2Decay
 
 from ppdet.core.workspace import register
-from ppdet.modeling.ops import built_for
+from ppdet.modeling.ops import build_if_given, built_for
 
 __all__ = ['YOLOv3Head']
 
@@ -39,9 +39,7 @@ class YOLOv3Head(nn.Layer):
                              'are given' % (bad, len(self.anchors)))
         self.num_classes = int(num_classes)
         self.loss = loss
-        self.in_channels = None
-        if in_channels is not None:
-            self.build_layers(in_channels)
+        build_if_given(self, in_channels)
 
     @property
     def mask_anchors(self):

@@ -30,7 +30,7 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 
 from ppdet.core.workspace import register
-from ppdet.modeling.ops import ConvBNLayer, built_for
+from ppdet.modeling.ops import ConvBNLayer, build_if_given, built_for
 
 __all__ = ['YOLOv3FPN', 'YoloDetBlock', 'SEED_NAMES']
 
@@ -73,10 +73,8 @@ class YOLOv3FPN(nn.Layer):
             raise ValueError('YOLOv3FPN: norm_type %r not supported (use bn)' % norm_type)
         self.base_channel = base_channel
         self._kw = dict(norm_decay=norm_decay, freeze_norm=freeze_norm)
-        self.in_channels = None
         self.out_channels = None
-        if in_channels is not None:
-            self.build_layers(in_channels)
+        build_if_given(self, in_channels)
 
     def build_layers(self, in_channels):
         """Create the sub-layers for backbone widths ``in_channels`` (stride 8 first)."""
