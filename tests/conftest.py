@@ -1,3 +1,4 @@
+import logging
 import os
 import sys
 
@@ -60,3 +61,28 @@ def write_tiny_config(directory, dataset_dir, name='tiny.yml', base=BUILTIN_CONF
 @pytest.fixture
 def tiny_config(tmp_path, tiny_dataset):
     return write_tiny_config(tmp_path, tiny_dataset)
+
+
+class _ListHandler(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+    @property
+    def text(self):
+        return '\n'.join(self.messages)
+
+
+@pytest.fixture
+def ppdet_log():
+    """Messages logged under the 'ppdet' logger (which does not propagate to root)."""
+    from ppdet.utils.logger import setup_logger
+    setup_logger('ppdet')
+    handler = _ListHandler()
+    logger = logging.getLogger('ppdet')
+    logger.addHandler(handler)
+    yield handler
+    logger.removeHandler(handler)

@@ -4,7 +4,6 @@ Notation in the comments: boxes are (x, y, w, h) as in the WIDER files; a point 
 curve is (precision, recall) at a score threshold; AP is the VOC2010+ area under the
 right-max precision envelope, summed where recall changes.
 """
-import logging
 import os
 
 import numpy as np
@@ -36,25 +35,6 @@ def _dets(*rows):
 
 def _ap(images, dets, subset='easy'):
     return evaluate_wider(images, dets)[0][subset]
-
-
-class _Log(logging.Handler):
-    def __init__(self):
-        super().__init__(logging.DEBUG)
-        self.messages = []
-
-    def emit(self, record):
-        self.messages.append(record.getMessage())
-
-
-@pytest.fixture
-def log():
-    from ppdet.utils.logger import setup_logger
-    setup_logger('ppdet')
-    handler = _Log()
-    logging.getLogger('ppdet').addHandler(handler)
-    yield handler
-    logging.getLogger('ppdet').removeHandler(handler)
 
 
 def test_duplicate_detection_is_a_false_positive():
@@ -163,12 +143,12 @@ def test_a_detection_is_compared_with_its_best_face_only():
     assert _ap(ims, dets) == pytest.approx(0.5, abs=1e-12)
 
 
-def test_equal_scores_everywhere_count_as_one(log):
+def test_equal_scores_everywhere_count_as_one(ppdet_log):
     # the official norm_score divides by zero here; every detection counts at score 1:
     # one TP and one FP for one face: point (1/2, 1/1): AP = 0.5
     ims = [_im([F1])]
     assert _ap(ims, [_dets((F1, 0.7), (FAR, 0.7))]) == pytest.approx(0.5)
-    assert any('same score' in m for m in log.messages)
+    assert any('same score' in m for m in ppdet_log.messages)
 
 
 def _batch(im_ids, per_image_rows, pad_to=None):
@@ -222,12 +202,12 @@ def test_update_refuses_unknown_images_and_other_classes():
         metric.update(*_batch([0], [[[0, 0.9, 0, 0, 9, 9], [2, 0.8, 0, 0, 9, 9]]]))
 
 
-def test_subset_run_evaluates_the_images_seen(log):
+def test_subset_run_evaluates_the_images_seen(ppdet_log):
     # images a (face F1, found) and b (face F2, never passed to update): AP over a only = 1
     metric = WiderFaceMetric([_im([F1], im_id=0, name='a'), _im([F2], im_id=1, name='b')])
     metric.update(*_batch([0], [[[0, 0.9, 0, 0, 9, 9], [0, 0.1, 400, 400, 409, 409]]]))
     assert metric.summary().primary == pytest.approx(1.0)
-    assert any('1 of 2 ground-truth images were not evaluated' in m for m in log.messages)
+    assert any('1 of 2 ground-truth images were not evaluated' in m for m in ppdet_log.messages)
 
 
 def test_metric_config_builds_from_a_wider_dataset(tmp_path):

@@ -13,7 +13,7 @@ import yaml
 from ppdet.core.workspace import create
 from ppdet.utils.checkpoint import load_weights
 
-from conftest import INPUT, NUM_CLASSES, tiny_cfg
+from tiny_yolo import INPUT, NUM_CLASSES, tiny_cfg
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PRESET = os.path.join(ROOT, 'configs', '_base_', 'ppdet2x_compat.yml')
