@@ -1,0 +1,116 @@
+"""Why a sensitivity-derived pruning plan wins or loses against a uniform one: two
+measurements on a finished main job (``tools/pipeline.py``, its prune stages done).
+
+1. AP by object size (COCO small / medium / large) of every fine-tuned pruning row, mean over
+   its seeds, from the row's ``bbox.json``.
+2. The baseline with one YOLO branch at a time pruned as each derived plan prunes it (no
+   fine-tuning, all eval images), against the sum of the single-conv losses of that branch
+   in the sensitivity table: do single-conv sensitivities add up?
+
+python benchmarks/pruning_levels.py --work_dir output/pipeline --dataset_dir dataset/builtin
+"""
+import collections
+import contextlib
+import io
+import json
+import os
+import re
+
+from ppdet.utils.cli import ArgsParser, run_main
+
+DEFAULT_CONFIG = 'configs/builtin/yolov3_r18_builtin.yml'
+SIZES = ('AP', 'APs', 'APm', 'APl')  # COCOeval.stats[0], [3], [4], [5]
+
+
+def ap_by_size(anno_file, bbox_file):
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO(anno_file)
+        ev = COCOeval(gt, gt.loadRes(bbox_file), 'bbox')
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    return dict(zip(SIZES, (float(ev.stats[i]) for i in (0, 3, 4, 5))))
+
+
+def sizes_of_rows(pipe, anno_file):
+    """{plan at cut: {AP, APs, APm, APl: mean over seeds, seeds: n}}."""
+    groups = collections.OrderedDict()
+    for name, row in pipe.results.items():
+        if not (isinstance(row, dict) and row.get('plan') and 'AP' in row):
+            continue
+        bbox = pipe.path(name, 'bbox.json')
+        key = '%s at %s' % (row['plan'], row['cut_of'])
+        groups.setdefault(key, []).append(ap_by_size(anno_file, bbox))
+    return collections.OrderedDict(
+        (k, dict({s: sum(r[s] for r in rows) / len(rows) for s in SIZES}, seeds=len(rows)))
+        for k, rows in sorted(groups.items()))
+
+
+def branches_alone(pipe):
+    """The baseline with each branch pruned alone by each derived plan, no fine-tuning."""
+    from ppdet.engine import Trainer
+    from ppdet.slim.prune import PrunePlan
+    from ppdet.slim.pruning_job import prune_trainer
+    from ppdet.slim.sensitivity import load_sensitivities
+    from ppdet.utils.model_stats import config_input_size
+    res = pipe.results
+    sens = load_sensitivities(res['sensitivity']['file'])
+    base = res['baseline']['AP']
+    out = collections.OrderedDict()
+    for preset, plans in sorted(res['prune_plans'].items()):
+        derived = plans['derived'].get('ratios')
+        if not derived:
+            continue
+        branches = sorted({re.match(r'(yolo_block\.\d+)\.', n).group(1) for n in derived})
+        for branch in branches:
+            part = {n: r for n, r in derived.items() if n.startswith(branch + '.')}
+            cfg = pipe.cfg()
+            trainer = Trainer(cfg, mode='eval')
+            trainer.load_weights(res['baseline_weights'])
+            prune_trainer(trainer, PrunePlan(part, 'l1_norm', config_input_size(cfg)))
+            with contextlib.redirect_stdout(io.StringIO()):
+                ap = trainer.evaluate().primary
+            # each conv alone: the loss at the first probed ratio at or above its ratio
+            alone = {n: min((l for q, l in sens[n].items() if q >= r - 1e-6), default=0.0)
+                     for n, r in part.items()}
+            out['%s at %s' % (branch, preset)] = {
+                'ratios': part, 'AP': ap, 'loss': (base - ap) / base,
+                'single_conv_losses': alone, 'sum_of_single_losses': sum(alone.values())}
+    return out
+
+
+def main():
+    parser = ArgsParser('per-size AP of the pruning rows and branch-alone pruning losses',
+                        config_required=False)
+    parser.add_argument('--work_dir', default='output/pipeline')
+    parser.add_argument('--dataset_dir', default='dataset/builtin')
+    parser.add_argument('--out', default='benchmarks/results/pruning_levels.json')
+    args = parser.parse_args()
+    from ppdet.pipeline.main_job import Pipeline
+    pipe = Pipeline(args.config or DEFAULT_CONFIG, work_dir=args.work_dir,
+                    dataset_dir=args.dataset_dir, overrides=args.opt)
+    if 'prune_plans' not in pipe.results:
+        raise ValueError('%s has no pruning plans: run tools/pipeline.py --stages prune first'
+                         % pipe.results_path)
+    anno = os.path.join(args.dataset_dir, 'coco', pipe.cfg()['EvalDataset']['anno_path'])
+    sizes = sizes_of_rows(pipe, anno)
+    print('| plan | seeds | AP | APs | APm | APl |\n|---|---|---|---|---|---|')
+    for k, s in sizes.items():
+        print('| %s | %d | %.3f | %.3f | %.3f | %.3f |' % ((k, s['seeds']) +
+                                                         tuple(s[x] for x in SIZES)))
+    alone = branches_alone(pipe)
+    print('\n| branch pruned alone | AP | loss | sum of its convs\' single losses |\n'
+          '|---|---|---|---|')
+    for k, a in alone.items():
+        print('| %s | %.3f | %.1f%% | %.1f%% |' % (k, a['AP'], 100 * a['loss'],
+                                                  100 * a['sum_of_single_losses']))
+    with open(args.out, 'w') as f:
+        json.dump({'baseline_AP': pipe.results['baseline']['AP'], 'ap_by_size': sizes,
+                   'branches_alone': alone}, f, indent=1)
+    print('written to %s' % args.out)
+
+
+if __name__ == '__main__':
+    run_main(main)
