@@ -28,7 +28,13 @@ def print_params(cfg, out=print):
     """``prune.py -P``: every prunable conv with its shape and share of the FLOPs."""
     from ppdet.engine import Trainer
     model = Trainer(cfg, mode='eval').model
-    out(format_prunable(list_prunable(model, config_input_size(cfg))))
+    rows = list_prunable(model, config_input_size(cfg))
+    if not rows:
+        out('%s declares no prunable convs (see its prunable_params(): every conv feeds a '
+            'residual add, a depthwise group or a fixed-width output), so it cannot be '
+            'channel-pruned' % type(model).__name__)
+        return
+    out(format_prunable(rows))
 
 
 def run_sensitivity(cfg, weights=None, pruned_params=None, ratios=DEFAULT_RATIOS,

@@ -216,3 +216,16 @@ def test_list_prunable_shares(tiny_det):
     assert rows[0].flops_share == pytest.approx(16 * 16 * 8 * 3 * 9 / total)
     assert 0 < sum(r.flops_share for r in rows) < 1
     assert 'tip1.conv.weights' in format_prunable(rows)
+
+
+def test_listing_a_model_without_prunable_convs_says_so():
+    import os
+    from ppdet.core.workspace import load_config
+    from ppdet.slim.pruning_job import print_params
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    got = []
+    print_params(load_config(os.path.join(root, 'configs', 'face_detection',
+                                          'mediapipe_blazeface_128.yml')), out=got.append)
+    assert got == ['MediaPipeBlazeFace declares no prunable convs (see its prunable_params(): '
+                   'every conv feeds a residual add, a depthwise group or a fixed-width '
+                   'output), so it cannot be channel-pruned']
