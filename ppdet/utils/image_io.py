@@ -78,7 +78,25 @@ def decode_rgb(path, data=None):
     reason = truncation(data)
     if reason:
         warn_truncated(path, reason)
+        return _decode_truncated(data, path)
     return cv2.cvtColor(im, cv2.COLOR_BGR2RGB)
+
+
+def _decode_truncated(data, path):
+    """A cut-short file decoded with the missing part a fixed grey: OpenCV leaves those rows
+    as whatever was in memory (measured: the same truncated JPEG decodes to different
+    pixels in different processes), PIL fills them with 128."""
+    import io
+    from PIL import Image, ImageFile
+    old = ImageFile.LOAD_TRUNCATED_IMAGES
+    ImageFile.LOAD_TRUNCATED_IMAGES = True
+    try:
+        with Image.open(io.BytesIO(data.tobytes())) as im:
+            return np.asarray(im.convert('RGB'))
+    except (OSError, ValueError) as e:
+        raise ImageDecodeError('cannot decode truncated image %s: %s' % (path, e))
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = old
 
 
 def probe_image(path):

@@ -185,10 +185,13 @@ def test_training_substitutes_an_undecodable_image_with_a_counted_warning(world)
 def test_eval_with_every_bad_file_scores_as_the_good_files_alone(world):
     bad_json = os.path.join(world['tmp'], 'bad_eval')
     ref_json = os.path.join(world['tmp'], 'ref_eval')
+    # batch 1: a left-out image changes which images share a batch, and oneDNN may then pick
+    # other conv kernels whose last-bit differences flip detections at the score threshold
+    # (seen once in a clean-checkout run); one image per batch compares like for like
     bad = run('tools/eval.py', '-c', world['cfg'], '-o', 'weights=%s' % world['weights'],
-              *_eval_set(world['bad']), '--output_eval', bad_json)
+              'EvalReader.batch_size=1', *_eval_set(world['bad']), '--output_eval', bad_json)
     ref = run('tools/eval.py', '-c', world['cfg'], '-o', 'weights=%s' % world['weights'],
-              *_eval_set(world['ref']), '--output_eval', ref_json)
+              'EvalReader.batch_size=1', *_eval_set(world['ref']), '--output_eval', ref_json)
     n = len(json.load(open(os.path.join(world['bad'], 'annotations/instances_val.json')))['images'])
     # each case named once, counted
     assert '1 of %d images cannot be decoded and are left out' % n in bad and 'broken.jpg' in bad
