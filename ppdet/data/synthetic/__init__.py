@@ -62,23 +62,12 @@ def _voc_xml(file_name, size, boxes, classes):
     return '\n'.join(lines) + '\n'
 
 
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_FILE_MODE = 0o666 & ~_umask()
-
-
 def _write_bytes(path, data):
     atomic_write(path, lambda f: f.write(data), mode='wb')
-    os.chmod(path, _FILE_MODE)  # the temp file behind atomic_write is private (0600)
 
 
 def _write_text(path, text):
     atomic_write(path, lambda f: f.write(text))
-    os.chmod(path, _FILE_MODE)
 
 
 def _params(num_train, num_val, image_size, seed, jpeg_quality, min_size, max_objects):
