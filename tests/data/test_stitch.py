@@ -90,3 +90,33 @@ def test_from_yaml_through_batch_compose():
     assert b['image'].shape == (4, 3, 32, 32)
     assert b['gt_bbox'].shape == (4, 8, 4) and (b['gt_bbox'] <= 1).all()
     assert (b['gt_class'][0, :4] == [0, 1, 2, 3]).all()
+
+
+def test_switched_on_in_the_train_reader(builtin_dir):
+    """Stitch (batch) and AutoAugment (sample) switched on in the project's YOLOv3 reader,
+    over the generated built-in dataset, through create_reader."""
+    import os
+
+    import ppdet.modeling  # noqa: F401  (YOLOv3's loss declares the train fields)
+    from ppdet.data import create_reader
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(root, 'configs', '_base_', 'yolov3_reader.yml')) as f:
+        cfg = yaml.safe_load(f)
+    with open(os.path.join(root, 'configs', 'datasets', 'builtin_coco.yml')) as f:
+        cfg.update(yaml.safe_load(f))
+    ds = cfg['TrainDataset']
+    ds['dataset_dir'] = ds['dataset_dir'].replace('dataset/builtin', builtin_dir)
+    cfg['architecture'] = 'YOLOv3'
+    reader = cfg['TrainReader']
+    reader['batch_size'] = 4
+    reader['sample_transforms'].insert(1, {'AutoAugment': {'policy': 'v0'}})
+    reader['batch_transforms'][0]['BatchRandomResize']['target_size'] = [64]
+    reader['batch_transforms'].insert(0, {'Stitch': {'prob': 1.0}})
+    np.random.seed(0)
+    batch = {k: v.numpy() for k, v in next(iter(create_reader(cfg, 'train', num_workers=0)))
+             .items()}
+    assert batch['image'].shape == (4, 3, 64, 64)
+    real = batch['gt_score'] > 0
+    # every stitched image carries the boxes of up to four source images
+    assert real.sum() > 4 and (batch['gt_bbox'][real] <= 1).all()

@@ -38,6 +38,9 @@ def test_mobilenet_v3_small_scale_and_selection():
     net.eval()
     outs = net(paddle.zeros([1, 3, 64, 64]))
     assert _shapes(outs) == [[1, 8, 16, 16], [1, 16, 8, 8], [1, 24, 4, 4], [1, 288, 2, 2]]
+    frozen = MobileNetV3('large', freeze_at=0)  # stem and the stride-2/4 blocks (0-2)
+    assert frozen.conv1.conv.weight.stop_gradient and frozen.blocks[2].linear_conv.conv.weight \
+        .stop_gradient and not frozen.blocks[3].linear_conv.conv.weight.stop_gradient
     with pytest.raises(ValueError, match='return_idx'):
         MobileNetV3('small', return_idx=[2, 4])
     with pytest.raises(ValueError, match='model_name'):
