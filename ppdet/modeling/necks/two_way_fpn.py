@@ -1,8 +1,9 @@
 """TwoWayFPN: an FPN with a top-down and a bottom-up aggregation path, the seed's "TWFPN"
 RetinaNet row.
 
-Where the name comes from: PaddleDetection has no TwoWayFPN (its 2.x necks are FPN,
-YOLOv3FPN, PPYOLO's PAN, BiFPN, ...), and the seed's config is not public.  The name
+Where the name comes from: PaddleDetection has no TwoWayFPN (its ``ppdet/modeling/necks``
+holds FPN, PAFPN, PAN, CSP-PAN, BiFPN, HRFPN, YOLOv3FPN, ...; checked 2026-12), and the
+seed's config is not public.  The name
 matches the "2-way FPN" of EfficientPS (Mohan & Valada 2021, "EfficientPS: Efficient
 Panoptic Segmentation", Sec. 3.1), whose public re-implementations register it as
 ``TWOWAYFPN``: two *parallel* paths over the backbone maps, each with its own 1x1 lateral
