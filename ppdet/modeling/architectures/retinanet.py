@@ -1,0 +1,106 @@
+"""RetinaNet (Lin et al. 2017) = backbone -> FPN (P3-P7) -> RetinaHead, multi-class NMS.
+
+``forward(image)`` returns the head's raw maps ``[cls_P3..cls_P7, box_P3..box_P7]``
+(logits [B, A*C, H, W] and deltas [B, A*4, H, W]); ``decode`` turns them into boxes
+[B,N,4] in original pixels and sigmoid scores [B,C,N]; NMS is the injected
+``MultiClassNMS``.  Widths flow: the neck is built for ``backbone.out_channels``, the head
+for ``neck.out_channels`` (any neck with that interface: FPN, BiFPN, ...).
+
+What generic code reads:
+
+* ``prunable_params``: the FPN's lateral / output / extra convs and the head's tower convs,
+  by state-dict key (not those followed by GroupNorm / EvoNorm-S0, which PaddleSlim cannot
+  prune).  The tower convs are shared by every level, so pruning one shrinks
+  every level alike (with per-level norms, each level's norm with it).  The output convs
+  are not prunable: their widths are fixed by the anchors and classes.
+* ``float_only_layers``: ``head.cls_out`` / ``head.box_out``.
+* ``distill_outputs``: ``head.cls_levels.{i}`` / ``head.box_levels.{i}``, each level's
+  class and box outputs.
+"""
+import collections
+
+import paddle.nn as nn
+
+from ppdet.core.workspace import register
+from ppdet.modeling.architectures.meta_arch import BaseArch
+from ppdet.modeling.dense_targets import to_original_pixels
+from ppdet.modeling.norms import EvoNormS0
+
+__all__ = ['RetinaNet', 'dense_prunable_params']
+
+UNPRUNABLE_NORMS = (nn.GroupNorm, EvoNormS0)
+
+
+def dense_prunable_params(model, towers):
+    """OrderedDict state-dict key -> weight of the neck's convs and the head ``towers``' convs.
+
+    Convs followed by a GroupNorm or EvoNorm-S0 are left out: PaddleSlim 2.6's dependency
+    graph has no rule for ``group_norm`` (it finds no channel group to shrink with the
+    filters), and removed channels would change the norm's group sizes.
+    """
+    layers = dict(model.named_sublayers())
+    out = collections.OrderedDict()
+    for name, layer in layers.items():
+        if not isinstance(layer, nn.Conv2D):
+            continue
+        parent, _, index = name.rpartition('.')
+        if name.startswith('neck.'):
+            norms = [getattr(layers.get(parent), 'norm', None)]     # a ConvNorm's norm
+        elif parent in ['head.%s.convs' % t for t in towers]:
+            tower = layers[parent.rpartition('.')[0]]
+            norms = tower.norms[int(index)] if len(tower.norms) else []
+        else:
+            continue
+        if not any(isinstance(n, UNPRUNABLE_NORMS) for n in norms):
+            out[name + '.weight'] = layer.weight
+    return out
+
+
+@register
+class RetinaNet(BaseArch):
+    __inject__ = ['backbone', 'neck', 'head', 'nms']
+    train_fields = ('gt_bbox', 'gt_class')
+
+    def __init__(self, backbone='ResNet', neck='FPN', head='RetinaHead', nms='MultiClassNMS'):
+        super().__init__()
+        self.backbone = backbone
+        neck.build_layers(backbone.out_channels)
+        self.neck = neck
+        head.build_layers(neck.out_channels)
+        strides = getattr(neck, 'out_strides', None)
+        if strides is not None and list(strides) != head.anchor_generator.strides:
+            raise ValueError('the neck gives strides %s but AnchorGenerator.strides is %s; make '
+                             'them equal' % (list(strides), head.anchor_generator.strides))
+        self.head = head
+        self.nms = nms
+
+    @property
+    def num_classes(self):
+        return self.head.num_classes
+
+    def forward(self, image):
+        return self.forward_from_features(self.backbone(image))
+
+    def forward_from_features(self, feats):
+        """Neck + head on backbone features (lets sensitivity analysis reuse the backbone)."""
+        return self.head(self.neck(feats))
+
+    def get_loss(self, outputs, inputs):
+        """Focal + box loss; ``inputs['gt_bbox']`` [B,M,4] x1y1x2y2 input pixels (PadBox rows)."""
+        return self.head.get_loss(outputs, inputs)
+
+    def decode(self, outputs, im_shape, scale_factor):
+        """-> boxes [B,N,4] (x1,y1,x2,y2 original pixels, clipped), scores [B,C,N]."""
+        boxes, scores = self.head.decode(outputs)
+        return to_original_pixels(boxes, im_shape, scale_factor), scores
+
+    def prunable_params(self):
+        return dense_prunable_params(self, ('cls_tower', 'box_tower'))
+
+    def float_only_layers(self):
+        return ['head.cls_out', 'head.box_out']
+
+    def distill_outputs(self):
+        n = len(self.head.cls_levels)
+        return (['head.cls_levels.%d' % i for i in range(n)] +
+                ['head.box_levels.%d' % i for i in range(n)])

@@ -1,0 +1,154 @@
+"""RetinaNet (configs/builtin/retinanet_r18_builtin.yml, shrunk) through the real Trainer,
+export + Paddle Inference, and the pruner; every head norm option trains."""
+import os
+
+import numpy as np
+import paddle
+import pytest
+
+from dense_family import ROOT, SIZE, feeds, write_dense_config
+from ppdet.core.workspace import create, load_config
+
+CONFIG = 'retinanet_r18_builtin.yml'
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory, tiny_dataset):
+    """The tiny RetinaNet config and a checkpoint from 4 iterations of the real Trainer."""
+    from ppdet.engine import Trainer
+    d = tmp_path_factory.mktemp('retinanet')
+    path = write_dense_config(d, tiny_dataset, CONFIG)
+    trainer = Trainer(load_config(path), mode='train')
+    trainer.train()
+    return {'dir': d, 'config': path, 'weights': os.path.join(trainer.save_dir, 'model_final')}
+
+
+def _tiny_model(head=None, neck=None):
+    cfg = load_config(os.path.join(ROOT, 'configs', 'builtin', CONFIG))
+    cfg['FPN'].update(neck or {})
+    cfg['RetinaHead'].update(dict({'norm_type': None, 'norm_per_level': False}, **(head or {})))
+    paddle.seed(0)
+    return create('RetinaNet', cfg)
+
+
+def _gt():
+    return {'gt_bbox': paddle.to_tensor([[[8, 10, 40, 44], [50, 50, 90, 80]],
+                                         [[20, 30, 70, 60], [0, 0, 0, 0]]], 'float32'),
+            'gt_class': paddle.to_tensor([[1, 3], [0, 0]], 'int32')}
+
+
+@pytest.mark.parametrize('head, neck', [
+    ({'norm_type': None}, {}),
+    ({'norm_type': 'bn'}, {'norm_type': 'bn'}),                   # FPN-BN + shared head BN
+    ({'norm_type': 'bn', 'norm_per_level': True}, {}),            # Head-BN
+    ({'norm_type': 'gn'}, {}),
+    ({'norm_type': 'evonorm_s0'}, {}),
+    ({'norm_type': 'sync_bn'}, {}),
+    ({'norm_type': None, 'box_loss': 'giou'}, {}),
+])
+def test_head_options_run_forward_and_backward(head, neck):
+    model = _tiny_model(head, neck)
+    model.train()
+    outs = model(paddle.randn([2, 3, SIZE, SIZE]))
+    # P3-P5 at 96: 12, 6, 3; 9 anchors x 6 classes / x 4 deltas
+    assert [o.shape for o in outs] == [[2, 54, 12, 12], [2, 54, 6, 6], [2, 54, 3, 3],
+                                       [2, 36, 12, 12], [2, 36, 6, 6], [2, 36, 3, 3]]
+    losses = model.get_loss(outs, _gt())
+    losses['loss'].backward()
+    assert np.isfinite(float(losses['loss'])) and float(losses['loss_box']) > 0
+    tower = model.head.cls_tower
+    assert tower.convs[0].weight.grad is not None
+    levels = 3 if head.get('norm_per_level') else 1
+    assert len(tower.norms) == (4 if head.get('norm_type') else 0)
+    if head.get('norm_type'):
+        assert len(tower.norms[0]) == levels
+
+
+def test_prior_bias_and_declared_layers():
+    model = _tiny_model()
+    np.testing.assert_allclose(model.head.cls_out.bias.numpy(), -np.log(99.), rtol=1e-5)
+    layers = dict(model.named_sublayers())
+    for name in model.float_only_layers() + model.distill_outputs():
+        assert name in layers
+    names = list(model.prunable_params())
+    assert 'head.cls_tower.convs.0.weight' in names and 'neck.fpn_convs.0.conv.weight' in names
+    assert not [n for n in names if 'cls_out' in n or 'box_out' in n or 'backbone' in n]
+
+
+def test_training_lowers_the_loss_and_eval_runs(trained):
+    from ppdet.engine import Trainer
+    t = Trainer(load_config(trained['config']), mode='train')
+    t._ensure_optimizer()
+    batch = next(iter(t.train_loader))
+    assert {'gt_bbox', 'gt_class'} <= set(batch)
+    t.model.train()
+    losses = [t.train_step(batch)['loss'] for _ in range(10)]
+    assert losses[-1] < 0.6 * losses[0], losses
+
+    e = Trainer(load_config(trained['config']), mode='eval')
+    e.load_weights(trained['weights'])
+    res = e.evaluate()
+    assert res.primary_name == 'AP' and 0.0 <= res.primary <= 1.0
+
+
+def test_export_with_and_without_nms_matches_dygraph(trained, tmp_path):
+    from ppdet.deploy.predictors import create_predictor
+    from ppdet.engine import build_model
+    from ppdet.engine.export import export_model
+    cfg = load_config(trained['config'])
+    model, meta = build_model(cfg, trained['weights'])
+    model.eval()
+    f = feeds()
+    with paddle.no_grad():
+        outs = model(paddle.to_tensor(f['image']))
+        im, sf = paddle.to_tensor(f['im_shape']), paddle.to_tensor(f['scale_factor'])
+        bbox, bbox_num = model.post_process(outs, im, sf)
+        boxes, scores = model.decode(outs, im, sf)
+    assert int(bbox_num.sum()) > 0
+    for exclude_nms in (False, True):
+        out = str(tmp_path / ('raw' if exclude_nms else 'nms'))
+        export_model(model, cfg, out, ['c%d' % i for i in range(6)], exclude_nms=exclude_nms,
+                     meta=meta)
+        got = create_predictor(out, 'paddle').run(f)
+        if exclude_nms:
+            np.testing.assert_allclose(got['boxes'], boxes.numpy(), rtol=1e-4, atol=1e-3)
+            np.testing.assert_allclose(got['scores'], scores.numpy(), rtol=1e-4, atol=1e-5)
+        else:
+            assert got['bbox_num'].tolist() == bbox_num.numpy().tolist()
+            np.testing.assert_allclose(got['bbox'], bbox.numpy(), rtol=1e-4, atol=1e-3)
+
+
+def test_pruning_the_fpn_and_towers_keeps_it_runnable(trained, tmp_path):
+    from ppdet.engine import Trainer, build_model
+    from ppdet.slim.prune import PrunePlan, PruneStep, prune
+    t = Trainer(load_config(trained['config'], overrides=['save_dir=%s' % tmp_path]),
+                mode='train')
+    t.load_weights(trained['weights'])
+    with pytest.raises(ValueError, match="'head.cls_out.weight' cannot be pruned"):
+        prune(t.model, PrunePlan({'head.cls_out.weight': 0.5}, input_size=SIZE))
+    t.apply_step(PruneStep(PrunePlan({'head.cls_tower.convs.1.weight': 0.5,
+                                      'head.box_tower.convs.3.weight': 0.25,
+                                      'neck.lateral_convs.0.conv.weight': 0.25},
+                                     input_size=SIZE)))
+    head = t.model.head
+    assert head.cls_tower.convs[1].weight.shape[0] == 32
+    assert head.cls_tower.convs[2].weight.shape[1] == 32          # the next conv follows
+    assert head.box_out.weight.shape[1] == 48                     # the output conv's input
+    assert [n.weight.shape for n in head.cls_tower.norms[1]] == [[32]] * 3  # its 3 BNs too
+    t.train()
+    path = t.save(str(tmp_path / 'pruned'), 1)
+    rebuilt, meta = build_model(load_config(trained['config']), path)
+    assert meta['steps'][0]['kind'] == 'prune'
+    rebuilt.eval()
+    t.model.eval()
+    x = paddle.to_tensor(feeds()['image'])
+    with paddle.no_grad():
+        for a, b in zip(rebuilt(x), t.model(x)):
+            np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_group_norm_towers_are_not_declared_prunable():
+    names = list(_tiny_model({'norm_type': 'gn'}, {'norm_type': 'gn'}).prunable_params())
+    assert names == []
+    names = list(_tiny_model({'norm_type': 'evonorm_s0'}).prunable_params())
+    assert names and not [n for n in names if n.startswith('head.')]
