@@ -22,7 +22,8 @@ from paddle.nn.initializer import Constant
 from ppdet.modeling.ops import norm_attrs
 from ppdet.utils.logger import setup_logger
 
-__all__ = ['build_norm', 'norm_includes_act', 'EvoNormS0', 'ConvNorm', 'NORM_TYPES', 'group_count']
+__all__ = ['build_norm', 'norm_includes_act', 'EvoNormS0', 'ConvNorm', 'UNPRUNABLE_NORMS',
+           'NORM_TYPES', 'group_count']
 
 NORM_TYPES = (None, 'bn', 'frozen_bn', 'sync_bn', 'gn', 'evonorm_s0')
 logger = setup_logger(__name__)
@@ -69,6 +70,11 @@ class EvoNormS0(nn.Layer):
     def forward(self, x):
         return x * paddle.nn.functional.sigmoid(self.v * x) / self.group_std(x) * self.weight \
             + self.bias
+
+
+# norms PaddleSlim 2.6's pruner cannot shrink with the conv before them (its dependency
+# graph has no rule for group_norm; removed channels would also change the group sizes)
+UNPRUNABLE_NORMS = (nn.GroupNorm, EvoNormS0)
 
 
 def _frozen_bn(channels, norm_decay):

@@ -61,3 +61,64 @@ def test_deltas_round_trip():
     np.testing.assert_allclose(d.numpy()[0], [0., 0.3, math.log(0.8), math.log(1.2)],
                                rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(decode_deltas(anchors, d).numpy(), boxes.numpy(), atol=1e-4)
+
+
+# -- FCOS targets on a hand-drawn case --------------------------------------------------
+#
+#   A 32 x 32 input, two levels: stride 8 (a 4 x 4 grid of locations at 4, 12, 20, 28)
+#   with the range [-1, 18], and stride 16 (2 x 2 at 8, 24) with [18, INF].
+#
+#        0    4    8   12   16   20   24   28   32
+#      0 +--------A---------+
+#        |    .        .    |  +--------B----------+ (10, 2) - (30, 14), class 5
+#      4 |    a        a    |  |    b         b    |   A: (0, 0) - (16, 16), class 2
+#        |                  |  |                   |
+#     12 |    a        a    |  |    b         b    |
+#        |                  |  +-------------------+
+#     16 +------------------+--------C--------------+ (0, 16) - (32, 32), class 1
+#     24 |         c (16)                 c (16)    |
+#     32 +------------------------------------------+
+GT_BOXES = np.array([[[0, 0, 16, 16], [10, 2, 30, 14], [0, 16, 32, 32], [0, 0, 0, 0]]],
+                    'float32')
+GT_CLASSES = np.array([[2, 5, 1, 0]], 'int32')
+LEVEL0 = [(x, y) for y in (4, 12, 20, 28) for x in (4, 12, 20, 28)]
+
+
+def _fcos(radius):
+    from ppdet.modeling.dense_targets import INF, fcos_targets, grid_points
+    pts = paddle.concat(grid_points([(4, 4), (2, 2)], [8, 16]), 0)
+    strides = paddle.to_tensor([8.] * 16 + [16.] * 4)
+    ranges = paddle.to_tensor([[-1., 18.]] * 16 + [[18., INF]] * 4)
+    assert pts.numpy()[:16].tolist() == [list(p) for p in LEVEL0]
+    labels, ltrb, ctr = fcos_targets(pts, strides, ranges, paddle.to_tensor(GT_BOXES),
+                                     paddle.to_tensor(GT_CLASSES), center_radius=radius)
+    return labels.numpy()[0], ltrb.numpy()[0], ctr.numpy()[0]
+
+
+def test_fcos_targets_on_a_hand_drawn_case():
+    labels, ltrb, ctr = _fcos(0.)
+    # level 0, row y=4: (4,4) only in A; (12,4) in A (max side 12) and B (max 18 <= 18):
+    # B is smaller (240 < 256 px^2); (20,4) and (28,4) in B (max 10 and 18).  Row y=12 the
+    # same.  Rows 20 and 28 lie in C, but every distance set there reaches past 18.
+    assert labels[:16].tolist() == [2, 5, 5, 5, 2, 5, 5, 5] + [-1] * 8
+    # level 1: (8,8) in A with max side 8 < 18 and not in B; (24,8) in B with max 14 < 18;
+    # (8,24) and (24,24) in C with max 24
+    assert labels[16:].tolist() == [-1, -1, 1, 1]
+    np.testing.assert_allclose(ltrb[0], [4, 4, 12, 12])       # (4,4) to A's sides
+    np.testing.assert_allclose(ltrb[1], [2, 2, 18, 10])       # (12,4) to B's sides
+    np.testing.assert_allclose(ltrb[18], [8, 8, 24, 8])       # (8,24) to C's sides
+    assert not ltrb[8:16].any() and not ctr[8:16].any()       # background: zeros
+    # centerness sqrt(min(l,r)/max(l,r) * min(t,b)/max(t,b))
+    np.testing.assert_allclose(ctr[[0, 1, 2, 18]], [
+        math.sqrt(4 / 12. * 4 / 12.), math.sqrt(2 / 18. * 2 / 10.),
+        math.sqrt(10 / 10. * 2 / 10.), math.sqrt(8 / 24. * 8 / 8.)], rtol=1e-5)
+
+
+def test_fcos_centre_sampling():
+    labels, ltrb, _ = _fcos(0.75)
+    # radius 0.75 x stride 8 = 6 px around each centre, clipped to the box: A's region
+    # (2,2)-(14,14) holds (4|12, 4|12); B's (14,2)-(26,14) only x = 20, so (12,4) now goes to
+    # A and (28,4) to nobody.  Level 1: 12 px around C's centre (16,24) holds (8,24), (24,24).
+    assert labels[:16].tolist() == [2, 2, 5, -1, 2, 2, 5, -1] + [-1] * 8
+    assert labels[16:].tolist() == [-1, -1, 1, 1]
+    np.testing.assert_allclose(ltrb[1], [12, 4, 4, 12])

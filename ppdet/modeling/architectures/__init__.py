@@ -4,3 +4,4 @@ from ppdet.modeling.architectures.inference_model import InferenceModel  # noqa:
 from ppdet.modeling.architectures.mediapipe_blazeface import MediaPipeBlazeFace  # noqa: F401
 from ppdet.modeling.architectures.blazeface import BlazeFace  # noqa: F401
 from ppdet.modeling.architectures.retinanet import RetinaNet  # noqa: F401
+from ppdet.modeling.architectures.fcos import FCOS  # noqa: F401

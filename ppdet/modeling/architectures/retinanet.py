@@ -8,9 +8,10 @@ for ``neck.out_channels`` (any neck with that interface: FPN, BiFPN, ...).
 
 What generic code reads:
 
-* ``prunable_params``: the FPN's lateral / output / extra convs and the head's tower convs,
-  by state-dict key (not those followed by GroupNorm / EvoNorm-S0, which PaddleSlim cannot
-  prune).  The tower convs are shared by every level, so pruning one shrinks
+* ``prunable_params``: the neck's declared convs (FPN: ``lateral_convs.0`` and
+  ``fpn_convs.0``, each standing for its channel group across levels) and the head's tower
+  convs, by state-dict key (not those followed by GroupNorm / EvoNorm-S0, which PaddleSlim
+  cannot prune).  The tower convs are shared by every level, so pruning one shrinks
   every level alike (with per-level norms, each level's norm with it).  The output convs
   are not prunable: their widths are fixed by the anchors and classes.
 * ``float_only_layers``: ``head.cls_out`` / ``head.box_out``.
@@ -19,40 +20,28 @@ What generic code reads:
 """
 import collections
 
-import paddle.nn as nn
-
 from ppdet.core.workspace import register
 from ppdet.modeling.architectures.meta_arch import BaseArch
 from ppdet.modeling.dense_targets import to_original_pixels
-from ppdet.modeling.norms import EvoNormS0
+from ppdet.modeling.norms import UNPRUNABLE_NORMS
 
 __all__ = ['RetinaNet', 'dense_prunable_params']
 
-UNPRUNABLE_NORMS = (nn.GroupNorm, EvoNormS0)
-
-
 def dense_prunable_params(model, towers):
-    """OrderedDict state-dict key -> weight of the neck's convs and the head ``towers``' convs.
-
-    Convs followed by a GroupNorm or EvoNorm-S0 are left out: PaddleSlim 2.6's dependency
-    graph has no rule for ``group_norm`` (it finds no channel group to shrink with the
-    filters), and removed channels would change the norm's group sizes.
-    """
-    layers = dict(model.named_sublayers())
+    """OrderedDict state-dict key -> conv weight: the neck's declared convs (its
+    ``prunable_convs()``, one per channel group; none if it declares none) and the convs of
+    the head ``towers`` (shared by every level; not those before GroupNorm / EvoNorm-S0,
+    which PaddleSlim 2.6 cannot prune: its dependency graph has no rule for group_norm)."""
     out = collections.OrderedDict()
-    for name, layer in layers.items():
-        if not isinstance(layer, nn.Conv2D):
-            continue
-        parent, _, index = name.rpartition('.')
-        if name.startswith('neck.'):
-            norms = [getattr(layers.get(parent), 'norm', None)]     # a ConvNorm's norm
-        elif parent in ['head.%s.convs' % t for t in towers]:
-            tower = layers[parent.rpartition('.')[0]]
-            norms = tower.norms[int(index)] if len(tower.norms) else []
-        else:
-            continue
-        if not any(isinstance(n, UNPRUNABLE_NORMS) for n in norms):
-            out[name + '.weight'] = layer.weight
+    neck_convs = getattr(model.neck, 'prunable_convs', None)
+    for name, conv in (neck_convs() if neck_convs else {}).items():
+        out['neck.%s.weight' % name] = conv.weight
+    for t in towers:
+        tower = getattr(model.head, t)
+        for k, conv in enumerate(tower.convs):
+            norms = tower.norms[k] if len(tower.norms) else []
+            if not any(isinstance(n, UNPRUNABLE_NORMS) for n in norms):
+                out['head.%s.convs.%d.weight' % (t, k)] = conv.weight
     return out
 
 

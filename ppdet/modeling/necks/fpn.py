@@ -12,12 +12,14 @@ returns ``num_outs`` maps at strides 8, 16, ... and ``out_channels`` / ``out_str
 describe them.  Sub-layers: ``lateral_convs.{i}``, ``fpn_convs.{i}`` (i = 0 for P3),
 ``extra_convs.{j}`` (j = 0 for P6), each a :class:`~ppdet.modeling.norms.ConvNorm`.
 """
+import collections
+
 import paddle.nn as nn
 import paddle.nn.functional as F
 from paddle.nn.initializer import KaimingUniform
 
 from ppdet.core.workspace import register
-from ppdet.modeling.norms import ConvNorm
+from ppdet.modeling.norms import UNPRUNABLE_NORMS, ConvNorm
 from ppdet.modeling.ops import build_if_given, built_for
 
 __all__ = ['FPN']
@@ -61,6 +63,22 @@ class FPN(nn.Layer):
         self.extra_convs = nn.LayerList(extra)
         self.out_channels = [self.out_channel] * self.num_outs
         self.out_strides = [8 * 2 ** i for i in range(self.num_outs)]
+
+    def prunable_convs(self):
+        """{name: Conv2D} whose filters may be pruned, one per channel group.
+
+        The laterals are summed along the top-down path, so they share one width
+        (``lateral_convs.0`` stands for all of them); every output conv feeds the head's
+        convs, which are shared across levels, so the outputs share one width too
+        (``fpn_convs.0``: pruning it prunes every level's output and extra conv alike).
+        Convs before GroupNorm / EvoNorm-S0 are left out (PaddleSlim cannot prune them).
+        """
+        out = collections.OrderedDict()
+        for name, block in (('lateral_convs.0', self.lateral_convs[0]),
+                            ('fpn_convs.0', self.fpn_convs[0])):
+            if not isinstance(block.norm, UNPRUNABLE_NORMS):
+                out[name + '.conv'] = block.conv
+        return out
 
     def forward(self, feats):
         n_in = len(self.lateral_convs)
