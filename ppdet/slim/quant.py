@@ -26,6 +26,7 @@ import numpy as np
 import paddle
 
 from ppdet.deploy.infer_cfg import PARAM_NAMES, read_param_names
+from ppdet.slim.int8_scope import keep_post_head_fp32
 from ppdet.utils.fileio import write_yaml
 from ppdet.utils.logger import setup_logger
 
@@ -184,13 +185,15 @@ def quantize_post(model_dir, data, out_dir, algo='hist', batch_nums=10, batch_si
     run_ptq(model_dir, feeds, out_dir, algo=algo, batch_size=int(batch_size),
             weight_quantize_type=weight_type, skip_tensor_list=skip, onnx_format=onnx_format,
             hist_percent=hist_percent)
+    # decoding and NMS stay fp32 in oneDNN int8 (ppdet.slim.int8_scope says why)
+    post_head = keep_post_head_fp32(out_dir)
     record = {'method': 'post_training', 'algo': algo, 'batch_nums': int(batch_nums),
               'batch_size': int(batch_size), 'calibration_images': len(feeds),
               'weight_quantize_type': weight_type,
               'activation_quantize_type': 'range_abs_max',
               'quantizable_op_type': list(QUANTIZABLE_OP_TYPES),
               'skip_tensor_list': skip, 'onnx_format': bool(onnx_format),
-              'source_model': os.path.abspath(str(model_dir))}
+              'fp32_after_head': post_head, 'source_model': os.path.abspath(str(model_dir))}
     if algo == 'hist':
         record['hist_percent'] = hist_percent
     write_quant_infer_cfg(model_dir, out_dir, record)

@@ -354,3 +354,30 @@ def test_distillation_pairs_the_head_outputs(tmp_path):
     t.model.train()
     losses = unwrap(t.model).get_loss(t.model(batch['image']), batch)
     assert float(losses['distill_loss']) > 0 and float(losses['loss']) > float(losses['loss_conf'])
+
+
+def test_post_training_int8_loads_and_keeps_decoding_fp32(tmp_path):
+    """oneDNN int8 refused BlazeFace's PTQ model (its decoding ops carried calibration
+    thresholds; ppdet.slim.int8_scope): the int8 model now loads and finds the fp32 boxes."""
+    from paddle.framework import core
+    from ppdet.deploy.compare import detection_agreement
+    from ppdet.deploy.predictors import create_predictor
+    from ppdet.engine.export import export_model
+    from ppdet.slim.quant import quantize_post
+    cfg = load_config(write_small_config(tmp_path))
+    model = _small_trained_like(cfg)
+    model.eval()
+    fp32 = str(tmp_path / 'fp32')
+    export_model(model, cfg, fp32, ['face'])
+    calib = [dict((k, v[0]) for k, v in _feeds(seed=s).items()) for s in range(2)]
+    int8 = quantize_post(fp32, calib, str(tmp_path / 'int8'), algo='abs_max', batch_nums=2)
+    desc = core.ProgramDesc(open(os.path.join(int8, 'model.pdmodel'), 'rb').read())
+    ops = [desc.block(0).op(i) for i in range(desc.block(0).op_size())]
+    # the decoding ops (prior boxes: concat, slice, multiply) carry no int8 scale
+    for kind in ('concat', 'slice', 'elementwise_mul', 'multiclass_nms3'):
+        assert not any(op.has_attr('out_threshold') for op in ops if op.type() == kind), kind
+    feeds = _feeds(seed=5)
+    ref = create_predictor(fp32, 'paddle').run(feeds)
+    got = create_predictor(int8, 'paddle', enable_mkldnn_int8=True).run(feeds)
+    agree = detection_agreement([ref], [got], {'score_thresh': 0.3})
+    assert agree['n_ref'] > 0 and agree['matched_fraction'] >= 0.5, agree

@@ -12,6 +12,7 @@ import pytest
 
 import ppdet.modeling  # noqa: F401  (registers the components)
 from ppdet.core.workspace import create, load_config
+from ppdet.data.sample_photos import NO_FACE_PHOTOS, face_photos, no_face_photos, write_photos
 from ppdet.modeling.architectures.mediapipe_blazeface import ssd_anchors
 from ppdet.modeling.importers.mediapipe_blazeface import (DEFAULT_ONNX, GraphMismatch,
                                                          onnx_to_state_dict, sha256_of)
@@ -150,22 +151,7 @@ def test_import_fails_on_a_model_that_does_not_fit_the_graph():
 
 def _photos():
     """Real photos shipped with scikit-image, RGB uint8."""
-    return {'astronaut': skimage_data.astronaut(), 'camera': np.repeat(
-        skimage_data.camera()[:, :, None], 3, 2), 'lfw_canvas': _lfw_canvas()}
-
-
-LFW_FACES = (0, 25, 60, 80)   # lfw_subset() crops picked by eye for a frontal pose
-LFW_SIZE, LFW_TOPLEFT = 96, ((16, 16), (144, 16), (16, 144), (144, 144))
-
-
-def _lfw_canvas():
-    """Four 25x25 LFW face crops, upscaled to 96x96, on a mid-grey 256x256 canvas."""
-    faces = skimage_data.lfw_subset()
-    canvas = np.full((256, 256), 0.5)
-    for (x0, y0), i in zip(LFW_TOPLEFT, LFW_FACES):
-        canvas[y0:y0 + LFW_SIZE, x0:x0 + LFW_SIZE] = cv2.resize(
-            faces[i], (LFW_SIZE, LFW_SIZE), interpolation=cv2.INTER_CUBIC)
-    return np.repeat((np.clip(canvas, 0, 1) * 255).astype('uint8')[:, :, None], 3, 2)
+    return face_photos()
 
 
 def test_raw_outputs_equal_onnxruntime(model):
@@ -196,7 +182,6 @@ HAND_BOXES = {
     'lfw_canvas': [[18, 16, 92, 110], [148, 16, 222, 106],
                    [22, 144, 102, 236], [152, 148, 224, 236]],
 }
-NO_FACES = ('coffee', 'chelsea', 'rocket')   # a cup, a cat, a rocket: no human face
 
 
 def _iou(a, b):
@@ -213,11 +198,8 @@ def photo_detections(checkpoint, tmp_path_factory):
     from ppdet.engine import Trainer
     d = tmp_path_factory.mktemp('photos')
     photos = _photos()
-    photos.update({n: getattr(skimage_data, n)() for n in NO_FACES})
-    paths = {}
-    for name, rgb in photos.items():
-        paths[name] = str(d / (name + '.png'))
-        cv2.imwrite(paths[name], cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    photos.update(no_face_photos())
+    paths = write_photos(photos, str(d))
     trainer = Trainer(_cfg(), mode='test')
     trainer.load_weights(checkpoint['prefix'])
     results = trainer.predict(list(paths.values()), save_images=False)
@@ -235,7 +217,7 @@ def test_detections_match_hand_drawn_faces(photo_detections, name):
 
 
 def test_no_detections_on_photos_without_faces(photo_detections):
-    for name in NO_FACES:
+    for name in NO_FACE_PHOTOS:
         assert len(photo_detections[name]) == 0, (name, photo_detections[name])
 
 
