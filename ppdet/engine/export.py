@@ -42,7 +42,18 @@ def preprocess_spec(cfg):
     return ops
 
 
-def write_infer_cfg(cfg, output_dir, label_list, exclude_nms=False, meta=None, quantized=False):
+def _float_only(model):
+    """The layers the architecture keeps in float under quantization (None: not declared);
+    recorded so that post-training quantization of the export skips the same ones as QAT."""
+    from ppdet.modeling.architectures.meta_arch import NotDeclared, declared
+    try:
+        return list(declared(model, 'float_only_layers'))
+    except NotDeclared:
+        return None
+
+
+def write_infer_cfg(cfg, output_dir, label_list, exclude_nms=False, meta=None, quantized=False,
+                    float_only=None):
     info = {
         'mode': 'paddle',
         'arch': cfg['architecture'],
@@ -56,6 +67,8 @@ def write_infer_cfg(cfg, output_dir, label_list, exclude_nms=False, meta=None, q
         'quantized': bool(quantized),
         'compression': meta or {},
     }
+    if float_only is not None:
+        info['float_only_layers'] = list(float_only)
     write_yaml(os.path.join(output_dir, 'infer_cfg.yml'), info)
     return info
 
@@ -101,7 +114,7 @@ def export_model(model, cfg, output_dir, label_list, exclude_nms=False, meta=Non
     info = dict(meta or {})
     info.update(extra)
     write_infer_cfg(cfg, output_dir, label_list, exclude_nms=exclude_nms, meta=info,
-                    quantized=quantized)
+                    quantized=quantized, float_only=_float_only(traced))
     logger.info('exported %sinference model to %s', 'int8-ready ' if quantized else '',
                 output_dir)
     return prefix

@@ -17,9 +17,13 @@ from ppdet.utils.logger import setup_logger
 logger = setup_logger(__name__)
 
 
-def evaluate_exported(cfg, model_dir, run_mode='paddle', cpu_threads=2, max_images=None):
+def evaluate_exported(cfg, model_dir, run_mode='paddle', cpu_threads=2, max_images=None,
+                      simulate=False, outputs=None):
     """Run the config's metric over EvalDataset with the exported model in ``model_dir``.
 
+    ``simulate``: run a quantized model's fake-quant graph in float (Paddle Inference
+    without oneDNN: what PaddleSlim simulated) instead of its oneDNN int8 kernels.
+    ``outputs``: a list that receives each image's output dict (for agreement checks).
     Returns the metric's :class:`~ppdet.metrics.EvalResult` (``.primary``: e.g. COCO AP).
     """
     from ppdet.data import build_dataset, create_reader
@@ -27,8 +31,12 @@ def evaluate_exported(cfg, model_dir, run_mode='paddle', cpu_threads=2, max_imag
     from ppdet.metrics import build_metric
     info = load_infer_cfg(model_dir)
     quantized = bool(info.get('quantized'))
-    pred = create_predictor(model_dir, run_mode=run_mode, cpu_threads=cpu_threads,
-                            enable_mkldnn_int8=quantized and run_mode == 'paddle')
+    if simulate:
+        from ppdet.deploy.predictors import PaddlePredictor
+        pred = PaddlePredictor(model_dir, cpu_threads=cpu_threads, enable_mkldnn=False)
+    else:
+        pred = create_predictor(model_dir, run_mode=run_mode, cpu_threads=cpu_threads,
+                                enable_mkldnn_int8=quantized and run_mode == 'paddle')
     dataset = build_dataset(cfg, 'EvalDataset')
     loader = create_reader(cfg, 'eval', dataset=dataset)
     metric = build_metric(cfg, dataset)
@@ -42,6 +50,8 @@ def evaluate_exported(cfg, model_dir, run_mode='paddle', cpu_threads=2, max_imag
         rows, nums = [], []
         for i in range(n):  # batch 1 through the predictor, as deployed
             out = pred.run({k: v[i:i + 1] for k, v in feeds.items()})
+            if outputs is not None:
+                outputs.append(out)
             rows.append(np.asarray(out['bbox']).reshape(-1, 6))
             nums.append(int(np.asarray(out['bbox_num']).reshape(-1)[0]))
         metric.update(batch, {'bbox': np.concatenate(rows, 0) if rows else np.zeros([0, 6]),
@@ -53,5 +63,6 @@ def evaluate_exported(cfg, model_dir, run_mode='paddle', cpu_threads=2, max_imag
         metric.accumulate()
     results = metric.summary()
     logger.info('%s (%s%s): %s %.4f on %d images', model_dir, run_mode,
-                ', int8' if quantized else '', results.primary_name, results.primary, seen)
+                ', simulated' if simulate else ', int8' if quantized else '',
+                results.primary_name, results.primary, seen)
     return results

@@ -26,6 +26,7 @@ import numpy as np
 import paddle
 
 from ppdet.deploy.infer_cfg import PARAM_NAMES, read_param_names
+from ppdet.slim.deploy_scales import align_output_thresholds
 from ppdet.slim.int8_scope import keep_post_head_fp32
 from ppdet.utils.fileio import write_yaml
 from ppdet.utils.logger import setup_logger
@@ -34,6 +35,7 @@ logger = setup_logger(__name__)
 
 __all__ = ['quantize_post', 'quantize_post_with_report', 'resolve_skip_layers',
            'calibration_feeds', 'read_infer_cfg', 'stack_feeds', 'PTQ_ALGOS',
+           'declared_float_only', 'DEFAULT_ONNX_FORMAT',
            'QUANTIZABLE_OP_TYPES']
 
 PTQ_ALGOS = ('abs_max', 'avg', 'hist', 'KL', 'mse', 'emd')
@@ -157,6 +159,35 @@ def resolve_skip_layers(model_dir, names):
     return out
 
 
+def _split(names):
+    if isinstance(names, str):
+        return [n.strip() for n in names.split(',') if n.strip()]
+    return list(names or [])
+
+
+def declared_float_only(model_dir):
+    """The layers the exported model's architecture declares float-only
+    (``float_only_layers()``, the rule QAT follows): from ``infer_cfg.yml`` (written by
+    export), else by building the architecture from the config the export recorded."""
+    info = read_infer_cfg(model_dir)
+    if info.get('float_only_layers') is not None:
+        return list(info['float_only_layers'])
+    config = (info.get('compression') or {}).get('config')
+    if not config or not os.path.isfile(str(config)):
+        logger.warning('%s records no float_only_layers and no readable config to ask the '
+                       'architecture: every layer is quantized, the output convs too (re-export '
+                       'with tools/export_model.py or give float_only_layers=[...])', model_dir)
+        return []
+    import ppdet.modeling  # noqa: F401  (registers the architectures)
+    from ppdet.core.workspace import create, load_config
+    from ppdet.modeling.architectures.meta_arch import declared
+    cfg = load_config(config)
+    num_classes = (info.get('compression') or {}).get('num_classes')
+    if num_classes:
+        cfg['num_classes'] = num_classes
+    return list(declared(create(cfg['architecture'], cfg), 'float_only_layers'))
+
+
 def _weight_tensors(model_dir):
     """Names of the weights of quantizable ops in an exported model."""
     from ppdet.slim.quant_report import load_program, quantizable_ops
@@ -164,14 +195,28 @@ def _weight_tensors(model_dir):
     return [w for _, w, _ in quantizable_ops(prog)]
 
 
+# onnx_format, chosen by measurement (benchmarks/results/ptq_quality.md, built-in YOLOv3):
+# False, with align_output_thresholds.  The ONNX-style graph simulates a quantize-dequantize
+# after every op PaddleSlim observed (conv output before BN, BN output, activation), clips
+# that oneDNN cannot reproduce once it fuses conv+BN+activation; measured, see
+# ONNX_FORMAT_MEASURED.  The other graph simulates int8 only at conv inputs, which oneDNN
+# reproduces once the thresholds it must not use are removed (ppdet.slim.deploy_scales).
+DEFAULT_ONNX_FORMAT = False
+
+
 def quantize_post(model_dir, data, out_dir, algo='hist', batch_nums=10, batch_size=1,
-                  weight_per_channel=True, skip_tensors=None, onnx_format=False,
-                  hist_percent=0.9999):
+                  weight_per_channel=True, skip_tensors=None, onnx_format=DEFAULT_ONNX_FORMAT,
+                  hist_percent=0.9999, quantize_float_only=False, float_only_layers=None,
+                  calibration_source=None):
     """Post-training int8 quantization of an exported model; returns ``out_dir``.
 
     ``data``: calibration images (see module doc); ``batch_nums * batch_size`` of
     them are used.  ``skip_tensors``: layers kept in fp32, by exported weight name
-    (``conv2d_12.w_0``) or by layer name (``neck.yolo_block.0.tip.conv``).
+    (``conv2d_12.w_0``) or by layer name (``neck.yolo_block.0.tip.conv``).  The layers
+    the architecture declares float-only (its output convs; the same rule as QAT) are
+    kept in fp32 too unless ``quantize_float_only``; ``float_only_layers`` overrides
+    the declared list (default: :func:`declared_float_only`).  ``calibration_source``
+    (e.g. ``'TrainDataset'``) is only recorded.
     """
     if algo not in PTQ_ALGOS:
         raise ValueError('unknown PTQ algo %r; choose one of %s' % (algo, ', '.join(PTQ_ALGOS)))
@@ -180,11 +225,23 @@ def quantize_post(model_dir, data, out_dir, algo='hist', batch_nums=10, batch_si
             batch_nums, batch_size))
     _check_model_dir(model_dir)
     feeds = calibration_feeds(model_dir, data, limit=int(batch_nums) * int(batch_size))
-    skip = resolve_skip_layers(model_dir, skip_tensors)
+    float_only = [] if quantize_float_only else (
+        list(float_only_layers) if float_only_layers is not None
+        else declared_float_only(model_dir))
+    skip = resolve_skip_layers(model_dir, _split(skip_tensors))
+    float_only_tensors = [t for t in resolve_skip_layers(model_dir, float_only) if t not in skip]
+    skip += float_only_tensors
+    logger.info('PTQ %s: calibrating on %d images%s; kept in fp32: %d declared float-only '
+                'layer(s)%s, %d asked', algo, len(feeds),
+                ' from %s' % calibration_source if calibration_source else '',
+                len(float_only_tensors), ' (%s)' % ', '.join(float_only) if float_only else '',
+                len(skip) - len(float_only_tensors))
     weight_type = 'channel_wise_abs_max' if weight_per_channel else 'abs_max'
     run_ptq(model_dir, feeds, out_dir, algo=algo, batch_size=int(batch_size),
             weight_quantize_type=weight_type, skip_tensor_list=skip, onnx_format=onnx_format,
             hist_percent=hist_percent)
+    # oneDNN int8 uses only the scales the simulation used (ppdet.slim.deploy_scales)
+    aligned = None if onnx_format else align_output_thresholds(out_dir)
     # decoding and NMS stay fp32 in oneDNN int8 (ppdet.slim.int8_scope says why)
     post_head = keep_post_head_fp32(out_dir)
     record = {'method': 'post_training', 'algo': algo, 'batch_nums': int(batch_nums),
@@ -193,6 +250,10 @@ def quantize_post(model_dir, data, out_dir, algo='hist', batch_nums=10, batch_si
               'activation_quantize_type': 'range_abs_max',
               'quantizable_op_type': list(QUANTIZABLE_OP_TYPES),
               'skip_tensor_list': skip, 'onnx_format': bool(onnx_format),
+              'float_only_layers': float_only, 'float_only_tensors': float_only_tensors,
+              'quantize_float_only': bool(quantize_float_only),
+              'calibration_source': calibration_source,
+              'aligned_thresholds': aligned,
               'fp32_after_head': post_head, 'source_model': os.path.abspath(str(model_dir))}
     if algo == 'hist':
         record['hist_percent'] = hist_percent
@@ -202,25 +263,30 @@ def quantize_post(model_dir, data, out_dir, algo='hist', batch_nums=10, batch_si
 
 def quantize_post_with_report(model_dir, data, out_dir, keep_worst=0, report_images=4,
                               skip_tensors=None, **kwargs):
-    """PTQ, then the per-layer error report; with ``keep_worst=K`` re-run PTQ keeping the
-    K layers with the worst isolated error in fp32.
+    """PTQ, then the per-layer error reports; with ``keep_worst=K`` re-run PTQ keeping in
+    fp32 the K layers that add the most error to the DEPLOYED graph (oneDNN int8, measured
+    by :func:`ppdet.slim.quant_report.deployed_layer_report`), not to the simulation.
 
-    Returns ``(out_dir, reports)``: ``reports['first']`` and, when re-run, ``reports['final']``
-    (rows as in :func:`ppdet.slim.quant_report.layer_report`), ``reports['kept_fp32']``.
+    Returns ``(out_dir, reports)``: ``reports['first']`` (simulated, rows as in
+    :func:`ppdet.slim.quant_report.layer_report`), ``reports['deployed']`` (the deployed
+    report), and, when re-run, ``reports['final']``, ``reports['final_deployed']`` and
+    ``reports['kept_fp32']``.
     """
-    from ppdet.slim.quant_report import layer_report
+    from ppdet.slim.quant_report import deployed_layer_report, deployed_worst, layer_report
     data = list(data) if not isinstance(data, list) else data
     probe = stack_feeds(calibration_feeds(model_dir, data, limit=int(report_images)))
-    skip = resolve_skip_layers(model_dir, skip_tensors)
+    skip = resolve_skip_layers(model_dir, _split(skip_tensors))
     quantize_post(model_dir, data, out_dir, skip_tensors=skip, **kwargs)
-    reports = {'first': layer_report(model_dir, out_dir, probe)}
+    reports = {'first': layer_report(model_dir, out_dir, probe),
+               'deployed': deployed_layer_report(model_dir, out_dir, probe)}
     if keep_worst:
-        worst = [r['weight'] for r in reports['first'] if r['quantized']][:int(keep_worst)]
+        worst = deployed_worst(reports['deployed'], keep_worst)
         reports['kept_fp32'] = worst
-        logger.info('re-running PTQ with the %d worst layers in fp32: %s', len(worst),
-                    ', '.join(worst))
+        logger.info('re-running PTQ with the %d layers adding the most deployed int8 error in '
+                    'fp32: %s', len(worst), ', '.join(worst))
         quantize_post(model_dir, data, out_dir, skip_tensors=skip + worst, **kwargs)
         reports['final'] = layer_report(model_dir, out_dir, probe)
+        reports['final_deployed'] = deployed_layer_report(model_dir, out_dir, probe)
     return out_dir, reports
 
 

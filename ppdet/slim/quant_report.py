@@ -28,7 +28,8 @@ from ppdet.deploy.compare import DEFAULT_TOLERANCE as MATCH_TOLERANCE, detection
 from ppdet.utils.fileio import write_json
 
 __all__ = ['layer_report', 'format_table', 'write_report', 'load_program', 'quantizable_ops',
-           'compare_int8', 'DEFAULT_TOLERANCE',
+           'compare_int8', 'DEFAULT_TOLERANCE', 'deployed_layer_report',
+           'deployed_worst', 'format_deployed_table', 'layer_outputs',
            'cosine', 'snr_db']
 
 _OP_WEIGHT_SLOT = {'conv2d': 'Filter', 'depthwise_conv2d': 'Filter', 'mul': 'Y',
@@ -313,3 +314,180 @@ def compare_int8(fp32_dir, int8_dir, images, runtimes=('paddle', 'onnx'), tolera
     for p in preds.values():
         p.close()
     return result
+
+
+# -- the deployed graph: what oneDNN int8 executes vs what PaddleSlim simulated ---------
+# ops oneDNN fuses into the conv before them (BN, bias or residual add, activation): the
+# tensor after them is the one the deployed graph really holds, so it is the one compared
+_FUSED_AFTER_CONV = ('batch_norm', 'elementwise_add', 'relu', 'leaky_relu', 'relu6', 'swish',
+                     'hard_swish', 'sigmoid', 'hard_sigmoid')
+# a layer departs from its simulation when execution adds this much error on top of it
+DEPART_SNR_DB = 30.0
+
+
+def layer_outputs(program):
+    """[(weight, op type, output var)] per quantizable op, in graph order; the output is
+    the float tensor after the ops fused into the layer (see ``_FUSED_AFTER_CONV``), the
+    same name in the fp32, simulated and deployed graphs."""
+    block = program.global_block()
+    consumers = _consumers(block)
+    out = []
+    for op, weight, var in quantizable_ops(program):
+        last = var if not _is_quant_op(op) else None
+        while True:
+            nxt = [c for c in consumers.get(var, []) if c.type != 'fetch']
+            if len(nxt) != 1 or not (_is_quant_op(nxt[0]) or nxt[0].type in _FUSED_AFTER_CONV):
+                break
+            c = nxt[0]
+            var = c.output('Out' if 'Out' in c.output_names else 'Y')[0]
+            if not _is_quant_op(c):
+                last = var
+        out.append((weight, op.type, last))
+    return out
+
+
+def _with_extra_fetches(model_dir, names, save_dir):
+    """Save ``model_dir``'s inference model with ``names`` fetched after its own outputs."""
+    with static_mode():
+        prog, feeds, fetches, scope = load_program(model_dir)
+        block = prog.global_block()
+        exe = paddle.static.Executor(paddle.CPUPlace())
+        with paddle.static.scope_guard(scope):
+            paddle.static.save_inference_model(
+                os.path.join(save_dir, 'model'), [block.var(n) for n in feeds],
+                list(fetches) + [block.var(n) for n in names], exe, program=prog)
+    return len(fetches)
+
+
+def _paddle_outputs(model_dir, feeds, int8, int8_ops=None):
+    from paddle import inference
+    config = inference.Config(os.path.join(model_dir, 'model.pdmodel'),
+                              os.path.join(model_dir, 'model.pdiparams'))
+    config.disable_gpu()
+    config.set_cpu_math_library_num_threads(1)
+    config.enable_mkldnn()
+    if int8:
+        config.enable_mkldnn_int8(set(int8_ops or ()))
+    config.disable_glog_info()
+    pred = inference.create_predictor(config)
+    for name in pred.get_input_names():
+        pred.get_input_handle(name).copy_from_cpu(np.ascontiguousarray(feeds[name], 'float32'))
+    pred.run()
+    return [pred.get_output_handle(n).copy_to_cpu() for n in pred.get_output_names()]
+
+
+def deployed_layer_report(fp32_dir, int8_dir, feeds, int8_ops=None, names=None):
+    """Each quantized layer's output three ways, one image at a time: fp32, the simulation
+    (the fake-quant graph in Paddle's static executor) and the deployment (Paddle Inference,
+    oneDNN int8 kernels, ``int8_ops`` as for ``Config.enable_mkldnn_int8``).
+
+    The layer outputs are marked as extra outputs of a copy of the int8 model; a marked
+    tensor is the one after the ops oneDNN fuses into the conv (or a conv's input), so
+    marking it keeps the fusions.  ``marking_agreement``: the detections with the marks
+    matched to those without (below 1.0 the marks changed the deployed graph somewhat).
+
+    -> dict: ``rows`` in graph order (``sim_vs_fp32``, ``deployed_vs_sim``,
+    ``deployed_vs_fp32``: cosine and SNR dB, worst over the images; ``deployed_added_db``:
+    the SNR the layer loses in the deployed graph between its input and its output) and
+    ``first_departure``: the first layer whose deployed output is further than
+    ``DEPART_SNR_DB`` from its simulation and worse against fp32 than the simulation, or None.
+    """
+    import tempfile
+    from ppdet.deploy.infer_cfg import read_param_names
+    names = names if names is not None else (read_param_names(int8_dir) or
+                                             read_param_names(fp32_dir))
+    q_prog, q_feeds, q_fetches, q_scope = load_program(int8_dir)
+    fp_prog, fp_feeds, _, fp_scope = load_program(fp32_dir)
+    producers = _producers(q_prog.global_block())
+    inputs = {}  # weight -> (float input tensor, quantized?)
+    for op, weight, _ in quantizable_ops(q_prog):
+        src, first = _trace_back(op.input(_OP_INPUT_SLOT[op.type])[0], producers)
+        inputs[weight] = (src, first is not None)
+    has = fp_prog.global_block().has_var
+    layers = [l for l in layer_outputs(q_prog) if has(l[2])]
+    fetch = sorted({v for _, _, v in layers} |
+                   {inputs[w][0] for w, _, _ in layers if has(inputs[w][0])} - set(q_feeds))
+    n_images = int(np.asarray(feeds['image']).shape[0])
+    per_image, marked_runs, plain_runs = [], [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        n_out = _with_extra_fetches(int8_dir, fetch, tmp)
+        q_plain, fp_plain = _strip_feed_fetch(q_prog), _strip_feed_fetch(fp_prog)
+        for i in range(n_images):
+            one = {k: np.asarray(v)[i:i + 1] for k, v in feeds.items()}
+            sim = dict(zip(fetch, _run(q_plain, q_scope, {k: one[k] for k in q_feeds}, fetch)))
+            fp = dict(zip(fetch, _run(fp_plain, fp_scope, {k: one[k] for k in fp_feeds}, fetch)))
+            marked = _paddle_outputs(tmp, one, True, int8_ops)
+            plain = _paddle_outputs(int8_dir, one, True, int8_ops)
+            marked_runs.append(_detections(marked[:n_out]))
+            plain_runs.append(_detections(plain))
+            per_image.append((fp, sim, dict(zip(fetch, marked[n_out:]))))
+    rows = []
+    for weight, op_type, var in layers:
+        row = {'layer': names.get(weight, weight).rsplit('.weight', 1)[0], 'weight': weight,
+               'op_type': op_type, 'quantized': inputs[weight][1], 'output': var}
+        for key, (a, b) in (('sim_vs_fp32', (0, 1)), ('deployed_vs_sim', (1, 2)),
+                            ('deployed_vs_fp32', (0, 2))):
+            row[key] = _worst([_errors(im[a][var], im[b][var]) for im in per_image])
+        src = inputs[weight][0]
+        before = (_worst([_errors(im[0][src], im[2][src]) for im in per_image])['snr_db']
+                  if src in fetch else MAX_SNR)
+        # the error this layer adds in the deployed graph (its input's SNR minus its output's)
+        row['deployed_added_db'] = round(before - row['deployed_vs_fp32']['snr_db'], 3)
+        rows.append(row)
+    first = next((r for r in rows if _departs(r)), None)
+    return {'rows': rows, 'first_departure': first and first['layer'],
+            'marking_agreement': detection_agreement(plain_runs, marked_runs)['matched_fraction'],
+            'images': n_images, 'int8_ops': sorted(int8_ops or []) or 'all'}
+
+
+def _worst(errs):
+    return min(errs, key=lambda e: e['snr_db'])
+
+
+def _departs(row):
+    """Execution adds error the simulation does not have: deployed far from simulated, and
+    further from fp32 than the simulation (u8 activations after ReLU make the deployed
+    graph differ from the simulation while being closer to fp32: that is not a departure)."""
+    return (row['deployed_vs_sim']['snr_db'] < DEPART_SNR_DB and
+            row['deployed_vs_fp32']['snr_db'] < row['sim_vs_fp32']['snr_db'] - 3.0)
+
+
+def _detections(outs):
+    return {'bbox': np.asarray(outs[0]).reshape(-1, 6),
+            'bbox_num': np.asarray(outs[1]).reshape(-1)}
+
+
+def deployed_worst(report, k):
+    """The ``k`` quantized layers adding the most error in the deployed graph."""
+    rows = sorted((r for r in report['rows'] if r['quantized']),
+                  key=lambda r: -r['deployed_added_db'])
+    return [r['weight'] for r in rows[:int(k)]]
+
+
+def format_deployed_table(report):
+    lines = ['| # | layer | op | int8 | sim vs fp32 SNR dB | deployed vs sim SNR dB | '
+             'deployed vs fp32 SNR dB | output |', '|' + '---|' * 8]
+    for i, r in enumerate(report['rows']):
+        mark = ' **departs**' if r['layer'] == report['first_departure'] else ''
+        lines.append('| %d | %s%s | %s | %s | %.1f | %.1f | %.1f | %s |' % (
+            i + 1, r['layer'], mark, r['op_type'], 'yes' if r['quantized'] else 'no',
+            r['sim_vs_fp32']['snr_db'], r['deployed_vs_sim']['snr_db'],
+            r['deployed_vs_fp32']['snr_db'], r['output']))
+    return '\n'.join(lines)
+
+
+def write_deployed_report(report, out_dir):
+    """Write ``quant_report_deployed.{json,md}``; returns both paths."""
+    jpath = os.path.join(str(out_dir), 'quant_report_deployed.json')
+    mpath = os.path.join(str(out_dir), 'quant_report_deployed.md')
+    write_json(jpath, report)
+    text = ('# Per-layer int8 error in the deployed graph (Paddle Inference, oneDNN int8)\n\n'
+            'Graph order. sim: the fake-quant graph in float; deployed: oneDNN int8 kernels; '
+            'SNR = 10 log10(|ref|^2 / |ref - x|^2), worst of %d images. First layer where '
+            'execution departs from simulation: %s. Detections with the extra outputs marked '
+            'vs without: %.0f%% matched.\n\n%s\n' % (
+                report['images'], report['first_departure'] or 'none',
+                100 * report['marking_agreement'], format_deployed_table(report)))
+    from ppdet.utils.fileio import atomic_write
+    atomic_write(mpath, lambda f: f.write(text))
+    return jpath, mpath

@@ -5,33 +5,47 @@
         [--skip_layers L1,L2] [--keep_worst K] [--report] [--bench]
     python slim/quantization/post_quant.py -c CONFIG -o weights=CKPT --output_dir DIR ...
 
-Calibration images are the config's EvalDataset (else TrainDataset) images,
-preprocessed as the exported ``infer_cfg.yml`` says.  Without ``--model_dir`` the
-checkpoint given by ``-o weights=`` is exported first (to ``OUTPUT_DIR_fp32``).
+Calibration images come from the config's TrainDataset (``--calib_dataset eval``: from
+EvalDataset, the images the model is then scored on; only when asked), preprocessed as
+the exported ``infer_cfg.yml`` says (the eval/test transforms, no augmentation).  The
+layers the architecture declares float-only (its output convs, as in QAT) stay fp32
+unless ``--quantize_float_only``; the infer_cfg's quant record lists them.  Without
+``--model_dir`` the checkpoint given by ``-o weights=`` is exported first (to
+``OUTPUT_DIR_fp32``).
 ``--report`` prints each quantized layer's error against fp32 (cosine, SNR in dB),
-worst first, and writes ``quant_report.{json,md}``; ``--keep_worst K`` re-runs PTQ
-with the K worst layers kept in fp32.  ``--bench`` runs fp32 and int8 (Paddle
-oneDNN int8 and onnxruntime) on held-out images and reports the speed-up only if
-the detections agree.
+worst first, and writes ``quant_report.{json,md}``, then the same layers in the deployed
+graph (oneDNN int8 vs the simulation vs fp32: ``quant_report_deployed.{json,md}``, naming
+the first layer where execution departs from simulation); ``--keep_worst K`` re-runs PTQ
+with the K layers adding the most deployed error kept in fp32.  ``--bench`` runs fp32
+and int8 (Paddle oneDNN int8 and onnxruntime) on held-out eval images and reports the
+speed-up only if the detections agree.
 """
 import json
 import os
 
 from ppdet.utils.cli import ArgsParser, parse_and_load, run_main
+from ppdet.utils.logger import setup_logger
+
+logger = setup_logger('post_quant')
 
 
-def dataset_images(cfg, limit):
-    """Image files of EvalDataset (else TrainDataset), at most ``limit``."""
+CALIB_SECTIONS = {'train': 'TrainDataset', 'eval': 'EvalDataset'}
+
+
+def dataset_images(cfg, limit, section='TrainDataset'):
+    """Image files of the config's ``section``, at most ``limit``."""
     from ppdet.data import build_dataset
-    for section in ('EvalDataset', 'TrainDataset'):
-        if cfg.get(section):
-            ds = build_dataset(cfg, section)
-            ds.probe_images()  # undecodable images are named and left out, not calibrated on
-            files = [r['im_file'] for r in ds.roidbs[:limit]]
-            if files:
-                return files
-    raise ValueError('no calibration images: the config has no EvalDataset/TrainDataset with '
-                     'images (generate the built-in one with tools/gen_dataset.py)')
+    if not cfg.get(section):
+        raise ValueError('no calibration images: the config has no %s (generate the built-in '
+                         'dataset with tools/gen_dataset.py, or pick another --calib_dataset)'
+                         % section)
+    ds = build_dataset(cfg, section)
+    ds.probe_images()  # undecodable images are named and left out, not calibrated on
+    files = [r['im_file'] for r in ds.roidbs[:limit]]
+    if not files:
+        raise ValueError('no calibration images in %s (%s)' % (
+            section, cfg[section].get('dataset_dir')))
+    return files
 
 
 def export_first(cfg, out):
@@ -94,6 +108,12 @@ def main():
                         help='comma-separated layers kept in fp32 (names from --report)')
     parser.add_argument('--keep_worst', type=int, default=None,
                         help='re-run PTQ keeping the K layers with the worst error in fp32')
+    parser.add_argument('--calib_dataset', choices=sorted(CALIB_SECTIONS), default='train',
+                        help='calibration images: TrainDataset (default) or EvalDataset (the '
+                             'images the model is scored on: only for a deliberate check)')
+    parser.add_argument('--quantize_float_only', action='store_true',
+                        help="also quantize the layers the architecture declares float-only "
+                             "(its output convs; kept fp32 by default, as in QAT)")
     parser.add_argument('--report', action='store_true', help='per-layer error report')
     parser.add_argument('--report_images', type=int, default=4,
                         help='calibration images the report runs on')
@@ -106,14 +126,22 @@ def main():
         raise ValueError('--keep_worst must be >= 0 (got %d)' % args.keep_worst)
 
     from ppdet.slim.quant import quantize_post, quantize_post_with_report
-    from ppdet.slim.quant_report import compare_int8, format_table, write_report
+    from ppdet.slim.quant_report import (compare_int8, format_deployed_table, format_table,
+                                         write_deployed_report, write_report)
     out = args.output_dir
     fp32 = args.model_dir or export_first(cfg, out)
     n_calib = args.batch_nums * args.batch_size
-    files = dataset_images(cfg, n_calib + (args.bench_images if args.bench else 0))
-    calib, held_out = files[:n_calib], files[n_calib:]
+    section = CALIB_SECTIONS[args.calib_dataset]
+    calib = dataset_images(cfg, n_calib, section)
+    logger.info('calibration: %d images of %s (%s)', len(calib), section,
+                cfg[section].get('dataset_dir'))
+    held_out = []
+    if args.bench:  # compared on eval images the calibration did not see
+        held_out = [f for f in dataset_images(cfg, n_calib + args.bench_images, 'EvalDataset')
+                    if f not in set(calib)][:args.bench_images]
     kw = dict(algo=args.algo, batch_nums=args.batch_nums, batch_size=args.batch_size,
-              weight_per_channel=not args.per_tensor_weights)
+              weight_per_channel=not args.per_tensor_weights,
+              quantize_float_only=args.quantize_float_only, calibration_source=section)
     if args.report or args.keep_worst:
         _, reports = quantize_post_with_report(fp32, calib, out, keep_worst=args.keep_worst,
                                                report_images=args.report_images,
@@ -125,6 +153,11 @@ def main():
         print(format_table(rows, top=None if args.report else 10))
         paths = write_report(rows, out, extra={'algo': args.algo, 'model_dir': fp32,
                                                'kept_fp32': reports.get('kept_fp32', [])})
+        deployed = reports.get('final_deployed', reports['deployed'])
+        print(format_deployed_table(deployed))
+        print('first layer where oneDNN int8 departs from the simulation: %s'
+              % (deployed['first_departure'] or 'none'))
+        paths += write_deployed_report(deployed, out)
         print('report: %s' % ', '.join(paths))
     else:
         quantize_post(fp32, calib, out, skip_tensors=args.skip_layers, **kw)
@@ -133,8 +166,7 @@ def main():
     if args.bench:
         from ppdet.deploy.preprocess import decode_image
         if not held_out:
-            raise ValueError('--bench needs images beyond the calibration ones; the dataset '
-                             'has only %d' % len(files))
+            raise ValueError('--bench needs eval images beyond the calibration ones')
         images = [decode_image(f) for f in held_out]
         result = compare_int8(fp32, out, images, calib_images=[decode_image(f) for f in calib])
         print(json.dumps(result, indent=1, sort_keys=True))

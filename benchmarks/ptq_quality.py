@@ -1,0 +1,148 @@
+"""Post-training int8 quality on a trained model: for each PTQ algorithm, the simulated AP
+(the fake-quant graph in float, what PaddleSlim optimised), the deployed AP (Paddle
+Inference, oneDNN int8 kernels), their detection agreement and the loss against fp32.
+
+python benchmarks/ptq_quality.py --model_dir output/issue19/pipe/inference/baseline \
+    --dataset_dir output/issue19/data/coco
+
+Variants (``--variants``): ``default`` is what ``quantize_post`` does now (declared
+float-only layers kept fp32, thresholds aligned with the simulation, onnx_format=False);
+``before`` the old defaults (output convs quantized, PaddleSlim's thresholds as saved);
+``onnx`` the default with onnx_format=True.  Calibration: the first ``--calib_images`` of
+TrainDataset, preprocessed as inference does; evaluation: all of EvalDataset.
+Writes benchmarks/results/ptq_quality.{json,md} (atomically; rows merge by variant/algo).
+"""
+import datetime
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from ppdet.utils.cli import ArgsParser, run_main  # noqa: E402
+
+DEFAULT_CONFIG = 'configs/builtin/yolov3_r18_builtin.yml'
+RESULTS = 'benchmarks/results/ptq_quality'
+VARIANTS = {'default': {},
+            'before': {'quantize_float_only': True, 'align': False},
+            'onnx': {'onnx_format': True}}
+
+
+def cpu_flags():
+    with open('/proc/cpuinfo') as f:
+        for line in f:
+            if line.startswith('flags'):
+                return line.split(':', 1)[1].split()
+    return []
+
+
+def quantize(variant, fp32_dir, calib, out, algo):
+    from ppdet.slim import quant
+    opts = dict(VARIANTS[variant])
+    align = opts.pop('align', True)
+    if align:
+        return quant.quantize_post(fp32_dir, calib, out, algo=algo, batch_nums=len(calib),
+                                   calibration_source='TrainDataset', **opts)
+    # the old behaviour: PaddleSlim's thresholds as saved
+    saved = quant.align_output_thresholds
+    quant.align_output_thresholds = lambda d: None
+    try:
+        return quant.quantize_post(fp32_dir, calib, out, algo=algo, batch_nums=len(calib),
+                                   calibration_source='TrainDataset', **opts)
+    finally:
+        quant.align_output_thresholds = saved
+
+
+def measure(cfg, fp32_dir, out, fp32_ap, threads):
+    from ppdet.deploy.compare import detection_agreement
+    from ppdet.engine.infer_eval import evaluate_exported
+    sim_out, dep_out = [], []
+    sim = evaluate_exported(cfg, out, cpu_threads=threads, simulate=True, outputs=sim_out)
+    dep = evaluate_exported(cfg, out, cpu_threads=threads, outputs=dep_out)
+    agree = detection_agreement(sim_out, dep_out)
+    return {'AP_simulated': round(100 * sim.primary, 2), 'AP_deployed': round(100 * dep.primary, 2),
+            'deployed_minus_simulated': round(100 * (dep.primary - sim.primary), 2),
+            'loss_vs_fp32': round(100 * dep.primary - fp32_ap, 2),
+            'agreement': round(100 * agree['matched_fraction'], 1),
+            'matched': agree['matched'], 'compared': agree['compared']}
+
+
+def write_md(path, res):
+    lines = ['# Post-training int8 on the built-in YOLOv3: simulated vs deployed', '',
+             'CPU: %s' % res['cpu'], '', 'CPU flags: `%s`' % ' '.join(res['cpu_flags']), '',
+             'Model: `%s` (fp32 deployed AP %.2f). Calibration: %d TrainDataset images. '
+             'Evaluation: EvalDataset (%s), COCO box AP x 100. Simulated: the fake-quant graph '
+             'in float (Paddle Inference without oneDNN); deployed: Paddle Inference oneDNN '
+             'int8, %d thread(s). Agreement: detections matched between the two (same class, '
+             'IoU >= 0.5, score >= 0.3; ppdet.deploy.compare.detection_agreement). Loss: '
+             'deployed AP minus fp32 AP.' % (res['model_dir'], res['fp32_AP'],
+                                            res['calib_images'], res['dataset_dir'],
+                                            res['threads']), '',
+             'Variants: default = declared float-only layers (output convs) in fp32, oneDNN '
+             'thresholds aligned with the simulation (ppdet.slim.deploy_scales), onnx_format='
+             'False; before = the old defaults (output convs quantized, thresholds as '
+             'PaddleSlim saved them); onnx = default with onnx_format=True.', '',
+             '| variant | algo | simulated AP | deployed AP | deployed - simulated | '
+             'agreement | loss vs fp32 | PTQ s |', '|---|---|---|---|---|---|---|---|']
+    for key in sorted(res['rows'], key=lambda k: (list(VARIANTS).index(k.split('/')[0]),
+                                                  k.split('/')[1])):
+        r = res['rows'][key]
+        v, a = key.split('/')
+        lines.append('| %s | %s | %.2f | %.2f | %+.2f | %.1f%% (%d/%d) | %+.2f | %.0f |' % (
+            v, a, r['AP_simulated'], r['AP_deployed'], r['deployed_minus_simulated'],
+            r['agreement'], r['matched'], r['compared'], r['loss_vs_fp32'], r['ptq_s']))
+    lines += ['', 'command: `%s`' % res['command'], '']
+    from ppdet.utils.fileio import atomic_write
+    atomic_write(path, lambda f: f.write('\n'.join(lines)))
+
+
+def main():
+    parser = ArgsParser('PTQ quality: simulated vs deployed AP per algorithm',
+                        config_required=False)
+    parser.add_argument('--model_dir', default='output/issue19/pipe/inference/baseline')
+    parser.add_argument('--dataset_dir', default='output/issue19/data/coco')
+    parser.add_argument('--work_dir', default='output/ptq_quality')
+    parser.add_argument('--algos', default=None, help='default: PTQ_ALGOS without emd')
+    parser.add_argument('--variants', default='default,before')
+    parser.add_argument('--calib_images', type=int, default=32)
+    parser.add_argument('--threads', type=int, default=1)
+    args = parser.parse_args()
+    from ppdet.benchmark.cpu import cpu_description
+    from ppdet.core.workspace import load_config
+    from ppdet.data import build_dataset
+    from ppdet.engine.infer_eval import evaluate_exported
+    from ppdet.slim.quant import PTQ_ALGOS
+    from ppdet.utils.fileio import read_json, write_json
+    d = args.dataset_dir
+    cfg = load_config(args.config or DEFAULT_CONFIG, overrides=[
+        'TrainDataset.dataset_dir=' + d, 'EvalDataset.dataset_dir=' + d,
+        'TestDataset.dataset_dir=' + d] + list(args.opt or []))
+    algos = args.algos.split(',') if args.algos else [a for a in PTQ_ALGOS if a != 'emd']
+    calib = sorted(build_dataset(cfg, 'TrainDataset').get_imid2path().values())
+    calib = calib[:args.calib_images]
+    path = RESULTS + '.json'
+    res = read_json(path) if os.path.isfile(path) else {'rows': {}}
+    if res.get('model_dir') != args.model_dir:
+        res = {'rows': {}}
+    if 'fp32_AP' not in res:
+        res['fp32_AP'] = round(100 * evaluate_exported(cfg, args.model_dir,
+                                                       cpu_threads=args.threads).primary, 2)
+    res.update(model_dir=args.model_dir, dataset_dir=d, calib_images=len(calib),
+               threads=args.threads, cpu=cpu_description(), cpu_flags=cpu_flags(),
+               date=datetime.datetime.now().strftime('%Y-%m-%d %H:%M'),
+               command='python benchmarks/ptq_quality.py ' + ' '.join(sys.argv[1:]))
+    for variant in args.variants.split(','):
+        for algo in algos:
+            out = os.path.join(args.work_dir, variant, algo)
+            t = time.time()
+            quantize(variant, args.model_dir, calib, out, algo)
+            row = measure(cfg, args.model_dir, out, res['fp32_AP'], args.threads)
+            row['ptq_s'] = round(time.time() - t, 1)
+            res['rows']['%s/%s' % (variant, algo)] = row
+            print(variant, algo, row, flush=True)
+            write_json(path, res)
+            write_md(RESULTS + '.md', res)
+
+
+if __name__ == '__main__':
+    run_main(main)
