@@ -1,4 +1,7 @@
 """The main job on the built-in dataset: python tools/pipeline.py [-c CONFIG] [--fresh] [-o k=v].
+The face flavour: python tools/pipeline.py --model blazeface (ppdet/pipeline/face_job.py:
+BlazeFace trained on the built-in face set, pruned, int8, QAT, distilled, and MediaPipe's
+released BlazeFace imported and quantized; WIDER FACE Easy / Medium / Hard AP).
 
 Stages (each resumable): generate data, train, eval (+export), infer, sensitivity,
 prune: at the FLOPs cut of each preset (sensity, r578), the preset, one uniform ratio and
@@ -11,13 +14,21 @@ import shutil
 from ppdet.utils.cli import ArgsParser, run_main
 
 DEFAULT_CONFIG = 'configs/builtin/yolov3_r18_builtin.yml'
+# --model: (default config, work_dir, dataset_dir)
+MODELS = {'yolov3': (DEFAULT_CONFIG, 'output/pipeline', 'dataset/builtin'),
+          'blazeface': ('configs/face_detection/blazeface_builtin.yml', 'output/face_pipeline',
+                        'dataset/wider_face_builtin')}
 
 
 def main():
     from ppdet.pipeline.main_job import FINETUNE_EPOCHS, PRUNE_SEEDS
     parser = ArgsParser('run the whole pipeline on the built-in dataset', config_required=False)
-    parser.add_argument('--work_dir', default='output/pipeline')
-    parser.add_argument('--dataset_dir', default='dataset/builtin')
+    parser.add_argument('--model', default='yolov3', choices=sorted(MODELS),
+                        help='yolov3: the main job; blazeface: the face pipeline')
+    parser.add_argument('--work_dir', default=None,
+                        help='default: output/pipeline (yolov3), output/face_pipeline')
+    parser.add_argument('--dataset_dir', default=None,
+                        help='default: dataset/builtin (yolov3), dataset/wider_face_builtin')
     parser.add_argument('--finetune_epochs', type=int, default=FINETUNE_EPOCHS,
                         help='fine-tuning epochs after pruning / for distillation and QAT')
     parser.add_argument('--sensitivity_images', type=int, default=40,
@@ -36,11 +47,26 @@ def main():
                              'distill:teacher; groups may run at once in separate processes')
     parser.add_argument('--fresh', action='store_true', help='delete work_dir and start over')
     args = parser.parse_args()
+    config, work_dir, dataset_dir = MODELS[args.model]
+    args.config = args.config or config
+    args.work_dir = args.work_dir or work_dir
+    args.dataset_dir = args.dataset_dir or dataset_dir
     if args.fresh:
         shutil.rmtree(args.work_dir, ignore_errors=True)
+    if args.model == 'blazeface':
+        from ppdet.pipeline.face_job import FacePipeline, face_results_table
+        if args.teacher_config or args.teacher_epochs:
+            parser.error('--model blazeface: the teacher is the trained baseline (no '
+                         '--teacher_config / --teacher_epochs)')
+        pipe = FacePipeline(args.config, work_dir=args.work_dir, dataset_dir=args.dataset_dir,
+                            overrides=args.opt, finetune_epochs=args.finetune_epochs,
+                            sensitivity_images=args.sensitivity_images, stages=args.stages,
+                            prune_seeds=args.seeds if args.seeds != list(PRUNE_SEEDS) else [0])
+        print(face_results_table(pipe.run()))
+        return
     from ppdet.pipeline.main_job import TEACHER_CONFIG, Pipeline
     from ppdet.pipeline.results_table import format_results
-    pipe = Pipeline(args.config or DEFAULT_CONFIG, work_dir=args.work_dir,
+    pipe = Pipeline(args.config, work_dir=args.work_dir,
                     teacher_config=args.teacher_config or TEACHER_CONFIG,
                     teacher_epochs=args.teacher_epochs,
                     dataset_dir=args.dataset_dir, overrides=args.opt,

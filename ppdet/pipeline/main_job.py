@@ -39,6 +39,11 @@ DISTILL_WEIGHTS = {'l2': 10.0, 'fine_grained': 100.0}
 
 
 class Pipeline(object):
+    # where the data generator puts the COCO layout under dataset_dir, and the config
+    # sections that read it
+    dataset_subdir = 'coco'
+    data_sections = ('TrainDataset', 'EvalDataset', 'TestDataset')
+
     def __init__(self, config, work_dir='output/pipeline', dataset_dir='dataset/builtin',
                  overrides=None, finetune_epochs=FINETUNE_EPOCHS, sensitivity_images=40,
                  dataset_kwargs=None, sensitivity_metric=None, calib_images=16,
@@ -67,9 +72,9 @@ class Pipeline(object):
     def cfg(self, extra=(), config=None):
         cfg = load_config(config or self.config, overrides=self.overrides + list(extra))
         cfg['save_dir'] = self.work_dir
-        for section in ('TrainDataset', 'EvalDataset', 'TestDataset'):
-            # the built-in dataset's COCO layout, wherever it was generated
-            cfg[section]['dataset_dir'] = os.path.join(self.dataset_dir, 'coco')
+        for section in self.data_sections:
+            # the built-in dataset's layout, wherever it was generated
+                cfg[section]['dataset_dir'] = os.path.join(self.dataset_dir, self.dataset_subdir)
         return cfg
 
     def record(self, key, value):
@@ -130,17 +135,18 @@ class Pipeline(object):
         with contextlib.redirect_stdout(open(os.devnull, 'w')):
             res = trainer.evaluate(output_eval=self.path(name))
         size = config_input_size(cfg)
-        # AP: the metric's primary value (COCO AP on the built-in set)
-        row = dict(model_summary(trainer.model, size), AP=res.primary, AP50=res.get('AP50'),
-                   input_size=size[0], weights=weights)
+        # AP: the metric's primary value (COCO AP on the built-in set, Easy on a face set);
+        # every named value of the metric is kept beside it
+        row = dict(model_summary(trainer.model, size), input_size=size[0], weights=weights)
+        row.update(_values(res))
         if table_row:
             row['inference_dir'] = self.export(name, trainer)
         row.update(extra or {})
         self.record(name, row)
         if table_row:
             self.append('rows', name)
-        logger.info('%s: AP %.4f AP50 %.4f GFLOPs %.4f size %.2f MB', name, row['AP'],
-                    row['AP50'], row['GFLOPs'], row['size_MB'])
+        logger.info('%s: %s GFLOPs %.4f size %.2f MB', name, _values_text(res), row['GFLOPs'],
+                    row['size_MB'])
         return row
 
     def export(self, name, trainer):
@@ -256,7 +262,7 @@ class Pipeline(object):
         weights = self.train('prune_%s' % name, cfg, lambda t: t.load_weights(pruned))
         # the first seed's rows are exported (table, latency); the others only scored
         self.evaluate(name, weights, cfg, table_row=seed == self.prune_seeds[0], extra={
-            'AP_after_prune': after_prune['AP'], 'AP50_after_prune': after_prune['AP50'],
+            'AP_after_prune': after_prune['AP'], 'AP50_after_prune': after_prune.get('AP50'),
             'plan': plan, 'cut_of': preset, 'seed': seed, 'flops_cut': info['cut']})
 
     def prune_latency(self, repeats=30):
@@ -286,20 +292,22 @@ class Pipeline(object):
         from ppdet.engine.infer_eval import evaluate_exported
         row = dict(self.results[name])
         res = evaluate_exported(cfg or self.cfg(), row['inference_dir'])
-        row.update(AP_deployed=res.primary, AP50_deployed=res.get('AP50'))
+        row.update({k + '_deployed': v for k, v in _values(res).items()})
         self.record(name, row)
         return row
 
-    def post_quant(self, source, algo, keep_worst=0):
+    def post_quant(self, source, algo, keep_worst=0, name=None, cfg=None):
         """Post-training int8 of ``source``'s exported model, judged by its deployed AP;
         ``keep_worst=K`` keeps the K layers with the worst int8 error in fp32 (the per-layer
-        report decides which)."""
+        report decides which).  ``name`` / ``cfg``: the row's name and the source's config
+        (default: derived from source and algo / the pipeline's config)."""
         from ppdet.data import build_dataset
         from ppdet.slim.quant import quantize_post_with_report
-        name = 'post_%s' % algo if source == 'baseline' else '%s_post' % source
-        if keep_worst:
-            name += '_keep%d' % keep_worst
-        cfg = self.cfg()
+        if name is None:
+            name = 'post_%s' % algo if source == 'baseline' else '%s_post' % source
+            if keep_worst:
+                name += '_keep%d' % keep_worst
+        cfg = cfg or self.cfg()
         calib = sorted(build_dataset(cfg, 'TrainDataset').get_imid2path().values())
         out = self.path('inference', name)
         _, reports = quantize_post_with_report(
@@ -313,7 +321,7 @@ class Pipeline(object):
                            'worst_layers': [(r['layer'], r['isolated']['snr_db'])
                                             for r in reports['first'][:5]]})
         row = self._deployed_ap(name, cfg)
-        row.update(AP=row['AP_deployed'], AP50=row['AP50_deployed'])
+        row.update(_deployed_as_scored(row))
         self.record(name, row)
         self.append('rows', name)
 
@@ -333,8 +341,8 @@ class Pipeline(object):
         # fake-quant wrappers hide the convs from the FLOPs hooks; int8 does not change the
         # conv MACs, and the size column stays the fp32 parameter size for every row
         src = self.results[source]
-        row.update(AP_simulated=row['AP'], AP=row['AP_deployed'], AP50=row['AP50_deployed'],
-                   GFLOPs=src['GFLOPs'], size_MB=src['size_MB'])
+        row.update(AP_simulated=row['AP'], GFLOPs=src['GFLOPs'], size_MB=src['size_MB'])
+        row.update(_deployed_as_scored(row))
         self.record(name, row)
 
     # -- stages: distillation ------------------------------------------------------
@@ -398,6 +406,22 @@ class Pipeline(object):
         self.stage('distill:r578', lambda: self.distill(
             'r578_distill', 'l2', student=self.path('prune_r578', 'pruned_no_finetune')))
         return self.results
+
+
+def _values(res):
+    """An EvalResult's named values plus ``AP`` = its primary value (the tables' key)."""
+    out = {k: float(v) for k, v in res.items()}
+    out['AP'] = res.primary
+    return out
+
+
+def _values_text(res):
+    return ' '.join('%s %.4f' % (k, v) for k, v in res.items())
+
+
+def _deployed_as_scored(row):
+    """A quantized row is scored by what its deployed (int8) model measures."""
+    return {k[:-len('_deployed')]: v for k, v in row.items() if k.endswith('_deployed')}
 
 
 def _first_val_image(cfg):

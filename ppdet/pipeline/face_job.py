@@ -1,0 +1,217 @@
+"""The face pipeline (``tools/pipeline.py --model blazeface``): the main job's stages on the
+built-in face set (WIDER FACE layout and evaluation, Easy / Medium / Hard AP).
+
+Rows, each exported with NMS inside and scored by the official WIDER FACE evaluation:
+
+* ``baseline``: BlazeFace (the built-in config's BlazeFace-NAS widths) trained here;
+* ``uniform_p40`` / ``derived_p40``: pruned to the FLOPs cut of removing 40% of the filters
+  of every prunable BlazeBlock conv, by one uniform ratio and by ratios derived from the
+  sensitivities, each fine-tuned on the fine-tuning schedule;
+* ``post_<algo>``: post-training int8 (calibrated on training images), scored deployed;
+* ``finetuned`` / ``aware``: the baseline fine-tuned on the QAT schedule without and with
+  quantization-aware training (the fp32 twin isolates what quantization costs);
+* ``uniform_p40_distill``: the pruned student fine-tuned with the baseline as teacher (L2 on
+  the head outputs), against its undistilled twin ``uniform_p40``;
+* ``mediapipe`` and ``mediapipe_post_<algo>``: MediaPipe's released BlazeFace (real weights,
+  imported from the committed ONNX file) and its int8 model; the imported model has no
+  training loss, so it has no pruned or aware rows (and declares no prunable convs).
+
+Then CPU latency of every row (Paddle fp32 / int8, onnxruntime), and on real photos
+(scikit-image) how many of the imported model's fp32 detections its int8 model keeps.
+"""
+import os
+
+from ppdet.pipeline.main_job import Pipeline
+from ppdet.utils.logger import setup_logger
+
+logger = setup_logger(__name__)
+
+FACE_CONFIG = 'configs/face_detection/blazeface_builtin.yml'
+MEDIAPIPE_CONFIG = 'configs/face_detection/mediapipe_blazeface_builtin.yml'
+# the prune rows' FLOPs target: the cut of removing FACE_PRUNE_RATIO of every prunable
+# conv's filters (0.5 is the sensitivity probes' largest ratio: the derived plan could not
+# reach its cut when rounding left a probe just short)
+FACE_PRUNE_RATIO = 0.4
+FACE_PRUNE_TARGET = 'p40'
+FACE_PRUNE_PLANS = ('uniform', 'derived')
+FACE_PTQ_ALGOS = ('abs_max', 'hist', 'avg')
+FACE_DISTILL_WEIGHT = 10.0
+FACE_LATENCY_RUNTIMES = ('paddle_fp32', 'paddle_int8', 'onnx_fp32')
+PHOTO_CANVASES = 10   # extra LFW canvases (4 faces each) beside the three hand-boxed photos
+
+
+class FacePipeline(Pipeline):
+    dataset_subdir = ''
+    data_sections = ('TrainDataset', 'EvalDataset')   # TestDataset: the face label list
+
+    def __init__(self, config=FACE_CONFIG, work_dir='output/face_pipeline',
+                 dataset_dir='dataset/wider_face_builtin', mediapipe_config=MEDIAPIPE_CONFIG,
+                 ptq_algos=FACE_PTQ_ALGOS, latency_repeats=20, photo_canvases=PHOTO_CANVASES,
+                 **kwargs):
+        kwargs.setdefault('prune_seeds', (0,))
+        kwargs.setdefault('calib_images', 32)
+        kwargs.setdefault('distill_weights', {'l2': FACE_DISTILL_WEIGHT})
+        super().__init__(config, work_dir=work_dir, dataset_dir=dataset_dir,
+                         teacher_config=config, **kwargs)
+        self.mediapipe_config = mediapipe_config
+        self.ptq_algos = tuple(ptq_algos)
+        self.latency_repeats = int(latency_repeats)
+        self.photo_canvases = int(photo_canvases)
+
+    def mp_cfg(self):
+        return self.cfg(config=self.mediapipe_config)
+
+    # -- stages ----------------------------------------------------------------------
+    def gen_data(self):
+        from ppdet.data.synthetic_faces import generate_face_dataset
+        generate_face_dataset(self.dataset_dir, **self.dataset_kwargs)
+
+    def prune_plans(self):
+        """Uniform and sensitivity-derived ratios at the cut of removing FACE_PRUNE_RATIO of
+        every prunable conv's filters (recorded like the main job's plans)."""
+        from ppdet.engine import Trainer
+        from ppdet.slim.flops_target import (flops_cut, ratios_for_target_flops,
+                                             uniform_ratio_for_target_flops)
+        from ppdet.slim.sensitivity import load_sensitivities
+        from ppdet.utils.model_stats import config_input_size
+        cfg = self.cfg()
+        size = config_input_size(cfg)
+        model = Trainer(cfg, mode='eval').model
+        names = list(model.prunable_params())
+        if not names:
+            raise ValueError('%s declares no prunable convs: nothing to prune' % self.config)
+        cut = flops_cut(model, {n: FACE_PRUNE_RATIO for n in names}, size)
+        ratio, uniform_cut = uniform_ratio_for_target_flops(model, names, cut, size)
+        entry = {'target_cut': cut, 'uniform': dict(ratios={n: ratio for n in names},
+                                                    cut=uniform_cut)}
+        sens = load_sensitivities(self.results['sensitivity']['file'])
+        try:
+            derived = ratios_for_target_flops(sens, model, cut, size)
+            entry['derived'] = dict(ratios=derived, cut=flops_cut(model, derived, size))
+        except ValueError as e:
+            entry['derived'] = dict(error=str(e))
+        logger.info('prune target: -%.2f%% FLOPs (%.0f%% of every prunable conv); uniform '
+                    'ratio %.3f', 100 * cut, 100 * FACE_PRUNE_RATIO, ratio)
+        self.record('prune_plans', {FACE_PRUNE_TARGET: entry})
+
+    def finetuned(self):
+        """The fp32 twin of ``aware``: the baseline fine-tuned on the QAT schedule and LR."""
+        cfg = self._finetune_cfg(['LearningRate.base_lr=0.0003'])
+        base = self.results['baseline_weights']
+        weights = self.train('finetuned', cfg, lambda t: t.load_weights(base))
+        self.evaluate('finetuned', weights, cfg, extra={'parent': 'baseline'})
+
+    def distill_pruned(self):
+        """The uniformly pruned checkpoint fine-tuned with the baseline as teacher; its twin
+        is the ``uniform_p40`` row (same checkpoint, same schedule, no teacher)."""
+        self.record('teacher', {'weights': self.results['baseline_weights'],
+                                'config': self.config})
+        student = self.path('prune_uniform_%s' % FACE_PRUNE_TARGET, 'pruned_no_finetune')
+        self.distill('uniform_%s_distill' % FACE_PRUNE_TARGET, 'l2', student=student)
+
+    def import_mediapipe(self):
+        from ppdet.modeling.importers.mediapipe_blazeface import save_imported_checkpoint
+        cfg = self.mp_cfg()
+        prefix = self.path('mediapipe', 'model_final')
+        save_imported_checkpoint(cfg, prefix)
+        self.evaluate('mediapipe', prefix, cfg, extra={'imported_from': 'MediaPipe ONNX'})
+
+    def mediapipe_post(self, algo):
+        self.post_quant('mediapipe', algo, name='mediapipe_post_%s' % algo, cfg=self.mp_cfg())
+
+    def latency(self):
+        """CPU latency of every exported row (1 thread, batch 1, interleaved, median) on
+        Paddle fp32 / int8 and onnxruntime, each row at its own input size."""
+        from ppdet.benchmark.latency_sweep import latency_sweep
+        from ppdet.deploy import decode_image
+        from ppdet.pipeline.main_job import _first_val_image
+        rows = [(n, self.results[n]) for n in self.results.get('rows', [])
+                if 'inference_dir' in self.results.get(n, {})]
+        image = decode_image(_first_val_image(self.cfg()))
+        out = latency_sweep(rows, [image], runtimes=FACE_LATENCY_RUNTIMES, threads=1,
+                            repeats=self.latency_repeats)
+        self.record('latency', {
+            'settings': out['settings'],
+            'median_ms': {n: {rt: v.get('median_ms') for rt, v in r['runtimes'].items()}
+                          for n, r in out['rows'].items()},
+            'failed': {n: r.get('failed') for n, r in out['rows'].items() if r.get('failed')}})
+
+    def photos(self):
+        """On real photos: the imported model's fp32 detections (score >= 0.5) and how many
+        each int8 model keeps (same class, IoU >= 0.5), through the exported models."""
+        from ppdet.data.sample_photos import face_photos
+        from ppdet.deploy.compare import detection_agreement
+        photos = face_photos(extra_lfw_canvases=self.photo_canvases)
+        ref = _run_exported(self.results['mediapipe']['inference_dir'], photos)
+        out = {'photos': sorted(photos), 'score_threshold': 0.5, 'iou_threshold': 0.5}
+        for algo in self.ptq_algos:
+            name = 'mediapipe_post_%s' % algo
+            if 'inference_dir' not in self.results.get(name, {}):
+                continue
+            got = _run_exported(self.results[name]['inference_dir'], photos)
+            agree = detection_agreement(ref, got, {'iou_thresh': 0.5, 'score_thresh': 0.5})
+            out[name] = {k: agree[k] for k in ('n_ref', 'n', 'matched', 'matched_fraction',
+                                               'mean_iou', 'max_score_diff')}
+            logger.info('%s keeps %d of %d fp32 detections on %d real photos', name,
+                        agree['matched'], agree['n_ref'], len(photos))
+        self.record('photos', out)
+
+    def run(self):
+        target = FACE_PRUNE_TARGET
+        self.stage('data', self.gen_data)
+        self.stage('train', self.train_baseline)
+        self.stage('eval', self.eval_baseline)
+        self.stage('infer', self.infer_one)
+        self.stage('import', self.import_mediapipe)
+        self.stage('sensitivity', self.sensitivity)
+        self.stage('prune_plans', self.prune_plans)
+        for plan in FACE_PRUNE_PLANS:
+            self.stage('prune_%s_%s' % (plan, target),
+                       lambda k=plan: self.prune_and_finetune(target, k))
+        self.stage('quant:baseline_deployed', lambda: self._deployed_ap('baseline'))
+        for algo in self.ptq_algos:
+            self.stage('quant:post_%s' % algo, lambda a=algo: self.post_quant('baseline', a))
+            self.stage('quant:mediapipe_post_%s' % algo, lambda a=algo: self.mediapipe_post(a))
+        self.stage('quant:finetuned', self.finetuned)
+        self.stage('quant:aware', lambda: self.aware('baseline'))
+        self.stage('distill:pruned', self.distill_pruned)
+        self.stage('latency', self.latency)
+        self.stage('photos', self.photos)
+        return self.results
+
+
+def _run_exported(model_dir, photos):
+    """Batch-1 outputs of the exported model in ``model_dir`` on ``{name: RGB}`` photos, in
+    name order, through its own infer_cfg preprocessing (int8 kernels for a quantized model)."""
+    from ppdet.deploy import Preprocessor, create_predictor, load_infer_cfg
+    info = load_infer_cfg(model_dir)
+    pred = create_predictor(model_dir, run_mode='paddle', cpu_threads=1,
+                            enable_mkldnn_int8=bool(info.get('quantized')))
+    pre = Preprocessor(info)
+    return [pred.run(pre([photos[name]])) for name in sorted(photos)]
+
+
+def face_results_table(results):
+    """Markdown: every row's Easy / Medium / Hard AP, GFLOPs, size and CPU latency."""
+    lat = (results.get('latency') or {}).get('median_ms', {})
+    lines = ['| model | GFLOPs | size (MB) | input | Easy | Medium | Hard | '
+             'Paddle fp32 (ms) | Paddle int8 (ms) | onnxruntime (ms) |',
+             '|---|---|---|---|---|---|---|---|---|---|']
+    for key in results.get('rows', []):
+        r = results.get(key)
+        if not r:
+            continue
+        ms = lat.get(key, {})
+        f = (lambda rt: '%.2f' % ms[rt] if ms.get(rt) else '-')
+        lines.append('| %s | %.4f | %.3f | %d | %.4f | %.4f | %.4f | %s | %s | %s |' % (
+            key, r['GFLOPs'], r['size_MB'], r['input_size'], r['Easy'], r['Medium'], r['Hard'],
+            f('paddle_fp32'), f('paddle_int8'), f('onnx_fp32')))
+    photos = results.get('photos')
+    if photos:
+        lines += ['', 'Real photos (%d, scikit-image): int8 keeps of the imported model\'s fp32 '
+                  'detections (score >= 0.5, IoU >= 0.5)' % len(photos['photos'])]
+        for k, v in sorted(photos.items()):
+            if isinstance(v, dict):
+                lines.append('- %s: %d of %d kept (%d detections; mean IoU %.3f)' % (
+                    k, v['matched'], v['n_ref'], v['n'], v['mean_iou']))
+    return '\n'.join(lines)

@@ -1,0 +1,88 @@
+"""The face pipeline (tools/pipeline.py --model blazeface) end to end on a tiny face set: real
+training, WIDER FACE evaluation, pruning, int8, QAT, distillation, the imported MediaPipe
+model and its int8 model on real photos."""
+import os
+
+import pytest
+import yaml
+
+from ppdet.pipeline.face_job import (FACE_CONFIG, FACE_PRUNE_TARGET, FacePipeline,
+                                     face_results_table)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TINY = 128
+
+
+def _tiny_face_config(directory):
+    """The built-in face config at a 128 input, batch 4, no augmentation."""
+    norm = {'NormalizeImage': {'mean': [104., 117., 123.], 'std': [127.502231] * 3,
+                               'is_scale': False}}
+    resize = {'Resize': {'target_size': [TINY, TINY], 'keep_ratio': False, 'interp': 1}}
+    cfg = {'_BASE_': [os.path.join(ROOT, FACE_CONFIG)], 'epoch': 2, 'log_iter': 1,
+           'worker_num': 0, 'snapshot_epoch': 1,
+           'LearningRate': {'base_lr': 0.003, 'schedulers': []},
+           'MultiClassNMS': {'score_threshold': 0.01},
+           'TrainReader': {'sample_transforms': [{'Decode': {}}],
+                           'batch_transforms': [
+                               {'BatchRandomResize': {'target_size': [TINY], 'random_size': False,
+                                                      'random_interp': False,
+                                                      'keep_ratio': False}},
+                               {'PadBox': {'num_max_boxes': 60}}, norm, {'Permute': {}}],
+                           'batch_size': 4, 'shuffle': True, 'drop_last': True},
+           'EvalReader': {'sample_transforms': [{'Decode': {}}, resize, norm, {'Permute': {}}],
+                          'batch_size': 2},
+           'TestReader': {'inputs_def': {'image_shape': [3, TINY, TINY]},
+                          'sample_transforms': [{'Decode': {}}, resize, norm, {'Permute': {}}],
+                          'batch_size': 1}}
+    path = os.path.join(str(directory), 'tiny_face.yml')
+    with open(path, 'w') as f:
+        yaml.safe_dump(cfg, f)
+    return path
+
+
+@pytest.mark.slow
+def test_face_pipeline_runs_every_stage(tmp_path):
+    kw = dict(work_dir=str(tmp_path / 'pipe'), dataset_dir=str(tmp_path / 'faces'),
+              sensitivity_images=4, finetune_epochs=1, calib_images=2, ptq_algos=('abs_max',),
+              latency_repeats=2, photo_canvases=1,
+              mediapipe_config=os.path.join(ROOT, 'configs', 'face_detection',
+                                            'mediapipe_blazeface_builtin.yml'),
+              dataset_kwargs=dict(num_train=12, num_val=4, min_side=128, max_side=192,
+                                  max_faces=6))
+    res = FacePipeline(_tiny_face_config(tmp_path), **kw).run()
+    half = FACE_PRUNE_TARGET
+    assert res['rows'] == ['baseline', 'mediapipe', 'uniform_%s' % half, 'derived_%s' % half,
+                           'post_abs_max', 'mediapipe_post_abs_max', 'finetuned', 'aware',
+                           'uniform_%s_distill' % half]
+    for name in res['rows']:
+        row = res[name]
+        assert os.path.isfile(os.path.join(row['inference_dir'], 'model.pdmodel')), name
+        # every row is scored by the official WIDER FACE evaluation's three subsets
+        assert all(0.0 <= row[k] <= 1.0 for k in ('Easy', 'Medium', 'Hard')), name
+        assert row['AP'] == row['Easy']
+    # the int8 rows are scored deployed; the aware row keeps its simulated score beside it
+    for name in ('post_abs_max', 'mediapipe_post_abs_max', 'aware'):
+        info = yaml.safe_load(open(os.path.join(res[name]['inference_dir'], 'infer_cfg.yml')))
+        assert info['quantized'], name
+        assert res[name]['Hard'] == res[name]['Hard_deployed']
+    assert 'AP_simulated' in res['aware']
+    # pruning: both plans at the same cut, below the baseline's FLOPs; the distilled student
+    # and its twin share the pruned structure; the imported model is 128 px
+    plans = res['prune_plans'][half]
+    assert plans['target_cut'] > 0.05
+    for plan in ('uniform', 'derived'):
+        assert abs(plans[plan]['cut'] - plans['target_cut']) < 0.03
+        assert res['%s_%s' % (plan, half)]['GFLOPs'] < res['baseline']['GFLOPs']
+    assert res['uniform_%s_distill' % half]['GFLOPs'] == res['uniform_%s' % half]['GFLOPs']
+    assert res['uniform_%s_distill' % half]['distill'] == 'l2'
+    assert res['mediapipe']['input_size'] == 128
+    # latency of every row on Paddle fp32 (int8 rows on Paddle int8)
+    lat = res['latency']['median_ms']
+    assert lat['baseline']['paddle_fp32'] > 0 and lat['post_abs_max']['paddle_int8'] > 0
+    # real photos: the imported model finds the faces and int8 keeps most of them
+    photos = res['photos']
+    assert len(photos['photos']) == 4
+    kept = photos['mediapipe_post_abs_max']
+    assert kept['n_ref'] >= 6 and kept['matched'] <= kept['n_ref']
+    table = face_results_table(res)
+    assert '| mediapipe_post_abs_max |' in table and 'kept' in table
