@@ -79,3 +79,21 @@ def test_giou_loss_has_a_gradient_for_disjoint_boxes():
     # moving the right edge towards the target shrinks the enclosing box: IoU alone has no
     # gradient here, GIoU does
     assert float(pred.grad[0, 2]) < 0
+
+
+def test_dense_distillation_terms():
+    from ppdet.modeling.losses.dense_distill_loss import dense_distill_terms, soft_focal_distill
+    # one location, one class: teacher p = sigmoid(2), student p = 0.5
+    s, t = paddle.to_tensor([[[0.]]]), paddle.to_tensor([[[2.]]])
+    pt = _sig(2.)
+    hand = -(pt * math.log(0.5) + (1 - pt) * math.log(0.5)) * abs(pt - 0.5) ** 2
+    np.testing.assert_allclose(float(soft_focal_distill(s, t)), hand, rtol=1e-5)
+    boxes = paddle.to_tensor([[[0., 0., 2., 2.]]])
+    other = paddle.to_tensor([[[1., 1., 3., 3.]]])
+    terms = dense_distill_terms(s, t, other, boxes, s[..., 0], t[..., 0])
+    # normaliser: the teacher's top probability, pt < 1 -> clipped to 1
+    np.testing.assert_allclose(float(terms['cls']), hand, rtol=1e-5)
+    np.testing.assert_allclose(float(terms['box']), pt * (1 - BOXES[0][3]), rtol=1e-5)
+    np.testing.assert_allclose(float(terms['ctr']), pt * hand, rtol=1e-5)
+    same = dense_distill_terms(t, t, boxes, boxes, t[..., 0], t[..., 0])
+    assert all(abs(float(v)) < 1e-6 for v in same.values())   # identical outputs: 0

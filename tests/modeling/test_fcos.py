@@ -24,7 +24,8 @@ def trained(tmp_path_factory, tiny_dataset):
         'score_threshold': 0.001, 'nms_top_k': 200, 'keep_top_k': 50, 'nms_threshold': 0.5})
     trainer = Trainer(load_config(path), mode='train')
     trainer.train()
-    return {'dir': d, 'config': path, 'weights': os.path.join(trainer.save_dir, 'model_final')}
+    return {'dir': d, 'config': path, 'weights': os.path.join(trainer.save_dir, 'model_final'),
+            'dataset': tiny_dataset}
 
 
 def _tiny_model(head=None, neck=None):
@@ -143,3 +144,20 @@ def test_pruning_the_fpn_and_towers_keeps_it_runnable(trained, tmp_path):
     with paddle.no_grad():
         for a, b in zip(rebuilt(x), t.model(x)):
             np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-4)
+
+
+def test_fine_grained_distillation_loss():
+    student, teacher = _tiny_model(), _tiny_model({'feat_channel': 96})
+    student.check_teacher(teacher, 'fine_grained')
+    x = paddle.randn([2, 3, SIZE, SIZE])
+    outs = student(x)
+    assert abs(float(student.fine_grained_distill_loss(outs, outs))) < 1e-6
+    loss = student.fine_grained_distill_loss(outs, teacher(x))
+    loss.backward()
+    assert float(loss) > 0 and student.head.ctr_out.weight.grad is not None
+    other = _tiny_model({'strides': [8, 16, 32], 'object_sizes_of_interest': None}, {})
+    student.check_teacher(other, 'fine_grained')   # same levels: fine
+    with pytest.raises(ValueError, match='location by location'):
+        student.check_teacher(_tiny_model({'strides': [8, 16], 'object_sizes_of_interest':
+                                           [[-1, 32], [32, 1e8]]}, {'num_outs': 2}),
+                              'fine_grained')

@@ -20,7 +20,8 @@ def trained(tmp_path_factory, tiny_dataset):
     path = write_dense_config(d, tiny_dataset, CONFIG)
     trainer = Trainer(load_config(path), mode='train')
     trainer.train()
-    return {'dir': d, 'config': path, 'weights': os.path.join(trainer.save_dir, 'model_final')}
+    return {'dir': d, 'config': path, 'weights': os.path.join(trainer.save_dir, 'model_final'),
+            'dataset': tiny_dataset}
 
 
 def _tiny_model(head=None, neck=None):
@@ -152,3 +153,32 @@ def test_group_norm_towers_are_not_declared_prunable():
     assert names == []
     names = list(_tiny_model({'norm_type': 'evonorm_s0'}).prunable_params())
     assert names and not [n for n in names if n.startswith('head.')]
+
+
+def test_distillation_pairs_levels_and_the_dense_loss(trained, tmp_path):
+    from ppdet.engine import Trainer
+    from ppdet.slim.distill import DistillStep
+    teacher_cfg = write_dense_config(trained['dir'], trained['dataset'], CONFIG, name='teacher.yml',
+                                     RetinaHead={'feat_channel': 96})
+    teacher_weights = Trainer(load_config(teacher_cfg), mode='train').save(
+        str(tmp_path / 'teacher'), 0)
+    cfg = load_config(trained['config'], overrides=['save_dir=%s' % tmp_path])
+    for loss in ('l2', 'fine_grained'):
+        t = Trainer(cfg, mode='train')
+        t.load_weights(trained['weights'])
+        record = t.apply_step(DistillStep(teacher_cfg, teacher_weights, loss=loss,
+                                          student_cfg=cfg))
+        if loss == 'l2':  # each level's class and box outputs
+            assert [p['student'] for p in record['pairs']] == [
+                'head.cls_levels.0', 'head.cls_levels.1', 'head.cls_levels.2',
+                'head.box_levels.0', 'head.box_levels.1', 'head.box_levels.2']
+        t._ensure_optimizer()
+        t.model.train()
+        assert t.train_step(next(iter(t.train_loader)))['distill_loss'] > 0
+    # fine-grained distillation needs the same anchors
+    other = write_dense_config(trained['dir'], trained['dataset'], CONFIG, name='other.yml',
+                               AnchorGenerator={'octave_base_scale': 4, 'strides': [8, 16, 32]})
+    other_weights = Trainer(load_config(other), mode='train').save(str(tmp_path / 'other'), 0)
+    with pytest.raises(ValueError, match='location by location'):
+        Trainer(cfg, mode='train').apply_step(
+            DistillStep(other, other_weights, loss='fine_grained', student_cfg=cfg))

@@ -10,9 +10,11 @@ the FPN and tower convs are prunable (not those before GroupNorm / EvoNorm-S0); 
 convs ``head.cls_out`` / ``head.box_out`` / ``head.ctr_out`` stay in float; each level's
 class, raw box and centerness outputs are the distillation outputs.
 """
+import paddle
+
 from ppdet.core.workspace import register
 from ppdet.modeling.architectures.meta_arch import BaseArch
-from ppdet.modeling.architectures.retinanet import dense_prunable_params
+from ppdet.modeling.architectures.retinanet import check_same_locations, dense_prunable_params
 from ppdet.modeling.dense_targets import to_original_pixels
 
 __all__ = ['FCOS']
@@ -65,3 +67,13 @@ class FCOS(BaseArch):
     def distill_outputs(self):
         n = len(self.head.cls_levels)
         return ['head.%s_levels.%d' % (k, i) for k in ('cls', 'box', 'ctr') for i in range(n)]
+
+    def check_teacher(self, teacher, loss):
+        super().check_teacher(teacher, loss)
+        if loss == 'fine_grained':
+            check_same_locations(self, teacher)
+
+    def fine_grained_distill_loss(self, outputs, teacher_outputs, obj_target='hard'):
+        """Class + box + centerness distillation on the head outputs (``obj_target`` is
+        YOLOv3's and unused here; see :mod:`ppdet.modeling.losses.dense_distill_loss`)."""
+        return paddle.add_n(list(self.head.distill_terms(outputs, teacher_outputs).values()))

@@ -20,12 +20,14 @@ What generic code reads:
 """
 import collections
 
+import paddle
+
 from ppdet.core.workspace import register
 from ppdet.modeling.architectures.meta_arch import BaseArch
 from ppdet.modeling.dense_targets import to_original_pixels
 from ppdet.modeling.norms import UNPRUNABLE_NORMS
 
-__all__ = ['RetinaNet', 'dense_prunable_params']
+__all__ = ['RetinaNet', 'dense_prunable_params', 'check_same_locations']
 
 def dense_prunable_params(model, towers):
     """OrderedDict state-dict key -> conv weight: the neck's declared convs (its
@@ -43,6 +45,25 @@ def dense_prunable_params(model, towers):
             if not any(isinstance(n, UNPRUNABLE_NORMS) for n in norms):
                 out['head.%s.convs.%d.weight' % (t, k)] = conv.weight
     return out
+
+
+def _locations(model):
+    head = model.head
+    gen = getattr(head, 'anchor_generator', None)
+    return (type(model).__name__, list(getattr(model.neck, 'out_strides', [])),
+            getattr(head, 'strides', None),
+            vars(gen) if gen is not None else None)
+
+
+def check_same_locations(student, teacher):
+    """Fine-grained distillation compares outputs location by location: the teacher must be
+    the same family with the same levels and anchors."""
+    mine, theirs = _locations(student), _locations(teacher)
+    if mine != theirs:
+        raise ValueError('fine-grained distillation compares the head outputs location by '
+                         'location, but the student has (family, strides, head strides, '
+                         'anchors) %s and the teacher %s; give the teacher the same neck levels '
+                         'and anchors (or use the l2 loss)' % (mine, theirs))
 
 
 @register
@@ -93,3 +114,13 @@ class RetinaNet(BaseArch):
         n = len(self.head.cls_levels)
         return (['head.cls_levels.%d' % i for i in range(n)] +
                 ['head.box_levels.%d' % i for i in range(n)])
+
+    def check_teacher(self, teacher, loss):
+        super().check_teacher(teacher, loss)
+        if loss == 'fine_grained':
+            check_same_locations(self, teacher)
+
+    def fine_grained_distill_loss(self, outputs, teacher_outputs, obj_target='hard'):
+        """Class + box distillation on the head outputs (``obj_target`` is YOLOv3's and
+        unused here; see :mod:`ppdet.modeling.losses.dense_distill_loss`)."""
+        return paddle.add_n(list(self.head.distill_terms(outputs, teacher_outputs).values()))

@@ -33,6 +33,7 @@ from ppdet.core.workspace import register
 from ppdet.modeling import dense_targets as dt
 from ppdet.modeling.heads.dense_tower import DenseTower
 from ppdet.modeling.heads.retina_head import check_uniform_width, flatten_levels
+from ppdet.modeling.losses.dense_distill_loss import dense_distill_terms
 from ppdet.modeling.losses.focal_loss import sigmoid_focal_loss
 from ppdet.modeling.losses.iou_loss import IOU_LOSS_TYPES, iou_loss
 from ppdet.modeling.ops import build_if_given, built_for
@@ -172,6 +173,15 @@ class FCOSHead(nn.Layer):
                     * pos).sum() / num_pos
         return {'loss': loss_cls + loss_box + loss_ctr, 'loss_cls': loss_cls,
                 'loss_box': loss_box, 'loss_ctr': loss_ctr}
+
+    def distill_terms(self, outputs, teacher_outputs):
+        """Output-distillation terms against a teacher with the same levels (see
+        :mod:`ppdet.modeling.losses.dense_distill_loss`)."""
+        points, _, _ = self.points(outputs)
+        (s_logits, s_dist, s_ctr), (t_logits, t_dist, t_ctr) = (
+            self.flatten(outputs), self.flatten(teacher_outputs))
+        return dense_distill_terms(s_logits, t_logits, self.boxes_from(points, s_dist),
+                                   self.boxes_from(points, t_dist), s_ctr, t_ctr)
 
     def decode(self, outputs):
         """-> boxes [B,N,4] in input pixels, scores [B,C,N] = sigmoid(cls) * sigmoid(ctr)."""

@@ -28,6 +28,7 @@ from paddle.nn.initializer import Constant, Normal
 from ppdet.core.workspace import register
 from ppdet.modeling import dense_targets as dt
 from ppdet.modeling.heads.dense_tower import DenseTower
+from ppdet.modeling.losses.dense_distill_loss import dense_distill_terms
 from ppdet.modeling.losses.focal_loss import sigmoid_focal_loss
 from ppdet.modeling.losses.iou_loss import IOU_LOSS_TYPES, iou_loss
 from ppdet.modeling.ops import build_if_given, built_for
@@ -157,6 +158,15 @@ class RetinaHead(nn.Layer):
             box = iou_loss(pred, target, self.box_loss, weights=pos)
         loss_box = self.box_loss_weight * box / num_pos
         return {'loss': loss_cls + loss_box, 'loss_cls': loss_cls, 'loss_box': loss_box}
+
+    def distill_terms(self, outputs, teacher_outputs):
+        """Output-distillation terms against a teacher with the same anchors (see
+        :mod:`ppdet.modeling.losses.dense_distill_loss`)."""
+        anchors = self.anchors(outputs).unsqueeze(0)
+        (s_logits, s_deltas), (t_logits, t_deltas) = (self.flatten(outputs),
+                                                      self.flatten(teacher_outputs))
+        return dense_distill_terms(s_logits, t_logits, dt.decode_deltas(anchors, s_deltas),
+                                   dt.decode_deltas(anchors, t_deltas))
 
     def decode(self, outputs):
         """-> boxes [B,N,4] in input pixels, scores [B,C,N] (sigmoid)."""

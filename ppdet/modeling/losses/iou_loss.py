@@ -24,7 +24,7 @@ def iou_and_giou(pred, target, eps=1e-7):
     ih = (paddle.minimum(py2, ty2) - paddle.maximum(py1, ty1)).clip(min=0)
     inter = iw * ih
     union = area_p + area_t - inter + eps
-    iou = inter / union
+    iou = (inter + eps) / union   # eps on top too: two equal empty boxes have IoU 1, not 0
     enclose = ((paddle.maximum(px2, tx2) - paddle.minimum(px1, tx1)).clip(min=0) *
                (paddle.maximum(py2, ty2) - paddle.minimum(py1, ty1)).clip(min=0)) + eps
     return iou, iou - (enclose - union) / enclose
