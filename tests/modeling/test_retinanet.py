@@ -182,3 +182,22 @@ def test_distillation_pairs_levels_and_the_dense_loss(trained, tmp_path):
     with pytest.raises(ValueError, match='location by location'):
         Trainer(cfg, mode='train').apply_step(
             DistillStep(other, other_weights, loss='fine_grained', student_cfg=cfg))
+
+
+def test_quantization_aware_training_keeps_the_output_convs_float(trained, tmp_path):
+    from ppdet.engine import Trainer
+    from ppdet.slim.qat import QATStep
+    t = Trainer(load_config(trained['config'], overrides=['save_dir=%s' % tmp_path]),
+                mode='train')
+    t.load_weights(trained['weights'])
+    record = t.apply_step(QATStep())
+    assert record['not_quant_pattern'] == ['head.cls_out', 'head.box_out']
+    layers = dict(t.model.named_sublayers())
+
+    def fake_quant(name):
+        return [n for n, _ in layers[name].named_sublayers() if 'fake_quant' in n]
+    assert fake_quant('head.cls_tower.convs.0') and fake_quant('neck.fpn_convs.0.conv')
+    assert not fake_quant('head.cls_out') and not fake_quant('head.box_out')
+    t._ensure_optimizer()
+    t.model.train()
+    assert np.isfinite(t.train_step(next(iter(t.train_loader)))['loss'])
