@@ -1,12 +1,30 @@
-"""GFLOPs and size: python tools/model_stats.py -c CONFIG --input_size 608 416 320 [-o k=v]."""
+"""GFLOPs and size: python tools/model_stats.py -c CONFIG --input_size 608 416 320 [-o k=v].
+
+A size is S (a square) or HxW, e.g. ``--input_size 800x1333``."""
+import argparse
+
 from ppdet.core.workspace import create
 from ppdet.utils.cli import ArgsParser, parse_and_load, run_main
 from ppdet.utils.model_stats import MODES, model_stats
 
 
+def input_size(text):
+    """'608' -> 608, '800x1333' -> (800, 1333)."""
+    parts = str(text).lower().split('x')
+    try:
+        sizes = [int(p) for p in parts]
+    except ValueError:
+        sizes = []
+    if len(sizes) not in (1, 2) or min(sizes) <= 0:
+        raise argparse.ArgumentTypeError('input size %r: give S or HxW, e.g. 608 or 800x1333'
+                                         % text)
+    return sizes[0] if len(sizes) == 1 else tuple(sizes)
+
+
 def main():
     parser = ArgsParser('print GFLOPs (conv MACs / 1024^3) and size (MiB) of a model')
-    parser.add_argument('--input_size', type=int, nargs='+', default=[608])
+    parser.add_argument('--input_size', type=input_size, nargs='+', default=[608],
+                        help='S (square) or HxW, e.g. 608 or 800x1333')
     parser.add_argument('--modes', nargs='+', default=['seed', 'all'], choices=MODES,
                         help='seed: conv2d only, as the seed counted; all: also deformable convs')
     args, cfg = parse_and_load(parser)
@@ -16,8 +34,10 @@ def main():
     print(args.config)
     print(' | '.join(head))
     for r in rows:
-        cells = [str(r['input_size'])] + ['%.2f' % r['gflops_%s' % m] for m in args.modes] + [
-            '%.2f' % r['size_mb'], '%.2f' % r['size_mb_blocks']]
+        size = r['input_size']
+        cells = ['x'.join(map(str, size)) if isinstance(size, tuple) else str(size)]
+        cells += ['%.2f' % r['gflops_%s' % m] for m in args.modes]
+        cells += ['%.2f' % r['size_mb'], '%.2f' % r['size_mb_blocks']]
         print(' | '.join(cells))
 
 

@@ -88,3 +88,17 @@ def test_model_stats_script_prints_table():
     assert out.returncode == 0, out.stderr[-2000:]
     row = [l for l in out.stdout.splitlines() if l.startswith('320 |')][0].split(' | ')
     assert _close(float(row[1]), 5.60, 0.01) and _close(float(row[2]), 92.65, 0.01)
+
+
+def test_model_stats_script_takes_h_x_w_sizes():
+    import subprocess
+    import sys
+    out = subprocess.run(
+        [sys.executable, os.path.join(ROOT, 'tools', 'model_stats.py'), '-c',
+         os.path.join(ROOT, 'configs', 'builtin', 'fcos_r18_builtin.yml'),
+         '--input_size', '192', '192x256', '--modes', 'seed'],
+        capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS='1'), timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows = {l.split(' | ')[0]: float(l.split(' | ')[1]) for l in out.stdout.splitlines()
+            if l.startswith('192')}
+    assert set(rows) == {'192', '192x256'} and rows['192x256'] > rows['192']
