@@ -12,9 +12,13 @@ Rows, each exported with NMS inside and scored by the official WIDER FACE evalua
   quantization-aware training (the fp32 twin isolates what quantization costs);
 * ``uniform_p40_distill``: the pruned student fine-tuned with the baseline as teacher (L2 on
   the head outputs), against its undistilled twin ``uniform_p40``;
-* ``mediapipe`` and ``mediapipe_post_<algo>``: MediaPipe's released BlazeFace (real weights,
-  imported from the committed ONNX file) and its int8 model; the imported model has no
-  training loss, so it has no pruned or aware rows (and declares no prunable convs).
+* ``lite`` / ``lite_post_<algo>``: BlazeFace-Lite trained from scratch on the baseline's
+  schedule, and its int8 model (the first PTQ algorithm);
+* ``mediapipe``, ``mediapipe_post_<algo>``, ``mediapipe_finetuned`` / ``mediapipe_aware``:
+  MediaPipe's released BlazeFace (real weights, imported from the committed ONNX file), its
+  post-training int8 model, and the model fine-tuned on the face set without / with QAT
+  (its loss trains boxes and scores; keypoints have no targets).  It has no pruned row: it
+  declares no prunable convs (every conv output feeds its residual chain).
 
 Then CPU latency of every row (Paddle fp32 / int8, onnxruntime), and on real photos
 (scikit-image) how many of the imported model's fp32 detections its int8 model keeps.
@@ -28,6 +32,7 @@ logger = setup_logger(__name__)
 
 FACE_CONFIG = 'configs/face_detection/blazeface_builtin.yml'
 MEDIAPIPE_CONFIG = 'configs/face_detection/mediapipe_blazeface_builtin.yml'
+LITE_CONFIG = 'configs/face_detection/blazeface_lite_builtin.yml'
 # the prune rows' FLOPs target: the cut of removing FACE_PRUNE_RATIO of every prunable
 # conv's filters (0.5 is the sensitivity probes' largest ratio: the derived plan could not
 # reach its cut when rounding left a probe just short)
@@ -37,6 +42,8 @@ FACE_PRUNE_PLANS = ('uniform', 'derived')
 FACE_PTQ_ALGOS = ('abs_max', 'hist', 'avg')
 FACE_DISTILL_WEIGHT = 10.0
 FACE_LATENCY_RUNTIMES = ('paddle_fp32', 'paddle_int8', 'onnx_fp32')
+QAT_LR = 0.0003            # QAT and its fp32 twin (the main job's value)
+MEDIAPIPE_LR = 0.0001      # the released model is adjusted, not retrained
 PHOTO_CANVASES = 10   # extra LFW canvases (4 faces each) beside the three hand-boxed photos
 
 
@@ -46,6 +53,7 @@ class FacePipeline(Pipeline):
 
     def __init__(self, config=FACE_CONFIG, work_dir='output/face_pipeline',
                  dataset_dir='dataset/wider_face_builtin', mediapipe_config=MEDIAPIPE_CONFIG,
+                 lite_config=LITE_CONFIG,
                  ptq_algos=FACE_PTQ_ALGOS, latency_repeats=20, photo_canvases=PHOTO_CANVASES,
                  **kwargs):
         kwargs.setdefault('prune_seeds', (0,))
@@ -54,6 +62,7 @@ class FacePipeline(Pipeline):
         super().__init__(config, work_dir=work_dir, dataset_dir=dataset_dir,
                          teacher_config=config, **kwargs)
         self.mediapipe_config = mediapipe_config
+        self.lite_config = lite_config
         self.ptq_algos = tuple(ptq_algos)
         self.latency_repeats = int(latency_repeats)
         self.photo_canvases = int(photo_canvases)
@@ -94,12 +103,13 @@ class FacePipeline(Pipeline):
                     'ratio %.3f', 100 * cut, 100 * FACE_PRUNE_RATIO, ratio)
         self.record('prune_plans', {FACE_PRUNE_TARGET: entry})
 
-    def finetuned(self):
-        """The fp32 twin of ``aware``: the baseline fine-tuned on the QAT schedule and LR."""
-        cfg = self._finetune_cfg(['LearningRate.base_lr=0.0003'])
-        base = self.results['baseline_weights']
-        weights = self.train('finetuned', cfg, lambda t: t.load_weights(base))
-        self.evaluate('finetuned', weights, cfg, extra={'parent': 'baseline'})
+    def finetuned(self, source='baseline', config=None, lr=QAT_LR):
+        """The fp32 twin of ``aware``: ``source`` fine-tuned on the QAT schedule and LR."""
+        name = 'finetuned' if source == 'baseline' else '%s_finetuned' % source
+        cfg = self._finetune_cfg(['LearningRate.base_lr=%g' % lr], config=config)
+        base = self.results[source]['weights']
+        weights = self.train(name, cfg, lambda t: t.load_weights(base))
+        self.evaluate(name, weights, cfg, extra={'parent': source})
 
     def distill_pruned(self):
         """The uniformly pruned checkpoint fine-tuned with the baseline as teacher; its twin
@@ -108,6 +118,11 @@ class FacePipeline(Pipeline):
                                 'config': self.config})
         student = self.path('prune_uniform_%s' % FACE_PRUNE_TARGET, 'pruned_no_finetune')
         self.distill('uniform_%s_distill' % FACE_PRUNE_TARGET, 'l2', student=student)
+
+    def train_lite(self):
+        """BlazeFace-Lite trained from scratch on the baseline's schedule."""
+        cfg = self.cfg(config=self.lite_config)
+        self.evaluate('lite', self.train('lite', cfg), cfg)
 
     def import_mediapipe(self):
         from ppdet.modeling.importers.mediapipe_blazeface import save_imported_checkpoint
@@ -144,16 +159,26 @@ class FacePipeline(Pipeline):
         photos = face_photos(extra_lfw_canvases=self.photo_canvases)
         ref = _run_exported(self.results['mediapipe']['inference_dir'], photos)
         out = {'photos': sorted(photos), 'score_threshold': 0.5, 'iou_threshold': 0.5}
-        for algo in self.ptq_algos:
-            name = 'mediapipe_post_%s' % algo
-            if 'inference_dir' not in self.results.get(name, {}):
+        runs = {'mediapipe': ref}
+        # (int8 row, its fp32 reference): PTQ against the imported model; QAT against the
+        # imported model and against its fp32 twin fine-tuned on the same schedule
+        pairs = [('mediapipe_post_%s' % a, 'mediapipe') for a in self.ptq_algos] + \
+            [('mediapipe_aware', 'mediapipe'), ('mediapipe_aware', 'mediapipe_finetuned'),
+             ('mediapipe_finetuned', 'mediapipe')]
+        for name, ref_name in pairs:
+            if not all('inference_dir' in self.results.get(n, {}) for n in (name, ref_name)):
                 continue
-            got = _run_exported(self.results[name]['inference_dir'], photos)
-            agree = detection_agreement(ref, got, {'iou_thresh': 0.5, 'score_thresh': 0.5})
-            out[name] = {k: agree[k] for k in ('n_ref', 'n', 'matched', 'matched_fraction',
-                                               'mean_iou', 'max_score_diff')}
-            logger.info('%s keeps %d of %d fp32 detections on %d real photos', name,
-                        agree['matched'], agree['n_ref'], len(photos))
+            for n in (name, ref_name):
+                if n not in runs:
+                    runs[n] = _run_exported(self.results[n]['inference_dir'], photos)
+            agree = detection_agreement(runs[ref_name], runs[name],
+                                        {'iou_thresh': 0.5, 'score_thresh': 0.5})
+            key = name if ref_name == 'mediapipe' else '%s_vs_%s' % (name, ref_name)
+            out[key] = dict({k: agree[k] for k in ('n_ref', 'n', 'matched', 'matched_fraction',
+                                                   'mean_iou', 'max_score_diff')},
+                            reference=ref_name)
+            logger.info('%s keeps %d of the %d detections of %s on %d real photos', name,
+                        agree['matched'], agree['n_ref'], ref_name, len(photos))
         self.record('photos', out)
 
     def run(self):
@@ -173,8 +198,15 @@ class FacePipeline(Pipeline):
             self.stage('quant:post_%s' % algo, lambda a=algo: self.post_quant('baseline', a))
             self.stage('quant:mediapipe_post_%s' % algo, lambda a=algo: self.mediapipe_post(a))
         self.stage('quant:finetuned', self.finetuned)
-        self.stage('quant:aware', lambda: self.aware('baseline'))
+        self.stage('quant:aware', lambda: self.aware('baseline', lr=QAT_LR))
+        mp = dict(config=self.mediapipe_config, lr=MEDIAPIPE_LR)
+        self.stage('quant:mediapipe_finetuned', lambda: self.finetuned('mediapipe', **mp))
+        self.stage('quant:mediapipe_aware', lambda: self.aware('mediapipe', **mp))
         self.stage('distill:pruned', self.distill_pruned)
+        self.stage('lite:train', self.train_lite)
+        self.stage('lite:post', lambda: self.post_quant(
+            'lite', self.ptq_algos[0], name='lite_post_%s' % self.ptq_algos[0],
+            cfg=self.cfg(config=self.lite_config)))
         self.stage('latency', self.latency)
         self.stage('photos', self.photos)
         return self.results
@@ -208,10 +240,11 @@ def face_results_table(results):
             f('paddle_fp32'), f('paddle_int8'), f('onnx_fp32')))
     photos = results.get('photos')
     if photos:
-        lines += ['', 'Real photos (%d, scikit-image): int8 keeps of the imported model\'s fp32 '
-                  'detections (score >= 0.5, IoU >= 0.5)' % len(photos['photos'])]
+        lines += ['', 'Real photos (%d, scikit-image): detections of a reference model kept '
+                  '(score >= 0.5, IoU >= 0.5)' % len(photos['photos'])]
         for k, v in sorted(photos.items()):
             if isinstance(v, dict):
-                lines.append('- %s: %d of %d kept (%d detections; mean IoU %.3f)' % (
-                    k, v['matched'], v['n_ref'], v['n'], v['mean_iou']))
+                lines.append('- %s: keeps %d of the %d detections of %s (finds %d; mean IoU '
+                             '%.3f)' % (k.split('_vs_')[0], v['matched'], v['n_ref'],
+                                        v['reference'], v['n'], v['mean_iou']))
     return '\n'.join(lines)

@@ -282,9 +282,9 @@ class Pipeline(object):
                           for n, r in out['rows'].items() if 'paddle_fp32' in r['runtimes']}})
 
     # -- stages: quantization -----------------------------------------------------
-    def _finetune_cfg(self, extra=()):
+    def _finetune_cfg(self, extra=(), config=None):
         epochs = ['epoch=%d' % self.finetune_epochs] if self.finetune_epochs else []
-        return self.cfg(epochs + list(extra))
+        return self.cfg(epochs + list(extra), config=config)
 
     def _deployed_ap(self, name, cfg=None):
         """AP of row ``name``'s exported model through Paddle Inference (int8 kernels for
@@ -325,11 +325,12 @@ class Pipeline(object):
         self.record(name, row)
         self.append('rows', name)
 
-    def aware(self, source):
-        """Quantization-aware fine-tuning of ``source``'s checkpoint (pruned ones too)."""
+    def aware(self, source, config=None, lr=0.0003):
+        """Quantization-aware fine-tuning of ``source``'s checkpoint (pruned ones too);
+        ``config``: the source's config (default: the pipeline's)."""
         from ppdet.slim.qat import QATStep
         name = 'aware' if source == 'baseline' else '%s_aware' % source
-        cfg = self._finetune_cfg(['LearningRate.base_lr=0.0003'])
+        cfg = self._finetune_cfg(['LearningRate.base_lr=%g' % lr], config=config)
         src_weights = self.results[source]['weights']
 
         def prepare(t):

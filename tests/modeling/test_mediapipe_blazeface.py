@@ -295,3 +295,51 @@ def test_import_then_eval_infer_export_from_the_command_line(tmp_path):
          str(tmp_path / 'inference'))
     assert os.path.isfile(str(tmp_path / 'inference' / 'mediapipe_blazeface_128' /
                               'model.pdmodel'))
+
+
+# --- fine-tuning (QAT and its fp32 twin) --------------------------------------------------
+
+def test_loss_targets_decode_back_to_the_faces(model):
+    """A face's box target, written into the regressors of its matched anchor, decodes to
+    the face itself: the loss encodes boxes the way decode reads them."""
+    from ppdet.modeling.architectures.mediapipe_blazeface import LOC_UNITS
+    from ppdet.modeling.losses.ssd_loss import SSDLoss, match_priors
+    from ppdet.modeling.architectures import mediapipe_blazeface as mp
+    faces = np.array([[30., 20., 70., 66.], [90., 88., 110., 112.]], 'float32')  # input px
+    priors = model._matching_priors
+    match, _ = match_priors(faces / 128., priors, 0.35)
+    pos = np.nonzero(match >= 0)[0]
+    assert set(match[pos].tolist()) == {0, 1}
+    labels, boxes, p, _ = SSDLoss().targets(priors, None, faces[None] / 128.,
+                                            np.zeros([1, 2]), encode=mp._encode_from_centres)
+    assert p[0].tolist() == (match >= 0).tolist() and (labels[0, pos] == 1).all()
+    reg = np.zeros([1, 896, 16], 'float32')
+    reg[0, pos, :4] = boxes[0, pos] * model.box_scale / LOC_UNITS
+    got, _ = model.decode([paddle.to_tensor(reg), paddle.zeros([1, 896, 1])],
+                          paddle.to_tensor([[128., 128.]]), paddle.to_tensor([[1., 1.]]))
+    np.testing.assert_allclose(got.numpy()[0, pos], faces[match[pos]], atol=1e-3)
+
+
+def test_fine_tuning_steps_lower_the_loss(checkpoint, tmp_path):
+    """The imported model fine-tunes through the project's Trainer on the built-in face set
+    (what QAT and its fp32 twin do in the face pipeline)."""
+    from ppdet.data.synthetic_faces import generate_face_dataset
+    from ppdet.engine import Trainer
+    data = str(tmp_path / 'faces')
+    generate_face_dataset(data, num_train=8, num_val=2, min_side=128, max_side=160, max_faces=3)
+    cfg = load_config(os.path.join(ROOT, 'configs', 'face_detection',
+                                   'mediapipe_blazeface_builtin.yml'),
+                      overrides=['TrainDataset.dataset_dir=' + data, 'TrainReader.batch_size=4',
+                                 'LearningRate.base_lr=0.001', 'worker_num=0'])
+    trainer = Trainer(cfg, mode='train')
+    trainer.load_weights(checkpoint['prefix'])
+    trainer._ensure_optimizer()
+    batch = next(iter(trainer.train_loader))
+    losses = []
+    for _ in range(6):
+        loss = trainer.model.get_loss(trainer.model(batch['image']), batch)
+        losses.append(float(loss['loss']))
+        loss['loss'].backward()
+        trainer.optimizer.step()
+        trainer.optimizer.clear_grad()
+    assert losses[-1] < losses[0], losses

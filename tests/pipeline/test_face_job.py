@@ -44,16 +44,21 @@ def _tiny_face_config(directory):
 def test_face_pipeline_runs_every_stage(tmp_path):
     kw = dict(work_dir=str(tmp_path / 'pipe'), dataset_dir=str(tmp_path / 'faces'),
               sensitivity_images=4, finetune_epochs=1, calib_images=2, ptq_algos=('abs_max',),
-              latency_repeats=2, photo_canvases=1,
+              latency_repeats=2, photo_canvases=1, overrides=['TrainReader.batch_size=4'],
               mediapipe_config=os.path.join(ROOT, 'configs', 'face_detection',
                                             'mediapipe_blazeface_builtin.yml'),
               dataset_kwargs=dict(num_train=12, num_val=4, min_side=128, max_side=192,
                                   max_faces=6))
-    res = FacePipeline(_tiny_face_config(tmp_path), **kw).run()
+    tiny = _tiny_face_config(tmp_path)
+    lite = os.path.join(str(tmp_path), 'tiny_lite.yml')
+    with open(lite, 'w') as f:
+        yaml.safe_dump({'_BASE_': [tiny], 'BlazeNet': {'lite_edition': True}}, f)
+    res = FacePipeline(tiny, lite_config=lite, **kw).run()
     half = FACE_PRUNE_TARGET
     assert res['rows'] == ['baseline', 'mediapipe', 'uniform_%s' % half, 'derived_%s' % half,
                            'post_abs_max', 'mediapipe_post_abs_max', 'finetuned', 'aware',
-                           'uniform_%s_distill' % half]
+                           'mediapipe_finetuned', 'mediapipe_aware', 'uniform_%s_distill' % half,
+                           'lite', 'lite_post_abs_max']
     for name in res['rows']:
         row = res[name]
         assert os.path.isfile(os.path.join(row['inference_dir'], 'model.pdmodel')), name
@@ -61,7 +66,7 @@ def test_face_pipeline_runs_every_stage(tmp_path):
         assert all(0.0 <= row[k] <= 1.0 for k in ('Easy', 'Medium', 'Hard')), name
         assert row['AP'] == row['Easy']
     # the int8 rows are scored deployed; the aware row keeps its simulated score beside it
-    for name in ('post_abs_max', 'mediapipe_post_abs_max', 'aware'):
+    for name in ('post_abs_max', 'mediapipe_post_abs_max', 'aware', 'mediapipe_aware'):
         info = yaml.safe_load(open(os.path.join(res[name]['inference_dir'], 'infer_cfg.yml')))
         assert info['quantized'], name
         assert res[name]['Hard'] == res[name]['Hard_deployed']
@@ -76,6 +81,7 @@ def test_face_pipeline_runs_every_stage(tmp_path):
     assert res['uniform_%s_distill' % half]['GFLOPs'] == res['uniform_%s' % half]['GFLOPs']
     assert res['uniform_%s_distill' % half]['distill'] == 'l2'
     assert res['mediapipe']['input_size'] == 128
+    assert res['lite']['GFLOPs'] > res['baseline']['GFLOPs']   # Lite is wider than NAS
     # latency of every row on Paddle fp32 (int8 rows on Paddle int8)
     lat = res['latency']['median_ms']
     assert lat['baseline']['paddle_fp32'] > 0 and lat['post_abs_max']['paddle_int8'] > 0
@@ -84,5 +90,7 @@ def test_face_pipeline_runs_every_stage(tmp_path):
     assert len(photos['photos']) == 4
     kept = photos['mediapipe_post_abs_max']
     assert kept['n_ref'] >= 6 and kept['matched'] <= kept['n_ref']
+    assert photos['mediapipe_aware']['reference'] == 'mediapipe'
+    assert photos['mediapipe_aware_vs_mediapipe_finetuned']['reference'] == 'mediapipe_finetuned'
     table = face_results_table(res)
     assert '| mediapipe_post_abs_max |' in table and 'kept' in table

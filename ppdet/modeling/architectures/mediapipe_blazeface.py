@@ -80,6 +80,21 @@ def ssd_anchors(input_size=(128, 128), strides=(8, 16, 16, 16), min_scale=0.1484
     return np.asarray(rows, np.float32)
 
 
+# the loss's box units: offsets and sizes (normalized to the input) times 10, i.e. the
+# SSD variance 0.1 for centres; sizes are linear as MediaPipe decodes them
+LOC_UNITS = 10.0
+
+
+def _encode_from_centres(boxes, priors):
+    """Faces [K,4] against their matching priors [K,4] (normalized x1y1x2y2) -> the
+    targets of ``regressors[..., :4] * LOC_UNITS / box_scale``: centre offset from the
+    prior's centre (the anchor) and size, in LOC_UNITS of the input."""
+    g = np.asarray(boxes, np.float64)
+    p = np.asarray(priors, np.float64)
+    gc, pc = (g[:, :2] + g[:, 2:]) / 2, (p[:, :2] + p[:, 2:]) / 2
+    return (np.concatenate([gc - pc, g[:, 2:] - g[:, :2]], 1) * LOC_UNITS).astype('float32')
+
+
 @register
 class MediaPipeBlazeFace(BaseArch):
     """Backbone + per-map 1x1 heads: ``cls_heads.{i}`` (anchors x 1 logit) and
@@ -87,6 +102,7 @@ class MediaPipeBlazeFace(BaseArch):
 
     __inject__ = ['backbone', 'nms']
     __shared__ = ['num_classes']
+    train_fields = ('gt_bbox', 'gt_class')
 
     def __init__(self, backbone='MediaPipeBlazeNet', nms='MultiClassNMS', num_classes=1,
                  input_size=128, strides=(8, 16, 16, 16), min_scale=0.1484375,
@@ -101,6 +117,7 @@ class MediaPipeBlazeFace(BaseArch):
         self.num_values = 4 + 2 * self.num_keypoints
         self.box_scale = float(box_scale)
         self.score_clip = float(score_clip)
+        self._strides, self._min_scale, self._max_scale = tuple(strides), min_scale, max_scale
         anchors = ssd_anchors((self.input_size, self.input_size), tuple(strides),
                               min_scale, max_scale)
         # anchors per cell of each feature map (one map per run of equal strides)
@@ -192,5 +209,30 @@ class MediaPipeBlazeFace(BaseArch):
         return self.float_only_layers()
 
     def get_loss(self, outputs, inputs):
-        self._missing('get_loss (the imported MediaPipe model is for inference; '
-                      'train PaddleDetection\'s BlazeFace instead)')
+        """SSD-style loss for fine-tuning the imported model (QAT, its fp32 twin): faces
+        (``gt_bbox`` [B,M,4] x1y1x2y2 in input pixels) are matched to square priors of
+        MediaPipe's anchor scales (:func:`ssd_anchors` without fixed size) with the BlazeFace
+        matching and hard-negative mining (:class:`SSDLoss`); boxes are encoded the way
+        :meth:`decode` reads them (centre offset and size, linear, in ``box_scale`` units of
+        the input, here scaled by 10 / ``box_scale``), the logit is a two-way softmax
+        against 0 (= binary cross-entropy).  Keypoints have no targets (face sets have no
+        keypoints): their outputs are not trained and may drift when the backbone moves."""
+        from ppdet.modeling.losses.ssd_loss import SSDLoss
+        reg, logits = outputs
+        size = float(self.input_size)
+        loc = reg[:, :, :4] * (LOC_UNITS / self.box_scale)
+        conf = paddle.concat([paddle.zeros_like(logits), logits], axis=-1)
+        gt = inputs['gt_bbox']
+        gt = (gt.numpy() if isinstance(gt, paddle.Tensor) else np.asarray(gt)) / size
+        return SSDLoss()(loc, conf, self._matching_priors, None, gt, inputs['gt_class'],
+                         encode=_encode_from_centres)
+
+    @property
+    def _matching_priors(self):
+        """[N,4] x1y1x2y2 normalized: MediaPipe's anchors with their scale-sized boxes."""
+        if getattr(self, '_priors_np', None) is None:
+            a = ssd_anchors((self.input_size, self.input_size), self._strides,
+                            self._min_scale, self._max_scale, fixed_anchor_size=False)
+            self._priors_np = np.concatenate([a[:, :2] - a[:, 2:] / 2,
+                                              a[:, :2] + a[:, 2:] / 2], 1).astype('float32')
+        return self._priors_np

@@ -100,9 +100,12 @@ class SSDLoss(object):
         self.loc_loss_weight = float(loc_loss_weight)
         self.conf_loss_weight = float(conf_loss_weight)
 
-    def targets(self, priors, variances, gt_bbox, gt_class):
+    def targets(self, priors, variances, gt_bbox, gt_class, encode=None):
         """Numpy targets: labels [B,N] int64 (0 background), box targets [B,N,4],
-        positive mask [B,N], negative-candidate mask [B,N]."""
+        positive mask [B,N], negative-candidate mask [B,N].  ``encode(boxes, priors)`` ->
+        offsets: a family's own box encoding (default: :func:`encode_boxes` with
+        ``variances``)."""
+        encode = encode or (lambda boxes, pri: encode_boxes(boxes, pri, variances))
         gt_bbox = np.asarray(gt_bbox, np.float32)
         gt_class = np.asarray(gt_class).reshape(gt_bbox.shape[:2])
         b, n = gt_bbox.shape[0], len(priors)
@@ -116,16 +119,16 @@ class SSDLoss(object):
             pos = match >= 0
             labels[k, pos] = cls[match[pos]].astype(np.int64) + 1
             if pos.any():
-                boxes[k, pos] = encode_boxes(gt[match[pos]], priors[pos], variances)
+                boxes[k, pos] = encode(gt[match[pos]], priors[pos])
             cand[k] = ~pos & (best < self.neg_overlap)
         return labels, boxes, labels > 0, cand
 
-    def __call__(self, loc, conf, priors, variances, gt_bbox, gt_class):
+    def __call__(self, loc, conf, priors, variances, gt_bbox, gt_class, encode=None):
         """``loc`` [B,N,4], ``conf`` [B,N,C+1], ``priors`` [N,4] tensors; gt as tensors or
-        arrays.  -> {'loss', 'loss_conf', 'loss_loc'}."""
+        arrays; ``encode``: see :meth:`targets`.  -> {'loss', 'loss_conf', 'loss_loc'}."""
         as_np = lambda t: t.numpy() if isinstance(t, paddle.Tensor) else np.asarray(t)
         labels, boxes, pos, cand = self.targets(as_np(priors), variances, as_np(gt_bbox),
-                                                as_np(gt_class))
+                                                as_np(gt_class), encode)
         labels_t = paddle.to_tensor(labels)
         ce = F.cross_entropy(conf, labels_t.unsqueeze(-1), reduction='none').squeeze(-1)
         keep = pos.copy()
