@@ -12,7 +12,12 @@ never made.  Measured on the built-in YOLOv3 (KL, 16 val images; the per-layer d
 report, ``ppdet.slim.quant_report.deployed_layer_report``): the deployed model matched its
 own simulation on 15% of detections; the first departing layer was the first residual
 block (deployed vs simulated 14 dB against ~33 dB before it), where the BN outputs and the
-add were clipped at their KL thresholds.
+add were clipped at their KL thresholds.  A family that decodes with plain ops had it
+worse: BlazeFace's prior-box concats, slices and multiplies carried thresholds too, and
+Paddle 2.6.2 refused to load its int8 model (``cpu_quantize_squash_pass``: "The operator
+after requantize should have input scale(0.000000) equal to requantize output scale"; it
+takes concat, slice and elementwise_mul enabled together).  With the thresholds aligned
+those ops run fp32 and the built-in BlazeFace's deployed int8 AP equals fp32's.
 
 :func:`align_output_thresholds` keeps exactly the scales the simulation uses: an op's
 ``out_threshold`` becomes the scale of the fake-quantize op that reads its output (the

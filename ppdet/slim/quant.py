@@ -27,7 +27,6 @@ import paddle
 
 from ppdet.deploy.infer_cfg import PARAM_NAMES, read_param_names
 from ppdet.slim.deploy_scales import align_output_thresholds
-from ppdet.slim.int8_scope import keep_post_head_fp32
 from ppdet.utils.fileio import write_yaml
 from ppdet.utils.logger import setup_logger
 
@@ -250,8 +249,6 @@ def quantize_post(model_dir, data, out_dir, algo='hist', batch_nums=10, batch_si
             hist_percent=hist_percent)
     # oneDNN int8 uses only the scales the simulation used (ppdet.slim.deploy_scales)
     aligned = None if onnx_format else align_output_thresholds(out_dir)
-    # decoding and NMS stay fp32 in oneDNN int8 (ppdet.slim.int8_scope says why)
-    post_head = keep_post_head_fp32(out_dir)
     record = {'method': 'post_training', 'algo': algo, 'batch_nums': int(batch_nums),
               'batch_size': int(batch_size), 'calibration_images': len(feeds),
               'weight_quantize_type': weight_type,
@@ -262,7 +259,7 @@ def quantize_post(model_dir, data, out_dir, algo='hist', batch_nums=10, batch_si
               'quantize_float_only': bool(quantize_float_only),
               'calibration_source': calibration_source,
               'aligned_thresholds': aligned,
-              'fp32_after_head': post_head, 'source_model': os.path.abspath(str(model_dir))}
+              'source_model': os.path.abspath(str(model_dir))}
     if algo == 'hist':
         record['hist_percent'] = hist_percent
     write_quant_infer_cfg(model_dir, out_dir, record)

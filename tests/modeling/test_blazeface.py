@@ -358,7 +358,7 @@ def test_distillation_pairs_the_head_outputs(tmp_path):
 
 def test_post_training_int8_loads_and_keeps_decoding_fp32(tmp_path):
     """oneDNN int8 refused BlazeFace's PTQ model (its decoding ops carried calibration
-    thresholds; ppdet.slim.int8_scope): the int8 model now loads and finds the fp32 boxes."""
+    thresholds; ppdet.slim.deploy_scales): the int8 model now loads and finds the fp32 boxes."""
     from paddle.framework import core
     from ppdet.deploy.compare import detection_agreement
     from ppdet.deploy.predictors import create_predictor
