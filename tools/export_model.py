@@ -1,4 +1,5 @@
-"""Export: python tools/export_model.py -c CONFIG -o weights=W --output_dir DIR [--exclude_nms]."""
+"""Export: python tools/export_model.py -c CONFIG -o weights=W --output_dir DIR [--exclude_nms]
+[--fuse_preprocess] (or -o fuse_preprocess=true)."""
 import os
 
 from ppdet.utils.cli import ArgsParser, parse_and_load, run_main
@@ -9,6 +10,9 @@ def main():
     parser.add_argument('--output_dir', default='output/inference')
     parser.add_argument('--exclude_nms', action='store_true',
                         help='export decoded boxes and scores without NMS')
+    parser.add_argument('--fuse_preprocess', action='store_true', default=None,
+                        help='normalise and permute inside the graph: it takes the resized '
+                             'uint8 HWC image (default: the config key fuse_preprocess)')
     args, cfg = parse_and_load(parser)
     if not cfg.get('weights'):
         raise ValueError('no weights given: add -o weights=PATH')
@@ -21,7 +25,8 @@ def main():
     name = os.path.splitext(os.path.basename(args.config))[0]
     out = os.path.join(args.output_dir, name)
     export_model(trainer.model, cfg, out, labels, exclude_nms=args.exclude_nms,
-                 meta=dict(meta, parent=os.path.abspath(cfg['weights'])))
+                 meta=dict(meta, parent=os.path.abspath(cfg['weights'])),
+                 fuse_preprocess=args.fuse_preprocess)
     print('exported to %s' % out)
 
 

@@ -51,7 +51,7 @@ class Predictor(object):
         missing = [n for n in self.input_names if n not in inputs]
         if missing:
             raise ValueError('missing model inputs %s (got %s)' % (missing, sorted(inputs)))
-        feeds = [np.ascontiguousarray(inputs[n], dtype=np.float32) for n in self.input_names]
+        feeds = [np.ascontiguousarray(inputs[n], dtype=self._dtype(n)) for n in self.input_names]
         outs = self._run(feeds)
         if len(outs) != len(self.output_names):
             raise ValueError('%s returned %d outputs, expected %s' % (
@@ -63,6 +63,12 @@ class Predictor(object):
         return outs
 
     __call__ = run
+
+    def _dtype(self, name):
+        """A fused export (``fuse_preprocess``) takes the image as uint8 NHWC."""
+        if name == 'image' and self.infer_cfg.get('fuse_preprocess'):
+            return np.uint8
+        return np.float32
 
     def _run(self, feeds):
         raise NotImplementedError

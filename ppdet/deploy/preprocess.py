@@ -5,6 +5,10 @@ The ops are the eval-side transforms themselves (``ppdet.data.transform.operator
 pixels it was evaluated on.  ``im_shape`` is the resized (h, w) and ``scale_factor`` is
 resized / original as (y, x), which the exported post-process needs to map boxes back.
 Training-only ops (random augmentations) have no place in infer_cfg.yml and are refused.
+
+A fused export (``fuse_preprocess: true``) normalises and permutes inside its graph: the
+Preprocessor then only resizes, on uint8 (``cv2.resize`` gives the same uint8 pixels the
+eval ``Resize`` casts to float), and feeds ``image`` as uint8 [N,H,W,3] -- no float copy.
 """
 import numpy as np
 
@@ -39,16 +43,32 @@ def build_ops(spec):
     return ops
 
 
+def fused_ops(infer_cfg):
+    """The ops of ``Preprocess`` that a fused export runs in its graph (none if unfused)."""
+    if not infer_cfg.get('fuse_preprocess'):
+        return ()
+    return tuple(infer_cfg.get('fused_ops') or ('NormalizeImage', 'Permute'))
+
+
 class Preprocessor(object):
-    """``Preprocessor(infer_cfg)(images)`` -> {'image', 'im_shape', 'scale_factor'} arrays."""
+    """``Preprocessor(infer_cfg)(images)`` -> {'image', 'im_shape', 'scale_factor'} arrays.
+
+    ``image`` is float32 [N,3,H,W], or uint8 [N,H,W,3] for a fused export."""
 
     def __init__(self, infer_cfg):
-        self.ops = build_ops(infer_cfg['Preprocess'])
+        self.fused = bool(infer_cfg.get('fuse_preprocess'))
+        skip = fused_ops(infer_cfg)
+        self.ops = build_ops([op for op in infer_cfg['Preprocess'] if op.get('type') not in skip])
+        if self.fused and any(type(op).__name__ != 'Resize' for op in self.ops):
+            raise ValueError('a fused export can only leave Resize to Python, infer_cfg.yml '
+                             'asks for %s' % [type(op).__name__ for op in self.ops])
 
     def one(self, image_rgb):
         im = np.asarray(image_rgb)
         if im.ndim != 3 or im.shape[2] != 3:
             raise ValueError('expected an RGB [H, W, 3] image, got shape %s' % (im.shape,))
+        if self.fused:
+            return self._resize_uint8(im)
         sample = {'image': im, 'im_shape': np.array(im.shape[:2], 'float32'),
                   'scale_factor': np.array([1., 1.], 'float32')}
         for op in self.ops:
@@ -56,11 +76,25 @@ class Preprocessor(object):
         sample['image'] = np.asarray(sample['image'], 'float32')
         return sample
 
+    def _resize_uint8(self, im):
+        import cv2
+        if im.dtype != np.uint8:
+            raise ValueError('a fused export takes uint8 images, got %s' % im.dtype)
+        h, w = im.shape[:2]
+        nh, nw = h, w
+        for op in self.ops:   # Resize only (checked in __init__)
+            nh, nw = op.output_hw(nh, nw)
+            if (nh, nw) != im.shape[:2]:
+                im = cv2.resize(im, (nw, nh), interpolation=op.interp)
+        return {'image': im, 'im_shape': np.array([nh, nw], 'float32'),
+                'scale_factor': np.array([nh / float(h), nw / float(w)], 'float32')}
+
     def __call__(self, images_rgb):
         if isinstance(images_rgb, np.ndarray) and images_rgb.ndim == 3:
             images_rgb = [images_rgb]
         samples = [self.one(im) for im in images_rgb]
-        return {'image': _pad_stack([s['image'] for s in samples]),
+        stack = _pad_stack_hwc if self.fused else _pad_stack
+        return {'image': stack([s['image'] for s in samples]),
                 'im_shape': np.stack([s['im_shape'] for s in samples]),
                 'scale_factor': np.stack([s['scale_factor'] for s in samples])}
 
@@ -72,4 +106,18 @@ def _pad_stack(chw_images):
     out = np.zeros([len(chw_images), chw_images[0].shape[0], hmax, wmax], 'float32')
     for i, im in enumerate(chw_images):
         out[i, :, :im.shape[1], :im.shape[2]] = im
+    return out
+
+
+def _pad_stack_hwc(hwc_images):
+    """Stack uint8 [h,w,3] images (no copy beyond the stack), zero-padding to the largest
+    h and w.  Note: the pad is pixel 0, normalised in the graph, where the unfused path
+    pads after normalising (with 0): only keep_ratio batches of mixed shapes differ."""
+    if len(hwc_images) == 1:
+        return hwc_images[0][None]
+    hmax = max(im.shape[0] for im in hwc_images)
+    wmax = max(im.shape[1] for im in hwc_images)
+    out = np.zeros([len(hwc_images), hmax, wmax, hwc_images[0].shape[2]], np.uint8)
+    for i, im in enumerate(hwc_images):
+        out[i, :im.shape[0], :im.shape[1]] = im
     return out

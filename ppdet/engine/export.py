@@ -4,7 +4,9 @@ The exported graph takes ``image`` [N,3,H,W], ``im_shape`` [N,2] and
 ``scale_factor`` [N,2] and returns ``bbox`` [M,6] (class, score, x1, y1, x2, y2 in
 original pixels) and ``bbox_num`` [N], with NMS inside, as PaddleDetection does.
 ``exclude_nms`` exports decoded boxes and per-class scores instead, for runtimes
-that run their own NMS.  ``infer_cfg.yml`` describes the preprocessing, labels and
+that run their own NMS.  ``fuse_preprocess`` (or ``fuse_preprocess: true`` in the config)
+moves ``NormalizeImage`` + ``Permute`` into the graph: ``image`` is then the resized
+uint8 [N,H,W,3] and the Python side only resizes (``fuse_preprocess`` in infer_cfg.yml).  ``infer_cfg.yml`` describes the preprocessing, labels and
 the compression record, so the deploy runners need nothing else.
 """
 import os
@@ -52,8 +54,24 @@ def _float_only(model):
         return None
 
 
+FUSABLE_OPS = ('NormalizeImage', 'Permute')   # in this order, last in the reader
+
+
+def fused_preprocess_spec(ops):
+    """-> (the NormalizeImage arguments, the ops left to Python) for a fused export.
+
+    Only a reader ending in NormalizeImage, Permute can be fused: the graph then takes
+    what the ops before them give (uint8 HWC after Resize)."""
+    names = [op['type'] for op in ops]
+    if tuple(names[-2:]) != FUSABLE_OPS or any(n in FUSABLE_OPS for n in names[:-2]):
+        raise ValueError('fuse_preprocess needs a TestReader ending in NormalizeImage, Permute '
+                         '(got %s); export without --fuse_preprocess' % (names,))
+    norm = {k: v for k, v in ops[-2].items() if k != 'type'}
+    return norm, ops[:-2]
+
+
 def write_infer_cfg(cfg, output_dir, label_list, exclude_nms=False, meta=None, quantized=False,
-                    float_only=None):
+                    float_only=None, fuse_preprocess=False):
     info = {
         'mode': 'paddle',
         'arch': cfg['architecture'],
@@ -65,17 +83,25 @@ def write_infer_cfg(cfg, output_dir, label_list, exclude_nms=False, meta=None, q
         'label_list': list(label_list),
         'exclude_nms': bool(exclude_nms),
         'quantized': bool(quantized),
+        'fuse_preprocess': bool(fuse_preprocess),
         'compression': meta or {},
     }
+    if fuse_preprocess:
+        # Preprocess still lists every op (what the model was evaluated with); the
+        # Preprocessor runs only the ones before these, on uint8
+        info['fused_ops'] = list(FUSABLE_OPS)
+        info['input_layout'] = 'NHWC uint8'
     if float_only is not None:
         info['float_only_layers'] = list(float_only)
     write_yaml(os.path.join(output_dir, 'infer_cfg.yml'), info)
     return info
 
 
-def input_spec(cfg):
+def input_spec(cfg, fuse_preprocess=False):
     c, h, w = _test_image_shape(cfg)
-    return [paddle.static.InputSpec([None, c, h, w], 'float32', name='image'),
+    image = (paddle.static.InputSpec([None, h, w, c], 'uint8', name='image') if fuse_preprocess
+             else paddle.static.InputSpec([None, c, h, w], 'float32', name='image'))
+    return [image,
             paddle.static.InputSpec([None, 2], 'float32', name='im_shape'),
             paddle.static.InputSpec([None, 2], 'float32', name='scale_factor')]
 
@@ -94,27 +120,38 @@ def _export_hooks(model, meta):
     return model, save, extra, quantized
 
 
-def export_model(model, cfg, output_dir, label_list, exclude_nms=False, meta=None):
+def export_model(model, cfg, output_dir, label_list, exclude_nms=False, meta=None,
+                 fuse_preprocess=None):
     """Trace ``model`` with its post-process and save it under ``output_dir``.
 
     The graph comes from the architecture's own ``post_process`` (or ``decode`` with
     ``exclude_nms``); compression steps recorded in ``meta`` may change how it is saved.
+    ``fuse_preprocess`` (default: the config's ``fuse_preprocess`` key, else off) puts the
+    normalisation and the HWC -> CHW permute into the graph (see the module docstring).
     """
     from ppdet.deploy.infer_cfg import write_param_names
-    from ppdet.modeling.architectures.inference_model import InferenceModel
+    from ppdet.modeling.architectures.inference_model import FusedPreprocess, InferenceModel
+    if fuse_preprocess is None:
+        fuse_preprocess = bool(cfg.get('fuse_preprocess', False))
+    fused = None
+    if fuse_preprocess:
+        norm, _ = fused_preprocess_spec(preprocess_spec(cfg))
+        fused = FusedPreprocess(**norm)
     traced, save, extra, quantized = _export_hooks(model, meta)
     os.makedirs(output_dir, exist_ok=True)
     traced.eval()
-    wrapper = InferenceModel(traced, exclude_nms=exclude_nms)
+    wrapper = InferenceModel(traced, exclude_nms=exclude_nms, preprocess=fused)
     wrapper.eval()
-    static = paddle.jit.to_static(wrapper, input_spec=input_spec(cfg), full_graph=True)
+    static = paddle.jit.to_static(wrapper, input_spec=input_spec(cfg, fuse_preprocess),
+                                  full_graph=True)
     prefix = os.path.join(output_dir, MODEL_FILE)
     save(static, prefix)
     write_param_names(traced, output_dir)
     info = dict(meta or {})
     info.update(extra)
     write_infer_cfg(cfg, output_dir, label_list, exclude_nms=exclude_nms, meta=info,
-                    quantized=quantized, float_only=_float_only(traced))
+                    quantized=quantized, float_only=_float_only(traced),
+                    fuse_preprocess=fuse_preprocess)
     logger.info('exported %sinference model to %s', 'int8-ready ' if quantized else '',
                 output_dir)
     return prefix

@@ -88,8 +88,10 @@ def calibration_feeds(model_dir, data, limit=None):
             rgb = decode_image(str(item)) if isinstance(item, (str, os.PathLike)) else item
             samples = [pre.one(rgb)]
         for s in samples:
-            img = np.asarray(s['image'], 'float32')
-            h, w = img.shape[-2:]
+            img = np.asarray(s['image'])
+            # uint8 stays uint8: a fused-preprocess export's image input (HWC)
+            img = img if img.dtype == np.uint8 else img.astype('float32')
+            h, w = img.shape[:2] if img.dtype == np.uint8 else img.shape[-2:]
             out.append({'image': img,
                         'im_shape': np.asarray(s.get('im_shape', [h, w]), 'float32'),
                         'scale_factor': np.asarray(s.get('scale_factor', [1., 1.]), 'float32')})
@@ -119,7 +121,9 @@ def _static_loader(feeds, batch_size, names):
     """PostTrainingQuantization accepts only a static-mode paddle.io.DataLoader."""
     main, startup = paddle.static.Program(), paddle.static.Program()
     with paddle.static.program_guard(main, startup):
-        feed_list = [paddle.static.data(n, [None] + list(feeds[0][n].shape), 'float32')
+        # a fused-preprocess export takes its image as uint8
+        feed_list = [paddle.static.data(n, [None] + list(feeds[0][n].shape),
+                                        str(np.asarray(feeds[0][n]).dtype))
                      for n in names]
     return paddle.io.DataLoader(_FeedDataset(feeds, names), feed_list=feed_list,
                                 return_list=False,

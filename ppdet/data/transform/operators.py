@@ -315,15 +315,18 @@ class Resize(BaseOperator):
         self.keep_ratio = keep_ratio
         self.interp = int(interp)
 
-    def apply(self, sample):
-        im = sample['image']
-        h, w = im.shape[:2]
+    def output_hw(self, h, w):
+        """The (h, w) an [h, w] image is resized to."""
         th, tw = self.target_size
         if self.keep_ratio:
             s = min(min(th, tw) / float(min(h, w)), max(th, tw) / float(max(h, w)))
-            nh, nw = max(1, int(round(h * s))), max(1, int(round(w * s)))
-        else:
-            nh, nw = th, tw
+            return max(1, int(round(h * s))), max(1, int(round(w * s)))
+        return th, tw
+
+    def apply(self, sample):
+        im = sample['image']
+        h, w = im.shape[:2]
+        nh, nw = self.output_hw(h, w)
         sy, sx = nh / float(h), nw / float(w)
         sample['image'] = cv2.resize(im, (nw, nh), interpolation=self.interp).astype(np.float32)
         if sample['image'].ndim == 2:  # cv2 drops a single channel axis
