@@ -3,6 +3,11 @@
     python deploy/python/infer.py --model_dir output/inference/yolov3_mobilenet_v1 \
         --image_file demo.jpg [--run_mode paddle|trt_fp32|trt_fp16|trt_int8|onnx|lite] \
         [--device CPU|GPU] [--cpu_threads 2] [--enable_mkldnn true] [--run_benchmark]
+
+--run_benchmark warms up with 10 untimed passes, then times 50 passes of the whole pipeline
+per batch and prints the preprocess / inference / postprocess split of the end-to-end time
+(PaddleDetection's infer.py warms up with 50 inference runs and times 10; here every stage
+is repeated, so the split's means add up to the end-to-end mean).
 """
 import argparse
 import os
@@ -49,9 +54,11 @@ def build_parser():
     p.add_argument('--output_dir', default='output')
     p.add_argument('--run_benchmark', type=str2bool, nargs='?', const=True, default=False,
                    help='print preprocess/inference/postprocess times and peak memory')
-    p.add_argument('--warmup', type=int, default=3, help='untimed runs first (--run_benchmark)')
-    p.add_argument('--repeats', type=int, default=1,
-                   help='timed inference runs per batch (--run_benchmark)')
+    p.add_argument('--warmup', type=int, default=10,
+                   help='untimed runs of the whole pipeline first (--run_benchmark)')
+    p.add_argument('--repeats', type=int, default=None,
+                   help='timed runs of the whole pipeline (preprocess, inference, postprocess) '
+                        'per batch; default 50 with --run_benchmark, else 1')
     p.add_argument('--trt_min_shape', type=shape_arg, default=1)
     p.add_argument('--trt_max_shape', type=shape_arg, default=1280)
     p.add_argument('--trt_opt_shape', type=shape_arg, default=640)
@@ -149,19 +156,31 @@ def run_video(det, args, threshold):
 
 
 def warm_up(det, args):
+    """Untimed passes of the whole pipeline on a dummy batch of the model's input size."""
     import numpy as np
     c, h, w = det.infer_cfg.get('image_shape') or [3, None, None]
     dummy = np.full((h or 320, w or 320, 3), 127, np.uint8)
-    for _ in range(args.warmup):
-        det.predictor.run(det.preprocess([dummy] * args.batch_size))
+    det.warm_up([dummy] * args.batch_size, args.warmup)
 
 
 def print_benchmark(det, args):
-    print('benchmark: run_mode=%s device=%s cpu_threads=%d mkldnn=%s batch_size=%d'
-          % (args.run_mode, args.device, args.cpu_threads, args.enable_mkldnn, args.batch_size))
-    for stage, s in det.timer.summary().items():
-        print('  %-12s mean %8.2f ms  p50 %8.2f ms  p90 %8.2f ms  (%d runs)'
-              % (stage, s['mean_ms'], s['p50_ms'], s['p90_ms'], s['count']))
+    from ppdet.deploy.benchmark import STAGES, stage_split
+    print('benchmark: run_mode=%s device=%s cpu_threads=%d mkldnn=%s batch_size=%d '
+          'warmup=%d repeats=%d fuse_preprocess=%s'
+          % (args.run_mode, args.device, args.cpu_threads, args.enable_mkldnn, args.batch_size,
+             args.warmup, args.repeats, bool(det.infer_cfg.get('fuse_preprocess'))))
+    summary = det.timer.summary()
+    split = stage_split(summary)
+    for stage in STAGES + ('end_to_end',):
+        s = summary.get(stage)
+        if not s:
+            continue
+        share = ('  %5.1f%% of end-to-end' % (100 * split[stage + '_share'])
+                 if stage in STAGES else '')
+        print('  %-12s mean %8.2f ms  p50 %8.2f ms  p90 %8.2f ms  (%d runs)%s'
+              % (stage, s['mean_ms'], s['p50_ms'], s['p90_ms'], s['count'], share))
+    print('  pre + post   %.1f%% of end-to-end (stage means add up to %.2f ms)'
+          % (100 * split['pre_post_share'], split['stages_sum_ms']))
     print('  peak memory  %.1f MiB' % det.peak_memory_mb())
 
 
@@ -170,6 +189,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if sum(bool(x) for x in (args.image_file, args.image_dir, args.video_file)) != 1:
         parser.error('give exactly one of --image_file, --image_dir, --video_file')
+    if args.repeats is None:
+        args.repeats = 50 if args.run_benchmark else 1
     from ppdet.deploy import Detector
     det = Detector(args.model_dir, args.run_mode, device=args.device,
                    cpu_threads=args.cpu_threads, enable_mkldnn=args.enable_mkldnn,

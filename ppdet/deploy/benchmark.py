@@ -14,7 +14,9 @@ import numpy as np
 from .memory import peak_rss_mb  # noqa: F401  (part of this module's API)
 
 __all__ = ['latency_stats', 'time_predictor', 'StageTimer', 'interleaved_latency',
-           'speedup_ratios', 'peak_rss_mb']
+           'speedup_ratios', 'peak_rss_mb', 'stage_split', 'STAGES']
+
+STAGES = ('preprocess', 'inference', 'postprocess')
 
 
 def latency_stats(samples_ms):
@@ -67,6 +69,25 @@ class StageTimer(object):
 
     def summary(self):
         return {name: latency_stats(s) for name, s in self.samples.items()}
+
+
+def stage_split(summary):
+    """A :meth:`StageTimer.summary` of Detector runs -> the pre / inference / post split.
+
+    -> {'<stage>_ms': mean, '<stage>_share': mean / end-to-end mean, 'end_to_end_ms',
+    'stages_sum_ms' (the three means added: the end-to-end mean less the few microseconds
+    between stages), 'pre_post_share'}.  Means, not medians: means add up.
+    """
+    e2e = summary.get('end_to_end', {}).get('mean_ms')
+    out = {}
+    for st in STAGES:
+        out[st + '_ms'] = summary.get(st, {}).get('mean_ms', 0.0)
+    out['stages_sum_ms'] = sum(out[st + '_ms'] for st in STAGES)
+    out['end_to_end_ms'] = e2e if e2e is not None else out['stages_sum_ms']
+    for st in STAGES:
+        out[st + '_share'] = out[st + '_ms'] / out['end_to_end_ms'] if out['end_to_end_ms'] else 0.
+    out['pre_post_share'] = out['preprocess_share'] + out['postprocess_share']
+    return out
 
 
 def speedup_ratios(medians, baseline):
