@@ -106,6 +106,9 @@ def main():
     parser.add_argument('--variants', default='default,before')
     parser.add_argument('--calib_images', type=int, default=32)
     parser.add_argument('--threads', type=int, default=1)
+    parser.add_argument('--results', default=RESULTS,
+                        help='output path without extension (.json and .md are written); '
+                             'e.g. benchmarks/results/ptq_quality_r578 for another model')
     args = parser.parse_args()
     from ppdet.benchmark.cpu import cpu_description
     from ppdet.core.workspace import load_config
@@ -120,7 +123,7 @@ def main():
     algos = args.algos.split(',') if args.algos else [a for a in PTQ_ALGOS if a != 'emd']
     calib = sorted(build_dataset(cfg, 'TrainDataset').get_imid2path().values())
     calib = calib[:args.calib_images]
-    path = RESULTS + '.json'
+    path = args.results + '.json'
     res = read_json(path) if os.path.isfile(path) else {'rows': {}}
     if res.get('model_dir') != args.model_dir:
         res = {'rows': {}}
@@ -141,7 +144,7 @@ def main():
             res['rows']['%s/%s' % (variant, algo)] = row
             print(variant, algo, row, flush=True)
             write_json(path, res)
-            write_md(RESULTS + '.md', res)
+            write_md(args.results + '.md', res)
 
 
 if __name__ == '__main__':
