@@ -65,8 +65,19 @@ class YOLOBox(object):
 
 @register
 class MultiClassNMS(object):
+    """Per-class NMS (``multiclass_nms3``): per class, the boxes scoring above
+    ``score_threshold``, at most ``nms_top_k`` of them, then ``keep_top_k`` per image.
+
+    ``pre_nms_top_k`` (0: off) first keeps only the ``pre_nms_top_k`` best (box, class)
+    pairs of each image over all classes (:meth:`bound_candidates`).  Per-class
+    ``nms_top_k`` alone does not bound the work: a low-confidence model (a random head:
+    every score ~0.25) sends ``nms_top_k`` boxes of *every* class into NMS, 80 x 1000 at
+    608, and NMS swamps the network.  With the bound at most ``pre_nms_top_k`` pairs enter
+    NMS whatever the model; a trained detector rarely has that many above the threshold.
+    """
+
     def __init__(self, score_threshold=0.01, nms_top_k=1000, keep_top_k=100, nms_threshold=0.45,
-                 normalized=False, nms_eta=1.0, background_label=-1):
+                 normalized=False, nms_eta=1.0, background_label=-1, pre_nms_top_k=0):
         self.score_threshold = float(score_threshold)
         self.nms_top_k = int(nms_top_k)
         self.keep_top_k = int(keep_top_k)
@@ -74,8 +85,30 @@ class MultiClassNMS(object):
         self.normalized = bool(normalized)
         self.nms_eta = float(nms_eta)
         self.background_label = int(background_label)
+        self.pre_nms_top_k = int(pre_nms_top_k or 0)
+
+    def bound_candidates(self, bboxes, scores):
+        """-> (bboxes [B,K,4], scores [B,C,K]) holding only each image's ``pre_nms_top_k``
+        best (box, class) pairs (the other scores of the K boxes set to 0).
+
+        Two cheap steps, exact up to ties: the K boxes with the best class score (a pair
+        among the K best pairs has a box among them), then the K-th best pair score of
+        those as a per-image floor.  A no-op when off or when there are <= K boxes.
+        """
+        k = self.pre_nms_top_k
+        n, c = bboxes.shape[1], scores.shape[1]
+        if k <= 0 or n is None or n < 0 or n <= k:
+            return bboxes, scores
+        idx = paddle.topk(scores.max(axis=1), k, axis=1)[1]              # [B,K]
+        bboxes = paddle.take_along_axis(bboxes, idx.unsqueeze(-1).tile([1, 1, 4]), axis=1)
+        scores = paddle.take_along_axis(scores, idx.unsqueeze(1).tile([1, c, 1]), axis=2)
+        flat = scores.reshape([-1, c * k])
+        floor = paddle.topk(flat, k, axis=1)[0][:, k - 1:k].unsqueeze(-1)   # [B,1,1]
+        scores = paddle.where(scores >= floor, scores, paddle.zeros_like(scores))
+        return bboxes, scores
 
     def __call__(self, bboxes, scores):
+        bboxes, scores = self.bound_candidates(bboxes, scores)
         return multiclass_nms(bboxes, scores, self.score_threshold, self.nms_top_k,
                               self.keep_top_k, self.nms_threshold, self.normalized,
                               self.nms_eta, self.background_label)
