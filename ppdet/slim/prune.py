@@ -8,7 +8,10 @@
 * :func:`prune` applies a plan: PaddleSlim traces the model once, finds every
   tensor coupled to a pruned filter (its BN, the next convs' inputs, concats,
   depthwise groups) and shrinks them together.  ``int(round(C * ratio))`` of
-  the C filters go (PaddleSlim keeps at least one).
+  the C filters go (PaddleSlim keeps at least one).  With ``round_channels=N`` (8 / 16 /
+  32) the kept count of each pruned conv is rounded *down* to a multiple of N (SIMD-width
+  channel blocks), so the FLOPs never exceed the plain plan's; a conv that would keep
+  fewer than N keeps its plain count (see :func:`rounded_kept`).
 * :class:`PruneStep` is the ``prune`` compression step: its record holds the
   plan and the new shape of every changed tensor (by state-dict key), and
   ``restore`` rebuilds those shapes on a freshly built float model so the
@@ -38,7 +41,7 @@ from ppdet.utils.logger import setup_logger
 
 logger = setup_logger(__name__)
 
-__all__ = ['PrunePlan', 'prune', 'PruneStep', 'list_prunable', 'format_prunable',
+__all__ = ['PrunePlan', 'prune', 'rounded_kept', 'PruneStep', 'list_prunable', 'format_prunable',
            'conv_output_pixels', 'conv_macs', 'prunable_params', 'resolve_names', 'kept_channels',
            'make_pruner', 'check_prunable', 'drop_backups', 'quiet_paddleslim', 'CRITERIA',
            'DEFAULT_INPUT_SIZE']
@@ -152,25 +155,47 @@ def _hw(input_size):
     return (s[0], s[1]) if isinstance(s, list) else (s, s)
 
 
-class PrunePlan(object):
-    """Ordered {name: ratio}, the filter-ranking criterion and the tracing input size."""
+def _parse_round(value):
+    n = int(value or 0)
+    if n < 0 or (n and n & (n - 1)):
+        raise ValueError('round_channels must be 0 (off) or a power of two such as 8, 16 or 32 '
+                         '(a SIMD width in channels), got %r' % (value,))
+    return n
 
-    def __init__(self, ratios, criterion='l1_norm', input_size=None):
+
+class PrunePlan(object):
+    """Ordered {name: ratio}, the filter-ranking criterion, the tracing input size and
+    ``round_channels`` (0: off; N: kept channels of each pruned conv rounded down to a
+    multiple of N)."""
+
+    def __init__(self, ratios, criterion='l1_norm', input_size=None, round_channels=0):
         items = ratios.items() if hasattr(ratios, 'items') else ratios
         self.ratios = collections.OrderedDict((str(k), _parse_ratio(v, k)) for k, v in items)
         self.criterion = normalize_criterion(criterion)
         self.input_size = normalize_input_size(input_size)
+        self.round_channels = _parse_round(round_channels)
 
     def __repr__(self):
-        return 'PrunePlan(%d params, criterion=%s, input_size=%s)' % (
-            len(self.ratios), self.criterion, self.input_size)
+        return 'PrunePlan(%d params, criterion=%s, input_size=%s%s)' % (
+            len(self.ratios), self.criterion, self.input_size,
+            ', round_channels=%d' % self.round_channels if self.round_channels else '')
+
+    def kept(self, name, channels):
+        """Filters conv ``name`` (``channels`` outputs) keeps under this plan."""
+        plain = kept_channels(channels, self.ratios[name])
+        if self.ratios[name] <= 0:
+            return plain
+        return rounded_kept(plain, self.round_channels)
 
     def __eq__(self, other):
         return isinstance(other, PrunePlan) and self.to_dict() == other.to_dict()
 
     def to_dict(self):
-        return {'pruned_params': list(self.ratios), 'pruned_ratios': list(self.ratios.values()),
-                'criterion': self.criterion, 'input_size': self.input_size}
+        d = {'pruned_params': list(self.ratios), 'pruned_ratios': list(self.ratios.values()),
+             'criterion': self.criterion, 'input_size': self.input_size}
+        if self.round_channels:   # absent when off: older records stay equal
+            d['round_channels'] = self.round_channels
+        return d
 
     @classmethod
     def from_dict(cls, d):
@@ -179,17 +204,17 @@ class PrunePlan(object):
             raise ValueError('pruning plan has %d parameters but %d ratios' % (
                 len(names), len(ratios)))
         return cls(collections.OrderedDict(zip(names, ratios)), d.get('criterion', 'l1_norm'),
-                   d.get('input_size'))
+                   d.get('input_size'), d.get('round_channels', 0))
 
     def resolved(self, model):
         """This plan with every name checked against ``model`` and made user-facing."""
         names = resolve_names(model, list(self.ratios))
         return PrunePlan(collections.OrderedDict(zip(names, self.ratios.values())),
-                         self.criterion, self.input_size)
+                         self.criterion, self.input_size, self.round_channels)
 
     @classmethod
     def from_flags(cls, model, pruned_params, pruned_ratios, criterion='l1_norm',
-                   input_size=None):
+                   input_size=None, round_channels=0):
         """Build a plan from the seed's flags, checking everything before any work.
 
         ``pruned_params``: comma-separated names or a list; may be omitted with a preset.
@@ -219,7 +244,8 @@ class PrunePlan(object):
                                                 ' (preset %s)' % preset if preset else ''))
         names = resolve_names(model, names)
         ratios = [_parse_ratio(r, n) for n, r in zip(names, ratios)]
-        return cls(collections.OrderedDict(zip(names, ratios)), criterion, input_size)
+        return cls(collections.OrderedDict(zip(names, ratios)), criterion, input_size,
+                   round_channels)
 
 
 # -- pruning -------------------------------------------------------------------------
@@ -294,6 +320,14 @@ def kept_channels(channels, ratio):
     return channels - removed
 
 
+def rounded_kept(kept, multiple):
+    """``kept`` rounded down to a multiple of ``multiple`` (0: unchanged); a count below
+    one multiple stays as it is (rounding it down would remove the conv, up would add FLOPs)."""
+    if not multiple or kept < multiple:
+        return kept
+    return kept // multiple * multiple
+
+
 def prune(model, plan, input_size=None):
     """Prune ``model`` in place by ``plan``; returns ``(model, record)``.
 
@@ -301,12 +335,17 @@ def prune(model, plan, input_size=None):
     every tensor whose shape changed.
     """
     plan = PrunePlan(plan.ratios, plan.criterion,
-                     plan.input_size if input_size is None else input_size).resolved(model)
+                     plan.input_size if input_size is None else input_size,
+                     plan.round_channels).resolved(model)
     params = prunable_params(model)
     names = {n: params[n].name for n in plan.ratios}
     keys = {id(p): k for k, p in model.named_parameters()}
     before = _state_shapes(model)
-    todo = {names[n]: r for n, r in plan.ratios.items() if r > 0}
+    channels = {n: before[keys[id(params[n])]][0] for n in plan.ratios}
+    kept = {n: plan.kept(n, channels[n]) for n in plan.ratios}
+    # the ratio PaddleSlim is given removes exactly channels - kept (int(round(C * r)))
+    todo = {names[n]: (channels[n] - kept[n]) / float(channels[n])
+            for n, r in plan.ratios.items() if r > 0}
     if todo:
         pruner = make_pruner(model, plan.criterion, plan.input_size)
         check_prunable(pruner, {names[n]: n for n in plan.ratios if plan.ratios[n] > 0})
@@ -316,7 +355,7 @@ def prune(model, plan, input_size=None):
         finally:
             drop_backups(model)
     for name, ratio in plan.ratios.items():
-        want = kept_channels(before[keys[id(params[name])]][0], ratio)
+        want = kept[name]
         got = int(params[name].shape[0])
         if got != want:
             raise ValueError('pruning %r by %g left %d filters, expected %d: PaddleSlim found no '
@@ -326,7 +365,10 @@ def prune(model, plan, input_size=None):
     shapes = collections.OrderedDict((k, s) for k, s in after.items() if before.get(k) != s)
     logger.info('pruned %d convs (%s): %d tensors changed shape', len(todo), plan.criterion,
                 len(shapes))
-    return model, {'plan': plan.to_dict(), 'shapes': shapes}
+    record = {'plan': plan.to_dict(), 'shapes': shapes}
+    if plan.round_channels:
+        record['kept_channels'] = collections.OrderedDict(kept)
+    return model, record
 
 
 @register_step('prune')

@@ -66,9 +66,11 @@ def run_sensitivity(cfg, weights=None, pruned_params=None, ratios=DEFAULT_RATIOS
 
 
 def build_plan(model, cfg, pruned_params=None, pruned_ratios=None, criterion='l1_norm',
-               target_flops=None, sensitivities_file=None, max_loss=None, max_ratio=None):
+               target_flops=None, sensitivities_file=None, max_loss=None, max_ratio=None,
+               round_channels=0):
     """A PrunePlan from the seed's flags, or from a sensitivities file and a FLOPs target
-    (no loss above ``max_loss``, no ratio above ``max_ratio``)."""
+    (no loss above ``max_loss``, no ratio above ``max_ratio``); ``round_channels`` rounds the
+    kept channels of each pruned conv down to a multiple (see :class:`PrunePlan`)."""
     size = config_input_size(cfg)
     if target_flops is not None:
         if not sensitivities_file or not os.path.isfile(sensitivities_file):
@@ -78,8 +80,9 @@ def build_plan(model, cfg, pruned_params=None, pruned_ratios=None, criterion='l1
         ratios = ratios_for_target_flops(sens, model, float(target_flops), input_size=size,
                                          criterion=criterion, max_ratios=max_ratio,
                                          max_loss=max_loss)
-        return PrunePlan(ratios, criterion, size)
-    return PrunePlan.from_flags(model, pruned_params, pruned_ratios, criterion, input_size=size)
+        return PrunePlan(ratios, criterion, size, round_channels)
+    return PrunePlan.from_flags(model, pruned_params, pruned_ratios, criterion, input_size=size,
+                                round_channels=round_channels)
 
 
 def prune_trainer(trainer, plan):

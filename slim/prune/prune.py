@@ -5,6 +5,7 @@ python slim/prune/prune.py -c configs/yolov3_mobilenet_v1.yml -o pretrain_weight
 python slim/prune/prune.py -c CONFIG --pruned_ratios r578        # seed preset over its 18 params
 python slim/prune/prune.py -c CONFIG -P                          # list prunable parameters
 python slim/prune/prune.py -c CONFIG --target_flops 0.3 -s sensitivities.json
+python slim/prune/prune.py -c CONFIG --pruned_ratios r578 --round_channels 16   # SIMD-friendly
 """
 from ppdet.utils.cli import ArgsParser, parse_and_load, run_main
 
@@ -17,6 +18,9 @@ def main():
                         help='comma-separated ratios, or a preset: r578, sensity')
     parser.add_argument('--prune_criterion', default='l1_norm',
                         choices=['l1_norm', 'geometry_median'])
+    parser.add_argument('--round_channels', type=int, default=0,
+                        help='round the kept channels of each pruned conv down to a multiple '
+                             'of N (8/16/32; 0: off); recorded in the plan')
     parser.add_argument('-P', '--print_params', action='store_true',
                         help='list prunable parameters with shape and FLOPs share, then exit')
     parser.add_argument('--target_flops', type=float, default=None,
@@ -46,7 +50,8 @@ def main():
                              '(with -s), or -P to list the prunable parameters')
         plan = build_plan(trainer.model, cfg, args.pruned_params, args.pruned_ratios,
                           args.prune_criterion, args.target_flops, args.sensitivities_file,
-                          max_loss=args.max_loss, max_ratio=args.max_ratio)
+                          max_loss=args.max_loss, max_ratio=args.max_ratio,
+                          round_channels=args.round_channels)
         if cfg.get('pretrain_weights'):
             trainer.load_weights(cfg['pretrain_weights'])
         before, after = prune_trainer(trainer, plan)
