@@ -8,7 +8,7 @@ import os
 from ppdet.slim.flops_target import ratios_for_target_flops
 from ppdet.slim.prune import PrunePlan, PruneStep, format_prunable, list_prunable
 from ppdet.slim.sensitivity import (DEFAULT_RATIOS, get_ratios_by_loss, load_sensitivities,
-                                    plot_sensitivities, sensitivity)
+                                    paddleslim_sensitivity, plot_sensitivities, sensitivity)
 from ppdet.slim.subset_eval import SubsetEvaluator
 from ppdet.utils.logger import setup_logger
 from ppdet.utils.model_stats import config_input_size, model_summary
@@ -63,6 +63,21 @@ def run_sensitivity(cfg, weights=None, pruned_params=None, ratios=DEFAULT_RATIOS
         logger.info('ratios keeping the loss under %g: %s', max_loss,
                     ','.join('%g' % r for r in ratios_ok.values()))
     return sens
+
+
+def run_paddleslim_sensitivity(cfg, weights=None, pruned_params=None, status_file=None,
+                               criterion='l1_norm', metric=None, eval_images=None):
+    """PaddleSlim's ``FilterPruner.sensitive`` on the config's model, scored by the same
+    evaluator as :func:`run_sensitivity` (eval images loaded once, no backbone reuse)."""
+    trainer = _trainer_with_weights(cfg, weights or cfg.get('weights'), 'eval')
+    model = trainer.model
+    names = pruned_params or list(model.prunable_params())
+    if isinstance(names, str):
+        names = [n.strip() for n in names.split(',') if n.strip()]
+    evaluator = SubsetEvaluator(trainer, max_images=eval_images, cache_backbone=False,
+                                param_names=names, metric=metric)
+    return paddleslim_sensitivity(model, names, evaluator, status_file, criterion=criterion,
+                                  input_size=config_input_size(cfg))
 
 
 def build_plan(model, cfg, pruned_params=None, pruned_ratios=None, criterion='l1_norm',

@@ -32,10 +32,11 @@ from ppdet.utils.logger import setup_logger
 
 logger = setup_logger(__name__)
 
-__all__ = ['sensitivity', 'load_sensitivities', 'get_ratios_by_loss', 'plot_sensitivities',
+__all__ = ['sensitivity', 'paddleslim_sensitivity', 'PADDLESLIM_RATIOS', 'load_sensitivities', 'get_ratios_by_loss', 'plot_sensitivities',
            'ranking_scores', 'spearman', 'DEFAULT_RATIOS']
 
 DEFAULT_RATIOS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+PADDLESLIM_RATIOS = DEFAULT_RATIOS   # FilterPruner.sensitive's fixed 0.1 ... 0.9
 FILE_VERSION = 1
 
 
@@ -178,6 +179,32 @@ def sensitivity(model, param_names, eval_fn, ratios=DEFAULT_RATIOS, sensitivitie
     return collections.OrderedDict(
         (n, collections.OrderedDict(sorted((float(r), l) for r, l in tables[n].items())))
         for n in names)
+
+
+def paddleslim_sensitivity(model, param_names, eval_fn, status_file, criterion='l1_norm',
+                           input_size=None):
+    """PaddleSlim's own loop, as its users run it: ``FilterPruner.sensitive`` (dygraph).
+
+    Every parameter x every ratio of :data:`PADDLESLIM_RATIOS` is pruned, evaluated with
+    ``eval_fn(model)`` and restored; no reuse, no early stop.  ``status_file``: PaddleSlim's
+    pickle (deleted first, so the run is complete).  -> {name: {ratio: loss}} with the
+    model's user-facing names; PaddleSlim's loss is (base - m) / (base + 1e-3).
+    """
+    names = resolve_names(model, split_flag(param_names) if param_names else
+                          list(prunable_params(model)))
+    params = prunable_params(model)
+    by_var = {params[n].name: n for n in names}
+    if status_file and os.path.exists(status_file):
+        os.remove(status_file)
+    pruner = make_pruner(model, criterion, input_size)
+    check_prunable(pruner, by_var)
+    with quiet_paddleslim():
+        sens = pruner.sensitive(eval_func=lambda: eval_fn(model), sen_file=status_file,
+                                target_vars=list(by_var), skip_vars=[])
+    return collections.OrderedDict(
+        (by_var[v], collections.OrderedDict(sorted((float(r), float(l))
+                                                   for r, l in sens[v].items())))
+        for v in by_var if v in sens)
 
 
 def _measure(model, pruner, var_name, ratio, channels, table, eval_fn, baseline, original):
