@@ -1,0 +1,78 @@
+"""The full-size latency table: YOLOv3-MobileNetV1 at 320/416/608, YOLOv3-R34 and
+R50vd-DCN at 608 x baseline / sensity / r578 / int8 / r578 + int8 x Paddle oneDNN and
+onnxruntime x 1 and 2 threads, end to end with the pre / inference / post split.
+
+python benchmarks/full_size_latency.py                 # everything (build, then time)
+python benchmarks/full_size_latency.py --quick         # MobileNetV1 at 320 and 608, 1 thread
+python benchmarks/full_size_latency.py --stage build   # build/export/quantize only (any load)
+OMP_NUM_THREADS=1 python benchmarks/full_size_latency.py --quick --stage time
+
+Models are random-weight but their heads are set up like a trained detector's (see
+ppdet/benchmark/full_size.py: --candidates pairs per image pass the NMS score threshold),
+exported with pre-processing fused into the graph; int8 = abs_max PTQ on six scikit-image
+photos, run with oneDNN int8 kernels.  Builds are cached in --work_dir (manifest.json).
+Results: --out_dir/full_size_latency[_quick].{json,md}, with the CPU's flags and the load.
+"""
+import os
+
+from ppdet.utils.cli import run_main
+
+
+def build_parser():
+    import argparse
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument('--quick', action='store_true',
+                   help='MobileNetV1 at 320 and 608 only, 1 thread, 10 rounds')
+    p.add_argument('--stage', choices=['all', 'build', 'time'], default='all')
+    p.add_argument('--work_dir', default='output/issue17/full_size')
+    p.add_argument('--out_dir', default='benchmarks/results')
+    p.add_argument('--threads', default=None, help='comma-separated (default 1,2; quick: 1)')
+    p.add_argument('--rounds', type=int, default=None, help='default 20; quick: 10')
+    p.add_argument('--warmup', type=int, default=3)
+    p.add_argument('--candidates', type=int, default=500,
+                   help='(box, class) pairs per image above the NMS score threshold')
+    p.add_argument('--runtimes', default='paddle,onnx')
+    p.add_argument('--note', default='', help='a line written under the header (e.g. the load)')
+    return p
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    from ppdet.benchmark.full_size import (FULL_GRID, QUICK_GRID, build_rows, format_table,
+                                           time_rows)
+    from ppdet.data.sample_photos import face_photos, no_face_photos
+    from ppdet.utils.fileio import write_json
+    photos = dict(face_photos())
+    photos.update(no_face_photos())
+    images = [photos[k] for k in sorted(photos)]
+    grid = QUICK_GRID if args.quick else FULL_GRID
+    threads = [int(t) for t in (args.threads or ('1' if args.quick else '1,2')).split(',')]
+    rounds = args.rounds or (10 if args.quick else 20)
+    if args.stage in ('all', 'build'):
+        manifest = build_rows(args.work_dir, images, grid=grid, candidates=args.candidates)
+    if args.stage == 'build':
+        return
+    from ppdet.utils.fileio import read_json
+    manifest = read_json(os.path.join(args.work_dir, 'manifest.json'))
+    wanted = {(c, s) for c, s in grid}
+    manifest['rows'] = {k: r for k, r in manifest['rows'].items()
+                        if (r['config'], r['input_size']) in wanted}
+    if not manifest['rows']:
+        raise SystemExit('no built rows for %s in %s: run with --stage build first'
+                         % (sorted(wanted), args.work_dir))
+    result = time_rows(manifest, photos['astronaut'], threads=threads, rounds=rounds,
+                       warmup=args.warmup, runtimes=args.runtimes.split(','),
+                       check_images=images)
+    result['quick'] = bool(args.quick)
+    stem = os.path.join(args.out_dir, 'full_size_latency%s' % ('_quick' if args.quick else ''))
+    os.makedirs(args.out_dir, exist_ok=True)
+    write_json(stem + '.json', result)
+    md = format_table(result, args.note)
+    with open(stem + '.md', 'w') as f:
+        f.write(md)
+    print(md)
+
+
+if __name__ == '__main__':
+    run_main(main)

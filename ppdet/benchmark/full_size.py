@@ -1,0 +1,373 @@
+"""The full-size latency table: the seed's real architectures at their real input sizes,
+end to end (preprocess + inference + postprocess), on the CPU runtimes.
+
+Two stages, so that models are built while the CPU is busy and timed when it is quiet:
+
+* :func:`build_rows` builds every (config, input size, strategy) model from the full-size
+  configs, gives its head a trained-like output distribution (:func:`init_head_like_trained`),
+  exports it with the pre-processing fused (``fuse_preprocess``), quantizes a copy
+  (abs_max PTQ, oneDNN int8) and writes ``manifest.json``.
+* :func:`time_rows` loads every row as a :class:`~ppdet.deploy.Detector` per runtime and
+  thread count, times them interleaved (:func:`~ppdet.deploy.benchmark.interleaved_latency`:
+  alternating rounds, sleeps between runs) and records the median end-to-end time, the
+  pre / inference / post split (stage means), the memory a runtime adds and how many
+  detections come out.
+
+Weights are random (no COCO weights can be downloaded here), but the NMS load is that of a
+trained detector: a random head scores every box ~0.25, so all 22743 boxes x 80 classes at
+608 pass a 0.01 threshold and NMS, not the network, is timed.  The head's objectness and
+class logits are rescaled to a trained-like spread, and the objectness offset is set by
+bisection so that ``candidates`` (box, class) pairs per image score above the NMS threshold
+on the calibration photos; the count reached through the real decode is recorded per row.
+"""
+import collections
+import os
+import time
+
+import numpy as np
+
+from ppdet.utils.fileio import read_json, write_json
+from ppdet.utils.logger import setup_logger
+
+from .cpu import cpu_description
+
+logger = setup_logger(__name__)
+
+__all__ = ['FULL_SIZE_CONFIGS', 'FULL_GRID', 'QUICK_GRID', 'STRATEGIES', 'load_full_size',
+           'init_head_like_trained', 'candidates_above', 'build_rows', 'time_rows',
+           'format_table', 'cpu_flags']
+
+FULL_SIZE_CONFIGS = collections.OrderedDict([
+    ('yolov3_mobilenet_v1', 'configs/yolov3_mobilenet_v1.yml'),
+    ('yolov3_r34', 'configs/yolov3_r34.yml'),
+    ('yolov3_r50vd_dcn', 'configs/yolov3_r50vd_dcn.yml'),
+])
+FULL_GRID = (('yolov3_mobilenet_v1', 320), ('yolov3_mobilenet_v1', 416),
+             ('yolov3_mobilenet_v1', 608), ('yolov3_r34', 608), ('yolov3_r50vd_dcn', 608))
+QUICK_GRID = (('yolov3_mobilenet_v1', 320), ('yolov3_mobilenet_v1', 608))
+STRATEGIES = ('baseline', 'sensity', 'r578')
+# spread of the rescaled logits and the class logits' mean (a trained head: most class
+# probabilities small, a few large)
+OBJ_SPREAD, CLS_SPREAD, CLS_MEAN = 2.0, 2.0, -3.0
+
+
+def cpu_flags():
+    """The CPU model name and its full /proc/cpuinfo flags line (for the result file)."""
+    name, flags = None, ''
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name') and name is None:
+                    name = line.split(':', 1)[1].strip()
+                elif line.startswith('flags') and not flags:
+                    flags = line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return {'model': name, 'flags': flags, 'summary': cpu_description(),
+            'cpu_count': os.cpu_count()}
+
+
+def load_full_size(config, size, overrides=()):
+    """The config with its test input (``image_shape`` and ``Resize``) at ``size``."""
+    from ppdet.core.workspace import load_config
+    cfg = load_config(config, overrides=['TestReader.inputs_def.image_shape=[3,%d,%d]'
+                                         % (size, size)] + list(overrides))
+    for t in cfg['TestReader']['sample_transforms']:
+        if 'Resize' in t:
+            t['Resize']['target_size'] = [size, size]
+    return cfg
+
+
+def _build(cfg, strategy, size, seed=0):
+    import paddle
+    import ppdet.modeling  # noqa: F401  (registers the components)
+    from ppdet.core.workspace import create
+    from ppdet.slim.prune import PrunePlan, prune
+    paddle.seed(seed)
+    model = create(cfg['architecture'], cfg)
+    model.eval()
+    if strategy != 'baseline':
+        prune(model, PrunePlan.from_flags(model, None, strategy, input_size=size))
+    model.eval()
+    return model
+
+
+def _feeds(cfg, images):
+    from ppdet.deploy.preprocess import Preprocessor
+    from ppdet.engine.export import preprocess_spec
+    pre = Preprocessor({'Preprocess': preprocess_spec(cfg)})
+    return [pre([im]) for im in images]
+
+
+def _raw_head(model, feeds):
+    """Per image, per level: the head's raw map as [A, 5 + C, H*W] numpy."""
+    import paddle
+    out = []
+    head = model.yolo_head
+    with paddle.no_grad():
+        for f in feeds:
+            maps = model(paddle.to_tensor(f['image']))
+            out.append([m.numpy()[0].reshape(len(mask), 5 + head.num_classes, -1)
+                        for m, mask in zip(maps, head.anchor_masks)])
+    return out
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _count(raw, obj_shift, conf_thresh, score_threshold):
+    """Mean (box, class) pairs above ``score_threshold`` (yolo_box zeroes the scores of a
+    box whose objectness is below ``conf_thresh``)."""
+    counts = []
+    for levels in raw:
+        n = 0
+        for r in levels:
+            obj = _sigmoid(r[:, 4:5] + obj_shift)
+            score = np.where(obj >= conf_thresh, obj * _sigmoid(r[:, 5:]), 0.)
+            n += int((score > score_threshold).sum())
+        counts.append(n)
+    return float(np.mean(counts))
+
+
+def init_head_like_trained(model, feeds, candidates=500, conf_thresh=None,
+                           score_threshold=None):
+    """Rescale the head's objectness and class logits to a trained-like spread (std
+    ``OBJ_SPREAD`` / ``CLS_SPREAD`` over the positions of ``feeds``, class mean ``CLS_MEAN``)
+    and shift the objectness so that ``candidates`` pairs per image pass the NMS threshold.
+
+    Changes only the 1x1 output convs' objectness and class rows (box rows untouched).
+    -> {'objectness_offset', 'target_candidates', 'mean_candidates'}.
+    """
+    post = model.post_process_op
+    conf_thresh = post.decode.conf_thresh if conf_thresh is None else conf_thresh
+    score_threshold = post.nms.score_threshold if score_threshold is None else score_threshold
+    head = model.yolo_head
+    stride = 5 + head.num_classes
+    raw = _raw_head(model, feeds)
+    for lvl, conv in enumerate(head.yolo_outputs):
+        w = conv.weight.numpy().copy()
+        b = conv.bias.numpy().copy()
+        a = len(head.anchor_masks[lvl])
+        for rows, spread, mean in ((slice(4, 5), OBJ_SPREAD, 0.0),
+                                   (slice(5, stride), CLS_SPREAD, CLS_MEAN)):
+            z = np.concatenate([img[lvl][:, rows] for img in raw], axis=-1)   # [A, k, P]
+            mu, sd = z.mean(axis=(0, 2)), z.std(axis=(0, 2)) + 1e-6          # per channel
+            scale = spread / sd
+            for i in range(a):
+                idx = np.arange(stride)[rows] + i * stride
+                w[idx] *= scale.reshape(-1, 1, 1, 1)
+                b[idx] = (b[idx] - mu) * scale + mean
+        conv.weight.set_value(w)
+        conv.bias.set_value(b)
+    raw = _raw_head(model, feeds)
+    lo, hi = -30.0, 30.0
+    for _ in range(60):   # the count grows with the offset
+        mid = 0.5 * (lo + hi)
+        if _count(raw, mid, conf_thresh, score_threshold) < candidates:
+            lo = mid
+        else:
+            hi = mid
+    for conv, mask in zip(head.yolo_outputs, head.anchor_masks):
+        b = conv.bias.numpy().copy()
+        b[np.arange(len(mask)) * stride + 4] += hi
+        conv.bias.set_value(b)
+    return {'objectness_offset': float(hi), 'target_candidates': int(candidates),
+            'mean_candidates': candidates_above(model, feeds, score_threshold)}
+
+
+def candidates_above(model, feeds, score_threshold=None):
+    """Mean number of (box, class) pairs per image whose score passes the NMS threshold,
+    through the model's own decode (before any top-k bound)."""
+    import paddle
+    score_threshold = model.post_process_op.nms.score_threshold if score_threshold is None \
+        else score_threshold
+    counts = []
+    with paddle.no_grad():
+        for f in feeds:
+            _, scores = model.decode(model(paddle.to_tensor(f['image'])),
+                                     paddle.to_tensor(f['im_shape']),
+                                     paddle.to_tensor(f['scale_factor']))
+            counts.append(int((scores.numpy() > score_threshold).sum()))
+    return float(np.mean(counts))
+
+
+# -- build -------------------------------------------------------------------------------
+def _row_name(config_name, size, strategy, int8, fused):
+    return '%s_%d_%s%s%s' % (config_name, size, strategy, '_int8' if int8 else '',
+                             '' if fused else '_unfused')
+
+
+def build_rows(work_dir, images, grid=QUICK_GRID, strategies=STRATEGIES, candidates=500,
+               unfused=(('baseline', False), ('r578', True)), ptq_algo='abs_max',
+               configs=FULL_SIZE_CONFIGS, overrides=(), onnx=True, progress=print):
+    """Build, export and quantize every row under ``work_dir``; -> the manifest (also
+    written to ``work_dir/manifest.json``).  A row already in the manifest is kept.
+
+    ``images``: RGB uint8 photos: the head is calibrated and PTQ calibrated on them.
+    ``unfused``: (strategy, int8) rows exported a second time without fused pre-processing.
+    """
+    from ppdet.engine.export import export_model
+    from ppdet.slim.quant import quantize_post
+    path = os.path.join(work_dir, 'manifest.json')
+    manifest = read_json(path) if os.path.isfile(path) else {'rows': {}}
+    labels = ['class%d' % i for i in range(80)]
+    for config_name, size in grid:
+        cfg = load_full_size(configs[config_name], size, overrides)
+        feeds = _feeds(cfg, images)
+        for strategy in strategies:
+            want = [(False, True), (True, True)] + [
+                (int8, False) for s, int8 in unfused if s == strategy]
+            if all(_row_name(config_name, size, strategy, i, f) in manifest['rows']
+                   for i, f in want):
+                continue
+            tic = time.time()
+            model = _build(cfg, strategy, size)
+            head = init_head_like_trained(model, feeds, candidates)
+            for fused in sorted({f for _, f in want}, reverse=True):
+                name = _row_name(config_name, size, strategy, False, fused)
+                out = os.path.join(work_dir, name)
+                export_model(model, cfg, out, labels, fuse_preprocess=fused,
+                             meta={'benchmark_head': head, 'strategy': strategy})
+                base = {'config': config_name, 'input_size': size, 'strategy': strategy,
+                        'fuse_preprocess': fused, 'head': head, 'parent': None}
+                if (False, fused) in want:
+                    manifest['rows'][name] = dict(base, int8=False, dir=out)
+                if onnx and (False, fused) in want:
+                    from ppdet.deploy.onnx import convert_to_onnx
+                    convert_to_onnx(out)
+                if (True, fused) in want:
+                    qname = _row_name(config_name, size, strategy, True, fused)
+                    qout = os.path.join(work_dir, qname)
+                    quantize_post(out, list(images), qout, algo=ptq_algo,
+                                  batch_nums=len(images), calibration_source='sample photos')
+                    manifest['rows'][qname] = dict(base, int8=True, dir=qout, parent=name)
+            write_json(path, manifest)
+            progress('%s %d %s: built in %.0f s, %.0f candidates per image (offset %.2f)'
+                     % (config_name, size, strategy, time.time() - tic,
+                        head['mean_candidates'], head['objectness_offset']))
+    return manifest
+
+
+# -- timing ------------------------------------------------------------------------------
+def _rss_mb():
+    with open('/proc/self/status') as f:
+        for line in f:
+            if line.startswith('VmRSS:'):
+                return int(line.split()[1]) / 1024.0
+    return 0.0
+
+
+def _runtimes_for(row, runtimes):
+    if row['int8']:
+        return [rt for rt in runtimes if rt == 'paddle']
+    return [rt for rt in runtimes if rt in ('paddle', 'onnx')]
+
+
+def time_rows(manifest, image, threads=(1,), rounds=10, warmup=3, runtimes=('paddle', 'onnx'),
+              check_images=None, pause_s=0.05, progress=print):
+    """Time every manifest row end to end, per (config, size, threads) group interleaved.
+
+    -> {'settings', 'cpu', 'groups': [{config, input_size, threads, cells: {key: cell}}]}
+    where a cell has the end-to-end ``median_ms`` / ``p90_ms`` over the rounds, the stage
+    means and shares (``preprocess_ms`` ...), ``ratio`` (speed-up vs the group's baseline
+    Paddle fp32 row), ``rss_added_mb`` (VmRSS added by loading + warm-up: every runtime is in
+    this one process, so its peak would be the sum), ``detections`` (after NMS) and, for int8,
+    ``agreement`` with the fp32 parent on ``check_images``.
+    """
+    from ppdet.deploy import Detector
+    from ppdet.deploy.benchmark import interleaved_latency, stage_split
+    from ppdet.deploy.compare import match_detections
+    groups = collections.OrderedDict()
+    for name, row in manifest['rows'].items():
+        groups.setdefault((row['config'], row['input_size']), []).append(name)
+    out = {'settings': {'rounds': int(rounds), 'warmup': int(warmup), 'threads': list(threads),
+                        'runtimes': list(runtimes), 'pause_s': pause_s, 'batch_size': 1,
+                        'image_shape': list(image.shape),
+                        'omp_num_threads': os.environ.get('OMP_NUM_THREADS')},
+           'cpu': cpu_flags(), 'date': time.strftime('%Y-%m-%d %H:%M %Z'),
+           'load_avg_start': list(os.getloadavg()), 'groups': []}
+    for (config_name, size), names in groups.items():
+        for t in threads:
+            dets, cells = collections.OrderedDict(), collections.OrderedDict()
+            for name in names:
+                row = manifest['rows'][name]
+                for rt in _runtimes_for(row, runtimes):
+                    key = '%s/%s' % (name, rt)
+                    before = _rss_mb()
+                    det = Detector(row['dir'], rt, cpu_threads=t)
+                    det.warm_up([image], warmup)
+                    dets[key] = det
+                    cells[key] = {'row': name, 'runtime': rt, 'strategy': row['strategy'],
+                                  'int8': row['int8'], 'fuse_preprocess': row['fuse_preprocess'],
+                                  'mean_candidates': row['head']['mean_candidates'],
+                                  'rss_added_mb': _rss_mb() - before}
+            progress('%s %d, %d thread(s): timing %d configurations, %d rounds'
+                     % (config_name, size, t, len(dets), rounds))
+            res = interleaved_latency(
+                collections.OrderedDict((k, (lambda d=d: d.predict([image]))) for k, d in
+                                        dets.items()), repeats=rounds, warmup=0, pause_s=pause_s)
+            base_key = None
+            for key, det in dets.items():
+                cell = cells[key]
+                cell.update(median_ms=res['median_ms'][key], p90_ms=res['p90_ms'][key])
+                cell.update(stage_split(det.timer.summary()))
+                cell['detections'] = int(len(det.predict([image])[0]))
+                if not cell['int8'] and cell['strategy'] == 'baseline' and \
+                        cell['runtime'] == 'paddle' and cell['fuse_preprocess']:
+                    base_key = key
+            for key, cell in cells.items():
+                cell['ratio'] = (cells[base_key]['median_ms'] / cell['median_ms']
+                                 if base_key else None)
+                row = manifest['rows'][cell['row']]
+                if row['int8'] and check_images:
+                    parent = '%s/paddle' % row['parent']
+                    if parent in dets:
+                        m = [match_detections(a, b) for a, b in zip(
+                            dets[parent].predict(check_images), dets[key].predict(check_images))]
+                        cell['agreement'] = (sum(x['matched'] for x in m) /
+                                             float(max(1, sum(max(x['n_a'], x['n_b'])
+                                                              for x in m))))
+            for det in dets.values():
+                det.close()
+            out['groups'].append({'config': config_name, 'input_size': size, 'threads': t,
+                                  'cells': cells})
+    out['load_avg_end'] = list(os.getloadavg())
+    return out
+
+
+def format_table(result, note=''):
+    """Markdown: CPU and load first, then one table per (config, size, threads)."""
+    cpu = result['cpu']
+    lines = ['# Full-size latency (end to end: preprocess + inference + postprocess)', '',
+             'CPU: %s (%s logical CPUs)  ' % (cpu['summary'], cpu['cpu_count']),
+             'CPU flags: `%s`  ' % cpu['flags'],
+             'Date: %s; load average at start %s, at end %s; OMP_NUM_THREADS=%s; %d rounds '
+             'interleaved after %d warm-up runs, batch 1, one %dx%d photo.' % (
+                 result['date'], '/'.join('%.1f' % x for x in result['load_avg_start']),
+                 '/'.join('%.1f' % x for x in result['load_avg_end']),
+                 result['settings']['omp_num_threads'], result['settings']['rounds'],
+                 result['settings']['warmup'], result['settings']['image_shape'][1],
+                 result['settings']['image_shape'][0])]
+    if note:
+        lines += ['', note]
+    for g in result['groups']:
+        lines += ['', '## %s at %d, %d thread(s)' % (g['config'], g['input_size'], g['threads']),
+                  '', '| model | runtime | pre | end to end (ms, median) | speed-up | '
+                  'pre / infer / post (ms, means) | pre+post share | candidates > thr | '
+                  'detections | RSS added (MB) | int8 agreement |',
+                  '|---|---|---|---|---|---|---|---|---|---|---|']
+        for c in g['cells'].values():
+            label = c['strategy'] + (' + int8' if c['int8'] else '')
+            lines.append('| %s | %s | %s | %.1f | %s | %.1f / %.1f / %.1f | %.1f%% | %.0f | %d | '
+                         '%.0f | %s |' % (
+                             label, 'Paddle oneDNN int8' if c['int8'] else (
+                                 'Paddle oneDNN fp32' if c['runtime'] == 'paddle'
+                                 else 'onnxruntime fp32'),
+                             'fused' if c['fuse_preprocess'] else 'Python',
+                             c['median_ms'], '%.2fx' % c['ratio'] if c['ratio'] else '-',
+                             c['preprocess_ms'], c['inference_ms'], c['postprocess_ms'],
+                             100 * c['pre_post_share'], c['mean_candidates'], c['detections'],
+                             c['rss_added_mb'],
+                             '%.0f%%' % (100 * c['agreement']) if 'agreement' in c else '-'))
+    return '\n'.join(lines) + '\n'

@@ -1,0 +1,61 @@
+"""ppdet/benchmark/full_size.py (benchmarks/full_size_latency.py) on a thin full-size config:
+trained-like head, fused exports, int8, the timed table with its split, CPU flags."""
+import os
+
+import cv2
+import numpy as np
+import pytest
+
+from ppdet.benchmark.full_size import (build_rows, candidates_above, format_table,
+                                       init_head_like_trained, load_full_size, time_rows)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CONFIGS = {'thin': os.path.join(ROOT, 'configs', 'yolov3_mobilenet_v1.yml')}
+THIN = ['MobileNetV1.scale=0.25', 'YOLOv3FPN.base_channel=32']
+SIZE = 96
+
+
+@pytest.fixture(scope='module')
+def photos():
+    from ppdet.data.sample_photos import no_face_photos
+    return [cv2.resize(im, (160, 120)) for im in no_face_photos().values()][:2]
+
+
+def test_head_is_set_to_the_candidate_count(photos):
+    from ppdet.benchmark.full_size import _build, _feeds
+    cfg = load_full_size(CONFIGS['thin'], SIZE, THIN)
+    model = _build(cfg, 'baseline', SIZE)
+    feeds = _feeds(cfg, photos)
+    assert candidates_above(model, feeds) > 5000      # a random head: everything passes
+    info = init_head_like_trained(model, feeds, candidates=60)
+    assert 30 <= info['mean_candidates'] <= 90, info
+    assert info['mean_candidates'] == candidates_above(model, feeds)
+
+
+def test_build_and_time_a_thin_grid(photos, tmp_path):
+    manifest = build_rows(str(tmp_path), photos, grid=(('thin', SIZE),),
+                          strategies=('baseline', 'r578'), candidates=60,
+                          unfused=(('r578', True),), configs=CONFIGS, overrides=THIN,
+                          progress=lambda m: None)
+    assert sorted(manifest['rows']) == sorted([
+        'thin_96_baseline', 'thin_96_baseline_int8', 'thin_96_r578', 'thin_96_r578_int8',
+        'thin_96_r578_int8_unfused'])
+    again = build_rows(str(tmp_path), photos, grid=(('thin', SIZE),),
+                       strategies=('baseline', 'r578'), unfused=(('r578', True),),
+                       configs=CONFIGS, overrides=THIN, progress=lambda m: None)
+    assert again == manifest                            # cached
+    res = time_rows(manifest, photos[0], threads=(1,), rounds=2, warmup=1,
+                    check_images=photos, progress=lambda m: None)
+    cells = res['groups'][0]['cells']
+    assert sorted(cells) == sorted([
+        'thin_96_baseline/paddle', 'thin_96_baseline/onnx', 'thin_96_baseline_int8/paddle',
+        'thin_96_r578/paddle', 'thin_96_r578/onnx', 'thin_96_r578_int8/paddle',
+        'thin_96_r578_int8_unfused/paddle'])
+    assert cells['thin_96_baseline/paddle']['ratio'] == 1.0
+    for c in cells.values():
+        assert c['stages_sum_ms'] == pytest.approx(c['end_to_end_ms'], rel=0.1, abs=0.1)
+        assert 0 < c['pre_post_share'] < 1 and c['median_ms'] > 0
+    assert 0 <= cells['thin_96_r578_int8/paddle']['agreement'] <= 1
+    md = format_table(res, 'shared machine')
+    assert 'CPU flags: `' in md and 'shared machine' in md and '| r578 + int8 |' in md
+    assert res['cpu']['flags']
