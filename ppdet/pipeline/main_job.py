@@ -26,6 +26,9 @@ PRUNE_SEEDS = (0, 1)
 # Fine-tuning after pruning, for QAT and for distillation: 3 epochs of the 1800-image built-in
 # set (336 steps at batch 16), a quarter of the baseline's 12.
 FINETUNE_EPOCHS = 3
+# QAT's learning rate, and its fp32 twin's (the ``finetuned`` rows: same schedule, no
+# quantization, so that aware minus finetuned is what quantization costs)
+QAT_LR = 0.0003
 # The post-training algorithms the demo runs: every valid one (ppdet.slim.quant.PTQ_ALGOS)
 # except 'emd'.
 DEMO_PTQ_ALGOS = tuple(a for a in PTQ_ALGOS if a != 'emd')
@@ -48,7 +51,7 @@ class Pipeline(object):
                  overrides=None, finetune_epochs=FINETUNE_EPOCHS, sensitivity_images=40,
                  dataset_kwargs=None, sensitivity_metric=None, calib_images=16,
                  teacher_config=TEACHER_CONFIG, teacher_epochs=None, stages=None,
-                 distill_weights=None, prune_seeds=PRUNE_SEEDS):
+                 distill_weights=None, prune_seeds=PRUNE_SEEDS, teacher_weights=None):
         self.config = config
         self.overrides = list(overrides or [])
         self.work_dir = work_dir
@@ -60,6 +63,9 @@ class Pipeline(object):
         self.calib_images = calib_images
         self.teacher_config = teacher_config
         self.teacher_epochs = teacher_epochs  # None: the teacher config's own schedule
+        # a teacher trained outside the job (benchmarks/distill_quality.py --only teacher):
+        # scored, not trained
+        self.teacher_weights = teacher_weights
         self.distill_weights = dict(DISTILL_WEIGHTS, **(distill_weights or {}))
         self.prune_seeds = [int(s) for s in prune_seeds]
         if not self.prune_seeds:
@@ -288,11 +294,23 @@ class Pipeline(object):
 
     def _deployed_ap(self, name, cfg=None):
         """AP of row ``name``'s exported model through Paddle Inference (int8 kernels for
-        a quantized model): what a deployed model really scores."""
+        a quantized model): what a deployed model really scores.  A quantized row also gets
+        its simulated values (``*_simulated``: the fake-quant graph in float, what PaddleSlim
+        and QAT optimised) and the detection agreement between the two (``agreement_vs_
+        simulated``: matched fraction, ppdet.deploy.compare.detection_agreement)."""
+        from ppdet.deploy.infer_cfg import load_infer_cfg
         from ppdet.engine.infer_eval import evaluate_exported
         row = dict(self.results[name])
-        res = evaluate_exported(cfg or self.cfg(), row['inference_dir'])
-        row.update({k + '_deployed': v for k, v in _values(res).items()})
+        cfg = cfg or self.cfg()
+        model_dir = row['inference_dir']
+        if not load_infer_cfg(model_dir).get('quantized'):
+            res = evaluate_exported(cfg, model_dir)
+            row.update({k + '_deployed': v for k, v in _values(res).items()})
+        else:
+            simulated, deployed = [], []
+            sim = evaluate_exported(cfg, model_dir, simulate=True, outputs=simulated)
+            dep = evaluate_exported(cfg, model_dir, outputs=deployed)
+            row.update(int8_values(sim, dep, simulated, deployed))
         self.record(name, row)
         return row
 
@@ -312,11 +330,13 @@ class Pipeline(object):
         out = self.path('inference', name)
         _, reports = quantize_post_with_report(
             self.results[source]['inference_dir'], calib[:self.calib_images], out,
-            keep_worst=keep_worst, algo=algo, batch_nums=self.calib_images)
+            keep_worst=keep_worst, algo=algo, batch_nums=self.calib_images,
+            calibration_source='TrainDataset')
         src = self.results[source]
         self.record(name, {'GFLOPs': src['GFLOPs'], 'size_MB': src['size_MB'],
                            'input_size': src['input_size'], 'inference_dir': out,
                            'quantized': 'post_%s' % algo, 'parent': source,
+                           'calibration_source': 'TrainDataset',
                            'kept_fp32': reports.get('kept_fp32', []),
                            'worst_layers': [(r['layer'], r['isolated']['snr_db'])
                                             for r in reports['first'][:5]]})
@@ -325,9 +345,19 @@ class Pipeline(object):
         self.record(name, row)
         self.append('rows', name)
 
-    def aware(self, source, config=None, lr=0.0003):
+    def finetuned(self, source='baseline', config=None, lr=QAT_LR):
+        """The fp32 twin of ``aware``: ``source`` fine-tuned on the QAT schedule and LR
+        without quantization (row ``finetuned`` / ``<source>_finetuned``)."""
+        name = qat_twin_name(source)
+        cfg = self._finetune_cfg(['LearningRate.base_lr=%g' % lr], config=config)
+        base = self.results[source]['weights']
+        weights = self.train(name, cfg, lambda t: t.load_weights(base))
+        self.evaluate(name, weights, cfg, extra={'parent': source, 'twin_of': 'aware'})
+
+    def aware(self, source, config=None, lr=QAT_LR):
         """Quantization-aware fine-tuning of ``source``'s checkpoint (pruned ones too);
-        ``config``: the source's config (default: the pipeline's)."""
+        ``config``: the source's config (default: the pipeline's).  Its fp32 twin is
+        :meth:`finetuned` on the same schedule and LR."""
         from ppdet.slim.qat import QATStep
         name = 'aware' if source == 'baseline' else '%s_aware' % source
         cfg = self._finetune_cfg(['LearningRate.base_lr=%g' % lr], config=config)
@@ -337,12 +367,14 @@ class Pipeline(object):
             t.load_weights(src_weights)  # restores a pruned structure from the file
             t.apply_step(QATStep.from_config(t.cfg))
         weights = self.train('qat_%s' % source, cfg, prepare)
-        self.evaluate(name, weights, cfg, extra={'quantized': 'aware', 'parent': source})
+        self.evaluate(name, weights, cfg, extra={'quantized': 'aware', 'parent': source,
+                                                 'twin': qat_twin_name(source)})
         row = self._deployed_ap(name, cfg)
         # fake-quant wrappers hide the convs from the FLOPs hooks; int8 does not change the
         # conv MACs, and the size column stays the fp32 parameter size for every row
         src = self.results[source]
-        row.update(AP_simulated=row['AP'], GFLOPs=src['GFLOPs'], size_MB=src['size_MB'])
+        # AP_dygraph: the QAT model in dygraph (fake-quant layers), before export
+        row.update(AP_dygraph=row['AP'], GFLOPs=src['GFLOPs'], size_MB=src['size_MB'])
         row.update(_deployed_as_scored(row))
         self.record(name, row)
 
@@ -350,6 +382,10 @@ class Pipeline(object):
     def train_teacher(self):
         extra = ['epoch=%d' % self.teacher_epochs] if self.teacher_epochs else []
         cfg = self.cfg(extra, config=self.teacher_config)
+        if self.teacher_weights:
+            logger.info('teacher: the cached %s (not trained here)', self.teacher_weights)
+            self.evaluate('teacher', self.teacher_weights, cfg, extra={'cached': True})
+            return
         self.evaluate('teacher', self.train('teacher', cfg), cfg)
 
     def alone(self):
@@ -397,7 +433,9 @@ class Pipeline(object):
         self.stage('quant:post_keep_worst',
                    lambda: self.post_quant('baseline', 'abs_max', keep_worst=3))
         self.stage('quant:r578_post', lambda: self.post_quant('r578', 'hist'))
+        self.stage('quant:finetuned', lambda: self.finetuned('baseline'))
         self.stage('quant:aware', lambda: self.aware('baseline'))
+        self.stage('quant:r578_finetuned', lambda: self.finetuned('r578'))
         self.stage('quant:r578_aware', lambda: self.aware('r578'))
         self.stage('distill:teacher', self.train_teacher)
         self.stage('distill:alone', self.alone)
@@ -418,6 +456,24 @@ def _values(res):
 
 def _values_text(res):
     return ' '.join('%s %.4f' % (k, v) for k, v in res.items())
+
+
+def qat_twin_name(source):
+    """The row of ``source`` fine-tuned like its QAT row but without quantization."""
+    return 'finetuned' if source == 'baseline' else '%s_finetuned' % source
+
+
+def int8_values(simulated, deployed, simulated_outputs, deployed_outputs):
+    """A quantized row's values from its two evaluations (EvalResults of the simulated and
+    the deployed model) and their per-image outputs: ``<value>_simulated``,
+    ``<value>_deployed`` and the agreement of deployed with simulated detections."""
+    from ppdet.deploy.compare import detection_agreement
+    agree = detection_agreement(simulated_outputs, deployed_outputs)
+    out = {k + '_simulated': v for k, v in _values(simulated).items()}
+    out.update({k + '_deployed': v for k, v in _values(deployed).items()})
+    out.update(agreement_vs_simulated=agree['matched_fraction'],
+               agreement_matched=agree['matched'], agreement_compared=agree['compared'])
+    return out
 
 
 def _deployed_as_scored(row):

@@ -1,5 +1,6 @@
 """The main job's results as markdown tables: every exported row (seed-style, relative to the
-baseline), then the pruning plans compared at equal FLOPs."""
+baseline), the int8 rows against their simulation and their fp32 reference (QAT against its
+fp32 twin), then the pruning plans compared at equal FLOPs."""
 
 
 def _pct(new, old):
@@ -10,7 +11,8 @@ def format_results(results):
     """Markdown table of what the pipeline measured (seed-style, relative to baseline)."""
     base = results.get('baseline')
     lines = ['| model | GFLOPs | size (MB) | input | AP after pruning | AP | AP50 | '
-             'AP deployed (Paddle Inference) |', '|---|---|---|---|---|---|---|---|']
+             'AP deployed (Paddle Inference) | AP simulated (int8 rows) | agreement deployed '
+             'vs simulated |', '|---|---|---|---|---|---|---|---|---|---|']
     for key in results.get('rows', []):
         r = results.get(key)
         if not r:
@@ -18,18 +20,60 @@ def format_results(results):
         rel = (lambda k: ' (%s)' % _pct(r[k], base[k])) if base and key != 'baseline' \
             else (lambda k: '')
         opt = (lambda k: '%.3f' % r[k] if k in r else '-')
-        lines.append('| %s | %.4f%s | %.2f%s | %d | %s | %.3f | %.3f | %s |' % (
+        agree = '%.0f%%' % (100 * r['agreement_vs_simulated']) \
+            if 'agreement_vs_simulated' in r else '-'
+        lines.append('| %s | %.4f%s | %.2f%s | %d | %s | %.3f | %.3f | %s | %s | %s |' % (
             key, r['GFLOPs'], rel('GFLOPs'), r['size_MB'], rel('size_MB'), r['input_size'],
-            opt('AP_after_prune'), r['AP'], r['AP50'], opt('AP_deployed')))
+            opt('AP_after_prune'), r['AP'], r['AP50'], opt('AP_deployed'), opt('AP_simulated'),
+            agree))
     if 'infer_image' in results:
         lines.append('')
         lines.append('detections drawn on %s (%d with score >= 0.5)' % (
             results['infer_image'], results.get('infer_detections', 0)))
     if 'sensitivity' in results:
         lines.append('sensitivity curves: %s' % results['sensitivity']['plot'])
+    int8 = format_int8_comparison(results)
+    if int8:
+        lines += ['', int8]
     comparison = format_pruning_comparison(results)
     if comparison:
         lines += ['', comparison]
+    return '\n'.join(lines)
+
+
+def int8_reference(results, row):
+    """The fp32 row an int8 row is judged against: a QAT row's twin (fine-tuned on the same
+    schedule without quantization) when it was run, else the row it was made from."""
+    twin = row.get('twin')
+    if twin and 'AP' in results.get(twin, {}):
+        return twin
+    return row.get('parent')
+
+
+def format_int8_comparison(results):
+    """Each int8 row: simulated vs deployed AP and their detection agreement, and the
+    deployed AP against its fp32 reference (:func:`int8_reference`)."""
+    rows = [(k, results[k]) for k in results.get('rows', [])
+            if results.get(k, {}).get('quantized') and 'AP_deployed' in results[k]]
+    if not rows:
+        return ''
+    lines = ['Int8 rows: simulated (fake-quant graph in float) vs deployed (Paddle Inference '
+             'oneDNN int8); QAT against its fp32 twin fine-tuned on the same schedule and LR, '
+             'post-training int8 against its source (deployed AP where measured)', '',
+             '| int8 row | AP simulated | AP deployed | deployed - simulated | agreement | '
+             'fp32 reference | its AP | int8 - reference |', '|---|---|---|---|---|---|---|---|']
+    for key, r in rows:
+        ref_name = int8_reference(results, r)
+        ref = results.get(ref_name, {})
+        ref_ap = ref.get('AP_deployed', ref.get('AP'))
+        sim = r.get('AP_simulated')
+        lines.append('| %s | %s | %.4f | %s | %s | %s | %s | %s |' % (
+            key, '%.4f' % sim if sim is not None else '-', r['AP_deployed'],
+            '%+.4f' % (r['AP_deployed'] - sim) if sim is not None else '-',
+            '%.0f%% (%d/%d)' % (100 * r['agreement_vs_simulated'], r['agreement_matched'],
+                                r['agreement_compared']) if 'agreement_vs_simulated' in r
+            else '-', ref_name or '-', '%.4f' % ref_ap if ref_ap is not None else '-',
+            '%+.4f' % (r['AP_deployed'] - ref_ap) if ref_ap is not None else '-'))
     return '\n'.join(lines)
 
 

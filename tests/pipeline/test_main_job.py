@@ -5,6 +5,8 @@ import os
 import pytest
 import yaml
 
+from ppdet.utils.checkpoint import read_meta
+
 from ppdet.pipeline.main_job import DEMO_PTQ_ALGOS, DISTILL_WEIGHTS, PRUNE_PRESETS, Pipeline
 from ppdet.pipeline.results_table import format_results, pruning_rows
 
@@ -34,7 +36,8 @@ def test_pipeline_runs_every_stage_and_resumes(tiny_config, tmp_path):
     res = Pipeline(tiny_config, **kw).run()
     pruned = [n for p in PRUNE_PRESETS for n in ('uniform_%s' % p, 'derived_%s' % p, p)]
     expected = (['baseline'] + pruned + ['post_%s' % a for a in DEMO_PTQ_ALGOS] +
-                ['post_abs_max_keep3', 'r578_post', 'aware', 'r578_aware', 'teacher',
+                ['post_abs_max_keep3', 'r578_post', 'finetuned', 'aware', 'r578_finetuned',
+                 'r578_aware', 'teacher',
                  'student_alone', 'l2_distill', 'fine_grained_distill', 'r578_distill'])
     assert res['rows'] == expected
     for row in expected:
@@ -49,8 +52,22 @@ def test_pipeline_runs_every_stage_and_resumes(tiny_config, tmp_path):
         info = yaml.safe_load(open(os.path.join(res[row]['inference_dir'], 'infer_cfg.yml')))
         assert info['quantized'], row
         assert 0.0 <= res[row]['AP'] <= 1.0
+        # every int8 row: simulated beside deployed, and their detection agreement
+        assert res[row]['AP'] == res[row]['AP_deployed'], row
+        assert 0.0 <= res[row]['AP_simulated'] <= 1.0, row
+        assert 0.0 <= res[row]['agreement_vs_simulated'] <= 1.0, row
+    for row in ('post_hist', 'r578_post'):
+        assert res[row]['calibration_source'] == 'TrainDataset'
+        info = yaml.safe_load(open(os.path.join(res[row]['inference_dir'], 'infer_cfg.yml')))
+        assert info['compression']['quant']['calibration_source'] == 'TrainDataset'
+    # QAT beside its fp32 twin: same source, same schedule, no quantization
+    for source, twin in (('baseline', 'finetuned'), ('r578', 'r578_finetuned')):
+        aware = 'aware' if source == 'baseline' else 'r578_aware'
+        assert res[aware]['twin'] == twin and res[twin]['parent'] == source
+        assert res[twin]['GFLOPs'] == res[aware]['GFLOPs'] == res[source]['GFLOPs']
+    assert [s['kind'] for s in read_meta(res['r578_finetuned']['weights'])['steps']] == \
+        ['prune']
     # the chained checkpoints describe themselves
-    from ppdet.utils.checkpoint import read_meta
     kinds = [s['kind'] for s in read_meta(res['r578_aware']['weights'])['steps']]
     assert kinds == ['prune', 'quant']
     kinds = [s['kind'] for s in read_meta(res['r578_distill']['weights'])['steps']]
@@ -65,6 +82,8 @@ def test_pipeline_runs_every_stage_and_resumes(tiny_config, tmp_path):
     assert os.path.isfile(res['sensitivity']['plot']) and os.path.isfile(res['infer_image'])
     table = format_results(res)
     assert '| r578_aware |' in table and '(-' in table
+    assert '| aware | %.4f | %.4f |' % (res['aware']['AP_simulated'], res['aware']['AP']) in table
+    assert '| finetuned | %.4f |' % res['finetuned']['AP'] in table
     # the job's output ends with the plans compared at equal FLOPs, over both seeds
     last = table.rstrip().splitlines()[-6:]
     assert all(line.startswith('| -') and ', n=2) | 0,3 | ' in line for line in last), last
