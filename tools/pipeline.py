@@ -6,7 +6,8 @@ released BlazeFace imported and quantized; WIDER FACE Easy / Medium / Hard AP).
 Stages (each resumable): generate data, train, eval (+export), infer, sensitivity,
 prune: at the FLOPs cut of each preset (sensity, r578), the preset, one uniform ratio and
 ratios derived from the sensitivities, each fine-tuned once per --seeds, post-training int8 (each algo; r578 too), QAT (baseline
-and r578), teacher; baseline fine-tuned alone / with L2 / with fine-grained distillation,
+and r578, each beside its fp32 twin fine-tuned on the same schedule), teacher (or a cached
+one: --teacher_weights); baseline fine-tuned alone / with L2 / with fine-grained distillation,
 r578 fine-tuned with the teacher (each on the same fine-tuning schedule).
 """
 import shutil
@@ -41,6 +42,12 @@ def main():
                              'configs/builtin/yolov3_r18x05_builtin_teacher.yml)')
     parser.add_argument('--teacher_epochs', type=int, default=None,
                         help="the teacher's training epochs (default: its config's)")
+    parser.add_argument('--teacher_weights', default=None,
+                        help='a teacher trained outside the job (scored, not trained), e.g. '
+                             'the 24-epoch one from benchmarks/distill_quality.py --only '
+                             'teacher: --teacher_config configs/builtin/yolov3_r18x05_builtin_'
+                             'teacher_long.yml --teacher_weights output/issue16/distill/'
+                             'teacher/model_final')
     parser.add_argument('--stages', nargs='*', default=None,
                         help='only these stage groups: data train eval infer sensitivity '
                              'prune quant distill (default: all), or single stages such as '
@@ -55,9 +62,9 @@ def main():
         shutil.rmtree(args.work_dir, ignore_errors=True)
     if args.model == 'blazeface':
         from ppdet.pipeline.face_job import FacePipeline, face_results_table
-        if args.teacher_config or args.teacher_epochs:
+        if args.teacher_config or args.teacher_epochs or args.teacher_weights:
             parser.error('--model blazeface: the teacher is the trained baseline (no '
-                         '--teacher_config / --teacher_epochs)')
+                         '--teacher_config / --teacher_epochs / --teacher_weights)')
         pipe = FacePipeline(args.config, work_dir=args.work_dir, dataset_dir=args.dataset_dir,
                             overrides=args.opt, finetune_epochs=args.finetune_epochs,
                             sensitivity_images=args.sensitivity_images, stages=args.stages,
@@ -68,7 +75,7 @@ def main():
     from ppdet.pipeline.results_table import format_results
     pipe = Pipeline(args.config, work_dir=args.work_dir,
                     teacher_config=args.teacher_config or TEACHER_CONFIG,
-                    teacher_epochs=args.teacher_epochs,
+                    teacher_epochs=args.teacher_epochs, teacher_weights=args.teacher_weights,
                     dataset_dir=args.dataset_dir, overrides=args.opt,
                     finetune_epochs=args.finetune_epochs,
                     sensitivity_images=args.sensitivity_images, stages=args.stages,

@@ -1,5 +1,5 @@
-"""The main job's int8 rows without training: simulated vs deployed values and agreement,
-the QAT twin's schedule, the calibration source, and the tables that compare them."""
+"""The main job without training: int8 rows (simulated vs deployed values and agreement,
+the QAT twin's schedule, the calibration source, the tables), the cached teacher."""
 import os
 
 import numpy as np
@@ -149,3 +149,14 @@ def test_tables_compare_int8_with_simulation_and_qat_with_its_twin():
     assert '| post_hist | 1.0000 (+0.00%) | 2.00 (+0.00%) | 64 | - | 0.390 | 0.390 | 0.390 | ' \
         '0.392 | 96% |' in table
     assert format_int8_comparison({'rows': ['baseline'], 'baseline': _row(0.4)}) == ''
+
+
+def test_cached_teacher_is_scored_not_trained(tiny_config, tmp_path, monkeypatch):
+    scored = {}
+    pipe = Pipeline(tiny_config, work_dir=str(tmp_path / 'pipe'), teacher_config=tiny_config,
+                    teacher_weights='cache/teacher/model_final')
+    monkeypatch.setattr(pipe, 'train', lambda *a, **k: pytest.fail('the teacher was trained'))
+    monkeypatch.setattr(pipe, 'evaluate', lambda name, w, cfg=None, extra=None, **kw:
+                        scored.__setitem__(name, dict(extra or {}, weights=w)))
+    pipe.train_teacher()
+    assert scored['teacher'] == {'weights': 'cache/teacher/model_final', 'cached': True}

@@ -1,0 +1,174 @@
+"""Distillation against its undistilled twin, per student and seed (issue 16).
+
+python benchmarks/distill_quality.py                      # everything (resumable)
+python benchmarks/distill_quality.py --only teacher       # just train + score the teacher
+python benchmarks/distill_quality.py --teacher_weights output/issue16/distill/teacher/model_final
+
+Students: the trained baseline (``--baseline_weights``) and the r578 checkpoint right after
+pruning (``--r578_student``), both from a finished main job.  For each student and seed:
+``twin`` (fine-tuned alone), ``l2`` and ``fine_grained`` (fine-tuned with the teacher), all on
+the main job's fine-tuning schedule (``--finetune_epochs``, the config's LR) with that seed.
+The teacher (``--teacher_config``, default the 24-epoch x0.5 teacher) is trained once and
+cached under ``--work_dir``/teacher, or taken from ``--teacher_weights``.  Before any student
+is distilled, the teacher must beat the baseline's twin by ``--min_margin`` AP (else the
+script stops and says so: a teacher below its student teaches nothing, as on 2026-11-30).
+
+Every run is a stage of a main-job Pipeline in ``--work_dir`` (results.json, resumes an
+interrupted training from its last epoch).  Writes benchmarks/results/distill_quality.{json,md}
+with the CPU and its flags at the top.  Budget: one training at a time; with
+OMP_NUM_THREADS=1 a student step took 1.6 s and a teacher step 3.1 s on a shared AMD EPYC.
+"""
+import datetime
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from ppdet.utils.cli import ArgsParser, run_main  # noqa: E402
+
+STUDENT_CONFIG = 'configs/builtin/yolov3_r18_builtin.yml'
+TEACHER_CONFIG = 'configs/builtin/yolov3_r18x05_builtin_teacher_long.yml'
+RESULTS = 'benchmarks/results/distill_quality'
+KINDS = ('twin', 'l2', 'fine_grained')
+
+
+def run_name(student, kind, seed):
+    return '%s_%s_seed%d' % (student, kind, seed)
+
+
+def finetune(pipe, student, weights, kind, seed):
+    """One fine-tuning run of ``weights`` (a checkpoint; a pruned one brings its plan) on the
+    fine-tuning schedule with ``seed``: alone (``twin``) or with the teacher (``kind`` = loss)."""
+    from ppdet.slim.distill import DistillStep
+    name = run_name(student, kind, seed)
+    extra = ['seed=%d' % seed] + (['use_fine_grained_loss=true'] if kind == 'fine_grained'
+                                  else [])
+    cfg = pipe._finetune_cfg(extra)
+
+    def prepare(t):
+        t.load_weights(weights)
+        if kind != 'twin':
+            t.apply_step(DistillStep(pipe.teacher_config, pipe.results['teacher']['weights'],
+                                     loss=kind, weight=pipe.distill_weights[kind],
+                                     student_cfg=t.cfg))
+    trained = pipe.train(name, cfg, prepare)
+    info = {'student': student, 'kind': kind, 'seed': seed}
+    if kind != 'twin':
+        info['distill_weight'] = pipe.distill_weights[kind]
+    pipe.evaluate(name, trained, cfg, extra=info, table_row=False)
+
+
+def summarize(results, students, seeds):
+    """Per student: each seed's twin / l2 / fine-grained AP and the means (AP x 100)."""
+    out = {}
+    for student in students:
+        per_seed = {}
+        for seed in seeds:
+            aps = {k: results.get(run_name(student, k, seed), {}).get('AP') for k in KINDS}
+            per_seed[seed] = {k: round(100 * v, 2) for k, v in aps.items() if v is not None}
+        means = {}
+        for k in KINDS:
+            vals = [r[k] for r in per_seed.values() if k in r]
+            if len(vals) == len(seeds):
+                means[k] = round(sum(vals) / len(vals), 2)
+        for k in ('l2', 'fine_grained'):
+            if k in means and 'twin' in means:
+                means['%s_minus_twin' % k] = round(means[k] - means['twin'], 2)
+        out[student] = {'per_seed': per_seed, 'mean': means}
+    return out
+
+
+def write_md(path, res):
+    lines = ['# Distillation against its undistilled twin (built-in YOLOv3)', '',
+             'CPU: %s' % res['cpu'], '', 'CPU flags: `%s`' % ' '.join(res['cpu_flags']), '',
+             'Teacher: `%s` (%s), AP %s. Students fine-tuned %d epochs with each seed; twin = '
+             'the same run without the teacher. Weights: %s. COCO box AP x 100 on EvalDataset '
+             '(dygraph).' % (res['teacher_config'], res['teacher_weights'],
+                             res.get('teacher_AP', 'not measured'), res['finetune_epochs'],
+                             res['distill_weights']), '',
+             '| student | seed | twin | L2 | fine-grained |', '|---|---|---|---|---|']
+    for student, s in res['students'].items():
+        for seed, r in s['per_seed'].items():
+            lines.append('| %s | %s | %s | %s | %s |' % (
+                student, seed, *[r.get(k, '-') for k in KINDS]))
+        m = s['mean']
+        if m:
+            lines.append('| %s | mean | %s | %s (%s) | %s (%s) |' % (
+                student, m.get('twin', '-'), m.get('l2', '-'), m.get('l2_minus_twin', '-'),
+                m.get('fine_grained', '-'), m.get('fine_grained_minus_twin', '-')))
+    if res.get('stopped'):
+        lines += ['', '**Stopped:** %s' % res['stopped']]
+    lines += ['', 'command: `%s`' % res['command']]
+    with open(path, 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+
+
+def main():
+    parser = ArgsParser('distillation vs its twin, per student and seed', config_required=False)
+    parser.add_argument('--work_dir', default='output/issue16/distill')
+    parser.add_argument('--dataset_dir', default='output/issue19/data',
+                        help='the main job dataset_dir (its coco/ layout)')
+    parser.add_argument('--baseline_weights', default='output/issue19/pipe/baseline/model_final')
+    parser.add_argument('--r578_student',
+                        default='output/issue19/pipe/prune_r578/pruned_no_finetune',
+                        help='the r578-pruned baseline before fine-tuning')
+    parser.add_argument('--teacher_config', default=TEACHER_CONFIG)
+    parser.add_argument('--teacher_weights', default=None,
+                        help='a trained teacher (skips training it)')
+    parser.add_argument('--students', default='baseline,r578')
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1])
+    parser.add_argument('--finetune_epochs', type=int, default=3)
+    parser.add_argument('--min_margin', type=float, default=2.0,
+                        help="AP x 100 the teacher must beat the baseline twin's mean by")
+    parser.add_argument('--only', default=None, choices=['teacher'],
+                        help='teacher: train and score the teacher only')
+    args = parser.parse_args()
+    from ppdet.benchmark.cpu import cpu_description
+    from ppdet.pipeline.main_job import Pipeline
+    from ppdet.utils.fileio import write_json
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from ptq_quality import cpu_flags
+    pipe = Pipeline(args.config or STUDENT_CONFIG, work_dir=args.work_dir,
+                    dataset_dir=args.dataset_dir, overrides=args.opt,
+                    finetune_epochs=args.finetune_epochs, teacher_config=args.teacher_config,
+                    teacher_weights=args.teacher_weights)
+    students = {'baseline': args.baseline_weights, 'r578': args.r578_student}
+    names = args.students.split(',')
+    res = {'teacher_config': args.teacher_config, 'finetune_epochs': args.finetune_epochs,
+           'distill_weights': pipe.distill_weights, 'seeds': args.seeds,
+           'cpu': cpu_description(), 'cpu_flags': cpu_flags(),
+           'date': datetime.datetime.now().strftime('%Y-%m-%d %H:%M'),
+           'command': 'python benchmarks/distill_quality.py ' + ' '.join(sys.argv[1:])}
+
+    def report():
+        res['teacher_weights'] = pipe.results.get('teacher', {}).get('weights', 'not trained')
+        if 'teacher' in pipe.results:
+            res['teacher_AP'] = round(100 * pipe.results['teacher']['AP'], 2)
+        res['students'] = summarize(pipe.results, names, args.seeds)
+        write_json(RESULTS + '.json', res)
+        write_md(RESULTS + '.md', res)
+
+    pipe.stage('distill:teacher', pipe.train_teacher)
+    report()
+    if args.only == 'teacher':
+        return
+    for seed in args.seeds:
+        pipe.stage('twin_baseline_%d' % seed, lambda s=seed: finetune(
+            pipe, 'baseline', students['baseline'], 'twin', s))
+    twin = summarize(pipe.results, ['baseline'], args.seeds)['baseline']['mean']['twin']
+    if res['teacher_AP'] < twin + args.min_margin:
+        res['stopped'] = ('the teacher (AP %.2f) does not beat the baseline twin (%.2f) by %.1f: '
+                          'train it longer (--teacher_epochs / its config) before distilling'
+                          % (res['teacher_AP'], twin, args.min_margin))
+        report()
+        raise SystemExit(res['stopped'])
+    for student in names:
+        for seed in args.seeds:
+            for kind in KINDS:
+                pipe.stage('%s_%s_%d' % (kind, student, seed), lambda st=student, k=kind, s=seed:
+                           finetune(pipe, st, students[st], k, s))
+                report()
+
+
+if __name__ == '__main__':
+    run_main(main)
