@@ -50,7 +50,8 @@ def main(argv=None):
     threads = [int(t) for t in (args.threads or ('1' if args.quick else '1,2')).split(',')]
     rounds = args.rounds or (10 if args.quick else 20)
     if args.stage in ('all', 'build'):
-        manifest = build_rows(args.work_dir, images, grid=grid, candidates=args.candidates)
+        manifest = build_rows(args.work_dir, images, grid=grid, candidates=args.candidates,
+                              timing_image=photos['astronaut'])
     if args.stage == 'build':
         return
     from ppdet.utils.fileio import read_json

@@ -198,14 +198,37 @@ def _row_name(config_name, size, strategy, int8, fused):
                              '' if fused else '_unfused')
 
 
+def _save_decoded(model, cfg, image, path):
+    """The decoded boxes [1,N,4] and scores [1,C,N] of ``image``: what enters NMS."""
+    import paddle
+    f = _feeds(cfg, [image])[0]
+    with paddle.no_grad():
+        boxes, scores = model.decode(model(paddle.to_tensor(f['image'])),
+                                     paddle.to_tensor(f['im_shape']),
+                                     paddle.to_tensor(f['scale_factor']))
+    np.savez(path, boxes=boxes.numpy(), scores=scores.numpy())
+    return path
+
+
+def _nms_settings(model):
+    nms = model.post_process_op.nms
+    return {k: getattr(nms, k) for k in ('score_threshold', 'nms_top_k', 'keep_top_k',
+                                         'nms_threshold', 'normalized', 'nms_eta',
+                                         'background_label', 'pre_nms_top_k')}
+
+
 def build_rows(work_dir, images, grid=QUICK_GRID, strategies=STRATEGIES, candidates=500,
                unfused=(('baseline', False), ('r578', True)), ptq_algo='abs_max',
-               configs=FULL_SIZE_CONFIGS, overrides=(), onnx=True, progress=print):
+               configs=FULL_SIZE_CONFIGS, overrides=(), onnx=True, progress=print,
+               timing_image=None):
     """Build, export and quantize every row under ``work_dir``; -> the manifest (also
     written to ``work_dir/manifest.json``).  A row already in the manifest is kept.
 
     ``images``: RGB uint8 photos: the head is calibrated and PTQ calibrated on them.
     ``unfused``: (strategy, int8) rows exported a second time without fused pre-processing.
+    ``timing_image`` (default ``images[0]``): its decoded boxes and scores are saved per
+    model (``decoded.npz``; for the baseline also ``decoded_random_head.npz``, before the
+    head is set up) so that :func:`time_rows` can time the NMS on its own.
     """
     from ppdet.engine.export import export_model
     from ppdet.slim.quant import quantize_post
@@ -223,14 +246,21 @@ def build_rows(work_dir, images, grid=QUICK_GRID, strategies=STRATEGIES, candida
                 continue
             tic = time.time()
             model = _build(cfg, strategy, size)
+            timing = images[0] if timing_image is None else timing_image
+            os.makedirs(work_dir, exist_ok=True)
+            stem = os.path.join(work_dir, '%s_%d_%s' % (config_name, size, strategy))
+            random_npz = _save_decoded(model, cfg, timing, stem + '_decoded_random_head.npz')
             head = init_head_like_trained(model, feeds, candidates)
+            trained_npz = _save_decoded(model, cfg, timing, stem + '_decoded.npz')
             for fused in sorted({f for _, f in want}, reverse=True):
                 name = _row_name(config_name, size, strategy, False, fused)
                 out = os.path.join(work_dir, name)
                 export_model(model, cfg, out, labels, fuse_preprocess=fused,
                              meta={'benchmark_head': head, 'strategy': strategy})
                 base = {'config': config_name, 'input_size': size, 'strategy': strategy,
-                        'fuse_preprocess': fused, 'head': head, 'parent': None}
+                        'fuse_preprocess': fused, 'head': head, 'parent': None,
+                        'decoded': trained_npz, 'decoded_random_head': random_npz,
+                        'nms': _nms_settings(model)}
                 if (False, fused) in want:
                     manifest['rows'][name] = dict(base, int8=False, dir=out)
                 if onnx and (False, fused) in want:
@@ -256,6 +286,27 @@ def _rss_mb():
             if line.startswith('VmRSS:'):
                 return int(line.split()[1]) / 1024.0
     return 0.0
+
+
+def time_nms(decoded_npz, settings, rounds=20, pre_nms_top_k=None):
+    """Median ms of the exported post-process's NMS (the candidate bound, then
+    ``multiclass_nms3``) on the saved decoded boxes / scores, in this process's threads;
+    ``pre_nms_top_k`` overrides the bound (0: off).  -> (median_ms, pairs above threshold)."""
+    import paddle
+    from ppdet.modeling.post_process import MultiClassNMS
+    kw = dict(settings)
+    if pre_nms_top_k is not None:
+        kw['pre_nms_top_k'] = pre_nms_top_k
+    nms = MultiClassNMS(**kw)
+    d = np.load(decoded_npz)
+    boxes, scores = paddle.to_tensor(d['boxes']), paddle.to_tensor(d['scores'])
+    samples = []
+    with paddle.no_grad():
+        for _ in range(int(rounds) + 2):
+            t0 = time.perf_counter()
+            nms(boxes, scores)
+            samples.append((time.perf_counter() - t0) * 1e3)
+    return float(np.median(samples[2:])), int((d['scores'] > kw['score_threshold']).sum())
 
 
 def _runtimes_for(row, runtimes):
@@ -330,9 +381,38 @@ def time_rows(manifest, image, threads=(1,), rounds=10, warmup=3, runtimes=('pad
                                                               for x in m))))
             for det in dets.values():
                 det.close()
+            nms = _nms_group(manifest, names, t, rounds)
+            for cell in cells.values():
+                row = manifest['rows'][cell['row']]
+                key = row['parent'] or cell['row']
+                if key in nms:
+                    cell['nms_ms'] = nms[key]['bounded_ms']
+                    cell['nms_share'] = cell['nms_ms'] / cell['end_to_end_ms']
             out['groups'].append({'config': config_name, 'input_size': size, 'threads': t,
-                                  'cells': cells})
+                                  'cells': cells, 'nms': nms})
     out['load_avg_end'] = list(os.getloadavg())
+    return out
+
+
+def _nms_group(manifest, names, threads, rounds):
+    """NMS alone per fp32 row of a group, trained-like head and (baseline) random head,
+    with and without the candidate bound."""
+    from paddle.base import core
+    core.set_num_threads(int(threads))   # dygraph CPU kernels (Paddle's own math threads)
+    out = collections.OrderedDict()
+    for name in names:
+        row = manifest['rows'][name]
+        if row['int8'] or not row['fuse_preprocess'] or 'decoded' not in row:
+            continue
+        cell = {}
+        cell['bounded_ms'], cell['candidates'] = time_nms(row['decoded'], row['nms'], rounds)
+        cell['unbounded_ms'], _ = time_nms(row['decoded'], row['nms'], rounds, pre_nms_top_k=0)
+        if row['strategy'] == 'baseline':
+            cell['random_head_bounded_ms'], cell['random_head_candidates'] = time_nms(
+                row['decoded_random_head'], row['nms'], max(3, rounds // 4))
+            cell['random_head_unbounded_ms'], _ = time_nms(
+                row['decoded_random_head'], row['nms'], max(3, rounds // 4), pre_nms_top_k=0)
+        out[name] = cell
     return out
 
 
@@ -354,20 +434,31 @@ def format_table(result, note=''):
     for g in result['groups']:
         lines += ['', '## %s at %d, %d thread(s)' % (g['config'], g['input_size'], g['threads']),
                   '', '| model | runtime | pre | end to end (ms, median) | speed-up | '
-                  'pre / infer / post (ms, means) | pre+post share | candidates > thr | '
-                  'detections | RSS added (MB) | int8 agreement |',
-                  '|---|---|---|---|---|---|---|---|---|---|---|']
+                  'pre / infer / post (ms, means) | pre+post share | NMS alone (ms; share) | '
+                  'candidates > thr | detections | RSS added (MB) | int8 agreement |',
+                  '|---|---|---|---|---|---|---|---|---|---|---|---|']
         for c in g['cells'].values():
             label = c['strategy'] + (' + int8' if c['int8'] else '')
-            lines.append('| %s | %s | %s | %.1f | %s | %.1f / %.1f / %.1f | %.1f%% | %.0f | %d | '
-                         '%.0f | %s |' % (
+            lines.append('| %s | %s | %s | %.1f | %s | %.1f / %.1f / %.1f | %.1f%% | %s | %.0f | '
+                         '%d | %.0f | %s |' % (
                              label, 'Paddle oneDNN int8' if c['int8'] else (
                                  'Paddle oneDNN fp32' if c['runtime'] == 'paddle'
                                  else 'onnxruntime fp32'),
                              'fused' if c['fuse_preprocess'] else 'Python',
                              c['median_ms'], '%.2fx' % c['ratio'] if c['ratio'] else '-',
                              c['preprocess_ms'], c['inference_ms'], c['postprocess_ms'],
-                             100 * c['pre_post_share'], c['mean_candidates'], c['detections'],
+                             100 * c['pre_post_share'],
+                             '%.2f; %.1f%%' % (c['nms_ms'], 100 * c['nms_share'])
+                             if 'nms_ms' in c else '-',
+                             c['mean_candidates'], c['detections'],
                              c['rss_added_mb'],
                              '%.0f%%' % (100 * c['agreement']) if 'agreement' in c else '-'))
+        rand = [(n, v) for n, v in g.get('nms', {}).items() if 'random_head_bounded_ms' in v]
+        for n, v in rand:
+            lines += ['', 'NMS alone on %s: trained-like head (%d pairs above the threshold) %.2f '
+                      'ms with the pre_nms_top_k bound, %.2f ms without; random head (%d pairs) '
+                      '%.2f ms with, %.2f ms without.' % (
+                          n, v['candidates'], v['bounded_ms'], v['unbounded_ms'],
+                          v['random_head_candidates'], v['random_head_bounded_ms'],
+                          v['random_head_unbounded_ms'])]
     return '\n'.join(lines) + '\n'

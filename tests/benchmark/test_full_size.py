@@ -56,6 +56,12 @@ def test_build_and_time_a_thin_grid(photos, tmp_path):
         assert c['stages_sum_ms'] == pytest.approx(c['end_to_end_ms'], rel=0.1, abs=0.1)
         assert 0 < c['pre_post_share'] < 1 and c['median_ms'] > 0
     assert 0 <= cells['thin_96_r578_int8/paddle']['agreement'] <= 1
+    nms = res['groups'][0]['nms']
+    assert sorted(nms) == ['thin_96_baseline', 'thin_96_r578']
+    assert nms['thin_96_baseline']['random_head_candidates'] > 5000
+    assert 0 < nms['thin_96_baseline']['candidates'] < 200
+    assert cells['thin_96_r578_int8/paddle']['nms_ms'] == nms['thin_96_r578']['bounded_ms']
     md = format_table(res, 'shared machine')
     assert 'CPU flags: `' in md and 'shared machine' in md and '| r578 + int8 |' in md
+    assert 'NMS alone on thin_96_baseline: trained-like head' in md
     assert res['cpu']['flags']
