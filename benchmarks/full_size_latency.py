@@ -33,6 +33,9 @@ def build_parser():
     p.add_argument('--candidates', type=int, default=500,
                    help='(box, class) pairs per image above the NMS score threshold')
     p.add_argument('--runtimes', default='paddle,onnx')
+    p.add_argument('--onednn_profile', action='store_true',
+                   help='also list, per int8 row, the oneDNN primitives by data type '
+                        '(ONEDNN_VERBOSE in a child process): what still runs in fp32')
     p.add_argument('--note', default='', help='a line written under the header (e.g. the load)')
     return p
 
@@ -70,6 +73,15 @@ def main(argv=None):
     os.makedirs(args.out_dir, exist_ok=True)
     write_json(stem + '.json', result)
     md = format_table(result, args.note)
+    if args.onednn_profile:
+        from ppdet.benchmark.onednn_ops import format_summary, onednn_profile
+        result['onednn'] = {}
+        md += '\n## oneDNN primitives of the int8 models (one pass, %d thread)\n' % threads[0]
+        for name, row in manifest['rows'].items():
+            if row['int8'] and row['fuse_preprocess']:
+                result['onednn'][name] = onednn_profile(row['dir'], threads=threads[0])
+                md += '\n' + format_summary(name, result['onednn'][name])
+        write_json(stem + '.json', result)
     with open(stem + '.md', 'w') as f:
         f.write(md)
     print(md)

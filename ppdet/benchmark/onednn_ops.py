@@ -1,0 +1,88 @@
+"""Which primitives of a deployed model run in int8 and which in fp32 (oneDNN verbose).
+
+:func:`onednn_profile` runs a model in a child process with ``ONEDNN_VERBOSE=1`` (the
+variable must be set before oneDNN loads) and :func:`summarize` groups the ``exec`` lines
+of the last timed pass by primitive kind, source data type and implementation, with their
+count and time.  What it answers: how much of an int8 model's oneDNN time is still fp32
+(output convs kept float, reorders between layouts, element-wise ops around them).
+"""
+import collections
+import os
+import re
+import subprocess
+import sys
+
+__all__ = ['parse_exec_lines', 'summarize', 'onednn_profile', 'format_summary']
+
+_CHILD = r'''
+import sys
+from ppdet.deploy import Detector
+from ppdet.data.sample_photos import face_photos
+det = Detector(sys.argv[1], sys.argv[2], cpu_threads=int(sys.argv[3]))
+image = face_photos()['astronaut']
+det.warm_up([image], int(sys.argv[4]))
+print('=== timed pass ===', flush=True)
+det.predict([image])
+'''
+
+
+def parse_exec_lines(lines):
+    """``onednn_verbose,exec,...`` lines -> [{'primitive', 'impl', 'dtype', 'ms', 'shape'}]."""
+    out = []
+    for line in lines:
+        if not line.startswith(('onednn_verbose,exec', 'dnnl_verbose,exec')):
+            continue
+        f = line.strip().split(',')
+        if len(f) < 10:
+            continue
+        mds = f[6]
+        m = re.search(r'(?:src|data)_(\w+?):', mds)
+        try:
+            ms = float(f[-1])
+        except ValueError:
+            continue
+        out.append({'primitive': f[3], 'impl': f[4], 'dtype': m.group(1) if m else '?',
+                    'ms': ms, 'shape': f[-2]})
+    return out
+
+
+def summarize(records):
+    """-> rows sorted by time: {'primitive', 'dtype', 'impl', 'count', 'ms', 'share'} and
+    the fp32 share of the total oneDNN time."""
+    agg = collections.OrderedDict()
+    for r in records:
+        key = (r['primitive'], r['dtype'], r['impl'])
+        a = agg.setdefault(key, {'primitive': key[0], 'dtype': key[1], 'impl': key[2],
+                                 'count': 0, 'ms': 0.0})
+        a['count'] += 1
+        a['ms'] += r['ms']
+    total = sum(a['ms'] for a in agg.values()) or 1.0
+    rows = sorted(agg.values(), key=lambda a: -a['ms'])
+    for a in rows:
+        a['share'] = a['ms'] / total
+    fp32 = sum(a['ms'] for a in rows if a['dtype'] == 'f32')
+    return {'rows': rows, 'total_ms': total, 'fp32_ms': fp32, 'fp32_share': fp32 / total}
+
+
+def onednn_profile(model_dir, run_mode='paddle', threads=1, warmup=3, timeout=300):
+    """Run ``model_dir`` once after ``warmup`` passes with oneDNN verbose; -> summarize()."""
+    env = dict(os.environ, ONEDNN_VERBOSE='1', DNNL_VERBOSE='1')
+    proc = subprocess.run([sys.executable, '-c', _CHILD, model_dir, run_mode, str(threads),
+                           str(warmup)], env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        raise RuntimeError('oneDNN profile of %s failed (exit %d): %s'
+                           % (model_dir, proc.returncode, proc.stdout[-500:]))
+    timed = proc.stdout.split('=== timed pass ===', 1)[-1].splitlines()
+    return summarize(parse_exec_lines(timed))
+
+
+def format_summary(name, summary):
+    lines = ['### %s: %.2f ms in oneDNN primitives, %.0f%% of it fp32' % (
+        name, summary['total_ms'], 100 * summary['fp32_share']), '',
+        '| primitive | source type | implementation | count | ms | share |',
+        '|---|---|---|---|---|---|']
+    for r in summary['rows']:
+        lines.append('| %s | %s | %s | %d | %.2f | %.1f%% |' % (
+            r['primitive'], r['dtype'], r['impl'], r['count'], r['ms'], 100 * r['share']))
+    return '\n'.join(lines) + '\n'

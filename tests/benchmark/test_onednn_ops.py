@@ -1,0 +1,31 @@
+"""ppdet/benchmark/onednn_ops.py: oneDNN verbose lines -> int8 / fp32 time per primitive."""
+from ppdet.benchmark.onednn_ops import format_summary, parse_exec_lines, summarize
+
+LINES = [
+    'onednn_verbose,info,prim_template:operation,engine,primitive,implementation,prop_kind,'
+    'memory_descriptors,attributes,auxiliary,problem_desc,exec_time',
+    'onednn_verbose,exec,cpu,convolution,brgconv:avx512_core_vnni,forward_inference,'
+    'src_s8::blocked:acdb::f0 wei_s8:p:blocked:AcdB64a4b::f0 dst_u8::blocked:acdb::f0,'
+    'attr-scales:src0:0,,mb1_ic64oc128,3.0',
+    'onednn_verbose,exec,cpu,convolution,brgconv:avx512_core_vnni,forward_inference,'
+    'src_s8::blocked:acdb::f0 wei_s8:p:blocked:AcdB64a4b::f0 dst_u8::blocked:acdb::f0,'
+    'attr-scales:src0:0,,mb1_ic128oc128,2.0',
+    'onednn_verbose,exec,cpu,convolution,brgconv_1x1:avx512_core,forward_inference,'
+    'src_f32:a:blocked:acdb::f0 wei_f32:ap:blocked:Acdb64a::f0 dst_f32:a:blocked:acdb::f0,'
+    ',,mb1_ic512oc255,1.0',
+    'onednn_verbose,exec,cpu,eltwise,jit:avx512_core,forward_training,'
+    'data_f32::blocked:abcd::f0 diff_undef::undef:::,,alg:eltwise_linear,1x320x320x3,0.5',
+    'not a verbose line',
+]
+
+
+def test_parse_and_summarize():
+    recs = parse_exec_lines(LINES)
+    assert [r['dtype'] for r in recs] == ['s8', 's8', 'f32', 'f32']
+    s = summarize(recs)
+    assert s['total_ms'] == 6.5 and s['fp32_ms'] == 1.5
+    top = s['rows'][0]
+    assert (top['primitive'], top['dtype'], top['count'], top['ms']) == \
+        ('convolution', 's8', 2, 5.0)
+    md = format_summary('m', s)
+    assert '6.50 ms in oneDNN primitives, 23% of it fp32' in md
