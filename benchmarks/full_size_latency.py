@@ -33,6 +33,8 @@ def build_parser():
     p.add_argument('--candidates', type=int, default=500,
                    help='(box, class) pairs per image above the NMS score threshold')
     p.add_argument('--runtimes', default='paddle,onnx')
+    p.add_argument('--strategies', default='baseline,sensity,r578,r578@8,r578@32',
+                   help='presets; NAME@N rounds the kept channels down to multiples of N')
     p.add_argument('--onednn_profile', action='store_true',
                    help='also list, per int8 row, the oneDNN primitives by data type '
                         '(ONEDNN_VERBOSE in a child process): what still runs in fp32')
@@ -54,14 +56,16 @@ def main(argv=None):
     rounds = args.rounds or (10 if args.quick else 20)
     if args.stage in ('all', 'build'):
         manifest = build_rows(args.work_dir, images, grid=grid, candidates=args.candidates,
-                              timing_image=photos['astronaut'])
+                              timing_image=photos['astronaut'],
+                              strategies=args.strategies.split(','))
     if args.stage == 'build':
         return
     from ppdet.utils.fileio import read_json
     manifest = read_json(os.path.join(args.work_dir, 'manifest.json'))
     wanted = {(c, s) for c, s in grid}
+    strategies = set(args.strategies.split(','))
     manifest['rows'] = {k: r for k, r in manifest['rows'].items()
-                        if (r['config'], r['input_size']) in wanted}
+                        if (r['config'], r['input_size']) in wanted and r['strategy'] in strategies}
     if not manifest['rows']:
         raise SystemExit('no built rows for %s in %s: run with --stage build first'
                          % (sorted(wanted), args.work_dir))

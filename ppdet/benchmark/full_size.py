@@ -78,6 +78,13 @@ def load_full_size(config, size, overrides=()):
     return cfg
 
 
+def parse_strategy(strategy):
+    """'r578' -> ('r578', 0); 'r578@16' -> ('r578', 16): the preset with its kept channels
+    rounded down to multiples of 16 (``PrunePlan.round_channels``)."""
+    preset, _, multiple = str(strategy).partition('@')
+    return preset, int(multiple or 0)
+
+
 def _build(cfg, strategy, size, seed=0):
     import paddle
     import ppdet.modeling  # noqa: F401  (registers the components)
@@ -86,10 +93,18 @@ def _build(cfg, strategy, size, seed=0):
     paddle.seed(seed)
     model = create(cfg['architecture'], cfg)
     model.eval()
-    if strategy != 'baseline':
-        prune(model, PrunePlan.from_flags(model, None, strategy, input_size=size))
+    preset, multiple = parse_strategy(strategy)
+    if preset != 'baseline':
+        prune(model, PrunePlan.from_flags(model, None, preset, input_size=size,
+                                          round_channels=multiple))
     model.eval()
     return model
+
+
+def _gflops(model, size):
+    from ppdet.utils.model_stats import count_conv_macs, gflops
+    macs = count_conv_macs(model, size)
+    return {'gflops': gflops(macs['conv']), 'gflops_all': gflops(macs['conv'] + macs['deformable'])}
 
 
 def _feeds(cfg, images):
@@ -251,6 +266,7 @@ def build_rows(work_dir, images, grid=QUICK_GRID, strategies=STRATEGIES, candida
             stem = os.path.join(work_dir, '%s_%d_%s' % (config_name, size, strategy))
             random_npz = _save_decoded(model, cfg, timing, stem + '_decoded_random_head.npz')
             head = init_head_like_trained(model, feeds, candidates)
+            flops = _gflops(model, size)
             trained_npz = _save_decoded(model, cfg, timing, stem + '_decoded.npz')
             for fused in sorted({f for _, f in want}, reverse=True):
                 name = _row_name(config_name, size, strategy, False, fused)
@@ -261,6 +277,7 @@ def build_rows(work_dir, images, grid=QUICK_GRID, strategies=STRATEGIES, candida
                         'fuse_preprocess': fused, 'head': head, 'parent': None,
                         'decoded': trained_npz, 'decoded_random_head': random_npz,
                         'nms': _nms_settings(model)}
+                base.update(flops)
                 if (False, fused) in want:
                     manifest['rows'][name] = dict(base, int8=False, dir=out)
                 if onnx and (False, fused) in want:
@@ -352,6 +369,7 @@ def time_rows(manifest, image, threads=(1,), rounds=10, warmup=3, runtimes=('pad
                     cells[key] = {'row': name, 'runtime': rt, 'strategy': row['strategy'],
                                   'int8': row['int8'], 'fuse_preprocess': row['fuse_preprocess'],
                                   'mean_candidates': row['head']['mean_candidates'],
+                                  'gflops': row.get('gflops'),
                                   'rss_added_mb': _rss_mb() - before}
             progress('%s %d, %d thread(s): timing %d configurations, %d rounds'
                      % (config_name, size, t, len(dets), rounds))
@@ -429,19 +447,29 @@ def format_table(result, note=''):
                  result['settings']['omp_num_threads'], result['settings']['rounds'],
                  result['settings']['warmup'], result['settings']['image_shape'][1],
                  result['settings']['image_shape'][0])]
+    lines += ['', 'Models: random weights with a trained-like head (--candidates (box, class) pairs '
+              'per image above the NMS score threshold 0.01 on six photos; column "candidates"), '
+              'NMS bounded to 1000 pairs (pre_nms_top_k) inside the graph, so "infer" includes '
+              'decode and NMS and "post" is only splitting the output; "pre" fused = the graph '
+              'normalises (Python resizes uint8), Python = the unfused export.  r578@N: r578 '
+              'with kept channels rounded down to multiples of N.  int8 = abs_max PTQ, oneDNN '
+              'int8 kernels; agreement = detections matched to the fp32 parent on six photos.  '
+              'RSS added: VmRSS growth on loading + warm-up in this one process (a rough '
+              'per-runtime memory figure).']
     if note:
         lines += ['', note]
     for g in result['groups']:
         lines += ['', '## %s at %d, %d thread(s)' % (g['config'], g['input_size'], g['threads']),
-                  '', '| model | runtime | pre | end to end (ms, median) | speed-up | '
+                  '', '| model | GFLOPs | runtime | pre | end to end (ms, median) | speed-up | '
                   'pre / infer / post (ms, means) | pre+post share | NMS alone (ms; share) | '
                   'candidates > thr | detections | RSS added (MB) | int8 agreement |',
-                  '|---|---|---|---|---|---|---|---|---|---|---|---|']
+                  '|---|---|---|---|---|---|---|---|---|---|---|---|---|']
         for c in g['cells'].values():
             label = c['strategy'] + (' + int8' if c['int8'] else '')
-            lines.append('| %s | %s | %s | %.1f | %s | %.1f / %.1f / %.1f | %.1f%% | %s | %.0f | '
-                         '%d | %.0f | %s |' % (
-                             label, 'Paddle oneDNN int8' if c['int8'] else (
+            lines.append('| %s | %s | %s | %s | %.1f | %s | %.1f / %.1f / %.1f | %.1f%% | %s | '
+                         '%.0f | %d | %.0f | %s |' % (
+                             label, '%.2f' % c['gflops'] if c.get('gflops') else '-',
+                             'Paddle oneDNN int8' if c['int8'] else (
                                  'Paddle oneDNN fp32' if c['runtime'] == 'paddle'
                                  else 'onnxruntime fp32'),
                              'fused' if c['fuse_preprocess'] else 'Python',

@@ -62,6 +62,16 @@ def test_build_and_time_a_thin_grid(photos, tmp_path):
     assert 0 < nms['thin_96_baseline']['candidates'] < 200
     assert cells['thin_96_r578_int8/paddle']['nms_ms'] == nms['thin_96_r578']['bounded_ms']
     md = format_table(res, 'shared machine')
-    assert 'CPU flags: `' in md and 'shared machine' in md and '| r578 + int8 |' in md
+    assert 'CPU flags: `' in md and 'shared machine' in md and '| r578 + int8 | ' in md
     assert 'NMS alone on thin_96_baseline: trained-like head' in md
     assert res['cpu']['flags']
+
+
+def test_rounded_strategy_builds_multiples(photos):
+    from ppdet.benchmark.full_size import _build, _gflops, parse_strategy
+    assert parse_strategy('r578') == ('r578', 0) and parse_strategy('r578@16') == ('r578', 16)
+    cfg = load_full_size(CONFIGS['thin'], SIZE, THIN)
+    plain, rounded = _build(cfg, 'r578', SIZE), _build(cfg, 'r578@8', SIZE)
+    widths = [int(p.shape[0]) for p in rounded.prunable_params().values()]
+    assert all(w % 8 == 0 or w < 8 for w in widths)
+    assert _gflops(rounded, SIZE)['gflops'] <= _gflops(plain, SIZE)['gflops']
