@@ -119,6 +119,16 @@ def test_export_with_and_without_nms_matches_dygraph(trained, tmp_path):
             np.testing.assert_allclose(got['bbox'], bbox.numpy(), rtol=1e-4, atol=1e-3)
 
 
+def test_sensitivity_reuses_the_backbone_pass(trained, tmp_path):
+    from ppdet.slim.pruning_job import run_sensitivity
+    names = ['neck.fpn_convs.0.conv.weight', 'head.cls_tower.convs.3.weight']
+    sens = run_sensitivity(load_config(trained['config']), trained['weights'],
+                           pruned_params=','.join(names), ratios=[0.5],
+                           sensitivities_file=str(tmp_path / 's.json'), progress=False,
+                           metric='AP50')
+    assert list(sens) == names and all(0.5 in sens[n] for n in names)
+
+
 def test_pruning_the_fpn_and_towers_keeps_it_runnable(trained, tmp_path):
     from ppdet.engine import Trainer, build_model
     from ppdet.slim.prune import PrunePlan, PruneStep, prune
