@@ -7,6 +7,7 @@ Rows, each exported with NMS inside and scored by the official WIDER FACE evalua
 * ``uniform_p40`` / ``derived_p40``: pruned to the FLOPs cut of removing 40% of the filters
   of every prunable BlazeBlock conv, by one uniform ratio and by ratios derived from the
   sensitivities, each fine-tuned on the fine-tuning schedule;
+* ``student_alone``: their twin, the baseline fine-tuned on the same schedule unpruned;
 * ``post_<algo>``: post-training int8 (calibrated on training images), scored deployed;
 * ``finetuned`` / ``aware``: the baseline fine-tuned on the QAT schedule without and with
   quantization-aware training (the fp32 twin isolates what quantization costs);
@@ -193,6 +194,8 @@ class FacePipeline(Pipeline):
         for plan in FACE_PRUNE_PLANS:
             self.stage('prune_%s_%s' % (plan, target),
                        lambda k=plan: self.prune_and_finetune(target, k))
+        # the pruned rows' twin: the baseline fine-tuned on their schedule, unpruned
+        self.stage('prune_alone', self.alone)
         self.stage('quant:baseline_deployed', lambda: self._deployed_ap('baseline'))
         for algo in self.ptq_algos:
             self.stage('quant:post_%s' % algo, lambda a=algo: self.post_quant('baseline', a))

@@ -56,7 +56,7 @@ def test_face_pipeline_runs_every_stage(tmp_path):
     res = FacePipeline(tiny, lite_config=lite, **kw).run()
     half = FACE_PRUNE_TARGET
     assert res['rows'] == ['baseline', 'mediapipe', 'uniform_%s' % half, 'derived_%s' % half,
-                           'post_abs_max', 'mediapipe_post_abs_max', 'finetuned', 'aware',
+                           'student_alone', 'post_abs_max', 'mediapipe_post_abs_max', 'finetuned', 'aware',
                            'mediapipe_finetuned', 'mediapipe_aware', 'uniform_%s_distill' % half,
                            'lite', 'lite_post_abs_max']
     for name in res['rows']:
