@@ -52,9 +52,11 @@ class Detector(object):
 
     def warm_up(self, images_rgb, runs):
         """``runs`` untimed passes of the whole pipeline (the timer is left as it was)."""
+        if runs <= 0:
+            return
         timer, self.timer = self.timer, StageTimer()
         try:
-            self.predict(images_rgb, runs) if runs > 0 else None
+            self.predict(images_rgb, runs)
         finally:
             self.timer = timer
 
