@@ -1,0 +1,223 @@
+"""The seed's RetinaNet conclusions (seeds/001: EvoNorm-S0 beats BN at small batch, GIoU,
+cosine decay and Stitch each help) measured on the built-in dataset (issue 15).
+
+python benchmarks/dense_variants.py --quick --comparisons box_loss --seeds 0 1
+python benchmarks/dense_variants.py                      # every comparison, full schedule
+
+Every run trains configs/builtin/retinanet_r18_builtin.yml through the project's Trainer
+with one comparison's overrides and one seed, then evaluates the whole val set (COCO AP,
+AP50, APs = AP on small objects).  Comparisons (:data:`COMPARISONS`):
+
+* ``norm_batch2``: head towers with EvoNorm-S0 vs BN (per level, the config's "Head-BN")
+  at a train batch of 2 images;
+* ``box_loss``: GIoU on the decoded boxes vs smooth-L1 on the deltas;
+* ``lr``: cosine decay vs piecewise (x0.1 at 2/3 and 11/12 of the run, the 1x schedule's
+  epochs 8 and 11 of 12), both after the config's warm-up;
+* ``stitch``: Stitch (prob 0.5, 2x2 mosaics) on vs off; read APs.
+
+``--quick``: 3 epochs of at most 50 steps (150 steps of 16 images, 2400 samples; batch 2
+for ``norm_batch2``: 150 steps of 2) instead of the config's 12 full epochs (112 steps
+each), LR schedules over those steps.  Quick runs are for finding large effects only: they
+stop long before the model converges.
+
+One training at a time, in this process; set OMP_NUM_THREADS=1 on a shared machine.  Each
+run's result is cached in ``--work_dir``/<run>.json, so an interrupted benchmark resumes
+with the next run.  Writes ``--results``.{json,md} with the CPU, its flags, the load
+average and OMP_NUM_THREADS at the top; a difference is called "within the seed spread"
+when it is not larger than the larger of the two variants' seed ranges.
+"""
+import datetime
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from ppdet.utils.cli import run_main  # noqa: E402
+
+CONFIG = 'configs/builtin/retinanet_r18_builtin.yml'
+RESULTS = 'benchmarks/results/dense_variants'
+QUICK = {'epoch': 3, 'max_iters_per_epoch': 50}
+_PIECEWISE = [{'name': 'PiecewiseDecay', 'gamma': 0.1, 'milestones': None},
+              {'name': 'LinearWarmup', 'start_factor': 0.1, 'steps': 40}]
+STITCH = {'Stitch': {'prob': 0.5}}
+
+# comparison -> (what the seed says, [(variant, overrides)], the value to read)
+COMPARISONS = {
+    'norm_batch2': ('EvoNorm-S0 beats BN at small batch; BN may not converge',
+                    [('bn_head', {'TrainReader.batch_size': 2, 'RetinaHead.norm_type': 'bn',
+                                  'RetinaHead.norm_per_level': True}),
+                     ('evonorm_s0_head', {'TrainReader.batch_size': 2,
+                                          'RetinaHead.norm_type': 'evonorm_s0',
+                                          'RetinaHead.norm_per_level': False})], 'AP'),
+    'box_loss': ('GIoU gives a steady gain',
+                 [('smooth_l1', {'RetinaHead.box_loss': 'smooth_l1'}),
+                  ('giou', {'RetinaHead.box_loss': 'giou'})], 'AP'),
+    'lr': ('cosine decay gives a clear gain',
+           [('piecewise', {'LearningRate.schedulers': 'piecewise'}),
+            ('cosine', {})], 'AP'),
+    'stitch': ('Stitch gives a steady gain (small objects)',
+               [('off', {}), ('stitch', {'TrainReader.batch_transforms': 'stitch'})], 'APs'),
+}
+
+
+def run_name(comparison, variant, seed, quick):
+    return '%s_%s_seed%d%s' % (comparison, variant, seed, '_quick' if quick else '')
+
+
+def build_cfg(overrides, seed, quick, dataset_dir, save_dir):
+    """The built-in RetinaNet config with a variant's ``overrides``, ``seed`` and the quick
+    schedule; ``'piecewise'`` / ``'stitch'`` stand for the schedule / reader edits."""
+    from ppdet.core.workspace import apply_overrides, load_config
+    cfg = load_config(CONFIG)
+    if quick:
+        apply_overrides(cfg, dict(QUICK))
+    plain = {}
+    for key, value in overrides.items():
+        if value == 'piecewise':
+            epochs = int(cfg['epoch'])
+            sched = [dict(s) for s in _PIECEWISE]
+            sched[0]['milestones'] = [epochs * 8 / 12., epochs * 11 / 12.]
+            cfg['LearningRate']['schedulers'] = sched
+        elif value == 'stitch':
+            cfg['TrainReader']['batch_transforms'] = [dict(STITCH)] + list(
+                cfg['TrainReader']['batch_transforms'])
+        else:
+            plain[key] = value
+    apply_overrides(cfg, dict(plain, seed=seed, worker_num=1, save_dir=save_dir,
+                              snapshot_epoch=1000))
+    if dataset_dir:
+        for section in ('TrainDataset', 'EvalDataset', 'TestDataset'):
+            cfg[section]['dataset_dir'] = dataset_dir
+    return cfg
+
+
+def train_and_eval(cfg, name):
+    from ppdet.engine.callbacks import Callback
+    from ppdet.engine.trainer import Trainer
+    losses = []
+
+    class Losses(Callback):  # first / last losses: tells a diverged run from a slow one
+        def on_step_end(self, status):
+            losses.append(status['losses']['loss'])
+
+    t = Trainer(cfg, mode='train')
+    t.extra_callbacks.append(Losses(t))
+    tic = time.time()
+    t.train(validate=False)
+    train_s = time.time() - tic
+    res = t.evaluate()
+    tail = losses[-10:]
+    return {'run': name, 'train_s': round(train_s, 1), 'steps': len(losses),
+            'loss_first10': round(sum(losses[:10]) / max(1, len(losses[:10])), 4),
+            'loss_last10': round(sum(tail) / max(1, len(tail)), 4),
+            'metrics': {k: round(float(v), 4) for k, v in res.items()}}
+
+
+def summarize(runs, comparisons, seeds):
+    out = {}
+    for comp in comparisons:
+        claim, variants, key = COMPARISONS[comp]
+        rows = {}
+        for variant, _ in variants:
+            vals = [runs[n]['metrics'][key] for n in runs
+                    if runs[n]['comparison'] == comp and runs[n]['variant'] == variant]
+            if vals:
+                rows[variant] = {'values': vals, 'mean': sum(vals) / len(vals),
+                                 'range': max(vals) - min(vals)}
+        entry = {'seed_claim': claim, 'metric': key, 'variants': rows}
+        if len(rows) == 2:
+            (a, ra), (b, rb) = [(v, rows[v]) for v, _ in variants]
+            diff = rb['mean'] - ra['mean']
+            spread = max(ra['range'], rb['range'])
+            if min(len(ra['values']), len(rb['values'])) < 2:
+                verdict = 'one seed only: no spread to compare the difference with'
+            elif abs(diff) <= spread:
+                verdict = 'within the seed spread'
+            else:
+                verdict = '%s better by %.4f %s' % (b if diff > 0 else a, abs(diff), key)
+            entry.update(difference=round(diff, 4), seed_spread=round(spread, 4),
+                         verdict=verdict)
+        out[comp] = entry
+    return out
+
+
+def write_md(path, res):
+    lines = ['# RetinaNet variants on the built-in dataset (seed 001 conclusions)', '',
+             'Written by `benchmarks/dense_variants.py` on %s.' % res['date'], '',
+             '- CPU: %s' % res['cpu']['summary'],
+             '- load average (1/5/15 min) at start %s, at end %s' % (
+                 res['load_avg_start'], res['load_avg_end']),
+             '- OMP_NUM_THREADS=%s; one training at a time; mode: %s' % (
+                 res['omp_num_threads'], res['mode']),
+             '- config: `%s`, seeds %s' % (CONFIG, res['seeds']), '']
+    for comp, s in res['summary'].items():
+        lines += ['## %s (%s)' % (comp, s['metric']), '',
+                  'Seed 001 says: %s.' % s['seed_claim'], '',
+                  '| variant | %s per seed | mean | seed range |' % s['metric'],
+                  '|---|---|---|---|']
+        for v, r in s['variants'].items():
+            lines.append('| %s | %s | %.4f | %.4f |' % (
+                v, ', '.join('%.4f' % x for x in r['values']), r['mean'], r['range']))
+        if 'difference' in s:
+            lines += ['', 'Difference (second - first): %+.4f; seed spread %.4f: **%s**.' % (
+                s['difference'], s['seed_spread'], s['verdict'])]
+        lines.append('')
+    lines += ['## Runs', '', '| run | AP | AP50 | APs | loss first 10 / last 10 steps | '
+              'steps | train s |', '|---|---|---|---|---|---|---|']
+    for name, r in sorted(res['runs'].items()):
+        m = r['metrics']
+        lines.append('| %s | %.4f | %.4f | %.4f | %.3f / %.3f | %d | %.0f |' % (
+            name, m['AP'], m['AP50'], m['APs'], r['loss_first10'], r['loss_last10'],
+            r['steps'], r['train_s']))
+    with open(path, 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+
+
+def main():
+    import argparse
+    from ppdet.benchmark.full_size import cpu_flags
+    from ppdet.utils.fileio import write_json
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('--comparisons', nargs='+', default=list(COMPARISONS), choices=COMPARISONS)
+    p.add_argument('--seeds', nargs='+', type=int, default=[0, 1])
+    p.add_argument('--quick', action='store_true', help='3 epochs x 50 steps (see above)')
+    p.add_argument('--dataset_dir', default=None,
+                   help='built-in COCO dir if not dataset/builtin/coco (tools/gen_dataset.py)')
+    p.add_argument('--work_dir', default='output/issue15/dense_variants')
+    p.add_argument('--results', default=RESULTS)
+    args = p.parse_args()
+    os.makedirs(args.work_dir, exist_ok=True)
+    res = {'date': datetime.datetime.now().isoformat(timespec='seconds'), 'cpu': cpu_flags(),
+           'load_avg_start': [round(x, 2) for x in os.getloadavg()],
+           'omp_num_threads': os.environ.get('OMP_NUM_THREADS'),
+           'mode': 'quick (%s)' % QUICK if args.quick else 'full (config schedule)',
+           'seeds': args.seeds, 'runs': {}}
+    for comp in args.comparisons:
+        for seed in args.seeds:
+            for variant, overrides in COMPARISONS[comp][1]:
+                name = run_name(comp, variant, seed, args.quick)
+                cache = os.path.join(args.work_dir, name + '.json')
+                if os.path.exists(cache):
+                    with open(cache) as f:
+                        run = json.load(f)
+                else:
+                    cfg = build_cfg(overrides, seed, args.quick, args.dataset_dir,
+                                    os.path.join(args.work_dir, name))
+                    run = dict(train_and_eval(cfg, name), comparison=comp, variant=variant,
+                               seed=seed, overrides=overrides,
+                               load_avg_after=[round(x, 2) for x in os.getloadavg()])
+                    write_json(cache, run)
+                res['runs'][name] = run
+                print('%s: %s' % (name, run['metrics']), flush=True)
+    res['load_avg_end'] = [round(x, 2) for x in os.getloadavg()]
+    res['summary'] = summarize(res['runs'], args.comparisons, args.seeds)
+    os.makedirs(os.path.dirname(args.results) or '.', exist_ok=True)
+    write_json(args.results + '.json', res)
+    write_md(args.results + '.md', res)
+    print(open(args.results + '.md').read())
+
+
+if __name__ == '__main__':
+    run_main(main)
