@@ -95,3 +95,22 @@ def test_a_reader_that_cannot_be_fused_is_refused(tmp_path):
         t for t in cfg['TestReader']['sample_transforms'] if 'NormalizeImage' not in t]
     with pytest.raises(ValueError, match='fuse_preprocess needs a TestReader ending in'):
         export_model(model, cfg, str(tmp_path / 'x'), ['a', 'b', 'c'], fuse_preprocess=True)
+
+
+def test_unfused_fast_path_is_bit_identical_to_the_ops(exports, real_photos):
+    """The usual Resize/NormalizeImage/Permute reader runs in place, with the same result."""
+    from ppdet.deploy.preprocess import build_ops
+    plain, _ = exports
+    cfg = load_infer_cfg(plain)
+    pre = Preprocessor(cfg)
+    assert pre._usual
+    ops = build_ops(cfg['Preprocess'])
+    for im in real_photos.values():
+        sample = {'image': im, 'im_shape': np.array(im.shape[:2], 'float32'),
+                  'scale_factor': np.array([1., 1.], 'float32')}
+        for op in ops:
+            sample = op(sample)
+        fast = pre.one(im)
+        np.testing.assert_array_equal(fast['image'], sample['image'])
+        np.testing.assert_array_equal(fast['scale_factor'], sample['scale_factor'])
+        np.testing.assert_array_equal(fast['im_shape'], sample['im_shape'])
