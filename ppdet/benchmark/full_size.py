@@ -282,7 +282,11 @@ def build_rows(work_dir, images, grid=QUICK_GRID, strategies=STRATEGIES, candida
                     manifest['rows'][name] = dict(base, int8=False, dir=out)
                 if onnx and (False, fused) in want:
                     from ppdet.deploy.onnx import convert_to_onnx
-                    convert_to_onnx(out)
+                    try:
+                        convert_to_onnx(out)
+                    except (ValueError, RuntimeError) as e:   # e.g. DCN: no ONNX here
+                        manifest['rows'][name]['no_onnx'] = str(e).splitlines()[0][:300]
+                        progress('%s: no onnxruntime row (%s)' % (name, e))
                 if (True, fused) in want:
                     qname = _row_name(config_name, size, strategy, True, fused)
                     qout = os.path.join(work_dir, qname)
@@ -329,7 +333,7 @@ def time_nms(decoded_npz, settings, rounds=20, pre_nms_top_k=None):
 def _runtimes_for(row, runtimes):
     if row['int8']:
         return [rt for rt in runtimes if rt == 'paddle']
-    return [rt for rt in runtimes if rt in ('paddle', 'onnx')]
+    return [rt for rt in runtimes if rt == 'paddle' or (rt == 'onnx' and not row.get('no_onnx'))]
 
 
 def time_rows(manifest, image, threads=(1,), rounds=10, warmup=3, runtimes=('paddle', 'onnx'),

@@ -16,6 +16,10 @@ the scores; when that dimension is dynamic (-1) it silently multiplies by -1 and
 class but the first gets wrong scores.  :func:`nms_box_counts` reads the shapes from the
 Paddle program and conversion refuses such models.  The exported NMS also handles one
 image per run.
+
+Trap (paddle2onnx 1.3.1): ``deformable_conv`` (YOLOv3-R50vd-DCN) needs opset 19, beyond
+the 18 it can write, and paddle2onnx then aborts the whole process (SIGABRT, nothing to
+catch): :func:`unconvertible_ops` finds such ops first and conversion refuses the model.
 """
 import os
 
@@ -34,11 +38,28 @@ def _fresh(path, sources):
                                         for s in sources)
 
 
-def nms_box_counts(model_file):
-    """Static box count (last dim of ``Scores``) of each multiclass_nms op in the program."""
+# op type -> why paddle2onnx 1.3.1 cannot convert it (it would abort the process)
+UNCONVERTIBLE_OPS = {
+    'deformable_conv': 'paddle2onnx 1.3.1 converts it only at opset >= 19 and writes at most 18',
+    'deformable_conv_v1': 'paddle2onnx 1.3.1 has no converter for it (DCN without a mask)',
+}
+
+
+def _program(model_file):
     from paddle.base.proto import framework_pb2
     with open(model_file, 'rb') as f:
-        program = framework_pb2.ProgramDesc.FromString(f.read())
+        return framework_pb2.ProgramDesc.FromString(f.read())
+
+
+def unconvertible_ops(model_file):
+    """{op type: reason} for the ops of the program paddle2onnx cannot convert."""
+    types = {op.type for block in _program(model_file).blocks for op in block.ops}
+    return {t: UNCONVERTIBLE_OPS[t] for t in sorted(types) if t in UNCONVERTIBLE_OPS}
+
+
+def nms_box_counts(model_file):
+    """Static box count (last dim of ``Scores``) of each multiclass_nms op in the program."""
+    program = _program(model_file)
     counts = []
     for block in program.blocks:
         dims = {v.name: list(v.type.lod_tensor.tensor.dims) for v in block.vars}
@@ -58,6 +79,10 @@ def convert_to_onnx(model_dir, save_file=None, opsets=OPSETS, force=False):
     save_file = save_file or os.path.join(model_dir, ONNX_FILE)
     if not force and _fresh(save_file, (model_file, params_file)):
         return save_file
+    bad = unconvertible_ops(model_file)
+    if bad:
+        raise ValueError('%s cannot be converted to ONNX: %s; run it with --run_mode paddle'
+                         % (model_dir, '; '.join('%s (%s)' % kv for kv in bad.items())))
     if any(n < 0 for n in nms_box_counts(model_file)):
         raise ValueError(
             '%s has NMS over a dynamic number of boxes; paddle2onnx 1.3.1 converts that '
