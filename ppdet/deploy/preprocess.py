@@ -118,6 +118,8 @@ class Preprocessor(object):
 
 def _pad_stack(chw_images):
     """Stack [3,h,w] images, zero-padding to the largest h and w (keep_ratio resizes)."""
+    if len(chw_images) == 1 and chw_images[0].dtype == np.float32:
+        return chw_images[0][None]     # a view: one image needs no padding
     hmax = max(im.shape[1] for im in chw_images)
     wmax = max(im.shape[2] for im in chw_images)
     out = np.zeros([len(chw_images), chw_images[0].shape[0], hmax, wmax], 'float32')
