@@ -62,8 +62,8 @@ def test_build_layers_later_and_mismatch():
     neck.build_layers(WIDTHS)  # same widths again: a no-op
     with pytest.raises(ValueError, match='built for in_channels'):
         neck.build_layers([24, 40, 112])
-    with pytest.raises(ValueError, match='norm_type'):
-        BiFPN(norm_type='gn')
+    with pytest.raises(ValueError, match="norm_type 'groupnorm' unknown"):
+        BiFPN(norm_type='groupnorm')
 
 
 def test_fast_normalized_fusion_by_hand():
@@ -135,6 +135,27 @@ def test_two_way_paths_reach_the_top():
     assert _grad_from_c3_to_p5(TwoWayFPN(WIDTHS, 8)) > 0
     assert _grad_from_c3_to_p5(TwoWayFPN(WIDTHS, 8, mode='sequential')) > 0
     assert _grad_from_c3_to_p5(BiFPN(WIDTHS, 8, num_repeats=1)) > 0
+
+
+@pytest.mark.parametrize('norm', ['gn', 'evonorm_s0', 'sync_bn'])
+def test_every_norm_of_build_norm(norm):
+    """The necks take their norms from ppdet.modeling.norms.build_norm, as FPN and the heads
+    do; EvoNorm-S0 is its own activation, so no ReLU / swish follows it."""
+    from ppdet.modeling.norms import EvoNormS0
+    kinds = {'gn': nn.GroupNorm, 'evonorm_s0': EvoNormS0, 'sync_bn': nn.BatchNorm2D}  # CPU
+    for neck in (BiFPN(WIDTHS, out_channel=16, norm_type=norm, num_repeats=1),
+                 TwoWayFPN(WIDTHS, out_channel=16, norm_type=norm, mode='sequential'),
+                 PConvFPN(WIDTHS, out_channel=16, num_stacks=1, norm_type=norm,
+                          fpn=TwoWayFPN(out_channel=16, norm_type=norm))):
+        norms = [l for l in neck.sublayers() if isinstance(l, kinds[norm])]
+        assert norms, type(neck).__name__
+        outs = neck(feats(64, grad=True))
+        check_pyramid(neck, outs, 16, size=64)
+        sum(o.mean() for o in outs).backward()
+        assert all(p.grad is not None for l in norms for p in l.parameters() if p.trainable)
+    from ppdet.modeling.necks.neck_blocks import ConvBlock
+    assert ConvBlock(4, 4, norm_type=norm, act='swish').act == (
+        None if norm == 'evonorm_s0' else 'swish')
 
 
 def test_builds_from_yaml():

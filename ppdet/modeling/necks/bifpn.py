@@ -12,7 +12,8 @@ nearest-upsampled node above; bottom-up nodes fuse the input level, its top-down
 (levels strictly between top and bottom) and the max-pooled (3x3, stride 2) output below.
 D0: ``out_channel=64``, ``num_repeats=3``, input 512 (D1: 88 / 4 / 640, D2: 112 / 5 / 768).
 
-``norm_type``: None or 'bn' (EfficientDet uses BN, momentum 0.99 in TF terms).  The seed's
+``norm_type``: any of :func:`ppdet.modeling.norms.build_norm`'s (EfficientDet uses BN,
+momentum 0.99 in TF terms).  The seed's
 "BIFPN normal: swish" row is ``norm_type: null`` here.
 
 EfficientDet's first BiFPN layer projects C4 and C5 twice (separate 1x1 convs for the
@@ -28,7 +29,7 @@ import paddle.nn.functional as F
 from ppdet.core.workspace import register
 from ppdet.modeling.ops import build_if_given, built_for
 
-from .neck_blocks import ConvBlock, SeparableConv, _norm
+from .neck_blocks import ConvBlock, SeparableConv, check_norm_type
 
 __all__ = ['BiFPN', 'BiFPNLayer']
 
@@ -97,7 +98,7 @@ class BiFPN(nn.Layer):
     def __init__(self, in_channels=None, out_channel=64, num_outs=5, norm_type='bn',
                  num_repeats=3):
         super().__init__()
-        _norm(norm_type, 1)  # fail early on an unsupported norm
+        check_norm_type(norm_type)  # fail early on an unsupported norm
         if int(num_outs) < 3 or int(num_repeats) < 1:
             raise ValueError('BiFPN needs num_outs >= 3 and num_repeats >= 1, got %r, %r' % (
                 num_outs, num_repeats))

@@ -1,24 +1,22 @@
-"""Small pieces shared by the BiFPN, TwoWayFPN and PConvFPN necks: the norm choice, a conv
-(+ norm + activation) block, a depthwise-separable conv, the P6/P7 levels.
+"""Small pieces shared by the BiFPN, TwoWayFPN and PConvFPN necks: a conv (+ norm +
+activation) block, a depthwise-separable conv, the P6/P7 levels.
 
-``_norm(norm_type, ch)`` is the one place these necks turn ``norm_type`` into a layer:
-``'bn'`` gives ``BatchNorm2D``, ``None`` no norm (the conv then keeps its bias).
+``norm_type`` is any of :data:`ppdet.modeling.norms.NORM_TYPES` (None, 'bn', 'frozen_bn',
+'sync_bn', 'gn', 'evonorm_s0'), built by :func:`ppdet.modeling.norms.build_norm` as in the
+FPN and the heads; without a norm the conv keeps its bias.  EvoNorm-S0 is its own
+activation: a block with it skips its ``act``.
 """
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-__all__ = ['ConvBlock', 'SeparableConv', 'ExtraLevels', 'NECK_NORMS']
+from ppdet.modeling.norms import build_norm, norm_includes_act
 
-NECK_NORMS = (None, 'bn')
+__all__ = ['ConvBlock', 'SeparableConv', 'ExtraLevels', 'check_norm_type']
 
 
-def _norm(norm_type, ch):
-    if norm_type is None:
-        return None
-    if norm_type == 'bn':
-        return nn.BatchNorm2D(ch)
-    raise ValueError('norm_type %r is not supported by this neck (use one of %s)' % (
-        norm_type, ', '.join(repr(n) for n in NECK_NORMS)))
+def check_norm_type(norm_type):
+    """Fail at construction on an unknown ``norm_type`` (build_norm names the valid ones)."""
+    build_norm(norm_type, 1)
 
 
 def _act(name, x):
@@ -32,14 +30,15 @@ def _act(name, x):
 
 
 class ConvBlock(nn.Layer):
-    """conv -> norm (``_norm``) -> activation; the conv has a bias only without a norm."""
+    """conv -> norm (``build_norm``) -> activation (none after EvoNorm-S0, which is one);
+    the conv has a bias only without a norm."""
 
     def __init__(self, ch_in, ch_out, kernel=3, stride=1, norm_type=None, act=None, groups=1):
         super().__init__()
-        self.norm = _norm(norm_type, ch_out)
+        self.norm = build_norm(norm_type, ch_out)
         self.conv = nn.Conv2D(ch_in, ch_out, kernel, stride=stride, padding=(kernel - 1) // 2,
                               groups=groups, bias_attr=None if self.norm is None else False)
-        self.act = act
+        self.act = None if norm_includes_act(norm_type) else act
 
     def forward(self, x):
         x = self.conv(x)

@@ -18,8 +18,9 @@ PConv runs on FPN outputs (all levels the same width), so it is a neck on top of
 neck: :class:`PConvFPN` wraps an FPN built from the config (``fpn: FPN``, or any neck with
 the same interface: TwoWayFPN, BiFPN) and passes its ``build_layers(in_channels)`` on.
 PConvFPN's ``out_channel`` is the pyramid convs' width (the first block maps the inner
-neck's width to it); ``num_outs`` must equal the inner neck's.  ``norm_type`` ('bn' or
-None) puts a per-level BN after every block; ``ibn`` the shared one instead.
+neck's width to it); ``num_outs`` must equal the inner neck's.  ``norm_type`` (any of
+:func:`ppdet.modeling.norms.build_norm`'s; EvoNorm-S0 then replaces the ReLU) puts a
+per-level norm after every block; ``ibn`` one BN shared over the levels instead.
 
 Sub-layers: ``fpn`` (the wrapped neck), ``stacks.{k}.convs.{0,1,2}`` (finer / same /
 coarser kernels), ``stacks.{k}.norms.{l}`` or ``stacks.{k}.ibn``.
@@ -31,7 +32,9 @@ import paddle.nn.functional as F
 from ppdet.core.workspace import create, register
 from ppdet.modeling.ops import built_for
 
-from .neck_blocks import _norm
+from ppdet.modeling.norms import build_norm, norm_includes_act
+
+from .neck_blocks import check_norm_type
 
 __all__ = ['PConv', 'PConvFPN']
 
@@ -50,10 +53,11 @@ class PConv(nn.Layer):
             nn.Conv2D(ch_in, ch_out, 3, stride=2, padding=1, bias_attr=bias),  # finer level
             nn.Conv2D(ch_in, ch_out, 3, padding=1, bias_attr=bias),            # same level
             nn.Conv2D(ch_in, ch_out, 3, padding=1, bias_attr=bias)])           # coarser level
-        self.norms = nn.LayerList([_norm(norm_type, ch_out) for _ in range(num_levels)]) \
+        self.norms = nn.LayerList([build_norm(norm_type, ch_out) for _ in range(num_levels)]) \
             if norm_type is not None else None
         self.ibn = nn.BatchNorm1D(ch_out) if ibn else None
         self.num_levels = num_levels
+        self.relu = not norm_includes_act(norm_type)
 
     def _integrated_bn(self, outs):
         n, c = outs[0].shape[:2]
@@ -80,7 +84,7 @@ class PConv(nn.Layer):
             outs = self._integrated_bn(outs)
         elif self.norms is not None:
             outs = [norm(o) for norm, o in zip(self.norms, outs)]
-        return [F.relu(o) for o in outs]
+        return [F.relu(o) for o in outs] if self.relu else outs
 
 
 @register
@@ -91,7 +95,7 @@ class PConvFPN(nn.Layer):
     def __init__(self, in_channels=None, out_channel=256, num_outs=5, norm_type=None,
                  fpn='FPN', num_stacks=4, ibn=False):
         super().__init__()
-        _norm(norm_type, 1)
+        check_norm_type(norm_type)
         if int(num_stacks) < 1:
             raise ValueError('PConvFPN.num_stacks must be >= 1, got %r' % (num_stacks,))
         if isinstance(fpn, (str, dict)):  # built directly, not through create()

@@ -28,7 +28,7 @@ import paddle.nn.functional as F
 from ppdet.core.workspace import register
 from ppdet.modeling.ops import build_if_given, built_for
 
-from .neck_blocks import ConvBlock, ExtraLevels, SeparableConv, _norm
+from .neck_blocks import ConvBlock, ExtraLevels, SeparableConv, check_norm_type
 
 __all__ = ['TwoWayFPN']
 
@@ -51,7 +51,7 @@ class TwoWayFPN(nn.Layer):
     def __init__(self, in_channels=None, out_channel=256, num_outs=5, norm_type=None,
                  mode='parallel', separable=False):
         super().__init__()
-        _norm(norm_type, 1)
+        check_norm_type(norm_type)
         if mode not in self.MODES:
             raise ValueError('TwoWayFPN.mode must be one of %s, got %r' % (self.MODES, mode))
         self.out_channel, self.num_outs = int(out_channel), int(num_outs)
