@@ -33,13 +33,16 @@ def dense_prunable_params(model, towers):
     """OrderedDict state-dict key -> conv weight: the neck's declared convs (its
     ``prunable_convs()``, one per channel group; none if it declares none) and the convs of
     the head ``towers`` (shared by every level; not those before GroupNorm / EvoNorm-S0,
-    which PaddleSlim 2.6 cannot prune: its dependency graph has no rule for group_norm)."""
+    which PaddleSlim 2.6 cannot prune: its dependency graph has no rule for group_norm; and
+    not separable towers (EfficientDet-style), whose depthwise convs pruning was not tried on)."""
     out = collections.OrderedDict()
     neck_convs = getattr(model.neck, 'prunable_convs', None)
     for name, conv in (neck_convs() if neck_convs else {}).items():
         out['neck.%s.weight' % name] = conv.weight
     for t in towers:
         tower = getattr(model.head, t)
+        if getattr(tower, 'separable', False):
+            continue
         for k, conv in enumerate(tower.convs):
             norms = tower.norms[k] if len(tower.norms) else []
             if not any(isinstance(n, UNPRUNABLE_NORMS) for n in norms):

@@ -6,6 +6,11 @@ the levels' feature statistics differ, so sharing the conv but not the BN statis
 what makes BN in a shared head work); otherwise one norm serves every level.  ``norm_type``
 as :func:`ppdet.modeling.norms.build_norm` (None: conv with bias, no norm).  Sub-layers:
 ``convs.{k}`` and ``norms.{k}.{level}`` (level 0 only when shared).
+
+``separable=True`` makes each 3x3 conv depthwise-separable, as EfficientDet's class / box
+nets (Tan et al. 2020, Sec. 3.3): a 3x3 depthwise conv ``dw_convs.{k}`` (no bias) then the
+1x1 ``convs.{k}``, both shared by the levels.  ``act``: 'relu' (RetinaNet, FCOS) or
+'swish' (EfficientDet); none after EvoNorm-S0, which is its own activation.
 """
 import paddle.nn as nn
 import paddle.nn.functional as F
@@ -14,20 +19,31 @@ from paddle.nn.initializer import Constant, Normal
 
 from ppdet.modeling.norms import build_norm, norm_includes_act
 
-__all__ = ['DenseTower']
+__all__ = ['DenseTower', 'ACTS']
+
+ACTS = ('relu', 'swish')
 
 
 class DenseTower(nn.Layer):
     def __init__(self, ch_in, channels, num_convs=4, norm_type=None, norm_per_level=False,
-                 num_levels=5, norm_groups=32, init_std=0.01):
+                 num_levels=5, norm_groups=32, init_std=0.01, separable=False, act='relu'):
         super().__init__()
+        if act not in ACTS:
+            raise ValueError('DenseTower act must be one of %s, got %r' % (ACTS, act))
         self.norm_per_level = bool(norm_per_level)
-        self.relu = not norm_includes_act(norm_type)
+        self.act = None if norm_includes_act(norm_type) else act
+        self.separable = bool(separable)
         self.convs = nn.LayerList()
+        self.dw_convs = nn.LayerList()
         self.norms = nn.LayerList()
         for k in range(int(num_convs)):
+            c_in = ch_in if k == 0 else channels
+            if self.separable:
+                self.dw_convs.append(nn.Conv2D(
+                    c_in, c_in, 3, padding=1, groups=c_in, bias_attr=False,
+                    weight_attr=ParamAttr(initializer=Normal(0., init_std))))
             self.convs.append(nn.Conv2D(
-                ch_in if k == 0 else channels, channels, 3, padding=1,
+                c_in, channels, 1 if self.separable else 3, padding=0 if self.separable else 1,
                 weight_attr=ParamAttr(initializer=Normal(0., init_std)),
                 bias_attr=ParamAttr(initializer=Constant(0.)) if norm_type is None else False))
             if norm_type is not None:
@@ -46,11 +62,13 @@ class DenseTower(nn.Layer):
 
     def forward(self, x, level):
         for k, conv in enumerate(self.convs):
+            if self.separable:
+                x = self.dw_convs[k](x)
             x = conv(x)
             if len(self.norms) and self.norm_per_level:
                 x = self._per_level_norm(self.norms[k][level], x)
             elif len(self.norms):
                 x = self.norms[k][0](x)
-            if self.relu:
-                x = F.relu(x)
+            if self.act is not None:
+                x = F.relu(x) if self.act == 'relu' else F.swish(x)
         return x

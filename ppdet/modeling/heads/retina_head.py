@@ -12,6 +12,11 @@ deltas (``box_loss: smooth_l1``, beta ``smooth_l1_beta``) or an IoU-type loss on
 boxes (``giou``, ``iou``, ``linear_iou``); both divided by the number of positives in the
 batch.
 
+``separable: true`` gives EfficientDet's class / box nets (Tan et al. 2020, Sec. 3.3):
+depthwise-separable tower convs (see DenseTower) and output convs (a shared 3x3 depthwise
+conv ``cls_out_dw`` / ``box_out_dw`` before the 1x1 ``cls_out`` / ``box_out``); with
+``tower_act: swish`` and ``norm_per_level`` BN as EfficientDet.
+
 ``forward(feats)`` returns ``[cls_0..cls_L-1, box_0..box_L-1]`` maps.  Every level's
 outputs also pass through an identity sub-layer (``cls_levels.{i}`` / ``box_levels.{i}``)
 so that forward hooks see each level (the output convs themselves are shared and run once
@@ -67,7 +72,7 @@ class RetinaHead(nn.Layer):
                  norm_type=None, norm_per_level=False, norm_groups=32, prior_prob=0.01,
                  anchor_generator='AnchorGenerator', pos_iou=0.5, neg_iou=0.4,
                  low_quality_matches=True, alpha=0.25, gamma=2.0, box_loss='smooth_l1',
-                 smooth_l1_beta=0.11, box_loss_weight=1.0):
+                 smooth_l1_beta=0.11, box_loss_weight=1.0, separable=False, tower_act='relu'):
         super().__init__()
         if box_loss not in BOX_LOSSES:
             raise ValueError('RetinaHead.box_loss must be one of %s, got %r' % (
@@ -82,6 +87,7 @@ class RetinaHead(nn.Layer):
         self.alpha, self.gamma = float(alpha), float(gamma)
         self.box_loss, self.smooth_l1_beta = box_loss, float(smooth_l1_beta)
         self.box_loss_weight = float(box_loss_weight)
+        self.separable, self.tower_act = bool(separable), tower_act
         build_if_given(self, in_channels)
 
     def build_layers(self, in_channels):
@@ -94,25 +100,38 @@ class RetinaHead(nn.Layer):
         levels = len(in_channels)
         tower = dict(num_convs=self.stacked_convs, norm_type=self.norm_type,
                      norm_per_level=self.norm_per_level, num_levels=levels,
-                     norm_groups=self.norm_groups)
+                     norm_groups=self.norm_groups, separable=self.separable,
+                     act=self.tower_act)
         self.cls_tower = DenseTower(ch_in, self.feat_channel, **tower)
         self.box_tower = DenseTower(ch_in, self.feat_channel, **tower)
         a = self.anchor_generator.num_anchors
         bias = -math.log((1 - self.prior_prob) / self.prior_prob)
-        self.cls_out = nn.Conv2D(self.feat_channel, a * self.num_classes, 3, padding=1,
-                                 weight_attr=ParamAttr(initializer=Normal(0., 0.01)),
-                                 bias_attr=ParamAttr(initializer=Constant(bias)))
-        self.box_out = nn.Conv2D(self.feat_channel, a * 4, 3, padding=1,
-                                 weight_attr=ParamAttr(initializer=Normal(0., 0.01)),
-                                 bias_attr=ParamAttr(initializer=Constant(0.)))
+        self.cls_out = self._out_conv(a * self.num_classes, bias)
+        self.box_out = self._out_conv(a * 4, 0.)
+        self.cls_out_dw = self._depthwise() if self.separable else None
+        self.box_out_dw = self._depthwise() if self.separable else None
         self.cls_levels = nn.LayerList([nn.Identity() for _ in range(levels)])
         self.box_levels = nn.LayerList([nn.Identity() for _ in range(levels)])
+
+    def _out_conv(self, ch_out, bias):
+        k = 1 if self.separable else 3
+        return nn.Conv2D(self.feat_channel, ch_out, k, padding=k // 2,
+                         weight_attr=ParamAttr(initializer=Normal(0., 0.01)),
+                         bias_attr=ParamAttr(initializer=Constant(bias)))
+
+    def _depthwise(self):
+        c = self.feat_channel
+        return nn.Conv2D(c, c, 3, padding=1, groups=c, bias_attr=False,
+                         weight_attr=ParamAttr(initializer=Normal(0., 0.01)))
 
     def forward(self, feats):
         cls_maps, box_maps = [], []
         for i, f in enumerate(feats):
-            cls_maps.append(self.cls_levels[i](self.cls_out(self.cls_tower(f, i))))
-            box_maps.append(self.box_levels[i](self.box_out(self.box_tower(f, i))))
+            c, b = self.cls_tower(f, i), self.box_tower(f, i)
+            if self.separable:
+                c, b = self.cls_out_dw(c), self.box_out_dw(b)
+            cls_maps.append(self.cls_levels[i](self.cls_out(c)))
+            box_maps.append(self.box_levels[i](self.box_out(b)))
         return cls_maps + box_maps
 
     def split(self, outputs):
