@@ -1,0 +1,67 @@
+"""benchmarks/dense_variants.py without training: each comparison's variants change what
+they name in the built-in RetinaNet config, the quick schedule applies, and the summary calls
+a difference within the seed spread only when it is."""
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, 'benchmarks'))
+
+import dense_variants as dv  # noqa: E402
+
+
+def _cfg(comparison, variant, quick=True):
+    overrides = dict(dv.COMPARISONS[comparison][1])[variant]
+    return dv.build_cfg(overrides, 3, quick, 'some/dir', 'out')
+
+
+def _names(transforms):
+    return [list(t)[0] for t in transforms]
+
+
+def test_variants_change_what_they_name(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    base = _cfg('box_loss', 'smooth_l1')
+    assert (base['epoch'], base['max_iters_per_epoch'], base['seed']) == (3, 50, 3)
+    assert base['TrainDataset']['dataset_dir'] == 'some/dir' == base['EvalDataset']['dataset_dir']
+    assert base['RetinaHead']['box_loss'] == 'smooth_l1'
+    assert _cfg('box_loss', 'giou')['RetinaHead']['box_loss'] == 'giou'
+    bn, evo = _cfg('norm_batch2', 'bn_head'), _cfg('norm_batch2', 'evonorm_s0_head')
+    assert bn['TrainReader']['batch_size'] == evo['TrainReader']['batch_size'] == 2
+    assert (bn['RetinaHead']['norm_type'], evo['RetinaHead']['norm_type']) == ('bn', 'evonorm_s0')
+    pw = _cfg('lr', 'piecewise')['LearningRate']['schedulers']
+    assert pw[0]['name'] == 'PiecewiseDecay' and pw[0]['milestones'] == [2.0, 2.75]
+    assert _cfg('lr', 'cosine')['LearningRate']['schedulers'][0]['name'] == 'CosineDecay'
+    full = _cfg('lr', 'piecewise', quick=False)
+    assert full['LearningRate']['schedulers'][0]['milestones'] == [8.0, 11.0]
+    on, off = _cfg('stitch', 'stitch'), _cfg('stitch', 'off')
+    assert _names(on['TrainReader']['batch_transforms']) == \
+        ['Stitch'] + _names(off['TrainReader']['batch_transforms'])
+
+
+def _runs(comp, values):
+    runs = {}
+    for variant, vals in values.items():
+        for seed, v in enumerate(vals):
+            runs['%s_%d' % (variant, seed)] = {'comparison': comp, 'variant': variant,
+                                                'metrics': {'AP': v, 'APs': v}}
+    return runs
+
+
+def test_summary_verdicts(tmp_path):
+    s = dv.summarize(_runs('box_loss', {'smooth_l1': [0.10, 0.12], 'giou': [0.115, 0.125]}),
+                     ['box_loss'], [0, 1])['box_loss']
+    assert s['verdict'] == 'within the seed spread' and abs(s['difference'] - 0.01) < 1e-9
+    s = dv.summarize(_runs('box_loss', {'smooth_l1': [0.10, 0.11], 'giou': [0.14, 0.15]}),
+                     ['box_loss'], [0, 1])['box_loss']
+    assert s['verdict'] == 'giou better by 0.0400 AP'
+    s = dv.summarize(_runs('stitch', {'off': [0.10], 'stitch': [0.2]}), ['stitch'], [0])
+    assert s['stitch']['metric'] == 'APs' and s['stitch']['verdict'].startswith('one seed')
+    res = {'date': 'd', 'cpu': {'summary': 'cpu'}, 'load_avg_start': [1], 'load_avg_end': [2],
+           'omp_num_threads': '1', 'mode': 'quick', 'seeds': [0], 'summary': s,
+           'runs': {'off_0': {'metrics': {'AP': 0.1, 'AP50': 0.2, 'APs': 0.05},
+                              'loss_first10': 1.3, 'loss_last10': 0.7, 'steps': 150,
+                              'train_s': 600.}}}
+    dv.write_md(str(tmp_path / 'r.md'), res)
+    text = (tmp_path / 'r.md').read_text()
+    assert 'one seed only' in text and '| off_0 | 0.1000 |' in text
