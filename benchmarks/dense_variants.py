@@ -15,9 +15,9 @@ AP50, APs = AP on small objects).  Comparisons (:data:`COMPARISONS`):
   epochs 8 and 11 of 12), both after the config's warm-up;
 * ``stitch``: Stitch (prob 0.5, 2x2 mosaics) on vs off; read APs.
 
-``--quick``: 3 epochs of at most 50 steps (150 steps of 16 images, 2400 samples; batch 2
-for ``norm_batch2``: 150 steps of 2) instead of the config's 12 full epochs (112 steps
-each), LR schedules over those steps.  Quick runs are for finding large effects only: they
+``--quick``: 3 epochs of 800 samples each (2400 samples: 150 steps of 16 images; at the
+batch of 2 of ``norm_batch2``, 1200 steps) instead of the config's 12 full epochs of 1800
+images (112 steps of 16 each); LR schedules over those steps, the config's LR unchanged.  Quick runs are for finding large effects only: they
 stop long before the model converges.
 
 One training at a time, in this process; set OMP_NUM_THREADS=1 on a shared machine.  Each
@@ -38,7 +38,7 @@ from ppdet.utils.cli import run_main  # noqa: E402
 
 CONFIG = 'configs/builtin/retinanet_r18_builtin.yml'
 RESULTS = 'benchmarks/results/dense_variants'
-QUICK = {'epoch': 3, 'max_iters_per_epoch': 50}
+QUICK = {'epoch': 3, 'samples_per_epoch': 800}
 _PIECEWISE = [{'name': 'PiecewiseDecay', 'gamma': 0.1, 'milestones': None},
               {'name': 'LinearWarmup', 'start_factor': 0.1, 'steps': 40}]
 STITCH = {'Stitch': {'prob': 0.5}}
@@ -72,7 +72,7 @@ def build_cfg(overrides, seed, quick, dataset_dir, save_dir):
     from ppdet.core.workspace import apply_overrides, load_config
     cfg = load_config(CONFIG)
     if quick:
-        apply_overrides(cfg, dict(QUICK))
+        cfg['epoch'] = QUICK['epoch']
     plain = {}
     for key, value in overrides.items():
         if value == 'piecewise':
@@ -87,6 +87,9 @@ def build_cfg(overrides, seed, quick, dataset_dir, save_dir):
             plain[key] = value
     apply_overrides(cfg, dict(plain, seed=seed, worker_num=1, save_dir=save_dir,
                               snapshot_epoch=1000))
+    if quick:  # the same number of samples at every batch size
+        batch = int(cfg['TrainReader']['batch_size'])
+        apply_overrides(cfg, {'max_iters_per_epoch': QUICK['samples_per_epoch'] // batch})
     if dataset_dir:
         for section in ('TrainDataset', 'EvalDataset', 'TestDataset'):
             cfg[section]['dataset_dir'] = dataset_dir
@@ -182,7 +185,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--comparisons', nargs='+', default=list(COMPARISONS), choices=COMPARISONS)
     p.add_argument('--seeds', nargs='+', type=int, default=[0, 1])
-    p.add_argument('--quick', action='store_true', help='3 epochs x 50 steps (see above)')
+    p.add_argument('--quick', action='store_true', help='3 epochs x 800 samples (see above)')
     p.add_argument('--dataset_dir', default=None,
                    help='built-in COCO dir if not dataset/builtin/coco (tools/gen_dataset.py)')
     p.add_argument('--work_dir', default='output/issue15/dense_variants')

@@ -28,6 +28,7 @@ def test_variants_change_what_they_name(monkeypatch):
     assert _cfg('box_loss', 'giou')['RetinaHead']['box_loss'] == 'giou'
     bn, evo = _cfg('norm_batch2', 'bn_head'), _cfg('norm_batch2', 'evonorm_s0_head')
     assert bn['TrainReader']['batch_size'] == evo['TrainReader']['batch_size'] == 2
+    assert bn['max_iters_per_epoch'] == evo['max_iters_per_epoch'] == 400  # 800 samples
     assert (bn['RetinaHead']['norm_type'], evo['RetinaHead']['norm_type']) == ('bn', 'evonorm_s0')
     pw = _cfg('lr', 'piecewise')['LearningRate']['schedulers']
     assert pw[0]['name'] == 'PiecewiseDecay' and pw[0]['milestones'] == [2.0, 2.75]
