@@ -44,7 +44,9 @@ FACE_PRUNE_PLANS = ('uniform', 'derived')
 # dimension and fails on BlazeFace's 0-d tensors (IndexError in _sample_avg)
 FACE_PTQ_ALGOS = ('abs_max', 'hist')
 FACE_DISTILL_WEIGHT = 10.0
-FACE_LATENCY_RUNTIMES = ('paddle_fp32', 'paddle_int8', 'onnx_fp32')
+# lite_x86: the Paddle-Lite x86 .nb (make lite-env), a correctness check against Paddle
+# Inference; recorded as unavailable where the Lite environment is missing
+FACE_LATENCY_RUNTIMES = ('paddle_fp32', 'paddle_int8', 'onnx_fp32', 'lite_x86')
 QAT_LR = 0.0003            # QAT and its fp32 twin (the main job's value)
 MEDIAPIPE_LR = 0.0001      # the released model is adjusted, not retrained
 PHOTO_CANVASES = 10   # extra LFW canvases (4 faces each) beside the three hand-boxed photos
@@ -152,6 +154,12 @@ class FacePipeline(Pipeline):
             'settings': out['settings'],
             'median_ms': {n: {rt: v.get('median_ms') for rt, v in r['runtimes'].items()}
                           for n, r in out['rows'].items()},
+            # each runtime's detections against the row's Paddle fp32 (or simulated) model
+            'agreement': {n: {rt: (v.get('agreement') or {}).get('matched_fraction')
+                              for rt, v in r['runtimes'].items()}
+                          for n, r in out['rows'].items()},
+            'unavailable': {n: r.get('unavailable') for n, r in out['rows'].items()
+                            if r.get('unavailable')},
             'failed': {n: r.get('failed') for n, r in out['rows'].items() if r.get('failed')}})
 
     def photos(self):
@@ -231,18 +239,21 @@ def _run_exported(model_dir, photos):
 def face_results_table(results):
     """Markdown: every row's Easy / Medium / Hard AP, GFLOPs, size and CPU latency."""
     lat = (results.get('latency') or {}).get('median_ms', {})
+    agree = (results.get('latency') or {}).get('agreement', {})
     lines = ['| model | GFLOPs | size (MB) | input | Easy | Medium | Hard | '
-             'Paddle fp32 (ms) | Paddle int8 (ms) | onnxruntime (ms) |',
-             '|---|---|---|---|---|---|---|---|---|---|']
+             'Paddle fp32 (ms) | Paddle int8 (ms) | onnxruntime (ms) | Lite x86 .nb = Paddle |',
+             '|---|---|---|---|---|---|---|---|---|---|---|']
     for key in results.get('rows', []):
         r = results.get(key)
         if not r:
             continue
         ms = lat.get(key, {})
         f = (lambda rt: '%.2f' % ms[rt] if ms.get(rt) else '-')
-        lines.append('| %s | %.4f | %.3f | %d | %.4f | %.4f | %.4f | %s | %s | %s |' % (
+        lite = agree.get(key, {}).get('lite_x86')
+        lines.append('| %s | %.4f | %.3f | %d | %.4f | %.4f | %.4f | %s | %s | %s | %s |' % (
             key, r['GFLOPs'], r['size_MB'], r['input_size'], r['Easy'], r['Medium'], r['Hard'],
-            f('paddle_fp32'), f('paddle_int8'), f('onnx_fp32')))
+            f('paddle_fp32'), f('paddle_int8'), f('onnx_fp32'),
+            '%.0f%% matched' % (100 * lite) if lite is not None else '-'))
     photos = results.get('photos')
     if photos:
         lines += ['', 'Real photos (%d, scikit-image): detections of a reference model kept '
