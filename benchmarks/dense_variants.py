@@ -22,7 +22,8 @@ stop long before the model converges.
 
 One training at a time, in this process; set OMP_NUM_THREADS=1 on a shared machine.  Each
 run's result is cached in ``--work_dir``/<run>.json, so an interrupted benchmark resumes
-with the next run.  Writes ``--results``.{json,md} with the CPU, its flags, the load
+with the next run; the baseline variants (smooth-L1, cosine, Stitch off: the unchanged
+config) share one training per seed.  Writes ``--results``.{json,md} with the CPU, its flags, the load
 average and OMP_NUM_THREADS at the top; a difference is called "within the seed spread"
 when it is not larger than the larger of the two variants' seed ranges.
 """
@@ -52,9 +53,9 @@ COMPARISONS = {
                                           'RetinaHead.norm_type': 'evonorm_s0',
                                           'RetinaHead.norm_per_level': False})], 'AP'),
     'box_loss': ('GIoU gives a steady gain',
-                 [('smooth_l1', {'RetinaHead.box_loss': 'smooth_l1'}),
+                 [('smooth_l1', {}),  # the config's box loss
                   ('giou', {'RetinaHead.box_loss': 'giou'})], 'AP'),
-    'lr': ('cosine decay gives a clear gain',
+    'lr': ('cosine decay gives a clear gain',  # the config's schedule is cosine
            [('piecewise', {'LearningRate.schedulers': 'piecewise'}),
             ('cosine', {})], 'AP'),
     'stitch': ('Stitch gives a steady gain (small objects)',
@@ -64,6 +65,19 @@ COMPARISONS = {
 
 def run_name(comparison, variant, seed, quick):
     return '%s_%s_seed%d%s' % (comparison, variant, seed, '_quick' if quick else '')
+
+
+def find_baseline(work_dir, seed, quick):
+    """A cached run of the unchanged config (no overrides) with this seed: the baseline
+    variants of every comparison (smooth-L1, cosine, Stitch off) are one training."""
+    suffix = '_seed%d%s.json' % (seed, '_quick' if quick else '')
+    for name in sorted(os.listdir(work_dir)):
+        if name.endswith(suffix):
+            with open(os.path.join(work_dir, name)) as f:
+                run = json.load(f)
+            if not run.get('overrides') and not run.get('reused_from'):
+                return run
+    return None
 
 
 def build_cfg(overrides, seed, quick, dataset_dir, save_dir):
@@ -167,13 +181,15 @@ def write_md(path, res):
             lines += ['', 'Difference (second - first): %+.4f; seed spread %.4f: **%s**.' % (
                 s['difference'], s['seed_spread'], s['verdict'])]
         lines.append('')
-    lines += ['## Runs', '', '| run | AP | AP50 | APs | loss first 10 / last 10 steps | '
-              'steps | train s |', '|---|---|---|---|---|---|---|']
+    lines += ['## Runs', '', 'A baseline variant (the unchanged config) reuses an earlier '
+              'training of the same config and seed where one exists ("same training as").',
+              '', '| run | AP | AP50 | APs | loss first 10 / last 10 steps | steps | train s |'
+              ' same training as |', '|---|---|---|---|---|---|---|---|']
     for name, r in sorted(res['runs'].items()):
         m = r['metrics']
-        lines.append('| %s | %.4f | %.4f | %.4f | %.3f / %.3f | %d | %.0f |' % (
+        lines.append('| %s | %.4f | %.4f | %.4f | %.3f / %.3f | %d | %.0f | %s |' % (
             name, m['AP'], m['AP50'], m['APs'], r['loss_first10'], r['loss_last10'],
-            r['steps'], r['train_s']))
+            r['steps'], r['train_s'], r.get('reused_from', '')))
     with open(path, 'w') as f:
         f.write('\n'.join(lines) + '\n')
 
@@ -202,9 +218,15 @@ def main():
             for variant, overrides in COMPARISONS[comp][1]:
                 name = run_name(comp, variant, seed, args.quick)
                 cache = os.path.join(args.work_dir, name + '.json')
+                base = None if overrides or os.path.exists(cache) else \
+                    find_baseline(args.work_dir, seed, args.quick)
                 if os.path.exists(cache):
                     with open(cache) as f:
                         run = json.load(f)
+                elif base is not None:  # the same training, already done
+                    run = dict(base, run=name, comparison=comp, variant=variant,
+                               reused_from=base['run'])
+                    write_json(cache, run)
                 else:
                     cfg = build_cfg(overrides, seed, args.quick, args.dataset_dir,
                                     os.path.join(args.work_dir, name))

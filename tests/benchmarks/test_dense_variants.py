@@ -66,3 +66,16 @@ def test_summary_verdicts(tmp_path):
     dv.write_md(str(tmp_path / 'r.md'), res)
     text = (tmp_path / 'r.md').read_text()
     assert 'one seed only' in text and '| off_0 | 0.1000 |' in text
+
+
+def test_baseline_variants_share_one_training(tmp_path):
+    import json
+    assert [v for c in dv.COMPARISONS.values() for v, o in c[1] if not o] == \
+        ['smooth_l1', 'cosine', 'off']
+    for name, run in (('box_loss_giou_seed0_quick', {'overrides': {'RetinaHead.box_loss': 'giou'}}),
+                      ('box_loss_smooth_l1_seed1_quick', {'overrides': {}}),
+                      ('stitch_off_seed0_quick', {'overrides': {}, 'reused_from': 'x'}),
+                      ('box_loss_smooth_l1_seed0_quick', {'overrides': {}})):
+        (tmp_path / (name + '.json')).write_text(json.dumps(dict(run, run=name)))
+    assert dv.find_baseline(str(tmp_path), 0, True)['run'] == 'box_loss_smooth_l1_seed0_quick'
+    assert dv.find_baseline(str(tmp_path), 1, False) is None
