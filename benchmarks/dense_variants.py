@@ -160,12 +160,18 @@ def summarize(runs, comparisons, seeds):
     return out
 
 
+def _load_range(runs):
+    loads = [r['load_avg_after'][0] for r in runs.values() if r.get('load_avg_after')]
+    return '%.1f-%.1f' % (min(loads), max(loads)) if loads else 'not recorded'
+
+
 def write_md(path, res):
     lines = ['# RetinaNet variants on the built-in dataset (seed 001 conclusions)', '',
              'Written by `benchmarks/dense_variants.py` on %s.' % res['date'], '',
-             '- CPU: %s' % res['cpu']['summary'],
-             '- load average (1/5/15 min) at start %s, at end %s' % (
-                 res['load_avg_start'], res['load_avg_end']),
+             '- CPU: %s (%s); full flags in the .json' % (res['cpu'].get('model'),
+                                                          res['cpu']['summary']),
+             '- load average (1/5/15 min) when this table was written: %s; 1-min load after '
+             'each training: %s' % (res['load_avg_start'], _load_range(res['runs'])),
              '- OMP_NUM_THREADS=%s; one training at a time; mode: %s' % (
                  res['omp_num_threads'], res['mode']),
              '- config: `%s`, seeds %s' % (CONFIG, res['seeds']), '']

@@ -58,7 +58,7 @@ def test_summary_verdicts(tmp_path):
     assert s['verdict'] == 'giou better by 0.0400 AP'
     s = dv.summarize(_runs('stitch', {'off': [0.10], 'stitch': [0.2]}), ['stitch'], [0])
     assert s['stitch']['metric'] == 'APs' and s['stitch']['verdict'].startswith('one seed')
-    res = {'date': 'd', 'cpu': {'summary': 'cpu'}, 'load_avg_start': [1], 'load_avg_end': [2],
+    res = {'date': 'd', 'cpu': {'summary': 'cpu', 'model': 'm'}, 'load_avg_start': [1], 'load_avg_end': [2],
            'omp_num_threads': '1', 'mode': 'quick', 'seeds': [0], 'summary': s,
            'runs': {'off_0': {'metrics': {'AP': 0.1, 'AP50': 0.2, 'APs': 0.05},
                               'loss_first10': 1.3, 'loss_last10': 0.7, 'steps': 150,
