@@ -93,10 +93,10 @@ def main():
     summary['speedup'] = summary['fast_speedup']
     summary['spearman'] = summary['fast_spearman']
     header = ('Measured on %s (OMP_NUM_THREADS=%s, load average %s at the end: other jobs '
-              'shared the CPU), %s, weights %s, %s.\n\n' % (
+              'shared the CPU), %s, weights %s, parameters: %s, %s.\n\n' % (
                   summary['cpu'], summary['omp_num_threads'],
                   ' / '.join('%.1f' % x for x in summary['load_avg_1_5_15']), args.config,
-                  weights, summary['date']))
+                  weights, summary['pruned_params'], summary['date']))
     table = ('| mode | time (s) | speed-up vs PaddleSlim | ranking vs PaddleSlim (Spearman) |\n'
              '|---|---|---|---|\n' + '\n'.join(rows) + '\n')
     with open(os.path.join(args.out_dir, 'sensitivity_speed.md'), 'w') as f:
