@@ -1,0 +1,112 @@
+"""What RetinaNet and FCOS share: backbone -> neck -> a dense head on every level, decoded to
+original pixels, multi-class NMS; the declarations generic code reads (prunable neck and tower
+convs, the fine-grained distillation of dense heads and its teacher check).  A family
+subclass names its head's output convs and distillation outputs and where the head keeps its
+strides (:meth:`DenseDetector.head_strides`)."""
+import collections
+
+import paddle
+
+from ppdet.modeling.architectures.meta_arch import BaseArch
+from ppdet.modeling.dense_targets import to_original_pixels
+from ppdet.modeling.norms import UNPRUNABLE_NORMS
+
+__all__ = ['DenseDetector', 'dense_prunable_params', 'check_same_locations']
+
+
+def dense_prunable_params(model, towers):
+    """OrderedDict state-dict key -> conv weight: the neck's declared convs (its
+    ``prunable_convs()``, one per channel group; none if it declares none) and the convs of
+    the head ``towers`` (shared by every level; not those before GroupNorm / EvoNorm-S0,
+    which PaddleSlim 2.6 cannot prune: its dependency graph has no rule for group_norm; and
+    not separable towers (EfficientDet-style), whose depthwise convs pruning was not tried on)."""
+    out = collections.OrderedDict()
+    neck_convs = getattr(model.neck, 'prunable_convs', None)
+    for name, conv in (neck_convs() if neck_convs else {}).items():
+        out['neck.%s.weight' % name] = conv.weight
+    for t in towers:
+        tower = getattr(model.head, t)
+        if getattr(tower, 'separable', False):
+            continue
+        for k, conv in enumerate(tower.convs):
+            norms = tower.norms[k] if len(tower.norms) else []
+            if not any(isinstance(n, UNPRUNABLE_NORMS) for n in norms):
+                out['head.%s.convs.%d.weight' % (t, k)] = conv.weight
+    return out
+
+
+def _locations(model):
+    head = model.head
+    gen = getattr(head, 'anchor_generator', None)
+    return (type(model).__name__, list(getattr(model.neck, 'out_strides', [])),
+            getattr(head, 'strides', None),
+            vars(gen) if gen is not None else None)
+
+
+def check_same_locations(student, teacher):
+    """Fine-grained distillation compares outputs location by location: the teacher must be
+    the same family with the same levels and anchors."""
+    mine, theirs = _locations(student), _locations(teacher)
+    if mine != theirs:
+        raise ValueError('fine-grained distillation compares the head outputs location by '
+                         'location, but the student has (family, strides, head strides, '
+                         'anchors) %s and the teacher %s; give the teacher the same neck levels '
+                         'and anchors (or use the l2 loss)' % (mine, theirs))
+
+
+
+class DenseDetector(BaseArch):
+    __inject__ = ['backbone', 'neck', 'head', 'nms']
+    train_fields = ('gt_bbox', 'gt_class')
+
+    def __init__(self, backbone, neck, head, nms):
+        super().__init__()
+        self.backbone = backbone
+        neck.build_layers(backbone.out_channels)
+        self.neck = neck
+        strides = getattr(neck, 'out_strides', None)
+        want, where = self.head_strides(head)
+        if strides is not None and list(strides) != list(want):
+            raise ValueError('the neck gives strides %s but %s is %s; make them equal' % (
+                list(strides), where, list(want)))
+        head.build_layers(neck.out_channels)
+        self.head = head
+        self.nms = nms
+
+    @staticmethod
+    def head_strides(head):
+        """-> (the strides the head expects, the config key that sets them)."""
+        raise NotImplementedError
+
+    @property
+    def num_classes(self):
+        return self.head.num_classes
+
+    def forward(self, image):
+        return self.forward_from_features(self.backbone(image))
+
+    def forward_from_features(self, feats):
+        """Neck + head on backbone features (lets sensitivity analysis reuse the backbone)."""
+        return self.head(self.neck(feats))
+
+    def get_loss(self, outputs, inputs):
+        """The head's loss; ``inputs['gt_bbox']`` [B,M,4] x1y1x2y2 input pixels (PadBox rows)."""
+        return self.head.get_loss(outputs, inputs)
+
+    def decode(self, outputs, im_shape, scale_factor):
+        """-> boxes [B,N,4] (x1,y1,x2,y2 original pixels, clipped), scores [B,C,N]."""
+        boxes, scores = self.head.decode(outputs)
+        return to_original_pixels(boxes, im_shape, scale_factor), scores
+
+    def prunable_params(self):
+        return dense_prunable_params(self, ('cls_tower', 'box_tower'))
+
+    def check_teacher(self, teacher, loss):
+        super().check_teacher(teacher, loss)
+        if loss == 'fine_grained':
+            check_same_locations(self, teacher)
+
+    def fine_grained_distill_loss(self, outputs, teacher_outputs, obj_target='hard'):
+        """The head's distillation terms on its outputs, summed (``obj_target`` is YOLOv3's
+        and unused here; see :mod:`ppdet.modeling.losses.dense_distill_loss`)."""
+        return paddle.add_n(list(self.head.distill_terms(outputs, teacher_outputs).values()))
