@@ -100,8 +100,13 @@ class MultiClassNMS(object):
         if k <= 0 or n is None or n < 0 or n <= k:
             return bboxes, scores
         idx = paddle.topk(scores.max(axis=1), k, axis=1)[1]              # [B,K]
-        bboxes = paddle.take_along_axis(bboxes, idx.unsqueeze(-1).tile([1, 1, 4]), axis=1)
-        scores = paddle.take_along_axis(scores, idx.unsqueeze(1).tile([1, c, 1]), axis=2)
+        # rows of the flattened [B*N, .] tensors (gather, not take_along_axis: Paddle-Lite
+        # has no take_along_axis kernel on x86 or ARM)
+        rows = idx + (paddle.arange(paddle.shape(idx)[0], dtype=idx.dtype) * n).unsqueeze(-1)
+        rows = rows.reshape([-1])
+        bboxes = paddle.gather(bboxes.reshape([-1, 4]), rows).reshape([-1, k, 4])
+        scores = paddle.gather(scores.transpose([0, 2, 1]).reshape([-1, c]), rows)
+        scores = scores.reshape([-1, k, c]).transpose([0, 2, 1])
         flat = scores.reshape([-1, c * k])
         floor = paddle.topk(flat, k, axis=1)[0][:, k - 1:k].unsqueeze(-1)   # [B,1,1]
         scores = paddle.where(scores >= floor, scores, paddle.zeros_like(scores))
