@@ -300,5 +300,5 @@ def test_exported_model_bad_input(world):
     if only:
         out = run('slim/quantization/post_quant.py', '-c', world['cfg'], '--model_dir',
                   model_dir, '--output_dir', os.path.join(world['tmp'], 'int8'),
-                  '-o', *_eval_set(only), rc=2)
+                  '--calib_dataset', 'eval', '-o', *_eval_set(only), rc=2)
         assert 'none of the 1 image(s) under' in out and 'broken.jpg' in out
