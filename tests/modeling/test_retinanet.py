@@ -7,6 +7,7 @@ import paddle
 import pytest
 
 from dense_family import ROOT, SIZE, feeds, write_dense_config
+from family_checks import check_export_matches_dygraph, check_training_and_eval
 from ppdet.core.workspace import create, load_config
 
 CONFIG = 'retinanet_r18_builtin.yml'
@@ -78,46 +79,12 @@ def test_prior_bias_and_declared_layers():
 
 
 def test_training_lowers_the_loss_and_eval_runs(trained):
-    from ppdet.engine import Trainer
-    t = Trainer(load_config(trained['config']), mode='train')
-    t._ensure_optimizer()
-    batch = next(iter(t.train_loader))
-    assert {'gt_bbox', 'gt_class'} <= set(batch)
-    t.model.train()
-    losses = [t.train_step(batch)['loss'] for _ in range(10)]
-    assert losses[-1] < 0.6 * losses[0], losses
-
-    e = Trainer(load_config(trained['config']), mode='eval')
-    e.load_weights(trained['weights'])
-    res = e.evaluate()
-    assert res.primary_name == 'AP' and 0.0 <= res.primary <= 1.0
+    check_training_and_eval(trained['config'], trained['weights'], 10, 0.6,
+                            fields=('gt_bbox', 'gt_class'))
 
 
 def test_export_with_and_without_nms_matches_dygraph(trained, tmp_path):
-    from ppdet.deploy.predictors import create_predictor
-    from ppdet.engine import build_model
-    from ppdet.engine.export import export_model
-    cfg = load_config(trained['config'])
-    model, meta = build_model(cfg, trained['weights'])
-    model.eval()
-    f = feeds()
-    with paddle.no_grad():
-        outs = model(paddle.to_tensor(f['image']))
-        im, sf = paddle.to_tensor(f['im_shape']), paddle.to_tensor(f['scale_factor'])
-        bbox, bbox_num = model.post_process(outs, im, sf)
-        boxes, scores = model.decode(outs, im, sf)
-    assert int(bbox_num.sum()) > 0
-    for exclude_nms in (False, True):
-        out = str(tmp_path / ('raw' if exclude_nms else 'nms'))
-        export_model(model, cfg, out, ['c%d' % i for i in range(6)], exclude_nms=exclude_nms,
-                     meta=meta)
-        got = create_predictor(out, 'paddle').run(f)
-        if exclude_nms:
-            np.testing.assert_allclose(got['boxes'], boxes.numpy(), rtol=1e-4, atol=1e-3)
-            np.testing.assert_allclose(got['scores'], scores.numpy(), rtol=1e-4, atol=1e-5)
-        else:
-            assert got['bbox_num'].tolist() == bbox_num.numpy().tolist()
-            np.testing.assert_allclose(got['bbox'], bbox.numpy(), rtol=1e-4, atol=1e-3)
+    check_export_matches_dygraph(trained['config'], trained['weights'], feeds(), tmp_path)
 
 
 def test_sensitivity_reuses_the_backbone_pass(trained, tmp_path):

@@ -1,0 +1,52 @@
+"""Checks every detector family must pass through the generic code, shared by the family
+tests (tests/families/, tests/modeling/test_{retinanet,fcos}.py)."""
+import numpy as np
+import paddle
+
+from ppdet.core.workspace import load_config
+
+
+def check_training_and_eval(config, weights, steps, ratio, fields=(), absent=()):
+    """The Trainer's batches carry ``fields`` (and not ``absent``), ``steps`` train steps on
+    one batch bring the loss under ``ratio`` of its start, and eval of ``weights`` gives an
+    AP in [0, 1]."""
+    from ppdet.engine import Trainer
+    t = Trainer(load_config(config), mode='train')
+    t._ensure_optimizer()
+    batch = next(iter(t.train_loader))
+    assert set(fields) <= set(batch) and not set(absent) & set(batch), sorted(batch)
+    t.model.train()
+    losses = [t.train_step(batch)['loss'] for _ in range(steps)]
+    assert losses[-1] < ratio * losses[0], losses
+    e = Trainer(load_config(config), mode='eval')
+    e.load_weights(weights)
+    res = e.evaluate()
+    assert res.primary_name == 'AP' and 0.0 <= res.primary <= 1.0
+
+
+def check_export_matches_dygraph(config, weights, feeds, directory, require_boxes=True):
+    """Export with and without NMS: Paddle Inference gives dygraph's boxes and scores."""
+    from ppdet.deploy.predictors import create_predictor
+    from ppdet.engine import build_model
+    from ppdet.engine.export import export_model
+    cfg = load_config(config)
+    model, meta = build_model(cfg, weights)
+    model.eval()
+    with paddle.no_grad():
+        outs = model(paddle.to_tensor(feeds['image']))
+        im, sf = paddle.to_tensor(feeds['im_shape']), paddle.to_tensor(feeds['scale_factor'])
+        bbox, bbox_num = model.post_process(outs, im, sf)
+        boxes, scores = model.decode(outs, im, sf)
+    if require_boxes:
+        assert int(bbox_num.sum()) > 0
+    for exclude_nms in (False, True):
+        out = str(directory / ('raw' if exclude_nms else 'nms'))
+        export_model(model, cfg, out, ['c%d' % i for i in range(6)], exclude_nms=exclude_nms,
+                     meta=meta)
+        got = create_predictor(out, 'paddle').run(feeds)
+        if exclude_nms:
+            np.testing.assert_allclose(got['boxes'], boxes.numpy(), rtol=1e-4, atol=1e-3)
+            np.testing.assert_allclose(got['scores'], scores.numpy(), rtol=1e-4, atol=1e-5)
+        else:
+            assert got['bbox_num'].tolist() == bbox_num.numpy().tolist()
+            np.testing.assert_allclose(got['bbox'], bbox.numpy(), rtol=1e-4, atol=1e-3)
