@@ -54,9 +54,11 @@ def _write(path, data):
 
 
 def _png_of_decoded(src, dst):
-    """The pixels the loader decodes from ``src`` (cv2, 3 channels), saved losslessly."""
-    im = cv2.imdecode(np.fromfile(src, np.uint8), cv2.IMREAD_COLOR)
-    assert cv2.imwrite(dst, im)
+    """The pixels the loader decodes from ``src`` (its own decoder: a truncated file's
+    missing rows come out grey, where a bare cv2.imdecode leaves whatever was in memory and
+    made this reference differ from run to run), saved losslessly."""
+    from ppdet.utils.image_io import decode_rgb
+    assert cv2.imwrite(dst, cv2.cvtColor(decode_rgb(src), cv2.COLOR_RGB2BGR))
 
 
 def _bad_and_reference_sets(base, out):
