@@ -3,6 +3,7 @@ shrunk to run in seconds on 2 cores (a uniquely named module; see config_writer)
 import os
 
 import numpy as np
+import paddle
 
 from config_writer import dump_config
 
@@ -46,3 +47,10 @@ def feeds(seed=0, n=2, size=SIZE):
     return {'image': np.random.RandomState(seed).randn(n, 3, size, size).astype('float32'),
             'im_shape': np.array([[size, size]] * n, 'float32'),
             'scale_factor': np.array([[size / 120., size / 100.]] * n, 'float32')}
+
+
+def gt_batch():
+    """Padded ground truth of two images (the second: one box and one padding row)."""
+    return {'gt_bbox': paddle.to_tensor([[[8, 10, 40, 44], [50, 50, 90, 80]],
+                                         [[20, 30, 70, 60], [0, 0, 0, 0]]], 'float32'),
+            'gt_class': paddle.to_tensor([[1, 3], [0, 0]], 'int32')}

@@ -7,7 +7,7 @@ import numpy as np
 import paddle
 import pytest
 
-from dense_family import ROOT, SIZE, feeds, write_dense_config
+from dense_family import ROOT, SIZE, feeds, gt_batch, write_dense_config
 from family_checks import check_export_matches_dygraph, check_training_and_eval
 from ppdet.core.workspace import create, load_config
 
@@ -37,12 +37,6 @@ def _tiny_model(head=None, neck=None):
     return create('FCOS', cfg)
 
 
-def _gt():
-    return {'gt_bbox': paddle.to_tensor([[[8, 10, 40, 44], [50, 50, 90, 80]],
-                                         [[20, 30, 70, 60], [0, 0, 0, 0]]], 'float32'),
-            'gt_class': paddle.to_tensor([[1, 3], [0, 0]], 'int32')}
-
-
 @pytest.mark.parametrize('head, neck', [
     ({}, {}),                                                          # FPN-BN + Head-BN
     ({'norm_type': 'gn', 'norm_per_level': False, 'norm_groups': 16}, {'norm_type': None}),
@@ -59,7 +53,7 @@ def test_head_options_run_forward_and_backward(head, neck):
                                        [2, 4, 12, 12], [2, 4, 6, 6], [2, 4, 3, 3],
                                        [2, 1, 12, 12], [2, 1, 6, 6], [2, 1, 3, 3]]
     assert all(float(o.min()) >= 0 for o in outs[3:6])                # distances
-    losses = model.get_loss(outs, _gt())
+    losses = model.get_loss(outs, gt_batch())
     losses['loss'].backward()
     for k in ('loss_cls', 'loss_box', 'loss_ctr'):
         assert np.isfinite(float(losses[k])) and float(losses[k]) > 0, losses

@@ -6,7 +6,7 @@ import numpy as np
 import paddle
 import pytest
 
-from dense_family import ROOT, SIZE, feeds, write_dense_config
+from dense_family import ROOT, SIZE, feeds, gt_batch, write_dense_config
 from family_checks import check_export_matches_dygraph, check_training_and_eval
 from ppdet.core.workspace import create, load_config
 
@@ -34,12 +34,6 @@ def _tiny_model(head=None, neck=None):
     return create('RetinaNet', cfg)
 
 
-def _gt():
-    return {'gt_bbox': paddle.to_tensor([[[8, 10, 40, 44], [50, 50, 90, 80]],
-                                         [[20, 30, 70, 60], [0, 0, 0, 0]]], 'float32'),
-            'gt_class': paddle.to_tensor([[1, 3], [0, 0]], 'int32')}
-
-
 @pytest.mark.parametrize('head, neck', [
     ({'norm_type': None}, {}),
     ({'norm_type': 'bn'}, {'norm_type': 'bn'}),                   # FPN-BN + shared head BN
@@ -56,7 +50,7 @@ def test_head_options_run_forward_and_backward(head, neck):
     # P3-P5 at 96: 12, 6, 3; 9 anchors x 6 classes / x 4 deltas
     assert [o.shape for o in outs] == [[2, 54, 12, 12], [2, 54, 6, 6], [2, 54, 3, 3],
                                        [2, 36, 12, 12], [2, 36, 6, 6], [2, 36, 3, 3]]
-    losses = model.get_loss(outs, _gt())
+    losses = model.get_loss(outs, gt_batch())
     losses['loss'].backward()
     assert np.isfinite(float(losses['loss'])) and float(losses['loss_box']) > 0
     tower = model.head.cls_tower
