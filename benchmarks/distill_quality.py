@@ -120,8 +120,12 @@ def main():
     parser.add_argument('--finetune_epochs', type=int, default=3)
     parser.add_argument('--min_margin', type=float, default=2.0,
                         help="AP x 100 the teacher must beat the baseline twin's mean by")
-    parser.add_argument('--only', default=None, choices=['teacher'],
-                        help='teacher: train and score the teacher only')
+    parser.add_argument('--only', default=None, choices=['teacher', 'twins'],
+                        help='teacher: train and score the teacher only; twins: only the '
+                             'undistilled twins (they need no teacher: a second process can '
+                             'run them while the first trains the teacher)')
+    parser.add_argument('--kinds', default=','.join(KINDS),
+                        help='runs per student and seed, of %s' % ','.join(KINDS))
     args = parser.parse_args()
     from ppdet.benchmark.cpu import cpu_description
     from ppdet.pipeline.main_job import Pipeline
@@ -148,6 +152,17 @@ def main():
         write_json(RESULTS + '.json', res)
         write_md(RESULTS + '.md', res)
 
+    kinds = [k for k in args.kinds.split(',') if k]
+    unknown = sorted(set(kinds) - set(KINDS))
+    if unknown:
+        parser.error('--kinds: unknown %s (choose from %s)' % (unknown, ','.join(KINDS)))
+    if args.only == 'twins':
+        for student in names:
+            for seed in args.seeds:
+                pipe.stage('twin_%s_%d' % (student, seed), lambda st=student, s=seed:
+                           finetune(pipe, st, students[st], 'twin', s))
+        report()
+        return
     pipe.stage('distill:teacher', pipe.train_teacher)
     report()
     if args.only == 'teacher':
@@ -164,7 +179,7 @@ def main():
         raise SystemExit(res['stopped'])
     for student in names:
         for seed in args.seeds:
-            for kind in KINDS:
+            for kind in kinds:
                 pipe.stage('%s_%s_%d' % (kind, student, seed), lambda st=student, k=kind, s=seed:
                            finetune(pipe, st, students[st], k, s))
                 report()
