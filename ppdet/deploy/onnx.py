@@ -17,6 +17,13 @@ class but the first gets wrong scores.  :func:`nms_box_counts` reads the shapes 
 Paddle program and conversion refuses such models.  The exported NMS also handles one
 image per run.
 
+Trap (paddle2onnx 1.3.1): its NMS subgraph takes the box and class columns of
+``NonMaxSuppression``'s ``[K, 3]`` selected indices with a ``Gather`` on axis 1 and an
+axis-less ``Squeeze``; when exactly one box survives (K = 1) that squeezes to a scalar and
+onnxruntime fails in the next ``Gather`` ("axis 0 is not in valid range [-0,-1]") - an
+image with one face, one object.  :func:`pin_nms_column_squeezes` gives those Squeezes their
+axis (1) after conversion.
+
 Trap (paddle2onnx 1.3.1): ``deformable_conv`` (YOLOv3-R50vd-DCN) needs opset 19, beyond
 the 18 it can write, and paddle2onnx then aborts the whole process (SIGABRT, nothing to
 catch): :func:`unconvertible_ops` finds such ops first and conversion refuses the model.
@@ -25,7 +32,8 @@ import os
 
 from .infer_cfg import model_files
 
-__all__ = ['convert_to_onnx', 'quantize_onnx', 'ONNX_FILE', 'ONNX_INT8_FILE']
+__all__ = ['convert_to_onnx', 'quantize_onnx', 'pin_nms_column_squeezes', 'ONNX_FILE',
+           'ONNX_INT8_FILE']
 
 ONNX_FILE = 'model.onnx'
 ONNX_INT8_FILE = 'model_int8.onnx'
@@ -71,8 +79,44 @@ def nms_box_counts(model_file):
     return counts
 
 
+def pin_nms_column_squeezes(model):
+    """Give every axis-less ``Squeeze`` of a one-column ``Gather`` on axis 1 the axis it
+    removes (1), so that a single selected box stays a [1] vector.  -> how many were pinned.
+    ``model``: an ``onnx.ModelProto``, changed in place."""
+    import numpy as np
+    from onnx import helper, numpy_helper
+    graph = model.graph
+    producer = {o: n for n in graph.node for o in n.output}
+    consts = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    for n in graph.node:
+        if n.op_type == 'Constant' and n.attribute:
+            consts[n.output[0]] = numpy_helper.to_array(n.attribute[0].t)
+    opset = max(o.version for o in model.opset_import if o.domain in ('', 'ai.onnx'))
+    pinned = 0
+    for n in graph.node:
+        if n.op_type != 'Squeeze' or len(n.input) != 1 or \
+                any(a.name == 'axes' for a in n.attribute):
+            continue
+        src = producer.get(n.input[0])
+        if src is None or src.op_type != 'Gather':
+            continue
+        axis = next((helper.get_attribute_value(a) for a in src.attribute if a.name == 'axis'), 0)
+        index = consts.get(src.input[1])
+        if axis != 1 or index is None or index.size != 1 or index.ndim != 1:
+            continue
+        if opset >= 13:
+            name = '%s.pinned_axes' % n.name
+            graph.initializer.append(numpy_helper.from_array(np.array([1], np.int64), name))
+            n.input.append(name)
+        else:
+            n.attribute.append(helper.make_attribute('axes', [1]))
+        pinned += 1
+    return pinned
+
+
 def convert_to_onnx(model_dir, save_file=None, opsets=OPSETS, force=False):
     """Convert once and cache; -> the .onnx path. Tries each opset until onnxruntime loads it."""
+    import onnx
     import onnxruntime as ort
     import paddle2onnx
     model_file, params_file = model_files(model_dir)
@@ -95,6 +139,9 @@ def convert_to_onnx(model_dir, save_file=None, opsets=OPSETS, force=False):
         try:
             paddle2onnx.export(model_file, params_file, tmp, opset_version=opset,
                                auto_upgrade_opset=False, verbose=False)
+            proto = onnx.load(tmp)
+            if pin_nms_column_squeezes(proto):
+                onnx.save(proto, tmp)
             ort.InferenceSession(tmp, providers=['CPUExecutionProvider'])  # loadable?
             os.replace(tmp, save_file)
             return save_file

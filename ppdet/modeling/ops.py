@@ -51,6 +51,18 @@ class ConvBNLayer(nn.Layer):
         return x
 
 
+def cells_to_rows(m, k):
+    """[B, A*k, H, W] map -> [B, H*W*A, k] rows (row, column, anchor order).
+
+    The row count is written out when H and W are known, so a model exported at a fixed
+    input size keeps a static box count all the way to NMS (``reshape([0, -1, k])`` leaves it
+    -1 beside the dynamic batch, and paddle2onnx 1.3.1 mis-converts NMS over a dynamic count).
+    """
+    c, h, w = [int(d) for d in m.shape[1:4]]
+    rows = h * w * (c // k) if min(c, h, w) > 0 else -1
+    return m.transpose([0, 2, 3, 1]).reshape([0, rows, k])
+
+
 def multiclass_nms(bboxes, scores, score_threshold, nms_top_k, keep_top_k,
                    nms_threshold=0.45, normalized=False, nms_eta=1.0, background_label=-1):
     """Per-class NMS over ``bboxes`` [B,N,4] and ``scores`` [B,C,N].

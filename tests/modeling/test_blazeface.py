@@ -11,6 +11,7 @@ import yaml
 import ppdet.modeling  # noqa: F401  (registers the components)
 from ppdet.core.workspace import create, load_config
 from ppdet.modeling.losses.ssd_loss import SSDLoss, encode_boxes, match_priors
+from family_checks import check_onnx_matches_paddle
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FACE = os.path.join(ROOT, 'configs', 'face_detection')
@@ -243,6 +244,7 @@ def test_export_with_nms_matches_dygraph(tmp_path):
     got = create_predictor(out, 'paddle').run(feeds)
     assert got['bbox_num'].tolist() == bbox_num.numpy().tolist()
     np.testing.assert_allclose(got['bbox'], bbox.numpy(), rtol=1e-4, atol=1e-3)
+    check_onnx_matches_paddle(out, feeds)   # fixed size: static priors, static NMS count
     assert yaml.safe_load(open(os.path.join(out, 'infer_cfg.yml')))['arch'] == 'BlazeFace'
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import paddle
 import pytest
 
+from family_checks import check_onnx_matches_paddle
 import ppdet.modeling  # noqa: F401  (registers the components)
 from ppdet.core.workspace import create, load_config
 from ppdet.data.sample_photos import NO_FACE_PHOTOS, face_photos, no_face_photos, write_photos
@@ -243,6 +244,7 @@ def test_export_with_nms_equals_dygraph(model, checkpoint, tmp_path):
         got = predictor.run(feeds)
         assert got['bbox_num'].tolist() == bbox_num.numpy().tolist() == [len(HAND_BOXES[name])]
         np.testing.assert_allclose(got['bbox'], bbox.numpy(), rtol=1e-4, atol=1e-3)
+        check_onnx_matches_paddle(out, feeds)   # astronaut: one box survives NMS (K = 1)
 
 
 # --- the command lines -------------------------------------------------------------------

@@ -30,6 +30,7 @@ import paddle.nn.functional as F
 
 from ppdet.core.workspace import register
 from ppdet.modeling.architectures.meta_arch import BaseArch
+from ppdet.modeling.ops import cells_to_rows
 
 __all__ = ['MediaPipeBlazeFace', 'ssd_anchors']
 
@@ -151,8 +152,8 @@ class MediaPipeBlazeFace(BaseArch):
         regs, logits = [], []
         for f, cls_head, reg_head in zip(feats, self.cls_heads, self.reg_heads):
             # NCHW -> NHWC -> [B, H*W*anchors, k]: cell-major, then anchor, as MediaPipe
-            regs.append(reg_head(f).transpose([0, 2, 3, 1]).reshape([0, -1, self.num_values]))
-            logits.append(cls_head(f).transpose([0, 2, 3, 1]).reshape([0, -1, 1]))
+            regs.append(cells_to_rows(reg_head(f), self.num_values))
+            logits.append(cells_to_rows(cls_head(f), 1))
         return [paddle.concat(regs, axis=1), paddle.concat(logits, axis=1)]
 
     def _to_pixels(self, im_shape, scale_factor):

@@ -23,7 +23,7 @@ from paddle import ParamAttr
 from paddle.regularizer import L2Decay
 
 from ppdet.core.workspace import register
-from ppdet.modeling.ops import build_if_given, built_for
+from ppdet.modeling.ops import build_if_given, built_for, cells_to_rows
 
 __all__ = ['FaceHead']
 
@@ -84,9 +84,8 @@ class FaceHead(nn.Layer):
         locs, confs = [], []
         for i in range(len(self.min_sizes)):
             loc, conf = outputs[2 * i], outputs[2 * i + 1]
-            locs.append(loc.transpose([0, 2, 3, 1]).reshape([loc.shape[0], -1, 4]))
-            confs.append(conf.transpose([0, 2, 3, 1]).reshape(
-                [conf.shape[0], -1, self.num_classes + 1]))
+            locs.append(cells_to_rows(loc, 4))
+            confs.append(cells_to_rows(conf, self.num_classes + 1))
         return paddle.concat(locs, 1), paddle.concat(confs, 1)
 
     def priors(self, outputs):

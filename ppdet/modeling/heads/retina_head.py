@@ -36,7 +36,7 @@ from ppdet.modeling.heads.dense_tower import DenseTower
 from ppdet.modeling.losses.dense_distill_loss import dense_distill_terms
 from ppdet.modeling.losses.focal_loss import sigmoid_focal_loss
 from ppdet.modeling.losses.iou_loss import IOU_LOSS_TYPES, iou_loss
-from ppdet.modeling.ops import build_if_given, built_for
+from ppdet.modeling.ops import build_if_given, built_for, cells_to_rows
 
 __all__ = ['RetinaHead', 'check_uniform_width', 'flatten_levels']
 
@@ -53,7 +53,7 @@ def check_uniform_width(name, in_channels):
 
 def flatten_levels(maps, k):
     """[B, A*k, H, W] maps -> one [B, sum(H*W*A), k] tensor (row, column, anchor order)."""
-    return paddle.concat([m.transpose([0, 2, 3, 1]).reshape([0, -1, k]) for m in maps], 1)
+    return paddle.concat([cells_to_rows(m, k) for m in maps], 1)
 
 
 def smooth_l1(x, beta):
