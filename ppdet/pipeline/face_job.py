@@ -13,8 +13,11 @@ Rows, each exported with NMS inside and scored by the official WIDER FACE evalua
   quantization-aware training (the fp32 twin isolates what quantization costs);
 * ``uniform_p40_distill``: the pruned student fine-tuned with the baseline as teacher (L2 on
   the head outputs), against its undistilled twin ``uniform_p40``;
-* ``lite`` / ``lite_post_<algo>``: BlazeFace-Lite trained from scratch on the baseline's
-  schedule, and its int8 model (the first PTQ algorithm);
+* ``lite`` / ``lite_post_<algo>`` / ``lite_finetuned`` / ``lite_aware``: BlazeFace-Lite
+  trained from scratch on the baseline's schedule, its int8 model (the first PTQ algorithm),
+  and the model fine-tuned on the QAT schedule without / with QAT.  It has no pruned row:
+  like MediaPipe's, its blocks are all single residual BlazeBlocks and it declares no
+  prunable convs;
 * ``mediapipe``, ``mediapipe_post_<algo>``, ``mediapipe_finetuned`` / ``mediapipe_aware``:
   MediaPipe's released BlazeFace (real weights, imported from the committed ONNX file), its
   post-training int8 model, and the model fine-tuned on the face set without / with QAT
@@ -220,6 +223,9 @@ class FacePipeline(Pipeline):
         self.stage('lite:post', lambda: self.post_quant(
             'lite', self.ptq_algos[0], name='lite_post_%s' % self.ptq_algos[0],
             cfg=self.cfg(config=self.lite_config)))
+        lite = dict(config=self.lite_config, lr=QAT_LR)
+        self.stage('lite:finetuned', lambda: self.finetuned('lite', **lite))
+        self.stage('lite:aware', lambda: self.aware('lite', **lite))
         self.stage('latency', self.latency)
         self.stage('photos', self.photos)
         return self.results
