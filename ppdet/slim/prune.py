@@ -403,12 +403,15 @@ class PruneStep(CompressionStep):
 
 # -- FLOPs ---------------------------------------------------------------------------
 def conv_output_pixels(model, input_size):
-    """{id(conv weight): (layer, output H*W)} from one forward pass on a zero image."""
+    """{id(conv weight): (layer, output H*W)} from one forward pass on a zero image; a conv
+    called several times (a dense head's tower conv, shared by the FPN levels) counts the
+    output pixels of every call, as the GFLOPs of ppdet.utils.model_stats do."""
     from ppdet.utils.model_stats import forward_with_hooks
     found = {}
 
     def hook(layer, inputs, output):
-        found[id(layer.weight)] = (layer, int(output.shape[2]) * int(output.shape[3]))
+        before = found.get(id(layer.weight), (layer, 0))[1]
+        found[id(layer.weight)] = (layer, before + int(output.shape[2]) * int(output.shape[3]))
 
     # PaddleSlim's convention: plain convs only, no deformable ones
     forward_with_hooks(model, _hw(input_size),

@@ -125,3 +125,26 @@ def test_uniform_ratio_is_the_closest_one_ratio_plan(tiny_det, make_det):
         assert abs(cut - target) <= min(abs(g - target) for g in grid) + 1e-12
     with pytest.raises(ValueError, match='with one ratio over 1 convs'):
         uniform_ratio_for_target_flops(tiny_det, ['tip1.conv.weights'], 0.9, SIZE)
+
+
+def test_a_shared_conv_counts_every_call():
+    """A conv run on several maps (a dense head's tower on every FPN level) costs the MACs of
+    every call, as model_summary's GFLOPs count them."""
+    import paddle.nn as nn
+    import paddle.nn.functional as F
+    from ppdet.slim.prune import conv_macs, conv_output_pixels
+
+    class Shared(nn.Layer):
+        def __init__(self):
+            super().__init__()
+            self.stem = nn.Conv2D(3, 4, 3, padding=1)
+            self.tower = nn.Conv2D(4, 4, 3, padding=1)
+
+        def forward(self, x):
+            x = self.stem(x)
+            return [self.tower(x), self.tower(F.avg_pool2d(x, 2))]
+
+    model = Shared()
+    pixels = conv_output_pixels(model, 32)
+    assert pixels[id(model.tower.weight)][1] == 32 * 32 + 16 * 16
+    assert conv_macs(pixels)[id(model.tower.weight)] == (32 * 32 + 16 * 16) * 4 * 4 * 9
