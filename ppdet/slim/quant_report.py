@@ -171,7 +171,12 @@ def layer_report(fp32_dir, int8_dir, feeds, names=None):
     fp_prog, fp_feeds, _, fp_scope = load_program(fp32_dir)
     q_prog, q_feeds, _, q_scope = load_program(int8_dir)
     feed = {k: feeds[k] for k in fp_feeds}
-    fp_ops = {w: (op, out) for op, w, out in quantizable_ops(fp_prog)}
+    # a weight shared by several ops (a dense head's tower conv runs once per FPN level) has
+    # one layer per call: the k-th call in the int8 graph is compared with the k-th in fp32
+    fp_ops = {}
+    for op, w, out in quantizable_ops(fp_prog):
+        fp_ops.setdefault(w, []).append((op, out))
+    calls = {}
 
     q_prog = _strip_feed_fetch(q_prog)
     # the executor caches programs by identity: re-wire a second copy for the isolated run
@@ -181,10 +186,12 @@ def layer_report(fp32_dir, int8_dir, feeds, names=None):
     producers, consumers = _producers(block), _consumers(block)
     layers = []  # (weight, op_type, fp32 output, int8 output, fp32 input, quantized?)
     for op, weight, out in quantizable_ops(q_prog):
-        if weight not in fp_ops:
+        k = calls[weight] = calls.get(weight, -1) + 1
+        if k >= len(fp_ops.get(weight, ())):
             continue
         src, first = _trace_back(op.input(_OP_INPUT_SLOT[op.type])[0], producers)
-        layers.append({'weight': weight, 'op_type': op.type, 'fp32_out': fp_ops[weight][1],
+        layers.append({'weight': weight, 'op_type': op.type, 'fp32_out': fp_ops[weight][k][1],
+                       'call': k, 'calls': len(fp_ops[weight]),
                        'int8_out': _trace_forward(out, consumers), 'input': src,
                        'quant_op': first, 'quantized': first is not None})
 
@@ -211,7 +218,7 @@ def layer_report(fp32_dir, int8_dir, feeds, names=None):
     rows = []
     for l, acc, iso in zip(layers, accumulated, isolated):
         ref = fp_vals[l['fp32_out']]
-        row = {'layer': names.get(l['weight'], l['weight']).rsplit('.weight', 1)[0],
+        row = {'layer': _layer_name(names, l['weight'], l['call'], l['calls']),
                'weight': l['weight'], 'op_type': l['op_type'], 'quantized': l['quantized'],
                'shape': list(ref.shape), 'output': l['fp32_out'],
                'accumulated': _errors(ref, acc)}
@@ -221,6 +228,13 @@ def layer_report(fp32_dir, int8_dir, feeds, names=None):
     rows.sort(key=lambda r: (not r['quantized'], r['isolated']['snr_db'],
                              r['accumulated']['snr_db']))
     return rows
+
+
+def _layer_name(names, weight, call=0, calls=1):
+    """The model's name of ``weight``'s layer; ``@k`` marks its k-th call (0-based) when the
+    weight is used by several ops (shared convs)."""
+    name = names.get(weight, weight).rsplit('.weight', 1)[0]
+    return '%s@%d' % (name, call) if calls > 1 else name
 
 
 def format_table(rows, top=None):
@@ -399,14 +413,18 @@ def deployed_layer_report(fp32_dir, int8_dir, feeds, int8_ops=None, names=None):
     q_prog, q_feeds, q_fetches, q_scope = load_program(int8_dir)
     fp_prog, fp_feeds, _, fp_scope = load_program(fp32_dir)
     producers = _producers(q_prog.global_block())
-    inputs = {}  # weight -> (float input tensor, quantized?)
-    for op, weight, _ in quantizable_ops(q_prog):
+    inputs = {}  # layer output var -> (float input tensor, quantized?)
+    seen, layers = {}, []  # a shared weight (one conv on every level) is one layer per call
+    for (op, weight, _), (_, op_type, var) in zip(quantizable_ops(q_prog),
+                                                   layer_outputs(q_prog)):
         src, first = _trace_back(op.input(_OP_INPUT_SLOT[op.type])[0], producers)
-        inputs[weight] = (src, first is not None)
+        inputs[var] = (src, first is not None)
+        seen.setdefault(weight, []).append(var)
+        layers.append((weight, op_type, var))
     has = fp_prog.global_block().has_var
-    layers = [l for l in layer_outputs(q_prog) if has(l[2])]
+    layers = [l for l in layers if has(l[2])]
     fetch = sorted({v for _, _, v in layers} |
-                   {inputs[w][0] for w, _, _ in layers if has(inputs[w][0])} - set(q_feeds))
+                   {inputs[v][0] for _, _, v in layers if has(inputs[v][0])} - set(q_feeds))
     n_images = int(np.asarray(feeds['image']).shape[0])
     per_image, marked_runs, plain_runs = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
@@ -423,12 +441,13 @@ def deployed_layer_report(fp32_dir, int8_dir, feeds, int8_ops=None, names=None):
             per_image.append((fp, sim, dict(zip(fetch, marked[n_out:]))))
     rows = []
     for weight, op_type, var in layers:
-        row = {'layer': names.get(weight, weight).rsplit('.weight', 1)[0], 'weight': weight,
-               'op_type': op_type, 'quantized': inputs[weight][1], 'output': var}
+        row = {'layer': _layer_name(names, weight, seen[weight].index(var), len(seen[weight])),
+               'weight': weight, 'op_type': op_type, 'quantized': inputs[var][1],
+               'output': var}
         for key, (a, b) in (('sim_vs_fp32', (0, 1)), ('deployed_vs_sim', (1, 2)),
                             ('deployed_vs_fp32', (0, 2))):
             row[key] = _worst([_errors(im[a][var], im[b][var]) for im in per_image])
-        src = inputs[weight][0]
+        src = inputs[var][0]
         before = (_worst([_errors(im[0][src], im[2][src]) for im in per_image])['snr_db']
                   if src in fetch else MAX_SNR)
         # the error this layer adds in the deployed graph (its input's SNR minus its output's)
