@@ -231,6 +231,42 @@ class Pipeline(object):
                             '%.3f' % r for r in entry['derived']['ratios'].values()))
         self.record('prune_plans', plans)
 
+    def prune_plans_at_ratio(self, ratio, target_name):
+        """Uniform and sensitivity-derived ratios at the FLOPs cut of removing ``ratio`` of
+        every prunable conv's filters, recorded as ``results['prune_plans'][target_name]``
+        (the shape :meth:`prune_and_finetune` reads with ``preset=target_name``); returns
+        the entry.  The derived plan records ``error`` where the sensitivities cannot reach
+        the cut."""
+        from ppdet.engine import Trainer
+        from ppdet.slim.flops_target import (flops_cut, ratios_for_target_flops,
+                                             uniform_ratio_for_target_flops)
+        from ppdet.slim.sensitivity import load_sensitivities
+        from ppdet.utils.model_stats import config_input_size
+        cfg = self.cfg()
+        size = config_input_size(cfg)
+        model = Trainer(cfg, mode='eval').model  # FLOPs do not depend on the weights
+        names = list(model.prunable_params())
+        if not names:
+            raise ValueError('%s declares no prunable convs: nothing to prune' % self.config)
+        cut = flops_cut(model, {n: ratio for n in names}, size)
+        uniform, uniform_cut = uniform_ratio_for_target_flops(model, names, cut, size)
+        entry = {'target_cut': cut, 'ratio_of_every_conv': ratio,
+                 'uniform': dict(ratios={n: uniform for n in names}, cut=uniform_cut)}
+        sens = load_sensitivities(self.results['sensitivity']['file'])
+        try:
+            derived = ratios_for_target_flops(sens, model, cut, size)
+            entry['derived'] = dict(ratios=derived, cut=flops_cut(model, derived, size))
+        except ValueError as e:  # an unreachable cut: the table says why
+            entry['derived'] = dict(error=str(e))
+        logger.info('prune target %s: -%.2f%% FLOPs (%.0f%% of every prunable conv); uniform '
+                    'ratio %.3f; derived %s', target_name, 100 * cut, 100 * ratio, uniform,
+                    entry['derived'].get('error') or ', '.join(
+                        '%.3f' % r for r in entry['derived']['ratios'].values()))
+        plans = dict(self.results.get('prune_plans') or {})
+        plans[target_name] = entry
+        self.record('prune_plans', plans)
+        return entry
+
     def prune_row_name(self, preset, plan, seed):
         name = preset if plan == 'preset' else '%s_%s' % (plan, preset)
         return name if seed == self.prune_seeds[0] else '%s_seed%d' % (name, seed)
@@ -286,6 +322,34 @@ class Pipeline(object):
             'settings': out['settings'],
             'median_ms': {n: r['runtimes']['paddle_fp32'].get('median_ms')
                           for n, r in out['rows'].items() if 'paddle_fp32' in r['runtimes']}})
+
+    def latency_rows(self, runtimes, repeats=20, names=None, key='latency'):
+        """CPU latency of the exported rows (``names``; default every row in
+        ``results['rows']``) on ``runtimes`` (ppdet.benchmark.latency_sweep: 1 thread,
+        batch 1, interleaved, median; each row at its own input size), recorded under
+        ``key``: ``median_ms`` {row: {runtime: ms}}, each runtime's detection ``agreement``
+        with the row's Paddle fp32 (or simulated) model, and the runtimes ``unavailable``
+        on this machine / ``failed`` on a row, each with its reason.  Returns the record."""
+        from ppdet.benchmark.latency_sweep import latency_sweep
+        from ppdet.deploy import decode_image
+        names = self.results.get('rows', []) if names is None else names
+        rows = [(n, self.results[n]) for n in names
+                if 'inference_dir' in self.results.get(n, {})]
+        image = decode_image(_first_val_image(self.cfg()))
+        out = latency_sweep(rows, [image], runtimes=tuple(runtimes), threads=1,
+                            repeats=repeats)
+        record = {
+            'settings': out['settings'],
+            'median_ms': {n: {rt: v.get('median_ms') for rt, v in r['runtimes'].items()}
+                          for n, r in out['rows'].items()},
+            'agreement': {n: {rt: (v.get('agreement') or {}).get('matched_fraction')
+                              for rt, v in r['runtimes'].items()}
+                          for n, r in out['rows'].items()},
+            'unavailable': {n: r.get('unavailable') for n, r in out['rows'].items()
+                            if r.get('unavailable')},
+            'failed': {n: r.get('failed') for n, r in out['rows'].items() if r.get('failed')}}
+        self.record(key, record)
+        return record
 
     # -- stages: quantization -----------------------------------------------------
     def _finetune_cfg(self, extra=(), config=None):
