@@ -2,6 +2,11 @@
 The face flavour: python tools/pipeline.py --model blazeface (ppdet/pipeline/face_job.py:
 BlazeFace trained on the built-in face set, pruned, int8, QAT, distilled, and MediaPipe's
 released BlazeFace imported and quantized; WIDER FACE Easy / Medium / Hard AP).
+The dense flavours: python tools/pipeline.py --model retinanet / --model fcos
+(ppdet/pipeline/dense_job.py: the small RetinaNet / FCOS of configs/builtin/ on the same COCO
+data, baseline, pruned at the 40%-of-every-conv FLOPs cut (uniform, sensitivity-derived) and
+their unpruned twin, post-training int8, QAT and its fp32 twin, the pruned student distilled
+by the baseline, CPU latency of every row).
 
 Stages (each resumable): generate data, train, eval (+export), infer, sensitivity,
 prune: at the FLOPs cut of each preset (sensity, r578), the preset, one uniform ratio and
@@ -18,18 +23,26 @@ DEFAULT_CONFIG = 'configs/builtin/yolov3_r18_builtin.yml'
 # --model: (default config, work_dir, dataset_dir)
 MODELS = {'yolov3': (DEFAULT_CONFIG, 'output/pipeline', 'dataset/builtin'),
           'blazeface': ('configs/face_detection/blazeface_builtin.yml', 'output/face_pipeline',
-                        'dataset/wider_face_builtin')}
+                        'dataset/wider_face_builtin'),
+          'retinanet': ('configs/builtin/retinanet_r18_builtin.yml',
+                        'output/retinanet_pipeline', 'dataset/builtin'),
+          'fcos': ('configs/builtin/fcos_r18_builtin.yml', 'output/fcos_pipeline',
+                   'dataset/builtin')}
+DENSE = ('retinanet', 'fcos')
 
 
 def main():
     from ppdet.pipeline.main_job import FINETUNE_EPOCHS, PRUNE_SEEDS
     parser = ArgsParser('run the whole pipeline on the built-in dataset', config_required=False)
     parser.add_argument('--model', default='yolov3', choices=sorted(MODELS),
-                        help='yolov3: the main job; blazeface: the face pipeline')
+                        help='yolov3: the main job; blazeface: the face pipeline; retinanet / '
+                             'fcos: the dense-detector pipeline')
     parser.add_argument('--work_dir', default=None,
-                        help='default: output/pipeline (yolov3), output/face_pipeline')
+                        help='default: output/pipeline (yolov3), output/face_pipeline, '
+                             'output/retinanet_pipeline, output/fcos_pipeline')
     parser.add_argument('--dataset_dir', default=None,
-                        help='default: dataset/builtin (yolov3), dataset/wider_face_builtin')
+                        help='default: dataset/builtin (yolov3, retinanet, fcos), '
+                             'dataset/wider_face_builtin (blazeface)')
     parser.add_argument('--finetune_epochs', type=int, default=FINETUNE_EPOCHS,
                         help='fine-tuning epochs after pruning / for distillation and QAT')
     parser.add_argument('--sensitivity_images', type=int, default=40,
@@ -60,11 +73,20 @@ def main():
     args.dataset_dir = args.dataset_dir or dataset_dir
     if args.fresh:
         shutil.rmtree(args.work_dir, ignore_errors=True)
+    if args.model != 'yolov3' and (args.teacher_config or args.teacher_epochs or
+                                   args.teacher_weights):
+        parser.error('--model %s: the teacher is the trained baseline (no --teacher_config / '
+                     '--teacher_epochs / --teacher_weights)' % args.model)
+    if args.model in DENSE:
+        from ppdet.pipeline.dense_job import DensePipeline, dense_results_table
+        pipe = DensePipeline(args.config, work_dir=args.work_dir, dataset_dir=args.dataset_dir,
+                             overrides=args.opt, finetune_epochs=args.finetune_epochs,
+                             sensitivity_images=args.sensitivity_images, stages=args.stages,
+                             prune_seeds=args.seeds if args.seeds != list(PRUNE_SEEDS) else [0])
+        print(dense_results_table(pipe.run()))
+        return
     if args.model == 'blazeface':
         from ppdet.pipeline.face_job import FacePipeline, face_results_table
-        if args.teacher_config or args.teacher_epochs or args.teacher_weights:
-            parser.error('--model blazeface: the teacher is the trained baseline (no '
-                         '--teacher_config / --teacher_epochs / --teacher_weights)')
         pipe = FacePipeline(args.config, work_dir=args.work_dir, dataset_dir=args.dataset_dir,
                             overrides=args.opt, finetune_epochs=args.finetune_epochs,
                             sensitivity_images=args.sensitivity_images, stages=args.stages,
