@@ -24,7 +24,8 @@ One training at a time, in this process; set OMP_NUM_THREADS=1 on a shared machi
 run's result is cached in ``--work_dir``/<run>.json, so an interrupted benchmark resumes
 with the next run; the baseline variants (smooth-L1, cosine, Stitch off: the unchanged
 config) share one training per seed.  Writes ``--results``.{json,md} with the CPU, its flags, the load
-average and OMP_NUM_THREADS at the top; a difference is called "within the seed spread"
+average and OMP_NUM_THREADS at the top (the runs of comparisons not run this time are kept
+from the existing results files, :func:`merge_previous`); a difference is called "within the seed spread"
 when it is not larger than the larger of the two variants' seed ranges.
 """
 import datetime
@@ -160,6 +161,27 @@ def summarize(runs, comparisons, seeds):
     return out
 
 
+def merge_previous(res, previous, comparisons):
+    """Keep ``previous`` results' runs of the comparisons not run now (``--comparisons`` runs
+    a subset and must not drop the others from the results files); refuses a previous file
+    of another mode (quick / full), which belongs under another ``--results``."""
+    kept = {n: r for n, r in (previous or {}).get('runs', {}).items()
+            if r.get('comparison') not in comparisons}
+    if not kept:
+        return res
+    if previous.get('mode') != res['mode']:
+        raise ValueError('the results file holds %s runs of %s but this run is %s; give '
+                         'another --results (e.g. %s_full)' % (
+                             previous.get('mode'), ', '.join(sorted(
+                                 {r['comparison'] for r in kept.values()})), res['mode'],
+                             RESULTS))
+    runs = dict(kept, **res['runs'])
+    seeds = sorted(set(res['seeds']) | set(previous.get('seeds', [])))
+    order = [c for c in COMPARISONS if any(r.get('comparison') == c for r in runs.values())]
+    return dict(res, runs=runs, seeds=seeds, comparisons=order,
+                earlier_results_date=previous.get('date'))
+
+
 def _load_range(runs):
     loads = [r['load_avg_after'][0] for r in runs.values() if r.get('load_avg_after')]
     return '%.1f-%.1f' % (min(loads), max(loads)) if loads else 'not recorded'
@@ -167,7 +189,10 @@ def _load_range(runs):
 
 def write_md(path, res):
     lines = ['# RetinaNet variants on the built-in dataset (seed 001 conclusions)', '',
-             'Written by `benchmarks/dense_variants.py` on %s.' % res['date'], '',
+             'Written by `benchmarks/dense_variants.py` on %s%s.' % (
+                 res['date'], '; the runs of the comparisons not run then kept from the '
+                 'results written on %s' % res['earlier_results_date']
+                 if res.get('earlier_results_date') else ''), '',
              '- CPU: %s (%s); full flags in the .json' % (res['cpu'].get('model'),
                                                           res['cpu']['summary']),
              '- load average (1/5/15 min) when this table was written: %s; 1-min load after '
@@ -243,7 +268,13 @@ def main():
                 res['runs'][name] = run
                 print('%s: %s' % (name, run['metrics']), flush=True)
     res['load_avg_end'] = [round(x, 2) for x in os.getloadavg()]
-    res['summary'] = summarize(res['runs'], args.comparisons, args.seeds)
+    previous = None
+    if os.path.exists(args.results + '.json'):
+        with open(args.results + '.json') as f:
+            previous = json.load(f)
+    res = merge_previous(res, previous, args.comparisons)
+    res['summary'] = summarize(res['runs'], res.get('comparisons', args.comparisons),
+                               res['seeds'])
     os.makedirs(os.path.dirname(args.results) or '.', exist_ok=True)
     write_json(args.results + '.json', res)
     write_md(args.results + '.md', res)

@@ -79,3 +79,25 @@ def test_baseline_variants_share_one_training(tmp_path):
         (tmp_path / (name + '.json')).write_text(json.dumps(dict(run, run=name)))
     assert dv.find_baseline(str(tmp_path), 0, True)['run'] == 'box_loss_smooth_l1_seed0_quick'
     assert dv.find_baseline(str(tmp_path), 1, False) is None
+
+
+def test_a_subset_of_comparisons_keeps_the_others_results():
+    import pytest
+    old = {'mode': 'quick', 'seeds': [0, 1], 'date': 'then',
+           'runs': dict(_runs('box_loss', {'smooth_l1': [0.1, 0.12], 'giou': [0.1, 0.11]}),
+                        **{'bn_head_0': {'comparison': 'norm_batch2', 'variant': 'bn_head',
+                                         'metrics': {'AP': 0.5}}})}
+    new = {'mode': 'quick', 'seeds': [0], 'date': 'now',
+           'runs': _runs('norm_batch2', {'bn_head': [0.01], 'evonorm_s0_head': [0.02]})}
+    merged = dv.merge_previous(new, old, ['norm_batch2'])
+    # the box_loss runs are kept, the earlier norm_batch2 run is replaced by this run's
+    assert sorted(merged['runs']) == ['bn_head_0', 'evonorm_s0_head_0', 'giou_0', 'giou_1',
+                                      'smooth_l1_0', 'smooth_l1_1']
+    assert merged['runs']['bn_head_0']['metrics']['AP'] == 0.01
+    assert merged['comparisons'] == ['norm_batch2', 'box_loss'] and merged['seeds'] == [0, 1]
+    assert merged['earlier_results_date'] == 'then'
+    summary = dv.summarize(merged['runs'], merged['comparisons'], merged['seeds'])
+    assert summary['box_loss']['variants']['giou']['values'] == [0.1, 0.11]
+    assert dv.merge_previous(new, None, ['norm_batch2']) is new
+    with pytest.raises(ValueError, match='another --results'):
+        dv.merge_previous(dict(new, mode='full'), old, ['norm_batch2'])
