@@ -27,7 +27,6 @@ Rows, each exported with NMS inside and scored by the official WIDER FACE evalua
 Then CPU latency of every row (Paddle fp32 / int8, onnxruntime), and on real photos
 (scikit-image) how many of the imported model's fp32 detections its int8 model keeps.
 """
-import os
 
 from ppdet.pipeline.main_job import Pipeline
 from ppdet.utils.logger import setup_logger
@@ -86,30 +85,7 @@ class FacePipeline(Pipeline):
     def prune_plans(self):
         """Uniform and sensitivity-derived ratios at the cut of removing FACE_PRUNE_RATIO of
         every prunable conv's filters (recorded like the main job's plans)."""
-        from ppdet.engine import Trainer
-        from ppdet.slim.flops_target import (flops_cut, ratios_for_target_flops,
-                                             uniform_ratio_for_target_flops)
-        from ppdet.slim.sensitivity import load_sensitivities
-        from ppdet.utils.model_stats import config_input_size
-        cfg = self.cfg()
-        size = config_input_size(cfg)
-        model = Trainer(cfg, mode='eval').model
-        names = list(model.prunable_params())
-        if not names:
-            raise ValueError('%s declares no prunable convs: nothing to prune' % self.config)
-        cut = flops_cut(model, {n: FACE_PRUNE_RATIO for n in names}, size)
-        ratio, uniform_cut = uniform_ratio_for_target_flops(model, names, cut, size)
-        entry = {'target_cut': cut, 'uniform': dict(ratios={n: ratio for n in names},
-                                                    cut=uniform_cut)}
-        sens = load_sensitivities(self.results['sensitivity']['file'])
-        try:
-            derived = ratios_for_target_flops(sens, model, cut, size)
-            entry['derived'] = dict(ratios=derived, cut=flops_cut(model, derived, size))
-        except ValueError as e:
-            entry['derived'] = dict(error=str(e))
-        logger.info('prune target: -%.2f%% FLOPs (%.0f%% of every prunable conv); uniform '
-                    'ratio %.3f', 100 * cut, 100 * FACE_PRUNE_RATIO, ratio)
-        self.record('prune_plans', {FACE_PRUNE_TARGET: entry})
+        self.prune_plans_at_ratio(FACE_PRUNE_RATIO, FACE_PRUNE_TARGET)
 
     def finetuned(self, source='baseline', config=None, lr=QAT_LR):
         """The fp32 twin of ``aware``: ``source`` fine-tuned on the QAT schedule and LR."""
@@ -144,26 +120,8 @@ class FacePipeline(Pipeline):
 
     def latency(self):
         """CPU latency of every exported row (1 thread, batch 1, interleaved, median) on
-        Paddle fp32 / int8 and onnxruntime, each row at its own input size."""
-        from ppdet.benchmark.latency_sweep import latency_sweep
-        from ppdet.deploy import decode_image
-        from ppdet.pipeline.main_job import _first_val_image
-        rows = [(n, self.results[n]) for n in self.results.get('rows', [])
-                if 'inference_dir' in self.results.get(n, {})]
-        image = decode_image(_first_val_image(self.cfg()))
-        out = latency_sweep(rows, [image], runtimes=FACE_LATENCY_RUNTIMES, threads=1,
-                            repeats=self.latency_repeats)
-        self.record('latency', {
-            'settings': out['settings'],
-            'median_ms': {n: {rt: v.get('median_ms') for rt, v in r['runtimes'].items()}
-                          for n, r in out['rows'].items()},
-            # each runtime's detections against the row's Paddle fp32 (or simulated) model
-            'agreement': {n: {rt: (v.get('agreement') or {}).get('matched_fraction')
-                              for rt, v in r['runtimes'].items()}
-                          for n, r in out['rows'].items()},
-            'unavailable': {n: r.get('unavailable') for n, r in out['rows'].items()
-                            if r.get('unavailable')},
-            'failed': {n: r.get('failed') for n, r in out['rows'].items() if r.get('failed')}})
+        Paddle fp32 / int8, onnxruntime and the Lite x86 .nb, each row at its own input size."""
+        self.latency_rows(FACE_LATENCY_RUNTIMES, self.latency_repeats)
 
     def photos(self):
         """On real photos: the imported model's fp32 detections (score >= 0.5) and how many
