@@ -53,6 +53,22 @@ def check_export_matches_dygraph(config, weights, feeds, directory, require_boxe
             check_onnx_matches_paddle(out, feeds)
 
 
+def check_pruned_checkpoint_rebuilds(config, trainer, directory, image, atol):
+    """A pruned model saved by ``trainer`` rebuilds from the checkpoint alone (its pruning
+    step recorded) with the same outputs on ``image``."""
+    from ppdet.engine import build_model
+    trainer.train()
+    path = trainer.save(str(directory / 'pruned'), 1)
+    rebuilt, meta = build_model(load_config(config), path)
+    assert meta['steps'][0]['kind'] == 'prune'
+    rebuilt.eval()
+    trainer.model.eval()
+    x = paddle.to_tensor(image)
+    with paddle.no_grad():
+        for a, b in zip(rebuilt(x), trainer.model(x)):
+            np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=atol)
+
+
 def check_onnx_matches_paddle(model_dir, feeds):
     """An export at a fixed input size keeps a static box count into NMS, converts to ONNX,
     and onnxruntime gives Paddle Inference's detections, image by image (its NMS takes

@@ -7,7 +7,8 @@ import paddle
 import pytest
 
 from dense_family import ROOT, SIZE, feeds, gt_batch, write_dense_config
-from family_checks import check_export_matches_dygraph, check_training_and_eval
+from family_checks import (check_export_matches_dygraph, check_pruned_checkpoint_rebuilds,
+                           check_training_and_eval)
 from ppdet.core.workspace import create, load_config
 
 CONFIG = 'retinanet_r18_builtin.yml'
@@ -92,7 +93,7 @@ def test_sensitivity_reuses_the_backbone_pass(trained, tmp_path):
 
 
 def test_pruning_the_fpn_and_towers_keeps_it_runnable(trained, tmp_path):
-    from ppdet.engine import Trainer, build_model
+    from ppdet.engine import Trainer
     from ppdet.slim.prune import PrunePlan, PruneStep, prune
     t = Trainer(load_config(trained['config'], overrides=['save_dir=%s' % tmp_path]),
                 mode='train')
@@ -108,16 +109,7 @@ def test_pruning_the_fpn_and_towers_keeps_it_runnable(trained, tmp_path):
     assert head.cls_tower.convs[2].weight.shape[1] == 32          # the next conv follows
     assert head.box_out.weight.shape[1] == 48                     # the output conv's input
     assert [n.weight.shape for n in head.cls_tower.norms[1]] == [[32]] * 3  # its 3 BNs too
-    t.train()
-    path = t.save(str(tmp_path / 'pruned'), 1)
-    rebuilt, meta = build_model(load_config(trained['config']), path)
-    assert meta['steps'][0]['kind'] == 'prune'
-    rebuilt.eval()
-    t.model.eval()
-    x = paddle.to_tensor(feeds()['image'])
-    with paddle.no_grad():
-        for a, b in zip(rebuilt(x), t.model(x)):
-            np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-5)
+    check_pruned_checkpoint_rebuilds(trained['config'], t, tmp_path, feeds()['image'], 1e-5)
 
 
 def test_group_norm_towers_are_not_declared_prunable():
