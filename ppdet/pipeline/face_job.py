@@ -15,7 +15,9 @@ Rows, each exported with NMS inside and scored by the official WIDER FACE evalua
   the head outputs), against its undistilled twin ``uniform_p40``;
 * ``lite`` / ``lite_post_<algo>`` / ``lite_finetuned`` / ``lite_aware``: BlazeFace-Lite
   trained from scratch on the baseline's schedule, its int8 model (the first PTQ algorithm),
-  and the model fine-tuned on the QAT schedule without / with QAT.  It has no pruned row:
+  and the model fine-tuned on the QAT schedule without / with QAT;
+* ``lite_distill`` / ``lite_alone``: the seed's BlazeFace -> Lite distillation (teacher: the
+  ``student_alone`` BlazeFace, L2 on the head outputs at LITE_DISTILL_WEIGHT) and its twin.  It has no pruned row:
   like MediaPipe's, its blocks are all single residual BlazeBlocks and it declares no
   prunable convs;
 * ``mediapipe``, ``mediapipe_post_<algo>``, ``mediapipe_finetuned`` / ``mediapipe_aware``:
@@ -46,6 +48,9 @@ FACE_PRUNE_PLANS = ('uniform', 'derived')
 # dimension and fails on BlazeFace's 0-d tensors (IndexError in _sample_avg)
 FACE_PTQ_ALGOS = ('abs_max', 'hist')
 FACE_DISTILL_WEIGHT = 10.0
+# BlazeFace -> Lite: at 10 the L2 term was ~8x the detection loss (41 of 46.1, uniform_p40's
+# distillation, which collapsed); 1 puts it on the detection loss's scale
+LITE_DISTILL_WEIGHT = 1.0
 # lite_x86: the Paddle-Lite x86 .nb (make lite-env), a correctness check against Paddle
 # Inference; recorded as unavailable where the Lite environment is missing
 FACE_LATENCY_RUNTIMES = ('paddle_fp32', 'paddle_int8', 'onnx_fp32', 'lite_x86')
@@ -102,6 +107,15 @@ class FacePipeline(Pipeline):
                                 'config': self.config})
         student = self.path('prune_uniform_%s' % FACE_PRUNE_TARGET, 'pruned_no_finetune')
         self.distill('uniform_%s_distill' % FACE_PRUNE_TARGET, 'l2', student=student)
+
+    def distill_lite(self):
+        """The seed's BlazeFace -> BlazeFace-Lite pairing: the trained Lite fine-tuned with the
+        strongest BlazeFace trained here (``student_alone``) as teacher, L2 on the head
+        outputs (same priors, so the outputs pair one to one); its twin ``lite_alone`` is the
+        same schedule without the teacher."""
+        self.distill('lite_distill', 'l2', student=self.results['lite']['weights'],
+                     config=self.lite_config, teacher=self.results['student_alone']['weights'],
+                     weight=LITE_DISTILL_WEIGHT)
 
     def train_lite(self):
         """BlazeFace-Lite trained from scratch on the baseline's schedule."""
@@ -184,6 +198,8 @@ class FacePipeline(Pipeline):
         lite = dict(config=self.lite_config, lr=QAT_LR)
         self.stage('lite:finetuned', lambda: self.finetuned('lite', **lite))
         self.stage('lite:aware', lambda: self.aware('lite', **lite))
+        self.stage('lite:alone', lambda: self.alone('lite_alone', 'lite', self.lite_config))
+        self.stage('lite:distill', self.distill_lite)
         self.stage('latency', self.latency)
         self.stage('photos', self.photos)
         return self.results

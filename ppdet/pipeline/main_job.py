@@ -452,31 +452,36 @@ class Pipeline(object):
             return
         self.evaluate('teacher', self.train('teacher', cfg), cfg)
 
-    def alone(self):
-        """The undistilled twin of l2/fine-grained distillation: the baseline fine-tuned
-        with the same schedule and no teacher (so the teacher's effect is what differs)."""
-        cfg = self._finetune_cfg()
-        base = self.results['baseline_weights']
-        weights = self.train('student_alone', cfg, lambda t: t.load_weights(base))
-        self.evaluate('student_alone', weights, cfg, extra={'parent': 'baseline'})
+    def alone(self, name='student_alone', source='baseline', config=None):
+        """The undistilled twin of l2/fine-grained distillation: ``source`` (a row; default
+        the baseline) fine-tuned with the same schedule and no teacher (so the teacher's
+        effect is what differs); ``config``: the source's config (default: the pipeline's)."""
+        cfg = self._finetune_cfg(config=config)
+        base = self.results[source]['weights']
+        weights = self.train(name, cfg, lambda t: t.load_weights(base))
+        self.evaluate(name, weights, cfg, extra={'parent': source})
 
-    def distill(self, name, loss, student=None):
-        """Fine-tune ``student`` (a checkpoint; default: the trained baseline) with the
-        teacher, on the same fine-tuning schedule as its undistilled twin (``student_alone``
-        for the baseline, the ``r578`` row for the pruned checkpoint)."""
+    def distill(self, name, loss, student=None, config=None, teacher=None, weight=None):
+        """Fine-tune ``student`` (a checkpoint; default: the trained baseline; ``config``: its
+        config, default the pipeline's) with the teacher (``teacher``: its weights, default
+        ``results['teacher']``'s, built from ``teacher_config``), on the same fine-tuning
+        schedule as its undistilled twin (``student_alone`` for the baseline, the ``r578``
+        row for the pruned checkpoint).  ``weight``: the loss weight (default
+        ``distill_weights[loss]``)."""
         from ppdet.slim.distill import DistillStep
         extra = ['use_fine_grained_loss=true'] if loss == 'fine_grained' else []
-        cfg = self._finetune_cfg(extra)
-        teacher = self.results['teacher']['weights']
+        cfg = self._finetune_cfg(extra, config=config)
+        teacher = teacher or self.results['teacher']['weights']
         student = student or self.results['baseline_weights']
+        weight = self.distill_weights[loss] if weight is None else weight
 
         def prepare(t):
             t.load_weights(student)  # a pruned checkpoint brings its plan along
-            t.apply_step(DistillStep(self.teacher_config, teacher, loss=loss,
-                                     weight=self.distill_weights[loss], student_cfg=t.cfg))
+            t.apply_step(DistillStep(self.teacher_config, teacher, loss=loss, weight=weight,
+                                     student_cfg=t.cfg))
         weights = self.train('distill_%s' % name, cfg, prepare)
-        self.evaluate(name, weights, cfg, extra={'distill': loss,
-                                                 'distill_weight': self.distill_weights[loss]})
+        self.evaluate(name, weights, cfg, extra={'distill': loss, 'distill_weight': weight,
+                                                 'teacher': teacher})
 
     def run(self):
         self.stage('data', self.gen_data)

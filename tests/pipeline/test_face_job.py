@@ -58,7 +58,8 @@ def test_face_pipeline_runs_every_stage(tmp_path):
     assert res['rows'] == ['baseline', 'mediapipe', 'uniform_%s' % half, 'derived_%s' % half,
                            'student_alone', 'post_abs_max', 'mediapipe_post_abs_max', 'finetuned', 'aware',
                            'mediapipe_finetuned', 'mediapipe_aware', 'uniform_%s_distill' % half,
-                           'lite', 'lite_post_abs_max']
+                           'lite', 'lite_post_abs_max', 'lite_finetuned', 'lite_aware',
+                           'lite_alone', 'lite_distill']
     for name in res['rows']:
         row = res[name]
         assert os.path.isfile(os.path.join(row['inference_dir'], 'model.pdmodel')), name
@@ -82,9 +83,15 @@ def test_face_pipeline_runs_every_stage(tmp_path):
     assert res['uniform_%s_distill' % half]['distill'] == 'l2'
     assert res['mediapipe']['input_size'] == 128
     assert res['lite']['GFLOPs'] > res['baseline']['GFLOPs']   # Lite is wider than NAS
+    # BlazeFace -> Lite: the Lite student, the unpruned BlazeFace twin as teacher, and its twin
+    assert res['lite_distill']['teacher'] == res['student_alone']['weights']
+    assert res['lite_distill']['GFLOPs'] == res['lite_alone']['GFLOPs'] == res['lite']['GFLOPs']
+    assert res['lite_aware']['twin'] == 'lite_finetuned'
     # latency of every row on Paddle fp32 (int8 rows on Paddle int8)
     lat = res['latency']['median_ms']
     assert lat['baseline']['paddle_fp32'] > 0 and lat['post_abs_max']['paddle_int8'] > 0
+    # and onnxruntime: the fixed-size face exports keep a static box count into NMS
+    assert lat['baseline']['onnx_fp32'] > 0 and not res['latency']['failed'], res['latency']
     # real photos: the imported model finds the faces and int8 keeps most of them
     photos = res['photos']
     assert len(photos['photos']) == 4
