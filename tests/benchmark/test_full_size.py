@@ -53,7 +53,9 @@ def test_build_and_time_a_thin_grid(photos, tmp_path):
         'thin_96_r578_int8_unfused/paddle'])
     assert cells['thin_96_baseline/paddle']['ratio'] == 1.0
     for c in cells.values():
-        assert c['stages_sum_ms'] == pytest.approx(c['end_to_end_ms'], rel=0.1, abs=0.1)
+        # the stages run inside each end-to-end pass, so their means add up to at most its
+        # mean (how much less depends on the machine's load: not asserted in a unit test)
+        assert 0 < c['stages_sum_ms'] <= c['end_to_end_ms'] * (1 + 1e-6)
         assert 0 < c['pre_post_share'] < 1 and c['median_ms'] > 0
     assert 0 <= cells['thin_96_r578_int8/paddle']['agreement'] <= 1
     nms = res['groups'][0]['nms']
