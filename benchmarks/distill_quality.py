@@ -25,11 +25,37 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from ppdet.utils.cli import ArgsParser, run_main  # noqa: E402
+from ppdet.utils.fileio import atomic_write  # noqa: E402
 
 STUDENT_CONFIG = 'configs/builtin/yolov3_r18_builtin.yml'
 TEACHER_CONFIG = 'configs/builtin/yolov3_r18x05_builtin_teacher_long.yml'
 RESULTS = 'benchmarks/results/distill_quality'
 KINDS = ('twin', 'l2', 'fine_grained')
+LOSSES = ('l2', 'fine_grained')
+
+
+def parse_kind(kind):
+    """``twin``, a loss (``l2``: the pipeline's weight for it) or ``loss@weight`` (e.g.
+    ``l2@1``: that loss at weight 1, its runs named ``l2w1``) -> (loss or None, weight or
+    None).  Raises ValueError naming the choices."""
+    loss, _, weight = kind.partition('@')
+    if loss == 'twin' and not weight:
+        return None, None
+    if loss not in LOSSES:
+        raise ValueError('unknown kind %r: choose twin, %s, or loss@weight (e.g. l2@1)'
+                         % (kind, ', '.join(LOSSES)))
+    try:
+        return loss, (float(weight) if weight else None)
+    except ValueError:
+        raise ValueError('kind %r: the weight after @ must be a number' % kind)
+
+
+def kind_label(kind):
+    """The run-name part of ``kind``: ``l2@1`` -> ``l2w1`` (``l2@0.5`` -> ``l2w0.5``)."""
+    loss, weight = parse_kind(kind)
+    if weight is None:
+        return kind
+    return '%sw%g' % (loss, weight)
 
 
 def run_name(student, kind, seed):
@@ -38,69 +64,99 @@ def run_name(student, kind, seed):
 
 def finetune(pipe, student, weights, kind, seed):
     """One fine-tuning run of ``weights`` (a checkpoint; a pruned one brings its plan) on the
-    fine-tuning schedule with ``seed``: alone (``twin``) or with the teacher (``kind`` = loss)."""
+    fine-tuning schedule with ``seed``: alone (``twin``) or with the teacher (``kind``: a loss,
+    or ``loss@weight``, see ``parse_kind``)."""
     from ppdet.slim.distill import DistillStep
-    name = run_name(student, kind, seed)
-    extra = ['seed=%d' % seed] + (['use_fine_grained_loss=true'] if kind == 'fine_grained'
+    loss, weight = parse_kind(kind)
+    if loss is not None and weight is None:
+        weight = pipe.distill_weights[loss]
+    name = run_name(student, kind_label(kind), seed)
+    extra = ['seed=%d' % seed] + (['use_fine_grained_loss=true'] if loss == 'fine_grained'
                                   else [])
     cfg = pipe._finetune_cfg(extra)
 
     def prepare(t):
         t.load_weights(weights)
-        if kind != 'twin':
+        if loss is not None:
             t.apply_step(DistillStep(pipe.teacher_config, pipe.results['teacher']['weights'],
-                                     loss=kind, weight=pipe.distill_weights[kind],
-                                     student_cfg=t.cfg))
+                                     loss=loss, weight=weight, student_cfg=t.cfg))
     trained = pipe.train(name, cfg, prepare)
-    info = {'student': student, 'kind': kind, 'seed': seed}
-    if kind != 'twin':
-        info['distill_weight'] = pipe.distill_weights[kind]
+    info = {'student': student, 'kind': loss or 'twin', 'seed': seed}
+    if loss is not None:
+        info['distill_weight'] = weight
     pipe.evaluate(name, trained, cfg, extra=info, table_row=False)
 
 
+def labels_in(results, students):
+    """The run labels with a result for any of ``students``: twin, l2 and fine_grained first,
+    then the weighted variants (``l2w1`` ...) in name order."""
+    found = set()
+    for name, r in results.items():
+        if isinstance(r, dict) and r.get('student') in students and 'AP' in r:
+            label = name[len(r['student']) + 1:name.rindex('_seed')]
+            found.add(label)
+    return [k for k in KINDS if k in found] + sorted(found - set(KINDS))
+
+
 def summarize(results, students, seeds):
-    """Per student: each seed's twin / l2 / fine-grained AP and the means (AP x 100)."""
+    """Per student: each seed's AP per run label (twin, l2, fine_grained, l2w1 ...) and the
+    means, with each distilled label's mean minus the twin's (AP x 100)."""
     out = {}
+    labels = labels_in(results, students)
     for student in students:
         per_seed = {}
         for seed in seeds:
-            aps = {k: results.get(run_name(student, k, seed), {}).get('AP') for k in KINDS}
+            aps = {k: results.get(run_name(student, k, seed), {}).get('AP') for k in labels}
             per_seed[seed] = {k: round(100 * v, 2) for k, v in aps.items() if v is not None}
         means = {}
-        for k in KINDS:
+        for k in labels:
             vals = [r[k] for r in per_seed.values() if k in r]
             if len(vals) == len(seeds):
                 means[k] = round(sum(vals) / len(vals), 2)
-        for k in ('l2', 'fine_grained'):
-            if k in means and 'twin' in means:
+        for k in labels:
+            if k != 'twin' and k in means and 'twin' in means:
                 means['%s_minus_twin' % k] = round(means[k] - means['twin'], 2)
         out[student] = {'per_seed': per_seed, 'mean': means}
     return out
 
 
+def labels_in_summary(students):
+    """The run labels present in a ``summarize`` result, twin first."""
+    found = {k for s in students.values() for r in s['per_seed'].values() for k in r}
+    return [k for k in KINDS if k in found] + sorted(found - set(KINDS))
+
+
 def write_md(path, res):
+    labels = labels_in_summary(res['students'])
     lines = ['# Distillation against its undistilled twin (built-in YOLOv3)', '',
              'CPU: %s' % res['cpu'], '', 'CPU flags: `%s`' % ' '.join(res['cpu_flags']), '',
              'Teacher: `%s` (%s), AP %s. Students fine-tuned %d epochs with each seed; twin = '
-             'the same run without the teacher. Weights: %s. COCO box AP x 100 on EvalDataset '
-             '(dygraph).' % (res['teacher_config'], res['teacher_weights'],
-                             res.get('teacher_AP', 'not measured'), res['finetune_epochs'],
-                             res['distill_weights']), '',
-             '| student | seed | twin | L2 | fine-grained |', '|---|---|---|---|---|']
+             'the same run without the teacher. Default weights: %s (`l2w1` = L2 at weight 1). '
+             'COCO box AP x 100 on EvalDataset (dygraph).'
+             % (res['teacher_config'], res['teacher_weights'],
+                res.get('teacher_AP', 'not measured'), res['finetune_epochs'],
+                res['distill_weights']), '',
+             '| student | seed | %s |' % ' | '.join(labels),
+             '|---|---|%s' % ('---|' * len(labels))]
     for student, s in res['students'].items():
         for seed, r in s['per_seed'].items():
-            lines.append('| %s | %s | %s | %s | %s |' % (
-                student, seed, *[r.get(k, '-') for k in KINDS]))
+            lines.append('| %s | %s | %s |' % (student, seed,
+                                               ' | '.join(str(r.get(k, '-')) for k in labels)))
         m = s['mean']
         if m:
-            lines.append('| %s | mean | %s | %s (%s) | %s (%s) |' % (
-                student, m.get('twin', '-'), m.get('l2', '-'), m.get('l2_minus_twin', '-'),
-                m.get('fine_grained', '-'), m.get('fine_grained_minus_twin', '-')))
+            cells = [str(m.get(k, '-')) if k == 'twin' else
+                     '%s (%s)' % (m.get(k, '-'), m.get('%s_minus_twin' % k, '-')) for k in labels]
+            lines.append('| %s | mean | %s |' % (student, ' | '.join(cells)))
     if res.get('stopped'):
         lines += ['', '**Stopped:** %s' % res['stopped']]
     lines += ['', 'command: `%s`' % res['command']]
-    with open(path, 'w') as f:
-        f.write('\n'.join(lines) + '\n')
+    text = '\n'.join(lines) + '\n'
+    # the written findings below the table ('## ...' sections) outlive a rerun
+    if os.path.isfile(path):
+        old = open(path).read()
+        if '\n## ' in old:
+            text += '\n' + old[old.index('\n## ') + 1:]
+    atomic_write(path, lambda f: f.write(text))
 
 
 def main():
@@ -125,7 +181,8 @@ def main():
                              'undistilled twins (they need no teacher: a second process can '
                              'run them while the first trains the teacher)')
     parser.add_argument('--kinds', default=','.join(KINDS),
-                        help='runs per student and seed, of %s' % ','.join(KINDS))
+                        help='runs per student and seed: twin, %s, or loss@weight (e.g. l2@1: '
+                             'L2 at weight 1, runs named l2w1)' % ', '.join(LOSSES))
     args = parser.parse_args()
     from ppdet.benchmark.cpu import cpu_description
     from ppdet.pipeline.main_job import Pipeline
@@ -153,9 +210,11 @@ def main():
         write_md(RESULTS + '.md', res)
 
     kinds = [k for k in args.kinds.split(',') if k]
-    unknown = sorted(set(kinds) - set(KINDS))
-    if unknown:
-        parser.error('--kinds: unknown %s (choose from %s)' % (unknown, ','.join(KINDS)))
+    for kind in kinds:
+        try:
+            parse_kind(kind)
+        except ValueError as e:
+            parser.error('--kinds: %s' % e)
     if args.only == 'twins':
         for student in names:
             for seed in args.seeds:
@@ -180,7 +239,7 @@ def main():
     for student in names:
         for seed in args.seeds:
             for kind in kinds:
-                pipe.stage('%s_%s_%d' % (kind, student, seed), lambda st=student, k=kind, s=seed:
+                pipe.stage('%s_%s_%d' % (kind_label(kind), student, seed), lambda st=student, k=kind, s=seed:
                            finetune(pipe, st, students[st], k, s))
                 report()
 
