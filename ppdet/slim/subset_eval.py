@@ -2,9 +2,12 @@
 
 PaddleSlim's naive loop runs one full evaluation per parameter and ratio.  Here
 the eval images are decoded and preprocessed once, optionally limited to the
-first ``max_images``, and - when none of the probed convolutions lives in the
-backbone - the backbone features are computed once and reused for every probe,
-so each probe costs only the neck, head, post-process and metric.
+first ``max_images``, the metric (and its ground truth) is built once, and - when
+none of the probed convolutions lives in the backbone - the backbone features are
+computed once and reused for every probe, so each probe costs only the neck, head,
+post-process and metric.  A neck that names the level of each parameter
+(``neck.level_of``, e.g. YOLOv3FPN) also keeps its level outputs: a probe reruns
+only the levels from the first one the pruned conv changes.
 """
 import contextlib
 import io
@@ -35,7 +38,8 @@ class SubsetEvaluator(object):
         self.cfg = trainer.cfg
         self.metric = metric_class(trainer.cfg).resolve_value_name(metric)
         self.dataset, loader = trainer._loader('eval')
-        self._build_metric = lambda: build_metric(self.cfg, self.dataset)
+        # built once: loading and cleaning the ground truth took as long as a neck pass
+        self._metric = build_metric(self.cfg, self.dataset)
         self.batches, seen = [], 0
         for batch in loader:
             self.batches.append(batch)
@@ -51,18 +55,38 @@ class SubsetEvaluator(object):
                 self.features = [[f.detach() for f in model.backbone(b['image'])]
                                  for b in self.batches]
             logger.info('sensitivity: backbone features of %d images cached', seen)
+        self.memos = self.neck_shapes = None
+        neck = getattr(model, 'neck', None)
+        if self.features is not None and hasattr(neck, 'level_of'):
+            from ppdet.modeling.necks.yolo_fpn import LevelMemo
+            self.memos = [LevelMemo() for _ in self.batches]
+            self.neck_shapes = {n: list(p.shape) for n, p in neck.named_parameters()}
 
     def settings(self):
         return {'max_images': self.num_images, 'metric': '%s %s' % (self.cfg.get('metric'),
                                                                      self.metric)}
 
+    def _first_changed_level(self, model):
+        """The first neck level whose parameters differ in shape from the unpruned
+        model's (pruning changes shapes; restoring gives them back), or the number of
+        levels when none does."""
+        neck = model.neck
+        changed = [neck.level_of(n) for n, p in neck.named_parameters()
+                   if list(p.shape) != self.neck_shapes.get(n)]
+        return min(changed) if changed else len(self.features[0])
+
     def __call__(self, model):
-        metric = self._build_metric()
+        metric = self._metric
         metric.reset()
         model.eval()
+        first_changed = self._first_changed_level(model) if self.memos else None
         with paddle.no_grad():
             for i, batch in enumerate(self.batches):
-                if self.features is not None:
+                if self.memos:
+                    self.memos[i].first_changed = first_changed
+                    outputs = model.forward_from_features(self.features[i],
+                                                          memo=self.memos[i])
+                elif self.features is not None:
                     outputs = model.forward_from_features(self.features[i])
                 else:
                     outputs = model(batch['image'])

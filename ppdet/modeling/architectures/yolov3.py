@@ -35,10 +35,13 @@ class YOLOv3(BaseArch):
     def forward(self, image):
         return self.forward_from_features(self.backbone(image))
 
-    def forward_from_features(self, feats):
+    def forward_from_features(self, feats, memo=None):
         """Neck + head on backbone features: lets sensitivity analysis reuse the backbone
-        pass while it prunes only neck convolutions."""
-        return self.yolo_head(self.neck(feats))
+        pass while it prunes only neck convolutions (and, with ``memo``, the neck levels
+        before the pruned one: see :class:`~ppdet.modeling.necks.yolo_fpn.LevelMemo`)."""
+        if memo is None:
+            return self.yolo_head(self.neck(feats))
+        return self.yolo_head(self.neck(feats, memo=memo))
 
     def get_loss(self, outputs, inputs):
         """Dict of scalar losses ('loss' is the total) for the train batch ``inputs``."""

@@ -32,7 +32,7 @@ import paddle.nn.functional as F
 from ppdet.core.workspace import register
 from ppdet.modeling.ops import ConvBNLayer, build_if_given, built_for
 
-__all__ = ['YOLOv3FPN', 'YoloDetBlock', 'SEED_NAMES']
+__all__ = ['YOLOv3FPN', 'YoloDetBlock', 'LevelMemo', 'SEED_NAMES']
 
 # seed (PaddleDetection 1.x) conv suffix -> sub-layer path inside a yolo_block
 SEED_NAMES = collections.OrderedDict([
@@ -40,6 +40,20 @@ SEED_NAMES = collections.OrderedDict([
     ('1.0', 'conv_module.conv2'), ('1.1', 'conv_module.conv3'),
     ('2', 'conv_module.route'), ('tip', 'tip'),
 ])
+
+
+class LevelMemo(object):
+    """One batch's neck level outputs, kept between sensitivity probes.
+
+    A probe prunes one conv; the levels before the first level it changes compute what
+    the unpruned model computed, so they are read from here instead of rerun.  The caller
+    sets ``first_changed`` before each pass (the number of levels when nothing changed).
+    Valid while the neck's weights change only by pruning, as in sensitivity analysis.
+    """
+
+    def __init__(self):
+        self.levels = {}
+        self.first_changed = 0
 
 
 class YoloDetBlock(nn.Layer):
@@ -94,18 +108,35 @@ class YOLOv3FPN(nn.Layer):
                 self.routes.append(self.add_sublayer(
                     'yolo_transition.%d' % i, ConvBNLayer(channel, channel // 2, 1, **self._kw)))
 
-    def forward(self, feats):
+    def forward(self, feats, memo=None):
+        """-> the tips, stride 32 first.  ``memo`` (a :class:`LevelMemo`, sensitivity
+        analysis only): levels below ``memo.first_changed`` are read from it (or computed
+        and kept there): their layers and inputs are the unpruned model's."""
         feats = feats[::-1]
         outs = []
         route = None
         for i, feat in enumerate(feats):
+            if memo is not None and i < memo.first_changed and i in memo.levels:
+                route, tip = memo.levels[i]
+                outs.append(tip)
+                continue
             if i > 0:
                 feat = paddle.concat([route, feat], axis=1)
             route, tip = self.yolo_blocks[i](feat)
             outs.append(tip)
             if i < len(feats) - 1:
                 route = F.interpolate(self.routes[i](route), scale_factor=2., mode='nearest')
+            if memo is not None and i < memo.first_changed:
+                memo.levels[i] = (route, tip)
         return outs
+
+    def level_of(self, name):
+        """The level (0 = stride 32) whose output a parameter (a name inside the neck, e.g.
+        ``yolo_block.1.tip.conv.weight``) shapes; later levels depend on it too."""
+        parts = name.split('.')
+        if parts[0] in ('yolo_block', 'yolo_transition'):
+            return int(parts[1])
+        raise ValueError('%r is not a parameter of a YOLOv3FPN level' % name)
 
     def seed_conv_layers(self):
         """OrderedDict seed name ('yolo_block.0.0.0') -> the ConvBNLayer, i-major."""
