@@ -7,7 +7,6 @@ convention pycocotools uses for the ground truth).  Use ``bias=1`` for models wh
 boxes are inclusive pixel indices.
 """
 import contextlib
-import copy
 import io
 import json
 import os
@@ -137,12 +136,14 @@ def not_evaluated_summary(coco_gt, seen_ids, anno_file, limit=10):
 
 
 def evaluate_coco(coco_gt, detections, style='bbox', img_ids=None, max_dets=(1, 10, 100),
-                  classwise=False):
+                  classwise=False, all_areas_only=False):
     """Run COCOeval; returns ``(stats, per_class)``.
 
     ``stats`` is the list of 12 COCO numbers (:data:`COCO_STAT_NAMES`); ``per_class`` is
     ``[(category name, AP@[.5:.95]), ...]`` when ``classwise`` (AP is nan for a category
     without ground truth), else None.  Zero detections give all-zero stats and a warning.
+    ``all_areas_only``: match only in the 'all' area range (a quarter of COCOeval's work;
+    the small / medium / large stats are then -1, the others exact).
     """
     from pycocotools.cocoeval import COCOeval
     if len(detections) == 0:
@@ -151,12 +152,16 @@ def evaluate_coco(coco_gt, detections, style='bbox', img_ids=None, max_dets=(1, 
         if classwise:
             per_class = [(c['name'], 0.0) for c in coco_gt.loadCats(coco_gt.getCatIds())]
         return [0.0] * 12, per_class
-    # loadRes adds keys (area, id, segmentation) to the dicts it gets: give it copies.
-    coco_dt = coco_gt.loadRes(copy.deepcopy(list(detections)))
+    # loadRes adds keys (area, id, segmentation) to the dicts it gets and changes nothing
+    # inside them: give it shallow copies (a deep copy took 6% of a sensitivity run)
+    coco_dt = coco_gt.loadRes([dict(d) for d in detections])
     coco_eval = COCOeval(coco_gt, coco_dt, style)
     if img_ids is not None:
         coco_eval.params.imgIds = sorted(int(i) for i in img_ids)
     coco_eval.params.maxDets = list(max_dets)
+    if all_areas_only:
+        coco_eval.params.areaRng = coco_eval.params.areaRng[:1]
+        coco_eval.params.areaRngLbl = coco_eval.params.areaRngLbl[:1]
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
         coco_eval.evaluate()

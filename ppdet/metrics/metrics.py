@@ -126,7 +126,13 @@ class COCOMetric(Metric):
         self.output_eval = output_eval
         self.classwise = classwise
         self.bias = bias
+        self.all_areas_only = False
         self.reset()
+
+    def compute_only(self, value_name):
+        """Skip the work that ``value_name`` does not need (sensitivity probes read one
+        value): without a small / medium / large value, match in the 'all' area only."""
+        self.all_areas_only = value_name not in ('APs', 'APm', 'APl', 'ARs', 'ARm', 'ARl')
 
     def reset(self):
         self.detections = []
@@ -163,7 +169,7 @@ class COCOMetric(Metric):
             logger.info('wrote %d detections to %s', len(self.detections), path)
         self.stats, self.per_class = evaluate_coco(
             self.coco_gt, self.detections, style='bbox', img_ids=self._eval_img_ids(),
-            classwise=self.classwise)
+            classwise=self.classwise, all_areas_only=self.all_areas_only)
 
     def log(self):
         if self.stats is None:

@@ -40,6 +40,8 @@ class SubsetEvaluator(object):
         self.dataset, loader = trainer._loader('eval')
         # built once: loading and cleaning the ground truth took as long as a neck pass
         self._metric = build_metric(self.cfg, self.dataset)
+        if hasattr(self._metric, 'compute_only'):
+            self._metric.compute_only(self.metric)
         self.batches, seen = [], 0
         for batch in loader:
             self.batches.append(batch)

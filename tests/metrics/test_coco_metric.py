@@ -215,3 +215,27 @@ def test_errors_name_the_problem(anno_file, tmp_path):
     metric.update(*_batch([99], {99: _rows([0, 0.5, 0, 0, 5, 5])}))
     with pytest.raises(ValueError, match='99'):
         metric.accumulate()
+
+
+def test_all_areas_only_keeps_the_other_stats_and_the_detections(anno_file):
+    """Sensitivity probes match in the 'all' area range only: every stat that is not a
+    small / medium / large one equals pycocotools' full evaluation, those are -1, and the
+    caller's detection dicts are left as they were."""
+    results = _coco_results(DETS)
+    before = json.dumps(results, sort_keys=True)
+    full = _pycoco_stats(anno_file, json.loads(before))
+    stats, _ = coco_utils.evaluate_coco(coco_utils.load_coco_gt(anno_file), results,
+                                        all_areas_only=True)
+    assert json.dumps(results, sort_keys=True) == before
+    by_name = dict(zip(coco_utils.COCO_STAT_NAMES, stats))
+    for i, name in enumerate(coco_utils.COCO_STAT_NAMES):
+        if name[-1] in 'sml':
+            assert by_name[name] == -1, name
+        else:
+            assert by_name[name] == pytest.approx(full[i], abs=1e-12), name
+    assert 0 < by_name['AP'] < 1
+    metric = COCOMetric(anno_file, CLSID2CATID)
+    metric.compute_only('APm')
+    assert not metric.all_areas_only
+    metric.compute_only('AP50')
+    assert metric.all_areas_only

@@ -59,3 +59,17 @@ def test_the_metric_is_built_once(trainer, monkeypatch):
     ev = SubsetEvaluator(trainer, max_images=2, metric='AR100')
     first, second = ev(trainer.model), ev(trainer.model)
     assert first == second and len(loads) == 1
+
+
+def test_one_area_range_gives_the_same_values(trainer):
+    """A probe reads one value: COCOeval matches in the 'all' area range only, and that
+    value is the full evaluation's to the last digit; a size value keeps every range."""
+    from ppdet.slim.subset_eval import SubsetEvaluator
+    full = {}
+    for name in ('AP', 'AP50', 'AR100', 'APs'):
+        ev = SubsetEvaluator(trainer, max_images=4, cache_backbone=False, metric=name)
+        assert ev._metric.all_areas_only == (name != 'APs')
+        full[name] = ev(trainer.model)
+        ev._metric.all_areas_only = False
+        assert ev(trainer.model) == full[name]
+    assert full['AP50'] > 0
