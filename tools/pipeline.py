@@ -15,6 +15,7 @@ and r578, each beside its fp32 twin fine-tuned on the same schedule), teacher (o
 one: --teacher_weights); baseline fine-tuned alone / with L2 / with fine-grained distillation,
 r578 fine-tuned with the teacher (each on the same fine-tuning schedule).
 """
+import importlib
 import shutil
 
 from ppdet.utils.cli import ArgsParser, run_main
@@ -28,7 +29,11 @@ MODELS = {'yolov3': (DEFAULT_CONFIG, 'output/pipeline', 'dataset/builtin'),
                         'output/retinanet_pipeline', 'dataset/builtin'),
           'fcos': ('configs/builtin/fcos_r18_builtin.yml', 'output/fcos_pipeline',
                    'dataset/builtin')}
-DENSE = ('retinanet', 'fcos')
+# --model: (job module, pipeline class, results-table function) beside the main job
+FAMILY_JOBS = {
+    'blazeface': ('ppdet.pipeline.face_job', 'FacePipeline', 'face_results_table'),
+    'retinanet': ('ppdet.pipeline.dense_job', 'DensePipeline', 'dense_results_table'),
+    'fcos': ('ppdet.pipeline.dense_job', 'DensePipeline', 'dense_results_table')}
 
 
 def main():
@@ -77,21 +82,17 @@ def main():
                                    args.teacher_weights):
         parser.error('--model %s: the teacher is the trained baseline (no --teacher_config / '
                      '--teacher_epochs / --teacher_weights)' % args.model)
-    if args.model in DENSE:
-        from ppdet.pipeline.dense_job import DensePipeline, dense_results_table
-        pipe = DensePipeline(args.config, work_dir=args.work_dir, dataset_dir=args.dataset_dir,
-                             overrides=args.opt, finetune_epochs=args.finetune_epochs,
-                             sensitivity_images=args.sensitivity_images, stages=args.stages,
-                             prune_seeds=args.seeds if args.seeds != list(PRUNE_SEEDS) else [0])
-        print(dense_results_table(pipe.run()))
-        return
-    if args.model == 'blazeface':
-        from ppdet.pipeline.face_job import FacePipeline, face_results_table
-        pipe = FacePipeline(args.config, work_dir=args.work_dir, dataset_dir=args.dataset_dir,
-                            overrides=args.opt, finetune_epochs=args.finetune_epochs,
-                            sensitivity_images=args.sensitivity_images, stages=args.stages,
-                            prune_seeds=args.seeds if args.seeds != list(PRUNE_SEEDS) else [0])
-        print(face_results_table(pipe.run()))
+    if args.model in FAMILY_JOBS:
+        # the face and dense jobs: the teacher is their trained baseline, one seed by default
+        module, cls, table = FAMILY_JOBS[args.model]
+        job = importlib.import_module(module)
+        pipe = getattr(job, cls)(
+            args.config, work_dir=args.work_dir, dataset_dir=args.dataset_dir,
+            overrides=args.opt, finetune_epochs=args.finetune_epochs,
+            sensitivity_images=args.sensitivity_images, stages=args.stages,
+            prune_seeds=args.seeds if args.seeds != list(PRUNE_SEEDS) else [0])
+        pipe.check_stages()
+        print(getattr(job, table)(pipe.run()))
         return
     from ppdet.pipeline.main_job import TEACHER_CONFIG, Pipeline
     from ppdet.pipeline.results_table import format_results
@@ -102,6 +103,7 @@ def main():
                     finetune_epochs=args.finetune_epochs,
                     sensitivity_images=args.sensitivity_images, stages=args.stages,
                     prune_seeds=args.seeds)
+    pipe.check_stages()
     results = pipe.run()
     print(format_results(results))
 

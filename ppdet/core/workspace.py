@@ -86,7 +86,8 @@ class AttrDict(dict):
         return AttrDict(copy.deepcopy(dict(self), memo))
 
 
-def _close(word, choices, n=3):
+def did_you_mean(word, choices, n=3):
+    """'; did you mean 'x' or 'y'?' for the choices close to ``word``, else ''."""
     found = difflib.get_close_matches(str(word), list(choices), n=n, cutoff=0.5)
     return ('; did you mean ' + ' or '.join(repr(f) for f in found) + '?') if found else ''
 
@@ -108,7 +109,7 @@ def get_registered(name=None):
         return dict(_REGISTRY)
     if name not in _REGISTRY:
         raise ConfigError('unknown component %r%s (registered: %d components)' % (
-            name, _close(name, _REGISTRY), len(_REGISTRY)))
+            name, did_you_mean(name, _REGISTRY), len(_REGISTRY)))
     return _REGISTRY[name]
 
 
@@ -190,10 +191,10 @@ def validate_config(cfg):
                 for sub in val:
                     if sub not in params and sub != 'name':
                         raise ConfigError('unknown key %r in section %s%s (valid keys: %s)' % (
-                            sub, key, _close(sub, params), ', '.join(sorted(params))))
+                            sub, key, did_you_mean(sub, params), ', '.join(sorted(params))))
             continue
         raise ConfigError('unknown config key %r%s' % (
-            key, _close(key, list(GLOBAL_KEYS | shared) + list(_REGISTRY))))
+            key, did_you_mean(key, list(GLOBAL_KEYS | shared) + list(_REGISTRY))))
 
 
 def import_components(modules=()):
@@ -255,7 +256,7 @@ def apply_overrides(cfg, overrides):
                     node[part] = {}
                 else:
                     raise ConfigError('unknown config key %r in override %r%s' % (
-                        part, item, _close(part, node.keys())))
+                        part, item, did_you_mean(part, node.keys())))
             node = node[part]
             if not isinstance(node, dict):
                 raise ConfigError('override %r: %r is not a section' % (item, part))
@@ -270,7 +271,7 @@ def apply_overrides(cfg, overrides):
                 allowed |= set(_ctor_params(_REGISTRY[parts[0]]))
             if last not in allowed:
                 raise ConfigError('unknown config key %r in override %r%s' % (
-                    last, item, _close(last, allowed)))
+                    last, item, did_you_mean(last, allowed)))
         node[last] = value
     return cfg
 
@@ -280,7 +281,7 @@ def _build_injected(value, cfg):
         return value  # already an object (or disabled)
     if isinstance(value, str):
         if value not in _REGISTRY:
-            raise ConfigError('unknown component %r%s' % (value, _close(value, _REGISTRY)))
+            raise ConfigError('unknown component %r%s' % (value, did_you_mean(value, _REGISTRY)))
         return create(value, cfg)
     spec = dict(value)
     name = spec.pop('name', None) or spec.pop('type', None)
@@ -298,7 +299,7 @@ def create(name, cfg=None, **kwargs):
     for key in list(section) + list(kwargs):
         if key not in params and key != 'name':
             raise ConfigError('unknown argument %r for %s%s (valid: %s)' % (
-                key, name, _close(key, params), ', '.join(sorted(params))))
+                key, name, did_you_mean(key, params), ', '.join(sorted(params))))
     args = {}
     for key in getattr(cls, '__shared__', []):
         if key in cfg and key in params:

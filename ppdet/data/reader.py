@@ -23,7 +23,7 @@ import numpy as np
 import paddle
 from paddle.io import BatchSampler, DataLoader, DistributedBatchSampler
 
-from ppdet.core.workspace import ConfigError, _close, create, get_registered
+from ppdet.core.workspace import ConfigError, did_you_mean, create, get_registered
 from ppdet.utils.logger import setup_logger
 
 from .dataset_builder import build_dataset
@@ -89,7 +89,7 @@ def build_transforms(specs, where='transforms'):
             ops_names = [n for n, c in get_registered().items()
                          if isinstance(c, type) and issubclass(c, BaseOperator)]
             raise ConfigError('unknown transform %r in %s%s (transforms: %s)' % (
-                name, where, _close(name, ops_names), ', '.join(sorted(ops_names))))
+                name, where, did_you_mean(name, ops_names), ', '.join(sorted(ops_names))))
         ops.append(create(name, None, **(args or {})))
     return ops
 
@@ -283,7 +283,7 @@ def create_reader(cfg, mode, dataset=None, num_workers=None, batch_size=None):
     for key in section:
         if key not in READER_KEYS:
             raise ConfigError('unknown key %r in %s%s (valid: %s)' % (
-                key, name, _close(key, READER_KEYS), ', '.join(READER_KEYS)))
+                key, name, did_you_mean(key, READER_KEYS), ', '.join(READER_KEYS)))
     if dataset is None:
         dataset = build_dataset(cfg, DATASET_SECTIONS[mode])
     dataset.set_transform(Compose(section.get('sample_transforms'), keep_ori_gt=(mode == 'eval'),

@@ -11,7 +11,7 @@ registered class, nothing else.
 """
 import paddle
 
-from ppdet.core.workspace import ConfigError, _close, create, get_registered, register
+from ppdet.core.workspace import ConfigError, did_you_mean, create, get_registered, register
 
 __all__ = ['build_lr', 'build_optimizer', 'LRSchedule', 'OptimizerSpec', 'PiecewiseDecay',
            'CosineDecay', 'LinearWarmup', 'Momentum', 'SGD', 'Adam', 'AdamW']
@@ -26,7 +26,7 @@ def _create_kind(base, name, args, what):
     cls = get_registered().get(name)
     if not (isinstance(cls, type) and issubclass(cls, base)):
         names = _kinds(base)
-        raise ConfigError('unknown %s %r%s (valid: %s)' % (what, name, _close(name, names),
+        raise ConfigError('unknown %s %r%s (valid: %s)' % (what, name, did_you_mean(name, names),
                                                            ', '.join(names)))
     return create(name, None, **args)
 

@@ -5,7 +5,7 @@ COCO`` -> :class:`COCOMetric`) through its ``from_dataset``; extra arguments may
 from the metric's own config section (``COCOMetric: {bias: 1}``).  A new metric is a
 registered :class:`Metric` subclass named ``<Name>Metric``, nothing more.
 """
-from ppdet.core.workspace import ConfigError, _close, get_registered
+from ppdet.core.workspace import ConfigError, did_you_mean, get_registered
 
 from .coco_utils import cocoapi_eval, COCO_STAT_NAMES  # noqa: F401
 from .map_utils import DetectionMAP  # noqa: F401
@@ -31,7 +31,7 @@ def metric_class(cfg):
     if not (isinstance(cls, type) and issubclass(cls, Metric)):
         names = metric_names()
         raise ConfigError('unknown metric %r in config key "metric"%s; valid metrics: %s' % (
-            name, _close(name, names), ', '.join(names)))
+            name, did_you_mean(name, names), ', '.join(names)))
     return cls
 
 

@@ -74,19 +74,8 @@ class DensePipeline(Pipeline):
         self.latency_rows(self.latency_runtimes, repeats=self.latency_repeats)
 
     def run(self):
-        target = DENSE_PRUNE_TARGET
-        self.stage('data', self.gen_data)
-        self.stage('train', self.train_baseline)
-        self.stage('eval', self.eval_baseline)
-        self.stage('infer', self.infer_one)
-        self.stage('sensitivity', self.sensitivity)
-        self.stage('prune_plans', self.prune_plans)
-        for plan in DENSE_PRUNE_PLANS:
-            self.stage('prune_%s_%s' % (plan, target),
-                       lambda k=plan: self.prune_and_finetune(target, k))
-        # the pruned rows' twin: the baseline fine-tuned on their schedule, unpruned
-        self.stage('prune_alone', self.alone)
-        self.stage('quant:baseline_deployed', lambda: self._deployed_ap('baseline'))
+        self.run_opening_stages()
+        self.run_ratio_prune_stages(DENSE_PRUNE_TARGET, DENSE_PRUNE_PLANS)
         for algo in self.ptq_algos:
             self.stage('quant:post_%s' % algo, lambda a=algo: self.post_quant('baseline', a))
         self.stage('quant:finetuned', lambda: self.finetuned('baseline', lr=QAT_LR))

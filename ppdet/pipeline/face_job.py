@@ -168,20 +168,8 @@ class FacePipeline(Pipeline):
         self.record('photos', out)
 
     def run(self):
-        target = FACE_PRUNE_TARGET
-        self.stage('data', self.gen_data)
-        self.stage('train', self.train_baseline)
-        self.stage('eval', self.eval_baseline)
-        self.stage('infer', self.infer_one)
-        self.stage('import', self.import_mediapipe)
-        self.stage('sensitivity', self.sensitivity)
-        self.stage('prune_plans', self.prune_plans)
-        for plan in FACE_PRUNE_PLANS:
-            self.stage('prune_%s_%s' % (plan, target),
-                       lambda k=plan: self.prune_and_finetune(target, k))
-        # the pruned rows' twin: the baseline fine-tuned on their schedule, unpruned
-        self.stage('prune_alone', self.alone)
-        self.stage('quant:baseline_deployed', lambda: self._deployed_ap('baseline'))
+        self.run_opening_stages(('import', self.import_mediapipe))
+        self.run_ratio_prune_stages(FACE_PRUNE_TARGET, FACE_PRUNE_PLANS)
         for algo in self.ptq_algos:
             self.stage('quant:post_%s' % algo, lambda a=algo: self.post_quant('baseline', a))
             self.stage('quant:mediapipe_post_%s' % algo, lambda a=algo: self.mediapipe_post(a))

@@ -10,7 +10,7 @@ import os
 import re
 import time
 
-from ppdet.core.workspace import load_config
+from ppdet.core.workspace import did_you_mean, load_config
 from ppdet.slim.quant import PTQ_ALGOS
 from ppdet.utils.fileio import read_json, update_json
 from ppdet.utils.logger import setup_logger
@@ -39,6 +39,11 @@ TEACHER_CONFIG = 'configs/builtin/yolov3_r18x05_builtin_teacher.yml'
 # the L2 term is the head's class and objectness logits at background cells (teacher
 # objectness < 0.1), which decoding ignores.  See README, "Distillation".
 DISTILL_WEIGHTS = {'l2': 10.0, 'fine_grained': 100.0}
+
+
+def stage_group(name):
+    """The group of a stage: ``quant:post_hist`` -> ``quant``, ``prune_r578`` -> ``prune``."""
+    return re.split('[:_]', name)[0]
 
 
 class Pipeline(object):
@@ -98,9 +103,36 @@ class Pipeline(object):
     def path(self, *parts):
         return os.path.join(self.work_dir, *parts)
 
+    def stage_names(self):
+        """Every stage ``run()`` goes through, in order (a dry pass: nothing runs)."""
+        self._dry_names = []
+        try:
+            self.run()
+            return self._dry_names
+        finally:
+            self._dry_names = None
+
+    def check_stages(self):
+        """Raise ValueError naming each ``stages`` entry that is neither a stage nor a
+        group of this job (with the close ones), before anything runs."""
+        if self.only is None:
+            return
+        names = self.stage_names()
+        known = sorted(set(names) | {stage_group(n) for n in names})
+        for want in sorted(self.only):
+            if want not in known:
+                raise ValueError('unknown stage %r%s; this job has the groups %s and the '
+                                 'stages %s' % (want, did_you_mean(want, known),
+                                                ', '.join(sorted({stage_group(n)
+                                                                  for n in names})),
+                                                ', '.join(names)))
+
     def stage(self, name, fn):
+        if getattr(self, '_dry_names', None) is not None:
+            self._dry_names.append(name)
+            return
         # --stages takes groups (``distill``) or single stages (``distill:teacher``)
-        if self.only is not None and not ({name, re.split('[:_]', name)[0]} & self.only):
+        if self.only is not None and not ({name, stage_group(name)} & self.only):
             return
         if name in self.results.get('_done', []):
             logger.info('[%s] already done (see %s); skipping', name, self.results_path)
@@ -483,13 +515,32 @@ class Pipeline(object):
         self.evaluate(name, weights, cfg, extra={'distill': loss, 'distill_weight': weight,
                                                  'teacher': teacher})
 
-    def run(self):
+    def run_opening_stages(self, *extra):
+        """The stages every family's job opens with: data, train, eval (+ export), infer,
+        then ``extra`` ``(name, fn)`` stages (e.g. the face job's MediaPipe import), the
+        sensitivities and the prune plans."""
         self.stage('data', self.gen_data)
         self.stage('train', self.train_baseline)
         self.stage('eval', self.eval_baseline)
         self.stage('infer', self.infer_one)
+        for name, fn in extra:
+            self.stage(name, fn)
         self.stage('sensitivity', self.sensitivity)
         self.stage('prune_plans', self.prune_plans)
+
+    def run_ratio_prune_stages(self, target, plans):
+        """Each of ``plans`` at the ``target`` FLOPs cut (see :meth:`prune_plans_at_ratio`),
+        fine-tuned, then their unpruned twin and the baseline's deployed AP (the reference of
+        the int8 rows that follow)."""
+        for plan in plans:
+            self.stage('prune_%s_%s' % (plan, target),
+                       lambda k=plan: self.prune_and_finetune(target, k))
+        # the pruned rows' twin: the baseline fine-tuned on their schedule, unpruned
+        self.stage('prune_alone', self.alone)
+        self.stage('quant:baseline_deployed', lambda: self._deployed_ap('baseline'))
+
+    def run(self):
+        self.run_opening_stages()
         for seed in self.prune_seeds:
             for preset in PRUNE_PRESETS:
                 for plan in PRUNE_PLANS:

@@ -21,12 +21,12 @@ recorded in checkpoints like any compression step; restoring it is a no-op
 because a checkpoint holds only the student.
 """
 import copy
-import difflib
 import os
 
 import paddle
 import paddle.nn as nn
 
+from ppdet.core.workspace import did_you_mean
 from ppdet.modeling.losses.yolo_distill_loss import OBJ_TARGETS
 from ppdet.slim.distill_losses import DEFAULT_WEIGHTS, l2_loss
 from ppdet.slim.steps import CompressionStep, register_step
@@ -39,11 +39,6 @@ __all__ = ['distill', 'DistillModel', 'DistillStep', 'LOSSES', 'default_pairs',
 
 LOSSES = ('l2', 'fine_grained')
 DISTILL_KEYS = ('teacher_config', 'teacher_weights', 'loss', 'pairs', 'weight', 'obj_target')
-
-
-def _close(word, choices):
-    found = difflib.get_close_matches(str(word), list(choices), n=3, cutoff=0.5)
-    return ('; did you mean ' + ' or '.join(repr(f) for f in found) + '?') if found else ''
 
 
 def default_pairs(student, teacher=None):
@@ -84,7 +79,7 @@ def _find_layer(model, name, who):
     layers = dict(model.named_sublayers())
     if name not in layers:
         raise ValueError('unknown %s layer %r%s (list them with [n for n, _ in '
-                         'model.named_sublayers()])' % (who, name, _close(name, layers)))
+                         'model.named_sublayers()])' % (who, name, did_you_mean(name, layers)))
     return layers[name]
 
 
@@ -111,7 +106,7 @@ class DistillModel(nn.Layer):
         super().__init__()
         if loss not in LOSSES:
             raise ValueError('unknown distillation loss %r%s (use one of %s)' % (
-                loss, _close(loss, LOSSES), ', '.join(LOSSES)))
+                loss, did_you_mean(loss, LOSSES), ', '.join(LOSSES)))
         if obj_target not in OBJ_TARGETS:
             raise ValueError('obj_target %r not known (use one of %s)' % (obj_target, OBJ_TARGETS))
         if isinstance(student, DistillModel):
@@ -305,7 +300,7 @@ def distill_settings(cfg, teacher_config=None, teacher_weights=None):
     unknown = [k for k in section if k not in DISTILL_KEYS]
     if unknown:
         raise ValueError('unknown key %r in section Distill%s (valid keys: %s)' % (
-            unknown[0], _close(unknown[0], DISTILL_KEYS), ', '.join(DISTILL_KEYS)))
+            unknown[0], did_you_mean(unknown[0], DISTILL_KEYS), ', '.join(DISTILL_KEYS)))
     out = {k: section.get(k) for k in DISTILL_KEYS}
     out['teacher_config'] = teacher_config or _resolve_path(out['teacher_config'], cfg)
     out['teacher_weights'] = teacher_weights or _resolve_path(out['teacher_weights'], cfg)
@@ -329,7 +324,7 @@ class DistillStep(CompressionStep):
                  obj_target='hard', student_cfg=None):
         if loss not in LOSSES:
             raise ValueError('unknown distillation loss %r%s (use one of %s)' % (
-                loss, _close(loss, LOSSES), ', '.join(LOSSES)))
+                loss, did_you_mean(loss, LOSSES), ', '.join(LOSSES)))
         if not teacher_weights:
             raise ValueError('no teacher weights: pass --teacher_pretrained PATH or set '
                              'Distill.teacher_weights (a teacher without training teaches nothing)')
