@@ -31,8 +31,10 @@ def test_interleaved_latency_alternates_and_computes_ratios():
                               repeats=4, warmup=1, baseline='slow', pause_s=0.001)
     # warm-up, then forward / reverse order in turn
     assert calls == ['slow', 'fast'] + ['slow', 'fast', 'fast', 'slow'] * 2
+    # sleeps only overshoot (a loaded machine wakes them late): order and ratio, not values
     assert res['median_ms']['slow'] > res['median_ms']['fast'] >= 2
-    assert res['ratios']['slow'] == 1.0 and 2 < res['ratios']['fast'] < 4.5
+    assert res['ratios']['slow'] == 1.0 and res['ratios']['fast'] == pytest.approx(
+        res['median_ms']['slow'] / res['median_ms']['fast']) and res['ratios']['fast'] > 1
     assert len(res['samples_ms']['fast']) == 4
 
 
