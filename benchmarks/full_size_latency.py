@@ -35,6 +35,10 @@ def build_parser():
     p.add_argument('--runtimes', default='paddle,onnx')
     p.add_argument('--strategies', default='baseline,sensity,r578,r578@8,r578@32',
                    help='presets; NAME@N rounds the kept channels down to multiples of N')
+    p.add_argument('--int8_outputs', default='r578',
+                   help='strategies that also get an int8 row with the output convs '
+                        'quantized (PTQ keeps them fp32 by default, for accuracy): what '
+                        'those fp32 convs cost')
     p.add_argument('--onednn_profile', action='store_true',
                    help='also list, per int8 row, the oneDNN primitives by data type '
                         '(ONEDNN_VERBOSE in a child process): what still runs in fp32')
@@ -57,7 +61,8 @@ def main(argv=None):
     if args.stage in ('all', 'build'):
         manifest = build_rows(args.work_dir, images, grid=grid, candidates=args.candidates,
                               timing_image=photos['astronaut'],
-                              strategies=args.strategies.split(','))
+                              strategies=args.strategies.split(','),
+                              int8_outputs=[x for x in args.int8_outputs.split(',') if x])
     if args.stage == 'build':
         return
     from ppdet.utils.fileio import read_json

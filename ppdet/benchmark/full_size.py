@@ -208,9 +208,9 @@ def candidates_above(model, feeds, score_threshold=None):
 
 
 # -- build -------------------------------------------------------------------------------
-def _row_name(config_name, size, strategy, int8, fused):
-    return '%s_%d_%s%s%s' % (config_name, size, strategy, '_int8' if int8 else '',
-                             '' if fused else '_unfused')
+def _row_name(config_name, size, strategy, int8, fused, int8_outputs=False):
+    return '%s_%d_%s%s%s%s' % (config_name, size, strategy, '_int8' if int8 else '',
+                               '_outputs' if int8_outputs else '', '' if fused else '_unfused')
 
 
 def _save_decoded(model, cfg, image, path):
@@ -235,7 +235,7 @@ def _nms_settings(model):
 def build_rows(work_dir, images, grid=QUICK_GRID, strategies=STRATEGIES, candidates=500,
                unfused=(('baseline', False), ('r578', True)), ptq_algo='abs_max',
                configs=FULL_SIZE_CONFIGS, overrides=(), onnx=True, progress=print,
-               timing_image=None):
+               timing_image=None, int8_outputs=()):
     """Build, export and quantize every row under ``work_dir``; -> the manifest (also
     written to ``work_dir/manifest.json``).  A row already in the manifest is kept.
 
@@ -244,6 +244,9 @@ def build_rows(work_dir, images, grid=QUICK_GRID, strategies=STRATEGIES, candida
     ``timing_image`` (default ``images[0]``): its decoded boxes and scores are saved per
     model (``decoded.npz``; for the baseline also ``decoded_random_head.npz``, before the
     head is set up) so that :func:`time_rows` can time the NMS on its own.
+    ``int8_outputs``: strategies that also get an int8 row with the output convs quantized
+    too (``..._int8_outputs``; by default PTQ keeps them fp32 for accuracy): what those
+    fp32 convs cost in time.
     """
     from ppdet.engine.export import export_model
     from ppdet.slim.quant import quantize_post
@@ -256,8 +259,10 @@ def build_rows(work_dir, images, grid=QUICK_GRID, strategies=STRATEGIES, candida
         for strategy in strategies:
             want = [(False, True), (True, True)] + [
                 (int8, False) for s, int8 in unfused if s == strategy]
+            outputs_row = _row_name(config_name, size, strategy, True, True, True)
             if all(_row_name(config_name, size, strategy, i, f) in manifest['rows']
-                   for i, f in want):
+                   for i, f in want) and (strategy not in int8_outputs or
+                                          outputs_row in manifest['rows']):
                 continue
             tic = time.time()
             model = _build(cfg, strategy, size)
@@ -293,6 +298,13 @@ def build_rows(work_dir, images, grid=QUICK_GRID, strategies=STRATEGIES, candida
                     quantize_post(out, list(images), qout, algo=ptq_algo,
                                   batch_nums=len(images), calibration_source='sample photos')
                     manifest['rows'][qname] = dict(base, int8=True, dir=qout, parent=name)
+                if fused and strategy in int8_outputs:
+                    qout = os.path.join(work_dir, outputs_row)
+                    quantize_post(out, list(images), qout, algo=ptq_algo,
+                                  batch_nums=len(images), calibration_source='sample photos',
+                                  quantize_float_only=True)
+                    manifest['rows'][outputs_row] = dict(base, int8=True, dir=qout, parent=name,
+                                                         int8_outputs=True)
             write_json(path, manifest)
             progress('%s %d %s: built in %.0f s, %.0f candidates per image (offset %.2f)'
                      % (config_name, size, strategy, time.time() - tic,
@@ -320,12 +332,14 @@ def time_nms(decoded_npz, settings, rounds=20, pre_nms_top_k=None):
         kw['pre_nms_top_k'] = pre_nms_top_k
     nms = MultiClassNMS(**kw)
     d = np.load(decoded_npz)
-    boxes, scores = paddle.to_tensor(d['boxes']), paddle.to_tensor(d['scores'])
+    # the rows layout [B,N,C] yolo_box gives the exported graph (MultiClassNMS.nms_rows)
+    boxes = paddle.to_tensor(d['boxes'])
+    rows = paddle.to_tensor(np.ascontiguousarray(d['scores'].transpose(0, 2, 1)))
     samples = []
     with paddle.no_grad():
         for _ in range(int(rounds) + 2):
             t0 = time.perf_counter()
-            nms(boxes, scores)
+            nms.nms_rows(boxes, rows)
             samples.append((time.perf_counter() - t0) * 1e3)
     return float(np.median(samples[2:])), int((d['scores'] > kw['score_threshold']).sum())
 
@@ -372,6 +386,7 @@ def time_rows(manifest, image, threads=(1,), rounds=10, warmup=3, runtimes=('pad
                     dets[key] = det
                     cells[key] = {'row': name, 'runtime': rt, 'strategy': row['strategy'],
                                   'int8': row['int8'], 'fuse_preprocess': row['fuse_preprocess'],
+                                  'int8_outputs': bool(row.get('int8_outputs')),
                                   'mean_candidates': row['head']['mean_candidates'],
                                   'gflops': row.get('gflops'),
                                   'rss_added_mb': _rss_mb() - before}
@@ -469,7 +484,8 @@ def format_table(result, note=''):
                   'candidates > thr | detections | RSS added (MB) | int8 agreement |',
                   '|---|---|---|---|---|---|---|---|---|---|---|---|---|']
         for c in g['cells'].values():
-            label = c['strategy'] + (' + int8' if c['int8'] else '')
+            label = c['strategy'] + (' + int8' if c['int8'] else '') + (
+                ' (output convs int8 too)' if c.get('int8_outputs') else '')
             lines.append('| %s | %s | %s | %s | %.1f | %s | %.1f / %.1f / %.1f | %.1f%% | %s | '
                          '%.0f | %d | %.0f | %s |' % (
                              label, '%.2f' % c['gflops'] if c.get('gflops') else '-',

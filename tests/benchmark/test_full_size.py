@@ -36,13 +36,14 @@ def test_build_and_time_a_thin_grid(photos, tmp_path):
     manifest = build_rows(str(tmp_path), photos, grid=(('thin', SIZE),),
                           strategies=('baseline', 'r578'), candidates=60,
                           unfused=(('r578', True),), configs=CONFIGS, overrides=THIN,
-                          progress=lambda m: None)
+                          progress=lambda m: None, int8_outputs=('r578',))
     assert sorted(manifest['rows']) == sorted([
         'thin_96_baseline', 'thin_96_baseline_int8', 'thin_96_r578', 'thin_96_r578_int8',
-        'thin_96_r578_int8_unfused'])
+        'thin_96_r578_int8_outputs', 'thin_96_r578_int8_unfused'])
     again = build_rows(str(tmp_path), photos, grid=(('thin', SIZE),),
                        strategies=('baseline', 'r578'), unfused=(('r578', True),),
-                       configs=CONFIGS, overrides=THIN, progress=lambda m: None)
+                       configs=CONFIGS, overrides=THIN, progress=lambda m: None,
+                       int8_outputs=('r578',))
     assert again == manifest                            # cached
     res = time_rows(manifest, photos[0], threads=(1,), rounds=2, warmup=1,
                     check_images=photos, progress=lambda m: None)
@@ -50,7 +51,7 @@ def test_build_and_time_a_thin_grid(photos, tmp_path):
     assert sorted(cells) == sorted([
         'thin_96_baseline/paddle', 'thin_96_baseline/onnx', 'thin_96_baseline_int8/paddle',
         'thin_96_r578/paddle', 'thin_96_r578/onnx', 'thin_96_r578_int8/paddle',
-        'thin_96_r578_int8_unfused/paddle'])
+        'thin_96_r578_int8_outputs/paddle', 'thin_96_r578_int8_unfused/paddle'])
     assert cells['thin_96_baseline/paddle']['ratio'] == 1.0
     for c in cells.values():
         # the stages run inside each end-to-end pass, so their means add up to at most its
@@ -63,10 +64,28 @@ def test_build_and_time_a_thin_grid(photos, tmp_path):
     assert nms['thin_96_baseline']['random_head_candidates'] > 5000
     assert 0 < nms['thin_96_baseline']['candidates'] < 200
     assert cells['thin_96_r578_int8/paddle']['nms_ms'] == nms['thin_96_r578']['bounded_ms']
+    # the output convs are quantized in that row only: more int8 convs than the default's
+    assert _int8_convs(manifest['rows']['thin_96_r578_int8_outputs']['dir']) > _int8_convs(
+        manifest['rows']['thin_96_r578_int8']['dir'])
+    assert 0 <= cells['thin_96_r578_int8_outputs/paddle']['agreement'] <= 1
     md = format_table(res, 'shared machine')
     assert 'CPU flags: `' in md and 'shared machine' in md and '| r578 + int8 | ' in md
+    assert '| r578 + int8 (output convs int8 too) | ' in md
     assert 'NMS alone on thin_96_baseline: trained-like head' in md
     assert res['cpu']['flags']
+
+
+def _int8_convs(model_dir):
+    """Convs whose input is quantized in an exported PTQ graph."""
+    import paddle
+    paddle.enable_static()
+    try:
+        prog, _, _ = paddle.static.load_inference_model(
+            os.path.join(model_dir, 'model'), paddle.static.Executor(paddle.CPUPlace()))
+    finally:
+        paddle.disable_static()
+    return sum(1 for op in prog.global_block().ops if op.type in ('conv2d', 'depthwise_conv2d')
+               and op.input('Input')[0].endswith('.quantized'))
 
 
 def test_rounded_strategy_builds_multiples(photos):
