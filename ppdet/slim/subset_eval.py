@@ -5,9 +5,9 @@ the eval images are decoded and preprocessed once, optionally limited to the
 first ``max_images``, the metric (and its ground truth) is built once, and - when
 none of the probed convolutions lives in the backbone - the backbone features are
 computed once and reused for every probe, so each probe costs only the neck, head,
-post-process and metric.  A neck that names the level of each parameter
-(``neck.level_of``, e.g. YOLOv3FPN) also keeps its level outputs: a probe reruns
-only the levels from the first one the pruned conv changes.
+post-process and metric.  A neck that names the unit of each parameter
+(``neck.unit_of``, e.g. YOLOv3FPN) also keeps its units' outputs: a probe reruns only
+the units downstream of the pruned conv (see ``NeckMemo``).
 """
 import contextlib
 import io
@@ -59,33 +59,31 @@ class SubsetEvaluator(object):
             logger.info('sensitivity: backbone features of %d images cached', seen)
         self.memos = self.neck_shapes = None
         neck = getattr(model, 'neck', None)
-        if self.features is not None and hasattr(neck, 'level_of'):
-            from ppdet.modeling.necks.yolo_fpn import LevelMemo
-            self.memos = [LevelMemo() for _ in self.batches]
+        if self.features is not None and hasattr(neck, 'unit_of'):
+            from ppdet.modeling.necks.yolo_fpn import NeckMemo
+            self.memos = [NeckMemo() for _ in self.batches]
             self.neck_shapes = {n: list(p.shape) for n, p in neck.named_parameters()}
 
     def settings(self):
         return {'max_images': self.num_images, 'metric': '%s %s' % (self.cfg.get('metric'),
                                                                      self.metric)}
 
-    def _first_changed_level(self, model):
-        """The first neck level whose parameters differ in shape from the unpruned
-        model's (pruning changes shapes; restoring gives them back), or the number of
-        levels when none does."""
+    def _changed_units(self, model):
+        """The neck units whose parameters differ in shape from the unpruned model's
+        (pruning changes shapes; restoring gives them back)."""
         neck = model.neck
-        changed = [neck.level_of(n) for n, p in neck.named_parameters()
-                   if list(p.shape) != self.neck_shapes.get(n)]
-        return min(changed) if changed else len(self.features[0])
+        return {neck.unit_of(n) for n, p in neck.named_parameters()
+                if list(p.shape) != self.neck_shapes.get(n)}
 
     def __call__(self, model):
         metric = self._metric
         metric.reset()
         model.eval()
-        first_changed = self._first_changed_level(model) if self.memos else None
+        changed = self._changed_units(model) if self.memos else None
         with paddle.no_grad():
             for i, batch in enumerate(self.batches):
                 if self.memos:
-                    self.memos[i].first_changed = first_changed
+                    self.memos[i].changed = changed
                     outputs = model.forward_from_features(self.features[i],
                                                           memo=self.memos[i])
                 elif self.features is not None:

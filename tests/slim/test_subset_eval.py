@@ -18,10 +18,23 @@ def _count_calls(layer):
     return calls
 
 
-@pytest.mark.parametrize('param', ['yolo_block.0.0.0.conv.weights',
-                                   'yolo_block.1.tip.conv.weights',
-                                   'yolo_block.2.2.conv.weights'])
-def test_level_reuse_scores_like_the_full_model_and_skips_earlier_levels(trainer, param):
+UNITS = ['conv_module.conv0', 'conv_module.conv1', 'conv_module.conv2', 'conv_module.conv3',
+         'conv_module.route', 'tip']
+
+
+@pytest.mark.parametrize('param, reran', [
+    # conv0 of level 0: every unit from it on (its consumer conv1, then all downstream)
+    ('yolo_block.0.0.0.conv.weights', ['0.%s' % u for u in UNITS] + ['t0'] +
+     ['%d.%s' % (i, u) for i in (1, 2) for u in UNITS] + ['t1']),
+    # the tip of level 1 feeds only the head: the tip alone reruns
+    ('yolo_block.1.tip.conv.weights', ['1.tip']),
+    # the route conv of level 2 (the last level): route, its consumer tip
+    ('yolo_block.2.2.conv.weights', ['2.conv_module.route', '2.tip']),
+    # conv3 of level 1: conv3, route, tip, the transition and all of level 2
+    ('yolo_block.1.1.1.conv.weights', ['1.conv_module.conv3', '1.conv_module.route', '1.tip',
+                                       't1'] + ['2.%s' % u for u in UNITS])])
+def test_unit_reuse_scores_like_the_full_model_and_reruns_only_downstream(trainer, param,
+                                                                          reran):
     from ppdet.slim.prune import make_pruner, prunable_params
     from ppdet.slim.subset_eval import SubsetEvaluator
     model = trainer.model
@@ -30,22 +43,30 @@ def test_level_reuse_scores_like_the_full_model_and_skips_earlier_levels(trainer
     fast = SubsetEvaluator(trainer, max_images=4, cache_backbone=True, param_names=[param],
                            metric='AR100')
     assert fast.memos is not None and full.memos is None
-    level = int(param.split('.')[1])
     base = fast(model)  # the unpruned pass fills the memos
     assert base == full(model)
-    assert all(sorted(m.levels) == [0, 1, 2] for m in fast.memos)
+    neck = model.neck
+    units = {}
+    for i, block in enumerate(neck.yolo_blocks):
+        for u in UNITS:
+            layer = block
+            for part in u.split('.'):
+                layer = layer._sub_layers[part]
+            units['%d.%s' % (i, u)] = layer
+    for i, t in enumerate(neck.routes):
+        units['t%d' % i] = t
+    assert all(len(m.outputs) == len(units) for m in fast.memos)
     pruner = make_pruner(model, 'l1_norm', 64)
     plan = pruner.prune_var(prunable_params(model)[param].name, 0, 0.5)
     try:
-        assert fast._first_changed_level(model) == level
-        calls = [_count_calls(b) for b in model.neck.yolo_blocks]
+        calls = {k: _count_calls(layer) for k, layer in units.items()}
         pruned = fast(model)
-        # the levels before the pruned one came from the memo; the rest ran
-        assert [len(c) for c in calls] == [0] * level + [len(fast.batches)] * (3 - level)
+        assert sorted(k for k, c in calls.items() if c) == sorted(reran)
+        assert all(len(c) in (0, len(fast.batches)) for c in calls.values())
         assert pruned == full(model)
     finally:
         plan.restore(model)
-    assert fast._first_changed_level(model) == 3
+    assert fast._changed_units(model) == set()
     assert fast(model) == base
 
 

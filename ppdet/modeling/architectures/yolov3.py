@@ -37,8 +37,8 @@ class YOLOv3(BaseArch):
 
     def forward_from_features(self, feats, memo=None):
         """Neck + head on backbone features: lets sensitivity analysis reuse the backbone
-        pass while it prunes only neck convolutions (and, with ``memo``, the neck levels
-        before the pruned one: see :class:`~ppdet.modeling.necks.yolo_fpn.LevelMemo`)."""
+        pass while it prunes only neck convolutions (and, with ``memo``, the neck units the
+        pruned conv leaves unchanged: see :class:`~ppdet.modeling.necks.yolo_fpn.NeckMemo`)."""
         if memo is None:
             return self.yolo_head(self.neck(feats))
         return self.yolo_head(self.neck(feats, memo=memo))

@@ -32,7 +32,7 @@ import paddle.nn.functional as F
 from ppdet.core.workspace import register
 from ppdet.modeling.ops import ConvBNLayer, build_if_given, built_for
 
-__all__ = ['YOLOv3FPN', 'YoloDetBlock', 'LevelMemo', 'SEED_NAMES']
+__all__ = ['YOLOv3FPN', 'YoloDetBlock', 'NeckMemo', 'SEED_NAMES']
 
 # seed (PaddleDetection 1.x) conv suffix -> sub-layer path inside a yolo_block
 SEED_NAMES = collections.OrderedDict([
@@ -42,18 +42,32 @@ SEED_NAMES = collections.OrderedDict([
 ])
 
 
-class LevelMemo(object):
-    """One batch's neck level outputs, kept between sensitivity probes.
+class NeckMemo(object):
+    """One batch's neck unit outputs, kept between sensitivity probes.
 
-    A probe prunes one conv; the levels before the first level it changes compute what
-    the unpruned model computed, so they are read from here instead of rerun.  The caller
-    sets ``first_changed`` before each pass (the number of levels when nothing changed).
-    Valid while the neck's weights change only by pruning, as in sensitivity analysis.
+    A probe prunes one conv: the units (each conv of a block, its tip, the transition)
+    whose layers are unchanged and whose input is the unpruned model's compute what the
+    unpruned model computed, so they are read from here instead of rerun: the levels
+    before the pruned one, the convs before it in its block, and - pruning a tip, which
+    feeds only the head - every other unit.  The caller sets ``changed`` (unit names, see
+    ``YOLOv3FPN.unit_of``) before each pass.  Valid while the neck's weights change only
+    by pruning, as in sensitivity analysis.
     """
 
     def __init__(self):
-        self.levels = {}
-        self.first_changed = 0
+        self.outputs = {}
+        self.changed = set()
+
+    def run(self, unit, layer, inputs, clean):
+        """``layer(inputs())`` for ``unit``, or its kept output -> (output, clean): clean
+        when the unit is unchanged and its input was clean (the unpruned model's value)."""
+        clean = clean and unit not in self.changed
+        if clean and unit in self.outputs:
+            return self.outputs[unit], True
+        out = layer(inputs())
+        if clean:
+            self.outputs[unit] = out
+        return out, clean
 
 
 class YoloDetBlock(nn.Layer):
@@ -109,34 +123,60 @@ class YOLOv3FPN(nn.Layer):
                     'yolo_transition.%d' % i, ConvBNLayer(channel, channel // 2, 1, **self._kw)))
 
     def forward(self, feats, memo=None):
-        """-> the tips, stride 32 first.  ``memo`` (a :class:`LevelMemo`, sensitivity
-        analysis only): levels below ``memo.first_changed`` are read from it (or computed
-        and kept there): their layers and inputs are the unpruned model's."""
+        """-> the tips, stride 32 first.  ``memo`` (a :class:`NeckMemo`; sensitivity
+        analysis only) reuses the outputs of the units a probe leaves unchanged."""
+        if memo is not None:
+            return self._forward_with_memo(feats[::-1], memo)
         feats = feats[::-1]
         outs = []
         route = None
         for i, feat in enumerate(feats):
-            if memo is not None and i < memo.first_changed and i in memo.levels:
-                route, tip = memo.levels[i]
-                outs.append(tip)
-                continue
             if i > 0:
                 feat = paddle.concat([route, feat], axis=1)
             route, tip = self.yolo_blocks[i](feat)
             outs.append(tip)
             if i < len(feats) - 1:
                 route = F.interpolate(self.routes[i](route), scale_factor=2., mode='nearest')
-            if memo is not None and i < memo.first_changed:
-                memo.levels[i] = (route, tip)
         return outs
 
-    def level_of(self, name):
-        """The level (0 = stride 32) whose output a parameter (a name inside the neck, e.g.
-        ``yolo_block.1.tip.conv.weight``) shapes; later levels depend on it too."""
+    def _forward_with_memo(self, feats, memo):
+        """``forward`` unit by unit through ``memo``: same arithmetic, same outputs.  A
+        unit's input is computed only when the unit runs (``memo.run`` takes a thunk)."""
+        outs = []
+        up, up_clean = None, True   # the up-sampled transition of the level above
+        for i, feat in enumerate(feats):
+            block = self.yolo_blocks[i]
+            if i == 0:
+                h_fn = lambda f=feat: f  # noqa: E731
+            else:
+                h_fn = lambda u=up, f=feat: paddle.concat([u, f], axis=1)  # noqa: E731
+            clean = up_clean
+            for name, layer in block.conv_module.named_children():
+                h, clean = memo.run('yolo_block.%d.conv_module.%s' % (i, name), layer, h_fn,
+                                    clean)
+                h_fn = lambda v=h: v  # noqa: E731
+            tip, _ = memo.run('yolo_block.%d.tip' % i, block.tip, h_fn, clean)
+            outs.append(tip)
+            if i < len(feats) - 1:
+                up, up_clean = memo.run(
+                    'yolo_transition.%d' % i,
+                    lambda r, t=self.routes[i]: F.interpolate(t(r), scale_factor=2.,
+                                                              mode='nearest'),
+                    h_fn, clean)
+        return outs
+
+    def unit_of(self, name):
+        """The unit (a :class:`NeckMemo` key: ``yolo_block.1.conv_module.conv2``,
+        ``yolo_block.1.tip`` or ``yolo_transition.1``) a parameter name inside the neck
+        (e.g. ``yolo_block.1.tip.conv.weight``) belongs to."""
         parts = name.split('.')
-        if parts[0] in ('yolo_block', 'yolo_transition'):
-            return int(parts[1])
-        raise ValueError('%r is not a parameter of a YOLOv3FPN level' % name)
+        if parts[0] == 'yolo_transition' and len(parts) > 2:
+            return '.'.join(parts[:2])
+        if parts[0] == 'yolo_block' and len(parts) > 3 and parts[2] == 'tip':
+            return '.'.join(parts[:3])
+        if parts[0] == 'yolo_block' and len(parts) > 4 and parts[2] == 'conv_module':
+            return '.'.join(parts[:4])
+        raise ValueError('%r is not a parameter of a YOLOv3FPN unit' % name)
 
     def seed_conv_layers(self):
         """OrderedDict seed name ('yolo_block.0.0.0') -> the ConvBNLayer, i-major."""
