@@ -6,8 +6,10 @@ original pixels) and ``bbox_num`` [N], with NMS inside, as PaddleDetection does.
 ``exclude_nms`` exports decoded boxes and per-class scores instead, for runtimes
 that run their own NMS.  ``fuse_preprocess`` (or ``fuse_preprocess: true`` in the config)
 moves ``NormalizeImage`` + ``Permute`` into the graph: ``image`` is then the resized
-uint8 [N,H,W,3] and the Python side only resizes (``fuse_preprocess`` in infer_cfg.yml).  ``infer_cfg.yml`` describes the preprocessing, labels and
-the compression record, so the deploy runners need nothing else.
+uint8 [N,H,W,3] and the Python side only resizes (``fuse_preprocess`` in infer_cfg.yml).
+``infer_cfg.yml`` describes the preprocessing, labels and the compression record, so the
+deploy runners need nothing else.  After saving, conv biases are rewritten into the form
+oneDNN fuses (:mod:`ppdet.deploy.program_fixes`).
 """
 import os
 
@@ -148,6 +150,7 @@ def export_model(model, cfg, output_dir, label_list, exclude_nms=False, meta=Non
     normalisation and the HWC -> CHW permute into the graph (see the module docstring).
     """
     from ppdet.deploy.infer_cfg import write_param_names
+    from ppdet.deploy.program_fixes import fold_conv_bias_reshapes
     from ppdet.modeling.architectures.inference_model import FusedPreprocess, InferenceModel
     if fuse_preprocess is None:
         fuse_preprocess = bool(cfg.get('fuse_preprocess', False))
@@ -165,6 +168,8 @@ def export_model(model, cfg, output_dir, label_list, exclude_nms=False, meta=Non
                                   full_graph=True)
     prefix = os.path.join(output_dir, MODEL_FILE)
     save(static, prefix)
+    # conv biases as oneDNN fuses them (Paddle 2.6 writes reshape2 + add: see the module)
+    fold_conv_bias_reshapes(output_dir)
     write_param_names(traced, output_dir)
     info = dict(meta or {})
     info.update(extra)
