@@ -23,6 +23,7 @@ Then CPU latency of every row (Paddle fp32, Paddle int8 for the int8 rows, onnxr
 where the export converts; a runtime that cannot run a row is recorded with its reason).
 """
 from ppdet.pipeline.main_job import Pipeline
+from ppdet.pipeline.results_table import rows_with_latency
 from ppdet.utils.logger import setup_logger
 
 logger = setup_logger(__name__)
@@ -107,16 +108,10 @@ def dense_results_table(results):
     """Markdown: every row's AP, AP50, GFLOPs, size and CPU latency (Paddle fp32 / int8,
     onnxruntime fp32), then why a runtime did not run where one did not."""
     lat = results.get('latency') or {}
-    ms_all = lat.get('median_ms', {})
     lines = ['| model | what | GFLOPs | size (MB) | input | AP | AP50 | AP after pruning | '
              'Paddle fp32 (ms) | Paddle int8 (ms) | onnxruntime fp32 (ms) |',
              '|---|---|---|---|---|---|---|---|---|---|---|']
-    for key in results.get('rows', []):
-        r = results.get(key)
-        if not r:
-            continue
-        ms = ms_all.get(key, {})
-        f = (lambda rt: '%.2f' % ms[rt] if ms.get(rt) else '-')
+    for key, r, f in rows_with_latency(results):
         lines.append('| %s | %s | %.4f | %.2f | %d | %.4f | %.4f | %s | %s | %s | %s |' % (
             key, _note(key, r), r['GFLOPs'], r['size_MB'], r['input_size'], r['AP'],
             r.get('AP50', float('nan')),

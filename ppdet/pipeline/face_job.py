@@ -31,6 +31,7 @@ Then CPU latency of every row (Paddle fp32 / int8, onnxruntime), and on real pho
 """
 
 from ppdet.pipeline.main_job import Pipeline
+from ppdet.pipeline.results_table import rows_with_latency
 from ppdet.utils.logger import setup_logger
 
 logger = setup_logger(__name__)
@@ -206,17 +207,11 @@ def _run_exported(model_dir, photos):
 
 def face_results_table(results):
     """Markdown: every row's Easy / Medium / Hard AP, GFLOPs, size and CPU latency."""
-    lat = (results.get('latency') or {}).get('median_ms', {})
     agree = (results.get('latency') or {}).get('agreement', {})
     lines = ['| model | GFLOPs | size (MB) | input | Easy | Medium | Hard | '
              'Paddle fp32 (ms) | Paddle int8 (ms) | onnxruntime (ms) | Lite x86 .nb = Paddle |',
              '|---|---|---|---|---|---|---|---|---|---|---|']
-    for key in results.get('rows', []):
-        r = results.get(key)
-        if not r:
-            continue
-        ms = lat.get(key, {})
-        f = (lambda rt: '%.2f' % ms[rt] if ms.get(rt) else '-')
+    for key, r, f in rows_with_latency(results):
         lite = agree.get(key, {}).get('lite_x86')
         lines.append('| %s | %.4f | %.3f | %d | %.4f | %.4f | %.4f | %s | %s | %s | %s |' % (
             key, r['GFLOPs'], r['size_MB'], r['input_size'], r['Easy'], r['Medium'], r['Hard'],

@@ -7,6 +7,17 @@ def _pct(new, old):
     return '%+.2f%%' % (100.0 * (new - old) / old) if old else ''
 
 
+def rows_with_latency(results):
+    """``(name, row, ms)`` for every row of ``results['rows']`` with a result; ``ms(runtime)``
+    is its median latency on that runtime ('12.34') or '-' (the face and dense tables)."""
+    lat = (results.get('latency') or {}).get('median_ms', {})
+    for name in results.get('rows', []):
+        row = results.get(name)
+        if row:
+            times = lat.get(name, {})
+            yield name, row, (lambda rt, t=times: '%.2f' % t[rt] if t.get(rt) else '-')
+
+
 def format_results(results):
     """Markdown table of what the pipeline measured (seed-style, relative to baseline)."""
     base = results.get('baseline')
