@@ -126,16 +126,26 @@ def labels_in_summary(students):
     return [k for k in KINDS if k in found] + sorted(found - set(KINDS))
 
 
+def weighted_labels_note(labels):
+    """'; `l2w2` = l2 at weight 2' for the labels of runs at a weight of their own."""
+    notes = []
+    for label in labels:
+        for loss in LOSSES:
+            if label.startswith(loss + 'w') and label not in KINDS:
+                notes.append('`%s` = %s at weight %s' % (label, loss, label[len(loss) + 1:]))
+    return ''.join('; ' + n for n in notes)
+
+
 def write_md(path, res):
     labels = labels_in_summary(res['students'])
     lines = ['# Distillation against its undistilled twin (built-in YOLOv3)', '',
              'CPU: %s' % res['cpu'], '', 'CPU flags: `%s`' % ' '.join(res['cpu_flags']), '',
              'Teacher: `%s` (%s), AP %s. Students fine-tuned %d epochs with each seed; twin = '
-             'the same run without the teacher. Default weights: %s (`l2w1` = L2 at weight 1). '
+             'the same run without the teacher. Default weights: %s%s. '
              'COCO box AP x 100 on EvalDataset (dygraph).'
              % (res['teacher_config'], res['teacher_weights'],
                 res.get('teacher_AP', 'not measured'), res['finetune_epochs'],
-                res['distill_weights']), '',
+                res['distill_weights'], weighted_labels_note(labels)), '',
              '| student | seed | %s |' % ' | '.join(labels),
              '|---|---|%s' % ('---|' * len(labels))]
     for student, s in res['students'].items():
@@ -144,8 +154,9 @@ def write_md(path, res):
                                                ' | '.join(str(r.get(k, '-')) for k in labels)))
         m = s['mean']
         if m:
-            cells = [str(m.get(k, '-')) if k == 'twin' else
-                     '%s (%s)' % (m.get(k, '-'), m.get('%s_minus_twin' % k, '-')) for k in labels]
+            cells = [str(m.get(k, '-')) if k == 'twin' else '%s (%s)' % (
+                m.get(k, '-'), '%+.2f' % m['%s_minus_twin' % k]
+                if '%s_minus_twin' % k in m else '-') for k in labels]
             lines.append('| %s | mean | %s |' % (student, ' | '.join(cells)))
     if res.get('stopped'):
         lines += ['', '**Stopped:** %s' % res['stopped']]
