@@ -31,12 +31,17 @@ class FusedPreprocess(nn.Layer):
         self.is_scale = bool(is_scale)
 
     def forward(self, image):
-        x = paddle.cast(image, 'float32')
+        # HWC -> CHW before the arithmetic (same values, bit for bit): oneDNN's binary ops
+        # broadcast a per-channel [1,3,1,1] over NCHW planes fast, while over NHWC's
+        # innermost dimension of 3 they crawled - 7.9 ms against 1.8 ms for this layer at
+        # 608 on one core, 18% of the r578 int8 model's oneDNN time.  (Paddle cannot
+        # transpose uint8, so the cast comes first.)
+        x = paddle.cast(image, 'float32').transpose([0, 3, 1, 2])
         if self.is_scale:
             x = x / 255.
-        mean = paddle.to_tensor(self.mean, 'float32').reshape([1, 1, 1, -1])
-        std = paddle.to_tensor(self.std, 'float32').reshape([1, 1, 1, -1])
-        return ((x - mean) / std).transpose([0, 3, 1, 2])
+        mean = paddle.to_tensor(self.mean, 'float32').reshape([1, -1, 1, 1])
+        std = paddle.to_tensor(self.std, 'float32').reshape([1, -1, 1, 1])
+        return (x - mean) / std
 
 
 class InferenceModel(nn.Layer):
