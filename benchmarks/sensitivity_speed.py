@@ -12,6 +12,8 @@ between probes, ratios that remove the same filters reuse a loss, early stop pas
 reference).  All use the same evaluator (eval images decoded once, in memory), so the
 times compare the loops, not the data loading.  Reports wall times, speed-ups and the
 Spearman correlation of the parameter rankings (mean loss over the ratios both probed).
+The fast mode's reuse (backbone features, the neck units a probe leaves unchanged, the
+metric's ground truth) is exact: the same losses as evaluating those images from scratch.
 """
 import os
 import time
@@ -79,7 +81,8 @@ def main():
     rows = ['| PaddleSlim `FilterPruner.sensitive` (all images, 0.1 ... 0.9) | %.1f | 1.00x | '
             '1.000 |' % ref['seconds']]
     for name, label in (('full', "project's full loop (all images, no reuse)"),
-                        ('fast', 'fast (%d images, backbone reuse, early stop at %.2f)'
+                        ('fast', 'fast (%d images, backbone and neck-unit reuse, early stop '
+                                 'at %.2f)'
                          % (args.eval_images, args.max_loss))):
         if name not in runs:
             continue
@@ -92,8 +95,8 @@ def main():
     # the unrounded ratio, as the earlier results file had it
     summary['speedup'] = summary['fast_speedup']
     summary['spearman'] = summary['fast_spearman']
-    header = ('Measured on %s (OMP_NUM_THREADS=%s, load average %s at the end: other jobs '
-              'shared the CPU), %s, weights %s, parameters: %s, %s.\n\n' % (
+    header = ('Measured on %s (OMP_NUM_THREADS=%s, load average %s at the end; the machine '
+              'may be shared), %s, weights %s, parameters: %s, %s.\n\n' % (
                   summary['cpu'], summary['omp_num_threads'],
                   ' / '.join('%.1f' % x for x in summary['load_avg_1_5_15']), args.config,
                   weights, summary['pruned_params'], summary['date']))
