@@ -6,8 +6,10 @@ python benchmarks/distill_quality.py --teacher_weights output/issue16/distill/te
 
 Students: the trained baseline (``--baseline_weights``) and the r578 checkpoint right after
 pruning (``--r578_student``), both from a finished main job.  For each student and seed:
-``twin`` (fine-tuned alone), ``l2`` and ``fine_grained`` (fine-tuned with the teacher), all on
-the main job's fine-tuning schedule (``--finetune_epochs``, the config's LR) with that seed.
+``twin`` (fine-tuned alone), ``l2`` and ``fine_grained`` (fine-tuned with the teacher, at the
+pipeline's weight; ``l2@2``: at weight 2), all on the main job's fine-tuning schedule
+(``--finetune_epochs``, the config's LR) with that seed.  Runs are named by loss and weight
+(``r578_l2w2_seed0``).
 The teacher (``--teacher_config``, default the 24-epoch x0.5 teacher) is trained once and
 cached under ``--work_dir``/teacher, or taken from ``--teacher_weights``.  Before any student
 is distilled, the teacher must beat the baseline's twin by ``--min_margin`` AP (else the
@@ -50,12 +52,14 @@ def parse_kind(kind):
         raise ValueError('kind %r: the weight after @ must be a number' % kind)
 
 
-def kind_label(kind):
-    """The run-name part of ``kind``: ``l2@1`` -> ``l2w1`` (``l2@0.5`` -> ``l2w0.5``)."""
+def kind_label(kind, default_weights):
+    """The run-name part of ``kind``: ``twin``, or the loss and its weight (``l2@2`` ->
+    ``l2w2``; ``l2`` -> ``l2w10`` with ``default_weights['l2']`` 10), so that a run is never
+    confused with one at another weight when the default changes."""
     loss, weight = parse_kind(kind)
-    if weight is None:
-        return kind
-    return '%sw%g' % (loss, weight)
+    if loss is None:
+        return 'twin'
+    return '%sw%g' % (loss, default_weights[loss] if weight is None else weight)
 
 
 def run_name(student, kind, seed):
@@ -70,7 +74,7 @@ def finetune(pipe, student, weights, kind, seed):
     loss, weight = parse_kind(kind)
     if loss is not None and weight is None:
         weight = pipe.distill_weights[loss]
-    name = run_name(student, kind_label(kind), seed)
+    name = run_name(student, kind_label(kind, pipe.distill_weights), seed)
     extra = ['seed=%d' % seed] + (['use_fine_grained_loss=true'] if loss == 'fine_grained'
                                   else [])
     cfg = pipe._finetune_cfg(extra)
@@ -88,14 +92,17 @@ def finetune(pipe, student, weights, kind, seed):
 
 
 def labels_in(results, students):
-    """The run labels with a result for any of ``students``: twin, l2 and fine_grained first,
-    then the weighted variants (``l2w1`` ...) in name order."""
+    """The run labels with a result for any of ``students``: twin, then the distilled runs
+    (``l2w2``, ``fine_grainedw100`` ...) in name order."""
     found = set()
     for name, r in results.items():
         if isinstance(r, dict) and r.get('student') in students and 'AP' in r:
-            label = name[len(r['student']) + 1:name.rindex('_seed')]
-            found.add(label)
-    return [k for k in KINDS if k in found] + sorted(found - set(KINDS))
+            found.add(name[len(r['student']) + 1:name.rindex('_seed')])
+    return _twin_first(found)
+
+
+def _twin_first(labels):
+    return [k for k in ('twin',) if k in labels] + sorted(set(labels) - {'twin'})
 
 
 def summarize(results, students, seeds):
@@ -122,18 +129,17 @@ def summarize(results, students, seeds):
 
 def labels_in_summary(students):
     """The run labels present in a ``summarize`` result, twin first."""
-    found = {k for s in students.values() for r in s['per_seed'].values() for k in r}
-    return [k for k in KINDS if k in found] + sorted(found - set(KINDS))
+    return _twin_first({k for s in students.values() for r in s['per_seed'].values() for k in r})
 
 
 def weighted_labels_note(labels):
-    """'; `l2w2` = l2 at weight 2' for the labels of runs at a weight of their own."""
+    """'`l2w2` = l2 at weight 2; ...' for the distilled runs' labels."""
     notes = []
     for label in labels:
         for loss in LOSSES:
-            if label.startswith(loss + 'w') and label not in KINDS:
+            if label.startswith(loss + 'w'):
                 notes.append('`%s` = %s at weight %s' % (label, loss, label[len(loss) + 1:]))
-    return ''.join('; ' + n for n in notes)
+    return '; '.join(notes)
 
 
 def write_md(path, res):
@@ -141,11 +147,11 @@ def write_md(path, res):
     lines = ['# Distillation against its undistilled twin (built-in YOLOv3)', '',
              'CPU: %s' % res['cpu'], '', 'CPU flags: `%s`' % ' '.join(res['cpu_flags']), '',
              'Teacher: `%s` (%s), AP %s. Students fine-tuned %d epochs with each seed; twin = '
-             'the same run without the teacher. Default weights: %s%s. '
+             'the same run without the teacher; %s (default weights now: %s). '
              'COCO box AP x 100 on EvalDataset (dygraph).'
              % (res['teacher_config'], res['teacher_weights'],
                 res.get('teacher_AP', 'not measured'), res['finetune_epochs'],
-                res['distill_weights'], weighted_labels_note(labels)), '',
+                weighted_labels_note(labels), res['distill_weights']), '',
              '| student | seed | %s |' % ' | '.join(labels),
              '|---|---|%s' % ('---|' * len(labels))]
     for student, s in res['students'].items():
@@ -192,8 +198,9 @@ def main():
                              'undistilled twins (they need no teacher: a second process can '
                              'run them while the first trains the teacher)')
     parser.add_argument('--kinds', default=','.join(KINDS),
-                        help='runs per student and seed: twin, %s, or loss@weight (e.g. l2@1: '
-                             'L2 at weight 1, runs named l2w1)' % ', '.join(LOSSES))
+                        help='runs per student and seed: twin, %s (at the pipeline weight), '
+                             'or loss@weight (e.g. l2@1); runs are named by loss and weight '
+                             '(l2w1)' % ', '.join(LOSSES))
     args = parser.parse_args()
     from ppdet.benchmark.cpu import cpu_description
     from ppdet.pipeline.main_job import Pipeline
@@ -250,7 +257,7 @@ def main():
     for student in names:
         for seed in args.seeds:
             for kind in kinds:
-                pipe.stage('%s_%s_%d' % (kind_label(kind), student, seed), lambda st=student, k=kind, s=seed:
+                pipe.stage('%s_%s_%d' % (kind_label(kind, pipe.distill_weights), student, seed), lambda st=student, k=kind, s=seed:
                            finetune(pipe, st, students[st], k, s))
                 report()
 
