@@ -15,3 +15,22 @@ def dump_config(directory, name, cfg, dataset_dir, **extra):
     with open(path, 'w') as f:
         yaml.safe_dump(cfg, f, sort_keys=False)
     return path
+
+
+def fixed_size_readers(size, norm, num_max_boxes, interp, train_batch=4, eval_batch=2):
+    """Train / eval / test reader sections at one fixed ``size``: no augmentation, the
+    ``norm`` NormalizeImage op, ``num_max_boxes`` padded boxes, ``interp`` for the resize."""
+    resize = {'Resize': {'target_size': [size, size], 'keep_ratio': False, 'interp': interp}}
+    test = [{'Decode': {}}, resize, norm, {'Permute': {}}]
+    return {'TrainReader': {'sample_transforms': [{'Decode': {}}],
+                            'batch_transforms': [
+                                {'BatchRandomResize': {'target_size': [size],
+                                                       'random_size': False,
+                                                       'random_interp': False,
+                                                       'keep_ratio': False}},
+                                {'PadBox': {'num_max_boxes': num_max_boxes}}, norm,
+                                {'Permute': {}}],
+                            'batch_size': train_batch, 'shuffle': True, 'drop_last': True},
+            'EvalReader': {'sample_transforms': test, 'batch_size': eval_batch},
+            'TestReader': {'inputs_def': {'image_shape': [3, size, size]},
+                           'sample_transforms': test, 'batch_size': 1}}

@@ -10,6 +10,8 @@ import yaml
 from ppdet.pipeline.dense_job import (DENSE_CONFIGS, DENSE_DISTILL_WEIGHT, DENSE_PRUNE_TARGET,
                                       DensePipeline, dense_results_table)
 
+from config_writer import fixed_size_readers
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TINY = 96
 NORM = {'NormalizeImage': {'mean': [0.485, 0.456, 0.406], 'std': [0.229, 0.224, 0.225],
@@ -18,22 +20,11 @@ NORM = {'NormalizeImage': {'mean': [0.485, 0.456, 0.406], 'std': [0.229, 0.224, 
 
 def _tiny_dense_config(directory, family):
     """The built-in config of ``family`` at a 96 input, batch 4, no augmentation, constant LR."""
-    test = [{'Decode': {}}, {'Resize': {'target_size': [TINY, TINY], 'keep_ratio': False,
-                                        'interp': 2}}, NORM, {'Permute': {}}]
     cfg = {'_BASE_': [os.path.join(ROOT, DENSE_CONFIGS[family])], 'epoch': 6, 'log_iter': 50,
            'worker_num': 0, 'snapshot_epoch': 1, 'seed': 1,
            'LearningRate': {'base_lr': 0.005, 'schedulers': []},
-           'MultiClassNMS': {'score_threshold': 0.0},
-           'TrainReader': {'sample_transforms': [{'Decode': {}}],
-                           'batch_transforms': [
-                               {'BatchRandomResize': {'target_size': [TINY], 'random_size': False,
-                                                      'random_interp': False,
-                                                      'keep_ratio': False}},
-                               {'PadBox': {'num_max_boxes': 30}}, NORM, {'Permute': {}}],
-                           'batch_size': 4, 'shuffle': True, 'drop_last': True},
-           'EvalReader': {'sample_transforms': test, 'batch_size': 2},
-           'TestReader': {'inputs_def': {'image_shape': [3, TINY, TINY]},
-                          'sample_transforms': test, 'batch_size': 1}}
+           'MultiClassNMS': {'score_threshold': 0.0}}
+    cfg.update(fixed_size_readers(TINY, NORM, num_max_boxes=30, interp=2))
     path = os.path.join(str(directory), 'tiny_%s.yml' % family)
     with open(path, 'w') as f:
         yaml.safe_dump(cfg, f)

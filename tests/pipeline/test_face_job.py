@@ -9,6 +9,8 @@ import yaml
 from ppdet.pipeline.face_job import (FACE_CONFIG, FACE_PRUNE_TARGET, FacePipeline,
                                      face_results_table)
 
+from config_writer import fixed_size_readers
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TINY = 128
 
@@ -17,23 +19,11 @@ def _tiny_face_config(directory):
     """The built-in face config at a 128 input, batch 4, no augmentation."""
     norm = {'NormalizeImage': {'mean': [104., 117., 123.], 'std': [127.502231] * 3,
                                'is_scale': False}}
-    resize = {'Resize': {'target_size': [TINY, TINY], 'keep_ratio': False, 'interp': 1}}
     cfg = {'_BASE_': [os.path.join(ROOT, FACE_CONFIG)], 'epoch': 2, 'log_iter': 1,
            'worker_num': 0, 'snapshot_epoch': 1,
            'LearningRate': {'base_lr': 0.003, 'schedulers': []},
-           'MultiClassNMS': {'score_threshold': 0.01},
-           'TrainReader': {'sample_transforms': [{'Decode': {}}],
-                           'batch_transforms': [
-                               {'BatchRandomResize': {'target_size': [TINY], 'random_size': False,
-                                                      'random_interp': False,
-                                                      'keep_ratio': False}},
-                               {'PadBox': {'num_max_boxes': 60}}, norm, {'Permute': {}}],
-                           'batch_size': 4, 'shuffle': True, 'drop_last': True},
-           'EvalReader': {'sample_transforms': [{'Decode': {}}, resize, norm, {'Permute': {}}],
-                          'batch_size': 2},
-           'TestReader': {'inputs_def': {'image_shape': [3, TINY, TINY]},
-                          'sample_transforms': [{'Decode': {}}, resize, norm, {'Permute': {}}],
-                          'batch_size': 1}}
+           'MultiClassNMS': {'score_threshold': 0.01}}
+    cfg.update(fixed_size_readers(TINY, norm, num_max_boxes=60, interp=1))
     path = os.path.join(str(directory), 'tiny_face.yml')
     with open(path, 'w') as f:
         yaml.safe_dump(cfg, f)
