@@ -257,8 +257,9 @@ def main():
     for student in names:
         for seed in args.seeds:
             for kind in kinds:
-                pipe.stage('%s_%s_%d' % (kind_label(kind, pipe.distill_weights), student, seed), lambda st=student, k=kind, s=seed:
-                           finetune(pipe, st, students[st], k, s))
+                label = kind_label(kind, pipe.distill_weights)
+                pipe.stage('%s_%s_%d' % (label, student, seed), lambda st=student, k=kind,
+                           s=seed: finetune(pipe, st, students[st], k, s))
                 report()
 
 

@@ -292,19 +292,18 @@ def build_rows(work_dir, images, grid=QUICK_GRID, strategies=STRATEGIES, candida
                     except (ValueError, RuntimeError) as e:   # e.g. DCN: no ONNX here
                         manifest['rows'][name]['no_onnx'] = str(e).splitlines()[0][:300]
                         progress('%s: no onnxruntime row (%s)' % (name, e))
+                int8_rows = []
                 if (True, fused) in want:
-                    qname = _row_name(config_name, size, strategy, True, fused)
+                    int8_rows.append((_row_name(config_name, size, strategy, True, fused), {}))
+                if fused and strategy in int8_outputs:
+                    int8_rows.append((outputs_row, {'int8_outputs': True}))
+                for qname, extra in int8_rows:
                     qout = os.path.join(work_dir, qname)
                     quantize_post(out, list(images), qout, algo=ptq_algo,
-                                  batch_nums=len(images), calibration_source='sample photos')
-                    manifest['rows'][qname] = dict(base, int8=True, dir=qout, parent=name)
-                if fused and strategy in int8_outputs:
-                    qout = os.path.join(work_dir, outputs_row)
-                    quantize_post(out, list(images), qout, algo=ptq_algo,
                                   batch_nums=len(images), calibration_source='sample photos',
-                                  quantize_float_only=True)
-                    manifest['rows'][outputs_row] = dict(base, int8=True, dir=qout, parent=name,
-                                                         int8_outputs=True)
+                                  quantize_float_only=bool(extra))
+                    manifest['rows'][qname] = dict(base, int8=True, dir=qout, parent=name,
+                                                   **extra)
             write_json(path, manifest)
             progress('%s %d %s: built in %.0f s, %.0f candidates per image (offset %.2f)'
                      % (config_name, size, strategy, time.time() - tic,

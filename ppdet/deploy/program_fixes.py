@@ -16,13 +16,14 @@ import os
 import paddle
 
 from ppdet.utils.fileio import atomic_write
+from ppdet.utils.static_graph import op_consumers, op_producers, static_mode
 
 __all__ = ['fold_conv_bias_reshapes']
 
 CONV_OPS = ('conv2d', 'depthwise_conv2d', 'conv2d_transpose')
 
 
-def _foldable(block, add, producers, uses):
+def _foldable(block, add, producers, consumers):
     """The reshape2 op feeding ``add``'s Y when ``add`` is a conv bias add, else None."""
     if add.type != 'elementwise_add' or add.attr('axis') != -1:
         return None
@@ -38,7 +39,8 @@ def _foldable(block, add, producers, uses):
     shape = list(reshape.attr('shape') or [])
     if shape != [1, int(bias.shape[0]), 1, 1] or len(out.shape) != 4:
         return None
-    if uses.get(add.input('Y')[0], 0) != 1 or uses.get(reshape.output('XShape')[0], 0):
+    if len(consumers.get(add.input('Y')[0], [])) != 1 or \
+            consumers.get(reshape.output('XShape')[0]):
         return None
     return reshape
 
@@ -46,32 +48,22 @@ def _foldable(block, add, producers, uses):
 def fold_conv_bias_reshapes(model_dir, model_file='model.pdmodel'):
     """Rewrite ``model_dir/model_file`` in place; returns how many bias adds were folded."""
     path = os.path.join(model_dir, model_file)
-    was_dynamic = paddle.in_dynamic_mode()
-    paddle.enable_static()   # a Program's ops are built in static mode only
-    try:
+    with static_mode():
         with open(path, 'rb') as f:
             program = paddle.static.Program.parse_from_string(f.read())
         n = _fold(program)
         if n:
             data = program.desc.serialize_to_string()
             atomic_write(path, lambda f: f.write(data), mode='wb')
-    finally:
-        if was_dynamic:
-            paddle.disable_static()
     return n
 
 
 def _fold(program):
     block = program.global_block()
-    producers, uses = {}, {}
-    for op in block.ops:
-        for name in op.output_arg_names:
-            producers[name] = op
-        for name in op.input_arg_names:
-            uses[name] = uses.get(name, 0) + 1
+    writers, readers = op_producers(block), op_consumers(block)
     folds = []
     for op in block.ops:
-        reshape = _foldable(block, op, producers, uses)
+        reshape = _foldable(block, op, writers, readers)
         if reshape is not None:
             folds.append((op, reshape))
     if not folds:

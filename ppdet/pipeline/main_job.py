@@ -79,6 +79,7 @@ class Pipeline(object):
         if not self.prune_seeds:
             raise ValueError('prune_seeds is empty: give at least one seed (e.g. --seeds 0 1)')
         self.only = set(stages) if stages else None  # run just these stage groups
+        self._dry_names = None  # a list while stage_names() walks run()
         self.results_path = os.path.join(work_dir, 'results.json')
         self.results = read_json(self.results_path) if os.path.isfile(self.results_path) else {}
 
@@ -121,17 +122,15 @@ class Pipeline(object):
         if self.only is None:
             return
         names = self.stage_names()
-        known = sorted(set(names) | {stage_group(n) for n in names})
-        for want in sorted(self.only):
-            if want not in known:
-                raise ValueError('unknown stage %r%s; this job has the groups %s and the '
-                                 'stages %s' % (want, did_you_mean(want, known),
-                                                ', '.join(sorted({stage_group(n)
-                                                                  for n in names})),
-                                                ', '.join(names)))
+        groups = sorted({stage_group(n) for n in names})
+        known = set(names) | set(groups)
+        for want in sorted(self.only - known):
+            raise ValueError('unknown stage %r%s; this job has the groups %s and the stages %s'
+                             % (want, did_you_mean(want, sorted(known)), ', '.join(groups),
+                                ', '.join(names)))
 
     def stage(self, name, fn):
-        if getattr(self, '_dry_names', None) is not None:
+        if self._dry_names is not None:
             self._dry_names.append(name)
             return
         # --stages takes groups (``distill``) or single stages (``distill:teacher``)

@@ -303,12 +303,10 @@ def run_ptq(model_dir, feeds, out_dir, algo='hist', batch_size=1,
             weight_quantize_type='channel_wise_abs_max', skip_tensor_list=None,
             onnx_format=False, hist_percent=0.9999):
     from paddleslim.quant import quant_post_static
-    from ppdet.slim.quant_report import load_program
+    from ppdet.utils.static_graph import load_program, static_mode
     # the model's own inputs (a bare network export feeds only 'image')
     names = [n for n in load_program(model_dir)[1] if n in FEED_NAMES]
-    was_dynamic = paddle.in_dynamic_mode()
-    paddle.enable_static()
-    try:
+    with static_mode():
         loader = _static_loader(feeds, batch_size, names)
         exe = paddle.static.Executor(paddle.CPUPlace())
         batches = (len(feeds) + batch_size - 1) // batch_size
@@ -324,9 +322,6 @@ def run_ptq(model_dir, feeds, out_dir, algo='hist', batch_size=1,
                 weight_quantize_type=weight_quantize_type,
                 activation_quantize_type='range_abs_max', onnx_format=bool(onnx_format),
                 skip_tensor_list=list(skip_tensor_list or []) or None)
-    finally:
-        if was_dynamic:
-            paddle.disable_static()
     _check_model_dir(out_dir)
     names = os.path.join(str(model_dir), PARAM_NAMES)
     if os.path.isfile(names):

@@ -16,7 +16,6 @@ and clipping, in float):
 Layers are named by their exported weight tensor (``conv2d_12.w_0``) and, when the
 export recorded it (``param_names.json``), by their model name.
 """
-import contextlib
 import json
 import math
 import os
@@ -26,6 +25,7 @@ import paddle
 
 from ppdet.deploy.compare import DEFAULT_TOLERANCE as MATCH_TOLERANCE, detection_agreement
 from ppdet.utils.fileio import write_json
+from ppdet.utils.static_graph import load_program, op_consumers, op_producers, static_mode
 
 __all__ = ['layer_report', 'format_table', 'write_report', 'load_program', 'quantizable_ops',
            'compare_int8', 'DEFAULT_TOLERANCE', 'deployed_layer_report',
@@ -41,46 +41,8 @@ _OP_OUTPUT_SLOT = {'conv2d': 'Output', 'depthwise_conv2d': 'Output', 'mul': 'Out
 MAX_SNR = 100.0  # dB reported for an exact match
 
 
-@contextlib.contextmanager
-def static_mode():
-    was_dynamic = paddle.in_dynamic_mode()
-    paddle.enable_static()
-    try:
-        yield
-    finally:
-        if was_dynamic:
-            paddle.disable_static()
-
-
-def load_program(model_dir):
-    """-> (program, feed names, fetch vars, scope) of an inference model directory."""
-    with static_mode():
-        scope = paddle.static.Scope()
-        exe = paddle.static.Executor(paddle.CPUPlace())
-        with paddle.static.scope_guard(scope):
-            prog, feeds, fetches = paddle.static.load_inference_model(
-                os.path.join(str(model_dir), 'model'), exe)
-    return prog, feeds, fetches, scope
-
-
 def _is_quant_op(op):
     return 'quantize' in op.type
-
-
-def _producers(block):
-    out = {}
-    for op in block.ops:
-        for name in op.output_arg_names:
-            out[name] = op
-    return out
-
-
-def _consumers(block):
-    out = {}
-    for op in block.ops:
-        for name in op.input_arg_names:
-            out.setdefault(name, []).append(op)
-    return out
 
 
 def _trace_back(var, producers):
@@ -106,7 +68,7 @@ def _trace_forward(var, consumers):
 def quantizable_ops(program):
     """[(op, weight tensor name, output var)] of the ops PTQ may quantize, in order."""
     block = program.global_block()
-    producers = _producers(block)
+    producers = op_producers(block)
     persistable = {v.name for v in program.list_vars() if v.persistable}
     out = []
     for op in block.ops:
@@ -183,7 +145,7 @@ def layer_report(fp32_dir, int8_dir, feeds, names=None):
     iso_prog, _, _, iso_scope = load_program(int8_dir)
     iso_prog = _strip_feed_fetch(iso_prog)
     block = iso_prog.global_block()
-    producers, consumers = _producers(block), _consumers(block)
+    producers, consumers = op_producers(block), op_consumers(block)
     layers = []  # (weight, op_type, fp32 output, int8 output, fp32 input, quantized?)
     for op, weight, out in quantizable_ops(q_prog):
         k = calls[weight] = calls.get(weight, -1) + 1
@@ -344,7 +306,7 @@ def layer_outputs(program):
     the float tensor after the ops fused into the layer (see ``_FUSED_AFTER_CONV``), the
     same name in the fp32, simulated and deployed graphs."""
     block = program.global_block()
-    consumers = _consumers(block)
+    consumers = op_consumers(block)
     out = []
     for op, weight, var in quantizable_ops(program):
         last = var if not _is_quant_op(op) else None
@@ -412,7 +374,7 @@ def deployed_layer_report(fp32_dir, int8_dir, feeds, int8_ops=None, names=None):
                                              read_param_names(fp32_dir))
     q_prog, q_feeds, q_fetches, q_scope = load_program(int8_dir)
     fp_prog, fp_feeds, _, fp_scope = load_program(fp32_dir)
-    producers = _producers(q_prog.global_block())
+    producers = op_producers(q_prog.global_block())
     inputs = {}  # layer output var -> (float input tensor, quantized?)
     seen, layers = {}, []  # a shared weight (one conv on every level) is one layer per call
     for (op, weight, _), (_, op_type, var) in zip(quantizable_ops(q_prog),

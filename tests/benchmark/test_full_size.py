@@ -3,7 +3,6 @@ trained-like head, fused exports, int8, the timed table with its split, CPU flag
 import os
 
 import cv2
-import numpy as np
 import pytest
 
 from ppdet.benchmark.full_size import (build_rows, candidates_above, format_table,
@@ -77,13 +76,8 @@ def test_build_and_time_a_thin_grid(photos, tmp_path):
 
 def _int8_convs(model_dir):
     """Convs whose input is quantized in an exported PTQ graph."""
-    import paddle
-    paddle.enable_static()
-    try:
-        prog, _, _ = paddle.static.load_inference_model(
-            os.path.join(model_dir, 'model'), paddle.static.Executor(paddle.CPUPlace()))
-    finally:
-        paddle.disable_static()
+    from ppdet.utils.static_graph import load_program
+    prog = load_program(model_dir)[0]
     return sum(1 for op in prog.global_block().ops if op.type in ('conv2d', 'depthwise_conv2d')
                and op.input('Input')[0].endswith('.quantized'))
 

@@ -136,12 +136,7 @@ def test_fused_normalisation_is_the_eval_arithmetic_on_channel_planes(tmp_path):
     np.testing.assert_allclose(out, ref.transpose(0, 3, 1, 2), rtol=0, atol=1e-6)
     paddle.jit.save(paddle.jit.to_static(pre, input_spec=[InputSpec([1, 7, 9, 3], 'uint8')]),
                     str(tmp_path / 'model'))
-    paddle.enable_static()
-    try:
-        prog, _, _ = paddle.static.load_inference_model(
-            str(tmp_path / 'model'), paddle.static.Executor(paddle.CPUPlace()))
-    finally:
-        paddle.disable_static()
-    types = [op.type for op in prog.global_block().ops]
+    from ppdet.utils.static_graph import load_program
+    types = [op.type for op in load_program(tmp_path)[0].global_block().ops]
     assert types.index('transpose2') < types.index('elementwise_sub') < types.index(
         'elementwise_div')

@@ -5,18 +5,14 @@ import paddle.nn as nn
 from paddle.static import InputSpec
 
 from ppdet.deploy.program_fixes import fold_conv_bias_reshapes
+from ppdet.utils.static_graph import load_program
 
 
 def _ops(model_dir):
-    paddle.enable_static()
-    try:
-        prog, _, _ = paddle.static.load_inference_model(
-            str(model_dir) + '/model', paddle.static.Executor(paddle.CPUPlace()))
-        return [(op.type, {k: op.input(k) for k in op.input_names},
-                 op.attr('axis') if op.has_attr('axis') else None)
-                for op in prog.global_block().ops]
-    finally:
-        paddle.disable_static()
+    prog = load_program(model_dir)[0]
+    return [(op.type, {k: op.input(k) for k in op.input_names},
+             op.attr('axis') if op.has_attr('axis') else None)
+            for op in prog.global_block().ops]
 
 
 class ConvHead(nn.Layer):

@@ -52,9 +52,10 @@ def int8(exported, tmp_path_factory):
 
 
 def _quantized_layers(model_dir):
-    from ppdet.slim.quant_report import _OP_INPUT_SLOT, _producers, _trace_back
+    from ppdet.slim.quant_report import _OP_INPUT_SLOT, _trace_back
+    from ppdet.utils.static_graph import op_producers
     prog = load_program(model_dir)[0]
-    producers = _producers(prog.global_block())
+    producers = op_producers(prog.global_block())
     return {w for op, w, _ in quantizable_ops(prog)
             if _trace_back(op.input(_OP_INPUT_SLOT[op.type])[0], producers)[1] is not None}
 

@@ -1,0 +1,53 @@
+"""Working with saved Paddle inference programs from dygraph code.
+
+``static_mode()`` switches Paddle to static mode for a block and back (a Program's ops are
+built in static mode only); ``load_program(model_dir)`` loads ``model_dir/model`` in its
+own scope; ``op_producers`` / ``op_consumers`` map a block's var names to the ops writing /
+reading them.
+"""
+import contextlib
+import os
+
+import paddle
+
+__all__ = ['static_mode', 'load_program', 'op_producers', 'op_consumers']
+
+
+@contextlib.contextmanager
+def static_mode():
+    was_dynamic = paddle.in_dynamic_mode()
+    paddle.enable_static()
+    try:
+        yield
+    finally:
+        if was_dynamic:
+            paddle.disable_static()
+
+
+def load_program(model_dir):
+    """-> (program, feed names, fetch vars, scope) of an inference model directory."""
+    with static_mode():
+        scope = paddle.static.Scope()
+        exe = paddle.static.Executor(paddle.CPUPlace())
+        with paddle.static.scope_guard(scope):
+            prog, feeds, fetches = paddle.static.load_inference_model(
+                os.path.join(str(model_dir), 'model'), exe)
+    return prog, feeds, fetches, scope
+
+
+def op_producers(block):
+    """var name -> the op of ``block`` that writes it."""
+    out = {}
+    for op in block.ops:
+        for name in op.output_arg_names:
+            out[name] = op
+    return out
+
+
+def op_consumers(block):
+    """var name -> the ops of ``block`` that read it, in order."""
+    out = {}
+    for op in block.ops:
+        for name in op.input_arg_names:
+            out.setdefault(name, []).append(op)
+    return out
