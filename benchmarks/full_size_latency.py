@@ -1,6 +1,6 @@
 """The full-size latency table: YOLOv3-MobileNetV1 at 320/416/608, YOLOv3-R34 and
 R50vd-DCN at 608 x baseline / sensity / r578 / int8 / r578 + int8 x Paddle oneDNN and
-onnxruntime x 1 and 2 threads, end to end with the pre / inference / post split.
+onnxruntime (fp32 and int8) x 1 and 2 threads, end to end with the pre / inference / post split.
 
 python benchmarks/full_size_latency.py                 # everything (build, then time)
 python benchmarks/full_size_latency.py --quick         # MobileNetV1 at 320 and 608, 1 thread
@@ -32,7 +32,9 @@ def build_parser():
     p.add_argument('--warmup', type=int, default=3)
     p.add_argument('--candidates', type=int, default=500,
                    help='(box, class) pairs per image above the NMS score threshold')
-    p.add_argument('--runtimes', default='paddle,onnx')
+    p.add_argument('--runtimes', default='paddle,onnx,onnx_int8',
+                   help='paddle (fp32 and oneDNN int8 rows), onnx (onnxruntime fp32), onnx_int8 '
+                        '(onnxruntime static QDQ int8 of the fp32 ONNX export)')
     p.add_argument('--strategies', default='baseline,sensity,r578,r578@8,r578@32',
                    help='presets; NAME@N rounds the kept channels down to multiples of N')
     p.add_argument('--int8_outputs', default='r578',

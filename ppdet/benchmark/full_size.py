@@ -308,7 +308,25 @@ def build_rows(work_dir, images, grid=QUICK_GRID, strategies=STRATEGIES, candida
             progress('%s %d %s: built in %.0f s, %.0f candidates per image (offset %.2f)'
                      % (config_name, size, strategy, time.time() - tic,
                         head['mean_candidates'], head['objectness_offset']))
+    if onnx:
+        add_onnx_int8(manifest, images, progress)
+        write_json(path, manifest)
     return manifest
+
+
+def add_onnx_int8(manifest, images, progress=print):
+    """Give every fused fp32 row with an ONNX export an onnxruntime int8 model (QDQ,
+    :func:`~ppdet.deploy.onnx.quantize_onnx`, calibrated on ``images``): its path goes to
+    the row's ``onnx_int8`` (rows built before this existed get one too)."""
+    from ppdet.deploy import Preprocessor, load_infer_cfg
+    from ppdet.deploy.onnx import quantize_onnx
+    for name, row in manifest['rows'].items():
+        if row['int8'] or not row['fuse_preprocess'] or row.get('no_onnx') or \
+                (row.get('onnx_int8') and os.path.isfile(row['onnx_int8'])):
+            continue
+        pre = Preprocessor(load_infer_cfg(row['dir']))
+        row['onnx_int8'] = quantize_onnx(row['dir'], iter([pre([im]) for im in images]))
+        progress('%s: onnxruntime int8 model %s' % (name, row['onnx_int8']))
 
 
 # -- timing ------------------------------------------------------------------------------
@@ -343,13 +361,26 @@ def time_nms(decoded_npz, settings, rounds=20, pre_nms_top_k=None):
     return float(np.median(samples[2:])), int((d['scores'] > kw['score_threshold']).sum())
 
 
+RUNTIME_LABELS = {'paddle': 'Paddle oneDNN fp32', 'onnx': 'onnxruntime fp32',
+                  'onnx_int8': 'onnxruntime int8 (QDQ)'}
+
+
 def _runtimes_for(row, runtimes):
     if row['int8']:
         return [rt for rt in runtimes if rt == 'paddle']
-    return [rt for rt in runtimes if rt == 'paddle' or (rt == 'onnx' and not row.get('no_onnx'))]
+    return [rt for rt in runtimes if rt == 'paddle' or (rt == 'onnx' and not row.get('no_onnx'))
+            or (rt == 'onnx_int8' and row.get('onnx_int8'))]
 
 
-def time_rows(manifest, image, threads=(1,), rounds=10, warmup=3, runtimes=('paddle', 'onnx'),
+def _detector(row, runtime, threads):
+    from ppdet.deploy import Detector
+    if runtime == 'onnx_int8':
+        return Detector(row['dir'], 'onnx', cpu_threads=threads, onnx_file=row['onnx_int8'])
+    return Detector(row['dir'], runtime, cpu_threads=threads)
+
+
+def time_rows(manifest, image, threads=(1,), rounds=10, warmup=3,
+              runtimes=('paddle', 'onnx', 'onnx_int8'),
               check_images=None, pause_s=0.05, progress=print):
     """Time every manifest row end to end, per (config, size, threads) group interleaved.
 
@@ -358,9 +389,9 @@ def time_rows(manifest, image, threads=(1,), rounds=10, warmup=3, runtimes=('pad
     means and shares (``preprocess_ms`` ...), ``ratio`` (speed-up vs the group's baseline
     Paddle fp32 row), ``rss_added_mb`` (VmRSS added by loading + warm-up: every runtime is in
     this one process, so its peak would be the sum), ``detections`` (after NMS) and, for int8,
-    ``agreement`` with the fp32 parent on ``check_images``.
+    ``agreement`` with the fp32 parent on ``check_images`` (onnxruntime int8: with the same
+    row's onnxruntime fp32).
     """
-    from ppdet.deploy import Detector
     from ppdet.deploy.benchmark import interleaved_latency, stage_split
     from ppdet.deploy.compare import match_detections
     groups = collections.OrderedDict()
@@ -380,11 +411,12 @@ def time_rows(manifest, image, threads=(1,), rounds=10, warmup=3, runtimes=('pad
                 for rt in _runtimes_for(row, runtimes):
                     key = '%s/%s' % (name, rt)
                     before = _rss_mb()
-                    det = Detector(row['dir'], rt, cpu_threads=t)
+                    det = _detector(row, rt, t)
                     det.warm_up([image], warmup)
                     dets[key] = det
                     cells[key] = {'row': name, 'runtime': rt, 'strategy': row['strategy'],
-                                  'int8': row['int8'], 'fuse_preprocess': row['fuse_preprocess'],
+                                  'int8': row['int8'] or rt == 'onnx_int8',
+                                  'fuse_preprocess': row['fuse_preprocess'],
                                   'int8_outputs': bool(row.get('int8_outputs')),
                                   'mean_candidates': row['head']['mean_candidates'],
                                   'gflops': row.get('gflops'),
@@ -407,8 +439,9 @@ def time_rows(manifest, image, threads=(1,), rounds=10, warmup=3, runtimes=('pad
                 cell['ratio'] = (cells[base_key]['median_ms'] / cell['median_ms']
                                  if base_key else None)
                 row = manifest['rows'][cell['row']]
-                if row['int8'] and check_images:
-                    parent = '%s/paddle' % row['parent']
+                if cell['int8'] and check_images:
+                    parent = ('%s/onnx' % cell['row'] if cell['runtime'] == 'onnx_int8'
+                              else '%s/paddle' % row['parent'])
                     if parent in dets:
                         m = [match_detections(a, b) for a, b in zip(
                             dets[parent].predict(check_images), dets[key].predict(check_images))]
@@ -473,7 +506,9 @@ def format_table(result, note=''):
               'with kept channels rounded down to multiples of N.  int8 = abs_max PTQ, oneDNN '
               'int8 kernels; agreement = detections matched to the fp32 parent on six photos.  '
               'RSS added: VmRSS growth on loading + warm-up in this one process (a rough '
-              'per-runtime memory figure).']
+              'per-runtime memory figure).  onnxruntime int8 = static QDQ quantization of the '
+              'fp32 ONNX export (per-channel int8 weights with reduce_range, uint8 '
+              'activations, the same six photos); its agreement is with onnxruntime fp32.']
     if note:
         lines += ['', note]
     for g in result['groups']:
@@ -488,9 +523,8 @@ def format_table(result, note=''):
             lines.append('| %s | %s | %s | %s | %.1f | %s | %.1f / %.1f / %.1f | %.1f%% | %s | '
                          '%.0f | %d | %.0f | %s |' % (
                              label, '%.2f' % c['gflops'] if c.get('gflops') else '-',
-                             'Paddle oneDNN int8' if c['int8'] else (
-                                 'Paddle oneDNN fp32' if c['runtime'] == 'paddle'
-                                 else 'onnxruntime fp32'),
+                             'Paddle oneDNN int8' if c['int8'] and c['runtime'] == 'paddle'
+                             else RUNTIME_LABELS[c['runtime']],
                              'fused' if c['fuse_preprocess'] else 'Python',
                              c['median_ms'], '%.2fx' % c['ratio'] if c['ratio'] else '-',
                              c['preprocess_ms'], c['inference_ms'], c['postprocess_ms'],

@@ -156,11 +156,13 @@ def convert_to_onnx(model_dir, save_file=None, opsets=OPSETS, force=False):
 
 class _CalibReader(object):
     """onnxruntime CalibrationDataReader over an iterator of input dicts, one image a step
-    (the exported NMS takes batch 1)."""
+    (the exported NMS takes batch 1), each input in the type the model declares (a
+    ``fuse_preprocess`` export takes its image as uint8)."""
 
-    def __init__(self, inputs_iter, names):
+    def __init__(self, inputs_iter, names, dtypes=None):
+        dtypes = dtypes or {}
         self._items = (
-            {n: feeds[n][i:i + 1].astype('float32') for n in names}
+            {n: feeds[n][i:i + 1].astype(dtypes.get(n, 'float32')) for n in names}
             for feeds in inputs_iter for i in range(len(feeds[names[0]])))
 
     def get_next(self):
@@ -185,9 +187,10 @@ def quantize_onnx(model_dir, calib_inputs_iter, save_file=None, per_channel=True
     try:
         # symbolic shape inference would need sympy; onnx's own shape inference suffices
         quant_pre_process(fp32, prep, skip_symbolic_shape=True)
-        names = [i.name for i in ort.InferenceSession(
-            prep, providers=['CPUExecutionProvider']).get_inputs()]
-        quantize_static(prep, save_file + '.tmp', _CalibReader(calib_inputs_iter, names),
+        inputs = ort.InferenceSession(prep, providers=['CPUExecutionProvider']).get_inputs()
+        names = [i.name for i in inputs]
+        dtypes = {i.name: 'uint8' for i in inputs if i.type == 'tensor(uint8)'}
+        quantize_static(prep, save_file + '.tmp', _CalibReader(calib_inputs_iter, names, dtypes),
                         quant_format=QuantFormat.QDQ, op_types_to_quantize=list(op_types),
                         per_channel=per_channel, reduce_range=reduce_range,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)

@@ -48,8 +48,9 @@ def test_build_and_time_a_thin_grid(photos, tmp_path):
                     check_images=photos, progress=lambda m: None)
     cells = res['groups'][0]['cells']
     assert sorted(cells) == sorted([
-        'thin_96_baseline/paddle', 'thin_96_baseline/onnx', 'thin_96_baseline_int8/paddle',
-        'thin_96_r578/paddle', 'thin_96_r578/onnx', 'thin_96_r578_int8/paddle',
+        'thin_96_baseline/paddle', 'thin_96_baseline/onnx', 'thin_96_baseline/onnx_int8',
+        'thin_96_baseline_int8/paddle', 'thin_96_r578/paddle', 'thin_96_r578/onnx',
+        'thin_96_r578/onnx_int8', 'thin_96_r578_int8/paddle',
         'thin_96_r578_int8_outputs/paddle', 'thin_96_r578_int8_unfused/paddle'])
     assert cells['thin_96_baseline/paddle']['ratio'] == 1.0
     for c in cells.values():
@@ -58,6 +59,10 @@ def test_build_and_time_a_thin_grid(photos, tmp_path):
         assert 0 < c['stages_sum_ms'] <= c['end_to_end_ms'] * (1 + 1e-6)
         assert 0 < c['pre_post_share'] < 1 and c['median_ms'] > 0
     assert 0 <= cells['thin_96_r578_int8/paddle']['agreement'] <= 1
+    # onnxruntime int8 of the fused (uint8-input) export, checked against onnxruntime fp32
+    onnx8 = cells['thin_96_r578/onnx_int8']
+    assert onnx8['int8'] and 0 <= onnx8['agreement'] <= 1
+    assert manifest['rows']['thin_96_r578']['onnx_int8'].endswith('model_int8.onnx')
     nms = res['groups'][0]['nms']
     assert sorted(nms) == ['thin_96_baseline', 'thin_96_r578']
     assert nms['thin_96_baseline']['random_head_candidates'] > 5000
@@ -70,6 +75,7 @@ def test_build_and_time_a_thin_grid(photos, tmp_path):
     md = format_table(res, 'shared machine')
     assert 'CPU flags: `' in md and 'shared machine' in md and '| r578 + int8 | ' in md
     assert '| r578 + int8 (output convs int8 too) | ' in md
+    assert '| r578 + int8 | 0.' in md and '| onnxruntime int8 (QDQ) | fused |' in md
     assert 'NMS alone on thin_96_baseline: trained-like head' in md
     assert res['cpu']['flags']
 
