@@ -1,0 +1,138 @@
+"""What Paddle Inference spends per op around its oneDNN kernel, measured.
+
+Two programs of tiny 1x1 conv + ReLU layers (16 channels, 4x4): one layer, and ``1 + N``
+layers.  The primitives take a microsecond or two, so the wall time of the N extra layers
+per pass is almost all framework cost: the executor's data preparation, shape inference
+and oneDNN primitive lookup for every op.  Timed interleaved, 1 thread, median of
+``--rounds``; the oneDNN verbose time of the primitives of one pass is printed beside it.
+
+python benchmarks/op_overhead.py            # -> benchmarks/results/op_overhead.{json,md}
+
+Why it matters: an exported YOLOv3 runs ~100 ops per pass (102 in the r578 + int8 model),
+so at tens of microseconds each the op wrappers, not the post-processing, are what is left
+of an int8 detector's time at small inputs.
+"""
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+from ppdet.utils.cli import run_main
+
+CHILD = r'''
+import sys
+sys.path.insert(0, sys.argv[1])
+from benchmarks.op_overhead import build_chain
+p = build_chain(sys.argv[2], int(sys.argv[3]))
+for _ in range(5):
+    p.run()
+print('=== timed pass ===', flush=True)
+p.run()
+'''
+
+
+def build_chain(work_dir, layers, channels=16, size=4, threads=1):
+    """A saved program of ``layers`` 1x1 conv + ReLU layers, loaded as a oneDNN predictor."""
+    import paddle
+    from paddle import inference
+    prefix = os.path.join(work_dir, 'chain_%d' % layers)
+    if not os.path.isfile(prefix + '.pdmodel'):
+        paddle.enable_static()
+        try:
+            main, start = paddle.static.Program(), paddle.static.Program()
+            with paddle.static.program_guard(main, start):
+                x = paddle.static.data('x', [1, channels, size, size], 'float32')
+                y = x
+                for _ in range(layers):
+                    y = paddle.nn.functional.relu(paddle.static.nn.conv2d(y, channels, 1))
+                exe = paddle.static.Executor()
+                exe.run(start)
+                paddle.static.save_inference_model(prefix, [x], [y], exe, program=main)
+        finally:
+            paddle.disable_static()
+    cfg = inference.Config(prefix + '.pdmodel', prefix + '.pdiparams')
+    cfg.disable_gpu()
+    cfg.set_cpu_math_library_num_threads(threads)
+    cfg.enable_mkldnn()
+    cfg.disable_glog_info()
+    cfg.switch_ir_optim(True)
+    cfg.enable_memory_optim()
+    pred = inference.create_predictor(cfg)
+    pred.get_input_handle('x').copy_from_cpu(
+        np.random.RandomState(0).rand(1, channels, size, size).astype('float32'))
+    return pred
+
+
+def onednn_primitive_us(work_dir, layers):
+    """oneDNN verbose: (number of primitives, their total microseconds) in one pass."""
+    from ppdet.benchmark.onednn_ops import parse_exec_lines
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, ONEDNN_VERBOSE='1', DNNL_VERBOSE='1', OMP_NUM_THREADS='1')
+    proc = subprocess.run([sys.executable, '-c', CHILD, root, work_dir, str(layers)], env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                          timeout=300, check=True)
+    recs = parse_exec_lines(proc.stdout.split('=== timed pass ===', 1)[-1].splitlines())
+    return len(recs), 1000.0 * sum(r['ms'] for r in recs)
+
+
+def measure(work_dir, extra=50, rounds=200, warmup=20):
+    """-> {'per_op_us', 'pass_us': {layers: median}, 'primitive_us_per_op', ...}."""
+    os.makedirs(work_dir, exist_ok=True)
+    preds = {n: build_chain(work_dir, n) for n in (1, 1 + extra)}
+    for p in preds.values():
+        for _ in range(warmup):
+            p.run()
+    samples = {n: [] for n in preds}
+    for _ in range(rounds):
+        for n, p in preds.items():     # interleaved
+            t = time.perf_counter()
+            p.run()
+            samples[n].append(1e6 * (time.perf_counter() - t))
+    med = {n: float(np.median(v)) for n, v in samples.items()}
+    per_op = (med[1 + extra] - med[1]) / extra
+    count, prim_us = onednn_primitive_us(work_dir, 1 + extra)
+    return {'extra_layers': extra, 'rounds': rounds, 'pass_us': {str(n): v for n, v in med.items()},
+            'per_op_us': per_op, 'primitives': count, 'primitive_us': prim_us,
+            'primitive_us_per_op': prim_us / max(1, count)}
+
+
+def format_md(res, cpu):
+    return '\n'.join([
+        '# Paddle Inference: time per op around the oneDNN kernel', '',
+        'CPU: %s  ' % cpu['summary'], 'CPU flags: `%s`  ' % cpu['flags'],
+        'Date: %s; 1 thread, oneDNN fp32, median of %d interleaved passes.' % (
+            res['date'], res['rounds']), '',
+        'A chain of %d extra 1x1 conv + ReLU layers (16 channels, 4x4) costs **%.1f us per '
+        'layer** per pass (one layer: %.0f us per pass, %d layers: %.0f us); oneDNN verbose '
+        'counts %d primitives in one pass of the long chain, %.2f us each: the rest of each '
+        "layer's time is Paddle's op wrapper." % (
+            res['extra_layers'], res['per_op_us'], res['pass_us']['1'],
+            1 + res['extra_layers'], res['pass_us'][str(1 + res['extra_layers'])],
+            res['primitives'], res['primitive_us_per_op']), ''])
+
+
+def main(argv=None):
+    import argparse
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('--work_dir', default='output/op_overhead')
+    p.add_argument('--out', default='benchmarks/results/op_overhead',
+                   help='path without extension (.json and .md are written)')
+    p.add_argument('--extra', type=int, default=50, help='layers of the long chain beyond one')
+    p.add_argument('--rounds', type=int, default=200)
+    args = p.parse_args(argv)
+    from ppdet.benchmark.full_size import cpu_flags
+    from ppdet.utils.fileio import atomic_write, write_json
+    res = measure(args.work_dir, args.extra, args.rounds)
+    res['date'] = time.strftime('%Y-%m-%d %H:%M %Z')
+    res['cpu'] = cpu_flags()
+    md = format_md(res, res['cpu'])
+    os.makedirs(os.path.dirname(args.out) or '.', exist_ok=True)
+    write_json(args.out + '.json', res)
+    atomic_write(args.out + '.md', lambda f: f.write(md))
+    print(md)
+
+
+if __name__ == '__main__':
+    run_main(main)
