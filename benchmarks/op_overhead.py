@@ -13,8 +13,6 @@ so at tens of microseconds each the op wrappers, not the post-processing, are wh
 of an int8 detector's time at small inputs.
 """
 import os
-import subprocess
-import sys
 import time
 
 import numpy as np
@@ -38,9 +36,9 @@ def build_chain(work_dir, layers, channels=16, size=4, threads=1):
     import paddle
     from paddle import inference
     prefix = os.path.join(work_dir, 'chain_%d' % layers)
+    from ppdet.utils.static_graph import static_mode
     if not os.path.isfile(prefix + '.pdmodel'):
-        paddle.enable_static()
-        try:
+        with static_mode():
             main, start = paddle.static.Program(), paddle.static.Program()
             with paddle.static.program_guard(main, start):
                 x = paddle.static.data('x', [1, channels, size, size], 'float32')
@@ -50,8 +48,6 @@ def build_chain(work_dir, layers, channels=16, size=4, threads=1):
                 exe = paddle.static.Executor()
                 exe.run(start)
                 paddle.static.save_inference_model(prefix, [x], [y], exe, program=main)
-        finally:
-            paddle.disable_static()
     cfg = inference.Config(prefix + '.pdmodel', prefix + '.pdiparams')
     cfg.disable_gpu()
     cfg.set_cpu_math_library_num_threads(threads)
@@ -67,13 +63,10 @@ def build_chain(work_dir, layers, channels=16, size=4, threads=1):
 
 def onednn_primitive_us(work_dir, layers):
     """oneDNN verbose: (number of primitives, their total microseconds) in one pass."""
-    from ppdet.benchmark.onednn_ops import parse_exec_lines
+    from ppdet.benchmark.onednn_ops import timed_pass_records
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = dict(os.environ, ONEDNN_VERBOSE='1', DNNL_VERBOSE='1', OMP_NUM_THREADS='1')
-    proc = subprocess.run([sys.executable, '-c', CHILD, root, work_dir, str(layers)], env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                          timeout=300, check=True)
-    recs = parse_exec_lines(proc.stdout.split('=== timed pass ===', 1)[-1].splitlines())
+    recs = timed_pass_records(CHILD, [root, work_dir, layers], 'a %d-layer chain' % layers,
+                              env=dict(os.environ, OMP_NUM_THREADS='1'))
     return len(recs), 1000.0 * sum(r['ms'] for r in recs)
 
 

@@ -12,7 +12,8 @@ import re
 import subprocess
 import sys
 
-__all__ = ['parse_exec_lines', 'summarize', 'onednn_profile', 'format_summary']
+__all__ = ['parse_exec_lines', 'summarize', 'timed_pass_records', 'onednn_profile',
+           'format_summary']
 
 _CHILD = r'''
 import sys
@@ -64,17 +65,24 @@ def summarize(records):
     return {'rows': rows, 'total_ms': total, 'fp32_ms': fp32, 'fp32_share': fp32 / total}
 
 
-def onednn_profile(model_dir, run_mode='paddle', threads=1, warmup=3, timeout=300):
-    """Run ``model_dir`` once after ``warmup`` passes with oneDNN verbose; -> summarize()."""
-    env = dict(os.environ, ONEDNN_VERBOSE='1', DNNL_VERBOSE='1')
-    proc = subprocess.run([sys.executable, '-c', _CHILD, model_dir, run_mode, str(threads),
-                           str(warmup)], env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.DEVNULL, text=True, timeout=timeout)
+def timed_pass_records(child_code, args, what, timeout=300, env=None):
+    """Run ``child_code`` (``python -c``, with ``args``) under oneDNN verbose; -> the
+    :func:`parse_exec_lines` records printed after its ``=== timed pass ===`` line.  The
+    variable must be set before oneDNN loads, hence the child process."""
+    env = dict(os.environ if env is None else env, ONEDNN_VERBOSE='1', DNNL_VERBOSE='1')
+    proc = subprocess.run([sys.executable, '-c', child_code] + [str(a) for a in args], env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                          timeout=timeout)
     if proc.returncode != 0:
         raise RuntimeError('oneDNN profile of %s failed (exit %d): %s'
-                           % (model_dir, proc.returncode, proc.stdout[-500:]))
-    timed = proc.stdout.split('=== timed pass ===', 1)[-1].splitlines()
-    return summarize(parse_exec_lines(timed))
+                           % (what, proc.returncode, proc.stdout[-500:]))
+    return parse_exec_lines(proc.stdout.split('=== timed pass ===', 1)[-1].splitlines())
+
+
+def onednn_profile(model_dir, run_mode='paddle', threads=1, warmup=3, timeout=300):
+    """Run ``model_dir`` once after ``warmup`` passes with oneDNN verbose; -> summarize()."""
+    return summarize(timed_pass_records(_CHILD, [model_dir, run_mode, threads, warmup],
+                                        model_dir, timeout))
 
 
 def format_summary(name, summary):
