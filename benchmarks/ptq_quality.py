@@ -9,7 +9,10 @@ Variants (``--variants``): ``default`` is what ``quantize_post`` does now (decla
 float-only layers kept fp32, thresholds aligned with the simulation, onnx_format=False);
 ``before`` the old defaults (output convs quantized, PaddleSlim's thresholds as saved);
 ``onnx`` the default with onnx_format=True; ``outputs`` the default with the output convs
-quantized too (``--quantize_float_only``).  Calibration: the first ``--calib_images`` of
+quantized too (``--quantize_float_only``); ``split`` the default on a copy of the model with
+the export's graph rewrites applied (``ppdet.deploy.program_fixes``: decode convs padded,
+route concats as sums of convs) - on a model exported before those rewrites, ``default``
+against ``split`` is what they change in AP.  Calibration: the first ``--calib_images`` of
 TrainDataset, preprocessed as inference does; evaluation: all of EvalDataset.
 Writes benchmarks/results/ptq_quality.{json,md} (atomically; rows merge by variant/algo).
 """
@@ -27,7 +30,8 @@ RESULTS = 'benchmarks/results/ptq_quality'
 VARIANTS = {'default': {},
             'before': {'quantize_float_only': True, 'align': False},
             'onnx': {'onnx_format': True},
-            'outputs': {'quantize_float_only': True}}
+            'outputs': {'quantize_float_only': True},
+            'split': {'rewrite': True}}
 
 
 def cpu_flags():
@@ -42,6 +46,8 @@ def quantize(variant, fp32_dir, calib, out, algo):
     from ppdet.slim import quant
     opts = dict(VARIANTS[variant])
     align = opts.pop('align', True)
+    if opts.pop('rewrite', False):
+        fp32_dir = rewritten_copy(fp32_dir, out + '_fp32')
     if align:
         return quant.quantize_post(fp32_dir, calib, out, algo=algo, batch_nums=len(calib),
                                    calibration_source='TrainDataset', **opts)
@@ -53,6 +59,17 @@ def quantize(variant, fp32_dir, calib, out, algo):
                                    calibration_source='TrainDataset', **opts)
     finally:
         quant.align_output_thresholds = saved
+
+
+def rewritten_copy(model_dir, out):
+    """``model_dir`` copied to ``out`` with the export's program rewrites applied."""
+    import shutil
+    from ppdet.deploy.program_fixes import pad_decode_convs, split_concat_convs
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.copytree(model_dir, out)
+    pad_decode_convs(out)
+    split_concat_convs(out)
+    return out
 
 
 def measure(cfg, fp32_dir, out, fp32_ap, threads):
@@ -85,7 +102,9 @@ def write_md(path, res):
              'False; before = the old defaults (output convs quantized, thresholds as '
              'PaddleSlim saved them); onnx = default with onnx_format=True; outputs = default '
              'with the output convs quantized too (--quantize_float_only: what the int8 '
-             'output convs of the full-size latency table cost in AP).', '',
+             'output convs of the full-size latency table cost in AP); split = default on a '
+             'copy with the export\'s program rewrites (decode convs padded, route concats '
+             'as sums of convs: ppdet.deploy.program_fixes).', '',
              '| variant | algo | simulated AP | deployed AP | deployed - simulated | '
              'agreement | loss vs fp32 | PTQ s |', '|---|---|---|---|---|---|---|---|']
     for key in sorted(res['rows'], key=lambda k: (list(VARIANTS).index(k.split('/')[0]),

@@ -9,7 +9,8 @@ moves ``NormalizeImage`` + ``Permute`` into the graph: ``image`` is then the res
 uint8 [N,H,W,3] and the Python side only resizes (``fuse_preprocess`` in infer_cfg.yml).
 ``infer_cfg.yml`` describes the preprocessing, labels and the compression record, so the
 deploy runners need nothing else.  After saving, conv biases are rewritten into the form
-oneDNN fuses (:mod:`ppdet.deploy.program_fixes`).
+oneDNN fuses, the decode convs get vector-width channel counts and a concat feeding a 1x1
+conv becomes a sum of convs (:mod:`ppdet.deploy.program_fixes`).
 """
 import os
 
@@ -150,7 +151,8 @@ def export_model(model, cfg, output_dir, label_list, exclude_nms=False, meta=Non
     normalisation and the HWC -> CHW permute into the graph (see the module docstring).
     """
     from ppdet.deploy.infer_cfg import write_param_names
-    from ppdet.deploy.program_fixes import fold_conv_bias_reshapes
+    from ppdet.deploy.program_fixes import (fold_conv_bias_reshapes, pad_decode_convs,
+                                            split_concat_convs)
     from ppdet.modeling.architectures.inference_model import FusedPreprocess, InferenceModel
     if fuse_preprocess is None:
         fuse_preprocess = bool(cfg.get('fuse_preprocess', False))
@@ -168,9 +170,13 @@ def export_model(model, cfg, output_dir, label_list, exclude_nms=False, meta=Non
                                   full_graph=True)
     prefix = os.path.join(output_dir, MODEL_FILE)
     save(static, prefix)
+    write_param_names(traced, output_dir)     # before the rewrites, which rename weights
     # conv biases as oneDNN fuses them (Paddle 2.6 writes reshape2 + add: see the module)
     fold_conv_bias_reshapes(output_dir)
-    write_param_names(traced, output_dir)
+    # decode convs with vector-width channel counts (yolo_box's input reorder) and concats
+    # feeding a 1x1 conv as sums of convs (no int8 concat of u8 and s8 maps): see the module
+    pad_decode_convs(output_dir)
+    split_concat_convs(output_dir)
     info = dict(meta or {})
     info.update(extra)
     write_infer_cfg(cfg, output_dir, label_list, exclude_nms=exclude_nms, meta=info,

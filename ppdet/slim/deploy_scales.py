@@ -26,13 +26,21 @@ may write int8 directly) and is removed everywhere else (that tensor stays fp32,
 simulated).  What still differs, by design of oneDNN: BN folded into the conv weights
 (re-quantized per channel: the same integers), and tensors after ReLU held as u8 (twice
 the simulation's resolution, so the deployed model is if anything closer to fp32).
+
+One scale the simulation does not use is kept on purpose: the output of a conv whose sum
+with another conv replaced a concat (:func:`ppdet.deploy.program_fixes.split_concat_convs`).
+oneDNN adds it into the other conv as a residual input, and ``cpu_quantize_pass``
+quantizes a conv with a residual only when the residual has a scale (without one that conv
+runs fp32).  :func:`keep_residual_scales` sets it from the calibrated ``Out0_threshold``:
+the partial sum is rounded once to int8, the price of dropping the concat's
+dequantize + quantize round trip.
 """
 import glob
 import os
 
 import numpy as np
 
-__all__ = ['align_output_thresholds', 'THRESHOLD_ATTR']
+__all__ = ['align_output_thresholds', 'keep_residual_scales', 'THRESHOLD_ATTR']
 
 THRESHOLD_ATTR = 'out_threshold'
 # the activation fake-quantize ops of the onnx_format=False graph and their scale input
@@ -88,3 +96,36 @@ def align_output_thresholds(model_dir):
     data = desc.serialize_to_string()
     atomic_write(path, lambda f: f.write(data), mode='wb')
     return {'kept': kept, 'removed': removed}
+
+
+def _sum_of_convs(op, producers):
+    """The two bias adds (one per conv) ``op`` sums, when it sums two biased convs."""
+    if op.type() != 'elementwise_add' or op.attr('axis') != -1:
+        return None
+    adds = [producers.get(op.input('X')[0]), producers.get(op.input('Y')[0])]
+    if any(a is None or a.type() != 'elementwise_add' or a.attr('axis') != 1 for a in adds):
+        return None
+    return adds
+
+
+def keep_residual_scales(model_dir):
+    """Give the conv outputs that a sum of two convs adds (a split concat) the calibrated
+    scale (``Out0_threshold``) as ``out_threshold``; -> how many (see the module doc)."""
+    from paddle.framework import core
+    from ppdet.utils.fileio import atomic_write
+    path = _model_file(model_dir)
+    with open(path, 'rb') as f:
+        desc = core.ProgramDesc(f.read())
+    block = desc.block(0)
+    ops = [block.op(i) for i in range(block.op_size())]
+    producers = {n: op for op in ops for n in op.output_arg_names()}
+    n = 0
+    for op in ops:
+        for add in _sum_of_convs(op, producers) or ():
+            if add.has_attr('Out0_threshold') and not add.has_attr(THRESHOLD_ATTR):
+                add._set_float32_attr(THRESHOLD_ATTR, float(add.attr('Out0_threshold')))
+                n += 1
+    if n:
+        data = desc.serialize_to_string()
+        atomic_write(path, lambda f: f.write(data), mode='wb')
+    return n

@@ -26,7 +26,7 @@ import numpy as np
 import paddle
 
 from ppdet.deploy.infer_cfg import PARAM_NAMES, read_param_names
-from ppdet.slim.deploy_scales import align_output_thresholds
+from ppdet.slim.deploy_scales import align_output_thresholds, keep_residual_scales
 from ppdet.utils.fileio import write_yaml
 from ppdet.utils.logger import setup_logger
 
@@ -139,19 +139,18 @@ def resolve_skip_layers(model_dir, names):
     if isinstance(names, str):
         names = [n for n in names.split(',') if n.strip()]
     mapping = read_param_names(model_dir)
-    by_layer = {}
+    by_layer = {}   # a concat's conv split in two (split_concat_convs) has two weights
     for tensor, name in mapping.items():
         if name.endswith('.weight'):
-            by_layer[name[:-len('.weight')]] = tensor
+            by_layer.setdefault(name[:-len('.weight')], []).append(tensor)
     known = set(_weight_tensors(model_dir))
     out = []
     for n in (s.strip() for s in names):
+        layer = n[:-len('.weight')] if n.endswith('.weight') and n not in by_layer else n
         if n in known:
             out.append(n)
-        elif n in by_layer and by_layer[n] in known:
-            out.append(by_layer[n])
-        elif n.endswith('.weight') and n[:-len('.weight')] in by_layer:
-            out.append(by_layer[n[:-len('.weight')]])
+        elif any(t in known for t in by_layer.get(layer, ())):
+            out.extend(t for t in by_layer[layer] if t in known)
         else:
             import difflib
             close = difflib.get_close_matches(n, sorted(known) + sorted(by_layer), n=3, cutoff=0.5)
@@ -253,6 +252,8 @@ def quantize_post(model_dir, data, out_dir, algo='hist', batch_nums=10, batch_si
             hist_percent=hist_percent)
     # oneDNN int8 uses only the scales the simulation used (ppdet.slim.deploy_scales)
     aligned = None if onnx_format else align_output_thresholds(out_dir)
+    # ... and the residual scales of the export's split concats (see that module)
+    residual_scales = 0 if onnx_format else keep_residual_scales(out_dir)
     record = {'method': 'post_training', 'algo': algo, 'batch_nums': int(batch_nums),
               'batch_size': int(batch_size), 'calibration_images': len(feeds),
               'weight_quantize_type': weight_type,
@@ -262,7 +263,7 @@ def quantize_post(model_dir, data, out_dir, algo='hist', batch_nums=10, batch_si
               'float_only_layers': float_only, 'float_only_tensors': float_only_tensors,
               'quantize_float_only': bool(quantize_float_only),
               'calibration_source': calibration_source,
-              'aligned_thresholds': aligned,
+              'aligned_thresholds': aligned, 'residual_scales': int(residual_scales),
               'source_model': os.path.abspath(str(model_dir))}
     if algo == 'hist':
         record['hist_percent'] = hist_percent

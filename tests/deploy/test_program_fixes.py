@@ -68,4 +68,86 @@ def test_every_export_is_folded(tmp_path):
     export_model(model, cfg, str(tmp_path / 'm'), ['a', 'b', 'c'])
     ops = _ops(tmp_path / 'm')
     conv_adds = [op for op in ops if op[0] == 'elementwise_add' and op[2] == 1]
-    assert len(conv_adds) == 3
+    # three output convs, and two convs (one bias each) per split route concat
+    assert len(conv_adds) == 3 + 2 * 2
+
+
+def _run_all(model_dir, feeds):
+    from paddle.inference import Config, create_predictor
+    c = Config(str(model_dir) + '/model.pdmodel', str(model_dir) + '/model.pdiparams')
+    c.disable_gpu()
+    c.enable_mkldnn()
+    c.disable_glog_info()
+    p = create_predictor(c)
+    for name in p.get_input_names():
+        p.get_input_handle(name).copy_from_cpu(feeds[name])
+    p.run()
+    return [p.get_output_handle(n).copy_to_cpu() for n in p.get_output_names()]
+
+
+def test_decode_convs_padded_to_the_vector_width_same_detections(tmp_path, monkeypatch):
+    """3 classes: 3 * (5 + 3) = 24 decode channels -> 32 computed, 24 sliced into yolo_box."""
+    from tests.modeling.test_nms_bound import SIZE, _random_head_yolov3
+    from ppdet.deploy.program_fixes import pad_decode_convs
+    from ppdet.engine.export import export_model
+    model, cfg = _random_head_yolov3(['num_classes=3'])
+    export_model(model, cfg, str(tmp_path / 'm'), ['a', 'b', 'c'])
+    prog = load_program(tmp_path / 'm')[0]
+    block = prog.global_block()
+    decodes = [op for op in block.ops if op.type == 'yolo_box']
+    writers = {op.output_arg_names[0]: op for op in block.ops if op.output_arg_names}
+    slices = [writers[op.input('X')[0]] for op in decodes]
+    assert len(decodes) == 3 and [op.type for op in slices] == ['slice'] * 3
+    assert all(op.attr('ends') == [24] for op in slices)
+    assert sorted(int(block.var(op.input('Input')[0]).shape[1]) for op in slices) == [32] * 3
+    assert pad_decode_convs(str(tmp_path / 'm')) == 0        # idempotent
+    # the same numbers as the unpadded graph: export again with the rewrite switched off
+    import ppdet.deploy.program_fixes as fixes
+    monkeypatch.setattr(fixes, 'pad_decode_convs', lambda *a, **k: 0)
+    export_model(model, cfg, str(tmp_path / 'ref'), ['a', 'b', 'c'])
+    ref = load_program(tmp_path / 'ref')[0].global_block()
+    assert sorted(int(ref.var(op.input('X')[0]).shape[1]) for op in ref.ops
+                  if op.type == 'yolo_box') == [24] * 3
+    size = SIZE
+    rng = np.random.RandomState(1)
+    feeds = {'image': rng.rand(1, 3, size, size).astype('float32'),
+             'im_shape': np.array([[size, size]], 'float32'),
+             'scale_factor': np.array([[1.0, 1.0]], 'float32')}
+    for got, want in zip(_run_all(tmp_path / 'm', feeds), _run_all(tmp_path / 'ref', feeds)):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_route_concats_become_sums_of_convs_same_detections(tmp_path, monkeypatch):
+    """concat -> 1x1 conv -> BN of the YOLOv3 neck: two convs (BN folded) and an add."""
+    from tests.modeling.test_nms_bound import SIZE, _random_head_yolov3
+    from ppdet.deploy.infer_cfg import read_param_names
+    from ppdet.engine.export import export_model
+    from ppdet.slim.quant import resolve_skip_layers
+    import ppdet.deploy.program_fixes as fixes
+    model, cfg = _random_head_yolov3(['num_classes=3'])
+    export_model(model, cfg, str(tmp_path / 'm'), ['a', 'b', 'c'])
+    block = load_program(tmp_path / 'm')[0].global_block()
+    writers = {n: op for op in block.ops for n in op.output_arg_names}
+    readers = {}
+    for op in block.ops:
+        for n in op.input_arg_names:
+            readers.setdefault(n, []).append(op.type)
+    assert not [op for op in block.ops if op.type == 'concat' and
+                'conv2d' in readers.get(op.output('Out')[0], [])]
+    sums = [op for op in block.ops if op.type == 'elementwise_add' and op.attr('axis') == -1
+            and all(writers[op.input(k)[0]].type == 'elementwise_add' for k in ('X', 'Y'))]
+    assert len(sums) == 2
+    # the two convs of a split layer keep its readable name: skip_tensors still finds them
+    names = read_param_names(tmp_path / 'm')
+    layer = 'neck.yolo_block.1.conv_module.conv0.conv'
+    parts = sorted(t for t, n in names.items() if n == layer + '.weight')
+    assert len(parts) == 2 and sorted(resolve_skip_layers(str(tmp_path / 'm'), [layer])) == parts
+    monkeypatch.setattr(fixes, 'split_concat_convs', lambda *a, **k: 0)
+    export_model(model, cfg, str(tmp_path / 'ref'), ['a', 'b', 'c'])
+    rng = np.random.RandomState(2)
+    feeds = {'image': rng.rand(1, 3, SIZE, SIZE).astype('float32'),
+             'im_shape': np.array([[SIZE, SIZE]], 'float32'),
+             'scale_factor': np.array([[1.0, 1.0]], 'float32')}
+    got, want = _run_all(tmp_path / 'm', feeds), _run_all(tmp_path / 'ref', feeds)
+    np.testing.assert_array_equal(got[1], want[1])                  # boxes per image
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-4, atol=1e-3)  # BN folded: rounding

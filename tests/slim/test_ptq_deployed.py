@@ -152,3 +152,32 @@ def test_post_quant_calibrates_on_train_images_unless_asked(tmp_path, monkeypatc
     assert seen['kw']['calibration_source'] == ('TrainDataset' if folder == 'train'
                                                 else 'EvalDataset')
     assert np.all([os.path.isfile(f) for f in files])
+
+
+def test_split_route_concats_run_int8_without_a_round_trip(exported, int8, tmp_path,
+                                                            monkeypatch):
+    """The export's split concats (program_fixes.split_concat_convs) quantize with their
+    residual scale: against the same model exported with its concats, oneDNN runs no int8
+    concat and two u8 reorders fewer (the dequantize + quantize round trip of the backbone
+    map each concat took), and no conv falls back to fp32."""
+    from collections import Counter
+    from ppdet.benchmark.onednn_ops import timed_pass_records, _CHILD
+    import ppdet.deploy.program_fixes as fixes
+    quant = yaml.safe_load(open(os.path.join(int8, 'infer_cfg.yml')))['compression']['quant']
+    assert quant['residual_scales'] == 4           # two sums, one scale per conv of each
+    monkeypatch.setattr(fixes, 'split_concat_convs', lambda *a, **k: 0)
+    paddle.seed(3)
+    cfg = resnet_cfg()
+    export_model(create('YOLOv3', cfg), cfg, str(tmp_path / 'fp32'), ['a', 'b'])
+    joined = quantize_post(str(tmp_path / 'fp32'), images(4), str(tmp_path / 'int8'),
+                           algo='abs_max', batch_nums=4)
+
+    def kinds(model_dir):
+        return Counter((r['primitive'], r['dtype'])
+                       for r in timed_pass_records(_CHILD, [model_dir, 'paddle', 1, 1], model_dir))
+    split, concat = kinds(int8), kinds(joined)
+    assert concat[('concat', 's8')] == 2 and split[('concat', 's8')] == 0
+    assert split[('reorder', 'u8')] == concat[('reorder', 'u8')] - 2
+    assert split[('convolution', 'f32')] == concat[('convolution', 'f32')]
+    assert split[('convolution', 's8')] + split[('convolution', 'u8')] == \
+        concat[('convolution', 's8')] + concat[('convolution', 'u8')] + 2
