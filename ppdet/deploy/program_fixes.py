@@ -29,6 +29,11 @@ Paddle fuses one conv's output into the other conv as its residual input.  The i
 model then needs a scale for that residual (:func:`ppdet.slim.deploy_scales.keep_residual_scales`).
 Measured (oneDNN verbose, per-primitive minimum of 5 passes, r578 + int8 at 608): the
 concat region 1.88 -> 1.05 ms.
+
+``fold_input_normalization(model_dir)``: a fused pre-processing's ``/ 255`` and ``/ std``
+move into the first conv's weights (only ``- 255 * mean`` stays on the image).
+``drop_fetch_scales(model_dir)``: every ``save_inference_model`` puts an identity ``scale``
+in front of each output, one layer per save; they go.
 """
 import os
 
@@ -36,9 +41,11 @@ import numpy as np
 import paddle
 
 from ppdet.utils.fileio import atomic_write
-from ppdet.utils.static_graph import load_program, op_consumers, op_producers, static_mode
+from ppdet.utils.static_graph import (load_program, op_consumers, op_producers, save_program,
+                                      static_mode)
 
-__all__ = ['fold_conv_bias_reshapes', 'pad_decode_convs', 'split_concat_convs']
+__all__ = ['fold_conv_bias_reshapes', 'pad_decode_convs', 'split_concat_convs',
+           'drop_fetch_scales', 'fold_input_normalization']
 
 CONV_OPS = ('conv2d', 'depthwise_conv2d', 'conv2d_transpose')
 
@@ -175,11 +182,7 @@ def pad_decode_convs(model_dir, multiple=16):
                              attrs={'axes': [1], 'starts': [0], 'ends': [channels],
                                     'decrease_axis': [], 'infer_flags': [1]})
             decode._rename_input(last, sliced.name)
-        exe = paddle.static.Executor(paddle.CPUPlace())
-        with paddle.static.scope_guard(scope):
-            paddle.static.save_inference_model(
-                os.path.join(str(model_dir), 'model'), [block.var(n) for n in feeds],
-                list(fetches), exe, program=prog)
+    save_program(model_dir, prog, feeds, fetches, scope)
     return len(found)
 
 
@@ -240,11 +243,7 @@ def split_concat_convs(model_dir):
         for concat, conv, bn in hits:
             old = conv.input('Filter')[0]           # read before the conv's desc is freed
             renamed[old] = _split_one(block, scope, concat, conv, bn)
-        exe = paddle.static.Executor(paddle.CPUPlace())
-        with paddle.static.scope_guard(scope):
-            paddle.static.save_inference_model(
-                os.path.join(str(model_dir), 'model'), [block.var(n) for n in feeds],
-                list(fetches), exe, program=prog)
+    save_program(model_dir, prog, feeds, fetches, scope)
     _rename_params(model_dir, renamed)
     return len(hits)
 
@@ -328,3 +327,113 @@ def _split_one(block, scope, concat, conv, bn):
     for k, (typ, ins, outs, attrs) in enumerate(ops):
         block._insert_op(index + k, type=typ, inputs=ins, outputs=outs, attrs=attrs)
     return [ins['Filter'][0] for typ, ins, _, _ in ops if typ == 'conv2d']
+
+
+def _identity_scale(op):
+    return (op.type == 'scale' and float(op.attr('scale')) == 1.0 and
+            float(op.attr('bias')) == 0.0 and not op.input('ScaleTensor'))
+
+
+def drop_fetch_scales(model_dir, model_file='model.pdmodel'):
+    """Drop the identity ``scale`` ops in front of the fetches; -> how many.
+
+    ``paddle.static.save_inference_model`` (and so ``jit.save``, each rewrite above and
+    PaddleSlim's PTQ) puts ``scale(x, 1.0)`` in front of every output it saves, one more
+    layer per save: an int8 export carried eight of them, each an op to dispatch and a
+    copy in every pass.  The fetch ops read the real outputs instead (their order is kept);
+    only ``model_file`` changes."""
+    path = os.path.join(model_dir, model_file)
+    with static_mode():
+        with open(path, 'rb') as f:
+            program = paddle.static.Program.parse_from_string(f.read())
+        block = program.global_block()
+        ops = list(block.ops)
+        doomed = []
+        for at, fetch in [(i, op) for i, op in enumerate(ops) if op.type == 'fetch']:
+            name = source = fetch.input('X')[0]
+            chain = []
+            while True:       # the last op writing ``source`` before ``at`` (saves reuse names)
+                writer = next((i for i in range(at - 1, -1, -1)
+                               if source in ops[i].output_arg_names), None)
+                op = ops[writer] if writer is not None else None
+                if op is None or not _identity_scale(op):
+                    break
+                chain.append(op)
+                at, source = writer, op.input('X')[0]
+            written = {n for op in chain for n in op.output_arg_names}
+            members = {id(op) for op in chain} | {id(fetch)}
+            if chain and not any(id(op) not in members and written & set(op.input_arg_names)
+                                 for op in ops):
+                fetch._rename_input(name, source)
+                doomed.extend(chain)
+        if not doomed:
+            return 0
+        # names first: a removed op's desc is freed (reading it afterwards crashes)
+        outputs = [n for op in doomed for n in op.output_arg_names]
+        ids = {id(op) for op in doomed}
+        for i in reversed(range(len(block.ops))):
+            if id(block.ops[i]) in ids:
+                block._remove_op(i)
+        for name in outputs:
+            if block.has_var(name):
+                block._remove_var(name)
+        data = program.desc.serialize_to_string()
+        atomic_write(path, lambda f: f.write(data), mode='wb')
+    return len(doomed)
+
+
+def _constant(op, producers):
+    """The values of ``reshape2(assign_value)`` (how dy2static writes a constant) feeding
+    ``op``'s Y, else None."""
+    reshape = producers.get(op.input('Y')[0])
+    if reshape is None or reshape.type != 'reshape2':
+        return None
+    assign = producers.get(reshape.input('X')[0])
+    if assign is None or assign.type != 'assign_value' or not assign.attr('fp32_values'):
+        return None
+    return np.asarray(assign.attr('fp32_values'), np.float32)
+
+
+def fold_input_normalization(model_dir):
+    """Fold the fused pre-processing's ``/ 255`` and ``/ std`` into the first conv.
+
+    A ``fuse_preprocess`` export computes ``((x / 255) - mean) / std`` on the image and
+    convolves it; the same is ``conv'(x - 255 * mean)`` with the conv's input channels
+    scaled by ``1 / (255 * std)`` (exactly: the conv's zero padding is still the mean).
+    Two passes over the image and their op dispatch go (0.4 ms at 608 in oneDNN).
+    Returns how many convs took the scale (0: no such pattern)."""
+    prog, feeds, fetches, scope = load_program(model_dir)
+    with static_mode():
+        block = prog.global_block()
+        producers, consumers = op_producers(block), op_consumers(block)
+        for div in [op for op in block.ops if op.type == 'elementwise_div']:
+            std, sub = _constant(div, producers), producers.get(div.input('X')[0])
+            if std is None or sub is None or sub.type != 'elementwise_sub':
+                continue
+            mean, scale = _constant(sub, producers), producers.get(sub.input('X')[0])
+            convs = consumers.get(div.output('Out')[0], [])
+            if mean is None or mean.shape != std.shape or not convs or \
+                    len(consumers.get(sub.output('Out')[0], [])) != 1 or \
+                    any(c.type != 'conv2d' or c.attr('groups') != 1 or
+                        not block.var(c.input('Filter')[0]).persistable or
+                        block.var(c.input('Filter')[0]).shape[1] != len(std) for c in convs):
+                continue
+            k = 1.0
+            if scale is not None and scale.type == 'scale' and float(scale.attr('bias')) == 0 \
+                    and not scale.input('ScaleTensor') and \
+                    len(consumers.get(scale.output('Out')[0], [])) == 1:
+                k = float(scale.attr('scale'))
+                sub._rename_input(sub.input('X')[0], scale.input('X')[0])
+            for conv in convs:
+                tensor = scope.find_var(conv.input('Filter')[0]).get_tensor()
+                weight = np.array(tensor) * (k / std)[None, :, None, None]
+                tensor.set(weight.astype(np.float32), paddle.CPUPlace())
+                conv._rename_input(div.output('Out')[0], sub.output('Out')[0])
+            shift = _param(block, scope, sub.output('Out')[0] + '.mean', mean / k)
+            sub._rename_input(sub.input('Y')[0], shift.name)
+            sub._set_attr('axis', 1)
+            break
+        else:
+            return 0
+    save_program(model_dir, prog, feeds, fetches, scope)
+    return len(convs)

@@ -9,8 +9,9 @@ moves ``NormalizeImage`` + ``Permute`` into the graph: ``image`` is then the res
 uint8 [N,H,W,3] and the Python side only resizes (``fuse_preprocess`` in infer_cfg.yml).
 ``infer_cfg.yml`` describes the preprocessing, labels and the compression record, so the
 deploy runners need nothing else.  After saving, conv biases are rewritten into the form
-oneDNN fuses, the decode convs get vector-width channel counts and a concat feeding a 1x1
-conv becomes a sum of convs (:mod:`ppdet.deploy.program_fixes`).
+oneDNN fuses, the decode convs get vector-width channel counts, a concat feeding a 1x1
+conv becomes a sum of convs, a fused normalisation's scales move into the first conv and
+the identity ops saving puts in front of the outputs go (:mod:`ppdet.deploy.program_fixes`).
 """
 import os
 
@@ -151,7 +152,8 @@ def export_model(model, cfg, output_dir, label_list, exclude_nms=False, meta=Non
     normalisation and the HWC -> CHW permute into the graph (see the module docstring).
     """
     from ppdet.deploy.infer_cfg import write_param_names
-    from ppdet.deploy.program_fixes import (fold_conv_bias_reshapes, pad_decode_convs,
+    from ppdet.deploy.program_fixes import (drop_fetch_scales, fold_conv_bias_reshapes,
+                                            fold_input_normalization, pad_decode_convs,
                                             split_concat_convs)
     from ppdet.modeling.architectures.inference_model import FusedPreprocess, InferenceModel
     if fuse_preprocess is None:
@@ -177,6 +179,9 @@ def export_model(model, cfg, output_dir, label_list, exclude_nms=False, meta=Non
     # feeding a 1x1 conv as sums of convs (no int8 concat of u8 and s8 maps): see the module
     pad_decode_convs(output_dir)
     split_concat_convs(output_dir)
+    if fuse_preprocess:       # its / 255 and / std into the first conv
+        fold_input_normalization(output_dir)
+    drop_fetch_scales(output_dir)         # last: every save above added identity scales
     info = dict(meta or {})
     info.update(extra)
     write_infer_cfg(cfg, output_dir, label_list, exclude_nms=exclude_nms, meta=info,

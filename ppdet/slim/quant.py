@@ -26,6 +26,7 @@ import numpy as np
 import paddle
 
 from ppdet.deploy.infer_cfg import PARAM_NAMES, read_param_names
+from ppdet.deploy.program_fixes import drop_fetch_scales
 from ppdet.slim.deploy_scales import align_output_thresholds, keep_residual_scales
 from ppdet.utils.fileio import write_yaml
 from ppdet.utils.logger import setup_logger
@@ -254,6 +255,7 @@ def quantize_post(model_dir, data, out_dir, algo='hist', batch_nums=10, batch_si
     aligned = None if onnx_format else align_output_thresholds(out_dir)
     # ... and the residual scales of the export's split concats (see that module)
     residual_scales = 0 if onnx_format else keep_residual_scales(out_dir)
+    drop_fetch_scales(out_dir)              # the identity ops PaddleSlim's save added
     record = {'method': 'post_training', 'algo': algo, 'batch_nums': int(batch_nums),
               'batch_size': int(batch_size), 'calibration_images': len(feeds),
               'weight_quantize_type': weight_type,

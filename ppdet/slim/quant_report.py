@@ -25,7 +25,8 @@ import paddle
 
 from ppdet.deploy.compare import DEFAULT_TOLERANCE as MATCH_TOLERANCE, detection_agreement
 from ppdet.utils.fileio import write_json
-from ppdet.utils.static_graph import load_program, op_consumers, op_producers, static_mode
+from ppdet.utils.static_graph import (load_program, op_consumers, op_producers, save_program,
+                                      static_mode)
 
 __all__ = ['layer_report', 'format_table', 'write_report', 'load_program', 'quantizable_ops',
            'compare_int8', 'DEFAULT_TOLERANCE', 'deployed_layer_report',
@@ -327,11 +328,8 @@ def _with_extra_fetches(model_dir, names, save_dir):
     with static_mode():
         prog, feeds, fetches, scope = load_program(model_dir)
         block = prog.global_block()
-        exe = paddle.static.Executor(paddle.CPUPlace())
-        with paddle.static.scope_guard(scope):
-            paddle.static.save_inference_model(
-                os.path.join(save_dir, 'model'), [block.var(n) for n in feeds],
-                list(fetches) + [block.var(n) for n in names], exe, program=prog)
+        save_program(save_dir, prog, feeds, list(fetches) + [block.var(n) for n in names],
+                     scope)
     return len(fetches)
 
 

@@ -2,15 +2,15 @@
 
 ``static_mode()`` switches Paddle to static mode for a block and back (a Program's ops are
 built in static mode only); ``load_program(model_dir)`` loads ``model_dir/model`` in its
-own scope; ``op_producers`` / ``op_consumers`` map a block's var names to the ops writing /
-reading them.
+own scope and ``save_program`` writes one back; ``op_producers`` / ``op_consumers`` map a
+block's var names to the ops writing / reading them.
 """
 import contextlib
 import os
 
 import paddle
 
-__all__ = ['static_mode', 'load_program', 'op_producers', 'op_consumers']
+__all__ = ['static_mode', 'load_program', 'save_program', 'op_producers', 'op_consumers']
 
 
 @contextlib.contextmanager
@@ -33,6 +33,19 @@ def load_program(model_dir):
             prog, feeds, fetches = paddle.static.load_inference_model(
                 os.path.join(str(model_dir), 'model'), exe)
     return prog, feeds, fetches, scope
+
+
+def save_program(model_dir, prog, feeds, fetches, scope):
+    """Save ``prog`` (as :func:`load_program` returned it, maybe rewritten; its parameters
+    in ``scope``) as ``model_dir/model``, feeding ``feeds`` (names) and fetching
+    ``fetches`` (vars); what no fetch needs is pruned."""
+    with static_mode():
+        block = prog.global_block()
+        exe = paddle.static.Executor(paddle.CPUPlace())
+        with paddle.static.scope_guard(scope):
+            paddle.static.save_inference_model(
+                os.path.join(str(model_dir), 'model'), [block.var(n) for n in feeds],
+                list(fetches), exe, program=prog)
 
 
 def op_producers(block):

@@ -151,3 +151,37 @@ def test_route_concats_become_sums_of_convs_same_detections(tmp_path, monkeypatc
     got, want = _run_all(tmp_path / 'm', feeds), _run_all(tmp_path / 'ref', feeds)
     np.testing.assert_array_equal(got[1], want[1])                  # boxes per image
     np.testing.assert_allclose(got[0], want[0], rtol=1e-4, atol=1e-3)  # BN folded: rounding
+
+
+def _identity_scales_at_outputs(model_dir):
+    block = load_program(model_dir)[0].global_block()
+    writers = {n: op for op in block.ops for n in op.output_arg_names}
+    fetched = [op.input('X')[0] for op in block.ops if op.type == 'fetch']
+    return [n for n in fetched if n in writers and writers[n].type == 'scale']
+
+
+def test_fused_normalisation_folds_into_the_first_conv_and_outputs_are_bare(tmp_path,
+                                                                            monkeypatch):
+    """fuse_preprocess: x/255, -mean, /std -> x - 255*mean and a scaled first conv; no
+    identity scale in front of the outputs; the same detections as without the fold."""
+    from tests.modeling.test_nms_bound import SIZE, _random_head_yolov3
+    from ppdet.engine.export import export_model
+    import ppdet.deploy.program_fixes as fixes
+    model, cfg = _random_head_yolov3(['num_classes=3'])
+    export_model(model, cfg, str(tmp_path / 'm'), ['a', 'b', 'c'], fuse_preprocess=True)
+    types = [op.type for op in load_program(tmp_path / 'm')[0].global_block().ops]
+    assert types[3:6] == ['cast', 'transpose2', 'elementwise_sub'] and types[6] == 'conv2d'
+    assert 'elementwise_div' not in types[:8] and _identity_scales_at_outputs(tmp_path / 'm') == []
+    assert fixes.fold_input_normalization(str(tmp_path / 'm')) == 0      # idempotent
+    assert fixes.drop_fetch_scales(str(tmp_path / 'm')) == 0
+    monkeypatch.setattr(fixes, 'fold_input_normalization', lambda *a, **k: 0)
+    monkeypatch.setattr(fixes, 'drop_fetch_scales', lambda *a, **k: 0)
+    export_model(model, cfg, str(tmp_path / 'ref'), ['a', 'b', 'c'], fuse_preprocess=True)
+    assert len(_identity_scales_at_outputs(tmp_path / 'ref')) == 2
+    rng = np.random.RandomState(4)
+    feeds = {'image': rng.randint(0, 256, (1, SIZE, SIZE, 3)).astype('uint8'),
+             'im_shape': np.array([[SIZE, SIZE]], 'float32'),
+             'scale_factor': np.array([[1.0, 1.0]], 'float32')}
+    got, want = _run_all(tmp_path / 'm', feeds), _run_all(tmp_path / 'ref', feeds)
+    np.testing.assert_array_equal(got[1], want[1])
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-4, atol=1e-3)

@@ -181,3 +181,11 @@ def test_split_route_concats_run_int8_without_a_round_trip(exported, int8, tmp_p
     assert split[('convolution', 'f32')] == concat[('convolution', 'f32')]
     assert split[('convolution', 's8')] + split[('convolution', 'u8')] == \
         concat[('convolution', 's8')] + concat[('convolution', 'u8')] + 2
+
+
+def test_int8_outputs_are_not_behind_identity_scales(int8):
+    """PaddleSlim's save puts scale(x, 1.0) in front of each output; PTQ drops them."""
+    block = load_program(int8)[0].global_block()
+    writers = {n: op for op in block.ops for n in op.output_arg_names}
+    fetched = [op.input('X')[0] for op in block.ops if op.type == 'fetch']
+    assert len(fetched) == 2 and all(writers[n].type == 'multiclass_nms3' for n in fetched)
