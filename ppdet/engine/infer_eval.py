@@ -37,6 +37,7 @@ def evaluate_exported(cfg, model_dir, run_mode='paddle', cpu_threads=2, max_imag
     else:
         pred = create_predictor(model_dir, run_mode=run_mode, cpu_threads=cpu_threads,
                                 enable_mkldnn_int8=quantized and run_mode == 'paddle')
+    to_input = _fused_input(info) if info.get('fuse_preprocess') else None
     dataset = build_dataset(cfg, 'EvalDataset')
     loader = create_reader(cfg, 'eval', dataset=dataset)
     metric = build_metric(cfg, dataset)
@@ -46,6 +47,8 @@ def evaluate_exported(cfg, model_dir, run_mode='paddle', cpu_threads=2, max_imag
                       leave=False):
         feeds = {k: np.asarray(batch[k].numpy() if hasattr(batch[k], 'numpy') else batch[k],
                                'float32') for k in ('image', 'im_shape', 'scale_factor')}
+        if to_input is not None:
+            feeds['image'] = to_input(feeds['image'])
         n = feeds['image'].shape[0]
         rows, nums = [], []
         for i in range(n):  # batch 1 through the predictor, as deployed
@@ -66,3 +69,22 @@ def evaluate_exported(cfg, model_dir, run_mode='paddle', cpu_threads=2, max_imag
                 ', simulated' if simulate else ', int8' if quantized else '',
                 results.primary_name, results.primary, seen)
     return results
+
+
+def _fused_input(info):
+    """A fused export (``fuse_preprocess``) normalises in its graph and takes the resized
+    uint8 NHWC image: -> a function turning the eval reader's normalised NCHW float batch
+    back into it (the reader resizes uint8 pixels, so the round trip is exact)."""
+    norm = next((op for op in info.get('Preprocess') or [] if op.get('type') == 'NormalizeImage'),
+                None)
+    if norm is None:
+        raise ValueError('%s is a fused export (fuse_preprocess) but its infer_cfg.yml '
+                         'Preprocess has no NormalizeImage to undo' % info.get('arch'))
+    mean = np.asarray(norm.get('mean', (0.485, 0.456, 0.406)), 'float32').reshape(1, -1, 1, 1)
+    std = np.asarray(norm.get('std', (0.229, 0.224, 0.225)), 'float32').reshape(1, -1, 1, 1)
+    scale = 255.0 if norm.get('is_scale', True) else 1.0
+
+    def to_input(image):
+        pixels = (np.asarray(image, 'float32') * std + mean) * scale
+        return np.clip(np.rint(pixels), 0, 255).astype('uint8').transpose(0, 2, 3, 1)
+    return to_input

@@ -199,3 +199,23 @@ def test_the_scripts_take_the_family_from_its_config(family, tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     info = yaml.safe_load(open(os.path.join(out, 'point_det', 'infer_cfg.yml')))  # DIR/<config>
     assert info['arch'] == 'PointDet'
+
+
+def test_fused_preprocess_export_evaluates_like_the_unfused_one(family, tmp_path):
+    """evaluate_exported feeds a fused export (normalisation in the graph, folded into its
+    first conv) the resized uint8 image, and it detects what the unfused export does."""
+    from ppdet.deploy.compare import detection_agreement
+    from ppdet.engine import build_model
+    from ppdet.engine.export import export_model
+    from ppdet.engine.infer_eval import evaluate_exported
+    cfg = load_config(family['config'])
+    model, meta = build_model(cfg, family['weights'])
+    labels = ['c%d' % i for i in range(6)]
+    plain, fused = str(tmp_path / 'plain'), str(tmp_path / 'fused')
+    export_model(model, cfg, plain, labels, meta=meta)
+    export_model(model, cfg, fused, labels, meta=meta, fuse_preprocess=True)
+    out_plain, out_fused = [], []
+    a = evaluate_exported(cfg, plain, max_images=4, outputs=out_plain)
+    b = evaluate_exported(cfg, fused, max_images=4, outputs=out_fused)
+    assert abs(a.primary - b.primary) < 0.005
+    assert detection_agreement(out_plain, out_fused)['matched_fraction'] >= 0.95
