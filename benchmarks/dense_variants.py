@@ -227,7 +227,7 @@ def write_md(path, res):
 
 def main():
     import argparse
-    from ppdet.benchmark.full_size import cpu_flags
+    from ppdet.benchmark.cpu import cpu_flags
     from ppdet.utils.fileio import write_json
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--comparisons', nargs='+', default=list(COMPARISONS), choices=COMPARISONS)

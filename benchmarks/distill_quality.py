@@ -202,11 +202,10 @@ def main():
                              'or loss@weight (e.g. l2@1); runs are named by loss and weight '
                              '(l2w1)' % ', '.join(LOSSES))
     args = parser.parse_args()
-    from ppdet.benchmark.cpu import cpu_description
+    from ppdet.benchmark.cpu import cpu_description, cpu_flags
     from ppdet.pipeline.main_job import Pipeline
     from ppdet.utils.fileio import write_json
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from ptq_quality import cpu_flags
     pipe = Pipeline(args.config or STUDENT_CONFIG, work_dir=args.work_dir,
                     dataset_dir=args.dataset_dir, overrides=args.opt,
                     finetune_epochs=args.finetune_epochs, teacher_config=args.teacher_config,
@@ -215,7 +214,7 @@ def main():
     names = args.students.split(',')
     res = {'teacher_config': args.teacher_config, 'finetune_epochs': args.finetune_epochs,
            'distill_weights': pipe.distill_weights, 'seeds': args.seeds,
-           'cpu': cpu_description(), 'cpu_flags': cpu_flags(),
+           'cpu': cpu_description(), 'cpu_flags': cpu_flags()['flags'].split(),
            'date': datetime.datetime.now().strftime('%Y-%m-%d %H:%M'),
            'command': 'python benchmarks/distill_quality.py ' + ' '.join(sys.argv[1:])}
 

@@ -115,7 +115,7 @@ def main(argv=None):
     p.add_argument('--extra', type=int, default=50, help='layers of the long chain beyond one')
     p.add_argument('--rounds', type=int, default=200)
     args = p.parse_args(argv)
-    from ppdet.benchmark.full_size import cpu_flags
+    from ppdet.benchmark.cpu import cpu_flags
     from ppdet.utils.fileio import atomic_write, write_json
     res = measure(args.work_dir, args.extra, args.rounds)
     res['date'] = time.strftime('%Y-%m-%d %H:%M %Z')

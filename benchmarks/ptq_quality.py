@@ -34,14 +34,6 @@ VARIANTS = {'default': {},
             'split': {'rewrite': True}}
 
 
-def cpu_flags():
-    with open('/proc/cpuinfo') as f:
-        for line in f:
-            if line.startswith('flags'):
-                return line.split(':', 1)[1].split()
-    return []
-
-
 def quantize(variant, fp32_dir, calib, out, algo):
     from ppdet.slim import quant
     opts = dict(VARIANTS[variant])
@@ -133,7 +125,7 @@ def main():
                         help='output path without extension (.json and .md are written); '
                              'e.g. benchmarks/results/ptq_quality_r578 for another model')
     args = parser.parse_args()
-    from ppdet.benchmark.cpu import cpu_description
+    from ppdet.benchmark.cpu import cpu_description, cpu_flags
     from ppdet.core.workspace import load_config
     from ppdet.data import build_dataset
     from ppdet.engine.infer_eval import evaluate_exported
@@ -154,7 +146,8 @@ def main():
         res['fp32_AP'] = round(100 * evaluate_exported(cfg, args.model_dir,
                                                        cpu_threads=args.threads).primary, 2)
     res.update(model_dir=args.model_dir, dataset_dir=d, calib_images=len(calib),
-               threads=args.threads, cpu=cpu_description(), cpu_flags=cpu_flags(),
+               threads=args.threads, cpu=cpu_description(),
+               cpu_flags=cpu_flags()['flags'].split(),
                date=datetime.datetime.now().strftime('%Y-%m-%d %H:%M'),
                command='python benchmarks/ptq_quality.py ' + ' '.join(sys.argv[1:]))
     for variant in args.variants.split(','):

@@ -1,24 +1,39 @@
 """What the CPU is, in the terms int8 speed depends on (written into every latency report)."""
 import platform
 
-__all__ = ['cpu_description', 'int8_isa']
+import os
+
+__all__ = ['cpu_description', 'cpu_flags', 'int8_isa']
 
 
-def cpu_description():
-    """The CPU model plus the instruction sets int8 speed depends on (VNNI, AMX): oneDNN's
-    int8 kernels gain much more on a CPU with them than on a plain AVX2 one."""
-    name, flags = None, set()
+def _cpuinfo():
+    """(model name or None, the flags line's words) from /proc/cpuinfo."""
+    name, flags = None, []
     try:
         with open('/proc/cpuinfo') as f:
             for line in f:
                 if line.startswith('model name') and name is None:
                     name = line.split(':', 1)[1].strip()
                 elif line.startswith('flags') and not flags:
-                    flags = set(line.split(':', 1)[1].split())
+                    flags = line.split(':', 1)[1].split()
     except OSError:
         pass
+    return name, flags
+
+
+def cpu_description():
+    """The CPU model plus the instruction sets int8 speed depends on (VNNI, AMX): oneDNN's
+    int8 kernels gain much more on a CPU with them than on a plain AVX2 one."""
+    name, flags = _cpuinfo()
     name = name or platform.processor() or platform.machine()
-    return '%s; %s' % (name, int8_isa(flags)) if flags else name
+    return '%s; %s' % (name, int8_isa(set(flags))) if flags else name
+
+
+def cpu_flags():
+    """The CPU model name and its full /proc/cpuinfo flags line (for a result file)."""
+    name, flags = _cpuinfo()
+    return {'model': name, 'flags': ' '.join(flags), 'summary': cpu_description(),
+            'cpu_count': os.cpu_count()}
 
 
 def int8_isa(flags):

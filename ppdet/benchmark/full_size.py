@@ -29,7 +29,7 @@ import numpy as np
 from ppdet.utils.fileio import read_json, write_json
 from ppdet.utils.logger import setup_logger
 
-from .cpu import cpu_description
+from .cpu import cpu_flags
 
 logger = setup_logger(__name__)
 
@@ -49,22 +49,6 @@ STRATEGIES = ('baseline', 'sensity', 'r578')
 # spread of the rescaled logits and the class logits' mean (a trained head: most class
 # probabilities small, a few large)
 OBJ_SPREAD, CLS_SPREAD, CLS_MEAN = 2.0, 2.0, -3.0
-
-
-def cpu_flags():
-    """The CPU model name and its full /proc/cpuinfo flags line (for the result file)."""
-    name, flags = None, ''
-    try:
-        with open('/proc/cpuinfo') as f:
-            for line in f:
-                if line.startswith('model name') and name is None:
-                    name = line.split(':', 1)[1].strip()
-                elif line.startswith('flags') and not flags:
-                    flags = line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    return {'model': name, 'flags': flags, 'summary': cpu_description(),
-            'cpu_count': os.cpu_count()}
 
 
 def load_full_size(config, size, overrides=()):

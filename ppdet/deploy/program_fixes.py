@@ -98,16 +98,21 @@ def _fold(program):
     for add, reshape in folds:
         add._rename_input(add.input('Y')[0], reshape.input('X')[0])
         add._set_attr('axis', 1)
+    _remove_ops(block, [r for _, r in folds])
+    return len(folds)
+
+
+def _remove_ops(block, ops):
+    """Remove ``ops`` from ``block`` with the vars they write."""
     # names first: a removed op's desc is freed (reading it afterwards crashes)
-    outputs = [name for _, r in folds for name in r.output_arg_names]
-    dropped = {id(r) for _, r in folds}
+    outputs = [name for op in ops for name in op.output_arg_names]
+    ids = {id(op) for op in ops}
     for i in reversed(range(len(block.ops))):
-        if id(block.ops[i]) in dropped:
+        if id(block.ops[i]) in ids:
             block._remove_op(i)
     for name in outputs:
         if block.has_var(name):
             block._remove_var(name)
-    return len(folds)
 
 
 DECODE_OPS = ('yolo_box',)
@@ -368,15 +373,7 @@ def drop_fetch_scales(model_dir, model_file='model.pdmodel'):
                 doomed.extend(chain)
         if not doomed:
             return 0
-        # names first: a removed op's desc is freed (reading it afterwards crashes)
-        outputs = [n for op in doomed for n in op.output_arg_names]
-        ids = {id(op) for op in doomed}
-        for i in reversed(range(len(block.ops))):
-            if id(block.ops[i]) in ids:
-                block._remove_op(i)
-        for name in outputs:
-            if block.has_var(name):
-                block._remove_var(name)
+        _remove_ops(block, doomed)
         data = program.desc.serialize_to_string()
         atomic_write(path, lambda f: f.write(data), mode='wb')
     return len(doomed)

@@ -27,16 +27,22 @@ class ConvHead(nn.Layer):
         return self.b(paddle.nn.functional.relu(self.a(x))).reshape([0, 5, -1])
 
 
-def _run(model_dir, x):
+def _run_all(model_dir, feeds):
     from paddle.inference import Config, create_predictor
     c = Config(str(model_dir) + '/model.pdmodel', str(model_dir) + '/model.pdiparams')
     c.disable_gpu()
     c.enable_mkldnn()
     c.disable_glog_info()
     p = create_predictor(c)
-    p.get_input_handle(p.get_input_names()[0]).copy_from_cpu(x)
+    for name in p.get_input_names():
+        p.get_input_handle(name).copy_from_cpu(feeds[name])
     p.run()
-    return p.get_output_handle(p.get_output_names()[0]).copy_to_cpu()
+    return [p.get_output_handle(n).copy_to_cpu() for n in p.get_output_names()]
+
+
+def _run(model_dir, x):
+    """The first output for ``x`` fed to the model's only input."""
+    return _run_all(model_dir, {load_program(model_dir)[1][0]: x})[0]
 
 
 def test_bias_add_takes_the_parameter_and_outputs_stay(tmp_path):
@@ -71,18 +77,6 @@ def test_every_export_is_folded(tmp_path):
     # three output convs, and two convs (one bias each) per split route concat
     assert len(conv_adds) == 3 + 2 * 2
 
-
-def _run_all(model_dir, feeds):
-    from paddle.inference import Config, create_predictor
-    c = Config(str(model_dir) + '/model.pdmodel', str(model_dir) + '/model.pdiparams')
-    c.disable_gpu()
-    c.enable_mkldnn()
-    c.disable_glog_info()
-    p = create_predictor(c)
-    for name in p.get_input_names():
-        p.get_input_handle(name).copy_from_cpu(feeds[name])
-    p.run()
-    return [p.get_output_handle(n).copy_to_cpu() for n in p.get_output_names()]
 
 
 def test_decode_convs_padded_to_the_vector_width_same_detections(tmp_path, monkeypatch):
