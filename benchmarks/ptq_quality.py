@@ -56,11 +56,11 @@ def quantize(variant, fp32_dir, calib, out, algo):
 def rewritten_copy(model_dir, out):
     """``model_dir`` copied to ``out`` with the export's program rewrites applied."""
     import shutil
-    from ppdet.deploy.program_fixes import pad_decode_convs, split_concat_convs
+    from ppdet.deploy.infer_cfg import load_infer_cfg
+    from ppdet.deploy.program_fixes import rewrite_for_onednn
     shutil.rmtree(out, ignore_errors=True)
     shutil.copytree(model_dir, out)
-    pad_decode_convs(out)
-    split_concat_convs(out)
+    rewrite_for_onednn(out, fuse_preprocess=bool(load_infer_cfg(out).get('fuse_preprocess')))
     return out
 
 

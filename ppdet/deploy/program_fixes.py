@@ -34,6 +34,9 @@ concat region 1.88 -> 1.05 ms.
 move into the first conv's weights (only ``- 255 * mean`` stays on the image).
 ``drop_fetch_scales(model_dir)``: every ``save_inference_model`` puts an identity ``scale``
 in front of each output, one layer per save; they go.
+
+``export_model`` applies them all through ``rewrite_for_onednn(model_dir, fuse_preprocess)``:
+one load and one save of the model (each public function alone loads and saves it).
 """
 import os
 
@@ -45,7 +48,7 @@ from ppdet.utils.static_graph import (load_program, op_consumers, op_producers, 
                                       static_mode)
 
 __all__ = ['fold_conv_bias_reshapes', 'pad_decode_convs', 'split_concat_convs',
-           'drop_fetch_scales', 'fold_input_normalization']
+           'drop_fetch_scales', 'fold_input_normalization', 'rewrite_for_onednn']
 
 CONV_OPS = ('conv2d', 'depthwise_conv2d', 'conv2d_transpose')
 
@@ -78,15 +81,14 @@ def fold_conv_bias_reshapes(model_dir, model_file='model.pdmodel'):
     with static_mode():
         with open(path, 'rb') as f:
             program = paddle.static.Program.parse_from_string(f.read())
-        n = _fold(program)
+        n = _fold(program.global_block())
         if n:
             data = program.desc.serialize_to_string()
             atomic_write(path, lambda f: f.write(data), mode='wb')
     return n
 
 
-def _fold(program):
-    block = program.global_block()
+def _fold(block):
     writers, readers = op_producers(block), op_consumers(block)
     folds = []
     for op in block.ops:
@@ -150,44 +152,42 @@ def _decode_conv(block, decode, producers, consumers):
 
 def pad_decode_convs(model_dir, multiple=16):
     """Rewrite ``model_dir``'s model in place; returns how many decode convs were padded."""
-    prog, feeds, fetches, scope = load_program(model_dir)
-    with static_mode():
-        block = prog.global_block()
-        producers, consumers = op_producers(block), op_consumers(block)
-        found = []
-        for op in block.ops:
-            if op.type in DECODE_OPS:
-                hit = _decode_conv(block, op, producers, consumers)
-                if hit is not None and int(block.var(hit[0].input('Filter')[0]).shape[0]) \
-                        % multiple:
-                    found.append((op, hit[0], hit[1]))
-        if not found:
-            return 0
-        for decode, conv, add in found:
-            names = [conv.input('Filter')[0]] + ([add.input('Y')[0]] if add else [])
-            channels = int(block.var(names[0]).shape[0])
-            padded = -(-channels // multiple) * multiple
-            for name in names:
-                tensor = scope.find_var(name).get_tensor()
-                value = np.array(tensor)
-                extra = np.repeat(value[-1:], padded - channels, axis=0)
-                tensor.set(np.concatenate([value, extra]), paddle.CPUPlace())
-                var = block.var(name)
-                var.desc.set_shape([padded] + list(value.shape[1:]))
-            last = (add or conv).output('Out' if add else 'Output')[0]
-            var = block.var(last)
-            shape = list(var.shape)
-            shape[1] = padded
-            var.desc.set_shape(shape)
-            sliced = block.create_var(name=last + '.real_channels', dtype=var.dtype,
-                                      shape=shape[:1] + [channels] + shape[2:])
-            index = [i for i, o in enumerate(block.ops) if o is decode][0]
-            block._insert_op(index, type='slice', inputs={'Input': [last]},
-                             outputs={'Out': [sliced]},
-                             attrs={'axes': [1], 'starts': [0], 'ends': [channels],
-                                    'decrease_axis': [], 'infer_flags': [1]})
-            decode._rename_input(last, sliced.name)
-    save_program(model_dir, prog, feeds, fetches, scope)
+    return _rewritten(model_dir, lambda block, scope: _pad_decode(block, scope, multiple))
+
+
+def _pad_decode(block, scope, multiple=16):
+    producers, consumers = op_producers(block), op_consumers(block)
+    found = []
+    for op in block.ops:
+        if op.type in DECODE_OPS:
+            hit = _decode_conv(block, op, producers, consumers)
+            if hit is not None and int(block.var(hit[0].input('Filter')[0]).shape[0]) \
+                    % multiple:
+                found.append((op, hit[0], hit[1]))
+    for decode, conv, add in found:
+        names = [conv.input('Filter')[0]] + ([add.input('Y')[0]] if add else [])
+        channels = int(block.var(names[0]).shape[0])
+        padded = -(-channels // multiple) * multiple
+        for name in names:
+            tensor = scope.find_var(name).get_tensor()
+            value = np.array(tensor)
+            extra = np.repeat(value[-1:], padded - channels, axis=0)
+            tensor.set(np.concatenate([value, extra]), paddle.CPUPlace())
+            var = block.var(name)
+            var.desc.set_shape([padded] + list(value.shape[1:]))
+        last = (add or conv).output('Out' if add else 'Output')[0]
+        var = block.var(last)
+        shape = list(var.shape)
+        shape[1] = padded
+        var.desc.set_shape(shape)
+        sliced = block.create_var(name=last + '.real_channels', dtype=var.dtype,
+                                  shape=shape[:1] + [channels] + shape[2:])
+        index = [i for i, o in enumerate(block.ops) if o is decode][0]
+        block._insert_op(index, type='slice', inputs={'Input': [last]},
+                         outputs={'Out': [sliced]},
+                         attrs={'axes': [1], 'starts': [0], 'ends': [channels],
+                                'decrease_axis': [], 'infer_flags': [1]})
+        decode._rename_input(last, sliced.name)
     return len(found)
 
 
@@ -233,24 +233,24 @@ def split_concat_convs(model_dir):
     round trip of the backbone map; as a sum, Paddle fuses one conv's output into the
     other conv as its residual input, and neither the concat nor the round trip is left.
     Returns how many were rewritten."""
-    prog, feeds, fetches, scope = load_program(model_dir)
-    with static_mode():
-        block = prog.global_block()
-        consumers = op_consumers(block)
-        hits = []
-        for op in block.ops:
-            found = _concat_conv_bn(block, op, consumers) if op.type == 'concat' else None
-            if found is not None and len(op.input('X')) > 1:
-                hits.append((op,) + found)
-        if not hits:
-            return 0
-        renamed = {}                      # old conv weight -> the parts' weights
-        for concat, conv, bn in hits:
-            old = conv.input('Filter')[0]           # read before the conv's desc is freed
-            renamed[old] = _split_one(block, scope, concat, conv, bn)
-    save_program(model_dir, prog, feeds, fetches, scope)
+    renamed = _rewritten(model_dir, _split_concats)
     _rename_params(model_dir, renamed)
-    return len(hits)
+    return len(renamed)
+
+
+def _split_concats(block, scope):
+    """-> {old conv weight: [the parts' weights]} of the concats split in ``block``."""
+    consumers = op_consumers(block)
+    hits = []
+    for op in block.ops:
+        found = _concat_conv_bn(block, op, consumers) if op.type == 'concat' else None
+        if found is not None and len(op.input('X')) > 1:
+            hits.append((op,) + found)
+    renamed = {}
+    for concat, conv, bn in hits:
+        old = conv.input('Filter')[0]           # read before the conv's desc is freed
+        renamed[old] = _split_one(block, scope, concat, conv, bn)
+    return renamed
 
 
 def _rename_params(model_dir, renamed):
@@ -258,7 +258,7 @@ def _rename_params(model_dir, renamed):
     named to keep in fp32 (``skip_tensors``) still finds its weights."""
     from ppdet.deploy.infer_cfg import PARAM_NAMES, read_param_names
     from ppdet.utils.fileio import write_json
-    names = read_param_names(model_dir)
+    names = read_param_names(model_dir) if renamed else None
     if not names:
         return
     for old, parts in renamed.items():
@@ -399,38 +399,67 @@ def fold_input_normalization(model_dir):
     scaled by ``1 / (255 * std)`` (exactly: the conv's zero padding is still the mean).
     Two passes over the image and their op dispatch go (0.4 ms at 608 in oneDNN).
     Returns how many convs took the scale (0: no such pattern)."""
+    return _rewritten(model_dir, _fold_normalization)
+
+
+def _fold_normalization(block, scope):
+    producers, consumers = op_producers(block), op_consumers(block)
+    for div in [op for op in block.ops if op.type == 'elementwise_div']:
+        std, sub = _constant(div, producers), producers.get(div.input('X')[0])
+        if std is None or sub is None or sub.type != 'elementwise_sub':
+            continue
+        mean, scale = _constant(sub, producers), producers.get(sub.input('X')[0])
+        convs = consumers.get(div.output('Out')[0], [])
+        if mean is None or mean.shape != std.shape or not convs or \
+                len(consumers.get(sub.output('Out')[0], [])) != 1 or \
+                any(c.type != 'conv2d' or c.attr('groups') != 1 or
+                    not block.var(c.input('Filter')[0]).persistable or
+                    block.var(c.input('Filter')[0]).shape[1] != len(std) for c in convs):
+            continue
+        k = 1.0
+        if scale is not None and scale.type == 'scale' and float(scale.attr('bias')) == 0 \
+                and not scale.input('ScaleTensor') and \
+                len(consumers.get(scale.output('Out')[0], [])) == 1:
+            k = float(scale.attr('scale'))
+            sub._rename_input(sub.input('X')[0], scale.input('X')[0])
+        for conv in convs:
+            tensor = scope.find_var(conv.input('Filter')[0]).get_tensor()
+            weight = np.array(tensor) * (k / std)[None, :, None, None]
+            tensor.set(weight.astype(np.float32), paddle.CPUPlace())
+            conv._rename_input(div.output('Out')[0], sub.output('Out')[0])
+        shift = _param(block, scope, sub.output('Out')[0] + '.mean', mean / k)
+        sub._rename_input(sub.input('Y')[0], shift.name)
+        sub._set_attr('axis', 1)
+        break
+    return 0
+
+
+def _rewritten(model_dir, step):
+    """Load ``model_dir``'s model, run ``step(block, scope)`` on it and save it when the
+    step changed something; -> what the step returned."""
     prog, feeds, fetches, scope = load_program(model_dir)
     with static_mode():
-        block = prog.global_block()
-        producers, consumers = op_producers(block), op_consumers(block)
-        for div in [op for op in block.ops if op.type == 'elementwise_div']:
-            std, sub = _constant(div, producers), producers.get(div.input('X')[0])
-            if std is None or sub is None or sub.type != 'elementwise_sub':
-                continue
-            mean, scale = _constant(sub, producers), producers.get(sub.input('X')[0])
-            convs = consumers.get(div.output('Out')[0], [])
-            if mean is None or mean.shape != std.shape or not convs or \
-                    len(consumers.get(sub.output('Out')[0], [])) != 1 or \
-                    any(c.type != 'conv2d' or c.attr('groups') != 1 or
-                        not block.var(c.input('Filter')[0]).persistable or
-                        block.var(c.input('Filter')[0]).shape[1] != len(std) for c in convs):
-                continue
-            k = 1.0
-            if scale is not None and scale.type == 'scale' and float(scale.attr('bias')) == 0 \
-                    and not scale.input('ScaleTensor') and \
-                    len(consumers.get(scale.output('Out')[0], [])) == 1:
-                k = float(scale.attr('scale'))
-                sub._rename_input(sub.input('X')[0], scale.input('X')[0])
-            for conv in convs:
-                tensor = scope.find_var(conv.input('Filter')[0]).get_tensor()
-                weight = np.array(tensor) * (k / std)[None, :, None, None]
-                tensor.set(weight.astype(np.float32), paddle.CPUPlace())
-                conv._rename_input(div.output('Out')[0], sub.output('Out')[0])
-            shift = _param(block, scope, sub.output('Out')[0] + '.mean', mean / k)
-            sub._rename_input(sub.input('Y')[0], shift.name)
-            sub._set_attr('axis', 1)
-            break
-        else:
-            return 0
-    save_program(model_dir, prog, feeds, fetches, scope)
-    return len(convs)
+        result = step(prog.global_block(), scope)
+    if result:
+        save_program(model_dir, prog, feeds, fetches, scope)
+    return result
+
+
+def rewrite_for_onednn(model_dir, fuse_preprocess=False):
+    """Every rewrite above on a freshly saved export, in one load and one save (the identity
+    output scales go last: that save adds a layer of them).  -> counts per rewrite."""
+    counts = {}
+
+    def steps(block, scope):
+        counts['conv_bias_reshapes'] = _fold(block)
+        counts['decode_convs_padded'] = _pad_decode(block, scope)
+        renamed = _split_concats(block, scope)
+        counts['concats_split'] = len(renamed)
+        counts['normalisation_folded'] = \
+            _fold_normalization(block, scope) if fuse_preprocess else 0
+        counts['_renamed'] = renamed
+        return any(v for k, v in counts.items() if k != '_renamed')
+    _rewritten(model_dir, steps)
+    _rename_params(model_dir, counts.pop('_renamed', {}))
+    counts['fetch_scales_dropped'] = drop_fetch_scales(model_dir)
+    return counts

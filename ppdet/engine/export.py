@@ -152,9 +152,7 @@ def export_model(model, cfg, output_dir, label_list, exclude_nms=False, meta=Non
     normalisation and the HWC -> CHW permute into the graph (see the module docstring).
     """
     from ppdet.deploy.infer_cfg import write_param_names
-    from ppdet.deploy.program_fixes import (drop_fetch_scales, fold_conv_bias_reshapes,
-                                            fold_input_normalization, pad_decode_convs,
-                                            split_concat_convs)
+    from ppdet.deploy.program_fixes import rewrite_for_onednn
     from ppdet.modeling.architectures.inference_model import FusedPreprocess, InferenceModel
     if fuse_preprocess is None:
         fuse_preprocess = bool(cfg.get('fuse_preprocess', False))
@@ -173,15 +171,11 @@ def export_model(model, cfg, output_dir, label_list, exclude_nms=False, meta=Non
     prefix = os.path.join(output_dir, MODEL_FILE)
     save(static, prefix)
     write_param_names(traced, output_dir)     # before the rewrites, which rename weights
-    # conv biases as oneDNN fuses them (Paddle 2.6 writes reshape2 + add: see the module)
-    fold_conv_bias_reshapes(output_dir)
-    # decode convs with vector-width channel counts (yolo_box's input reorder) and concats
-    # feeding a 1x1 conv as sums of convs (no int8 concat of u8 and s8 maps): see the module
-    pad_decode_convs(output_dir)
-    split_concat_convs(output_dir)
-    if fuse_preprocess:       # its / 255 and / std into the first conv
-        fold_input_normalization(output_dir)
-    drop_fetch_scales(output_dir)         # last: every save above added identity scales
+    # conv biases as oneDNN fuses them (Paddle 2.6 writes reshape2 + add), decode convs with
+    # vector-width channel counts (yolo_box's input reorder), concats feeding a 1x1 conv as
+    # sums of convs (no int8 concat of u8 and s8 maps), a fused normalisation's / 255 and
+    # / std in the first conv, no identity scales before the outputs: see the module
+    rewrite_for_onednn(output_dir, fuse_preprocess=fuse_preprocess)
     info = dict(meta or {})
     info.update(extra)
     write_infer_cfg(cfg, output_dir, label_list, exclude_nms=exclude_nms, meta=info,

@@ -97,7 +97,7 @@ def test_decode_convs_padded_to_the_vector_width_same_detections(tmp_path, monke
     assert pad_decode_convs(str(tmp_path / 'm')) == 0        # idempotent
     # the same numbers as the unpadded graph: export again with the rewrite switched off
     import ppdet.deploy.program_fixes as fixes
-    monkeypatch.setattr(fixes, 'pad_decode_convs', lambda *a, **k: 0)
+    monkeypatch.setattr(fixes, '_pad_decode', lambda *a, **k: 0)
     export_model(model, cfg, str(tmp_path / 'ref'), ['a', 'b', 'c'])
     ref = load_program(tmp_path / 'ref')[0].global_block()
     assert sorted(int(ref.var(op.input('X')[0]).shape[1]) for op in ref.ops
@@ -136,7 +136,7 @@ def test_route_concats_become_sums_of_convs_same_detections(tmp_path, monkeypatc
     layer = 'neck.yolo_block.1.conv_module.conv0.conv'
     parts = sorted(t for t, n in names.items() if n == layer + '.weight')
     assert len(parts) == 2 and sorted(resolve_skip_layers(str(tmp_path / 'm'), [layer])) == parts
-    monkeypatch.setattr(fixes, 'split_concat_convs', lambda *a, **k: 0)
+    monkeypatch.setattr(fixes, '_split_concats', lambda *a, **k: {})
     export_model(model, cfg, str(tmp_path / 'ref'), ['a', 'b', 'c'])
     rng = np.random.RandomState(2)
     feeds = {'image': rng.rand(1, 3, SIZE, SIZE).astype('float32'),
@@ -168,7 +168,7 @@ def test_fused_normalisation_folds_into_the_first_conv_and_outputs_are_bare(tmp_
     assert 'elementwise_div' not in types[:8] and _identity_scales_at_outputs(tmp_path / 'm') == []
     assert fixes.fold_input_normalization(str(tmp_path / 'm')) == 0      # idempotent
     assert fixes.drop_fetch_scales(str(tmp_path / 'm')) == 0
-    monkeypatch.setattr(fixes, 'fold_input_normalization', lambda *a, **k: 0)
+    monkeypatch.setattr(fixes, '_fold_normalization', lambda *a, **k: 0)
     monkeypatch.setattr(fixes, 'drop_fetch_scales', lambda *a, **k: 0)
     export_model(model, cfg, str(tmp_path / 'ref'), ['a', 'b', 'c'], fuse_preprocess=True)
     assert len(_identity_scales_at_outputs(tmp_path / 'ref')) == 2

@@ -165,7 +165,7 @@ def test_split_route_concats_run_int8_without_a_round_trip(exported, int8, tmp_p
     import ppdet.deploy.program_fixes as fixes
     quant = yaml.safe_load(open(os.path.join(int8, 'infer_cfg.yml')))['compression']['quant']
     assert quant['residual_scales'] == 4           # two sums, one scale per conv of each
-    monkeypatch.setattr(fixes, 'split_concat_convs', lambda *a, **k: 0)
+    monkeypatch.setattr(fixes, '_split_concats', lambda *a, **k: {})
     paddle.seed(3)
     cfg = resnet_cfg()
     export_model(create('YOLOv3', cfg), cfg, str(tmp_path / 'fp32'), ['a', 'b'])
