@@ -430,7 +430,7 @@ def _fold_normalization(block, scope):
         shift = _param(block, scope, sub.output('Out')[0] + '.mean', mean / k)
         sub._rename_input(sub.input('Y')[0], shift.name)
         sub._set_attr('axis', 1)
-        break
+        return len(convs)
     return 0
 
 

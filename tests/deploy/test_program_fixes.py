@@ -138,13 +138,20 @@ def test_route_concats_become_sums_of_convs_same_detections(tmp_path, monkeypatc
     assert len(parts) == 2 and sorted(resolve_skip_layers(str(tmp_path / 'm'), [layer])) == parts
     monkeypatch.setattr(fixes, '_split_concats', lambda *a, **k: {})
     export_model(model, cfg, str(tmp_path / 'ref'), ['a', 'b', 'c'])
+    monkeypatch.undo()
+    import shutil
+    shutil.copytree(tmp_path / 'ref', tmp_path / 'alone')     # the rewrite alone, later
+    assert fixes.split_concat_convs(str(tmp_path / 'alone')) == 2
+    assert sorted(resolve_skip_layers(str(tmp_path / 'alone'), [layer])) == parts
     rng = np.random.RandomState(2)
     feeds = {'image': rng.rand(1, 3, SIZE, SIZE).astype('float32'),
              'im_shape': np.array([[SIZE, SIZE]], 'float32'),
              'scale_factor': np.array([[1.0, 1.0]], 'float32')}
-    got, want = _run_all(tmp_path / 'm', feeds), _run_all(tmp_path / 'ref', feeds)
-    np.testing.assert_array_equal(got[1], want[1])                  # boxes per image
-    np.testing.assert_allclose(got[0], want[0], rtol=1e-4, atol=1e-3)  # BN folded: rounding
+    want = _run_all(tmp_path / 'ref', feeds)
+    for name in ('m', 'alone'):
+        got = _run_all(tmp_path / name, feeds)
+        np.testing.assert_array_equal(got[1], want[1])                  # boxes per image
+        np.testing.assert_allclose(got[0], want[0], rtol=1e-4, atol=1e-3)  # BN folded
 
 
 def _identity_scales_at_outputs(model_dir):
@@ -172,10 +179,19 @@ def test_fused_normalisation_folds_into_the_first_conv_and_outputs_are_bare(tmp_
     monkeypatch.setattr(fixes, 'drop_fetch_scales', lambda *a, **k: 0)
     export_model(model, cfg, str(tmp_path / 'ref'), ['a', 'b', 'c'], fuse_preprocess=True)
     assert len(_identity_scales_at_outputs(tmp_path / 'ref')) == 2
+    # each rewrite alone (as ptq_quality applies them to an older export) does the same
+    import shutil
+    shutil.copytree(tmp_path / 'ref', tmp_path / 'alone')
+    monkeypatch.undo()
+    assert fixes.fold_input_normalization(str(tmp_path / 'alone')) == 1
+    assert fixes.drop_fetch_scales(str(tmp_path / 'alone')) >= 2   # a layer per save
+    assert _identity_scales_at_outputs(tmp_path / 'alone') == []
     rng = np.random.RandomState(4)
     feeds = {'image': rng.randint(0, 256, (1, SIZE, SIZE, 3)).astype('uint8'),
              'im_shape': np.array([[SIZE, SIZE]], 'float32'),
              'scale_factor': np.array([[1.0, 1.0]], 'float32')}
-    got, want = _run_all(tmp_path / 'm', feeds), _run_all(tmp_path / 'ref', feeds)
-    np.testing.assert_array_equal(got[1], want[1])
-    np.testing.assert_allclose(got[0], want[0], rtol=1e-4, atol=1e-3)
+    want = _run_all(tmp_path / 'ref', feeds)
+    for name in ('m', 'alone'):
+        got = _run_all(tmp_path / name, feeds)
+        np.testing.assert_array_equal(got[1], want[1])
+        np.testing.assert_allclose(got[0], want[0], rtol=1e-4, atol=1e-3)
