@@ -77,15 +77,20 @@ def _foldable(block, add, producers, consumers):
 
 def fold_conv_bias_reshapes(model_dir, model_file='model.pdmodel'):
     """Rewrite ``model_dir/model_file`` in place; returns how many bias adds were folded."""
-    path = os.path.join(model_dir, model_file)
+    return _edited(os.path.join(model_dir, model_file), _fold)
+
+
+def _edited(path, step):
+    """Run ``step(block)`` on the program in ``path`` (no parameters needed) and write it
+    back, atomically, when the step changed something; -> what the step returned."""
     with static_mode():
         with open(path, 'rb') as f:
             program = paddle.static.Program.parse_from_string(f.read())
-        n = _fold(program.global_block())
-        if n:
+        result = step(program.global_block())
+        if result:
             data = program.desc.serialize_to_string()
             atomic_write(path, lambda f: f.write(data), mode='wb')
-    return n
+    return result
 
 
 def _fold(block):
@@ -104,10 +109,10 @@ def _fold(block):
     return len(folds)
 
 
-def _remove_ops(block, ops):
-    """Remove ``ops`` from ``block`` with the vars they write."""
+def _remove_ops(block, ops, with_outputs=True):
+    """Remove ``ops`` from ``block``, and (``with_outputs``) the vars they write."""
     # names first: a removed op's desc is freed (reading it afterwards crashes)
-    outputs = [name for op in ops for name in op.output_arg_names]
+    outputs = [name for op in ops for name in op.output_arg_names] if with_outputs else []
     ids = {id(op) for op in ops}
     for i in reversed(range(len(block.ops))):
         if id(block.ops[i]) in ids:
@@ -136,7 +141,7 @@ def _decode_conv(block, decode, producers, consumers):
         conv = producers.get(add.input('X')[0])
     else:
         add = None
-    if conv is None or conv.type not in ('conv2d',):
+    if conv is None or conv.type != 'conv2d':
         return None
     filt = block._find_var_recursive(conv.input('Filter')[0])
     if filt is None or not filt.persistable or filt.name in producers:
@@ -322,12 +327,10 @@ def _split_one(block, scope, concat, conv, bn):
         ops.append(('elementwise_add', {'X': [acc.name], 'Y': [part.name]}, {'Out': [nxt]},
                     {'axis': -1}))
         acc = block.var(nxt)
-    # the concat, conv and BN go (save_inference_model prunes what only they read); the
-    # new ops go right before the first reader of the BN's output
-    doomed = {id(concat), id(conv), id(bn)}
-    for i in reversed(range(len(block.ops))):
-        if id(block.ops[i]) in doomed:
-            block._remove_op(i)
+    # the concat, conv and BN go, their vars stay (the BN writes its own statistics;
+    # save_inference_model prunes what only they read); the new ops go right before the
+    # first reader of the BN's output
+    _remove_ops(block, [concat, conv, bn], with_outputs=False)
     index = min(i for i, o in enumerate(block.ops) if out_name in o.input_arg_names)
     for k, (typ, ins, outs, attrs) in enumerate(ops):
         block._insert_op(index + k, type=typ, inputs=ins, outputs=outs, attrs=attrs)
@@ -347,35 +350,30 @@ def drop_fetch_scales(model_dir, model_file='model.pdmodel'):
     layer per save: an int8 export carried eight of them, each an op to dispatch and a
     copy in every pass.  The fetch ops read the real outputs instead (their order is kept);
     only ``model_file`` changes."""
-    path = os.path.join(model_dir, model_file)
-    with static_mode():
-        with open(path, 'rb') as f:
-            program = paddle.static.Program.parse_from_string(f.read())
-        block = program.global_block()
-        ops = list(block.ops)
-        doomed = []
-        for at, fetch in [(i, op) for i, op in enumerate(ops) if op.type == 'fetch']:
-            name = source = fetch.input('X')[0]
-            chain = []
-            while True:       # the last op writing ``source`` before ``at`` (saves reuse names)
-                writer = next((i for i in range(at - 1, -1, -1)
-                               if source in ops[i].output_arg_names), None)
-                op = ops[writer] if writer is not None else None
-                if op is None or not _identity_scale(op):
-                    break
-                chain.append(op)
-                at, source = writer, op.input('X')[0]
-            written = {n for op in chain for n in op.output_arg_names}
-            members = {id(op) for op in chain} | {id(fetch)}
-            if chain and not any(id(op) not in members and written & set(op.input_arg_names)
-                                 for op in ops):
-                fetch._rename_input(name, source)
-                doomed.extend(chain)
-        if not doomed:
-            return 0
-        _remove_ops(block, doomed)
-        data = program.desc.serialize_to_string()
-        atomic_write(path, lambda f: f.write(data), mode='wb')
+    return _edited(os.path.join(model_dir, model_file), _drop_fetch_scales)
+
+
+def _drop_fetch_scales(block):
+    ops = list(block.ops)
+    doomed = []
+    for at, fetch in [(i, op) for i, op in enumerate(ops) if op.type == 'fetch']:
+        name = source = fetch.input('X')[0]
+        chain = []
+        while True:       # the last op writing ``source`` before ``at`` (saves reuse names)
+            writer = next((i for i in range(at - 1, -1, -1)
+                           if source in ops[i].output_arg_names), None)
+            op = ops[writer] if writer is not None else None
+            if op is None or not _identity_scale(op):
+                break
+            chain.append(op)
+            at, source = writer, op.input('X')[0]
+        written = {n for op in chain for n in op.output_arg_names}
+        members = {id(op) for op in chain} | {id(fetch)}
+        if chain and not any(id(op) not in members and written & set(op.input_arg_names)
+                             for op in ops):
+            fetch._rename_input(name, source)
+            doomed.extend(chain)
+    _remove_ops(block, doomed)
     return len(doomed)
 
 
@@ -448,18 +446,17 @@ def _rewritten(model_dir, step):
 def rewrite_for_onednn(model_dir, fuse_preprocess=False):
     """Every rewrite above on a freshly saved export, in one load and one save (the identity
     output scales go last: that save adds a layer of them).  -> counts per rewrite."""
-    counts = {}
+    counts, renamed = {}, {}
 
     def steps(block, scope):
         counts['conv_bias_reshapes'] = _fold(block)
         counts['decode_convs_padded'] = _pad_decode(block, scope)
-        renamed = _split_concats(block, scope)
+        renamed.update(_split_concats(block, scope))
         counts['concats_split'] = len(renamed)
         counts['normalisation_folded'] = \
             _fold_normalization(block, scope) if fuse_preprocess else 0
-        counts['_renamed'] = renamed
-        return any(v for k, v in counts.items() if k != '_renamed')
+        return any(counts.values())
     _rewritten(model_dir, steps)
-    _rename_params(model_dir, counts.pop('_renamed', {}))
+    _rename_params(model_dir, renamed)
     counts['fetch_scales_dropped'] = drop_fetch_scales(model_dir)
     return counts

@@ -75,14 +75,15 @@ def _fused_input(info):
     """A fused export (``fuse_preprocess``) normalises in its graph and takes the resized
     uint8 NHWC image: -> a function turning the eval reader's normalised NCHW float batch
     back into it (the reader resizes uint8 pixels, so the round trip is exact)."""
-    norm = next((op for op in info.get('Preprocess') or [] if op.get('type') == 'NormalizeImage'),
-                None)
-    if norm is None:
+    from ppdet.deploy.preprocess import build_ops
+    spec = [op for op in info.get('Preprocess') or [] if op.get('type') == 'NormalizeImage']
+    if not spec:
         raise ValueError('%s is a fused export (fuse_preprocess) but its infer_cfg.yml '
                          'Preprocess has no NormalizeImage to undo' % info.get('arch'))
-    mean = np.asarray(norm.get('mean', (0.485, 0.456, 0.406)), 'float32').reshape(1, -1, 1, 1)
-    std = np.asarray(norm.get('std', (0.229, 0.224, 0.225)), 'float32').reshape(1, -1, 1, 1)
-    scale = 255.0 if norm.get('is_scale', True) else 1.0
+    norm = build_ops(spec[:1])[0]          # the eval operator, with its own defaults
+    mean = np.asarray(norm.mean, 'float32').reshape(1, -1, 1, 1)
+    std = np.asarray(norm.std, 'float32').reshape(1, -1, 1, 1)
+    scale = 255.0 if norm.is_scale else 1.0
 
     def to_input(image):
         pixels = (np.asarray(image, 'float32') * std + mean) * scale
