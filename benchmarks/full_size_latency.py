@@ -43,7 +43,12 @@ def build_parser():
                         'those fp32 convs cost')
     p.add_argument('--onednn_profile', action='store_true',
                    help='also list, per int8 row, the oneDNN primitives by data type '
-                        '(ONEDNN_VERBOSE in a child process): what still runs in fp32')
+                        '(ONEDNN_VERBOSE in a child process): what still runs in fp32; and, '
+                        'per fp32 pruned row, the speed-up ceiling of its pruning plan (the '
+                        'layers it leaves alone keep their time: ppdet/benchmark/'
+                        'pruning_ceiling.py)')
+    p.add_argument('--profile_passes', type=int, default=5,
+                   help='oneDNN profile: each primitive\'s fastest time over this many passes')
     p.add_argument('--note', default='', help='a line written under the header (e.g. the load)')
     return p
 
@@ -86,12 +91,24 @@ def main(argv=None):
     md = format_table(result, args.note)
     if args.onednn_profile:
         from ppdet.benchmark.onednn_ops import format_summary, onednn_profile
+        from ppdet.benchmark.pruning_ceiling import format_ceilings, manifest_ceilings
         result['onednn'] = {}
-        md += '\n## oneDNN primitives of the int8 models (one pass, %d thread)\n' % threads[0]
+        md += ('\n## oneDNN primitives of the int8 models (fastest of %d passes, %d thread)\n'
+               % (args.profile_passes, threads[0]))
         for name, row in manifest['rows'].items():
             if row['int8'] and row['fuse_preprocess']:
-                result['onednn'][name] = onednn_profile(row['dir'], threads=threads[0])
+                result['onednn'][name] = onednn_profile(row['dir'], threads=threads[0],
+                                                        passes=args.profile_passes)
                 md += '\n' + format_summary(name, result['onednn'][name])
+        ceilings = manifest_ceilings(manifest, result, threads[0], args.profile_passes)
+        result['pruning_ceiling'] = dict(ceilings)
+        md += ('\n## Pruning ceiling: the fp32 speed-up a plan can reach on Paddle oneDNN\n\n'
+               'Each fp32 pruned model against its baseline, oneDNN primitive times (fastest '
+               'of %d passes, %d thread).  Untouched convs: same problem in both models.  '
+               'Ceiling: the baseline with every pruned conv shrunk by its MAC ratio at the '
+               'baseline\'s own rate and all else kept (Amdahl); end to end adds the '
+               'baseline\'s time outside oneDNN (per-op overhead, decode, NMS, pre-process) '
+               'unchanged.\n\n' % (args.profile_passes, threads[0])) + format_ceilings(ceilings)
         write_json(stem + '.json', result)
     with open(stem + '.md', 'w') as f:
         f.write(md)

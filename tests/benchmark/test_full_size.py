@@ -7,6 +7,7 @@ import pytest
 
 from ppdet.benchmark.full_size import (build_rows, candidates_above, format_table,
                                        init_head_like_trained, load_full_size, time_rows)
+from ppdet.benchmark.pruning_ceiling import manifest_ceilings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONFIGS = {'thin': os.path.join(ROOT, 'configs', 'yolov3_mobilenet_v1.yml')}
@@ -72,6 +73,14 @@ def test_build_and_time_a_thin_grid(photos, tmp_path):
     assert _int8_convs(manifest['rows']['thin_96_r578_int8_outputs']['dir']) > _int8_convs(
         manifest['rows']['thin_96_r578_int8']['dir'])
     assert 0 <= cells['thin_96_r578_int8_outputs/paddle']['agreement'] <= 1
+    # the r578 plan's ceiling: the backbone's convs are untouched, the head's cut
+    (name, ceil), = manifest_ceilings(manifest, res, threads=1, passes=2,
+                                      progress=lambda m: None)
+    assert name == 'thin_96_r578'
+    assert ceil['untouched_convs'] >= 13 and ceil['pruned_convs'] >= 9, ceil
+    assert 0 < ceil['mac_ratio'] < 0.6 and ceil['ceiling_onednn'] > 1
+    assert ceil['ceiling_end_to_end'] > 1
+    assert ceil['measured_end_to_end'] == cells['thin_96_r578/paddle']['ratio']
     md = format_table(res, 'shared machine')
     assert 'CPU flags: `' in md and 'shared machine' in md and '| r578 + int8 | ' in md
     assert '| r578 + int8 (output convs int8 too) | ' in md

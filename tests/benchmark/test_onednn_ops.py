@@ -1,5 +1,6 @@
 """ppdet/benchmark/onednn_ops.py: oneDNN verbose lines -> int8 / fp32 time per primitive."""
-from ppdet.benchmark.onednn_ops import format_summary, parse_exec_lines, summarize
+from ppdet.benchmark.onednn_ops import (fastest_of_passes, format_summary, parse_exec_lines,
+                                       summarize)
 
 LINES = [
     'onednn_verbose,info,prim_template:operation,engine,primitive,implementation,prop_kind,'
@@ -29,3 +30,14 @@ def test_parse_and_summarize():
         ('convolution', 's8', 2, 5.0)
     md = format_summary('m', s)
     assert '6.50 ms in oneDNN primitives, 23% of it fp32' in md
+
+
+def test_fastest_of_passes_takes_each_primitive_minimum():
+    first = parse_exec_lines(LINES)
+    second = [dict(r, ms=r['ms'] * (0.5 if i % 2 else 2.0)) for i, r in enumerate(first)]
+    best = fastest_of_passes([first, second])
+    assert [r['ms'] for r in best] == [3.0, 1.0, 1.0, 0.25]
+    assert [r['shape'] for r in best] == [r['shape'] for r in first]
+    # passes that ran different primitives (a shape-dependent path): the last one alone
+    assert fastest_of_passes([first[:2], second]) == second
+    assert fastest_of_passes([]) == []

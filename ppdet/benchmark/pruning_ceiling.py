@@ -1,0 +1,134 @@
+"""The best speed-up a pruning plan can give on a runtime, measured (Amdahl's law).
+
+Pruning shrinks some convolutions; the rest of the model keeps its time.  When the layers
+a plan leaves alone are slow per FLOP (MobileNetV1's depthwise and high-resolution 1x1
+convs are memory-bound, at half the MAC rate of the head's wide convs on one core), the
+speed-up stays well under the FLOPs ratio however fast the pruned layers become.
+
+:func:`pruning_ceiling` pairs the convolutions of a baseline's and a pruned model's oneDNN
+records (:mod:`ppdet.benchmark.onednn_ops`; pruning changes channel counts, not the order
+of layers): a conv whose problem is unchanged is untouched by the plan.  The ceiling is
+the baseline's time with every pruned conv shrunk by its MAC ratio at the baseline's own
+speed per MAC and everything else kept: ``T / (T - t_pruned * (1 - macs_after/macs_before))``,
+on the oneDNN time alone and, given the baseline's end-to-end time, end to end.
+"""
+import re
+
+__all__ = ['conv_macs', 'pruning_ceiling', 'format_ceilings', 'manifest_ceilings']
+
+
+def conv_macs(problem):
+    """Multiply-accumulates of a oneDNN convolution problem descriptor such as
+    ``g32mb1_ic32oc32_ih304oh304kh3sh1dh0ph1_iw304ow304kw3sw1dw0pw1``."""
+    def field(key, default=1):
+        m = re.search(r'(?:^|[_\d])%s(\d+)' % key, problem)
+        return int(m.group(1)) if m else default
+    if field('ic', 0) == 0 or field('oc', 0) == 0:
+        raise ValueError('not a convolution problem: %r' % problem)
+    oh, ow = field('oh', field('ih')), field('ow', field('iw'))
+    return (field('mb') * field('ic') * field('oc') * oh * ow * field('kh') * field('kw')
+            / field('g'))
+
+
+def _convs(records):
+    return [r for r in records if r['primitive'] == 'convolution']
+
+
+def pruning_ceiling(base_records, pruned_records, base_end_to_end_ms=None):
+    """-> dict of the baseline's and the pruned model's oneDNN times split into untouched
+    convs, pruned convs and everything else, the MACs of the pruned convs before and
+    after, the measured oneDNN speed-up and the ceiling (module docstring)."""
+    base, pruned = _convs(base_records), _convs(pruned_records)
+    if len(base) != len(pruned):
+        raise ValueError('the baseline runs %d convolutions and the pruned model %d: not the '
+                         'same architecture (pruning keeps every layer)'
+                         % (len(base), len(pruned)))
+    pairs = list(zip(base, pruned))
+    same = [(b, p) for b, p in pairs if b['shape'] == p['shape']]
+    cut = [(b, p) for b, p in pairs if b['shape'] != p['shape']]
+    total_b = sum(r['ms'] for r in base_records)
+    total_p = sum(r['ms'] for r in pruned_records)
+    macs_b = sum(conv_macs(b['shape']) for b, _ in cut)
+    macs_p = sum(conv_macs(p['shape']) for _, p in cut)
+    cut_b = sum(b['ms'] for b, _ in cut)
+    ratio = macs_p / macs_b if macs_b else 1.0
+    saved = cut_b * (1.0 - ratio)
+    out = {
+        'base_ms': total_b, 'pruned_ms': total_p,
+        'measured': total_b / total_p if total_p else None,
+        'untouched_convs': len(same),
+        'untouched_base_ms': sum(b['ms'] for b, _ in same),
+        'untouched_pruned_ms': sum(p['ms'] for _, p in same),
+        'untouched_macs': sum(conv_macs(b['shape']) for b, _ in same),
+        'pruned_convs': len(cut), 'pruned_base_ms': cut_b,
+        'pruned_pruned_ms': sum(p['ms'] for _, p in cut),
+        'pruned_expected_ms': cut_b * ratio,
+        'macs_before': macs_b, 'macs_after': macs_p, 'mac_ratio': ratio,
+        'other_base_ms': total_b - sum(r['ms'] for r in base),
+        'other_pruned_ms': total_p - sum(r['ms'] for r in pruned),
+        'ceiling_onednn': total_b / (total_b - saved) if total_b > saved else None,
+    }
+    if base_end_to_end_ms:
+        out['base_end_to_end_ms'] = float(base_end_to_end_ms)
+        out['ceiling_end_to_end'] = base_end_to_end_ms / (base_end_to_end_ms - saved)
+    return out
+
+
+def _rate(macs, ms):
+    return macs / ms / 1e6 if ms else float('nan')         # GMAC/s
+
+
+def format_ceilings(rows):
+    """``rows``: [(name, :func:`pruning_ceiling` dict)] -> a markdown table."""
+    lines = [
+        '| model | oneDNN ms: baseline -> pruned (speed-up) | untouched convs: ms in '
+        'baseline, GMAC/s | pruned convs: ms in baseline, GMAC/s -> ms (at the baseline\'s '
+        'rate) | MACs of the pruned convs kept | ceiling: oneDNN / end to end | measured '
+        'end to end |',
+        '|---|---|---|---|---|---|---|']
+    for name, c in rows:
+        e2e, got = c.get('ceiling_end_to_end'), c.get('measured_end_to_end')
+        lines.append('| %s | %.1f -> %.1f (%.2fx) | %d: %.1f, %.1f | %d: %.1f, %.1f -> %.1f '
+                     '(%.1f) | %.1f%% | %.2fx / %s | %s |' % (
+                         name, c['base_ms'], c['pruned_ms'], c['measured'] or 0,
+                         c['untouched_convs'], c['untouched_base_ms'],
+                         _rate(c['untouched_macs'], c['untouched_base_ms']),
+                         c['pruned_convs'], c['pruned_base_ms'],
+                         _rate(c['macs_before'], c['pruned_base_ms']),
+                         c['pruned_pruned_ms'], c['pruned_expected_ms'],
+                         100 * c['mac_ratio'], c['ceiling_onednn'] or 0,
+                         '%.2fx' % e2e if e2e else '-', '%.2fx' % got if got else '-'))
+    return '\n'.join(lines) + '\n'
+
+
+def manifest_ceilings(manifest, result=None, threads=1, passes=5, progress=print):
+    """The ceiling of every fp32 pruned row of a full-size manifest
+    (:mod:`ppdet.benchmark.full_size`) against its (config, size) group's fp32 baseline,
+    each model profiled in a child process (fastest of ``passes`` passes).  ``result``
+    (``time_rows``'s) gives the baselines' end-to-end medians and the measured speed-ups
+    at ``threads``.  -> [(row name, :func:`pruning_ceiling` dict)]."""
+    from .onednn_ops import profile_records
+    cells = {}
+    for group in (result or {}).get('groups', []):
+        if group['threads'] == threads:
+            cells.update(group['cells'])
+    fp32 = [(n, r) for n, r in manifest['rows'].items()
+            if not r['int8'] and r['fuse_preprocess']]
+    out = []
+    for name, row in fp32:
+        if row['strategy'] != 'baseline':
+            continue
+        progress('oneDNN profile of %s (%d passes)' % (name, passes))
+        base = profile_records(row['dir'], threads=threads, passes=passes)
+        base_cell = cells.get('%s/paddle' % name, {})
+        for other, orow in fp32:
+            if (orow['config'], orow['input_size']) != (row['config'], row['input_size']) \
+                    or orow['strategy'] == 'baseline':
+                continue
+            progress('oneDNN profile of %s (%d passes)' % (other, passes))
+            c = pruning_ceiling(base, profile_records(orow['dir'], threads=threads,
+                                                      passes=passes),
+                                base_cell.get('median_ms'))
+            c['measured_end_to_end'] = cells.get('%s/paddle' % other, {}).get('ratio')
+            out.append((other, c))
+    return out

@@ -1,0 +1,49 @@
+"""ppdet/benchmark/pruning_ceiling.py: the best speed-up a pruning plan can give (Amdahl)."""
+import pytest
+
+from ppdet.benchmark.pruning_ceiling import conv_macs, format_ceilings, pruning_ceiling
+
+
+def _conv(problem, ms):
+    return {'primitive': 'convolution', 'impl': 'brgconv', 'dtype': 'f32', 'shape': problem,
+            'ms': ms}
+
+
+DW = 'g32mb1_ic32oc32_ih304oh304kh3sh1dh0ph1_iw304ow304kw3sw1dw0pw1'
+HEAD = 'mb1_ic512oc1024_ih19oh19kh3sh1dh0ph1_iw19ow19kw3sw1dw0pw1'
+HEAD_CUT = 'mb1_ic512oc256_ih19oh19kh3sh1dh0ph1_iw19ow19kw3sw1dw0pw1'
+REORDER = {'primitive': 'reorder', 'impl': 'jit:uni', 'dtype': 'f32', 'shape': '1x3x8x8',
+           'ms': 1.0}
+
+
+def test_conv_macs_reads_the_problem_descriptor():
+    assert conv_macs(DW) == 32 * 304 * 304 * 9                   # depthwise: / groups
+    assert conv_macs(HEAD) == 512 * 1024 * 19 * 19 * 9
+    assert conv_macs('mb1_ic3oc32_ih608oh304kh3sh2dh0ph1_iw608ow304kw3sw2dw0pw1') == \
+        3 * 32 * 304 * 304 * 9                                   # strided: output size
+    assert conv_macs('mb2_ic64oc128_ih152oh152kh1sh1dh0ph0_iw152ow152kw1sw1dw0pw0') == \
+        2 * 64 * 128 * 152 * 152
+    with pytest.raises(ValueError, match='not a convolution'):
+        conv_macs('1x3x8x8')
+
+
+def test_ceiling_keeps_the_untouched_layers_time():
+    base = [_conv(DW, 10.0), REORDER, _conv(HEAD, 40.0)]
+    pruned = [_conv(DW, 11.0), dict(REORDER, ms=0.5), _conv(HEAD_CUT, 12.0)]
+    c = pruning_ceiling(base, pruned, base_end_to_end_ms=60.0)
+    assert (c['untouched_convs'], c['pruned_convs']) == (1, 1)
+    assert c['mac_ratio'] == 0.25 and c['pruned_expected_ms'] == 10.0
+    assert (c['untouched_base_ms'], c['untouched_pruned_ms']) == (10.0, 11.0)
+    assert (c['other_base_ms'], c['other_pruned_ms']) == (1.0, 0.5)
+    assert c['base_ms'] == 51.0 and c['pruned_ms'] == 23.5
+    # the head shrinks 4x at the baseline's rate: 40 -> 10 ms, the rest stays
+    assert c['ceiling_onednn'] == pytest.approx(51.0 / 21.0)
+    assert c['ceiling_end_to_end'] == pytest.approx(60.0 / 30.0)
+    assert c['ceiling_onednn'] < 40.0 / 10.0                     # under the MAC ratio
+    md = format_ceilings([('m_r578', dict(c, measured_end_to_end=1.8))])
+    assert '| m_r578 | 51.0 -> 23.5 (2.17x) |' in md and '2.43x / 2.00x | 1.80x |' in md
+
+
+def test_ceiling_refuses_another_architecture():
+    with pytest.raises(ValueError, match='not the same architecture'):
+        pruning_ceiling([_conv(DW, 1.0), _conv(HEAD, 1.0)], [_conv(DW, 1.0)])
