@@ -13,6 +13,7 @@ exported with pre-processing fused into the graph; int8 = abs_max PTQ on six sci
 photos, run with oneDNN int8 kernels.  Builds are cached in --work_dir (manifest.json).
 Results: --out_dir/full_size_latency[_quick].{json,md}, with the CPU's flags and the load.
 """
+import collections
 import os
 
 from ppdet.utils.cli import run_main
@@ -88,31 +89,41 @@ def main(argv=None):
     stem = os.path.join(args.out_dir, 'full_size_latency%s' % ('_quick' if args.quick else ''))
     os.makedirs(args.out_dir, exist_ok=True)
     write_json(stem + '.json', result)
-    md = format_table(result, args.note)
     if args.onednn_profile:
-        from ppdet.benchmark.onednn_ops import format_summary, onednn_profile
-        from ppdet.benchmark.pruning_ceiling import format_ceilings, manifest_ceilings
-        result['onednn'] = {}
-        md += ('\n## oneDNN primitives of the int8 models (fastest of %d passes, %d thread)\n'
-               % (args.profile_passes, threads[0]))
-        for name, row in manifest['rows'].items():
-            if row['int8'] and row['fuse_preprocess']:
-                result['onednn'][name] = onednn_profile(row['dir'], threads=threads[0],
-                                                        passes=args.profile_passes)
-                md += '\n' + format_summary(name, result['onednn'][name])
-        ceilings = manifest_ceilings(manifest, result, threads[0], args.profile_passes)
-        result['pruning_ceiling'] = dict(ceilings)
-        md += ('\n## Pruning ceiling: the fp32 speed-up a plan can reach on Paddle oneDNN\n\n'
-               'Each fp32 pruned model against its baseline, oneDNN primitive times (fastest '
-               'of %d passes, %d thread).  Untouched convs: same problem in both models.  '
-               'Ceiling: the baseline with every pruned conv shrunk by its MAC ratio at the '
-               'baseline\'s own rate and all else kept (Amdahl); end to end adds the '
-               'baseline\'s time outside oneDNN (per-op overhead, decode, NMS, pre-process) '
-               'unchanged.\n\n' % (args.profile_passes, threads[0])) + format_ceilings(ceilings)
+        from ppdet.benchmark.onednn_ops import onednn_profile
+        from ppdet.benchmark.pruning_ceiling import manifest_ceilings
+        result['onednn'] = collections.OrderedDict(
+            (name, onednn_profile(row['dir'], threads=threads[0], passes=args.profile_passes))
+            for name, row in manifest['rows'].items() if row['int8'] and row['fuse_preprocess'])
+        result['pruning_ceiling'] = collections.OrderedDict(
+            manifest_ceilings(manifest, result, threads[0], args.profile_passes))
+        result['settings']['profile_passes'] = args.profile_passes
         write_json(stem + '.json', result)
+    md = format_table(result, args.note) + profile_sections(result)
     with open(stem + '.md', 'w') as f:
         f.write(md)
     print(md)
+
+
+def profile_sections(result):
+    """The --onednn_profile sections of the result (empty without them)."""
+    from ppdet.benchmark.onednn_ops import format_summary
+    from ppdet.benchmark.pruning_ceiling import format_ceilings
+    if 'onednn' not in result:
+        return ''
+    passes, thread = result['settings'].get('profile_passes', 1), result['settings']['threads'][0]
+    md = '\n## oneDNN primitives of the int8 models (fastest of %d passes, %d thread)\n' % (
+        passes, thread)
+    for name, summary in result['onednn'].items():
+        md += '\n' + format_summary(name, summary)
+    return md + (
+        '\n## Pruning ceiling: the fp32 speed-up a plan can reach on Paddle oneDNN\n\n'
+        'Each fp32 pruned model against its baseline, oneDNN primitive times (fastest of %d '
+        'passes, %d thread).  Untouched convs: same problem in both models.  Ceiling: the '
+        'baseline with every pruned conv shrunk by its MAC ratio at the baseline\'s own rate '
+        'and all else kept (Amdahl).  An upper bound end to end: the time outside oneDNN '
+        '(per-op cost, decoding, NMS) does not shrink either.\n\n' % (passes, thread)
+    ) + format_ceilings(list(result['pruning_ceiling'].items()))
 
 
 if __name__ == '__main__':

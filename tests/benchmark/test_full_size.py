@@ -79,7 +79,6 @@ def test_build_and_time_a_thin_grid(photos, tmp_path):
     assert name == 'thin_96_r578'
     assert ceil['untouched_convs'] >= 13 and ceil['pruned_convs'] >= 9, ceil
     assert 0 < ceil['mac_ratio'] < 0.6 and ceil['ceiling_onednn'] > 1
-    assert ceil['ceiling_end_to_end'] > 1
     assert ceil['measured_end_to_end'] == cells['thin_96_r578/paddle']['ratio']
     md = format_table(res, 'shared machine')
     assert 'CPU flags: `' in md and 'shared machine' in md and '| r578 + int8 | ' in md
