@@ -110,8 +110,16 @@ def _opt_args(scratch, target):
 
 
 def _stage_model(model_dir, scratch):
+    from .program_fixes import sums_as_adds
     for src in model_files(model_dir):
         shutil.copy(src, os.path.join(scratch.host, os.path.basename(src)))
+    # the export's projection sums (program_fixes.sum_projection_adds) are for oneDNN;
+    # Paddle-Lite has no x86 sum kernel and fuses elementwise_add on ARM.  A program Paddle
+    # cannot read is left to paddle_lite_opt, whose error names the target.
+    try:
+        sums_as_adds(scratch.host)
+    except (ValueError, RuntimeError):
+        pass
 
 
 def _check_target(target):

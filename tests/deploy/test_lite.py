@@ -93,3 +93,26 @@ def test_opt_failure_is_reported(lite_env, tmp_path):
         f.write(b'not a program')
     with pytest.raises(lite.LiteError, match='paddle_lite_opt --valid_targets=x86'):
         lite.optimize(model_dir, 'x86')
+
+
+@pytest.mark.slow
+def test_projection_sums_convert_for_x86(lite_env, tmp_path):
+    """Exports write a ResNet projection shortcut's add as a ``sum`` op (for oneDNN int8);
+    Paddle-Lite has no x86 ``sum`` kernel, so the staged copy gets adds back and the export
+    itself keeps its sums."""
+    import paddle
+    from paddle.static import InputSpec
+    from deploy_models import LABELS, _tiny_cfg, write_infer_cfg
+    from test_program_fixes import ProjectionBlock
+    from ppdet.deploy.program_fixes import sum_projection_adds
+    from ppdet.utils.static_graph import load_program
+    paddle.seed(0)
+    net = ProjectionBlock()
+    net.eval()
+    paddle.jit.save(paddle.jit.to_static(net, input_spec=[InputSpec([1, 3, 16, 16], 'float32')]),
+                    str(tmp_path / 'model'))
+    write_infer_cfg(_tiny_cfg(16), str(tmp_path), LABELS)
+    assert sum_projection_adds(str(tmp_path)) == 1
+    nb = lite.optimize(str(tmp_path), 'x86')
+    assert os.path.getsize(nb) > 1000
+    assert [op.type for op in load_program(str(tmp_path))[0].global_block().ops].count('sum') == 1

@@ -154,6 +154,41 @@ def test_route_concats_become_sums_of_convs_same_detections(tmp_path, monkeypatc
         np.testing.assert_allclose(got[0], want[0], rtol=1e-4, atol=1e-3)  # BN folded
 
 
+class ProjectionBlock(nn.Layer):
+    """A ResNet basic block with a projection shortcut, then one with an identity one."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Sequential(nn.Conv2D(3, 8, 3, 2, 1, bias_attr=False), nn.BatchNorm2D(8),
+                               nn.ReLU(), nn.Conv2D(8, 8, 3, 1, 1, bias_attr=False),
+                               nn.BatchNorm2D(8))
+        self.short = nn.Sequential(nn.Conv2D(3, 8, 1, 2, bias_attr=False), nn.BatchNorm2D(8))
+        self.b = nn.Sequential(nn.Conv2D(8, 8, 3, 1, 1, bias_attr=False), nn.BatchNorm2D(8))
+
+    def forward(self, x):
+        y = paddle.nn.functional.relu(self.a(x) + self.short(x))
+        return paddle.nn.functional.relu(self.b(y) + y)
+
+
+def test_projection_sums_become_sum_ops_same_outputs(tmp_path):
+    from ppdet.deploy.program_fixes import sum_projection_adds
+    paddle.seed(5)
+    net = ProjectionBlock()
+    for bn in (net.a[1], net.a[4], net.short[1], net.b[1]):     # non-trivial statistics
+        bn._mean.set_value(paddle.rand([8]) - 0.5)
+        bn._variance.set_value(paddle.rand([8]) + 0.5)
+    net.eval()
+    paddle.jit.save(paddle.jit.to_static(net, input_spec=[InputSpec([1, 3, 16, 16], 'float32')]),
+                    str(tmp_path / 'model'))
+    x = np.random.RandomState(0).rand(1, 3, 16, 16).astype('float32')
+    ref = _run(tmp_path, x)
+    assert sum_projection_adds(str(tmp_path)) == 1            # not the identity shortcut
+    types = [op[0] for op in _ops(tmp_path)]
+    assert types.count('sum') == 1 and types.count('elementwise_add') == 1
+    np.testing.assert_array_equal(_run(tmp_path, x), ref)
+    assert sum_projection_adds(str(tmp_path)) == 0            # idempotent
+
+
 def _identity_scales_at_outputs(model_dir):
     block = load_program(model_dir)[0].global_block()
     writers = {n: op for op in block.ops for n in op.output_arg_names}

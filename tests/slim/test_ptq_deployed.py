@@ -189,3 +189,17 @@ def test_int8_outputs_are_not_behind_identity_scales(int8):
     writers = {n: op for op in block.ops for n in op.output_arg_names}
     fetched = [op.input('X')[0] for op in block.ops if op.type == 'fetch']
     assert len(fetched) == 2 and all(writers[n].type == 'multiclass_nms3' for n in fetched)
+
+
+def test_projection_shortcut_convs_run_int8(int8):
+    """The ResNet blocks with a projection shortcut sum their two conv + BN branches with a
+    ``sum`` op (program_fixes.sum_projection_adds): oneDNN fuses neither conv into the
+    other, so no conv waits in fp32 for a residual scale; only the three output convs
+    (declared float-only) run fp32."""
+    from collections import Counter
+    from ppdet.benchmark.onednn_ops import profile_records
+    sums = [op for op in load_program(int8)[0].global_block().ops if op.type == 'sum']
+    assert len(sums) >= 2
+    kinds = Counter((r['primitive'], r['dtype']) for r in profile_records(int8, warmup=1))
+    assert kinds[('convolution', 'f32')] == len(OUTPUT_CONVS), kinds
+    assert kinds[('sum', 'f32')] == len(sums)
