@@ -26,6 +26,9 @@ def build_parser():
     p.add_argument('--quick', action='store_true',
                    help='MobileNetV1 at 320 and 608 only, 1 thread, 10 rounds')
     p.add_argument('--stage', choices=['all', 'build', 'time'], default='all')
+    p.add_argument('--grid', default=None,
+                   help='comma-separated CONFIG:SIZE pairs instead of the full / quick grid, '
+                        'e.g. yolov3_r34:608 (configs: %s)' % ', '.join(_configs()))
     p.add_argument('--work_dir', default='output/issue17/full_size')
     p.add_argument('--out_dir', default='benchmarks/results')
     p.add_argument('--threads', default=None, help='comma-separated (default 1,2; quick: 1)')
@@ -63,7 +66,7 @@ def main(argv=None):
     photos = dict(face_photos())
     photos.update(no_face_photos())
     images = [photos[k] for k in sorted(photos)]
-    grid = QUICK_GRID if args.quick else FULL_GRID
+    grid = parse_grid(args.grid) if args.grid else (QUICK_GRID if args.quick else FULL_GRID)
     threads = [int(t) for t in (args.threads or ('1' if args.quick else '1,2')).split(',')]
     rounds = args.rounds or (10 if args.quick else 20)
     if args.stage in ('all', 'build'):
@@ -103,6 +106,28 @@ def main(argv=None):
     with open(stem + '.md', 'w') as f:
         f.write(md)
     print(md)
+
+
+def _configs():
+    from ppdet.benchmark.full_size import FULL_SIZE_CONFIGS
+    return list(FULL_SIZE_CONFIGS)
+
+
+def parse_grid(text):
+    """``'yolov3_r34:608,yolov3_mobilenet_v1:320'`` -> ((config, size), ...)."""
+    import difflib
+    grid = []
+    for item in text.split(','):
+        name, _, size = item.strip().partition(':')
+        if name not in _configs():
+            close = difflib.get_close_matches(name, _configs(), n=3)
+            raise SystemExit('--grid: unknown config %r%s (known: %s)' % (
+                name, '; did you mean %s?' % ' or '.join(close) if close else '',
+                ', '.join(_configs())))
+        if not size.isdigit():
+            raise SystemExit('--grid: %r needs an input size, e.g. %s:608' % (item, name))
+        grid.append((name, int(size)))
+    return tuple(grid)
 
 
 def profile_sections(result):

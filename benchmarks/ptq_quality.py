@@ -11,7 +11,7 @@ float-only layers kept fp32, thresholds aligned with the simulation, onnx_format
 ``onnx`` the default with onnx_format=True; ``outputs`` the default with the output convs
 quantized too (``--quantize_float_only``); ``split`` the default on a copy of the model with
 the export's graph rewrites applied (``ppdet.deploy.program_fixes``: decode convs padded,
-route concats as sums of convs) - on a model exported before those rewrites, ``default``
+route concats as sums of convs, projection shortcuts as ``sum`` ops) - on a model exported before those rewrites, ``default``
 against ``split`` is what they change in AP.  Calibration: the first ``--calib_images`` of
 TrainDataset, preprocessed as inference does; evaluation: all of EvalDataset.
 Writes benchmarks/results/ptq_quality.{json,md} (atomically; rows merge by variant/algo).
@@ -96,7 +96,8 @@ def write_md(path, res):
              'with the output convs quantized too (--quantize_float_only: what the int8 '
              'output convs of the full-size latency table cost in AP); split = default on a '
              'copy with the export\'s program rewrites (decode convs padded, route concats '
-             'as sums of convs: ppdet.deploy.program_fixes).', '',
+             'as sums of convs, projection shortcuts as sum ops: '
+             'ppdet.deploy.program_fixes).', '',
              '| variant | algo | simulated AP | deployed AP | deployed - simulated | '
              'agreement | loss vs fp32 | PTQ s |', '|---|---|---|---|---|---|---|---|']
     for key in sorted(res['rows'], key=lambda k: (list(VARIANTS).index(k.split('/')[0]),

@@ -1,0 +1,38 @@
+"""benchmarks/full_size_latency.py's command line: --grid picks configs and sizes, a typo
+names the close config; the profile sections render from a result."""
+import os
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, ROOT)
+
+from benchmarks import full_size_latency  # noqa: E402
+
+
+def test_grid_pairs_and_typos():
+    assert full_size_latency.parse_grid('yolov3_r34:608, yolov3_mobilenet_v1:320') == (
+        ('yolov3_r34', 608), ('yolov3_mobilenet_v1', 320))
+    with pytest.raises(SystemExit, match="did you mean yolov3_r34"):
+        full_size_latency.parse_grid('yolov3_r43:608')
+    with pytest.raises(SystemExit, match='needs an input size'):
+        full_size_latency.parse_grid('yolov3_r34')
+
+
+def test_profile_sections_render_from_the_result():
+    assert full_size_latency.profile_sections({'settings': {'threads': [1]}}) == ''
+    summary = {'total_ms': 2.0, 'fp32_share': 0.5, 'rows': [
+        {'primitive': 'convolution', 'dtype': 'f32', 'impl': 'brgconv', 'count': 1, 'ms': 1.0,
+         'share': 0.5}]}
+    ceiling = {'base_ms': 10.0, 'pruned_ms': 5.0, 'measured': 2.0, 'untouched_convs': 1,
+               'untouched_base_ms': 2.0, 'untouched_macs': 2e6, 'pruned_convs': 1,
+               'pruned_base_ms': 8.0, 'macs_before': 8e6, 'pruned_pruned_ms': 3.0,
+               'pruned_expected_ms': 2.0, 'mac_ratio': 0.25, 'ceiling_onednn': 2.5,
+               'measured_end_to_end': 1.9}
+    md = full_size_latency.profile_sections({
+        'settings': {'threads': [1], 'profile_passes': 5}, 'onednn': {'m_int8': summary},
+        'pruning_ceiling': {'m_r578': ceiling}})
+    assert 'fastest of 5 passes, 1 thread' in md and '### m_int8: 2.00 ms' in md
+    assert '| m_r578 | 10.0 -> 5.0 (2.00x) | 1: 2.0, 1.0 | 1: 8.0, 1.0 -> 3.0 (2.0) | 25.0% | ' \
+           '2.50x | 1.90x |' in md
