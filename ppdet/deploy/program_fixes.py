@@ -351,12 +351,17 @@ def sum_projection_adds(model_dir):
 
 
 def _conv_bn(name, producers):
-    """True when ``name`` is written by an inference BN of a conv's output."""
+    """True when ``name`` is written by an inference BN of a conv's output (in a QAT export
+    through the quantize + dequantize pair that observes the conv's output)."""
     bn = producers.get(name)
     if bn is None or bn.type != 'batch_norm':
         return False
-    conv = producers.get(bn.input('X')[0])
-    return conv is not None and conv.type in ('conv2d', 'depthwise_conv2d')
+    src = producers.get(bn.input('X')[0])
+    if src is not None and src.type == 'dequantize_linear':
+        q = producers.get(src.input('X')[0])
+        src = producers.get(q.input('X')[0]) if q is not None and \
+            q.type == 'quantize_linear' else None
+    return src is not None and src.type in ('conv2d', 'depthwise_conv2d')
 
 
 def _sum_projections(block, scope=None):

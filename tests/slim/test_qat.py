@@ -149,3 +149,38 @@ def test_qat_export_runs_int8_and_matches_dygraph_qat(tmp_path):
         assert r.shape == g.shape
         print('QAT export int8 vs dygraph cosine', _cos(r, g))
         assert _cos(r, g) > EXPORT_COSINE_TOL, _cos(r, g)
+
+
+@pytest.mark.slow
+def test_qat_resnet_projection_shortcuts_run_int8(tmp_path):
+    """A QAT ResNet export sums each projection shortcut with a ``sum`` op (found through the
+    quantize/dequantize pair observing each conv's output): no conv waits in fp32 for a
+    residual scale, and the deployed int8 model still follows the dygraph QAT model."""
+    from collections import Counter
+    from ppdet.benchmark.onednn_ops import profile_records
+    from ppdet.modeling.architectures import InferenceModel
+    from ppdet.slim.quant_report import load_program
+    from test_ptq_deployed import resnet_cfg
+    cfg = dict(resnet_cfg(), seed=0)
+    trainer = Trainer(cfg, mode='train')
+    trainer.apply_step(QATStep(None))
+    trainer.lr = 1e-3
+    trainer.optimizer = paddle.optimizer.Adam(1e-3, parameters=trainer.model.parameters())
+    for i in range(2):
+        trainer.train_step(train_batch(i))
+    model = trainer.model
+    model.eval()
+    detector, out = str(tmp_path / 'qat'), str(tmp_path / 'qat_raw')
+    export_model(model, trainer.cfg, detector, ['a', 'b'], meta=trainer.meta(1))
+    assert [op.type for op in load_program(detector)[0].global_block().ops].count('sum') >= 2
+    kinds = Counter((r['primitive'], r['dtype']) for r in profile_records(detector, warmup=1))
+    assert kinds[('convolution', 'f32')] == 3, kinds          # the three output convs
+    export_model(model, trainer.cfg, out, ['a', 'b'], meta=trainer.meta(1), exclude_nms=True)
+    feeds = {'image': np.random.RandomState(9).randn(2, 3, SIZE, SIZE).astype('float32'),
+             'im_shape': np.array([[SIZE, SIZE]] * 2, 'float32'),
+             'scale_factor': np.array([[1., 1.]] * 2, 'float32')}
+    with paddle.no_grad():
+        ref = [t.numpy() for t in InferenceModel(model, exclude_nms=True)(
+            *[paddle.to_tensor(feeds[k]) for k in ('image', 'im_shape', 'scale_factor')])]
+    for r, g in zip(ref, _predict(out, feeds, int8=True)):
+        assert _cos(r, g) > EXPORT_COSINE_TOL, _cos(r, g)
