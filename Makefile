@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# test processes (pytest-xdist; each file's tests stay in one process): the 2 cores of CI
+TEST_WORKERS ?= 2
 
 .PHONY: setup demo test test-fast clean lite-env
 
@@ -19,10 +21,10 @@ demo: setup
 	$(PY) tools/pipeline.py
 
 test: setup
-	$(PY) -m pytest tests -q -p no:cacheprovider
+	$(PY) -m pytest tests -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: setup
-	$(PY) -m pytest tests -q -m "not slow" -p no:cacheprovider
+	$(PY) -m pytest tests -q -m "not slow" -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
 
 # Paddle-Lite tools (paddle_lite_opt, x86 runtime): a Debian bullseye chroot with Python 3.9,
 # built once into ./lite-env (or $$LITE_ENV); needs root, debootstrap and network
