@@ -11,9 +11,10 @@ float-only layers kept fp32, thresholds aligned with the simulation, onnx_format
 ``onnx`` the default with onnx_format=True; ``outputs`` the default with the output convs
 quantized too (``--quantize_float_only``); ``split`` the default on a copy of the model with
 the export's graph rewrites applied (``ppdet.deploy.program_fixes``: decode convs padded,
-route concats as sums of convs, projection shortcuts as ``sum`` ops) - on a model exported before those rewrites, ``default``
-against ``split`` is what they change in AP.  Calibration: the first ``--calib_images`` of
-TrainDataset, preprocessed as inference does; evaluation: all of EvalDataset.
+route concats as sums of convs, projection shortcuts as ``sum`` ops) - on a model exported
+before those rewrites, ``default`` against ``split`` is what they change in AP.
+Calibration: the first ``--calib_images`` of TrainDataset, preprocessed as inference does;
+evaluation: all of EvalDataset.
 Writes benchmarks/results/ptq_quality.{json,md} (atomically; rows merge by variant/algo).
 """
 import datetime

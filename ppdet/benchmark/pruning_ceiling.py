@@ -57,7 +57,7 @@ def pruning_ceiling(base_records, pruned_records):
     cut_b = sum(b['ms'] for b, _ in cut)
     ratio = macs_p / macs_b if macs_b else 1.0
     saved = cut_b * (1.0 - ratio)
-    out = {
+    return {
         'base_ms': total_b, 'pruned_ms': total_p,
         'measured': total_b / total_p if total_p else None,
         'untouched_convs': len(same),
@@ -72,7 +72,6 @@ def pruning_ceiling(base_records, pruned_records):
         'other_pruned_ms': total_p - sum(r['ms'] for r in pruned),
         'ceiling_onednn': total_b / (total_b - saved) if total_b > saved else None,
     }
-    return out
 
 
 def _rate(macs, ms):
@@ -105,7 +104,8 @@ def manifest_ceilings(manifest, result=None, threads=1, passes=5, progress=print
     """The ceiling of every fp32 pruned row of a full-size manifest
     (:mod:`ppdet.benchmark.full_size`) against its (config, size) group's fp32 baseline,
     each model profiled in a child process (fastest of ``passes`` passes).  ``result``
-    (``time_rows``'s) gives the measured end-to-end speed-ups at ``threads``.  -> [(row name, :func:`pruning_ceiling` dict)]."""
+    (``time_rows``'s) gives the measured end-to-end speed-ups at ``threads``.
+    -> [(row name, :func:`pruning_ceiling` dict)]."""
     from .onednn_ops import profile_records
     cells = {}
     for group in (result or {}).get('groups', []):

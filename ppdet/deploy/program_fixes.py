@@ -194,8 +194,7 @@ def _pad_decode(block, scope, multiple=16):
         var.desc.set_shape(shape)
         sliced = block.create_var(name=last + '.real_channels', dtype=var.dtype,
                                   shape=shape[:1] + [channels] + shape[2:])
-        index = [i for i, o in enumerate(block.ops) if o is decode][0]
-        block._insert_op(index, type='slice', inputs={'Input': [last]},
+        block._insert_op(_op_index(block, decode), type='slice', inputs={'Input': [last]},
                          outputs={'Out': [sliced]},
                          attrs={'axes': [1], 'starts': [0], 'ends': [channels],
                                 'decrease_axis': [], 'infer_flags': [1]})
@@ -369,15 +368,15 @@ def _sum_projections(block, scope=None):
 
     Paddle's oneDNN passes fuse an ``elementwise_add`` of two convs into one of them as its
     residual input, and its int8 pass then quantizes that conv only when the residual has
-    a scale: without one, the first 3x3 conv of every ResNet stage ran fp32 in the int8
-    model; with one (the calibrated threshold), the branch is rounded to int8 before the
-    add, which the simulation never does (built-in ResNet18 YOLOv3, 32 calibration images:
-    agreement with the simulation 97.4 -> 91.7% with abs_max, 97.5 -> 79.3% with hist, AP
-    -0.4 with hist).  A ``sum`` op is not fused: both convs run int8 with float outputs
-    and the add is exact, as simulated (YOLOv3-ResNet34 at 608: int8 2.85x -> 3.41x).
-    Where Paddle had already fused a shortcut as an int8 residual with a scale it
-    propagates (R50vd's pooled shortcuts), the sum costs about what it saves (R50vd-DCN:
-    oneDNN time +1.8%)."""
+    a scale: without one, that conv ran fp32 in the int8 model (YOLOv3-ResNet34: one per
+    projection block, 4 of its 7 fp32 convs); with one (the calibrated threshold), the
+    branch is rounded to int8 before the add, which the simulation never does (built-in
+    ResNet18 YOLOv3, 32 calibration images: agreement with the simulation 97.4 -> 91.7%
+    with abs_max, 97.5 -> 79.3% with hist, AP -0.4 with hist).  A ``sum`` op is not fused:
+    both convs run int8 with float outputs and the add is exact, as simulated
+    (YOLOv3-ResNet34 at 608: int8 2.85x -> 3.41x).  Where Paddle had already fused a
+    shortcut as an int8 residual with a scale it propagates (R50vd's pooled shortcuts),
+    the sum costs about what it saves (R50vd-DCN: oneDNN time +1.8%)."""
     producers = op_producers(block)
     hits = [op for op in block.ops if op.type == 'elementwise_add' and op.attr('axis') == -1
             and all(_conv_bn(op.input(k)[0], producers) for k in ('X', 'Y'))
@@ -388,9 +387,13 @@ def _sum_projections(block, scope=None):
     return len(hits)
 
 
+def _op_index(block, op):
+    return [i for i, o in enumerate(block.ops) if o is op][0]
+
+
 def _replace_op(block, op, op_type, inputs, outputs, attrs):
     """Put a new ``op_type`` op where ``op`` was (``op``'s outputs stay declared)."""
-    index = [i for i, o in enumerate(block.ops) if o is op][0]
+    index = _op_index(block, op)
     _remove_ops(block, [op], with_outputs=False)
     block._insert_op(index, type=op_type, inputs=inputs, outputs=outputs, attrs=attrs)
 
