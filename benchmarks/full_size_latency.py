@@ -51,8 +51,15 @@ def build_parser():
                         'per fp32 pruned row, the speed-up ceiling of its pruning plan (the '
                         'layers it leaves alone keep their time: ppdet/benchmark/'
                         'pruning_ceiling.py)')
+    p.add_argument('--op_profile', action='store_true',
+                   help='also split, per fused Paddle row, one pass into the ops before the '
+                        'first conv, the convs, the other network ops, the ops after the last '
+                        'conv (decoding, NMS) and the time outside the ops (Paddle\'s '
+                        'profiler in a child process: ppdet/benchmark/op_profile.py): where '
+                        'the time the convs do not take goes')
     p.add_argument('--profile_passes', type=int, default=5,
-                   help='oneDNN profile: each primitive\'s fastest time over this many passes')
+                   help='oneDNN and op profiles: each primitive\'s / op\'s fastest time over '
+                        'this many passes')
     p.add_argument('--note', default='', help='a line written under the header (e.g. the load)')
     return p
 
@@ -102,6 +109,13 @@ def main(argv=None):
             manifest_ceilings(manifest, result, threads[0], args.profile_passes))
         result['settings']['profile_passes'] = args.profile_passes
         write_json(stem + '.json', result)
+    if args.op_profile:
+        from ppdet.benchmark.op_profile import op_profile
+        result['op_profile'] = collections.OrderedDict(
+            (name, op_profile(row['dir'], threads=threads[0], passes=args.profile_passes))
+            for name, row in manifest['rows'].items() if row['fuse_preprocess'])
+        result['settings']['profile_passes'] = args.profile_passes
+        write_json(stem + '.json', result)
     md = format_table(result, args.note) + profile_sections(result)
     with open(stem + '.md', 'w') as f:
         f.write(md)
@@ -131,7 +145,25 @@ def parse_grid(text):
 
 
 def profile_sections(result):
-    """The --onednn_profile sections of the result (empty without them)."""
+    """The --onednn_profile and --op_profile sections of the result (empty without them)."""
+    return _onednn_sections(result) + _op_section(result)
+
+
+def _op_section(result):
+    from ppdet.benchmark.op_profile import format_op_profiles
+    if 'op_profile' not in result:
+        return ''
+    return ('\n## Where a pass goes, op by op (Paddle profiler, each op\'s fastest of %d '
+            'passes, %d thread)\n\nOne Detector pass on the photo, split by the ops\' position: '
+            'before the first conv (the fused pre-processing, an int8 model\'s input quantize), '
+            'the convs, the other ops between the first and the last conv, the ops after the '
+            'last conv (box decoding, top-k, NMS), and the pass less its ops (Python pre- and '
+            'post-processing, copies, the executor between ops).\n\n' % (
+                result['settings'].get('profile_passes', 1), result['settings']['threads'][0])
+            ) + format_op_profiles(result['op_profile'])
+
+
+def _onednn_sections(result):
     from ppdet.benchmark.onednn_ops import format_summary
     from ppdet.benchmark.pruning_ceiling import format_ceilings
     if 'onednn' not in result:

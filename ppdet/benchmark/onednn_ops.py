@@ -12,8 +12,8 @@ import re
 import subprocess
 import sys
 
-__all__ = ['parse_exec_lines', 'summarize', 'timed_pass_records', 'onednn_profile',
-           'format_summary']
+__all__ = ['parse_exec_lines', 'summarize', 'run_child', 'timed_pass_records',
+           'fastest_of_passes', 'profile_records', 'onednn_profile', 'format_summary']
 
 _CHILD = r'''
 import sys
@@ -66,6 +66,19 @@ def summarize(records):
     return {'rows': rows, 'total_ms': total, 'fp32_ms': fp32, 'fp32_share': fp32 / total}
 
 
+def run_child(child_code, args, what, timeout=300, env=None):
+    """Run ``child_code`` with ``python -c`` and ``args``; -> its stdout.  A failure raises
+    with the end of that output (profilers run in a child: an environment variable that
+    must be set before a library loads, or a profiler the timing process must not carry)."""
+    proc = subprocess.run([sys.executable, '-c', child_code] + [str(a) for a in args],
+                          env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          timeout=timeout)
+    if proc.returncode != 0:
+        raise RuntimeError('profile of %s failed (exit %d): %s'
+                           % (what, proc.returncode, (proc.stdout + proc.stderr)[-500:]))
+    return proc.stdout
+
+
 def timed_pass_records(child_code, args, what, timeout=300, env=None):
     """Run ``child_code`` (``python -c``, with ``args``) under oneDNN verbose; -> the
     :func:`parse_exec_lines` records printed after its ``=== timed pass ===`` line.  The
@@ -75,24 +88,22 @@ def timed_pass_records(child_code, args, what, timeout=300, env=None):
     fastest time over the passes (:func:`fastest_of_passes`): one pass on a shared
     machine carries its load."""
     env = dict(os.environ if env is None else env, ONEDNN_VERBOSE='1', DNNL_VERBOSE='1')
-    proc = subprocess.run([sys.executable, '-c', child_code] + [str(a) for a in args], env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                          timeout=timeout)
-    if proc.returncode != 0:
-        raise RuntimeError('oneDNN profile of %s failed (exit %d): %s'
-                           % (what, proc.returncode, proc.stdout[-500:]))
-    passes = proc.stdout.split('=== timed pass ===')[1:]
+    passes = run_child(child_code, args, what, timeout, env).split('=== timed pass ===')[1:]
     return fastest_of_passes([parse_exec_lines(p.splitlines()) for p in passes])
 
 
-def fastest_of_passes(passes):
-    """Records of several passes of one model -> one pass with each primitive's minimum
-    time; the last pass alone if the passes ran different primitive sequences."""
+def _primitive(record):
+    return record['primitive'], record['shape']
+
+
+def fastest_of_passes(passes, key=_primitive):
+    """Records of several passes of one model -> one pass with each record's minimum
+    ``ms``; the last pass alone if the passes ran different sequences (by ``key``)."""
     passes = [p for p in passes if p]
     if not passes:
         return []
-    sequence = [(r['primitive'], r['shape']) for r in passes[-1]]
-    if any([(r['primitive'], r['shape']) for r in p] != sequence for p in passes):
+    sequence = [key(r) for r in passes[-1]]
+    if any([key(r) for r in p] != sequence for p in passes):
         return passes[-1]
     return [dict(r, ms=min(p[i]['ms'] for p in passes)) for i, r in enumerate(passes[-1])]
 

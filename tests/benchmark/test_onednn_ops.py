@@ -41,3 +41,10 @@ def test_fastest_of_passes_takes_each_primitive_minimum():
     # passes that ran different primitives (a shape-dependent path): the last one alone
     assert fastest_of_passes([first[:2], second]) == second
     assert fastest_of_passes([]) == []
+
+
+def test_fastest_of_passes_by_another_key():
+    first = [{'op': 'conv', 'ms': 2.0}, {'op': 'nms', 'ms': 1.0}]
+    second = [{'op': 'conv', 'ms': 1.0}, {'op': 'nms', 'ms': 3.0}]
+    assert fastest_of_passes([first, second], key=lambda r: r['op']) == [
+        {'op': 'conv', 'ms': 1.0}, {'op': 'nms', 'ms': 1.0}]

@@ -36,3 +36,13 @@ def test_profile_sections_render_from_the_result():
     assert 'fastest of 5 passes, 1 thread' in md and '### m_int8: 2.00 ms' in md
     assert '| m_r578 | 10.0 -> 5.0 (2.00x) | 1: 2.0, 1.0 | 1: 8.0, 1.0 -> 3.0 (2.0) | 25.0% | ' \
            '2.50x | 1.90x |' in md
+
+
+def test_op_profile_section_renders_alone():
+    from ppdet.benchmark.op_profile import split_pass
+    profile = split_pass([{'op': 'fused_conv2d', 'ms': 3.0}, {'op': 'yolo_box', 'ms': 1.0}], 0.5)
+    md = full_size_latency.profile_sections({
+        'settings': {'threads': [1], 'profile_passes': 5}, 'op_profile': {'m_int8': profile}})
+    assert "each op's fastest of 5 passes, 1 thread" in md and 'oneDNN' not in md
+    assert '| m_int8 | 4.50 | 0.00 (0.0%) | 3.00 (66.7%) | 0.00 (0.0%) | 1.00 (22.2%) | ' \
+           '0.50 (11.1%) | yolo_box 1.00 |' in md
