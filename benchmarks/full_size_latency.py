@@ -48,8 +48,8 @@ def build_parser():
     p.add_argument('--onednn_profile', action='store_true',
                    help='also list, per int8 row, the oneDNN primitives by data type '
                         '(ONEDNN_VERBOSE in a child process): what still runs in fp32; and, '
-                        'per fp32 pruned row, the speed-up ceiling of its pruning plan (the '
-                        'layers it leaves alone keep their time: ppdet/benchmark/'
+                        'per pruned row (fp32 and int8), the speed-up ceiling of its pruning '
+                        'plan (the layers it leaves alone keep their time: ppdet/benchmark/'
                         'pruning_ceiling.py)')
     p.add_argument('--op_profile', action='store_true',
                    help='also split, per fused Paddle row, one pass into the ops before the '
@@ -174,8 +174,10 @@ def _onednn_sections(result):
     for name, summary in result['onednn'].items():
         md += '\n' + format_summary(name, summary)
     return md + (
-        '\n## Pruning ceiling: the fp32 speed-up a plan can reach on Paddle oneDNN\n\n'
-        'Each fp32 pruned model against its baseline, oneDNN primitive times (fastest of %d '
+        '\n## Pruning ceiling: the speed-up a plan can reach on Paddle oneDNN\n\n'
+        'Each pruned model against its baseline of the same precision (fp32 against fp32, '
+        'int8 against int8: how much of the int8 model the plan leaves alone), oneDNN '
+        'primitive times (fastest of %d '
         'passes, %d thread).  Untouched convs: same problem in both models.  Ceiling: the '
         'baseline with every pruned conv shrunk by its MAC ratio at the baseline\'s own rate '
         'and all else kept (Amdahl).  An upper bound end to end: the time outside oneDNN '

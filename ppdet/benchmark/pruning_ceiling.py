@@ -101,31 +101,36 @@ def format_ceilings(rows):
 
 
 def manifest_ceilings(manifest, result=None, threads=1, passes=5, progress=print):
-    """The ceiling of every fp32 pruned row of a full-size manifest
-    (:mod:`ppdet.benchmark.full_size`) against its (config, size) group's fp32 baseline,
-    each model profiled in a child process (fastest of ``passes`` passes).  ``result``
-    (``time_rows``'s) gives the measured end-to-end speed-ups at ``threads``.
+    """The ceiling of every pruned row of a full-size manifest
+    (:mod:`ppdet.benchmark.full_size`) against its (config, size) group's baseline of the
+    same precision (fp32 rows against the fp32 baseline, int8 rows against the int8 one;
+    rows with the output convs quantized too are left out), each model profiled in a child
+    process (fastest of ``passes`` passes).  ``result`` (``time_rows``'s) gives the measured
+    end-to-end speed-ups at ``threads``, over that same baseline.
     -> [(row name, :func:`pruning_ceiling` dict)]."""
     from .onednn_ops import profile_records
     cells = {}
     for group in (result or {}).get('groups', []):
         if group['threads'] == threads:
             cells.update(group['cells'])
-    fp32 = [(n, r) for n, r in manifest['rows'].items()
-            if not r['int8'] and r['fuse_preprocess']]
     out = []
-    for name, row in fp32:
-        if row['strategy'] != 'baseline':
-            continue
-        progress('oneDNN profile of %s (%d passes)' % (name, passes))
-        base = profile_records(row['dir'], threads=threads, passes=passes)
-        for other, orow in fp32:
-            if (orow['config'], orow['input_size']) != (row['config'], row['input_size']) \
-                    or orow['strategy'] == 'baseline':
+    for int8 in (False, True):
+        rows = [(n, r) for n, r in manifest['rows'].items() if r['int8'] == int8 and
+                r['fuse_preprocess'] and not r.get('int8_outputs')]
+        for name, row in rows:
+            if row['strategy'] != 'baseline':
                 continue
-            progress('oneDNN profile of %s (%d passes)' % (other, passes))
-            c = pruning_ceiling(base, profile_records(orow['dir'], threads=threads,
-                                                      passes=passes))
-            c['measured_end_to_end'] = cells.get('%s/paddle' % other, {}).get('ratio')
-            out.append((other, c))
+            progress('oneDNN profile of %s (%d passes)' % (name, passes))
+            base = profile_records(row['dir'], threads=threads, passes=passes)
+            base_ratio = cells.get('%s/paddle' % name, {}).get('ratio')
+            for other, orow in rows:
+                if (orow['config'], orow['input_size']) != (row['config'], row['input_size']) \
+                        or orow['strategy'] == 'baseline':
+                    continue
+                progress('oneDNN profile of %s (%d passes)' % (other, passes))
+                c = pruning_ceiling(base, profile_records(orow['dir'], threads=threads,
+                                                          passes=passes))
+                got = cells.get('%s/paddle' % other, {}).get('ratio')
+                c['measured_end_to_end'] = got / base_ratio if got and base_ratio else None
+                out.append((other, c))
     return out

@@ -74,12 +74,18 @@ def test_build_and_time_a_thin_grid(photos, tmp_path):
         manifest['rows']['thin_96_r578_int8']['dir'])
     assert 0 <= cells['thin_96_r578_int8_outputs/paddle']['agreement'] <= 1
     # the r578 plan's ceiling: the backbone's convs are untouched, the head's cut
-    (name, ceil), = manifest_ceilings(manifest, res, threads=1, passes=2,
-                                      progress=lambda m: None)
-    assert name == 'thin_96_r578'
-    assert ceil['untouched_convs'] >= 13 and ceil['pruned_convs'] >= 9, ceil
-    assert 0 < ceil['mac_ratio'] < 0.6 and ceil['ceiling_onednn'] > 1
-    assert ceil['measured_end_to_end'] == cells['thin_96_r578/paddle']['ratio']
+    # (fp32 against the fp32 baseline, int8 against the int8 one; not the outputs row)
+    ceilings = dict(manifest_ceilings(manifest, res, threads=1, passes=2,
+                                      progress=lambda m: None))
+    assert sorted(ceilings) == ['thin_96_r578', 'thin_96_r578_int8']
+    for ceil in ceilings.values():
+        assert ceil['untouched_convs'] >= 13 and ceil['pruned_convs'] >= 9, ceil
+        assert 0 < ceil['mac_ratio'] < 0.6 and ceil['ceiling_onednn'] > 1
+    assert ceilings['thin_96_r578']['measured_end_to_end'] == \
+        cells['thin_96_r578/paddle']['ratio']
+    int8_ratio = cells['thin_96_r578_int8/paddle']['ratio']
+    assert ceilings['thin_96_r578_int8']['measured_end_to_end'] == pytest.approx(
+        int8_ratio / cells['thin_96_baseline_int8/paddle']['ratio'])
     md = format_table(res, 'shared machine')
     assert 'CPU flags: `' in md and 'shared machine' in md and '| r578 + int8 | ' in md
     assert '| r578 + int8 (output convs int8 too) | ' in md
