@@ -365,7 +365,7 @@ def _detector(row, runtime, threads):
 
 def time_rows(manifest, image, threads=(1,), rounds=10, warmup=3,
               runtimes=('paddle', 'onnx', 'onnx_int8'),
-              check_images=None, pause_s=0.05, progress=print):
+              check_images=None, pause_s=None, progress=print):
     """Time every manifest row end to end, per (config, size, threads) group interleaved.
 
     -> {'settings', 'cpu', 'groups': [{config, input_size, threads, cells: {key: cell}}]}
@@ -374,15 +374,18 @@ def time_rows(manifest, image, threads=(1,), rounds=10, warmup=3,
     Paddle fp32 row), ``rss_added_mb`` (VmRSS added by loading + warm-up: every runtime is in
     this one process, so its peak would be the sum), ``detections`` (after NMS) and, for int8,
     ``agreement`` with the fp32 parent on ``check_images`` (onnxruntime int8: with the same
-    row's onnxruntime fp32).
+    row's onnxruntime fp32).  ``pause_s``: the sleep before each timed run (default
+    :func:`~ppdet.deploy.benchmark.idle_pause_s` of the group's thread count).
     """
-    from ppdet.deploy.benchmark import interleaved_latency, stage_split
+    from ppdet.deploy.benchmark import idle_pause_s, interleaved_latency, stage_split
     from ppdet.deploy.compare import match_detections
     groups = collections.OrderedDict()
     for name, row in manifest['rows'].items():
         groups.setdefault((row['config'], row['input_size']), []).append(name)
     out = {'settings': {'rounds': int(rounds), 'warmup': int(warmup), 'threads': list(threads),
-                        'runtimes': list(runtimes), 'pause_s': pause_s, 'batch_size': 1,
+                        'runtimes': list(runtimes), 'batch_size': 1,
+                        'pause_s': {str(t): idle_pause_s(t) if pause_s is None else pause_s
+                                    for t in threads},
                         'image_shape': list(image.shape),
                         'omp_num_threads': os.environ.get('OMP_NUM_THREADS')},
            'cpu': cpu_flags(), 'date': time.strftime('%Y-%m-%d %H:%M %Z'),
@@ -409,7 +412,8 @@ def time_rows(manifest, image, threads=(1,), rounds=10, warmup=3,
                      % (config_name, size, t, len(dets), rounds))
             res = interleaved_latency(
                 collections.OrderedDict((k, (lambda d=d: d.predict([image]))) for k, d in
-                                        dets.items()), repeats=rounds, warmup=0, pause_s=pause_s)
+                                        dets.items()), repeats=rounds, warmup=0,
+                pause_s=idle_pause_s(t) if pause_s is None else pause_s)
             base_key = None
             for key, det in dets.items():
                 cell = cells[key]
@@ -469,6 +473,15 @@ def _nms_group(manifest, names, threads, rounds):
     return out
 
 
+def _pauses(pause_s):
+    """The settings' sleep(s) before each timed run, as a phrase of the table's header."""
+    if isinstance(pause_s, dict):
+        parts = ['%g s at %s thread%s' % (v, t, '' if t == '1' else 's')
+                 for t, v in sorted(pause_s.items())]
+        return ', a sleep before each run of %s' % ', '.join(parts) if parts else ''
+    return ', a %g s sleep before each run' % pause_s if pause_s else ''
+
+
 def format_table(result, note=''):
     """Markdown: CPU and load first, then one table per (config, size, threads)."""
     cpu = result['cpu']
@@ -476,12 +489,12 @@ def format_table(result, note=''):
              'CPU: %s (%s logical CPUs)  ' % (cpu['summary'], cpu['cpu_count']),
              'CPU flags: `%s`  ' % cpu['flags'],
              'Date: %s; load average at start %s, at end %s; OMP_NUM_THREADS=%s; %d rounds '
-             'interleaved after %d warm-up runs, batch 1, one %dx%d photo.' % (
+             'interleaved after %d warm-up runs%s, batch 1, one %dx%d photo.' % (
                  result['date'], '/'.join('%.1f' % x for x in result['load_avg_start']),
                  '/'.join('%.1f' % x for x in result['load_avg_end']),
                  result['settings']['omp_num_threads'], result['settings']['rounds'],
-                 result['settings']['warmup'], result['settings']['image_shape'][1],
-                 result['settings']['image_shape'][0])]
+                 result['settings']['warmup'], _pauses(result['settings'].get('pause_s')),
+                 result['settings']['image_shape'][1], result['settings']['image_shape'][0])]
     lines += ['', 'Models: random weights with a trained-like head (--candidates (box, class) pairs '
               'per image above the NMS score threshold 0.01 on six photos; column "candidates"), '
               'NMS bounded to 1000 pairs (pre_nms_top_k) inside the graph, so "infer" includes '

@@ -105,7 +105,7 @@ class _RowModels(object):
 
 
 def latency_sweep(rows, images, runtimes=tuple(RUNTIMES), threads=1, warmup=3, repeats=20,
-                  calib_images=None, pause_s=0.05, lite_repeats=5, tolerance=None,
+                  calib_images=None, pause_s=None, lite_repeats=5, tolerance=None,
                   lite_env=None, progress=None, required=()):
     """Time every exported row on every applicable CPU runtime; check agreement first.
 
@@ -125,7 +125,10 @@ def latency_sweep(rows, images, runtimes=tuple(RUNTIMES), threads=1, warmup=3, r
     failure too for the runtimes in ``required``.  ``out['failures']`` lists them all
     (:func:`failures`).
     """
+    from ppdet.deploy.benchmark import idle_pause_s
     log = progress or (lambda m: None)
+    if pause_s is None:
+        pause_s = idle_pause_s(threads)
     unknown = [rt for rt in list(runtimes) + list(required) if rt not in RUNTIMES]
     if unknown:
         raise ValueError('unknown runtime %s; choose from %s' % (unknown, ', '.join(RUNTIMES)))

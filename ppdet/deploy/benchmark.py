@@ -2,9 +2,10 @@
 
 ``time_predictor`` times one configuration.  ``interleaved_latency`` compares several in
 one process the way the speed table was measured: configurations alternate round by
-round (forward, then reverse order) with a short sleep between them, because idle
-OpenMP / onnxruntime threads keep spinning after a run and steal the CPU from whatever
-is timed next, and because machine load drifts over minutes.
+round (forward, then reverse order) with a sleep between them, because idle OpenMP /
+onnxruntime threads keep spinning after a run and steal the CPU from whatever is timed
+next, and because machine load drifts over minutes.  ``idle_pause_s`` says how long that
+sleep must be.
 """
 import contextlib
 import time
@@ -14,7 +15,7 @@ import numpy as np
 from .memory import peak_rss_mb  # noqa: F401  (part of this module's API)
 
 __all__ = ['latency_stats', 'time_predictor', 'StageTimer', 'interleaved_latency',
-           'speedup_ratios', 'peak_rss_mb', 'stage_split', 'STAGES']
+           'speedup_ratios', 'peak_rss_mb', 'stage_split', 'STAGES', 'idle_pause_s']
 
 STAGES = ('preprocess', 'inference', 'postprocess')
 
@@ -97,6 +98,19 @@ def speedup_ratios(medians, baseline):
                          % (baseline, sorted(medians)))
     base = float(medians[baseline])
     return {name: (base / float(m) if m > 0 else float('inf')) for name, m in medians.items()}
+
+
+def idle_pause_s(threads):
+    """Seconds to sleep before each timed run of an interleaved comparison at ``threads``.
+
+    Paddle's CPU build runs its threads on Intel OpenMP (``libiomp5``), whose workers keep
+    spinning for ``KMP_BLOCKTIME`` (200 ms by default) after each parallel region.  With one
+    thread there are no workers and 50 ms covers onnxruntime's short spin.  With more, a
+    50 ms pause left Paddle's workers spinning into the next configuration's run: measured
+    on YOLOv3-MobileNetV1 at 320, 2 threads on 2 cores, onnxruntime fp32 took 121.5 ms after
+    a 50 ms pause and 80.7 ms after 300 ms; Paddle fp32 took 82.2 and 73.4 ms.
+    """
+    return 0.05 if int(threads) <= 1 else 0.3
 
 
 def interleaved_latency(predictors, repeats=20, warmup=3, baseline=None, pause_s=0.05):

@@ -54,6 +54,7 @@ def test_build_and_time_a_thin_grid(photos, tmp_path):
         'thin_96_r578/onnx_int8', 'thin_96_r578_int8/paddle',
         'thin_96_r578_int8_outputs/paddle', 'thin_96_r578_int8_unfused/paddle'])
     assert cells['thin_96_baseline/paddle']['ratio'] == 1.0
+    assert res['settings']['pause_s'] == {'1': 0.05}
     for c in cells.values():
         # the stages run inside each end-to-end pass, so their means add up to at most its
         # mean (how much less depends on the machine's load: not asserted in a unit test)
@@ -88,6 +89,7 @@ def test_build_and_time_a_thin_grid(photos, tmp_path):
         int8_ratio / cells['thin_96_baseline_int8/paddle']['ratio'])
     md = format_table(res, 'shared machine')
     assert 'CPU flags: `' in md and 'shared machine' in md and '| r578 + int8 | ' in md
+    assert 'a sleep before each run of 0.05 s at 1 thread,' in md
     assert '| r578 + int8 (output convs int8 too) | ' in md
     assert '| r578 + int8 | 0.' in md and '| onnxruntime int8 (QDQ) | fused |' in md
     assert 'NMS alone on thin_96_baseline: trained-like head' in md

@@ -5,7 +5,7 @@ import pytest
 
 from ppdet.deploy import (Preprocessor, create_predictor, interleaved_latency, load_infer_cfg,
                           speedup_ratios, time_predictor)
-from ppdet.deploy.benchmark import StageTimer, latency_stats
+from ppdet.deploy.benchmark import StageTimer, idle_pause_s, latency_stats
 
 
 def test_latency_stats_and_speedup_ratios():
@@ -62,3 +62,9 @@ def test_time_predictor_and_stage_timer(tiny_model_dir, images):
         with timer.stage('inference'):
             pred.run(inputs)
     assert timer.summary()['inference']['count'] == 3
+
+
+def test_idle_pause_outlasts_openmp_spin_with_worker_threads():
+    # Paddle's Intel OpenMP workers spin 200 ms (KMP_BLOCKTIME) after a parallel region
+    assert idle_pause_s(1) == 0.05
+    assert idle_pause_s(2) > 0.2 and idle_pause_s(8) == idle_pause_s(2)
