@@ -382,10 +382,10 @@ def time_rows(manifest, image, threads=(1,), rounds=10, warmup=3,
     groups = collections.OrderedDict()
     for name, row in manifest['rows'].items():
         groups.setdefault((row['config'], row['input_size']), []).append(name)
+    pauses = {t: idle_pause_s(t) if pause_s is None else pause_s for t in threads}
     out = {'settings': {'rounds': int(rounds), 'warmup': int(warmup), 'threads': list(threads),
                         'runtimes': list(runtimes), 'batch_size': 1,
-                        'pause_s': {str(t): idle_pause_s(t) if pause_s is None else pause_s
-                                    for t in threads},
+                        'pause_s': {str(t): p for t, p in pauses.items()},
                         'image_shape': list(image.shape),
                         'omp_num_threads': os.environ.get('OMP_NUM_THREADS')},
            'cpu': cpu_flags(), 'date': time.strftime('%Y-%m-%d %H:%M %Z'),
@@ -413,7 +413,7 @@ def time_rows(manifest, image, threads=(1,), rounds=10, warmup=3,
             res = interleaved_latency(
                 collections.OrderedDict((k, (lambda d=d: d.predict([image]))) for k, d in
                                         dets.items()), repeats=rounds, warmup=0,
-                pause_s=idle_pause_s(t) if pause_s is None else pause_s)
+                pause_s=pauses[t])
             base_key = None
             for key, det in dets.items():
                 cell = cells[key]
