@@ -7,6 +7,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 CHILD = '''
+import os
 import ppdet
 import paddle
 import cv2, skimage.data
@@ -17,7 +18,7 @@ print(cv2.imread(png).shape, Image.open(png).convert('RGB').size)
 
 
 def test_png_decodes_after_ppdet_then_paddle():
-    proc = subprocess.run([sys.executable, '-c', 'import os\n' + CHILD], cwd=ROOT,
+    proc = subprocess.run([sys.executable, '-c', CHILD], cwd=ROOT,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                           timeout=300, env=dict(os.environ, PYTHONPATH=ROOT))
     assert proc.returncode == 0, proc.stdout[-1500:]
