@@ -1,9 +1,12 @@
 """The full-size latency table: YOLOv3-MobileNetV1 at 320/416/608, YOLOv3-R34 and
 R50vd-DCN at 608 x baseline / sensity / r578 / int8 / r578 + int8 x Paddle oneDNN and
-onnxruntime (fp32 and int8) x 1 and 2 threads, end to end with the pre / inference / post split.
+onnxruntime (fp32 and int8) x 1 and 2 threads, end to end with the pre / inference / post split;
+``--grid families``: BlazeFace (+ Lite) at 640, RetinaNet and FCOS R50-FPN at 800 x baseline /
+uniform_p40 (40% of every prunable conv's filters) / int8 / pruned + int8.
 
 python benchmarks/full_size_latency.py                 # everything (build, then time)
 python benchmarks/full_size_latency.py --quick         # MobileNetV1 at 320 and 608, 1 thread
+python benchmarks/full_size_latency.py --grid families --out_dir benchmarks/results/families
 python benchmarks/full_size_latency.py --stage build   # build/export/quantize only (any load)
 OMP_NUM_THREADS=1 python benchmarks/full_size_latency.py --quick --stage time
 
@@ -28,7 +31,9 @@ def build_parser():
     p.add_argument('--stage', choices=['all', 'build', 'time'], default='all')
     p.add_argument('--grid', default=None,
                    help='comma-separated CONFIG:SIZE pairs instead of the full / quick grid, '
-                        'e.g. yolov3_r34:608 (configs: %s)' % ', '.join(_configs()))
+                        'e.g. yolov3_r34:608 (configs: %s), or "families" (BlazeFace, '
+                        'BlazeFace-Lite, RetinaNet, FCOS at their deployment sizes)'
+                        % ', '.join(_configs()))
     p.add_argument('--work_dir', default='output/issue17/full_size')
     p.add_argument('--out_dir', default='benchmarks/results')
     p.add_argument('--threads', default=None, help='comma-separated (default 1,2; quick: 1)')
@@ -39,8 +44,13 @@ def build_parser():
     p.add_argument('--runtimes', default='paddle,onnx,onnx_int8',
                    help='paddle (fp32 and oneDNN int8 rows), onnx (onnxruntime fp32), onnx_int8 '
                         '(onnxruntime static QDQ int8 of the fp32 ONNX export)')
-    p.add_argument('--strategies', default='baseline,sensity,r578,r578@8,r578@32',
-                   help='presets; NAME@N rounds the kept channels down to multiples of N')
+    p.add_argument('--strategies', default=None,
+                   help='baseline, the seed presets (r578, sensity: YOLOv3 only) or '
+                        'uniform_pNN (NN%% of every prunable conv\'s filters, any family); '
+                        'NAME@N rounds the kept channels down to multiples of N; a strategy '
+                        'that does not fit a config is skipped (default: YOLOv3 '
+                        'baseline,sensity,r578,r578@8,r578@32; the other families '
+                        'baseline,uniform_p40,uniform_p40@32)')
     p.add_argument('--int8_outputs', default='r578',
                    help='strategies that also get an int8 row with the output convs '
                         'quantized (PTQ keeps them fp32 by default, for accuracy): what '
@@ -66,8 +76,8 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    from ppdet.benchmark.full_size import (FULL_GRID, QUICK_GRID, build_rows, format_table,
-                                           time_rows)
+    from ppdet.benchmark.full_size import (FULL_GRID, QUICK_GRID, build_rows,
+                                           default_strategies, format_table, time_rows)
     from ppdet.data.sample_photos import face_photos, no_face_photos
     from ppdet.utils.fileio import write_json
     photos = dict(face_photos())
@@ -76,19 +86,22 @@ def main(argv=None):
     grid = parse_grid(args.grid) if args.grid else (QUICK_GRID if args.quick else FULL_GRID)
     threads = [int(t) for t in (args.threads or ('1' if args.quick else '1,2')).split(',')]
     rounds = args.rounds or (10 if args.quick else 20)
+    strategies = {c: (args.strategies.split(',') if args.strategies else
+                      list(default_strategies(c))) for c, _ in grid}
     if args.stage in ('all', 'build'):
-        manifest = build_rows(args.work_dir, images, grid=grid, candidates=args.candidates,
-                              timing_image=photos['astronaut'],
-                              strategies=args.strategies.split(','),
-                              int8_outputs=[x for x in args.int8_outputs.split(',') if x])
+        for config_name, size in grid:
+            manifest = build_rows(args.work_dir, images, grid=((config_name, size),),
+                                  candidates=args.candidates, timing_image=photos['astronaut'],
+                                  strategies=strategies[config_name],
+                                  int8_outputs=[x for x in args.int8_outputs.split(',') if x])
     if args.stage == 'build':
         return
     from ppdet.utils.fileio import read_json
     manifest = read_json(os.path.join(args.work_dir, 'manifest.json'))
     wanted = {(c, s) for c, s in grid}
-    strategies = set(args.strategies.split(','))
     manifest['rows'] = {k: r for k, r in manifest['rows'].items()
-                        if (r['config'], r['input_size']) in wanted and r['strategy'] in strategies}
+                        if (r['config'], r['input_size']) in wanted and
+                        r['strategy'] in strategies[r['config']]}
     if not manifest['rows']:
         raise SystemExit('no built rows for %s in %s: run with --stage build first'
                          % (sorted(wanted), args.work_dir))
@@ -128,8 +141,12 @@ def _configs():
 
 
 def parse_grid(text):
-    """``'yolov3_r34:608,yolov3_mobilenet_v1:320'`` -> ((config, size), ...)."""
+    """``'yolov3_r34:608,yolov3_mobilenet_v1:320'`` -> ((config, size), ...);
+    ``'families'`` -> the other families' grid."""
     import difflib
+    from ppdet.benchmark.full_size import FAMILY_GRID
+    if text.strip() == 'families':
+        return FAMILY_GRID
     grid = []
     for item in text.split(','):
         name, _, size = item.strip().partition(':')

@@ -33,7 +33,8 @@ from .cpu import cpu_flags
 
 logger = setup_logger(__name__)
 
-__all__ = ['FULL_SIZE_CONFIGS', 'FULL_GRID', 'QUICK_GRID', 'STRATEGIES', 'load_full_size',
+__all__ = ['FULL_SIZE_CONFIGS', 'FULL_GRID', 'QUICK_GRID', 'FAMILY_GRID', 'STRATEGIES',
+           'default_strategies', 'strategy_plan', 'load_full_size',
            'init_head_like_trained', 'candidates_above', 'build_rows', 'time_rows',
            'format_table', 'cpu_flags']
 
@@ -41,24 +42,43 @@ FULL_SIZE_CONFIGS = collections.OrderedDict([
     ('yolov3_mobilenet_v1', 'configs/yolov3_mobilenet_v1.yml'),
     ('yolov3_r34', 'configs/yolov3_r34.yml'),
     ('yolov3_r50vd_dcn', 'configs/yolov3_r50vd_dcn.yml'),
+    ('blazeface', 'configs/face_detection/blazeface_640.yml'),
+    ('blazeface_lite', 'configs/face_detection/blazeface_lite_640.yml'),
+    ('retinanet_r50_fpn', 'configs/retinanet/retinanet_r50_fpn_1x_coco.yml'),
+    ('fcos_r50_fpn', 'configs/fcos/fcos_r50_fpn_1x_coco.yml'),
 ])
 FULL_GRID = (('yolov3_mobilenet_v1', 320), ('yolov3_mobilenet_v1', 416),
              ('yolov3_mobilenet_v1', 608), ('yolov3_r34', 608), ('yolov3_r50vd_dcn', 608))
 QUICK_GRID = (('yolov3_mobilenet_v1', 320), ('yolov3_mobilenet_v1', 608))
+# the other families at their deployment sizes (RetinaNet / FCOS square, like the YOLOv3 rows;
+# their COCO recipe keeps the aspect ratio at 800 x 1333)
+FAMILY_GRID = (('blazeface', 640), ('blazeface_lite', 640), ('retinanet_r50_fpn', 800),
+               ('fcos_r50_fpn', 800))
 STRATEGIES = ('baseline', 'sensity', 'r578')
+# what each family is timed with when --strategies is not given: YOLOv3's seed presets, and
+# for the others the families' pipelines' uniform plan (40% of every prunable conv's filters)
+YOLO_STRATEGIES = ('baseline', 'sensity', 'r578', 'r578@8', 'r578@32')
+FAMILY_STRATEGIES = ('baseline', 'uniform_p40', 'uniform_p40@32')
 # spread of the rescaled logits and the class logits' mean (a trained head: most class
 # probabilities small, a few large)
 OBJ_SPREAD, CLS_SPREAD, CLS_MEAN = 2.0, 2.0, -3.0
 
 
+def default_strategies(config_name):
+    """The strategies a config of the grid is timed with by default."""
+    return YOLO_STRATEGIES if config_name.startswith('yolov3') else FAMILY_STRATEGIES
+
+
 def load_full_size(config, size, overrides=()):
-    """The config with its test input (``image_shape`` and ``Resize``) at ``size``."""
+    """The config with its test input (``image_shape`` and ``Resize``) a ``size`` square
+    (a fixed input: the aspect ratio is not kept)."""
     from ppdet.core.workspace import load_config
     cfg = load_config(config, overrides=['TestReader.inputs_def.image_shape=[3,%d,%d]'
                                          % (size, size)] + list(overrides))
     for t in cfg['TestReader']['sample_transforms']:
         if 'Resize' in t:
             t['Resize']['target_size'] = [size, size]
+            t['Resize']['keep_ratio'] = False
     return cfg
 
 
@@ -69,18 +89,52 @@ def parse_strategy(strategy):
     return preset, int(multiple or 0)
 
 
+def uniform_percent(preset):
+    """'uniform_p40' -> 40 (every prunable conv loses 40% of its filters, as the families'
+    pipelines' ``uniform_p40`` rows); None for any other name."""
+    head, _, pct = preset.partition('uniform_p')
+    return int(pct) if not head and pct.isdigit() and 0 < int(pct) < 100 else None
+
+
+class StrategyDoesNotFit(ValueError):
+    """A pruning strategy names convs the model does not have (or it has none)."""
+
+
+def strategy_plan(model, strategy, size):
+    """The :class:`~ppdet.slim.prune.PrunePlan` of ``strategy`` for ``model`` (None for
+    the baseline): a seed preset (r578, sensity: YOLOv3's yolo_block convs) or
+    ``uniform_pNN`` (every declared prunable conv, any family), ``@N`` rounding kept
+    channels.  Raises :class:`StrategyDoesNotFit` when it does not fit the model."""
+    from ppdet.slim.prune import PrunePlan, prunable_params
+    preset, multiple = parse_strategy(strategy)
+    if preset == 'baseline':
+        return None
+    pct = uniform_percent(preset)
+    if pct is None:
+        try:
+            return PrunePlan.from_flags(model, None, preset, input_size=size,
+                                        round_channels=multiple)
+        except ValueError as e:
+            raise StrategyDoesNotFit('%s does not fit %s: %s' % (
+                strategy, type(model).__name__, str(e).splitlines()[0]))
+    names = list(prunable_params(model))
+    if not names:
+        raise StrategyDoesNotFit('%s declares no prunable convs' % type(model).__name__)
+    return PrunePlan(collections.OrderedDict((n, pct / 100.0) for n in names),
+                     input_size=size, round_channels=multiple)
+
+
 def _build(cfg, strategy, size, seed=0):
     import paddle
     import ppdet.modeling  # noqa: F401  (registers the components)
     from ppdet.core.workspace import create
-    from ppdet.slim.prune import PrunePlan, prune
+    from ppdet.slim.prune import prune
     paddle.seed(seed)
     model = create(cfg['architecture'], cfg)
     model.eval()
-    preset, multiple = parse_strategy(strategy)
-    if preset != 'baseline':
-        prune(model, PrunePlan.from_flags(model, None, preset, input_size=size,
-                                          round_channels=multiple))
+    plan = strategy_plan(model, strategy, size)
+    if plan is not None:
+        prune(model, plan)
     model.eval()
     return model
 
@@ -98,88 +152,143 @@ def _feeds(cfg, images):
     return [pre([im]) for im in images]
 
 
-def _raw_head(model, feeds):
-    """Per image, per level: the head's raw map as [A, 5 + C, H*W] numpy."""
+def _captured(model, names, feeds):
+    """Run ``model`` on ``feeds`` with forward hooks on the sub-layers ``names``.
+    -> (per feed: the model's outputs, as numpy; per feed: {name: [output index or None,
+    ...] per call}; {name: [numpy output per call over all feeds]}).  An output index says
+    which of the model's outputs the call's output *is* (a layer shared by the levels is
+    called once per level)."""
     import paddle
-    out = []
-    head = model.yolo_head
-    with paddle.no_grad():
-        for f in feeds:
-            maps = model(paddle.to_tensor(f['image']))
-            out.append([m.numpy()[0].reshape(len(mask), 5 + head.num_classes, -1)
-                        for m, mask in zip(maps, head.anchor_masks)])
-    return out
+    layers = dict(model.named_sublayers())
+    missing = [n for n in names if n not in layers]
+    if missing:
+        raise ValueError('score_logit_channels() names %s, which %s does not have'
+                         % (', '.join(missing), type(model).__name__))
+    calls = {n: [] for n in names}
+    hooks = [layers[n].register_forward_post_hook(
+        lambda layer, inputs, output, n=n: calls[n].append(output)) for n in set(names)]
+    outputs, where, values = [], [], {n: [] for n in names}
+    try:
+        with paddle.no_grad():
+            for f in feeds:
+                for n in calls:
+                    calls[n] = []
+                outs = model(paddle.to_tensor(f['image']))
+                where.append({n: [next((j for j, o in enumerate(outs) if o is t), None)
+                                  for t in calls[n]] for n in calls})
+                for n in calls:
+                    values[n] += [t.numpy() for t in calls[n]]
+                outputs.append([o.numpy() for o in outs])
+    finally:
+        for h in hooks:
+            h.remove()
+    return outputs, where, values
 
 
-def _sigmoid(x):
-    return 1.0 / (1.0 + np.exp(-x))
-
-
-def _count(raw, obj_shift, conf_thresh, score_threshold):
-    """Mean (box, class) pairs above ``score_threshold`` (yolo_box zeroes the scores of a
-    box whose objectness is below ``conf_thresh``)."""
+def _count_from_outputs(model, outputs, feeds, score_threshold):
+    """Mean (box, class) pairs per image above ``score_threshold``, decoded from raw head
+    outputs (numpy, one list per feed) by the model's own ``decode``."""
+    import paddle
     counts = []
-    for levels in raw:
-        n = 0
-        for r in levels:
-            obj = _sigmoid(r[:, 4:5] + obj_shift)
-            score = np.where(obj >= conf_thresh, obj * _sigmoid(r[:, 5:]), 0.)
-            n += int((score > score_threshold).sum())
-        counts.append(n)
+    with paddle.no_grad():
+        for outs, f in zip(outputs, feeds):
+            _, scores = model.decode([paddle.to_tensor(o) for o in outs],
+                                     paddle.to_tensor(f['im_shape']),
+                                     paddle.to_tensor(f['scale_factor']))
+            counts.append(int((scores.numpy() > score_threshold).sum()))
     return float(np.mean(counts))
 
 
-def init_head_like_trained(model, feeds, candidates=500, conf_thresh=None,
-                           score_threshold=None):
-    """Rescale the head's objectness and class logits to a trained-like spread (std
-    ``OBJ_SPREAD`` / ``CLS_SPREAD`` over the positions of ``feeds``, class mean ``CLS_MEAN``)
-    and shift the objectness so that ``candidates`` pairs per image pass the NMS threshold.
+def _shifted(outputs, where, shift_channels, offset):
+    """The raw outputs with ``offset`` added to the shifted layers' channels."""
+    out = []
+    for outs, idx in zip(outputs, where):
+        outs = list(outs)
+        for name, channels in shift_channels.items():
+            for j in idx[name]:
+                o = outs[j].copy()
+                o[:, channels] += offset
+                outs[j] = o
+        out.append(outs)
+    return out
 
-    Changes only the 1x1 output convs' objectness and class rows (box rows untouched).
-    -> {'objectness_offset', 'target_candidates', 'mean_candidates'}.
+
+def init_head_like_trained(model, feeds, candidates=500, score_threshold=None):
+    """Give a random-weight detector's score logits a trained-like output distribution and
+    shift them so that ``candidates`` (box, class) pairs per image pass the NMS score
+    threshold on ``feeds``, for any family declaring ``score_logit_channels()``.
+
+    Each declared channel's output over the feeds is rescaled to std ``OBJ_SPREAD`` around 0
+    (objectness-like) or ``CLS_SPREAD`` around ``CLS_MEAN`` (class logits: most class
+    probabilities small, a few large), by its conv's weights and bias.  Then one offset,
+    found by bisection on the decoded scores, goes on the objectness channels (the class
+    channels when the family has none): the count grows with it.  Only those output convs
+    change.  -> {'objectness_offset', 'target_candidates', 'mean_candidates'}.
     """
-    post = model.post_process_op
-    conf_thresh = post.decode.conf_thresh if conf_thresh is None else conf_thresh
-    score_threshold = post.nms.score_threshold if score_threshold is None else score_threshold
-    head = model.yolo_head
-    stride = 5 + head.num_classes
-    raw = _raw_head(model, feeds)
-    for lvl, conv in enumerate(head.yolo_outputs):
-        w = conv.weight.numpy().copy()
-        b = conv.bias.numpy().copy()
-        a = len(head.anchor_masks[lvl])
-        for rows, spread, mean in ((slice(4, 5), OBJ_SPREAD, 0.0),
-                                   (slice(5, stride), CLS_SPREAD, CLS_MEAN)):
-            z = np.concatenate([img[lvl][:, rows] for img in raw], axis=-1)   # [A, k, P]
-            mu, sd = z.mean(axis=(0, 2)), z.std(axis=(0, 2)) + 1e-6          # per channel
-            scale = spread / sd
-            for i in range(a):
-                idx = np.arange(stride)[rows] + i * stride
-                w[idx] *= scale.reshape(-1, 1, 1, 1)
-                b[idx] = (b[idx] - mu) * scale + mean
+    from ppdet.modeling.architectures.meta_arch import declared
+    score_threshold = _nms_of(model).score_threshold if score_threshold is None \
+        else score_threshold
+    groups = declared(model, 'score_logit_channels')
+    layers = dict(model.named_sublayers())
+    names = sorted({g[0] for g in groups})
+    _, _, values = _captured(model, names, feeds)
+    for name, kind, channels in groups:
+        conv = layers[name]
+        if conv.bias is None:
+            raise ValueError('%s: score conv %s has no bias to shift' % (type(model).__name__,
+                                                                        name))
+        z = np.concatenate([v[:, channels].transpose(1, 0, 2, 3).reshape(len(channels), -1)
+                            for v in values[name]], axis=1)
+        mu, sd = z.mean(axis=1), z.std(axis=1) + 1e-6
+        spread, mean = (OBJ_SPREAD, 0.0) if kind == 'objectness' else (CLS_SPREAD, CLS_MEAN)
+        scale = spread / sd
+        w, b = conv.weight.numpy().copy(), conv.bias.numpy().copy()
+        w[channels] *= scale.reshape((-1,) + (1,) * (w.ndim - 1))
+        b[channels] = (b[channels] - mu) * scale + mean
         conv.weight.set_value(w)
         conv.bias.set_value(b)
-    raw = _raw_head(model, feeds)
+    kinds = {g[1] for g in groups}
+    shift_kind = 'objectness' if 'objectness' in kinds else 'class'
+    shift = {}
+    for name, kind, channels in groups:
+        if kind == shift_kind:
+            shift.setdefault(name, []).extend(channels)
+    outputs, where, _ = _captured(model, sorted(shift), feeds)
+    if any(j is None for idx in where for js in idx.values() for j in js):
+        raise ValueError('%s: the score convs\' outputs must be the model\'s own outputs '
+                         '(forward() returning them unchanged)' % type(model).__name__)
     lo, hi = -30.0, 30.0
-    for _ in range(60):   # the count grows with the offset
+    for _ in range(40):   # the count grows with the offset
         mid = 0.5 * (lo + hi)
-        if _count(raw, mid, conf_thresh, score_threshold) < candidates:
+        count = _count_from_outputs(model, _shifted(outputs, where, shift, mid), feeds,
+                                    score_threshold)
+        if count < candidates:
             lo = mid
         else:
             hi = mid
-    for conv, mask in zip(head.yolo_outputs, head.anchor_masks):
-        b = conv.bias.numpy().copy()
-        b[np.arange(len(mask)) * stride + 4] += hi
-        conv.bias.set_value(b)
+    for name, channels in shift.items():
+        b = layers[name].bias.numpy().copy()
+        b[channels] += hi
+        layers[name].bias.set_value(b)
     return {'objectness_offset': float(hi), 'target_candidates': int(candidates),
             'mean_candidates': candidates_above(model, feeds, score_threshold)}
+
+
+def _nms_of(model):
+    """The model's NMS component (YOLOv3 keeps it in its post-process)."""
+    nms = getattr(model, 'nms', None)
+    if nms is None:
+        nms = getattr(getattr(model, 'post_process_op', None), 'nms', None)
+    if nms is None:
+        raise ValueError('%s has no NMS component to time' % type(model).__name__)
+    return nms
 
 
 def candidates_above(model, feeds, score_threshold=None):
     """Mean number of (box, class) pairs per image whose score passes the NMS threshold,
     through the model's own decode (before any top-k bound)."""
     import paddle
-    score_threshold = model.post_process_op.nms.score_threshold if score_threshold is None \
+    score_threshold = _nms_of(model).score_threshold if score_threshold is None \
         else score_threshold
     counts = []
     with paddle.no_grad():
@@ -210,7 +319,7 @@ def _save_decoded(model, cfg, image, path):
 
 
 def _nms_settings(model):
-    nms = model.post_process_op.nms
+    nms = _nms_of(model)
     return {k: getattr(nms, k) for k in ('score_threshold', 'nms_top_k', 'keep_top_k',
                                          'nms_threshold', 'normalized', 'nms_eta',
                                          'background_label', 'pre_nms_top_k')}
@@ -236,7 +345,6 @@ def build_rows(work_dir, images, grid=QUICK_GRID, strategies=STRATEGIES, candida
     from ppdet.slim.quant import quantize_post
     path = os.path.join(work_dir, 'manifest.json')
     manifest = read_json(path) if os.path.isfile(path) else {'rows': {}}
-    labels = ['class%d' % i for i in range(80)]
     for config_name, size in grid:
         cfg = load_full_size(configs[config_name], size, overrides)
         feeds = _feeds(cfg, images)
@@ -249,7 +357,12 @@ def build_rows(work_dir, images, grid=QUICK_GRID, strategies=STRATEGIES, candida
                                           outputs_row in manifest['rows']):
                 continue
             tic = time.time()
-            model = _build(cfg, strategy, size)
+            try:
+                model = _build(cfg, strategy, size)
+            except StrategyDoesNotFit as e:
+                progress('%s %d %s: skipped (%s)' % (config_name, size, strategy, e))
+                continue
+            labels = ['class%d' % i for i in range(model.num_classes)]
             timing = images[0] if timing_image is None else timing_image
             os.makedirs(work_dir, exist_ok=True)
             stem = os.path.join(work_dir, '%s_%d_%s' % (config_name, size, strategy))
@@ -406,6 +519,7 @@ def time_rows(manifest, image, threads=(1,), rounds=10, warmup=3,
                                   'fuse_preprocess': row['fuse_preprocess'],
                                   'int8_outputs': bool(row.get('int8_outputs')),
                                   'mean_candidates': row['head']['mean_candidates'],
+                                  'nms': row.get('nms'),
                                   'gflops': row.get('gflops'),
                                   'rss_added_mb': _rss_mb() - before}
             progress('%s %d, %d thread(s): timing %d configurations, %d rounds'
@@ -482,6 +596,15 @@ def _pauses(pause_s):
     return ', a %g s sleep before each run' % pause_s if pause_s else ''
 
 
+def _nms_line(cells):
+    """The NMS settings the group's models were exported with (a row's ``nms``)."""
+    nms = next((c['nms'] for c in cells if c.get('nms')), None)
+    if not nms:
+        return 'NMS settings not recorded.'
+    return ('NMS score threshold %g, at most %s (box, class) pairs into NMS, %d kept per image.'
+            % (nms['score_threshold'], nms.get('pre_nms_top_k') or 'all', nms['keep_top_k']))
+
+
 def format_table(result, note=''):
     """Markdown: CPU and load first, then one table per (config, size, threads)."""
     cpu = result['cpu']
@@ -496,11 +619,14 @@ def format_table(result, note=''):
                  result['settings']['warmup'], _pauses(result['settings'].get('pause_s')),
                  result['settings']['image_shape'][1], result['settings']['image_shape'][0])]
     lines += ['', 'Models: random weights with a trained-like head (--candidates (box, class) pairs '
-              'per image above the NMS score threshold 0.01 on six photos; column "candidates"), '
+              'per image above the NMS score threshold on the calibration photos; column '
+              '"candidates"; each table names its threshold), '
               'NMS bounded to 1000 pairs (pre_nms_top_k) inside the graph, so "infer" includes '
               'decode and NMS and "post" is only splitting the output; "pre" fused = the graph '
               'normalises (Python resizes uint8), Python = the unfused export.  r578@N: r578 '
-              'with kept channels rounded down to multiples of N.  int8 = abs_max PTQ, oneDNN '
+              'with kept channels rounded down to multiples of N; uniform_pNN: NN% of the '
+              'filters of every prunable conv the family declares (its pipelines\' uniform '
+              'plan).  int8 = abs_max PTQ, oneDNN '
               'int8 kernels; agreement = detections matched to the fp32 parent on six photos.  '
               'RSS added: VmRSS growth on loading + warm-up in this one process (a rough '
               'per-runtime memory figure).  onnxruntime int8 = static QDQ quantization of the '
@@ -510,6 +636,7 @@ def format_table(result, note=''):
         lines += ['', note]
     for g in result['groups']:
         lines += ['', '## %s at %d, %d thread(s)' % (g['config'], g['input_size'], g['threads']),
+                  '', _nms_line(g['cells'].values()),
                   '', '| model | GFLOPs | runtime | pre | end to end (ms, median) | speed-up | '
                   'pre / infer / post (ms, means) | pre+post share | NMS alone (ms; share) | '
                   'candidates > thr | detections | RSS added (MB) | int8 agreement |',

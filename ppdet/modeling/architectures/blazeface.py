@@ -92,3 +92,11 @@ class BlazeFace(BaseArch):
     def distill_outputs(self):
         """The head's output convs (box offsets and logits of every prior)."""
         return self.float_only_layers()
+
+    def score_logit_channels(self):
+        """The face logits of each conf conv (``[background, faces...]`` per prior; the
+        softmax's background logit is not a score logit)."""
+        head, per = self.blaze_head, self.blaze_head.num_classes + 1
+        return [('blaze_head.conf_convs.%d' % i, 'class',
+                 [c for c in range(conv.weight.shape[0]) if c % per])
+                for i, conv in enumerate(head.conf_convs)]

@@ -28,6 +28,11 @@ class FCOS(DenseDetector):
     def float_only_layers(self):
         return ['head.cls_out', 'head.box_out', 'head.ctr_out']
 
+    def score_logit_channels(self):
+        """The class conv's sigmoid logits and the centerness logit (a factor of each)."""
+        return [('head.cls_out', 'class', list(range(self.num_classes))),
+                ('head.ctr_out', 'objectness', [0])]
+
     def distill_outputs(self):
         n = len(self.head.cls_levels)
         return ['head.%s_levels.%d' % (k, i) for k in ('cls', 'box', 'ctr') for i in range(n)]

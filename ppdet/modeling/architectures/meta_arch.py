@@ -20,6 +20,11 @@ it (``@register``) and fills in what it has.  What generic code asks for:
   output convs whose values decoding reads).
 * ``distill_outputs()`` -> sub-layer names whose outputs are the default
   distillation pairs (the head's outputs).
+* optional ``score_logit_channels()`` -> ``[(sub-layer name, kind, channels)]``: the
+  output-conv channels whose values are score logits (a higher logit, a higher score),
+  ``kind`` ``'class'`` or ``'objectness'`` (a per-box factor of every class score:
+  YOLOv3's objectness, FCOS's centerness).  The full-size latency benchmark sets them up
+  like a trained detector's (:func:`ppdet.benchmark.full_size.init_head_like_trained`).
 * ``check_teacher(teacher, loss)`` -> raise if ``teacher`` cannot teach this model.
 * optional ``fine_grained_distill_loss(outputs, teacher_outputs, obj_target)`` for a
   family-specific distillation loss, and ``backbone`` + ``forward_from_features``
@@ -86,6 +91,9 @@ class BaseArch(nn.Layer):
 
     def distill_outputs(self):
         self._missing('distill_outputs()')
+
+    def score_logit_channels(self):
+        self._missing('score_logit_channels()')
 
     def check_teacher(self, teacher, loss):
         """Fail early when ``teacher`` cannot teach this model with ``loss``."""

@@ -36,6 +36,10 @@ class RetinaNet(DenseDetector):
     def float_only_layers(self):
         return ['head.cls_out', 'head.box_out']
 
+    def score_logit_channels(self):
+        """Every channel of the (level-shared) class conv: sigmoid logits."""
+        return [('head.cls_out', 'class', list(range(self.head.cls_out.weight.shape[0])))]
+
     def distill_outputs(self):
         n = len(self.head.cls_levels)
         return (['head.cls_levels.%d' % i for i in range(n)] +

@@ -72,6 +72,18 @@ class YOLOv3(BaseArch):
         """The head's output convs (PaddleDetection's default L2 pairs)."""
         return self.float_only_layers()
 
+    def score_logit_channels(self):
+        """Each output conv's objectness and class channels (``[A, 5 + C]`` per cell)."""
+        head, out = self.yolo_head, []
+        stride = 5 + head.num_classes
+        for i, mask in enumerate(head.anchor_masks):
+            anchors = range(len(mask))
+            out.append(('yolo_head.yolo_output.%d' % i, 'objectness',
+                        [a * stride + 4 for a in anchors]))
+            out.append(('yolo_head.yolo_output.%d' % i, 'class',
+                        [a * stride + k for a in anchors for k in range(5, stride)]))
+        return out
+
     def check_teacher(self, teacher, loss):
         super().check_teacher(teacher, loss)
         sh, th = self.yolo_head, getattr(teacher, 'yolo_head', None)
