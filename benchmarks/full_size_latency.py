@@ -76,8 +76,8 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    from ppdet.benchmark.full_size import (FULL_GRID, QUICK_GRID, build_rows,
-                                           default_strategies, format_table, time_rows)
+    from ppdet.benchmark.full_size import (FULL_GRID, QUICK_GRID, build_rows, format_table,
+                                           time_rows)
     from ppdet.data.sample_photos import face_photos, no_face_photos
     from ppdet.utils.fileio import write_json
     photos = dict(face_photos())
@@ -86,8 +86,7 @@ def main(argv=None):
     grid = parse_grid(args.grid) if args.grid else (QUICK_GRID if args.quick else FULL_GRID)
     threads = [int(t) for t in (args.threads or ('1' if args.quick else '1,2')).split(',')]
     rounds = args.rounds or (10 if args.quick else 20)
-    strategies = {c: (args.strategies.split(',') if args.strategies else
-                      list(default_strategies(c))) for c, _ in grid}
+    strategies = strategies_for(grid, args.strategies)
     if args.stage in ('all', 'build'):
         for config_name, size in grid:
             manifest = build_rows(args.work_dir, images, grid=((config_name, size),),
@@ -133,6 +132,13 @@ def main(argv=None):
     with open(stem + '.md', 'w') as f:
         f.write(md)
     print(md)
+
+
+def strategies_for(grid, text=None):
+    """{config: [strategy, ...]} for the grid: ``text`` (comma-separated) for every config,
+    or each config's defaults (YOLOv3's seed presets; the other families' uniform plan)."""
+    from ppdet.benchmark.full_size import default_strategies
+    return {c: (text.split(',') if text else list(default_strategies(c))) for c, _ in grid}
 
 
 def _configs():

@@ -112,3 +112,82 @@ def test_rounded_strategy_builds_multiples(photos):
     widths = [int(p.shape[0]) for p in rounded.prunable_params().values()]
     assert all(w % 8 == 0 or w < 8 for w in widths)
     assert _gflops(rounded, SIZE)['gflops'] <= _gflops(plain, SIZE)['gflops']
+
+
+# -- the other families ---------------------------------------------------------------------
+FAMILY_CONFIGS = {
+    'blazeface': os.path.join(ROOT, 'configs', 'face_detection', 'blazeface_builtin.yml'),
+    'retinanet': os.path.join(ROOT, 'configs', 'builtin', 'retinanet_r18_builtin.yml'),
+    'fcos': os.path.join(ROOT, 'configs', 'builtin', 'fcos_r18_builtin.yml'),
+}
+FAMILY_SIZE = 96
+
+
+@pytest.mark.parametrize('family', sorted(FAMILY_CONFIGS))
+def test_every_family_declares_its_score_logits(family):
+    from ppdet.benchmark.full_size import _build
+    cfg = load_full_size(FAMILY_CONFIGS[family], FAMILY_SIZE)
+    model = _build(cfg, 'baseline', FAMILY_SIZE)
+    layers = dict(model.named_sublayers())
+    groups = model.score_logit_channels()
+    assert {g[1] for g in groups} <= {'class', 'objectness'}
+    for name, kind, channels in groups:
+        out = layers[name].weight.shape[0]
+        assert channels and len(set(channels)) == len(channels) and max(channels) < out
+    classes = sum(len(c) for _, kind, c in groups if kind == 'class')
+    if family == 'blazeface':      # the softmax's background logits are not score logits
+        per = model.num_classes + 1
+        assert classes == sum(layers[n].weight.shape[0] for n, _, _ in groups) * \
+            model.num_classes // per
+    if family == 'fcos':
+        assert [g for g in groups if g[1] == 'objectness'] == [('head.ctr_out', 'objectness', [0])]
+
+
+@pytest.mark.parametrize('family', sorted(FAMILY_CONFIGS))
+def test_trained_like_head_reaches_the_count_in_every_family(family, photos):
+    from ppdet.benchmark.full_size import _build, _feeds
+    cfg = load_full_size(FAMILY_CONFIGS[family], FAMILY_SIZE)
+    model = _build(cfg, 'baseline', FAMILY_SIZE)
+    feeds = _feeds(cfg, photos)
+    info = init_head_like_trained(model, feeds, candidates=40)
+    assert 20 <= info['mean_candidates'] <= 60, info
+    assert info['mean_candidates'] == candidates_above(model, feeds)
+    more = init_head_like_trained(model, feeds, candidates=120)
+    assert more['mean_candidates'] > info['mean_candidates']
+
+
+def test_strategies_fit_or_are_refused_by_name():
+    from ppdet.benchmark.full_size import (StrategyDoesNotFit, _build, default_strategies,
+                                           strategy_plan, uniform_percent)
+    assert uniform_percent('uniform_p40') == 40 and uniform_percent('r578') is None
+    assert uniform_percent('uniform_p0') is None and uniform_percent('xuniform_p40') is None
+    assert 'r578' in default_strategies('yolov3_r34')
+    assert 'uniform_p40' in default_strategies('retinanet_r50_fpn')
+    cfg = load_full_size(FAMILY_CONFIGS['retinanet'], FAMILY_SIZE)
+    model = _build(cfg, 'baseline', FAMILY_SIZE)
+    plan = strategy_plan(model, 'uniform_p40@8', FAMILY_SIZE)
+    assert list(plan.ratios) == list(model.prunable_params())
+    assert set(plan.ratios.values()) == {0.4} and plan.round_channels == 8
+    with pytest.raises(StrategyDoesNotFit, match='r578 does not fit RetinaNet'):
+        strategy_plan(model, 'r578', FAMILY_SIZE)
+
+
+def test_a_family_row_builds_and_times(photos, tmp_path):
+    """BlazeFace through the same build and timing: the YOLOv3 preset is skipped, the uniform
+    plan pruned, its int8 row quantized, and the table names the family's NMS threshold."""
+    configs = {'face': FAMILY_CONFIGS['blazeface']}
+    said = []
+    manifest = build_rows(str(tmp_path), photos, grid=(('face', FAMILY_SIZE),),
+                          strategies=('baseline', 'r578', 'uniform_p40'), candidates=40,
+                          unfused=(), configs=configs, onnx=False, progress=said.append)
+    assert sorted(manifest['rows']) == ['face_96_baseline', 'face_96_baseline_int8',
+                                        'face_96_uniform_p40', 'face_96_uniform_p40_int8']
+    assert any('r578: skipped (r578 does not fit BlazeFace' in m for m in said), said
+    rows = manifest['rows']
+    assert rows['face_96_uniform_p40']['gflops'] < rows['face_96_baseline']['gflops']
+    res = time_rows(manifest, photos[0], threads=(1,), rounds=1, warmup=1, runtimes=('paddle',),
+                    progress=lambda m: None)
+    cells = res['groups'][0]['cells']
+    assert sorted(cells) == sorted('%s/paddle' % r for r in rows)
+    threshold = rows['face_96_baseline']['nms']['score_threshold']
+    assert 'NMS score threshold %g,' % threshold in format_table(res)

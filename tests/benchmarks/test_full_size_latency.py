@@ -1,5 +1,6 @@
-"""benchmarks/full_size_latency.py's command line: --grid picks configs and sizes, a typo
-names the close config; the profile sections render from a result."""
+"""benchmarks/full_size_latency.py's command line: --grid picks configs and sizes (or the
+other families' grid), a typo names the close config; the profile sections render from a
+result."""
 import os
 import sys
 
@@ -18,6 +19,18 @@ def test_grid_pairs_and_typos():
         full_size_latency.parse_grid('yolov3_r43:608')
     with pytest.raises(SystemExit, match='needs an input size'):
         full_size_latency.parse_grid('yolov3_r34')
+    families = full_size_latency.parse_grid('families')
+    assert ('retinanet_r50_fpn', 800) in families and ('blazeface', 640) in families
+    assert full_size_latency.parse_grid('fcos_r50_fpn:512') == (('fcos_r50_fpn', 512),)
+
+
+def test_default_strategies_per_family():
+    grid = (('yolov3_r34', 608), ('retinanet_r50_fpn', 800))
+    got = full_size_latency.strategies_for(grid)
+    assert 'r578' in got['yolov3_r34'] and 'r578' not in got['retinanet_r50_fpn']
+    assert got['retinanet_r50_fpn'] == ['baseline', 'uniform_p40', 'uniform_p40@32']
+    assert full_size_latency.strategies_for(grid, 'baseline,r578') == {
+        'yolov3_r34': ['baseline', 'r578'], 'retinanet_r50_fpn': ['baseline', 'r578']}
 
 
 def test_profile_sections_render_from_the_result():
