@@ -51,7 +51,7 @@ def build_parser():
                         'that does not fit a config is skipped (default: YOLOv3 '
                         'baseline,sensity,r578,r578@8,r578@32; the other families '
                         'baseline,uniform_p40,uniform_p40@32)')
-    p.add_argument('--int8_outputs', default='r578',
+    p.add_argument('--int8_outputs', default='r578,uniform_p40@32',
                    help='strategies that also get an int8 row with the output convs '
                         'quantized (PTQ keeps them fp32 by default, for accuracy): what '
                         'those fp32 convs cost')

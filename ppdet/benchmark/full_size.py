@@ -342,7 +342,6 @@ def build_rows(work_dir, images, grid=QUICK_GRID, strategies=STRATEGIES, candida
     fp32 convs cost in time.
     """
     from ppdet.engine.export import export_model
-    from ppdet.slim.quant import quantize_post
     path = os.path.join(work_dir, 'manifest.json')
     manifest = read_json(path) if os.path.isfile(path) else {'rows': {}}
     for config_name, size in grid:
@@ -353,8 +352,15 @@ def build_rows(work_dir, images, grid=QUICK_GRID, strategies=STRATEGIES, candida
                 (int8, False) for s, int8 in unfused if s == strategy]
             outputs_row = _row_name(config_name, size, strategy, True, True, True)
             if all(_row_name(config_name, size, strategy, i, f) in manifest['rows']
-                   for i, f in want) and (strategy not in int8_outputs or
-                                          outputs_row in manifest['rows']):
+                   for i, f in want):
+                if strategy in int8_outputs and outputs_row not in manifest['rows']:
+                    # the fp32 export is there: quantize it, no rebuild
+                    name = _row_name(config_name, size, strategy, False, True)
+                    manifest['rows'][outputs_row] = _quantize_row(
+                        manifest['rows'][name], images, work_dir, outputs_row, ptq_algo,
+                        {'int8_outputs': True})
+                    write_json(path, manifest)
+                    progress('%s: quantized from %s' % (outputs_row, name))
                 continue
             tic = time.time()
             try:
@@ -395,12 +401,9 @@ def build_rows(work_dir, images, grid=QUICK_GRID, strategies=STRATEGIES, candida
                 if fused and strategy in int8_outputs:
                     int8_rows.append((outputs_row, {'int8_outputs': True}))
                 for qname, extra in int8_rows:
-                    qout = os.path.join(work_dir, qname)
-                    quantize_post(out, list(images), qout, algo=ptq_algo,
-                                  batch_nums=len(images), calibration_source='sample photos',
-                                  quantize_float_only=bool(extra))
-                    manifest['rows'][qname] = dict(base, int8=True, dir=qout, parent=name,
-                                                   **extra)
+                    manifest['rows'][qname] = _quantize_row(
+                        dict(base, int8=False, dir=out), images, work_dir, qname, ptq_algo,
+                        extra)
             write_json(path, manifest)
             progress('%s %d %s: built in %.0f s, %.0f candidates per image (offset %.2f)'
                      % (config_name, size, strategy, time.time() - tic,
@@ -409,6 +412,20 @@ def build_rows(work_dir, images, grid=QUICK_GRID, strategies=STRATEGIES, candida
         add_onnx_int8(manifest, images, progress)
         write_json(path, manifest)
     return manifest
+
+
+def _quantize_row(row, images, work_dir, qname, ptq_algo, extra):
+    """abs_max / ``ptq_algo`` PTQ of the fp32 ``row``'s export on ``images`` -> the int8 row
+    (``extra`` {'int8_outputs': True}: the output convs are quantized too)."""
+    from ppdet.slim.quant import quantize_post
+    qout = os.path.join(work_dir, qname)
+    quantize_post(row['dir'], list(images), qout, algo=ptq_algo, batch_nums=len(images),
+                  calibration_source='sample photos',
+                  quantize_float_only=bool(extra.get('int8_outputs')))
+    parent = os.path.basename(os.path.normpath(row['dir']))
+    fp32_only = ('onnx_int8', 'no_onnx')
+    return dict({k: v for k, v in row.items() if k not in fp32_only}, int8=True, dir=qout,
+                parent=parent, **extra)
 
 
 def add_onnx_int8(manifest, images, progress=print):

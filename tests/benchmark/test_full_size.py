@@ -94,6 +94,17 @@ def test_build_and_time_a_thin_grid(photos, tmp_path):
     assert '| r578 + int8 | 0.' in md and '| onnxruntime int8 (QDQ) | fused |' in md
     assert 'NMS alone on thin_96_baseline: trained-like head' in md
     assert res['cpu']['flags']
+    # a later build asking for another outputs row quantizes the existing fp32 export
+    params = os.path.join(manifest['rows']['thin_96_baseline']['dir'], 'model.pdiparams')
+    mtime = os.path.getmtime(params)
+    more = build_rows(str(tmp_path), photos, grid=(('thin', SIZE),),
+                      strategies=('baseline', 'r578'), unfused=(('r578', True),),
+                      configs=CONFIGS, overrides=THIN, progress=lambda m: None,
+                      int8_outputs=('r578', 'baseline'))
+    row = more['rows']['thin_96_baseline_int8_outputs']
+    assert row['int8'] and row['int8_outputs'] and row['parent'] == 'thin_96_baseline'
+    assert 'onnx_int8' not in row and os.path.getmtime(params) == mtime
+    assert _int8_convs(row['dir']) > _int8_convs(more['rows']['thin_96_baseline_int8']['dir'])
 
 
 def _int8_convs(model_dir):
