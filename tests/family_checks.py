@@ -37,8 +37,13 @@ def check_export_matches_dygraph(config, weights, feeds, directory, require_boxe
         im, sf = paddle.to_tensor(feeds['im_shape']), paddle.to_tensor(feeds['scale_factor'])
         bbox, bbox_num = model.post_process(outs, im, sf)
         boxes, scores = model.decode(outs, im, sf)
+        nms = getattr(model, 'nms', None)
+        via_classes = nms(boxes, scores) if nms is not None else None
     if require_boxes:
         assert int(bbox_num.sum()) > 0
+    if via_classes is not None:   # post_process (rows into NMS where the family has them)
+        assert via_classes[1].numpy().tolist() == bbox_num.numpy().tolist()
+        np.testing.assert_allclose(via_classes[0].numpy(), bbox.numpy(), rtol=1e-5, atol=1e-4)
     for exclude_nms in (False, True):
         out = str(directory / ('raw' if exclude_nms else 'nms'))
         export_model(model, cfg, out, ['c%d' % i for i in range(6)], exclude_nms=exclude_nms,

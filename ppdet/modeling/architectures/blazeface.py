@@ -56,8 +56,8 @@ class BlazeFace(BaseArch):
         """SSD loss; ``inputs['gt_bbox']`` [B,M,4] x1y1x2y2 in input pixels (PadBox rows)."""
         return self.blaze_head.get_loss(outputs, inputs)
 
-    def decode(self, outputs, im_shape, scale_factor):
-        """-> boxes [B,N,4] (x1,y1,x2,y2 in original pixels, clipped), scores [B,C,N]."""
+    def decode_rows(self, outputs, im_shape, scale_factor):
+        """-> boxes [B,N,4] (x1,y1,x2,y2 in original pixels, clipped), scores [B,N,C]."""
         head = self.blaze_head
         loc, conf = head.flatten(outputs)
         boxes = decode_boxes(loc, head.priors(outputs), head.variances)   # input pixels
@@ -68,7 +68,7 @@ class BlazeFace(BaseArch):
         x2 = paddle.minimum(paddle.clip(boxes[:, :, 2] / sx, min=0), ow)
         y2 = paddle.minimum(paddle.clip(boxes[:, :, 3] / sy, min=0), oh)
         x1, y1 = paddle.minimum(x1, ow), paddle.minimum(y1, oh)
-        scores = F.softmax(conf, axis=-1)[:, :, 1:].transpose([0, 2, 1])
+        scores = F.softmax(conf, axis=-1)[:, :, 1:]
         return paddle.stack([x1, y1, x2, y2], -1), scores
 
     def prunable_params(self):

@@ -93,10 +93,10 @@ class DenseDetector(BaseArch):
         """The head's loss; ``inputs['gt_bbox']`` [B,M,4] x1y1x2y2 input pixels (PadBox rows)."""
         return self.head.get_loss(outputs, inputs)
 
-    def decode(self, outputs, im_shape, scale_factor):
-        """-> boxes [B,N,4] (x1,y1,x2,y2 original pixels, clipped), scores [B,C,N]."""
-        boxes, scores = self.head.decode(outputs)
-        return to_original_pixels(boxes, im_shape, scale_factor), scores
+    def decode_rows(self, outputs, im_shape, scale_factor):
+        """-> boxes [B,N,4] (x1,y1,x2,y2 original pixels, clipped), scores [B,N,C]."""
+        boxes, rows = self.head.decode_rows(outputs)
+        return to_original_pixels(boxes, im_shape, scale_factor), rows
 
     def prunable_params(self):
         return dense_prunable_params(self, ('cls_tower', 'box_tower'))

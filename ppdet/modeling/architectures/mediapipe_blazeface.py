@@ -163,9 +163,9 @@ class MediaPipeBlazeFace(BaseArch):
         return (self.input_size / sx, self.input_size / sy,
                 im_shape[:, 1:2] / sx, im_shape[:, 0:1] / sy)
 
-    def decode(self, outputs, im_shape, scale_factor):
+    def decode_rows(self, outputs, im_shape, scale_factor):
         """-> boxes [B,896,4] (x1, y1, x2, y2 in original pixels, clipped to the image) and
-        scores [B,1,896] (sigmoid of the clipped logits)."""
+        scores [B,896,1] (sigmoid of the clipped logits)."""
         reg, logits = outputs
         a = self.anchors
         cx = reg[:, :, 0] / self.box_scale * a[:, 2] + a[:, 0]       # [B, N], normalized
@@ -179,7 +179,7 @@ class MediaPipeBlazeFace(BaseArch):
         y2 = paddle.minimum((cy + h / 2) * ky, oh)
         boxes = paddle.stack([x1, y1, x2, y2], axis=-1)
         scores = F.sigmoid(paddle.clip(logits, -self.score_clip, self.score_clip))
-        return boxes, scores.transpose([0, 2, 1])
+        return boxes, scores
 
     def decode_keypoints(self, outputs, im_shape, scale_factor):
         """-> [B,896,K,2] keypoints (x, y) in original pixels (not clipped).  MediaPipe's

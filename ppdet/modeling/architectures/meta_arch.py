@@ -11,9 +11,14 @@ it (``@register``) and fills in what it has.  What generic code asks for:
   the loss reads; the train reader collates exactly these (glob patterns such as
   ``'reg_target*'`` are allowed for per-level targets).
 * ``decode(outputs, im_shape, scale_factor)`` -> ``boxes`` [B,N,4] in original
-  pixels and ``scores`` [B,C,N]: what an export without NMS returns.
+  pixels and ``scores`` [B,C,N]: what an export without NMS returns.  Or, instead,
+  ``decode_rows(...)`` -> the same with ``scores`` [B,N,C] (a row of class scores per
+  box, as a dense head computes them); ``decode`` is then its transpose.
 * ``post_process(outputs, im_shape, scale_factor)`` -> ``(bbox, bbox_num)`` (see
-  :mod:`ppdet.modeling.post_process`); the default is ``decode`` then ``self.nms``.
+  :mod:`ppdet.modeling.post_process`); the default is ``decode`` then ``self.nms``, or
+  for a family with ``decode_rows`` the rows straight into ``self.nms.nms_rows``: NMS's
+  candidate bound then gathers its K best rows, and the full score tensor is never
+  transposed (RetinaNet at 800: 120087 x 80 scores, two transposes, 25 ms a pass).
 * ``prunable_params()`` -> OrderedDict of user-facing name -> conv weight whose
   filters may be pruned (never an output conv).
 * ``float_only_layers()`` -> sub-layer names kept in float by quantization (the
@@ -70,12 +75,23 @@ class BaseArch(nn.Layer):
         self._missing('get_loss(outputs, inputs)')
 
     def decode(self, outputs, im_shape, scale_factor):
-        self._missing('decode(outputs, im_shape, scale_factor)')
+        if not self._has_rows():
+            self._missing('decode(outputs, im_shape, scale_factor) or decode_rows(...)')
+        boxes, rows = self.decode_rows(outputs, im_shape, scale_factor)
+        return boxes, rows.transpose([0, 2, 1])
+
+    def decode_rows(self, outputs, im_shape, scale_factor):
+        self._missing('decode_rows(outputs, im_shape, scale_factor)')
+
+    def _has_rows(self):
+        return type(self).decode_rows is not BaseArch.decode_rows
 
     def post_process(self, outputs, im_shape, scale_factor):
         nms = getattr(self, 'nms', None)
         if nms is None:
             self._missing('post_process (or an nms component)')
+        if self._has_rows() and hasattr(nms, 'nms_rows'):
+            return nms.nms_rows(*self.decode_rows(outputs, im_shape, scale_factor))
         boxes, scores = self.decode(outputs, im_shape, scale_factor)
         return nms(boxes, scores)
 

@@ -183,9 +183,9 @@ class FCOSHead(nn.Layer):
         return dense_distill_terms(s_logits, t_logits, self.boxes_from(points, s_dist),
                                    self.boxes_from(points, t_dist), s_ctr, t_ctr)
 
-    def decode(self, outputs):
-        """-> boxes [B,N,4] in input pixels, scores [B,C,N] = sigmoid(cls) * sigmoid(ctr)."""
+    def decode_rows(self, outputs):
+        """-> boxes [B,N,4] in input pixels, scores [B,N,C] = sigmoid(cls) * sigmoid(ctr)."""
         logits, dist, ctr_logits = self.flatten(outputs)
         points, _, _ = self.points(outputs)
         scores = F.sigmoid(logits) * F.sigmoid(ctr_logits).unsqueeze(-1)
-        return self.boxes_from(points, dist), scores.transpose([0, 2, 1])
+        return self.boxes_from(points, dist), scores

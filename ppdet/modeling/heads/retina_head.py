@@ -187,8 +187,8 @@ class RetinaHead(nn.Layer):
         return dense_distill_terms(s_logits, t_logits, dt.decode_deltas(anchors, s_deltas),
                                    dt.decode_deltas(anchors, t_deltas))
 
-    def decode(self, outputs):
-        """-> boxes [B,N,4] in input pixels, scores [B,C,N] (sigmoid)."""
+    def decode_rows(self, outputs):
+        """-> boxes [B,N,4] in input pixels, scores [B,N,C] (sigmoid)."""
         logits, deltas = self.flatten(outputs)
         boxes = dt.decode_deltas(self.anchors(outputs).unsqueeze(0), deltas)
-        return boxes, F.sigmoid(logits).transpose([0, 2, 1])
+        return boxes, F.sigmoid(logits)
