@@ -80,7 +80,8 @@ def measure(cfg, fp32_dir, out, fp32_ap, threads):
 
 
 def write_md(path, res):
-    lines = ['# Post-training int8 on the built-in YOLOv3: simulated vs deployed', '',
+    lines = ['# Post-training int8 on `%s`: simulated vs deployed'
+             % res.get('config', DEFAULT_CONFIG), '',
              'CPU: %s' % res['cpu'], '', 'CPU flags: `%s`' % ' '.join(res['cpu_flags']), '',
              'Model: `%s` (fp32 deployed AP %.2f). Calibration: %d TrainDataset images. '
              'Evaluation: EvalDataset (%s), COCO box AP x 100. Simulated: the fake-quant graph '
@@ -147,7 +148,7 @@ def main():
     if 'fp32_AP' not in res:
         res['fp32_AP'] = round(100 * evaluate_exported(cfg, args.model_dir,
                                                        cpu_threads=args.threads).primary, 2)
-    res.update(model_dir=args.model_dir, dataset_dir=d, calib_images=len(calib),
+    res.update(config=args.config or DEFAULT_CONFIG, model_dir=args.model_dir, dataset_dir=d, calib_images=len(calib),
                threads=args.threads, cpu=cpu_description(),
                cpu_flags=cpu_flags()['flags'].split(),
                date=datetime.datetime.now().strftime('%Y-%m-%d %H:%M'),
