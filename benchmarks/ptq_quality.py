@@ -148,8 +148,8 @@ def main():
     if 'fp32_AP' not in res:
         res['fp32_AP'] = round(100 * evaluate_exported(cfg, args.model_dir,
                                                        cpu_threads=args.threads).primary, 2)
-    res.update(config=args.config or DEFAULT_CONFIG, model_dir=args.model_dir, dataset_dir=d, calib_images=len(calib),
-               threads=args.threads, cpu=cpu_description(),
+    res.update(config=args.config or DEFAULT_CONFIG, model_dir=args.model_dir, dataset_dir=d,
+               calib_images=len(calib), threads=args.threads, cpu=cpu_description(),
                cpu_flags=cpu_flags()['flags'].split(),
                date=datetime.datetime.now().strftime('%Y-%m-%d %H:%M'),
                command='python benchmarks/ptq_quality.py ' + ' '.join(sys.argv[1:]))

@@ -415,8 +415,8 @@ def build_rows(work_dir, images, grid=QUICK_GRID, strategies=STRATEGIES, candida
 
 
 def _quantize_row(row, images, work_dir, qname, ptq_algo, extra):
-    """abs_max / ``ptq_algo`` PTQ of the fp32 ``row``'s export on ``images`` -> the int8 row
-    (``extra`` {'int8_outputs': True}: the output convs are quantized too)."""
+    """``ptq_algo`` PTQ of the fp32 ``row``'s export, calibrated on ``images`` -> the int8
+    row (``extra`` {'int8_outputs': True}: the output convs are quantized too)."""
     from ppdet.slim.quant import quantize_post
     qout = os.path.join(work_dir, qname)
     quantize_post(row['dir'], list(images), qout, algo=ptq_algo, batch_nums=len(images),
