@@ -11,7 +11,7 @@ python benchmarks/full_size_latency.py --stage build   # build/export/quantize o
 OMP_NUM_THREADS=1 python benchmarks/full_size_latency.py --quick --stage time
 
 Models are random-weight but their heads are set up like a trained detector's (see
-ppdet/benchmark/full_size.py: --candidates pairs per image pass the NMS score threshold),
+ppdet/benchmark/full_size.py: --candidates pairs pass the NMS score threshold on the timed photo),
 exported with pre-processing fused into the graph; int8 = abs_max PTQ on six scikit-image
 photos, run with oneDNN int8 kernels.  Builds are cached in --work_dir (manifest.json).
 Results: --out_dir/full_size_latency[_quick].{json,md}, with the CPU's flags and the load.
@@ -40,7 +40,7 @@ def build_parser():
     p.add_argument('--rounds', type=int, default=None, help='default 20; quick: 10')
     p.add_argument('--warmup', type=int, default=3)
     p.add_argument('--candidates', type=int, default=500,
-                   help='(box, class) pairs per image above the NMS score threshold')
+                   help='(box, class) pairs above the NMS score threshold on the timed photo')
     p.add_argument('--runtimes', default='paddle,onnx,onnx_int8',
                    help='paddle (fp32 and oneDNN int8 rows), onnx (onnxruntime fp32), onnx_int8 '
                         '(onnxruntime static QDQ int8 of the fp32 ONNX export)')

@@ -69,6 +69,13 @@ def test_build_and_time_a_thin_grid(photos, tmp_path):
     assert sorted(nms) == ['thin_96_baseline', 'thin_96_r578']
     assert nms['thin_96_baseline']['random_head_candidates'] > 5000
     assert 0 < nms['thin_96_baseline']['candidates'] < 200
+    # the head is set up on the timed photo (photos[0]): the table states that count
+    head = manifest['rows']['thin_96_baseline']['head']
+    assert cells['thin_96_baseline/paddle']['timed_candidates'] == \
+        nms['thin_96_baseline']['candidates']
+    assert head['counted_candidates'] == pytest.approx(
+        nms['thin_96_baseline']['candidates'], abs=1)
+    assert 30 <= head['counted_candidates'] <= 90, head
     assert cells['thin_96_r578_int8/paddle']['nms_ms'] == nms['thin_96_r578']['bounded_ms']
     # the output convs are quantized in that row only: more int8 convs than the default's
     assert _int8_convs(manifest['rows']['thin_96_r578_int8_outputs']['dir']) > _int8_convs(
@@ -93,6 +100,8 @@ def test_build_and_time_a_thin_grid(photos, tmp_path):
     assert '| r578 + int8 (output convs int8 too) | ' in md
     assert '| r578 + int8 | 0.' in md and '| onnxruntime int8 (QDQ) | fused |' in md
     assert 'NMS alone on thin_96_baseline: trained-like head' in md
+    base = cells['thin_96_baseline/paddle']
+    assert '| %d / %.0f |' % (base['timed_candidates'], base['mean_candidates']) in md
     assert res['cpu']['flags']
     # a later build asking for another outputs row quantizes the existing fp32 export
     params = os.path.join(manifest['rows']['thin_96_baseline']['dir'], 'model.pdiparams')
@@ -165,6 +174,11 @@ def test_trained_like_head_reaches_the_count_in_every_family(family, photos):
     assert info['mean_candidates'] == candidates_above(model, feeds)
     more = init_head_like_trained(model, feeds, candidates=120)
     assert more['mean_candidates'] > info['mean_candidates']
+    # the count can be set on one photo (the timed one) rather than on the mean
+    one = init_head_like_trained(model, feeds, candidates=40, count_feeds=feeds[1:])
+    assert 20 <= one['counted_candidates'] <= 60, one
+    assert one['counted_candidates'] == candidates_above(model, feeds[1:])
+    assert one['mean_candidates'] == candidates_above(model, feeds)
 
 
 def test_strategies_fit_or_are_refused_by_name():
