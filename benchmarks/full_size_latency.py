@@ -57,7 +57,9 @@ def build_parser():
                         'those fp32 convs cost')
     p.add_argument('--onednn_profile', action='store_true',
                    help='also list, per int8 row, the oneDNN primitives by data type '
-                        '(ONEDNN_VERBOSE in a child process): what still runs in fp32; and, '
+                        '(ONEDNN_VERBOSE in a child process): what still runs in fp32; per '
+                        'onnxruntime int8 row, its kernels the same way (onnxruntime\'s '
+                        'profiler: ppdet/benchmark/onnx_ops.py); and, '
                         'per pruned row (fp32 and int8), the speed-up ceiling of its pruning '
                         'plan (the layers it leaves alone keep their time: ppdet/benchmark/'
                         'pruning_ceiling.py)')
@@ -119,6 +121,12 @@ def main(argv=None):
             for name, row in manifest['rows'].items() if row['int8'] and row['fuse_preprocess'])
         result['pruning_ceiling'] = collections.OrderedDict(
             manifest_ceilings(manifest, result, threads[0], args.profile_passes))
+        if 'onnx_int8' in args.runtimes.split(','):
+            from ppdet.benchmark.onnx_ops import ort_profile
+            result['ort'] = collections.OrderedDict(
+                (name, ort_profile(row['dir'], row['onnx_int8'], threads=threads[0],
+                                   passes=args.profile_passes))
+                for name, row in manifest['rows'].items() if row.get('onnx_int8'))
         result['settings']['profile_passes'] = args.profile_passes
         write_json(stem + '.json', result)
     if args.op_profile:
@@ -196,6 +204,14 @@ def _onednn_sections(result):
         passes, thread)
     for name, summary in result['onednn'].items():
         md += '\n' + format_summary(name, summary)
+    if result.get('ort'):
+        md += ('\n## onnxruntime int8 kernels of the same models (each node\'s fastest of %d '
+               'passes, %d thread)\n\nThe twin of each Paddle int8 row: the static QDQ model '
+               'of its fp32 export.  "pass" is onnxruntime\'s fastest whole run, kernels and '
+               'what is between them.\n' % (passes, thread))
+        for name, summary in result['ort'].items():
+            md += '\n' + format_summary('%s, onnxruntime int8 (pass %.2f ms)' % (
+                name, summary['run_ms']), summary, 'onnxruntime kernels')
     return md + (
         '\n## Pruning ceiling: the speed-up a plan can reach on Paddle oneDNN\n\n'
         'Each pruned model against its baseline of the same precision (fp32 against fp32, '

@@ -119,9 +119,9 @@ def onednn_profile(model_dir, run_mode='paddle', threads=1, warmup=3, timeout=30
     return summarize(profile_records(model_dir, run_mode, threads, warmup, passes, timeout))
 
 
-def format_summary(name, summary):
-    lines = ['### %s: %.2f ms in oneDNN primitives, %.0f%% of it fp32' % (
-        name, summary['total_ms'], 100 * summary['fp32_share']), '',
+def format_summary(name, summary, unit='oneDNN primitives'):
+    lines = ['### %s: %.2f ms in %s, %.0f%% of it fp32' % (
+        name, summary['total_ms'], unit, 100 * summary['fp32_share']), '',
         '| primitive | source type | implementation | count | ms | share |',
         '|---|---|---|---|---|---|']
     for r in summary['rows']:

@@ -195,7 +195,8 @@ class OnnxPredictor(Predictor):
     NMS inside is run image by image and the outputs concatenated.
     """
 
-    def __init__(self, model_dir, infer_cfg=None, device='CPU', cpu_threads=1, onnx_file=None):
+    def __init__(self, model_dir, infer_cfg=None, device='CPU', cpu_threads=1, onnx_file=None,
+                 profile_prefix=None):
         super().__init__(model_dir, infer_cfg, cpu_threads)
         import onnxruntime as ort
         from .onnx import convert_to_onnx
@@ -214,6 +215,9 @@ class OnnxPredictor(Predictor):
         # idle spinning threads would steal the CPU from whatever runs next in this process
         opts.add_session_config_entry('session.intra_op.allow_spinning', '0')
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if profile_prefix:   # every node's kernel time, written by end_profiling()
+            opts.enable_profiling = True
+            opts.profile_file_prefix = profile_prefix
         self.session = ort.InferenceSession(self.onnx_file, opts, providers=providers)
         self.input_names = [i.name for i in self.session.get_inputs()]
         self._per_image = not self.infer_cfg.get('exclude_nms')
