@@ -416,9 +416,11 @@ def build_rows(work_dir, images, grid=QUICK_GRID, strategies=STRATEGIES, candida
                         dict(base, int8=False, dir=out), images, work_dir, qname, ptq_algo,
                         extra)
             write_json(path, manifest)
-            progress('%s %d %s: built in %.0f s, %.0f candidates per image (offset %.2f)'
+            progress('%s %d %s: built in %.0f s, %.0f candidates on the timed photo, %.0f per '
+                     'calibration photo (offset %.2f)'
                      % (config_name, size, strategy, time.time() - tic,
-                        head['mean_candidates'], head['objectness_offset']))
+                        head['counted_candidates'], head['mean_candidates'],
+                        head['objectness_offset']))
     if onnx:
         add_onnx_int8(manifest, images, progress)
         write_json(path, manifest)
