@@ -316,14 +316,14 @@ def _row_name(config_name, size, strategy, int8, fused, int8_outputs=False):
                                '_outputs' if int8_outputs else '', '' if fused else '_unfused')
 
 
-def _save_decoded(model, cfg, image, path):
-    """The decoded boxes [1,N,4] and scores [1,C,N] of ``image``: what enters NMS."""
+def _save_decoded(model, feed, path):
+    """The decoded boxes [1,N,4] and scores [1,C,N] of one pre-processed ``feed``: what
+    enters NMS."""
     import paddle
-    f = _feeds(cfg, [image])[0]
     with paddle.no_grad():
-        boxes, scores = model.decode(model(paddle.to_tensor(f['image'])),
-                                     paddle.to_tensor(f['im_shape']),
-                                     paddle.to_tensor(f['scale_factor']))
+        boxes, scores = model.decode(model(paddle.to_tensor(feed['image'])),
+                                     paddle.to_tensor(feed['im_shape']),
+                                     paddle.to_tensor(feed['scale_factor']))
     np.savez(path, boxes=boxes.numpy(), scores=scores.numpy())
     return path
 
@@ -382,11 +382,11 @@ def build_rows(work_dir, images, grid=QUICK_GRID, strategies=STRATEGIES, candida
             timing = images[0] if timing_image is None else timing_image
             os.makedirs(work_dir, exist_ok=True)
             stem = os.path.join(work_dir, '%s_%d_%s' % (config_name, size, strategy))
-            random_npz = _save_decoded(model, cfg, timing, stem + '_decoded_random_head.npz')
-            head = init_head_like_trained(model, feeds, candidates,
-                                          count_feeds=_feeds(cfg, [timing]))
+            timed_feed = _feeds(cfg, [timing])
+            random_npz = _save_decoded(model, timed_feed[0], stem + '_decoded_random_head.npz')
+            head = init_head_like_trained(model, feeds, candidates, count_feeds=timed_feed)
             flops = _gflops(model, size)
-            trained_npz = _save_decoded(model, cfg, timing, stem + '_decoded.npz')
+            trained_npz = _save_decoded(model, timed_feed[0], stem + '_decoded.npz')
             for fused in sorted({f for _, f in want}, reverse=True):
                 name = _row_name(config_name, size, strategy, False, fused)
                 out = os.path.join(work_dir, name)
@@ -485,16 +485,22 @@ def time_nms(decoded_npz, settings, rounds=20, pre_nms_top_k=None):
             t0 = time.perf_counter()
             nms.nms_rows(boxes, rows)
             samples.append((time.perf_counter() - t0) * 1e3)
-    return float(np.median(samples[2:])), int((d['scores'] > kw['score_threshold']).sum())
+    return float(np.median(samples[2:])), pairs_above(decoded_npz, kw['score_threshold'])
+
+
+def pairs_above(decoded_npz, score_threshold):
+    """(box, class) pairs of a saved decode (:func:`_save_decoded`) scoring above
+    ``score_threshold``: the load entering NMS."""
+    return int((np.load(decoded_npz)['scores'] > score_threshold).sum())
 
 
 def _timed_candidates(row):
-    """(box, class) pairs above the NMS threshold on the timed photo, from the fp32
-    model's saved decode (``None`` for rows built without one)."""
+    """The pairs above the NMS threshold on the timed photo, from the fp32 model's saved
+    decode (``None`` for rows built without one)."""
     path = row.get('decoded')
     if not path or not os.path.isfile(path):
         return None
-    return int((np.load(path)['scores'] > row['nms']['score_threshold']).sum())
+    return pairs_above(path, row['nms']['score_threshold'])
 
 
 RUNTIME_LABELS = {'paddle': 'Paddle oneDNN fp32', 'onnx': 'onnxruntime fp32',

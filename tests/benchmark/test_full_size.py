@@ -216,3 +216,13 @@ def test_a_family_row_builds_and_times(photos, tmp_path):
     assert sorted(cells) == sorted('%s/paddle' % r for r in rows)
     threshold = rows['face_96_baseline']['nms']['score_threshold']
     assert 'NMS score threshold %g,' % threshold in format_table(res)
+
+
+def test_pairs_above_counts_scores_strictly_above(tmp_path):
+    import numpy as np
+    from ppdet.benchmark.full_size import pairs_above
+    path = str(tmp_path / 'decoded.npz')
+    scores = np.array([[[0.01, 0.05, 0.2], [0.5, 0.05, 0.0]]], 'float32')   # [1, C=2, N=3]
+    np.savez(path, boxes=np.zeros((1, 3, 4), 'float32'), scores=scores)
+    assert pairs_above(path, 0.05) == 2
+    assert pairs_above(path, 0.0) == 5
