@@ -13,6 +13,7 @@ CUDA build with TensorRT), ``onnx`` (paddle2onnx + onnxruntime) and ``lite``
 (Paddle-Lite x86 ``.nb`` run inside the lite chroot, see :mod:`ppdet.deploy.lite`).
 """
 import os
+import shutil
 
 import numpy as np
 
@@ -83,13 +84,33 @@ class Predictor(object):
 
 # ---------------------------------------------------------------- Paddle Inference
 class PaddlePredictor(Predictor):
-    """Paddle Inference.  oneDNN is on by default in 2.6.2's Config: "off" must disable it."""
+    """Paddle Inference.  oneDNN is on by default in 2.6.2's Config: "off" must disable it.
+
+    With oneDNN, ``onednn_group_norm`` (default on) runs the program's ``group_norm`` ops as
+    ops oneDNN has kernels for (:mod:`ppdet.deploy.onednn_group_norm`; the export itself
+    is not changed)."""
 
     def __init__(self, model_dir, infer_cfg=None, device='CPU', cpu_threads=1,
-                 enable_mkldnn=True, enable_mkldnn_int8=False, **trt):
+                 enable_mkldnn=True, enable_mkldnn_int8=False, onednn_group_norm=True, **trt):
         super().__init__(model_dir, infer_cfg, cpu_threads)
         from paddle import inference
-        config = inference.Config(*model_files(model_dir))
+        from .onednn_group_norm import program_for_onednn
+        model_file, params_file = model_files(model_dir)
+        onednn = device != 'GPU' and (enable_mkldnn or enable_mkldnn_int8)
+        tmp = None
+        if onednn and onednn_group_norm:
+            model_file, tmp = program_for_onednn(model_file)
+        self.group_norms_rewritten = tmp is not None
+        try:
+            self._create(inference, model_file, params_file, device, enable_mkldnn,
+                         enable_mkldnn_int8, trt)
+        finally:
+            if tmp:
+                shutil.rmtree(tmp, ignore_errors=True)
+
+    def _create(self, inference, model_file, params_file, device, enable_mkldnn,
+                enable_mkldnn_int8, trt):
+        config = inference.Config(model_file, params_file)
         if device == 'GPU':
             config.enable_use_gpu(200, 0)
             self._configure_gpu(config, **trt)

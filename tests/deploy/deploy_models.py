@@ -57,6 +57,23 @@ class TinyDetector(nn.Layer):
                               keep_top_k=20, nms_threshold=0.45)
 
 
+class GroupNormTinyDetector(TinyDetector):
+    """:class:`TinyDetector` whose convs are followed by GroupNorm (as FCOS's head): the
+    programs the oneDNN GroupNorm rewrite works on."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.body = nn.Sequential(
+            nn.Conv2D(3, 8, 3, stride=2, padding=1), nn.GroupNorm(4, 8), nn.ReLU(),
+            nn.Conv2D(8, 16, 3, stride=2, padding=1), nn.GroupNorm(8, 16), nn.ReLU(),
+            nn.Conv2D(16, 16, 3, stride=2, padding=1), nn.ReLU())
+        for layer in self.body:
+            if isinstance(layer, nn.GroupNorm):       # not the identity affine
+                n = layer.weight.shape[0]
+                layer.weight.set_value(np.linspace(0.5, 1.5, n).astype('float32'))
+                layer.bias.set_value(np.linspace(-0.3, 0.3, n).astype('float32'))
+
+
 def _tiny_cfg(size):
     return {'architecture': 'TinyDetector', 'metric': 'COCO',
             'TestReader': {'inputs_def': {'image_shape': [3, size, size]},
@@ -70,9 +87,9 @@ def _tiny_cfg(size):
                                {'Permute': {}}]}}
 
 
-def export_tiny(out_dir, seed=0):
+def export_tiny(out_dir, seed=0, group_norm=False):
     paddle.seed(seed)
-    model = TinyDetector()
+    model = GroupNormTinyDetector() if group_norm else TinyDetector()
     model.eval()
     spec = [paddle.static.InputSpec([None, 3, TINY_SIZE, TINY_SIZE], 'float32', 'image'),
             paddle.static.InputSpec([None, 2], 'float32', 'im_shape'),
@@ -120,6 +137,11 @@ def synthetic_image(seed=0, h=96, w=128):
 @pytest.fixture(scope='session')
 def tiny_model_dir(tmp_path_factory):
     return export_tiny(str(tmp_path_factory.mktemp('tiny_export')))
+
+
+@pytest.fixture(scope='session')
+def group_norm_model_dir(tmp_path_factory):
+    return export_tiny(str(tmp_path_factory.mktemp('tiny_gn_export')), group_norm=True)
 
 
 @pytest.fixture(scope='session')
