@@ -43,7 +43,9 @@ def build_parser():
                    help='(box, class) pairs above the NMS score threshold on the timed photo')
     p.add_argument('--runtimes', default='paddle,onnx,onnx_int8',
                    help='paddle (fp32 and oneDNN int8 rows), onnx (onnxruntime fp32), onnx_int8 '
-                        '(onnxruntime static QDQ int8 of the fp32 ONNX export)')
+                        '(onnxruntime static QDQ int8 of the fp32 ONNX export), '
+                        'paddle_group_norm (a model with GroupNorm once more on Paddle, '
+                        'without running it as oneDNN ops: the twin of that rewrite)')
     p.add_argument('--strategies', default=None,
                    help='baseline, the seed presets (r578, sensity: YOLOv3 only) or '
                         'uniform_pNN (NN%% of every prunable conv\'s filters, any family); '

@@ -504,20 +504,37 @@ def _timed_candidates(row):
 
 
 RUNTIME_LABELS = {'paddle': 'Paddle oneDNN fp32', 'onnx': 'onnxruntime fp32',
-                  'onnx_int8': 'onnxruntime int8 (QDQ)'}
+                  'onnx_int8': 'onnxruntime int8 (QDQ)',
+                  'paddle_group_norm': 'Paddle oneDNN fp32, group_norm kernel'}
+# the twin of 'paddle' without the GroupNorm rewrite (ppdet.deploy.onednn_group_norm): only
+# for rows whose program has a group_norm
+GROUP_NORM_TWIN = 'paddle_group_norm'
+
+
+def _runtime_label(cell):
+    if cell['int8'] and cell['runtime'] in ('paddle', GROUP_NORM_TWIN):
+        return 'Paddle oneDNN int8' + (', group_norm kernel'
+                                       if cell['runtime'] == GROUP_NORM_TWIN else '')
+    return RUNTIME_LABELS[cell['runtime']]
 
 
 def _runtimes_for(row, runtimes):
+    from ppdet.deploy.onednn_group_norm import has_group_norm
+    twin = GROUP_NORM_TWIN in runtimes and has_group_norm(
+        os.path.join(row['dir'], 'model.pdmodel'))
+    paddle = [rt for rt in runtimes if rt == 'paddle' or (rt == GROUP_NORM_TWIN and twin)]
     if row['int8']:
-        return [rt for rt in runtimes if rt == 'paddle']
-    return [rt for rt in runtimes if rt == 'paddle' or (rt == 'onnx' and not row.get('no_onnx'))
-            or (rt == 'onnx_int8' and row.get('onnx_int8'))]
+        return paddle
+    return paddle + [rt for rt in runtimes if (rt == 'onnx' and not row.get('no_onnx'))
+                     or (rt == 'onnx_int8' and row.get('onnx_int8'))]
 
 
 def _detector(row, runtime, threads):
     from ppdet.deploy import Detector
     if runtime == 'onnx_int8':
         return Detector(row['dir'], 'onnx', cpu_threads=threads, onnx_file=row['onnx_int8'])
+    if runtime == GROUP_NORM_TWIN:
+        return Detector(row['dir'], 'paddle', cpu_threads=threads, onednn_group_norm=False)
     return Detector(row['dir'], runtime, cpu_threads=threads)
 
 
@@ -589,7 +606,7 @@ def time_rows(manifest, image, threads=(1,), rounds=10, warmup=3,
                 row = manifest['rows'][cell['row']]
                 if cell['int8'] and check_images:
                     parent = ('%s/onnx' % cell['row'] if cell['runtime'] == 'onnx_int8'
-                              else '%s/paddle' % row['parent'])
+                              else '%s/%s' % (row['parent'], cell['runtime']))
                     if parent in dets:
                         m = [match_detections(a, b) for a, b in zip(
                             dets[parent].predict(check_images), dets[key].predict(check_images))]
@@ -680,6 +697,13 @@ def format_table(result, note=''):
               'per-runtime memory figure).  onnxruntime int8 = static QDQ quantization of the '
               'fp32 ONNX export (per-channel int8 weights with reduce_range, uint8 '
               'activations, the same six photos); its agreement is with onnxruntime fp32.']
+    if any(c['runtime'] == GROUP_NORM_TWIN for g in result['groups']
+           for c in g['cells'].values()):
+        lines += ['', 'A model with GroupNorm runs it on Paddle oneDNN as oneDNN ops (pooled '
+                  'statistics and a per-channel scale and shift, '
+                  '`ppdet/deploy/onednn_group_norm.py`); "group_norm kernel" rows run the same '
+                  'model without that rewrite (Paddle\'s own kernel, with reorders around it), '
+                  'their int8 agreement against the fp32 row run the same way.']
     if note:
         lines += ['', note]
     for g in result['groups']:
@@ -696,8 +720,7 @@ def format_table(result, note=''):
             lines.append('| %s | %s | %s | %s | %.1f | %s | %.1f / %.1f / %.1f | %.1f%% | %s | '
                          '%s / %.0f | %d | %.0f | %s |' % (
                              label, '%.2f' % c['gflops'] if c.get('gflops') else '-',
-                             'Paddle oneDNN int8' if c['int8'] and c['runtime'] == 'paddle'
-                             else RUNTIME_LABELS[c['runtime']],
+                             _runtime_label(c),
                              'fused' if c['fuse_preprocess'] else 'Python',
                              c['median_ms'], '%.2fx' % c['ratio'] if c['ratio'] else '-',
                              c['preprocess_ms'], c['inference_ms'], c['postprocess_ms'],

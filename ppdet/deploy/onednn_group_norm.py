@@ -28,7 +28,7 @@ import paddle
 from ppdet.utils.fileio import atomic_write
 from ppdet.utils.static_graph import op_consumers, static_mode
 
-__all__ = ['group_norms_as_pools', 'program_for_onednn']
+__all__ = ['group_norms_as_pools', 'program_for_onednn', 'has_group_norm']
 
 
 def _rewritable(block, op):
@@ -123,6 +123,12 @@ def group_norms_as_pools(block):
     for op, (channels, groups) in hits:
         _replace(block, op, channels, groups)
     return len(hits)
+
+
+def has_group_norm(model_file):
+    """Whether the saved program may hold a ``group_norm`` (a byte search: no parsing)."""
+    with open(model_file, 'rb') as f:
+        return b'group_norm' in f.read()
 
 
 def program_for_onednn(model_file):

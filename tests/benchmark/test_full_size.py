@@ -226,3 +226,29 @@ def test_pairs_above_counts_scores_strictly_above(tmp_path):
     np.savez(path, boxes=np.zeros((1, 3, 4), 'float32'), scores=scores)
     assert pairs_above(path, 0.05) == 2
     assert pairs_above(path, 0.0) == 5
+
+
+def test_a_group_norm_model_is_timed_beside_its_twin(photos, tmp_path):
+    """FCOS with a GroupNorm head: every Paddle row is timed with GroupNorm run as oneDNN
+    ops and, as the twin, with Paddle's group_norm kernel; int8 agreement within each."""
+    from ppdet.benchmark.full_size import GROUP_NORM_TWIN
+    manifest = build_rows(str(tmp_path), photos, grid=(('fcos', FAMILY_SIZE),),
+                          strategies=('baseline',), candidates=40, unfused=(),
+                          configs={'fcos': FAMILY_CONFIGS['fcos']}, onnx=False,
+                          overrides=['FCOSHead.norm_type=gn', 'FCOSHead.norm_per_level=false'],
+                          progress=lambda m: None)
+    res = time_rows(manifest, photos[0], threads=(1,), rounds=1, warmup=1,
+                    runtimes=('paddle', GROUP_NORM_TWIN), check_images=photos,
+                    progress=lambda m: None)
+    cells = res['groups'][0]['cells']
+    assert sorted(cells) == ['fcos_96_baseline/paddle', 'fcos_96_baseline/paddle_group_norm',
+                             'fcos_96_baseline_int8/paddle',
+                             'fcos_96_baseline_int8/paddle_group_norm']
+    for runtime in ('paddle', GROUP_NORM_TWIN):
+        assert 0 <= cells['fcos_96_baseline_int8/%s' % runtime]['agreement'] <= 1
+    assert cells['fcos_96_baseline/paddle']['ratio'] == 1.0
+    assert cells['fcos_96_baseline/paddle']['detections'] == \
+        cells['fcos_96_baseline/paddle_group_norm']['detections']
+    md = format_table(res)
+    assert '| Paddle oneDNN fp32, group_norm kernel |' in md
+    assert '| Paddle oneDNN int8, group_norm kernel |' in md and 'onednn_group_norm.py' in md
