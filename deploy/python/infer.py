@@ -48,6 +48,9 @@ def build_parser():
                    help='oneDNN on the CPU (paddle run mode)')
     p.add_argument('--enable_mkldnn_int8', type=str2bool, nargs='?', const=True, default=None,
                    help='oneDNN int8 kernels; default: on for quantized exports')
+    p.add_argument('--onednn_group_norm', type=str2bool, nargs='?', const=True, default=True,
+                   help='with oneDNN, run GroupNorm as oneDNN ops (Paddle has no oneDNN '
+                        'group_norm kernel); false: Paddle\'s own kernel')
     p.add_argument('--batch_size', type=int, default=1)
     p.add_argument('--threshold', type=float, default=None,
                    help='drawing/printing score threshold; default: draw_threshold of infer_cfg.yml')
@@ -169,6 +172,8 @@ def print_benchmark(det, args):
           'warmup=%d repeats=%d fuse_preprocess=%s'
           % (args.run_mode, args.device, args.cpu_threads, args.enable_mkldnn, args.batch_size,
              args.warmup, args.repeats, bool(det.infer_cfg.get('fuse_preprocess'))))
+    if hasattr(det.predictor, 'group_norms_rewritten'):
+        print('  group_norm run as oneDNN ops: %s' % det.predictor.group_norms_rewritten)
     summary = det.timer.summary()
     split = stage_split(summary)
     for stage in STAGES + ('end_to_end',):
@@ -192,7 +197,9 @@ def main(argv=None):
     if args.repeats is None:
         args.repeats = 50 if args.run_benchmark else 1
     from ppdet.deploy import Detector
-    det = Detector(args.model_dir, args.run_mode, device=args.device,
+    paddle_kw = ({'onednn_group_norm': args.onednn_group_norm}
+                 if args.run_mode == 'paddle' else {})
+    det = Detector(args.model_dir, args.run_mode, device=args.device, **paddle_kw,
                    cpu_threads=args.cpu_threads, enable_mkldnn=args.enable_mkldnn,
                    enable_mkldnn_int8=args.enable_mkldnn_int8, batch_size=args.batch_size,
                    trt_min_shape=args.trt_min_shape, trt_max_shape=args.trt_max_shape,

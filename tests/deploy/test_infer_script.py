@@ -101,3 +101,17 @@ def test_tensorrt_on_a_cpu_build_exits_with_the_message(tiny_model_dir, image_di
                                   'TensorRT (paddlepaddle-gpu + TensorRT libs); this Paddle '
                                   'build has no CUDA')
     assert 'Traceback' not in proc.stderr
+
+
+def test_group_norm_flag_gives_the_same_detections(infer, group_norm_model_dir, image_dir,
+                                                   tmp_path, capsys):
+    texts = []
+    for flag in ('true', 'false'):
+        infer.main(['--model_dir', group_norm_model_dir, '--image_dir', str(image_dir),
+                    '--output_dir', str(tmp_path / 'out'), '--threshold', '0.3',
+                    '--onednn_group_norm', flag, '--run_benchmark', '--warmup', '1',
+                    '--repeats', '2'])
+        out = capsys.readouterr().out
+        assert 'group_norm run as oneDNN ops: %s' % (flag == 'true') in out
+        texts.append([line for line in out.splitlines() if 'detections' in line])
+    assert texts[0] and texts[0] == texts[1]
