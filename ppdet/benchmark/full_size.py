@@ -457,14 +457,6 @@ def add_onnx_int8(manifest, images, progress=print):
 
 
 # -- timing ------------------------------------------------------------------------------
-def _rss_mb():
-    with open('/proc/self/status') as f:
-        for line in f:
-            if line.startswith('VmRSS:'):
-                return int(line.split()[1]) / 1024.0
-    return 0.0
-
-
 def time_nms(decoded_npz, settings, rounds=20, pre_nms_top_k=None):
     """Median ms of the exported post-process's NMS (the candidate bound, then
     ``multiclass_nms3``) on the saved decoded boxes / scores, in this process's threads;
@@ -538,12 +530,98 @@ def _detector(row, runtime, threads):
     return Detector(row['dir'], runtime, cpu_threads=threads)
 
 
+# memory to keep free while loading a group's configurations (MiB); a chunk closes when
+# the next row's estimate would eat into it
+MEMORY_RESERVE_MB = 2048
+
+
+def _is_anchor(cell):
+    """The row every speed-up of a group is against: baseline, Paddle fp32, fused pre."""
+    return (not cell['int8'] and cell['strategy'] == 'baseline' and
+            cell['runtime'] == 'paddle' and cell['fuse_preprocess'])
+
+
+def _load_cell(manifest, name, rt, t, image, warmup):
+    from ppdet.deploy.memory import rss_mb
+    row = manifest['rows'][name]
+    before = rss_mb()
+    det = _detector(row, rt, t)
+    det.warm_up([image], warmup)
+    return det, {'row': name, 'runtime': rt, 'strategy': row['strategy'],
+                 'int8': row['int8'] or rt == 'onnx_int8',
+                 'fuse_preprocess': row['fuse_preprocess'],
+                 'int8_outputs': bool(row.get('int8_outputs')),
+                 'mean_candidates': row['head']['mean_candidates'],
+                 'timed_candidates': _timed_candidates(row),
+                 'nms': row.get('nms'),
+                 'gflops': row.get('gflops'),
+                 'rss_added_mb': rss_mb() - before}
+
+
+def _fits(loaded_mb, largest_mb, n_next, reserve_mb, available_mb):
+    """Whether a row of ``n_next`` more configurations may join the chunk in memory: what
+    the machine has left must cover them (1.5x the largest configuration loaded so far
+    each), half again of what is loaded (the first timed rounds grow each configuration's
+    memory by ~30%, measured on FCOS at 800) and ``reserve_mb``.  Unknown memory: yes."""
+    if available_mb is None:
+        return True
+    return available_mb - 0.5 * loaded_mb - 1.5 * largest_mb * n_next >= reserve_mb
+
+
+def _time_chunk(manifest, pending, anchor, t, image, rounds, warmup, pause_s, check_images,
+                progress, label, reserve_mb, largest_mb):
+    """Load rows off the front of ``pending`` (a list of (row name, runtimes), consumed)
+    while they fit in memory (:func:`_fits`; the first always loads), plus the group's
+    ``anchor`` (row name, runtime) first when given, time them interleaved, close them.
+
+    -> (cells of the rows taken, the anchor's median in this run or None, predictions on
+    ``check_images`` per key, the largest configuration's MiB)."""
+    from ppdet.deploy.benchmark import interleaved_latency, stage_split
+    from ppdet.deploy.memory import available_mb
+    dets, cells, keys = collections.OrderedDict(), collections.OrderedDict(), []
+
+    def load(name, rt):
+        key = '%s/%s' % (name, rt)
+        dets[key], cells[key] = _load_cell(manifest, name, rt, t, image, warmup)
+        return cells[key]['rss_added_mb']
+
+    if anchor:
+        largest_mb = max(largest_mb, load(*anchor))
+    while pending:
+        name, rts = pending[0]
+        loaded = sum(c['rss_added_mb'] for c in cells.values())
+        if keys and not _fits(loaded, largest_mb, len(rts), reserve_mb, available_mb()):
+            break
+        pending.pop(0)
+        for rt in rts:
+            largest_mb = max(largest_mb, load(name, rt))
+            keys.append('%s/%s' % (name, rt))
+    progress('%s: timing %d configurations, %d rounds' % (label, len(dets), rounds))
+    res = interleaved_latency(
+        collections.OrderedDict((k, (lambda d=d: d.predict([image]))) for k, d in dets.items()),
+        repeats=rounds, warmup=0, pause_s=pause_s)
+    preds, anchor_ms = {}, None
+    for key, det in dets.items():
+        cell = cells[key]
+        cell.update(median_ms=res['median_ms'][key], p90_ms=res['p90_ms'][key])
+        cell.update(stage_split(det.timer.summary()))
+        cell['detections'] = int(len(det.predict([image])[0]))
+        if _is_anchor(cell):
+            anchor_ms = cell['median_ms']
+        if check_images:
+            preds[key] = det.predict(check_images)
+        det.close()
+    return (collections.OrderedDict((k, cells[k]) for k in keys), anchor_ms, preds,
+            largest_mb)
+
+
 def time_rows(manifest, image, threads=(1,), rounds=10, warmup=3,
               runtimes=('paddle', 'onnx', 'onnx_int8'),
-              check_images=None, pause_s=None, progress=print):
+              check_images=None, pause_s=None, progress=print,
+              memory_reserve_mb=MEMORY_RESERVE_MB):
     """Time every manifest row end to end, per (config, size, threads) group interleaved.
 
-    -> {'settings', 'cpu', 'groups': [{config, input_size, threads, cells: {key: cell}}]}
+    -> {'settings', 'cpu', 'groups': [{config, input_size, threads, chunks, cells: {key: cell}}]}
     where a cell has the end-to-end ``median_ms`` / ``p90_ms`` over the rounds, the stage
     means and shares (``preprocess_ms`` ...), ``ratio`` (speed-up vs the group's baseline
     Paddle fp32 row), ``rss_added_mb`` (VmRSS added by loading + warm-up: every runtime is in
@@ -551,8 +629,13 @@ def time_rows(manifest, image, threads=(1,), rounds=10, warmup=3,
     ``agreement`` with the fp32 parent on ``check_images`` (onnxruntime int8: with the same
     row's onnxruntime fp32).  ``pause_s``: the sleep before each timed run (default
     :func:`~ppdet.deploy.benchmark.idle_pause_s` of the group's thread count).
+
+    A group whose configurations do not fit in memory at once (e.g. R50 models at 800 with
+    every runtime: ~0.7 GB each) is timed in chunks (:func:`_time_chunk`); each later chunk
+    times the baseline fp32 row again beside its rows, and their speed-ups are against that
+    interleaved run of it.  ``cell['chunk']`` says which chunk timed a cell.
     """
-    from ppdet.deploy.benchmark import idle_pause_s, interleaved_latency, stage_split
+    from ppdet.deploy.benchmark import idle_pause_s
     from ppdet.deploy.compare import match_detections
     groups = collections.OrderedDict()
     for name, row in manifest['rows'].items():
@@ -566,55 +649,39 @@ def time_rows(manifest, image, threads=(1,), rounds=10, warmup=3,
            'cpu': cpu_flags(), 'date': time.strftime('%Y-%m-%d %H:%M %Z'),
            'load_avg_start': list(os.getloadavg()), 'groups': []}
     for (config_name, size), names in groups.items():
+        anchor = next(((n, 'paddle') for n in names
+                       if manifest['rows'][n]['strategy'] == 'baseline'
+                       and not manifest['rows'][n]['int8']
+                       and manifest['rows'][n]['fuse_preprocess']
+                       and 'paddle' in _runtimes_for(manifest['rows'][n], runtimes)), None)
         for t in threads:
-            dets, cells = collections.OrderedDict(), collections.OrderedDict()
-            for name in names:
-                row = manifest['rows'][name]
-                for rt in _runtimes_for(row, runtimes):
-                    key = '%s/%s' % (name, rt)
-                    before = _rss_mb()
-                    det = _detector(row, rt, t)
-                    det.warm_up([image], warmup)
-                    dets[key] = det
-                    cells[key] = {'row': name, 'runtime': rt, 'strategy': row['strategy'],
-                                  'int8': row['int8'] or rt == 'onnx_int8',
-                                  'fuse_preprocess': row['fuse_preprocess'],
-                                  'int8_outputs': bool(row.get('int8_outputs')),
-                                  'mean_candidates': row['head']['mean_candidates'],
-                                  'timed_candidates': _timed_candidates(row),
-                                  'nms': row.get('nms'),
-                                  'gflops': row.get('gflops'),
-                                  'rss_added_mb': _rss_mb() - before}
-            progress('%s %d, %d thread(s): timing %d configurations, %d rounds'
-                     % (config_name, size, t, len(dets), rounds))
-            res = interleaved_latency(
-                collections.OrderedDict((k, (lambda d=d: d.predict([image]))) for k, d in
-                                        dets.items()), repeats=rounds, warmup=0,
-                pause_s=pauses[t])
-            base_key = None
-            for key, det in dets.items():
-                cell = cells[key]
-                cell.update(median_ms=res['median_ms'][key], p90_ms=res['p90_ms'][key])
-                cell.update(stage_split(det.timer.summary()))
-                cell['detections'] = int(len(det.predict([image])[0]))
-                if not cell['int8'] and cell['strategy'] == 'baseline' and \
-                        cell['runtime'] == 'paddle' and cell['fuse_preprocess']:
-                    base_key = key
+            cells, preds, largest = collections.OrderedDict(), {}, 0.0
+            pending = [(n, _runtimes_for(manifest['rows'][n], runtimes)) for n in names]
+            pending = sorted([(n, rts) for n, rts in pending if rts],
+                             key=lambda nr: not anchor or nr[0] != anchor[0])
+            index = 0
+            while pending:
+                label = '%s %d, %d thread(s)%s' % (config_name, size, t,
+                                                   ', chunk %d' % (index + 1) if index else '')
+                got, anchor_ms, got_preds, largest = _time_chunk(
+                    manifest, pending, anchor if index else None, t, image, rounds, warmup,
+                    pauses[t], check_images, progress, label, memory_reserve_mb, largest)
+                for cell in got.values():
+                    cell['chunk'] = index
+                    cell['ratio'] = anchor_ms / cell['median_ms'] if anchor_ms else None
+                cells.update(got)
+                preds.update(got_preds)
+                index += 1
             for key, cell in cells.items():
-                cell['ratio'] = (cells[base_key]['median_ms'] / cell['median_ms']
-                                 if base_key else None)
                 row = manifest['rows'][cell['row']]
                 if cell['int8'] and check_images:
                     parent = ('%s/onnx' % cell['row'] if cell['runtime'] == 'onnx_int8'
                               else '%s/%s' % (row['parent'], cell['runtime']))
-                    if parent in dets:
-                        m = [match_detections(a, b) for a, b in zip(
-                            dets[parent].predict(check_images), dets[key].predict(check_images))]
+                    if parent in preds:
+                        m = [match_detections(a, b) for a, b in zip(preds[parent], preds[key])]
                         cell['agreement'] = (sum(x['matched'] for x in m) /
                                              float(max(1, sum(max(x['n_a'], x['n_b'])
                                                               for x in m))))
-            for det in dets.values():
-                det.close()
             nms = _nms_group(manifest, names, t, rounds)
             for cell in cells.values():
                 row = manifest['rows'][cell['row']]
@@ -623,7 +690,7 @@ def time_rows(manifest, image, threads=(1,), rounds=10, warmup=3,
                     cell['nms_ms'] = nms[key]['bounded_ms']
                     cell['nms_share'] = cell['nms_ms'] / cell['end_to_end_ms']
             out['groups'].append({'config': config_name, 'input_size': size, 'threads': t,
-                                  'cells': cells, 'nms': nms})
+                                  'chunks': index, 'cells': cells, 'nms': nms})
     out['load_avg_end'] = list(os.getloadavg())
     return out
 
@@ -708,8 +775,15 @@ def format_table(result, note=''):
         lines += ['', note]
     for g in result['groups']:
         lines += ['', '## %s at %d, %d thread(s)' % (g['config'], g['input_size'], g['threads']),
-                  '', _nms_line(g['cells'].values()),
-                  '', '| model | GFLOPs | runtime | pre | end to end (ms, median) | speed-up | '
+                  '', _nms_line(g['cells'].values())]
+        if g.get('chunks', 1) > 1:
+            lines += ['', 'Too many configurations to hold in memory at once: timed in %d '
+                      'chunks, each later one with the baseline Paddle fp32 row again, against '
+                      'which its rows\' speed-ups are (%s).' % (g['chunks'], '; '.join(
+                          'chunk %d: %d configurations' % (i + 1, sum(
+                              c.get('chunk', 0) == i for c in g['cells'].values()))
+                          for i in range(g['chunks'])))]
+        lines += ['', '| model | GFLOPs | runtime | pre | end to end (ms, median) | speed-up | '
                   'pre / infer / post (ms, means) | pre+post share | NMS alone (ms; share) | '
                   'candidates > thr (timed / mean) | detections | RSS added (MB) | '
                   'int8 agreement |',

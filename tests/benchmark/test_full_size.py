@@ -54,6 +54,7 @@ def test_build_and_time_a_thin_grid(photos, tmp_path):
         'thin_96_r578/onnx_int8', 'thin_96_r578_int8/paddle',
         'thin_96_r578_int8_outputs/paddle', 'thin_96_r578_int8_unfused/paddle'])
     assert cells['thin_96_baseline/paddle']['ratio'] == 1.0
+    assert res['groups'][0]['chunks'] == 1                  # a thin grid fits in memory
     assert res['settings']['pause_s'] == {'1': 0.05}
     for c in cells.values():
         # the stages run inside each end-to-end pass, so their means add up to at most its
@@ -77,6 +78,19 @@ def test_build_and_time_a_thin_grid(photos, tmp_path):
         nms['thin_96_baseline']['candidates'], abs=1)
     assert 30 <= head['counted_candidates'] <= 90, head
     assert cells['thin_96_r578_int8/paddle']['nms_ms'] == nms['thin_96_r578']['bounded_ms']
+    # with no memory to spare every row is a chunk of its own, timed beside the baseline fp32
+    # row again; the int8 agreement still finds its parent in another chunk
+    chunked = time_rows(manifest, photos[0], threads=(1,), rounds=1, warmup=1,
+                        runtimes=('paddle',), check_images=photos, progress=lambda m: None,
+                        memory_reserve_mb=10 ** 9)
+    group = chunked['groups'][0]
+    assert group['chunks'] == len(manifest['rows'])
+    assert list(group['cells'])[0] == 'thin_96_baseline/paddle'
+    assert sorted(c['chunk'] for c in group['cells'].values()) == list(range(group['chunks']))
+    assert group['cells']['thin_96_baseline/paddle']['ratio'] == 1.0
+    assert all(c['ratio'] > 0 for c in group['cells'].values())
+    assert 0 <= group['cells']['thin_96_r578_int8/paddle']['agreement'] <= 1
+    assert 'timed in %d chunks' % group['chunks'] in format_table(chunked)
     # the output convs are quantized in that row only: more int8 convs than the default's
     assert _int8_convs(manifest['rows']['thin_96_r578_int8_outputs']['dir']) > _int8_convs(
         manifest['rows']['thin_96_r578_int8']['dir'])
@@ -216,6 +230,14 @@ def test_a_family_row_builds_and_times(photos, tmp_path):
     assert sorted(cells) == sorted('%s/paddle' % r for r in rows)
     threshold = rows['face_96_baseline']['nms']['score_threshold']
     assert 'NMS score threshold %g,' % threshold in format_table(res)
+
+
+def test_a_row_joins_the_chunk_only_while_memory_is_left():
+    from ppdet.benchmark.full_size import _fits
+    # 10 GB free, 4 GB loaded (+2 GB growth), next row 2 x 1 GB (x1.5), 2 GB reserve
+    assert _fits(4096, 1024, 2, 2048, 10240)
+    assert not _fits(4096, 1024, 2, 2048, 6144)
+    assert _fits(4096, 1024, 2, 2048, None)             # no /proc/meminfo: load as before
 
 
 def test_pairs_above_counts_scores_strictly_above(tmp_path):
