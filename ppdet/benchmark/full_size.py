@@ -609,7 +609,10 @@ def _time_chunk(manifest, pending, anchor, t, image, rounds, warmup, pause_s, ch
         if _is_anchor(cell):
             anchor_ms = cell['median_ms']
         if check_images:
-            preds[key] = det.predict(check_images)
+            # one photo at a time, at the timed batch size: a batch of six R50 passes at 800
+            # added 1.6 GB per configuration that closing it did not give back (measured;
+            # sixteen of them were what the OOM killer stopped at 24 GB)
+            preds[key] = [det.predict([im])[0] for im in check_images]
         det.close()
     return (collections.OrderedDict((k, cells[k]) for k in keys), anchor_ms, preds,
             largest_mb)
