@@ -535,10 +535,11 @@ def _detector(row, runtime, threads):
 MEMORY_RESERVE_MB = 2048
 
 
-def _is_anchor(cell):
-    """The row every speed-up of a group is against: baseline, Paddle fp32, fused pre."""
-    return (not cell['int8'] and cell['strategy'] == 'baseline' and
-            cell['runtime'] == 'paddle' and cell['fuse_preprocess'])
+def _is_anchor(row, runtime):
+    """The configuration every speed-up of a group is against: baseline, Paddle fp32, fused
+    pre-processing."""
+    return (runtime == 'paddle' and not row['int8'] and row['strategy'] == 'baseline' and
+            row['fuse_preprocess'])
 
 
 def _load_cell(manifest, name, rt, t, image, warmup):
@@ -606,7 +607,7 @@ def _time_chunk(manifest, pending, anchor, t, image, rounds, warmup, pause_s, ch
         cell.update(median_ms=res['median_ms'][key], p90_ms=res['p90_ms'][key])
         cell.update(stage_split(det.timer.summary()))
         cell['detections'] = int(len(det.predict([image])[0]))
-        if _is_anchor(cell):
+        if _is_anchor(manifest['rows'][cell['row']], cell['runtime']):
             anchor_ms = cell['median_ms']
         if check_images:
             # one photo at a time, at the timed batch size: a batch of six R50 passes at 800
@@ -652,10 +653,7 @@ def time_rows(manifest, image, threads=(1,), rounds=10, warmup=3,
            'cpu': cpu_flags(), 'date': time.strftime('%Y-%m-%d %H:%M %Z'),
            'load_avg_start': list(os.getloadavg()), 'groups': []}
     for (config_name, size), names in groups.items():
-        anchor = next(((n, 'paddle') for n in names
-                       if manifest['rows'][n]['strategy'] == 'baseline'
-                       and not manifest['rows'][n]['int8']
-                       and manifest['rows'][n]['fuse_preprocess']
+        anchor = next(((n, 'paddle') for n in names if _is_anchor(manifest['rows'][n], 'paddle')
                        and 'paddle' in _runtimes_for(manifest['rows'][n], runtimes)), None)
         for t in threads:
             cells, preds, largest = collections.OrderedDict(), {}, 0.0
