@@ -54,7 +54,14 @@ def check_export_matches_dygraph(config, weights, feeds, directory, require_boxe
             np.testing.assert_allclose(got['scores'], scores.numpy(), rtol=1e-4, atol=1e-5)
         else:
             assert got['bbox_num'].tolist() == bbox_num.numpy().tolist()
-            np.testing.assert_allclose(got['bbox'], bbox.numpy(), rtol=1e-4, atol=1e-3)
+            # image by image as a set, each row within assert_allclose's rtol 1e-4, atol 1e-3:
+            # tied scores (a trained head saturates at 1.0) come out of NMS in an order that
+            # differs between CPUs (an AVX2-only CPU swapped two rows of equal score)
+            ends = np.cumsum(got['bbox_num'])
+            for ref, mine in zip(np.split(bbox.numpy(), ends[:-1]),
+                                 np.split(got['bbox'], ends[:-1])):
+                assert_same_rows(ref, mine, 'Paddle Inference', lambda r, g: r[0] == g[0] and
+                                 np.allclose(g, r, rtol=1e-4, atol=1e-3))
             check_onnx_matches_paddle(out, feeds)
 
 
@@ -91,10 +98,16 @@ def check_onnx_matches_paddle(model_dir, feeds):
         assert got['bbox_num'].tolist() == ref['bbox_num'].tolist()
         a = ref['bbox'].reshape(-1, 6)[ref['bbox'].reshape(-1, 6)[:, 0] >= 0]
         b = got['bbox'].reshape(-1, 6)[got['bbox'].reshape(-1, 6)[:, 0] >= 0]
-        assert len(a) == len(b)
-        unused = list(range(len(b)))
-        for row in a:
-            close = [j for j in unused if abs(b[j, 0] - row[0]) == 0 and
-                     abs(b[j, 1] - row[1]) < 1e-4 and np.abs(b[j, 2:] - row[2:]).max() < 1e-2]
-            assert close, ('no onnxruntime row for Paddle row', row.tolist())
-            unused.remove(close[0])
+        assert_same_rows(a, b, 'onnxruntime', lambda r, g: r[0] == g[0] and
+                         abs(g[1] - r[1]) < 1e-4 and np.abs(g[2:] - r[2:]).max() < 1e-2)
+
+
+def assert_same_rows(ref, got, runtime, close):
+    """Detection rows as a set: every row of ``ref`` has a row of ``got`` of its own with
+    ``close(ref_row, got_row)``, and there are as many of each."""
+    assert len(ref) == len(got), (len(ref), len(got))
+    unused = list(range(len(got)))
+    for row in ref:
+        hit = [j for j in unused if close(row, got[j])]
+        assert hit, ('no %s row for' % runtime, row.tolist())
+        unused.remove(hit[0])
