@@ -306,6 +306,7 @@ def run_ptq(model_dir, feeds, out_dir, algo='hist', batch_size=1,
             weight_quantize_type='channel_wise_abs_max', skip_tensor_list=None,
             onnx_format=False, hist_percent=0.9999):
     from paddleslim.quant import quant_post_static
+    from ppdet.slim.kl_threshold import fast_kl_search
     from ppdet.utils.static_graph import load_program, static_mode
     # the model's own inputs (a bare network export feeds only 'image')
     names = [n for n in load_program(model_dir)[1] if n in FEED_NAMES]
@@ -314,7 +315,7 @@ def run_ptq(model_dir, feeds, out_dir, algo='hist', batch_size=1,
         exe = paddle.static.Executor(paddle.CPUPlace())
         batches = (len(feeds) + batch_size - 1) // batch_size
         scope = paddle.static.Scope()  # PTQ loads the model into the current scope: keep it apart
-        with paddle.static.scope_guard(scope):
+        with paddle.static.scope_guard(scope), fast_kl_search():
             quant_post_static(
                 exe, str(model_dir), str(out_dir), data_loader=loader,
                 model_filename=MODEL_FILE, params_filename=PARAMS_FILE,

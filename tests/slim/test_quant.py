@@ -11,11 +11,14 @@ import numpy as np
 import paddle
 import pytest
 import yaml
+from paddle.static.quantization.cal_kl_threshold import cal_kl_threshold
 
 import ppdet.modeling  # noqa: F401
 from ppdet.core.workspace import create
 from ppdet.engine.export import export_model, write_infer_cfg
 from ppdet.deploy.infer_cfg import write_param_names
+import ppdet.slim.kl_threshold as kl_module
+from ppdet.slim.kl_threshold import kl_threshold
 from ppdet.slim.quant import (QUANTIZABLE_OP_TYPES, calibration_feeds, quantize_post,
                               quantize_post_with_report, resolve_skip_layers, stack_feeds)
 from ppdet.slim.quant_report import format_table, load_program, write_report
@@ -194,3 +197,23 @@ def test_compare_int8_refuses_speedup_when_detections_disagree(tmp_path):
     assert entry['agreement']['agrees'] is False
     assert entry['speedup'] is None and 'no speed-up is reported' in entry['refused']
     assert set(result['median_ms']) == {'paddle_fp32', 'paddle_int8'}
+
+
+def test_kl_calibration_uses_the_numpy_search(bare_fp32, tmp_path, monkeypatch):
+    """A KL calibration of the tiny export asks ppdet.slim.kl_threshold for every activation's
+    threshold; on the histograms it collected, Paddle's search gives the same (checked on
+    eight of them: Paddle's takes ~0.2 s each)."""
+    calls = []
+
+    def counted(hist, width, bits):
+        calls.append((hist.copy(), width, bits))
+        return kl_threshold(hist, width, bits)
+
+    monkeypatch.setattr(kl_module, 'kl_threshold', counted)
+    out = quantize_post(bare_fp32, images(2), str(tmp_path / 'int8'), algo='KL', batch_nums=2)
+    assert os.path.isfile(os.path.join(out, 'model.pdmodel'))
+    assert len(calls) > 20, 'KL calibration did not use the numpy search'
+    step = len(calls) // 8
+    for hist, width, bits in calls[::step][:8]:
+        assert hist.sum() > 0 and len(hist) == 2048
+        assert kl_threshold(hist, width, bits) == cal_kl_threshold(hist, width, bits)
