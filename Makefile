@@ -21,10 +21,10 @@ demo: setup
 	$(PY) tools/pipeline.py
 
 test: setup
-	$(PY) -m pytest tests -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
+	$(PY) -m pytest tests -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 test-fast: setup
-	$(PY) -m pytest tests -q -m "not slow" -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
+	$(PY) -m pytest tests -q -m "not slow" -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # Paddle-Lite tools (paddle_lite_opt, x86 runtime): a Debian bullseye chroot with Python 3.9,
 # built once into ./lite-env (or $$LITE_ENV); needs root, debootstrap and network
