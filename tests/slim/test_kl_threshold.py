@@ -24,7 +24,6 @@ def _histograms():
     return out
 
 
-@pytest.mark.parametrize('case', range(13))
-def test_same_threshold_as_paddles_search(case):
-    hist, width = _histograms()[case]
+@pytest.mark.parametrize('hist, width', _histograms())
+def test_same_threshold_as_paddles_search(hist, width):
     assert kl_threshold(hist, width, 8) == cal_kl_threshold(hist, width, 8)
