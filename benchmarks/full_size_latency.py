@@ -191,7 +191,9 @@ def _op_section(result):
             'before the first conv (the fused pre-processing, an int8 model\'s input quantize), '
             'the convs, the other ops between the first and the last conv, the ops after the '
             'last conv (box decoding, top-k, NMS), and the pass less its ops (Python pre- and '
-            'post-processing, copies, the executor between ops).\n\n' % (
+            'post-processing, copies, the executor between ops).  The pass sums each op\'s fastest '
+            'time: a lower bound that no pass reached; the whole passes as they ran are beside '
+            'it.\n\n' % (
                 result['settings'].get('profile_passes', 1), result['settings']['threads'][0])
             ) + format_op_profiles(result['op_profile'])
 

@@ -37,7 +37,7 @@ logger = setup_logger(__name__)
 __all__ = ['FULL_SIZE_CONFIGS', 'FULL_GRID', 'QUICK_GRID', 'FAMILY_GRID', 'STRATEGIES',
            'default_strategies', 'strategy_plan', 'load_full_size',
            'init_head_like_trained', 'candidates_above', 'build_rows', 'time_rows',
-           'format_table', 'cpu_flags']
+           'format_table', 'cpu_flags', 'load_cell', 'runtimes_for', 'is_anchor']
 
 FULL_SIZE_CONFIGS = collections.OrderedDict([
     ('yolov3_mobilenet_v1', 'configs/yolov3_mobilenet_v1.yml'),
@@ -510,7 +510,8 @@ def _runtime_label(cell):
     return RUNTIME_LABELS[cell['runtime']]
 
 
-def _runtimes_for(row, runtimes):
+def runtimes_for(row, runtimes):
+    """The runtimes of ``runtimes`` a manifest row is timed on (int8 rows: Paddle only)."""
     from ppdet.deploy.onednn_group_norm import has_group_norm
     twin = GROUP_NORM_TWIN in runtimes and has_group_norm(
         os.path.join(row['dir'], 'model.pdmodel'))
@@ -535,14 +536,16 @@ def _detector(row, runtime, threads):
 MEMORY_RESERVE_MB = 2048
 
 
-def _is_anchor(row, runtime):
+def is_anchor(row, runtime):
     """The configuration every speed-up of a group is against: baseline, Paddle fp32, fused
     pre-processing."""
     return (runtime == 'paddle' and not row['int8'] and row['strategy'] == 'baseline' and
             row['fuse_preprocess'])
 
 
-def _load_cell(manifest, name, rt, t, image, warmup):
+def load_cell(manifest, name, rt, t, image, warmup):
+    """Row ``name`` as a Detector on runtime ``rt`` with ``t`` threads, warmed up on
+    ``image``; -> (detector, its table cell without timings)."""
     from ppdet.deploy.memory import rss_mb
     row = manifest['rows'][name]
     before = rss_mb()
@@ -583,7 +586,7 @@ def _time_chunk(manifest, pending, anchor, t, image, rounds, warmup, pause_s, ch
 
     def load(name, rt):
         key = '%s/%s' % (name, rt)
-        dets[key], cells[key] = _load_cell(manifest, name, rt, t, image, warmup)
+        dets[key], cells[key] = load_cell(manifest, name, rt, t, image, warmup)
         return cells[key]['rss_added_mb']
 
     if anchor:
@@ -607,7 +610,7 @@ def _time_chunk(manifest, pending, anchor, t, image, rounds, warmup, pause_s, ch
         cell.update(median_ms=res['median_ms'][key], p90_ms=res['p90_ms'][key])
         cell.update(stage_split(det.timer.summary()))
         cell['detections'] = int(len(det.predict([image])[0]))
-        if _is_anchor(manifest['rows'][cell['row']], cell['runtime']):
+        if is_anchor(manifest['rows'][cell['row']], cell['runtime']):
             anchor_ms = cell['median_ms']
         if check_images:
             # one photo at a time, at the timed batch size: a batch of six R50 passes at 800
@@ -653,11 +656,11 @@ def time_rows(manifest, image, threads=(1,), rounds=10, warmup=3,
            'cpu': cpu_flags(), 'date': time.strftime('%Y-%m-%d %H:%M %Z'),
            'load_avg_start': list(os.getloadavg()), 'groups': []}
     for (config_name, size), names in groups.items():
-        anchor = next(((n, 'paddle') for n in names if _is_anchor(manifest['rows'][n], 'paddle')
-                       and 'paddle' in _runtimes_for(manifest['rows'][n], runtimes)), None)
+        anchor = next(((n, 'paddle') for n in names if is_anchor(manifest['rows'][n], 'paddle')
+                       and 'paddle' in runtimes_for(manifest['rows'][n], runtimes)), None)
         for t in threads:
             cells, preds, largest = collections.OrderedDict(), {}, 0.0
-            pending = [(n, _runtimes_for(manifest['rows'][n], runtimes)) for n in names]
+            pending = [(n, runtimes_for(manifest['rows'][n], runtimes)) for n in names]
             pending = sorted([(n, rts) for n, rts in pending if rts],
                              key=lambda nr: not anchor or nr[0] != anchor[0])
             index = 0

@@ -5,7 +5,8 @@ one process the way the speed table was measured: configurations alternate round
 round (forward, then reverse order) with a sleep between them, because idle OpenMP /
 onnxruntime threads keep spinning after a run and steal the CPU from whatever is timed
 next, and because machine load drifts over minutes.  ``idle_pause_s`` says how long that
-sleep must be.
+sleep must be.  ``order_effect`` checks the method itself: whether a configuration timed
+between the others is slower than the same one timed back to back.
 """
 import contextlib
 import time
@@ -15,7 +16,8 @@ import numpy as np
 from .memory import peak_rss_mb  # noqa: F401  (part of this module's API)
 
 __all__ = ['latency_stats', 'time_predictor', 'StageTimer', 'interleaved_latency',
-           'speedup_ratios', 'peak_rss_mb', 'stage_split', 'STAGES', 'idle_pause_s']
+           'speedup_ratios', 'peak_rss_mb', 'stage_split', 'STAGES', 'idle_pause_s',
+           'order_effect']
 
 STAGES = ('preprocess', 'inference', 'postprocess')
 
@@ -143,3 +145,36 @@ def interleaved_latency(predictors, repeats=20, warmup=3, baseline=None, pause_s
         result['baseline'] = baseline
         result['ratios'] = speedup_ratios(result['median_ms'], baseline)
     return result
+
+
+def order_effect(predictors, targets, blocks=3, rounds=6, back_to_back=8, pause_s=0.05):
+    """Does timing a configuration between the others (as :func:`interleaved_latency` does)
+    change its latency?  In one process, ``blocks`` times: each of ``targets`` runs
+    ``back_to_back`` times in a row, then every configuration runs ``rounds`` interleaved
+    rounds.  Alternating the two in blocks puts the machine's drift on both sides.
+
+    Other configurations run in between can evict the target's weights from the caches, or
+    its primitives from oneDNN's cache; back to back, nothing does.  -> {target:
+    {'back_to_back': latency_stats + samples, 'interleaved': ..., 'ratio': interleaved
+    median / back-to-back median}} (1.0: no effect)."""
+    missing = [t for t in targets if t not in predictors]
+    if missing:
+        raise ValueError('order_effect: %s not among the configurations %s'
+                         % (missing, sorted(predictors)))
+    samples = {t: {'back_to_back': [], 'interleaved': []} for t in targets}
+    for _ in range(int(blocks)):
+        for t in targets:
+            for _ in range(int(back_to_back)):
+                if pause_s:
+                    time.sleep(pause_s)
+                t0 = time.perf_counter()
+                predictors[t]()
+                samples[t]['back_to_back'].append((time.perf_counter() - t0) * 1e3)
+        res = interleaved_latency(predictors, repeats=rounds, warmup=0, pause_s=pause_s)
+        for t in targets:
+            samples[t]['interleaved'] += res['samples_ms'][t]
+    out = {}
+    for t in targets:
+        out[t] = {k: dict(latency_stats(v), samples_ms=v) for k, v in samples[t].items()}
+        out[t]['ratio'] = out[t]['interleaved']['p50_ms'] / out[t]['back_to_back']['p50_ms']
+    return out

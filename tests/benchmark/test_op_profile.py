@@ -1,7 +1,8 @@
 """ppdet/benchmark/op_profile.py: a Paddle profiler trace -> where one pass goes."""
 import pytest
 
-from ppdet.benchmark.op_profile import format_op_profiles, op_profile, parse_trace, split_pass
+from ppdet.benchmark.op_profile import (format_op_profiles, op_profile, parse_trace, split_pass,
+                                        whole_passes)
 
 
 def _event(cat, name, ts, dur):
@@ -43,8 +44,12 @@ def test_split_pass_by_position():
     assert [k for k, _ in p['top_other_ops']] == ['yolo_box', 'multiclass_nms3']
     assert p['after_convs_ops'] == ['yolo_box', 'multiclass_nms3']
     md = format_op_profiles({'m': p})
-    assert '| m | 0.25 | 0.01 (4.0%) | 0.15 (60.0%) | 0.01 (2.0%) | 0.04 (14.0%) | 0.05 (20.0%) ' \
+    assert '| m | 0.25 | - | 0.01 (4.0%) | 0.15 (60.0%) | 0.01 (2.0%) | 0.04 (14.0%) | 0.05 (20.0%) ' \
            '| yolo_box 0.02, multiclass_nms3 0.01 |' in md
+    p['whole_pass_ms'] = whole_passes([0.31, 0.25, 0.4, 0.27])
+    assert p['whole_pass_ms'] == {'fastest': 0.25, 'median': pytest.approx(0.29), 'passes': 4}
+    assert '| m | 0.25 | 0.25 / 0.29 | 0.01 (4.0%)' in format_op_profiles({'m': p})
+    assert whole_passes([3.0, 1.0, 2.0])['median'] == 2.0
     # a graph without convolutions: everything is 'before' (nothing is called a conv)
     assert split_pass([{'op': 'relu', 'ms': 1.0}], 0.0)['parts_ms']['before_convs'] == 1.0
 
@@ -54,4 +59,8 @@ def test_profile_of_a_real_export(yolov3_model_dir):
     assert p['convs_count'] >= 10 and p['ops'] > p['convs_count']
     assert p['parts_ms']['convs'] > 0 and p['parts_ms']['after_convs'] > 0
     assert p['pass_ms'] == pytest.approx(sum(p['parts_ms'].values()))
+    # each op at its fastest: the sum is no slower than any pass that really ran
+    whole = p['whole_pass_ms']
+    assert whole['passes'] == 2 and p['pass_ms'] <= whole['fastest'] + 1e-6
+    assert whole['fastest'] <= whole['median']
     assert {'yolo_box', 'multiclass_nms3'} <= set(p['after_convs_ops'])

@@ -58,5 +58,6 @@ def test_op_profile_section_renders_alone():
     md = full_size_latency.profile_sections({
         'settings': {'threads': [1], 'profile_passes': 5}, 'op_profile': {'m_int8': profile}})
     assert "each op's fastest of 5 passes, 1 thread" in md and 'oneDNN' not in md
-    assert '| m_int8 | 4.50 | 0.00 (0.0%) | 3.00 (66.7%) | 0.00 (0.0%) | 1.00 (22.2%) | ' \
+    assert '| m_int8 | 4.50 | - | 0.00 (0.0%) | 3.00 (66.7%) | 0.00 (0.0%) | 1.00 (22.2%) | ' \
            '0.50 (11.1%) | yolo_box 1.00 |' in md
+    assert 'a lower bound that no pass reached' in md

@@ -5,7 +5,7 @@ import pytest
 
 from ppdet.deploy import (Preprocessor, create_predictor, interleaved_latency, load_infer_cfg,
                           speedup_ratios, time_predictor)
-from ppdet.deploy.benchmark import StageTimer, idle_pause_s, latency_stats
+from ppdet.deploy.benchmark import StageTimer, idle_pause_s, latency_stats, order_effect
 
 
 def test_latency_stats_and_speedup_ratios():
@@ -36,6 +36,32 @@ def test_interleaved_latency_alternates_and_computes_ratios():
     assert res['ratios']['slow'] == 1.0 and res['ratios']['fast'] == pytest.approx(
         res['median_ms']['slow'] / res['median_ms']['fast']) and res['ratios']['fast'] > 1
     assert len(res['samples_ms']['fast']) == 4
+
+
+def test_order_effect_sees_a_configuration_slowed_by_the_others():
+    last = []
+
+    def run(name, ms_after_self, ms_after_other):
+        def go():
+            time.sleep((ms_after_self if last and last[-1] == name else ms_after_other) / 1e3)
+            last.append(name)
+        return go
+
+    # 'cold' is slow whenever another configuration ran just before it (a cache it shares),
+    # 'steady' takes the same time either way
+    preds = {'cold': run('cold', 2, 12), 'steady': run('steady', 4, 4), 'other': run('other', 1, 1)}
+    res = order_effect(preds, ['cold', 'steady'], blocks=2, rounds=3, back_to_back=4,
+                       pause_s=0.001)
+    assert set(res) == {'cold', 'steady'}
+    for t in res:
+        assert res[t]['back_to_back']['count'] == 8 and res[t]['interleaved']['count'] == 6
+        assert res[t]['ratio'] == pytest.approx(
+            res[t]['interleaved']['p50_ms'] / res[t]['back_to_back']['p50_ms'])
+    # back to back 'cold' follows itself after its first run; interleaved it never does
+    assert res['cold']['ratio'] > 2.5
+    assert res['steady']['ratio'] < res['cold']['ratio'] / 2
+    with pytest.raises(ValueError, match=r"\['nope'\] not among"):
+        order_effect(preds, ['nope'])
 
 
 def test_interleaved_latency_on_a_tiny_model(tiny_model_dir, images):

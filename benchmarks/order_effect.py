@@ -1,0 +1,65 @@
+"""Does the full-size table's interleaved timing slow the fast rows down?  Times chosen rows
+of one built group (benchmarks/full_size_latency.py --stage build) back to back and
+interleaved with the group's other configurations, in one process, in alternating blocks;
+with --profile_passes also each row's op profile (the sum of each op's fastest time against
+the whole passes).
+
+OMP_NUM_THREADS=1 python benchmarks/order_effect.py --work_dir output/issue17/full_size \\
+    --group yolov3_mobilenet_v1:608 --targets r578_int8,r578@32_int8,baseline_int8,baseline
+
+Results: --out_dir/order_effect_CONFIG_SIZE.{json,md}, with the CPU's flags and the load.
+"""
+import os
+
+from ppdet.utils.cli import run_main
+
+
+def build_parser():
+    import argparse
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument('--work_dir', default='output/issue17/full_size',
+                   help='where full_size_latency.py built the rows (manifest.json)')
+    p.add_argument('--group', default='yolov3_mobilenet_v1:608', help='CONFIG:SIZE')
+    p.add_argument('--targets', default='r578_int8,r578@32_int8,baseline_int8,baseline',
+                   help='rows of the group to time both ways (short names, comma-separated)')
+    p.add_argument('--runtimes', default='paddle',
+                   help='runtimes the group is loaded with (paddle, onnx, onnx_int8)')
+    p.add_argument('--threads', type=int, default=1)
+    p.add_argument('--blocks', type=int, default=3)
+    p.add_argument('--rounds', type=int, default=6, help='interleaved rounds per block')
+    p.add_argument('--back_to_back', type=int, default=8, help='runs in a row per block')
+    p.add_argument('--profile_passes', type=int, default=5,
+                   help='op profile passes per target (0: no profile)')
+    p.add_argument('--out_dir', default='benchmarks/results')
+    return p
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    from ppdet.benchmark.order_check import format_order_check, order_check
+    from ppdet.data.sample_photos import face_photos
+    from ppdet.utils.fileio import read_json, write_json
+    config, _, size = args.group.partition(':')
+    if not size.isdigit():
+        raise SystemExit('--group: %r needs an input size, e.g. %s:608' % (args.group, config))
+    manifest_file = os.path.join(args.work_dir, 'manifest.json')
+    if not os.path.exists(manifest_file):
+        raise SystemExit('no %s: build the rows first (python benchmarks/full_size_latency.py '
+                         '--stage build --work_dir %s)' % (manifest_file, args.work_dir))
+    result = order_check(read_json(manifest_file), config, int(size),
+                         [t for t in args.targets.split(',') if t], face_photos()['astronaut'],
+                         threads=args.threads, runtimes=args.runtimes.split(','),
+                         blocks=args.blocks, rounds=args.rounds, back_to_back=args.back_to_back,
+                         profile_passes=args.profile_passes)
+    stem = os.path.join(args.out_dir, 'order_effect_%s_%s' % (config, size))
+    os.makedirs(args.out_dir, exist_ok=True)
+    write_json(stem + '.json', result)
+    md = format_order_check(result)
+    with open(stem + '.md', 'w') as f:
+        f.write(md)
+    print(md)
+
+
+if __name__ == '__main__':
+    run_main(main)
