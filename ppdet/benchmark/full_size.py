@@ -601,13 +601,17 @@ def _time_chunk(manifest, pending, anchor, t, image, rounds, warmup, pause_s, ch
             largest_mb = max(largest_mb, load(name, rt))
             keys.append('%s/%s' % (name, rt))
     progress('%s: timing %d configurations, %d rounds' % (label, len(dets), rounds))
+    base = next((k for k, c in cells.items()
+                 if is_anchor(manifest['rows'][c['row']], c['runtime'])), None)
     res = interleaved_latency(
         collections.OrderedDict((k, (lambda d=d: d.predict([image]))) for k, d in dets.items()),
-        repeats=rounds, warmup=0, pause_s=pause_s)
+        repeats=rounds, warmup=0, pause_s=pause_s, baseline=base)
     preds, anchor_ms = {}, None
     for key, det in dets.items():
         cell = cells[key]
         cell.update(median_ms=res['median_ms'][key], p90_ms=res['p90_ms'][key])
+        if base is not None:
+            cell['ratio_interval'] = res['ratio_interval'][key]
         cell.update(stage_split(det.timer.summary()))
         cell['detections'] = int(len(det.predict([image])[0]))
         if is_anchor(manifest['rows'][cell['row']], cell['runtime']):
@@ -739,6 +743,15 @@ def _nms_line(cells):
             % (nms['score_threshold'], nms.get('pre_nms_top_k') or 'all', nms['keep_top_k']))
 
 
+def _speedup_cell(cell):
+    if not cell['ratio']:
+        return '-'
+    low_high = cell.get('ratio_interval')   # results written before it was recorded lack it
+    if not low_high or cell['ratio'] == 1.0:
+        return '%.2fx' % cell['ratio']
+    return '%.2fx (%.2f–%.2f)' % (cell['ratio'], low_high[0], low_high[1])
+
+
 def format_table(result, note=''):
     """Markdown: CPU and load first, then one table per (config, size, threads)."""
     cpu = result['cpu']
@@ -767,7 +780,10 @@ def format_table(result, note=''):
               'RSS added: VmRSS growth on loading + warm-up in this one process (a rough '
               'per-runtime memory figure).  onnxruntime int8 = static QDQ quantization of the '
               'fp32 ONNX export (per-channel int8 weights with reduce_range, uint8 '
-              'activations, the same six photos); its agreement is with onnxruntime fp32.']
+              'activations, the same six photos); its agreement is with onnxruntime fp32.  '
+              'Speed-up: the baseline fp32 row\'s median over this row\'s; in brackets a 95% '
+              'bootstrap interval of the median of the per-round ratios (each round times '
+              'every row once, seconds apart, so drift between rounds cancels).']
     if any(c['runtime'] == GROUP_NORM_TWIN for g in result['groups']
            for c in g['cells'].values()):
         lines += ['', 'A model with GroupNorm runs it on Paddle oneDNN as oneDNN ops (pooled '
@@ -800,7 +816,7 @@ def format_table(result, note=''):
                              label, '%.2f' % c['gflops'] if c.get('gflops') else '-',
                              _runtime_label(c),
                              'fused' if c['fuse_preprocess'] else 'Python',
-                             c['median_ms'], '%.2fx' % c['ratio'] if c['ratio'] else '-',
+                             c['median_ms'], _speedup_cell(c),
                              c['preprocess_ms'], c['inference_ms'], c['postprocess_ms'],
                              100 * c['pre_post_share'],
                              '%.2f; %.1f%%' % (c['nms_ms'], 100 * c['nms_share'])

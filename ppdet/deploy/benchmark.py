@@ -17,7 +17,7 @@ from .memory import peak_rss_mb  # noqa: F401  (part of this module's API)
 
 __all__ = ['latency_stats', 'time_predictor', 'StageTimer', 'interleaved_latency',
            'speedup_ratios', 'peak_rss_mb', 'stage_split', 'STAGES', 'idle_pause_s',
-           'order_effect']
+           'order_effect', 'paired_ratio_interval']
 
 STAGES = ('preprocess', 'inference', 'postprocess')
 
@@ -144,7 +144,32 @@ def interleaved_latency(predictors, repeats=20, warmup=3, baseline=None, pause_s
     if baseline is not None:
         result['baseline'] = baseline
         result['ratios'] = speedup_ratios(result['median_ms'], baseline)
+        result['ratio_interval'] = paired_ratio_interval(samples, baseline)
     return result
+
+
+def paired_ratio_interval(samples, baseline, confidence=0.95, resamples=2000, seed=0):
+    """How sure a speed-up is: per round, the baseline's time over each configuration's
+    (the two ran seconds apart, so the machine's drift over minutes cancels), then a
+    bootstrap interval of those ratios' median.  ``samples``: {name: [ms per round]}, round
+    ``i`` of every name from the same round.  -> {name: [low, high]} (fixed seed)."""
+    if baseline not in samples:
+        raise ValueError('baseline %r is not one of the measured configurations %s'
+                         % (baseline, sorted(samples)))
+    base = np.asarray(samples[baseline], np.float64)
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(base), size=(int(resamples), len(base)))
+    tail = 50.0 * (1.0 - confidence)
+    out = {}
+    for name, s in samples.items():
+        s = np.asarray(s, np.float64)
+        if len(s) != len(base):
+            raise ValueError('%s has %d rounds, the baseline %d: not paired'
+                             % (name, len(s), len(base)))
+        medians = np.median((base / s)[picks], axis=1)
+        out[name] = [float(np.percentile(medians, tail)),
+                     float(np.percentile(medians, 100.0 - tail))]
+    return out
 
 
 def order_effect(predictors, targets, blocks=3, rounds=6, back_to_back=8, pause_s=0.05):

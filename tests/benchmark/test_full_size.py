@@ -54,6 +54,9 @@ def test_build_and_time_a_thin_grid(photos, tmp_path):
         'thin_96_r578/onnx_int8', 'thin_96_r578_int8/paddle',
         'thin_96_r578_int8_outputs/paddle', 'thin_96_r578_int8_unfused/paddle'])
     assert cells['thin_96_baseline/paddle']['ratio'] == 1.0
+    assert cells['thin_96_baseline/paddle']['ratio_interval'] == [1.0, 1.0]
+    for c in cells.values():                # paired per-round ratios against the baseline
+        assert 0 < c['ratio_interval'][0] <= c['ratio_interval'][1]
     assert res['groups'][0]['chunks'] == 1                  # a thin grid fits in memory
     assert res['settings']['pause_s'] == {'1': 0.05}
     for c in cells.values():

@@ -5,7 +5,8 @@ import pytest
 
 from ppdet.deploy import (Preprocessor, create_predictor, interleaved_latency, load_infer_cfg,
                           speedup_ratios, time_predictor)
-from ppdet.deploy.benchmark import StageTimer, idle_pause_s, latency_stats, order_effect
+from ppdet.deploy.benchmark import (StageTimer, idle_pause_s, latency_stats, order_effect,
+                                   paired_ratio_interval)
 
 
 def test_latency_stats_and_speedup_ratios():
@@ -36,6 +37,25 @@ def test_interleaved_latency_alternates_and_computes_ratios():
     assert res['ratios']['slow'] == 1.0 and res['ratios']['fast'] == pytest.approx(
         res['median_ms']['slow'] / res['median_ms']['fast']) and res['ratios']['fast'] > 1
     assert len(res['samples_ms']['fast']) == 4
+    assert res['ratio_interval']['slow'] == [1.0, 1.0]
+    assert 1 < res['ratio_interval']['fast'][0] <= res['ratio_interval']['fast'][1]
+
+
+def test_paired_ratio_interval_cancels_drift_between_rounds():
+    # the machine slows down 3x over the rounds, the target is always half the baseline:
+    # the medians' ratio is right, and per-round pairing makes the interval exact
+    drift = [1.0, 1.2, 1.5, 2.0, 2.5, 3.0]
+    samples = {'base': [100 * d for d in drift], 'fast': [50 * d for d in drift],
+               'noisy': [50 * d * j for d, j in zip(drift, (0.8, 1.3, 0.9, 1.2, 1.0, 0.7))]}
+    got = paired_ratio_interval(samples, 'base')
+    assert got['base'] == [1.0, 1.0] and got['fast'] == pytest.approx([2.0, 2.0])
+    low, high = got['noisy']
+    assert low < 2.0 < high and high - low > 0.2
+    assert paired_ratio_interval(samples, 'base') == got            # a fixed seed
+    with pytest.raises(ValueError, match='not paired'):
+        paired_ratio_interval({'base': [1, 2], 'x': [1]}, 'base')
+    with pytest.raises(ValueError, match="baseline 'nope'"):
+        paired_ratio_interval(samples, 'nope')
 
 
 def test_order_effect_sees_a_configuration_slowed_by_the_others():
