@@ -32,6 +32,8 @@ def test_pipeline_runs_every_stage_and_resumes(tiny_config, tmp_path):
                          'EvalDataset.anno_path=annotations/instances_train.json'],
               sensitivity_metric='AR100', finetune_epochs=1, calib_images=2, prune_seeds=(0, 3),
               teacher_config=_tiny_teacher(tmp_path, tiny_config),
+              # the distillation stages need a teacher checkpoint, not a good one
+              teacher_epochs=2,
               dataset_kwargs=dict(num_train=12, num_val=4, image_size=128))
     res = Pipeline(tiny_config, **kw).run()
     pruned = [n for p in PRUNE_PRESETS for n in ('uniform_%s' % p, 'derived_%s' % p, p)]
