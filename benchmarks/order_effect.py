@@ -38,7 +38,6 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     from ppdet.benchmark.order_check import format_order_check, order_check
-    from ppdet.data.sample_photos import face_photos
     from ppdet.utils.fileio import read_json, write_json
     config, _, size = args.group.partition(':')
     if not size.isdigit():
@@ -48,8 +47,7 @@ def main(argv=None):
         raise SystemExit('no %s: build the rows first (python benchmarks/full_size_latency.py '
                          '--stage build --work_dir %s)' % (manifest_file, args.work_dir))
     result = order_check(read_json(manifest_file), config, int(size),
-                         [t for t in args.targets.split(',') if t], face_photos()['astronaut'],
-                         threads=args.threads, runtimes=args.runtimes.split(','),
+                         [t for t in args.targets.split(',') if t], threads=args.threads, runtimes=args.runtimes.split(','),
                          blocks=args.blocks, rounds=args.rounds, back_to_back=args.back_to_back,
                          profile_passes=args.profile_passes)
     stem = os.path.join(args.out_dir, 'order_effect_%s_%s' % (config, size))

@@ -83,16 +83,17 @@ def time_own_process(rows, threads=1, rounds=10, warmup=3, pause_s=0.05, child=F
     return res['median_ms']
 
 
-def order_check(manifest, config, size, targets, image, threads=1, runtimes=('paddle',),
+def order_check(manifest, config, size, targets, threads=1, runtimes=('paddle',),
                 blocks=3, rounds=6, back_to_back=8, warmup=3, pause_s=None,
                 profile_passes=0, progress=print):
     """Load every ``runtimes`` configuration of the group, time ``targets`` (row names,
     Paddle runtime; the group's baseline fp32 row is added) back to back and interleaved,
     close them; then each target beside the baseline in a process of their own
     (:func:`time_own_process`, ``blocks * rounds`` rounds); with ``profile_passes``, op
-    profile each target in a child process.  ``image`` must be the astronaut photo the
-    children time.  -> a result dict for :func:`format_order_check`.
+    profile each target in a child process.  Every pass runs on scikit-image's astronaut
+    photo, as in the full-size table.  -> a result dict for :func:`format_order_check`.
     """
+    from ppdet.data.sample_photos import face_photos
     from ppdet.deploy.benchmark import idle_pause_s, order_effect
     from .full_size import is_anchor, load_cell, runtimes_for
     names = group_rows(manifest, config, size)
@@ -103,6 +104,7 @@ def order_check(manifest, config, size, targets, image, threads=1, runtimes=('pa
     if anchor not in targets:
         targets.append(anchor)
     pause_s = idle_pause_s(threads) if pause_s is None else pause_s
+    image = face_photos()['astronaut']
     dets = {}
     started = {'date': time.strftime('%Y-%m-%d %H:%M %Z'),
                'load_avg_start': list(os.getloadavg())}

@@ -27,9 +27,9 @@ def test_order_check_on_a_built_group(tmp_path):
                           strategies=('baseline',), candidates=40, unfused=(),
                           configs={'face': CONFIG}, onnx=False, progress=lambda m: None)
     with pytest.raises(ValueError, match='no built rows for face:128 .built: face:96'):
-        order_check(manifest, 'face', 128, ['baseline_int8'], image)
+        order_check(manifest, 'face', 128, ['baseline_int8'])
     said = []
-    res = order_check(manifest, 'face', SIZE, ['baseline_int8'], image, blocks=2, rounds=2,
+    res = order_check(manifest, 'face', SIZE, ['baseline_int8'], blocks=2, rounds=2,
                       back_to_back=3, warmup=1, profile_passes=2, progress=said.append)
     assert res['anchor'] == 'face_96_baseline'                 # added to the targets
     assert list(res['rows']) == ['face_96_baseline_int8', 'face_96_baseline']
