@@ -123,10 +123,9 @@ def op_profile(model_dir, run_mode='paddle', threads=1, warmup=3, passes=5, time
 
 def whole_passes(pass_ms):
     """Measured pass times -> {'fastest', 'median', 'passes'}."""
-    ordered = sorted(pass_ms)
-    n = len(ordered)
-    median = (ordered[n // 2] if n % 2 else 0.5 * (ordered[n // 2 - 1] + ordered[n // 2]))
-    return {'fastest': ordered[0], 'median': median, 'passes': n}
+    from ppdet.deploy.benchmark import latency_stats
+    s = latency_stats(pass_ms)
+    return {'fastest': s['min_ms'], 'median': s['p50_ms'], 'passes': s['count']}
 
 
 def format_op_profiles(profiles):
