@@ -94,8 +94,9 @@ def order_check(manifest, config, size, targets, threads=1, runtimes=('paddle',)
     photo, as in the full-size table.  -> a result dict for :func:`format_order_check`.
     """
     from ppdet.data.sample_photos import face_photos
-    from ppdet.deploy.benchmark import idle_pause_s, order_effect
+    from ppdet.deploy.benchmark import check_order_settings, idle_pause_s, order_effect
     from .full_size import is_anchor, load_cell, runtimes_for
+    check_order_settings(blocks, rounds, back_to_back)
     names = group_rows(manifest, config, size)
     targets = resolve_targets(names, targets, config, size)
     anchor = next((n for n in names if is_anchor(manifest['rows'][n], 'paddle')), None)

@@ -17,7 +17,7 @@ from .memory import peak_rss_mb  # noqa: F401  (part of this module's API)
 
 __all__ = ['latency_stats', 'time_predictor', 'StageTimer', 'interleaved_latency',
            'speedup_ratios', 'peak_rss_mb', 'stage_split', 'STAGES', 'idle_pause_s',
-           'order_effect', 'paired_ratio_interval']
+           'order_effect', 'check_order_settings', 'paired_ratio_interval']
 
 STAGES = ('preprocess', 'inference', 'postprocess')
 
@@ -172,6 +172,14 @@ def paired_ratio_interval(samples, baseline, confidence=0.95, resamples=2000, se
     return out
 
 
+def check_order_settings(blocks, rounds, back_to_back):
+    """Refuse counts that would leave :func:`order_effect` without samples (before a caller
+    spends minutes loading models)."""
+    for name, n in (('blocks', blocks), ('rounds', rounds), ('back_to_back', back_to_back)):
+        if int(n) < 1:
+            raise ValueError('order_effect: --%s must be at least 1, got %s' % (name, n))
+
+
 def order_effect(predictors, targets, blocks=3, rounds=6, back_to_back=8, pause_s=0.05):
     """Does timing a configuration between the others (as :func:`interleaved_latency` does)
     change its latency?  In one process, ``blocks`` times: each of ``targets`` runs
@@ -186,6 +194,7 @@ def order_effect(predictors, targets, blocks=3, rounds=6, back_to_back=8, pause_
     if missing:
         raise ValueError('order_effect: %s not among the configurations %s'
                          % (missing, sorted(predictors)))
+    check_order_settings(blocks, rounds, back_to_back)
     samples = {t: {'back_to_back': [], 'interleaved': []} for t in targets}
     for _ in range(int(blocks)):
         for t in targets:

@@ -82,6 +82,8 @@ def test_order_effect_sees_a_configuration_slowed_by_the_others():
     assert res['steady']['ratio'] < res['cold']['ratio'] / 2
     with pytest.raises(ValueError, match=r"\['nope'\] not among"):
         order_effect(preds, ['nope'])
+    with pytest.raises(ValueError, match='--blocks must be at least 1, got 0'):
+        order_effect(preds, ['cold'], blocks=0)
 
 
 def test_interleaved_latency_on_a_tiny_model(tiny_model_dir, images):
