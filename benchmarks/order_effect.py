@@ -47,8 +47,9 @@ def main(argv=None):
         raise SystemExit('no %s: build the rows first (python benchmarks/full_size_latency.py '
                          '--stage build --work_dir %s)' % (manifest_file, args.work_dir))
     result = order_check(read_json(manifest_file), config, int(size),
-                         [t for t in args.targets.split(',') if t], threads=args.threads, runtimes=args.runtimes.split(','),
-                         blocks=args.blocks, rounds=args.rounds, back_to_back=args.back_to_back,
+                         [t for t in args.targets.split(',') if t], threads=args.threads,
+                         runtimes=args.runtimes.split(','), blocks=args.blocks,
+                         rounds=args.rounds, back_to_back=args.back_to_back,
                          profile_passes=args.profile_passes)
     stem = os.path.join(args.out_dir, 'order_effect_%s_%s' % (config, size))
     os.makedirs(args.out_dir, exist_ok=True)

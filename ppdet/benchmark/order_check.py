@@ -104,6 +104,10 @@ def order_check(manifest, config, size, targets, threads=1, runtimes=('paddle',)
         raise ValueError('%s:%s has no baseline fp32 row to compare against' % (config, size))
     if anchor not in targets:
         targets.append(anchor)
+    missing = [t for t in targets if 'paddle' not in runtimes_for(manifest['rows'][t], runtimes)]
+    if missing:
+        raise ValueError('--targets %s have no Paddle configuration with --runtimes %s'
+                         % (missing, ','.join(runtimes)))
     pause_s = idle_pause_s(threads) if pause_s is None else pause_s
     image = face_photos()['astronaut']
     dets = {}
@@ -114,10 +118,6 @@ def order_check(manifest, config, size, targets, threads=1, runtimes=('paddle',)
             for rt in runtimes_for(manifest['rows'][name], runtimes):
                 dets['%s/%s' % (name, rt)] = load_cell(manifest, name, rt, threads, image,
                                                         warmup)[0]
-        missing = [t for t in targets if '%s/paddle' % t not in dets]
-        if missing:
-            raise ValueError('--targets %s have no Paddle configuration with --runtimes %s'
-                             % (missing, ','.join(runtimes)))
         progress('%s %s: %d configurations loaded, timing %d of them both ways'
                  % (config, size, len(dets), len(targets)))
         effect = order_effect({k: (lambda d=d: d.predict([image])) for k, d in dets.items()},

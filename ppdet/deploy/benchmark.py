@@ -197,13 +197,10 @@ def order_effect(predictors, targets, blocks=3, rounds=6, back_to_back=8, pause_
     check_order_settings(blocks, rounds, back_to_back)
     samples = {t: {'back_to_back': [], 'interleaved': []} for t in targets}
     for _ in range(int(blocks)):
-        for t in targets:
-            for _ in range(int(back_to_back)):
-                if pause_s:
-                    time.sleep(pause_s)
-                t0 = time.perf_counter()
-                predictors[t]()
-                samples[t]['back_to_back'].append((time.perf_counter() - t0) * 1e3)
+        for t in targets:   # one configuration 'interleaved' with itself: back to back
+            samples[t]['back_to_back'] += interleaved_latency(
+                {t: predictors[t]}, repeats=back_to_back, warmup=0,
+                pause_s=pause_s)['samples_ms'][t]
         res = interleaved_latency(predictors, repeats=rounds, warmup=0, pause_s=pause_s)
         for t in targets:
             samples[t]['interleaved'] += res['samples_ms'][t]

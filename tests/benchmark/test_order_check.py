@@ -28,6 +28,9 @@ def test_order_check_on_a_built_group(tmp_path):
                           configs={'face': CONFIG}, onnx=False, progress=lambda m: None)
     with pytest.raises(ValueError, match='no built rows for face:128 .built: face:96'):
         order_check(manifest, 'face', 128, ['baseline_int8'])
+    with pytest.raises(ValueError, match=r"--targets \['face_96_baseline_int8', "
+                                         r"'face_96_baseline'\] have no Paddle configuration"):
+        order_check(manifest, 'face', SIZE, ['baseline_int8'], runtimes=('onnx',))
     said = []
     res = order_check(manifest, 'face', SIZE, ['baseline_int8'], blocks=2, rounds=2,
                       back_to_back=3, warmup=1, profile_passes=2, progress=said.append)
