@@ -130,17 +130,15 @@ def main():
     args = parser.parse_args()
     from ppdet.benchmark.cpu import cpu_description, cpu_flags
     from ppdet.core.workspace import load_config
-    from ppdet.data import build_dataset
     from ppdet.engine.infer_eval import evaluate_exported
-    from ppdet.slim.quant import PTQ_ALGOS
+    from ppdet.slim.quant import PTQ_ALGOS, calibration_images
     from ppdet.utils.fileio import read_json, write_json
     d = args.dataset_dir
     cfg = load_config(args.config or DEFAULT_CONFIG, overrides=[
         'TrainDataset.dataset_dir=' + d, 'EvalDataset.dataset_dir=' + d,
         'TestDataset.dataset_dir=' + d] + list(args.opt or []))
     algos = args.algos.split(',') if args.algos else [a for a in PTQ_ALGOS if a != 'emd']
-    calib = sorted(build_dataset(cfg, 'TrainDataset').get_imid2path().values())
-    calib = calib[:args.calib_images]
+    calib = calibration_images(cfg, args.calib_images)
     path = args.results + '.json'
     res = read_json(path) if os.path.isfile(path) else {'rows': {}}
     if res.get('model_dir') != args.model_dir:

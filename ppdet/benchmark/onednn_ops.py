@@ -29,7 +29,10 @@ for _ in range(int(sys.argv[5]) if len(sys.argv) > 5 else 1):
 
 
 def parse_exec_lines(lines):
-    """``onednn_verbose,exec,...`` lines -> [{'primitive', 'impl', 'dtype', 'ms', 'shape'}]."""
+    """``onednn_verbose,exec,...`` lines -> [{'primitive', 'impl', 'dtype', 'ms', 'shape',
+    'wei_adjust'}]; ``wei_adjust``: the scale oneDNN put on int8 weights when it reordered
+    them (``sa0.5`` in the weights' descriptor: halved, see
+    :mod:`ppdet.benchmark.int8_weight_bits`), 1.0 when there is none."""
     out = []
     for line in lines:
         if not line.startswith(('onednn_verbose,exec', 'dnnl_verbose,exec')):
@@ -43,8 +46,10 @@ def parse_exec_lines(lines):
             ms = float(f[-1])
         except ValueError:
             continue
+        adjust = re.search(r'wei_\w+:\S*?:sa([0-9.]+)', mds)
         out.append({'primitive': f[3], 'impl': f[4], 'dtype': m.group(1) if m else '?',
-                    'ms': ms, 'shape': f[-2]})
+                    'ms': ms, 'shape': f[-2],
+                    'wei_adjust': float(adjust.group(1)) if adjust else 1.0})
     return out
 
 

@@ -417,17 +417,16 @@ class Pipeline(object):
         ``keep_worst=K`` keeps the K layers with the worst int8 error in fp32 (the per-layer
         report decides which).  ``name`` / ``cfg``: the row's name and the source's config
         (default: derived from source and algo / the pipeline's config)."""
-        from ppdet.data import build_dataset
-        from ppdet.slim.quant import quantize_post_with_report
+        from ppdet.slim.quant import calibration_images, quantize_post_with_report
         if name is None:
             name = 'post_%s' % algo if source == 'baseline' else '%s_post' % source
             if keep_worst:
                 name += '_keep%d' % keep_worst
         cfg = cfg or self.cfg()
-        calib = sorted(build_dataset(cfg, 'TrainDataset').get_imid2path().values())
         out = self.path('inference', name)
+        calib = calibration_images(cfg, self.calib_images)
         _, reports = quantize_post_with_report(
-            self.results[source]['inference_dir'], calib[:self.calib_images], out,
+            self.results[source]['inference_dir'], calib, out,
             keep_worst=keep_worst, algo=algo, batch_nums=self.calib_images,
             calibration_source='TrainDataset')
         src = self.results[source]

@@ -33,7 +33,7 @@ from ppdet.utils.logger import setup_logger
 
 logger = setup_logger(__name__)
 
-__all__ = ['quantize_post', 'quantize_post_with_report', 'resolve_skip_layers',
+__all__ = ['quantize_post', 'calibration_images', 'quantize_post_with_report', 'resolve_skip_layers',
            'calibration_feeds', 'read_infer_cfg', 'stack_feeds', 'PTQ_ALGOS',
            'declared_float_only', 'DEFAULT_ONNX_FORMAT',
            'QUANTIZABLE_OP_TYPES']
@@ -70,6 +70,13 @@ def _split_batch(batch):
     arrays = {k: np.asarray(batch[k].numpy() if hasattr(batch[k], 'numpy') else batch[k],
                             'float32') for k in FEED_NAMES if k in batch}
     return [{k: v[i] for k, v in arrays.items()} for i in range(arrays['image'].shape[0])]
+
+
+def calibration_images(cfg, count, section='TrainDataset'):
+    """The first ``count`` image paths (sorted) of the config's ``section``: what the
+    pipeline and the PTQ benchmarks calibrate on."""
+    from ppdet.data import build_dataset
+    return sorted(build_dataset(cfg, section).get_imid2path().values())[:int(count)]
 
 
 def calibration_feeds(model_dir, data, limit=None):

@@ -32,6 +32,25 @@ def test_parse_and_summarize():
     assert '6.50 ms in oneDNN primitives, 23% of it fp32' in md
 
 
+# an AVX2 CPU without VNNI: the conv of an s8 input gets its weights halved (sa0.5)
+AVX2_LINES = [
+    'onednn_verbose,exec,cpu,convolution,jit_uni_int8:avx2,forward_inference,'
+    'src_s8:a:blocked:acdb::f0 wei_s8:a:blocked:ABcd2b8a4b::f3:s8m1:sa0.5 bia_undef::undef::: '
+    'dst_f32:a:blocked:acdb::f0,attr-scales:src0:0+wei:1 ,alg:convolution_direct,'
+    'mb1_ic32oc32_ih16oh16kh3sh1dh0ph1_iw16ow16kw3sw1dw0pw1,0.06',
+    'onednn_verbose,exec,cpu,convolution,jit_uni_int8:avx2,forward_inference,'
+    'src_u8:a:blocked:acdb::f0 wei_s8:a:blocked:ABcd2b8a4b::f0 bia_undef::undef::: '
+    'dst_f32:a:blocked:acdb::f0,attr-scales:src0:0+wei:1 ,alg:convolution_direct,'
+    'mb1_ic32oc32_ih16oh16kh3sh1dh0ph1_iw16ow16kw3sw1dw0pw1,0.05',
+]
+
+
+def test_parse_reads_the_weights_scale_adjustment():
+    recs = parse_exec_lines(AVX2_LINES + LINES)
+    assert [(r['dtype'], r['wei_adjust']) for r in recs[:3]] == [
+        ('s8', 0.5), ('u8', 1.0), ('s8', 1.0)]
+
+
 def test_fastest_of_passes_takes_each_primitive_minimum():
     first = parse_exec_lines(LINES)
     second = [dict(r, ms=r['ms'] * (0.5 if i % 2 else 2.0)) for i, r in enumerate(first)]

@@ -1,0 +1,216 @@
+"""How many bits the deployed int8 convs' weights have on this CPU, and how much of a trained
+model's deployed-vs-simulated int8 gap that explains.
+
+python benchmarks/int8_weight_bits.py --model_dir output/avx2_ptq/inference/baseline \\
+    --dataset_dir dataset/builtin/coco --algos abs_max,hist
+
+1. Probe: one 3x3 conv, input s8 (the image) and u8 (after ReLU), quantized with the
+   project's PTQ; the deployed kernel's weights are read back with one-hot inputs and
+   compared with the stored integers (ppdet.benchmark.int8_weight_bits).  Without
+   --model_dir only this runs (seconds).
+2. Model: for each PTQ algorithm, the int8 model (quantize_post's defaults) is run once
+   under oneDNN verbose to find the convs whose weights oneDNN halves (``sa0.5``: s8
+   inputs on a CPU without VNNI); a copy with those convs' stored weights rounded to even
+   integers is simulated too.  Reported: AP deployed / simulated with 8-bit weights /
+   simulated with the halved weights, and the detection agreement of the deployed model
+   with each simulation.
+
+Results: --results.{json,md}, with the CPU's flags.
+"""
+import datetime
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from ppdet.utils.cli import ArgsParser, run_main  # noqa: E402
+
+DEFAULT_CONFIG = 'configs/builtin/yolov3_r18_builtin.yml'
+
+
+def probe_rows(work_dir):
+    from ppdet.benchmark.int8_weight_bits import single_conv_probe
+    return [single_conv_probe(os.path.join(work_dir, 'probe'), signed, batch_norm)
+            for signed in (True, False) for batch_norm in (False, True)]
+
+
+# the simulations of each row: PaddleSlim's; with u8 inputs where oneDNN has them (what a
+# CPU with VNNI deploys); and with the weights oneDNN halves on this CPU halved too
+SIMS = ('sim8', 'sim_u8', 'sim_cpu')
+# (reference, compared) pairs of runs whose detection agreement each row reports
+AGREEMENTS = tuple((sim, 'deployed') for sim in SIMS) + tuple(
+    ('fp32', run) for run in SIMS + ('deployed',))
+
+
+def layer_snr(fp32_dir, dirs, feeds, weights):
+    """SNR (dB, worst image) against fp32 of the output of each quantized layer (by weight,
+    in graph order) in each simulation of ``dirs`` ({name: int8 model}); -> {name: mean
+    over the layers, the last layer's}.  Simulations only: a deployed layer's output is
+    requantized for the next layer where the simulation's is not, so the two do not
+    compare layer by layer (the detections do)."""
+    import numpy as np
+    from ppdet.slim.quant_report import layer_report
+    n = len(next(iter(feeds.values())))
+    out = {}
+    for name, d in dirs.items():
+        worst = {}
+        for i in range(n):
+            for r in layer_report(fp32_dir, d, {k: np.asarray(v)[i:i + 1]
+                                                for k, v in feeds.items()}):
+                snr = r['accumulated']['snr_db']
+                worst[r['weight']] = min(snr, worst.get(r['weight'], snr))
+        col = [worst[w] for w in weights]
+        out[name] = {'mean': round(sum(col) / len(col), 2), 'last': round(col[-1], 2)}
+    return out
+
+
+def model_row(cfg, fp32_dir, calib, probe_feeds, fp32_runs, out, algo, threads):
+    from ppdet.benchmark.int8_weight_bits import conv_input_types, emulation_copy
+    from ppdet.deploy.compare import detection_agreement
+    from ppdet.engine.infer_eval import evaluate_exported
+    from ppdet.slim.quant import quantize_post
+    int8_dir = quantize_post(fp32_dir, calib, os.path.join(out, 'int8'), algo=algo,
+                             batch_nums=len(calib), calibration_source='TrainDataset')
+    convs = conv_input_types(int8_dir)
+    halved = [c['weight'] for c in convs if c['wei_adjust'] != 1.0]
+    unsigned = [c['weight'] for c in convs if c['input'] == 'u8']
+    dirs = {'sim8': int8_dir,
+            'sim_u8': emulation_copy(int8_dir, os.path.join(out, 'sim_u8'), (), unsigned)}
+    # with nothing halved on this CPU, it deploys what sim_u8 simulates
+    dirs['sim_cpu'] = emulation_copy(int8_dir, os.path.join(out, 'sim_cpu'), halved,
+                                     unsigned) if halved else dirs['sim_u8']
+    row = {'convs': len(convs), 'convs_u8': len(unsigned), 'convs_halved': len(halved),
+           'impls': sorted({c['impl'] for c in convs})}
+    runs = {'fp32': fp32_runs, 'deployed': []}
+    row['AP_deployed'] = round(100 * evaluate_exported(
+        cfg, int8_dir, cpu_threads=threads, outputs=runs['deployed']).primary, 2)
+    for sim in SIMS:
+        if sim == 'sim_cpu' and not halved:
+            runs[sim], row['AP_' + sim] = runs['sim_u8'], row['AP_sim_u8']
+            continue
+        runs[sim] = []
+        row['AP_' + sim] = round(100 * evaluate_exported(
+            cfg, dirs[sim], cpu_threads=threads, simulate=True, outputs=runs[sim]).primary, 2)
+    for a, b in AGREEMENTS:
+        agree = detection_agreement(runs[a], runs[b])
+        row['%s_vs_%s' % (b, a)] = {'agreement': round(100 * agree['matched_fraction'], 1),
+                                    'matched': agree['matched'], 'compared': agree['compared']}
+    row['layer_snr_db'] = layer_snr(fp32_dir, dirs, probe_feeds, [c['weight'] for c in convs])
+    return row
+
+
+def write_md(path, res):
+    lines = ['# How many bits the deployed int8 convs\' weights have', '',
+             'CPU: %s' % res['cpu'], '', 'CPU flags: `%s`' % ' '.join(res['cpu_flags']), '',
+             'Date: %s. Paddle Inference, oneDNN int8, 1 thread.' % res['date'], '',
+             '## Probe: one 3x3 conv (%d -> %d channels), weights read back from the deployed '
+             'kernel' % (res['probe_channels'], res['probe_channels']), '',
+             '| conv input | BatchNorm after it | oneDNN kernel | weight scale (verbose) | '
+             'read back = stored | read back even | odd stored moved up / down | max abs '
+             'diff | weight bits | = halved emulation |', '|' + '---|' * 10]
+    for p in res['probe']:
+        lines.append('| %s | %s | %s | %s | %.1f%% | %.1f%% | %.1f%% / %.1f%% | %d | %s | '
+                     '%.1f%% |' % (
+                         p['input'], 'yes' if p['batch_norm'] else 'no', p['impl'],
+                         p['wei_adjust'], 100 * p['equal_to_stored'], 100 * p['even'],
+                         100 * p['odd_moved_up'], 100 * p['odd_moved_down'],
+                         p['max_abs_diff'], p['bits'] or 'other',
+                         100 * p['equal_to_halved_emulation']))
+    if res.get('rows'):
+        lines += ['', '## Model: `%s` (fp32 deployed AP %.2f), %d calibration images, '
+                  'EvalDataset of `%s`' % (res['model_dir'], res['fp32_AP'],
+                                           res['calib_images'], res['dataset_dir']), '',
+                  'sim8: the fake-quant graph in float (PaddleSlim\'s simulation: 8-bit '
+                  'weights, activations to 127 levels each side); sim u8: the same with the '
+                  'inputs oneDNN holds as u8 (after ReLU) quantized to 255 levels, what a CPU '
+                  'with VNNI deploys; sim cpu: sim u8 with the weights of the convs oneDNN '
+                  'halves on this CPU rounded to even integers as the probe\'s kernel rounded '
+                  'them (the same as sim u8 where none is halved). Agreement: detections '
+                  'matched (same class, IoU >= 0.5, score >= 0.3). Layer SNR: each quantized '
+                  'layer\'s output in the simulation against fp32 on %d EvalDataset images '
+                  '(worst image), mean over the layers / the last one.'
+                  % res['layer_images'], '',
+                  '| algo | int8 convs (u8 input / halved) | AP deployed | AP sim8 | AP sim u8 '
+                  '| AP sim cpu | %s | layer SNR vs fp32, mean / last (dB): %s |'
+                  % (' | '.join('%s vs %s' % (b, a) for a, b in AGREEMENTS),
+                     ', '.join(SIMS)), '|' + '---|' * (7 + len(AGREEMENTS))]
+        for algo, r in sorted(res['rows'].items()):
+            snr = r['layer_snr_db']
+            lines.append('| %s | %d (%d / %d) | %.2f | %s | %s | %s |' % (
+                algo, r['convs'], r['convs_u8'], r['convs_halved'], r['AP_deployed'],
+                ' | '.join('%.2f' % r['AP_' + k] for k in SIMS),
+                ' | '.join('%.1f%% (%d/%d)' % (x['agreement'], x['matched'], x['compared'])
+                           for x in (r['%s_vs_%s' % (b, a)] for a, b in AGREEMENTS)),
+                ', '.join('%.1f / %.1f' % (snr[k]['mean'], snr[k]['last'])
+                          for k in SIMS)))
+    lines += ['', 'command: `%s`' % res['command'], '']
+    from ppdet.utils.fileio import atomic_write
+    atomic_write(path, lambda f: f.write('\n'.join(lines)))
+
+
+def main(argv=None):
+    parser = ArgsParser('how many bits the deployed int8 convs\' weights have on this CPU',
+                        config_required=False)
+    parser.add_argument('--model_dir', default=None,
+                        help='an exported fp32 model (default: only the one-conv probe)')
+    parser.add_argument('--dataset_dir', default='dataset/builtin/coco')
+    parser.add_argument('--work_dir', default='output/int8_weight_bits')
+    parser.add_argument('--algos', default='abs_max,hist',
+                        help="PTQ algorithms of the model rows ('': keep the rows of an "
+                             "earlier run of the same model, refresh the probe)")
+    parser.add_argument('--calib_images', type=int, default=32)
+    parser.add_argument('--layer_images', type=int, default=4,
+                        help='EvalDataset images of the per-layer SNR')
+    parser.add_argument('--threads', type=int, default=1)
+    parser.add_argument('--results', default='benchmarks/results/int8_weight_bits',
+                        help='output path without extension (.json and .md are written)')
+    args = parser.parse_args(argv)
+    if args.model_dir and not os.path.isfile(os.path.join(args.model_dir, 'model.pdmodel')):
+        parser.error('--model_dir %s holds no exported model (model.pdmodel): export one with '
+                     'tools/export_model.py, or run python tools/pipeline.py --stages data '
+                     'train eval' % args.model_dir)
+    from ppdet.benchmark.cpu import cpu_description, cpu_flags
+    from ppdet.benchmark.int8_weight_bits import PROBE_CHANNELS
+    from ppdet.utils.fileio import read_json, write_json
+    path = args.results + '.json'
+    old = read_json(path) if os.path.isfile(path) else {}
+    res = {'cpu': cpu_description(), 'cpu_flags': cpu_flags()['flags'].split(),
+           'date': datetime.datetime.utcnow().strftime('%Y-%m-%d %H:%M UTC'),
+           'command': 'python benchmarks/int8_weight_bits.py ' + ' '.join(
+               sys.argv[1:] if argv is None else argv),
+           'probe_channels': PROBE_CHANNELS, 'probe': probe_rows(args.work_dir),
+           # rows of the same model from an earlier run are kept unless re-run
+           'rows': old.get('rows', {}) if old.get('model_dir') == args.model_dir else {}}
+    for p in res['probe']:
+        print(p, flush=True)
+    if args.model_dir:
+        from ppdet.core.workspace import load_config
+        from ppdet.engine.infer_eval import evaluate_exported
+        from ppdet.slim.quant import calibration_images
+        d = args.dataset_dir
+        cfg = load_config(args.config or DEFAULT_CONFIG, overrides=[
+            'TrainDataset.dataset_dir=' + d, 'EvalDataset.dataset_dir=' + d,
+            'TestDataset.dataset_dir=' + d] + list(args.opt or []))
+        from ppdet.slim.quant import calibration_feeds, stack_feeds
+        calib = calibration_images(cfg, args.calib_images)
+        probe = stack_feeds(calibration_feeds(args.model_dir, calibration_images(
+            cfg, args.layer_images, 'EvalDataset')))
+        fp32_runs = []
+        res.update(model_dir=args.model_dir, dataset_dir=d, calib_images=len(calib),
+                   layer_images=args.layer_images,
+                   fp32_AP=round(100 * evaluate_exported(
+                       cfg, args.model_dir, cpu_threads=args.threads,
+                       outputs=fp32_runs).primary, 2))
+        for algo in [a for a in args.algos.split(',') if a]:
+            res['rows'][algo] = model_row(cfg, args.model_dir, calib, probe, fp32_runs,
+                                          os.path.join(args.work_dir, algo), algo,
+                                          args.threads)
+            print(algo, res['rows'][algo], flush=True)
+            write_json(path, res)
+            write_md(args.results + '.md', res)
+    write_json(path, res)
+    write_md(args.results + '.md', res)
+
+
+if __name__ == '__main__':
+    run_main(main)

@@ -1,0 +1,28 @@
+"""benchmarks/int8_weight_bits.py: the probe alone writes its table (with the CPU's flags);
+a model directory without an exported model is refused with the fix, before any work."""
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+from benchmarks import int8_weight_bits  # noqa: E402
+
+
+def test_probe_table(tmp_path):
+    out = str(tmp_path / 'bits')
+    int8_weight_bits.main(['--work_dir', str(tmp_path / 'work'), '--results', out])
+    from ppdet.utils.fileio import read_json
+    res = read_json(out + '.json')
+    assert [(p['input'], p['batch_norm']) for p in res['probe']] == [
+        ('s8', False), ('s8', True), ('u8', False), ('u8', True)]
+    assert res['rows'] == {} and res['cpu_flags']
+    md = open(out + '.md').read()
+    assert 'CPU flags: `' in md and md.count('| s8 |') == 2 and md.count('| u8 |') == 2
+
+
+def test_model_dir_without_a_model_names_the_fix(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        int8_weight_bits.main(['--model_dir', str(tmp_path), '--results', str(tmp_path / 'r')])
+    assert 'export one with tools/export_model.py' in capsys.readouterr().err
+    assert not os.path.exists(str(tmp_path / 'r.json'))
