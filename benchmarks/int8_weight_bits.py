@@ -143,7 +143,12 @@ def write_md(path, res):
                            for x in (r['%s_vs_%s' % (b, a)] for a, b in AGREEMENTS)),
                 ', '.join('%.1f / %.1f' % (snr[k]['mean'], snr[k]['last'])
                           for k in SIMS)))
-    lines += ['', 'command: `%s`' % res['command'], '']
+    lines += ['', 'command: `%s`' % res['command']]
+    earlier = sorted({r['command'] for r in res.get('rows', {}).values() if r.get('command')}
+                     - {res['command']})
+    if earlier:
+        lines += ['', 'model rows from: %s' % ', '.join('`%s`' % c for c in earlier)]
+    lines.append('')
     from ppdet.utils.fileio import atomic_write
     atomic_write(path, lambda f: f.write('\n'.join(lines)))
 
@@ -205,6 +210,7 @@ def main(argv=None):
             res['rows'][algo] = model_row(cfg, args.model_dir, calib, probe, fp32_runs,
                                           os.path.join(args.work_dir, algo), algo,
                                           args.threads)
+            res['rows'][algo]['command'] = res['command']
             print(algo, res['rows'][algo], flush=True)
             write_json(path, res)
             write_md(args.results + '.md', res)
