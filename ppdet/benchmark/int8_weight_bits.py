@@ -189,7 +189,7 @@ def _problem_dims(shape):
 # ops whose output is non-negative when their inputs are (ReLU's always is): a u8 tensor
 # stays u8 through them in oneDNN's int8 graph
 _KEEPS_SIGN = ('pool2d', 'nearest_interp', 'nearest_interp_v2', 'bilinear_interp',
-               'bilinear_interp_v2', 'concat', 'reshape2', 'transpose2', 'slice', 'split')
+               'bilinear_interp_v2', 'concat', 'reshape2', 'transpose2', 'split')
 
 
 def _non_negative(var, producers):
