@@ -19,6 +19,7 @@ Results: --results.{json,md}, with the CPU's flags.
 """
 import datetime
 import os
+import shlex
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -99,6 +100,28 @@ def model_row(cfg, fp32_dir, calib, probe_feeds, fp32_runs, out, algo, threads):
     return row
 
 
+# the full-size rows whose int8 agreement with fp32 --full_size_dir reports
+FULL_SIZE_ROWS = tuple('yolov3_mobilenet_v1_%d_%s_int8' % (size, plan)
+                       for size in (320, 608) for plan in ('baseline', 'r578'))
+
+
+def full_size_rows(manifest, names, work_dir):
+    """Each named int8 row of a full-size build: its detections on the six photos matched
+    to its fp32 parent's, deployed and simulated (``photo_agreement``)."""
+    from ppdet.benchmark.int8_weight_bits import photo_agreement
+    from ppdet.data.sample_photos import face_photos, no_face_photos
+    photos = dict(face_photos())
+    photos.update(no_face_photos())
+    images = [photos[k] for k in sorted(photos)]
+    rows = manifest['rows']
+    unknown = [n for n in names if n not in rows or not rows[n].get('int8')]
+    if unknown:
+        raise ValueError('not int8 rows of the build: %s (it has %s)' % (
+            ', '.join(unknown), ', '.join(n for n, r in rows.items() if r.get('int8'))))
+    return {n: photo_agreement(rows[rows[n]['parent']]['dir'], rows[n]['dir'], images,
+                               os.path.join(work_dir, n)) for n in names}
+
+
 def write_md(path, res):
     lines = ['# How many bits the deployed int8 convs\' weights have', '',
              'CPU: %s' % res['cpu'], '', 'CPU flags: `%s`' % ' '.join(res['cpu_flags']), '',
@@ -143,6 +166,18 @@ def write_md(path, res):
                            for x in (r['%s_vs_%s' % (b, a)] for a, b in AGREEMENTS)),
                 ', '.join('%.1f / %.1f' % (snr[k]['mean'], snr[k]['last'])
                           for k in SIMS)))
+    if res.get('full_size'):
+        lines += ['', '## Full-size rows: int8 detections matched to the fp32 parent on the '
+                  'six photos', '', 'Random-weight models with a trained-like head (the '
+                  'full-size latency table\'s builds); its "int8 agreement" column is the '
+                  'deployed one. sim8 / sim u8 / sim cpu as above.', '',
+                  '| row | int8 convs (halved) | fp32 detections | deployed | sim8 | sim u8 | '
+                  'sim cpu |', '|' + '---|' * 7]
+        for name, r in res['full_size'].items():
+            lines.append('| %s | %d (%d) | %d | %.1f%% | %.1f%% | %.1f%% | %.1f%% |' % (
+                name, r['convs'], r['convs_halved'], r['detections'], r['deployed'],
+                r['sim8'], r['sim_u8'], r['sim_cpu']))
+        lines += ['', 'full-size rows from: `%s`' % res['full_size_command']]
     lines += ['', 'command: `%s`' % res['command']]
     earlier = sorted({r['command'] for r in res.get('rows', {}).values() if r.get('command')}
                      - {res['command']})
@@ -167,9 +202,20 @@ def main(argv=None):
     parser.add_argument('--layer_images', type=int, default=4,
                         help='EvalDataset images of the per-layer SNR')
     parser.add_argument('--threads', type=int, default=1)
+    parser.add_argument('--full_size_dir', default=None,
+                        help='a benchmarks/full_size_latency.py build (manifest.json): its int8 '
+                             'rows\' agreement with their fp32 parents on the six photos, '
+                             'deployed and simulated (e.g. output/issue17/full_size)')
+    parser.add_argument('--full_size_rows', default=','.join(FULL_SIZE_ROWS),
+                        help='int8 rows of that build')
     parser.add_argument('--results', default='benchmarks/results/int8_weight_bits',
                         help='output path without extension (.json and .md are written)')
     args = parser.parse_args(argv)
+    manifest = os.path.join(args.full_size_dir or '', 'manifest.json')
+    if args.full_size_dir and not os.path.isfile(manifest):
+        parser.error('--full_size_dir %s has no manifest.json: build the rows first with '
+                     'python benchmarks/full_size_latency.py --quick --stage build --work_dir %s'
+                     % (args.full_size_dir, args.full_size_dir))
     if args.model_dir and not os.path.isfile(os.path.join(args.model_dir, 'model.pdmodel')):
         parser.error('--model_dir %s holds no exported model (model.pdmodel): export one with '
                      'tools/export_model.py, or run python tools/pipeline.py --stages data '
@@ -181,7 +227,7 @@ def main(argv=None):
     old = read_json(path) if os.path.isfile(path) else {}
     res = {'cpu': cpu_description(), 'cpu_flags': cpu_flags()['flags'].split(),
            'date': datetime.datetime.utcnow().strftime('%Y-%m-%d %H:%M UTC'),
-           'command': 'python benchmarks/int8_weight_bits.py ' + ' '.join(
+           'command': 'python benchmarks/int8_weight_bits.py ' + shlex.join(
                sys.argv[1:] if argv is None else argv),
            'probe_channels': PROBE_CHANNELS, 'probe': probe_rows(args.work_dir),
            # rows of the same model from an earlier run are kept unless re-run
@@ -214,6 +260,12 @@ def main(argv=None):
             print(algo, res['rows'][algo], flush=True)
             write_json(path, res)
             write_md(args.results + '.md', res)
+    if args.full_size_dir:
+        res['full_size'] = full_size_rows(read_json(manifest), args.full_size_rows.split(','),
+                                          os.path.join(args.work_dir, 'full_size'))
+        res['full_size_command'] = res['command']
+    elif old.get('full_size'):  # kept from an earlier run
+        res['full_size'], res['full_size_command'] = old['full_size'], old['full_size_command']
     write_json(path, res)
     write_md(args.results + '.md', res)
 

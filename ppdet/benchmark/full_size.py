@@ -37,7 +37,7 @@ logger = setup_logger(__name__)
 __all__ = ['FULL_SIZE_CONFIGS', 'FULL_GRID', 'QUICK_GRID', 'FAMILY_GRID', 'STRATEGIES',
            'default_strategies', 'strategy_plan', 'load_full_size',
            'init_head_like_trained', 'candidates_above', 'build_rows', 'time_rows',
-           'format_table', 'cpu_flags', 'load_cell', 'runtimes_for', 'is_anchor']
+           'format_table', 'cpu_flags', 'load_cell', 'runtimes_for', 'is_anchor', 'matched_share']
 
 FULL_SIZE_CONFIGS = collections.OrderedDict([
     ('yolov3_mobilenet_v1', 'configs/yolov3_mobilenet_v1.yml'),
@@ -626,6 +626,15 @@ def _time_chunk(manifest, pending, anchor, t, image, rounds, warmup, pause_s, ch
             largest_mb)
 
 
+def matched_share(reference, runs):
+    """Detections matched between two runs over the same images (lists of per-image [k, 6]
+    rows), as a share of the larger count per image."""
+    from ppdet.deploy.compare import match_detections
+    m = [match_detections(a, b) for a, b in zip(reference, runs)]
+    return sum(x['matched'] for x in m) / float(max(1, sum(max(x['n_a'], x['n_b'])
+                                                           for x in m)))
+
+
 def time_rows(manifest, image, threads=(1,), rounds=10, warmup=3,
               runtimes=('paddle', 'onnx', 'onnx_int8'),
               check_images=None, pause_s=None, progress=print,
@@ -647,7 +656,6 @@ def time_rows(manifest, image, threads=(1,), rounds=10, warmup=3,
     interleaved run of it.  ``cell['chunk']`` says which chunk timed a cell.
     """
     from ppdet.deploy.benchmark import idle_pause_s
-    from ppdet.deploy.compare import match_detections
     groups = collections.OrderedDict()
     for name, row in manifest['rows'].items():
         groups.setdefault((row['config'], row['input_size']), []).append(name)
@@ -686,10 +694,7 @@ def time_rows(manifest, image, threads=(1,), rounds=10, warmup=3,
                     parent = ('%s/onnx' % cell['row'] if cell['runtime'] == 'onnx_int8'
                               else '%s/%s' % (row['parent'], cell['runtime']))
                     if parent in preds:
-                        m = [match_detections(a, b) for a, b in zip(preds[parent], preds[key])]
-                        cell['agreement'] = (sum(x['matched'] for x in m) /
-                                             float(max(1, sum(max(x['n_a'], x['n_b'])
-                                                              for x in m))))
+                        cell['agreement'] = matched_share(preds[parent], preds[key])
             nms = _nms_group(manifest, names, t, rounds)
             for cell in cells.values():
                 row = manifest['rows'][cell['row']]

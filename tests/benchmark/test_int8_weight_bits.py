@@ -11,8 +11,8 @@ import paddle
 import pytest
 
 from ppdet.benchmark.int8_weight_bits import (conv_input_types, emulation_copy,
-                                              halved_weights, readback_summary,
-                                              single_conv_probe)
+                                              halved_weights, photo_agreement,
+                                              readback_summary, single_conv_probe)
 from ppdet.utils.static_graph import load_program
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -161,3 +161,13 @@ def test_emulation_copy_quantizes_u8_inputs_to_255_levels(int8_detector, convs, 
     assert np.mean(gain) > 1.0, gain  # twice the levels: ~6 dB on those inputs' own error
     with pytest.raises(ValueError, match='not a conv with a quantized input'):
         emulation_copy(int8_detector, str(tmp_path / 'bad'), unsigned=['no_such_weight'])
+
+
+def test_photo_agreement_runs_deployed_and_three_simulations(int8_detector, photo, tmp_path):
+    from test_quant import images
+    fp32 = os.path.join(os.path.dirname(int8_detector), 'fp32')
+    res = photo_agreement(fp32, int8_detector, [photo] + images(1, seed=7), str(tmp_path))
+    assert res['convs'] > 0 and res['detections'] > 0
+    for run in ('deployed', 'sim8', 'sim_u8', 'sim_cpu'):
+        assert 0.0 <= res[run] <= 100.0, (run, res)
+    assert os.path.isfile(str(tmp_path / 'sim_cpu' / 'model.pdmodel'))

@@ -26,3 +26,19 @@ def test_model_dir_without_a_model_names_the_fix(tmp_path, capsys):
         int8_weight_bits.main(['--model_dir', str(tmp_path), '--results', str(tmp_path / 'r')])
     assert 'export one with tools/export_model.py' in capsys.readouterr().err
     assert not os.path.exists(str(tmp_path / 'r.json'))
+
+
+def test_full_size_dir_without_a_build_names_the_fix(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        int8_weight_bits.main(['--full_size_dir', str(tmp_path), '--results',
+                               str(tmp_path / 'r')])
+    assert 'full_size_latency.py --quick --stage build' in capsys.readouterr().err
+
+
+def test_full_size_rows_must_be_int8_rows(tmp_path):
+    manifest = {'rows': {'m_320_baseline': {'int8': False, 'dir': 'x', 'parent': None},
+                         'm_320_baseline_int8': {'int8': True, 'dir': 'y',
+                                                 'parent': 'm_320_baseline'}}}
+    with pytest.raises(ValueError, match='not int8 rows of the build: m_320_baseline .*'
+                                         'it has m_320_baseline_int8'):
+        int8_weight_bits.full_size_rows(manifest, ['m_320_baseline'], str(tmp_path))
