@@ -8,12 +8,16 @@ python benchmarks/int8_weight_bits.py --model_dir output/avx2_ptq/inference/base
    project's PTQ; the deployed kernel's weights are read back with one-hot inputs and
    compared with the stored integers (ppdet.benchmark.int8_weight_bits).  Without
    --model_dir only this runs (seconds).
-2. Model: for each PTQ algorithm, the int8 model (quantize_post's defaults) is run once
-   under oneDNN verbose to find the convs whose weights oneDNN halves (``sa0.5``: s8
-   inputs on a CPU without VNNI); a copy with those convs' stored weights rounded to even
-   integers is simulated too.  Reported: AP deployed / simulated with 8-bit weights /
-   simulated with the halved weights, and the detection agreement of the deployed model
-   with each simulation.
+2. Model (--model_dir): for each PTQ algorithm, the int8 model (quantize_post's defaults)
+   is run once under oneDNN verbose to find which convs take u8 inputs and which oneDNN
+   halves (``sa0.5``: s8 inputs on a CPU without VNNI), then simulated three ways:
+   PaddleSlim's simulation, with the u8 inputs at 255 levels (what a VNNI CPU deploys),
+   and that with the halved weights (what this CPU deploys).  Reported: AP of each and of
+   the deployed model, detection agreement between them and with fp32, and each
+   simulation's per-layer SNR against fp32.
+3. Full-size rows (--full_size_dir, a benchmarks/full_size_latency.py build): each int8
+   row's detections on the six photos matched to its fp32 parent's, deployed and simulated
+   the same three ways.
 
 Results: --results.{json,md}, with the CPU's flags.
 """
@@ -66,27 +70,21 @@ def layer_snr(fp32_dir, dirs, feeds, weights):
 
 
 def model_row(cfg, fp32_dir, calib, probe_feeds, fp32_runs, out, algo, threads):
-    from ppdet.benchmark.int8_weight_bits import conv_input_types, emulation_copy
+    from ppdet.benchmark.int8_weight_bits import simulations
     from ppdet.deploy.compare import detection_agreement
     from ppdet.engine.infer_eval import evaluate_exported
     from ppdet.slim.quant import quantize_post
     int8_dir = quantize_post(fp32_dir, calib, os.path.join(out, 'int8'), algo=algo,
                              batch_nums=len(calib), calibration_source='TrainDataset')
-    convs = conv_input_types(int8_dir)
-    halved = [c['weight'] for c in convs if c['wei_adjust'] != 1.0]
-    unsigned = [c['weight'] for c in convs if c['input'] == 'u8']
-    dirs = {'sim8': int8_dir,
-            'sim_u8': emulation_copy(int8_dir, os.path.join(out, 'sim_u8'), (), unsigned)}
-    # with nothing halved on this CPU, it deploys what sim_u8 simulates
-    dirs['sim_cpu'] = emulation_copy(int8_dir, os.path.join(out, 'sim_cpu'), halved,
-                                     unsigned) if halved else dirs['sim_u8']
-    row = {'convs': len(convs), 'convs_u8': len(unsigned), 'convs_halved': len(halved),
+    convs, dirs = simulations(int8_dir, out)
+    row = {'convs': len(convs), 'convs_u8': sum(c['input'] == 'u8' for c in convs),
+           'convs_halved': sum(c['wei_adjust'] != 1.0 for c in convs),
            'impls': sorted({c['impl'] for c in convs})}
     runs = {'fp32': fp32_runs, 'deployed': []}
     row['AP_deployed'] = round(100 * evaluate_exported(
         cfg, int8_dir, cpu_threads=threads, outputs=runs['deployed']).primary, 2)
     for sim in SIMS:
-        if sim == 'sim_cpu' and not halved:
+        if sim == 'sim_cpu' and dirs[sim] == dirs['sim_u8']:  # nothing halved on this CPU
             runs[sim], row['AP_' + sim] = runs['sim_u8'], row['AP_sim_u8']
             continue
         runs[sim] = []

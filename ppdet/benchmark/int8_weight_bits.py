@@ -32,7 +32,7 @@ import shutil
 import numpy as np
 
 __all__ = ['single_conv_probe', 'conv_input_types', 'emulation_copy', 'halved_weights',
-           'readback_summary', 'photo_agreement',
+           'readback_summary', 'simulations', 'photo_agreement',
            'PROBE_CHANNELS']
 
 # the probe conv: PROBE_CHANNELS in and out, 3x3, on a PROBE_SIZE square input
@@ -332,34 +332,45 @@ def emulation_copy(int8_dir, out_dir, halved=(), unsigned=()):
     return str(out_dir)
 
 
-def photo_agreement(fp32_dir, int8_dir, images, work_dir):
-    """The int8 model's detections on ``images`` (RGB uint8) matched to its fp32 parent's
-    (:func:`ppdet.benchmark.full_size.matched_share`, as the full-size table's int8
-    agreement): deployed, and simulated three ways (``sim8``: PaddleSlim's; ``sim_u8``:
-    u8 inputs at 255 levels, what a VNNI CPU deploys; ``sim_cpu``: that with the weights
-    this CPU halves halved, see :func:`emulation_copy`, written under ``work_dir``).
-    -> {'convs', 'convs_halved', 'detections' (fp32's), and each run's agreement}."""
-    from ppdet.benchmark.full_size import matched_share
-    from ppdet.deploy import Detector
+def simulations(int8_dir, work_dir):
+    """The three simulations of an int8 model, by name: ``sim8`` (PaddleSlim's: the model
+    itself), ``sim_u8`` (u8 inputs at 255 levels, what a VNNI CPU deploys) and ``sim_cpu``
+    (that with the weights this CPU halves halved; ``sim_u8``'s copy where none is), the
+    copies written under ``work_dir`` (:func:`emulation_copy`).  -> (the model's convs as
+    :func:`conv_input_types` lists them, {name: model dir})."""
     convs = conv_input_types(int8_dir)
     halved = [c['weight'] for c in convs if c['wei_adjust'] != 1.0]
     unsigned = [c['weight'] for c in convs if c['input'] == 'u8']
-    dirs = {'deployed': int8_dir, 'sim8': int8_dir,
-            'sim_u8': emulation_copy(int8_dir, os.path.join(str(work_dir), 'sim_u8'), (),
-                                     unsigned),
-            'sim_cpu': emulation_copy(int8_dir, os.path.join(str(work_dir), 'sim_cpu'), halved,
-                                      unsigned)}
+    dirs = {'sim8': int8_dir, 'sim_u8': emulation_copy(
+        int8_dir, os.path.join(str(work_dir), 'sim_u8'), (), unsigned)}
+    dirs['sim_cpu'] = emulation_copy(int8_dir, os.path.join(str(work_dir), 'sim_cpu'), halved,
+                                     unsigned) if halved else dirs['sim_u8']
+    return convs, dirs
+
+
+def photo_agreement(fp32_dir, int8_dir, images, work_dir):
+    """The int8 model's detections on ``images`` (RGB uint8) matched to its fp32 parent's
+    (:func:`ppdet.benchmark.full_size.matched_share`, as the full-size table's int8
+    agreement): deployed, and each of :func:`simulations` (copies under ``work_dir``).
+    -> {'convs', 'convs_halved', 'detections' (fp32's), and each run's agreement}."""
+    from ppdet.benchmark.full_size import matched_share
+    from ppdet.deploy import Detector
+    convs, sims = simulations(int8_dir, work_dir)
+    runs = {}  # (model dir, simulated) -> detections: sim_cpu is sim_u8 where none is halved
 
     def run(model_dir, simulate=False):
-        kw = dict(enable_mkldnn=False, enable_mkldnn_int8=False) if simulate else {}
-        det = Detector(model_dir, cpu_threads=1, **kw)
-        return [det.predict([im])[0] for im in images]
+        if (model_dir, simulate) not in runs:
+            kw = dict(enable_mkldnn=False, enable_mkldnn_int8=False) if simulate else {}
+            det = Detector(model_dir, cpu_threads=1, **kw)
+            runs[model_dir, simulate] = [det.predict([im])[0] for im in images]
+        return runs[model_dir, simulate]
 
     fp32 = run(fp32_dir)
-    out = {'convs': len(convs), 'convs_halved': len(halved),
-           'detections': int(sum(len(r) for r in fp32))}
-    for name, d in dirs.items():
-        out[name] = round(100 * matched_share(fp32, run(d, simulate=name != 'deployed')), 1)
+    out = {'convs': len(convs), 'convs_halved': sum(c['wei_adjust'] != 1.0 for c in convs),
+           'detections': int(sum(len(r) for r in fp32)),
+           'deployed': round(100 * matched_share(fp32, run(int8_dir)), 1)}
+    for name, d in sims.items():
+        out[name] = round(100 * matched_share(fp32, run(d, simulate=True)), 1)
     return out
 
 

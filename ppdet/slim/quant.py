@@ -33,10 +33,9 @@ from ppdet.utils.logger import setup_logger
 
 logger = setup_logger(__name__)
 
-__all__ = ['quantize_post', 'calibration_images', 'quantize_post_with_report', 'resolve_skip_layers',
-           'calibration_feeds', 'read_infer_cfg', 'stack_feeds', 'PTQ_ALGOS',
-           'declared_float_only', 'DEFAULT_ONNX_FORMAT',
-           'QUANTIZABLE_OP_TYPES']
+__all__ = ['quantize_post', 'calibration_images', 'quantize_post_with_report',
+           'resolve_skip_layers', 'calibration_feeds', 'read_infer_cfg', 'stack_feeds',
+           'PTQ_ALGOS', 'declared_float_only', 'DEFAULT_ONNX_FORMAT', 'QUANTIZABLE_OP_TYPES']
 
 PTQ_ALGOS = ('abs_max', 'avg', 'hist', 'KL', 'mse', 'emd')
 # The detection decode (yolo_box) and NMS ops are not in this list and stay in float.
