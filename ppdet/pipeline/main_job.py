@@ -233,36 +233,51 @@ class Pipeline(object):
                                     'plot': self.path('sensitivity', 'sensitivities.png'),
                                     'ratios_at_loss_0.1': get_ratios_by_loss(sens, 0.1)})
 
+    def _plan_search(self):
+        """``(model, probe, sensitivities)`` for the plan searches: the config's model (FLOPs
+        do not depend on the weights) with one traced pruner for every plan."""
+        from ppdet.engine import Trainer
+        from ppdet.slim.flops_target import FlopsProbe
+        from ppdet.slim.sensitivity import load_sensitivities
+        from ppdet.utils.model_stats import config_input_size
+        cfg = self.cfg()
+        model = Trainer(cfg, mode='eval').model
+        if not list(model.prunable_params()):
+            raise ValueError('%s declares no prunable convs: nothing to prune' % self.config)
+        return (model, FlopsProbe(model, config_input_size(cfg)),
+                load_sensitivities(self.results['sensitivity']['file']))
+
+    @staticmethod
+    def _searched_plans(model, probe, sens, names, cut):
+        """``{'uniform': ..., 'derived': ...}`` at FLOPs ``cut``: one ratio over ``names``
+        and ratios from the sensitivities (``error`` where they cannot reach the cut)."""
+        from ppdet.slim.flops_target import (flops_cut, ratios_for_target_flops,
+                                             uniform_ratio_for_target_flops)
+        ratio, uniform_cut = uniform_ratio_for_target_flops(model, names, cut, probe=probe)
+        entry = {'uniform': dict(ratios={n: ratio for n in names}, cut=uniform_cut)}
+        try:
+            derived = ratios_for_target_flops(sens, model, cut, probe=probe)
+            entry['derived'] = dict(ratios=derived, cut=flops_cut(model, derived, probe=probe))
+        except ValueError as e:  # an unreachable cut: the table says why
+            entry['derived'] = dict(error=str(e))
+        logger.info('at -%.2f%% FLOPs: uniform ratio %.4f (-%.2f%%), derived %s', 100 * cut,
+                    ratio, 100 * uniform_cut, entry['derived'].get('error') or ', '.join(
+                        '%.3f' % r for r in entry['derived']['ratios'].values()))
+        return entry
+
     def prune_plans(self):
         """The plans compared at each preset's FLOPs cut: the preset, one uniform ratio over
         its convs and ratios from the sensitivities, both searched for the preset's cut."""
-        from ppdet.engine import Trainer
-        from ppdet.slim.flops_target import (flops_cut, ratios_for_target_flops,
-                                             uniform_ratio_for_target_flops)
+        from ppdet.slim.flops_target import flops_cut
         from ppdet.slim.presets import preset_ratios
-        from ppdet.utils.model_stats import config_input_size
-        from ppdet.slim.sensitivity import load_sensitivities
-        cfg = self.cfg()
-        size = config_input_size(cfg)
-        model = Trainer(cfg, mode='eval').model  # FLOPs do not depend on the weights
-        sens = load_sensitivities(self.results['sensitivity']['file'])
+        model, probe, sens = self._plan_search()
         plans = {}
         for preset in PRUNE_PRESETS:
             ratios = preset_ratios(preset)
-            cut = flops_cut(model, ratios, size)
-            ratio, uniform_cut = uniform_ratio_for_target_flops(model, list(ratios), cut, size)
-            entry = {'target_cut': cut, 'preset': dict(ratios=ratios, cut=cut),
-                     'uniform': dict(ratios={n: ratio for n in ratios}, cut=uniform_cut)}
-            try:
-                derived = ratios_for_target_flops(sens, model, cut, size)
-                entry['derived'] = dict(ratios=derived, cut=flops_cut(model, derived, size))
-            except ValueError as e:  # an unreachable cut: the table says why
-                entry['derived'] = dict(error=str(e))
-            plans[preset] = entry
-            logger.info('at the %s cut (-%.2f%% FLOPs): uniform ratio %.4f (-%.2f%%), derived '
-                        '%s', preset, 100 * cut, ratio, 100 * uniform_cut,
-                        entry['derived'].get('error') or ', '.join(
-                            '%.3f' % r for r in entry['derived']['ratios'].values()))
+            cut = flops_cut(model, ratios, probe=probe)
+            logger.info('the %s preset removes %.2f%% of the FLOPs', preset, 100 * cut)
+            plans[preset] = dict(self._searched_plans(model, probe, sens, list(ratios), cut),
+                                 target_cut=cut, preset=dict(ratios=ratios, cut=cut))
         self.record('prune_plans', plans)
 
     def prune_plans_at_ratio(self, ratio, target_name):
@@ -271,31 +286,14 @@ class Pipeline(object):
         (the shape :meth:`prune_and_finetune` reads with ``preset=target_name``); returns
         the entry.  The derived plan records ``error`` where the sensitivities cannot reach
         the cut."""
-        from ppdet.engine import Trainer
-        from ppdet.slim.flops_target import (flops_cut, ratios_for_target_flops,
-                                             uniform_ratio_for_target_flops)
-        from ppdet.slim.sensitivity import load_sensitivities
-        from ppdet.utils.model_stats import config_input_size
-        cfg = self.cfg()
-        size = config_input_size(cfg)
-        model = Trainer(cfg, mode='eval').model  # FLOPs do not depend on the weights
+        from ppdet.slim.flops_target import flops_cut
+        model, probe, sens = self._plan_search()
         names = list(model.prunable_params())
-        if not names:
-            raise ValueError('%s declares no prunable convs: nothing to prune' % self.config)
-        cut = flops_cut(model, {n: ratio for n in names}, size)
-        uniform, uniform_cut = uniform_ratio_for_target_flops(model, names, cut, size)
-        entry = {'target_cut': cut, 'ratio_of_every_conv': ratio,
-                 'uniform': dict(ratios={n: uniform for n in names}, cut=uniform_cut)}
-        sens = load_sensitivities(self.results['sensitivity']['file'])
-        try:
-            derived = ratios_for_target_flops(sens, model, cut, size)
-            entry['derived'] = dict(ratios=derived, cut=flops_cut(model, derived, size))
-        except ValueError as e:  # an unreachable cut: the table says why
-            entry['derived'] = dict(error=str(e))
-        logger.info('prune target %s: -%.2f%% FLOPs (%.0f%% of every prunable conv); uniform '
-                    'ratio %.3f; derived %s', target_name, 100 * cut, 100 * ratio, uniform,
-                    entry['derived'].get('error') or ', '.join(
-                        '%.3f' % r for r in entry['derived']['ratios'].values()))
+        cut = flops_cut(model, {n: ratio for n in names}, probe=probe)
+        logger.info('prune target %s: -%.2f%% FLOPs (%.0f%% of every prunable conv)',
+                    target_name, 100 * cut, 100 * ratio)
+        entry = dict(self._searched_plans(model, probe, sens, names, cut),
+                     target_cut=cut, ratio_of_every_conv=ratio)
         plans = dict(self.results.get('prune_plans') or {})
         plans[target_name] = entry
         self.record('prune_plans', plans)

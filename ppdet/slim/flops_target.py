@@ -12,6 +12,10 @@ inputs and depthwise groups shrink too) and restoring it, so the model is left a
 was.  A plan removes ``int(round(C * ratio))`` of a conv's C filters
 (:func:`ppdet.slim.prune.kept_channels`): the search works on those filter counts and
 returns ratios ``removed / C`` that give exactly them.
+
+Tracing PaddleSlim's pruner takes seconds (3-9 s for the built-in YOLOv3), far more than a
+search's prune-and-count steps: a caller making several plans for one model builds one
+:class:`FlopsProbe` and passes it as ``probe=`` to every function here.
 """
 import collections
 
@@ -31,7 +35,8 @@ class FlopsProbe(object):
     """The share of conv FLOPs that removing given filter counts takes from ``model``.
 
     ``cut({name: filters removed})`` prunes (PaddleSlim, traced once), counts and
-    restores; results are cached by the counts.
+    restores; results are cached by the counts.  Valid while the model keeps the shapes it
+    had when the probe was made (checked on every use).
     """
 
     def __init__(self, model, input_size=None, criterion='l1_norm'):
@@ -42,6 +47,17 @@ class FlopsProbe(object):
         self.base = float(sum(conv_macs(self.pixels).values()))
         self.pruner = make_pruner(model, criterion, input_size)
         self._cache = {}
+
+    def check(self, model):
+        """Raise ValueError unless ``model`` is this probe's model, unpruned since."""
+        if model is not self.model:
+            raise ValueError('the FlopsProbe was made for another model: make one with '
+                             'FlopsProbe(model, input_size) for this model')
+        now = {n: int(p.shape[0]) for n, p in prunable_params(model).items()}
+        if now != self.channels:
+            raise ValueError('the model was pruned after its FlopsProbe was made: make a new '
+                             'FlopsProbe for the pruned model')
+        return self
 
     def ratio(self, name, removed):
         return removed / float(self.channels[name])
@@ -70,9 +86,18 @@ class FlopsProbe(object):
             plan.restore(self.model)
 
 
-def flops_cut(model, ratios, input_size=None, criterion='l1_norm'):
-    """Share of the conv FLOPs removed by pruning ``{name: ratio}`` (model left unchanged)."""
-    probe = FlopsProbe(model, input_size, criterion)
+def _probe(model, input_size, criterion, probe):
+    """``probe`` checked against ``model``, or a new one."""
+    if probe is None:
+        return FlopsProbe(model, input_size, criterion)
+    return probe.check(model)
+
+
+def flops_cut(model, ratios, input_size=None, criterion='l1_norm', probe=None):
+    """Share of the conv FLOPs removed by pruning ``{name: ratio}`` (model left unchanged);
+    ``probe``: a :class:`FlopsProbe` of ``model`` to reuse (then ``input_size`` and
+    ``criterion`` are the probe's)."""
+    probe = _probe(model, input_size, criterion, probe)
     names = resolve_names(model, list(ratios))
     return probe.cut({n: probe.removed(n, float(r)) for n, r in zip(names, ratios.values())})
 
@@ -129,7 +154,7 @@ def _limits(model, names, max_ratios):
 
 
 def ratios_for_target_flops(sensitivities, model, target_flops_fraction, input_size=None,
-                            criterion='l1_norm', max_ratios=None, max_loss=None):
+                            criterion='l1_norm', max_ratios=None, max_loss=None, probe=None):
     """``{name: ratio}`` from ``sensitivities`` (``{name: {ratio: loss}}``) removing
     ``target_flops_fraction`` of the conv FLOPs at the least loss.
 
@@ -144,6 +169,7 @@ def ratios_for_target_flops(sensitivities, model, target_flops_fraction, input_s
     at most what removing the last single filter removed; every ratio is non-decreasing in the target; no ratio exceeds
     its limit; every parameter's loss at its ratio is <= the final threshold <= ``max_loss``.
     An unreachable target raises ``ValueError`` naming the largest reachable cut.
+    ``probe``: a :class:`FlopsProbe` of ``model`` to reuse (see :func:`flops_cut`).
     """
     target = _check_target(target_flops_fraction)
     if not sensitivities:
@@ -155,7 +181,7 @@ def ratios_for_target_flops(sensitivities, model, target_flops_fraction, input_s
     curves = collections.OrderedDict((n, _curve(sensitivities[k]))
                                      for n, k in zip(names, sensitivities))
     limits = _limits(model, names, max_ratios)
-    probe = FlopsProbe(model, input_size, criterion)
+    probe = _probe(model, input_size, criterion, probe)
 
     def counts(threshold):
         # rounded down, so that no ratio passes its limit or the threshold's loss
@@ -230,7 +256,7 @@ def _loss_at(curve, ratio):
 
 # -- one ratio for all ----------------------------------------------------------------
 def uniform_ratio_for_target_flops(model, names, target_flops_fraction, input_size=None,
-                                   criterion='l1_norm'):
+                                   criterion='l1_norm', probe=None):
     """``(ratio, cut)``: the one ratio for every conv in ``names`` whose FLOPs cut is
     closest to ``target_flops_fraction`` (the one reaching it on a tie).
 
@@ -239,12 +265,13 @@ def uniform_ratio_for_target_flops(model, names, target_flops_fraction, input_si
     the midpoints between consecutive steps (no conv sits on a rounding edge) and the
     monotone cut is bisected over them.  Convs of equal width step together, so the cut
     can miss the target by up to half of one such joint step: ``cut`` says by how much.
+    ``probe``: a :class:`FlopsProbe` of ``model`` to reuse (see :func:`flops_cut`).
     """
     target = _check_target(target_flops_fraction)
     names = resolve_names(model, list(names))
     if not names:
         raise ValueError('no parameters for a uniform plan: give the convs to prune')
-    probe = FlopsProbe(model, input_size, criterion)
+    probe = _probe(model, input_size, criterion, probe)
     edges = sorted({(k + 0.5) / probe.channels[n] for n in names
                     for k in range(probe.channels[n] - 1)})
     edges = [0.0] + [e for e in edges if e < 1.0] + [1.0]

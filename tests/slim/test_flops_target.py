@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from ppdet.slim.flops_target import (_curve, _loss_at, flops_cut, ratios_for_target_flops,
-                                     uniform_ratio_for_target_flops)
+from ppdet.slim.flops_target import (FlopsProbe, _curve, _loss_at, flops_cut,
+                                     ratios_for_target_flops, uniform_ratio_for_target_flops)
 from ppdet.slim.prune import PrunePlan, kept_channels, prune
 from ppdet.utils.model_stats import count_flops
 
@@ -69,8 +69,9 @@ def test_flat_curves_are_not_cut_all_at_once(tiny_det):
 def test_ratios_grow_with_the_target(tiny_det, table):
     sens = table(tiny_det)
     previous = None
+    probe = FlopsProbe(tiny_det, SIZE)
     for target in np.arange(0.05, 0.56, 0.05):
-        ratios = ratios_for_target_flops(sens, tiny_det, float(target), input_size=SIZE)
+        ratios = ratios_for_target_flops(sens, tiny_det, float(target), probe=probe)
         if previous is not None:
             assert all(ratios[n] >= previous[n] for n in ratios), (target, ratios, previous)
         previous = ratios
@@ -122,11 +123,31 @@ def test_uniform_ratio_is_the_closest_one_ratio_plan(tiny_det, make_det):
         # no ratio comes closer to the target: a 0.01 grid around the found ratio, a 0.05
         # grid elsewhere (each point is a FLOPs count of the whole model)
         near = np.arange(max(0.0, ratio - 0.05), min(0.95, ratio + 0.05), 0.01)
-        grid = [flops_cut(tiny_det, {n: r for n in names}, SIZE)
+        probe = FlopsProbe(tiny_det, SIZE)
+        grid = [flops_cut(tiny_det, {n: r for n in names}, probe=probe)
                 for r in np.concatenate([near, np.arange(0.0, 0.95, 0.05)])]
         assert abs(cut - target) <= min(abs(g - target) for g in grid) + 1e-12
     with pytest.raises(ValueError, match='with one ratio over 1 convs'):
         uniform_ratio_for_target_flops(tiny_det, ['tip1.conv.weights'], 0.9, SIZE)
+
+
+def test_one_probe_serves_every_search_of_its_model(tiny_det, make_det):
+    names = list(tiny_det.prunable_params())
+    sens = smooth_sensitivities(tiny_det)
+    probe = FlopsProbe(tiny_det, SIZE)
+    ratios = {n: 0.5 for n in names}
+    assert flops_cut(tiny_det, ratios, probe=probe) == flops_cut(tiny_det, ratios, SIZE)
+    assert uniform_ratio_for_target_flops(tiny_det, names, 0.3, probe=probe) == \
+        uniform_ratio_for_target_flops(tiny_det, names, 0.3, SIZE)
+    assert ratios_for_target_flops(sens, tiny_det, 0.3, probe=probe) == \
+        ratios_for_target_flops(sens, tiny_det, 0.3, input_size=SIZE)
+    assert shapes(tiny_det) == shapes(make_det())
+    # a probe answers for its own model, as it was when the probe was made
+    with pytest.raises(ValueError, match='made for another model'):
+        flops_cut(make_det(), ratios, probe=probe)
+    prune(tiny_det, PrunePlan({names[0]: 0.5}, 'l1_norm', SIZE))
+    with pytest.raises(ValueError, match='pruned after its FlopsProbe was made'):
+        ratios_for_target_flops(sens, tiny_det, 0.3, probe=probe)
 
 
 def test_a_shared_conv_counts_every_call():
