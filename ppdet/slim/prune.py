@@ -385,20 +385,65 @@ class PruneStep(CompressionStep):
 
     @classmethod
     def restore(cls, model, record):
+        """The pruned structure of ``record`` on a fresh ``model``: every recorded tensor
+        resized (zeros: the checkpoint's weights overwrite them) and each depthwise conv's
+        groups set, without tracing PaddleSlim's pruner, which took 3.4 s of the 3.6 s a
+        pruned checkpoint of the built-in model took to load.  The pruned convs' recorded
+        widths are checked against the plan applied to this model first, so a checkpoint
+        loaded with another config is refused as the traced pruning refused it."""
         if 'plan' not in record or 'shapes' not in record:
             raise ValueError('prune record lacks %s; was the checkpoint written by this version?'
                              % ' and '.join(k for k in ('plan', 'shapes') if k not in record))
-        # the pruner picks filters by the fresh weights; only the shapes matter, the
-        # checkpoint's weights overwrite them afterwards
-        model, _ = prune(model, PrunePlan.from_dict(record['plan']))
-        now = _state_shapes(model)
-        bad = ['%s: rebuilt %s, recorded %s' % (k, now.get(k), list(s))
-               for k, s in record['shapes'].items() if now.get(k) != list(s)]
+        plan = PrunePlan.from_dict(record['plan']).resolved(model)
+        state = model.state_dict()
+        keys = {id(p): k for k, p in model.named_parameters()}
+        shapes = {k: [int(d) for d in s] for k, s in record['shapes'].items()}
+        bad = ['%s: not in this model' % k for k in shapes if k not in state]
+        for name, param in prunable_params(model).items():
+            if name not in plan.ratios:
+                continue
+            want = plan.kept(name, int(param.shape[0]))
+            got = shapes.get(keys[id(param)], list(param.shape))[0]
+            if got != want:
+                bad.append('%s: the plan keeps %d of its %d filters here, the checkpoint %d'
+                           % (name, want, int(param.shape[0]), got))
         if bad:
             raise ValueError('restoring the pruned structure does not reproduce the recorded '
                              'shapes (is this the config the checkpoint was made with?):\n  '
                              + '\n  '.join(bad[:20]))
+        _resize_grouped_convs(model, shapes, keys)
+        for key, shape in shapes.items():
+            tensor = state[key].value().get_tensor()
+            tensor.set(paddle.zeros(shape, dtype=state[key].dtype).numpy(), _place_of(tensor))
         return model
+
+
+def _place_of(tensor):
+    """The CPUPlace / CUDAPlace a LoDTensor's ``set`` takes for where ``tensor`` is."""
+    place = tensor._place()
+    if place.is_cpu_place():
+        return paddle.CPUPlace()
+    if place.is_cuda_pinned_place():
+        return paddle.CUDAPinnedPlace()
+    return paddle.CUDAPlace(place.gpu_device_id())
+
+
+def _resize_grouped_convs(model, shapes, keys):
+    """Set ``_groups`` of each depthwise conv whose weight ``shapes`` resizes, as
+    PaddleSlim's pruning sets it (one group per kept channel); a pruned grouped conv that
+    is not depthwise is refused (PaddleSlim's rule for those was never exercised here)."""
+    for layer in model.sublayers(include_self=True):
+        groups = getattr(layer, '_groups', None)
+        weight = getattr(layer, 'weight', None)
+        if not isinstance(layer, nn.Conv2D) or not groups or groups <= 1 or \
+                keys.get(id(weight)) not in shapes:
+            continue
+        shape = shapes[keys[id(weight)]]
+        if int(weight.shape[1]) != 1 or shape[1] != 1:
+            raise ValueError('cannot restore the pruning of grouped conv %s (groups %d, weight '
+                             '%s -> %s): only depthwise convs are restored'
+                             % (keys[id(weight)], groups, list(weight.shape), shape))
+        layer._groups = shape[0]
 
 
 # -- FLOPs ---------------------------------------------------------------------------

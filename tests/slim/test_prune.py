@@ -1,5 +1,6 @@
 """Channel pruning: plans, checks, PaddleSlim pruning, record/restore, FLOPs shares."""
 import collections
+import copy
 import json
 
 import numpy as np
@@ -181,10 +182,17 @@ def test_record_restores_fresh_model_and_strict_load(tmp_path, image, make_det):
 
 def test_restore_refuses_a_record_that_does_not_fit(make_det):
     _, record = prune(make_det(), PrunePlan(RATIOS, 'l1_norm', SIZE))
+    good = copy.deepcopy(record)
     record['shapes']['pw.conv.weight'] = [21, 12, 1, 1]
-    with pytest.raises(ValueError, match=r'pw.conv.weight: rebuilt \[22, 12, 1, 1\], recorded '
-                                         r'\[21, 12, 1, 1\]'):
+    record['shapes']['head.weight'] = [3, 3]
+    with pytest.raises(ValueError, match=r'head.weight: not in this model\n  pw.conv.weights: '
+                                         r'the plan keeps 22 of its 32 filters here, the '
+                                         r'checkpoint 21'):
         get_step('prune').restore(make_det(), record)
+    # the restore sets a depthwise conv's groups; another grouped conv it does not guess at
+    good['shapes']['dw.conv.weight'] = [8, 2, 3, 3]
+    with pytest.raises(ValueError, match='only depthwise convs are restored'):
+        PruneStep.restore(make_det(), good)
     with pytest.raises(ValueError, match='prune record lacks shapes'):
         PruneStep.restore(make_det(), {'plan': record['plan']})
 
