@@ -411,7 +411,8 @@ class PruneStep(CompressionStep):
             raise ValueError('restoring the pruned structure does not reproduce the recorded '
                              'shapes (is this the config the checkpoint was made with?):\n  '
                              + '\n  '.join(bad[:20]))
-        _resize_grouped_convs(model, shapes, keys)
+        for layer, groups in _depthwise_groups(model, shapes, keys):
+            layer._groups = groups
         for key, shape in shapes.items():
             tensor = state[key].value().get_tensor()
             tensor.set(paddle.zeros(shape, dtype=state[key].dtype).numpy(), _place_of(tensor))
@@ -428,10 +429,12 @@ def _place_of(tensor):
     return paddle.CUDAPlace(place.gpu_device_id())
 
 
-def _resize_grouped_convs(model, shapes, keys):
-    """Set ``_groups`` of each depthwise conv whose weight ``shapes`` resizes, as
-    PaddleSlim's pruning sets it (one group per kept channel); a pruned grouped conv that
-    is not depthwise is refused (PaddleSlim's rule for those was never exercised here)."""
+def _depthwise_groups(model, shapes, keys):
+    """``[(conv, groups)]``: the groups of each depthwise conv whose weight ``shapes``
+    resizes, as PaddleSlim's pruning sets them (one group per kept channel).  A pruned
+    grouped conv that is not depthwise is refused before anything changes (PaddleSlim's rule
+    for those was never exercised here)."""
+    out = []
     for layer in model.sublayers(include_self=True):
         groups = getattr(layer, '_groups', None)
         weight = getattr(layer, 'weight', None)
@@ -443,7 +446,8 @@ def _resize_grouped_convs(model, shapes, keys):
             raise ValueError('cannot restore the pruning of grouped conv %s (groups %d, weight '
                              '%s -> %s): only depthwise convs are restored'
                              % (keys[id(weight)], groups, list(weight.shape), shape))
-        layer._groups = shape[0]
+        out.append((layer, shape[0]))
+    return out
 
 
 # -- FLOPs ---------------------------------------------------------------------------

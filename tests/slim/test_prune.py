@@ -191,8 +191,10 @@ def test_restore_refuses_a_record_that_does_not_fit(make_det):
         get_step('prune').restore(make_det(), record)
     # the restore sets a depthwise conv's groups; another grouped conv it does not guess at
     good['shapes']['dw.conv.weight'] = [8, 2, 3, 3]
+    model = make_det()
     with pytest.raises(ValueError, match='only depthwise convs are restored'):
-        PruneStep.restore(make_det(), good)
+        PruneStep.restore(model, good)
+    assert shapes(model) == shapes(make_det()) and model.dw.conv._groups == 16  # untouched
     with pytest.raises(ValueError, match='prune record lacks shapes'):
         PruneStep.restore(make_det(), {'plan': record['plan']})
 
