@@ -21,7 +21,8 @@ from .infer_cfg import load_infer_cfg, model_files, output_names
 from .memory import peak_rss_mb
 
 __all__ = ['RUN_MODES', 'BackendUnavailable', 'Predictor', 'create_predictor',
-           'PaddlePredictor', 'TensorRTPredictor', 'OnnxPredictor', 'LitePredictor']
+           'paddle_cpu_config', 'PaddlePredictor', 'TensorRTPredictor', 'OnnxPredictor',
+           'LitePredictor']
 
 RUN_MODES = ('paddle', 'trt_fp32', 'trt_fp16', 'trt_int8', 'onnx', 'lite')
 INPUT_NAMES = ('image', 'im_shape', 'scale_factor')
@@ -110,24 +111,14 @@ class PaddlePredictor(Predictor):
 
     def _create(self, inference, model_file, params_file, device, enable_mkldnn,
                 enable_mkldnn_int8, trt):
-        config = inference.Config(model_file, params_file)
         if device == 'GPU':
+            config = inference.Config(model_file, params_file)
             config.enable_use_gpu(200, 0)
             self._configure_gpu(config, **trt)
+            _common_settings(config)
         else:
-            config.disable_gpu()
-            config.set_cpu_math_library_num_threads(self.cpu_threads)
-            if enable_mkldnn or enable_mkldnn_int8:
-                config.enable_mkldnn()
-                config.set_mkldnn_cache_capacity(10)
-                if enable_mkldnn_int8:
-                    config.enable_mkldnn_int8()
-            else:
-                config.disable_mkldnn()
-        config.disable_glog_info()
-        config.switch_ir_optim(True)
-        config.enable_memory_optim()
-        config.switch_use_feed_fetch_ops(False)
+            config = paddle_cpu_config(model_file, params_file, self.cpu_threads, enable_mkldnn,
+                                       enable_mkldnn_int8)
         self.config = config
         self.predictor = inference.create_predictor(config)
         self.input_names = list(self.predictor.get_input_names())
@@ -141,6 +132,36 @@ class PaddlePredictor(Predictor):
             self.predictor.get_input_handle(name).copy_from_cpu(arr)
         self.predictor.run()
         return [self.predictor.get_output_handle(n).copy_to_cpu() for n in self._outputs]
+
+
+def paddle_cpu_config(model_file, params_file=None, cpu_threads=1, enable_mkldnn=True,
+                      enable_mkldnn_int8=False):
+    """The Paddle Inference CPU ``Config`` every model here runs with (oneDNN on by default,
+    IR passes, zero-copy feeds).  ``params_file`` None: a program without parameters (e.g.
+    the post-process alone, as :func:`ppdet.benchmark.full_size.time_nms` times it)."""
+    from paddle import inference
+    config = inference.Config()
+    config.set_prog_file(model_file)
+    if params_file:
+        config.set_params_file(params_file)
+    config.disable_gpu()
+    config.set_cpu_math_library_num_threads(int(cpu_threads))
+    if enable_mkldnn or enable_mkldnn_int8:
+        config.enable_mkldnn()
+        config.set_mkldnn_cache_capacity(10)
+        if enable_mkldnn_int8:
+            config.enable_mkldnn_int8()
+    else:
+        config.disable_mkldnn()
+    _common_settings(config)
+    return config
+
+
+def _common_settings(config):
+    config.disable_glog_info()
+    config.switch_ir_optim(True)
+    config.enable_memory_optim()
+    config.switch_use_feed_fetch_ops(False)
 
 
 def require_tensorrt(run_mode):

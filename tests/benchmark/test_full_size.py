@@ -277,3 +277,36 @@ def test_a_group_norm_model_is_timed_beside_its_twin(photos, tmp_path):
     md = format_table(res)
     assert '| Paddle oneDNN fp32, group_norm kernel |' in md
     assert '| Paddle oneDNN int8, group_norm kernel |' in md and 'onednn_group_norm.py' in md
+
+
+def test_nms_alone_is_timed_as_the_exported_graph_runs_it(tmp_path):
+    """time_nms runs the candidate bound + NMS as a saved program through Paddle Inference
+    with the models' CPU settings: it keeps what the eager post-process keeps."""
+    import numpy as np
+    import paddle
+    from paddle import inference
+    from ppdet.benchmark.full_size import _save_nms_program, time_nms
+    from ppdet.deploy.predictors import paddle_cpu_config
+    from ppdet.modeling.post_process import MultiClassNMS
+    rng = np.random.RandomState(0)
+    xy = rng.uniform(0, 80, (1, 300, 2))
+    boxes = np.concatenate([xy, xy + rng.uniform(4, 30, (1, 300, 2))], -1).astype('float32')
+    scores = (rng.uniform(0, 1, (1, 6, 300)) ** 8).astype('float32')    # [B,C,N], few high
+    settings = dict(score_threshold=0.05, nms_top_k=100, keep_top_k=20, nms_threshold=0.45,
+                    pre_nms_top_k=50)
+    rows = np.ascontiguousarray(scores.transpose(0, 2, 1))
+    nms = MultiClassNMS(**settings)
+    eager = nms.nms_rows(paddle.to_tensor(boxes), paddle.to_tensor(rows))[0].numpy()
+    predictor = inference.create_predictor(paddle_cpu_config(
+        _save_nms_program(nms, [boxes.shape, rows.shape], str(tmp_path))))
+    assert predictor.get_input_names() == ['boxes', 'rows']
+    for name, arr in zip(predictor.get_input_names(), (boxes, rows)):
+        predictor.get_input_handle(name).copy_from_cpu(arr)
+    predictor.run()
+    graph = predictor.get_output_handle(predictor.get_output_names()[0]).copy_to_cpu()
+    assert 0 < len(graph) <= 20
+    np.testing.assert_allclose(graph, eager, atol=1e-4)
+    npz = str(tmp_path / 'decoded.npz')
+    np.savez(npz, boxes=boxes, scores=scores)
+    ms, pairs = time_nms(npz, settings, rounds=3)
+    assert ms > 0 and pairs == int((scores > 0.05).sum())
