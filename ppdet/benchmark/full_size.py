@@ -819,7 +819,10 @@ def format_table(result, note=''):
               'activations, the same six photos); its agreement is with onnxruntime fp32.  '
               'Speed-up: the baseline fp32 row\'s median over this row\'s; in brackets a 95% '
               'bootstrap interval of the median of the per-round ratios (each round times '
-              'every row once, seconds apart, so drift between rounds cancels).']
+              'every row once, seconds apart, so drift between rounds cancels).  NMS alone: '
+              'the candidate bound + multiclass_nms3 on the fp32 parent\'s decode of the timed '
+              'photo, as a program of their own through Paddle Inference (the rows\' CPU '
+              'settings); its share is of the row\'s end-to-end median.']
     if any(c['runtime'] == GROUP_NORM_TWIN for g in result['groups']
            for c in g['cells'].values()):
         lines += ['', 'A model with GroupNorm runs it on Paddle oneDNN as oneDNN ops (pooled '
