@@ -462,8 +462,8 @@ def time_nms(decoded_npz, settings, rounds=20, pre_nms_top_k=None, threads=1):
     ``multiclass_nms3``) on the saved decoded boxes / scores, as the exported graph runs it:
     the two saved as a program of their own and timed through Paddle Inference with the
     models' CPU settings (:func:`ppdet.deploy.predictors.paddle_cpu_config`, ``threads``),
-    inputs fed once.  Eager (dygraph) timing overstated it: without the bound, at 608, 13.7 ms
-    eager against 4.5 ms in the graph (its score transpose runs as a oneDNN op there).
+    inputs fed once.  Eager (dygraph) timing overstated it: without the bound, at 608, 13.7-14.4
+    ms eager against 4.5-8.1 ms in the graph (its score transpose runs as a oneDNN op there).
     ``pre_nms_top_k`` overrides the bound (0: off).  -> (median_ms, pairs above threshold)."""
     import tempfile
     from paddle import inference
