@@ -467,7 +467,7 @@ def time_nms(decoded_npz, settings, rounds=20, pre_nms_top_k=None, threads=1):
     ``pre_nms_top_k`` overrides the bound (0: off).  -> (median_ms, pairs above threshold)."""
     import tempfile
     from paddle import inference
-    from ppdet.deploy.predictors import paddle_cpu_config
+    from ppdet.deploy.predictors import paddle_cpu_config, run_paddle
     from ppdet.modeling.post_process import MultiClassNMS
     kw = dict(settings)
     if pre_nms_top_k is not None:
@@ -480,8 +480,7 @@ def time_nms(decoded_npz, settings, rounds=20, pre_nms_top_k=None, threads=1):
         model_file = _save_nms_program(MultiClassNMS(**kw), [f.shape for f in feeds], tmp)
         predictor = inference.create_predictor(paddle_cpu_config(model_file,
                                                                  cpu_threads=threads))
-    for name, arr in zip(predictor.get_input_names(), feeds):
-        predictor.get_input_handle(name).copy_from_cpu(arr)
+    run_paddle(predictor, dict(zip(predictor.get_input_names(), feeds)))   # feeds them once
     samples = []
     for _ in range(int(rounds) + 2):
         t0 = time.perf_counter()

@@ -21,7 +21,7 @@ from .infer_cfg import load_infer_cfg, model_files, output_names
 from .memory import peak_rss_mb
 
 __all__ = ['RUN_MODES', 'BackendUnavailable', 'Predictor', 'create_predictor',
-           'paddle_cpu_config', 'PaddlePredictor', 'TensorRTPredictor', 'OnnxPredictor',
+           'paddle_cpu_config', 'run_paddle', 'PaddlePredictor', 'TensorRTPredictor', 'OnnxPredictor',
            'LitePredictor']
 
 RUN_MODES = ('paddle', 'trt_fp32', 'trt_fp16', 'trt_int8', 'onnx', 'lite')
@@ -128,10 +128,17 @@ class PaddlePredictor(Predictor):
         pass
 
     def _run(self, feeds):
-        for name, arr in zip(self.input_names, feeds):
-            self.predictor.get_input_handle(name).copy_from_cpu(arr)
-        self.predictor.run()
-        return [self.predictor.get_output_handle(n).copy_to_cpu() for n in self._outputs]
+        return run_paddle(self.predictor, dict(zip(self.input_names, feeds)), self._outputs)
+
+
+def run_paddle(predictor, feeds, outputs=None):
+    """One run of a Paddle Inference ``predictor``: ``feeds`` {input name: array} copied in,
+    -> the ``outputs`` (default: all, in the graph's order) as numpy arrays."""
+    for name, arr in feeds.items():
+        predictor.get_input_handle(name).copy_from_cpu(arr)
+    predictor.run()
+    return [predictor.get_output_handle(n).copy_to_cpu()
+            for n in (outputs or predictor.get_output_names())]
 
 
 def paddle_cpu_config(model_file, params_file=None, cpu_threads=1, enable_mkldnn=True,

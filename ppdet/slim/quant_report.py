@@ -335,6 +335,7 @@ def _with_extra_fetches(model_dir, names, save_dir):
 
 def _paddle_outputs(model_dir, feeds, int8, int8_ops=None):
     from paddle import inference
+    from ppdet.deploy.predictors import run_paddle
     config = inference.Config(os.path.join(model_dir, 'model.pdmodel'),
                               os.path.join(model_dir, 'model.pdiparams'))
     config.disable_gpu()
@@ -344,10 +345,8 @@ def _paddle_outputs(model_dir, feeds, int8, int8_ops=None):
         config.enable_mkldnn_int8(set(int8_ops or ()))
     config.disable_glog_info()
     pred = inference.create_predictor(config)
-    for name in pred.get_input_names():
-        pred.get_input_handle(name).copy_from_cpu(np.ascontiguousarray(feeds[name], 'float32'))
-    pred.run()
-    return [pred.get_output_handle(n).copy_to_cpu() for n in pred.get_output_names()]
+    return run_paddle(pred, {n: np.ascontiguousarray(feeds[n], 'float32')
+                             for n in pred.get_input_names()})
 
 
 def deployed_layer_report(fp32_dir, int8_dir, feeds, int8_ops=None, names=None):

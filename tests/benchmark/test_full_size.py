@@ -286,7 +286,7 @@ def test_nms_alone_is_timed_as_the_exported_graph_runs_it(tmp_path):
     import paddle
     from paddle import inference
     from ppdet.benchmark.full_size import _save_nms_program, time_nms
-    from ppdet.deploy.predictors import paddle_cpu_config
+    from ppdet.deploy.predictors import paddle_cpu_config, run_paddle
     from ppdet.modeling.post_process import MultiClassNMS
     rng = np.random.RandomState(0)
     xy = rng.uniform(0, 80, (1, 300, 2))
@@ -300,10 +300,7 @@ def test_nms_alone_is_timed_as_the_exported_graph_runs_it(tmp_path):
     predictor = inference.create_predictor(paddle_cpu_config(
         _save_nms_program(nms, [boxes.shape, rows.shape], str(tmp_path))))
     assert predictor.get_input_names() == ['boxes', 'rows']
-    for name, arr in zip(predictor.get_input_names(), (boxes, rows)):
-        predictor.get_input_handle(name).copy_from_cpu(arr)
-    predictor.run()
-    graph = predictor.get_output_handle(predictor.get_output_names()[0]).copy_to_cpu()
+    graph = run_paddle(predictor, {'boxes': boxes, 'rows': rows})[0]
     assert 0 < len(graph) <= 20
     np.testing.assert_allclose(graph, eager, atol=1e-4)
     npz = str(tmp_path / 'decoded.npz')

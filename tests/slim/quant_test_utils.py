@@ -4,6 +4,8 @@ import os
 
 import numpy as np
 
+from ppdet.deploy.predictors import run_paddle
+
 
 def paddle_predict(model_dir, feeds, int8=False):
     """Run an exported model directory in Paddle Inference (CPU, oneDNN, 1 thread)."""
@@ -17,10 +19,7 @@ def paddle_predict(model_dir, feeds, int8=False):
         config.enable_mkldnn_int8()
     config.disable_glog_info()
     pred = inference.create_predictor(config)
-    for name in pred.get_input_names():
-        pred.get_input_handle(name).copy_from_cpu(feeds[name])
-    pred.run()
-    return [pred.get_output_handle(n).copy_to_cpu() for n in pred.get_output_names()]
+    return run_paddle(pred, {n: feeds[n] for n in pred.get_input_names()})
 
 
 def cos(a, b):
