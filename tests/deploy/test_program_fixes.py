@@ -4,6 +4,7 @@ import paddle
 import paddle.nn as nn
 from paddle.static import InputSpec
 
+from ppdet.deploy.predictors import run_paddle
 from ppdet.deploy.program_fixes import fold_conv_bias_reshapes
 from ppdet.utils.static_graph import load_program
 
@@ -34,10 +35,7 @@ def _run_all(model_dir, feeds):
     c.enable_mkldnn()
     c.disable_glog_info()
     p = create_predictor(c)
-    for name in p.get_input_names():
-        p.get_input_handle(name).copy_from_cpu(feeds[name])
-    p.run()
-    return [p.get_output_handle(n).copy_to_cpu() for n in p.get_output_names()]
+    return run_paddle(p, {n: feeds[n] for n in p.get_input_names()})
 
 
 def _run(model_dir, x):

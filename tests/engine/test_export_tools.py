@@ -8,6 +8,7 @@ import paddle
 import yaml
 
 from ppdet.core.workspace import load_config
+from ppdet.deploy.predictors import run_paddle
 from ppdet.engine import Trainer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -57,10 +58,8 @@ def test_export_matches_dygraph(tiny_config, tmp_path):
                                      str(model_dir / 'model.pdiparams'))
     config.disable_mkldnn()
     pred = paddle.inference.create_predictor(config)
-    for name in pred.get_input_names():
-        pred.get_input_handle(name).copy_from_cpu(np.asarray(batch[name].numpy(), 'float32'))
-    pred.run()
-    outs = [pred.get_output_handle(n).copy_to_cpu() for n in pred.get_output_names()]
+    outs = run_paddle(pred, {n: np.asarray(batch[n].numpy(), 'float32')
+                             for n in pred.get_input_names()})
     got, got_num = outs[0], outs[1]
     np.testing.assert_array_equal(got_num, ref_num)
     np.testing.assert_array_equal(got[:, 0], ref[:, 0])

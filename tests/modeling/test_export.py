@@ -3,8 +3,8 @@ import os
 
 import numpy as np
 import paddle
-import pytest
 
+from ppdet.deploy.predictors import run_paddle
 from ppdet.modeling.architectures import InferenceModel
 
 SPEC = [paddle.static.InputSpec([None, 3, 128, 128], 'float32', name='image'),
@@ -27,10 +27,7 @@ def _predict(prefix, feeds):
     config.disable_gpu()
     config.set_cpu_math_library_num_threads(1)
     predictor = inference.create_predictor(config)
-    for name in predictor.get_input_names():
-        predictor.get_input_handle(name).copy_from_cpu(feeds[name])
-    predictor.run()
-    return [predictor.get_output_handle(n).copy_to_cpu() for n in predictor.get_output_names()]
+    return run_paddle(predictor, {n: feeds[n] for n in predictor.get_input_names()})
 
 
 def _feeds(batch):
