@@ -21,8 +21,8 @@ from .infer_cfg import load_infer_cfg, model_files, output_names
 from .memory import peak_rss_mb
 
 __all__ = ['RUN_MODES', 'BackendUnavailable', 'Predictor', 'create_predictor',
-           'paddle_cpu_config', 'run_paddle', 'PaddlePredictor', 'TensorRTPredictor', 'OnnxPredictor',
-           'LitePredictor']
+           'paddle_cpu_config', 'run_paddle', 'PaddlePredictor', 'TensorRTPredictor',
+           'OnnxPredictor', 'LitePredictor']
 
 RUN_MODES = ('paddle', 'trt_fp32', 'trt_fp16', 'trt_int8', 'onnx', 'lite')
 INPUT_NAMES = ('image', 'im_shape', 'scale_factor')
