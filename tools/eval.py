@@ -1,5 +1,10 @@
-"""Evaluate: python tools/eval.py -c CONFIG -o weights=output/x/model_final [--output_eval DIR]."""
-from ppdet.utils.cli import ArgsParser, parse_and_load, run_main
+"""Evaluate: python tools/eval.py -c CONFIG -o weights=output/x/model_final [--output_eval DIR].
+
+An exported model, through a deployment runtime (the same eval reader and metric):
+python tools/eval.py -c CONFIG --model_dir output/x/inference/baseline
+    [--run_mode paddle|onnx] [--cpu_threads 2] [--enable_mkldnn_bfloat16]
+"""
+from ppdet.utils.cli import ArgsParser, parse_and_load, run_main, str2bool
 
 
 def main():
@@ -7,14 +12,32 @@ def main():
     parser.add_argument('--output_eval', default=None, help='directory for bbox.json detections')
     parser.add_argument('--json_eval', default=None,
                         help='evaluate an existing COCO detections json instead of running the model')
+    parser.add_argument('--model_dir', default=None,
+                        help='evaluate this exported model (tools/export_model.py) instead of '
+                             'weights; a quantized one runs oneDNN int8 kernels')
+    parser.add_argument('--run_mode', default='paddle', choices=['paddle', 'onnx'],
+                        help='runtime of --model_dir')
+    parser.add_argument('--cpu_threads', type=int, default=2,
+                        help='threads of --model_dir\'s runtime')
+    parser.add_argument('--enable_mkldnn_bfloat16', type=str2bool, nargs='?', const=True,
+                        default=False, help='--model_dir in bf16 (Paddle oneDNN, a CPU with '
+                                            'AVX512-BF16 or AMX-BF16)')
     args, cfg = parse_and_load(parser)
     if args.json_eval:
         from ppdet.data import build_dataset
         from ppdet.metrics.coco_utils import cocoapi_eval
         cocoapi_eval(args.json_eval, build_dataset(cfg, 'EvalDataset').get_anno())
         return
+    if args.model_dir:
+        from ppdet.engine.infer_eval import evaluate_exported
+        res = evaluate_exported(cfg, args.model_dir, run_mode=args.run_mode,
+                                cpu_threads=args.cpu_threads,
+                                enable_mkldnn_bfloat16=args.enable_mkldnn_bfloat16)
+        print('%s: %r' % (args.model_dir, res))
+        return
     if not cfg.get('weights'):
-        raise ValueError('no weights given: add -o weights=PATH (a .pdparams file or its prefix)')
+        raise ValueError('no weights given: add -o weights=PATH (a .pdparams file or its prefix), '
+                         'or --model_dir for an exported model')
     from ppdet.engine import Trainer
     trainer = Trainer(cfg, mode='eval')
     trainer.load_weights(cfg['weights'])

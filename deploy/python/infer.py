@@ -3,6 +3,7 @@
     python deploy/python/infer.py --model_dir output/inference/yolov3_mobilenet_v1 \
         --image_file demo.jpg [--run_mode paddle|trt_fp32|trt_fp16|trt_int8|onnx|lite] \
         [--device CPU|GPU] [--cpu_threads 2] [--enable_mkldnn true] [--run_benchmark]
+        [--enable_mkldnn_bfloat16]    # fp32 model in bf16 on a CPU with AVX512-BF16 / AMX
 
 --run_benchmark warms up with 10 untimed passes, then times 50 passes of the whole pipeline
 per batch and prints the preprocess / inference / postprocess split of the end-to-end time
@@ -13,17 +14,8 @@ import argparse
 import os
 import sys
 
+from ppdet.utils.cli import str2bool
 from ppdet.utils.image_files import collect_images
-
-
-def str2bool(v):
-    if isinstance(v, bool):
-        return v
-    if v.lower() in ('1', 'true', 'yes', 'on'):
-        return True
-    if v.lower() in ('0', 'false', 'no', 'off'):
-        return False
-    raise argparse.ArgumentTypeError('expected true or false, got %r' % v)
 
 
 def shape_arg(v):
@@ -48,6 +40,9 @@ def build_parser():
                    help='oneDNN on the CPU (paddle run mode)')
     p.add_argument('--enable_mkldnn_int8', type=str2bool, nargs='?', const=True, default=None,
                    help='oneDNN int8 kernels; default: on for quantized exports')
+    p.add_argument('--enable_mkldnn_bfloat16', type=str2bool, nargs='?', const=True,
+                   default=False, help='run an fp32 model\'s oneDNN ops in bf16 (a CPU with '
+                                       'AVX512-BF16 or AMX-BF16; refused elsewhere)')
     p.add_argument('--onednn_group_norm', type=str2bool, nargs='?', const=True, default=True,
                    help='with oneDNN, run GroupNorm as oneDNN ops (Paddle has no oneDNN '
                         'group_norm kernel); false: Paddle\'s own kernel')
@@ -168,10 +163,11 @@ def warm_up(det, args):
 
 def print_benchmark(det, args):
     from ppdet.deploy.benchmark import STAGES, stage_split
-    print('benchmark: run_mode=%s device=%s cpu_threads=%d mkldnn=%s batch_size=%d '
+    print('benchmark: run_mode=%s device=%s cpu_threads=%d mkldnn=%s bf16=%s batch_size=%d '
           'warmup=%d repeats=%d fuse_preprocess=%s'
-          % (args.run_mode, args.device, args.cpu_threads, args.enable_mkldnn, args.batch_size,
-             args.warmup, args.repeats, bool(det.infer_cfg.get('fuse_preprocess'))))
+          % (args.run_mode, args.device, args.cpu_threads, args.enable_mkldnn,
+             args.enable_mkldnn_bfloat16, args.batch_size, args.warmup, args.repeats,
+             bool(det.infer_cfg.get('fuse_preprocess'))))
     if hasattr(det.predictor, 'group_norms_rewritten'):
         print('  group_norm run as oneDNN ops: %s' % det.predictor.group_norms_rewritten)
     summary = det.timer.summary()
@@ -201,7 +197,8 @@ def main(argv=None):
                  if args.run_mode == 'paddle' else {})
     det = Detector(args.model_dir, args.run_mode, device=args.device, **paddle_kw,
                    cpu_threads=args.cpu_threads, enable_mkldnn=args.enable_mkldnn,
-                   enable_mkldnn_int8=args.enable_mkldnn_int8, batch_size=args.batch_size,
+                   enable_mkldnn_int8=args.enable_mkldnn_int8,
+                   enable_mkldnn_bfloat16=args.enable_mkldnn_bfloat16, batch_size=args.batch_size,
                    trt_min_shape=args.trt_min_shape, trt_max_shape=args.trt_max_shape,
                    trt_opt_shape=args.trt_opt_shape, trt_calib_mode=args.trt_calib_mode)
     threshold = args.threshold if args.threshold is not None else \
@@ -221,10 +218,9 @@ def main(argv=None):
 
 if __name__ == '__main__':
     from ppdet.deploy.lite import LiteEnvMissing, LiteError
-    from ppdet.deploy.predictors import BackendUnavailable
     from ppdet.utils.cli import run_main
     try:
         run_main(main)
-    except (BackendUnavailable, LiteEnvMissing, LiteError) as e:
+    except (LiteEnvMissing, LiteError) as e:
         sys.stderr.write('error: %s\n' % e)
         sys.exit(2)

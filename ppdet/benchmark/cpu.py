@@ -3,7 +3,7 @@ import platform
 
 import os
 
-__all__ = ['cpu_description', 'cpu_flags', 'int8_isa']
+__all__ = ['cpu_description', 'cpu_flags', 'int8_isa', 'bf16_isa']
 
 
 def _cpuinfo():
@@ -22,11 +22,14 @@ def _cpuinfo():
 
 
 def cpu_description():
-    """The CPU model plus the instruction sets int8 speed depends on (VNNI, AMX): oneDNN's
-    int8 kernels gain much more on a CPU with them than on a plain AVX2 one."""
+    """The CPU model plus the instruction sets int8 and bf16 speed depend on (VNNI, AMX,
+    AVX512-BF16): oneDNN's int8 kernels gain much more on a CPU with VNNI than on a plain
+    AVX2 one, and bf16 is only fast where the CPU computes it natively."""
     name, flags = _cpuinfo()
     name = name or platform.processor() or platform.machine()
-    return '%s; %s' % (name, int8_isa(set(flags))) if flags else name
+    if not flags:
+        return name
+    return '%s; %s; %s' % (name, int8_isa(set(flags)), bf16_isa(set(flags)))
 
 
 def cpu_flags():
@@ -44,3 +47,10 @@ def int8_isa(flags):
     if not any('VNNI' in h for h in have):
         have.append('no VNNI')
     return ', '.join(have)
+
+
+def bf16_isa(flags):
+    """'AVX512-BF16' / 'AVX512-BF16, AMX-BF16' / 'no BF16' from /proc/cpuinfo flags."""
+    have = [label for flag, label in (('avx512_bf16', 'AVX512-BF16'), ('amx_bf16', 'AMX-BF16'))
+            if flag in flags]
+    return ', '.join(have) or 'no BF16'

@@ -526,10 +526,13 @@ def _timed_candidates(row):
 
 RUNTIME_LABELS = {'paddle': 'Paddle oneDNN fp32', 'onnx': 'onnxruntime fp32',
                   'onnx_int8': 'onnxruntime int8 (QDQ)',
-                  'paddle_group_norm': 'Paddle oneDNN fp32, group_norm kernel'}
+                  'paddle_group_norm': 'Paddle oneDNN fp32, group_norm kernel',
+                  'paddle_bf16': 'Paddle oneDNN bf16'}
 # the twin of 'paddle' without the GroupNorm rewrite (ppdet.deploy.onednn_group_norm): only
 # for rows whose program has a group_norm
 GROUP_NORM_TWIN = 'paddle_group_norm'
+# an fp32 row run with enable_mkldnn_bfloat16 (CPUs with native bf16 only)
+BF16 = 'paddle_bf16'
 
 
 def _runtime_label(cell):
@@ -547,7 +550,8 @@ def runtimes_for(row, runtimes):
     paddle = [rt for rt in runtimes if rt == 'paddle' or (rt == GROUP_NORM_TWIN and twin)]
     if row['int8']:
         return paddle
-    return paddle + [rt for rt in runtimes if (rt == 'onnx' and not row.get('no_onnx'))
+    return paddle + [rt for rt in runtimes if rt == BF16
+                     or (rt == 'onnx' and not row.get('no_onnx'))
                      or (rt == 'onnx_int8' and row.get('onnx_int8'))]
 
 
@@ -557,6 +561,8 @@ def _detector(row, runtime, threads):
         return Detector(row['dir'], 'onnx', cpu_threads=threads, onnx_file=row['onnx_int8'])
     if runtime == GROUP_NORM_TWIN:
         return Detector(row['dir'], 'paddle', cpu_threads=threads, onednn_group_norm=False)
+    if runtime == BF16:
+        return Detector(row['dir'], 'paddle', cpu_threads=threads, enable_mkldnn_bfloat16=True)
     return Detector(row['dir'], runtime, cpu_threads=threads)
 
 
@@ -674,10 +680,11 @@ def time_rows(manifest, image, threads=(1,), rounds=10, warmup=3,
     where a cell has the end-to-end ``median_ms`` / ``p90_ms`` over the rounds, the stage
     means and shares (``preprocess_ms`` ...), ``ratio`` (speed-up vs the group's baseline
     Paddle fp32 row), ``rss_added_mb`` (VmRSS added by loading + warm-up: every runtime is in
-    this one process, so its peak would be the sum), ``detections`` (after NMS) and, for int8,
-    ``agreement`` with the fp32 parent on ``check_images`` (onnxruntime int8: with the same
-    row's onnxruntime fp32).  ``pause_s``: the sleep before each timed run (default
-    :func:`~ppdet.deploy.benchmark.idle_pause_s` of the group's thread count).
+    this one process, so its peak would be the sum), ``detections`` (after NMS) and, for int8
+    and bf16, ``agreement`` with the fp32 parent on ``check_images`` (onnxruntime int8: with
+    the same row's onnxruntime fp32; bf16: with the same row on Paddle fp32).  ``pause_s``:
+    the sleep before each timed run (default :func:`~ppdet.deploy.benchmark.idle_pause_s` of
+    the group's thread count).
 
     A group whose configurations do not fit in memory at once (e.g. R50 models at 800 with
     every runtime: ~0.7 GB each) is timed in chunks (:func:`_time_chunk`); each later chunk
@@ -685,6 +692,9 @@ def time_rows(manifest, image, threads=(1,), rounds=10, warmup=3,
     interleaved run of it.  ``cell['chunk']`` says which chunk timed a cell.
     """
     from ppdet.deploy.benchmark import idle_pause_s
+    if BF16 in runtimes:
+        from ppdet.deploy.predictors import require_bf16
+        require_bf16()      # before hours of timing, not at the first bf16 row
     groups = collections.OrderedDict()
     for name, row in manifest['rows'].items():
         groups.setdefault((row['config'], row['input_size']), []).append(name)
@@ -719,8 +729,9 @@ def time_rows(manifest, image, threads=(1,), rounds=10, warmup=3,
                 index += 1
             for key, cell in cells.items():
                 row = manifest['rows'][cell['row']]
-                if cell['int8'] and check_images:
-                    parent = ('%s/onnx' % cell['row'] if cell['runtime'] == 'onnx_int8'
+                if (cell['int8'] or cell['runtime'] == BF16) and check_images:
+                    parent = ('%s/onnx' % cell['row'] if cell['runtime'] == 'onnx_int8' else
+                              '%s/paddle' % cell['row'] if cell['runtime'] == BF16
                               else '%s/%s' % (row['parent'], cell['runtime']))
                     if parent in preds:
                         cell['agreement'] = matched_share(preds[parent], preds[key])
@@ -812,6 +823,8 @@ def format_table(result, note=''):
               'filters of every prunable conv the family declares (its pipelines\' uniform '
               'plan).  int8 = abs_max PTQ, oneDNN '
               'int8 kernels; agreement = detections matched to the fp32 parent on six photos.  '
+              'bf16 = the fp32 model run with enable_mkldnn_bfloat16 (oneDNN bf16 kernels, a '
+              'CPU with AVX512-BF16 or AMX-BF16); its agreement is with the same model in fp32.  '
               'RSS added: VmRSS growth on loading + warm-up in this one process (a rough '
               'per-runtime memory figure).  onnxruntime int8 = static QDQ quantization of the '
               'fp32 ONNX export (per-channel int8 weights with reduce_range, uint8 '
@@ -844,7 +857,7 @@ def format_table(result, note=''):
         lines += ['', '| model | GFLOPs | runtime | pre | end to end (ms, median) | speed-up | '
                   'pre / infer / post (ms, means) | pre+post share | NMS alone (ms; share) | '
                   'candidates > thr (timed / mean) | detections | RSS added (MB) | '
-                  'int8 agreement |',
+                  'agreement |',
                   '|---|---|---|---|---|---|---|---|---|---|---|---|---|']
         for c in g['cells'].values():
             label = c['strategy'] + (' + int8' if c['int8'] else '') + (

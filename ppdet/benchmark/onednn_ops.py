@@ -19,7 +19,8 @@ _CHILD = r'''
 import sys
 from ppdet.deploy import Detector
 from ppdet.data.sample_photos import face_photos
-det = Detector(sys.argv[1], sys.argv[2], cpu_threads=int(sys.argv[3]))
+kw = {'enable_mkldnn_bfloat16': True} if sys.argv[6:7] == ['bf16'] else {}
+det = Detector(sys.argv[1], sys.argv[2], cpu_threads=int(sys.argv[3]), **kw)
 image = face_photos()['astronaut']
 det.warm_up([image], int(sys.argv[4]))
 for _ in range(int(sys.argv[5]) if len(sys.argv) > 5 else 1):
@@ -113,15 +114,19 @@ def fastest_of_passes(passes, key=_primitive):
     return [dict(r, ms=min(p[i]['ms'] for p in passes)) for i, r in enumerate(passes[-1])]
 
 
-def profile_records(model_dir, run_mode='paddle', threads=1, warmup=3, passes=1, timeout=300):
-    """oneDNN records of ``model_dir`` (fastest of ``passes`` passes after ``warmup``)."""
-    return timed_pass_records(_CHILD, [model_dir, run_mode, threads, warmup, passes],
-                              model_dir, timeout)
+def profile_records(model_dir, run_mode='paddle', threads=1, warmup=3, passes=1, timeout=300,
+                    bf16=False):
+    """oneDNN records of ``model_dir`` (fastest of ``passes`` passes after ``warmup``);
+    ``bf16``: run it with ``enable_mkldnn_bfloat16``."""
+    return timed_pass_records(_CHILD, [model_dir, run_mode, threads, warmup, passes,
+                                       'bf16' if bf16 else 'fp32'], model_dir, timeout)
 
 
-def onednn_profile(model_dir, run_mode='paddle', threads=1, warmup=3, timeout=300, passes=1):
+def onednn_profile(model_dir, run_mode='paddle', threads=1, warmup=3, timeout=300, passes=1,
+                   bf16=False):
     """Run ``model_dir`` after ``warmup`` passes with oneDNN verbose; -> summarize()."""
-    return summarize(profile_records(model_dir, run_mode, threads, warmup, passes, timeout))
+    return summarize(profile_records(model_dir, run_mode, threads, warmup, passes, timeout,
+                                     bf16))
 
 
 def format_summary(name, summary, unit='oneDNN primitives'):

@@ -7,7 +7,8 @@
 does the shared input/output handling; a backend only loads the model and runs
 one list of arrays in the graph's input order.
 
-Run modes: ``paddle`` (Paddle Inference, CPU with or without oneDNN, or GPU),
+Run modes: ``paddle`` (Paddle Inference, CPU with or without oneDNN - fp32, int8 or bf16 -
+or GPU),
 ``trt_fp32`` / ``trt_fp16`` / ``trt_int8`` (Paddle Inference + TensorRT; needs a
 CUDA build with TensorRT), ``onnx`` (paddle2onnx + onnxruntime) and ``lite``
 (Paddle-Lite x86 ``.nb`` run inside the lite chroot, see :mod:`ppdet.deploy.lite`).
@@ -21,8 +22,8 @@ from .infer_cfg import load_infer_cfg, model_files, output_names
 from .memory import peak_rss_mb
 
 __all__ = ['RUN_MODES', 'BackendUnavailable', 'Predictor', 'create_predictor',
-           'paddle_cpu_config', 'run_paddle', 'PaddlePredictor', 'TensorRTPredictor',
-           'OnnxPredictor', 'LitePredictor']
+           'paddle_cpu_config', 'require_bf16', 'run_paddle', 'PaddlePredictor',
+           'TensorRTPredictor', 'OnnxPredictor', 'LitePredictor']
 
 RUN_MODES = ('paddle', 'trt_fp32', 'trt_fp16', 'trt_int8', 'onnx', 'lite')
 INPUT_NAMES = ('image', 'im_shape', 'scale_factor')
@@ -92,8 +93,12 @@ class PaddlePredictor(Predictor):
     is not changed)."""
 
     def __init__(self, model_dir, infer_cfg=None, device='CPU', cpu_threads=1,
-                 enable_mkldnn=True, enable_mkldnn_int8=False, onednn_group_norm=True, **trt):
+                 enable_mkldnn=True, enable_mkldnn_int8=False, onednn_group_norm=True,
+                 enable_mkldnn_bfloat16=False, **trt):
         super().__init__(model_dir, infer_cfg, cpu_threads)
+        self.bf16 = bool(enable_mkldnn_bfloat16)
+        if self.bf16:
+            _check_bf16_request(self.infer_cfg, device, enable_mkldnn, enable_mkldnn_int8)
         from paddle import inference
         from .onednn_group_norm import program_for_onednn
         model_file, params_file = model_files(model_dir)
@@ -118,7 +123,7 @@ class PaddlePredictor(Predictor):
             _common_settings(config)
         else:
             config = paddle_cpu_config(model_file, params_file, self.cpu_threads, enable_mkldnn,
-                                       enable_mkldnn_int8)
+                                       enable_mkldnn_int8, self.bf16)
         self.config = config
         self.predictor = inference.create_predictor(config)
         self.input_names = list(self.predictor.get_input_names())
@@ -142,10 +147,12 @@ def run_paddle(predictor, feeds, outputs=None):
 
 
 def paddle_cpu_config(model_file, params_file=None, cpu_threads=1, enable_mkldnn=True,
-                      enable_mkldnn_int8=False):
+                      enable_mkldnn_int8=False, enable_mkldnn_bfloat16=False):
     """The Paddle Inference CPU ``Config`` every model here runs with (oneDNN on by default,
     IR passes, zero-copy feeds).  ``params_file`` None: a program without parameters (e.g.
-    the post-process alone, as :func:`ppdet.benchmark.full_size.time_nms` times it)."""
+    the post-process alone, as :func:`ppdet.benchmark.full_size.time_nms` times it).
+    ``enable_mkldnn_bfloat16``: the fp32 model's oneDNN ops in bf16 (:func:`require_bf16`
+    first: Paddle silently ignores it without AVX-512)."""
     from paddle import inference
     config = inference.Config()
     config.set_prog_file(model_file)
@@ -158,6 +165,9 @@ def paddle_cpu_config(model_file, params_file=None, cpu_threads=1, enable_mkldnn
         config.set_mkldnn_cache_capacity(10)
         if enable_mkldnn_int8:
             config.enable_mkldnn_int8()
+        if enable_mkldnn_bfloat16:
+            require_bf16()
+            config.enable_mkldnn_bfloat16()
     else:
         config.disable_mkldnn()
     _common_settings(config)
@@ -169,6 +179,36 @@ def _common_settings(config):
     config.switch_ir_optim(True)
     config.enable_memory_optim()
     config.switch_use_feed_fetch_ops(False)
+
+
+def require_bf16(flags=None):
+    """Fail unless this CPU computes bf16 natively (``flags``: its /proc/cpuinfo flags).
+
+    Paddle turns ``enable_mkldnn_bfloat16`` off without a word on a CPU without AVX-512, and
+    on AVX-512 without BF16 oneDNN emulates it: r578 YOLOv3 at 320 ran 2.2x *slower* than
+    fp32 that way (ONEDNN_MAX_CPU_ISA=AVX512_CORE on a Zen 4, 2026-12-04).  Either way the
+    user would not get what they asked for."""
+    from ppdet.benchmark.cpu import bf16_isa, cpu_flags
+    if flags is None:
+        flags = cpu_flags()['flags'].split()
+    if bf16_isa(set(flags)) == 'no BF16':
+        raise BackendUnavailable(
+            'enable_mkldnn_bfloat16 needs a CPU with native bf16 arithmetic (AVX512-BF16 or '
+            'AMX-BF16: Intel Cooper Lake / Sapphire Rapids or later, AMD Zen 4 or later); this '
+            'CPU has neither, so Paddle would run fp32 (no AVX-512) or oneDNN would emulate bf16 '
+            '(slower than fp32): run fp32, or a quantized model with enable_mkldnn_int8')
+
+
+def _check_bf16_request(infer_cfg, device, enable_mkldnn, enable_mkldnn_int8):
+    if device == 'GPU':
+        raise ValueError('enable_mkldnn_bfloat16 is a CPU (oneDNN) setting: drop it for --device '
+                         'GPU (TensorRT half precision: --run_mode trt_fp16)')
+    if not enable_mkldnn:
+        raise ValueError('enable_mkldnn_bfloat16 runs oneDNN kernels: it needs enable_mkldnn '
+                         'true')
+    if infer_cfg.get('quantized') or enable_mkldnn_int8:
+        raise ValueError('enable_mkldnn_bfloat16 is for an fp32 model; this one is quantized: run '
+                         'it with enable_mkldnn_int8 (its int8 kernels are faster than bf16)')
 
 
 def require_tensorrt(run_mode):
@@ -304,20 +344,26 @@ class LitePredictor(Predictor):
 
 
 def create_predictor(model_dir, run_mode='paddle', device='CPU', cpu_threads=1,
-                     enable_mkldnn=True, enable_mkldnn_int8=False, batch_size=1,
+                     enable_mkldnn=True, enable_mkldnn_int8=False, enable_mkldnn_bfloat16=False,
+                     batch_size=1,
                      trt_min_shape=1, trt_max_shape=1280, trt_opt_shape=640,
                      trt_calib_mode=False, **backend_kw):
     """Build the predictor for ``run_mode`` (one of :data:`RUN_MODES`).
 
     ``enable_mkldnn_int8`` runs a quantized model with oneDNN int8 kernels (without it a
-    quantized graph runs its fake-quant ops in float: slower than fp32).  Extra keywords
-    go to the backend (``onnx_file=`` for a quantized ONNX model, ``lite_env=``).
+    quantized graph runs its fake-quant ops in float: slower than fp32);
+    ``enable_mkldnn_bfloat16`` runs an fp32 model's oneDNN ops in bf16 (CPUs with native
+    bf16 only, :func:`require_bf16`).  Extra keywords go to the backend (``onnx_file=`` for
+    a quantized ONNX model, ``lite_env=``, ``onednn_group_norm=``).
     """
     if run_mode not in RUN_MODES:
         raise ValueError('unknown run_mode %r; choose one of %s' % (run_mode, ', '.join(RUN_MODES)))
     device = str(device).upper()
     if device not in ('CPU', 'GPU'):
         raise ValueError('unknown device %r; choose CPU or GPU' % device)
+    if enable_mkldnn_bfloat16 and run_mode != 'paddle':
+        raise ValueError('enable_mkldnn_bfloat16 is a Paddle Inference (oneDNN) setting; run_mode '
+                         '%s does not take it: use --run_mode paddle' % run_mode)
     if run_mode.startswith('trt_'):
         require_tensorrt(run_mode)  # before reading anything
         if device != 'GPU':
@@ -340,7 +386,8 @@ def create_predictor(model_dir, run_mode='paddle', device='CPU', cpu_threads=1,
                 '(slow); pass enable_mkldnn_int8=True for int8 kernels')
         return PaddlePredictor(model_dir, cfg, device=device, cpu_threads=cpu_threads,
                                enable_mkldnn=enable_mkldnn,
-                               enable_mkldnn_int8=enable_mkldnn_int8, **backend_kw)
+                               enable_mkldnn_int8=enable_mkldnn_int8,
+                               enable_mkldnn_bfloat16=enable_mkldnn_bfloat16, **backend_kw)
     if run_mode == 'onnx':
         return OnnxPredictor(model_dir, cfg, device=device, cpu_threads=cpu_threads, **backend_kw)
     return LitePredictor(model_dir, cfg, device=device, cpu_threads=cpu_threads, **backend_kw)

@@ -18,12 +18,13 @@ logger = setup_logger(__name__)
 
 
 def evaluate_exported(cfg, model_dir, run_mode='paddle', cpu_threads=2, max_images=None,
-                      simulate=False, outputs=None):
+                      simulate=False, outputs=None, enable_mkldnn_bfloat16=False):
     """Run the config's metric over EvalDataset with the exported model in ``model_dir``.
 
     ``simulate``: run a quantized model's fake-quant graph in float (Paddle Inference
     without oneDNN: what PaddleSlim simulated) instead of its oneDNN int8 kernels.
     ``outputs``: a list that receives each image's output dict (for agreement checks).
+    ``enable_mkldnn_bfloat16``: an fp32 model in bf16 (Paddle oneDNN, native-bf16 CPUs).
     Returns the metric's :class:`~ppdet.metrics.EvalResult` (``.primary``: e.g. COCO AP).
     """
     from ppdet.data import build_dataset, create_reader
@@ -36,7 +37,8 @@ def evaluate_exported(cfg, model_dir, run_mode='paddle', cpu_threads=2, max_imag
         pred = PaddlePredictor(model_dir, cpu_threads=cpu_threads, enable_mkldnn=False)
     else:
         pred = create_predictor(model_dir, run_mode=run_mode, cpu_threads=cpu_threads,
-                                enable_mkldnn_int8=quantized and run_mode == 'paddle')
+                                enable_mkldnn_int8=quantized and run_mode == 'paddle',
+                                enable_mkldnn_bfloat16=enable_mkldnn_bfloat16)
     to_input = _fused_input(info) if info.get('fuse_preprocess') else None
     dataset = build_dataset(cfg, 'EvalDataset')
     loader = create_reader(cfg, 'eval', dataset=dataset)
@@ -66,7 +68,8 @@ def evaluate_exported(cfg, model_dir, run_mode='paddle', cpu_threads=2, max_imag
         metric.accumulate()
     results = metric.summary()
     logger.info('%s (%s%s): %s %.4f on %d images', model_dir, run_mode,
-                ', simulated' if simulate else ', int8' if quantized else '',
+                ', simulated' if simulate else ', int8' if quantized else
+                ', bf16' if enable_mkldnn_bfloat16 else '',
                 results.primary_name, results.primary, seen)
     return results
 

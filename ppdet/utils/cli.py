@@ -15,6 +15,17 @@ class ArgsParser(argparse.ArgumentParser):
                           help='override config entries: -o epoch=3 TrainReader.batch_size=4')
 
 
+def str2bool(v):
+    """An argparse ``type`` for on/off flags: ``--flag``, ``--flag true``, ``--flag 0``."""
+    if isinstance(v, bool):
+        return v
+    if v.lower() in ('1', 'true', 'yes', 'on'):
+        return True
+    if v.lower() in ('0', 'false', 'no', 'off'):
+        return False
+    raise argparse.ArgumentTypeError('expected true or false, got %r' % v)
+
+
 def parse_and_load(parser, argv=None):
     """Parse args and load the config (with overrides); exit with a clear message on error."""
     args = parser.parse_args(argv)
@@ -31,9 +42,11 @@ def parse_and_load(parser, argv=None):
 
 
 def run_main(fn):
-    """Run a script's main, turning library ValueErrors into one-line errors (exit 2)."""
+    """Run a script's main, turning library ValueErrors and a runtime this machine lacks
+    (:class:`~ppdet.deploy.predictors.BackendUnavailable`) into one-line errors (exit 2)."""
+    from ppdet.deploy.predictors import BackendUnavailable
     try:
         return fn()
-    except (ConfigError, FileNotFoundError, ValueError) as e:
+    except (ConfigError, FileNotFoundError, ValueError, BackendUnavailable) as e:
         sys.stderr.write('error: %s\n' % e)
         sys.exit(2)

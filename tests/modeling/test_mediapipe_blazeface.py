@@ -249,12 +249,12 @@ def test_export_with_nms_equals_dygraph(model, checkpoint, tmp_path):
 
 # --- the command lines -------------------------------------------------------------------
 
-def _run(*args):
+def _run(*args, returncode=0):
     import subprocess
     import sys
     proc = subprocess.run([sys.executable] + list(args), cwd=ROOT, capture_output=True,
                           text=True, timeout=300)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    assert proc.returncode == returncode, proc.stdout[-2000:] + proc.stderr[-3000:]
     return proc.stdout + proc.stderr
 
 
@@ -295,8 +295,18 @@ def test_import_then_eval_infer_export_from_the_command_line(tmp_path):
     assert os.path.isfile(str(tmp_path / 'infer' / 'astronaut.png'))
     _run('tools/export_model.py', '-c', CONFIG, '-o', 'weights=' + prefix, '--output_dir',
          str(tmp_path / 'inference'))
-    assert os.path.isfile(str(tmp_path / 'inference' / 'mediapipe_blazeface_128' /
-                              'model.pdmodel'))
+    exported = str(tmp_path / 'inference' / 'mediapipe_blazeface_128')
+    assert os.path.isfile(os.path.join(exported, 'model.pdmodel'))
+    # the exported model evaluated through Paddle Inference: the same faces, the same AP
+    evaluate = ('tools/eval.py', '-c', CONFIG, '-o', 'EvalDataset.dataset_dir=' + data,
+                '--model_dir', exported)
+    assert 'AP50=1.0000' in _run(*evaluate)
+    from ppdet.benchmark.cpu import bf16_isa, cpu_flags
+    if bf16_isa(set(cpu_flags()['flags'].split())) != 'no BF16':
+        assert 'AP50=1.0000' in _run(*evaluate + ('--enable_mkldnn_bfloat16',))
+    else:
+        err = _run(*evaluate + ('--enable_mkldnn_bfloat16',), returncode=2)
+        assert 'error: enable_mkldnn_bfloat16 needs a CPU with native bf16' in err
 
 
 # --- fine-tuning (QAT and its fp32 twin) --------------------------------------------------
