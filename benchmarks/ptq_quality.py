@@ -14,7 +14,9 @@ the export's graph rewrites applied (``ppdet.deploy.program_fixes``: decode conv
 route concats as sums of convs, projection shortcuts as ``sum`` ops) - on a model exported
 before those rewrites, ``default`` against ``split`` is what they change in AP.
 Calibration: the first ``--calib_images`` of TrainDataset, preprocessed as inference does;
-evaluation: all of EvalDataset.
+evaluation: all of EvalDataset.  ``--bf16`` (a CPU with AVX512-BF16 or AMX-BF16): also the
+fp32 model in oneDNN bf16 and each deployed int8 model with its float ops (output convs) in
+bf16 (``enable_mkldnn_bfloat16``), with their agreement against fp32 / int8.
 Writes benchmarks/results/ptq_quality.{json,md} (atomically; rows merge by variant/algo).
 """
 import datetime
@@ -65,18 +67,34 @@ def rewritten_copy(model_dir, out):
     return out
 
 
-def measure(cfg, fp32_dir, out, fp32_ap, threads):
+def measure(cfg, fp32_dir, out, fp32_ap, threads, bf16=False):
     from ppdet.deploy.compare import detection_agreement
     from ppdet.engine.infer_eval import evaluate_exported
     sim_out, dep_out = [], []
     sim = evaluate_exported(cfg, out, cpu_threads=threads, simulate=True, outputs=sim_out)
     dep = evaluate_exported(cfg, out, cpu_threads=threads, outputs=dep_out)
     agree = detection_agreement(sim_out, dep_out)
-    return {'AP_simulated': round(100 * sim.primary, 2), 'AP_deployed': round(100 * dep.primary, 2),
-            'deployed_minus_simulated': round(100 * (dep.primary - sim.primary), 2),
-            'loss_vs_fp32': round(100 * dep.primary - fp32_ap, 2),
-            'agreement': round(100 * agree['matched_fraction'], 1),
-            'matched': agree['matched'], 'compared': agree['compared']}
+    row = {'AP_simulated': round(100 * sim.primary, 2), 'AP_deployed': round(100 * dep.primary, 2),
+           'deployed_minus_simulated': round(100 * (dep.primary - sim.primary), 2),
+           'loss_vs_fp32': round(100 * dep.primary - fp32_ap, 2),
+           'agreement': round(100 * agree['matched_fraction'], 1),
+           'matched': agree['matched'], 'compared': agree['compared']}
+    if bf16:
+        row.update(bf16_row(cfg, out, threads, dep_out, 'AP_deployed_bf16'))
+    return row
+
+
+def bf16_row(cfg, model_dir, threads, ref_out, key):
+    """``model_dir`` evaluated with ``enable_mkldnn_bfloat16``: {key: AP, key + '_agreement':
+    % of ``ref_out``'s detections it matches}."""
+    from ppdet.deploy.compare import detection_agreement
+    from ppdet.engine.infer_eval import evaluate_exported
+    out = []
+    res = evaluate_exported(cfg, model_dir, cpu_threads=threads, outputs=out,
+                            enable_mkldnn_bfloat16=True)
+    agree = detection_agreement(ref_out, out)
+    return {key: round(100 * res.primary, 2),
+            key + '_agreement': round(100 * agree['matched_fraction'], 1)}
 
 
 def write_md(path, res):
@@ -99,16 +117,25 @@ def write_md(path, res):
              'output convs of the full-size latency table cost in AP); split = default on a '
              'copy with the export\'s program rewrites (decode convs padded, route concats '
              'as sums of convs, projection shortcuts as sum ops: '
-             'ppdet.deploy.program_fixes).', '',
-             '| variant | algo | simulated AP | deployed AP | deployed - simulated | '
-             'agreement | loss vs fp32 | PTQ s |', '|---|---|---|---|---|---|---|---|']
+             'ppdet.deploy.program_fixes).', '']
+    if 'fp32_bf16_AP' in res:
+        lines += ['bf16 (a CPU with native bf16, `enable_mkldnn_bfloat16`): the fp32 model in '
+                  'bf16 AP %.2f (%+.2f), %.1f%% of the fp32 detections matched; the last column '
+                  'runs each int8 model with the ops it keeps in float (the output convs) in '
+                  'bf16.' % (res['fp32_bf16_AP'], res['fp32_bf16_AP'] - res['fp32_AP'],
+                             res['fp32_bf16_AP_agreement']), '']
+    lines += ['| variant | algo | simulated AP | deployed AP | deployed - simulated | '
+              'agreement | loss vs fp32 | PTQ s | deployed, float rest bf16: AP (agreement with '
+              'deployed) |', '|---|---|---|---|---|---|---|---|---|']
     for key in sorted(res['rows'], key=lambda k: (list(VARIANTS).index(k.split('/')[0]),
                                                   k.split('/')[1])):
         r = res['rows'][key]
         v, a = key.split('/')
-        lines.append('| %s | %s | %.2f | %.2f | %+.2f | %.1f%% (%d/%d) | %+.2f | %.0f |' % (
+        lines.append('| %s | %s | %.2f | %.2f | %+.2f | %.1f%% (%d/%d) | %+.2f | %.0f | %s |' % (
             v, a, r['AP_simulated'], r['AP_deployed'], r['deployed_minus_simulated'],
-            r['agreement'], r['matched'], r['compared'], r['loss_vs_fp32'], r['ptq_s']))
+            r['agreement'], r['matched'], r['compared'], r['loss_vs_fp32'], r['ptq_s'],
+            '%.2f (%.1f%%)' % (r['AP_deployed_bf16'], r['AP_deployed_bf16_agreement'])
+            if 'AP_deployed_bf16' in r else '-'))
     lines += ['', 'command: `%s`' % res['command'], '']
     from ppdet.utils.fileio import atomic_write
     atomic_write(path, lambda f: f.write('\n'.join(lines)))
@@ -124,6 +151,9 @@ def main():
     parser.add_argument('--variants', default='default,before')
     parser.add_argument('--calib_images', type=int, default=32)
     parser.add_argument('--threads', type=int, default=1)
+    parser.add_argument('--bf16', action='store_true',
+                        help='also the fp32 model in bf16 and each int8 model with its float ops '
+                             'in bf16 (a CPU with AVX512-BF16 or AMX-BF16)')
     parser.add_argument('--results', default=RESULTS,
                         help='output path without extension (.json and .md are written); '
                              'e.g. benchmarks/results/ptq_quality_r578 for another model')
@@ -143,9 +173,12 @@ def main():
     res = read_json(path) if os.path.isfile(path) else {'rows': {}}
     if res.get('model_dir') != args.model_dir:
         res = {'rows': {}}
-    if 'fp32_AP' not in res:
-        res['fp32_AP'] = round(100 * evaluate_exported(cfg, args.model_dir,
-                                                       cpu_threads=args.threads).primary, 2)
+    if 'fp32_AP' not in res or (args.bf16 and 'fp32_bf16_AP' not in res):
+        fp32_out = []
+        res['fp32_AP'] = round(100 * evaluate_exported(
+            cfg, args.model_dir, cpu_threads=args.threads, outputs=fp32_out).primary, 2)
+        if args.bf16:
+            res.update(bf16_row(cfg, args.model_dir, args.threads, fp32_out, 'fp32_bf16_AP'))
     res.update(config=args.config or DEFAULT_CONFIG, model_dir=args.model_dir, dataset_dir=d,
                calib_images=len(calib), threads=args.threads, cpu=cpu_description(),
                cpu_flags=cpu_flags()['flags'].split(),
@@ -156,7 +189,7 @@ def main():
             out = os.path.join(args.work_dir, variant, algo)
             t = time.time()
             quantize(variant, args.model_dir, calib, out, algo)
-            row = measure(cfg, args.model_dir, out, res['fp32_AP'], args.threads)
+            row = measure(cfg, args.model_dir, out, res['fp32_AP'], args.threads, args.bf16)
             row['ptq_s'] = round(time.time() - t, 1)
             res['rows']['%s/%s' % (variant, algo)] = row
             print(variant, algo, row, flush=True)
