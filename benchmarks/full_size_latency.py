@@ -46,9 +46,8 @@ def build_parser():
                         '(onnxruntime static QDQ int8 of the fp32 ONNX export), '
                         'paddle_group_norm (a model with GroupNorm once more on Paddle, '
                         'without running it as oneDNN ops: the twin of that rewrite), '
-                        'paddle_bf16 (every Paddle row once more with enable_mkldnn_bfloat16: '
-                        'fp32 rows in bf16, int8 rows with their float ops in bf16; a CPU with '
-                        'AVX512-BF16 or AMX-BF16, refused elsewhere)')
+                        'paddle_bf16 (every fp32 row once more with oneDNN bf16 kernels: a '
+                        'CPU with AVX512-BF16 or AMX-BF16; refused elsewhere)')
     p.add_argument('--strategies', default=None,
                    help='baseline, the seed presets (r578, sensity: YOLOv3 only) or '
                         'uniform_pNN (NN%% of every prunable conv\'s filters, any family); '
@@ -128,7 +127,8 @@ def main(argv=None):
             result['onednn_bf16'] = collections.OrderedDict(
                 (name, onednn_profile(row['dir'], threads=threads[0], passes=args.profile_passes,
                                       bf16=True))
-                for name, row in manifest['rows'].items() if row['fuse_preprocess'])
+                for name, row in manifest['rows'].items()
+                if not row['int8'] and row['fuse_preprocess'])
         result['pruning_ceiling'] = collections.OrderedDict(
             manifest_ceilings(manifest, result, threads[0], args.profile_passes))
         if 'onnx_int8' in args.runtimes.split(','):
@@ -217,9 +217,8 @@ def _onednn_sections(result):
     for name, summary in result['onednn'].items():
         md += '\n' + format_summary(name, summary)
     if result.get('onednn_bf16'):
-        md += ('\n## oneDNN primitives with enable_mkldnn_bfloat16 (fp32 models in bf16, int8 '
-               'models with their float ops in bf16; fastest of %d passes, %d thread)\n'
-               % (passes, thread))
+        md += ('\n## oneDNN primitives of the fp32 models run in bf16 (enable_mkldnn_bfloat16, '
+               'fastest of %d passes, %d thread)\n' % (passes, thread))
         for name, summary in result['onednn_bf16'].items():
             md += '\n' + format_summary(name + ', bf16', summary)
     if result.get('ort'):

@@ -536,8 +536,6 @@ BF16 = 'paddle_bf16'
 
 
 def _runtime_label(cell):
-    if cell['int8'] and cell['runtime'] == BF16:
-        return 'Paddle oneDNN int8, float rest bf16'
     if cell['int8'] and cell['runtime'] in ('paddle', GROUP_NORM_TWIN):
         return 'Paddle oneDNN int8' + (', group_norm kernel'
                                        if cell['runtime'] == GROUP_NORM_TWIN else '')
@@ -545,16 +543,15 @@ def _runtime_label(cell):
 
 
 def runtimes_for(row, runtimes):
-    """The runtimes of ``runtimes`` a manifest row is timed on (int8 rows: Paddle only, with
-    and without bf16)."""
+    """The runtimes of ``runtimes`` a manifest row is timed on (int8 rows: Paddle only)."""
     from ppdet.deploy.onednn_group_norm import has_group_norm
     twin = GROUP_NORM_TWIN in runtimes and has_group_norm(
         os.path.join(row['dir'], 'model.pdmodel'))
-    paddle = [rt for rt in runtimes
-              if rt in ('paddle', BF16) or (rt == GROUP_NORM_TWIN and twin)]
+    paddle = [rt for rt in runtimes if rt == 'paddle' or (rt == GROUP_NORM_TWIN and twin)]
     if row['int8']:
         return paddle
-    return paddle + [rt for rt in runtimes if (rt == 'onnx' and not row.get('no_onnx'))
+    return paddle + [rt for rt in runtimes if rt == BF16
+                     or (rt == 'onnx' and not row.get('no_onnx'))
                      or (rt == 'onnx_int8' and row.get('onnx_int8'))]
 
 
@@ -685,7 +682,7 @@ def time_rows(manifest, image, threads=(1,), rounds=10, warmup=3,
     Paddle fp32 row), ``rss_added_mb`` (VmRSS added by loading + warm-up: every runtime is in
     this one process, so its peak would be the sum), ``detections`` (after NMS) and, for int8
     and bf16, ``agreement`` with the fp32 parent on ``check_images`` (onnxruntime int8: with
-    the same row's onnxruntime fp32; bf16: with the fp32 row on Paddle fp32).  ``pause_s``:
+    the same row's onnxruntime fp32; bf16: with the same row on Paddle fp32).  ``pause_s``:
     the sleep before each timed run (default :func:`~ppdet.deploy.benchmark.idle_pause_s` of
     the group's thread count).
 
@@ -734,8 +731,7 @@ def time_rows(manifest, image, threads=(1,), rounds=10, warmup=3,
                 row = manifest['rows'][cell['row']]
                 if (cell['int8'] or cell['runtime'] == BF16) and check_images:
                     parent = ('%s/onnx' % cell['row'] if cell['runtime'] == 'onnx_int8' else
-                              '%s/paddle' % (row['parent'] or cell['row'])
-                              if cell['runtime'] == BF16
+                              '%s/paddle' % cell['row'] if cell['runtime'] == BF16
                               else '%s/%s' % (row['parent'], cell['runtime']))
                     if parent in preds:
                         cell['agreement'] = matched_share(preds[parent], preds[key])
@@ -827,10 +823,8 @@ def format_table(result, note=''):
               'filters of every prunable conv the family declares (its pipelines\' uniform '
               'plan).  int8 = abs_max PTQ, oneDNN '
               'int8 kernels; agreement = detections matched to the fp32 parent on six photos.  '
-              'bf16 = run with enable_mkldnn_bfloat16 (a CPU with AVX512-BF16 or AMX-BF16): '
-              'an fp32 model\'s oneDNN ops in bf16; for an int8 model, "float rest bf16", the '
-              'ops PTQ keeps in float (the output convs); agreement with the fp32 model on '
-              'Paddle.  '
+              'bf16 = the fp32 model run with enable_mkldnn_bfloat16 (oneDNN bf16 kernels, a '
+              'CPU with AVX512-BF16 or AMX-BF16); its agreement is with the same model in fp32.  '
               'RSS added: VmRSS growth on loading + warm-up in this one process (a rough '
               'per-runtime memory figure).  onnxruntime int8 = static QDQ quantization of the '
               'fp32 ONNX export (per-channel int8 weights with reduce_range, uint8 '

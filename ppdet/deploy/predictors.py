@@ -151,9 +151,8 @@ def paddle_cpu_config(model_file, params_file=None, cpu_threads=1, enable_mkldnn
     """The Paddle Inference CPU ``Config`` every model here runs with (oneDNN on by default,
     IR passes, zero-copy feeds).  ``params_file`` None: a program without parameters (e.g.
     the post-process alone, as :func:`ppdet.benchmark.full_size.time_nms` times it).
-    ``enable_mkldnn_bfloat16``: the oneDNN ops in bf16 that would run fp32 (with int8: those
-    the quantized model keeps in float); :func:`require_bf16` first, since Paddle silently
-    ignores it without AVX-512."""
+    ``enable_mkldnn_bfloat16``: the fp32 model's oneDNN ops in bf16 (:func:`require_bf16`
+    first: Paddle silently ignores it without AVX-512)."""
     from paddle import inference
     config = inference.Config()
     config.set_prog_file(model_file)
@@ -207,10 +206,9 @@ def _check_bf16_request(infer_cfg, device, enable_mkldnn, enable_mkldnn_int8):
     if not enable_mkldnn:
         raise ValueError('enable_mkldnn_bfloat16 runs oneDNN kernels: it needs enable_mkldnn '
                          'true')
-    if infer_cfg.get('quantized') and not enable_mkldnn_int8:
-        raise ValueError('enable_mkldnn_bfloat16 on a quantized model runs the ops PTQ kept in '
-                         'float (e.g. the output convs) in bf16 beside its int8 kernels: it needs '
-                         'enable_mkldnn_int8 too')
+    if infer_cfg.get('quantized') or enable_mkldnn_int8:
+        raise ValueError('enable_mkldnn_bfloat16 is for an fp32 model; this one is quantized: run '
+                         'it with enable_mkldnn_int8 (its int8 kernels are faster than bf16)')
 
 
 def require_tensorrt(run_mode):
@@ -354,9 +352,8 @@ def create_predictor(model_dir, run_mode='paddle', device='CPU', cpu_threads=1,
 
     ``enable_mkldnn_int8`` runs a quantized model with oneDNN int8 kernels (without it a
     quantized graph runs its fake-quant ops in float: slower than fp32);
-    ``enable_mkldnn_bfloat16`` runs an fp32 model's oneDNN ops in bf16, or with
-    ``enable_mkldnn_int8`` the ops a quantized model keeps in float (CPUs with native bf16
-    only, :func:`require_bf16`).  Extra keywords go to the backend (``onnx_file=`` for
+    ``enable_mkldnn_bfloat16`` runs an fp32 model's oneDNN ops in bf16 (CPUs with native
+    bf16 only, :func:`require_bf16`).  Extra keywords go to the backend (``onnx_file=`` for
     a quantized ONNX model, ``lite_env=``, ``onednn_group_norm=``).
     """
     if run_mode not in RUN_MODES:

@@ -48,7 +48,7 @@ def test_profile_sections_render_from_the_result():
         'pruning_ceiling': {'m_r578': ceiling}, 'ort': {'m': dict(summary, run_ms=2.5)},
         'onednn_bf16': {'m': summary}})
     assert 'fastest of 5 passes, 1 thread' in md and '### m_int8: 2.00 ms in oneDNN' in md
-    assert '## oneDNN primitives with enable_mkldnn_bfloat16' in md
+    assert '## oneDNN primitives of the fp32 models run in bf16' in md
     assert '### m, bf16: 2.00 ms in oneDNN primitives' in md
     assert '### m, onnxruntime int8 (pass 2.50 ms): 2.00 ms in onnxruntime kernels' in md
     assert '| m_r578 | 10.0 -> 5.0 (2.00x) | 1: 2.0, 1.0 | 1: 8.0, 1.0 -> 3.0 (2.0) | 25.0% | ' \
