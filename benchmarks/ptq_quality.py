@@ -15,8 +15,8 @@ route concats as sums of convs, projection shortcuts as ``sum`` ops) - on a mode
 before those rewrites, ``default`` against ``split`` is what they change in AP.
 Calibration: the first ``--calib_images`` of TrainDataset, preprocessed as inference does;
 evaluation: all of EvalDataset.  ``--bf16`` (a CPU with AVX512-BF16 or AMX-BF16): also the
-fp32 model in oneDNN bf16 and each deployed int8 model with its float ops (output convs) in
-bf16 (``enable_mkldnn_bfloat16``), with their agreement against fp32 / int8.
+fp32 model in oneDNN bf16 (``enable_mkldnn_bfloat16``), the alternative to int8 that needs no
+calibration, with its agreement against fp32.
 Writes benchmarks/results/ptq_quality.{json,md} (atomically; rows merge by variant/algo).
 """
 import datetime
@@ -67,7 +67,7 @@ def rewritten_copy(model_dir, out):
     return out
 
 
-def measure(cfg, fp32_dir, out, fp32_ap, threads, bf16=False):
+def measure(cfg, fp32_dir, out, fp32_ap, threads):
     from ppdet.deploy.compare import detection_agreement
     from ppdet.engine.infer_eval import evaluate_exported
     sim_out, dep_out = [], []
@@ -79,8 +79,6 @@ def measure(cfg, fp32_dir, out, fp32_ap, threads, bf16=False):
            'loss_vs_fp32': round(100 * dep.primary - fp32_ap, 2),
            'agreement': round(100 * agree['matched_fraction'], 1),
            'matched': agree['matched'], 'compared': agree['compared']}
-    if bf16:
-        row.update(bf16_row(cfg, out, threads, dep_out, 'AP_deployed_bf16'))
     return row
 
 
@@ -120,22 +118,18 @@ def write_md(path, res):
              'ppdet.deploy.program_fixes).', '']
     if 'fp32_bf16_AP' in res:
         lines += ['bf16 (a CPU with native bf16, `enable_mkldnn_bfloat16`): the fp32 model in '
-                  'bf16 AP %.2f (%+.2f), %.1f%% of the fp32 detections matched; the last column '
-                  'runs each int8 model with the ops it keeps in float (the output convs) in '
-                  'bf16.' % (res['fp32_bf16_AP'], res['fp32_bf16_AP'] - res['fp32_AP'],
-                             res['fp32_bf16_AP_agreement']), '']
+                  'bf16 AP %.2f (%+.2f vs fp32), %.1f%% of the fp32 detections matched.' % (
+                      res['fp32_bf16_AP'], res['fp32_bf16_AP'] - res['fp32_AP'],
+                      res['fp32_bf16_AP_agreement']), '']
     lines += ['| variant | algo | simulated AP | deployed AP | deployed - simulated | '
-              'agreement | loss vs fp32 | PTQ s | deployed, float rest bf16: AP (agreement with '
-              'deployed) |', '|---|---|---|---|---|---|---|---|---|']
+              'agreement | loss vs fp32 | PTQ s |', '|---|---|---|---|---|---|---|---|']
     for key in sorted(res['rows'], key=lambda k: (list(VARIANTS).index(k.split('/')[0]),
                                                   k.split('/')[1])):
         r = res['rows'][key]
         v, a = key.split('/')
-        lines.append('| %s | %s | %.2f | %.2f | %+.2f | %.1f%% (%d/%d) | %+.2f | %.0f | %s |' % (
+        lines.append('| %s | %s | %.2f | %.2f | %+.2f | %.1f%% (%d/%d) | %+.2f | %.0f |' % (
             v, a, r['AP_simulated'], r['AP_deployed'], r['deployed_minus_simulated'],
-            r['agreement'], r['matched'], r['compared'], r['loss_vs_fp32'], r['ptq_s'],
-            '%.2f (%.1f%%)' % (r['AP_deployed_bf16'], r['AP_deployed_bf16_agreement'])
-            if 'AP_deployed_bf16' in r else '-'))
+            r['agreement'], r['matched'], r['compared'], r['loss_vs_fp32'], r['ptq_s']))
     lines += ['', 'command: `%s`' % res['command'], '']
     from ppdet.utils.fileio import atomic_write
     atomic_write(path, lambda f: f.write('\n'.join(lines)))
@@ -152,8 +146,7 @@ def main():
     parser.add_argument('--calib_images', type=int, default=32)
     parser.add_argument('--threads', type=int, default=1)
     parser.add_argument('--bf16', action='store_true',
-                        help='also the fp32 model in bf16 and each int8 model with its float ops '
-                             'in bf16 (a CPU with AVX512-BF16 or AMX-BF16)')
+                        help='also the fp32 model in bf16 (a CPU with AVX512-BF16 or AMX-BF16)')
     parser.add_argument('--results', default=RESULTS,
                         help='output path without extension (.json and .md are written); '
                              'e.g. benchmarks/results/ptq_quality_r578 for another model')
@@ -189,7 +182,7 @@ def main():
             out = os.path.join(args.work_dir, variant, algo)
             t = time.time()
             quantize(variant, args.model_dir, calib, out, algo)
-            row = measure(cfg, args.model_dir, out, res['fp32_AP'], args.threads, args.bf16)
+            row = measure(cfg, args.model_dir, out, res['fp32_AP'], args.threads)
             row['ptq_s'] = round(time.time() - t, 1)
             res['rows']['%s/%s' % (variant, algo)] = row
             print(variant, algo, row, flush=True)
