@@ -185,9 +185,10 @@ def require_bf16(flags=None):
     """Fail unless this CPU computes bf16 natively (``flags``: its /proc/cpuinfo flags).
 
     Paddle turns ``enable_mkldnn_bfloat16`` off without a word on a CPU without AVX-512, and
-    on AVX-512 without BF16 oneDNN emulates it: r578 YOLOv3 at 320 ran 2.2x *slower* than
-    fp32 that way (ONEDNN_MAX_CPU_ISA=AVX512_CORE on a Zen 4, 2026-12-04).  Either way the
-    user would not get what they asked for."""
+    on AVX-512 without BF16 oneDNN emulates it: YOLOv3-MobileNetV1 at 320 ran 2.6-2.8x
+    *slower* than fp32 that way (ONEDNN_MAX_CPU_ISA=AVX512_CORE on a Zen 4, 2026-12-04,
+    benchmarks/results/second_cpu/bf16/emulated_avx512_core).  Either way the user would not
+    get what they asked for."""
     from ppdet.benchmark.cpu import bf16_isa, cpu_flags
     if flags is None:
         flags = cpu_flags()['flags'].split()
