@@ -3,7 +3,7 @@ import platform
 
 import os
 
-__all__ = ['cpu_description', 'cpu_flags', 'int8_isa', 'bf16_isa']
+__all__ = ['cpu_description', 'cpu_flags', 'int8_isa', 'bf16_isa', 'has_native_bf16']
 
 
 def _cpuinfo():
@@ -54,3 +54,8 @@ def bf16_isa(flags):
     have = [label for flag, label in (('avx512_bf16', 'AVX512-BF16'), ('amx_bf16', 'AMX-BF16'))
             if flag in flags]
     return ', '.join(have) or 'no BF16'
+
+
+def has_native_bf16(flags=None):
+    """Whether this CPU (or one with /proc/cpuinfo ``flags``) computes bf16 natively."""
+    return bf16_isa(set(_cpuinfo()[1] if flags is None else flags)) != 'no BF16'

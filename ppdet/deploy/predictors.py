@@ -189,10 +189,8 @@ def require_bf16(flags=None):
     *slower* than fp32 that way (ONEDNN_MAX_CPU_ISA=AVX512_CORE on a Zen 4, 2026-12-04,
     benchmarks/results/second_cpu/bf16/emulated_avx512_core).  Either way the user would not
     get what they asked for."""
-    from ppdet.benchmark.cpu import bf16_isa, cpu_flags
-    if flags is None:
-        flags = cpu_flags()['flags'].split()
-    if bf16_isa(set(flags)) == 'no BF16':
+    from ppdet.benchmark.cpu import has_native_bf16
+    if not has_native_bf16(flags):
         raise BackendUnavailable(
             'enable_mkldnn_bfloat16 needs a CPU with native bf16 arithmetic (AVX512-BF16 or '
             'AMX-BF16: Intel Cooper Lake / Sapphire Rapids or later, AMD Zen 4 or later); this '

@@ -1,5 +1,5 @@
 """The CPU description written into every latency report."""
-from ppdet.benchmark.cpu import bf16_isa, int8_isa
+from ppdet.benchmark.cpu import bf16_isa, has_native_bf16, int8_isa
 
 
 def test_int8_isa_names_vnni_or_its_absence():
@@ -13,3 +13,4 @@ def test_bf16_isa_names_native_bf16_or_its_absence():
     assert bf16_isa({'avx2', 'avx512f', 'avx512_vnni'}) == 'no BF16'
     assert bf16_isa({'avx512f', 'avx512_bf16'}) == 'AVX512-BF16'
     assert bf16_isa({'avx512_bf16', 'amx_bf16', 'amx_int8'}) == 'AVX512-BF16, AMX-BF16'
+    assert has_native_bf16(['amx_bf16']) and not has_native_bf16(['avx512f', 'avx512_vnni'])

@@ -8,6 +8,7 @@ import pytest
 
 from ppdet.deploy import (BackendUnavailable, Preprocessor, create_predictor, load_infer_cfg,
                           match_batch)
+from ppdet.benchmark.cpu import has_native_bf16
 from ppdet.deploy.lite import LiteEnvMissing
 from ppdet.deploy.onnx import quantize_onnx
 from ppdet.deploy.predictors import trt_dynamic_shapes
@@ -148,11 +149,6 @@ def test_paddle_int8_of_a_ptq_model_runs_and_is_compared(yolov3_model_dir, image
     assert r['n_b'] > 0 and r['matched_fraction'] > 0.3, r
 
 
-def _has_native_bf16():
-    from ppdet.benchmark.cpu import bf16_isa, cpu_flags
-    return bf16_isa(set(cpu_flags()['flags'].split())) != 'no BF16'
-
-
 def test_require_bf16_names_the_cpus_that_have_it():
     from ppdet.deploy.predictors import require_bf16
     require_bf16(['avx2', 'avx512f', 'avx512_bf16'])
@@ -162,7 +158,7 @@ def test_require_bf16_names_the_cpus_that_have_it():
             require_bf16(flags)
 
 
-def test_bf16_requests_that_cannot_mean_bf16_are_refused(tiny_model_dir, tmp_path):
+def test_bf16_requests_that_cannot_mean_bf16_are_refused(tiny_model_dir):
     with pytest.raises(ValueError, match='run_mode onnx does not take it'):
         create_predictor(tiny_model_dir, 'onnx', enable_mkldnn_bfloat16=True)
     with pytest.raises(ValueError, match='needs enable_mkldnn true'):
@@ -173,13 +169,13 @@ def test_bf16_requests_that_cannot_mean_bf16_are_refused(tiny_model_dir, tmp_pat
                          enable_mkldnn_bfloat16=True)
 
 
-@pytest.mark.skipif(_has_native_bf16(), reason='checks the refusal on a CPU without bf16')
+@pytest.mark.skipif(has_native_bf16(), reason='checks the refusal on a CPU without bf16')
 def test_bf16_on_a_cpu_without_it_fails_with_the_fix(tiny_model_dir):
     with pytest.raises(BackendUnavailable, match='run fp32, or a quantized model'):
         create_predictor(tiny_model_dir, 'paddle', enable_mkldnn_bfloat16=True)
 
 
-@pytest.mark.skipif(not _has_native_bf16(), reason='this CPU has no AVX512-BF16 / AMX-BF16')
+@pytest.mark.skipif(not has_native_bf16(), reason='this CPU has no AVX512-BF16 / AMX-BF16')
 def test_bf16_runs_the_convs_in_bf16_close_to_fp32(yolov3_model_dir, images):
     from ppdet.benchmark.onednn_ops import onednn_profile
     inputs = _inputs(yolov3_model_dir, images)
