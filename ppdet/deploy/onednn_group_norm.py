@@ -79,8 +79,17 @@ class _Builder(object):
     def unary(self, op_type, x, shape, **attrs):
         return self.op(op_type, {'X': [x]}, attrs, shape)
 
+    def twin(self, x, shape, copy):
+        """``x`` as the second operand of ``x * x``: itself, or with ``copy`` a copy of it.
+        Paddle 2.6.2's bf16 pass gives only one input of an op that reads a var twice its
+        bf16 conversion, and the mul then fails ("variable Y is not found"); the copy (a
+        oneDNN ``scale`` by 1) costs a pass over the map, so only bf16 programs get it."""
+        if not copy:
+            return x
+        return self.unary('scale', x, shape, scale=1.0, bias=0.0, bias_after_scale=True)
 
-def _replace(block, op, channels, groups):
+
+def _replace(block, op, channels, groups, bf16=False):
     x, y = op.input('X')[0], op.output('Y')[0]
     gamma, beta = op.input('Scale')[0], op.input('Bias')[0]
     eps = float(op.attr('epsilon'))
@@ -91,11 +100,13 @@ def _replace(block, op, channels, groups):
     grouped, col = [-1, groups, per], [-1, groups, 1]
     m_g = b.op('reduce_mean', {'X': [b.reshape(b.pool(x, channels), [0, groups, per])]},
                {'dim': [2], 'keep_dim': True, 'reduce_all': False}, col)
-    sq = b.binary('elementwise_mul', x, x, [-1, channels, -1, -1])
+    sq = b.binary('elementwise_mul', x, b.twin(x, [-1, channels, -1, -1], bf16),
+                  [-1, channels, -1, -1])
     e_g = b.op('reduce_mean', {'X': [b.reshape(b.pool(sq, channels), [0, groups, per])]},
                {'dim': [2], 'keep_dim': True, 'reduce_all': False}, col)
     var = b.unary('relu', b.binary('elementwise_sub', e_g,
-                                   b.binary('elementwise_mul', m_g, m_g, col), col), col)
+                                   b.binary('elementwise_mul', m_g, b.twin(m_g, col, bf16), col),
+                                   col), col)
     inv = b.unary('rsqrt', b.unary('scale', var, col, scale=1.0, bias=eps,
                                    bias_after_scale=True), col)
     scale = b.binary('elementwise_mul', inv, b.reshape(gamma, [1, groups, per]), grouped)
@@ -108,10 +119,11 @@ def _replace(block, op, channels, groups):
                      outputs={'Out': [y]}, attrs={'axis': -1})
 
 
-def group_norms_as_pools(block):
+def group_norms_as_pools(block, bf16=False):
     """Replace every rewritable ``group_norm`` of ``block`` (NCHW, with scale and bias,
     static channel count) whose ``Mean`` / ``Variance`` outputs nothing reads; -> how
-    many."""
+    many.  ``bf16``: for a predictor with ``enable_mkldnn_bfloat16`` (see
+    :meth:`_Builder.twin`)."""
     readers = op_consumers(block)
     hits = []
     for op in block.ops:
@@ -121,7 +133,7 @@ def group_norms_as_pools(block):
         if shape and not any(readers.get(op.output(k)[0]) for k in ('Mean', 'Variance')):
             hits.append((op, shape))
     for op, (channels, groups) in hits:
-        _replace(block, op, channels, groups)
+        _replace(block, op, channels, groups, bf16)
     return len(hits)
 
 
@@ -131,17 +143,18 @@ def has_group_norm(model_file):
         return b'group_norm' in f.read()
 
 
-def program_for_onednn(model_file):
+def program_for_onednn(model_file, bf16=False):
     """-> (path of a rewritten copy of ``model_file``, its temporary directory) when the
     program has a rewritable ``group_norm``, else (``model_file``, None).  The caller
-    removes the directory once the predictor has read the file."""
+    removes the directory once the predictor has read the file.  ``bf16``: the predictor
+    runs with ``enable_mkldnn_bfloat16``."""
     with open(model_file, 'rb') as f:
         data = f.read()
     if b'group_norm' not in data:
         return model_file, None
     with static_mode():
         program = paddle.static.Program.parse_from_string(data)
-        if not group_norms_as_pools(program.global_block()):
+        if not group_norms_as_pools(program.global_block(), bf16):
             return model_file, None
         data = program.desc.serialize_to_string()
     tmp = tempfile.mkdtemp(prefix='ppdet_onednn_gn_')

@@ -105,7 +105,7 @@ class PaddlePredictor(Predictor):
         onednn = device != 'GPU' and (enable_mkldnn or enable_mkldnn_int8)
         tmp = None
         if onednn and onednn_group_norm:
-            model_file, tmp = program_for_onednn(model_file)
+            model_file, tmp = program_for_onednn(model_file, bf16=self.bf16)
         self.group_norms_rewritten = tmp is not None
         try:
             self._create(inference, model_file, params_file, device, enable_mkldnn,

@@ -6,6 +6,7 @@ import numpy as np
 import paddle
 import pytest
 
+from ppdet.benchmark.cpu import has_native_bf16
 from ppdet.deploy import Preprocessor, create_predictor, load_infer_cfg, match_batch
 from ppdet.deploy.onednn_group_norm import program_for_onednn
 from ppdet.utils.static_graph import static_mode
@@ -39,12 +40,17 @@ def test_a_program_without_group_norm_is_left_alone(tiny_model_dir):
     assert program_for_onednn(model_file) == (model_file, None)
 
 
-def test_the_same_statistics_on_paddles_own_kernels(group_norm_model_dir):
+@pytest.mark.parametrize('bf16', [False, True])
+def test_the_same_statistics_on_paddles_own_kernels(group_norm_model_dir, bf16):
     """The rewrite's math against group_norm's, op by op on Paddle's reference CPU kernels
     (a static executor, no oneDNN), per sample on a batch whose samples differ in mean and
-    spread (GroupNorm's statistics are per sample)."""
+    spread (GroupNorm's statistics are per sample).  For a bf16 predictor each square reads
+    a copy of its input (two ``scale`` ops per group_norm), exact as well."""
     model_file = os.path.join(group_norm_model_dir, 'model.pdmodel')
-    path, tmp = program_for_onednn(model_file)
+    path, tmp = program_for_onednn(model_file, bf16=bf16)
+    # one scale adds epsilon per group_norm (2 of them); bf16 copies two squares' inputs each
+    assert _op_types(path).count('scale') - _op_types(model_file).count('scale') == \
+        (6 if bf16 else 2)
     shutil.copy(os.path.join(group_norm_model_dir, 'model.pdiparams'), tmp)
     rng = np.random.RandomState(0)
     image = rng.randn(3, 3, 64, 64).astype('float32')
@@ -82,3 +88,15 @@ def test_the_predictor_rewrites_with_onednn_only(group_norm_model_dir, images, t
         r = match_batch(runs['group_norm'], runs[name])
         assert r['n_a'] > 0 and r['matched_fraction'] == 1.0, r
         assert r['mean_iou'] > 0.999 and r['max_score_diff'] < 1e-4, r
+
+
+@pytest.mark.skipif(not has_native_bf16(), reason='this CPU has no AVX512-BF16 / AMX-BF16')
+def test_the_rewrite_runs_in_bf16(group_norm_model_dir, images):
+    """With enable_mkldnn_bfloat16 the rewritten program runs (Paddle 2.6.2's bf16 pass broke
+    the x * x of the statistics: "variable Y is not found") and stays close to fp32."""
+    inputs = Preprocessor(load_infer_cfg(group_norm_model_dir))(images)
+    ref = create_predictor(group_norm_model_dir, 'paddle').run(inputs)
+    pred = create_predictor(group_norm_model_dir, 'paddle', enable_mkldnn_bfloat16=True)
+    assert pred.group_norms_rewritten
+    r = match_batch(ref, pred.run(inputs))
+    assert r['n_b'] > 0 and r['matched_fraction'] > 0.5, r
