@@ -81,9 +81,9 @@ class _Builder(object):
 
     def twin(self, x, shape, copy):
         """``x`` as the second operand of ``x * x``: itself, or with ``copy`` a copy of it.
-        Paddle 2.6.2's bf16 pass gives only one input of an op that reads a var twice its
-        bf16 conversion, and the mul then fails ("variable Y is not found"); the copy (a
-        oneDNN ``scale`` by 1) costs a pass over the map, so only bf16 programs get it."""
+        Paddle 2.6.2's bf16 pass converts only one input of an op that reads the same var
+        twice, and the mul then fails ("variable Y is not found"); the copy (a oneDNN
+        ``scale`` by 1) costs a pass over the map, so only bf16 programs get it."""
         if not copy:
             return x
         return self.unary('scale', x, shape, scale=1.0, bias=0.0, bias_after_scale=True)
