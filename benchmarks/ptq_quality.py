@@ -74,25 +74,24 @@ def measure(cfg, fp32_dir, out, fp32_ap, threads):
     sim = evaluate_exported(cfg, out, cpu_threads=threads, simulate=True, outputs=sim_out)
     dep = evaluate_exported(cfg, out, cpu_threads=threads, outputs=dep_out)
     agree = detection_agreement(sim_out, dep_out)
-    row = {'AP_simulated': round(100 * sim.primary, 2), 'AP_deployed': round(100 * dep.primary, 2),
-           'deployed_minus_simulated': round(100 * (dep.primary - sim.primary), 2),
-           'loss_vs_fp32': round(100 * dep.primary - fp32_ap, 2),
-           'agreement': round(100 * agree['matched_fraction'], 1),
-           'matched': agree['matched'], 'compared': agree['compared']}
-    return row
+    return {'AP_simulated': round(100 * sim.primary, 2), 'AP_deployed': round(100 * dep.primary, 2),
+            'deployed_minus_simulated': round(100 * (dep.primary - sim.primary), 2),
+            'loss_vs_fp32': round(100 * dep.primary - fp32_ap, 2),
+            'agreement': round(100 * agree['matched_fraction'], 1),
+            'matched': agree['matched'], 'compared': agree['compared']}
 
 
-def bf16_row(cfg, model_dir, threads, ref_out, key):
-    """``model_dir`` evaluated with ``enable_mkldnn_bfloat16``: {key: AP, key + '_agreement':
-    % of ``ref_out``'s detections it matches}."""
+def bf16_row(cfg, model_dir, threads, fp32_out):
+    """The fp32 model ``model_dir`` evaluated with ``enable_mkldnn_bfloat16``: its AP and the %
+    of the fp32 run's detections (``fp32_out``) it matches."""
     from ppdet.deploy.compare import detection_agreement
     from ppdet.engine.infer_eval import evaluate_exported
     out = []
     res = evaluate_exported(cfg, model_dir, cpu_threads=threads, outputs=out,
                             enable_mkldnn_bfloat16=True)
-    agree = detection_agreement(ref_out, out)
-    return {key: round(100 * res.primary, 2),
-            key + '_agreement': round(100 * agree['matched_fraction'], 1)}
+    agree = detection_agreement(fp32_out, out)
+    return {'fp32_bf16_AP': round(100 * res.primary, 2),
+            'fp32_bf16_AP_agreement': round(100 * agree['matched_fraction'], 1)}
 
 
 def write_md(path, res):
@@ -171,7 +170,7 @@ def main():
         res['fp32_AP'] = round(100 * evaluate_exported(
             cfg, args.model_dir, cpu_threads=args.threads, outputs=fp32_out).primary, 2)
         if args.bf16:
-            res.update(bf16_row(cfg, args.model_dir, args.threads, fp32_out, 'fp32_bf16_AP'))
+            res.update(bf16_row(cfg, args.model_dir, args.threads, fp32_out))
     res.update(config=args.config or DEFAULT_CONFIG, model_dir=args.model_dir, dataset_dir=d,
                calib_images=len(calib), threads=args.threads, cpu=cpu_description(),
                cpu_flags=cpu_flags()['flags'].split(),

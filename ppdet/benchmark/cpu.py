@@ -29,7 +29,8 @@ def cpu_description():
     name = name or platform.processor() or platform.machine()
     if not flags:
         return name
-    return '%s; %s; %s' % (name, int8_isa(set(flags)), bf16_isa(set(flags)))
+    flags = set(flags)
+    return '%s; %s; %s' % (name, int8_isa(flags), bf16_isa(flags))
 
 
 def cpu_flags():
@@ -49,13 +50,16 @@ def int8_isa(flags):
     return ', '.join(have)
 
 
+# /proc/cpuinfo flags of native bf16 arithmetic, with their names
+BF16_FLAGS = (('avx512_bf16', 'AVX512-BF16'), ('amx_bf16', 'AMX-BF16'))
+
+
 def bf16_isa(flags):
     """'AVX512-BF16' / 'AVX512-BF16, AMX-BF16' / 'no BF16' from /proc/cpuinfo flags."""
-    have = [label for flag, label in (('avx512_bf16', 'AVX512-BF16'), ('amx_bf16', 'AMX-BF16'))
-            if flag in flags]
-    return ', '.join(have) or 'no BF16'
+    return ', '.join(label for flag, label in BF16_FLAGS if flag in flags) or 'no BF16'
 
 
 def has_native_bf16(flags=None):
     """Whether this CPU (or one with /proc/cpuinfo ``flags``) computes bf16 natively."""
-    return bf16_isa(set(_cpuinfo()[1] if flags is None else flags)) != 'no BF16'
+    flags = set(_cpuinfo()[1] if flags is None else flags)
+    return any(flag in flags for flag, _ in BF16_FLAGS)
