@@ -15,9 +15,9 @@ Paddle's own CPU kernel computes the variance as ``E[x^2] - E[x]^2`` too.  Every
 statistic is per sample, so the rewrite is exact for any batch size.
 
 The rewrite is applied where the runtime is chosen (:class:`ppdet.deploy.predictors.
-PaddlePredictor` on a CPU with oneDNN), to a temporary copy of the program: an export keeps
-its ``group_norm`` for the runtimes that have a kernel for it (GPU / TensorRT, onnxruntime's
-InstanceNormalization, Paddle-Lite).
+PaddlePredictor` on a CPU with oneDNN, :func:`program_for_onednn`), to a temporary copy of
+the program: an export keeps its ``group_norm`` for the runtimes that have a kernel for it
+(GPU / TensorRT, onnxruntime's InstanceNormalization, Paddle-Lite).
 """
 import os
 import shutil
@@ -143,19 +143,29 @@ def has_group_norm(model_file):
         return b'group_norm' in f.read()
 
 
-def program_for_onednn(model_file, bf16=False):
-    """-> (path of a rewritten copy of ``model_file``, its temporary directory) when the
-    program has a rewritable ``group_norm``, else (``model_file``, None).  The caller
-    removes the directory once the predictor has read the file.  ``bf16``: the predictor
-    runs with ``enable_mkldnn_bfloat16``."""
+def program_for_onednn(model_file, bf16=False, group_norm=True):
+    """The program a oneDNN predictor runs: a rewritten copy of ``model_file`` when there is
+    something to rewrite, else the file itself.  ``group_norm``: its rewritable
+    ``group_norm`` ops as oneDNN ops (:func:`group_norms_as_pools`); ``bf16``: the predictor
+    runs with ``enable_mkldnn_bfloat16``, so the network's ops are marked bf16 and the box
+    decoding is left in fp32 (:mod:`ppdet.deploy.onednn_bf16`).
+
+    -> (path of the program, its temporary directory or None, how many ``group_norm`` ops
+    were rewritten).  The caller removes the directory once the predictor has read the
+    file."""
+    from ppdet.deploy.onednn_bf16 import mark_network_bf16
     with open(model_file, 'rb') as f:
         data = f.read()
-    if b'group_norm' not in data:
-        return model_file, None
+    group_norm = group_norm and b'group_norm' in data
+    if not (group_norm or bf16):
+        return model_file, None, 0
     with static_mode():
         program = paddle.static.Program.parse_from_string(data)
-        if not group_norms_as_pools(program.global_block(), bf16):
-            return model_file, None
+        block = program.global_block()
+        rewritten = group_norms_as_pools(block, bf16) if group_norm else 0
+        marked = mark_network_bf16(block) if bf16 else 0
+        if not (rewritten or marked):
+            return model_file, None, 0
         data = program.desc.serialize_to_string()
     tmp = tempfile.mkdtemp(prefix='ppdet_onednn_gn_')
     try:
@@ -164,4 +174,4 @@ def program_for_onednn(model_file, bf16=False):
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return path, tmp
+    return path, tmp, rewritten

@@ -90,7 +90,8 @@ class PaddlePredictor(Predictor):
 
     With oneDNN, ``onednn_group_norm`` (default on) runs the program's ``group_norm`` ops as
     ops oneDNN has kernels for (:mod:`ppdet.deploy.onednn_group_norm`; the export itself
-    is not changed)."""
+    is not changed).  ``enable_mkldnn_bfloat16`` runs the network's ops in bf16 and the box
+    decoding in fp32 (:mod:`ppdet.deploy.onednn_bf16`)."""
 
     def __init__(self, model_dir, infer_cfg=None, device='CPU', cpu_threads=1,
                  enable_mkldnn=True, enable_mkldnn_int8=False, onednn_group_norm=True,
@@ -103,10 +104,11 @@ class PaddlePredictor(Predictor):
         from .onednn_group_norm import program_for_onednn
         model_file, params_file = model_files(model_dir)
         onednn = device != 'GPU' and (enable_mkldnn or enable_mkldnn_int8)
-        tmp = None
-        if onednn and onednn_group_norm:
-            model_file, tmp = program_for_onednn(model_file, bf16=self.bf16)
-        self.group_norms_rewritten = tmp is not None
+        tmp, rewritten = None, 0
+        if onednn and (onednn_group_norm or self.bf16):
+            model_file, tmp, rewritten = program_for_onednn(model_file, bf16=self.bf16,
+                                                            group_norm=onednn_group_norm)
+        self.group_norms_rewritten = rewritten > 0
         try:
             self._create(inference, model_file, params_file, device, enable_mkldnn,
                          enable_mkldnn_int8, trt)
@@ -151,8 +153,9 @@ def paddle_cpu_config(model_file, params_file=None, cpu_threads=1, enable_mkldnn
     """The Paddle Inference CPU ``Config`` every model here runs with (oneDNN on by default,
     IR passes, zero-copy feeds).  ``params_file`` None: a program without parameters (e.g.
     the post-process alone, as :func:`ppdet.benchmark.full_size.time_nms` times it).
-    ``enable_mkldnn_bfloat16``: the fp32 model's oneDNN ops in bf16 (:func:`require_bf16`
-    first: Paddle silently ignores it without AVX-512)."""
+    ``enable_mkldnn_bfloat16``: the ops ``model_file`` marks bf16 run in bf16 (a program
+    from :func:`ppdet.deploy.onednn_group_norm.program_for_onednn` with ``bf16=True``;
+    :func:`require_bf16` first: Paddle silently ignores it without AVX-512)."""
     from paddle import inference
     config = inference.Config()
     config.set_prog_file(model_file)
@@ -166,8 +169,11 @@ def paddle_cpu_config(model_file, params_file=None, cpu_threads=1, enable_mkldnn
         if enable_mkldnn_int8:
             config.enable_mkldnn_int8()
         if enable_mkldnn_bfloat16:
+            from .onednn_bf16 import PLACEMENT_OFF
             require_bf16()
+            _require_bf16_marks(model_file)
             config.enable_mkldnn_bfloat16()
+            config.set_bfloat16_op(PLACEMENT_OFF)
     else:
         config.disable_mkldnn()
     _common_settings(config)
@@ -179,6 +185,15 @@ def _common_settings(config):
     config.switch_ir_optim(True)
     config.enable_memory_optim()
     config.switch_use_feed_fetch_ops(False)
+
+
+def _require_bf16_marks(model_file):
+    from .onednn_bf16 import is_marked
+    with open(model_file, 'rb') as f:
+        if not is_marked(f.read()):
+            raise ValueError('%s has no op marked bf16, so enable_mkldnn_bfloat16 would run it '
+                             'in fp32: load it through program_for_onednn(model_file, '
+                             'bf16=True) (PaddlePredictor does)' % model_file)
 
 
 def require_bf16(flags=None):

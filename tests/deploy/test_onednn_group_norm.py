@@ -23,9 +23,9 @@ def test_the_rewritten_program_has_pools_instead_of_group_norms(group_norm_model
     model_file = os.path.join(group_norm_model_dir, 'model.pdmodel')
     with open(model_file, 'rb') as f:
         before = f.read()
-    path, tmp = program_for_onednn(model_file)
+    path, tmp, rewritten = program_for_onednn(model_file)
     try:
-        assert tmp and path.startswith(tmp) and path != model_file
+        assert tmp and path.startswith(tmp) and path != model_file and rewritten == 2
         old, new = _op_types(model_file), _op_types(path)
         assert old.count('group_norm') == 2
         assert 'group_norm' not in new and new.count('pool2d') == 4
@@ -37,7 +37,8 @@ def test_the_rewritten_program_has_pools_instead_of_group_norms(group_norm_model
 
 def test_a_program_without_group_norm_is_left_alone(tiny_model_dir):
     model_file = os.path.join(tiny_model_dir, 'model.pdmodel')
-    assert program_for_onednn(model_file) == (model_file, None)
+    assert program_for_onednn(model_file) == (model_file, None, 0)
+    assert program_for_onednn(model_file, group_norm=False) == (model_file, None, 0)
 
 
 @pytest.mark.parametrize('bf16', [False, True])
@@ -47,7 +48,7 @@ def test_the_same_statistics_on_paddles_own_kernels(group_norm_model_dir, bf16):
     spread (GroupNorm's statistics are per sample).  For a bf16 predictor each square reads
     a copy of its input (two ``scale`` ops per group_norm), exact as well."""
     model_file = os.path.join(group_norm_model_dir, 'model.pdmodel')
-    path, tmp = program_for_onednn(model_file, bf16=bf16)
+    path, tmp, _ = program_for_onednn(model_file, bf16=bf16)
     # one scale adds epsilon per group_norm (2 of them); bf16 copies two squares' inputs each
     assert _op_types(path).count('scale') - _op_types(model_file).count('scale') == \
         (6 if bf16 else 2)
