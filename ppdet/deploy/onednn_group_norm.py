@@ -167,7 +167,7 @@ def program_for_onednn(model_file, bf16=False, group_norm=True):
         if not (rewritten or marked):
             return model_file, None, 0
         data = program.desc.serialize_to_string()
-    tmp = tempfile.mkdtemp(prefix='ppdet_onednn_gn_')
+    tmp = tempfile.mkdtemp(prefix='ppdet_onednn_')
     try:
         path = os.path.join(tmp, os.path.basename(model_file))
         atomic_write(path, lambda f: f.write(data), mode='wb')
