@@ -77,8 +77,13 @@ class LogPrinter(Callback):
 
 
 class Checkpointer(Callback):
-    """Saves ``<save_dir>/<epoch>`` every ``snapshot_epoch`` epochs, ``model_final`` at the
-    end, and ``best_model`` when evaluation during training improves."""
+    """Saves ``<save_dir>/latest`` after every epoch (what an interrupted run resumes
+    from), ``<save_dir>/<epoch>`` every ``snapshot_epoch`` epochs, ``model_final`` at the
+    end, and ``best_model`` when evaluation during training improves.
+
+    ``latest`` is saved every epoch whatever ``snapshot_epoch`` says: with it tied to the
+    snapshots (every 4 epochs in the built-in configs), ``make demo`` interrupted in the last
+    of a 3-epoch fine-tune had no checkpoint and started that fine-tune over."""
 
     def __init__(self, trainer):
         super().__init__(trainer)
@@ -88,9 +93,11 @@ class Checkpointer(Callback):
         t = self.trainer
         epoch = status['epoch_id'] + 1
         snap = t.cfg.get('snapshot_epoch', 1)
-        if t.is_main_process and (epoch % snap == 0 or epoch == status['epochs']):
+        if not t.is_main_process:
+            return
+        t.save(os.path.join(t.save_dir, 'latest'), epoch)
+        if epoch % snap == 0 or epoch == status['epochs']:
             t.save(os.path.join(t.save_dir, str(epoch)), epoch)
-            t.save(os.path.join(t.save_dir, 'latest'), epoch)
             key = status.get('eval_key')
             if key is not None and status.get('eval_value', -1) > self.best:
                 self.best = status['eval_value']

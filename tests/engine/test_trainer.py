@@ -40,6 +40,29 @@ def test_train_checkpoints_resume_and_eval(tiny_config, tmp_path):
     assert os.path.isfile(tmp_path / 'ev' / 'bbox.json')
 
 
+def test_latest_is_saved_every_epoch_whatever_the_snapshot_interval(tiny_config):
+    """An interrupted run resumes from its last finished epoch even when the numbered
+    snapshots are sparser than the run (the built-in configs snapshot every 4 epochs and
+    fine-tune for 3)."""
+    from ppdet.engine.callbacks import Callback
+    seen = []
+
+    class RecordLatest(Callback):
+        def on_epoch_end(self, status):
+            latest = os.path.join(self.trainer.save_dir, 'latest.pdparams')
+            seen.append(read_meta(latest)['epoch'] if os.path.isfile(latest) else None)
+
+    t = _trainer(tiny_config, 'epoch=3', 'max_iters_per_epoch=1', 'snapshot_epoch=4')
+    t.extra_callbacks.append(RecordLatest(t))       # runs after the Checkpointer
+    t.train(validate=False)
+    assert seen == [1, 2, 3]
+    assert sorted(f for f in os.listdir(t.save_dir) if f[0].isdigit()) == ['3.pdopt',
+                                                                           '3.pdparams']
+    t2 = _trainer(tiny_config, 'epoch=3', 'max_iters_per_epoch=1', 'snapshot_epoch=4')
+    t2.resume(os.path.join(t.save_dir, 'latest'))
+    assert t2.start_epoch == 3
+
+
 def test_training_reduces_loss_on_real_data(tiny_config):
     t = _trainer(tiny_config, 'epoch=1', 'max_iters_per_epoch=1')
     t._ensure_optimizer()
