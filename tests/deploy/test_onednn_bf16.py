@@ -1,5 +1,6 @@
 """ppdet/deploy/onednn_bf16.py: bf16 for the network's ops, fp32 for the box decoding."""
 import os
+import shutil
 
 import numpy as np
 import paddle
@@ -57,7 +58,6 @@ def test_program_for_onednn_marks_a_copy_for_bf16_only(tiny_model_dir):
         with open(path, 'rb') as f:
             assert is_marked(f.read())
     finally:
-        import shutil
         shutil.rmtree(tmp)
     with open(model_file, 'rb') as f:
         assert not is_marked(f.read())
@@ -99,8 +99,7 @@ def _export_conv_then_offset(out_dir):
 def test_bf16_leaves_what_comes_after_the_last_conv_in_fp32(tmp_path):
     """bf16 keeps 8 significant bits: 300.37 + a small conv output, added in bf16, lands on
     a multiple of 2 (Paddle's own placement marks the ``scale`` too: errors up to 1.0).
-    Here only the conv runs in bf16, so what is left is its rounding, ~1e-2."""
-    import shutil
+    Here only the convs run in bf16, so what is left is their rounding, ~1e-2."""
     from paddle import inference
     from ppdet.deploy.predictors import paddle_cpu_config, run_paddle
     model_file, params_file = _export_conv_then_offset(str(tmp_path))
