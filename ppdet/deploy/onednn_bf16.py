@@ -26,11 +26,11 @@ results folder).
 """
 import functools
 
+from ppdet.deploy.program_fixes import CONV_OPS
 from ppdet.utils.static_graph import op_producers
 
 __all__ = ['bf16_kernel_ops', 'mark_network_bf16', 'PLACEMENT_OFF', 'MARK', 'is_marked']
 
-CONV_TYPES = ('conv2d', 'depthwise_conv2d', 'conv2d_transpose')
 # for Config.set_bfloat16_op: a type no program has, so Paddle's placement marks nothing
 PLACEMENT_OFF = {'ppdet_network_marked_in_program'}
 # the attribute (and value) Paddle's bf16 passes read
@@ -50,7 +50,7 @@ def mark_network_bf16(block):
     """Set ``mkldnn_data_type = bfloat16`` on the ops of ``block`` that have a oneDNN bf16
     kernel and are convolutions or feed one; -> how many were marked."""
     producers = op_producers(block)
-    feeds_conv, stack = set(), [op for op in block.ops if op.type in CONV_TYPES]
+    feeds_conv, stack = set(), [op for op in block.ops if op.type in CONV_OPS]
     while stack:
         op = stack.pop()
         if id(op) in feeds_conv:

@@ -25,6 +25,7 @@ import tempfile
 
 import paddle
 
+from ppdet.deploy.onednn_bf16 import mark_network_bf16
 from ppdet.utils.fileio import atomic_write
 from ppdet.utils.static_graph import op_consumers, static_mode
 
@@ -153,7 +154,6 @@ def program_for_onednn(model_file, bf16=False, group_norm=True):
     -> (path of the program, its temporary directory or None, how many ``group_norm`` ops
     were rewritten).  The caller removes the directory once the predictor has read the
     file."""
-    from ppdet.deploy.onednn_bf16 import mark_network_bf16
     with open(model_file, 'rb') as f:
         data = f.read()
     group_norm = group_norm and b'group_norm' in data

@@ -91,12 +91,11 @@ class Checkpointer(Callback):
 
     def on_epoch_end(self, status):
         t = self.trainer
-        epoch = status['epoch_id'] + 1
-        snap = t.cfg.get('snapshot_epoch', 1)
         if not t.is_main_process:
             return
+        epoch = status['epoch_id'] + 1
         t.save(os.path.join(t.save_dir, 'latest'), epoch)
-        if epoch % snap == 0 or epoch == status['epochs']:
+        if epoch % t.cfg.get('snapshot_epoch', 1) == 0 or epoch == status['epochs']:
             t.save(os.path.join(t.save_dir, str(epoch)), epoch)
             key = status.get('eval_key')
             if key is not None and status.get('eval_value', -1) > self.best:

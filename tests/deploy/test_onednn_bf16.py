@@ -7,9 +7,9 @@ import paddle
 import pytest
 
 from ppdet.benchmark.cpu import has_native_bf16
-from ppdet.deploy.onednn_bf16 import (CONV_TYPES, MARK, bf16_kernel_ops, is_marked,
-                                      mark_network_bf16)
+from ppdet.deploy.onednn_bf16 import MARK, bf16_kernel_ops, is_marked, mark_network_bf16
 from ppdet.deploy.onednn_group_norm import program_for_onednn
+from ppdet.deploy.program_fixes import CONV_OPS
 from ppdet.utils.static_graph import static_mode
 
 needs_bf16 = pytest.mark.skipif(not has_native_bf16(),
@@ -41,8 +41,8 @@ def test_the_network_is_marked_and_the_decoding_is_not(request, fixture):
         block = _program(model_dir).global_block()
         marked = mark_network_bf16(block)
         ops = block.ops
-        last = max(i for i, op in enumerate(ops) if op.type in CONV_TYPES)
-        assert all(_is_marked(op) for op in ops if op.type in CONV_TYPES)
+        last = max(i for i, op in enumerate(ops) if op.type in CONV_OPS)
+        assert all(_is_marked(op) for op in ops if op.type in CONV_OPS)
         after = ops[last + 1:]
         assert {op.type for op in after} & bf16_kernel_ops()     # the types Paddle would mark
         assert not any(_is_marked(op) for op in after)
