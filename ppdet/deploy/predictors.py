@@ -168,6 +168,7 @@ def paddle_cpu_config(model_file, params_file=None, cpu_threads=1, enable_mkldnn
         config.set_mkldnn_cache_capacity(10)
         if enable_mkldnn_int8:
             config.enable_mkldnn_int8()
+            _fuse_elementwise_activations(config)
         if enable_mkldnn_bfloat16:
             from .onednn_bf16 import PLACEMENT_OFF
             require_bf16()
@@ -178,6 +179,21 @@ def paddle_cpu_config(model_file, params_file=None, cpu_threads=1, enable_mkldnn
         config.disable_mkldnn()
     _common_settings(config)
     return config
+
+
+def _fuse_elementwise_activations(config):
+    """Put the fp32 pass list's ``elementwise_act_onednn_fuse_pass`` into Paddle 2.6.2's
+    int8 one (it lacks it) before the scales are propagated: an int8 residual add
+    (:mod:`ppdet.slim.residual_adds`) then writes its ReLU's u8 output itself, instead of
+    a dequantize, an fp32 ReLU and a quantize after it."""
+    builder = config.pass_builder()
+    passes = builder.all_passes()
+    if _ELEMENTWISE_ACT_FUSE not in passes and _SCALES_PASS in passes:
+        builder.insert_pass(passes.index(_SCALES_PASS), _ELEMENTWISE_ACT_FUSE)
+
+
+_ELEMENTWISE_ACT_FUSE = 'elementwise_act_onednn_fuse_pass'
+_SCALES_PASS = 'cpu_quantize_placement_pass'
 
 
 def _common_settings(config):

@@ -6,8 +6,8 @@ NNCF style - one call with a calibration set::
     quantize_post('output/inference/yolov3', images, 'output/int8', algo='hist')
 
 runs PaddleSlim's ``quant_post_static`` on the exported model (NMS inside).  Only
-``conv2d`` / ``depthwise_conv2d`` / ``mul`` / ``matmul`` ops are quantized, so the
-YOLO decoding and NMS stay in float.  The output directory holds an int8-ready
+``conv2d`` / ``depthwise_conv2d`` / ``mul`` / ``matmul`` ops are quantized (and, when
+asked, residual adds that cannot fold into a conv), so the decoding and NMS stay in float.  The output directory holds an int8-ready
 ``model.pdmodel/.pdiparams`` and a copy of ``infer_cfg.yml`` with
 ``quantized: true`` and the quantization settings under ``compression.quant``.
 Paddle Inference runs it with real int8 kernels on CPU with ``enable_mkldnn()`` +
@@ -19,14 +19,17 @@ says.  ``data`` may be image paths, RGB ``HWC uint8`` arrays, already
 preprocessed feed dicts (``image`` CHW float32, optional ``im_shape`` /
 ``scale_factor``) or a loader yielding batch dicts.
 """
+import contextlib
 import os
 import shutil
+import tempfile
 
 import numpy as np
 import paddle
 
 from ppdet.deploy.infer_cfg import PARAM_NAMES, read_param_names
 from ppdet.deploy.program_fixes import drop_fetch_scales
+from ppdet.slim import residual_adds
 from ppdet.slim.deploy_scales import align_output_thresholds, keep_residual_scales
 from ppdet.utils.fileio import write_yaml
 from ppdet.utils.logger import setup_logger
@@ -224,7 +227,7 @@ DEFAULT_ONNX_FORMAT = False
 def quantize_post(model_dir, data, out_dir, algo='hist', batch_nums=10, batch_size=1,
                   weight_per_channel=True, skip_tensors=None, onnx_format=DEFAULT_ONNX_FORMAT,
                   hist_percent=0.9999, quantize_float_only=False, float_only_layers=None,
-                  calibration_source=None):
+                  calibration_source=None, quantize_residual_adds=False):
     """Post-training int8 quantization of an exported model; returns ``out_dir``.
 
     ``data``: calibration images (see module doc); ``batch_nums * batch_size`` of
@@ -233,10 +236,15 @@ def quantize_post(model_dir, data, out_dir, algo='hist', batch_nums=10, batch_si
     the architecture declares float-only (its output convs; the same rule as QAT) are
     kept in fp32 too unless ``quantize_float_only``; ``float_only_layers`` overrides
     the declared list (default: :func:`declared_float_only`).  ``calibration_source``
-    (e.g. ``'TrainDataset'``) is only recorded.
+    (e.g. ``'TrainDataset'``) is only recorded.  ``quantize_residual_adds``: also the adds
+    of a shortcut to an activation's output, which oneDNN cannot fold into a conv
+    (BlazeFace's blocks; :mod:`ppdet.slim.residual_adds`).
     """
     if algo not in PTQ_ALGOS:
         raise ValueError('unknown PTQ algo %r; choose one of %s' % (algo, ', '.join(PTQ_ALGOS)))
+    if quantize_residual_adds and onnx_format:
+        raise ValueError('quantize_residual_adds needs onnx_format=False (the ONNX-style graph '
+                         'simulates every op PaddleSlim observed already)')
     if int(batch_nums) < 1 or int(batch_size) < 1:
         raise ValueError('batch_nums and batch_size must be >= 1 (got %s, %s)' % (
             batch_nums, batch_size))
@@ -254,19 +262,26 @@ def quantize_post(model_dir, data, out_dir, algo='hist', batch_nums=10, batch_si
                 len(float_only_tensors), ' (%s)' % ', '.join(float_only) if float_only else '',
                 len(skip) - len(float_only_tensors))
     weight_type = 'channel_wise_abs_max' if weight_per_channel else 'abs_max'
-    run_ptq(model_dir, feeds, out_dir, algo=algo, batch_size=int(batch_size),
-            weight_quantize_type=weight_type, skip_tensor_list=skip, onnx_format=onnx_format,
-            hist_percent=hist_percent)
+    adds = residual_adds.standalone_adds(model_dir, skip) if quantize_residual_adds else []
+    op_types = QUANTIZABLE_OP_TYPES + ((residual_adds.ADD_OP,) if adds else ())
+    with _residual_adds_marked(model_dir, adds) as ptq_dir:
+        run_ptq(ptq_dir, feeds, out_dir, algo=algo, batch_size=int(batch_size),
+                weight_quantize_type=weight_type, skip_tensor_list=skip,
+                onnx_format=onnx_format, hist_percent=hist_percent, op_types=op_types)
     # oneDNN int8 uses only the scales the simulation used (ppdet.slim.deploy_scales)
     aligned = None if onnx_format else align_output_thresholds(out_dir)
     # ... and the residual scales of the export's split concats (see that module)
     residual_scales = 0 if onnx_format else keep_residual_scales(out_dir)
+    if quantize_residual_adds:
+        logger.info('residual adds quantized: %d', len(adds))
     drop_fetch_scales(out_dir)              # the identity ops PaddleSlim's save added
     record = {'method': 'post_training', 'algo': algo, 'batch_nums': int(batch_nums),
               'batch_size': int(batch_size), 'calibration_images': len(feeds),
               'weight_quantize_type': weight_type,
               'activation_quantize_type': 'range_abs_max',
-              'quantizable_op_type': list(QUANTIZABLE_OP_TYPES),
+              'quantizable_op_type': list(op_types),
+              'quantize_residual_adds': bool(quantize_residual_adds),
+              'residual_adds_int8': len(adds),
               'skip_tensor_list': skip, 'onnx_format': bool(onnx_format),
               'float_only_layers': float_only, 'float_only_tensors': float_only_tensors,
               'quantize_float_only': bool(quantize_float_only),
@@ -308,9 +323,23 @@ def quantize_post_with_report(model_dir, data, out_dir, keep_worst=0, report_ima
     return out_dir, reports
 
 
+@contextlib.contextmanager
+def _residual_adds_marked(model_dir, adds):
+    """``model_dir``, or with ``adds`` a temporary copy in which PTQ quantizes only those
+    adds (:func:`ppdet.slim.residual_adds.marked_copy`)."""
+    if not adds:
+        yield model_dir
+        return
+    tmp = tempfile.mkdtemp(prefix='ptq_adds_')
+    try:
+        yield residual_adds.marked_copy(model_dir, os.path.join(tmp, 'model'), adds)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def run_ptq(model_dir, feeds, out_dir, algo='hist', batch_size=1,
             weight_quantize_type='channel_wise_abs_max', skip_tensor_list=None,
-            onnx_format=False, hist_percent=0.9999):
+            onnx_format=False, hist_percent=0.9999, op_types=QUANTIZABLE_OP_TYPES):
     from paddleslim.quant import quant_post_static
     from ppdet.slim.kl_threshold import fast_kl_search
     from ppdet.utils.static_graph import load_program, static_mode
@@ -328,7 +357,7 @@ def run_ptq(model_dir, feeds, out_dir, algo='hist', batch_size=1,
                 save_model_filename=MODEL_FILE, save_params_filename=PARAMS_FILE,
                 batch_size=batch_size, batch_nums=batches, scope=scope,
                 algo=algo, hist_percent=hist_percent,
-                quantizable_op_type=list(QUANTIZABLE_OP_TYPES),
+                quantizable_op_type=list(op_types),
                 weight_quantize_type=weight_quantize_type,
                 activation_quantize_type='range_abs_max', onnx_format=bool(onnx_format),
                 skip_tensor_list=list(skip_tensor_list or []) or None)

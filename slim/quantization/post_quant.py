@@ -2,7 +2,7 @@
 
     python slim/quantization/post_quant.py -c CONFIG --model_dir output/inference/NAME \
         --output_dir output/int8/NAME [--algo hist] [--batch_nums 10] [--batch_size 1] \
-        [--skip_layers L1,L2] [--keep_worst K] [--report] [--bench]
+        [--skip_layers L1,L2] [--keep_worst K] [--quantize_residual_adds] [--report] [--bench]
     python slim/quantization/post_quant.py -c CONFIG -o weights=CKPT --output_dir DIR ...
 
 Calibration images come from the config's TrainDataset (``--calib_dataset eval``: from
@@ -114,6 +114,10 @@ def main():
     parser.add_argument('--quantize_float_only', action='store_true',
                         help="also quantize the layers the architecture declares float-only "
                              "(its output convs; kept fp32 by default, as in QAT)")
+    parser.add_argument('--quantize_residual_adds', action='store_true',
+                        help='also quantize the residual adds oneDNN cannot fold into a conv '
+                             '(BlazeFace blocks: shortcut + ReLU output), so the backbone runs '
+                             'as one int8 chain')
     parser.add_argument('--report', action='store_true', help='per-layer error report')
     parser.add_argument('--report_images', type=int, default=4,
                         help='calibration images the report runs on')
@@ -141,7 +145,8 @@ def main():
                     if f not in set(calib)][:args.bench_images]
     kw = dict(algo=args.algo, batch_nums=args.batch_nums, batch_size=args.batch_size,
               weight_per_channel=not args.per_tensor_weights,
-              quantize_float_only=args.quantize_float_only, calibration_source=section)
+              quantize_float_only=args.quantize_float_only, calibration_source=section,
+              quantize_residual_adds=args.quantize_residual_adds)
     if args.report or args.keep_worst:
         _, reports = quantize_post_with_report(fp32, calib, out, keep_worst=args.keep_worst,
                                                report_images=args.report_images,

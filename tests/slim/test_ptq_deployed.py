@@ -129,7 +129,8 @@ def _post_quant_module():
     return mod
 
 
-@pytest.mark.parametrize('flag,folder', [([], 'train'), (['--calib_dataset', 'eval'], 'val')])
+@pytest.mark.parametrize('flag,folder', [([], 'train'), (['--calib_dataset', 'eval'], 'val'),
+                                         (['--quantize_residual_adds'], 'train')])
 def test_post_quant_calibrates_on_train_images_unless_asked(tmp_path, monkeypatch, flag, folder):
     from ppdet.data.synthetic import generate_dataset
     from slim_script_configs import write_tiny_yolov3
@@ -151,6 +152,7 @@ def test_post_quant_calibrates_on_train_images_unless_asked(tmp_path, monkeypatc
     assert len(files) == (3 if folder == 'train' else 5)
     assert seen['kw']['calibration_source'] == ('TrainDataset' if folder == 'train'
                                                 else 'EvalDataset')
+    assert seen['kw']['quantize_residual_adds'] == ('--quantize_residual_adds' in flag)
     assert np.all([os.path.isfile(f) for f in files])
 
 
@@ -181,6 +183,15 @@ def test_split_route_concats_run_int8_without_a_round_trip(exported, int8, tmp_p
     assert split[('convolution', 'f32')] == concat[('convolution', 'f32')]
     assert split[('convolution', 's8')] + split[('convolution', 'u8')] == \
         concat[('convolution', 's8')] + concat[('convolution', 'u8')] + 2
+
+
+def test_resnet_adds_fold_into_convs_so_none_is_quantized_as_an_add(exported):
+    """``quantize_residual_adds`` leaves ResNet alone: its adds read a conv + BN output,
+    which oneDNN folds into the conv as a residual input."""
+    from ppdet.slim.residual_adds import standalone_adds
+    ops = load_program(exported)[0].global_block().ops
+    assert [op for op in ops if op.type == 'elementwise_add' and op.attr('axis') == -1]
+    assert standalone_adds(exported) == []
 
 
 def test_int8_outputs_are_not_behind_identity_scales(int8):

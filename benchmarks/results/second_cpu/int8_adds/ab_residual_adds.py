@@ -1,0 +1,58 @@
+"""A/B, one process, interleaved: full-size BlazeFace(-Lite) int8 with the residual adds in
+fp32 (the default) against int8 with them quantized (quantize_residual_adds=True), beside
+fp32, bf16 and the default int8 without the add + ReLU fusion that paddle_cpu_config now
+inserts into Paddle's int8 pass list (as before); detection agreement with fp32 on the six
+sample photos.  Both int8 builds are
+calibrated (abs_max) on the same photos, from the same fp32 export (trained-like head,
+benchmarks/full_size_latency.py).  Usage: python ab_residual_adds.py WORK_DIR:ROW OUT_DIR ..."""
+import collections
+import os
+import sys
+
+import ppdet.deploy.predictors as P
+
+from ppdet.benchmark.cpu import cpu_description
+from ppdet.benchmark.full_size import matched_share
+from ppdet.data.sample_photos import face_photos, no_face_photos
+from ppdet.deploy import Detector
+from ppdet.deploy.benchmark import interleaved_latency
+from ppdet.slim.quant import quantize_post
+from ppdet.utils.fileio import read_json
+
+photos = dict(face_photos())
+photos.update(no_face_photos())
+images = [photos[k] for k in sorted(photos)]
+print('CPU:', cpu_description())
+out_root = sys.argv[1]
+for arg in sys.argv[2:]:
+    work, name = arg.split(':')
+    row = read_json(os.path.join(work, 'manifest.json'))['rows'][name]
+    builds = {}
+    for key, adds in (('int8', False), ('int8 + residual adds', True)):
+        builds[key] = quantize_post(row['dir'], images, os.path.join(out_root, name + (
+            '_int8_adds' if adds else '_int8')), algo='abs_max', batch_nums=len(images),
+            calibration_source='sample photos', quantize_residual_adds=adds)
+    dets = collections.OrderedDict()
+    dets['fp32'] = Detector(row['dir'], 'paddle', cpu_threads=1)
+    dets['bf16'] = Detector(row['dir'], 'paddle', cpu_threads=1, enable_mkldnn_bfloat16=True)
+    fuse = P._fuse_elementwise_activations
+    P._fuse_elementwise_activations = lambda config: None
+    dets['int8, no add+ReLU fusion'] = Detector(builds['int8'], 'paddle', cpu_threads=1)
+    P._fuse_elementwise_activations = fuse
+    for key, path in builds.items():
+        dets[key] = Detector(path, 'paddle', cpu_threads=1)
+    preds = {}
+    for k, d in dets.items():
+        preds[k] = [d.predict([im])[0] for im in images]
+        d.warm_up([photos['astronaut']], 3)
+    rounds = 15
+    res = interleaved_latency(collections.OrderedDict(
+        (k, (lambda d=d: d.predict([photos['astronaut']]))) for k, d in dets.items()),
+        repeats=rounds, warmup=0, pause_s=0.05, baseline='fp32')
+    print('\n## %s (%d rounds interleaved, 1 thread)' % (name, rounds))
+    for k in dets:
+        print('%-24s %8.1f ms  %5.2fx  agreement with fp32 %s' % (
+            k, res['median_ms'][k], res['median_ms']['fp32'] / res['median_ms'][k],
+            '-' if k == 'fp32' else '%.0f%%' % (100 * matched_share(preds['fp32'], preds[k]))))
+    for d in dets.values():
+        d.close()
