@@ -16,6 +16,8 @@ Rows, each exported with NMS inside and scored by the official WIDER FACE evalua
 * ``lite`` / ``lite_post_<algo>`` / ``lite_finetuned`` / ``lite_aware``: BlazeFace-Lite
   trained from scratch on the baseline's schedule, its int8 model (the first PTQ algorithm),
   and the model fine-tuned on the QAT schedule without / with QAT;
+* ``lite_post_mse`` / ``lite_post_mse_adds``: its int8 model (mse PTQ) without / with its
+  residual adds in int8 (``quantize_residual_adds``: the backbone runs as one int8 chain);
 * ``lite_distill`` / ``lite_alone``: the seed's BlazeFace -> Lite distillation (teacher: the
   ``student_alone`` BlazeFace, L2 on the head outputs at LITE_DISTILL_WEIGHT) and its twin.  It has no pruned row:
   like MediaPipe's, its blocks are all single residual BlazeBlocks and it declares no
@@ -48,6 +50,10 @@ FACE_PRUNE_PLANS = ('uniform', 'derived')
 # not 'avg': Paddle 2.6.2's avg sampling reshapes every sampled activation by its first
 # dimension and fails on BlazeFace's 0-d tensors (IndexError in _sample_avg)
 FACE_PTQ_ALGOS = ('abs_max', 'hist')
+# the algorithm of Lite's residual-adds twin rows: with abs_max the adds' scales follow the
+# largest activation seen and Lite lost 5.5 Easy AP at 32 calibration images; mse kept it
+# (benchmarks/results/second_cpu/int8_adds/lite_ap_sweep.txt)
+LITE_ADDS_ALGO = 'mse'
 FACE_DISTILL_WEIGHT = 10.0
 # BlazeFace -> Lite: at 10 the L2 term was ~8x the detection loss (41 of 46.1, uniform_p40's
 # distillation, which collapsed); 1 puts it on the detection loss's scale
@@ -184,6 +190,12 @@ class FacePipeline(Pipeline):
         self.stage('lite:post', lambda: self.post_quant(
             'lite', self.ptq_algos[0], name='lite_post_%s' % self.ptq_algos[0],
             cfg=self.cfg(config=self.lite_config)))
+        for adds in (False, True):
+            self.stage('lite:post_%s%s' % (LITE_ADDS_ALGO, '_adds' if adds else ''),
+                       lambda a=adds: self.post_quant(
+                           'lite', LITE_ADDS_ALGO, cfg=self.cfg(config=self.lite_config),
+                           name='lite_post_%s%s' % (LITE_ADDS_ALGO, '_adds' if a else ''),
+                           residual_adds=a))
         lite = dict(config=self.lite_config, lr=QAT_LR)
         self.stage('lite:finetuned', lambda: self.finetuned('lite', **lite))
         self.stage('lite:aware', lambda: self.aware('lite', **lite))

@@ -410,11 +410,14 @@ class Pipeline(object):
         self.record(name, row)
         return row
 
-    def post_quant(self, source, algo, keep_worst=0, name=None, cfg=None):
+    def post_quant(self, source, algo, keep_worst=0, name=None, cfg=None,
+                   residual_adds=False):
         """Post-training int8 of ``source``'s exported model, judged by its deployed AP;
         ``keep_worst=K`` keeps the K layers with the worst int8 error in fp32 (the per-layer
         report decides which).  ``name`` / ``cfg``: the row's name and the source's config
-        (default: derived from source and algo / the pipeline's config)."""
+        (default: derived from source and algo / the pipeline's config).  ``residual_adds``:
+        the adds oneDNN cannot fold into a conv are quantized too
+        (:mod:`ppdet.slim.residual_adds`)."""
         from ppdet.slim.quant import calibration_images, quantize_post_with_report
         if name is None:
             name = 'post_%s' % algo if source == 'baseline' else '%s_post' % source
@@ -426,12 +429,13 @@ class Pipeline(object):
         _, reports = quantize_post_with_report(
             self.results[source]['inference_dir'], calib, out,
             keep_worst=keep_worst, algo=algo, batch_nums=self.calib_images,
-            calibration_source='TrainDataset')
+            calibration_source='TrainDataset', quantize_residual_adds=residual_adds)
         src = self.results[source]
         self.record(name, {'GFLOPs': src['GFLOPs'], 'size_MB': src['size_MB'],
                            'input_size': src['input_size'], 'inference_dir': out,
                            'quantized': 'post_%s' % algo, 'parent': source,
                            'calibration_source': 'TrainDataset',
+                           'residual_adds_int8': bool(residual_adds),
                            'kept_fp32': reports.get('kept_fp32', []),
                            'worst_layers': [(r['layer'], r['isolated']['snr_db'])
                                             for r in reports['first'][:5]]})

@@ -48,7 +48,8 @@ def test_face_pipeline_runs_every_stage(tmp_path):
     assert res['rows'] == ['baseline', 'mediapipe', 'uniform_%s' % half, 'derived_%s' % half,
                            'student_alone', 'post_abs_max', 'mediapipe_post_abs_max', 'finetuned', 'aware',
                            'mediapipe_finetuned', 'mediapipe_aware', 'uniform_%s_distill' % half,
-                           'lite', 'lite_post_abs_max', 'lite_finetuned', 'lite_aware',
+                           'lite', 'lite_post_abs_max', 'lite_post_mse', 'lite_post_mse_adds',
+                           'lite_finetuned', 'lite_aware',
                            'lite_alone', 'lite_distill']
     for name in res['rows']:
         row = res[name]
@@ -57,11 +58,18 @@ def test_face_pipeline_runs_every_stage(tmp_path):
         assert all(0.0 <= row[k] <= 1.0 for k in ('Easy', 'Medium', 'Hard')), name
         assert row['AP'] == row['Easy']
     # the int8 rows are scored deployed; the aware row keeps its simulated score beside it
-    for name in ('post_abs_max', 'mediapipe_post_abs_max', 'aware', 'mediapipe_aware'):
+    for name in ('post_abs_max', 'mediapipe_post_abs_max', 'aware', 'mediapipe_aware',
+                 'lite_post_mse_adds'):
         info = yaml.safe_load(open(os.path.join(res[name]['inference_dir'], 'infer_cfg.yml')))
         assert info['quantized'], name
         assert res[name]['Hard'] == res[name]['Hard_deployed']
     assert 'AP_simulated' in res['aware']
+    # Lite's int8 twin rows: the same PTQ, one with its residual adds in int8 too
+    adds = yaml.safe_load(open(os.path.join(res['lite_post_mse_adds']['inference_dir'],
+                                            'infer_cfg.yml')))['compression']['quant']
+    assert adds['quantize_residual_adds'] and adds['residual_adds_int8'] > 0
+    assert res['lite_post_mse_adds']['residual_adds_int8']
+    assert not res['lite_post_mse']['residual_adds_int8']
     # pruning: both plans at the same cut, below the baseline's FLOPs; the distilled student
     # and its twin share the pruned structure; the imported model is 128 px
     plans = res['prune_plans'][half]

@@ -4,7 +4,8 @@ fp32, bf16 and the default int8 without the add + ReLU fusion that paddle_cpu_co
 inserts into Paddle's int8 pass list (as before); detection agreement with fp32 on the six
 sample photos.  Both int8 builds are
 calibrated (abs_max) on the same photos, from the same fp32 export (trained-like head,
-benchmarks/full_size_latency.py).  Usage: python ab_residual_adds.py WORK_DIR:ROW OUT_DIR ..."""
+benchmarks/full_size_latency.py).  Usage: python ab_residual_adds.py [--algo mse] OUT_DIR
+WORK_DIR:ROW ..."""
 import collections
 import os
 import sys
@@ -22,15 +23,19 @@ from ppdet.utils.fileio import read_json
 photos = dict(face_photos())
 photos.update(no_face_photos())
 images = [photos[k] for k in sorted(photos)]
-print('CPU:', cpu_description())
-out_root = sys.argv[1]
-for arg in sys.argv[2:]:
+args = sys.argv[1:]
+algo = 'abs_max'
+if args[0] == '--algo':
+    algo, args = args[1], args[2:]
+print('CPU:', cpu_description(), '| PTQ:', algo)
+out_root = args[0]
+for arg in args[1:]:
     work, name = arg.split(':')
     row = read_json(os.path.join(work, 'manifest.json'))['rows'][name]
     builds = {}
     for key, adds in (('int8', False), ('int8 + residual adds', True)):
         builds[key] = quantize_post(row['dir'], images, os.path.join(out_root, name + (
-            '_int8_adds' if adds else '_int8')), algo='abs_max', batch_nums=len(images),
+            '_int8_adds' if adds else '_int8') + '_' + algo), algo=algo, batch_nums=len(images),
             calibration_source='sample photos', quantize_residual_adds=adds)
     dets = collections.OrderedDict()
     dets['fp32'] = Detector(row['dir'], 'paddle', cpu_threads=1)

@@ -1,0 +1,35 @@
+"""Deployed WIDER FACE AP (Easy / Medium / Hard, Paddle oneDNN int8) of the built-in
+BlazeFace-Lite (tools/pipeline.py --model blazeface --stages data lite:train, 10 epochs at 320)
+quantized with and without its residual adds, per PTQ algorithm, calibrated on the first
+CALIB TrainDataset images as the face job does.  Usage: python lite_ap_sweep.py WORK_DIR
+[CALIB [ALGO,...]]"""
+import os
+import sys
+
+from ppdet.benchmark.cpu import cpu_description
+from ppdet.engine.infer_eval import evaluate_exported
+from ppdet.pipeline.face_job import LITE_CONFIG, FacePipeline
+from ppdet.slim.quant import calibration_images, quantize_post
+
+work = sys.argv[1]
+calib_n = int(sys.argv[2]) if len(sys.argv) > 2 else 16
+algos = sys.argv[3].split(',') if len(sys.argv) > 3 else ['abs_max', 'hist', 'KL', 'mse']
+pipe = FacePipeline(work_dir=work)
+cfg = pipe.cfg(config=LITE_CONFIG)
+fp32 = os.path.join(work, 'inference', 'lite')
+calib = calibration_images(cfg, calib_n)
+print('CPU:', cpu_description())
+
+
+def scores(model_dir):
+    res = evaluate_exported(cfg, model_dir)
+    return ' / '.join('%.4f' % res[k] for k in ('Easy', 'Medium', 'Hard'))
+
+
+print('fp32', scores(fp32))
+for algo in algos:
+    for adds in (False, True):
+        out = os.path.join(work, 'sweep', 'lite_%s_c%d%s' % (algo, calib_n, '_adds' if adds else ''))
+        quantize_post(fp32, calib, out, algo=algo, batch_nums=len(calib),
+                      calibration_source='TrainDataset', quantize_residual_adds=adds)
+        print('%-8s calib %d residual adds %-5s' % (algo, calib_n, adds), scores(out), flush=True)
