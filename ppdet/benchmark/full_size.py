@@ -670,6 +670,32 @@ def matched_share(reference, runs):
                                                            for x in m)))
 
 
+def ab_detectors(detectors, images, timed_image, rounds, warmup=2):
+    """A/B of ``detectors`` (name -> :class:`~ppdet.deploy.Detector`, the baseline first) in
+    one process: each one's detections on ``images``, then ``rounds`` rounds timed interleaved
+    on ``timed_image``.  -> [(name, median ms, speed-up over the baseline, share of the
+    baseline's detections matched or None for the baseline)], and the detections by name."""
+    from ppdet.deploy.benchmark import interleaved_latency
+    names = list(detectors)
+    preds = {}
+    for name, det in detectors.items():
+        preds[name] = [det.predict([im])[0] for im in images]
+        det.warm_up([timed_image], warmup)
+    res = interleaved_latency(collections.OrderedDict(
+        (n, (lambda d=d: d.predict([timed_image]))) for n, d in detectors.items()),
+        repeats=rounds, warmup=0, pause_s=0.05)
+    ms, base = res['median_ms'], names[0]
+    return [(n, ms[n], ms[base] / ms[n],
+             None if n == base else matched_share(preds[base], preds[n])) for n in names], preds
+
+
+def format_ab(rows, width=24):
+    """Lines of :func:`ab_detectors`' rows: name, median ms, speed-up, agreement."""
+    return ['%-*s %8.1f ms  %5.2fx  agreement with %s %s' % (
+        width, n, m, r, rows[0][0], '-' if a is None else '%.0f%%' % (100 * a))
+        for n, m, r, a in rows]
+
+
 def time_rows(manifest, image, threads=(1,), rounds=10, warmup=3,
               runtimes=('paddle', 'onnx', 'onnx_int8'),
               check_images=None, pause_s=None, progress=print,

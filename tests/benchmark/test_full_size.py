@@ -58,6 +58,18 @@ def test_build_and_time_a_thin_grid(photos, tmp_path):
     for c in cells.values():                # paired per-round ratios against the baseline
         assert 0 < c['ratio_interval'][0] <= c['ratio_interval'][1]
     assert res['groups'][0]['chunks'] == 1                  # a thin grid fits in memory
+    # the one-process A/B the result scripts use: detections first, then interleaved timing
+    from ppdet.benchmark.full_size import ab_detectors, format_ab
+    from ppdet.deploy import Detector
+    rows = manifest['rows']
+    dets = {'fp32': Detector(rows['thin_96_baseline']['dir'], cpu_threads=1),
+            'int8': Detector(rows['thin_96_baseline_int8']['dir'], cpu_threads=1)}
+    table, preds = ab_detectors(dets, photos, photos[0], rounds=2, warmup=1)
+    assert [r[0] for r in table] == ['fp32', 'int8'] and table[0][2:] == (1.0, None)
+    assert table[1][1] > 0 and 0.0 <= table[1][3] <= 1.0
+    assert [len(p) for p in preds.values()] == [len(photos)] * 2
+    lines = format_ab(table)
+    assert lines[0].endswith('agreement with fp32 -') and lines[1].endswith('%')
     assert res['settings']['pause_s'] == {'1': 0.05}
     for c in cells.values():
         # the stages run inside each end-to-end pass, so their means add up to at most its

@@ -13,10 +13,9 @@ import sys
 import ppdet.deploy.predictors as P
 
 from ppdet.benchmark.cpu import cpu_description
-from ppdet.benchmark.full_size import matched_share
+from ppdet.benchmark.full_size import ab_detectors, format_ab
 from ppdet.data.sample_photos import face_photos, no_face_photos
 from ppdet.deploy import Detector
-from ppdet.deploy.benchmark import interleaved_latency
 from ppdet.slim.quant import quantize_post
 from ppdet.utils.fileio import read_json
 
@@ -46,18 +45,8 @@ for arg in args[1:]:
     P._fuse_elementwise_activations = fuse
     for key, path in builds.items():
         dets[key] = Detector(path, 'paddle', cpu_threads=1)
-    preds = {}
-    for k, d in dets.items():
-        preds[k] = [d.predict([im])[0] for im in images]
-        d.warm_up([photos['astronaut']], 3)
-    rounds = 15
-    res = interleaved_latency(collections.OrderedDict(
-        (k, (lambda d=d: d.predict([photos['astronaut']]))) for k, d in dets.items()),
-        repeats=rounds, warmup=0, pause_s=0.05, baseline='fp32')
-    print('\n## %s (%d rounds interleaved, 1 thread)' % (name, rounds))
-    for k in dets:
-        print('%-24s %8.1f ms  %5.2fx  agreement with fp32 %s' % (
-            k, res['median_ms'][k], res['median_ms']['fp32'] / res['median_ms'][k],
-            '-' if k == 'fp32' else '%.0f%%' % (100 * matched_share(preds['fp32'], preds[k]))))
+    rows, _ = ab_detectors(dets, images, photos['astronaut'], rounds=15, warmup=3)
+    print('\n## %s (15 rounds interleaved, 1 thread)' % name)
+    print('\n'.join(format_ab(rows)))
     for d in dets.values():
         d.close()

@@ -6,9 +6,8 @@ import sys, collections
 import numpy as np
 import ppdet.deploy.onednn_bf16 as B
 import ppdet.deploy.predictors as P
-from ppdet.benchmark.full_size import matched_share
+from ppdet.benchmark.full_size import ab_detectors, format_ab, matched_share
 from ppdet.deploy import Detector
-from ppdet.deploy.benchmark import interleaved_latency
 from ppdet.data.sample_photos import face_photos, no_face_photos
 from ppdet.benchmark.cpu import cpu_description
 from ppdet.utils.fileio import read_json
@@ -27,7 +26,7 @@ print('CPU:', cpu_description())
 for arg in sys.argv[1:]:
     work, name = arg.split(':')
     row = read_json(work + '/manifest.json')['rows'][name]
-    dets, preds = collections.OrderedDict(), {}
+    dets = collections.OrderedDict()
     dets['fp32'] = Detector(row['dir'], 'paddle', cpu_threads=1)
     paddle_placement(True)
     dets['bf16, Paddle placement (decoding bf16)'] = Detector(
@@ -35,20 +34,12 @@ for arg in sys.argv[1:]:
     paddle_placement(False)
     dets['bf16, network only (decoding fp32)'] = Detector(
         row['dir'], 'paddle', cpu_threads=1, enable_mkldnn_bfloat16=True)
-    for k, d in dets.items():
-        preds[k] = [d.predict([im])[0] for im in images]
-        d.warm_up([photos['astronaut']], 2)
-    preds['noisy'] = [dets['fp32'].predict([im])[0] for im in noisy]
     rounds = 6 if row['input_size'] >= 700 else 12
-    res = interleaved_latency(collections.OrderedDict(
-        (k, (lambda d=d: d.predict([photos['astronaut']]))) for k, d in dets.items()),
-        repeats=rounds, warmup=0, pause_s=0.05, baseline='fp32')
+    rows, preds = ab_detectors(dets, images, photos['astronaut'], rounds)
+    noisy_preds = [dets['fp32'].predict([im])[0] for im in noisy]
     print('\n## %s (%d rounds interleaved, 1 thread)' % (name, rounds))
-    for k in dets:
-        print('%-42s %8.1f ms  %5.2fx  agreement with fp32 %s' % (
-            k, res['median_ms'][k], res['median_ms']['fp32'] / res['median_ms'][k],
-            '-' if k == 'fp32' else '%.0f%%' % (100 * matched_share(preds['fp32'], preds[k]))))
+    print('\n'.join(format_ab(rows, width=42)))
     print('%-42s %28s %.0f%%' % ('fp32, every input pixel +-1', '',
-                                  100 * matched_share(preds['fp32'], preds['noisy'])))
+                                  100 * matched_share(preds['fp32'], noisy_preds)))
     for d in dets.values():
         d.close()
