@@ -7,7 +7,8 @@ NNCF style - one call with a calibration set::
 
 runs PaddleSlim's ``quant_post_static`` on the exported model (NMS inside).  Only
 ``conv2d`` / ``depthwise_conv2d`` / ``mul`` / ``matmul`` ops are quantized (and, when
-asked, residual adds that cannot fold into a conv), so the decoding and NMS stay in float.  The output directory holds an int8-ready
+asked, residual adds that cannot fold into a conv), so the decoding and NMS stay in
+float.  The output directory holds an int8-ready
 ``model.pdmodel/.pdiparams`` and a copy of ``infer_cfg.yml`` with
 ``quantized: true`` and the quantization settings under ``compression.quant``.
 Paddle Inference runs it with real int8 kernels on CPU with ``enable_mkldnn()`` +
@@ -264,6 +265,13 @@ def quantize_post(model_dir, data, out_dir, algo='hist', batch_nums=10, batch_si
     weight_type = 'channel_wise_abs_max' if weight_per_channel else 'abs_max'
     adds = residual_adds.standalone_adds(model_dir, skip) if quantize_residual_adds else []
     op_types = QUANTIZABLE_OP_TYPES + ((residual_adds.ADD_OP,) if adds else ())
+    if quantize_residual_adds:
+        logger.info('residual adds quantized: %d', len(adds))
+        if adds and algo == 'abs_max':
+            logger.warning('residual adds with abs_max: their scales follow the largest '
+                           'activation seen, and rounding the residual stream at every add '
+                           'cost the built-in BlazeFace-Lite 5.5 Easy AP at 32 calibration '
+                           'images (none at 16); mse, KL or hist kept it: use --algo mse')
     with _residual_adds_marked(model_dir, adds) as ptq_dir:
         run_ptq(ptq_dir, feeds, out_dir, algo=algo, batch_size=int(batch_size),
                 weight_quantize_type=weight_type, skip_tensor_list=skip,
@@ -272,13 +280,6 @@ def quantize_post(model_dir, data, out_dir, algo='hist', batch_nums=10, batch_si
     aligned = None if onnx_format else align_output_thresholds(out_dir)
     # ... and the residual scales of the export's split concats (see that module)
     residual_scales = 0 if onnx_format else keep_residual_scales(out_dir)
-    if quantize_residual_adds:
-        logger.info('residual adds quantized: %d', len(adds))
-        if adds and algo == 'abs_max':
-            logger.warning('residual adds with abs_max: their scales follow the largest '
-                           'activation seen, and rounding the residual stream at every add '
-                           'cost the built-in BlazeFace-Lite 5.5 Easy AP at 32 calibration '
-                           'images (none at 16); mse, KL or hist kept it: use --algo mse')
     drop_fetch_scales(out_dir)              # the identity ops PaddleSlim's save added
     record = {'method': 'post_training', 'algo': algo, 'batch_nums': int(batch_nums),
               'batch_size': int(batch_size), 'calibration_images': len(feeds),

@@ -26,8 +26,6 @@ deployed graph still round the same tensors:
   Without the fusion (a plain Paddle Inference config) the adds find no output scale and
   run fp32, as without the option.
 """
-import glob
-import os
 import shutil
 
 __all__ = ['standalone_adds', 'marked_copy', 'ADD_OP']
@@ -35,19 +33,18 @@ __all__ = ['standalone_adds', 'marked_copy', 'ADD_OP']
 ADD_OP = 'elementwise_add'
 SKIP_QUANT = 'skip_quant'
 _CONVS = ('conv2d', 'depthwise_conv2d')
-# an add reading one of these can be folded by oneDNN, or is not a residual (bias adds)
-_FOLDABLE = _CONVS + ('batch_norm', ADD_OP, 'sum')
 _ACTIVATIONS = ('relu', 'relu6', 'leaky_relu', 'hard_swish', 'swish')
+# what both inputs of such an add come from (a conv, BN or bias add would be folded by oneDNN
+# or is no residual)
+_SOURCES = _ACTIVATIONS + ('pool2d',)
 
 
 def _program_desc(model_dir):
     from paddle.framework import core
-    files = sorted(glob.glob(os.path.join(str(model_dir), '*.pdmodel')))
-    if len(files) != 1:
-        raise FileNotFoundError('expected one .pdmodel file in %s, found %d'
-                                % (model_dir, len(files)))
-    with open(files[0], 'rb') as f:
-        return files[0], core.ProgramDesc(f.read())
+    from ppdet.deploy.infer_cfg import model_files
+    path = model_files(str(model_dir))[0]
+    with open(path, 'rb') as f:
+        return path, core.ProgramDesc(f.read())
 
 
 def _save(path, desc):
@@ -77,8 +74,8 @@ def _is_standalone(add, producers, consumers, float_weights):
     if add.type() != ADD_OP or len(add.input('X')) != 1 or len(add.input('Y')) != 1:
         return False
     sources = [producers.get(add.input(slot)[0]) for slot in ('X', 'Y')]
-    if any(p is None or p.type() in _FOLDABLE or p.type() == 'feed' for p in sources):
-        return False     # a parameter, the input, or something oneDNN folds
+    if any(p is None or p.type() not in _SOURCES for p in sources):
+        return False     # a parameter, or something oneDNN folds
     act = _activation_after(add, consumers)
     if act is None:
         return False
