@@ -59,6 +59,10 @@ def build_parser():
                    help='strategies that also get an int8 row with the output convs '
                         'quantized (PTQ keeps them fp32 by default, for accuracy): what '
                         'those fp32 convs cost')
+    p.add_argument('--int8_residual_adds', action='store_true',
+                   help='every int8 row also quantizes the residual adds oneDNN cannot fold '
+                        'into a conv (BlazeFace blocks; ppdet/slim/residual_adds.py); use a '
+                        'work_dir of its own')
     p.add_argument('--onednn_profile', action='store_true',
                    help='also list, per int8 row, the oneDNN primitives by data type '
                         '(ONEDNN_VERBOSE in a child process): what still runs in fp32; per '
@@ -98,7 +102,8 @@ def main(argv=None):
             manifest = build_rows(args.work_dir, images, grid=((config_name, size),),
                                   candidates=args.candidates, timing_image=photos['astronaut'],
                                   strategies=strategies[config_name],
-                                  int8_outputs=[x for x in args.int8_outputs.split(',') if x])
+                                  int8_outputs=[x for x in args.int8_outputs.split(',') if x],
+                                  int8_residual_adds=args.int8_residual_adds)
     if args.stage == 'build':
         return
     from ppdet.utils.fileio import read_json

@@ -338,7 +338,7 @@ def _nms_settings(model):
 def build_rows(work_dir, images, grid=QUICK_GRID, strategies=STRATEGIES, candidates=500,
                unfused=(('baseline', False), ('r578', True)), ptq_algo='abs_max',
                configs=FULL_SIZE_CONFIGS, overrides=(), onnx=True, progress=print,
-               timing_image=None, int8_outputs=()):
+               timing_image=None, int8_outputs=(), int8_residual_adds=False):
     """Build, export and quantize every row under ``work_dir``; -> the manifest (also
     written to ``work_dir/manifest.json``).  A row already in the manifest is kept.
 
@@ -349,11 +349,20 @@ def build_rows(work_dir, images, grid=QUICK_GRID, strategies=STRATEGIES, candida
     head is set up) so that :func:`time_rows` can time the NMS on its own.
     ``int8_outputs``: strategies that also get an int8 row with the output convs quantized
     too (``..._int8_outputs``; by default PTQ keeps them fp32 for accuracy): what those
-    fp32 convs cost in time.
+    fp32 convs cost in time.  ``int8_residual_adds``: every int8 row quantizes the residual
+    adds oneDNN cannot fold into a conv too (:mod:`ppdet.slim.residual_adds`); a work_dir
+    holds int8 rows of one kind only.
     """
     from ppdet.engine.export import export_model
     path = os.path.join(work_dir, 'manifest.json')
     manifest = read_json(path) if os.path.isfile(path) else {'rows': {}}
+    adds = {'residual_adds': True} if int8_residual_adds else {}
+    mixed = [n for n, r in manifest['rows'].items()
+             if r['int8'] and bool(r.get('residual_adds')) != bool(int8_residual_adds)]
+    if mixed:
+        raise ValueError('%s holds int8 rows built %s the residual adds quantized (%s): give '
+                         'another work_dir' % (work_dir, 'without' if int8_residual_adds
+                                               else 'with', mixed[0]))
     for config_name, size in grid:
         cfg = load_full_size(configs[config_name], size, overrides)
         feeds = _feeds(cfg, images)
@@ -368,7 +377,7 @@ def build_rows(work_dir, images, grid=QUICK_GRID, strategies=STRATEGIES, candida
                     name = _row_name(config_name, size, strategy, False, True)
                     manifest['rows'][outputs_row] = _quantize_row(
                         manifest['rows'][name], images, work_dir, outputs_row, ptq_algo,
-                        {'int8_outputs': True})
+                        dict(adds, int8_outputs=True))
                     write_json(path, manifest)
                     progress('%s: quantized from %s' % (outputs_row, name))
                 continue
@@ -408,9 +417,10 @@ def build_rows(work_dir, images, grid=QUICK_GRID, strategies=STRATEGIES, candida
                         progress('%s: no onnxruntime row (%s)' % (name, e))
                 int8_rows = []
                 if (True, fused) in want:
-                    int8_rows.append((_row_name(config_name, size, strategy, True, fused), {}))
+                    int8_rows.append((_row_name(config_name, size, strategy, True, fused),
+                                      dict(adds)))
                 if fused and strategy in int8_outputs:
-                    int8_rows.append((outputs_row, {'int8_outputs': True}))
+                    int8_rows.append((outputs_row, dict(adds, int8_outputs=True)))
                 for qname, extra in int8_rows:
                     manifest['rows'][qname] = _quantize_row(
                         dict(base, int8=False, dir=out), images, work_dir, qname, ptq_algo,
@@ -429,12 +439,14 @@ def build_rows(work_dir, images, grid=QUICK_GRID, strategies=STRATEGIES, candida
 
 def _quantize_row(row, images, work_dir, qname, ptq_algo, extra):
     """``ptq_algo`` PTQ of the fp32 ``row``'s export, calibrated on ``images`` -> the int8
-    row (``extra`` {'int8_outputs': True}: the output convs are quantized too)."""
+    row (``extra`` {'int8_outputs': True}: the output convs are quantized too;
+    {'residual_adds': True}: the residual adds too)."""
     from ppdet.slim.quant import quantize_post
     qout = os.path.join(work_dir, qname)
     quantize_post(row['dir'], list(images), qout, algo=ptq_algo, batch_nums=len(images),
                   calibration_source='sample photos',
-                  quantize_float_only=bool(extra.get('int8_outputs')))
+                  quantize_float_only=bool(extra.get('int8_outputs')),
+                  quantize_residual_adds=bool(extra.get('residual_adds')))
     parent = os.path.basename(os.path.normpath(row['dir']))
     fp32_only = ('onnx_int8', 'no_onnx')
     return dict({k: v for k, v in row.items() if k not in fp32_only}, int8=True, dir=qout,
@@ -590,6 +602,7 @@ def load_cell(manifest, name, rt, t, image, warmup):
                  'int8': row['int8'] or rt == 'onnx_int8',
                  'fuse_preprocess': row['fuse_preprocess'],
                  'int8_outputs': bool(row.get('int8_outputs')),
+                 'residual_adds': bool(row.get('residual_adds')) and rt == 'paddle',
                  'mean_candidates': row['head']['mean_candidates'],
                  'timed_candidates': _timed_candidates(row),
                  'nms': row.get('nms'),
@@ -887,7 +900,8 @@ def format_table(result, note=''):
                   '|---|---|---|---|---|---|---|---|---|---|---|---|---|']
         for c in g['cells'].values():
             label = c['strategy'] + (' + int8' if c['int8'] else '') + (
-                ' (output convs int8 too)' if c.get('int8_outputs') else '')
+                ' (output convs int8 too)' if c.get('int8_outputs') else '') + (
+                ' (residual adds int8)' if c.get('residual_adds') else '')
             lines.append('| %s | %s | %s | %s | %.1f | %s | %.1f / %.1f / %.1f | %.1f%% | %s | '
                          '%s / %.0f | %d | %.0f | %s |' % (
                              label, '%.2f' % c['gflops'] if c.get('gflops') else '-',

@@ -4,6 +4,7 @@ import os
 
 import cv2
 import pytest
+import yaml
 
 from ppdet.benchmark.full_size import (build_rows, candidates_above, format_table,
                                        init_head_like_trained, load_full_size, time_rows)
@@ -245,6 +246,20 @@ def test_a_family_row_builds_and_times(photos, tmp_path):
     assert sorted(cells) == sorted('%s/paddle' % r for r in rows)
     threshold = rows['face_96_baseline']['nms']['score_threshold']
     assert 'NMS score threshold %g,' % threshold in format_table(res)
+    # --int8_residual_adds: BlazeFace's shortcut + ReLU adds quantized too, in a work_dir of
+    # its own (one holding the other kind of int8 rows is refused)
+    with pytest.raises(ValueError, match='another work_dir'):
+        build_rows(str(tmp_path), photos, grid=(('face', FAMILY_SIZE),), strategies=('baseline',),
+                   configs=configs, onnx=False, progress=said.append, int8_residual_adds=True)
+    adds = build_rows(str(tmp_path / 'adds'), photos, grid=(('face', FAMILY_SIZE),),
+                      strategies=('baseline',), candidates=40, unfused=(), configs=configs,
+                      onnx=False, progress=said.append, int8_residual_adds=True)
+    row = adds['rows']['face_96_baseline_int8']
+    with open(os.path.join(row['dir'], 'infer_cfg.yml')) as f:
+        assert yaml.safe_load(f)['compression']['quant']['residual_adds_int8'] > 0
+    timed = time_rows(adds, photos[0], threads=(1,), rounds=1, warmup=1, runtimes=('paddle',),
+                      progress=lambda m: None)
+    assert '| baseline + int8 (residual adds int8) |' in format_table(timed)
     # bf16: every fp32 row once more with oneDNN bf16, checked against itself in fp32; a CPU
     # without native bf16 is refused before any timing
     from ppdet.benchmark.cpu import has_native_bf16
