@@ -95,12 +95,19 @@ def test_quantized_adds_make_the_backbone_one_int8_chain(lite):
 
 
 def test_deployed_int8_adds_follow_the_simulation(lite):
-    fp32, _, with_adds = lite
+    """The deployed graph adds no error beyond its simulation that the default int8 graph
+    does not add too (on a CPU without VNNI oneDNN's int8 convs may keep 7-bit weights, so
+    both may depart there; on a VNNI CPU neither does)."""
+    fp32, default, with_adds = lite
     feeds = stack_feeds(calibration_feeds(fp32, images(2, seed=5)))
+    plain = deployed_layer_report(fp32, default, feeds)
     report = deployed_layer_report(fp32, with_adds, feeds)
-    assert report['first_departure'] is None
-    for row in report['rows']:      # each conv after an add reads what the simulation read
-        assert row['deployed_vs_fp32']['snr_db'] > row['sim_vs_fp32']['snr_db'] - 3.0, row
+    assert report['first_departure'] in (None, plain['first_departure'])
+
+    def excess(row):        # how much worse than its simulation the deployed layer is
+        return row['sim_vs_fp32']['snr_db'] - row['deployed_vs_fp32']['snr_db']
+    for row, base in zip(report['rows'], plain['rows']):   # each conv after an add too
+        assert excess(row) < max(excess(base), 0.0) + 3.0, (row, base)
 
 
 def test_residual_adds_need_the_simulated_graph(lite, tmp_path):
