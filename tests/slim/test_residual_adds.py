@@ -76,6 +76,14 @@ def test_quantized_adds_make_the_backbone_one_int8_chain(lite):
     record = _quant_record(with_adds)
     assert record['quantize_residual_adds'] and record['residual_adds_int8'] == LITE_BLOCKS - 1
     assert 'elementwise_add' in record['quantizable_op_type']
+    # the simulation rounds the inputs of exactly those adds (every other add, the
+    # decoding's among them, was marked skip_quant for PTQ)
+    ops = load_program(with_adds)[0].global_block().ops
+    qdq = [op.output('Out')[0] for op in ops
+           if op.type == 'fake_quantize_dequantize_moving_average_abs_max']
+    readers = [op for op in ops if set(op.input_arg_names) & set(qdq)]
+    assert len(qdq) == 2 * (LITE_BLOCKS - 1)
+    assert {op.type for op in readers} == {'elementwise_add'} and len(readers) == LITE_BLOCKS - 1
 
     def backbone_fp32(recs):
         """fp32 adds, ReLUs and reorders on 4-D feature maps (not the decoding's rows)."""
