@@ -15,6 +15,15 @@ BUILTIN_CONFIG = os.path.join(ROOT, 'configs', 'builtin', 'yolov3_mobilenet_v1_b
 TINY_SIZE = 128
 
 
+@pytest.fixture(autouse=True)
+def _no_failed_trace_records():
+    """Tests trace models into expected errors; what such a trace leaves in dy2static
+    must not reach a later test's jit.save (ppdet.utils.static_graph.forget_failed_traces)."""
+    from ppdet.utils.static_graph import forget_failed_traces
+    forget_failed_traces()
+    yield
+
+
 @pytest.fixture(scope='session')
 def tiny_dataset(tmp_path_factory):
     """The built-in dataset generator at a tiny size (COCO + VOC layouts)."""

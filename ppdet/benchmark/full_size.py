@@ -506,6 +506,7 @@ def _save_nms_program(nms, shapes, out_dir):
     ``rows`` [B,N,C] of ``shapes``) -> its model file."""
     import paddle
     from paddle.static import InputSpec
+    from ppdet.utils.static_graph import forget_failed_traces
 
     class NMSRows(paddle.nn.Layer):
         def __init__(self):
@@ -517,6 +518,7 @@ def _save_nms_program(nms, shapes, out_dir):
 
     specs = [InputSpec(list(s), 'float32', n) for s, n in zip(shapes, ('boxes', 'rows'))]
     prefix = os.path.join(out_dir, 'nms')
+    forget_failed_traces()
     paddle.jit.save(paddle.jit.to_static(NMSRows(), input_spec=specs), prefix)
     return prefix + '.pdmodel'
 

@@ -54,6 +54,7 @@ def _probe_model(model_dir, signed, batch_norm=False):
     (u8), ``PROBE_CHANNELS`` in and out; with ``batch_norm`` a BatchNorm after it, with
     statistics away from the identity (oneDNN folds it into the conv's weights)."""
     import paddle
+    from ppdet.utils.static_graph import forget_failed_traces
 
     class Probe(paddle.nn.Layer):
         def __init__(self, relu):
@@ -81,6 +82,7 @@ def _probe_model(model_dir, signed, batch_norm=False):
     net.eval()
     spec = paddle.static.InputSpec([None, PROBE_CHANNELS, PROBE_SIZE, PROBE_SIZE], 'float32',
                                    'image')
+    forget_failed_traces()
     paddle.jit.save(net, os.path.join(str(model_dir), 'model'), input_spec=[spec])
 
 

@@ -18,6 +18,7 @@ import os
 import paddle
 
 from ppdet.utils.fileio import write_yaml
+from ppdet.utils.static_graph import forget_failed_traces
 from ppdet.utils.logger import setup_logger
 
 logger = setup_logger(__name__)
@@ -124,24 +125,6 @@ def _export_hooks(model, meta):
     return model, save, extra, quantized
 
 
-def _drop_stale_trace_records():
-    """Forget the parameters Paddle 2.6's dy2static recorded for earlier traces.
-
-    ``ProgramTranslator`` keeps the parameters a trace touched in a process-wide dict keyed
-    by ``id(program)``; a record left behind (a trace that did not finish) is handed to a
-    later program that happens to get the same id, and ``jit.save`` then fails with a
-    ``KeyError`` on a parameter of another model (seen once in CI: 'batch_norm2d_40.b_0'
-    while exporting a pruned BlazeFace after the RetinaNet pipeline test; not reproduced in
-    isolation, so this is a guard, not a proven fix).  No trace is running here.
-    """
-    from paddle.jit.dy2static.program_translator import ProgramTranslator
-    translator = ProgramTranslator.get_instance()
-    for name in ('_params_recorder', '_inplace_map'):
-        records = getattr(getattr(translator, name, None), 'params_dict', None)
-        if isinstance(records, dict):
-            records.clear()
-
-
 def export_model(model, cfg, output_dir, label_list, exclude_nms=False, meta=None,
                  fuse_preprocess=None):
     """Trace ``model`` with its post-process and save it under ``output_dir``.
@@ -165,7 +148,7 @@ def export_model(model, cfg, output_dir, label_list, exclude_nms=False, meta=Non
     traced.eval()
     wrapper = InferenceModel(traced, exclude_nms=exclude_nms, preprocess=fused)
     wrapper.eval()
-    _drop_stale_trace_records()
+    forget_failed_traces()
     static = paddle.jit.to_static(wrapper, input_spec=input_spec(cfg, fuse_preprocess),
                                   full_graph=True)
     prefix = os.path.join(output_dir, MODEL_FILE)
