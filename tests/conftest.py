@@ -17,8 +17,8 @@ TINY_SIZE = 128
 
 @pytest.fixture(autouse=True)
 def _no_failed_trace_records():
-    """Tests trace models into expected errors; what such a trace leaves in dy2static
-    must not reach a later test's jit.save (ppdet.utils.static_graph.forget_failed_traces)."""
+    """What a trace that raised left in dy2static must not reach a later test's jit.save
+    (ppdet.utils.static_graph.forget_failed_traces)."""
     from ppdet.utils.static_graph import forget_failed_traces
     forget_failed_traces()
     yield

@@ -76,7 +76,7 @@ def forget_failed_traces():
     never pops (``program_translator.py``, ``ConcreteProgram.from_func_spec``).  A later
     program that gets the same id then inherits parameters of a model that is gone, and
     ``jit.save`` fails with a ``KeyError`` on one of them ('batch_norm2d_40.b_0' and
-    'batch_norm2d_1635.w_1' in CI, after tests that trace a model into an expected error).
+    'batch_norm2d_1635.w_1' in CI; which earlier trace had raised was not identified).
     Call it with no trace running.
     """
     from paddle.jit.dy2static.program_translator import ProgramTranslator
