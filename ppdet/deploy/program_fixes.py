@@ -55,7 +55,7 @@ from ppdet.utils.static_graph import (load_program, op_consumers, op_producers, 
 
 __all__ = ['fold_conv_bias_reshapes', 'pad_decode_convs', 'split_concat_convs',
            'sum_projection_adds', 'sums_as_adds', 'drop_fetch_scales', 'fold_input_normalization',
-           'rewrite_for_onednn']
+           'rewrite_for_onednn', 'edit_program_file']
 
 CONV_OPS = ('conv2d', 'depthwise_conv2d', 'conv2d_transpose')
 
@@ -84,10 +84,10 @@ def _foldable(block, add, producers, consumers):
 
 def fold_conv_bias_reshapes(model_dir, model_file='model.pdmodel'):
     """Rewrite ``model_dir/model_file`` in place; returns how many bias adds were folded."""
-    return _edited(os.path.join(model_dir, model_file), _fold)
+    return edit_program_file(os.path.join(model_dir, model_file), _fold)
 
 
-def _edited(path, step):
+def edit_program_file(path, step):
     """Run ``step(block)`` on the program in ``path`` (no parameters needed) and write it
     back, atomically, when the step changed something; -> what the step returned."""
     with static_mode():
@@ -426,7 +426,7 @@ def drop_fetch_scales(model_dir, model_file='model.pdmodel'):
     layer per save: an int8 export carried eight of them, each an op to dispatch and a
     copy in every pass.  The fetch ops read the real outputs instead (their order is kept);
     only ``model_file`` changes."""
-    return _edited(os.path.join(model_dir, model_file), _drop_fetch_scales)
+    return edit_program_file(os.path.join(model_dir, model_file), _drop_fetch_scales)
 
 
 def _drop_fetch_scales(block):

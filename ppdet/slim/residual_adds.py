@@ -28,6 +28,12 @@ deployed graph still round the same tensors:
 """
 import shutil
 
+import paddle
+
+from ppdet.deploy.infer_cfg import model_files
+from ppdet.deploy.program_fixes import edit_program_file
+from ppdet.utils.static_graph import op_consumers, op_producers, static_mode
+
 __all__ = ['standalone_adds', 'marked_copy', 'ADD_OP']
 
 ADD_OP = 'elementwise_add'
@@ -39,57 +45,39 @@ _ACTIVATIONS = ('relu', 'relu6', 'leaky_relu', 'hard_swish', 'swish')
 _SOURCES = _ACTIVATIONS + ('pool2d',)
 
 
-def _program_desc(model_dir):
-    from paddle.framework import core
-    from ppdet.deploy.infer_cfg import model_files
-    path = model_files(str(model_dir))[0]
-    with open(path, 'rb') as f:
-        return path, core.ProgramDesc(f.read())
-
-
-def _save(path, desc):
-    from ppdet.utils.fileio import atomic_write
-    data = desc.serialize_to_string()
-    atomic_write(path, lambda f: f.write(data), mode='wb')
-
-
-def _graph(desc):
-    block = desc.block(0)
-    ops = [block.op(i) for i in range(block.op_size())]
-    producers = {n: op for op in ops for n in op.output_arg_names()}
-    consumers = {}
-    for op in ops:
-        for n in op.input_arg_names():
-            consumers.setdefault(n, []).append(op)
-    return ops, producers, consumers
+def _block(model_file):
+    """The global block of the program in ``model_file`` (no parameters needed)."""
+    with static_mode():
+        with open(model_file, 'rb') as f:
+            return paddle.static.Program.parse_from_string(f.read()).global_block()
 
 
 def _activation_after(add, consumers):
     """The single activation op reading ``add``'s output, or None."""
     nxt = consumers.get(add.output('Out')[0], [])
-    return nxt[0] if len(nxt) == 1 and nxt[0].type() in _ACTIVATIONS else None
+    return nxt[0] if len(nxt) == 1 and nxt[0].type in _ACTIVATIONS else None
 
 
 def _is_standalone(add, producers, consumers, float_weights):
-    if add.type() != ADD_OP or len(add.input('X')) != 1 or len(add.input('Y')) != 1:
+    if add.type != ADD_OP or len(add.input('X')) != 1 or len(add.input('Y')) != 1:
         return False
     sources = [producers.get(add.input(slot)[0]) for slot in ('X', 'Y')]
-    if any(p is None or p.type() not in _SOURCES for p in sources):
+    if any(p is None or p.type not in _SOURCES for p in sources):
         return False     # a parameter, or something oneDNN folds
     act = _activation_after(add, consumers)
     if act is None:
         return False
-    return any(op.type() in _CONVS and op.input('Filter')[0] not in float_weights
+    return any(op.type in _CONVS and op.input('Filter')[0] not in float_weights
                for op in consumers.get(act.output('Out')[0], []))
 
 
 def standalone_adds(model_dir, float_weights=()):
     """Output var names of the residual adds of ``model_dir``'s program to quantize (see
     the module doc); ``float_weights``: weights of the convs kept in fp32."""
-    _, desc = _program_desc(model_dir)
-    ops, producers, consumers = _graph(desc)
+    block = _block(model_files(str(model_dir))[0])
+    producers, consumers = op_producers(block), op_consumers(block)
     float_weights = set(float_weights)
-    return [op.output('Out')[0] for op in ops
+    return [op.output('Out')[0] for op in block.ops
             if _is_standalone(op, producers, consumers, float_weights)]
 
 
@@ -97,10 +85,13 @@ def marked_copy(model_dir, out_dir, adds):
     """Copy ``model_dir`` to ``out_dir`` with every ``elementwise_add`` not writing one of
     ``adds`` marked ``skip_quant``; -> ``out_dir``."""
     shutil.copytree(str(model_dir), str(out_dir), dirs_exist_ok=True)
-    path, desc = _program_desc(out_dir)
     chosen = set(adds)
-    for op in _graph(desc)[0]:
-        if op.type() == ADD_OP and op.output('Out')[0] not in chosen:
+
+    def mark(block):
+        others = [op for op in block.ops
+                  if op.type == ADD_OP and op.output('Out')[0] not in chosen]
+        for op in others:
             op._set_attr('op_namescope', SKIP_QUANT)
-    _save(path, desc)
+        return len(others)
+    edit_program_file(model_files(str(out_dir))[0], mark)
     return out_dir
