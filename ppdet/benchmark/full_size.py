@@ -604,7 +604,7 @@ def load_cell(manifest, name, rt, t, image, warmup):
                  'int8': row['int8'] or rt == 'onnx_int8',
                  'fuse_preprocess': row['fuse_preprocess'],
                  'int8_outputs': bool(row.get('int8_outputs')),
-                 'residual_adds': bool(row.get('residual_adds')) and rt == 'paddle',
+                 'residual_adds': bool(row.get('residual_adds')),
                  'mean_candidates': row['head']['mean_candidates'],
                  'timed_candidates': _timed_candidates(row),
                  'nms': row.get('nms'),

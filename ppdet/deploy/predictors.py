@@ -181,19 +181,21 @@ def paddle_cpu_config(model_file, params_file=None, cpu_threads=1, enable_mkldnn
     return config
 
 
+_ELEMENTWISE_ACT_FUSE = 'elementwise_act_onednn_fuse_pass'
+_QUANTIZE_PLACEMENT_PASS = 'cpu_quantize_placement_pass'
+
+
 def _fuse_elementwise_activations(config):
     """Put the fp32 pass list's ``elementwise_act_onednn_fuse_pass`` into Paddle 2.6.2's
-    int8 one (it lacks it) before the scales are propagated: an int8 residual add
-    (:mod:`ppdet.slim.residual_adds`) then writes its ReLU's u8 output itself, instead of
-    a dequantize, an fp32 ReLU and a quantize after it."""
+    int8 one (it lacks it), after the scales are propagated and before the quantize passes:
+    an int8 residual add (:mod:`ppdet.slim.residual_adds`) then writes its ReLU's u8 output
+    itself, instead of a dequantize, an fp32 ReLU and a quantize after it.  (Inserted before the
+    scale propagation instead, three of a tiny BlazeFace-Lite's adds were refused: "Elementwise
+    inputs must be of the same type".)"""
     builder = config.pass_builder()
     passes = builder.all_passes()
-    if _ELEMENTWISE_ACT_FUSE not in passes and _SCALES_PASS in passes:
-        builder.insert_pass(passes.index(_SCALES_PASS), _ELEMENTWISE_ACT_FUSE)
-
-
-_ELEMENTWISE_ACT_FUSE = 'elementwise_act_onednn_fuse_pass'
-_SCALES_PASS = 'cpu_quantize_placement_pass'
+    if _ELEMENTWISE_ACT_FUSE not in passes and _QUANTIZE_PLACEMENT_PASS in passes:
+        builder.insert_pass(passes.index(_QUANTIZE_PLACEMENT_PASS), _ELEMENTWISE_ACT_FUSE)
 
 
 def _common_settings(config):

@@ -18,8 +18,8 @@ import os
 import paddle
 
 from ppdet.utils.fileio import write_yaml
-from ppdet.utils.static_graph import forget_failed_traces
 from ppdet.utils.logger import setup_logger
+from ppdet.utils.static_graph import forget_failed_traces
 
 logger = setup_logger(__name__)
 

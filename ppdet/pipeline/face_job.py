@@ -191,11 +191,10 @@ class FacePipeline(Pipeline):
             'lite', self.ptq_algos[0], name='lite_post_%s' % self.ptq_algos[0],
             cfg=self.cfg(config=self.lite_config)))
         for adds in (False, True):
-            self.stage('lite:post_%s%s' % (LITE_ADDS_ALGO, '_adds' if adds else ''),
-                       lambda a=adds: self.post_quant(
-                           'lite', LITE_ADDS_ALGO, cfg=self.cfg(config=self.lite_config),
-                           name='lite_post_%s%s' % (LITE_ADDS_ALGO, '_adds' if a else ''),
-                           residual_adds=a))
+            row = 'lite_post_%s%s' % (LITE_ADDS_ALGO, '_adds' if adds else '')
+            self.stage('lite:' + row[len('lite_'):], lambda a=adds, r=row: self.post_quant(
+                'lite', LITE_ADDS_ALGO, name=r, cfg=self.cfg(config=self.lite_config),
+                residual_adds=a))
         lite = dict(config=self.lite_config, lr=QAT_LR)
         self.stage('lite:finetuned', lambda: self.finetuned('lite', **lite))
         self.stage('lite:aware', lambda: self.aware('lite', **lite))

@@ -435,7 +435,7 @@ class Pipeline(object):
                            'input_size': src['input_size'], 'inference_dir': out,
                            'quantized': 'post_%s' % algo, 'parent': source,
                            'calibration_source': 'TrainDataset',
-                           'residual_adds_int8': bool(residual_adds),
+                           'quantize_residual_adds': bool(residual_adds),
                            'kept_fp32': reports.get('kept_fp32', []),
                            'worst_layers': [(r['layer'], r['isolated']['snr_db'])
                                             for r in reports['first'][:5]]})

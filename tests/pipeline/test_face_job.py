@@ -68,8 +68,8 @@ def test_face_pipeline_runs_every_stage(tmp_path):
     adds = yaml.safe_load(open(os.path.join(res['lite_post_mse_adds']['inference_dir'],
                                             'infer_cfg.yml')))['compression']['quant']
     assert adds['quantize_residual_adds'] and adds['residual_adds_int8'] > 0
-    assert res['lite_post_mse_adds']['residual_adds_int8']
-    assert not res['lite_post_mse']['residual_adds_int8']
+    assert res['lite_post_mse_adds']['quantize_residual_adds']
+    assert not res['lite_post_mse']['quantize_residual_adds']
     # pruning: both plans at the same cut, below the baseline's FLOPs; the distilled student
     # and its twin share the pruned structure; the imported model is 128 px
     plans = res['prune_plans'][half]
