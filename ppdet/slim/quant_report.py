@@ -333,26 +333,24 @@ def _with_extra_fetches(model_dir, names, save_dir):
     return len(fetches)
 
 
-def _paddle_outputs(model_dir, feeds, int8, int8_ops=None):
+def _paddle_outputs(model_dir, feeds, int8):
+    """The deployment's outputs: Paddle Inference with the config every model here runs with
+    (:func:`ppdet.deploy.predictors.paddle_cpu_config`: its int8 pass list fuses an add with
+    its activation, which is what lets a residual add run int8)."""
     from paddle import inference
-    from ppdet.deploy.predictors import run_paddle
-    config = inference.Config(os.path.join(model_dir, 'model.pdmodel'),
-                              os.path.join(model_dir, 'model.pdiparams'))
-    config.disable_gpu()
-    config.set_cpu_math_library_num_threads(1)
-    config.enable_mkldnn()
-    if int8:
-        config.enable_mkldnn_int8(set(int8_ops or ()))
-    config.disable_glog_info()
+    from ppdet.deploy.predictors import paddle_cpu_config, run_paddle
+    config = paddle_cpu_config(os.path.join(model_dir, 'model.pdmodel'),
+                               os.path.join(model_dir, 'model.pdiparams'),
+                               enable_mkldnn_int8=int8)
     pred = inference.create_predictor(config)
     return run_paddle(pred, {n: np.ascontiguousarray(feeds[n], 'float32')
                              for n in pred.get_input_names()})
 
 
-def deployed_layer_report(fp32_dir, int8_dir, feeds, int8_ops=None, names=None):
+def deployed_layer_report(fp32_dir, int8_dir, feeds, names=None):
     """Each quantized layer's output three ways, one image at a time: fp32, the simulation
     (the fake-quant graph in Paddle's static executor) and the deployment (Paddle Inference,
-    oneDNN int8 kernels, ``int8_ops`` as for ``Config.enable_mkldnn_int8``).
+    oneDNN int8 kernels).
 
     The layer outputs are marked as extra outputs of a copy of the int8 model; a marked
     tensor is the one after the ops oneDNN fuses into the conv (or a conv's input), so
@@ -393,8 +391,8 @@ def deployed_layer_report(fp32_dir, int8_dir, feeds, int8_ops=None, names=None):
             one = {k: np.asarray(v)[i:i + 1] for k, v in feeds.items()}
             sim = dict(zip(fetch, _run(q_plain, q_scope, {k: one[k] for k in q_feeds}, fetch)))
             fp = dict(zip(fetch, _run(fp_plain, fp_scope, {k: one[k] for k in fp_feeds}, fetch)))
-            marked = _paddle_outputs(tmp, one, True, int8_ops)
-            plain = _paddle_outputs(int8_dir, one, True, int8_ops)
+            marked = _paddle_outputs(tmp, one, True)
+            plain = _paddle_outputs(int8_dir, one, True)
             marked_runs.append(_detections(marked[:n_out]))
             plain_runs.append(_detections(plain))
             per_image.append((fp, sim, dict(zip(fetch, marked[n_out:]))))
@@ -415,7 +413,7 @@ def deployed_layer_report(fp32_dir, int8_dir, feeds, int8_ops=None, names=None):
     first = next((r for r in rows if _departs(r)), None)
     return {'rows': rows, 'first_departure': first and first['layer'],
             'marking_agreement': detection_agreement(plain_runs, marked_runs)['matched_fraction'],
-            'images': n_images, 'int8_ops': sorted(int8_ops or []) or 'all'}
+            'images': n_images}
 
 
 def _worst(errs):
