@@ -11,7 +11,7 @@ import paddle.nn.functional as F
 from paddle import ParamAttr
 from paddle.regularizer import L2Decay
 
-__all__ = ['ConvBNLayer', 'norm_attrs', 'multiclass_nms', 'xywh2xyxy', 'pairwise_iou']
+__all__ = ['ConvBNLayer', 'ResidualAdd', 'norm_attrs', 'multiclass_nms', 'xywh2xyxy', 'pairwise_iou']
 
 
 def norm_attrs(norm_decay=0., lr=1.0, trainable=True):
@@ -49,6 +49,29 @@ class ConvBNLayer(nn.Layer):
         elif self.act == 'relu':
             x = F.relu(x)
         return x
+
+
+class ResidualAdd(nn.Layer):
+    """``relu(x + y)``: a block's shortcut added to its branch, then the ReLU.
+
+    A layer rather than an inline add so that quantization-aware training can put int8
+    observers on the inputs of the adds oneDNN cannot fold into a conv
+    (:mod:`ppdet.slim.residual_adds`): ``input_quanters`` (two layers, one per input, or
+    None), ``output_quanter`` (a layer or None) and ``trace_name`` (the add's output name in
+    a traced program, or None) are set there and nowhere else.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.input_quanters = None
+        self.output_quanter = None
+        self.trace_name = None
+
+    def forward(self, x, y):
+        if self.input_quanters is not None:
+            x, y = self.input_quanters[0](x), self.input_quanters[1](y)
+        out = F.relu(paddle.add(x, y, name=self.trace_name))
+        return out if self.output_quanter is None else self.output_quanter(out)
 
 
 def cells_to_rows(m, k):

@@ -30,12 +30,10 @@ onto them.
 """
 import collections
 
-import paddle
 import paddle.nn as nn
-import paddle.nn.functional as F
 
 from ppdet.core.workspace import register
-from ppdet.modeling.ops import ConvBNLayer
+from ppdet.modeling.ops import ConvBNLayer, ResidualAdd
 
 __all__ = ['BlazeNet', 'BlazeBlock', 'BlazeLiteBlock']
 
@@ -85,6 +83,7 @@ class BlazeBlock(nn.Layer):
                              'width %d must equal its input width %d; fix blaze_filters / '
                              'double_blaze_filters' % (out, in_channels))
         self.out_channels = out
+        self.add = ResidualAdd()
 
     def forward(self, x):
         y = x
@@ -97,7 +96,7 @@ class BlazeBlock(nn.Layer):
             y = self.sep2(y)
         if self.stride != 1:
             x = self.shortcut(self.pool(x))
-        return F.relu(paddle.add(x, y))
+        return self.add(x, y)
 
 
 class BlazeLiteBlock(nn.Layer):
@@ -112,6 +111,7 @@ class BlazeLiteBlock(nn.Layer):
         self.shortcut = _conv(in_channels, out_channels, 1) if in_channels != out_channels \
             else None
         self.out_channels = out_channels
+        self.add = ResidualAdd()
 
     def forward(self, x):
         y = self.sep(self.dw(x))
@@ -119,7 +119,7 @@ class BlazeLiteBlock(nn.Layer):
             x = self.pool(x)
         if self.shortcut is not None:
             x = self.shortcut(x)
-        return F.relu(paddle.add(x, y))
+        return self.add(x, y)
 
 
 # BlazeFace-Lite: (name, in, out, stride) after conv1 (5x5, 24 filters, stride 2)

@@ -19,6 +19,7 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 
 from ppdet.core.workspace import register
+from ppdet.modeling.ops import ResidualAdd
 
 __all__ = ['MediaPipeBlazeNet', 'MediaPipeBlazeBlock', 'FRONT_BLOCKS']
 
@@ -46,6 +47,7 @@ class MediaPipeBlazeBlock(nn.Layer):
         self.dw = nn.Conv2D(c_in, c_in, 3, stride=stride, padding=pad, groups=c_in,
                             bias_attr=False)
         self.pw = nn.Conv2D(c_in, c_out, 1)
+        self.add = ResidualAdd()
 
     def forward(self, x):
         shortcut = F.max_pool2d(x, 2, 2) if self.stride == 2 else x
@@ -55,7 +57,7 @@ class MediaPipeBlazeBlock(nn.Layer):
             zeros = paddle.tile(paddle.zeros_like(shortcut[:, :1]),
                                 [1, self.c_out - self.c_in, 1, 1])
             shortcut = paddle.concat([shortcut, zeros], axis=1)
-        return F.relu(self.pw(self.dw(x)) + shortcut)
+        return self.add(self.pw(self.dw(x)), shortcut)
 
 
 @register

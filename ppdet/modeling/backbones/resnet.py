@@ -18,7 +18,6 @@ State-dict layout (PaddleDetection 2.x names)::
 """
 from numbers import Integral
 
-import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 from paddle import ParamAttr
@@ -26,7 +25,7 @@ from paddle.nn.initializer import Constant
 from paddle.vision.ops import DeformConv2D
 
 from ppdet.core.workspace import register
-from ppdet.modeling.ops import norm_attrs
+from ppdet.modeling.ops import ResidualAdd, norm_attrs
 
 __all__ = ['ResNet']
 
@@ -90,11 +89,12 @@ class BasicBlock(nn.Layer):
             self.short = _shortcut(ch_in, ch_out, stride, variant, **kw)
         self.branch2a = ConvNormLayer(ch_in, ch_out, 3, stride, act='relu', **kw)
         self.branch2b = ConvNormLayer(ch_out, ch_out, 3, 1, dcn_v2=dcn_v2, **kw)
+        self.add = ResidualAdd()
 
     def forward(self, x):
         out = self.branch2b(self.branch2a(x))
         short = x if self.shortcut else self.short(x)
-        return F.relu(out + short)
+        return self.add(out, short)
 
 
 class BottleNeck(nn.Layer):
@@ -109,11 +109,12 @@ class BottleNeck(nn.Layer):
         self.branch2a = ConvNormLayer(ch_in, ch_out, 1, s1, act='relu', **kw)
         self.branch2b = ConvNormLayer(ch_out, ch_out, 3, s2, act='relu', dcn_v2=dcn_v2, **kw)
         self.branch2c = ConvNormLayer(ch_out, ch_out * 4, 1, 1, **kw)
+        self.add = ResidualAdd()
 
     def forward(self, x):
         out = self.branch2c(self.branch2b(self.branch2a(x)))
         short = x if self.shortcut else self.short(x)
-        return F.relu(out + short)
+        return self.add(out, short)
 
 
 def _block_name(depth, stage_num, count, i):
