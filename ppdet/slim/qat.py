@@ -14,6 +14,7 @@ import fnmatch
 import paddle
 
 from ppdet.modeling.architectures.meta_arch import declared
+from ppdet.slim import residual_adds
 from ppdet.slim.steps import CompressionStep, ExportHook, register_step
 from ppdet.utils.logger import setup_logger
 
@@ -30,6 +31,12 @@ QAT_DEFAULTS = {
     'quantizable_layer_type': ['Conv2D', 'Linear'],
     'not_quant_pattern': None,  # None: the layers the architecture declares float-only
     'use_pact': False,
+    # also the residual adds oneDNN cannot fold into a conv (ppdet.slim.residual_adds);
+    # residual_adds / residual_add_outputs: the layer paths of the adds quantized and of
+    # those whose output is fake-quantized too, resolved once (None: not yet) and recorded
+    'quantize_residual_adds': False,
+    'residual_adds': None,
+    'residual_add_outputs': None,
 }
 
 
@@ -60,33 +67,45 @@ class QATStep(CompressionStep):
     ``config`` keys (all optional): see :data:`QAT_DEFAULTS`.  ``not_quant_pattern``
     lists layer-name patterns kept in float (default: the model's
     ``float_only_layers()``; ``[]`` quantizes every conv/linear layer).
+    ``quantize_residual_adds`` also quantizes the inputs of the residual adds oneDNN cannot
+    fold into a conv; choosing them traces the float model once at the input size of
+    ``cfg`` (the model's config; :func:`ppdet.slim.residual_adds.qat_residual_adds`).
     """
 
-    def __init__(self, config=None):
+    def __init__(self, config=None, cfg=None):
+        self.cfg = cfg      # the model's config: only to trace it (not recorded)
         config = {k: v for k, v in dict(config or {}).items() if k not in ('kind', 'method')}
         unknown = set(config) - set(QAT_DEFAULTS)
         if unknown:
             raise ValueError('unknown quantization option(s) %s; known: %s' % (
                 ', '.join(sorted(unknown)), ', '.join(sorted(QAT_DEFAULTS))))
-        cfg = copy.deepcopy(QAT_DEFAULTS)
-        cfg.update(config)
-        if isinstance(cfg['not_quant_pattern'], str):
-            cfg['not_quant_pattern'] = [p for p in cfg['not_quant_pattern'].split(',') if p]
-        if cfg['not_quant_pattern'] is not None:
-            cfg['not_quant_pattern'] = list(cfg['not_quant_pattern'])
-        cfg['use_pact'] = bool(cfg['use_pact'])
-        self.config = cfg
+        conf = copy.deepcopy(QAT_DEFAULTS)
+        conf.update(config)
+        if isinstance(conf['not_quant_pattern'], str):
+            conf['not_quant_pattern'] = [p for p in conf['not_quant_pattern'].split(',') if p]
+        if conf['not_quant_pattern'] is not None:
+            conf['not_quant_pattern'] = list(conf['not_quant_pattern'])
+        conf['use_pact'] = bool(conf['use_pact'])
+        conf['quantize_residual_adds'] = bool(conf['quantize_residual_adds'])
+        if conf['quantize_residual_adds'] and \
+                conf['activation_quantize_type'] != 'moving_average_abs_max':
+            raise ValueError('quantize_residual_adds observes the adds with '
+                             'moving_average_abs_max; activation_quantize_type is %r'
+                             % conf['activation_quantize_type'])
+        self.config = conf
 
     @classmethod
-    def from_config(cls, cfg, not_quant_pattern=None, use_pact=None):
+    def from_config(cls, cfg, not_quant_pattern=None, use_pact=None, quantize_residual_adds=None):
         """The ``Quant`` section of a config, with command-line values on top."""
         config = dict(cfg.get('Quant') or {})
         if not_quant_pattern is not None:
             config['not_quant_pattern'] = not_quant_pattern
         if use_pact is not None:
             config['use_pact'] = use_pact
+        if quantize_residual_adds is not None:
+            config['quantize_residual_adds'] = quantize_residual_adds
         try:
-            return cls(config)
+            return cls(config, cfg)
         except ValueError as e:
             raise ValueError('section Quant of %s: %s' % (cfg.get('_config_path', 'the config'), e))
 
@@ -120,8 +139,19 @@ class QATStep(CompressionStep):
             if isinstance(layer, types) and _matches(name, self.config['not_quant_pattern']):
                 layer.skip_quant = True
                 skipped.append(name)
+        if self.config['quantize_residual_adds'] and self.config['residual_adds'] is None:
+            if self.cfg is None:
+                raise ValueError('quantize_residual_adds chooses the adds by tracing the model: '
+                                 'build the step with QATStep.from_config(cfg)')
+            self.config['residual_adds'], self.config['residual_add_outputs'] = \
+                residual_adds.qat_residual_adds(net, self.cfg, skipped)
         qat = QAT(config=self.slim_config(with_pact))
         qat.quantize(net, inplace=True)
+        if self.config['quantize_residual_adds']:
+            residual_adds.observe_inputs(net, self.config['residual_adds'],
+                                         self.config['residual_add_outputs'] or (),
+                                         float(self.config['moving_rate']),
+                                         int(self.config['activation_bits']))
         after = dict(net.named_sublayers())
         replaced = {id(layer): after[n] for n, layer in before.items()
                     if n in after and after[n] is not layer}
@@ -135,8 +165,10 @@ class QATStep(CompressionStep):
 
     def apply(self, model):
         model, _, quantized, skipped = self.quantize(model)
-        logger.info('QAT: %d layers fake-quantized, %d kept in float (%s)', len(quantized),
-                    len(skipped), ', '.join(skipped) or '-')
+        logger.info('QAT: %d layers fake-quantized, %d kept in float (%s)%s', len(quantized),
+                    len(skipped), ', '.join(skipped) or '-',
+                    '; residual adds quantized: %d' % len(self.config['residual_adds'])
+                    if self.config['quantize_residual_adds'] else '')
         return model, copy.deepcopy(self.config)
 
     @classmethod

@@ -1,10 +1,10 @@
 """Quantization-aware training on the one Trainer (PaddleDetection 1.x command line).
 
     python slim/quantization/train.py -c CONFIG [-o pretrain_weights=CKPT] \
-        [--not_quant_pattern yolo_head.yolo_output] [--use_pact] [--eval] [-r CKPT] \
-        [--save_inference output/int8/NAME]
+        [--not_quant_pattern yolo_head.yolo_output] [--use_pact] [--quantize_residual_adds] \
+        [--eval] [-r CKPT] [--save_inference output/int8/NAME]
 
-The ``Quant`` section of the config (keys of ``ppdet.slim.quant.QAT_DEFAULTS``) sets
+The ``Quant`` section of the config (keys of ``ppdet.slim.qat.QAT_DEFAULTS``) sets
 the quantization; the flags override it.  A pruned and/or distilled checkpoint given
 as ``pretrain_weights`` is rebuilt from its own record (no pruning flags), then
 quantized; checkpoints record the quantization too, so ``-r`` and
@@ -24,6 +24,9 @@ def main():
                              'architecture declares float-only: its output convs)')
     parser.add_argument('--use_pact', action='store_true', default=None,
                         help='PACT clipping of activations during training')
+    parser.add_argument('--quantize_residual_adds', action='store_true', default=None,
+                        help="also the residual adds oneDNN cannot fold into a conv "
+                             "(BlazeFace's blocks), as post_quant.py's flag does")
     parser.add_argument('--eval', action='store_true', help='evaluate after each snapshot epoch')
     parser.add_argument('-r', '--resume', default=None, help='QAT checkpoint to resume from')
     parser.add_argument('--save_inference', default=None, metavar='DIR',
@@ -32,7 +35,8 @@ def main():
 
     from ppdet.engine import Trainer
     from ppdet.slim.qat import QATStep, quant_record
-    step = QATStep.from_config(cfg, args.not_quant_pattern, args.use_pact)
+    step = QATStep.from_config(cfg, args.not_quant_pattern, args.use_pact,
+                                args.quantize_residual_adds)
     trainer = Trainer(cfg, mode='train')
     if args.resume:
         trainer.resume(args.resume)  # restores the recorded QAT (and pruning) structure

@@ -122,3 +122,115 @@ def test_residual_adds_need_the_simulated_graph(lite, tmp_path):
     with pytest.raises(ValueError, match='onnx_format=False'):
         quantize_post(lite[0], images(2), str(tmp_path / 'x'), algo='abs_max', batch_nums=2,
                       onnx_format=True, quantize_residual_adds=True)
+
+
+# -- quantization-aware training --------------------------------------------------------
+LITE_ADDS = ['backbone.conv%d.add' % i for i in range(2, 17)]   # conv2 ... conv16
+# the adds whose output an fp32 op reads too: conv12's (the stride-8 map, read by the fp32
+# head convs) and conv16's (read by conv17's add, which feeds only the head: left fp32)
+LITE_ADD_OUTPUTS = ['backbone.conv12.add', 'backbone.conv16.add']
+
+
+def _observed(model, feeds, passes=40):
+    """Run the QAT observers of ``model`` (eval mode, BN frozen) on ``passes`` passes of the
+    same images, as training would set them; -> the model's raw outputs after it."""
+    from ppdet.modeling.architectures import InferenceModel
+    observers = [l for _, l in model.named_sublayers()
+                 if 'Quant' in type(l).__name__ or 'Scale' in type(l).__name__]
+    wrapper = InferenceModel(model, exclude_nms=True)
+    args = [paddle.to_tensor(feeds[k]) for k in ('image', 'im_shape', 'scale_factor')]
+    with paddle.no_grad():
+        for layer in observers:
+            layer.training = True
+        for _ in range(passes):
+            wrapper(*args)
+        for layer in observers:
+            layer.training = False
+        return [t.numpy() for t in wrapper(*args)]
+
+
+def _qat_lite(d, lite_fp32, config):
+    """A tiny QAT BlazeFace-Lite with observed scales, exported twice (raw outputs; NMS
+    inside) -> (record, raw export, NMS export, (float, simulated) raw outputs, feeds)."""
+    import copy
+    from ppdet.modeling.architectures import InferenceModel
+    from ppdet.slim.qat import QATStep
+    cfg = load_config(write_small_config(d, BlazeNet={'lite_edition': True}))
+    paddle.seed(0)
+    model = create(cfg['architecture'], cfg)
+    model.eval()
+    float_model = copy.deepcopy(model)
+    model, record = QATStep(config, cfg).apply(model)
+    model.eval()
+    feeds = stack_feeds(calibration_feeds(lite_fp32, images(2, seed=5)))
+    simulated = _observed(model, feeds)
+    with paddle.no_grad():
+        ref = [t.numpy() for t in InferenceModel(float_model, exclude_nms=True)(
+            *[paddle.to_tensor(feeds[k]) for k in ('image', 'im_shape', 'scale_factor')])]
+    meta = {'steps': [dict(record, kind='quant')]}
+    raw, full = str(d / 'raw'), str(d / 'full')
+    export_model(model, cfg, raw, ['face'], meta=meta, exclude_nms=True)
+    export_model(model, cfg, full, ['face'], meta=meta)
+    return record, raw, full, (ref, simulated), feeds
+
+
+@pytest.fixture(scope='module')
+def qat_lite(lite, tmp_path_factory):
+    return _qat_lite(tmp_path_factory.mktemp('qat_adds'), lite[0],
+                     {'quantize_residual_adds': True})
+
+
+def _deployed(model_dir, feeds):
+    from ppdet.deploy.predictors import create_predictor, run_paddle
+    pred = create_predictor(model_dir, enable_mkldnn_int8=True)
+    return run_paddle(pred.predictor, {n: feeds[n] for n in pred.input_names})
+
+
+def test_qat_chooses_the_adds_ptq_chooses(qat_lite):
+    record = qat_lite[0]
+    assert record['quantize_residual_adds']
+    assert record['residual_adds'] == LITE_ADDS and len(LITE_ADDS) == LITE_BLOCKS - 1
+    assert record['residual_add_outputs'] == LITE_ADD_OUTPUTS
+
+
+def test_qat_adds_run_int8_and_the_deployment_follows_the_simulation(qat_lite):
+    """oneDNN runs the chosen adds in u8, and the deployed graph is no further from the
+    float model than the QAT simulation is (without the output fake-quantize of the two
+    boundary adds it was 2.0 dB further: checked)."""
+    from ppdet.benchmark.onednn_ops import profile_records
+    from ppdet.slim.quant_report import snr_db
+    _, raw, full, (ref, simulated), feeds = qat_lite
+    records = profile_records(full, warmup=1)
+    assert len([r for r in records if r['primitive'] == 'binary' and r['dtype'] == 'u8']) \
+        == len(LITE_ADDS)
+    deployed = _deployed(raw, feeds)
+    for f, s, g in zip(ref, simulated, deployed):
+        print('QAT adds: deployed vs simulated %.1f dB; vs float: simulated %.1f, deployed %.1f' % (
+            snr_db(s, g), snr_db(f, s), snr_db(f, g)))
+        assert snr_db(s, g) > 25, snr_db(s, g)
+        assert snr_db(f, g) > snr_db(f, s) - 1.0, (snr_db(f, s), snr_db(f, g))
+
+
+def test_qat_adds_restore_from_the_record_alone(qat_lite):
+    """A checkpoint's record rebuilds the same quantizers without tracing (no config)."""
+    from ppdet.slim.qat import QATStep
+    record = qat_lite[0]
+    cfg = load_config(write_small_config(os.path.dirname(qat_lite[1]),
+                                         BlazeNet={'lite_edition': True}))
+    model = QATStep.restore(create(cfg['architecture'], cfg), record)
+    layers = dict(model.named_sublayers())
+    assert [p for p in LITE_ADDS if layers[p].input_quanters is not None] == LITE_ADDS
+    assert [p for p, l in layers.items() if type(l).__name__ == 'ResidualAdd'
+            and l.output_quanter is not None] == LITE_ADD_OUTPUTS
+    scales = [k for k in model.state_dict() if '.add.' in k]
+    assert len(scales) == 3 * (2 * len(LITE_ADDS) + len(LITE_ADD_OUTPUTS))  # scale, state, accum
+
+
+def test_qat_adds_need_the_config_and_moving_average_observers(tmp_path):
+    from ppdet.slim.qat import QATStep
+    cfg = load_config(write_small_config(tmp_path, BlazeNet={'lite_edition': True}))
+    step = QATStep({'quantize_residual_adds': True})
+    with pytest.raises(ValueError, match='from_config'):
+        step.quantize(create(cfg['architecture'], cfg))
+    with pytest.raises(ValueError, match='moving_average_abs_max'):
+        QATStep({'quantize_residual_adds': True, 'activation_quantize_type': 'abs_max'})
