@@ -453,21 +453,25 @@ class Pipeline(object):
         weights = self.train(name, cfg, lambda t: t.load_weights(base))
         self.evaluate(name, weights, cfg, extra={'parent': source, 'twin_of': 'aware'})
 
-    def aware(self, source, config=None, lr=QAT_LR):
+    def aware(self, source, config=None, lr=QAT_LR, residual_adds=False):
         """Quantization-aware fine-tuning of ``source``'s checkpoint (pruned ones too);
         ``config``: the source's config (default: the pipeline's).  Its fp32 twin is
-        :meth:`finetuned` on the same schedule and LR."""
+        :meth:`finetuned` on the same schedule and LR.  ``residual_adds``: the residual adds
+        oneDNN cannot fold into a conv are quantized too (row ``<name>_adds``)."""
         from ppdet.slim.qat import QATStep
         name = 'aware' if source == 'baseline' else '%s_aware' % source
+        suffix = '_adds' if residual_adds else ''
+        name += suffix
         cfg = self._finetune_cfg(['LearningRate.base_lr=%g' % lr], config=config)
         src_weights = self.results[source]['weights']
 
         def prepare(t):
             t.load_weights(src_weights)  # restores a pruned structure from the file
-            t.apply_step(QATStep.from_config(t.cfg))
-        weights = self.train('qat_%s' % source, cfg, prepare)
+            t.apply_step(QATStep.from_config(t.cfg, quantize_residual_adds=residual_adds or None))
+        weights = self.train('qat_%s%s' % (source, suffix), cfg, prepare)
         self.evaluate(name, weights, cfg, extra={'quantized': 'aware', 'parent': source,
-                                                 'twin': qat_twin_name(source)})
+                                                 'twin': qat_twin_name(source),
+                                                 'quantize_residual_adds': bool(residual_adds)})
         row = self._deployed_ap(name, cfg)
         # fake-quant wrappers hide the convs from the FLOPs hooks; int8 does not change the
         # conv MACs, and the size column stays the fp32 parameter size for every row

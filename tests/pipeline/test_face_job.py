@@ -49,7 +49,7 @@ def test_face_pipeline_runs_every_stage(tmp_path):
                            'student_alone', 'post_abs_max', 'mediapipe_post_abs_max', 'finetuned', 'aware',
                            'mediapipe_finetuned', 'mediapipe_aware', 'uniform_%s_distill' % half,
                            'lite', 'lite_post_abs_max', 'lite_post_mse', 'lite_post_mse_adds',
-                           'lite_finetuned', 'lite_aware',
+                           'lite_finetuned', 'lite_aware', 'lite_aware_adds',
                            'lite_alone', 'lite_distill']
     for name in res['rows']:
         row = res[name]
@@ -59,7 +59,7 @@ def test_face_pipeline_runs_every_stage(tmp_path):
         assert row['AP'] == row['Easy']
     # the int8 rows are scored deployed; the aware row keeps its simulated score beside it
     for name in ('post_abs_max', 'mediapipe_post_abs_max', 'aware', 'mediapipe_aware',
-                 'lite_post_mse_adds'):
+                 'lite_post_mse_adds', 'lite_aware_adds'):
         info = yaml.safe_load(open(os.path.join(res[name]['inference_dir'], 'infer_cfg.yml')))
         assert info['quantized'], name
         assert res[name]['Hard'] == res[name]['Hard_deployed']
@@ -70,6 +70,13 @@ def test_face_pipeline_runs_every_stage(tmp_path):
     assert adds['quantize_residual_adds'] and adds['residual_adds_int8'] > 0
     assert res['lite_post_mse_adds']['quantize_residual_adds']
     assert not res['lite_post_mse']['quantize_residual_adds']
+    # ... and its QAT twin rows (the adds chosen once, by tracing, and recorded)
+    qat = yaml.safe_load(open(os.path.join(res['lite_aware_adds']['inference_dir'],
+                                           'infer_cfg.yml')))['compression']['quant']
+    assert qat['quantize_residual_adds'] and len(qat['residual_adds']) > 0
+    assert res['lite_aware_adds']['twin'] == res['lite_aware']['twin'] == 'lite_finetuned'
+    assert res['lite_aware_adds']['quantize_residual_adds']
+    assert not res['lite_aware']['quantize_residual_adds']
     # pruning: both plans at the same cut, below the baseline's FLOPs; the distilled student
     # and its twin share the pruned structure; the imported model is 128 px
     plans = res['prune_plans'][half]
