@@ -30,8 +30,11 @@ Quantization-aware training (``Quant: {quantize_residual_adds: true}``) chooses 
 adds: :func:`qat_residual_adds` traces the float model once with every
 :class:`~ppdet.modeling.ops.ResidualAdd` naming its output after its layer path and applies
 :func:`standalone_adds` to that program; :func:`observe_inputs` then gives each chosen layer
-a moving-average fake-quantize per input, trained with the model.  The QAT export turns
-them into quantize / dequantize pairs, whose scales oneDNN reads as it reads a conv's.
+a moving-average fake-quantize per input, trained with the model, and one on its output when
+an fp32 op reads that too (the deployed add writes int8, so that reader gets it rounded).
+The QAT export turns them into quantize / dequantize pairs, whose scales oneDNN reads as it
+reads a conv's.  (PTQ's simulation does not round such an output; its deployed AP was
+measured instead, see the README.)
 """
 import contextlib
 import shutil
