@@ -42,7 +42,7 @@ import tempfile
 
 import paddle
 
-from ppdet.deploy.infer_cfg import model_files
+from ppdet.deploy.infer_cfg import model_files, read_param_names
 from ppdet.deploy.program_fixes import edit_program_file
 from ppdet.utils.static_graph import op_consumers, op_producers, static_mode
 
@@ -162,15 +162,17 @@ def qat_residual_adds(model, cfg, float_layers=()):
     the simulation's (17.96 against 22.56 dB); with it, deployed and simulated agreed to 41 dB.
     """
     from ppdet.engine.export import export_model
-    from ppdet.slim.quant import resolve_skip_layers
     layers = _residual_add_layers(model)
     if not layers:
         return [], []
+    float_layers = set(float_layers)
     training = model.training
     try:
         with tempfile.TemporaryDirectory() as tmp, _named_by_path(layers):
             export_model(model, cfg, tmp, ['object'] * int(cfg.get('num_classes', 1)))
-            chosen, boundary = _chosen_adds(tmp, resolve_skip_layers(tmp, list(float_layers)))
+            float_weights = [t for t, n in read_param_names(tmp).items()
+                             if n.endswith('.weight') and n[:-len('.weight')] in float_layers]
+            chosen, boundary = _chosen_adds(tmp, float_weights)
     finally:
         if training:            # the export left it in eval mode
             model.train()
