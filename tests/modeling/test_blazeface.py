@@ -111,6 +111,24 @@ FACE_BOX = np.array([[1, 1, 11, 11]], np.float32)
 VAR = [0.1, 0.1, 0.2, 0.2]
 
 
+@pytest.mark.parametrize('lite', [False, True])
+def test_seed_param_names_map_every_conv_and_nothing_else(lite):
+    """The PaddleDetection 1.x names map onto the backbone's convs one to one (its pools
+    and ResidualAdd layers have no weights)."""
+    from ppdet.modeling.backbones.blazenet import BlazeNet
+    from ppdet.modeling.ops import ConvBNLayer
+    net = BlazeNet(lite_edition=lite)
+    names = net.seed_param_names()
+    layers = dict(net.named_sublayers())
+    convs = [n for n, l in layers.items() if isinstance(l, ConvBNLayer)]
+    assert sorted(names.values()) == sorted(convs)
+    assert names['conv1_weights'] == 'conv1'
+    if lite:
+        assert names['conv2_dw_weights'] == 'conv2.dw'
+    else:
+        assert names['blaze_01_sep_weights'] == 'blaze_0.sep1'
+
+
 def test_matching_is_bipartite_then_per_prediction():
     match, best = match_priors(FACE_BOX, PRIORS, overlap_threshold=0.35)
     np.testing.assert_allclose(best, [81 / 119., 36 / 164., 0, 0.25, 100 / 121.], rtol=1e-5)

@@ -205,8 +205,8 @@ class BlazeNet(nn.Layer):
         to the backbone), e.g. ``double_blaze_01_sep_weights`` -> ``double_blaze_0.sep1``."""
         out = collections.OrderedDict(conv1_weights='conv1')
         for name, block in self.blocks:
-            for sub, _ in block.named_children():
-                if sub == 'pool':
+            for sub, layer in block.named_children():
+                if not layer.parameters():      # the pool and the ResidualAdd
                     continue
                 if self.lite_edition:
                     seed = 'shortcut' + name if sub == 'shortcut' else '%s_%s' % (name, sub)
