@@ -33,8 +33,9 @@ adds: :func:`qat_residual_adds` traces the float model once with every
 a moving-average fake-quantize per input, trained with the model, and one on its output when
 an fp32 op reads that too (the deployed add writes int8, so that reader gets it rounded).
 The QAT export turns them into quantize / dequantize pairs, whose scales oneDNN reads as it
-reads a conv's.  (PTQ's simulation does not round such an output; its deployed AP was
-measured instead, see the README.)
+reads a conv's.  PTQ's simulation does not round such an output: rounding it there too
+(tried) left the trained built-in Lite's deployed AP as it was and moved its simulation
+away from the deployment (simulated Easy 21.17 -> 20.80, detections matched 83% -> 82%).
 """
 import contextlib
 import shutil
