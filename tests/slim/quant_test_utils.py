@@ -8,16 +8,13 @@ from ppdet.deploy.predictors import run_paddle
 
 
 def paddle_predict(model_dir, feeds, int8=False):
-    """Run an exported model directory in Paddle Inference (CPU, oneDNN, 1 thread)."""
+    """Run an exported model directory in Paddle Inference as it is deployed (CPU, oneDNN,
+    1 thread: :func:`ppdet.deploy.predictors.paddle_cpu_config`)."""
     from paddle import inference
-    config = inference.Config(os.path.join(model_dir, 'model.pdmodel'),
-                              os.path.join(model_dir, 'model.pdiparams'))
-    config.disable_gpu()
-    config.set_cpu_math_library_num_threads(1)
-    config.enable_mkldnn()
-    if int8:
-        config.enable_mkldnn_int8()
-    config.disable_glog_info()
+    from ppdet.deploy.predictors import paddle_cpu_config
+    config = paddle_cpu_config(os.path.join(model_dir, 'model.pdmodel'),
+                               os.path.join(model_dir, 'model.pdiparams'),
+                               enable_mkldnn_int8=int8)
     pred = inference.create_predictor(config)
     return run_paddle(pred, {n: feeds[n] for n in pred.get_input_names()})
 

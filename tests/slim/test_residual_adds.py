@@ -20,6 +20,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'modeling'))
 from test_quant import images  # noqa: E402
+from quant_test_utils import paddle_predict  # noqa: E402
 from test_blazeface import write_small_config  # noqa: E402
 
 LITE_BLOCKS = 16          # BlazeNet.lite_edition: conv2 ... conv17
@@ -180,12 +181,6 @@ def qat_lite(lite, tmp_path_factory):
                      {'quantize_residual_adds': True})
 
 
-def _deployed(model_dir, feeds):
-    from ppdet.deploy.predictors import create_predictor, run_paddle
-    pred = create_predictor(model_dir, enable_mkldnn_int8=True)
-    return run_paddle(pred.predictor, {n: feeds[n] for n in pred.input_names})
-
-
 def test_qat_chooses_the_adds_ptq_chooses(qat_lite):
     record = qat_lite[0]
     assert record['quantize_residual_adds']
@@ -203,7 +198,7 @@ def test_qat_adds_run_int8_and_the_deployment_follows_the_simulation(qat_lite):
     records = profile_records(full, warmup=1)
     assert len([r for r in records if r['primitive'] == 'binary' and r['dtype'] == 'u8']) \
         == len(LITE_ADDS)
-    deployed = _deployed(raw, feeds)
+    deployed = paddle_predict(raw, feeds, int8=True)
     for f, s, g in zip(ref, simulated, deployed):
         print('QAT adds: deployed vs simulated %.1f dB; vs float: simulated %.1f, deployed %.1f' % (
             snr_db(s, g), snr_db(f, s), snr_db(f, g)))
