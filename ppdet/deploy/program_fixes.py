@@ -50,8 +50,8 @@ import numpy as np
 import paddle
 
 from ppdet.utils.fileio import atomic_write
-from ppdet.utils.static_graph import (load_program, op_consumers, op_producers, save_program,
-                                      static_mode)
+from ppdet.utils.static_graph import (load_program, op_consumers, op_producers, read_program,
+                                      save_program, static_mode)
 
 __all__ = ['fold_conv_bias_reshapes', 'pad_decode_convs', 'split_concat_convs',
            'sum_projection_adds', 'sums_as_adds', 'drop_fetch_scales', 'fold_input_normalization',
@@ -91,8 +91,7 @@ def edit_program_file(path, step):
     """Run ``step(block)`` on the program in ``path`` (no parameters needed) and write it
     back, atomically, when the step changed something; -> what the step returned."""
     with static_mode():
-        with open(path, 'rb') as f:
-            program = paddle.static.Program.parse_from_string(f.read())
+        program = read_program(path)
         result = step(program.global_block())
         if result:
             data = program.desc.serialize_to_string()

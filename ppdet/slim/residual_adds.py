@@ -45,7 +45,7 @@ import paddle
 
 from ppdet.deploy.infer_cfg import model_files, read_param_names
 from ppdet.deploy.program_fixes import edit_program_file
-from ppdet.utils.static_graph import op_consumers, op_producers, static_mode
+from ppdet.utils.static_graph import op_consumers, op_producers, read_program
 
 __all__ = ['standalone_adds', 'marked_copy', 'qat_residual_adds', 'observe_inputs',
            'ADD_OP']
@@ -57,13 +57,6 @@ _ACTIVATIONS = ('relu', 'relu6', 'leaky_relu', 'hard_swish', 'swish')
 # what both inputs of such an add come from (a conv, BN or bias add would be folded by oneDNN
 # or is no residual)
 _SOURCES = _ACTIVATIONS + ('pool2d',)
-
-
-def _block(model_file):
-    """The global block of the program in ``model_file`` (no parameters needed)."""
-    with static_mode():
-        with open(model_file, 'rb') as f:
-            return paddle.static.Program.parse_from_string(f.read()).global_block()
 
 
 def _activation_after(add, consumers):
@@ -94,7 +87,7 @@ def standalone_adds(model_dir, float_weights=()):
 def _chosen_adds(model_dir, float_weights=()):
     """-> (the adds :func:`standalone_adds` picks, those of them whose activation output is
     also read by an op that runs fp32), by output var name."""
-    block = _block(model_files(str(model_dir))[0])
+    block = read_program(model_files(str(model_dir))[0]).global_block()
     producers, consumers = op_producers(block), op_consumers(block)
     float_weights = set(float_weights)
     chosen = [op.output('Out')[0] for op in block.ops

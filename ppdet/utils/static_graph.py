@@ -1,7 +1,8 @@
 """Working with saved Paddle inference programs from dygraph code.
 
 ``static_mode()`` switches Paddle to static mode for a block and back (a Program's ops are
-built in static mode only); ``load_program(model_dir)`` loads ``model_dir/model`` in its
+built in static mode only); ``read_program(path)`` parses a saved program without its
+parameters; ``load_program(model_dir)`` loads ``model_dir/model`` in its
 own scope and ``save_program`` writes one back; ``op_producers`` / ``op_consumers`` map a
 block's var names to the ops writing / reading them; ``forget_failed_traces()`` runs before
 every ``jit.save`` of a dygraph layer (see its doc).
@@ -11,7 +12,7 @@ import os
 
 import paddle
 
-__all__ = ['static_mode', 'load_program', 'save_program', 'op_producers', 'op_consumers',
+__all__ = ['static_mode', 'read_program', 'load_program', 'save_program', 'op_producers', 'op_consumers',
            'forget_failed_traces']
 
 
@@ -24,6 +25,13 @@ def static_mode():
     finally:
         if was_dynamic:
             paddle.disable_static()
+
+
+def read_program(path):
+    """The program saved in ``path`` (a ``.pdmodel``), parsed without its parameters."""
+    with static_mode():
+        with open(str(path), 'rb') as f:
+            return paddle.static.Program.parse_from_string(f.read())
 
 
 def load_program(model_dir):
