@@ -12,7 +12,7 @@ CFG_FILE = 'infer_cfg.yml'
 PARAM_NAMES = 'param_names.json'
 
 __all__ = ['load_infer_cfg', 'model_files', 'output_names', 'write_param_names',
-           'read_param_names', 'MODEL_FILE', 'PARAMS_FILE', 'PARAM_NAMES']
+           'read_param_names', 'weights_by_layer', 'MODEL_FILE', 'PARAMS_FILE', 'PARAM_NAMES']
 
 
 def model_files(model_dir):
@@ -61,3 +61,13 @@ def write_param_names(model, model_dir):
 def read_param_names(model_dir):
     path = os.path.join(str(model_dir), PARAM_NAMES)
     return read_json(path) if os.path.isfile(path) else {}
+
+
+def weights_by_layer(model_dir):
+    """Dygraph layer name -> its exported weight tensor names (a concat's conv split in two
+    by ``split_concat_convs`` has two), from :func:`read_param_names`."""
+    out = {}
+    for tensor, name in read_param_names(model_dir).items():
+        if name.endswith('.weight'):
+            out.setdefault(name[:-len('.weight')], []).append(tensor)
+    return out

@@ -28,7 +28,7 @@ import tempfile
 import numpy as np
 import paddle
 
-from ppdet.deploy.infer_cfg import PARAM_NAMES, read_param_names
+from ppdet.deploy.infer_cfg import PARAM_NAMES, weights_by_layer
 from ppdet.deploy.program_fixes import drop_fetch_scales
 from ppdet.slim import residual_adds
 from ppdet.slim.deploy_scales import align_output_thresholds, keep_residual_scales
@@ -149,11 +149,7 @@ def resolve_skip_layers(model_dir, names):
         return []
     if isinstance(names, str):
         names = [n for n in names.split(',') if n.strip()]
-    mapping = read_param_names(model_dir)
-    by_layer = {}   # a concat's conv split in two (split_concat_convs) has two weights
-    for tensor, name in mapping.items():
-        if name.endswith('.weight'):
-            by_layer.setdefault(name[:-len('.weight')], []).append(tensor)
+    by_layer = weights_by_layer(model_dir)
     known = set(_weight_tensors(model_dir))
     out = []
     for n in (s.strip() for s in names):

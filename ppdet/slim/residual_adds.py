@@ -43,7 +43,7 @@ import tempfile
 
 import paddle
 
-from ppdet.deploy.infer_cfg import model_files, read_param_names
+from ppdet.deploy.infer_cfg import model_files, weights_by_layer
 from ppdet.deploy.program_fixes import edit_program_file
 from ppdet.utils.static_graph import op_consumers, op_producers, read_program
 
@@ -159,13 +159,12 @@ def qat_residual_adds(model, cfg, float_layers=()):
     layers = _residual_add_layers(model)
     if not layers:
         return [], []
-    float_layers = set(float_layers)
     training = model.training
     try:
         with tempfile.TemporaryDirectory() as tmp, _named_by_path(layers):
             export_model(model, cfg, tmp, ['object'] * int(cfg.get('num_classes', 1)))
-            float_weights = [t for t, n in read_param_names(tmp).items()
-                             if n.endswith('.weight') and n[:-len('.weight')] in float_layers]
+            by_layer = weights_by_layer(tmp)
+            float_weights = [t for layer in float_layers for t in by_layer.get(layer, ())]
             chosen, boundary = _chosen_adds(tmp, float_weights)
     finally:
         if training:            # the export left it in eval mode
