@@ -16,17 +16,11 @@ def main():
     args, cfg = parse_and_load(parser)
     if not cfg.get('weights'):
         raise ValueError('no weights given: add -o weights=PATH')
-    from ppdet.data import build_dataset
-    from ppdet.engine import Trainer
-    from ppdet.engine.export import export_model
-    trainer = Trainer(cfg, mode='test')
-    meta = trainer.load_weights(cfg['weights'])
-    labels = build_dataset(cfg, 'TestDataset').label_list()
+    from ppdet.engine.export import export_checkpoint
     name = os.path.splitext(os.path.basename(args.config))[0]
     out = os.path.join(args.output_dir, name)
-    export_model(trainer.model, cfg, out, labels, exclude_nms=args.exclude_nms,
-                 meta=dict(meta, parent=os.path.abspath(cfg['weights'])),
-                 fuse_preprocess=args.fuse_preprocess)
+    export_checkpoint(cfg, cfg['weights'], out, exclude_nms=args.exclude_nms,
+                      fuse_preprocess=args.fuse_preprocess)
     print('exported to %s' % out)
 
 

@@ -167,3 +167,16 @@ def export_model(model, cfg, output_dir, label_list, exclude_nms=False, meta=Non
     logger.info('exported %sinference model to %s', 'int8-ready ' if quantized else '',
                 output_dir)
     return prefix
+
+
+def export_checkpoint(cfg, weights, output_dir, exclude_nms=False, fuse_preprocess=None):
+    """Export the checkpoint ``weights`` of ``cfg``'s model to ``output_dir`` (the compression
+    it records is rebuilt from the file; its labels are TestDataset's); -> the file prefix."""
+    from ppdet.data import build_dataset
+    from ppdet.engine.trainer import Trainer
+    trainer = Trainer(cfg, mode='test')
+    meta = trainer.load_weights(weights)
+    return export_model(trainer.model, cfg, output_dir,
+                        build_dataset(cfg, 'TestDataset').label_list(), exclude_nms=exclude_nms,
+                        meta=dict(meta, parent=os.path.abspath(weights)),
+                        fuse_preprocess=fuse_preprocess)

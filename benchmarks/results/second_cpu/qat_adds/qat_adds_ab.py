@@ -11,11 +11,9 @@ import sys
 from ppdet.benchmark.cpu import cpu_description
 from ppdet.benchmark.full_size import ab_detectors, format_ab
 from ppdet.core.workspace import load_config
-from ppdet.data import build_dataset
 from ppdet.data.sample_photos import face_photos, no_face_photos
 from ppdet.deploy import Detector
-from ppdet.engine import Trainer
-from ppdet.engine.export import export_model
+from ppdet.engine.export import export_checkpoint
 
 args = sys.argv[1:]
 rounds = 15
@@ -29,12 +27,8 @@ images = [photos[k] for k in sorted(photos)]
 print('CPU:', cpu_description())
 dets = collections.OrderedDict()
 for name, weights in pairs:
-    cfg = load_config(config, overrides=['weights=%s' % weights])
-    trainer = Trainer(cfg, mode='test')
-    meta = trainer.load_weights(weights)
     out = os.path.join(out_root, name)
-    export_model(trainer.model, cfg, out, build_dataset(cfg, 'TestDataset').label_list(),
-                 meta=dict(meta, parent=os.path.abspath(weights)))
+    export_checkpoint(load_config(config), weights, out)
     dets[name] = Detector(out, 'paddle', cpu_threads=1)
 rows, _ = ab_detectors(dets, images, photos['astronaut'], rounds=rounds, warmup=3)
 print('\n## %s (%d rounds interleaved, 1 thread, NMS inside)' % (os.path.basename(config), rounds))
