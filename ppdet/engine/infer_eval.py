@@ -34,7 +34,10 @@ def evaluate_exported(cfg, model_dir, run_mode='paddle', cpu_threads=2, max_imag
     quantized = bool(info.get('quantized'))
     if simulate:
         from ppdet.deploy.predictors import PaddlePredictor
-        pred = PaddlePredictor(model_dir, cpu_threads=cpu_threads, enable_mkldnn=False)
+        from ppdet.slim.qat_simulation import trained_simulation
+        # a QAT export without the output-scale pairs its model never rounded at
+        with trained_simulation(model_dir) as sim_dir:
+            pred = PaddlePredictor(sim_dir, cpu_threads=cpu_threads, enable_mkldnn=False)
     else:
         pred = create_predictor(model_dir, run_mode=run_mode, cpu_threads=cpu_threads,
                                 enable_mkldnn_int8=quantized and run_mode == 'paddle',

@@ -24,6 +24,7 @@ import numpy as np
 import paddle
 
 from ppdet.deploy.compare import DEFAULT_TOLERANCE as MATCH_TOLERANCE, detection_agreement
+from ppdet.slim.qat_simulation import bypass_output_observers
 from ppdet.utils.fileio import write_json
 from ppdet.utils.static_graph import (load_program, op_consumers, op_producers, save_program,
                                       static_mode)
@@ -133,6 +134,7 @@ def layer_report(fp32_dir, int8_dir, feeds, names=None):
                                              read_param_names(fp32_dir))
     fp_prog, fp_feeds, _, fp_scope = load_program(fp32_dir)
     q_prog, q_feeds, _, q_scope = load_program(int8_dir)
+    bypass_output_observers(q_prog.global_block())
     feed = {k: feeds[k] for k in fp_feeds}
     # a weight shared by several ops (a dense head's tower conv runs once per FPN level) has
     # one layer per call: the k-th call in the int8 graph is compared with the k-th in fp32
@@ -146,6 +148,7 @@ def layer_report(fp32_dir, int8_dir, feeds, names=None):
     iso_prog, _, _, iso_scope = load_program(int8_dir)
     iso_prog = _strip_feed_fetch(iso_prog)
     block = iso_prog.global_block()
+    bypass_output_observers(block)
     producers, consumers = op_producers(block), op_consumers(block)
     layers = []  # (weight, op_type, fp32 output, int8 output, fp32 input, quantized?)
     for op, weight, out in quantizable_ops(q_prog):
@@ -368,6 +371,7 @@ def deployed_layer_report(fp32_dir, int8_dir, feeds, names=None):
     names = names if names is not None else (read_param_names(int8_dir) or
                                              read_param_names(fp32_dir))
     q_prog, q_feeds, q_fetches, q_scope = load_program(int8_dir)
+    bypass_output_observers(q_prog.global_block())  # the simulation QAT trained
     fp_prog, fp_feeds, _, fp_scope = load_program(fp32_dir)
     producers = op_producers(q_prog.global_block())
     inputs = {}  # layer output var -> (float input tensor, quantized?)

@@ -1,0 +1,100 @@
+"""A QAT export's float simulation as the QAT model computed it.
+
+Paddle's ``save_quantized_model`` (``onnx_format``) writes each quantized layer's output
+scale, which the dygraph QAT model only observed (``MovingAverageAbsMaxScale`` returns its
+input), as a quantize + dequantize pair on the layer's output, in front of its BN.  The
+runtimes read the scale from that pair (Paddle-Lite, TensorRT), so the export keeps it.  But
+neither the model QAT trained nor its oneDNN int8 deployment rounds there (oneDNN folds the
+BN into the conv and requantizes the activated output with the next layer's input scale):
+only the export run in float does.  Measured on the face job's trained BlazeFace-Lite QAT
+(44 such pairs): its head outputs were 7.8-15.8 dB SNR from the dygraph QAT model's with the
+pairs and 14.5-25.6 dB without them, and the deployed outputs were the same either way.
+
+:func:`bypass_output_observers` removes those pairs from a program;
+:func:`trained_simulation` gives a model directory with them removed (the directory itself
+when there are none: PTQ exports, fp32 models).  A quantizer QAT trained (a layer's input,
+a residual add's input or output) is never touched.
+"""
+import contextlib
+import os
+import shutil
+import tempfile
+
+from ppdet.utils.static_graph import (load_program, op_consumers, op_producers, read_program,
+                                      save_program, static_mode)
+
+__all__ = ['bypass_output_observers', 'output_observers', 'trained_simulation']
+
+LAYER_OPS = ('conv2d', 'depthwise_conv2d', 'conv2d_transpose', 'mul', 'matmul', 'matmul_v2')
+
+
+def _layer_output(block, name, producers):
+    """True when ``name`` is a quantized layer's output: a conv / matmul's, or its bias
+    add's (an ``elementwise_add`` of a layer output and a parameter)."""
+    op = producers.get(name)
+    if op is not None and op.type == 'elementwise_add':
+        bias = op.input('Y')[0]
+        if not (block.has_var(bias) and block.var(bias).persistable):
+            return False
+        op = producers.get(op.input('X')[0])
+    return op is not None and op.type in LAYER_OPS
+
+
+def output_observers(block):
+    """[(quantize op, dequantize op)] of ``block``: the pairs on a layer's output that no
+    layer reads as its input (a pair a layer reads directly is that layer's trained input
+    quantizer, and stays)."""
+    producers, consumers = op_producers(block), op_consumers(block)
+    pairs = []
+    for q in block.ops:
+        if q.type != 'quantize_linear' or not _layer_output(block, q.input('X')[0], producers):
+            continue
+        readers = consumers.get(q.output('Y')[0], [])
+        if len(readers) != 1 or readers[0].type != 'dequantize_linear':
+            continue
+        dq = readers[0]
+        if any(op.type in LAYER_OPS for op in consumers.get(dq.output('Y')[0], [])):
+            continue
+        pairs.append((q, dq))
+    return pairs
+
+
+def bypass_output_observers(block):
+    """Remove :func:`output_observers`'s pairs, their readers reading the layer output
+    itself; -> how many pairs."""
+    pairs = output_observers(block)
+    if not pairs:
+        return 0
+    consumers = op_consumers(block)
+    doomed = set()
+    with static_mode():
+        for q, dq in pairs:
+            src, out = q.input('X')[0], dq.output('Y')[0]
+            for op in consumers.get(out, []):
+                op._rename_input(out, src)
+            doomed.update({q.output('Y')[0], out})
+        for i in reversed(range(len(block.ops))):
+            op = block.ops[i]
+            if op.type in ('quantize_linear', 'dequantize_linear') and \
+                    set(op.output('Y')) & doomed:
+                block._remove_op(i)
+        for name in doomed:
+            if block.has_var(name):
+                block._remove_var(name)
+    return len(pairs)
+
+
+@contextlib.contextmanager
+def trained_simulation(model_dir):
+    """``model_dir``, or, when its program has output observers, a temporary copy without
+    them (removed on exit)."""
+    block = read_program(os.path.join(str(model_dir), 'model.pdmodel')).global_block()
+    if not output_observers(block):
+        yield model_dir
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        shutil.copytree(model_dir, tmp, dirs_exist_ok=True)
+        prog, feeds, fetches, scope = load_program(tmp)
+        bypass_output_observers(prog.global_block())
+        save_program(tmp, prog, feeds, fetches, scope)
+        yield tmp
