@@ -20,7 +20,7 @@ from ppdet.utils.logger import setup_logger
 
 logger = setup_logger(__name__)
 
-__all__ = ['QATStep', 'QAT_DEFAULTS', 'quant_record']
+__all__ = ['QATStep', 'QAT_DEFAULTS', 'quant_record', 'refresh_weight_scales']
 
 QAT_DEFAULTS = {
     'weight_quantize_type': 'channel_wise_abs_max',
@@ -183,11 +183,32 @@ class QATStep(CompressionStep):
         step = cls(record)
         if step.config['use_pact']:
             model = _without_pact(model)
+        refresh_weight_scales(model)
         qat = QAT(config=step.slim_config(with_pact=False))
         return ExportHook(model=model, save=qat.save_quantized_model,
                           infer_cfg={'quant': dict(step.config, method='quant_aware')},
                           quantized=True)
 
+
+
+def refresh_weight_scales(model):
+    """Recompute every fake-quantized weight's scale from the weight itself.
+
+    The save quantizes each weight with its quantizer's stored scale, and a checkpoint
+    stores the scales of the last training forward: taken before the optimizer's last
+    step, so an export straight from the file (``tools/export_model.py``) rounded the final
+    weights with stale scales (1-LSB differences from the model evaluated in dygraph, whose
+    first forward recomputes them).  -> how many weights."""
+    count = 0
+    with paddle.no_grad():
+        for layer in model.sublayers():
+            quanter = getattr(layer, '_fake_quant_weight', None)
+            if quanter is None or getattr(layer, 'weight', None) is None:
+                continue
+            pre = getattr(layer, '_weight_preprocess', None)
+            quanter(pre(layer.weight) if pre is not None else layer.weight)
+            count += 1
+    return count
 
 
 def quant_record(steps):

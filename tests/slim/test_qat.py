@@ -11,6 +11,7 @@ from ppdet.core.workspace import create
 from ppdet.engine.trainer import Trainer, build_model
 from ppdet.engine.export import export_model
 from ppdet.slim.qat import QATStep
+from ppdet.slim.quant_report import load_program
 from ppdet.utils.checkpoint import read_meta
 from quant_test_utils import cos as _cos, paddle_predict as _predict
 
@@ -122,7 +123,6 @@ def test_exporter_writes_int8_ready_model_for_a_qat_checkpoint(tmp_path):
     assert info['quantized'] is True
     assert info['compression']['quant']['not_quant_pattern'] == [
         'yolo_head.yolo_output.%d' % i for i in range(3)]
-    from ppdet.slim.quant_report import load_program
     types = {op.type for op in load_program(str(tmp_path))[0].global_block().ops}
     assert 'quantize_linear' in types and 'multiclass_nms3' in types
 
@@ -159,7 +159,6 @@ def test_qat_resnet_projection_shortcuts_run_int8(tmp_path):
     from collections import Counter
     from ppdet.benchmark.onednn_ops import profile_records
     from ppdet.modeling.architectures import InferenceModel
-    from ppdet.slim.quant_report import load_program
     from test_ptq_deployed import resnet_cfg
     cfg = dict(resnet_cfg(), seed=0)
     trainer = Trainer(cfg, mode='train')
@@ -184,3 +183,24 @@ def test_qat_resnet_projection_shortcuts_run_int8(tmp_path):
             *[paddle.to_tensor(feeds[k]) for k in ('image', 'im_shape', 'scale_factor')])]
     for r, g in zip(ref, _predict(out, feeds, int8=True)):
         assert _cos(r, g) > EXPORT_COSINE_TOL, _cos(r, g)
+
+
+def test_export_rounds_the_final_weights_with_their_own_scales(tmp_path):
+    """The weight scales a QAT model holds are those of its last forward, before the
+    optimizer's last step; the export recomputes them, so each exported weight's scale is
+    its channel's absolute maximum (with the stored scale it was not: checked below)."""
+    from ppdet.utils.static_graph import op_producers
+    trainer = qat_trainer(steps=2)
+    first = next(l for _, l in trainer.model.named_sublayers()
+                 if type(l).__name__ == 'QuantizedConv2D')
+    fresh = np.abs(first.weight.numpy()).reshape(first.weight.shape[0], -1).max(1)
+    assert not np.allclose(first._fake_quant_weight._scale.numpy(), fresh, rtol=1e-6, atol=0)
+    export_model(trainer.model, trainer.cfg, str(tmp_path), ['a', 'b'], meta=trainer.meta(1))
+    prog, _, _, scope = load_program(str(tmp_path))
+    block = prog.global_block()
+    producers = op_producers(block)
+    conv = next(op for op in block.ops if op.type == 'conv2d')
+    dequant = producers[conv.input('Filter')[0]]
+    assert dequant.type == 'dequantize_linear'
+    scale = np.array(scope.find_var(dequant.input('Scale')[0]).get_tensor())
+    np.testing.assert_allclose(scale, fresh, rtol=1e-6)
