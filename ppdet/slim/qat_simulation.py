@@ -11,19 +11,24 @@ only the export run in float does.  Measured on the face job's trained BlazeFace
 pairs and 14.5-25.6 dB without them, and the deployed outputs were the same either way.
 
 :func:`bypass_output_observers` removes those pairs from a program;
-:func:`trained_simulation` gives a model directory with them removed (the directory itself
-when there are none: PTQ exports, fp32 models).  A quantizer QAT trained (a layer's input,
-a residual add's input or output) is never touched.
+:func:`trained_simulation` gives a QAT export's directory with them removed and
+:func:`simulated_as_trained` does it to a loaded QAT program (any other model is left as it
+is).  A quantizer QAT trained (a layer's input, a residual add's input or output) is never
+touched.  Only QAT exports: an ``onnx_format`` PTQ export has such pairs too, but there
+oneDNN's int8 passes need them (without them its requantize squash fails), so they are part
+of what it deploys.
 """
 import contextlib
 import os
 import shutil
 import tempfile
 
+from ppdet.deploy.infer_cfg import load_infer_cfg
 from ppdet.utils.static_graph import (load_program, op_consumers, op_producers, read_program,
                                       save_program, static_mode)
 
-__all__ = ['bypass_output_observers', 'output_observers', 'trained_simulation']
+__all__ = ['bypass_output_observers', 'output_observers', 'trained_simulation', 'is_qat_export',
+           'simulated_as_trained']
 
 LAYER_OPS = ('conv2d', 'depthwise_conv2d', 'conv2d_transpose', 'mul', 'matmul', 'matmul_v2')
 
@@ -84,12 +89,24 @@ def bypass_output_observers(block):
     return len(pairs)
 
 
+def is_qat_export(model_dir):
+    """True for an export of a QAT model (its ``infer_cfg.yml`` records ``quant_aware``)."""
+    quant = (load_infer_cfg(model_dir).get('compression') or {}).get('quant') or {}
+    return quant.get('method') == 'quant_aware'
+
+
+def simulated_as_trained(program, model_dir):
+    """Bypass the output observers of ``program`` (loaded from ``model_dir``) when it is a
+    QAT export; -> how many pairs."""
+    return bypass_output_observers(program.global_block()) if is_qat_export(model_dir) else 0
+
+
 @contextlib.contextmanager
 def trained_simulation(model_dir):
-    """``model_dir``, or, when its program has output observers, a temporary copy without
+    """``model_dir``, or, for a QAT export with output observers, a temporary copy without
     them (removed on exit)."""
     block = read_program(os.path.join(str(model_dir), 'model.pdmodel')).global_block()
-    if not output_observers(block):
+    if not (is_qat_export(model_dir) and output_observers(block)):
         yield model_dir
         return
     with tempfile.TemporaryDirectory() as tmp:

@@ -24,7 +24,7 @@ import numpy as np
 import paddle
 
 from ppdet.deploy.compare import DEFAULT_TOLERANCE as MATCH_TOLERANCE, detection_agreement
-from ppdet.slim.qat_simulation import bypass_output_observers
+from ppdet.slim.qat_simulation import simulated_as_trained
 from ppdet.utils.fileio import write_json
 from ppdet.utils.static_graph import (load_program, op_consumers, op_producers, save_program,
                                       static_mode)
@@ -134,7 +134,7 @@ def layer_report(fp32_dir, int8_dir, feeds, names=None):
                                              read_param_names(fp32_dir))
     fp_prog, fp_feeds, _, fp_scope = load_program(fp32_dir)
     q_prog, q_feeds, _, q_scope = load_program(int8_dir)
-    bypass_output_observers(q_prog.global_block())
+    simulated_as_trained(q_prog, int8_dir)
     feed = {k: feeds[k] for k in fp_feeds}
     # a weight shared by several ops (a dense head's tower conv runs once per FPN level) has
     # one layer per call: the k-th call in the int8 graph is compared with the k-th in fp32
@@ -147,8 +147,8 @@ def layer_report(fp32_dir, int8_dir, feeds, names=None):
     # the executor caches programs by identity: re-wire a second copy for the isolated run
     iso_prog, _, _, iso_scope = load_program(int8_dir)
     iso_prog = _strip_feed_fetch(iso_prog)
+    simulated_as_trained(iso_prog, int8_dir)
     block = iso_prog.global_block()
-    bypass_output_observers(block)
     producers, consumers = op_producers(block), op_consumers(block)
     layers = []  # (weight, op_type, fp32 output, int8 output, fp32 input, quantized?)
     for op, weight, out in quantizable_ops(q_prog):
@@ -371,7 +371,7 @@ def deployed_layer_report(fp32_dir, int8_dir, feeds, names=None):
     names = names if names is not None else (read_param_names(int8_dir) or
                                              read_param_names(fp32_dir))
     q_prog, q_feeds, q_fetches, q_scope = load_program(int8_dir)
-    bypass_output_observers(q_prog.global_block())  # the simulation QAT trained
+    simulated_as_trained(q_prog, int8_dir)  # a QAT export: the simulation it trained
     fp_prog, fp_feeds, _, fp_scope = load_program(fp32_dir)
     producers = op_producers(q_prog.global_block())
     inputs = {}  # layer output var -> (float input tensor, quantized?)

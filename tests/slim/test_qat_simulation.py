@@ -73,10 +73,18 @@ def test_without_them_the_export_simulates_the_qat_model(qat_lite):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
 
 
-def test_a_ptq_export_is_simulated_as_it_is(lite):
-    with trained_simulation(lite[1]) as sim_dir:
-        assert sim_dir == lite[1]
+def test_a_ptq_export_is_simulated_as_it_is(lite, tmp_path):
+    """PTQ's default export has no such pairs; an ``onnx_format`` one has, but oneDNN needs
+    them there (it deploys them), so its simulation keeps them too."""
+    from ppdet.slim.quant import quantize_post
+    from test_quant import images
     assert not output_observers(load_program(lite[1])[0].global_block())
+    onnx_style = quantize_post(lite[0], images(4), str(tmp_path / 'onnx'), algo='abs_max',
+                               batch_nums=4, onnx_format=True)
+    assert output_observers(load_program(onnx_style)[0].global_block())
+    for model_dir in (lite[1], onnx_style):
+        with trained_simulation(model_dir) as sim_dir:
+            assert sim_dir == model_dir
 
 
 def test_the_bypassed_copy_runs_as_evaluate_exported_simulates(qat_lite):
