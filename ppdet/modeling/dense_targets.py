@@ -202,10 +202,14 @@ def fcos_targets(points, point_strides, point_ranges, gt_bbox, gt_class, center_
 def to_original_pixels(boxes, im_shape, scale_factor):
     """Input-pixel boxes [B,N,4] -> original-image pixels, clipped to the original image
     (``im_shape`` [B,2] network input h, w; ``scale_factor`` [B,2] resized / original)."""
-    sy, sx = scale_factor[:, 0:1], scale_factor[:, 1:2]                          # [B,1]
-    oh, ow = im_shape[:, 0:1] / sy, im_shape[:, 1:2] / sx
-    x1 = paddle.minimum(paddle.clip(boxes[:, :, 0] / sx, min=0), ow)
-    y1 = paddle.minimum(paddle.clip(boxes[:, :, 1] / sy, min=0), oh)
-    x2 = paddle.minimum(paddle.clip(boxes[:, :, 2] / sx, min=0), ow)
-    y2 = paddle.minimum(paddle.clip(boxes[:, :, 3] / sy, min=0), oh)
-    return paddle.stack([x1, y1, x2, y2], -1)
+    # min(max(x / sx, 0), ow) with ow = input width / sx is ow * clip(x / input width, 0, 1):
+    # two matmuls with diagonal [B,4,4] matrices and one clip over the rows.  Sliced per
+    # coordinate and stacked back it was a dozen row ops, the last-axis stack and the
+    # broadcast ones slow in Paddle Inference (BlazeFace-Lite at 640, 22400 rows: stack
+    # 0.76 ms, a [B,1,4] broadcast multiply 0.23 ms, a oneDNN matmul 0.06-0.1 ms)
+    ih, iw = im_shape[:, 0:1], im_shape[:, 1:2]                                  # [B,1]
+    oh, ow = ih / scale_factor[:, 0:1], iw / scale_factor[:, 1:2]
+    eye = paddle.eye(4, dtype=boxes.dtype).unsqueeze(0)
+    to_fraction = eye / paddle.concat([iw, ih, iw, ih], 1).unsqueeze(1)          # [B,4,4]
+    to_pixels = eye * paddle.concat([ow, oh, ow, oh], 1).unsqueeze(1)
+    return paddle.matmul(paddle.clip(paddle.matmul(boxes, to_fraction), 0., 1.), to_pixels)

@@ -227,6 +227,42 @@ def test_decode_and_nms_return_original_pixels():
                                rtol=1e-5)
 
 
+
+def _reference_decode(loc, priors, var, conf, im_shape, scale):
+    """The SSD decoding per coordinate, in numpy (what decode_rows computes on whole rows)."""
+    pw, ph = priors[:, 2] - priors[:, 0], priors[:, 3] - priors[:, 1]
+    px, py = priors[:, 0] + pw / 2, priors[:, 1] + ph / 2
+    cx, cy = loc[..., 0] * var[0] * pw + px, loc[..., 1] * var[1] * ph + py
+    w, h = np.exp(loc[..., 2] * var[2]) * pw, np.exp(loc[..., 3] * var[3]) * ph
+    sy, sx = scale[:, :1], scale[:, 1:]
+    oh, ow = im_shape[:, :1] / sy, im_shape[:, 1:] / sx
+    box = [np.minimum(np.clip(v / s, 0, None), m) for v, s, m in (
+        (cx - w / 2, sx, ow), (cy - h / 2, sy, oh), (cx + w / 2, sx, ow), (cy + h / 2, sy, oh))]
+    e = np.exp(conf - conf.max(-1, keepdims=True))
+    return np.stack(box, -1), (e / e.sum(-1, keepdims=True))[..., 1:]
+
+
+@pytest.mark.parametrize('num_classes', [1, 3])
+def test_decode_rows_matches_the_per_coordinate_formula(num_classes):
+    """Whole-row decoding (a 4x4 corner matmul, one clip to (x, y, x, y) limits, a sigmoid
+    for one class) gives what the per-coordinate SSD formula gives, boxes that leave the
+    image included."""
+    model = _model(BlazeNet=NAS, FaceHead={'num_classes': num_classes})
+    rng = np.random.RandomState(3)
+    c = num_classes + 1
+    outs = [paddle.to_tensor(rng.randn(*s).astype('float32') * 2) for s in (
+        [2, 8, 80, 80], [2, 2 * c, 80, 80], [2, 24, 40, 40], [2, 6 * c, 40, 40])]
+    im_shape = np.array([[640., 640.], [640., 640.]], 'float32')
+    scale = np.array([[0.5, 0.25], [1., 1.]], 'float32')
+    boxes, scores = model.decode_rows(outs, paddle.to_tensor(im_shape), paddle.to_tensor(scale))
+    head = model.blaze_head
+    loc, conf = (t.numpy() for t in head.flatten(outs))
+    want_boxes, want_scores = _reference_decode(loc, head.priors(outs).numpy(), head.variances,
+                                                conf, im_shape, scale)
+    assert (want_boxes == 0).any() and (want_boxes[..., 2] == 2560).any()   # clipped rows
+    np.testing.assert_allclose(boxes.numpy(), want_boxes, rtol=1e-5, atol=1e-3)
+    np.testing.assert_allclose(scores.numpy(), want_scores, rtol=1e-5, atol=1e-6)
+
 # -- generic code: export, prune, QAT ------------------------------------------------
 def _feeds(n=1, seed=0):
     return {'image': np.random.RandomState(seed).randn(n, 3, SMALL, SMALL).astype('float32'),

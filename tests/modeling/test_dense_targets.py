@@ -6,7 +6,7 @@ import numpy as np
 import paddle
 
 from ppdet.modeling.dense_targets import (AnchorGenerator, assign_by_iou, decode_deltas,
-                                          encode_deltas)
+                                          encode_deltas, to_original_pixels)
 
 
 def test_retinanet_anchor_counts_and_sizes():
@@ -122,3 +122,20 @@ def test_fcos_centre_sampling():
     assert labels[:16].tolist() == [2, 2, 5, -1, 2, 2, 5, -1] + [-1] * 8
     assert labels[16:].tolist() == [-1, -1, 1, 1]
     np.testing.assert_allclose(ltrb[1], [12, 4, 4, 12])
+
+
+def test_to_original_pixels_divides_and_clips_each_coordinate():
+    """Two diagonal matmuls around one clip give min(max(x / sx, 0), original width) (and
+    the same for y) for every row, boxes outside the image included."""
+    rng = np.random.RandomState(0)
+    boxes = (rng.rand(2, 500, 4) * 900 - 150).astype('float32')      # some outside 0..640
+    im_shape = np.array([[640., 640.], [480., 640.]], 'float32')
+    scale = np.array([[0.5, 0.25], [1., 2.]], 'float32')             # (sy, sx)
+    got = to_original_pixels(paddle.to_tensor(boxes), paddle.to_tensor(im_shape),
+                             paddle.to_tensor(scale)).numpy()
+    sy, sx = scale[:, :1], scale[:, 1:]
+    oh, ow = im_shape[:, :1] / sy, im_shape[:, 1:] / sx
+    want = np.stack([np.minimum(np.clip(boxes[..., i] / s, 0, None), m) for i, s, m in
+                     ((0, sx, ow), (1, sy, oh), (2, sx, ow), (3, sy, oh))], -1)
+    assert (want == 0).any() and (want[0, :, 2] == 2560).any() and (want[1, :, 3] == 480).any()
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-3)

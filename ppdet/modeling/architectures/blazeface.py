@@ -24,6 +24,7 @@ import paddle.nn.functional as F
 
 from ppdet.core.workspace import register
 from ppdet.modeling.architectures.meta_arch import BaseArch
+from ppdet.modeling.dense_targets import to_original_pixels
 from ppdet.modeling.losses.ssd_loss import decode_boxes
 
 __all__ = ['BlazeFace']
@@ -60,16 +61,15 @@ class BlazeFace(BaseArch):
         """-> boxes [B,N,4] (x1,y1,x2,y2 in original pixels, clipped), scores [B,N,C]."""
         head = self.blaze_head
         loc, conf = head.flatten(outputs)
-        boxes = decode_boxes(loc, head.priors(outputs), head.variances)   # input pixels
-        sy, sx = scale_factor[:, 0:1], scale_factor[:, 1:2]                 # [B, 1]
-        oh, ow = im_shape[:, 0:1] / sy, im_shape[:, 1:2] / sx
-        x1 = paddle.clip(boxes[:, :, 0] / sx, min=0)
-        y1 = paddle.clip(boxes[:, :, 1] / sy, min=0)
-        x2 = paddle.minimum(paddle.clip(boxes[:, :, 2] / sx, min=0), ow)
-        y2 = paddle.minimum(paddle.clip(boxes[:, :, 3] / sy, min=0), oh)
-        x1, y1 = paddle.minimum(x1, ow), paddle.minimum(y1, oh)
-        scores = F.softmax(conf, axis=-1)[:, :, 1:]
-        return paddle.stack([x1, y1, x2, y2], -1), scores
+        boxes = to_original_pixels(decode_boxes(loc, head.priors(outputs), head.variances),
+                                   im_shape, scale_factor)
+        if conf.shape[-1] == 2:
+            # one class: softmax's face probability is sigmoid(face - background), without
+            # a softmax over rows of two (0.58 ms of the same pass)
+            scores = F.sigmoid(conf[:, :, 1:] - conf[:, :, :1])
+        else:
+            scores = F.softmax(conf, axis=-1)[:, :, 1:]
+        return boxes, scores
 
     def prunable_params(self):
         """OrderedDict 1.x parameter name -> conv weight (see the module docstring)."""
