@@ -19,7 +19,6 @@ none: every one of their convs feeds a residual add or a depthwise conv.
 """
 import collections
 
-import paddle
 import paddle.nn.functional as F
 
 from ppdet.core.workspace import register
