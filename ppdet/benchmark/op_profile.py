@@ -75,7 +75,8 @@ def parse_trace(trace):
 def split_pass(ops, outside_ms, top=6):
     """Ops of one pass (execution order) and the pass's time outside them -> the parts of the
     module docstring in ms, their shares of the pass (the parts add up to ``pass_ms``), the
-    op types after the last conv and the ``top`` non-convolution op types."""
+    op types after the last conv (and each op there with its ms, in order) and the ``top``
+    non-convolution op types."""
     convs = [i for i, o in enumerate(ops) if o['op'] in CONV_OPS]
     first, last = (convs[0], convs[-1]) if convs else (len(ops), len(ops) - 1)
     parts = collections.OrderedDict((k, 0.0) for k in (
@@ -92,6 +93,7 @@ def split_pass(ops, outside_ms, top=6):
     after = [o['op'] for o in ops[last + 1:]]
     out = {'pass_ms': pass_ms, 'ops': len(ops), 'convs_count': len(convs),
            'after_convs_ops': sorted(set(after), key=after.index),
+           'after_convs_each': [[o['op'], o['ms']] for o in ops[last + 1:]],
            'parts_ms': dict(parts),
            'shares': {k: (v / pass_ms if pass_ms else 0.0) for k, v in parts.items()},
            'top_other_ops': [[k, v] for k, v in by_type.most_common(top)]}

@@ -43,6 +43,8 @@ def test_split_pass_by_position():
     assert sum(p['shares'].values()) == pytest.approx(1.0)
     assert [k for k, _ in p['top_other_ops']] == ['yolo_box', 'multiclass_nms3']
     assert p['after_convs_ops'] == ['yolo_box', 'multiclass_nms3']
+    assert [op for op, _ in p['after_convs_each']] == ['yolo_box', 'multiclass_nms3']
+    assert sum(ms for _, ms in p['after_convs_each']) == pytest.approx(0.035)
     md = format_op_profiles({'m': p})
     assert '| m | 0.25 | - | 0.01 (4.0%) | 0.15 (60.0%) | 0.01 (2.0%) | 0.04 (14.0%) | 0.05 (20.0%) ' \
            '| yolo_box 0.02, multiclass_nms3 0.01 |' in md
