@@ -51,7 +51,7 @@ import paddle
 
 from ppdet.utils.fileio import atomic_write
 from ppdet.utils.static_graph import (load_program, op_consumers, op_producers, read_program,
-                                      save_program, static_mode)
+                                      remove_ops, save_program, static_mode)
 
 __all__ = ['fold_conv_bias_reshapes', 'pad_decode_convs', 'split_concat_convs',
            'sum_projection_adds', 'sums_as_adds', 'drop_fetch_scales', 'fold_input_normalization',
@@ -111,21 +111,8 @@ def _fold(block):
     for add, reshape in folds:
         add._rename_input(add.input('Y')[0], reshape.input('X')[0])
         add._set_attr('axis', 1)
-    _remove_ops(block, [r for _, r in folds])
+    remove_ops(block, [r for _, r in folds])
     return len(folds)
-
-
-def _remove_ops(block, ops, with_outputs=True):
-    """Remove ``ops`` from ``block``, and (``with_outputs``) the vars they write."""
-    # names first: a removed op's desc is freed (reading it afterwards crashes)
-    outputs = [name for op in ops for name in op.output_arg_names] if with_outputs else []
-    ids = {id(op) for op in ops}
-    for i in reversed(range(len(block.ops))):
-        if id(block.ops[i]) in ids:
-            block._remove_op(i)
-    for name in outputs:
-        if block.has_var(name):
-            block._remove_var(name)
 
 
 DECODE_OPS = ('yolo_box',)
@@ -335,7 +322,7 @@ def _split_one(block, scope, concat, conv, bn):
     # the concat, conv and BN go, their vars stay (the BN writes its own statistics;
     # save_inference_model prunes what only they read); the new ops go right before the
     # first reader of the BN's output
-    _remove_ops(block, [concat, conv, bn], with_outputs=False)
+    remove_ops(block, [concat, conv, bn], with_outputs=False)
     index = min(i for i, o in enumerate(block.ops) if out_name in o.input_arg_names)
     for k, (typ, ins, outs, attrs) in enumerate(ops):
         block._insert_op(index + k, type=typ, inputs=ins, outputs=outs, attrs=attrs)
@@ -393,7 +380,7 @@ def _op_index(block, op):
 def _replace_op(block, op, op_type, inputs, outputs, attrs):
     """Put a new ``op_type`` op where ``op`` was (``op``'s outputs stay declared)."""
     index = _op_index(block, op)
-    _remove_ops(block, [op], with_outputs=False)
+    remove_ops(block, [op], with_outputs=False)
     block._insert_op(index, type=op_type, inputs=inputs, outputs=outputs, attrs=attrs)
 
 
@@ -448,7 +435,7 @@ def _drop_fetch_scales(block):
                              for op in ops):
             fetch._rename_input(name, source)
             doomed.extend(chain)
-    _remove_ops(block, doomed)
+    remove_ops(block, doomed)
     return len(doomed)
 
 

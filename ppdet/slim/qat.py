@@ -198,8 +198,7 @@ def refresh_weight_scales(model):
     stores the scales of the last training forward: taken before the optimizer's last
     step, so an export straight from the file (``tools/export_model.py``) rounded the final
     weights with stale scales (1-LSB differences from the model evaluated in dygraph, whose
-    first forward recomputes them).  -> how many weights."""
-    count = 0
+    first forward recomputes them)."""
     with paddle.no_grad():
         for layer in model.sublayers():
             quanter = getattr(layer, '_fake_quant_weight', None)
@@ -207,8 +206,6 @@ def refresh_weight_scales(model):
                 continue
             pre = getattr(layer, '_weight_preprocess', None)
             quanter(pre(layer.weight) if pre is not None else layer.weight)
-            count += 1
-    return count
 
 
 def quant_record(steps):

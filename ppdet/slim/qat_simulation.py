@@ -25,7 +25,7 @@ import tempfile
 
 from ppdet.deploy.infer_cfg import load_infer_cfg
 from ppdet.utils.static_graph import (load_program, op_consumers, op_producers, read_program,
-                                      save_program, static_mode)
+                                      remove_ops, save_program, static_mode)
 
 __all__ = ['bypass_output_observers', 'output_observers', 'trained_simulation', 'is_qat_export',
            'simulated_as_trained']
@@ -71,21 +71,12 @@ def bypass_output_observers(block):
     if not pairs:
         return 0
     consumers = op_consumers(block)
-    doomed = set()
     with static_mode():
         for q, dq in pairs:
             src, out = q.input('X')[0], dq.output('Y')[0]
             for op in consumers.get(out, []):
                 op._rename_input(out, src)
-            doomed.update({q.output('Y')[0], out})
-        for i in reversed(range(len(block.ops))):
-            op = block.ops[i]
-            if op.type in ('quantize_linear', 'dequantize_linear') and \
-                    set(op.output('Y')) & doomed:
-                block._remove_op(i)
-        for name in doomed:
-            if block.has_var(name):
-                block._remove_var(name)
+        remove_ops(block, [op for pair in pairs for op in pair])
     return len(pairs)
 
 

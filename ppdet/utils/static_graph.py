@@ -13,7 +13,7 @@ import os
 import paddle
 
 __all__ = ['static_mode', 'read_program', 'load_program', 'save_program', 'op_producers', 'op_consumers',
-           'forget_failed_traces']
+           'remove_ops', 'forget_failed_traces']
 
 
 @contextlib.contextmanager
@@ -74,6 +74,19 @@ def op_consumers(block):
         for name in op.input_arg_names:
             out.setdefault(name, []).append(op)
     return out
+
+
+def remove_ops(block, ops, with_outputs=True):
+    """Remove ``ops`` from ``block``, and (``with_outputs``) the vars they write."""
+    # names first: a removed op's desc is freed (reading it afterwards crashes)
+    outputs = [name for op in ops for name in op.output_arg_names] if with_outputs else []
+    ids = {id(op) for op in ops}
+    for i in reversed(range(len(block.ops))):
+        if id(block.ops[i]) in ids:
+            block._remove_op(i)
+    for name in outputs:
+        if block.has_var(name):
+            block._remove_var(name)
 
 
 def forget_failed_traces():
