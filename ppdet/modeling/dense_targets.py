@@ -209,7 +209,8 @@ def to_original_pixels(boxes, im_shape, scale_factor):
     # 0.76 ms, a [B,1,4] broadcast multiply 0.23 ms, a oneDNN matmul 0.06-0.1 ms)
     ih, iw = im_shape[:, 0:1], im_shape[:, 1:2]                                  # [B,1]
     oh, ow = ih / scale_factor[:, 0:1], iw / scale_factor[:, 1:2]
-    eye = paddle.eye(4, dtype=boxes.dtype).unsqueeze(0)
+    # a constant, not paddle.eye: Paddle-Lite has no kernel for an ``eye`` op
+    eye = paddle.to_tensor(np.eye(4)[None], dtype=boxes.dtype)
     to_fraction = eye / paddle.concat([iw, ih, iw, ih], 1).unsqueeze(1)          # [B,4,4]
     to_pixels = eye * paddle.concat([ow, oh, ow, oh], 1).unsqueeze(1)
     return paddle.matmul(paddle.clip(paddle.matmul(boxes, to_fraction), 0., 1.), to_pixels)
