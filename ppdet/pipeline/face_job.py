@@ -18,7 +18,9 @@ Rows, each exported with NMS inside and scored by the official WIDER FACE evalua
   and the model fine-tuned on the QAT schedule without / with QAT;
 * ``lite_post_mse`` / ``lite_post_mse_adds``: its int8 model (mse PTQ) without / with its
   residual adds in int8 (``quantize_residual_adds``: the backbone runs as one int8 chain);
-  ``lite_aware_adds``: ``lite_aware`` with its residual adds quantized too (same schedule);
+  ``lite_aware_adds``: ``lite_aware`` with its residual adds quantized too (same schedule),
+  ``lite_aware_adds_int8_head``: and its four declared float-only head convs too (only
+  when ``--stages`` names it: measured, it costs AP);
 * ``lite_distill`` / ``lite_alone``: the seed's BlazeFace -> Lite distillation (teacher: the
   ``student_alone`` BlazeFace, L2 on the head outputs at LITE_DISTILL_WEIGHT) and its twin.  It has no pruned row:
   like MediaPipe's, its blocks are all single residual BlazeBlocks and it declares no
@@ -200,6 +202,9 @@ class FacePipeline(Pipeline):
         self.stage('lite:finetuned', lambda: self.finetuned('lite', **lite))
         self.stage('lite:aware', lambda: self.aware('lite', **lite))
         self.stage('lite:aware_adds', lambda: self.aware('lite', residual_adds=True, **lite))
+        # measured once (two seeds: -1.9 Easy against lite_aware_adds), not part of the job
+        self.stage('lite:aware_adds_int8_head', lambda: self.aware(
+            'lite', residual_adds=True, int8_head=True, **lite), by_default=False)
         self.stage('lite:alone', lambda: self.alone('lite_alone', 'lite', self.lite_config))
         self.stage('lite:distill', self.distill_lite)
         self.stage('latency', self.latency)

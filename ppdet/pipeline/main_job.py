@@ -129,12 +129,17 @@ class Pipeline(object):
                              % (want, did_you_mean(want, sorted(known)), ', '.join(groups),
                                 ', '.join(names)))
 
-    def stage(self, name, fn):
+    def stage(self, name, fn, by_default=True):
+        """Run stage ``name`` (``fn()``) unless ``--stages`` leaves it out or it is done.
+        ``by_default=False``: a measurement outside the job, run only when ``--stages``
+        names it (not its group)."""
         if self._dry_names is not None:
             self._dry_names.append(name)
             return
         # --stages takes groups (``distill``) or single stages (``distill:teacher``)
         if self.only is not None and not ({name, stage_group(name)} & self.only):
+            return
+        if not by_default and (self.only is None or name not in self.only):
             return
         if name in self.results.get('_done', []):
             logger.info('[%s] already done (see %s); skipping', name, self.results_path)
@@ -453,25 +458,29 @@ class Pipeline(object):
         weights = self.train(name, cfg, lambda t: t.load_weights(base))
         self.evaluate(name, weights, cfg, extra={'parent': source, 'twin_of': 'aware'})
 
-    def aware(self, source, config=None, lr=QAT_LR, residual_adds=False):
+    def aware(self, source, config=None, lr=QAT_LR, residual_adds=False, int8_head=False):
         """Quantization-aware fine-tuning of ``source``'s checkpoint (pruned ones too);
         ``config``: the source's config (default: the pipeline's).  Its fp32 twin is
         :meth:`finetuned` on the same schedule and LR.  ``residual_adds``: the residual adds
-        oneDNN cannot fold into a conv are quantized too (row ``<name>_adds``)."""
+        oneDNN cannot fold into a conv are quantized too (row ``<name>_adds``);
+        ``int8_head``: the output convs the architecture declares float-only too (row
+        ``<name>_int8_head``)."""
         from ppdet.slim.qat import QATStep
         name = 'aware' if source == 'baseline' else '%s_aware' % source
-        suffix = '_adds' if residual_adds else ''
+        suffix = ('_adds' if residual_adds else '') + ('_int8_head' if int8_head else '')
         name += suffix
         cfg = self._finetune_cfg(['LearningRate.base_lr=%g' % lr], config=config)
         src_weights = self.results[source]['weights']
 
         def prepare(t):
             t.load_weights(src_weights)  # restores a pruned structure from the file
-            t.apply_step(QATStep.from_config(t.cfg, quantize_residual_adds=residual_adds or None))
+            t.apply_step(QATStep.from_config(t.cfg, not_quant_pattern=[] if int8_head else None,
+                                             quantize_residual_adds=residual_adds or None))
         weights = self.train('qat_%s%s' % (source, suffix), cfg, prepare)
         self.evaluate(name, weights, cfg, extra={'quantized': 'aware', 'parent': source,
                                                  'twin': qat_twin_name(source),
-                                                 'quantize_residual_adds': bool(residual_adds)})
+                                                 'quantize_residual_adds': bool(residual_adds),
+                                                 'int8_head': bool(int8_head)})
         row = self._deployed_ap(name, cfg)
         # fake-quant wrappers hide the convs from the FLOPs hooks; int8 does not change the
         # conv MACs, and the size column stays the fp32 parameter size for every row

@@ -77,6 +77,14 @@ def test_face_pipeline_runs_every_stage(tmp_path):
     assert res['lite_aware_adds']['twin'] == res['lite_aware']['twin'] == 'lite_finetuned'
     assert res['lite_aware_adds']['quantize_residual_adds']
     assert not res['lite_aware']['quantize_residual_adds']
+    # ... and, only when named, the same with the declared float-only head convs int8 too
+    res = FacePipeline(tiny, lite_config=lite, stages=['lite:aware_adds_int8_head'],
+                       **kw).run()
+    assert res['rows'][-1] == 'lite_aware_adds_int8_head'
+    head = yaml.safe_load(open(os.path.join(res['lite_aware_adds_int8_head']['inference_dir'],
+                                            'infer_cfg.yml')))['compression']['quant']
+    assert head['not_quant_pattern'] == [] and qat['not_quant_pattern']
+    assert res['lite_aware_adds_int8_head']['int8_head'] and not res['lite_aware_adds']['int8_head']
     # pruning: both plans at the same cut, below the baseline's FLOPs; the distilled student
     # and its twin share the pruned structure; the imported model is 128 px
     plans = res['prune_plans'][half]

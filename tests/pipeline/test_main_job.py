@@ -139,3 +139,13 @@ def test_stages_select_groups_or_single_stages(tmp_path):
         ran.append('|')
     assert ran == ['distill:teacher', 'distill:l2', '|', 'distill:teacher', '|',
                    'quant:aware', 'distill:l2', '|']
+
+
+def test_a_stage_off_by_default_runs_only_when_named(tmp_path):
+    ran = []
+    for only in (None, ['quant'], ['quant:extra']):
+        pipe = Pipeline('unused.yml', work_dir=str(tmp_path / str(only)), stages=only)
+        pipe.stage('quant:aware', lambda: ran.append('quant:aware'))
+        pipe.stage('quant:extra', lambda: ran.append('quant:extra'), by_default=False)
+        ran.append('|')
+    assert ran == ['quant:aware', '|', 'quant:aware', '|', 'quant:extra', '|']
