@@ -202,7 +202,7 @@ class FacePipeline(Pipeline):
         self.stage('lite:finetuned', lambda: self.finetuned('lite', **lite))
         self.stage('lite:aware', lambda: self.aware('lite', **lite))
         self.stage('lite:aware_adds', lambda: self.aware('lite', residual_adds=True, **lite))
-        # measured once (two seeds: -1.9 Easy against lite_aware_adds), not part of the job
+        # measured (three seeds: -2.4 Easy against lite_aware_adds), not part of the job
         self.stage('lite:aware_adds_int8_head', lambda: self.aware(
             'lite', residual_adds=True, int8_head=True, **lite), by_default=False)
         self.stage('lite:alone', lambda: self.alone('lite_alone', 'lite', self.lite_config))
