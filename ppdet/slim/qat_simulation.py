@@ -96,8 +96,9 @@ def simulated_as_trained(program, model_dir):
 def trained_simulation(model_dir):
     """``model_dir``, or, for a QAT export with output observers, a temporary copy without
     them (removed on exit)."""
-    block = read_program(os.path.join(str(model_dir), 'model.pdmodel')).global_block()
-    if not (is_qat_export(model_dir) and output_observers(block)):
+    # the record first: only a QAT export's program is worth parsing
+    if not (is_qat_export(model_dir) and output_observers(
+            read_program(os.path.join(str(model_dir), 'model.pdmodel')).global_block())):
         yield model_dir
         return
     with tempfile.TemporaryDirectory() as tmp:

@@ -12,8 +12,8 @@ import os
 
 import paddle
 
-__all__ = ['static_mode', 'read_program', 'load_program', 'save_program', 'op_producers', 'op_consumers',
-           'remove_ops', 'forget_failed_traces']
+__all__ = ['static_mode', 'read_program', 'load_program', 'save_program', 'op_producers',
+           'op_consumers', 'remove_ops', 'forget_failed_traces']
 
 
 @contextlib.contextmanager
