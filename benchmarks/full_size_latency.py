@@ -9,12 +9,14 @@ python benchmarks/full_size_latency.py --quick         # MobileNetV1 at 320 and 
 python benchmarks/full_size_latency.py --grid families --out_dir benchmarks/results/families
 python benchmarks/full_size_latency.py --stage build   # build/export/quantize only (any load)
 OMP_NUM_THREADS=1 python benchmarks/full_size_latency.py --quick --stage time
+python benchmarks/full_size_latency.py --quick --stage lite   # Paddle-Lite: ARM .nb, x86 .nb = Paddle
 
 Models are random-weight but their heads are set up like a trained detector's (see
 ppdet/benchmark/full_size.py: --candidates pairs pass the NMS score threshold on the timed photo),
 exported with pre-processing fused into the graph; int8 = abs_max PTQ on six scikit-image
 photos, run with oneDNN int8 kernels.  Builds are cached in --work_dir (manifest.json).
-Results: --out_dir/full_size_latency[_quick].{json,md}, with the CPU's flags and the load.
+Results: --out_dir/full_size_latency[_quick].{json,md}, with the CPU's flags and the load;
+--stage lite: --out_dir/paddle_lite_check[_quick].{json,md} (ppdet/benchmark/full_size_lite.py).
 """
 import collections
 import os
@@ -28,7 +30,10 @@ def build_parser():
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument('--quick', action='store_true',
                    help='MobileNetV1 at 320 and 608 only, 1 thread, 10 rounds')
-    p.add_argument('--stage', choices=['all', 'build', 'time'], default='all')
+    p.add_argument('--stage', choices=['all', 'build', 'time', 'lite'], default='all',
+                   help='lite: no timing; each built row converted for ARM (paddle_lite_opt) '
+                        'and each fp32 row\'s x86 .nb checked against Paddle Inference (needs '
+                        'make lite-env; ppdet/benchmark/full_size_lite.py)')
     p.add_argument('--grid', default=None,
                    help='comma-separated CONFIG:SIZE pairs instead of the full / quick grid, '
                         'e.g. yolov3_r34:608 (configs: %s), or "families" (BlazeFace, '
@@ -80,6 +85,8 @@ def build_parser():
     p.add_argument('--profile_passes', type=int, default=5,
                    help='oneDNN and op profiles: each primitive\'s / op\'s fastest time over '
                         'this many passes')
+    p.add_argument('--lite_check', action='store_true',
+                   help='after timing, also the --stage lite check, as a section of the table')
     p.add_argument('--note', default='', help='a line written under the header (e.g. the load)')
     return p
 
@@ -88,6 +95,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     from ppdet.benchmark.full_size import (FULL_GRID, QUICK_GRID, build_rows, format_table,
                                            time_rows)
+    from ppdet.benchmark.cpu import cpu_description, cpu_flags
     from ppdet.data.sample_photos import face_photos, no_face_photos
     from ppdet.utils.fileio import write_json
     photos = dict(face_photos())
@@ -115,11 +123,25 @@ def main(argv=None):
     if not manifest['rows']:
         raise SystemExit('no built rows for %s in %s: run with --stage build first'
                          % (sorted(wanted), args.work_dir))
+    stem_tail = '_quick' if args.quick else ''
+    if args.stage == 'lite':
+        from ppdet.benchmark.full_size_lite import format_lite_checks, lite_checks
+        checks = lite_checks(manifest, images, photos['astronaut'])
+        os.makedirs(args.out_dir, exist_ok=True)
+        stem = os.path.join(args.out_dir, 'paddle_lite_check' + stem_tail)
+        write_json(stem + '.json', {'cpu': cpu_flags(), 'rows': checks})
+        md = '# Paddle-Lite check of the full-size rows\n\nCPU: %s\n%s%s' % (
+            cpu_description(), '\n' + args.note + '\n' if args.note else '',
+            format_lite_checks(checks))
+        with open(stem + '.md', 'w') as f:
+            f.write(md)
+        print(md)
+        return
     result = time_rows(manifest, photos['astronaut'], threads=threads, rounds=rounds,
                        warmup=args.warmup, runtimes=args.runtimes.split(','),
                        check_images=images)
     result['quick'] = bool(args.quick)
-    stem = os.path.join(args.out_dir, 'full_size_latency%s' % ('_quick' if args.quick else ''))
+    stem = os.path.join(args.out_dir, 'full_size_latency' + stem_tail)
     os.makedirs(args.out_dir, exist_ok=True)
     write_json(stem + '.json', result)
     if args.onednn_profile:
@@ -151,7 +173,11 @@ def main(argv=None):
             for name, row in manifest['rows'].items() if row['fuse_preprocess'])
         result['settings']['profile_passes'] = args.profile_passes
         write_json(stem + '.json', result)
-    md = format_table(result, args.note) + profile_sections(result)
+    if args.lite_check:
+        from ppdet.benchmark.full_size_lite import lite_checks
+        result['lite'] = lite_checks(manifest, images, photos['astronaut'])
+        write_json(stem + '.json', result)
+    md = format_table(result, args.note) + profile_sections(result) + _lite_section(result)
     with open(stem + '.md', 'w') as f:
         f.write(md)
     print(md)
@@ -193,6 +219,11 @@ def parse_grid(text):
 def profile_sections(result):
     """The --onednn_profile and --op_profile sections of the result (empty without them)."""
     return _onednn_sections(result) + _op_section(result)
+
+
+def _lite_section(result):
+    from ppdet.benchmark.full_size_lite import format_lite_checks
+    return format_lite_checks(result['lite']) if result.get('lite') else ''
 
 
 def _op_section(result):

@@ -46,6 +46,9 @@ def build_parser():
     p.add_argument('--onednn_group_norm', type=str2bool, nargs='?', const=True, default=True,
                    help='with oneDNN, run GroupNorm as oneDNN ops (Paddle has no oneDNN '
                         'group_norm kernel); false: Paddle\'s own kernel')
+    p.add_argument('--lite_x86_int8', type=str2bool, nargs='?', const=True, default=False,
+                   help='--run_mode lite: run an int8 model\'s x86 .nb anyway (refused by default: '
+                        'Paddle-Lite\'s x86 int8 convs do not compute it; see deploy/lite/README.md)')
     p.add_argument('--batch_size', type=int, default=1)
     p.add_argument('--threshold', type=float, default=None,
                    help='drawing/printing score threshold; default: draw_threshold of infer_cfg.yml')
@@ -193,9 +196,10 @@ def main(argv=None):
     if args.repeats is None:
         args.repeats = 50 if args.run_benchmark else 1
     from ppdet.deploy import Detector
-    paddle_kw = ({'onednn_group_norm': args.onednn_group_norm}
-                 if args.run_mode == 'paddle' else {})
-    det = Detector(args.model_dir, args.run_mode, device=args.device, **paddle_kw,
+    backend_kw = ({'onednn_group_norm': args.onednn_group_norm}
+                 if args.run_mode == 'paddle' else
+                 {'allow_x86_int8': args.lite_x86_int8} if args.run_mode == 'lite' else {})
+    det = Detector(args.model_dir, args.run_mode, device=args.device, **backend_kw,
                    cpu_threads=args.cpu_threads, enable_mkldnn=args.enable_mkldnn,
                    enable_mkldnn_int8=args.enable_mkldnn_int8,
                    enable_mkldnn_bfloat16=args.enable_mkldnn_bfloat16, batch_size=args.batch_size,

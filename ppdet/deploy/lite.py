@@ -7,6 +7,7 @@ PyPI's ``paddlelite`` wheels stop at Python 3.10, so ``deploy/lite/setup_lite_en
 :mod:`ppdet.deploy.lite_runner` (:class:`LiteWorker`).  Files travel through a
 scratch directory under the chroot's ``/tmp``: no bind mounts to clean up.
 """
+import fcntl
 import json
 import os
 import re
@@ -21,7 +22,8 @@ from .memory import peak_rss_mb
 
 __all__ = ['LiteEnvMissing', 'LiteError', 'default_lite_env', 'lite_env_ready',
            'require_lite_env', 'ensure_lite_env', 'optimize', 'cached_nb', 'model_ops',
-           'LiteWorker', 'TARGETS']
+           'LiteWorker', 'TARGETS', 'X86_INT8_WRONG', 'refuse_x86_int8', 'is_quant_op',
+           'optimized_kernels']
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SETUP_SCRIPT = os.path.join(ROOT, 'deploy', 'lite', 'setup_lite_env.sh')
@@ -29,6 +31,21 @@ RUNNER = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'lite_runner.p
 LITE_PY = '/opt/lite/bin/python'
 LITE_OPT = '/opt/lite/bin/paddle_lite_opt'
 TARGETS = ('x86', 'arm')
+
+
+# Why an int8 model gets no x86 .nb run here (measured 2026-12-05 with paddlelite 2.13rc0 on
+# the full-size benchmark's YOLOv3-MobileNetV1 r578@32 int8 at 320, abs_max PTQ): its program
+# cut after the first conv and converted for x86 gave an output 14.2 dB from the same program
+# run in float, where Paddle Inference's oneDNN int8 was exact (142 dB); the error was nil
+# for a photo squeezed to +-7 grey levels around the mean and grew with the contrast (48.6 dB
+# at +-14, 24.4 at +-29), some channels shrunk by up to a third: an input-dependent loss,
+# as sums of int8 products saturating in 16 bits would give.  Six photos through the whole
+# model: 0% of its detections matched Paddle's int8 ones (fp32 .nb: 100%).
+X86_INT8_WRONG = (
+    "Paddle-Lite 2.13rc0's x86 int8 convolutions do not compute what the int8 model says "
+    "(measured on the full-size YOLOv3-MobileNetV1 int8: 14 dB from the quantized graph "
+    "after its first conv, where Paddle Inference's oneDNN int8 is exact; the error grows "
+    "with the input's contrast), so an x86 .nb run of an int8 model is no check of it")
 
 
 class LiteEnvMissing(RuntimeError):
@@ -61,13 +78,19 @@ def require_lite_env(env=None):
 
 
 def ensure_lite_env(env=None, timeout=1200):
-    """Build the environment with the setup script if needed; -> its path."""
+    """Build the environment with the setup script if needed; -> its path.  One build at a
+    time (a lock file beside it): a second process waits for the first and reuses its work."""
     env = env or default_lite_env()
     if lite_env_ready(env):
         return env
-    proc = subprocess.run(['bash', SETUP_SCRIPT], env=dict(os.environ, LITE_ENV=env),
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          timeout=timeout)
+    os.makedirs(os.path.dirname(os.path.abspath(env)), exist_ok=True)
+    with open(os.path.abspath(env) + '.lock', 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if lite_env_ready(env):
+            return env
+        proc = subprocess.run(['bash', SETUP_SCRIPT], env=dict(os.environ, LITE_ENV=env),
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              timeout=timeout)
     if proc.returncode != 0 or not lite_env_ready(env):
         raise LiteEnvMissing('make lite-env failed (exit %d):\n%s'
                              % (proc.returncode, proc.stdout[-2000:]))
@@ -156,6 +179,23 @@ def optimize(model_dir, valid_targets='x86', optimize_out=None, env=None, timeou
     return out + '.nb'
 
 
+def is_quant_op(op_type):
+    """Whether ``op_type`` is a quantize / dequantize op of an int8 program: opt folds them into
+    the int8 kernels' scales, so they need no kernel of their own."""
+    return op_type.startswith(('fake_', 'quantize_linear', 'dequantize_linear'))
+
+
+def refuse_x86_int8(model_dir, infer_cfg, allow=False):
+    """Raise :class:`LiteError` for an int8 model's x86 run unless ``allow``
+    (:data:`X86_INT8_WRONG`)."""
+    if infer_cfg.get('quantized') and not allow:
+        raise LiteError(
+            '%s is an int8 model. %s. Run it here with --run_mode paddle (oneDNN int8), or on '
+            'the phone: deploy/lite/convert.py --valid_targets arm (ARM int8 kernels; not run '
+            'here). To run the x86 .nb anyway: allow_x86_int8=True (deploy/python/infer.py '
+            '--lite_x86_int8).' % (model_dir, X86_INT8_WRONG))
+
+
 def cached_nb(model_dir, target='x86', env=None):
     """``<model_dir>/model_<target>.nb``, converted again only when the model is newer."""
     nb = os.path.join(model_dir, 'model_%s.nb' % target)
@@ -179,6 +219,43 @@ def model_ops(model_dir, valid_targets='arm', env=None, timeout=600):
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                               timeout=timeout)
     return parse_model_ops(proc.stdout)
+
+
+# Paddle-Lite's PrecisionType numbers, as a picked kernel's attribute writes them
+PRECISIONS = {'0': 'unknown', '1': 'float', '2': 'int8', '3': 'int32', '4': 'any', '5': 'fp16',
+              '6': 'bool', '7': 'int64', '8': 'int16', '9': 'uint8', '10': 'fp64'}
+
+
+def optimized_kernels(model_dir, valid_targets='arm', env=None, timeout=600):
+    """The program opt writes for ``valid_targets`` with the kernel it picked for each op:
+    -> [(op type, kernel alias, precision)] in order, e.g. ``('conv2d', 'int8_out', 'int8')``
+    (an int8 conv whose output feeds another int8 op) or ``('conv2d', 'def', 'float')``.
+    Read from opt's protobuf output, what the ``.nb`` holds."""
+    from paddle.base.proto import framework_pb2
+    _check_target(valid_targets)
+    env = require_lite_env(env)
+    with _Scratch(env) as scratch:
+        _stage_model(model_dir, scratch)
+        argv = _opt_args(scratch, valid_targets) + [
+            '--optimize_out_type=protobuf', '--optimize_out=%s/optimized' % scratch.inner]
+        proc = subprocess.run(_chroot(env, argv), stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, timeout=timeout)
+        path = os.path.join(scratch.host, 'optimized', 'model')
+        if proc.returncode != 0 or not os.path.isfile(path):
+            raise LiteError('paddle_lite_opt --valid_targets=%s --optimize_out_type=protobuf '
+                            'failed on %s:\n%s' % (valid_targets, model_dir,
+                                                   proc.stdout[-2000:]))
+        program = framework_pb2.ProgramDesc()
+        with open(path, 'rb') as f:
+            program.ParseFromString(f.read())
+    out = []
+    for op in program.blocks[0].ops:
+        # '<op type>/<alias>/<target>/<precision>/<layout>'
+        kernel = next((a.s for a in op.attrs if a.name == '__@kernel_type_attr@__'), '')
+        parts = kernel.split('/')
+        out.append((op.type, parts[1] if len(parts) > 1 else '',
+                    PRECISIONS.get(parts[3], parts[3]) if len(parts) > 3 else ''))
+    return out
 
 
 def parse_model_ops(text):

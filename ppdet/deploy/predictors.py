@@ -360,13 +360,15 @@ class OnnxPredictor(Predictor):
 class LitePredictor(Predictor):
     """Paddle-Lite x86 ``.nb`` (converted and cached as ``model_x86.nb``) run in the chroot."""
 
-    def __init__(self, model_dir, infer_cfg=None, device='CPU', cpu_threads=1, lite_env=None):
+    def __init__(self, model_dir, infer_cfg=None, device='CPU', cpu_threads=1, lite_env=None,
+                 allow_x86_int8=False):
         if device != 'CPU':
             raise BackendUnavailable('run_mode lite runs the x86 CPU .nb here; use --device CPU '
                                      '(ARM devices: see deploy/lite/README.md)')
         from . import lite
-        env = lite.require_lite_env(lite_env)
         super().__init__(model_dir, infer_cfg, cpu_threads)
+        lite.refuse_x86_int8(model_dir, self.infer_cfg, allow_x86_int8)
+        env = lite.require_lite_env(lite_env)
         self.nb_file = lite.cached_nb(model_dir, 'x86', env=env)
         self.worker = lite.LiteWorker(self.nb_file, threads=self.cpu_threads, env=env)
 

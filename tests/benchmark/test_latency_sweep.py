@@ -35,10 +35,8 @@ def test_ratios_on_a_tiny_model(tiny_model_dir, images):
 
 @pytest.mark.slow
 def test_quantized_row_runs_int8_checked_against_its_float_graph(yolov3_model_dir, images,
-                                                                 photo, tmp_path):
-    from ppdet.slim.quant import quantize_post
-    int8_dir = quantize_post(yolov3_model_dir, images + [photo[::-1]], str(tmp_path / 'q'),
-                             algo='abs_max', batch_nums=4)
+                                                                 yolov3_int8_dir):
+    int8_dir = yolov3_int8_dir
     rows = [('baseline', result_row(yolov3_model_dir, 0.3, 0.1)),
             ('post_abs_max', result_row(int8_dir, 0.28, 0.1))]
     assert is_quantized(rows[1][1]) and not is_quantized(rows[0][1])

@@ -1,6 +1,7 @@
 """Exported model directories and test images shared by the deploy tests (imported by
 conftest.py and the tests; a unique module name, since every test folder has a conftest)."""
 import os
+import shutil
 
 import cv2
 import numpy as np
@@ -8,6 +9,7 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 import pytest
+import yaml
 
 from ppdet.engine.export import write_infer_cfg
 from ppdet.modeling.ops import multiclass_nms
@@ -133,6 +135,19 @@ def synthetic_image(seed=0, h=96, w=128):
     return im
 
 
+def as_int8_model(model_dir, out_dir):
+    """A copy of ``model_dir`` whose infer_cfg.yml says it is an int8 model (what the
+    runners' int8 rules read)."""
+    shutil.copytree(model_dir, out_dir)
+    path = os.path.join(out_dir, 'infer_cfg.yml')
+    with open(path) as f:
+        cfg = yaml.safe_load(f)
+    cfg['quantized'] = True
+    with open(path, 'w') as f:
+        yaml.safe_dump(cfg, f)
+    return out_dir
+
+
 # -- fixtures (the conftests of tests/deploy and tests/benchmark import these) --------------
 @pytest.fixture(scope='session')
 def tiny_model_dir(tmp_path_factory):
@@ -159,3 +174,36 @@ def photo():
 @pytest.fixture(scope='session')
 def images(photo):
     return [photo, synthetic_image(1), synthetic_image(2, 120, 90)]
+
+
+@pytest.fixture(scope='session')
+def yolov3_int8_dir(yolov3_model_dir, images, photo, tmp_path_factory):
+    """``yolov3_model_dir`` after abs_max PTQ on the test images (the default format)."""
+    from ppdet.slim.quant import quantize_post
+    return quantize_post(yolov3_model_dir, images + [photo[::-1]],
+                         str(tmp_path_factory.mktemp('yolov3_int8')), algo='abs_max',
+                         batch_nums=4)
+
+
+# what ensure_lite_env's failures say when debootstrap cannot run here at all
+CANNOT_BOOTSTRAP = ('needs root', 'cannot install debootstrap', 'debootstrap failed',
+                    'no apt-get')
+
+
+@pytest.fixture(scope='session')
+def lite_env():
+    """The Paddle-Lite chroot (make lite-env), built on first use (about 1-2 minutes; one
+    build at a time across the test workers); skipped only where debootstrap cannot run."""
+    from ppdet.deploy import lite
+    if lite.lite_env_ready():
+        return lite.default_lite_env()
+    if os.geteuid() != 0:
+        pytest.skip('make lite-env needs root (debootstrap, chroot); not root here')
+    if not shutil.which('debootstrap') and not shutil.which('apt-get'):
+        pytest.skip('make lite-env needs debootstrap and there is no apt-get to install it')
+    try:
+        return lite.ensure_lite_env()
+    except lite.LiteEnvMissing as e:
+        if any(s in str(e) for s in CANNOT_BOOTSTRAP):
+            pytest.skip('debootstrap cannot run here (make lite-env): %s' % str(e)[-500:])
+        raise

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from deploy_models import synthetic_image
+from deploy_models import as_int8_model, synthetic_image
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(ROOT, 'deploy', 'python', 'infer.py')
@@ -115,3 +115,17 @@ def test_group_norm_flag_gives_the_same_detections(infer, group_norm_model_dir, 
         assert 'group_norm run as oneDNN ops: %s' % (flag == 'true') in out
         texts.append([line for line in out.splitlines() if 'detections' in line])
     assert texts[0] and texts[0] == texts[1]
+
+
+def test_lite_run_of_an_int8_model_needs_lite_x86_int8(infer, tiny_model_dir, image_dir,
+                                                        tmp_path, monkeypatch):
+    """Refused with the flag named; with it, on to the (here missing) Lite environment."""
+    from ppdet.deploy.lite import LiteEnvMissing, LiteError
+    monkeypatch.setenv('LITE_ENV', str(tmp_path / 'no-lite-env'))
+    argv = ['--model_dir', as_int8_model(tiny_model_dir, str(tmp_path / 'int8')),
+            '--image_file', str(image_dir / 'photo.jpg'), '--run_mode', 'lite',
+            '--output_dir', str(tmp_path / 'out')]
+    with pytest.raises(LiteError, match='--lite_x86_int8'):
+        infer.main(argv)
+    with pytest.raises(LiteEnvMissing):
+        infer.main(argv + ['--lite_x86_int8'])
