@@ -10,6 +10,8 @@ are the same network):
   host kernel (an int8 row's quantize / dequantize ops are folded by opt, not run), and how
   many of its convolutions opt gave an int8 kernel, beside how many the int8 model meant to
   run in int8 (:func:`quantized_convs`): a conv whose scales opt cannot use runs in float;
+  and, where an int8 op hands int8 values to the next, whether the two agree on their scale
+  (:func:`int8_handoffs`);
 * fp32 rows: the x86 ``.nb``'s detections on the check photos matched to Paddle Inference
   fp32's, and its x86 time for what it is (a few runs after the check, not interleaved:
   x86 Lite is a correctness tool, several times slower than oneDNN);
@@ -24,7 +26,8 @@ import numpy as np
 
 from .op_profile import CONV_OPS
 
-__all__ = ['lite_checks', 'format_lite_checks', 'row_differences', 'quantized_convs']
+__all__ = ['lite_checks', 'format_lite_checks', 'row_differences', 'quantized_convs',
+           'int8_handoffs']
 
 
 def lite_checks(manifest, images, timed_image, repeats=3, lite_env=None, progress=print):
@@ -61,31 +64,52 @@ def _arm(model_dir, env):
         kernels = lite.optimized_kernels(model_dir, 'arm', env=env)
     except (lite.LiteError, OSError) as e:
         return {'arm_error': error_line(e)}
-    convs = [precision for op, _, precision in kernels if op in CONV_OPS]
+    convs = [k['precision'] for k in kernels if k['op'] in CONV_OPS]
     return {'arm_nb_mb': os.path.getsize(nb) / 2.0 ** 20,
             'arm_missing_ops': sorted(o for o, kernels in ops.items()
                                       if not kernels and not lite.is_quant_op(o)),
             'arm_convs': len(convs), 'arm_int8_convs': convs.count('int8'),
-            'model_int8_convs': len(quantized_convs(model_dir))}
+            'model_int8_convs': len(quantized_convs(model_dir)),
+            'arm_int8_handoffs': int8_handoffs(kernels)}
+
+
+def int8_handoffs(kernels):
+    """Where an int8 op of opt's program (:func:`ppdet.deploy.lite.optimized_kernels`) reads
+    a tensor another int8 op wrote in int8 (an ``int8_out`` kernel): -> {'count',
+    'mismatched'}, mismatched when the writer's output scale is not the reader's input scale
+    (the reader would take the integers for other values)."""
+    writer, count, mismatched = {}, 0, 0
+    for k in kernels:
+        if k['input_scale'] is not None and k['inputs']:
+            w = writer.get(k['inputs'][0])
+            if w is not None and w['alias'] == 'int8_out':
+                count += 1
+                if w['output_scale'] is None or not np.isclose(
+                        w['output_scale'], k['input_scale'], rtol=1e-6, atol=0.0):
+                    mismatched += 1
+        for name in k['outputs']:     # after the reads: opt reuses names
+            writer[name] = k
+    return {'count': count, 'mismatched': mismatched}
 
 
 def quantized_convs(model_dir):
-    """The convolutions of an exported program meant to run in int8: a quantize / dequantize
-    op writes one of their inputs or reads their output (PTQ's and QAT's formats alike)."""
+    """The convolutions of an exported program meant to run in int8: a dequantize op writes
+    their weights (QAT's and the ONNX-style PTQ's format), or a fake quantize op their input
+    (PaddleSlim's other PTQ format, whose weights are stored as integers).  Not merely a
+    quantized input: QAT writes a quantize / dequantize pair after every quantized layer, so
+    a float conv reading such a layer's output reads it through a dequantize too."""
     from ppdet.deploy.infer_cfg import model_files
     from ppdet.deploy.lite import is_quant_op
-    from ppdet.utils.static_graph import op_consumers, op_producers, read_program
+    from ppdet.utils.static_graph import op_producers, read_program
     block = read_program(model_files(model_dir)[0]).global_block()
-    producers, consumers = op_producers(block), op_consumers(block)
-    out = []
-    for op in block.ops:
-        if op.type not in CONV_OPS:
-            continue
-        near = [producers.get(v) for v in op.input_arg_names] + [
-            c for v in op.output_arg_names for c in consumers.get(v, [])]
-        if any(o is not None and is_quant_op(o.type) for o in near):
-            out.append(op.output_arg_names[0])
-    return out
+    producers = op_producers(block)
+
+    def written_by(names, test):
+        return any(n in producers and test(producers[n].type) for n in names)
+
+    return [op.output_arg_names[0] for op in block.ops if op.type in CONV_OPS and (
+        written_by(op.input('Filter'), is_quant_op) or
+        written_by(op.input('Input'), lambda t: t.startswith('fake_quantize')))]
 
 
 def _x86(model_dir, images, timed_image, repeats, env):
@@ -118,17 +142,26 @@ def _x86(model_dir, images, timed_image, repeats, env):
 
 
 def row_differences(expected, got):
-    """Row by row, for images where both give the same number of [class, score, box] rows
-    (in NMS's order): ``max_score_diff``, ``max_box_diff`` (pixels), ``same_classes`` and
+    """Row by row, for images where both give the same number of [class, score, box] rows:
+    each expected row against the row of its class nearest to it (rows tied in score may
+    come in another order) -> ``max_score_diff``, ``max_box_diff`` (pixels) over those
+    pairs, ``same_classes`` (every expected row found a row of its class) and
     ``images_compared``.  Beside the IoU matching because a random-weight model's boxes can
     be degenerate (zero height after clipping: IoU 0 with an identical box)."""
     pairs = [(e, g) for e, g in zip(expected, got) if len(e) == len(g) and len(e)]
     out = {'images_compared': len(pairs), 'max_score_diff': None, 'max_box_diff': None,
            'same_classes': None}
-    if pairs:
-        out['max_score_diff'] = float(max(np.abs(e[:, 1] - g[:, 1]).max() for e, g in pairs))
-        out['max_box_diff'] = float(max(np.abs(e[:, 2:] - g[:, 2:]).max() for e, g in pairs))
-        out['same_classes'] = all(bool((e[:, 0] == g[:, 0]).all()) for e, g in pairs)
+    if not pairs:
+        return out
+    score, box, same = 0.0, 0.0, True
+    for e, g in pairs:
+        dist = np.abs(e[:, None, 1:] - g[None, :, 1:]).max(-1)
+        dist[e[:, None, 0] != g[None, :, 0]] = np.inf
+        nearest = dist.argmin(1)
+        same &= bool(np.isfinite(dist[np.arange(len(e)), nearest]).all())
+        score = max(score, float(np.abs(e[:, 1] - g[nearest, 1]).max()))
+        box = max(box, float(np.abs(e[:, 2:] - g[nearest, 2:]).max()))
+    out.update(max_score_diff=score, max_box_diff=box, same_classes=same)
     return out
 
 
@@ -141,11 +174,19 @@ def _row_label(cell):
     return label
 
 
+def _handoffs_text(cell):
+    h = cell.get('arm_int8_handoffs') or {}
+    if not h.get('count'):
+        return ''
+    return '; %d int8 hand-offs, %s' % (h['count'], '%d with mismatched scales' % h['mismatched']
+                                         if h['mismatched'] else 'scales equal')
+
+
 def _rows_text(cell):
     if not cell.get('images_compared'):
         return 'row counts differ'
     return '%.1e / %.1e px%s' % (cell['max_score_diff'], cell['max_box_diff'],
-                                 '' if cell['same_classes'] else ', classes differ')
+                                 '' if cell['same_classes'] else ', a class missing')
 
 
 def format_lite_checks(checks):
@@ -157,10 +198,13 @@ def format_lite_checks(checks):
     lines = ['', '## Paddle-Lite: the ARM conversion and the x86 .nb against Paddle Inference', '',
              'ARM: `paddle_lite_opt --valid_targets arm` (the .nb a phone loads; not run: no ARM '
              'board here), with the convs opt gave an int8 kernel beside the convs the int8 '
-             'model quantizes.  x86: the fp32 .nb\'s detections on the six check photos matched to '
-             'Paddle Inference fp32\'s (by class and IoU, and row by row where the counts '
-             'agree: a random-weight model\'s boxes can be degenerate, zero height after '
-             'clipping, and match nothing by IoU), and its x86 time (median of a few runs, one thread, '
+             'model quantizes, and whether each int8 hand-off between two ops (an int8_out '
+             'kernel read by an int8 one) has the writer\'s output scale equal to the reader\'s '
+             'input scale.  x86: the fp32 .nb\'s detections on the six check photos matched to '
+             'Paddle Inference fp32\'s (by class and IoU; and row by row where the counts '
+             'agree, each row against the nearest of its class: a random-weight model\'s '
+             'boxes can be degenerate, zero height after clipping, and match nothing by IoU), '
+             'and its x86 time (median of a few runs, one thread, '
              'not interleaved: a correctness check, not a phone number).  int8 rows: no x86 '
              'run. %s.' % X86_INT8_WRONG]
     for (config, size), cells in groups.items():
@@ -171,7 +215,8 @@ def format_lite_checks(checks):
         for c in cells:
             arm = ('failed: %s' % c['arm_error'], '-', '-') if 'arm_error' in c else (
                 '%.1f' % c['arm_nb_mb'], ', '.join(c['arm_missing_ops']) or 'none',
-                '%d of %d (%d)' % (c['arm_int8_convs'], c['arm_convs'], c['model_int8_convs']))
+                '%d of %d (%d)%s' % (c['arm_int8_convs'], c['arm_convs'], c['model_int8_convs'],
+                                     _handoffs_text(c)))
             if c['int8']:
                 x86 = ('- (int8)', '-', '-')
             elif 'x86_error' in c:

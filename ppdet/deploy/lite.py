@@ -227,9 +227,12 @@ PRECISIONS = {'0': 'unknown', '1': 'float', '2': 'int8', '3': 'int32', '4': 'any
 
 
 def optimized_kernels(model_dir, valid_targets='arm', env=None, timeout=600):
-    """The program opt writes for ``valid_targets`` with the kernel it picked for each op:
-    -> [(op type, kernel alias, precision)] in order, e.g. ``('conv2d', 'int8_out', 'int8')``
-    (an int8 conv whose output feeds another int8 op) or ``('conv2d', 'def', 'float')``.
+    """The program opt writes for ``valid_targets``, each op with the kernel opt picked: ->
+    [{'op', 'alias', 'precision', 'inputs', 'outputs', 'input_scale', 'output_scale'}] in
+    order, e.g. alias ``'int8_out'`` and precision ``'int8'`` for an int8 conv whose output
+    feeds another int8 op, ``'def'`` / ``'float'`` for a float conv.  ``inputs`` /
+    ``outputs``: the data tensors' names (opt reuses names: a later op may write one again);
+    the scales: an int8 op's ``Input0_scale`` / ``Output0_scale`` (first value) or None.
     Read from opt's protobuf output, what the ``.nb`` holds."""
     from paddle.base.proto import framework_pb2
     _check_target(valid_targets)
@@ -248,14 +251,24 @@ def optimized_kernels(model_dir, valid_targets='arm', env=None, timeout=600):
         program = framework_pb2.ProgramDesc()
         with open(path, 'rb') as f:
             program.ParseFromString(f.read())
-    out = []
-    for op in program.blocks[0].ops:
-        # '<op type>/<alias>/<target>/<precision>/<layout>'
-        kernel = next((a.s for a in op.attrs if a.name == '__@kernel_type_attr@__'), '')
-        parts = kernel.split('/')
-        out.append((op.type, parts[1] if len(parts) > 1 else '',
-                    PRECISIONS.get(parts[3], parts[3]) if len(parts) > 3 else ''))
-    return out
+    return [_kernel_record(op) for op in program.blocks[0].ops]
+
+
+def _kernel_record(op):
+    attrs = {a.name: a for a in op.attrs}
+
+    def first_float(name):
+        return float(attrs[name].floats[0]) if name in attrs and attrs[name].floats else None
+
+    kernel = attrs['__@kernel_type_attr@__'].s if '__@kernel_type_attr@__' in attrs else ''
+    parts = kernel.split('/')          # '<op type>/<alias>/<target>/<precision>/<layout>'
+    data = ('Input', 'X', 'Out', 'Output', 'Y')
+    return {'op': op.type, 'alias': parts[1] if len(parts) > 1 else '',
+            'precision': PRECISIONS.get(parts[3], parts[3]) if len(parts) > 3 else '',
+            'inputs': [a for v in op.inputs if v.parameter in data for a in v.arguments],
+            'outputs': [a for v in op.outputs if v.parameter in data for a in v.arguments],
+            'input_scale': first_float('Input0_scale'),
+            'output_scale': first_float('Output0_scale')}
 
 
 def parse_model_ops(text):

@@ -229,3 +229,16 @@ def test_qat_adds_need_the_config_and_moving_average_observers(tmp_path):
         step.quantize(create(cfg['architecture'], cfg))
     with pytest.raises(ValueError, match='moving_average_abs_max'):
         QATStep({'quantize_residual_adds': True, 'activation_quantize_type': 'abs_max'})
+
+
+def test_quantized_convs_are_the_convs_with_int8_weights(lite, qat_lite):
+    """What the full-size Paddle-Lite check compares the ARM .nb's int8 kernels with
+    (ppdet.benchmark.full_size_lite.quantized_convs): the same convs in PTQ, PTQ with the
+    adds, and QAT with the adds, though QAT's output pairs put a dequantize in front of the
+    float head convs too (counting quantized inputs, it said 46 for this export's 44)."""
+    from ppdet.benchmark.full_size_lite import quantized_convs
+    fp32, ptq, ptq_adds = lite
+    convs = quantized_convs(ptq)
+    assert quantized_convs(fp32) == [] and len(convs) > 0
+    assert quantized_convs(ptq_adds) == convs
+    assert len(quantized_convs(qat_lite[2])) == len(convs)
