@@ -815,7 +815,9 @@ def _nms_group(manifest, names, threads, rounds):
 def _pauses(pause_s):
     """The settings' sleep(s) before each timed run, as a phrase of the table's header."""
     if isinstance(pause_s, dict):
-        parts = ['%g s at %s thread%s' % (v, t, '' if t == '1' else 's')
+        if pause_s and not any(pause_s.values()):
+            return ', no sleep between runs'
+        parts = ['%s at %s thread%s' % ('%g s' % v if v else 'none', t, '' if t == '1' else 's')
                  for t, v in sorted(pause_s.items())]
         return ', a sleep before each run of %s' % ', '.join(parts) if parts else ''
     return ', a %g s sleep before each run' % pause_s if pause_s else ''

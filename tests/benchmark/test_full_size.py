@@ -353,3 +353,13 @@ def test_nms_alone_is_timed_as_the_exported_graph_runs_it(tmp_path):
     np.savez(npz, boxes=boxes, scores=scores)
     ms, pairs = time_nms(npz, settings, rounds=3)
     assert ms > 0 and pairs == int((scores > 0.05).sum())
+
+
+def test_the_header_says_the_sleep_before_each_run():
+    from ppdet.benchmark.full_size import _pauses
+    assert _pauses({'1': 0.05, '2': 0.3}) == \
+        ', a sleep before each run of 0.05 s at 1 thread, 0.3 s at 2 threads'
+    assert _pauses({'1': 0.0}) == ', no sleep between runs'      # --pause_s 0: back to back
+    assert _pauses({'1': 0.0, '2': 0.3}) == \
+        ', a sleep before each run of none at 1 thread, 0.3 s at 2 threads'
+    assert _pauses(0.05) == ', a 0.05 s sleep before each run' and _pauses(0) == ''
