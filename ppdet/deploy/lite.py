@@ -7,6 +7,7 @@ PyPI's ``paddlelite`` wheels stop at Python 3.10, so ``deploy/lite/setup_lite_en
 :mod:`ppdet.deploy.lite_runner` (:class:`LiteWorker`).  Files travel through a
 scratch directory under the chroot's ``/tmp``: no bind mounts to clean up.
 """
+import contextlib
 import fcntl
 import json
 import os
@@ -150,29 +151,39 @@ def _check_target(target):
         raise ValueError('unknown valid_targets %r; choose one of %s' % (target, ', '.join(TARGETS)))
 
 
+@contextlib.contextmanager
+def _opt_output(model_dir, valid_targets, out_type, env, timeout):
+    """Run ``paddle_lite_opt`` on ``model_dir`` in the chroot, writing ``out_type``
+    (``naive_buffer``: the .nb; ``protobuf``: a program directory); yields the written path
+    on the host, valid inside the block; a clear :class:`LiteError` when opt fails."""
+    _check_target(valid_targets)
+    env = require_lite_env(env)
+    with _Scratch(env) as scratch:
+        _stage_model(model_dir, scratch)
+        argv = _opt_args(scratch, valid_targets) + [
+            '--optimize_out_type=%s' % out_type, '--optimize_out=%s/out' % scratch.inner]
+        proc = subprocess.run(_chroot(env, argv), stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, timeout=timeout)
+        produced = os.path.join(scratch.host, 'out.nb' if out_type == 'naive_buffer' else 'out')
+        if proc.returncode != 0 or not os.path.exists(produced):
+            why = 'crashed (signal %d)' % -proc.returncode if proc.returncode < 0 else \
+                'failed (exit %d)' % proc.returncode
+            raise LiteError('paddle_lite_opt --valid_targets=%s %s on %s; check its op list with '
+                            'model_ops() / deploy/lite/convert.py --print_ops. Output:\n%s'
+                            % (valid_targets, why, model_dir, proc.stdout[-2000:]))
+        yield produced
+
+
 def optimize(model_dir, valid_targets='x86', optimize_out=None, env=None, timeout=600):
     """``paddle_lite_opt`` in the chroot; -> the written ``.nb`` path.
 
     ``optimize_out`` is opt's flag (the path without ``.nb``; a trailing ``.nb`` is accepted);
     default ``<model_dir>/model_<target>``.
     """
-    _check_target(valid_targets)
-    env = require_lite_env(env)
     out = optimize_out or os.path.join(model_dir, 'model_%s' % valid_targets)
     if out.endswith('.nb'):
         out = out[:-3]
-    with _Scratch(env) as scratch:
-        _stage_model(model_dir, scratch)
-        argv = _opt_args(scratch, valid_targets) + ['--optimize_out=%s/out' % scratch.inner]
-        proc = subprocess.run(_chroot(env, argv), stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True, timeout=timeout)
-        produced = os.path.join(scratch.host, 'out.nb')
-        if proc.returncode != 0 or not os.path.isfile(produced):
-            why = 'crashed (signal %d)' % -proc.returncode if proc.returncode < 0 else \
-                'failed (exit %d)' % proc.returncode
-            raise LiteError('paddle_lite_opt --valid_targets=%s %s on %s; check its op list with '
-                            'model_ops() / deploy/lite/convert.py --print_ops. Output:\n%s'
-                            % (valid_targets, why, model_dir, proc.stdout[-2000:]))
+    with _opt_output(model_dir, valid_targets, 'naive_buffer', env, timeout) as produced:
         os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
         shutil.copy(produced, out + '.nb.tmp')
         os.replace(out + '.nb.tmp', out + '.nb')
@@ -235,21 +246,9 @@ def optimized_kernels(model_dir, valid_targets='arm', env=None, timeout=600):
     the scales: an int8 op's ``Input0_scale`` / ``Output0_scale`` (first value) or None.
     Read from opt's protobuf output, what the ``.nb`` holds."""
     from paddle.base.proto import framework_pb2
-    _check_target(valid_targets)
-    env = require_lite_env(env)
-    with _Scratch(env) as scratch:
-        _stage_model(model_dir, scratch)
-        argv = _opt_args(scratch, valid_targets) + [
-            '--optimize_out_type=protobuf', '--optimize_out=%s/optimized' % scratch.inner]
-        proc = subprocess.run(_chroot(env, argv), stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True, timeout=timeout)
-        path = os.path.join(scratch.host, 'optimized', 'model')
-        if proc.returncode != 0 or not os.path.isfile(path):
-            raise LiteError('paddle_lite_opt --valid_targets=%s --optimize_out_type=protobuf '
-                            'failed on %s:\n%s' % (valid_targets, model_dir,
-                                                   proc.stdout[-2000:]))
-        program = framework_pb2.ProgramDesc()
-        with open(path, 'rb') as f:
+    program = framework_pb2.ProgramDesc()
+    with _opt_output(model_dir, valid_targets, 'protobuf', env, timeout) as produced:
+        with open(os.path.join(produced, 'model'), 'rb') as f:
             program.ParseFromString(f.read())
     return [_kernel_record(op) for op in program.blocks[0].ops]
 
