@@ -12,7 +12,6 @@ is repeated, so the split's means add up to the end-to-end mean).
 """
 import argparse
 import os
-import sys
 
 from ppdet.utils.cli import str2bool
 from ppdet.utils.image_files import collect_images
@@ -221,10 +220,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    from ppdet.deploy.lite import LiteEnvMissing, LiteError
     from ppdet.utils.cli import run_main
-    try:
-        run_main(main)
-    except (LiteEnvMissing, LiteError) as e:
-        sys.stderr.write('error: %s\n' % e)
-        sys.exit(2)
+    run_main(main)

@@ -42,11 +42,15 @@ def parse_and_load(parser, argv=None):
 
 
 def run_main(fn):
-    """Run a script's main, turning library ValueErrors and a runtime this machine lacks
-    (:class:`~ppdet.deploy.predictors.BackendUnavailable`) into one-line errors (exit 2)."""
+    """Run a script's main, turning library ValueErrors, a runtime this machine lacks
+    (:class:`~ppdet.deploy.predictors.BackendUnavailable`, the Paddle-Lite environment) and
+    Paddle-Lite's refusals (:class:`~ppdet.deploy.lite.LiteError`) into one-line errors
+    (exit 2)."""
+    from ppdet.deploy.lite import LiteEnvMissing, LiteError
     from ppdet.deploy.predictors import BackendUnavailable
     try:
         return fn()
-    except (ConfigError, FileNotFoundError, ValueError, BackendUnavailable) as e:
+    except (ConfigError, FileNotFoundError, ValueError, BackendUnavailable, LiteEnvMissing,
+            LiteError) as e:
         sys.stderr.write('error: %s\n' % e)
         sys.exit(2)

@@ -46,3 +46,21 @@ def test_prune_ratio_out_of_range(tiny_config):
     err = _fail('slim/prune/prune.py', '-c', tiny_config, '--pruned_params',
                 'yolo_block.0.0.0.conv.weights', '--pruned_ratios', '1.0')
     assert 'yolo_block.0.0.0.conv.weights' in err and '1' in err
+
+
+def test_lite_check_without_the_lite_environment_says_make_lite_env(tmp_path):
+    """A Paddle-Lite error is one line too (run_main), here the missing chroot."""
+    import json
+    work = tmp_path / 'work'
+    work.mkdir()
+    row = {'config': 'yolov3_mobilenet_v1', 'input_size': 320, 'strategy': 'baseline',
+           'dir': str(work / 'row'), 'int8': False, 'fuse_preprocess': True}
+    (work / 'manifest.json').write_text(json.dumps({'rows': {'row': row}}))
+    proc = subprocess.run(
+        [sys.executable, 'benchmarks/full_size_latency.py', '--quick', '--stage', 'lite',
+         '--work_dir', str(work), '--out_dir', str(tmp_path / 'out')], cwd=ROOT,
+        capture_output=True, text=True, timeout=120,
+        env=dict(os.environ, LITE_ENV=str(tmp_path / 'no-lite-env')))
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.startswith('error: the Paddle-Lite environment is not built at')
+    assert 'make lite-env' in proc.stderr and 'Traceback' not in proc.stderr
