@@ -59,15 +59,14 @@ def _arm(model_dir, env):
     from ppdet.benchmark.runtimes import error_line
     from ppdet.deploy import lite
     try:
-        ops = lite.model_ops(model_dir, 'arm', env=env)['ops']
+        missing = lite.model_ops(model_dir, 'arm', env=env)['missing']
         nb = lite.cached_nb(model_dir, 'arm', env=env)
         kernels = lite.optimized_kernels(model_dir, 'arm', env=env)
     except (lite.LiteError, OSError) as e:
         return {'arm_error': error_line(e)}
     convs = [k['precision'] for k in kernels if k['op'] in CONV_OPS]
     return {'arm_nb_mb': os.path.getsize(nb) / 2.0 ** 20,
-            'arm_missing_ops': sorted(o for o, kernels in ops.items()
-                                      if not kernels and not lite.is_quant_op(o)),
+            'arm_missing_ops': missing,
             'arm_convs': len(convs), 'arm_int8_convs': convs.count('int8'),
             'model_int8_convs': len(quantized_convs(model_dir)),
             'arm_int8_handoffs': int8_handoffs(kernels)}

@@ -217,9 +217,11 @@ def cached_nb(model_dir, target='x86', env=None):
 
 
 def model_ops(model_dir, valid_targets='arm', env=None, timeout=600):
-    """opt's ``--print_model_ops`` table: -> {'supported': bool, 'ops': {op: [kernel targets]}}.
+    """opt's ``--print_model_ops`` table: -> {'supported': bool, 'ops': {op: [kernel targets]},
+    'missing': [ops without a kernel for ``valid_targets`` that the program needs]}.
 
-    An op with an empty target list has no kernel for ``valid_targets``.
+    An op with an empty target list has no kernel; an int8 program's quantize / dequantize
+    ops have none and need none (:func:`is_quant_op`).
     """
     _check_target(valid_targets)
     env = require_lite_env(env)
@@ -284,9 +286,12 @@ def parse_model_ops(text):
             break  # end of the table
         # a 'Y' sits under the last character of its column's header
         ops[name] = [c[1:] for c, end in cols if len(line) >= end and line[end - 1] == 'Y']
+    # an int8 program's quantize / dequantize ops have no kernel: opt folds them into the
+    # int8 kernels' scales (counting them refused every int8 model, PTQ and QAT alike)
+    missing = sorted(op for op, targets in ops.items() if not targets and not is_quant_op(op))
     # opt exits 1 after printing the table even when every op is supported
-    supported = 'supports this model' in text and all(ops.values())
-    return {'supported': supported, 'ops': ops}
+    supported = 'supports this model' in text and not missing
+    return {'supported': supported, 'ops': ops, 'missing': missing}
 
 
 class LiteWorker(object):

@@ -4,6 +4,7 @@ Needs the chroot from `make lite-env`; the first run builds it (about 1-2 minute
 skips only where debootstrap cannot run at all (not root, no debootstrap, no network).
 """
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -29,7 +30,15 @@ def test_parse_model_ops_table():
     r = lite.parse_model_ops(text)
     assert r['ops'] == {'conv2d': ['ARM'], 'feed': ['Host'], 'relu': ['ARM', 'Host'],
                         'fancy_op': []}
-    assert not r['supported']                          # fancy_op has no kernel
+    assert not r['supported'] and r['missing'] == ['fancy_op']     # fancy_op has no kernel
+    # an int8 program's quantize / dequantize ops have no kernel and need none
+    int8 = text.replace('fancy_op', 'fake_quantize_range_abs_max').replace(
+        '                                       fake_quantize_range_abs_max              \n',
+        '                                       fake_quantize_range_abs_max              \n'
+        '                                       dequantize_linear              \n')
+    r = lite.parse_model_ops(int8)
+    assert r['ops']['fake_quantize_range_abs_max'] == [] and r['ops']['dequantize_linear'] == []
+    assert r['supported'] and r['missing'] == []
 
 
 @pytest.mark.slow
@@ -67,6 +76,20 @@ def test_arm_conversion_and_op_check(yolov3_model_dir, lite_env, tmp_path):
     # every op of the graph, the candidate bound before NMS (topk, gather) included
     assert 'all %d ops supported on arm' % len(report['ops']) in proc.stdout
     assert os.path.getsize(out + '.nb') > 100000
+
+
+@pytest.mark.slow
+def test_arm_conversion_of_an_int8_model(yolov3_model_dir, yolov3_int8_dir, lite_env, tmp_path):
+    """convert.py takes an int8 model for ARM (its quantize ops, which have no kernel, folded
+    into int8 kernels; it used to stop on them), and the .nb keeps int8 weights."""
+    out = str(tmp_path / 'int8_arm')
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, 'deploy', 'lite', 'convert.py'),
+                           '--model_dir', yolov3_int8_dir, '--valid_targets', 'arm',
+                           '--optimize_out', out], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert re.search(r'fake_quantize_range_abs_max +folded into the int8 kernels', proc.stdout)
+    fp32 = lite.optimize(yolov3_model_dir, 'arm', str(tmp_path / 'fp32_arm'))
+    assert os.path.getsize(out + '.nb') < 0.5 * os.path.getsize(fp32)
 
 
 @pytest.mark.slow
