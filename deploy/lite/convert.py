@@ -4,8 +4,9 @@
         --valid_targets arm --optimize_out output/lite/yolov3_arm     # -> yolov3_arm.nb
 
 The op list is checked first (opt --print_model_ops): an op without a kernel for the
-target is reported by name instead of a crash later on the device.  Needs the chroot
-from `make lite-env`.
+target is reported by name instead of a crash later on the device.  Beside the .nb goes a
+.json with the model's input pre-processing, which deploy/lite/arm_benchmark.py reads on the
+device.  Needs the chroot from `make lite-env`.
 """
 import argparse
 import os
@@ -33,6 +34,8 @@ def main(argv=None):
         return
     nb = lite.optimize(args.model_dir, args.valid_targets, args.optimize_out)
     print('wrote %s (%.1f KiB)' % (nb, os.path.getsize(nb) / 1024.0))
+    print('wrote %s (how arm_benchmark.py feeds it: copy it beside the .nb)'
+          % lite.write_device_preprocess(args.model_dir, nb))
 
 
 if __name__ == '__main__':

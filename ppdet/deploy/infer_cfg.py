@@ -10,6 +10,8 @@ MODEL_FILE = 'model.pdmodel'
 PARAMS_FILE = 'model.pdiparams'
 CFG_FILE = 'infer_cfg.yml'
 PARAM_NAMES = 'param_names.json'
+# what every exported detector is fed, in this order
+INPUT_NAMES = ('image', 'im_shape', 'scale_factor')
 
 __all__ = ['load_infer_cfg', 'model_files', 'output_names', 'write_param_names',
            'read_param_names', 'weights_by_layer', 'MODEL_FILE', 'PARAMS_FILE', 'PARAM_NAMES']

@@ -18,13 +18,15 @@ import tempfile
 
 import numpy as np
 
-from .infer_cfg import model_files
+from ppdet.utils.fileio import write_json
+
+from .infer_cfg import INPUT_NAMES, load_infer_cfg, model_files
 from .memory import peak_rss_mb
 
 __all__ = ['LiteEnvMissing', 'LiteError', 'default_lite_env', 'lite_env_ready',
            'require_lite_env', 'ensure_lite_env', 'optimize', 'cached_nb', 'model_ops',
            'LiteWorker', 'TARGETS', 'X86_INT8_WRONG', 'refuse_x86_int8', 'is_quant_op',
-           'optimized_kernels']
+           'optimized_kernels', 'device_preprocess', 'write_device_preprocess']
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SETUP_SCRIPT = os.path.join(ROOT, 'deploy', 'lite', 'setup_lite_env.sh')
@@ -205,6 +207,40 @@ def refuse_x86_int8(model_dir, infer_cfg, allow=False):
             'the phone: deploy/lite/convert.py --valid_targets arm (ARM int8 kernels; not run '
             'here). To run the x86 .nb anyway: allow_x86_int8=True (deploy/python/infer.py '
             '--lite_x86_int8).' % (model_dir, X86_INT8_WRONG))
+
+
+def device_preprocess(infer_cfg):
+    """What the on-device runner (deploy/lite/arm_benchmark.py: numpy and paddlelite only, no
+    ppdet) needs to feed a model's .nb as Paddle Inference is fed: its inputs, size and
+    resize interpolation, and either ``fused`` (the graph normalises: uint8 [N,H,W,3]) or
+    the mean / std to normalise with (float32 [N,3,H,W]).  Refuses a pre-processing that
+    runner does not do (a Resize keeping the ratio, other ops) with the reason."""
+    ops = {op['type']: op for op in infer_cfg.get('Preprocess') or []}
+    other = sorted(set(ops) - {'Resize', 'NormalizeImage', 'Permute'})
+    resize = ops.get('Resize') or {}
+    if other or not resize or resize.get('keep_ratio'):
+        raise ValueError('the on-device runner feeds a fixed-size Resize, then NormalizeImage '
+                         'and Permute; this model\'s Preprocess is %s' % [
+                             op['type'] + (' (keep_ratio)' if op.get('keep_ratio') else '')
+                             for op in infer_cfg.get('Preprocess') or []])
+    height, width = [int(v) for v in resize['target_size']]
+    out = {'inputs': list(INPUT_NAMES), 'height': height, 'width': width,
+           'interp': int(resize.get('interp', 1)),
+           'fused': bool(infer_cfg.get('fuse_preprocess'))}
+    if not out['fused']:
+        norm = ops.get('NormalizeImage') or {'mean': [0.0] * 3, 'std': [1.0] * 3,
+                                             'is_scale': False}
+        out.update(mean=[float(v) for v in norm['mean']], std=[float(v) for v in norm['std']],
+                   is_scale=bool(norm.get('is_scale', True)))
+    return out
+
+
+def write_device_preprocess(model_dir, nb_file):
+    """:func:`device_preprocess` of ``model_dir`` as JSON beside ``nb_file`` (``x.nb`` ->
+    ``x.json``), where arm_benchmark.py looks for it; -> its path."""
+    path = os.path.splitext(nb_file)[0] + '.json'
+    write_json(path, device_preprocess(load_infer_cfg(model_dir)))
+    return path
 
 
 def cached_nb(model_dir, target='x86', env=None):

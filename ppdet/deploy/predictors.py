@@ -18,7 +18,7 @@ import shutil
 
 import numpy as np
 
-from .infer_cfg import load_infer_cfg, model_files, output_names
+from .infer_cfg import INPUT_NAMES, load_infer_cfg, model_files, output_names
 from .memory import peak_rss_mb
 
 __all__ = ['RUN_MODES', 'BackendUnavailable', 'Predictor', 'create_predictor',
@@ -26,7 +26,6 @@ __all__ = ['RUN_MODES', 'BackendUnavailable', 'Predictor', 'create_predictor',
            'TensorRTPredictor', 'OnnxPredictor', 'LitePredictor']
 
 RUN_MODES = ('paddle', 'trt_fp32', 'trt_fp16', 'trt_int8', 'onnx', 'lite')
-INPUT_NAMES = ('image', 'im_shape', 'scale_factor')
 
 GPU_HOWTO = (
     'pip install paddlepaddle-gpu==2.6.2 (a CUDA 11.8/12.0 build from '

@@ -102,10 +102,10 @@ def export_tiny(out_dir, seed=0, group_norm=False):
     return out_dir
 
 
-def export_yolov3(out_dir, size=128):
+def export_yolov3(out_dir, size=128, fuse_preprocess=False):
     """A real (untrained) tiny YOLOv3-MobileNetV1 from configs/, through the real exporter.
 
-    ``size=None`` exports a dynamic input size.
+    ``size=None`` exports a dynamic input size; ``fuse_preprocess``: uint8 NHWC in.
     """
     import ppdet.modeling  # noqa: F401  (registers the components)
     from ppdet.core.workspace import create, load_config
@@ -120,7 +120,7 @@ def export_yolov3(out_dir, size=128):
     cfg['TestReader']['sample_transforms'][1]['Resize']['target_size'] = [size or 160] * 2
     paddle.seed(0)
     model = create(cfg['architecture'], cfg)
-    export_model(model, cfg, out_dir, LABELS)
+    export_model(model, cfg, out_dir, LABELS, fuse_preprocess=fuse_preprocess)
     return out_dir
 
 
