@@ -41,7 +41,7 @@ TARGETS = ('x86', 'arm')
 # cut after the first conv and converted for x86 gave an output 14.2 dB from the same program
 # run in float, where Paddle Inference's oneDNN int8 was exact (142 dB); the error was nil
 # for a photo squeezed to +-7 grey levels around the mean and grew with the contrast (48.6 dB
-# at +-14, 24.4 at +-29), some channels shrunk by up to a third: an input-dependent loss,
+# at +-14, 24.4 at +-29), per-channel gains 0.55-1.12 at full contrast: an input-dependent loss,
 # as sums of int8 products saturating in 16 bits would give.  Six photos through the whole
 # model: 0% of its detections matched Paddle's int8 ones (fp32 .nb: 100%).
 X86_INT8_WRONG = (
