@@ -20,6 +20,7 @@ Results: --out_dir/full_size_latency[_quick].{json,md}, with the CPU's flags and
 """
 import collections
 import os
+import time
 
 from ppdet.utils.cli import run_main
 
@@ -135,9 +136,10 @@ def main(argv=None):
         checks = lite_checks(manifest, images, photos['astronaut'])
         os.makedirs(args.out_dir, exist_ok=True)
         stem = os.path.join(args.out_dir, 'paddle_lite_check' + stem_tail)
-        write_json(stem + '.json', {'cpu': cpu_flags(), 'rows': checks})
-        md = '# Paddle-Lite check of the full-size rows\n\nCPU: %s\n%s%s' % (
-            cpu_description(), '\n' + args.note + '\n' if args.note else '',
+        date = time.strftime('%Y-%m-%d %H:%M %Z')
+        write_json(stem + '.json', {'cpu': cpu_flags(), 'date': date, 'rows': checks})
+        md = '# Paddle-Lite check of the full-size rows\n\nCPU: %s  \nDate: %s\n%s%s' % (
+            cpu_description(), date, '\n' + args.note + '\n' if args.note else '',
             format_lite_checks(checks))
         with open(stem + '.md', 'w') as f:
             f.write(md)
