@@ -22,17 +22,18 @@ def main(argv=None):
                    help="output path without '.nb' (default: MODEL_DIR/model_<target>)")
     p.add_argument('--print_ops', action='store_true', help='only print the op/kernel table')
     args = p.parse_args(argv)
-    report = lite.model_ops(args.model_dir, args.valid_targets)
-    for op, targets in sorted(report['ops'].items()):
-        print('  %-28s %s' % (op, ','.join(targets) or (
-            'folded into the int8 kernels' if lite.is_quant_op(op) else 'NOT SUPPORTED')))
-    if not report['supported']:
-        raise ValueError('Paddle-Lite has no %s kernel for: %s'
-                         % (args.valid_targets, ', '.join(report['missing']) or '(see table)'))
-    print('all %d ops supported on %s' % (len(report['ops']), args.valid_targets))
-    if args.print_ops:
-        return
-    nb = lite.optimize(args.model_dir, args.valid_targets, args.optimize_out)
+    with lite.Opt(args.model_dir) as opt:     # the model staged in the chroot once
+        report = opt.model_ops(args.valid_targets)
+        for op, targets in sorted(report['ops'].items()):
+            print('  %-28s %s' % (op, ','.join(targets) or (
+                'folded into the int8 kernels' if lite.is_quant_op(op) else 'NOT SUPPORTED')))
+        if not report['supported']:
+            raise ValueError('Paddle-Lite has no %s kernel for: %s'
+                             % (args.valid_targets, ', '.join(report['missing']) or '(see table)'))
+        print('all %d ops supported on %s' % (len(report['ops']), args.valid_targets))
+        if args.print_ops:
+            return
+        nb = opt.optimize(args.valid_targets, args.optimize_out)
     print('wrote %s (%.1f KiB)' % (nb, os.path.getsize(nb) / 1024.0))
     print('wrote %s (how arm_benchmark.py feeds it: copy it beside the .nb)'
           % lite.write_device_preprocess(args.model_dir, nb))

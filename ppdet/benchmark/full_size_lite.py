@@ -59,9 +59,10 @@ def _arm(model_dir, env):
     from ppdet.benchmark.runtimes import error_line
     from ppdet.deploy import lite
     try:
-        missing = lite.model_ops(model_dir, 'arm', env=env)['missing']
-        nb = lite.cached_nb(model_dir, 'arm', env=env)
-        kernels = lite.optimized_kernels(model_dir, 'arm', env=env)
+        with lite.Opt(model_dir, env) as opt:      # the params staged in the chroot once
+            missing = opt.model_ops('arm')['missing']
+            nb = lite.cached_nb(model_dir, 'arm', opt=opt)
+            kernels = opt.kernels('arm')
     except (lite.LiteError, OSError) as e:
         return {'arm_error': error_line(e)}
     convs = [k['precision'] for k in kernels if k['op'] in CONV_OPS]

@@ -7,7 +7,6 @@ PyPI's ``paddlelite`` wheels stop at Python 3.10, so ``deploy/lite/setup_lite_en
 :mod:`ppdet.deploy.lite_runner` (:class:`LiteWorker`).  Files travel through a
 scratch directory under the chroot's ``/tmp``: no bind mounts to clean up.
 """
-import contextlib
 import fcntl
 import json
 import os
@@ -26,7 +25,7 @@ from .memory import peak_rss_mb
 __all__ = ['LiteEnvMissing', 'LiteError', 'default_lite_env', 'lite_env_ready',
            'require_lite_env', 'ensure_lite_env', 'optimize', 'cached_nb', 'model_ops',
            'LiteWorker', 'TARGETS', 'X86_INT8_WRONG', 'refuse_x86_int8', 'is_quant_op',
-           'optimized_kernels', 'device_preprocess', 'write_device_preprocess']
+           'optimized_kernels', 'Opt', 'device_preprocess', 'write_device_preprocess']
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SETUP_SCRIPT = os.path.join(ROOT, 'deploy', 'lite', 'setup_lite_env.sh')
@@ -130,11 +129,6 @@ class _Scratch(object):
         self.close()
 
 
-def _opt_args(scratch, target):
-    return [LITE_OPT, '--model_file=%s/model.pdmodel' % scratch.inner,
-            '--param_file=%s/model.pdiparams' % scratch.inner, '--valid_targets=%s' % target]
-
-
 def _stage_model(model_dir, scratch):
     from .program_fixes import sums_as_adds
     for src in model_files(model_dir):
@@ -153,27 +147,87 @@ def _check_target(target):
         raise ValueError('unknown valid_targets %r; choose one of %s' % (target, ', '.join(TARGETS)))
 
 
-@contextlib.contextmanager
-def _opt_output(model_dir, valid_targets, out_type, env, timeout):
-    """Run ``paddle_lite_opt`` on ``model_dir`` in the chroot, writing ``out_type``
-    (``naive_buffer``: the .nb; ``protobuf``: a program directory); yields the written path
-    on the host, valid inside the block; a clear :class:`LiteError` when opt fails."""
-    _check_target(valid_targets)
-    env = require_lite_env(env)
-    with _Scratch(env) as scratch:
-        _stage_model(model_dir, scratch)
-        argv = _opt_args(scratch, valid_targets) + [
-            '--optimize_out_type=%s' % out_type, '--optimize_out=%s/out' % scratch.inner]
-        proc = subprocess.run(_chroot(env, argv), stdout=subprocess.PIPE,
+class Opt(object):
+    """``paddle_lite_opt`` in the chroot on one model, staged there once for every call.
+
+    Staging copies the parameters into the chroot (145 MB for the full-size RetinaNet), so
+    a caller asking several things of one model (its op table, its ``.nb``, its kernels)
+    opens one ``Opt``; the module functions :func:`model_ops`, :func:`optimize` and
+    :func:`optimized_kernels` open one per call.  A failed conversion is a :class:`LiteError`
+    whose message carries opt's output."""
+
+    def __init__(self, model_dir, env=None):
+        self.model_dir = model_dir
+        self.env = require_lite_env(env)
+        self._scratch = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        if self._scratch is not None:
+            self._scratch.close()
+            self._scratch = None
+
+    def _staged(self):
+        if self._scratch is None:
+            self._scratch = _Scratch(self.env)
+            _stage_model(self.model_dir, self._scratch)
+        return self._scratch
+
+    def _run(self, valid_targets, extra, timeout):
+        _check_target(valid_targets)
+        scratch = self._staged()
+        argv = [LITE_OPT, '--model_file=%s/model.pdmodel' % scratch.inner,
+                '--param_file=%s/model.pdiparams' % scratch.inner,
+                '--valid_targets=%s' % valid_targets] + extra
+        return subprocess.run(_chroot(self.env, argv), stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True, timeout=timeout)
-        produced = os.path.join(scratch.host, 'out.nb' if out_type == 'naive_buffer' else 'out')
+
+    def _write(self, valid_targets, out_type, timeout):
+        """opt's output of ``out_type`` (``naive_buffer``: the .nb; ``protobuf``: a program
+        directory) -> its path on the host, inside the scratch directory."""
+        name = 'out_%s_%s' % (valid_targets, out_type)
+        proc = self._run(valid_targets, ['--optimize_out_type=%s' % out_type,
+                                         '--optimize_out=%s/%s' % (self._staged().inner, name)],
+                         timeout)
+        produced = os.path.join(self._staged().host,
+                                name + '.nb' if out_type == 'naive_buffer' else name)
         if proc.returncode != 0 or not os.path.exists(produced):
             why = 'crashed (signal %d)' % -proc.returncode if proc.returncode < 0 else \
                 'failed (exit %d)' % proc.returncode
             raise LiteError('paddle_lite_opt --valid_targets=%s %s on %s; check its op list with '
                             'model_ops() / deploy/lite/convert.py --print_ops. Output:\n%s'
-                            % (valid_targets, why, model_dir, proc.stdout[-2000:]))
-        yield produced
+                            % (valid_targets, why, self.model_dir, proc.stdout[-2000:]))
+        return produced
+
+    def model_ops(self, valid_targets='arm', timeout=600):
+        """See :func:`model_ops`."""
+        return parse_model_ops(self._run(valid_targets, ['--print_model_ops=true'],
+                                         timeout).stdout)
+
+    def optimize(self, valid_targets='x86', optimize_out=None, timeout=600):
+        """See :func:`optimize`."""
+        out = optimize_out or os.path.join(self.model_dir, 'model_%s' % valid_targets)
+        if out.endswith('.nb'):
+            out = out[:-3]
+        produced = self._write(valid_targets, 'naive_buffer', timeout)
+        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+        shutil.copy(produced, out + '.nb.tmp')
+        os.replace(out + '.nb.tmp', out + '.nb')
+        return out + '.nb'
+
+    def kernels(self, valid_targets='arm', timeout=600):
+        """See :func:`optimized_kernels`."""
+        from paddle.base.proto import framework_pb2
+        program = framework_pb2.ProgramDesc()
+        with open(os.path.join(self._write(valid_targets, 'protobuf', timeout), 'model'),
+                  'rb') as f:
+            program.ParseFromString(f.read())
+        return [_kernel_record(op) for op in program.blocks[0].ops]
 
 
 def optimize(model_dir, valid_targets='x86', optimize_out=None, env=None, timeout=600):
@@ -182,14 +236,9 @@ def optimize(model_dir, valid_targets='x86', optimize_out=None, env=None, timeou
     ``optimize_out`` is opt's flag (the path without ``.nb``; a trailing ``.nb`` is accepted);
     default ``<model_dir>/model_<target>``.
     """
-    out = optimize_out or os.path.join(model_dir, 'model_%s' % valid_targets)
-    if out.endswith('.nb'):
-        out = out[:-3]
-    with _opt_output(model_dir, valid_targets, 'naive_buffer', env, timeout) as produced:
-        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-        shutil.copy(produced, out + '.nb.tmp')
-        os.replace(out + '.nb.tmp', out + '.nb')
-    return out + '.nb'
+    _check_target(valid_targets)
+    with Opt(model_dir, env) as opt:
+        return opt.optimize(valid_targets, optimize_out, timeout)
 
 
 def is_quant_op(op_type):
@@ -243,12 +292,15 @@ def write_device_preprocess(model_dir, nb_file):
     return path
 
 
-def cached_nb(model_dir, target='x86', env=None):
-    """``<model_dir>/model_<target>.nb``, converted again only when the model is newer."""
+def cached_nb(model_dir, target='x86', env=None, opt=None):
+    """``<model_dir>/model_<target>.nb``, converted again only when the model is newer
+    (with ``opt``, an open :class:`Opt` of ``model_dir``, when given)."""
     nb = os.path.join(model_dir, 'model_%s.nb' % target)
     srcs = model_files(model_dir)
     if os.path.isfile(nb) and all(os.path.getmtime(nb) >= os.path.getmtime(s) for s in srcs):
         return nb
+    if opt is not None:
+        return opt.optimize(target, nb)
     return optimize(model_dir, target, nb, env=env)
 
 
@@ -260,14 +312,8 @@ def model_ops(model_dir, valid_targets='arm', env=None, timeout=600):
     ops have none and need none (:func:`is_quant_op`).
     """
     _check_target(valid_targets)
-    env = require_lite_env(env)
-    with _Scratch(env) as scratch:
-        _stage_model(model_dir, scratch)
-        proc = subprocess.run(_chroot(env, _opt_args(scratch, valid_targets)
-                                      + ['--print_model_ops=true']),
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              timeout=timeout)
-    return parse_model_ops(proc.stdout)
+    with Opt(model_dir, env) as opt:
+        return opt.model_ops(valid_targets, timeout)
 
 
 # Paddle-Lite's PrecisionType numbers, as a picked kernel's attribute writes them
@@ -283,12 +329,9 @@ def optimized_kernels(model_dir, valid_targets='arm', env=None, timeout=600):
     ``outputs``: the data tensors' names (opt reuses names: a later op may write one again);
     the scales: an int8 op's ``Input0_scale`` / ``Output0_scale`` (first value) or None.
     Read from opt's protobuf output, what the ``.nb`` holds."""
-    from paddle.base.proto import framework_pb2
-    program = framework_pb2.ProgramDesc()
-    with _opt_output(model_dir, valid_targets, 'protobuf', env, timeout) as produced:
-        with open(os.path.join(produced, 'model'), 'rb') as f:
-            program.ParseFromString(f.read())
-    return [_kernel_record(op) for op in program.blocks[0].ops]
+    _check_target(valid_targets)
+    with Opt(model_dir, env) as opt:
+        return opt.kernels(valid_targets, timeout)
 
 
 def _kernel_record(op):

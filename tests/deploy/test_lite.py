@@ -93,6 +93,33 @@ def test_arm_conversion_of_an_int8_model(yolov3_model_dir, yolov3_int8_dir, lite
 
 
 @pytest.mark.slow
+def test_one_opt_stages_the_model_once(tiny_model_dir, lite_env, tmp_path):
+    """An Opt serves the op table, the .nb and the kernel list from one staged copy of the
+    model (cached_nb through it too) and removes that copy on close; its answers are the
+    module functions' own."""
+    with lite.Opt(tiny_model_dir) as opt:
+        ops = opt.model_ops('arm')
+        staged = opt._scratch.host
+        nb = opt.optimize('arm', str(tmp_path / 'tiny_arm.nb'))
+        kernels = opt.kernels('arm')
+        assert opt._scratch.host == staged and os.path.isdir(staged)
+        assert sorted(os.listdir(staged)).count('model.pdiparams') == 1
+    assert not os.path.exists(staged)
+    assert ops == lite.model_ops(tiny_model_dir, 'arm') and ops['supported']
+    assert nb == str(tmp_path / 'tiny_arm.nb') and os.path.getsize(nb) > 1000
+    assert kernels == lite.optimized_kernels(tiny_model_dir, 'arm')
+    assert 'conv2d' in [k['op'] for k in kernels]
+    model_dir = str(tmp_path / 'model')
+    shutil.copytree(tiny_model_dir, model_dir)
+    with lite.Opt(model_dir) as opt:
+        cached = lite.cached_nb(model_dir, 'arm', opt=opt)
+        assert opt._scratch is not None             # converted through the open Opt
+    with lite.Opt(model_dir) as opt:
+        assert lite.cached_nb(model_dir, 'arm', opt=opt) == cached
+        assert opt._scratch is None                 # up to date: nothing staged
+
+
+@pytest.mark.slow
 def test_opt_failure_is_reported(lite_env, tmp_path):
     from deploy_models import export_tiny
     model_dir = export_tiny(str(tmp_path))
