@@ -190,12 +190,10 @@ class Opt(object):
     def _write(self, valid_targets, out_type, timeout):
         """opt's output of ``out_type`` (``naive_buffer``: the .nb; ``protobuf``: a program
         directory) -> its path on the host, inside the scratch directory."""
-        name = 'out_%s_%s' % (valid_targets, out_type)
+        name, scratch = 'out_%s_%s' % (valid_targets, out_type), self._staged()
         proc = self._run(valid_targets, ['--optimize_out_type=%s' % out_type,
-                                         '--optimize_out=%s/%s' % (self._staged().inner, name)],
-                         timeout)
-        produced = os.path.join(self._staged().host,
-                                name + '.nb' if out_type == 'naive_buffer' else name)
+                                         '--optimize_out=%s/%s' % (scratch.inner, name)], timeout)
+        produced = os.path.join(scratch.host, name + '.nb' if out_type == 'naive_buffer' else name)
         if proc.returncode != 0 or not os.path.exists(produced):
             why = 'crashed (signal %d)' % -proc.returncode if proc.returncode < 0 else \
                 'failed (exit %d)' % proc.returncode
