@@ -23,7 +23,7 @@ Then CPU latency of every row (Paddle fp32, Paddle int8 for the int8 rows, onnxr
 where the export converts; a runtime that cannot run a row is recorded with its reason).
 """
 from ppdet.pipeline.main_job import Pipeline
-from ppdet.pipeline.results_table import rows_with_latency
+from ppdet.pipeline.results_table import format_distill_comparison, rows_with_latency
 from ppdet.utils.logger import setup_logger
 
 logger = setup_logger(__name__)
@@ -69,7 +69,7 @@ class DensePipeline(Pipeline):
                                 'config': self.config})
         student = self.path('prune_uniform_%s' % DENSE_PRUNE_TARGET, 'pruned_no_finetune')
         self.distill('uniform_%s_distill' % DENSE_PRUNE_TARGET, DENSE_DISTILL_LOSS,
-                     student=student)
+                     student=student, twin='uniform_%s' % DENSE_PRUNE_TARGET)
 
     def latency(self):
         self.latency_rows(self.latency_runtimes, repeats=self.latency_repeats)
@@ -131,4 +131,7 @@ def dense_results_table(results):
         lines += ['', 'Latency: %s, %d thread(s), batch 1, median of %d, rows timed '
                   'interleaved (%s).' % (s.get('cpu'), s.get('threads', 1), s.get('repeats', 0),
                                          s.get('date'))]
+    distill = format_distill_comparison(results)
+    if distill:
+        lines += ['', distill]
     return '\n'.join(lines)

@@ -36,7 +36,7 @@ Then CPU latency of every row (Paddle fp32 / int8, onnxruntime), and on real pho
 """
 
 from ppdet.pipeline.main_job import Pipeline
-from ppdet.pipeline.results_table import rows_with_latency
+from ppdet.pipeline.results_table import format_distill_comparison, rows_with_latency
 from ppdet.utils.logger import setup_logger
 
 logger = setup_logger(__name__)
@@ -116,7 +116,8 @@ class FacePipeline(Pipeline):
         self.record('teacher', {'weights': self.results['baseline_weights'],
                                 'config': self.config})
         student = self.path('prune_uniform_%s' % FACE_PRUNE_TARGET, 'pruned_no_finetune')
-        self.distill('uniform_%s_distill' % FACE_PRUNE_TARGET, 'l2', student=student)
+        self.distill('uniform_%s_distill' % FACE_PRUNE_TARGET, 'l2', student=student,
+                     twin='uniform_%s' % FACE_PRUNE_TARGET)
 
     def distill_lite(self):
         """The seed's BlazeFace -> BlazeFace-Lite pairing: the trained Lite fine-tuned with the
@@ -125,7 +126,7 @@ class FacePipeline(Pipeline):
         same schedule without the teacher."""
         self.distill('lite_distill', 'l2', student=self.results['lite']['weights'],
                      config=self.lite_config, teacher=self.results['student_alone']['weights'],
-                     weight=LITE_DISTILL_WEIGHT)
+                     weight=LITE_DISTILL_WEIGHT, twin='lite_alone')
 
     def train_lite(self):
         """BlazeFace-Lite trained from scratch on the baseline's schedule."""
@@ -244,4 +245,7 @@ def face_results_table(results):
                 lines.append('- %s: keeps %d of the %d detections of %s (finds %d; mean IoU '
                              '%.3f)' % (k.split('_vs_')[0], v['matched'], v['n_ref'],
                                         v['reference'], v['n'], v['mean_iou']))
+    distill = format_distill_comparison(results)
+    if distill:
+        lines += ['', distill]
     return '\n'.join(lines)

@@ -509,13 +509,14 @@ class Pipeline(object):
         weights = self.train(name, cfg, lambda t: t.load_weights(base))
         self.evaluate(name, weights, cfg, extra={'parent': source})
 
-    def distill(self, name, loss, student=None, config=None, teacher=None, weight=None):
+    def distill(self, name, loss, student=None, config=None, teacher=None, weight=None,
+                twin='student_alone'):
         """Fine-tune ``student`` (a checkpoint; default: the trained baseline; ``config``: its
         config, default the pipeline's) with the teacher (``teacher``: its weights, default
         ``results['teacher']``'s, built from ``teacher_config``), on the same fine-tuning
-        schedule as its undistilled twin (``student_alone`` for the baseline, the ``r578``
-        row for the pruned checkpoint).  ``weight``: the loss weight (default
-        ``distill_weights[loss]``)."""
+        schedule as its undistilled twin ``twin`` (a row: ``student_alone`` for the baseline,
+        ``r578`` for the pruned checkpoint; recorded for the results table's comparison).
+        ``weight``: the loss weight (default ``distill_weights[loss]``)."""
         from ppdet.slim.distill import DistillStep
         extra = ['use_fine_grained_loss=true'] if loss == 'fine_grained' else []
         cfg = self._finetune_cfg(extra, config=config)
@@ -529,7 +530,7 @@ class Pipeline(object):
                                      student_cfg=t.cfg))
         weights = self.train('distill_%s' % name, cfg, prepare)
         self.evaluate(name, weights, cfg, extra={'distill': loss, 'distill_weight': weight,
-                                                 'teacher': teacher})
+                                                 'teacher': teacher, 'twin': twin})
 
     def run_opening_stages(self, *extra):
         """The stages every family's job opens with: data, train, eval (+ export), infer,
@@ -579,7 +580,8 @@ class Pipeline(object):
         self.stage('distill:fine_grained', lambda: self.distill('fine_grained_distill',
                                                                'fine_grained'))
         self.stage('distill:r578', lambda: self.distill(
-            'r578_distill', 'l2', student=self.path('prune_r578', 'pruned_no_finetune')))
+            'r578_distill', 'l2', student=self.path('prune_r578', 'pruned_no_finetune'),
+            twin='r578'))
         return self.results
 
 

@@ -1,6 +1,13 @@
 """The main job's results as markdown tables: every exported row (seed-style, relative to the
 baseline), the int8 rows against their simulation and their fp32 reference (QAT against its
-fp32 twin), then the pruning plans compared at equal FLOPs."""
+fp32 twin), the distilled rows against their undistilled twin and their teacher, then the
+pruning plans compared at equal FLOPs."""
+
+# How far (in AP, 0-1) a teacher should lead the student's undistilled twin before distilling
+# from it can be expected to help (benchmarks/distill_quality.py's --min_margin): on the
+# built-in YOLOv3 teachers from 3.3 AP below to 3.6 above the twin gave -6.1 to +0.4 AP, one
+# 19.5 above it +0.8 to +2.1 (README, "Distillation").  A rule of thumb, not a measured cut.
+TEACHER_MIN_MARGIN = 0.02
 
 
 def _pct(new, old):
@@ -46,9 +53,55 @@ def format_results(results):
     int8 = format_int8_comparison(results)
     if int8:
         lines += ['', int8]
+    distill = format_distill_comparison(results)
+    if distill:
+        lines += ['', distill]
     comparison = format_pruning_comparison(results)
     if comparison:
         lines += ['', comparison]
+    return '\n'.join(lines)
+
+
+def _ap_of_weights(results, weights):
+    """The AP of the row whose checkpoint is ``weights`` (a teacher), or None."""
+    for key in results.get('rows', []):
+        row = results.get(key) or {}
+        if row.get('weights') == weights and 'AP' in row:
+            return key, row['AP']
+    return None, None
+
+
+def format_distill_comparison(results):
+    """Each distilled row against its undistilled twin (same student checkpoint and schedule,
+    no teacher) and its teacher's AP, with a warning where the teacher does not lead the twin
+    by :data:`TEACHER_MIN_MARGIN`: distilling from it is then expected to cost AP."""
+    rows = [(k, results[k]) for k in results.get('rows', [])
+            if 'distill' in (results.get(k) or {}) and 'AP' in results[k]]
+    if not rows:
+        return ''
+    lines = ['Distillation: each student against its twin (the same checkpoint fine-tuned on the '
+             'same schedule without a teacher)', '',
+             '| distilled row | loss (weight) | AP | twin | its AP | distilled - twin | teacher | '
+             'its AP | teacher - twin |', '|---|---|---|---|---|---|---|---|---|']
+    weak = []
+    for key, r in rows:
+        twin = r.get('twin')
+        twin_ap = (results.get(twin) or {}).get('AP')
+        teacher, teacher_ap = _ap_of_weights(results, r.get('teacher'))
+        lead = teacher_ap - twin_ap if teacher_ap is not None and twin_ap is not None else None
+        lines.append('| %s | %s (%g) | %.4f | %s | %s | %s | %s | %s | %s |' % (
+            key, r['distill'], r.get('distill_weight', float('nan')), r['AP'], twin or '-',
+            '%.4f' % twin_ap if twin_ap is not None else '-',
+            '%+.4f' % (r['AP'] - twin_ap) if twin_ap is not None else '-', teacher or '-',
+            '%.4f' % teacher_ap if teacher_ap is not None else '-',
+            '%+.4f' % lead if lead is not None else '-'))
+        if lead is not None and lead < TEACHER_MIN_MARGIN:
+            weak.append('%s (teacher %s leads its twin by %+.4f)' % (key, teacher, lead))
+    if weak:
+        lines += ['', 'Teacher not ahead of the twin by %.2f AP: %s. A student pulled toward a '
+                  'teacher no better than what it reaches alone loses AP; train the teacher '
+                  'longer (tools/pipeline.py --teacher_epochs, or benchmarks/distill_quality.py, '
+                  'which refuses such a teacher).' % (TEACHER_MIN_MARGIN, '; '.join(weak))]
     return '\n'.join(lines)
 
 

@@ -79,6 +79,7 @@ def test_dense_pipeline_runs_every_stage(tmp_path):
     distilled = res['uniform_%s_distill' % target]
     assert distilled['GFLOPs'] == res['uniform_%s' % target]['GFLOPs']
     assert distilled['distill'] == 'fine_grained'
+    assert distilled['twin'] == 'uniform_%s' % target
     assert distilled['distill_weight'] == DENSE_DISTILL_WEIGHT
     assert res['teacher']['weights'] == res['baseline_weights']
     # latency: every row on Paddle fp32 (int8 rows on Paddle int8); onnxruntime either timed
@@ -93,6 +94,10 @@ def test_dense_pipeline_runs_every_stage(tmp_path):
             why = dict(lat['unavailable'].get(name) or {}, **(lat['failed'].get(name) or {}))
             assert (ms.get('onnx_fp32') or 0) > 0 or 'onnx_fp32' in why, name
     table = dense_results_table(res)
-    assert len([line for line in table.splitlines() if line.startswith('| ')]) == len(rows) + 1
+    rows_table = table.split('\n\n')[0]          # then the distillation comparison
+    assert len([line for line in rows_table.splitlines() if line.startswith('| ')]) == \
+        len(rows) + 1
     assert '| uniform_%s_distill |' % target in table
+    assert '| uniform_%s_distill | fine_grained (%g) | %.4f | uniform_%s |' % (
+        target, DENSE_DISTILL_WEIGHT, distilled['AP'], target) in table   # beside its twin
     assert '| baseline | trained here | %.4f |' % res['baseline']['GFLOPs'] in table

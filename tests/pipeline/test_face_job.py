@@ -98,6 +98,8 @@ def test_face_pipeline_runs_every_stage(tmp_path):
     assert res['lite']['GFLOPs'] > res['baseline']['GFLOPs']   # Lite is wider than NAS
     # BlazeFace -> Lite: the Lite student, the unpruned BlazeFace twin as teacher, and its twin
     assert res['lite_distill']['teacher'] == res['student_alone']['weights']
+    assert res['lite_distill']['twin'] == 'lite_alone'
+    assert res['uniform_%s_distill' % half]['twin'] == 'uniform_%s' % half
     assert res['lite_distill']['GFLOPs'] == res['lite_alone']['GFLOPs'] == res['lite']['GFLOPs']
     assert res['lite_aware']['twin'] == 'lite_finetuned'
     # latency of every row on Paddle fp32 (int8 rows on Paddle int8)
@@ -114,3 +116,4 @@ def test_face_pipeline_runs_every_stage(tmp_path):
     assert photos['mediapipe_aware_vs_mediapipe_finetuned']['reference'] == 'mediapipe_finetuned'
     table = face_results_table(res)
     assert '| mediapipe_post_abs_max |' in table and 'kept' in table
+    assert '| lite_distill | l2 (' in table and ' | lite_alone | ' in table

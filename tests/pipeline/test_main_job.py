@@ -81,11 +81,16 @@ def test_pipeline_runs_every_stage_and_resumes(tiny_config, tmp_path):
     assert res['l2_distill']['distill_weight'] == DISTILL_WEIGHTS['l2'] == 2.0
     assert res['fine_grained_distill']['distill_weight'] == DISTILL_WEIGHTS['fine_grained']
     assert res['r578_distill']['GFLOPs'] == res['r578']['GFLOPs'] == res['r578_aware']['GFLOPs']
+    # each distilled row names its undistilled twin, and the table sets them side by side
+    assert res['l2_distill']['twin'] == res['fine_grained_distill']['twin'] == 'student_alone'
+    assert res['r578_distill']['twin'] == 'r578'
     assert os.path.isfile(res['sensitivity']['plot']) and os.path.isfile(res['infer_image'])
     table = format_results(res)
     assert '| r578_aware |' in table and '(-' in table
     assert '| aware | %.4f | %.4f |' % (res['aware']['AP_simulated'], res['aware']['AP']) in table
     assert '| finetuned | %.4f |' % res['finetuned']['AP'] in table
+    assert '| r578_distill | l2 (2) | %.4f | r578 | %.4f |' % (
+        res['r578_distill']['AP'], res['r578']['AP']) in table
     # the job's output ends with the plans compared at equal FLOPs, over both seeds
     last = table.rstrip().splitlines()[-6:]
     assert all(line.startswith('| -') and ', n=2) | 0,3 | ' in line for line in last), last
