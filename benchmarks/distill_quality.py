@@ -191,7 +191,8 @@ def main():
     parser.add_argument('--students', default='baseline,r578')
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1])
     parser.add_argument('--finetune_epochs', type=int, default=3)
-    parser.add_argument('--min_margin', type=float, default=2.0,
+    from ppdet.pipeline.results_table import TEACHER_MIN_MARGIN
+    parser.add_argument('--min_margin', type=float, default=100 * TEACHER_MIN_MARGIN,
                         help="AP x 100 the teacher must beat the baseline twin's mean by")
     parser.add_argument('--only', default=None, choices=['teacher', 'twins'],
                         help='teacher: train and score the teacher only; twins: only the '

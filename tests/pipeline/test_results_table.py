@@ -35,8 +35,9 @@ def test_each_distilled_row_beside_its_twin_and_teacher():
     assert '| old_distill | fine_grained (100) | 0.4000 | - | - | - | - | - | - |' in lines
     # the teacher 0.7 AP above the baseline's twin is named; the r578 student's is not
     warning = lines[-1]
-    assert warning.startswith('Teacher not ahead of the twin by %.2f AP' % TEACHER_MIN_MARGIN)
-    assert 'l2_distill (teacher teacher leads its twin by +0.0070)' in warning
+    assert warning.startswith('Teacher not ahead of the twin by %.2f (%g AP points)' % (
+        TEACHER_MIN_MARGIN, 100 * TEACHER_MIN_MARGIN))
+    assert 'l2_distill: its teacher (teacher) +0.0070 over its twin (student_alone)' in warning
     assert 'r578_distill' not in warning and '--teacher_epochs' in warning
 
 
