@@ -63,7 +63,8 @@ def format_results(results):
 
 
 def _ap_of_weights(results, weights):
-    """The AP of the row whose checkpoint is ``weights`` (a teacher), or None."""
+    """-> (the first row whose checkpoint is ``weights``, e.g. a teacher, its AP), or
+    (None, None)."""
     for key in results.get('rows', []):
         row = results.get(key) or {}
         if row.get('weights') == weights and 'AP' in row:
