@@ -100,8 +100,10 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    from ppdet.benchmark.full_size import (FULL_GRID, QUICK_GRID, build_rows, format_table,
-                                           time_rows)
+    from ppdet.benchmark.full_size import (FULL_GRID, QUICK_GRID, build_rows, check_runtimes,
+                                           format_table, time_rows)
+    if args.stage in ('all', 'time'):
+        check_runtimes(args.runtimes.split(','))      # before minutes of building
     from ppdet.benchmark.cpu import cpu_description, cpu_flags
     from ppdet.data.sample_photos import face_photos, no_face_photos
     from ppdet.utils.fileio import write_json

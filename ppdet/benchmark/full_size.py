@@ -37,7 +37,8 @@ logger = setup_logger(__name__)
 __all__ = ['FULL_SIZE_CONFIGS', 'FULL_GRID', 'QUICK_GRID', 'FAMILY_GRID', 'STRATEGIES',
            'default_strategies', 'strategy_plan', 'load_full_size',
            'init_head_like_trained', 'candidates_above', 'build_rows', 'time_rows',
-           'format_table', 'cpu_flags', 'load_cell', 'runtimes_for', 'is_anchor', 'matched_share']
+           'format_table', 'cpu_flags', 'load_cell', 'runtimes_for', 'is_anchor', 'matched_share',
+           'check_runtimes', 'TIMED_RUNTIMES']
 
 FULL_SIZE_CONFIGS = collections.OrderedDict([
     ('yolov3_mobilenet_v1', 'configs/yolov3_mobilenet_v1.yml'),
@@ -549,6 +550,29 @@ GROUP_NORM_TWIN = 'paddle_group_norm'
 BF16 = 'paddle_bf16'
 
 
+# what ``time_rows`` times: CPU runtimes only
+TIMED_RUNTIMES = ('paddle', 'onnx', 'onnx_int8', GROUP_NORM_TWIN, BF16)
+
+
+def check_runtimes(runtimes):
+    """Refuse a runtime :func:`time_rows` does not time (it would be left out without a word),
+    naming the close ones; a GPU one (TensorRT, ``paddle_gpu``) gets how to time the exported
+    rows on a GPU instead."""
+    from ppdet.core.workspace import did_you_mean
+    for rt in runtimes:
+        if rt in TIMED_RUNTIMES:
+            continue
+        if rt.startswith('trt') or 'gpu' in rt:
+            raise ValueError(
+                'runtime %r: the full-size table times CPU runtimes only (%s).  On a GPU '
+                'machine, build the rows (--stage build) and time each exported row with '
+                'python deploy/python/infer.py --model_dir WORK_DIR/ROW --image_file a.jpg '
+                '--device GPU --run_mode paddle|trt_fp16|trt_int8 --run_benchmark'
+                % (rt, ', '.join(TIMED_RUNTIMES)))
+        raise ValueError('unknown runtime %r%s (choose from %s)'
+                         % (rt, did_you_mean(rt, TIMED_RUNTIMES), ', '.join(TIMED_RUNTIMES)))
+
+
 def _runtime_label(cell):
     if cell['int8'] and cell['runtime'] in ('paddle', GROUP_NORM_TWIN):
         return 'Paddle oneDNN int8' + (', group_norm kernel'
@@ -733,6 +757,7 @@ def time_rows(manifest, image, threads=(1,), rounds=10, warmup=3,
     interleaved run of it.  ``cell['chunk']`` says which chunk timed a cell.
     """
     from ppdet.deploy.benchmark import idle_pause_s
+    check_runtimes(runtimes)
     if BF16 in runtimes:
         from ppdet.deploy.predictors import require_bf16
         require_bf16()      # before hours of timing, not at the first bf16 row

@@ -6,8 +6,9 @@ import cv2
 import pytest
 import yaml
 
-from ppdet.benchmark.full_size import (build_rows, candidates_above, format_table,
-                                       init_head_like_trained, load_full_size, time_rows)
+from ppdet.benchmark.full_size import (TIMED_RUNTIMES, build_rows, candidates_above,
+                                       check_runtimes, format_table, init_head_like_trained,
+                                       load_full_size, time_rows)
 from ppdet.benchmark.pruning_ceiling import manifest_ceilings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -363,3 +364,16 @@ def test_the_header_says_the_sleep_before_each_run():
     assert _pauses({'1': 0.0, '2': 0.3}) == \
         ', a sleep before each run of none at 1 thread, 0.3 s at 2 threads'
     assert _pauses(0.05) == ', a 0.05 s sleep before each run' and _pauses(0) == ''
+
+
+def test_runtimes_the_table_does_not_time_are_refused():
+    """An unknown runtime used to be left out of the table without a word; a GPU one gets
+    the command that times the exported rows on a GPU."""
+    check_runtimes(TIMED_RUNTIMES)
+    with pytest.raises(ValueError, match="unknown runtime 'onnxx'; did you mean 'onnx'"):
+        check_runtimes(['paddle', 'onnxx'])
+    for gpu in ('trt_fp16', 'paddle_gpu'):
+        with pytest.raises(ValueError, match='CPU runtimes only.*--device GPU --run_mode'):
+            check_runtimes([gpu])
+    with pytest.raises(ValueError, match='unknown runtime'):      # before any timing
+        time_rows({'rows': {}}, None, runtimes=('paddle', 'lite'))
