@@ -104,6 +104,10 @@ def main(argv=None):
                                            format_table, time_rows)
     if args.stage in ('all', 'time'):
         check_runtimes(args.runtimes.split(','))      # before minutes of building
+    from ppdet.benchmark.full_size import check_strategy
+    for name in args.int8_outputs.split(','):
+        if name:
+            check_strategy(name)
     from ppdet.benchmark.cpu import cpu_description, cpu_flags
     from ppdet.data.sample_photos import face_photos, no_face_photos
     from ppdet.utils.fileio import write_json
@@ -112,6 +116,8 @@ def main(argv=None):
     images = [photos[k] for k in sorted(photos)]
     grid = parse_grid(args.grid) if args.grid else (QUICK_GRID if args.quick else FULL_GRID)
     threads = [int(t) for t in (args.threads or ('1' if args.quick else '1,2')).split(',')]
+    if min(threads) < 1:
+        raise ValueError('--threads %s: each thread count must be 1 or more' % args.threads)
     rounds = args.rounds or (10 if args.quick else 20)
     strategies = strategies_for(grid, args.strategies)
     if args.stage in ('all', 'build'):
@@ -196,8 +202,9 @@ def main(argv=None):
 def strategies_for(grid, text=None):
     """{config: [strategy, ...]} for the grid: ``text`` (comma-separated) for every config,
     or each config's defaults (YOLOv3's seed presets; the other families' uniform plan)."""
-    from ppdet.benchmark.full_size import default_strategies
-    return {c: (text.split(',') if text else list(default_strategies(c))) for c, _ in grid}
+    from ppdet.benchmark.full_size import check_strategy, default_strategies
+    given = [check_strategy(s.strip()) for s in text.split(',')] if text else None
+    return {c: (given or list(default_strategies(c))) for c, _ in grid}
 
 
 def _configs():

@@ -38,7 +38,7 @@ __all__ = ['FULL_SIZE_CONFIGS', 'FULL_GRID', 'QUICK_GRID', 'FAMILY_GRID', 'STRAT
            'default_strategies', 'strategy_plan', 'load_full_size',
            'init_head_like_trained', 'candidates_above', 'build_rows', 'time_rows',
            'format_table', 'cpu_flags', 'load_cell', 'runtimes_for', 'is_anchor', 'matched_share',
-           'check_runtimes', 'TIMED_RUNTIMES']
+           'check_runtimes', 'TIMED_RUNTIMES', 'check_strategy']
 
 FULL_SIZE_CONFIGS = collections.OrderedDict([
     ('yolov3_mobilenet_v1', 'configs/yolov3_mobilenet_v1.yml'),
@@ -96,6 +96,24 @@ def uniform_percent(preset):
     pipelines' ``uniform_p40`` rows); None for any other name."""
     head, _, pct = preset.partition('uniform_p')
     return int(pct) if not head and pct.isdigit() and 0 < int(pct) < 100 else None
+
+
+def check_strategy(strategy):
+    """Refuse a strategy name that is none of ``baseline``, a seed preset (r578, sensity) or
+    ``uniform_pNN``, each with an optional ``@N`` (:func:`parse_strategy`): a misspelt one
+    would build no row and time nothing, without a word.  -> the name."""
+    from ppdet.core.workspace import did_you_mean
+    from ppdet.slim.presets import PRESETS
+    preset, _, multiple = str(strategy).partition('@')
+    known = ('baseline',) + tuple(PRESETS)
+    if (preset in known or uniform_percent(preset) is not None) and \
+            (not multiple or (multiple.isdigit() and int(multiple) > 0)):
+        return strategy
+    raise ValueError('unknown strategy %r%s (strategies: baseline, %s, or uniform_pNN: NN%% of '
+                     'every prunable conv; each with an optional @N rounding kept channels to '
+                     'multiples of N)' % (strategy, did_you_mean(strategy, YOLO_STRATEGIES +
+                                                                 FAMILY_STRATEGIES),
+                                          ', '.join(PRESETS)))
 
 
 class StrategyDoesNotFit(ValueError):

@@ -7,8 +7,8 @@ import pytest
 import yaml
 
 from ppdet.benchmark.full_size import (TIMED_RUNTIMES, build_rows, candidates_above,
-                                       check_runtimes, format_table, init_head_like_trained,
-                                       load_full_size, time_rows)
+                                       check_runtimes, check_strategy, format_table,
+                                       init_head_like_trained, load_full_size, time_rows)
 from ppdet.benchmark.pruning_ceiling import manifest_ceilings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -377,3 +377,14 @@ def test_runtimes_the_table_does_not_time_are_refused():
             check_runtimes([gpu])
     with pytest.raises(ValueError, match='unknown runtime'):      # before any timing
         time_rows({'rows': {}}, None, runtimes=('paddle', 'lite'))
+
+
+def test_strategy_names_are_checked():
+    """A misspelt strategy used to build no row and time nothing, without a word."""
+    for ok in ('baseline', 'r578', 'sensity', 'r578@32', 'uniform_p40', 'uniform_p40@32'):
+        assert check_strategy(ok) == ok
+    with pytest.raises(ValueError, match="unknown strategy 'r587'; did you mean 'r578'"):
+        check_strategy('r587')
+    for bad in ('r578@x', 'r578@0', 'uniform_p140', 'uniform'):
+        with pytest.raises(ValueError, match='unknown strategy'):
+            check_strategy(bad)

@@ -1,6 +1,6 @@
 """benchmarks/full_size_latency.py's command line: --grid picks configs and sizes (or the
-other families' grid), a typo names the close config; the profile sections render from a
-result."""
+other families' grid), a typo names the close config, a bad strategy, runtime or thread count
+stops it before any work; the profile sections render from a result."""
 import os
 import sys
 
@@ -31,6 +31,22 @@ def test_default_strategies_per_family():
     assert got['retinanet_r50_fpn'] == ['baseline', 'uniform_p40', 'uniform_p40@32']
     assert full_size_latency.strategies_for(grid, 'baseline,r578') == {
         'yolov3_r34': ['baseline', 'r578'], 'retinanet_r50_fpn': ['baseline', 'r578']}
+    with pytest.raises(ValueError, match="unknown strategy 'r587'"):
+        full_size_latency.strategies_for(grid, 'baseline,r587')
+
+
+@pytest.mark.parametrize('argv, match', [
+    (['--threads', '1,0'], 'each thread count must be 1 or more'),
+    (['--runtimes', 'paddle,onnxx'], "unknown runtime 'onnxx'; did you mean 'onnx'"),
+    (['--runtimes', 'trt_int8'], 'CPU runtimes only'),
+    (['--int8_outputs', 'r587'], "unknown strategy 'r587'"),
+    (['--strategies', 'r578@x'], "unknown strategy 'r578@x'"),
+])
+def test_bad_arguments_stop_before_any_work(argv, match, tmp_path):
+    # a work_dir that does not exist: nothing was built or read when the error comes
+    with pytest.raises(ValueError, match=match):
+        full_size_latency.main(['--quick', '--work_dir', str(tmp_path / 'none')] + argv)
+    assert not (tmp_path / 'none').exists()
 
 
 def test_profile_sections_render_from_the_result():
