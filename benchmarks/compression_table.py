@@ -77,12 +77,11 @@ def main():
     from ppdet.benchmark.compression_report import failure_summary, write_compression_report
     from ppdet.benchmark.latency_sweep import latency_sweep, table_rows
     from ppdet.pipeline.main_job import Pipeline
+    from ppdet.utils.cli import check_choices
     from ppdet.utils.fileio import read_json
     required = [r for r in (args.runtimes or '').split(',') if r]
     runtimes = required or list(RUNTIMES)
-    bad = [r for r in runtimes if r not in RUNTIMES]
-    if bad:
-        raise ValueError('unknown --runtimes %s; choose from %s' % (bad, ', '.join(RUNTIMES)))
+    check_choices('--runtimes', runtimes, list(RUNTIMES))
     if args.threads < 1 or args.repeats < 1 or args.check_images < 1:
         raise ValueError('--threads, --repeats and --check_images must be >= 1')
     pipe = Pipeline(args.config or DEFAULT_CONFIG, work_dir=args.work_dir,

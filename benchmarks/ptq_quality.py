@@ -26,7 +26,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from ppdet.utils.cli import ArgsParser, run_main  # noqa: E402
+from ppdet.utils.cli import ArgsParser, check_choices, run_main  # noqa: E402
 
 DEFAULT_CONFIG = 'configs/builtin/yolov3_r18_builtin.yml'
 RESULTS = 'benchmarks/results/ptq_quality'
@@ -160,6 +160,8 @@ def main():
         'TrainDataset.dataset_dir=' + d, 'EvalDataset.dataset_dir=' + d,
         'TestDataset.dataset_dir=' + d] + list(args.opt or []))
     algos = args.algos.split(',') if args.algos else [a for a in PTQ_ALGOS if a != 'emd']
+    check_choices('--algos', algos, PTQ_ALGOS)      # before the fp32 eval and calibration
+    check_choices('--variants', args.variants.split(','), VARIANTS)
     calib = calibration_images(cfg, args.calib_images)
     path = args.results + '.json'
     res = read_json(path) if os.path.isfile(path) else {'rows': {}}

@@ -2,7 +2,7 @@
 import argparse
 import sys
 
-from ppdet.core.workspace import ConfigError, load_config
+from ppdet.core.workspace import ConfigError, did_you_mean, load_config
 
 
 class ArgsParser(argparse.ArgumentParser):
@@ -39,6 +39,15 @@ def parse_and_load(parser, argv=None):
             from ppdet.utils.logger import add_log_file
             add_log_file(cfg['log_file'])
     return args, cfg
+
+
+def check_choices(flag, given, known):
+    """Refuse a name of ``given`` (a comma-list flag's items) not in ``known``, naming the
+    close ones, before the script does any work."""
+    for name in given:
+        if name not in known:
+            raise ValueError('%s: unknown %r%s (choose from %s)'
+                             % (flag, name, did_you_mean(name, known), ', '.join(known)))
 
 
 def run_main(fn):
