@@ -13,7 +13,7 @@ import os
 import sys
 import time
 
-from ppdet.utils.cli import run_main
+from ppdet.utils.cli import check_choices, run_main
 
 
 def main():
@@ -36,6 +36,8 @@ def main():
             raise FileNotFoundError('config %s not found (run from the repository root)' % c)
     sizes = [int(s) for s in args.sizes.split(',')]
     strategies = [s for s in args.strategies.split(',') if s]
+    from ppdet.slim.presets import PRESETS
+    check_choices('--strategies', strategies, ['baseline'] + list(PRESETS))
     tic = time.time()
     rows = []
     for i, config in enumerate(configs):

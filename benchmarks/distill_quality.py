@@ -26,7 +26,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from ppdet.utils.cli import ArgsParser, run_main  # noqa: E402
+from ppdet.utils.cli import ArgsParser, check_choices, run_main  # noqa: E402
 from ppdet.utils.fileio import atomic_write  # noqa: E402
 
 STUDENT_CONFIG = 'configs/builtin/yolov3_r18_builtin.yml'
@@ -213,6 +213,7 @@ def main():
                     teacher_weights=args.teacher_weights)
     students = {'baseline': args.baseline_weights, 'r578': args.r578_student}
     names = args.students.split(',')
+    check_choices('--students', names, list(students))
     res = {'teacher_config': args.teacher_config, 'finetune_epochs': args.finetune_epochs,
            'distill_weights': pipe.distill_weights, 'seeds': args.seeds,
            'cpu': cpu_description(), 'cpu_flags': cpu_flags()['flags'].split(),

@@ -28,7 +28,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from ppdet.utils.cli import ArgsParser, run_main  # noqa: E402
+from ppdet.utils.cli import ArgsParser, check_choices, run_main  # noqa: E402
 
 DEFAULT_CONFIG = 'configs/builtin/yolov3_r18_builtin.yml'
 
@@ -218,6 +218,8 @@ def main(argv=None):
         parser.error('--model_dir %s holds no exported model (model.pdmodel): export one with '
                      'tools/export_model.py, or run python tools/pipeline.py --stages data '
                      'train eval' % args.model_dir)
+    from ppdet.slim.quant import PTQ_ALGOS
+    check_choices('--algos', [a for a in args.algos.split(',') if a], PTQ_ALGOS)
     from ppdet.benchmark.cpu import cpu_description, cpu_flags
     from ppdet.benchmark.int8_weight_bits import PROBE_CHANNELS
     from ppdet.utils.fileio import read_json, write_json
