@@ -25,7 +25,7 @@ import os
 import sys
 import time
 
-from ppdet.utils.cli import ArgsParser, run_main
+from ppdet.utils.cli import ArgsParser, check_choices, run_main
 
 DEFAULT_CONFIG = 'configs/builtin/yolov3_r18_builtin.yml'
 
@@ -77,7 +77,6 @@ def main():
     from ppdet.benchmark.compression_report import failure_summary, write_compression_report
     from ppdet.benchmark.latency_sweep import latency_sweep, table_rows
     from ppdet.pipeline.main_job import Pipeline
-    from ppdet.utils.cli import check_choices
     from ppdet.utils.fileio import read_json
     required = [r for r in (args.runtimes or '').split(',') if r]
     runtimes = required or list(RUNTIMES)

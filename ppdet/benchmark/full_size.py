@@ -576,19 +576,16 @@ def check_runtimes(runtimes):
     """Refuse a runtime :func:`time_rows` does not time (it would be left out without a word),
     naming the close ones; a GPU one (TensorRT, ``paddle_gpu``) gets how to time the exported
     rows on a GPU instead."""
-    from ppdet.core.workspace import did_you_mean
+    from ppdet.utils.cli import check_choices
     for rt in runtimes:
-        if rt in TIMED_RUNTIMES:
-            continue
-        if rt.startswith('trt') or 'gpu' in rt:
+        if rt not in TIMED_RUNTIMES and (rt.startswith('trt') or 'gpu' in rt):
             raise ValueError(
                 'runtime %r: the full-size table times CPU runtimes only (%s).  On a GPU '
                 'machine, build the rows (--stage build) and time each exported row with '
                 'python deploy/python/infer.py --model_dir WORK_DIR/ROW --image_file a.jpg '
                 '--device GPU --run_mode paddle|trt_fp16|trt_int8 --run_benchmark'
                 % (rt, ', '.join(TIMED_RUNTIMES)))
-        raise ValueError('unknown runtime %r%s (choose from %s)'
-                         % (rt, did_you_mean(rt, TIMED_RUNTIMES), ', '.join(TIMED_RUNTIMES)))
+    check_choices('--runtimes', runtimes, TIMED_RUNTIMES)
 
 
 def _runtime_label(cell):

@@ -37,7 +37,7 @@ def test_default_strategies_per_family():
 
 @pytest.mark.parametrize('argv, match', [
     (['--threads', '1,0'], 'each thread count must be 1 or more'),
-    (['--runtimes', 'paddle,onnxx'], "unknown runtime 'onnxx'; did you mean 'onnx'"),
+    (['--runtimes', 'paddle,onnxx'], "--runtimes: unknown 'onnxx'; did you mean 'onnx'"),
     (['--runtimes', 'trt_int8'], 'CPU runtimes only'),
     (['--int8_outputs', 'r587'], "unknown strategy 'r587'"),
     (['--strategies', 'r578@x'], "unknown strategy 'r578@x'"),
