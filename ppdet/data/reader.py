@@ -256,8 +256,18 @@ def _worker_init(worker_id):
 
 
 def _shutdown_iterator(it):
+    """Stop ``it`` (a paddle iterator whose loop ended, maybe early) and its workers.
+
+    The blocking queue is closed first: after each batch the C++ reader starts reading
+    the next one and holds its lock while it waits on that queue, so shutting the reader
+    down first waited forever whenever no further batch was coming - a loop that broke
+    at exactly the last batch (measured: ``SubsetEvaluator`` with ``--eval_images``
+    equal to the eval set's size hung in ``ReaderBase::Shutdown``).
+    """
     from paddle.io.dataloader import dataloader_iter
     try:
+        if hasattr(it, '_exit_thread_expectedly'):
+            it._exit_thread_expectedly()       # sets the thread's done event, closes the queue
         reader = getattr(it, '_reader', None)
         if reader is not None and hasattr(reader, 'shutdown'):
             reader.shutdown()

@@ -195,3 +195,34 @@ def test_workers_die_with_a_killed_parent(builtin_dir, tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_loop_stopped_at_any_batch_does_not_hang(builtin_dir, tmp_path):
+    """Breaking out of a loader with workers after any batch, the last one included (a
+    subset evaluation whose image count is the eval set's size), shuts it down at once:
+    it used to hang forever in the reader's shutdown.  In a child process, so that a hang
+    fails the test instead of the suite."""
+    import subprocess
+    import sys
+    script = tmp_path / 'stop.py'
+    script.write_text(
+        'import sys\n'
+        'sys.path.insert(0, %r); sys.path.insert(0, %r)\n'
+        'from test_reader import make_cfg\n'
+        'from ppdet.data import create_reader\n'
+        'cfg = make_cfg(%r)\n'
+        'for mode in ("eval", "train"):\n'
+        '    total = len(create_reader(cfg, mode, num_workers=2))\n'
+        '    for stop in range(1, total + 1):\n'
+        '        seen = 0\n'
+        '        for batch in create_reader(cfg, mode, num_workers=2):\n'
+        '            seen += 1\n'
+        '            if seen == stop:\n'
+        '                break\n'
+        '        print(mode, stop, "of", total, flush=True)\n' % (ROOT, os.path.dirname(__file__),
+                                                            builtin_dir))
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=120, env=dict(os.environ, OMP_NUM_THREADS='1'))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.split('\n')
+    assert 'eval 3 of 3' in lines and 'train 4 of 4' in lines, proc.stdout
