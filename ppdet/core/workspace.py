@@ -43,6 +43,28 @@ GLOBAL_KEYS = {
     'custom_imports',                                                   # load_config
 }
 
+# Top-level keys that are sections (mappings) of settings rather than registered classes.
+SECTION_KEYS = {'TrainDataset', 'EvalDataset', 'TestDataset', 'TrainReader', 'EvalReader',
+                'TestReader', 'LearningRate', 'OptimizerBuilder', 'Distill', 'Quant', 'PostQuant'}
+
+# Sections the slim scripts read and check themselves (ppdet.slim.distill.DISTILL_KEYS,
+# ppdet.slim.qat, post_quant.py): an override may add any key to them.
+SCRIPT_SECTIONS = {'Distill', 'Quant', 'PostQuant'}
+
+# The plain top-level settings' types, checked when a config is loaded: a typo in a value
+# (``-o use_ema=flase``, ``epoch=abc``, ``epoch=0``) fails there, naming the key, instead of
+# being read as true, failing deep in the trainer, or training nothing.
+# key -> (type, smallest value or None); ``None`` as a value is allowed where noted.
+GLOBAL_TYPES = {
+    'epoch': (int, 1), 'snapshot_epoch': (int, 1), 'eval_interval': (int, 1),
+    'log_iter': (int, 1), 'worker_num': (int, 0), 'seed': (int, None),
+    'num_classes': (int, 1), 'max_iters_per_epoch': (int, 0),   # 0 / null: no cap
+    'use_gpu': (bool, None), 'use_ema': (bool, None), 'print_flops': (bool, None),
+    'find_unused_parameters': (bool, None), 'classwise': (bool, None),
+    'ema_decay': (float, None),
+}
+NULLABLE_KEYS = {'max_iters_per_epoch', 'eval_interval', 'seed'}
+
 # Keys PaddleDetection configs carry that nothing here reads: refused with the fix, so
 # that ``-o use_xpu=true`` is not silently ignored.
 UNSUPPORTED_KEYS = {
@@ -133,11 +155,17 @@ def _deep_merge(dst, src):
 
 
 def _read_yaml(path):
+    if os.path.isdir(path):
+        raise ConfigError('config %s is a directory; give a YAML file in it, e.g. -c %s' % (
+            path, os.path.join(path, 'NAME.yml')))
     if not os.path.isfile(path):
         raise ConfigError('config file not found: %s' % path)
     with open(path, encoding='utf-8') as f:
         try:
             data = yaml.safe_load(f) or {}
+        except UnicodeDecodeError as e:
+            raise ConfigError('config %s is not UTF-8 text (%s); save it as UTF-8 YAML'
+                              % (path, e.reason))
         except yaml.constructor.ConstructorError as e:
             # e.g. a !!python/object tag: safe_load refuses to run it; say so in one line
             mark = e.problem_mark
@@ -160,6 +188,10 @@ def _load_with_bases(path, seen=()):
     bases = data.pop(BASE_KEY, []) or []
     if isinstance(bases, str):
         bases = [bases]
+    if not isinstance(bases, list) or not all(isinstance(b, str) for b in bases):
+        raise ConfigError('%s: _BASE_ must be a file name or a list of them (paths relative '
+                          'to this file), e.g. _BASE_: [../_base_/optimizer.yml]; got %r'
+                          % (path, bases))
     merged = {}
     for base in bases:
         base_path = os.path.join(os.path.dirname(path), base)
@@ -177,12 +209,43 @@ def _unsupported(key):
         key, UNSUPPORTED_KEYS[key]))
 
 
+def _checked_value(key, value, kind, low):
+    """``value`` of the top-level ``key`` as ``kind`` (see :data:`GLOBAL_TYPES`), or a
+    ConfigError naming the key and what it takes."""
+    if value is None and key in NULLABLE_KEYS:
+        return value
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError('%s must be true or false; got %r (e.g. -o %s=true)' % (
+            key, value, key))
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind is int and ok and value != int(value):
+        ok = False
+    if not ok:
+        raise ConfigError('%s must be %s; got %r (e.g. -o %s=%s)' % (
+            key, 'an integer' if kind is int else 'a number', value, key,
+            {'ema_decay': '0.9998'}.get(key, max(low or 0, 1))))
+    value = kind(value)
+    if low is not None and value < low:
+        raise ConfigError('%s must be >= %d; got %r' % (key, low, value))
+    return value
+
+
 def validate_config(cfg):
-    """Fail on unknown top-level keys and unknown keys inside component sections."""
+    """Fail on unknown top-level keys, unknown keys inside component sections, a section
+    that is not a mapping and a setting of the wrong type (:data:`GLOBAL_TYPES`)."""
     shared = shared_keys()
+    for key, (kind, low) in GLOBAL_TYPES.items():
+        if key in cfg:
+            cfg[key] = _checked_value(key, cfg[key], kind, low)
     for key, val in cfg.items():
         if key in UNSUPPORTED_KEYS:
             raise _unsupported(key)
+        if (key in SECTION_KEYS or key in _REGISTRY) and val is not None and \
+                not isinstance(val, dict):
+            raise ConfigError('%s is a section: it takes "key: value" lines under it (e.g. '
+                              '-o %s.KEY=VALUE), not a value; got %r' % (key, key, val))
         if key in GLOBAL_KEYS or key in shared or key.startswith('_'):
             continue
         if key in _REGISTRY:
@@ -218,9 +281,17 @@ def load_config(path, overrides=None, validate=True):
     The built-in components and the config's ``custom_imports`` are imported first."""
     cfg = AttrDict(_load_with_bases(path))
     cfg['_config_path'] = os.path.abspath(path)
+    overrides = _override_items(overrides)
     custom = cfg.get('custom_imports') or []
+    for item in overrides:     # an -o custom_imports=[...] must be imported before the rest
+        key, value = _parse_override(item)
+        if key == 'custom_imports':
+            custom = value or []
     if isinstance(custom, str):
         custom = [custom]
+    if not isinstance(custom, list) or not all(isinstance(m, str) for m in custom):
+        raise ConfigError('custom_imports must be a list of module names, e.g. '
+                          'custom_imports: [my_pkg.my_family]; got %r' % (custom,))
     import_components(custom)
     if overrides:
         apply_overrides(cfg, overrides)
@@ -238,21 +309,53 @@ def _parse_override(item):
     if '=' not in item:
         raise ConfigError('override %r must look like key=value (e.g. -o epoch=10)' % item)
     key, value = item.split('=', 1)
-    return key.strip(), yaml.safe_load(value) if value.strip() != '' else None
+    if value.strip() == '':
+        return key.strip(), None
+    try:
+        return key.strip(), yaml.safe_load(value)
+    except yaml.constructor.ConstructorError as e:
+        raise ConfigError('override %r: %s; values are read with yaml.safe_load, which never '
+                          'executes tags like !!python/...: give the plain value'
+                          % (item, e.problem))
+    except yaml.YAMLError as e:
+        raise ConfigError('override %r: the value is not valid YAML (%s); quote it or fix the '
+                          'brackets, e.g. -o "key=[1, 2]"'
+                          % (item, getattr(e, 'problem', None) or str(e).split('\n')[0]))
+
+
+def _override_items(overrides):
+    """``overrides`` as a list of ``key=value`` strings (a mapping is turned into one)."""
+    if isinstance(overrides, dict):
+        return ['%s=%s' % (k, yaml.safe_dump(v, default_flow_style=True).strip())
+                for k, v in overrides.items()]
+    return list(overrides or [])
+
+
+def _nested_matches(cfg, key):
+    """'; did you mean 'Section.key'?' where ``key`` (given at top level) is, or is close
+    to, a key of one of ``cfg``'s sections, else ''."""
+    found = []
+    for name, section in cfg.items():
+        if isinstance(section, dict) and not name.startswith('_'):
+            keys = list(section)
+            if name in _REGISTRY:
+                keys += list(_ctor_params(_REGISTRY[name]))
+            found += ['%s.%s' % (name, k) for k in
+                      difflib.get_close_matches(key, sorted(set(keys)), n=2, cutoff=0.8)]
+    exact = [f for f in found if f.endswith('.' + key)]
+    found = (exact or found)[:3]
+    return ('; did you mean ' + ' or '.join(repr(f) for f in found) + '?') if found else ''
 
 
 def apply_overrides(cfg, overrides):
     """Apply ``['a.b=c', 'epoch=3']`` to ``cfg``; unknown keys fail with close matches."""
-    if isinstance(overrides, dict):
-        overrides = ['%s=%s' % (k, yaml.safe_dump(v, default_flow_style=True).strip())
-                     for k, v in overrides.items()]
-    for item in overrides:
+    for item in _override_items(overrides):
         key, value = _parse_override(item)
         parts = key.split('.')
         node = cfg
         for depth, part in enumerate(parts[:-1]):
             if part not in node:
-                if depth == 0 and part in _REGISTRY:
+                if depth == 0 and (part in _REGISTRY or part in SECTION_KEYS):
                     node[part] = {}
                 else:
                     raise ConfigError('unknown config key %r in override %r%s' % (
@@ -269,9 +372,12 @@ def apply_overrides(cfg, overrides):
                 allowed |= GLOBAL_KEYS | shared_keys()
             elif len(parts) == 2 and parts[0] in _REGISTRY:
                 allowed |= set(_ctor_params(_REGISTRY[parts[0]]))
+            elif len(parts) == 2 and parts[0] in SCRIPT_SECTIONS:
+                allowed.add(last)     # the section's script checks its keys, with close ones
             if last not in allowed:
+                hint = _nested_matches(cfg, last) if node is cfg else ''
                 raise ConfigError('unknown config key %r in override %r%s' % (
-                    last, item, did_you_mean(last, allowed)))
+                    last, item, hint or did_you_mean(last, allowed)))
         node[last] = value
     return cfg
 

@@ -11,8 +11,10 @@ class ArgsParser(argparse.ArgumentParser):
                          formatter_class=argparse.ArgumentDefaultsHelpFormatter)
         self.add_argument('-c', '--config', required=config_required,
                           help='YAML config file')
-        self.add_argument('-o', '--opt', nargs='*', default=[],
-                          help='override config entries: -o epoch=3 TrainReader.batch_size=4')
+        # extend: every -o adds its entries (a second -o used to replace the first's)
+        self.add_argument('-o', '--opt', nargs='*', action='extend', default=[],
+                          help='override config entries: -o epoch=3 TrainReader.batch_size=4 '
+                               '(several -o add up)')
 
 
 def str2bool(v):

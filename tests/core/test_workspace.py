@@ -156,3 +156,89 @@ def test_custom_imports_register_a_family_from_its_own_module(tmp_path, monkeypa
     bad = _write(tmp_path, 'bad.yml', 'custom_imports: [no_such_family_pkg]\n')
     with pytest.raises(ConfigError, match="custom_imports: cannot import 'no_such_family_pkg'"):
         load_config(bad)
+
+
+def test_custom_imports_given_as_an_override_are_imported(tmp_path, monkeypatch):
+    """``-o custom_imports=[...]`` used to be applied after the imports: never imported."""
+    pkg = tmp_path / 'my_override_pkg'
+    pkg.mkdir()
+    (pkg / '__init__.py').write_text(textwrap.dedent('''
+        from ppdet.core.workspace import register
+
+        @register
+        class WsOverrideHead(object):
+            def __init__(self, width=8):
+                self.width = width
+    '''))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    path = _write(tmp_path, 'cfg.yml', 'epoch: 1\n')
+    cfg = load_config(path, overrides=['custom_imports=[my_override_pkg]',
+                                       'WsOverrideHead.width=3'])
+    assert create('WsOverrideHead', cfg).width == 3
+    with pytest.raises(ConfigError, match="cannot import 'no_such_override_pkg'"):
+        load_config(path, overrides=['custom_imports=[no_such_override_pkg]'])
+    with pytest.raises(ConfigError, match='custom_imports must be a list of module names'):
+        load_config(path, overrides=['custom_imports=3'])
+
+
+@pytest.mark.parametrize('override, message', [
+    ('epoch=abc', "epoch must be an integer; got 'abc'"),
+    ('epoch=1.5', 'epoch must be an integer; got 1.5'),
+    ('epoch=0', 'epoch must be >= 1; got 0'),
+    ('snapshot_epoch=0', 'snapshot_epoch must be >= 1'),
+    ('worker_num=-1', 'worker_num must be >= 0'),
+    ('num_classes=six', "num_classes must be an integer; got 'six'"),
+    ('use_ema=flase', "use_ema must be true or false; got 'flase'"),
+    ('ema_decay=high', "ema_decay must be a number; got 'high'"),
+    ('TrainReader=5', 'TrainReader is a section: it takes "key: value" lines under it'),
+    ('epoch=[1', "override 'epoch=\\[1': the value is not valid YAML"),
+    ('epoch=!!python/object/apply:os.system ["true"]',
+     'values are read with yaml.safe_load, which never executes tags'),
+    ('base_lr=0', "unknown config key 'base_lr' .*did you mean 'LearningRate.base_lr'\\?"),
+    ('batch_size=2', "did you mean 'TrainReader.batch_size'\\?"),
+])
+def test_a_bad_value_names_its_key(tmp_path, override, message):
+    """A value of the wrong type used to be read anyway (``use_ema=flase`` as true,
+    ``epoch=0`` trained nothing) or fail deep inside the trainer without the key's name."""
+    path = _write(tmp_path, 'c.yml', """
+        architecture: WsTinyArch
+        epoch: 10
+        LearningRate: {base_lr: 0.01}
+        TrainReader: {batch_size: 8}
+    """)
+    with pytest.raises(ConfigError, match=message):
+        load_config(path, overrides=[override])
+
+
+def test_typed_settings_that_are_fine(tmp_path):
+    path = _write(tmp_path, 'c.yml', 'architecture: WsTinyArch\nepoch: 10\n')
+    cfg = load_config(path, overrides=['epoch=2.0', 'use_ema=true', 'seed=null',
+                                       'max_iters_per_epoch=0', 'ema_decay=0.99',
+                                       'Quant.weight_bits=8', 'PostQuant.algo=KL'])
+    assert cfg.epoch == 2 and isinstance(cfg.epoch, int) and cfg.use_ema is True
+    assert cfg.Quant == {'weight_bits': 8} and cfg.PostQuant == {'algo': 'KL'}
+
+
+def test_config_files_the_loader_refuses_in_one_line(tmp_path):
+    with pytest.raises(ConfigError, match='is a directory; give a YAML file in it'):
+        load_config(str(tmp_path))
+    binary = tmp_path / 'binary.yml'
+    binary.write_bytes(b'\xff\xfe\x00epoch: 3\n')
+    with pytest.raises(ConfigError, match='binary.yml is not UTF-8 text'):
+        load_config(str(binary))
+    scalar = _write(tmp_path, 'scalar.yml', 'architecture: WsTinyArch\nWsTinyHead: 3\n')
+    with pytest.raises(ConfigError, match='WsTinyHead is a section'):
+        load_config(scalar)
+    bad_base = _write(tmp_path, 'bad_base.yml', '_BASE_: 3\nepoch: 1\n')
+    with pytest.raises(ConfigError, match='_BASE_ must be a file name or a list of them'):
+        load_config(bad_base)
+
+
+def test_every_o_adds_its_overrides():
+    """A second ``-o`` used to replace the first one's entries without a word (the
+    weights of ``-o weights=W -o EvalReader.batch_size=4`` were dropped)."""
+    from ppdet.utils.cli import ArgsParser
+    args = ArgsParser().parse_args(['-c', 'x.yml', '-o', 'weights=W', 'epoch=2',
+                                    '-o', 'EvalReader.batch_size=4'])
+    assert args.opt == ['weights=W', 'epoch=2', 'EvalReader.batch_size=4']
+    assert ArgsParser().parse_args(['-c', 'x.yml']).opt == []
