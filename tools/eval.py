@@ -5,6 +5,7 @@ python tools/eval.py -c CONFIG --model_dir output/x/inference/baseline
     [--run_mode paddle|onnx] [--cpu_threads 2] [--enable_mkldnn_bfloat16]
 """
 from ppdet.utils.cli import ArgsParser, parse_and_load, run_main, str2bool
+from ppdet.utils.fileio import check_output_dir
 
 
 def main():
@@ -23,6 +24,7 @@ def main():
                         default=False, help='--model_dir in bf16 (Paddle oneDNN, a CPU with '
                                             'AVX512-BF16 or AMX-BF16)')
     args, cfg = parse_and_load(parser)
+    check_output_dir(args.output_eval, '--output_eval')
     if args.json_eval:
         from ppdet.data import build_dataset
         from ppdet.metrics.coco_utils import cocoapi_eval
@@ -40,7 +42,7 @@ def main():
                          'or --model_dir for an exported model')
     from ppdet.engine import Trainer
     trainer = Trainer(cfg, mode='eval')
-    trainer.load_weights(cfg['weights'])
+    trainer.load_weights(cfg['weights'], complete=True)  # no AP of a half-random model
     trainer.evaluate(output_eval=args.output_eval)
 
 

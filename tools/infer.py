@@ -1,7 +1,8 @@
 """Detect and draw: python tools/infer.py -c CONFIG -o weights=W --infer_img a.jpg | --infer_dir DIR."""
 import os
 
-from ppdet.utils.cli import ArgsParser, parse_and_load, run_main
+from ppdet.utils.cli import ArgsParser, check_range, parse_and_load, run_main
+from ppdet.utils.fileio import check_output_dir
 from ppdet.utils.image_files import collect_images
 
 
@@ -12,12 +13,14 @@ def main():
     parser.add_argument('--output_dir', default='output/infer')
     parser.add_argument('--draw_threshold', type=float, default=0.5)
     args, cfg = parse_and_load(parser)
+    check_range('--draw_threshold', args.draw_threshold, 0.0, 1.0, 'a detection score')
+    check_output_dir(args.output_dir, '--output_dir')
     images = collect_images(args.infer_img, args.infer_dir, ('--infer_img', '--infer_dir'))
     if not cfg.get('weights'):
         raise ValueError('no weights given: add -o weights=PATH')
     from ppdet.engine import Trainer
     trainer = Trainer(cfg, mode='test')
-    trainer.load_weights(cfg['weights'])
+    trainer.load_weights(cfg['weights'], complete=True)
     results = trainer.predict(images, output_dir=args.output_dir,
                               draw_threshold=args.draw_threshold)
     done = {r['im_file'] for r in results}

@@ -1,5 +1,6 @@
 """Train a detector: python tools/train.py -c CONFIG [--eval] [-r CKPT] [-o key=value]."""
 from ppdet.utils.cli import ArgsParser, parse_and_load, run_main
+from ppdet.utils.fileio import check_output_dir
 
 
 def main():
@@ -9,8 +10,10 @@ def main():
     args, cfg = parse_and_load(parser)
     from ppdet.engine import Trainer
     trainer = Trainer(cfg, mode='train')
+    check_output_dir(trainer.save_dir, 'save_dir (-o save_dir=DIR)')
     if args.resume:
         trainer.resume(args.resume)
+        trainer.check_epochs_left()
     elif cfg.get('pretrain_weights'):
         trainer.load_weights(cfg['pretrain_weights'])
     trainer.train(validate=args.eval)

@@ -14,6 +14,7 @@ import os
 
 def main(argv=None):
     from ppdet.deploy import lite
+    from ppdet.utils.fileio import check_output_file
     p = argparse.ArgumentParser(description='paddle_lite_opt for an exported model',
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument('--model_dir', required=True)
@@ -22,6 +23,7 @@ def main(argv=None):
                    help="output path without '.nb' (default: MODEL_DIR/model_<target>)")
     p.add_argument('--print_ops', action='store_true', help='only print the op/kernel table')
     args = p.parse_args(argv)
+    check_output_file(args.optimize_out, '--optimize_out')
     with lite.Opt(args.model_dir) as opt:     # the model staged in the chroot once
         report = opt.model_ops(args.valid_targets)
         for op, targets in sorted(report['ops'].items()):

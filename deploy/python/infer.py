@@ -13,7 +13,8 @@ is repeated, so the split's means add up to the end-to-end mean).
 import argparse
 import os
 
-from ppdet.utils.cli import str2bool
+from ppdet.utils.cli import check_range, str2bool
+from ppdet.utils.fileio import check_output_dir
 from ppdet.utils.image_files import collect_images
 
 
@@ -187,6 +188,15 @@ def print_benchmark(det, args):
     print('  peak memory  %.1f MiB' % det.peak_memory_mb())
 
 
+def check_args(args):
+    """Refuse bad values before the model is loaded (one-line errors through run_main)."""
+    check_range('--batch_size', args.batch_size, 1, hint='images per predictor run')
+    check_range('--threshold', args.threshold, 0.0, 1.0, 'a detection score')
+    check_range('--repeats', args.repeats, 1)
+    check_range('--warmup', args.warmup, 0)
+    check_output_dir(args.output_dir, '--output_dir')
+
+
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -194,6 +204,8 @@ def main(argv=None):
         parser.error('give exactly one of --image_file, --image_dir, --video_file')
     if args.repeats is None:
         args.repeats = 50 if args.run_benchmark else 1
+    check_args(args)
+    images = None if args.video_file else collect_images(args.image_file, args.image_dir)
     from ppdet.deploy import Detector
     backend_kw = ({'onednn_group_norm': args.onednn_group_norm}
                  if args.run_mode == 'paddle' else
@@ -212,7 +224,7 @@ def main(argv=None):
         if args.video_file:
             run_video(det, args, threshold)
         else:
-            run_images(det, collect_images(args.image_file, args.image_dir), args, threshold)
+            run_images(det, images, args, threshold)
         if args.run_benchmark:
             print_benchmark(det, args)
     finally:

@@ -278,6 +278,20 @@ def _shutdown_iterator(it):
             dataloader_iter._loader = None
 
 
+def _reader_value(section, key, value, kind):
+    """A reader setting of the right type: ``batch_size`` an integer >= 1, ``shuffle`` /
+    ``drop_last`` true or false (YAML reads ``nope`` as a string, which ``bool()`` would
+    take as true).  A ConfigError names ``section.key``."""
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ConfigError('%s.%s must be an integer >= 1, got %r; e.g. -o %s.%s=8'
+                              % (section, key, value, section, key))
+        return int(value)
+    if not isinstance(value, (bool, np.bool_)):
+        raise ConfigError('%s.%s must be true or false, got %r' % (section, key, value))
+    return bool(value)
+
+
 def create_reader(cfg, mode, dataset=None, num_workers=None, batch_size=None):
     """A ``paddle.io.DataLoader`` for ``mode`` ('train' | 'eval' | 'test').
 
@@ -301,9 +315,10 @@ def create_reader(cfg, mode, dataset=None, num_workers=None, batch_size=None):
     collate = BatchCompose(section.get('batch_transforms'), mode,
                            where='%s.batch_transforms' % name,
                            fields=train_fields(cfg) if mode == 'train' else ((), ()))
-    batch_size = int(batch_size or section.get('batch_size', 1))
-    shuffle = bool(section.get('shuffle', mode == 'train'))
-    drop_last = bool(section.get('drop_last', False))
+    batch_size = _reader_value(name, 'batch_size', batch_size if batch_size is not None
+                               else section.get('batch_size', 1), int)
+    shuffle = _reader_value(name, 'shuffle', section.get('shuffle', mode == 'train'), bool)
+    drop_last = _reader_value(name, 'drop_last', section.get('drop_last', False), bool)
     if drop_last and len(dataset) < batch_size:
         raise ValueError('%s: batch_size=%d with drop_last=true but the dataset has only %d '
                          'records, so there would be no batch; lower %s.batch_size' % (

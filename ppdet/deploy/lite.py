@@ -157,6 +157,7 @@ class Opt(object):
     whose message carries opt's output."""
 
     def __init__(self, model_dir, env=None):
+        model_files(model_dir)   # a wrong --model_dir is named before the environment
         self.model_dir = model_dir
         self.env = require_lite_env(env)
         self._scratch = None

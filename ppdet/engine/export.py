@@ -17,7 +17,7 @@ import os
 
 import paddle
 
-from ppdet.utils.fileio import write_yaml
+from ppdet.utils.fileio import check_output_dir, write_yaml
 from ppdet.utils.logger import setup_logger
 from ppdet.utils.static_graph import forget_failed_traces
 
@@ -137,6 +137,7 @@ def export_model(model, cfg, output_dir, label_list, exclude_nms=False, meta=Non
     from ppdet.deploy.infer_cfg import write_param_names
     from ppdet.deploy.program_fixes import rewrite_for_onednn
     from ppdet.modeling.architectures.inference_model import FusedPreprocess, InferenceModel
+    check_output_dir(output_dir, '--output_dir')
     if fuse_preprocess is None:
         fuse_preprocess = bool(cfg.get('fuse_preprocess', False))
     fused = None
@@ -174,8 +175,9 @@ def export_checkpoint(cfg, weights, output_dir, exclude_nms=False, fuse_preproce
     it records is rebuilt from the file; its labels are TestDataset's); -> the file prefix."""
     from ppdet.data import build_dataset
     from ppdet.engine.trainer import Trainer
+    check_output_dir(output_dir, '--output_dir')
     trainer = Trainer(cfg, mode='test')
-    meta = trainer.load_weights(weights)
+    meta = trainer.load_weights(weights, complete=True)  # no half-random export
     return export_model(trainer.model, cfg, output_dir,
                         build_dataset(cfg, 'TestDataset').label_list(), exclude_nms=exclude_nms,
                         meta=dict(meta, parent=os.path.abspath(weights)),

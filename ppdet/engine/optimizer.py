@@ -9,6 +9,8 @@ iterations with the loader's length; warm-up is in iterations (``steps``) or epo
 (``Momentum``, ``SGD``, ``Adam``, ``AdamW``); a new schedule or optimizer is one more
 registered class, nothing else.
 """
+import math
+
 import paddle
 
 from ppdet.core.workspace import ConfigError, did_you_mean, create, get_registered, register
@@ -90,9 +92,25 @@ class LinearWarmup(LRSchedule):
                                                 end_lr=base_lr)
 
 
+def _base_lr(spec):
+    """``LearningRate.base_lr`` as a float > 0 (0 trains nothing, and Paddle's warm-up
+    fails on it with an AssertionError), or a ConfigError naming it."""
+    value = spec.get('base_lr')
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        base_lr = float(value)
+    except (TypeError, ValueError):
+        base_lr = None
+    if base_lr is None or not math.isfinite(base_lr) or base_lr <= 0:
+        raise ConfigError('LearningRate.base_lr must be a number > 0, got %r; e.g. '
+                          '-o LearningRate.base_lr=0.001' % (value,))
+    return base_lr
+
+
 def build_lr(cfg, steps_per_epoch, epochs):
     spec = cfg.get('LearningRate') or {'base_lr': 0.001, 'schedulers': []}
-    base_lr = float(spec['base_lr'])
+    base_lr = _base_lr(spec)
     decay, warmup = None, None
     for entry in spec.get('schedulers', []) or []:
         entry = dict(entry)

@@ -19,13 +19,15 @@ import numpy as np
 import paddle
 from tqdm import tqdm
 
-from ppdet.core.workspace import create
+from ppdet.core.workspace import ConfigError, create
 from ppdet.engine.callbacks import Checkpointer, ComposeCallback, EMAUpdater, LogPrinter
 from ppdet.engine.ema import ModelEMA
 from ppdet.engine.optimizer import build_lr, build_optimizer
 from ppdet.slim.steps import make_record, restore_steps
 from ppdet.utils.checkpoint import (capture_rng_state, load_optimizer, load_rng_state,
-                                    load_weights, read_meta, save_checkpoint)
+                                    load_weights, read_meta, save_checkpoint, weights_file)
+from ppdet.utils.fileio import check_output_dir
+from ppdet.utils.image_files import IMAGE_EXTS
 from ppdet.utils.logger import setup_logger
 
 logger = setup_logger(__name__)
@@ -61,16 +63,29 @@ def deployable(model):
     return net.deployable() if hasattr(net, 'deployable') else net
 
 
-def build_model(cfg, weights=None):
+def architecture_of(cfg):
+    """``cfg['architecture']``, or a ConfigError naming the config file that lacks it."""
+    arch = cfg.get('architecture')
+    if not arch:
+        raise ConfigError('config %s has no architecture: set e.g. "architecture: YOLOv3", or '
+                          'inherit a config that has one with _BASE_: [...]'
+                          % cfg.get('_config_path', '(given as a dict)'))
+    return arch
+
+
+def build_model(cfg, weights=None, config_flag='-c', pretrain_hint=True):
     """Build ``cfg.architecture``; if ``weights`` is a compressed checkpoint, rebuild its
-    compressed structure from the record inside the file before loading the weights."""
-    model = create(cfg['architecture'], cfg)
+    compressed structure from the record inside the file before loading the weights, which
+    must fit the model completely (see :meth:`Trainer.load_weights`; ``config_flag`` and
+    ``pretrain_hint`` as :func:`ppdet.utils.checkpoint.load_weights` takes them)."""
+    model = create(architecture_of(cfg), cfg)
     meta = {}
     if weights:
         meta = read_meta(weights)
         _check_meta_fits(cfg, meta, weights)
         model = restore_steps(model, meta.get('steps'))
-        load_weights(model, weights)
+        load_weights(model, weights, strict=True, model_config=cfg.get('_config_path'),
+                     config_flag=config_flag, pretrain_hint=pretrain_hint)
     return model, meta
 
 
@@ -89,10 +104,12 @@ class Trainer(object):
         self.mode = mode
         set_device(cfg)
         set_seed(int(cfg.get('seed', 0)))
-        self.model = model if model is not None else create(cfg['architecture'], cfg)
+        self.model = model if model is not None else create(architecture_of(cfg), cfg)
         self.steps = list(steps or [])  # compression records applied to self.model
         self.parent = None
         self.start_epoch = 0
+        self.loaded_weights = None  # the last file load_weights read
+        self.resumed_from = None
         self.optimizer = None
         self.ema = None  # ModelEMA once training starts with use_ema
         self.is_main_process = paddle.distributed.get_rank() == 0
@@ -101,25 +118,44 @@ class Trainer(object):
         self.extra_callbacks = []
 
     # -- weights ----------------------------------------------------------------
-    def load_weights(self, path):
-        """Load weights; a compressed checkpoint's structure is restored first."""
+    def is_pretrain(self, path):
+        """Whether ``path`` is the config's ``pretrain_weights``."""
+        pre = self.cfg.get('pretrain_weights')
+        return bool(pre) and (os.path.abspath(weights_file(pre)) ==
+                              os.path.abspath(weights_file(path)))
+
+    def load_weights(self, path, complete=None):
+        """Load weights; a compressed checkpoint's structure is restored first.
+
+        With ``complete`` every tensor of the model must come from the file with its shape
+        (weights to evaluate, export or resume: a model that is half random would give a
+        metric or an export without a word); otherwise what fits is loaded and the rest is
+        named in a warning (fine-tuning from a backbone or another head).  The default:
+        lenient for the config's ``pretrain_weights``, complete for anything else
+        (``weights``, ``-r``)."""
+        if complete is None:
+            complete = not self.is_pretrain(path)
         meta = read_meta(path)
         _check_meta_fits(self.cfg, meta, path)
         if meta.get('steps') and not self.steps:
             self.model = restore_steps(self.model, meta['steps'])
             self.steps = list(meta['steps'])
-        load_weights(deployable(self.model), path)  # a wrapper (distillation) holds the student
+        # a wrapper (distillation) holds the student
+        load_weights(deployable(self.model), path, strict=complete,
+                     model_config=self.cfg.get('_config_path'), pretrain_hint=self.mode == 'train')
         self.parent = os.path.abspath(str(path))
+        self.loaded_weights = path
         return meta
 
     def resume(self, path):
-        meta = self.load_weights(path)
+        meta = self.load_weights(path, complete=True)
         self._ensure_optimizer()
         if self.ema is not None:  # the file holds the average; the raw weights sit beside it
             self.ema.resume(deployable(self.model), path)
         epoch = load_optimizer(self.optimizer, path)
         self.start_epoch = int(epoch if epoch is not None else meta.get('epoch', 0))
         self.parent = meta.get('parent')
+        self.resumed_from = path
         if not load_rng_state(path):  # last: building the loaders above may draw numbers
             logger.warning('%s holds no random state (an older checkpoint): the resumed run '
                            'shuffles and augments differently from an uninterrupted one', path)
@@ -131,8 +167,34 @@ class Trainer(object):
         self.steps.append(make_record(step.kind, record))
         return record
 
+    def check_epochs_left(self):
+        """Refuse a resumed run with nothing left to train (its checkpoint's epoch >=
+        ``epoch``): it would only write the checkpoint again as ``model_final``."""
+        epochs = int(self.cfg['epoch'])
+        if self.start_epoch >= epochs:
+            raise ValueError('%s was saved after epoch %d and the config trains %d epoch(s): '
+                             'nothing is left to train; raise -o epoch=N (N > %d) to train on '
+                             'from it' % (self.resumed_from or 'the checkpoint', self.start_epoch,
+                                          epochs, self.start_epoch))
+
+    def _warn_unread_weights(self):
+        """``-o weights=W`` given to training, which reads ``pretrain_weights``: say so
+        instead of training from random weights without a word.  The config's own
+        ``weights`` (this run's model_final) and a missing file are not warned about."""
+        weights = self.cfg.get('weights')
+        if (not weights or self.loaded_weights is not None or self.start_epoch
+                or self.cfg.get('pretrain_weights')):
+            return
+        path = os.path.abspath(weights_file(weights))
+        if not os.path.isfile(path) or path == os.path.abspath(
+                os.path.join(self.save_dir, 'model_final.pdparams')):
+            return
+        logger.warning('weights=%s is not read by training (eval, infer and export read it): '
+                       'this run starts from random weights; to start from it use '
+                       '-o pretrain_weights=%s', weights, weights)
+
     def meta(self, epoch=None):
-        return {'architecture': self.cfg['architecture'],
+        return {'architecture': architecture_of(self.cfg),
                 'config': self.cfg.get('_config_path'),
                 'num_classes': self.cfg.get('num_classes'),
                 'parent': self.parent, 'steps': self.steps, 'epoch': epoch}
@@ -176,8 +238,12 @@ class Trainer(object):
                 self.ema = ModelEMA(deployable(self.model), self.cfg.get('ema_decay', 0.9998))
 
     def train(self, validate=False):
-        self._ensure_optimizer()
+        check_output_dir(self.save_dir, 'save_dir (-o save_dir=DIR)')
         epochs = int(self.cfg['epoch'])
+        if self.start_epoch > epochs:  # == is a run stopped between its last epoch and
+            self.check_epochs_left()   # model_final (the pipeline finishes it); the CLI refuses
+        self._warn_unread_weights()
+        self._ensure_optimizer()
         if paddle.distributed.get_world_size() > 1 and not isinstance(self.model, paddle.DataParallel):
             paddle.distributed.init_parallel_env()
             self.model = paddle.DataParallel(
@@ -247,6 +313,7 @@ class Trainer(object):
         """Run the config's metric over EvalDataset; returns its
         :class:`~ppdet.metrics.EvalResult` (named values, ``.primary`` the headline one)."""
         from ppdet.metrics import build_metric
+        check_output_dir(output_eval, '--output_eval')
         dataset, loader = self._loader('eval', dataset=dataset)
         metric = build_metric(self.cfg, dataset, output_eval=output_eval)
         metric.reset()
@@ -267,10 +334,22 @@ class Trainer(object):
         """Detect on image files; draws and saves them; returns per-image results."""
         import cv2
         from ppdet.data import build_dataset
+        from ppdet.utils.image_io import ImageDecodeError
         from ppdet.utils.visualizer import draw_boxes, save_result_image
+        if save_images:
+            check_output_dir(output_dir, '--output_dir')
         dataset = build_dataset(self.cfg, 'TestDataset')
         dataset.set_images(list(images))
-        _, loader = self._loader('test', dataset=dataset)
+        try:
+            _, loader = self._loader('test', dataset=dataset)
+        except ImageDecodeError:
+            # the dataset's message names TestDataset's folder, not where these images are
+            bad = getattr(dataset, 'skipped_images', None)
+            if not bad:
+                raise
+            raise ImageDecodeError('none of the %d image(s) given can be decoded (%s); give '
+                                   'image files (%s)' % (len(bad), '; '.join(
+                                       r for _, r in bad[:3]), '/'.join(IMAGE_EXTS)))
         labels = dataset.label_list()
         id2path = dataset.get_imid2path()
         results = []

@@ -20,7 +20,8 @@ logger = setup_logger(__name__)
 
 __all__ = ['COCO_STAT_NAMES', 'detections_to_coco', 'load_coco_gt', 'clean_coco_gt',
            'evaluate_coco', 'not_evaluated_summary',
-           'cocoapi_eval', 'classwise_table', 'write_detections_json']
+           'cocoapi_eval', 'classwise_table', 'write_detections_json', 'read_detections_json',
+           'check_detections_fit']
 
 COCO_STAT_NAMES = ['AP', 'AP50', 'AP75', 'APs', 'APm', 'APl',
                    'AR1', 'AR10', 'AR100', 'ARs', 'ARm', 'ARl']
@@ -194,6 +195,69 @@ def classwise_table(per_class, title='AP'):
     return '\n'.join(lines)
 
 
+DETECTION_KEYS = ('image_id', 'category_id', 'bbox', 'score')
+
+
+def read_detections_json(path):
+    """A COCO results file (``bbox.json``): a JSON list of ``{image_id, category_id, bbox,
+    score}``.  Anything else is a ValueError naming the file and what is wrong."""
+    path = str(path)
+    if os.path.isdir(path):
+        raise ValueError('detections json %s is a directory; give the file (e.g. %s)'
+                         % (path, os.path.join(path, 'bbox.json')))
+    if not os.path.isfile(path):
+        raise ValueError('detections json not found: %s' % path)
+    try:
+        with open(path, encoding='utf-8') as f:
+            detections = json.load(f)
+    except UnicodeDecodeError as e:
+        raise ValueError('detections json %s is not UTF-8 text (%s)' % (path, e.reason))
+    except ValueError as e:
+        raise ValueError('detections json %s is not valid JSON (%s)%s' % (
+            path, e, ': the file is empty' if os.path.getsize(path) == 0 else
+            '; a truncated file? write it again (tools/eval.py --output_eval DIR)'))
+    if not isinstance(detections, list):
+        raise ValueError('detections json %s holds a JSON %s, not the list of COCO results '
+                         '[{"image_id", "category_id", "bbox": [x, y, w, h], "score"}, ...] '
+                         '(a ground-truth annotation file?)' % (path, type(detections).__name__))
+    for k, d in enumerate(detections):
+        bad = None
+        if not isinstance(d, dict):
+            bad = 'is a %s, not an object' % type(d).__name__
+        elif any(key not in d for key in DETECTION_KEYS):
+            bad = 'lacks %s' % ', '.join(key for key in DETECTION_KEYS if key not in d)
+        else:
+            box = d['bbox']
+            if not (isinstance(box, list) and len(box) == 4 and
+                    all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in box)):
+                bad = 'has bbox %r, not [x, y, w, h]' % (box,)
+            elif isinstance(d['score'], bool) or not isinstance(d['score'], (int, float)):
+                bad = 'has score %r, not a number' % (d['score'],)
+        if bad:
+            raise ValueError('detections json %s: entry %d %s (each must be {"image_id", '
+                             '"category_id", "bbox": [x, y, w, h], "score"})' % (path, k, bad))
+    return detections
+
+
+def check_detections_fit(detections, coco_gt, source='detections', anno_file=None):
+    """Refuse detections whose image or category ids the ground truth does not have
+    (detections of another dataset): pycocotools asserts on the images and silently
+    ignores unknown categories."""
+    where = anno_file or 'the ground truth'
+    for key, known, what in (('image_id', set(coco_gt.getImgIds()), 'image'),
+                             ('category_id', set(coco_gt.getCatIds()), 'category')):
+        unknown = sorted({d[key] for d in detections if d[key] not in known}, key=str)
+        if unknown:
+            n = sum(1 for d in detections if d[key] not in known)
+            raise ValueError(
+                '%s: %d of %d detections have %s ids that %s does not have (%s%s; it has %d '
+                '%ss): they were made for another dataset; evaluate them against its '
+                'annotation file (EvalDataset.dataset_dir / anno_path)' % (
+                    source, n, len(detections), what, where,
+                    ', '.join(str(i) for i in unknown[:5]), ', ...' if len(unknown) > 5
+                    else '', len(known), what))
+
+
 def cocoapi_eval(detections, anno_file=None, style='bbox', coco_gt=None,
                  max_dets=(1, 10, 100), classwise=False):
     """Evaluate COCO detections (a JSON file path or a list of result dicts).
@@ -205,11 +269,11 @@ def cocoapi_eval(detections, anno_file=None, style='bbox', coco_gt=None,
         if anno_file is None:
             raise ValueError('cocoapi_eval needs anno_file or coco_gt')
         coco_gt = load_coco_gt(anno_file)
+    source = 'detections'
     if isinstance(detections, (str, os.PathLike)):
-        if not os.path.isfile(detections):
-            raise ValueError('detections json not found: %s' % detections)
-        with open(detections, encoding='utf-8') as f:
-            detections = json.load(f)
+        source = str(detections)
+        detections = read_detections_json(detections)
+    check_detections_fit(detections, coco_gt, source, anno_file)
     stats, per_class = evaluate_coco(coco_gt, detections, style=style, max_dets=max_dets,
                                      classwise=classwise)
     if per_class is not None:

@@ -13,6 +13,7 @@ import os
 import pickle
 import random
 import tempfile
+import warnings
 
 import numpy as np
 import paddle
@@ -33,6 +34,9 @@ def _weights_path(path):
     if path.endswith('.pdparams'):
         return path
     return path + '.pdparams'
+
+
+weights_file = _weights_path  # a prefix or .pdparams path -> the .pdparams path
 
 
 def atomic_paddle_save(obj, path):
@@ -101,6 +105,11 @@ def _load_state(path):
             'weights %s is a directory; give a .pdparams file or its prefix inside it%s'
             % (path, (', e.g. -o weights=%s' % os.path.join(str(path), _pick(found)[:-9]))
                if found else ' (it holds no .pdparams file)'))
+    stem, ext = os.path.splitext(str(path))
+    if ext in ('.pdopt', '.pdema'):
+        raise ValueError('%s is the %s of a checkpoint, not its weights; give %s (the prefix '
+                         'of %s.pdparams)' % (path, 'optimizer state' if ext == '.pdopt' else
+                                              'raw (non-averaged) EMA weights', stem, stem))
     path = _weights_path(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(
@@ -143,15 +152,51 @@ class LoadReport(object):
             lines.append('shape mismatch %s: model %s, file %s' % (k, want, got))
         return '\n'.join(lines)
 
+    def brief(self, limit=3):
+        """The misfit in one line: counts and the first names of each kind."""
+        total = len(self.loaded) + len(self.missing) + len(self.mismatched)
+        parts = []
+        if self.missing:
+            parts.append('%d of the model\'s %d tensors missing in the file (%s%s)' % (
+                len(self.missing), total, ', '.join(self.missing[:limit]),
+                ', ...' if len(self.missing) > limit else ''))
+        if self.mismatched:
+            (k, (want, got)), = list(self.mismatched.items())[:1]
+            parts.append('%d with another shape (%s: model %s, file %s%s)' % (
+                len(self.mismatched), k, want, got, '; ...' if len(self.mismatched) > 1 else ''))
+        if self.unexpected:
+            parts.append('%d in the file that the model lacks' % len(self.unexpected))
+        return '; '.join(parts) or 'loaded %d tensors' % len(self.loaded)
 
-def load_weights(model, path, strict=False, name_map=None):
+
+def misfit_fix(meta, model_config=None, config_flag='-c'):
+    """What to do when a checkpoint does not fit the model: the config it was saved with
+    (given by ``config_flag``: ``-c``, or ``-t`` for a distillation teacher)."""
+    saved = (meta or {}).get('config')
+    if saved and model_config and os.path.abspath(saved) == os.path.abspath(model_config):
+        return ('they were saved from %s too, but with another structure (other -o overrides, '
+                'e.g. num_classes or widths): give the same overrides' % saved)
+    if saved:
+        return ('they were trained with %s: use that config (%s %s)' % (saved, config_flag,
+                                                                         saved))
+    return ('use the config they were trained with (the same architecture, backbone, widths '
+            'and num_classes)')
+
+
+def load_weights(model, path, strict=False, name_map=None, model_config=None,
+                 pretrain_hint=True, config_flag='-c'):
     """Load weights by name; report missing/unexpected/mis-shaped keys.
 
     ``name_map`` optionally renames file keys (e.g. released-model aliases).
-    With ``strict`` any missing or mis-shaped key is an error.
+    With ``strict`` any missing or mis-shaped key is an error (a ValueError in one line
+    naming the counts, a few names and the config the weights were saved with; the model's
+    config ``model_config`` is named too); tensors in the file that the model lacks only
+    warn.  ``pretrain_hint``: the error also says how to start training from such weights
+    (``-o pretrain_weights``), which loads what fits; ``config_flag``: the flag that gives the
+    model's config (see :func:`misfit_fix`).
     """
     state = _load_state(path)
-    state.pop(META_KEY, None)
+    raw_meta = state.pop(META_KEY, None)
     state = clean_state_dict(state)
     if name_map:
         state = {name_map.get(k, k): v for k, v in state.items()}
@@ -169,8 +214,18 @@ def load_weights(model, path, strict=False, name_map=None):
     unexpected = sorted(k for k in state if k not in model_state)
     report = LoadReport(sorted(to_load), missing, unexpected, mismatched)
     if strict and (missing or mismatched):
-        raise ValueError('weights %s do not fit the model:\n%s' % (path, report))
-    model.set_state_dict(to_load)
+        try:
+            meta = json.loads(raw_meta) if raw_meta else {}
+        except ValueError:
+            meta = {}
+        raise ValueError('weights %s do not fit the model%s: %s; %s%s' % (
+            path, ' of %s' % model_config if model_config else '', report.brief(),
+            misfit_fix(meta, model_config, config_flag),
+            ' (to fine-tune from the tensors that fit, give them as -o pretrain_weights=%s)'
+            % path if pretrain_hint else ''))
+    with warnings.catch_warnings():   # paddle warns once per key left out: the report names them
+        warnings.filterwarnings('ignore', message='Skip loading for')
+        model.set_state_dict(to_load)
     if missing or unexpected or mismatched:
         logger.warning('loading %s:\n%s', path, report)
     else:

@@ -1,5 +1,6 @@
 """The one argument style shared by every script: ``-c CONFIG`` and ``-o key=value``."""
 import argparse
+import math
 import sys
 
 from ppdet.core.workspace import ConfigError, did_you_mean, load_config
@@ -50,6 +51,27 @@ def check_choices(flag, given, known):
         if name not in known:
             raise ValueError('%s: unknown %r%s (choose from %s)'
                              % (flag, name, did_you_mean(name, known), ', '.join(known)))
+
+
+def check_range(flag, value, low=None, high=None, hint=''):
+    """Refuse ``value`` outside ``[low, high]`` (either bound may be None), or not a finite
+    number, with a ValueError naming ``flag`` (a one-line ``error:`` through
+    :func:`ppdet.utils.cli.run_main`).  ``hint`` is appended (what the value means)."""
+    if value is None:
+        return value
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if ok and ((low is not None and value < low) or (high is not None and value > high)):
+        ok = False
+    if not ok:
+        if low is not None and high is not None:
+            want = 'in [%s, %s]' % (low, high)
+        elif low is not None:
+            want = '>= %s' % low
+        else:
+            want = '<= %s' % high
+        raise ValueError('%s must be %s, got %r%s' % (flag, want, value,
+                                                        ' (%s)' % hint if hint else ''))
+    return value
 
 
 def run_main(fn):

@@ -19,6 +19,50 @@ def umask_mode(mode=0o666):
     return mode & ~umask
 
 
+def _first_existing(path):
+    """``path`` or its nearest ancestor that exists."""
+    path = os.path.abspath(path)
+    while not os.path.exists(path):
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    return path
+
+
+def check_output_dir(path, flag, _target=None):
+    """Refuse an output directory that cannot be made, before a script does any work.
+
+    ``path`` may be missing (it is created later) but neither it nor any folder above it
+    may be a file, and the part that exists must be writable.  ``flag`` names the setting
+    in the message (``--output_dir``, ``save_dir (-o save_dir=DIR)``).  Raises ValueError
+    (a one-line ``error:`` through :func:`ppdet.utils.cli.run_main`)."""
+    if path is None or str(path) == '':
+        return
+    target = str(_target or path)
+    found = _first_existing(str(path))
+    if not os.path.isdir(found):
+        where = '' if found == os.path.abspath(target) else ' (a folder of %s)' % target
+        raise ValueError('%s: %s is a file, not a directory%s; give %s' % (
+            flag, found, where, 'another path' if _target else
+            'a directory (it is made if missing)'))
+    if not os.access(found, os.W_OK | os.X_OK):
+        raise ValueError('%s: cannot write in %s (permission denied); give a writable '
+                         '%s' % (flag, found, 'path' if _target else 'directory'))
+
+
+def check_output_file(path, flag):
+    """Like :func:`check_output_dir` for a file to be written: ``path`` must not be a
+    directory and the folder it goes into must be makeable."""
+    if path is None or str(path) == '':
+        return
+    path = str(path)
+    if os.path.isdir(path):
+        raise ValueError('%s: %s is a directory; give a file name (e.g. %s)'
+                         % (flag, path, os.path.join(path, 'out')))
+    check_output_dir(os.path.dirname(os.path.abspath(path)), flag, _target=path)
+
+
 def atomic_write(path, writer, mode='w'):
     """Call ``writer(fileobj)`` on a temp file beside ``path`` and rename it into place.
 

@@ -18,12 +18,21 @@ def collect_images(image_file=None, image_dir=None, flags=('--image_file', '--im
     one to fix.
     """
     file_flag, dir_flag = flags
+    if image_file and image_dir:
+        raise ValueError('give %s FILE or %s DIR, not both (got %s and %s)'
+                         % (file_flag, dir_flag, image_file, image_dir))
     if image_file:
+        if os.path.isdir(image_file):
+            raise ValueError('%s %s is a directory; give it as %s %s'
+                             % (file_flag, image_file, dir_flag, image_file))
         if not os.path.isfile(image_file):
             raise FileNotFoundError('image not found: %s (%s)' % (image_file, file_flag))
         return [image_file]
     if not image_dir:
         raise ValueError('give %s FILE or %s DIR' % (file_flag, dir_flag))
+    if os.path.isfile(image_dir):
+        raise ValueError('%s %s is a file; give it as %s %s'
+                         % (dir_flag, image_dir, file_flag, image_dir))
     if not os.path.isdir(image_dir):
         raise FileNotFoundError('image directory not found: %s (%s)' % (image_dir, dir_flag))
     images = sorted(p for p in glob.glob(os.path.join(image_dir, '*'))
