@@ -34,6 +34,7 @@ import numpy as np
 import paddle
 import paddle.nn as nn
 
+from ppdet.core.workspace import did_you_mean
 from ppdet.modeling.architectures.meta_arch import declared
 from ppdet.slim.presets import PRESETS, SEED_PRUNED_PARAMS
 from ppdet.slim.steps import CompressionStep, register_step
@@ -139,6 +140,23 @@ def _parse_ratio(value, name):
     return r
 
 
+def _check_not_a_preset_typo(text, names):
+    """A single --pruned_ratios word that is no number names a preset when no parameters are
+    given (or when it is close to a preset's name): refuse it as an unknown preset (a typo
+    used to end in 'no parameters to prune').  With parameters, ``half`` is a bad ratio."""
+    word = text.strip()
+    if not word or ',' in word:
+        return
+    try:
+        float(word)
+    except ValueError:
+        if names and not did_you_mean(word, PRESETS):
+            return
+        raise ValueError('unknown pruning preset %r%s (presets: %s; or give one ratio per '
+                         'parameter, e.g. --pruned_ratios 0.5,0.3)' % (
+                             word, did_you_mean(word, PRESETS), ', '.join(PRESETS)))
+
+
 def normalize_input_size(input_size):
     if input_size is None:
         return DEFAULT_INPUT_SIZE
@@ -224,6 +242,8 @@ class PrunePlan(object):
         preset = pruned_ratios if isinstance(pruned_ratios, str) and \
             pruned_ratios.strip() in PRESETS else None
         names = split_flag(pruned_params) if pruned_params not in (None, '') else []
+        if isinstance(pruned_ratios, str) and not preset:
+            _check_not_a_preset_typo(pruned_ratios, names)
         if preset:
             ratios = list(PRESETS[preset.strip()])
             if not names:

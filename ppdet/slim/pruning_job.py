@@ -6,8 +6,10 @@ applied to its model before the normal fine-tuning loop.
 import os
 
 from ppdet.slim.flops_target import ratios_for_target_flops
-from ppdet.slim.prune import PrunePlan, PruneStep, format_prunable, list_prunable
-from ppdet.slim.sensitivity import (DEFAULT_RATIOS, get_ratios_by_loss, load_sensitivities,
+from ppdet.slim.prune import (PrunePlan, PruneStep, format_prunable, list_prunable,
+                              prunable_params, resolve_names, split_flag)
+from ppdet.slim.sensitivity import (DEFAULT_RATIOS, check_made_for, check_sensitivities_file,
+                                    get_ratios_by_loss, load_sensitivities,
                                     paddleslim_sensitivity, plot_sensitivities, sensitivity)
 from ppdet.slim.subset_eval import SubsetEvaluator
 from ppdet.utils.logger import setup_logger
@@ -37,16 +39,31 @@ def print_params(cfg, out=print):
     out(format_prunable(rows))
 
 
+def check_sensitivity_args(sensitivities_file=None, eval_images=None):
+    """Refuse, before the model is built, a sensitivities file that is a directory and an
+    image count below one."""
+    check_sensitivities_file(sensitivities_file)
+    if eval_images is not None and int(eval_images) < 1:
+        raise ValueError('--eval_images must be >= 1 (got %s): the number of eval images each '
+                         'probe scores; leave it out to score all of them' % eval_images)
+
+
+def _param_names(model, pruned_params):
+    """The user-facing names of ``pruned_params`` (comma list or list; default: every
+    prunable conv), each checked as prune.py checks them (unknown ones name the close ones)."""
+    names = split_flag(pruned_params) if pruned_params else list(prunable_params(model))
+    return resolve_names(model, names)
+
+
 def run_sensitivity(cfg, weights=None, pruned_params=None, ratios=DEFAULT_RATIOS,
                     sensitivities_file='sensitivities.json', eval_images=None, max_loss=None,
                     plot_file=None, criterion='l1_norm', cache_backbone=True, progress=True,
                     metric=None):
     """Sensitivity of each parameter; resumable through ``sensitivities_file``."""
+    check_sensitivity_args(sensitivities_file, eval_images)
     trainer = _trainer_with_weights(cfg, weights or cfg.get('weights'), 'eval')
     model = trainer.model
-    names = pruned_params or list(model.prunable_params())
-    if isinstance(names, str):
-        names = [n.strip() for n in names.split(',') if n.strip()]
+    names = _param_names(model, pruned_params)
     evaluator = SubsetEvaluator(trainer, max_images=eval_images, cache_backbone=cache_backbone,
                                 param_names=names, metric=metric)
     settings = dict(evaluator.settings(), weights=os.path.abspath(str(weights))
@@ -69,15 +86,36 @@ def run_paddleslim_sensitivity(cfg, weights=None, pruned_params=None, status_fil
                                criterion='l1_norm', metric=None, eval_images=None):
     """PaddleSlim's ``FilterPruner.sensitive`` on the config's model, scored by the same
     evaluator as :func:`run_sensitivity` (eval images loaded once, no backbone reuse)."""
+    check_sensitivity_args(None, eval_images)
     trainer = _trainer_with_weights(cfg, weights or cfg.get('weights'), 'eval')
     model = trainer.model
-    names = pruned_params or list(model.prunable_params())
-    if isinstance(names, str):
-        names = [n.strip() for n in names.split(',') if n.strip()]
+    names = _param_names(model, pruned_params)
     evaluator = SubsetEvaluator(trainer, max_images=eval_images, cache_backbone=False,
                                 param_names=names, metric=metric)
     return paddleslim_sensitivity(model, names, evaluator, status_file, criterion=criterion,
                                   input_size=config_input_size(cfg))
+
+
+def check_plan_flags(pruned_params=None, pruned_ratios=None, target_flops=None,
+                     sensitivities_file=None, max_loss=None, max_ratio=None):
+    """Refuse flags the chosen way of pruning would ignore: ``--target_flops`` takes its
+    ratios from the sensitivities file, so ``--pruned_ratios`` / ``--pruned_params`` would
+    be dropped without a word; ``-s`` / ``--max_loss`` / ``--max_ratio`` only serve it."""
+    if target_flops is not None:
+        given = [f for f, v in (('--pruned_ratios', pruned_ratios),
+                                ('--pruned_params', pruned_params)) if v not in (None, '')]
+        if given:
+            raise ValueError('--target_flops takes its ratios from the sensitivities file (-s), '
+                             'so %s would be ignored: drop %s, or drop --target_flops to prune '
+                             'by the given ratios' % (' and '.join(given), ' and '.join(given)))
+    else:
+        given = [f for f, v in (('-s', sensitivities_file), ('--max_loss', max_loss),
+                                ('--max_ratio', max_ratio)) if v is not None]
+        if given:
+            raise ValueError('%s only serve%s --target_flops, which is not given: add '
+                             '--target_flops F (the share of FLOPs to remove) or drop %s'
+                             % (' and '.join(given), '' if len(given) > 1 else 's',
+                                ' and '.join(given)))
 
 
 def build_plan(model, cfg, pruned_params=None, pruned_ratios=None, criterion='l1_norm',
@@ -87,10 +125,13 @@ def build_plan(model, cfg, pruned_params=None, pruned_ratios=None, criterion='l1
     (no loss above ``max_loss``, no ratio above ``max_ratio``); ``round_channels`` rounds the
     kept channels of each pruned conv down to a multiple (see :class:`PrunePlan`)."""
     size = config_input_size(cfg)
+    check_plan_flags(pruned_params, pruned_ratios, target_flops, sensitivities_file, max_loss,
+                     max_ratio)
     if target_flops is not None:
         if not sensitivities_file or not os.path.isfile(sensitivities_file):
             raise ValueError('--target_flops needs a sensitivities file (-s FILE) made by '
                              'slim/sensitive/sensitive.py; not found: %s' % sensitivities_file)
+        check_made_for(sensitivities_file, model)  # the shapes a resumed sensitive.py compares
         sens = load_sensitivities(sensitivities_file)
         ratios = ratios_for_target_flops(sens, model, float(target_flops), input_size=size,
                                          criterion=criterion, max_ratios=max_ratio,

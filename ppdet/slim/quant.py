@@ -28,6 +28,7 @@ import tempfile
 import numpy as np
 import paddle
 
+from ppdet.core.workspace import did_you_mean
 from ppdet.deploy.infer_cfg import PARAM_NAMES, weights_by_layer
 from ppdet.deploy.program_fixes import drop_fetch_scales
 from ppdet.slim import residual_adds
@@ -39,7 +40,8 @@ logger = setup_logger(__name__)
 
 __all__ = ['quantize_post', 'calibration_images', 'quantize_post_with_report',
            'resolve_skip_layers', 'calibration_feeds', 'read_infer_cfg', 'stack_feeds',
-           'PTQ_ALGOS', 'declared_float_only', 'DEFAULT_ONNX_FORMAT', 'QUANTIZABLE_OP_TYPES']
+           'PTQ_ALGOS', 'declared_float_only', 'DEFAULT_ONNX_FORMAT', 'QUANTIZABLE_OP_TYPES',
+           'check_algo', 'check_dirs', 'check_not_quantized']
 
 PTQ_ALGOS = ('abs_max', 'avg', 'hist', 'KL', 'mse', 'emd')
 # The detection decode (yolo_box) and NMS ops are not in this list and stay in float.
@@ -55,6 +57,59 @@ def _check_model_dir(model_dir):
             raise FileNotFoundError(
                 '%s has no %s: give the directory written by tools/export_model.py '
                 '(or pass -o weights=CKPT to export first)' % (model_dir, f))
+
+
+def check_algo(algo):
+    """Refuse an unknown PTQ algorithm, naming the close ones (``kl`` -> ``'KL'``)."""
+    if algo in PTQ_ALGOS:
+        return algo
+    by_lower = {a.lower(): a for a in PTQ_ALGOS}
+    hint = ("; did you mean %r?" % by_lower[str(algo).lower()]
+            if str(algo).lower() in by_lower else did_you_mean(algo, PTQ_ALGOS))
+    raise ValueError('unknown PTQ algo %r%s (choose from %s)' % (algo, hint, ', '.join(PTQ_ALGOS)))
+
+
+def check_dirs(model_dir, out_dir):
+    """Refuse, before anything is written, an output directory that is the model directory
+    (the int8 graph would overwrite the fp32 model it is calibrated from) and a model that is
+    already int8 (PTQ needs the fp32 one)."""
+    if out_dir is not None and os.path.realpath(str(out_dir)) == os.path.realpath(str(model_dir)):
+        raise ValueError('the output dir %s is the model dir: the int8 model would overwrite the '
+                         'fp32 model it is made from; give another --output_dir (e.g. %s_int8)'
+                         % (out_dir, str(model_dir).rstrip('/')))
+    _check_model_dir(model_dir)
+    check_not_quantized(model_dir)
+
+
+def check_not_quantized(model_dir):
+    """Raise ValueError when ``model_dir`` already holds an int8 model: its ``infer_cfg.yml``
+    says ``quantized: true``, or its program has quantize / dequantize ops."""
+    from ppdet.deploy.lite import is_quant_op
+    from ppdet.utils.static_graph import load_program
+    info = read_infer_cfg(model_dir) if os.path.isfile(
+        os.path.join(str(model_dir), INFER_CFG)) else {}
+    record = (info.get('compression') or {}).get('quant') or {}
+    if info.get('quantized'):
+        source = record.get('source_model')
+        if record.get('method') == 'post_training' and source:
+            fix = 'give the fp32 model it was made from: --model_dir %s' % source
+        else:
+            comp = info.get('compression') or {}
+            fix = ('give an fp32 export (tools/export_model.py%s%s)' % (
+                ' -c %s' % comp['config'] if comp.get('config') else '',
+                ' -o weights=%s' % comp['parent'] if comp.get('parent') else ''))
+        raise ValueError('%s is already quantized (its infer_cfg.yml says quantized: true%s): '
+                         'post-training quantization starts from the fp32 model; %s' % (
+                             model_dir, ', %s' % record['method'] if record.get('method') else '',
+                             fix))
+    ops = [op.type for op in load_program(model_dir)[0].global_block().ops
+           if is_quant_op(op.type)]
+    if ops:
+        raise ValueError('%s holds an int8 graph (%d quantize/dequantize ops) though its '
+                         'infer_cfg.yml does not say quantized: true (written over by a PTQ run '
+                         'with --output_dir the model dir?): post-training quantization starts '
+                         'from the fp32 model; re-export it with tools/export_model.py and give '
+                         'that directory' % (model_dir, len(ops)))
 
 
 def read_infer_cfg(model_dir):
@@ -237,15 +292,14 @@ def quantize_post(model_dir, data, out_dir, algo='hist', batch_nums=10, batch_si
     of a shortcut to an activation's output, which oneDNN cannot fold into a conv
     (BlazeFace's blocks; :mod:`ppdet.slim.residual_adds`).
     """
-    if algo not in PTQ_ALGOS:
-        raise ValueError('unknown PTQ algo %r; choose one of %s' % (algo, ', '.join(PTQ_ALGOS)))
+    check_algo(algo)
     if quantize_residual_adds and onnx_format:
         raise ValueError('quantize_residual_adds needs onnx_format=False (the ONNX-style graph '
                          'simulates every op PaddleSlim observed already)')
     if int(batch_nums) < 1 or int(batch_size) < 1:
         raise ValueError('batch_nums and batch_size must be >= 1 (got %s, %s)' % (
             batch_nums, batch_size))
-    _check_model_dir(model_dir)
+    check_dirs(model_dir, out_dir)
     feeds = calibration_feeds(model_dir, data, limit=int(batch_nums) * int(batch_size))
     float_only = [] if quantize_float_only else (
         list(float_only_layers) if float_only_layers is not None
@@ -268,31 +322,32 @@ def quantize_post(model_dir, data, out_dir, algo='hist', batch_nums=10, batch_si
                            'activation seen, and rounding the residual stream at every add '
                            'cost the built-in BlazeFace-Lite 5.5 Easy AP at 32 calibration '
                            'images (none at 16); mse, KL or hist kept it: use --algo mse')
-    with _residual_adds_marked(model_dir, adds) as ptq_dir:
-        run_ptq(ptq_dir, feeds, out_dir, algo=algo, batch_size=int(batch_size),
-                weight_quantize_type=weight_type, skip_tensor_list=skip,
-                onnx_format=onnx_format, hist_percent=hist_percent, op_types=op_types)
-    # oneDNN int8 uses only the scales the simulation used (ppdet.slim.deploy_scales)
-    aligned = None if onnx_format else align_output_thresholds(out_dir)
-    # ... and the residual scales of the export's split concats (see that module)
-    residual_scales = 0 if onnx_format else keep_residual_scales(out_dir)
-    drop_fetch_scales(out_dir)              # the identity ops PaddleSlim's save added
-    record = {'method': 'post_training', 'algo': algo, 'batch_nums': int(batch_nums),
-              'batch_size': int(batch_size), 'calibration_images': len(feeds),
-              'weight_quantize_type': weight_type,
-              'activation_quantize_type': 'range_abs_max',
-              'quantizable_op_type': list(op_types),
-              'quantize_residual_adds': bool(quantize_residual_adds),
-              'residual_adds_int8': len(adds),
-              'skip_tensor_list': skip, 'onnx_format': bool(onnx_format),
-              'float_only_layers': float_only, 'float_only_tensors': float_only_tensors,
-              'quantize_float_only': bool(quantize_float_only),
-              'calibration_source': calibration_source,
-              'aligned_thresholds': aligned, 'residual_scales': int(residual_scales),
-              'source_model': os.path.abspath(str(model_dir))}
-    if algo == 'hist':
-        record['hist_percent'] = hist_percent
-    write_quant_infer_cfg(model_dir, out_dir, record)
+    with _removed_on_failure(out_dir):  # a failed run leaves no half-written dir
+        with _residual_adds_marked(model_dir, adds) as ptq_dir:
+            run_ptq(ptq_dir, feeds, out_dir, algo=algo, batch_size=int(batch_size),
+                    weight_quantize_type=weight_type, skip_tensor_list=skip,
+                    onnx_format=onnx_format, hist_percent=hist_percent, op_types=op_types)
+        # oneDNN int8 uses only the scales the simulation used (ppdet.slim.deploy_scales)
+        aligned = None if onnx_format else align_output_thresholds(out_dir)
+        # ... and the residual scales of the export's split concats (see that module)
+        residual_scales = 0 if onnx_format else keep_residual_scales(out_dir)
+        drop_fetch_scales(out_dir)              # the identity ops PaddleSlim's save added
+        record = {'method': 'post_training', 'algo': algo, 'batch_nums': int(batch_nums),
+                  'batch_size': int(batch_size), 'calibration_images': len(feeds),
+                  'weight_quantize_type': weight_type,
+                  'activation_quantize_type': 'range_abs_max',
+                  'quantizable_op_type': list(op_types),
+                  'quantize_residual_adds': bool(quantize_residual_adds),
+                  'residual_adds_int8': len(adds),
+                  'skip_tensor_list': skip, 'onnx_format': bool(onnx_format),
+                  'float_only_layers': float_only, 'float_only_tensors': float_only_tensors,
+                  'quantize_float_only': bool(quantize_float_only),
+                  'calibration_source': calibration_source,
+                  'aligned_thresholds': aligned, 'residual_scales': int(residual_scales),
+                  'source_model': os.path.abspath(str(model_dir))}
+        if algo == 'hist':
+            record['hist_percent'] = hist_percent
+        write_quant_infer_cfg(model_dir, out_dir, record)
     return out_dir
 
 
@@ -323,6 +378,18 @@ def quantize_post_with_report(model_dir, data, out_dir, keep_worst=0, report_ima
         reports['final'] = layer_report(model_dir, out_dir, probe)
         reports['final_deployed'] = deployed_layer_report(model_dir, out_dir, probe)
     return out_dir, reports
+
+
+@contextlib.contextmanager
+def _removed_on_failure(out_dir):
+    """Remove ``out_dir`` when the block fails and the directory did not exist before it."""
+    existed = os.path.exists(str(out_dir))
+    try:
+        yield
+    except BaseException:
+        if not existed:
+            shutil.rmtree(str(out_dir), ignore_errors=True)
+        raise
 
 
 @contextlib.contextmanager

@@ -32,8 +32,9 @@ from ppdet.utils.logger import setup_logger
 
 logger = setup_logger(__name__)
 
-__all__ = ['sensitivity', 'paddleslim_sensitivity', 'PADDLESLIM_RATIOS', 'load_sensitivities', 'get_ratios_by_loss', 'plot_sensitivities',
-           'ranking_scores', 'spearman', 'DEFAULT_RATIOS']
+__all__ = ['sensitivity', 'paddleslim_sensitivity', 'PADDLESLIM_RATIOS', 'load_sensitivities',
+           'check_made_for', 'check_sensitivities_file', 'get_ratios_by_loss',
+           'plot_sensitivities', 'ranking_scores', 'spearman', 'DEFAULT_RATIOS']
 
 DEFAULT_RATIOS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 PADDLESLIM_RATIOS = DEFAULT_RATIOS   # FilterPruner.sensitive's fixed 0.1 ... 0.9
@@ -54,15 +55,39 @@ def _check_ratios(ratios):
     return out
 
 
+def _prunable_shapes(model):
+    return collections.OrderedDict((name, [int(s) for s in p.shape])
+                                   for name, p in prunable_params(model).items())
+
+
 def _fingerprint(model):
     """Shapes and a hash of the prunable weights: a file made on other weights is refused."""
     h = hashlib.sha1()
-    shapes = collections.OrderedDict()
     for name, p in prunable_params(model).items():
-        shapes[name] = [int(s) for s in p.shape]
         h.update(name.encode())
         h.update(p.numpy().tobytes())
-    return {'prunable_shapes': shapes, 'weights_sha1': h.hexdigest()}
+    return {'prunable_shapes': _prunable_shapes(model), 'weights_sha1': h.hexdigest()}
+
+
+def check_made_for(path, model, state=None):
+    """Refuse a sensitivities file made for another model: the prunable convs' shapes it
+    recorded (as a resumed :func:`sensitivity` run compares them) differ from ``model``'s.
+    Its weights may differ (pruning reads the losses of the same architecture).  A file
+    that records no shapes is used with a warning."""
+    state = load_sensitivities(path, with_state=True) if state is None else state
+    recorded = ((state.get('settings') or {}).get('model') or {}).get('prunable_shapes')
+    if recorded is None:
+        logger.warning('sensitivities file %s records no model shapes, so it cannot be checked '
+                       'against this model: make sure it was made for this config', path)
+        return state
+    diff = _differences(_jsonable(recorded), _jsonable(_prunable_shapes(model)))
+    if diff:
+        raise ValueError(
+            'sensitivities file %s was made for another model: %d of the prunable convs it '
+            'recorded differ from this model\'s (%s%s), so its losses do not tell how this model '
+            'prunes; make one for this config with slim/sensitive/sensitive.py -s NEW.json'
+            % (path, len(diff), '; '.join(diff[:3]), '; ...' if len(diff) > 3 else ''))
+    return state
 
 
 def _jsonable(obj):
@@ -98,6 +123,14 @@ def load_sensitivities(path, with_state=False):
             for name, table in state['sensitivities'].items()}
 
 
+def check_sensitivities_file(path):
+    """Refuse a sensitivities file path that is a directory, before any evaluation (it
+    failed when the first result was written)."""
+    if path and os.path.isdir(str(path)):
+        raise ValueError('sensitivities file %s is a directory; give a file, e.g. -s %s'
+                         % (path, os.path.join(str(path), 'sensitivities.json')))
+
+
 def _open_state(path, settings):
     if path and os.path.isfile(path):
         state = load_sensitivities(path, with_state=True)
@@ -127,6 +160,7 @@ def sensitivity(model, param_names, eval_fn, ratios=DEFAULT_RATIOS, sensitivitie
     JSON-able dict describing the evaluation (dataset, image subset, weights...);
     stored in the file and compared on resume.  The model is left exactly as it was.
     """
+    check_sensitivities_file(sensitivities_file)
     names = resolve_names(model, split_flag(param_names) if param_names else
                           list(prunable_params(model)))
     ratios = _check_ratios(ratios)

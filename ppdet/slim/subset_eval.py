@@ -35,6 +35,9 @@ class SubsetEvaluator(object):
     def __init__(self, trainer, max_images=None, cache_backbone=True, param_names=(),
                  metric=None):
         from ppdet.metrics import build_metric, metric_class
+        if max_images is not None and int(max_images) < 1:
+            raise ValueError('max_images (--eval_images) must be >= 1, got %s: leave it unset '
+                             'to score every eval image' % max_images)
         self.cfg = trainer.cfg
         self.metric = metric_class(trainer.cfg).resolve_value_name(metric)
         self.dataset, loader = trainer._loader('eval')

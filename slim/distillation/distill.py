@@ -12,11 +12,7 @@ A config with a ``Distill`` section (configs/distill/*.yml) names the teacher, s
 import os
 
 from ppdet.slim.distill import add_teacher_args
-from ppdet.utils.cli import ArgsParser, parse_and_load, run_main
-
-
-def _flag(value):
-    return str(value).lower() in ('1', 'true', 'yes', 'y')
+from ppdet.utils.cli import ArgsParser, parse_and_load, run_main, str2bool
 
 
 def _prune(trainer, args, cfg):
@@ -31,7 +27,7 @@ def _prune(trainer, args, cfg):
     trainer.apply_step(PruneStep(plan))
 
 
-def main():
+def build_parser():
     parser = ArgsParser('distill a detector (the -c config is the student) from a teacher')
     add_teacher_args(parser)
     parser.add_argument('--pruned_params', default=None, help='prune the student first: '
@@ -40,10 +36,15 @@ def main():
     parser.add_argument('--prune_criterion', default='l1_norm', help='l1_norm or fpgm')
     parser.add_argument('--eval', action='store_true', help='evaluate after each snapshot epoch')
     parser.add_argument('-r', '--resume', default=None, help='checkpoint prefix to resume from')
-    parser.add_argument('--save_inference', nargs='?', const=True, default=False, type=_flag,
-                        help='export the distilled student as an inference model when done')
+    parser.add_argument('--save_inference', nargs='?', const=True, default=False, type=str2bool,
+                        help='export the distilled student as an inference model when done '
+                             '(--save_inference, or --save_inference true/false)')
     parser.add_argument('--output_dir', default='output/inference', help='export directory')
-    args, cfg = parse_and_load(parser)
+    return parser
+
+
+def main():
+    args, cfg = parse_and_load(build_parser())
     if bool(args.pruned_params) != bool(args.pruned_ratios):
         raise ValueError('give --pruned_params and --pruned_ratios together')
 

@@ -37,10 +37,13 @@ def main():
     parser.add_argument('--output_eval', default=None, help='directory for bbox.json')
     args, cfg = parse_and_load(parser)
     from ppdet.engine import Trainer
-    from ppdet.slim.pruning_job import build_plan, print_params, prune_trainer
+    from ppdet.slim.pruning_job import build_plan, check_plan_flags, print_params, prune_trainer
     if args.print_params:
         print_params(cfg)
         return
+    if not args.resume_checkpoint:  # before the model is built
+        check_plan_flags(args.pruned_params, args.pruned_ratios, args.target_flops,
+                         args.sensitivities_file, args.max_loss, args.max_ratio)
     trainer = Trainer(cfg, mode='train')
     if args.resume_checkpoint:
         trainer.resume(args.resume_checkpoint)  # the checkpoint carries its pruning plan

@@ -23,7 +23,7 @@ speed-up only if the detections agree.
 import json
 import os
 
-from ppdet.utils.cli import ArgsParser, parse_and_load, run_main
+from ppdet.utils.cli import ArgsParser, check_range, parse_and_load, run_main
 from ppdet.utils.logger import setup_logger
 
 logger = setup_logger('post_quant')
@@ -128,8 +128,15 @@ def main():
     _apply_section_defaults(args, cfg)
     if args.keep_worst < 0:
         raise ValueError('--keep_worst must be >= 0 (got %d)' % args.keep_worst)
+    for flag, what in (('batch_nums', 'calibration batches'), ('batch_size', 'images a batch'),
+                       ('report_images', 'images the --report runs on'),
+                       ('bench_images', 'held-out images --bench compares on')):
+        check_range('--' + flag, int(getattr(args, flag)), 1, hint='the number of ' + what)
 
-    from ppdet.slim.quant import quantize_post, quantize_post_with_report
+    from ppdet.slim.quant import check_algo, check_dirs, quantize_post, quantize_post_with_report
+    check_algo(args.algo)
+    if args.model_dir:  # before any image is read or anything written
+        check_dirs(args.model_dir, args.output_dir)
     from ppdet.slim.quant_report import (compare_int8, format_deployed_table, format_table,
                                          write_deployed_report, write_report)
     out = args.output_dir

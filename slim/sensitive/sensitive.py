@@ -3,11 +3,31 @@
 python slim/sensitive/sensitive.py -c CONFIG -o weights=W -p yolo_block.0.0.0.conv.weights,... \
     -r 0.1,0.2,...,0.9 -s sensitivities.json --eval_images 50 --max_loss 0.3
 """
+import os
+import sys
+
 from ppdet.utils.cli import ArgsParser, parse_and_load, run_main
 
 
 def _floats(text):
-    return [float(x) for x in text.split(',') if x.strip()]
+    try:
+        return [float(x) for x in text.split(',') if x.strip()]
+    except ValueError:
+        raise ValueError('--pruned_ratios %r: give comma-separated numbers in (0, 1), e.g. '
+                         '0.1,0.2,0.3' % text)
+
+
+def _saved(path):
+    """What an interrupted run left in its sensitivities file, in words."""
+    from ppdet.slim.sensitivity import load_sensitivities
+    if not os.path.isfile(path):
+        return 'nothing measured yet (no %s)' % path
+    try:
+        state = load_sensitivities(path, with_state=True)
+    except ValueError:
+        return 'the probes so far are in %s' % path
+    n = sum(len(t) for t in state['sensitivities'].values())
+    return '%d probe%s saved in %s' % (n, '' if n == 1 else 's', path)
 
 
 def main():
@@ -31,15 +51,22 @@ def main():
     parser.add_argument('--no_cache', action='store_true',
                         help='do not reuse backbone features between probes')
     args, cfg = parse_and_load(parser)
-    from ppdet.slim.pruning_job import run_sensitivity
+    from ppdet.slim.pruning_job import check_sensitivity_args, run_sensitivity
     from ppdet.slim.sensitivity import get_ratios_by_loss
-    plot = args.plot or args.sensitivities_file.rsplit('.', 1)[0] + '.png'
-    sens = run_sensitivity(cfg, weights=cfg.get('weights'), pruned_params=args.pruned_params,
-                           ratios=_floats(args.pruned_ratios),
-                           sensitivities_file=args.sensitivities_file,
-                           eval_images=args.eval_images, max_loss=args.max_loss,
-                           plot_file=plot, criterion=args.prune_criterion,
-                           cache_backbone=not args.no_cache, metric=args.metric)
+    check_sensitivity_args(args.sensitivities_file, args.eval_images)  # before the model loads
+    plot = args.plot or os.path.splitext(args.sensitivities_file)[0] + '.png'
+    try:
+        sens = run_sensitivity(cfg, weights=cfg.get('weights'),
+                               pruned_params=args.pruned_params,
+                               ratios=_floats(args.pruned_ratios),
+                               sensitivities_file=args.sensitivities_file,
+                               eval_images=args.eval_images, max_loss=args.max_loss,
+                               plot_file=plot, criterion=args.prune_criterion,
+                               cache_backbone=not args.no_cache, metric=args.metric)
+    except KeyboardInterrupt:  # Ctrl-C: every finished probe is in the file already
+        sys.stderr.write('\ninterrupted: %s; run the same command again to go on\n'
+                         % _saved(args.sensitivities_file))
+        sys.exit(130)
     for name, table in sens.items():
         print('%-32s %s' % (name, ' '.join('%.2f:%.3f' % (r, l) for r, l in table.items())))
     if args.max_loss is not None:
