@@ -31,10 +31,17 @@ HOWTO = ('copy the .nb and this script to the phone/board: scp model_arm.nb arm_
          '--model_file model_arm.nb; or use the C++ benchmark_bin (deploy/lite/README.md)')
 
 
+def fail(message):
+    """The project's refusal: one line ``error: ...`` on stderr and exit code 2 (this
+    script runs on the board without ppdet, so it has its own copy of the rule)."""
+    sys.stderr.write('error: %s\n' % message)
+    sys.exit(2)
+
+
 def require_arm_device(any_machine=False):
     machine = platform.machine().lower()
     if machine not in ARM_MACHINES and not any_machine:
-        raise SystemExit('error: this runner needs an ARM device (aarch64) with paddlelite '
+        fail('this runner needs an ARM device (aarch64) with paddlelite '
                          'installed; this machine is %s. %s' % (machine or 'unknown', HOWTO))
 
 
@@ -43,7 +50,7 @@ def require_paddlelite():
     try:
         import paddlelite.lite  # noqa: F401
     except ImportError:
-        raise SystemExit('error: paddlelite is not installed on this %s device; %s'
+        fail('paddlelite is not installed on this %s device; %s'
                          % (machine, HOWTO))
 
 
@@ -53,7 +60,7 @@ def load_preprocess(args):
     import json
     path = args.preprocess or os.path.splitext(args.model_file)[0] + '.json'
     if not os.path.isfile(path):
-        raise SystemExit('error: %s not found: copy the .json that deploy/lite/convert.py '
+        fail('%s not found: copy the .json that deploy/lite/convert.py '
                          'wrote beside the .nb (how the model is fed), or name it with '
                          '--preprocess' % path)
     with open(path) as f:
@@ -65,14 +72,14 @@ def read_image(args, np):
     if args.image_npy:
         image = np.load(args.image_npy)
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-            raise SystemExit('error: --image_npy needs an RGB uint8 [H,W,3] array, got %s %s'
+            fail('--image_npy needs an RGB uint8 [H,W,3] array, got %s %s'
                              % (image.dtype, image.shape))
         return image
     if args.image_file:
         import cv2
         bgr = cv2.imread(args.image_file)
         if bgr is None:
-            raise SystemExit('error: cannot read %s' % args.image_file)
+            fail('cannot read %s' % args.image_file)
         return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
     return np.random.RandomState(0).randint(0, 256, (480, 640, 3)).astype('uint8')
 

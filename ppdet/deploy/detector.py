@@ -3,7 +3,7 @@ import numpy as np
 
 from .benchmark import StageTimer
 from .compare import split_by_image
-from .infer_cfg import load_infer_cfg
+from .infer_cfg import load_infer_cfg, require_nms
 from .predictors import create_predictor
 from .preprocess import Preprocessor
 
@@ -21,10 +21,8 @@ class Detector(object):
     def __init__(self, model_dir, run_mode='paddle', **predictor_kw):
         self.model_dir = model_dir
         self.infer_cfg = load_infer_cfg(model_dir)
-        if self.infer_cfg.get('exclude_nms'):
-            raise ValueError('%s was exported with exclude_nms (raw boxes/scores, no NMS): the '
-                             'detector needs NMS inside; export without --exclude_nms or use '
-                             'create_predictor() directly' % model_dir)
+        require_nms(model_dir, self.infer_cfg, 'the detector',
+                    ' or use create_predictor() for the raw outputs')
         if predictor_kw.get('enable_mkldnn_int8') is None:
             predictor_kw['enable_mkldnn_int8'] = bool(self.infer_cfg.get('quantized'))
         self.labels = list(self.infer_cfg.get('label_list') or [])

@@ -13,7 +13,7 @@ PARAM_NAMES = 'param_names.json'
 # what every exported detector is fed, in this order
 INPUT_NAMES = ('image', 'im_shape', 'scale_factor')
 
-__all__ = ['load_infer_cfg', 'model_files', 'output_names', 'write_param_names',
+__all__ = ['load_infer_cfg', 'require_nms', 'model_files', 'output_names', 'write_param_names',
            'read_param_names', 'weights_by_layer', 'MODEL_FILE', 'PARAMS_FILE', 'PARAM_NAMES']
 
 
@@ -27,6 +27,16 @@ def model_files(model_dir):
             'tools/export_model.py -c CONFIG -o weights=W --output_dir DIR'
             % (model_dir, ', '.join(missing)))
     return os.path.join(model_dir, MODEL_FILE), os.path.join(model_dir, PARAMS_FILE)
+
+
+def require_nms(model_dir, infer_cfg, use, other_fix=''):
+    """Refuse an ``exclude_nms`` export (raw boxes and scores, no NMS) where detections are
+    needed; ``use`` says what needs them (e.g. 'the detector', 'evaluation'), ``other_fix``
+    another way out (' or ...')."""
+    if infer_cfg.get('exclude_nms'):
+        raise ValueError('%s was exported with exclude_nms (raw boxes/scores, no NMS): %s needs '
+                         'NMS inside; export without --exclude_nms%s' % (model_dir, use,
+                                                                         other_fix))
 
 
 def load_infer_cfg(model_dir):

@@ -51,6 +51,16 @@ UNCONVERTIBLE_OPS = {
     'deformable_conv': 'paddle2onnx 1.3.1 converts it only at opset >= 19 and writes at most 18',
     'deformable_conv_v1': 'paddle2onnx 1.3.1 has no converter for it (DCN without a mask)',
 }
+# A PTQ int8 export (post_quant.py) holds Paddle's own fake quantize / dequantize ops:
+# paddle2onnx 1.3.1 has no converter for them and aborts the process (SIGABRT, measured),
+# so they are refused first.  A QAT export (quantize_linear / dequantize_linear) converts.
+_PTQ_REASON = ('a Paddle PTQ int8 graph: paddle2onnx 1.3.1 has no converter for it and aborts; '
+               'run the int8 model with --run_mode paddle (oneDNN int8 kernels), or run the '
+               'fp32 model it was made from on onnxruntime')
+UNCONVERTIBLE_OPS.update({op: _PTQ_REASON for op in (
+    'fake_quantize_abs_max', 'fake_quantize_range_abs_max',
+    'fake_quantize_moving_average_abs_max', 'fake_channel_wise_quantize_abs_max',
+    'fake_dequantize_max_abs', 'fake_channel_wise_dequantize_max_abs')})
 
 
 def _program(model_file):
@@ -125,8 +135,12 @@ def convert_to_onnx(model_dir, save_file=None, opsets=OPSETS, force=False):
         return save_file
     bad = unconvertible_ops(model_file)
     if bad:
+        reasons = {}        # op types by reason: the PTQ ops share one
+        for op, why in bad.items():
+            reasons.setdefault(why, []).append(op)
         raise ValueError('%s cannot be converted to ONNX: %s; run it with --run_mode paddle'
-                         % (model_dir, '; '.join('%s (%s)' % kv for kv in bad.items())))
+                         % (model_dir, '; '.join('%s (%s)' % (', '.join(ops), why)
+                                                  for why, ops in reasons.items())))
     if any(n < 0 for n in nms_box_counts(model_file)):
         raise ValueError(
             '%s has NMS over a dynamic number of boxes; paddle2onnx 1.3.1 converts that '

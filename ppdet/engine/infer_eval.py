@@ -11,7 +11,7 @@ import os
 import numpy as np
 from tqdm import tqdm
 
-from ppdet.deploy.infer_cfg import load_infer_cfg
+from ppdet.deploy.infer_cfg import load_infer_cfg, require_nms
 from ppdet.utils.logger import setup_logger
 
 logger = setup_logger(__name__)
@@ -31,6 +31,7 @@ def evaluate_exported(cfg, model_dir, run_mode='paddle', cpu_threads=2, max_imag
     from ppdet.deploy.predictors import create_predictor
     from ppdet.metrics import build_metric
     info = load_infer_cfg(model_dir)
+    require_nms(model_dir, info, 'evaluation')
     quantized = bool(info.get('quantized'))
     if simulate:
         from ppdet.deploy.predictors import PaddlePredictor

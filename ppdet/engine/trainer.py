@@ -193,6 +193,23 @@ class Trainer(object):
                        'this run starts from random weights; to start from it use '
                        '-o pretrain_weights=%s', weights, weights)
 
+    def _check_start_not_overwritten(self):
+        """Refuse a run that would save over the weights it starts from: ``save_dir`` is
+        ``<save_dir>/<config name>`` whatever the script, so ``prune.py -c C -o
+        pretrain_weights=output/C/model_final`` (or distill / QAT from it) replaced the
+        baseline with its pruned copy without a word.  Resuming (``-r``) writes on purpose."""
+        if not self.loaded_weights or self.resumed_from:
+            return
+        start = os.path.abspath(weights_file(self.loaded_weights))
+        stem = os.path.basename(start)[:-len('.pdparams')]
+        if os.path.dirname(start) == os.path.abspath(self.save_dir) and (
+                stem in ('model_final', 'latest', 'best_model') or stem.isdigit()):
+            raise ValueError(
+                'this run saves its checkpoints in %s, where the weights it starts from (%s) '
+                'are: they would be overwritten; give another -o save_dir=DIR (the checkpoints '
+                'go to DIR/%s)' % (self.save_dir, self.loaded_weights,
+                                   os.path.basename(self.save_dir)))
+
     def meta(self, epoch=None):
         return {'architecture': architecture_of(self.cfg),
                 'config': self.cfg.get('_config_path'),
@@ -243,6 +260,7 @@ class Trainer(object):
         if self.start_epoch > epochs:  # == is a run stopped between its last epoch and
             self.check_epochs_left()   # model_final (the pipeline finishes it); the CLI refuses
         self._warn_unread_weights()
+        self._check_start_not_overwritten()
         self._ensure_optimizer()
         if paddle.distributed.get_world_size() > 1 and not isinstance(self.model, paddle.DataParallel):
             paddle.distributed.init_parallel_env()

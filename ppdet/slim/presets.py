@@ -3,11 +3,14 @@
 ``SEED_PRUNED_PARAMS`` are the 18 ``yolo_block`` convolutions the seed prunes
 (its ``--pruned_params`` string, in order); ``PRESETS`` maps a strategy name to
 one ratio per parameter (``r578``: 0.5 / 0.7 / 0.8 per output branch;
-``sensity``: from the seed's sensitivity analysis on COCO).
+``sensity``: from the seed's sensitivity analysis on COCO).  Also the pruning criteria the
+scripts take (:func:`add_criterion_arg`: one flag for prune.py, sensitive.py and distill.py).
+Without paddle: the scripts build their parsers before importing it.
 """
 import collections
 
-__all__ = ['SEED_PRUNED_PARAMS', 'PRESETS', 'preset_ratios']
+__all__ = ['SEED_PRUNED_PARAMS', 'PRESETS', 'preset_ratios', 'CRITERION_CHOICES',
+           'add_criterion_arg']
 
 SEED_PRUNED_PARAMS = tuple(
     'yolo_block.%d.%s.conv.weights' % (i, suffix)
@@ -26,3 +29,14 @@ def preset_ratios(name):
     if name not in PRESETS:
         raise ValueError('unknown pruning preset %r (known: %s)' % (name, ', '.join(PRESETS)))
     return collections.OrderedDict(zip(SEED_PRUNED_PARAMS, PRESETS[name]))
+
+
+# ppdet.slim.prune.CRITERIA, and 'fpgm', the name PaddleSlim users know for geometry_median
+CRITERION_CHOICES = ('l1_norm', 'geometry_median', 'fpgm')
+
+
+def add_criterion_arg(parser):
+    """``--prune_criterion`` as every pruning script takes it."""
+    parser.add_argument('--prune_criterion', default='l1_norm', choices=CRITERION_CHOICES,
+                        help='which filters go: the smallest L1 norm, or geometry_median '
+                             '(FPGM; "fpgm" names it too)')

@@ -12,6 +12,7 @@ A config with a ``Distill`` section (configs/distill/*.yml) names the teacher, s
 import os
 
 from ppdet.slim.distill import add_teacher_args
+from ppdet.slim.presets import add_criterion_arg
 from ppdet.utils.cli import ArgsParser, parse_and_load, run_main, str2bool
 
 
@@ -33,7 +34,7 @@ def build_parser():
     parser.add_argument('--pruned_params', default=None, help='prune the student first: '
                         'comma-separated conv weights, e.g. yolo_block.0.0.0.conv.weights')
     parser.add_argument('--pruned_ratios', default=None, help='comma-separated ratios')
-    parser.add_argument('--prune_criterion', default='l1_norm', help='l1_norm or fpgm')
+    add_criterion_arg(parser)
     parser.add_argument('--eval', action='store_true', help='evaluate after each snapshot epoch')
     parser.add_argument('-r', '--resume', default=None, help='checkpoint prefix to resume from')
     parser.add_argument('--save_inference', nargs='?', const=True, default=False, type=str2bool,
@@ -45,6 +46,10 @@ def build_parser():
 
 def main():
     args, cfg = parse_and_load(build_parser())
+    out = os.path.join(args.output_dir, os.path.splitext(os.path.basename(args.config))[0])
+    if args.save_inference:     # before training, not after it
+        from ppdet.utils.fileio import check_output_dir
+        check_output_dir(out, '--output_dir')
     if bool(args.pruned_params) != bool(args.pruned_ratios):
         raise ValueError('give --pruned_params and --pruned_ratios together')
 
@@ -71,8 +76,6 @@ def main():
         from ppdet.data import build_dataset
         from ppdet.engine.export import export_model
         labels = build_dataset(cfg, 'TestDataset').label_list()
-        name = os.path.splitext(os.path.basename(args.config))[0]
-        out = os.path.join(args.output_dir, name)
         export_model(deployable(trainer.model), cfg, out, labels, meta=trainer.meta())
         print('exported to %s' % out)
 

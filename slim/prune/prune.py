@@ -7,6 +7,7 @@ python slim/prune/prune.py -c CONFIG -P                          # list prunable
 python slim/prune/prune.py -c CONFIG --target_flops 0.3 -s sensitivities.json
 python slim/prune/prune.py -c CONFIG --pruned_ratios r578 --round_channels 16   # SIMD-friendly
 """
+from ppdet.slim.presets import add_criterion_arg
 from ppdet.utils.cli import ArgsParser, parse_and_load, run_main
 
 
@@ -16,8 +17,7 @@ def main():
                         help='comma-separated names (default with a preset: the seed\'s 18)')
     parser.add_argument('--pruned_ratios', default=None,
                         help='comma-separated ratios, or a preset: r578, sensity')
-    parser.add_argument('--prune_criterion', default='l1_norm',
-                        choices=['l1_norm', 'geometry_median'])
+    add_criterion_arg(parser)
     parser.add_argument('--round_channels', type=int, default=0,
                         help='round the kept channels of each pruned conv down to a multiple '
                              'of N (8/16/32; 0: off); recorded in the plan')
@@ -47,6 +47,7 @@ def main():
     trainer = Trainer(cfg, mode='train')
     if args.resume_checkpoint:
         trainer.resume(args.resume_checkpoint)  # the checkpoint carries its pruning plan
+        trainer.check_epochs_left()
     else:
         if args.pruned_ratios is None and args.target_flops is None:
             raise ValueError('give --pruned_ratios (a list or r578/sensity) or --target_flops '

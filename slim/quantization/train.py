@@ -32,6 +32,9 @@ def main():
     parser.add_argument('--save_inference', default=None, metavar='DIR',
                         help='export the int8-ready inference model to DIR when done')
     args, cfg = parse_and_load(parser)
+    if args.save_inference:     # before training, not after it
+        from ppdet.utils.fileio import check_output_dir
+        check_output_dir(args.save_inference, '--save_inference')
 
     from ppdet.engine import Trainer
     from ppdet.slim.qat import QATStep, quant_record

@@ -6,6 +6,7 @@ python slim/sensitive/sensitive.py -c CONFIG -o weights=W -p yolo_block.0.0.0.co
 import os
 import sys
 
+from ppdet.slim.presets import add_criterion_arg
 from ppdet.utils.cli import ArgsParser, parse_and_load, run_main
 
 
@@ -43,8 +44,7 @@ def main():
     parser.add_argument('--max_loss', type=float, default=None,
                         help='stop a curve once its loss exceeds this; print ratios under it')
     parser.add_argument('--plot', default=None, help='PNG of the curves (default: next to -s)')
-    parser.add_argument('--prune_criterion', default='l1_norm',
-                        choices=['l1_norm', 'geometry_median'])
+    add_criterion_arg(parser)
     parser.add_argument('--metric', default=None,
                         help="which value of the config's metric the loss is measured on "
                              "(default: its primary value; COCO: AP, AP50, AR100, ...; VOC: mAP)")

@@ -29,7 +29,7 @@ def test_arm_runner_needs_an_arm_device(tmp_path):
     nb = tmp_path / 'model_arm.nb'
     nb.write_bytes(b'x')
     proc = _run(SCRIPT, '--model_file', str(nb))
-    assert proc.returncode != 0
+    assert proc.returncode == 2
     assert proc.stderr.startswith('error: this runner needs an ARM device (aarch64) with '
                                   'paddlelite installed; this machine is %s. copy the .nb and '
                                   'this script to the phone/board: '
@@ -41,7 +41,7 @@ def test_arm_runner_needs_the_json_beside_the_nb(tmp_path):
     nb = tmp_path / 'model_arm.nb'
     nb.write_bytes(b'x')
     proc = _run(SCRIPT, '--model_file', str(nb), '--any_machine')
-    assert proc.returncode != 0 and 'Traceback' not in proc.stderr
+    assert proc.returncode == 2 and 'Traceback' not in proc.stderr
     assert proc.stderr.startswith('error: %s not found: copy the .json that '
                                   'deploy/lite/convert.py wrote' % (tmp_path / 'model_arm.json'))
 

@@ -39,3 +39,15 @@ def test_deformable_conv_is_refused_before_paddle2onnx(tmp_path, mask, op):
     with pytest.raises(ValueError, match='cannot be converted to ONNX: %s ' % op):
         convert_to_onnx(str(tmp_path))
     assert not os.path.exists(str(tmp_path / 'model.onnx'))
+
+
+def test_a_ptq_int8_export_is_refused_before_paddle2onnx(yolov3_int8_dir):
+    """A post_quant.py export holds Paddle's fake quantize ops: paddle2onnx aborted the
+    whole process on them (SIGABRT of eval.py / infer.py --run_mode onnx); refused first."""
+    pytest.importorskip('paddle2onnx')
+    bad = unconvertible_ops(os.path.join(yolov3_int8_dir, 'model.pdmodel'))
+    assert bad and all('PTQ int8 graph' in why for why in bad.values())
+    assert 'fake_quantize_range_abs_max' in bad
+    with pytest.raises(ValueError, match=r'cannot be converted to ONNX: .*fake_quantize_range_abs_max'
+                                         r'.*\(a Paddle PTQ int8 graph: .*--run_mode paddle'):
+        convert_to_onnx(yolov3_int8_dir, save_file=os.path.join(yolov3_int8_dir, 'x.onnx'))

@@ -124,6 +124,49 @@ def test_weights_given_to_training_warn_to_use_pretrain_weights(world, ppdet_log
     assert len(warned) == 1 and '-o pretrain_weights=%s' % world['ckpt'] in warned[0]
 
 
+def test_a_run_never_saves_over_the_weights_it_starts_from(world, tmp_path):
+    """save_dir is <save_dir>/<config name> whatever the script: prune.py, distill.py or
+    QAT started from output/C/model_final replaced it with their own model_final."""
+    import shutil
+    from ppdet.engine import Trainer
+    cfg = load_config(world['config'], overrides=['epoch=1', 'max_iters_per_epoch=1',
+                                                  'save_dir=%s' % tmp_path])
+    t = Trainer(cfg, mode='train')
+    os.makedirs(t.save_dir)
+    for ext in ('.pdparams', '.pdopt'):
+        shutil.copy(world['ckpt'] + ext, os.path.join(t.save_dir, 'model_final' + ext))
+    start = os.path.join(t.save_dir, 'model_final')
+    before = os.path.getmtime(start + '.pdparams')
+    t.load_weights(start)
+    with pytest.raises(ValueError, match='saves its checkpoints in .*tiny, where the weights it '
+                                         'starts from .* are: they would be overwritten; give '
+                                         'another -o save_dir=DIR'):
+        t.train()
+    assert os.path.getmtime(start + '.pdparams') == before
+    err = fail('slim/prune/prune.py', '-c', world['config'], '--pruned_ratios', 'r578',
+               '-o', 'pretrain_weights=%s' % start, 'save_dir=%s' % tmp_path, 'epoch=1',
+               'max_iters_per_epoch=1')
+    assert 'they would be overwritten' in err
+    # elsewhere it trains
+    t = Trainer(load_config(world['config'], overrides=[
+        'epoch=1', 'max_iters_per_epoch=1', 'save_dir=%s' % (tmp_path / 'other')]), mode='train')
+    t.load_weights(start)
+    t.train()
+    assert os.path.isfile(os.path.join(t.save_dir, 'model_final.pdparams'))
+
+
+def test_slim_exports_and_resumes_are_checked_before_training(world):
+    afile = world['afile']
+    err = fail('slim/quantization/train.py', '-c', world['config'], '--save_inference', afile)
+    assert '--save_inference: %s is a file' % afile in err
+    err = fail('slim/distillation/distill.py', '-c', world['config'], '-t', world['config'],
+               '--teacher_pretrained', world['ckpt'], '--save_inference', '--output_dir', afile)
+    assert '--output_dir: %s is a file' % afile in err
+    err = fail('slim/prune/prune.py', '-c', world['config'], '-r', world['ckpt'],
+               '-o', 'epoch=2')
+    assert 'saved after epoch 3' in err and 'nothing is left to train' in err
+
+
 # -- 4. resuming past the configured epochs ------------------------------------------
 def test_resume_with_nothing_left_to_train_is_refused(world, tmp_path):
     err = fail('tools/train.py', '-c', world['config'], '-r', world['ckpt'], '-o', 'epoch=2',
