@@ -9,6 +9,7 @@ iterations with the loader's length; warm-up is in iterations (``steps``) or epo
 (``Momentum``, ``SGD``, ``Adam``, ``AdamW``); a new schedule or optimizer is one more
 registered class, nothing else.
 """
+import inspect
 import math
 
 import paddle
@@ -35,10 +36,12 @@ def _create_kind(base, name, args, what):
 
 # -- learning rate ------------------------------------------------------------------
 class LRSchedule(object):
-    """A decay: ``__call__(base_lr, steps_per_epoch, epochs)`` -> Paddle LR or float."""
+    """A decay: ``__call__(base_lr, steps_per_epoch, epochs)`` -> Paddle LR or float; one
+    that also takes ``warmup_steps`` is given the ramp before it (Paddle's ``LinearWarmup``
+    starts the decay when the ramp ends)."""
     is_warmup = False
 
-    def __call__(self, base_lr, steps_per_epoch, epochs):
+    def __call__(self, base_lr, steps_per_epoch, epochs, warmup_steps=0):
         raise NotImplementedError
 
 
@@ -50,7 +53,7 @@ class PiecewiseDecay(LRSchedule):
         self.gamma = float(gamma)
         self.milestones = list(milestones or [])
 
-    def __call__(self, base_lr, steps_per_epoch, epochs):
+    def __call__(self, base_lr, steps_per_epoch, epochs, warmup_steps=0):
         miles = [int(m * steps_per_epoch) for m in self.milestones]
         values = [base_lr * self.gamma ** i for i in range(len(miles) + 1)]
         return paddle.optimizer.lr.PiecewiseDecay(boundaries=miles, values=values)
@@ -59,16 +62,19 @@ class PiecewiseDecay(LRSchedule):
 @register
 class CosineDecay(LRSchedule):
     """Cosine from ``base_lr`` to ``base_lr * min_lr_ratio`` over ``max_epochs`` (default:
-    the training's epochs)."""
+    the training's epochs), less a warm-up's steps: Paddle's ``LinearWarmup`` starts the
+    wrapped schedule when the ramp ends, so a cosine over all the steps stopped short of its
+    minimum (a 60-step run with a 40-step ramp ended at 0.75 of the way down)."""
 
     def __init__(self, max_epochs=None, min_lr_ratio=0.0):
         self.max_epochs = max_epochs
         self.min_lr_ratio = float(min_lr_ratio)
 
-    def __call__(self, base_lr, steps_per_epoch, epochs):
+    def __call__(self, base_lr, steps_per_epoch, epochs, warmup_steps=0):
         max_epochs = self.max_epochs if self.max_epochs is not None else epochs
         return paddle.optimizer.lr.CosineAnnealingDecay(
-            learning_rate=base_lr, T_max=max(1, int(max_epochs * steps_per_epoch)),
+            learning_rate=base_lr,
+            T_max=max(1, int(max_epochs * steps_per_epoch) - int(warmup_steps)),
             eta_min=base_lr * self.min_lr_ratio)
 
 
@@ -81,10 +87,13 @@ class LinearWarmup(LRSchedule):
     def __init__(self, steps=None, epochs=None, start_factor=0.0):
         self.steps, self.epochs, self.start_factor = steps, epochs, float(start_factor)
 
+    def ramp_steps(self, steps_per_epoch):
+        if self.steps is not None:
+            return int(self.steps)
+        return int((1 if self.epochs is None else self.epochs) * steps_per_epoch)
+
     def wrap(self, lr, base_lr, steps_per_epoch):
-        steps = self.steps
-        if steps is None:
-            steps = int((1 if self.epochs is None else self.epochs) * steps_per_epoch)
+        steps = self.ramp_steps(steps_per_epoch)
         if steps <= 0:
             return lr
         return paddle.optimizer.lr.LinearWarmup(learning_rate=lr, warmup_steps=int(steps),
@@ -120,7 +129,14 @@ def build_lr(cfg, steps_per_epoch, epochs):
             warmup = sched
         else:
             decay = sched
-    lr = decay(base_lr, steps_per_epoch, epochs) if decay is not None else base_lr
+    if decay is None:
+        lr = base_lr
+    else:
+        # the ramp's length, to a decay that takes it (a plugin's may not)
+        kw = {}
+        if warmup is not None and 'warmup_steps' in inspect.signature(decay.__call__).parameters:
+            kw['warmup_steps'] = max(0, warmup.ramp_steps(steps_per_epoch))
+        lr = decay(base_lr, steps_per_epoch, epochs, **kw)
     return warmup.wrap(lr, base_lr, steps_per_epoch) if warmup is not None else lr
 
 

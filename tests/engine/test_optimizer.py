@@ -39,6 +39,19 @@ def test_cosine_ends_at_min_ratio():
     assert got[20] == pytest.approx(0.02)
 
 
+def test_cosine_after_a_warmup_still_ends_at_min_ratio():
+    """The ramp's steps come off the cosine: it used to span every step but start after the
+    ramp, so a short run ended far above its minimum (60 steps, 40 of ramp: at 0.75)."""
+    cfg = {'LearningRate': {'base_lr': 0.2, 'schedulers': [
+        {'name': 'CosineDecay', 'min_lr_ratio': 0.1},
+        {'name': 'LinearWarmup', 'start_factor': 0.0, 'steps': 4}]}}
+    got = _lrs(build_lr(cfg, steps_per_epoch=10, epochs=2), 21)
+    assert got[:4] == pytest.approx([0.0, 0.05, 0.1, 0.15])
+    assert got[4] == pytest.approx(0.2)
+    assert got[12] == pytest.approx(0.02 + 0.18 * (1 + math.cos(math.pi / 2)) / 2)
+    assert got[20] == pytest.approx(0.02)
+
+
 def test_optimizer_types_and_unknown_names():
     params = paddle.nn.Linear(2, 2).parameters()
     l2 = {'type': 'L2', 'factor': 1e-4}
