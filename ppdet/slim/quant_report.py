@@ -288,8 +288,11 @@ def compare_int8(fp32_dir, int8_dir, images, runtimes=('paddle', 'onnx'), tolera
             ratio = ms[rt + '_fp32'] / ms[rt + '_int8']
             entry['speedup'] = round(ratio, 3) if agree['agrees'] else None
             if not agree['agrees']:
-                entry['refused'] = ('int8 detections disagree with fp32 (%s): no speed-up is '
-                                    'reported' % '; '.join(agree['problems']))
+                # nothing to compare is not a disagreement: say which it is
+                what = ('could not be compared with fp32' if agree['n_ref'] == 0
+                        else 'disagree with fp32')
+                entry['refused'] = ('int8 detections %s (%s): no speed-up is reported'
+                                    % (what, '; '.join(agree['problems'])))
         result['runtimes'][rt] = entry
     for p in preds.values():
         p.close()

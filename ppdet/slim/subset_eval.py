@@ -52,6 +52,12 @@ class SubsetEvaluator(object):
             if max_images is not None and seen >= max_images:
                 break
         self.num_images = seen
+        if max_images is not None and seen != int(max_images):
+            # said, not silent: the file records num_images, the log says why it differs
+            logger.warning('sensitivity: scoring %d eval images, not the %d asked for (%s)',
+                           seen, int(max_images),
+                           'the eval set has no more' if seen < int(max_images) else
+                           'whole batches of EvalReader.batch_size')
         self.features = None
         model = trainer.model
         if cache_backbone and _prefix_is_unpruned(model, param_names):

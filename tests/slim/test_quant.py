@@ -196,7 +196,13 @@ def test_compare_int8_refuses_speedup_when_detections_disagree(tmp_path):
     entry = result['runtimes']['paddle']
     assert entry['agreement']['agrees'] is False
     assert entry['speedup'] is None and 'no speed-up is reported' in entry['refused']
+    assert entry['refused'].startswith('int8 detections disagree with fp32')
     assert set(result['median_ms']) == {'paddle_fp32', 'paddle_int8'}
+    # a reference that finds nothing (score threshold above every score) is no disagreement
+    nothing = compare_int8(dirs[0], int8, images(2, seed=4), runtimes=('paddle',),
+                           tolerance={'score_thresh': 1.01}, repeats=2)['runtimes']['paddle']
+    assert nothing['refused'].startswith('int8 detections could not be compared with fp32 '
+                                         '(the reference finds nothing')
 
 
 def test_kl_calibration_uses_the_numpy_search(bare_fp32, tmp_path, monkeypatch):

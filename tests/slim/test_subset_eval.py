@@ -94,3 +94,14 @@ def test_one_area_range_gives_the_same_values(trainer):
         ev._metric.all_areas_only = False
         assert ev(trainer.model) == full[name]
     assert full['AP50'] > 0
+
+
+def test_an_image_count_it_cannot_meet_is_said(trainer, ppdet_log):
+    """More images than the eval set has, or a count inside a batch: the evaluator scores
+    what it can, and says so (it used to be silent)."""
+    from ppdet.slim.subset_eval import SubsetEvaluator
+    n = len(trainer._loader('eval')[0])
+    ev = SubsetEvaluator(trainer, max_images=n + 50, cache_backbone=False)
+    assert ev.num_images == n
+    said = [m for m in ppdet_log.messages if 'not the %d asked for' % (n + 50) in m]
+    assert said and 'the eval set has no more' in said[0]
