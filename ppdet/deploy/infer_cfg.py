@@ -4,7 +4,7 @@ import os
 
 import yaml
 
-from ppdet.utils.fileio import read_json, write_json
+from ppdet.utils.fileio import read_json, write_json, write_yaml
 
 MODEL_FILE = 'model.pdmodel'
 PARAMS_FILE = 'model.pdiparams'
@@ -13,7 +13,7 @@ PARAM_NAMES = 'param_names.json'
 # what every exported detector is fed, in this order
 INPUT_NAMES = ('image', 'im_shape', 'scale_factor')
 
-__all__ = ['load_infer_cfg', 'require_nms', 'model_files', 'output_names', 'write_param_names',
+__all__ = ['load_infer_cfg', 'update_infer_cfg', 'require_nms', 'model_files', 'output_names', 'write_param_names',
            'read_param_names', 'weights_by_layer', 'MODEL_FILE', 'PARAMS_FILE', 'PARAM_NAMES']
 
 
@@ -27,6 +27,16 @@ def model_files(model_dir):
             'tools/export_model.py -c CONFIG -o weights=W --output_dir DIR'
             % (model_dir, ', '.join(missing)))
     return os.path.join(model_dir, MODEL_FILE), os.path.join(model_dir, PARAMS_FILE)
+
+
+def update_infer_cfg(model_dir, **changes):
+    """Set ``changes`` in ``model_dir``'s infer_cfg.yml (atomically); -> the new settings."""
+    path = os.path.join(model_dir, CFG_FILE)
+    with open(path, encoding='utf-8') as f:
+        cfg = yaml.safe_load(f) or {}
+    cfg.update(changes)
+    write_yaml(path, cfg)
+    return cfg
 
 
 def require_nms(model_dir, infer_cfg, use, other_fix=''):

@@ -137,18 +137,23 @@ def test_shared_keys_of_registered_components_are_valid_top_level_keys(tmp_path)
         load_config(path, overrides=['probe_widht=2'])
 
 
-def test_custom_imports_register_a_family_from_its_own_module(tmp_path, monkeypatch):
-    pkg = tmp_path / 'my_family_pkg'
+def _plugin_package(tmp_path, monkeypatch, package, head):
+    """A package on sys.path whose import registers the class ``head`` (width=8)."""
+    pkg = tmp_path / package
     pkg.mkdir()
     (pkg / '__init__.py').write_text(textwrap.dedent('''
         from ppdet.core.workspace import register
 
         @register
-        class WsPluginHead(object):
+        class %s(object):
             def __init__(self, width=8):
                 self.width = width
-    '''))
+    ''' % head))
     monkeypatch.syspath_prepend(str(tmp_path))
+
+
+def test_custom_imports_register_a_family_from_its_own_module(tmp_path, monkeypatch):
+    _plugin_package(tmp_path, monkeypatch, 'my_family_pkg', 'WsPluginHead')
     path = _write(tmp_path, 'cfg.yml', 'custom_imports: [my_family_pkg]\n'
                                        'WsPluginHead: {width: 16}\n')
     cfg = load_config(path)
@@ -160,17 +165,7 @@ def test_custom_imports_register_a_family_from_its_own_module(tmp_path, monkeypa
 
 def test_custom_imports_given_as_an_override_are_imported(tmp_path, monkeypatch):
     """``-o custom_imports=[...]`` used to be applied after the imports: never imported."""
-    pkg = tmp_path / 'my_override_pkg'
-    pkg.mkdir()
-    (pkg / '__init__.py').write_text(textwrap.dedent('''
-        from ppdet.core.workspace import register
-
-        @register
-        class WsOverrideHead(object):
-            def __init__(self, width=8):
-                self.width = width
-    '''))
-    monkeypatch.syspath_prepend(str(tmp_path))
+    _plugin_package(tmp_path, monkeypatch, 'my_override_pkg', 'WsOverrideHead')
     path = _write(tmp_path, 'cfg.yml', 'epoch: 1\n')
     cfg = load_config(path, overrides=['custom_imports=[my_override_pkg]',
                                        'WsOverrideHead.width=3'])

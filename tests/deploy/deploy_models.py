@@ -9,7 +9,6 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 import pytest
-import yaml
 
 from ppdet.engine.export import write_infer_cfg
 from ppdet.modeling.ops import multiclass_nms
@@ -138,13 +137,9 @@ def synthetic_image(seed=0, h=96, w=128):
 def as_int8_model(model_dir, out_dir):
     """A copy of ``model_dir`` whose infer_cfg.yml says it is an int8 model (what the
     runners' int8 rules read)."""
+    from ppdet.deploy.infer_cfg import update_infer_cfg
     shutil.copytree(model_dir, out_dir)
-    path = os.path.join(out_dir, 'infer_cfg.yml')
-    with open(path) as f:
-        cfg = yaml.safe_load(f)
-    cfg['quantized'] = True
-    with open(path, 'w') as f:
-        yaml.safe_dump(cfg, f)
+    update_infer_cfg(out_dir, quantized=True)
     return out_dir
 
 

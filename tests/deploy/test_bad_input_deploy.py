@@ -76,17 +76,12 @@ def test_an_exclude_nms_export_is_refused_where_detections_are_needed(tiny_model
     """eval.py --model_dir on an --exclude_nms export died with KeyError 'bbox'; the
     Detector and the exported-model evaluation now share one refusal."""
     import shutil
-    import yaml
     from ppdet.deploy import Detector
+    from ppdet.deploy.infer_cfg import update_infer_cfg
     from ppdet.engine.infer_eval import evaluate_exported
     raw = str(tmp_path / 'raw')
     shutil.copytree(tiny_model_dir, raw)
-    path = os.path.join(raw, 'infer_cfg.yml')
-    with open(path) as f:
-        cfg = yaml.safe_load(f)
-    cfg['exclude_nms'] = True
-    with open(path, 'w') as f:
-        yaml.safe_dump(cfg, f)
+    update_infer_cfg(raw, exclude_nms=True)
     message = r'raw was exported with exclude_nms .*: %s needs NMS inside; export without'
     with pytest.raises(ValueError, match=message % 'evaluation'):
         evaluate_exported({}, raw)

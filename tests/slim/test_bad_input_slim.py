@@ -17,7 +17,8 @@ import time
 
 import numpy as np
 import pytest
-import yaml
+
+from ppdet.deploy.infer_cfg import update_infer_cfg
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _spec = importlib.util.spec_from_file_location('tests_root_conftest',
@@ -107,12 +108,7 @@ def test_post_quant_of_an_int8_model_names_the_fp32_one_and_leaves_nothing(tiny)
         quantize_post(int8, _calib_images(), again, algo='abs_max', batch_nums=1)
     assert not os.path.exists(again)
     # an int8 graph that lost its label (what a run writing over its model dir left)
-    path = os.path.join(int8, 'infer_cfg.yml')
-    with open(path) as f:
-        info = yaml.safe_load(f)
-    info['quantized'] = False
-    with open(path, 'w') as f:
-        yaml.safe_dump(info, f)
+    update_infer_cfg(int8, quantized=False)
     with pytest.raises(ValueError, match=r'holds an int8 graph \(\d+ quantize/dequantize ops\)'):
         quantize_post(int8, _calib_images(), again, algo='abs_max', batch_nums=1)
     assert not os.path.exists(again)
