@@ -27,8 +27,9 @@ def main():
     check_output_dir(args.output_eval, '--output_eval')
     if args.json_eval:
         from ppdet.data import build_dataset
-        from ppdet.metrics.coco_utils import cocoapi_eval
-        cocoapi_eval(args.json_eval, build_dataset(cfg, 'EvalDataset').get_anno())
+        from ppdet.metrics.coco_utils import cocoapi_eval, format_coco_stats
+        stats = cocoapi_eval(args.json_eval, build_dataset(cfg, 'EvalDataset').get_anno())
+        print(format_coco_stats(stats))     # the line every other evaluation prints
         return
     if args.model_dir:
         from ppdet.engine.infer_eval import evaluate_exported

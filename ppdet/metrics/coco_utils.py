@@ -21,7 +21,7 @@ logger = setup_logger(__name__)
 __all__ = ['COCO_STAT_NAMES', 'detections_to_coco', 'load_coco_gt', 'clean_coco_gt',
            'evaluate_coco', 'not_evaluated_summary',
            'cocoapi_eval', 'classwise_table', 'write_detections_json', 'read_detections_json',
-           'check_detections_fit']
+           'check_detections_fit', 'format_coco_stats']
 
 COCO_STAT_NAMES = ['AP', 'AP50', 'AP75', 'APs', 'APm', 'APl',
                    'AR1', 'AR10', 'AR100', 'ARs', 'ARm', 'ARl']
@@ -193,6 +193,11 @@ def classwise_table(per_class, title='AP'):
         shown = 'n/a' if ap is None or ap != ap else '%.4f' % ap
         lines.append('%-*s  %s' % (width, name, shown))
     return '\n'.join(lines)
+
+
+def format_coco_stats(stats):
+    """The one-line summary every COCO evaluation prints: 'COCO bbox: AP=..., AP50=...'."""
+    return 'COCO bbox: ' + ', '.join('%s=%.4f' % (n, s) for n, s in zip(COCO_STAT_NAMES, stats))
 
 
 DETECTION_KEYS = ('image_id', 'category_id', 'bbox', 'score')

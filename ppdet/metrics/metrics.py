@@ -16,7 +16,7 @@ from ppdet.utils.logger import setup_logger
 
 from .batch_utils import image_ids, split_detections, split_ground_truth
 from .coco_utils import (COCO_STAT_NAMES, classwise_table, detections_to_coco, evaluate_coco,
-                         load_coco_gt, write_detections_json)
+                         format_coco_stats, load_coco_gt, write_detections_json)
 from .map_utils import DetectionMAP, MAP_TYPES
 
 logger = setup_logger(__name__)
@@ -175,8 +175,7 @@ class COCOMetric(Metric):
         if self.stats is None:
             logger.warning('COCOMetric.log() before accumulate(): nothing to show')
             return
-        logger.info('COCO bbox: ' + ', '.join(
-            '%s=%.4f' % (n, s) for n, s in zip(COCO_STAT_NAMES, self.stats)))
+        logger.info(format_coco_stats(self.stats))
         if self.per_class is not None:
             logger.info('per-class bbox AP:\n%s', classwise_table(self.per_class))
 

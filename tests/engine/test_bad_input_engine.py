@@ -280,6 +280,18 @@ def test_json_eval_bad_files_are_named(world, tmp_path):
         assert message in str(e.value) and str(path) in str(e.value), (name, str(e.value))
     err = fail('tools/eval.py', '-c', world['config'], '--json_eval', tmp_path / 'ids.json')
     assert 'made for another dataset' in err
+    # a good file: the ground truth as detections scores AP 1, with the summary line every
+    # other evaluation prints (it printed only pycocotools' table)
+    perfect = tmp_path / 'perfect.json'
+    perfect.write_text(json.dumps([{'image_id': a['image_id'], 'category_id': a['category_id'],
+                                    'bbox': a['bbox'], 'score': 1.0}
+                                   for a in gt['annotations']]))
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, 'tools', 'eval.py'), '-c',
+                           world['config'], '--json_eval', str(perfect)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, OMP_NUM_THREADS='1'))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert 'COCO bbox: AP=1.0000, AP50=1.0000' in proc.stdout, proc.stdout[-2000:]
 
 
 # -- 9. a config without an architecture ------------------------------------------------
