@@ -203,13 +203,26 @@ def _layer_name(names, weight, call=0, calls=1):
     return '%s@%d' % (name, call) if calls > 1 else name
 
 
+def _shown_layer(row, parts):
+    """A row's layer name; ``[part i/n]`` where one layer is several convs (a route concat's
+    conv split by the export, :func:`ppdet.deploy.program_fixes.split_concat_convs`): one
+    ``--skip_layers`` name keeps all its parts in fp32."""
+    weights = sorted(parts.get(row['layer'], ()))
+    if len(weights) < 2 or row.get('weight') not in weights:
+        return row['layer']
+    return '%s [part %d/%d]' % (row['layer'], weights.index(row['weight']) + 1, len(weights))
+
+
 def format_table(rows, top=None):
     head = '| rank | layer | op | quantized | isolated cos | isolated SNR dB | ' \
            'accumulated cos | accumulated SNR dB |'
     lines = [head, '|' + '---|' * 8]
+    parts = {}
+    for r in rows:
+        parts.setdefault(r['layer'], set()).add(r.get('weight'))
     for i, r in enumerate(rows[:top] if top else rows):
         lines.append('| %d | %s | %s | %s | %.4f | %.1f | %.4f | %.1f |' % (
-            i + 1, r['layer'], r['op_type'], 'int8' if r['quantized'] else 'fp32',
+            i + 1, _shown_layer(r, parts), r['op_type'], 'int8' if r['quantized'] else 'fp32',
             r['isolated']['cosine'], r['isolated']['snr_db'],
             r['accumulated']['cosine'], r['accumulated']['snr_db']))
     return '\n'.join(lines)
@@ -226,7 +239,9 @@ def write_report(rows, out_dir, extra=None):
         if extra:
             f.write('```\n%s\n```\n\n' % json.dumps(extra, indent=1, sort_keys=True))
         f.write('isolated: the layer alone quantized, fp32 input; accumulated: the whole int8 '
-                'program up to this layer. SNR = 10 log10(|fp32|^2 / |fp32 - int8|^2).\n\n')
+                'program up to this layer. SNR = 10 log10(|fp32|^2 / |fp32 - int8|^2). '
+                '[part i/n]: one layer the export computes as n convs (a route concat split '
+                'into a sum); --skip_layers with its name keeps every part in fp32.\n\n')
         f.write(format_table(rows) + '\n')
     return jpath, mpath
 

@@ -223,3 +223,17 @@ def test_kl_calibration_uses_the_numpy_search(bare_fp32, tmp_path, monkeypatch):
     for hist, width, bits in calls[::step][:8]:
         assert hist.sum() > 0 and len(hist) == 2048
         assert kl_threshold(hist, width, bits) == cal_kl_threshold(hist, width, bits)
+
+
+def test_report_rows_of_a_split_layer_say_which_part():
+    """A route concat's conv split by the export shows as two rows of one layer name: the
+    table says which part each is (the audit read them as a duplicate)."""
+    def row(layer, weight, snr):
+        err = {'cosine': 0.99, 'snr_db': snr}
+        return {'layer': layer, 'weight': weight, 'op_type': 'conv2d', 'quantized': True,
+                'isolated': err, 'accumulated': err}
+    table = format_table([row('neck.c0', 'conv_3.w_0_part1', 20.0),
+                          row('neck.c0', 'conv_3.w_0_part0', 25.0),
+                          row('backbone.c1', 'conv_1.w_0', 30.0)])
+    assert '| neck.c0 [part 2/2] |' in table and '| neck.c0 [part 1/2] |' in table
+    assert '| backbone.c1 |' in table
