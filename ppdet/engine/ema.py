@@ -13,7 +13,7 @@ import os
 
 import paddle
 
-from ppdet.utils.checkpoint import atomic_paddle_save, clean_state_dict
+from ppdet.utils.checkpoint import atomic_paddle_save, clean_state_dict, interrupted_save
 
 __all__ = ['ModelEMA', 'EMA_SUFFIX']
 
@@ -58,22 +58,31 @@ class ModelEMA(object):
     def path(weights_path):
         return os.path.splitext(str(weights_path))[0] + EMA_SUFFIX
 
-    def save(self, model, weights_path):
+    def save(self, model, weights_path, save_id=None):
         """Next to a checkpoint whose ``.pdparams`` holds the averaged weights: the raw
-        training weights and the step count."""
+        training weights, the step count and the save's id (see
+        :func:`ppdet.utils.checkpoint.new_save_id`)."""
         raw = {k: v.detach().clone() for k, v in clean_state_dict(model.state_dict()).items()}
-        atomic_paddle_save({'raw': raw, 'step': self.step}, self.path(weights_path))
+        atomic_paddle_save({'raw': raw, 'step': self.step, 'save_id': save_id},
+                           self.path(weights_path))
 
-    def resume(self, model, weights_path):
+    def resume(self, model, weights_path, save_id=None, saved_with_ema=None):
         """``model`` holds the checkpoint's (averaged) weights: take them as the average and
-        put the raw training weights back into the model."""
+        put the raw training weights back into the model.  ``save_id`` / ``saved_with_ema``:
+        what the weights file's record says (a ``.pdema`` of another save, or missing from
+        a save made with EMA, is an interrupted save)."""
         self.state = {k: v.detach().clone() for k, v in self._floats(model).items()}
         path = self.path(weights_path)
         if not os.path.isfile(path):
+            if saved_with_ema:
+                raise interrupted_save(weights_path, 'raw EMA weights (.pdema)')
             raise FileNotFoundError(
                 '%s not found: this checkpoint was saved without use_ema, so its raw training '
                 'weights are missing; resume it with -o use_ema=false, or start a new run '
                 'from it with -o pretrain_weights=%s' % (path, weights_path))
         saved = paddle.load(path)
+        if save_id and saved.get('save_id') != save_id:
+            raise interrupted_save(weights_path, 'raw EMA weights (.pdema)',
+                                   saved.get('save_id') or 'an older save')
         model.set_state_dict(saved['raw'])
         self.step = int(saved['step'])

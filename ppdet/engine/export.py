@@ -17,7 +17,7 @@ import os
 
 import paddle
 
-from ppdet.utils.fileio import check_output_dir, write_yaml
+from ppdet.utils.fileio import check_output_dir, staged_dir, write_yaml
 from ppdet.utils.logger import setup_logger
 from ppdet.utils.static_graph import forget_failed_traces
 
@@ -145,29 +145,31 @@ def export_model(model, cfg, output_dir, label_list, exclude_nms=False, meta=Non
         norm, _ = fused_preprocess_spec(preprocess_spec(cfg))
         fused = FusedPreprocess(**norm)
     traced, save, extra, quantized = _export_hooks(model, meta)
-    os.makedirs(output_dir, exist_ok=True)
     traced.eval()
     wrapper = InferenceModel(traced, exclude_nms=exclude_nms, preprocess=fused)
     wrapper.eval()
     forget_failed_traces()
     static = paddle.jit.to_static(wrapper, input_spec=input_spec(cfg, fuse_preprocess),
                                   full_graph=True)
-    prefix = os.path.join(output_dir, MODEL_FILE)
-    save(static, prefix)
-    write_param_names(traced, output_dir)     # before the rewrites, which rename weights
-    # conv biases as oneDNN fuses them (Paddle 2.6 writes reshape2 + add), decode convs with
-    # vector-width channel counts (yolo_box's input reorder), concats feeding a 1x1 conv as
-    # sums of convs (no int8 concat of u8 and s8 maps), a fused normalisation's / 255 and
-    # / std in the first conv, no identity scales before the outputs: see the module
-    rewrite_for_onednn(output_dir, fuse_preprocess=fuse_preprocess)
-    info = dict(meta or {})
-    info.update(extra)
-    write_infer_cfg(cfg, output_dir, label_list, exclude_nms=exclude_nms, meta=info,
-                    quantized=quantized, float_only=_float_only(traced),
-                    fuse_preprocess=fuse_preprocess)
+    # written beside output_dir and moved in, infer_cfg.yml last: a re-export killed
+    # part-way leaves no mix of two models there (ppdet.utils.fileio.staged_dir)
+    with staged_dir(output_dir) as stage:
+        save(static, os.path.join(stage, MODEL_FILE))
+        write_param_names(traced, stage)      # before the rewrites, which rename weights
+        # conv biases as oneDNN fuses them (Paddle 2.6 writes reshape2 + add), decode convs
+        # with vector-width channel counts (yolo_box's input reorder), concats feeding a 1x1
+        # conv as sums of convs (no int8 concat of u8 and s8 maps), a fused normalisation's
+        # / 255 and / std in the first conv, no identity scales before the outputs: see the
+        # module
+        rewrite_for_onednn(stage, fuse_preprocess=fuse_preprocess)
+        info = dict(meta or {})
+        info.update(extra)
+        write_infer_cfg(cfg, stage, label_list, exclude_nms=exclude_nms, meta=info,
+                        quantized=quantized, float_only=_float_only(traced),
+                        fuse_preprocess=fuse_preprocess)
     logger.info('exported %sinference model to %s', 'int8-ready ' if quantized else '',
                 output_dir)
-    return prefix
+    return os.path.join(output_dir, MODEL_FILE)
 
 
 def export_checkpoint(cfg, weights, output_dir, exclude_nms=False, fuse_preprocess=None):

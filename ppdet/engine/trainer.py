@@ -25,7 +25,8 @@ from ppdet.engine.ema import ModelEMA
 from ppdet.engine.optimizer import build_lr, build_optimizer
 from ppdet.slim.steps import make_record, restore_steps
 from ppdet.utils.checkpoint import (capture_rng_state, load_optimizer, load_rng_state,
-                                    load_weights, read_meta, save_checkpoint, weights_file)
+                                    load_weights, new_save_id, read_meta, save_checkpoint,
+                                    weights_file)
 from ppdet.utils.fileio import check_output_dir
 from ppdet.utils.image_files import IMAGE_EXTS
 from ppdet.utils.logger import setup_logger
@@ -151,8 +152,9 @@ class Trainer(object):
         meta = self.load_weights(path, complete=True)
         self._ensure_optimizer()
         if self.ema is not None:  # the file holds the average; the raw weights sit beside it
-            self.ema.resume(deployable(self.model), path)
-        epoch = load_optimizer(self.optimizer, path)
+            self.ema.resume(deployable(self.model), path, save_id=meta.get('save_id'),
+                            saved_with_ema=meta.get('ema'))
+        epoch = load_optimizer(self.optimizer, path, save_id=meta.get('save_id'))
         self.start_epoch = int(epoch if epoch is not None else meta.get('epoch', 0))
         self.parent = meta.get('parent')
         self.resumed_from = path
@@ -220,12 +222,14 @@ class Trainer(object):
         """With EMA the weights file holds the averaged weights (what is evaluated and
         deployed) and ``.pdema`` the raw ones, for resuming."""
         net = deployable(self.model)
+        # one id in every file of this save: a resume refuses a set cut off mid-save
+        meta = dict(self.meta(epoch), save_id=new_save_id(epoch), ema=self.ema is not None)
         with self.averaged(net):
-            path = save_checkpoint(net, prefix, meta=self.meta(epoch),
+            path = save_checkpoint(net, prefix, meta=meta,
                                    optimizer=self.optimizer, epoch=epoch,
                                    rng_state=capture_rng_state() if self.optimizer else None)
         if self.ema is not None:
-            self.ema.save(net, path)
+            self.ema.save(net, path, save_id=meta['save_id'])
         return path
 
     def update_ema(self):
@@ -274,24 +278,38 @@ class Trainer(object):
             self.log_flops()
         every = int(self.cfg.get('eval_interval') or self.cfg.get('snapshot_epoch', 1))
         callbacks.on_train_begin(status)
-        for epoch_id in range(self.start_epoch, epochs):
-            status.update(epoch_id=epoch_id, eval_key=None)
-            self.model.train()
-            if hasattr(self.train_loader, 'batch_sampler') and hasattr(
-                    self.train_loader.batch_sampler, 'set_epoch'):
-                self.train_loader.batch_sampler.set_epoch(epoch_id)
-            for step_id, batch in enumerate(self.train_loader):
-                if step_id >= self.steps_per_epoch:
-                    break
-                losses = self.train_step(batch)
-                status.update(step_id=step_id, losses=losses, lr=self.optimizer.get_lr())
-                callbacks.on_step_end(status)
-            if validate and self.is_main_process and (
-                    (epoch_id + 1) % every == 0 or epoch_id + 1 == epochs):
-                results = self.evaluate()
-                status.update(eval_key=results.primary_name, eval_value=results.primary)
-            callbacks.on_epoch_end(status)
+        try:
+            for epoch_id in range(self.start_epoch, epochs):
+                status.update(epoch_id=epoch_id, eval_key=None)
+                self.model.train()
+                if hasattr(self.train_loader, 'batch_sampler') and hasattr(
+                        self.train_loader.batch_sampler, 'set_epoch'):
+                    self.train_loader.batch_sampler.set_epoch(epoch_id)
+                for step_id, batch in enumerate(self.train_loader):
+                    if step_id >= self.steps_per_epoch:
+                        break
+                    losses = self.train_step(batch)
+                    status.update(step_id=step_id, losses=losses, lr=self.optimizer.get_lr())
+                    callbacks.on_step_end(status)
+                if validate and self.is_main_process and (
+                        (epoch_id + 1) % every == 0 or epoch_id + 1 == epochs):
+                    results = self.evaluate()
+                    status.update(eval_key=results.primary_name, eval_value=results.primary)
+                callbacks.on_epoch_end(status)
+        except KeyboardInterrupt:
+            self._say_how_to_resume(status)
+            raise
         callbacks.on_train_end(status)
+
+    def _say_how_to_resume(self, status):
+        """Ctrl-C in training: which epoch was cut off and the ``-r`` that goes on."""
+        latest = os.path.join(self.save_dir, 'latest')
+        if self.is_main_process and os.path.isfile(latest + '.pdparams'):
+            logger.warning('interrupted in epoch %d: the last finished epoch is saved; resume '
+                           'with -r %s', status.get('epoch_id', 0) + 1, latest)
+        elif self.is_main_process:
+            logger.warning('interrupted in epoch %d, before any epoch was saved: run the same '
+                           'command again to start over', status.get('epoch_id', 0) + 1)
 
     def train_step(self, batch):
         outputs = self.model(batch['image'])

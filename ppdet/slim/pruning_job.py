@@ -8,8 +8,9 @@ import os
 from ppdet.slim.flops_target import ratios_for_target_flops
 from ppdet.slim.prune import (PrunePlan, PruneStep, format_prunable, list_prunable,
                               prunable_params, resolve_names, split_flag)
-from ppdet.slim.sensitivity import (DEFAULT_RATIOS, check_made_for, check_sensitivities_file,
-                                    get_ratios_by_loss, load_sensitivities,
+from ppdet.slim.sensitivity import (DEFAULT_RATIOS, check_finished, check_made_for,
+                                    check_sensitivities_file, get_ratios_by_loss,
+                                    load_sensitivities,
                                     paddleslim_sensitivity, plot_sensitivities, sensitivity)
 from ppdet.slim.subset_eval import SubsetEvaluator
 from ppdet.utils.logger import setup_logger
@@ -131,7 +132,8 @@ def build_plan(model, cfg, pruned_params=None, pruned_ratios=None, criterion='l1
         if not sensitivities_file or not os.path.isfile(sensitivities_file):
             raise ValueError('--target_flops needs a sensitivities file (-s FILE) made by '
                              'slim/sensitive/sensitive.py; not found: %s' % sensitivities_file)
-        check_made_for(sensitivities_file, model)  # the shapes a resumed sensitive.py compares
+        # made for this model, and not by an interrupted analysis
+        check_finished(sensitivities_file, check_made_for(sensitivities_file, model))
         sens = load_sensitivities(sensitivities_file)
         ratios = ratios_for_target_flops(sens, model, float(target_flops), input_size=size,
                                          criterion=criterion, max_ratios=max_ratio,

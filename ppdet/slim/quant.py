@@ -33,7 +33,7 @@ from ppdet.deploy.infer_cfg import PARAM_NAMES, weights_by_layer
 from ppdet.deploy.program_fixes import drop_fetch_scales
 from ppdet.slim import residual_adds
 from ppdet.slim.deploy_scales import align_output_thresholds, keep_residual_scales
-from ppdet.utils.fileio import write_yaml
+from ppdet.utils.fileio import staged_dir, write_yaml
 from ppdet.utils.logger import setup_logger
 
 logger = setup_logger(__name__)
@@ -322,16 +322,18 @@ def quantize_post(model_dir, data, out_dir, algo='hist', batch_nums=10, batch_si
                            'activation seen, and rounding the residual stream at every add '
                            'cost the built-in BlazeFace-Lite 5.5 Easy AP at 32 calibration '
                            'images (none at 16); mse, KL or hist kept it: use --algo mse')
-    with _removed_on_failure(out_dir):  # a failed run leaves no half-written dir
+    # written beside out_dir and moved in, infer_cfg.yml last: an interrupted run leaves no
+    # mix of two models there (ppdet.utils.fileio.staged_dir)
+    with staged_dir(out_dir) as stage:
         with _residual_adds_marked(model_dir, adds) as ptq_dir:
-            run_ptq(ptq_dir, feeds, out_dir, algo=algo, batch_size=int(batch_size),
+            run_ptq(ptq_dir, feeds, stage, algo=algo, batch_size=int(batch_size),
                     weight_quantize_type=weight_type, skip_tensor_list=skip,
                     onnx_format=onnx_format, hist_percent=hist_percent, op_types=op_types)
         # oneDNN int8 uses only the scales the simulation used (ppdet.slim.deploy_scales)
-        aligned = None if onnx_format else align_output_thresholds(out_dir)
+        aligned = None if onnx_format else align_output_thresholds(stage)
         # ... and the residual scales of the export's split concats (see that module)
-        residual_scales = 0 if onnx_format else keep_residual_scales(out_dir)
-        drop_fetch_scales(out_dir)              # the identity ops PaddleSlim's save added
+        residual_scales = 0 if onnx_format else keep_residual_scales(stage)
+        drop_fetch_scales(stage)             # the identity ops PaddleSlim's save added
         record = {'method': 'post_training', 'algo': algo, 'batch_nums': int(batch_nums),
                   'batch_size': int(batch_size), 'calibration_images': len(feeds),
                   'weight_quantize_type': weight_type,
@@ -347,7 +349,7 @@ def quantize_post(model_dir, data, out_dir, algo='hist', batch_nums=10, batch_si
                   'source_model': os.path.abspath(str(model_dir))}
         if algo == 'hist':
             record['hist_percent'] = hist_percent
-        write_quant_infer_cfg(model_dir, out_dir, record)
+        write_quant_infer_cfg(model_dir, stage, record)
     return out_dir
 
 
@@ -378,18 +380,6 @@ def quantize_post_with_report(model_dir, data, out_dir, keep_worst=0, report_ima
         reports['final'] = layer_report(model_dir, out_dir, probe)
         reports['final_deployed'] = deployed_layer_report(model_dir, out_dir, probe)
     return out_dir, reports
-
-
-@contextlib.contextmanager
-def _removed_on_failure(out_dir):
-    """Remove ``out_dir`` when the block fails and the directory did not exist before it."""
-    existed = os.path.exists(str(out_dir))
-    try:
-        yield
-    except BaseException:
-        if not existed:
-            shutil.rmtree(str(out_dir), ignore_errors=True)
-        raise
 
 
 @contextlib.contextmanager

@@ -33,7 +33,7 @@ from ppdet.utils.logger import setup_logger
 logger = setup_logger(__name__)
 
 __all__ = ['sensitivity', 'paddleslim_sensitivity', 'PADDLESLIM_RATIOS', 'load_sensitivities',
-           'check_made_for', 'check_sensitivities_file', 'get_ratios_by_loss',
+           'check_made_for', 'check_finished', 'check_sensitivities_file', 'get_ratios_by_loss',
            'plot_sensitivities', 'ranking_scores', 'spearman', 'DEFAULT_RATIOS']
 
 DEFAULT_RATIOS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
@@ -190,6 +190,10 @@ def sensitivity(model, param_names, eval_fn, ratios=DEFAULT_RATIOS, sensitivitie
 
     tables = state['sensitivities']
     todo = sum(1 for n in names for r in ratios if _key(r) not in tables.get(n, {}))
+    if todo and state.get('finished', True):
+        # marked unfinished until the loop ends: an interrupted file is not a complete one
+        state['finished'] = False
+        save()
     bar = _progress(todo, progress)
     try:
         for name in names:
@@ -210,9 +214,26 @@ def sensitivity(model, param_names, eval_fn, ratios=DEFAULT_RATIOS, sensitivitie
                     break
     finally:
         bar.close()
+    if not state.get('finished', True):
+        state['finished'] = True
+        save()
     return collections.OrderedDict(
         (n, collections.OrderedDict(sorted((float(r), l) for r, l in tables[n].items())))
         for n in names)
+
+
+def check_finished(path, state=None):
+    """Refuse a sensitivities file whose analysis was interrupted (``finished: false``):
+    its missing parameters would be left unpruned without a word.  Files from before the
+    marker carry none and are taken as they are."""
+    state = load_sensitivities(path, with_state=True) if state is None else state
+    if state.get('finished', True) is False:
+        tables = state.get('sensitivities') or {}
+        raise ValueError('sensitivities file %s is from an analysis that did not finish (%d '
+                         'parameter(s), %d probes so far): run the same slim/sensitive/'
+                         'sensitive.py command again to finish it, then prune'
+                         % (path, len(tables), sum(len(t) for t in tables.values())))
+    return state
 
 
 def paddleslim_sensitivity(model, param_names, eval_fn, status_file, criterion='l1_norm',

@@ -78,7 +78,9 @@ def save_checkpoint(model, prefix, meta=None, optimizer=None, epoch=None, rng_st
     """Write ``prefix.pdparams`` (+ ``prefix.pdopt``) atomically; returns the weights path.
 
     ``rng_state`` (from :func:`capture_rng_state`) goes into ``.pdopt`` so that a resumed
-    run draws the same shuffles and augmentations as an uninterrupted one."""
+    run draws the same shuffles and augmentations as an uninterrupted one.  ``meta``'s
+    ``save_id`` (see :func:`new_save_id`) goes into ``.pdopt`` too: each file is replaced
+    atomically but the set is not, and a resume compares the ids (:func:`load_optimizer`)."""
     state = clean_state_dict(model.state_dict())
     if meta is not None:
         state[META_KEY] = json.dumps(meta, sort_keys=True)
@@ -90,8 +92,29 @@ def save_checkpoint(model, prefix, meta=None, optimizer=None, epoch=None, rng_st
         opt_state[PARAM_NAMES_KEY] = [p.name for p in optimizer._parameter_list]
         if rng_state is not None:
             opt_state[RNG_KEY] = rng_state
+        if meta is not None and meta.get('save_id'):
+            opt_state[SAVE_ID_KEY] = meta['save_id']
         atomic_paddle_save(opt_state, path[:-len('.pdparams')] + '.pdopt')
     return path
+
+
+SAVE_ID_KEY = '__save_id__'
+
+
+def new_save_id(epoch=None):
+    """A token shared by the files of one checkpoint save (weights, optimizer, EMA)."""
+    import uuid
+    return '%s-%s' % (epoch, uuid.uuid4().hex[:12])
+
+
+def interrupted_save(path, what, found=None):
+    """The error for a checkpoint whose files come from different saves (a save that was
+    killed between its files)."""
+    return ValueError(
+        'checkpoint %s was cut off while being saved: its %s %s; resume from an earlier '
+        'snapshot in %s (the epoch-numbered ones), or start the run again' % (
+            path, what, 'comes from another save (%s)' % found if found else 'is missing',
+            os.path.dirname(os.path.abspath(path)) or '.'))
 
 
 def _pick(names):
@@ -233,12 +256,18 @@ def load_weights(model, path, strict=False, name_map=None, model_config=None,
     return report
 
 
-def load_optimizer(optimizer, prefix):
-    """Restore optimizer state; returns the epoch the checkpoint was saved after."""
+def load_optimizer(optimizer, prefix, save_id=None):
+    """Restore optimizer state; returns the epoch the checkpoint was saved after.
+    ``save_id``: the weights file's (its record's ``save_id``): the ``.pdopt`` must be of
+    the same save."""
     path = _weights_path(prefix)[:-len('.pdparams')] + '.pdopt'
     if not os.path.isfile(path):
         raise FileNotFoundError('optimizer state not found: %s (needed to resume)' % path)
     state = paddle.load(path)
+    found = state.pop(SAVE_ID_KEY, None)
+    if save_id and found != save_id:
+        raise interrupted_save(_weights_path(prefix), 'optimizer state (.pdopt, epoch %s)'
+                               % state.get('last_epoch'), found or 'an older save')
     epoch = state.pop('last_epoch', None)
     state.pop(RNG_KEY, None)
     saved_names = state.pop(PARAM_NAMES_KEY, None)

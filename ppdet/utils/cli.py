@@ -78,7 +78,7 @@ def run_main(fn):
     """Run a script's main, turning library ValueErrors, a runtime this machine lacks
     (:class:`~ppdet.deploy.predictors.BackendUnavailable`, the Paddle-Lite environment) and
     Paddle-Lite's refusals (:class:`~ppdet.deploy.lite.LiteError`) into one-line errors
-    (exit 2)."""
+    (exit 2), and Ctrl-C into ``interrupted`` (exit 130) without a traceback."""
     from ppdet.deploy.lite import LiteEnvMissing, LiteError
     from ppdet.deploy.predictors import BackendUnavailable
     try:
@@ -87,3 +87,6 @@ def run_main(fn):
             LiteError) as e:
         sys.stderr.write('error: %s\n' % e)
         sys.exit(2)
+    except KeyboardInterrupt:   # Ctrl-C: what was saved is said where it is known (training)
+        sys.stderr.write('\ninterrupted\n')
+        sys.exit(130)

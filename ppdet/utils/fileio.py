@@ -2,6 +2,7 @@
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 
 try:
@@ -61,6 +62,36 @@ def check_output_file(path, flag):
         raise ValueError('%s: %s is a directory; give a file name (e.g. %s)'
                          % (flag, path, os.path.join(path, 'out')))
     check_output_dir(os.path.dirname(os.path.abspath(path)), flag, _target=path)
+
+
+@contextlib.contextmanager
+def staged_dir(out_dir, marker='infer_cfg.yml'):
+    """Write a model directory in a temporary one beside ``out_dir``, then move its files in,
+    ``marker`` last; ``out_dir``'s old ``marker`` is removed first.
+
+    Every runner needs the marker (an export's ``infer_cfg.yml``), so an interrupted write
+    leaves a directory they refuse, never a mix of two models: a re-export or a PTQ run over
+    an existing directory, killed part-way, left the new weights beside the old
+    ``infer_cfg.yml`` and was run as if complete.  A failure leaves ``out_dir`` as it was.
+    Yields the temporary directory."""
+    out_dir = os.path.abspath(str(out_dir))
+    parent = os.path.dirname(out_dir)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix='.%s.partial-' % os.path.basename(out_dir), dir=parent)
+    os.chmod(tmp, umask_mode(0o777))
+    try:
+        yield tmp
+        os.makedirs(out_dir, exist_ok=True)
+        old_marker = os.path.join(out_dir, marker)
+        if os.path.lexists(old_marker):
+            os.remove(old_marker)
+        for name in sorted(os.listdir(tmp), key=lambda n: n == marker):   # the marker last
+            dst = os.path.join(out_dir, name)
+            if os.path.isdir(dst) and not os.path.islink(dst):
+                shutil.rmtree(dst)
+            os.replace(os.path.join(tmp, name), dst)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def atomic_write(path, writer, mode='w'):

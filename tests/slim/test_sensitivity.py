@@ -69,12 +69,14 @@ def test_interrupted_run_resumes_to_the_same_table(make_det, tmp_path):
     saved = json.loads(path.read_text())
     assert saved['baseline'] == pytest.approx(1.0)
     assert sum(len(t) for t in saved['sensitivities'].values()) == 4
+    assert saved['finished'] is False     # pruning refuses it until the analysis is finished
 
     resumed_eval = OutputMatch(model)
     resumed = run(model, path, resumed_eval)
     assert resumed_eval.calls == len(NAMES) * len(RATIOS) - 4  # no baseline, no repeats
     assert resumed == full
     assert load_sensitivities(str(path)) == {n: dict(t) for n, t in full.items()}
+    assert json.loads(path.read_text())['finished'] is True
     assert_same_state(model, before)
 
 

@@ -47,3 +47,50 @@ def test_atomic_files_get_the_umask_mode_not_0600(tmp_path, umask):
         os.umask(old)
     for name in ('r.json', 'ck.pdparams'):
         assert os.stat(str(tmp_path / name)).st_mode & 0o777 == 0o666 & ~umask, name
+
+
+def _model_dir(path, tag):
+    os.makedirs(str(path), exist_ok=True)
+    for name in ('model.pdmodel', 'model.pdiparams', 'infer_cfg.yml'):
+        (path / name).write_text('%s %s' % (tag, name))
+
+
+def test_staged_dir_replaces_a_model_dir_whole_and_its_marker_last(tmp_path):
+    """A re-export (or PTQ run) over an existing model dir, killed part-way, left the new
+    weights beside the old infer_cfg.yml, and every runner took the mix as a model."""
+    from ppdet.utils.fileio import staged_dir
+    out = tmp_path / 'export'
+    _model_dir(out, 'old')
+    with staged_dir(str(out)) as stage:
+        assert os.path.dirname(stage) == str(tmp_path) and stage != str(out)
+        _model_dir(tmp_path / os.path.basename(stage), 'new')
+        assert (out / 'infer_cfg.yml').read_text() == 'old infer_cfg.yml'   # not yet
+    assert {(out / n).read_text() for n in os.listdir(str(out))} == {
+        'new model.pdmodel', 'new model.pdiparams', 'new infer_cfg.yml'}
+    assert sorted(os.listdir(str(tmp_path))) == ['export']    # no stage left behind
+
+
+def test_staged_dir_failing_or_cut_off(tmp_path, monkeypatch):
+    from ppdet.utils import fileio
+    out = tmp_path / 'export'
+    _model_dir(out, 'old')
+    with pytest.raises(RuntimeError):          # the work fails: the old model stays whole
+        with fileio.staged_dir(str(out)) as stage:
+            _model_dir(tmp_path / os.path.basename(stage), 'new')
+            raise RuntimeError('calibration failed')
+    assert (out / 'model.pdiparams').read_text() == 'old model.pdiparams'
+    assert (out / 'infer_cfg.yml').read_text() == 'old infer_cfg.yml'
+    # cut off after moving the first file: no infer_cfg.yml, so runners refuse the dir
+    moved, real = [], os.replace
+
+    def replace_once(src, dst):
+        if moved:
+            raise KeyboardInterrupt
+        moved.append(os.path.basename(dst))
+        real(src, dst)
+    monkeypatch.setattr(fileio.os, 'replace', replace_once)
+    with pytest.raises(KeyboardInterrupt):
+        with fileio.staged_dir(str(out)) as stage:
+            _model_dir(tmp_path / os.path.basename(stage), 'new')
+    assert moved and moved[0] != 'infer_cfg.yml'
+    assert not (out / 'infer_cfg.yml').exists()
