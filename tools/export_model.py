@@ -3,7 +3,6 @@
 import os
 
 from ppdet.utils.cli import ArgsParser, parse_and_load, run_main
-from ppdet.utils.fileio import check_output_dir
 
 
 def main():
@@ -15,12 +14,11 @@ def main():
                         help='normalise and permute inside the graph: it takes the resized '
                              'uint8 HWC image (default: the config key fuse_preprocess)')
     args, cfg = parse_and_load(parser)
-    name = os.path.splitext(os.path.basename(args.config))[0]
-    out = os.path.join(args.output_dir, name)
-    check_output_dir(out, '--output_dir')
     if not cfg.get('weights'):
         raise ValueError('no weights given: add -o weights=PATH')
     from ppdet.engine.export import export_checkpoint
+    name = os.path.splitext(os.path.basename(args.config))[0]
+    out = os.path.join(args.output_dir, name)     # export_checkpoint checks it first thing
     export_checkpoint(cfg, cfg['weights'], out, exclude_nms=args.exclude_nms,
                       fuse_preprocess=args.fuse_preprocess)
     print('exported to %s' % out)
