@@ -356,12 +356,11 @@ class DistillStep(CompressionStep):
         of 211 tensors of another shape, distill loss 288101), so it is refused in one line
         naming the counts and the fix, the teacher's own config (-t)."""
         from ppdet.engine.trainer import build_model
+        from ppdet.utils.checkpoint import WeightsMisfit
         try:
             teacher, _ = build_model(self.check(), self.teacher_weights, config_flag='-t',
                                      pretrain_hint=False)
-        except ValueError as e:
-            if 'do not fit the model' not in str(e):
-                raise
+        except WeightsMisfit as e:
             raise ValueError('teacher %s; -t (or Distill.teacher_config) builds the teacher'
                              % e)
         return teacher

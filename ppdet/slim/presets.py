@@ -9,7 +9,7 @@ Without paddle: the scripts build their parsers before importing it.
 """
 import collections
 
-__all__ = ['SEED_PRUNED_PARAMS', 'PRESETS', 'preset_ratios', 'CRITERION_CHOICES',
+__all__ = ['SEED_PRUNED_PARAMS', 'PRESETS', 'preset_ratios', 'CRITERIA', 'CRITERION_CHOICES',
            'add_criterion_arg']
 
 SEED_PRUNED_PARAMS = tuple(
@@ -31,8 +31,10 @@ def preset_ratios(name):
     return collections.OrderedDict(zip(SEED_PRUNED_PARAMS, PRESETS[name]))
 
 
-# ppdet.slim.prune.CRITERIA, and 'fpgm', the name PaddleSlim users know for geometry_median
-CRITERION_CHOICES = ('l1_norm', 'geometry_median', 'fpgm')
+# the filter criteria ppdet.slim.prune implements, and the flag's choices: those and 'fpgm',
+# the name PaddleSlim users know for geometry_median
+CRITERIA = ('l1_norm', 'geometry_median')
+CRITERION_CHOICES = CRITERIA + ('fpgm',)
 
 
 def add_criterion_arg(parser):

@@ -36,7 +36,7 @@ import paddle.nn as nn
 
 from ppdet.core.workspace import did_you_mean
 from ppdet.modeling.architectures.meta_arch import declared
-from ppdet.slim.presets import PRESETS, SEED_PRUNED_PARAMS
+from ppdet.slim.presets import CRITERIA, PRESETS, SEED_PRUNED_PARAMS
 from ppdet.slim.steps import CompressionStep, register_step
 from ppdet.utils.logger import setup_logger
 
@@ -47,7 +47,6 @@ __all__ = ['PrunePlan', 'prune', 'rounded_kept', 'PruneStep', 'list_prunable', '
            'make_pruner', 'check_prunable', 'drop_backups', 'quiet_paddleslim', 'CRITERIA',
            'DEFAULT_INPUT_SIZE']
 
-CRITERIA = ('l1_norm', 'geometry_median')
 _CRITERION_ALIASES = {'fpgm': 'geometry_median', 'l1': 'l1_norm', 'l1norm': 'l1_norm'}
 DEFAULT_INPUT_SIZE = 608
 BACKUP_SUFFIX = '_backup'

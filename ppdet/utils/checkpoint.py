@@ -206,6 +206,10 @@ def misfit_fix(meta, model_config=None, config_flag='-c'):
             'and num_classes)')
 
 
+class WeightsMisfit(ValueError):
+    """A strict load found tensors missing from the file or of another shape there."""
+
+
 def load_weights(model, path, strict=False, name_map=None, model_config=None,
                  pretrain_hint=True, config_flag='-c'):
     """Load weights by name; report missing/unexpected/mis-shaped keys.
@@ -241,7 +245,7 @@ def load_weights(model, path, strict=False, name_map=None, model_config=None,
             meta = json.loads(raw_meta) if raw_meta else {}
         except ValueError:
             meta = {}
-        raise ValueError('weights %s do not fit the model%s: %s; %s%s' % (
+        raise WeightsMisfit('weights %s do not fit the model%s: %s; %s%s' % (
             path, ' of %s' % model_config if model_config else '', report.brief(),
             misfit_fix(meta, model_config, config_flag),
             ' (to fine-tune from the tensors that fit, give them as -o pretrain_weights=%s)'
