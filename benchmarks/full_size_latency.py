@@ -261,7 +261,7 @@ def _op_section(result):
 
 def _onednn_sections(result):
     from ppdet.benchmark.onednn_ops import format_summary
-    from ppdet.benchmark.pruning_ceiling import format_ceilings
+    from ppdet.benchmark.pruning_ceiling import format_ceilings, format_untouched
     if 'onednn' not in result:
         return ''
     passes, thread = result['settings'].get('profile_passes', 1), result['settings']['threads'][0]
@@ -291,7 +291,10 @@ def _onednn_sections(result):
         'baseline with every pruned conv shrunk by its MAC ratio at the baseline\'s own rate '
         'and all else kept (Amdahl).  An upper bound end to end: the time outside oneDNN '
         '(per-op cost, decoding, NMS) does not shrink either.\n\n' % (passes, thread)
-    ) + format_ceilings(list(result['pruning_ceiling'].items()))
+    ) + format_ceilings(list(result['pruning_ceiling'].items())) + (
+        '\nWhere the layers a plan leaves alone spend the pruned model\'s time, by kind, '
+        'against the fastest conv per MAC of its baseline:\n\n'
+    ) + format_untouched(list(result['pruning_ceiling'].items()))
 
 
 if __name__ == '__main__':

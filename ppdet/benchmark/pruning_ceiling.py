@@ -15,10 +15,16 @@ on the oneDNN time.  Time outside oneDNN (Paddle's per-op cost, decoding, NMS) d
 either, so the end-to-end ceiling is lower still; it is not computed here because it would
 mix a profile's fastest passes with a timing's medians, which differ by more than the
 margin on a shared machine.
+
+It also splits the pruned model's untouched time by conv kind (:func:`conv_kind`) and
+gives each kind's speed per MAC as a share of the fastest conv (per MAC) of the baseline:
+whether faster kernels for the layers a plan keeps could lift its ceiling, or whether they
+already run near the best rate the core reaches (:func:`format_untouched`).
 """
 import re
 
-__all__ = ['conv_macs', 'pruning_ceiling', 'format_ceilings', 'manifest_ceilings']
+__all__ = ['conv_macs', 'conv_kind', 'pruning_ceiling', 'format_ceilings', 'format_untouched',
+           'manifest_ceilings']
 
 
 def conv_macs(problem):
@@ -32,6 +38,18 @@ def conv_macs(problem):
     oh, ow = field('oh', field('ih')), field('ow', field('iw'))
     return (field('mb') * field('ic') * field('oc') * oh * ow * field('kh') * field('kw')
             / field('g'))
+
+
+def conv_kind(problem):
+    """'depthwise' (one group per input channel), 'grouped', '1x1' or 'kxk' (any other
+    kernel) for a oneDNN convolution problem: the kinds differ in speed per MAC (a depthwise
+    conv does 9 MACs per value it reads: memory-bound)."""
+    groups = re.match(r'g(\d+)', problem)
+    if groups:
+        ic = re.search(r'ic(\d+)', problem)
+        return 'depthwise' if ic and ic.group(1) == groups.group(1) else 'grouped'
+    kernel = [re.search(r'%s(\d+)' % k, problem) for k in ('kh', 'kw')]
+    return '1x1' if all(m and m.group(1) == '1' for m in kernel) else 'kxk'
 
 
 def _convs(records):
@@ -57,6 +75,14 @@ def pruning_ceiling(base_records, pruned_records):
     cut_b = sum(b['ms'] for b, _ in cut)
     ratio = macs_p / macs_b if macs_b else 1.0
     saved = cut_b * (1.0 - ratio)
+    kinds = {}
+    for _, p in same:
+        k = kinds.setdefault(conv_kind(p['shape']), {'convs': 0, 'ms': 0.0, 'macs': 0.0})
+        k['convs'] += 1
+        k['ms'] += p['ms']
+        k['macs'] += conv_macs(p['shape'])
+    fastest = max(base, key=lambda b: conv_macs(b['shape']) / b['ms'] if b['ms'] else 0.0,
+                  default=None)
     return {
         'base_ms': total_b, 'pruned_ms': total_p,
         'measured': total_b / total_p if total_p else None,
@@ -71,6 +97,12 @@ def pruning_ceiling(base_records, pruned_records):
         'other_base_ms': total_b - sum(r['ms'] for r in base),
         'other_pruned_ms': total_p - sum(r['ms'] for r in pruned),
         'ceiling_onednn': total_b / (total_b - saved) if total_b > saved else None,
+        # where the pruned model's untouched time goes, against the fastest conv (per MAC)
+        # the baseline ran: how far the layers a plan keeps are from this core's best rate
+        'untouched_kinds': {k: kinds[k] for k in sorted(kinds)},
+        'fastest_conv': fastest['shape'] if fastest else None,
+        'fastest_conv_rate': _rate(conv_macs(fastest['shape']), fastest['ms'])
+        if fastest else None,
     }
 
 
@@ -97,6 +129,26 @@ def format_ceilings(rows):
                          c['pruned_pruned_ms'], c['pruned_expected_ms'],
                          100 * c['mac_ratio'], c['ceiling_onednn'] or 0,
                          '%.2fx' % got if got else '-'))
+    return '\n'.join(lines) + '\n'
+
+
+def format_untouched(rows):
+    """``rows``: [(name, :func:`pruning_ceiling` dict)] -> a markdown table of the pruned
+    model's untouched convs by kind: convs, ms, GMAC/s and that rate as a share of the
+    fastest conv of the baseline (rows from before these fields are left out)."""
+    lines = ['| model | untouched convs: ms of the pruned model\'s oneDNN ms | by kind: '
+             'convs, ms, GMAC/s (share of the fastest conv\'s rate) | fastest conv of the '
+             'baseline: GMAC/s |', '|---|---|---|---|']
+    for name, c in rows:
+        kinds, best = c.get('untouched_kinds'), c.get('fastest_conv_rate')
+        if kinds is None or not best:
+            continue
+        parts = ['%s %d, %.1f ms, %.1f (%.0f%%)' % (
+            k, v['convs'], v['ms'], _rate(v['macs'], v['ms']),
+            100 * _rate(v['macs'], v['ms']) / best) for k, v in kinds.items()]
+        lines.append('| %s | %.1f of %.1f | %s | %.1f (`%s`) |' % (
+            name, c['untouched_pruned_ms'], c['pruned_ms'], '; '.join(parts), best,
+            c['fastest_conv']))
     return '\n'.join(lines) + '\n'
 
 

@@ -1,7 +1,8 @@
 """ppdet/benchmark/pruning_ceiling.py: the best speed-up a pruning plan can give (Amdahl)."""
 import pytest
 
-from ppdet.benchmark.pruning_ceiling import conv_macs, format_ceilings, pruning_ceiling
+from ppdet.benchmark.pruning_ceiling import (conv_kind, conv_macs, format_ceilings,
+                                            format_untouched, pruning_ceiling)
 
 
 def _conv(problem, ms):
@@ -46,3 +47,31 @@ def test_ceiling_keeps_the_untouched_layers_time():
 def test_ceiling_refuses_another_architecture():
     with pytest.raises(ValueError, match='not the same architecture'):
         pruning_ceiling([_conv(DW, 1.0), _conv(HEAD, 1.0)], [_conv(DW, 1.0)])
+
+
+def test_conv_kind():
+    assert conv_kind(DW) == 'depthwise'
+    assert conv_kind('g4mb1_ic32oc32_ih8oh8kh3sh1dh0ph1_iw8ow8kw3sw1dw0pw1') == 'grouped'
+    assert conv_kind(HEAD) == 'kxk'
+    assert conv_kind('mb1_ic512oc512_ih38oh38kh1sh1dh0ph0_iw38ow38kw1sw1dw0pw0') == '1x1'
+    assert conv_kind('mb1_ic512oc512_ih38oh38kh1sh1dh0ph0_iw38ow38kw3sw1dw0pw1') == 'kxk'
+
+
+def test_untouched_time_by_kind_against_the_fastest_conv():
+    pw = 'mb1_ic512oc512_ih38oh38kh1sh1dh0ph0_iw38ow38kw1sw1dw0pw0'
+    base = [_conv(DW, 2.0), _conv(pw, 8.0), _conv(HEAD, 30.0)]
+    pruned = [_conv(DW, 2.5), _conv(pw, 7.0), _conv(HEAD_CUT, 8.0)]
+    c = pruning_ceiling(base, pruned)
+    kinds = c['untouched_kinds']
+    assert list(kinds) == ['1x1', 'depthwise']                  # the head is not untouched
+    assert kinds['1x1'] == {'convs': 1, 'ms': 7.0, 'macs': conv_macs(pw)}
+    assert kinds['depthwise']['ms'] == 2.5
+    # the fastest per MAC in the baseline: the head (1.70 GMAC in 30 ms = 56.6 GMAC/s)
+    assert c['fastest_conv'] == HEAD
+    assert c['fastest_conv_rate'] == pytest.approx(conv_macs(HEAD) / 30.0 / 1e6)
+    md = format_untouched([('m_r578', c), ('old_row', {'untouched_pruned_ms': 1.0})])
+    assert 'old_row' not in md                                  # a result from before
+    assert '| m_r578 | 9.5 of 17.5 |' in md
+    rate = conv_macs(pw) / 7.0 / 1e6                             # 54.1 GMAC/s, 96% of 56.6
+    assert '1x1 1, 7.0 ms, %.1f (%.0f%%)' % (rate, 100 * rate / c['fastest_conv_rate']) in md
+    assert '| %.1f (`%s`) |' % (c['fastest_conv_rate'], HEAD) in md

@@ -58,7 +58,9 @@ def test_profile_sections_render_from_the_result():
                'untouched_base_ms': 2.0, 'untouched_macs': 2e6, 'pruned_convs': 1,
                'pruned_base_ms': 8.0, 'macs_before': 8e6, 'pruned_pruned_ms': 3.0,
                'pruned_expected_ms': 2.0, 'mac_ratio': 0.25, 'ceiling_onednn': 2.5,
-               'measured_end_to_end': 1.9}
+               'measured_end_to_end': 1.9, 'untouched_pruned_ms': 1.5,
+               'untouched_kinds': {'1x1': {'convs': 1, 'ms': 1.5, 'macs': 3e6}},
+               'fastest_conv': 'mb1_ic8oc8', 'fastest_conv_rate': 4.0}
     md = full_size_latency.profile_sections({
         'settings': {'threads': [1], 'profile_passes': 5}, 'onednn': {'m_int8': summary},
         'pruning_ceiling': {'m_r578': ceiling}, 'ort': {'m': dict(summary, run_ms=2.5)},
@@ -69,6 +71,8 @@ def test_profile_sections_render_from_the_result():
     assert '### m, onnxruntime int8 (pass 2.50 ms): 2.00 ms in onnxruntime kernels' in md
     assert '| m_r578 | 10.0 -> 5.0 (2.00x) | 1: 2.0, 1.0 | 1: 8.0, 1.0 -> 3.0 (2.0) | 25.0% | ' \
            '2.50x | 1.90x |' in md
+    # the pruned model's untouched time by kind: 3e6 MACs in 1.5 ms = 2 GMAC/s, half of 4
+    assert '| m_r578 | 1.5 of 5.0 | 1x1 1, 1.5 ms, 2.0 (50%) | 4.0 (`mb1_ic8oc8`) |' in md
 
 
 def test_op_profile_section_renders_alone():
