@@ -9,35 +9,50 @@ GFLOPs follow the seed: conv multiply-accumulates / 1024^3, deformable convs not
 architecture.md and architecture.json.  A few minutes on 2 cores (no weights needed).
 """
 import argparse
+import glob
 import os
 import sys
 import time
 
-from ppdet.utils.cli import check_choices, run_main
+from ppdet.core.workspace import did_you_mean
+from ppdet.utils.cli import check_choices, check_range, parse_numbers, run_main
 
 
-def main():
+def main(argv=None):
     from ppdet.benchmark.architecture import ARCH_CONFIGS
     from ppdet.benchmark.seed_tables import STRATEGIES
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument('--configs', default=','.join(ARCH_CONFIGS))
-    p.add_argument('--strategies', default=','.join(STRATEGIES))
-    p.add_argument('--sizes', default='608,416,320')
+    p.add_argument('--configs', default=','.join(ARCH_CONFIGS),
+                   help='comma-separated config files (paths from the repository root)')
+    p.add_argument('--strategies', default=','.join(STRATEGIES),
+                   help='pruning strategies: baseline and the seed presets')
+    p.add_argument('--sizes', default='608,416,320',
+                   help='comma-separated input sizes the GFLOPs are counted at (multiples '
+                        'of 32)')
     p.add_argument('--prune_size', type=int, default=608,
-                   help='input size the pruner traces the model with')
-    p.add_argument('--out_dir', default='benchmarks/results')
-    args = p.parse_args()
+                   help='input size the pruner traces the model with (a multiple of 32)')
+    p.add_argument('--out_dir', default='benchmarks/results',
+                   help='where architecture.md and architecture.json go')
+    args = p.parse_args(argv)
     from ppdet.benchmark.architecture import architecture_stats, format_architecture_table
-    from ppdet.utils.fileio import atomic_write, write_json
+    from ppdet.utils.fileio import atomic_write, check_output_dir, write_json
     configs = [c for c in args.configs.split(',') if c]
     for c in configs:
         if not os.path.isfile(c):
-            raise FileNotFoundError('config %s not found (run from the repository root)' % c)
-    sizes = [int(s) for s in args.sizes.split(',')]
+            known = sorted(glob.glob('configs/**/*.yml', recursive=True))
+            raise FileNotFoundError('config %s not found (run from the repository root)%s'
+                                    % (c, did_you_mean(c, known)))
+    sizes = parse_numbers('--sizes', args.sizes, example='608,416,320')
+    for flag, size in [('--sizes', s) for s in sizes] + [('--prune_size', args.prune_size)]:
+        check_range(flag, size, 32, hint='an input size')
+        if size % 32:
+            raise ValueError('%s: %d is not a multiple of 32 (YOLOv3 downsamples by 32)'
+                             % (flag, size))
     strategies = [s for s in args.strategies.split(',') if s]
     from ppdet.slim.presets import PRESETS
     check_choices('--strategies', strategies, ['baseline'] + list(PRESETS))
+    check_output_dir(args.out_dir, '--out_dir')
     tic = time.time()
     rows = []
     for i, config in enumerate(configs):
@@ -53,8 +68,11 @@ def main():
             'one-file-per-variable checkpoint directories the seed measured. The seed\'s '
             'GFLOPs are rounded to 0.01, so differences of a few tenths of a percent on the '
             'small counts are its rounding. yolov3_r34 has no seed figure.\n\n%s\n\n'
-            'command: `python %s`; %.0f s\n' % (args.prune_size, table,
-                                                  ' '.join(sys.argv), time.time() - tic))
+            'command: `python %s`; %.0f s; %s UTC\n' % (
+                args.prune_size, table,
+                ' '.join(['benchmarks/architecture_table.py'] +
+                         (sys.argv[1:] if argv is None else list(argv))), time.time() - tic,
+                time.strftime('%Y-%m-%d %H:%M', time.gmtime())))
     os.makedirs(args.out_dir, exist_ok=True)
     atomic_write(os.path.join(args.out_dir, 'architecture.md'), lambda f: f.write(text))
     write_json(os.path.join(args.out_dir, 'architecture.json'), rows)

@@ -25,7 +25,8 @@ import os
 import sys
 import time
 
-from ppdet.utils.cli import ArgsParser, check_choices, run_main
+from ppdet.utils.cli import ArgsParser, check_choices, check_range, run_main
+from ppdet.utils.fileio import check_output_dir
 
 DEFAULT_CONFIG = 'configs/builtin/yolov3_r18_builtin.yml'
 
@@ -40,7 +41,7 @@ def eval_images(pipe, count):
     return [decode_image(p) for p in paths[:count]], paths[:count]
 
 
-def main():
+def main(argv=None):
     from ppdet.benchmark.runtimes import RUNTIMES
     from ppdet.pipeline.main_job import FINETUNE_EPOCHS
     parser = ArgsParser('reproduce the seed\'s compression tables on the built-in dataset',
@@ -72,8 +73,9 @@ def main():
                              'exist on this machine is reported as not available here). '
                              'Runtimes named here are required: if one cannot run, it is a '
                              'failure' % ', '.join(RUNTIMES))
-    parser.add_argument('--out_dir', default='benchmarks/results')
-    args = parser.parse_args()
+    parser.add_argument('--out_dir', default='benchmarks/results',
+                        help='where compression.md, ap_vs_latency.png and latency.json go')
+    args = parser.parse_args(argv)
     from ppdet.benchmark.compression_report import failure_summary, write_compression_report
     from ppdet.benchmark.latency_sweep import latency_sweep, table_rows
     from ppdet.pipeline.main_job import Pipeline
@@ -81,8 +83,14 @@ def main():
     required = [r for r in (args.runtimes or '').split(',') if r]
     runtimes = required or list(RUNTIMES)
     check_choices('--runtimes', runtimes, list(RUNTIMES))
-    if args.threads < 1 or args.repeats < 1 or args.check_images < 1:
-        raise ValueError('--threads, --repeats and --check_images must be >= 1')
+    for flag, low in (('threads', 1), ('repeats', 1), ('check_images', 1), ('warmup', 0),
+                      ('lite_repeats', 1), ('calib_images', 0), ('sensitivity_images', 1)):
+        check_range('--' + flag, getattr(args, flag), low)
+    check_range('--match_score', args.match_score, 0.0, 1.0, 'a detection score')
+    check_range('--match_fraction', args.match_fraction, 0.0, 1.0,
+                'the share of detections that must match')
+    check_output_dir(args.out_dir, '--out_dir')
+    check_output_dir(args.work_dir, '--work_dir')
     pipe = Pipeline(args.config or DEFAULT_CONFIG, work_dir=args.work_dir,
                     dataset_dir=args.dataset_dir, overrides=args.opt,
                     finetune_epochs=args.finetune_epochs,

@@ -28,7 +28,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from ppdet.utils.cli import ArgsParser, check_choices, run_main  # noqa: E402
+from ppdet.utils.cli import ArgsParser, check_choices, check_range, run_main  # noqa: E402
 
 DEFAULT_CONFIG = 'configs/builtin/yolov3_r18_builtin.yml'
 
@@ -160,8 +160,7 @@ def write_md(path, res):
             lines.append('| %s | %d (%d / %d) | %.2f | %s | %s | %s |' % (
                 algo, r['convs'], r['convs_u8'], r['convs_halved'], r['AP_deployed'],
                 ' | '.join('%.2f' % r['AP_' + k] for k in SIMS),
-                ' | '.join('%.1f%% (%d/%d)' % (x['agreement'], x['matched'], x['compared'])
-                           for x in (r['%s_vs_%s' % (b, a)] for a, b in AGREEMENTS)),
+                ' | '.join(_agreement(r['%s_vs_%s' % (b, a)]) for a, b in AGREEMENTS),
                 ', '.join('%.1f / %.1f' % (snr[k]['mean'], snr[k]['last'])
                           for k in SIMS)))
     if res.get('full_size'):
@@ -184,6 +183,14 @@ def write_md(path, res):
     lines.append('')
     from ppdet.utils.fileio import atomic_write
     atomic_write(path, lambda f: f.write('\n'.join(lines)))
+
+
+def _agreement(x):
+    """A table cell: the share matched with its counts, or 'nothing compared' (the reference
+    found no detection: 100% of nothing is not an agreement)."""
+    if not x['compared']:
+        return 'nothing compared'
+    return '%.1f%% (%d/%d)' % (x['agreement'], x['matched'], x['compared'])
 
 
 def main(argv=None):
@@ -218,8 +225,17 @@ def main(argv=None):
         parser.error('--model_dir %s holds no exported model (model.pdmodel): export one with '
                      'tools/export_model.py, or run python tools/pipeline.py --stages data '
                      'train eval' % args.model_dir)
+    if args.full_size_dir:
+        from ppdet.utils.fileio import read_json
+        check_choices('--full_size_rows', [r for r in args.full_size_rows.split(',') if r],
+                      sorted(read_json(manifest).get('rows', {})))
     from ppdet.slim.quant import PTQ_ALGOS
     check_choices('--algos', [a for a in args.algos.split(',') if a], PTQ_ALGOS)
+    for flag in ('calib_images', 'layer_images', 'threads'):
+        check_range('--' + flag, getattr(args, flag), 1)
+    from ppdet.utils.fileio import check_output_dir, check_output_file
+    check_output_file(args.results + '.json', '--results')
+    check_output_dir(args.work_dir, '--work_dir')
     from ppdet.benchmark.cpu import cpu_description, cpu_flags
     from ppdet.benchmark.int8_weight_bits import PROBE_CHANNELS
     from ppdet.utils.fileio import read_json, write_json

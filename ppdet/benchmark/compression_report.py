@@ -162,10 +162,11 @@ def format_compression_report(results, latency, title='Compression: accuracy and
             100 * s['tolerance']['min_matched_fraction']),
         '', _main_table(rows, latency, runtimes), '']
     failed = failure_summary(latency)
+    # each after a blank line: a line right under a table is read as one more of its rows
     if failed:
-        parts[-1:-1] = [failed, '']
+        parts[-1:-1] = ['', failed]
     if latency.get('command'):
-        parts[-1:-1] = ['command: `%s`' % latency['command'], '']
+        parts[-1:-1] = ['', 'command: `%s`' % latency['command']]
     lite = _lite_table(latency) if 'lite_x86' in runtimes else ''
     if lite:
         parts += ['## Paddle-Lite x86', '',

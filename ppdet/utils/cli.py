@@ -74,17 +74,39 @@ def check_range(flag, value, low=None, high=None, hint=''):
     return value
 
 
+def parse_numbers(flag, text, kind=int, example=None):
+    """A comma-separated flag value -> a list of ``kind`` (int or float); an item that is
+    not one is refused naming ``flag`` (``int('abc')``'s message names no flag) and giving
+    ``example`` (a valid value of that flag)."""
+    out = []
+    for item in str(text).split(','):
+        if not item.strip():
+            continue
+        try:
+            out.append(kind(item))
+        except ValueError:
+            raise ValueError('%s: %r is not %s (give comma-separated numbers, e.g. %s)' % (
+                flag, item, 'an integer' if kind is int else 'a number',
+                example or ('1,2' if kind is int else '0.1,0.2,0.3')))
+    if not out:
+        raise ValueError('%s: no value given' % flag)
+    return out
+
+
 def run_main(fn):
     """Run a script's main, turning library ValueErrors, a runtime this machine lacks
-    (:class:`~ppdet.deploy.predictors.BackendUnavailable`, the Paddle-Lite environment) and
-    Paddle-Lite's refusals (:class:`~ppdet.deploy.lite.LiteError`) into one-line errors
-    (exit 2), and Ctrl-C into ``interrupted`` (exit 130) without a traceback."""
+    (:class:`~ppdet.deploy.predictors.BackendUnavailable`, the Paddle-Lite environment),
+    Paddle-Lite's refusals (:class:`~ppdet.deploy.lite.LiteError`) and a path that is the
+    wrong kind or not writable (a file where a folder goes, no permission: the scripts
+    check their outputs first, this is the net for the rest) into one-line errors (exit 2),
+    and Ctrl-C into ``interrupted`` (exit 130) without a traceback."""
     from ppdet.deploy.lite import LiteEnvMissing, LiteError
     from ppdet.deploy.predictors import BackendUnavailable
     try:
         return fn()
     except (ConfigError, FileNotFoundError, ValueError, BackendUnavailable, LiteEnvMissing,
-            LiteError) as e:
+            LiteError, FileExistsError, NotADirectoryError, IsADirectoryError,
+            PermissionError) as e:
         sys.stderr.write('error: %s\n' % e)
         sys.exit(2)
     except KeyboardInterrupt:   # Ctrl-C: what was saved is said where it is known (training)

@@ -108,6 +108,13 @@ def test_a_failed_cell_says_failed_with_its_reason_and_is_summarised():
     summary = ('FAILED (2): baseline / onnx_int8: RuntimeError: calibration broke; '
                'r578 / onnx_fp32: RuntimeError: bad graph')
     assert failure_summary(lat) == summary and summary in md
+    # the summary and the command stand after a blank line: right under the table, GitHub
+    # renders a line as one more row of it
+    lat['command'] = 'python benchmarks/compression_table.py'
+    lines = format_compression_report(results, lat).splitlines()
+    for text in (summary, 'command: `python benchmarks/compression_table.py`'):
+        at = lines.index(text)
+        assert lines[at - 1] == '', lines[at - 2:at + 1]
     assert '## Not available here' in md and '- r578 / onnx_int8: BackendUnavailable' in md
     # an unavailable runtime the user asked for by name is a failure too
     lat['required'] = ['onnx_int8']

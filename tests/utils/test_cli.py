@@ -41,3 +41,91 @@ def test_benchmark_scripts_refuse_a_typo_before_any_work(script, argv, match, tm
                           argv, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2 and match in proc.stderr, proc.stderr
     assert not os.path.exists(out) and not os.path.exists(out + '.json')
+
+
+@pytest.mark.parametrize('error', [FileExistsError(17, 'File exists', '/x/f'),
+                                   NotADirectoryError(20, 'Not a directory', '/x/f/g'),
+                                   IsADirectoryError(21, 'Is a directory', '/x/d'),
+                                   PermissionError(13, 'Permission denied', '/x/p')])
+def test_run_main_makes_a_wrong_path_one_line(error, capsys):
+    """A path of the wrong kind found late (os.makedirs on a file, open() on a folder) was a
+    traceback; it is one line naming the path, exit 2."""
+    from ppdet.utils.cli import run_main
+
+    def main():
+        raise error
+    with pytest.raises(SystemExit) as e:
+        run_main(main)
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith('error: [Errno') and error.filename in err and 'Traceback' not in err
+
+
+def test_run_main_keeps_other_os_errors_loud():
+    from ppdet.utils.cli import run_main
+
+    def main():
+        raise ConnectionError('a bug or an environment problem: keep its traceback')
+    with pytest.raises(ConnectionError):
+        run_main(main)
+
+
+def test_parse_numbers_names_the_flag():
+    from ppdet.utils.cli import parse_numbers
+    assert parse_numbers('--sizes', '608,416,') == [608, 416]
+    assert parse_numbers('--ratios', '0.1, 0.5', float) == [0.1, 0.5]
+    with pytest.raises(ValueError, match=r"--sizes: 'abc' is not an integer \(give comma"):
+        parse_numbers('--sizes', '608,abc')
+    with pytest.raises(ValueError, match=r"--ratios: 'x' is not a number"):
+        parse_numbers('--ratios', '0.1,x', float)
+    with pytest.raises(ValueError, match='--sizes: no value given'):
+        parse_numbers('--sizes', ',')
+
+
+@pytest.mark.parametrize('argv, match', [
+    (['--sizes', '608,abc'], "--sizes: 'abc' is not an integer"),
+    (['--sizes', '0'], '--sizes must be >= 32, got 0'),
+    (['--sizes', '600'], '--sizes: 600 is not a multiple of 32'),
+    (['--prune_size', '0'], '--prune_size must be >= 32'),
+    (['--configs', 'yolov3_mobilenet_v1'],
+     "config yolov3_mobilenet_v1 not found (run from the repository root); did you mean "
+     "'configs/yolov3_mobilenet_v1.yml'"),
+])
+def test_architecture_table_refuses_bad_sizes_and_configs_first(argv, match, tmp_path):
+    """Sizes of 0 or -32 failed inside Paddle after the model was built; --prune_size 0 was
+    taken and written as 'Pruned at 0'."""
+    out = str(tmp_path / 'out')
+    proc = subprocess.run([sys.executable, 'benchmarks/architecture_table.py', '--out_dir',
+                           out] + argv, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and match in proc.stderr, proc.stderr
+    assert 'Traceback' not in proc.stderr and not os.path.exists(out)
+
+
+def test_architecture_table_refuses_a_file_as_out_dir_before_counting(tmp_path):
+    out = tmp_path / 'afile'
+    out.write_text('x')
+    proc = subprocess.run([sys.executable, 'benchmarks/architecture_table.py', '--out_dir',
+                           str(out)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    assert '--out_dir: %s is a file' % out in proc.stderr and '[1/' not in proc.stdout
+
+
+@pytest.mark.parametrize('argv, match', [
+    (['--match_fraction', '5'], '--match_fraction must be in [0.0, 1.0], got 5.0'),
+    (['--warmup', '-1'], '--warmup must be >= 0, got -1'),
+    (['--calib_images', '-2'], '--calib_images must be >= 0, got -2'),
+    (['--out_dir', '{afile}'], '--out_dir: {afile} is a file'),
+])
+def test_compression_table_checks_its_flags_before_the_pipeline(argv, match, tmp_path):
+    """--warmup -1 and --match_fraction 5 were taken; --calib_images -2 failed deep in the
+    sweep; a file as --out_dir failed after all the timing."""
+    afile = tmp_path / 'afile'
+    afile.write_text('x')
+    work = tmp_path / 'work'
+    argv = [a.replace('{afile}', str(afile)) for a in argv]
+    proc = subprocess.run([sys.executable, 'benchmarks/compression_table.py', '--skip_pipeline',
+                           '--work_dir', str(work)] + argv, cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 2 and match.replace('{afile}', str(afile)) in proc.stderr, \
+        proc.stderr
+    assert not work.exists()
