@@ -25,7 +25,8 @@ run's result is cached in ``--work_dir``/<run>.json, so an interrupted benchmark
 with the next run; the baseline variants (smooth-L1, cosine, Stitch off: the unchanged
 config) share one training per seed.  Writes ``--results``.{json,md} with the CPU, its flags, the load
 average and OMP_NUM_THREADS at the top (the runs of comparisons not run this time are kept
-from the existing results files, :func:`merge_previous`); a difference is called "within the seed spread"
+from the existing results files, :func:`merge_previous`; a results file of the other mode,
+quick or full, is refused before the first training); a difference is called "within the seed spread"
 when it is not larger than the larger of the two variants' seed ranges.
 """
 import datetime
@@ -37,6 +38,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from ppdet.utils.cli import run_main  # noqa: E402
+from ppdet.utils.fileio import atomic_write, check_output_dir, check_output_file  # noqa: E402
 
 CONFIG = 'configs/builtin/retinanet_r18_builtin.yml'
 RESULTS = 'benchmarks/results/dense_variants'
@@ -161,20 +163,30 @@ def summarize(runs, comparisons, seeds):
     return out
 
 
-def merge_previous(res, previous, comparisons):
-    """Keep ``previous`` results' runs of the comparisons not run now (``--comparisons`` runs
-    a subset and must not drop the others from the results files); refuses a previous file
-    of another mode (quick / full), which belongs under another ``--results``."""
+def kept_runs(previous, mode, comparisons):
+    """``previous`` results' runs of the comparisons not run now (``--comparisons`` runs a
+    subset and must not drop the others from the results files); refuses a previous file of
+    another ``mode`` (quick / full), which belongs under another ``--results``.  main calls
+    it before the first training, :func:`merge_previous` again at the end."""
     kept = {n: r for n, r in (previous or {}).get('runs', {}).items()
             if r.get('comparison') not in comparisons}
-    if not kept:
-        return res
-    if previous.get('mode') != res['mode']:
+    if kept and previous.get('mode') != mode:
         raise ValueError('the results file holds %s runs of %s but this run is %s; give '
                          'another --results (e.g. %s_full)' % (
                              previous.get('mode'), ', '.join(sorted(
-                                 {r['comparison'] for r in kept.values()})), res['mode'],
-                             RESULTS))
+                                 {r['comparison'] for r in kept.values()})), mode, RESULTS))
+    return kept
+
+
+def mode_name(quick):
+    return 'quick (%s)' % QUICK if quick else 'full (config schedule)'
+
+
+def merge_previous(res, previous, comparisons):
+    """Keep ``previous`` results' runs of the comparisons not run now (:func:`kept_runs`)."""
+    kept = kept_runs(previous, res['mode'], comparisons)
+    if not kept:
+        return res
     runs = dict(kept, **res['runs'])
     seeds = sorted(set(res['seeds']) | set(previous.get('seeds', [])))
     order = [c for c in COMPARISONS if any(r.get('comparison') == c for r in runs.values())]
@@ -221,29 +233,50 @@ def write_md(path, res):
         lines.append('| %s | %.4f | %.4f | %.4f | %.3f / %.3f | %d | %.0f | %s |' % (
             name, m['AP'], m['AP50'], m['APs'], r['loss_first10'], r['loss_last10'],
             r['steps'], r['train_s'], r.get('reused_from', '')))
-    with open(path, 'w') as f:
-        f.write('\n'.join(lines) + '\n')
+    atomic_write(path, lambda f: f.write('\n'.join(lines) + '\n'))
+
+
+def read_previous(path):
+    """The results file a run adds to (None when there is none)."""
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except ValueError as e:
+        raise ValueError('--results: %s is not a results file (%s); give another --results'
+                         % (path, e))
 
 
 def main():
     import argparse
     from ppdet.benchmark.cpu import cpu_flags
     from ppdet.utils.fileio import write_json
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--comparisons', nargs='+', default=list(COMPARISONS), choices=COMPARISONS)
-    p.add_argument('--seeds', nargs='+', type=int, default=[0, 1])
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('--comparisons', nargs='+', default=list(COMPARISONS), choices=COMPARISONS,
+                   help='which of the seed\'s conclusions to measure (default: all)')
+    p.add_argument('--seeds', nargs='+', type=int, default=[0, 1],
+                   help='one training per seed and variant')
     p.add_argument('--quick', action='store_true', help='3 epochs x 800 samples (see above)')
     p.add_argument('--dataset_dir', default=None,
                    help='built-in COCO dir if not dataset/builtin/coco (tools/gen_dataset.py)')
-    p.add_argument('--work_dir', default='output/issue15/dense_variants')
-    p.add_argument('--results', default=RESULTS)
+    p.add_argument('--work_dir', default='output/issue15/dense_variants',
+                   help='each run\'s training and its cached result (<run>.json)')
+    p.add_argument('--results', default=RESULTS,
+                   help='output path without extension (.json and .md are written; the '
+                        'committed file holds quick runs: give another for a full run)')
     args = p.parse_args()
+    # bad paths and a results file of the other mode are refused before the first training
+    check_output_dir(args.work_dir, '--work_dir')
+    check_output_file(args.results + '.json', '--results')
+    check_output_file(args.results + '.md', '--results')
+    previous = read_previous(args.results + '.json')
+    kept_runs(previous, mode_name(args.quick), args.comparisons)
     os.makedirs(args.work_dir, exist_ok=True)
     res = {'date': datetime.datetime.now().isoformat(timespec='seconds'), 'cpu': cpu_flags(),
            'load_avg_start': [round(x, 2) for x in os.getloadavg()],
            'omp_num_threads': os.environ.get('OMP_NUM_THREADS'),
-           'mode': 'quick (%s)' % QUICK if args.quick else 'full (config schedule)',
-           'seeds': args.seeds, 'runs': {}}
+           'mode': mode_name(args.quick), 'seeds': args.seeds, 'runs': {}}
     for comp in args.comparisons:
         for seed in args.seeds:
             for variant, overrides in COMPARISONS[comp][1]:
@@ -268,11 +301,8 @@ def main():
                 res['runs'][name] = run
                 print('%s: %s' % (name, run['metrics']), flush=True)
     res['load_avg_end'] = [round(x, 2) for x in os.getloadavg()]
-    previous = None
-    if os.path.exists(args.results + '.json'):
-        with open(args.results + '.json') as f:
-            previous = json.load(f)
-    res = merge_previous(res, previous, args.comparisons)
+    # read again: another process may have written it while this one trained
+    res = merge_previous(res, read_previous(args.results + '.json'), args.comparisons)
     res['summary'] = summarize(res['runs'], res.get('comparisons', args.comparisons),
                                res['seeds'])
     os.makedirs(os.path.dirname(args.results) or '.', exist_ok=True)

@@ -5,7 +5,9 @@ python benchmarks/distill_quality.py --only teacher       # just train + score t
 python benchmarks/distill_quality.py --teacher_weights output/issue16/distill/teacher/model_final
 
 Students: the trained baseline (``--baseline_weights``) and the r578 checkpoint right after
-pruning (``--r578_student``), both from a finished main job.  For each student and seed:
+pruning (``--r578_student``), both from a finished main job (by default ``make demo``'s:
+output/pipeline, on dataset/builtin).  Every weights path a run needs and the dataset are
+checked before anything is trained.  For each student and seed:
 ``twin`` (fine-tuned alone), ``l2`` and ``fine_grained`` (fine-tuned with the teacher, at the
 pipeline's weight; ``l2@2``: at weight 2), all on the main job's fine-tuning schedule
 (``--finetune_epochs``, the config's LR) with that seed.  Runs are named by loss and weight
@@ -16,9 +18,12 @@ is distilled, the teacher must beat the baseline's twin by ``--min_margin`` AP (
 script stops and says so: a teacher below its student teaches nothing, as on 2026-11-30).
 
 Every run is a stage of a main-job Pipeline in ``--work_dir`` (results.json, resumes an
-interrupted training from its last epoch).  Writes benchmarks/results/distill_quality.{json,md}
-with the CPU and its flags at the top.  Budget: one training at a time; with
-OMP_NUM_THREADS=1 a student step took 1.6 s and a teacher step 3.1 s on a shared AMD EPYC.
+interrupted training from its last epoch).  Writes ``--results``.{json,md} (default
+benchmarks/results/distill_quality; atomically) with the CPU and its flags at the top; the
+written findings below the .md's table (``## ...`` sections) are kept by a rerun, under a
+heading that says so when the table has changed (:func:`kept_findings`).  Budget: one
+training at a time; with OMP_NUM_THREADS=1 a student step took 1.6 s and a teacher step 3.1 s
+on a shared AMD EPYC.  The last line says where the results went.
 """
 import datetime
 import os
@@ -27,13 +32,19 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from ppdet.utils.cli import ArgsParser, check_choices, run_main  # noqa: E402
-from ppdet.utils.fileio import atomic_write  # noqa: E402
+from ppdet.utils.fileio import atomic_write, check_output_dir, check_output_file  # noqa: E402
 
 STUDENT_CONFIG = 'configs/builtin/yolov3_r18_builtin.yml'
 TEACHER_CONFIG = 'configs/builtin/yolov3_r18x05_builtin_teacher_long.yml'
 RESULTS = 'benchmarks/results/distill_quality'
 KINDS = ('twin', 'l2', 'fine_grained')
 LOSSES = ('l2', 'fine_grained')
+# the inputs' defaults: what ``make demo`` (tools/pipeline.py) leaves behind
+DATASET_DIR = 'dataset/builtin'
+BASELINE_WEIGHTS = 'output/pipeline/baseline/model_final'
+R578_STUDENT = 'output/pipeline/prune_r578/pruned_no_finetune'
+# heads the hand-written findings below an earlier table (write_md) when the table changed
+EARLIER_FINDINGS = '## Findings written for an earlier run'
 
 
 def parse_kind(kind):
@@ -142,49 +153,110 @@ def weighted_labels_note(labels):
     return '; '.join(notes)
 
 
+def distilled_note(labels, distill_weights):
+    """The table caption's part on the distilled runs ('' when there are only twins)."""
+    note = weighted_labels_note(labels)
+    return '; %s (default weights now: %s)' % (note, distill_weights) if note else ''
+
+
 def write_md(path, res):
     labels = labels_in_summary(res['students'])
     lines = ['# Distillation against its undistilled twin (built-in YOLOv3)', '',
              'CPU: %s' % res['cpu'], '', 'CPU flags: `%s`' % ' '.join(res['cpu_flags']), '',
              'Teacher: `%s` (%s), AP %s. Students fine-tuned %d epochs with each seed; twin = '
-             'the same run without the teacher; %s (default weights now: %s). '
-             'COCO box AP x 100 on EvalDataset (dygraph).'
+             'the same run without the teacher%s. COCO box AP x 100 on EvalDataset (dygraph).'
              % (res['teacher_config'], res['teacher_weights'],
                 res.get('teacher_AP', 'not measured'), res['finetune_epochs'],
-                weighted_labels_note(labels), res['distill_weights']), '',
-             '| student | seed | %s |' % ' | '.join(labels),
+                distilled_note(labels, res['distill_weights'])), '']
+    table = ['| student | seed | %s |' % ' | '.join(labels),
              '|---|---|%s' % ('---|' * len(labels))]
     for student, s in res['students'].items():
         for seed, r in s['per_seed'].items():
-            lines.append('| %s | %s | %s |' % (student, seed,
+            table.append('| %s | %s | %s |' % (student, seed,
                                                ' | '.join(str(r.get(k, '-')) for k in labels)))
         m = s['mean']
         if m:
             cells = [str(m.get(k, '-')) if k == 'twin' else '%s (%s)' % (
                 m.get(k, '-'), '%+.2f' % m['%s_minus_twin' % k]
                 if '%s_minus_twin' % k in m else '-') for k in labels]
-            lines.append('| %s | mean | %s |' % (student, ' | '.join(cells)))
+            table.append('| %s | mean | %s |' % (student, ' | '.join(cells)))
+    lines += table
     if res.get('stopped'):
         lines += ['', '**Stopped:** %s' % res['stopped']]
     lines += ['', 'command: `%s`' % res['command']]
     text = '\n'.join(lines) + '\n'
-    # the written findings below the table ('## ...' sections) outlive a rerun
     if os.path.isfile(path):
-        old = open(path).read()
-        if '\n## ' in old:
-            text += '\n' + old[old.index('\n## ') + 1:]
+        with open(path) as f:
+            text += kept_findings(f.read(), table)
     atomic_write(path, lambda f: f.write(text))
+
+
+def kept_findings(old, table):
+    """The hand-written findings below the table of ``old`` (the .md a rerun replaces: its
+    ``## ...`` sections), to append below the new ``table`` (its lines): kept as they are
+    when the old table is the same, else kept under :data:`EARLIER_FINDINGS` with the table
+    they were written for, so that they are never read as describing the new numbers."""
+    if '\n## ' not in old:
+        return ''
+    head, prose = old[:old.index('\n## ') + 1], old[old.index('\n## ') + 1:]
+    if [l for l in head.splitlines() if l.startswith('|')] == table or \
+            prose.startswith(EARLIER_FINDINGS):
+        return '\n' + prose
+    old_table = [l for l in head.splitlines() if l.startswith('|')]
+    return '\n'.join(['', EARLIER_FINDINGS, '',
+                       'The sections below were written for an earlier run of this benchmark, '
+                       'whose table differs from the one above; they describe this table, '
+                       'not the one above:', ''] + old_table + ['', prose])
+
+
+def _missing(flag, path, default, what):
+    """The error for an input path that is not there: a default one is made by make demo."""
+    return ValueError('%s: %s not found%s' % (
+        flag, path, '; run make demo first (it makes %s), or give %s' % (what, flag)
+        if path == default else ''))
+
+
+def check_inputs(args, students):
+    """Refuse, before any training, a dataset or a weights path the run would need that is
+    not there: the weights of ``students`` (names -> weights paths) and ``--teacher_weights``.
+    """
+    from ppdet.utils.checkpoint import weights_file
+    if not os.path.isdir(args.dataset_dir):
+        raise _missing('--dataset_dir', args.dataset_dir, DATASET_DIR, 'the built-in dataset')
+    if not os.path.isdir(os.path.join(args.dataset_dir, 'coco')):
+        raise ValueError('--dataset_dir: %s has no coco/ folder (give the main job\'s '
+                         'dataset_dir, the folder above coco/)' % args.dataset_dir)
+    if not os.path.isfile(args.teacher_config):
+        raise ValueError('--teacher_config: %s not found' % args.teacher_config)
+    flags = {'baseline': ('--baseline_weights', BASELINE_WEIGHTS, 'the trained baseline'),
+             'r578': ('--r578_student', R578_STUDENT, 'the r578-pruned baseline')}
+    given = [flags[name] + (path,) for name, path in students.items()]
+    if args.teacher_weights:
+        given.append(('--teacher_weights', None, None, args.teacher_weights))
+    for flag, default, what, path in given:
+        if not os.path.isfile(weights_file(path)):
+            raise _missing(flag, path, default, what)
+
+
+def summary_line(results, res):
+    """The run's last line: where its results went, and the teacher's AP when known."""
+    runs = sum(len(r) for s in res.get('students', {}).values()
+               for r in s['per_seed'].values())
+    return 'results: %s.json and %s.md (%d run%s scored, teacher AP %s%s)' % (
+        results, results, runs, '' if runs == 1 else 's', res.get('teacher_AP', 'not measured'),
+        '; stopped: the teacher is not good enough' if res.get('stopped') else '')
 
 
 def main():
     parser = ArgsParser('distillation vs its twin, per student and seed', config_required=False)
     parser.add_argument('--work_dir', default='output/issue16/distill')
-    parser.add_argument('--dataset_dir', default='output/issue19/data',
+    parser.add_argument('--dataset_dir', default=DATASET_DIR,
                         help='the main job dataset_dir (its coco/ layout)')
-    parser.add_argument('--baseline_weights', default='output/issue19/pipe/baseline/model_final')
-    parser.add_argument('--r578_student',
-                        default='output/issue19/pipe/prune_r578/pruned_no_finetune',
-                        help='the r578-pruned baseline before fine-tuning')
+    parser.add_argument('--baseline_weights', default=BASELINE_WEIGHTS,
+                        help='the trained baseline (default: make demo\'s)')
+    parser.add_argument('--r578_student', default=R578_STUDENT,
+                        help='the r578-pruned baseline before fine-tuning (default: make '
+                             'demo\'s)')
     parser.add_argument('--teacher_config', default=TEACHER_CONFIG)
     parser.add_argument('--teacher_weights', default=None,
                         help='a trained teacher (skips training it)')
@@ -202,7 +274,28 @@ def main():
                         help='runs per student and seed: twin, %s (at the pipeline weight), '
                              'or loss@weight (e.g. l2@1); runs are named by loss and weight '
                              '(l2w1)' % ', '.join(LOSSES))
+    parser.add_argument('--results', default=RESULTS,
+                        help='output path without extension (.json and .md are written); '
+                             'e.g. output/distill_quality for a trial run')
     args = parser.parse_args()
+    # bad input is refused here, before a teacher trains for hours
+    check_output_file(args.results + '.json', '--results')
+    check_output_file(args.results + '.md', '--results')
+    check_output_dir(args.work_dir, '--work_dir')
+    students = {'baseline': args.baseline_weights, 'r578': args.r578_student}
+    names = args.students.split(',')
+    check_choices('--students', names, list(students))
+    kinds = [k for k in args.kinds.split(',') if k]
+    for kind in kinds:
+        try:
+            parse_kind(kind)
+        except ValueError as e:
+            parser.error('--kinds: %s' % e)
+    # the students this run fine-tunes: the baseline's twins decide whether the teacher is
+    # good enough, whatever --students says
+    needed = [] if args.only == 'teacher' else \
+        names + ['baseline'] * (args.only is None and 'baseline' not in names)
+    check_inputs(args, {n: students[n] for n in needed})
     from ppdet.benchmark.cpu import cpu_description, cpu_flags
     from ppdet.pipeline.main_job import Pipeline
     from ppdet.utils.fileio import write_json
@@ -211,9 +304,6 @@ def main():
                     dataset_dir=args.dataset_dir, overrides=args.opt,
                     finetune_epochs=args.finetune_epochs, teacher_config=args.teacher_config,
                     teacher_weights=args.teacher_weights)
-    students = {'baseline': args.baseline_weights, 'r578': args.r578_student}
-    names = args.students.split(',')
-    check_choices('--students', names, list(students))
     res = {'teacher_config': args.teacher_config, 'finetune_epochs': args.finetune_epochs,
            'distill_weights': pipe.distill_weights, 'seeds': args.seeds,
            'cpu': cpu_description(), 'cpu_flags': cpu_flags()['flags'].split(),
@@ -225,35 +315,34 @@ def main():
         if 'teacher' in pipe.results:
             res['teacher_AP'] = round(100 * pipe.results['teacher']['AP'], 2)
         res['students'] = summarize(pipe.results, names, args.seeds)
-        write_json(RESULTS + '.json', res)
-        write_md(RESULTS + '.md', res)
+        write_json(args.results + '.json', res)
+        write_md(args.results + '.md', res)
 
-    kinds = [k for k in args.kinds.split(',') if k]
-    for kind in kinds:
-        try:
-            parse_kind(kind)
-        except ValueError as e:
-            parser.error('--kinds: %s' % e)
+    def done():
+        print(summary_line(args.results, res), flush=True)
+
     if args.only == 'twins':
         for student in names:
             for seed in args.seeds:
                 pipe.stage('twin_%s_%d' % (student, seed), lambda st=student, s=seed:
                            finetune(pipe, st, students[st], 'twin', s))
         report()
-        return
+        return done()
     pipe.stage('distill:teacher', pipe.train_teacher)
     report()
     if args.only == 'teacher':
-        return
+        return done()
     for seed in args.seeds:
         pipe.stage('twin_baseline_%d' % seed, lambda s=seed: finetune(
             pipe, 'baseline', students['baseline'], 'twin', s))
     twin = summarize(pipe.results, ['baseline'], args.seeds)['baseline']['mean']['twin']
     if res['teacher_AP'] < twin + args.min_margin:
         res['stopped'] = ('the teacher (AP %.2f) does not beat the baseline twin (%.2f) by %.1f: '
-                          'train it longer (--teacher_epochs / its config) before distilling'
+                          'train it longer before distilling (a --teacher_config with more '
+                          'epochs, or a teacher trained longer elsewhere as --teacher_weights)'
                           % (res['teacher_AP'], twin, args.min_margin))
         report()
+        done()
         raise SystemExit(res['stopped'])
     for student in names:
         for seed in args.seeds:
@@ -262,6 +351,7 @@ def main():
                 pipe.stage('%s_%s_%d' % (label, student, seed), lambda st=student, k=kind,
                            s=seed: finetune(pipe, st, students[st], k, s))
                 report()
+    done()
 
 
 if __name__ == '__main__':

@@ -2,8 +2,9 @@
 (the fake-quant graph in float, what PaddleSlim optimised), the deployed AP (Paddle
 Inference, oneDNN int8 kernels), their detection agreement and the loss against fp32.
 
-python benchmarks/ptq_quality.py --model_dir output/issue19/pipe/inference/baseline \
-    --dataset_dir output/issue19/data/coco
+python benchmarks/ptq_quality.py      # make demo's baseline (output/pipeline/inference/baseline)
+python benchmarks/ptq_quality.py --model_dir output/pipeline/inference/r578 \
+    --results benchmarks/results/ptq_quality_r578
 
 Variants (``--variants``): ``default`` is what ``quantize_post`` does now (declared
 float-only layers kept fp32, thresholds aligned with the simulation, onnx_format=False);
@@ -17,7 +18,8 @@ Calibration: the first ``--calib_images`` of TrainDataset, preprocessed as infer
 evaluation: all of EvalDataset.  ``--bf16`` (a CPU with AVX512-BF16 or AMX-BF16): also the
 fp32 model in oneDNN bf16 (``enable_mkldnn_bfloat16``), the alternative to int8 that needs no
 calibration, with its agreement against fp32.
-Writes benchmarks/results/ptq_quality.{json,md} (atomically; rows merge by variant/algo).
+Writes ``--results``.{json,md} (default benchmarks/results/ptq_quality; atomically; rows merge
+by variant/algo).  Paths, counts and names are checked before the fp32 evaluation.
 """
 import datetime
 import os
@@ -26,10 +28,14 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from ppdet.utils.cli import ArgsParser, check_choices, run_main  # noqa: E402
+from ppdet.utils.cli import ArgsParser, check_choices, check_range, run_main  # noqa: E402
+from ppdet.utils.fileio import check_output_dir, check_output_file  # noqa: E402
 
 DEFAULT_CONFIG = 'configs/builtin/yolov3_r18_builtin.yml'
 RESULTS = 'benchmarks/results/ptq_quality'
+# the inputs' defaults: what ``make demo`` (tools/pipeline.py) leaves behind
+MODEL_DIR = 'output/pipeline/inference/baseline'
+DATASET_DIR = 'dataset/builtin/coco'
 VARIANTS = {'default': {},
             'before': {'quantize_float_only': True, 'align': False},
             'onnx': {'onnx_format': True},
@@ -77,8 +83,8 @@ def measure(cfg, fp32_dir, out, fp32_ap, threads):
     return {'AP_simulated': round(100 * sim.primary, 2), 'AP_deployed': round(100 * dep.primary, 2),
             'deployed_minus_simulated': round(100 * (dep.primary - sim.primary), 2),
             'loss_vs_fp32': round(100 * dep.primary - fp32_ap, 2),
-            'agreement': round(100 * agree['matched_fraction'], 1),
-            'matched': agree['matched'], 'compared': agree['compared']}
+            'agreement': round(100 * agree['matched_fraction'], 1) if agree['compared']
+            else None, 'matched': agree['matched'], 'compared': agree['compared']}
 
 
 def bf16_row(cfg, model_dir, threads, fp32_out):
@@ -91,7 +97,16 @@ def bf16_row(cfg, model_dir, threads, fp32_out):
                             enable_mkldnn_bfloat16=True)
     agree = detection_agreement(fp32_out, out)
     return {'fp32_bf16_AP': round(100 * res.primary, 2),
-            'fp32_bf16_AP_agreement': round(100 * agree['matched_fraction'], 1)}
+            'fp32_bf16_AP_agreement': round(100 * agree['matched_fraction'], 1)
+            if agree['compared'] else None, 'fp32_bf16_compared': agree['compared']}
+
+
+def agreement_text(agreement, matched, compared):
+    """'97.5% (78/80)', or 'nothing compared' when neither run found anything to match
+    (its fraction, 1.0 by convention, says nothing)."""
+    if not compared:
+        return 'nothing compared'
+    return '%.1f%% (%d/%d)' % (agreement, matched, compared)
 
 
 def write_md(path, res):
@@ -116,29 +131,56 @@ def write_md(path, res):
              'as sums of convs, projection shortcuts as sum ops: '
              'ppdet.deploy.program_fixes).', '']
     if 'fp32_bf16_AP' in res:
+        matched = 'no detections to compare' if res.get('fp32_bf16_compared') == 0 else \
+            '%.1f%% of the fp32 detections matched' % res['fp32_bf16_AP_agreement']
         lines += ['bf16 (a CPU with native bf16, `enable_mkldnn_bfloat16`): the fp32 model in '
-                  'bf16 AP %.2f (%+.2f vs fp32), %.1f%% of the fp32 detections matched.' % (
-                      res['fp32_bf16_AP'], res['fp32_bf16_AP'] - res['fp32_AP'],
-                      res['fp32_bf16_AP_agreement']), '']
+                  'bf16 AP %.2f (%+.2f vs fp32), %s.' % (
+                      res['fp32_bf16_AP'], res['fp32_bf16_AP'] - res['fp32_AP'], matched), '']
     lines += ['| variant | algo | simulated AP | deployed AP | deployed - simulated | '
               'agreement | loss vs fp32 | PTQ s |', '|---|---|---|---|---|---|---|---|']
     for key in sorted(res['rows'], key=lambda k: (list(VARIANTS).index(k.split('/')[0]),
                                                   k.split('/')[1])):
         r = res['rows'][key]
         v, a = key.split('/')
-        lines.append('| %s | %s | %.2f | %.2f | %+.2f | %.1f%% (%d/%d) | %+.2f | %.0f |' % (
+        lines.append('| %s | %s | %.2f | %.2f | %+.2f | %s | %+.2f | %.0f |' % (
             v, a, r['AP_simulated'], r['AP_deployed'], r['deployed_minus_simulated'],
-            r['agreement'], r['matched'], r['compared'], r['loss_vs_fp32'], r['ptq_s']))
+            agreement_text(r['agreement'], r['matched'], r['compared']), r['loss_vs_fp32'],
+            r['ptq_s']))
     lines += ['', 'command: `%s`' % res['command'], '']
     from ppdet.utils.fileio import atomic_write
     atomic_write(path, lambda f: f.write('\n'.join(lines)))
 
 
+def _missing(flag, path, default, what):
+    return ValueError('%s: %s not found%s' % (
+        flag, path, '; run make demo first (it makes %s), or give %s' % (what, flag)
+        if path == default else ''))
+
+
+def check_args(args, algos):
+    """Refuse bad flags before the fp32 evaluation and the first calibration."""
+    from ppdet.slim.quant import PTQ_ALGOS
+    check_output_file(args.results + '.json', '--results')
+    check_output_file(args.results + '.md', '--results')
+    check_output_dir(args.work_dir, '--work_dir')
+    check_range('--calib_images', args.calib_images, 1, hint='TrainDataset images to '
+                'calibrate on, the first ones')
+    check_range('--threads', args.threads, 1)
+    check_choices('--algos', algos, PTQ_ALGOS)
+    check_choices('--variants', args.variants.split(','), VARIANTS)
+    if not os.path.isdir(args.model_dir):
+        raise _missing('--model_dir', args.model_dir, MODEL_DIR, 'the exported baseline')
+    if not os.path.isdir(args.dataset_dir):
+        raise _missing('--dataset_dir', args.dataset_dir, DATASET_DIR, 'the built-in dataset')
+
+
 def main():
     parser = ArgsParser('PTQ quality: simulated vs deployed AP per algorithm',
                         config_required=False)
-    parser.add_argument('--model_dir', default='output/issue19/pipe/inference/baseline')
-    parser.add_argument('--dataset_dir', default='output/issue19/data/coco')
+    parser.add_argument('--model_dir', default=MODEL_DIR,
+                        help='an exported fp32 model (default: make demo\'s baseline)')
+    parser.add_argument('--dataset_dir', default=DATASET_DIR,
+                        help='the COCO-layout dataset (default: make demo\'s built-in one)')
     parser.add_argument('--work_dir', default='output/ptq_quality')
     parser.add_argument('--algos', default=None, help='default: PTQ_ALGOS without emd')
     parser.add_argument('--variants', default='default,before')
@@ -150,18 +192,17 @@ def main():
                         help='output path without extension (.json and .md are written); '
                              'e.g. benchmarks/results/ptq_quality_r578 for another model')
     args = parser.parse_args()
+    from ppdet.slim.quant import PTQ_ALGOS, calibration_images
+    algos = args.algos.split(',') if args.algos else [a for a in PTQ_ALGOS if a != 'emd']
+    check_args(args, algos)      # before the fp32 eval and calibration
     from ppdet.benchmark.cpu import cpu_description, cpu_flags
     from ppdet.core.workspace import load_config
     from ppdet.engine.infer_eval import evaluate_exported
-    from ppdet.slim.quant import PTQ_ALGOS, calibration_images
     from ppdet.utils.fileio import read_json, write_json
     d = args.dataset_dir
     cfg = load_config(args.config or DEFAULT_CONFIG, overrides=[
         'TrainDataset.dataset_dir=' + d, 'EvalDataset.dataset_dir=' + d,
         'TestDataset.dataset_dir=' + d] + list(args.opt or []))
-    algos = args.algos.split(',') if args.algos else [a for a in PTQ_ALGOS if a != 'emd']
-    check_choices('--algos', algos, PTQ_ALGOS)      # before the fp32 eval and calibration
-    check_choices('--variants', args.variants.split(','), VARIANTS)
     calib = calibration_images(cfg, args.calib_images)
     path = args.results + '.json'
     res = read_json(path) if os.path.isfile(path) else {'rows': {}}
@@ -189,6 +230,7 @@ def main():
             print(variant, algo, row, flush=True)
             write_json(path, res)
             write_md(args.results + '.md', res)
+    print('results: %s and %s.md (%d rows)' % (path, args.results, len(res['rows'])))
 
 
 if __name__ == '__main__':

@@ -12,6 +12,7 @@ import time
 
 from ppdet.core.workspace import did_you_mean, load_config
 from ppdet.slim.quant import PTQ_ALGOS
+from ppdet.utils.cli import check_range
 from ppdet.utils.fileio import read_json, update_json
 from ppdet.utils.logger import setup_logger
 
@@ -60,6 +61,9 @@ class Pipeline(object):
                  dataset_kwargs=None, sensitivity_metric=None, calib_images=16,
                  teacher_config=TEACHER_CONFIG, teacher_epochs=None, stages=None,
                  distill_weights=None, prune_seeds=PRUNE_SEEDS, teacher_weights=None):
+        # None: the config's own schedule; 0 used to mean that too, without a word
+        check_range('finetune_epochs (--finetune_epochs)', finetune_epochs, 1,
+                    hint='the epochs of each fine-tuning run: pruned rows, QAT, distillation')
         self.config = config
         self.overrides = list(overrides or [])
         self.work_dir = work_dir
@@ -390,7 +394,7 @@ class Pipeline(object):
 
     # -- stages: quantization -----------------------------------------------------
     def _finetune_cfg(self, extra=(), config=None):
-        epochs = ['epoch=%d' % self.finetune_epochs] if self.finetune_epochs else []
+        epochs = [] if self.finetune_epochs is None else ['epoch=%d' % self.finetune_epochs]
         return self.cfg(epochs + list(extra), config=config)
 
     def _deployed_ap(self, name, cfg=None):

@@ -101,3 +101,40 @@ def test_a_subset_of_comparisons_keeps_the_others_results():
     assert dv.merge_previous(new, None, ['norm_batch2']) is new
     with pytest.raises(ValueError, match='another --results'):
         dv.merge_previous(dict(new, mode='full'), old, ['norm_batch2'])
+
+
+def _main(monkeypatch, *argv):
+    def no_training(*args, **kwargs):
+        raise AssertionError('trained before checking its arguments')
+    monkeypatch.setattr(dv, 'train_and_eval', no_training)
+    monkeypatch.setattr(sys, 'argv', ['dense_variants.py'] + list(argv))
+    return dv.main()
+
+
+def test_bad_paths_and_a_results_file_of_the_other_mode_stop_before_training(monkeypatch,
+                                                                              tmp_path):
+    import json
+    import pytest
+    (tmp_path / 'a_file').write_text('')
+    work = ['--work_dir', str(tmp_path / 'work')]
+    with pytest.raises(ValueError, match='--work_dir: .* is a file'):
+        _main(monkeypatch, '--work_dir', str(tmp_path / 'a_file'))
+    with pytest.raises(ValueError, match='--results: .* is a file'):
+        _main(monkeypatch, '--results', str(tmp_path / 'a_file' / 'r'), *work)
+    # quick runs of box_loss in the results file; a full run of another comparison would
+    # only have found out after all its trainings
+    results = str(tmp_path / 'r')
+    with open(results + '.json', 'w') as f:
+        json.dump({'mode': dv.mode_name(True), 'runs': _runs('box_loss', {'giou': [0.1]})}, f)
+    with pytest.raises(ValueError, match='holds quick .* runs of box_loss but this run is full'):
+        _main(monkeypatch, '--results', results, '--comparisons', 'stitch', *work)
+    assert not os.path.exists(str(tmp_path / 'work'))
+
+
+def test_write_md_is_atomic(monkeypatch, tmp_path):
+    written = []
+    monkeypatch.setattr(dv, 'atomic_write', lambda path, writer: written.append(path))
+    res = {'date': 'd', 'cpu': {'summary': 'cpu', 'model': 'm'}, 'load_avg_start': [1],
+           'omp_num_threads': '1', 'mode': 'quick', 'seeds': [0], 'summary': {}, 'runs': {}}
+    dv.write_md(str(tmp_path / 'r.md'), res)
+    assert written == [str(tmp_path / 'r.md')] and not (tmp_path / 'r.md').exists()

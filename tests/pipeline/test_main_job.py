@@ -154,3 +154,20 @@ def test_a_stage_off_by_default_runs_only_when_named(tmp_path):
         pipe.stage('quant:extra', lambda: ran.append('quant:extra'), by_default=False)
         ran.append('|')
     assert ran == ['quant:aware', '|', 'quant:aware', '|', 'quant:extra', '|']
+
+
+def test_finetune_epochs_zero_is_refused_and_none_is_the_configs_schedule(tmp_path,
+                                                                           monkeypatch):
+    from ppdet.core.workspace import load_config
+    monkeypatch.chdir(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
+        __file__)))))
+    config = 'configs/builtin/yolov3_r18_builtin.yml'
+    for bad in (0, -2):   # 0 used to run the config's full 12 epochs, without a word
+        with pytest.raises(ValueError, match=r'finetune_epochs \(--finetune_epochs\) must be '
+                                             r'>= 1, got %d' % bad):
+            Pipeline(config, work_dir=str(tmp_path / 'w'), finetune_epochs=bad)
+    assert not os.path.exists(str(tmp_path / 'w'))
+    assert Pipeline(config, work_dir=str(tmp_path), finetune_epochs=2)._finetune_cfg()[
+        'epoch'] == 2
+    assert Pipeline(config, work_dir=str(tmp_path), finetune_epochs=None)._finetune_cfg()[
+        'epoch'] == load_config(config)['epoch']
