@@ -20,6 +20,8 @@ Results: --out_dir/full_size_latency[_quick].{json,md}, with the CPU's flags and
 """
 import collections
 import os
+import shlex
+import sys
 import time
 
 from ppdet.utils.cli import run_main
@@ -27,7 +29,7 @@ from ppdet.utils.cli import run_main
 
 def build_parser():
     import argparse
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[0],
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument('--quick', action='store_true',
                    help='MobileNetV1 at 320 and 608 only, 1 thread, 10 rounds')
@@ -40,11 +42,13 @@ def build_parser():
                         'e.g. yolov3_r34:608 (configs: %s), or "families" (BlazeFace, '
                         'BlazeFace-Lite, RetinaNet, FCOS at their deployment sizes)'
                         % ', '.join(_configs()))
-    p.add_argument('--work_dir', default='output/issue17/full_size')
-    p.add_argument('--out_dir', default='benchmarks/results')
+    p.add_argument('--work_dir', default='output/issue17/full_size',
+                   help='where the rows are built and cached (manifest.json)')
+    p.add_argument('--out_dir', default='benchmarks/results',
+                   help='where the result files are written')
     p.add_argument('--threads', default=None, help='comma-separated (default 1,2; quick: 1)')
     p.add_argument('--rounds', type=int, default=None, help='default 20; quick: 10')
-    p.add_argument('--warmup', type=int, default=3)
+    p.add_argument('--warmup', type=int, default=3, help='untimed runs of each configuration')
     p.add_argument('--pause_s', type=float, default=None,
                    help='sleep before each timed run (default 0.05 s at 1 thread, 0.3 s at 2 or '
                         'more: Intel OpenMP\'s workers spin 200 ms after a run and would steal '
@@ -52,7 +56,8 @@ def build_parser():
                         'runs them, back to back (1 thread: measured 7.34x against 6.76x with '
                         '0.05 s for r578@32 + int8 at 320)')
     p.add_argument('--candidates', type=int, default=500,
-                   help='(box, class) pairs above the NMS score threshold on the timed photo')
+                   help='(box, class) pairs above the NMS score threshold on the timed photo '
+                        '(0: none, an NMS with nothing to sort)')
     p.add_argument('--runtimes', default='paddle,onnx,onnx_int8',
                    help='paddle (fp32 and oneDNN int8 rows), onnx (onnxruntime fp32), onnx_int8 '
                         '(onnxruntime static QDQ int8 of the fp32 ONNX export), '
@@ -98,8 +103,45 @@ def build_parser():
     return p
 
 
+def check_args(args):
+    """Refuse a bad flag before minutes of building or timing, and before anything is
+    written: the counts, the pause, an --out_dir or --work_dir that cannot be one, a
+    --stage time / lite without a build."""
+    from ppdet.utils.cli import check_range
+    from ppdet.utils.fileio import check_output_dir
+    check_range('--rounds', args.rounds, 1, hint='timed rounds; leave it out for the default')
+    check_range('--warmup', args.warmup, 0, hint='untimed runs of each configuration')
+    check_range('--pause_s', args.pause_s, 0, hint='seconds of sleep before each timed run; '
+                                                   'leave it out for the default')
+    check_range('--candidates', args.candidates, 0,
+                hint='(box, class) pairs above the NMS score threshold; 0: none')
+    check_range('--profile_passes', args.profile_passes, 1,
+                hint='passes each primitive\'s / op\'s fastest time is taken over')
+    if args.stage in ('all', 'build'):
+        check_output_dir(args.work_dir, '--work_dir')
+    else:
+        manifest = os.path.join(args.work_dir, 'manifest.json')
+        if not os.path.isfile(manifest):
+            raise ValueError('--stage %s: nothing built in --work_dir %s (no manifest.json): run '
+                             '--stage build (or all) first with the same --work_dir'
+                             % (args.stage, args.work_dir))
+    if args.stage != 'build':
+        check_output_dir(args.out_dir, '--out_dir')
+
+
+def parse_threads(text):
+    """``'1,2'`` -> [1, 2]; a count that is not a whole number of 1 or more is refused."""
+    from ppdet.utils.cli import parse_numbers
+    threads = parse_numbers('--threads', text, int, example='1,2')
+    if min(threads) < 1:
+        raise ValueError('--threads %s: each thread count must be 1 or more' % text)
+    return threads
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    command = 'python benchmarks/full_size_latency.py ' + shlex.join(
+        sys.argv[1:] if argv is None else argv)
     from ppdet.benchmark.full_size import (FULL_GRID, QUICK_GRID, build_rows, check_runtimes,
                                            format_table, time_rows)
     if args.stage in ('all', 'time'):
@@ -108,18 +150,17 @@ def main(argv=None):
     for name in args.int8_outputs.split(','):
         if name:
             check_strategy(name)
+    check_args(args)
+    grid = parse_grid(args.grid) if args.grid else (QUICK_GRID if args.quick else FULL_GRID)
+    threads = parse_threads(args.threads or ('1' if args.quick else '1,2'))
+    rounds = args.rounds if args.rounds is not None else (10 if args.quick else 20)
+    strategies = strategies_for(grid, args.strategies)
     from ppdet.benchmark.cpu import cpu_description, cpu_flags
     from ppdet.data.sample_photos import face_photos, no_face_photos
-    from ppdet.utils.fileio import write_json
+    from ppdet.utils.fileio import atomic_write, write_json
     photos = dict(face_photos())
     photos.update(no_face_photos())
     images = [photos[k] for k in sorted(photos)]
-    grid = parse_grid(args.grid) if args.grid else (QUICK_GRID if args.quick else FULL_GRID)
-    threads = [int(t) for t in (args.threads or ('1' if args.quick else '1,2')).split(',')]
-    if min(threads) < 1:
-        raise ValueError('--threads %s: each thread count must be 1 or more' % args.threads)
-    rounds = args.rounds or (10 if args.quick else 20)
-    strategies = strategies_for(grid, args.strategies)
     if args.stage in ('all', 'build'):
         for config_name, size in grid:
             manifest = build_rows(args.work_dir, images, grid=((config_name, size),),
@@ -136,29 +177,29 @@ def main(argv=None):
                         if (r['config'], r['input_size']) in wanted and
                         r['strategy'] in strategies[r['config']]}
     if not manifest['rows']:
-        raise SystemExit('no built rows for %s in %s: run with --stage build first'
+        raise ValueError('no built rows for %s in %s: run with --stage build first'
                          % (sorted(wanted), args.work_dir))
     stem_tail = '_quick' if args.quick else ''
     if args.stage == 'lite':
         from ppdet.benchmark.full_size_lite import format_lite_checks, lite_checks
         checks = lite_checks(manifest, images, photos['astronaut'])
-        os.makedirs(args.out_dir, exist_ok=True)
         stem = os.path.join(args.out_dir, 'paddle_lite_check' + stem_tail)
         date = time.strftime('%Y-%m-%d %H:%M %Z')
-        write_json(stem + '.json', {'cpu': cpu_flags(), 'date': date, 'rows': checks})
-        md = '# Paddle-Lite check of the full-size rows\n\nCPU: %s  \nDate: %s\n%s%s' % (
-            cpu_description(), date, '\n' + args.note + '\n' if args.note else '',
-            format_lite_checks(checks))
-        with open(stem + '.md', 'w') as f:
-            f.write(md)
+        write_json(stem + '.json', {'cpu': cpu_flags(), 'date': date, 'rows': checks,
+                                    'command': command})
+        md = ('# Paddle-Lite check of the full-size rows\n\nCommand: `%s`\n\nCPU: %s  \n'
+              'Date: %s\n%s%s' % (command, cpu_description(), date,
+                                   '\n' + args.note + '\n' if args.note else '',
+                                   format_lite_checks(checks)))
+        atomic_write(stem + '.md', lambda f: f.write(md))
         print(md)
         return
     result = time_rows(manifest, photos['astronaut'], threads=threads, rounds=rounds,
                        warmup=args.warmup, runtimes=args.runtimes.split(','),
                        check_images=images, pause_s=args.pause_s)
     result['quick'] = bool(args.quick)
+    result['command'] = command
     stem = os.path.join(args.out_dir, 'full_size_latency' + stem_tail)
-    os.makedirs(args.out_dir, exist_ok=True)
     write_json(stem + '.json', result)
     if args.onednn_profile:
         from ppdet.benchmark.onednn_ops import onednn_profile
@@ -193,9 +234,10 @@ def main(argv=None):
         from ppdet.benchmark.full_size_lite import lite_checks
         result['lite'] = lite_checks(manifest, images, photos['astronaut'])
         write_json(stem + '.json', result)
-    md = format_table(result, args.note) + profile_sections(result) + _lite_section(result)
-    with open(stem + '.md', 'w') as f:
-        f.write(md)
+    title, _, rest = format_table(result, args.note).partition('\n\n')
+    md = '%s\n\nCommand: `%s`\n\n%s' % (title, command, rest) + profile_sections(result) + \
+        _lite_section(result)
+    atomic_write(stem + '.md', lambda f: f.write(md))
     print(md)
 
 
@@ -224,11 +266,11 @@ def parse_grid(text):
         name, _, size = item.strip().partition(':')
         if name not in _configs():
             close = difflib.get_close_matches(name, _configs(), n=3)
-            raise SystemExit('--grid: unknown config %r%s (known: %s)' % (
+            raise ValueError('--grid: unknown config %r%s (known: %s)' % (
                 name, '; did you mean %s?' % ' or '.join(close) if close else '',
                 ', '.join(_configs())))
         if not size.isdigit():
-            raise SystemExit('--grid: %r needs an input size, e.g. %s:608' % (item, name))
+            raise ValueError('--grid: %r needs an input size, e.g. %s:608' % (item, name))
         grid.append((name, int(size)))
     return tuple(grid)
 

@@ -13,6 +13,8 @@ so at tens of microseconds each the op wrappers, not the post-processing, are wh
 of an int8 detector's time at small inputs.
 """
 import os
+import shlex
+import sys
 import time
 
 import numpy as np
@@ -94,6 +96,7 @@ def measure(work_dir, extra=50, rounds=200, warmup=20):
 def format_md(res, cpu):
     return '\n'.join([
         '# Paddle Inference: time per op around the oneDNN kernel', '',
+        'Command: `%s`' % res['command'], '',
         'CPU: %s  ' % cpu['summary'], 'CPU flags: `%s`  ' % cpu['flags'],
         'Date: %s; 1 thread, oneDNN fp32, median of %d interleaved passes.' % (
             res['date'], res['rounds']), '',
@@ -109,19 +112,31 @@ def format_md(res, cpu):
 def main(argv=None):
     import argparse
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--work_dir', default='output/op_overhead')
+    p.add_argument('--work_dir', default='output/op_overhead',
+                   help='where the two chain programs are saved (reused when there)')
     p.add_argument('--out', default='benchmarks/results/op_overhead',
                    help='path without extension (.json and .md are written)')
     p.add_argument('--extra', type=int, default=50, help='layers of the long chain beyond one')
-    p.add_argument('--rounds', type=int, default=200)
+    p.add_argument('--rounds', type=int, default=200,
+                   help='interleaved timed passes of each chain (their median is reported)')
     args = p.parse_args(argv)
     from ppdet.benchmark.cpu import cpu_flags
-    from ppdet.utils.fileio import atomic_write, write_json
+    from ppdet.utils.cli import check_range
+    from ppdet.utils.fileio import atomic_write, check_output_dir, check_output_file, write_json
+    # before any chain is built or timed
+    check_range('--extra', args.extra, 1, hint='layers of the long chain beyond the one of '
+                                               'the short chain')
+    check_range('--rounds', args.rounds, 1, hint='timed passes of each chain')
+    check_output_dir(args.work_dir, '--work_dir')
+    for ext in ('.json', '.md'):
+        check_output_file(args.out + ext, '--out')
+    command = 'python benchmarks/op_overhead.py ' + shlex.join(
+        sys.argv[1:] if argv is None else argv)
     res = measure(args.work_dir, args.extra, args.rounds)
     res['date'] = time.strftime('%Y-%m-%d %H:%M %Z')
     res['cpu'] = cpu_flags()
+    res['command'] = command
     md = format_md(res, res['cpu'])
-    os.makedirs(os.path.dirname(args.out) or '.', exist_ok=True)
     write_json(args.out + '.json', res)
     atomic_write(args.out + '.md', lambda f: f.write(md))
     print(md)

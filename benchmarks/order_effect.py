@@ -10,13 +10,15 @@ OMP_NUM_THREADS=1 python benchmarks/order_effect.py --work_dir output/issue17/fu
 Results: --out_dir/order_effect_CONFIG_SIZE.{json,md}, with the CPU's flags and the load.
 """
 import os
+import shlex
+import sys
 
 from ppdet.utils.cli import run_main
 
 
 def build_parser():
     import argparse
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[0],
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument('--work_dir', default='output/issue17/full_size',
                    help='where full_size_latency.py built the rows (manifest.json)')
@@ -25,39 +27,54 @@ def build_parser():
                    help='rows of the group to time both ways (short names, comma-separated)')
     p.add_argument('--runtimes', default='paddle',
                    help='runtimes the group is loaded with (paddle, onnx, onnx_int8)')
-    p.add_argument('--threads', type=int, default=1)
-    p.add_argument('--blocks', type=int, default=3)
+    p.add_argument('--threads', type=int, default=1, help='CPU threads of every configuration')
+    p.add_argument('--blocks', type=int, default=3,
+                   help='alternating blocks of back-to-back and interleaved runs')
     p.add_argument('--rounds', type=int, default=6, help='interleaved rounds per block')
     p.add_argument('--back_to_back', type=int, default=8, help='runs in a row per block')
     p.add_argument('--profile_passes', type=int, default=5,
                    help='op profile passes per target (0: no profile)')
-    p.add_argument('--out_dir', default='benchmarks/results')
+    p.add_argument('--out_dir', default='benchmarks/results',
+                   help='where order_effect_CONFIG_SIZE.{json,md} are written')
     return p
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    from ppdet.benchmark.full_size import TIMED_RUNTIMES
     from ppdet.benchmark.order_check import format_order_check, order_check
-    from ppdet.utils.fileio import read_json, write_json
+    from ppdet.utils.cli import check_choices, check_range
+    from ppdet.utils.fileio import atomic_write, check_output_dir, read_json, write_json
     config, _, size = args.group.partition(':')
     if not size.isdigit():
         raise SystemExit('--group: %r needs an input size, e.g. %s:608' % (args.group, config))
+    runtimes = [r for r in args.runtimes.split(',') if r]
+    check_choices('--runtimes', runtimes, TIMED_RUNTIMES)
+    check_range('--threads', args.threads, 1, hint='CPU threads of every configuration')
+    check_range('--profile_passes', args.profile_passes, 0, hint='0: no op profile')
+    check_output_dir(args.out_dir, '--out_dir')
     manifest_file = os.path.join(args.work_dir, 'manifest.json')
     if not os.path.exists(manifest_file):
         raise SystemExit('no %s: build the rows first (python benchmarks/full_size_latency.py '
                          '--stage build --work_dir %s)' % (manifest_file, args.work_dir))
     result = order_check(read_json(manifest_file), config, int(size),
                          [t for t in args.targets.split(',') if t], threads=args.threads,
-                         runtimes=args.runtimes.split(','), blocks=args.blocks,
+                         runtimes=runtimes, blocks=args.blocks,
                          rounds=args.rounds, back_to_back=args.back_to_back,
                          profile_passes=args.profile_passes)
+    result['command'] = 'python benchmarks/order_effect.py ' + shlex.join(
+        sys.argv[1:] if argv is None else argv)
     stem = os.path.join(args.out_dir, 'order_effect_%s_%s' % (config, size))
-    os.makedirs(args.out_dir, exist_ok=True)
     write_json(stem + '.json', result)
-    md = format_order_check(result)
-    with open(stem + '.md', 'w') as f:
-        f.write(md)
+    md = with_command(format_order_check(result), result['command'])
+    atomic_write(stem + '.md', lambda f: f.write(md))
     print(md)
+
+
+def with_command(md, command):
+    """``md`` with a ``Command:`` line under its title (its first line)."""
+    title, _, rest = md.partition('\n\n')
+    return '%s\n\nCommand: `%s`\n\n%s' % (title, command, rest)
 
 
 if __name__ == '__main__':

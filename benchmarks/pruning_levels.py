@@ -12,9 +12,11 @@ python benchmarks/pruning_levels.py --work_dir output/pipeline --dataset_dir dat
 import collections
 import contextlib
 import io
-import json
 import os
 import re
+import shlex
+import sys
+import time
 
 from ppdet.utils.cli import ArgsParser, run_main
 
@@ -81,13 +83,21 @@ def branches_alone(pipe):
     return out
 
 
-def main():
+def main(argv=None):
     parser = ArgsParser('per-size AP of the pruning rows and branch-alone pruning losses',
                         config_required=False)
-    parser.add_argument('--work_dir', default='output/pipeline')
-    parser.add_argument('--dataset_dir', default='dataset/builtin')
-    parser.add_argument('--out', default='benchmarks/results/pruning_levels.json')
-    args = parser.parse_args()
+    parser.add_argument('--work_dir', default='output/pipeline',
+                        help='the tools/pipeline.py work dir (its prune stages done)')
+    parser.add_argument('--dataset_dir', default='dataset/builtin',
+                        help='where the built-in dataset was generated')
+    parser.add_argument('--out', default='benchmarks/results/pruning_levels.json',
+                        help='the JSON written (its folder is made if missing)')
+    args = parser.parse_args(argv)
+    from ppdet.utils.fileio import check_output_file
+    check_output_file(args.out, '--out')   # before minutes of evaluation
+    if not os.path.isdir(args.work_dir):
+        raise ValueError('--work_dir %s does not exist: give the work dir of a tools/pipeline.py '
+                         'run with its prune stages done' % args.work_dir)
     from ppdet.pipeline.main_job import Pipeline
     pipe = Pipeline(args.config or DEFAULT_CONFIG, work_dir=args.work_dir,
                     dataset_dir=args.dataset_dir, overrides=args.opt)
@@ -106,9 +116,14 @@ def main():
     for k, a in alone.items():
         print('| %s | %.3f | %.1f%% | %.1f%% |' % (k, a['AP'], 100 * a['loss'],
                                                   100 * a['sum_of_single_losses']))
-    with open(args.out, 'w') as f:
-        json.dump({'baseline_AP': pipe.results['baseline']['AP'], 'ap_by_size': sizes,
-                   'branches_alone': alone}, f, indent=1)
+    from ppdet.benchmark.cpu import cpu_description, cpu_flags
+    from ppdet.utils.fileio import write_json
+    write_json(args.out, {
+        'baseline_AP': pipe.results['baseline']['AP'], 'ap_by_size': sizes,
+        'branches_alone': alone, 'date': time.strftime('%Y-%m-%d %H:%M %Z'),
+        'command': 'python benchmarks/pruning_levels.py ' + shlex.join(
+            sys.argv[1:] if argv is None else argv),
+        'cpu': cpu_description(), 'cpu_flags': cpu_flags()})
     print('written to %s' % args.out)
 
 

@@ -16,6 +16,8 @@ The fast mode's reuse (backbone features, the neck units a probe leaves unchange
 metric's ground truth) is exact: the same losses as evaluating those images from scratch.
 """
 import os
+import shlex
+import sys
 import time
 
 from ppdet.utils.cli import ArgsParser, parse_and_load, run_main
@@ -27,27 +29,79 @@ def _timed(fn):
     return {'seconds': time.time() - tic, 'sens': out}
 
 
-def main():
+class ProbeLines(object):
+    """An evaluator that prints a line after each of its evaluations (which of how many, the
+    time since the first began), so that PaddleSlim's silent loop of minutes shows where it
+    is.  The printing's own time is added up in ``spent``, taken off the loop's time by the
+    caller: the lines are outside the timing."""
+
+    def __init__(self, label):
+        self.label, self.evaluator, self.total = label, None, 0
+        self.done, self.spent, self.start = 0, 0.0, None
+
+    def __call__(self, model):
+        if self.start is None:
+            self.start = time.time()
+        value = self.evaluator(model)
+        tic = time.time()
+        self.done += 1
+        print('%s: evaluation %d of %d done, %.0f s' % (self.label, self.done, self.total,
+                                                        tic - self.start), flush=True)
+        self.spent += time.time() - tic
+        return value
+
+
+def parse_ratios(text):
+    """``--ratios`` -> floats, each in (0, 1)."""
+    from ppdet.utils.cli import parse_numbers
+    ratios = parse_numbers('--ratios', text, float, example='0.1,0.2,0.3')
+    bad = [r for r in ratios if not 0 < r < 1]
+    if bad:
+        raise ValueError('--ratios: %s outside (0, 1): each is the share of a conv\'s filters '
+                         'a probe prunes, e.g. 0.1,0.2,...,0.9' % ', '.join('%g' % r for r in bad))
+    return ratios
+
+
+def check_args(args):
+    """Every flag, before the model is built and before a result file is deleted."""
+    from ppdet.utils.cli import check_range
+    from ppdet.utils.fileio import check_output_dir
+    check_range('--eval_images', args.eval_images, 1,
+                hint="the first N eval images the fast mode's probes score")
+    if not 0 < args.max_loss <= 1:
+        raise ValueError('--max_loss must be in (0, 1], got %r (the relative metric drop past '
+                         "which the fast mode stops probing a parameter's larger ratios: 0.5 = "
+                         'half the metric lost; 1 never stops)' % args.max_loss)
+    check_output_dir(args.out_dir, '--out_dir')
+    return parse_ratios(args.ratios)
+
+
+def main(argv=None):
     parser = ArgsParser('benchmark fast sensitivity vs PaddleSlim FilterPruner.sensitive')
-    parser.add_argument('--eval_images', type=int, default=40)
-    parser.add_argument('--max_loss', type=float, default=0.5)
+    parser.add_argument('--eval_images', type=int, default=40,
+                        help="the fast mode's eval images (the first N)")
+    parser.add_argument('--max_loss', type=float, default=0.5,
+                        help="the fast mode's early stop: a parameter's larger ratios are not "
+                             'probed past this relative metric drop, in (0, 1]')
     parser.add_argument('--ratios', default='0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9',
                         help="the fast mode's ratios (PaddleSlim's loop always probes 0.1 ... 0.9)")
     parser.add_argument('--pruned_params', default=None,
                         help='comma-separated parameters to analyse (default: all prunable)')
     parser.add_argument('--with_full', action='store_true',
                         help="also time the project's naive full loop")
-    parser.add_argument('--out_dir', default='benchmarks/results')
+    parser.add_argument('--out_dir', default='benchmarks/results',
+                        help='where the sensitivity_*.json and sensitivity_speed.md go')
     parser.add_argument('--metric', default=None,
                         help="value of the config's metric the loss is measured on (default: "
                              "its primary value; as in slim/sensitive)")
-    args, cfg = parse_and_load(parser)
+    args, cfg = parse_and_load(parser, argv)
+    ratios = check_args(args)
+    command = 'python benchmarks/sensitivity_speed.py ' + shlex.join(
+        sys.argv[1:] if argv is None else argv)
     from ppdet.benchmark.cpu import cpu_description
     from ppdet.slim.pruning_job import run_paddleslim_sensitivity, run_sensitivity
     from ppdet.slim.sensitivity import PADDLESLIM_RATIOS, spearman
-    from ppdet.utils.fileio import write_json
-    ratios = [float(r) for r in args.ratios.split(',')]
-    os.makedirs(args.out_dir, exist_ok=True)
+    from ppdet.utils.fileio import atomic_write, write_json
     weights = cfg.get('weights')
 
     def ours(name, **kw):
@@ -58,9 +112,20 @@ def main():
                                               pruned_params=args.pruned_params,
                                               progress=True, metric=args.metric, **kw))
 
+    lines = ProbeLines("PaddleSlim's loop")
+
+    def with_lines(evaluator, evaluations):
+        # the model and the parameters are known good: the out dir (PaddleSlim's status
+        # file goes there) is made only now, so a failed start leaves none behind
+        lines.evaluator, lines.total = evaluator, evaluations
+        os.makedirs(args.out_dir, exist_ok=True)
+        return lines
+
     runs = {'paddleslim': _timed(lambda: run_paddleslim_sensitivity(
         cfg, weights=weights, metric=args.metric, pruned_params=args.pruned_params,
-        status_file=os.path.join(args.out_dir, 'sensitivity_paddleslim.pickle')))}
+        status_file=os.path.join(args.out_dir, 'sensitivity_paddleslim.pickle'),
+        wrap_evaluator=with_lines))}
+    runs['paddleslim']['seconds'] -= lines.spent   # the progress lines are outside the timing
     write_json(os.path.join(args.out_dir, 'sensitivity_paddleslim.json'),
                {'sensitivities': {n: {'%g' % r: l for r, l in t.items()}
                                   for n, t in runs['paddleslim']['sens'].items()}})
@@ -77,7 +142,7 @@ def main():
                'ratios_paddleslim': list(PADDLESLIM_RATIOS),
                'eval_images_fast': args.eval_images, 'max_loss_fast': args.max_loss,
                'date': time.strftime('%Y-%m-%d %H:%M'),
-               'load_avg_1_5_15': list(os.getloadavg())}
+               'load_avg_1_5_15': list(os.getloadavg()), 'command': command}
     rows = ['| PaddleSlim `FilterPruner.sensitive` (all images, 0.1 ... 0.9) | %.1f | 1.00x | '
             '1.000 |' % ref['seconds']]
     for name, label in (('full', "project's full loop (all images, no reuse)"),
@@ -99,11 +164,12 @@ def main():
               'may be shared), %s, weights %s, parameters: %s, %s.\n\n' % (
                   summary['cpu'], summary['omp_num_threads'],
                   ' / '.join('%.1f' % x for x in summary['load_avg_1_5_15']), args.config,
-                  weights, summary['pruned_params'], summary['date']))
+                  weights, summary['pruned_params'], summary['date'])
+              + 'Command: `%s`\n\n' % command)
     table = ('| mode | time (s) | speed-up vs PaddleSlim | ranking vs PaddleSlim (Spearman) |\n'
              '|---|---|---|---|\n' + '\n'.join(rows) + '\n')
-    with open(os.path.join(args.out_dir, 'sensitivity_speed.md'), 'w') as f:
-        f.write(header + table)
+    atomic_write(os.path.join(args.out_dir, 'sensitivity_speed.md'),
+                 lambda f: f.write(header + table))
     write_json(os.path.join(args.out_dir, 'sensitivity_speed.json'), summary)
     print(table)
 

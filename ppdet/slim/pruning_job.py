@@ -8,9 +8,9 @@ import os
 from ppdet.slim.flops_target import ratios_for_target_flops
 from ppdet.slim.prune import (PrunePlan, PruneStep, format_prunable, list_prunable,
                               prunable_params, resolve_names, split_flag)
-from ppdet.slim.sensitivity import (DEFAULT_RATIOS, check_finished, check_made_for,
-                                    check_sensitivities_file, get_ratios_by_loss,
-                                    load_sensitivities,
+from ppdet.slim.sensitivity import (DEFAULT_RATIOS, PADDLESLIM_RATIOS, check_finished,
+                                    check_made_for, check_sensitivities_file,
+                                    get_ratios_by_loss, load_sensitivities,
                                     paddleslim_sensitivity, plot_sensitivities, sensitivity)
 from ppdet.slim.subset_eval import SubsetEvaluator
 from ppdet.utils.logger import setup_logger
@@ -84,15 +84,23 @@ def run_sensitivity(cfg, weights=None, pruned_params=None, ratios=DEFAULT_RATIOS
 
 
 def run_paddleslim_sensitivity(cfg, weights=None, pruned_params=None, status_file=None,
-                               criterion='l1_norm', metric=None, eval_images=None):
+                               criterion='l1_norm', metric=None, eval_images=None,
+                               wrap_evaluator=None):
     """PaddleSlim's ``FilterPruner.sensitive`` on the config's model, scored by the same
-    evaluator as :func:`run_sensitivity` (eval images loaded once, no backbone reuse)."""
+    evaluator as :func:`run_sensitivity` (eval images loaded once, no backbone reuse).
+
+    ``wrap_evaluator(evaluator, evaluations)``: the caller's wrapper of the evaluator (e.g.
+    a progress line per evaluation: PaddleSlim's loop says nothing for minutes), called once
+    the model and the parameters have loaded, with how many evaluations the loop runs (the
+    unpruned model, then one per parameter and ratio)."""
     check_sensitivity_args(None, eval_images)
     trainer = _trainer_with_weights(cfg, weights or cfg.get('weights'), 'eval')
     model = trainer.model
     names = _param_names(model, pruned_params)
     evaluator = SubsetEvaluator(trainer, max_images=eval_images, cache_backbone=False,
                                 param_names=names, metric=metric)
+    if wrap_evaluator is not None:
+        evaluator = wrap_evaluator(evaluator, 1 + len(names) * len(PADDLESLIM_RATIOS))
     return paddleslim_sensitivity(model, names, evaluator, status_file, criterion=criterion,
                                   input_size=config_input_size(cfg))
 

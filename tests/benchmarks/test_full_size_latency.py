@@ -1,6 +1,8 @@
 """benchmarks/full_size_latency.py's command line: --grid picks configs and sizes (or the
-other families' grid), a typo names the close config, a bad strategy, runtime or thread count
-stops it before any work; the profile sections render from a result."""
+other families' grid), a typo names the close config, a bad strategy, runtime, count, pause,
+--out_dir or a --stage time without a build stops it before any work; the profile sections
+render from a result; the result files record the command."""
+import json
 import os
 import sys
 
@@ -15,9 +17,10 @@ from benchmarks import full_size_latency  # noqa: E402
 def test_grid_pairs_and_typos():
     assert full_size_latency.parse_grid('yolov3_r34:608, yolov3_mobilenet_v1:320') == (
         ('yolov3_r34', 608), ('yolov3_mobilenet_v1', 320))
-    with pytest.raises(SystemExit, match="did you mean yolov3_r34"):
+    # ValueErrors, as every other flag's: run_main prints "error: ..." and exits 2
+    with pytest.raises(ValueError, match="did you mean yolov3_r34"):
         full_size_latency.parse_grid('yolov3_r43:608')
-    with pytest.raises(SystemExit, match='needs an input size'):
+    with pytest.raises(ValueError, match='needs an input size'):
         full_size_latency.parse_grid('yolov3_r34')
     families = full_size_latency.parse_grid('families')
     assert ('retinanet_r50_fpn', 800) in families and ('blazeface', 640) in families
@@ -41,12 +44,57 @@ def test_default_strategies_per_family():
     (['--runtimes', 'trt_int8'], 'CPU runtimes only'),
     (['--int8_outputs', 'r587'], "unknown strategy 'r587'"),
     (['--strategies', 'r578@x'], "unknown strategy 'r578@x'"),
+    (['--threads', 'a'], "--threads: 'a' is not an integer"),
+    (['--rounds=-3'], '--rounds must be >= 1, got -3'),     # was a numpy IndexError
+    (['--rounds', '0'], '--rounds must be >= 1, got 0'),    # was the default without a word
+    (['--op_profile', '--profile_passes', '0'], '--profile_passes must be >= 1, got 0'),
+    (['--stage', 'build', '--candidates=-5'], '--candidates must be >= 0, got -5'),
+    (['--pause_s=-1'], '--pause_s must be >= 0, got -1'),
+    (['--grid', 'yolov3_r43:608'], "--grid: unknown config 'yolov3_r43'"),
+    (['--stage', 'time'], r'--stage time: nothing built in --work_dir .*none .*run --stage '
+                          r'build \(or all\) first with the same --work_dir'),
+    (['--stage', 'lite'], r'--stage lite: nothing built'),
 ])
 def test_bad_arguments_stop_before_any_work(argv, match, tmp_path):
     # a work_dir that does not exist: nothing was built or read when the error comes
     with pytest.raises(ValueError, match=match):
         full_size_latency.main(['--quick', '--work_dir', str(tmp_path / 'none')] + argv)
     assert not (tmp_path / 'none').exists()
+
+
+def test_out_dir_that_is_a_file_is_refused_before_any_work(tmp_path):
+    (tmp_path / 'f').write_text('')
+    with pytest.raises(ValueError, match='--out_dir: .* is a file'):
+        full_size_latency.main(['--quick', '--work_dir', str(tmp_path / 'none'), '--out_dir',
+                                str(tmp_path / 'f' / 'results')])
+    assert not (tmp_path / 'none').exists()
+
+
+def test_help_has_the_whole_first_paragraph():
+    description = ' '.join(full_size_latency.build_parser().description.split())
+    assert description.startswith('The full-size latency table') and description.endswith(
+        '/ int8 / pruned + int8.')
+
+
+def test_result_files_record_the_command(tmp_path, monkeypatch):
+    from ppdet.benchmark import full_size
+    from ppdet.utils.fileio import write_json
+    work = tmp_path / 'work'
+    write_json(str(work / 'manifest.json'), {'rows': {'m': {
+        'config': 'yolov3_mobilenet_v1', 'input_size': 320, 'strategy': 'baseline'}}})
+    monkeypatch.setattr(full_size, 'time_rows', lambda manifest, *a, **kw: {
+        'settings': {'threads': [1]}, 'rows': sorted(manifest['rows'])})
+    monkeypatch.setattr(full_size, 'format_table', lambda result, note='':
+                        '# Full-size latency\n\nCPU: x  \nDate: y\n')
+    out = tmp_path / 'out'
+    argv = ['--quick', '--stage', 'time', '--grid', 'yolov3_mobilenet_v1:320', '--strategies',
+            'baseline', '--runtimes', 'paddle', '--work_dir', str(work), '--out_dir', str(out)]
+    full_size_latency.main(argv)
+    command = 'python benchmarks/full_size_latency.py ' + ' '.join(argv)
+    res = json.load(open(str(out / 'full_size_latency_quick.json')))
+    assert res['command'] == command and res['rows'] == ['m']
+    assert open(str(out / 'full_size_latency_quick.md')).read() == (
+        '# Full-size latency\n\nCommand: `%s`\n\nCPU: x  \nDate: y\n' % command)
 
 
 def test_profile_sections_render_from_the_result():

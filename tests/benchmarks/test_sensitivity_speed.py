@@ -7,6 +7,11 @@ import sys
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, ROOT)
+
+from benchmarks import sensitivity_speed  # noqa: E402
+
+CONFIG = os.path.join(ROOT, 'configs', 'builtin', 'yolov3_r18_builtin.yml')
 
 
 def test_sensitivity_speed_writes_ratio_ranking_and_machine(tiny_config, tmp_path):
@@ -34,6 +39,8 @@ def test_sensitivity_speed_writes_ratio_ranking_and_machine(tiny_config, tmp_pat
     proc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:]
+    # PaddleSlim's loop says where it is: the unpruned model, then 3 parameters x 9 ratios
+    assert "PaddleSlim's loop: evaluation 28 of 28 done" in proc.stdout
     summary = json.load(open(os.path.join(out, 'sensitivity_speed.json')))
     # speedup comes from the unrounded times
     assert summary['speedup'] == pytest.approx(summary['paddleslim_s'] / summary['fast_s'],
@@ -49,3 +56,45 @@ def test_sensitivity_speed_writes_ratio_ranking_and_machine(tiny_config, tmp_pat
     assert all(n.startswith('yolo_block.') for n in slim['sensitivities'])
     md = open(os.path.join(out, 'sensitivity_speed.md')).read()
     assert md.startswith('Measured on ') and 'FilterPruner.sensitive' in md
+    assert summary['command'].startswith('python benchmarks/sensitivity_speed.py -c ')
+    assert 'Command: `%s`' % summary['command'] in md
+
+
+@pytest.mark.parametrize('argv, match', [
+    (['--eval_images', '0'], '--eval_images must be >= 1, got 0'),
+    (['--max_loss', '0'], r'--max_loss must be in \(0, 1\], got 0.0'),
+    (['--max_loss', '1.5'], r'--max_loss must be in \(0, 1\], got 1.5'),
+    (['--max_loss', 'nan'], r'--max_loss must be in \(0, 1\], got nan'),
+    (['--ratios', '0.1,x'], "--ratios: 'x' is not a number"),
+    (['--ratios', '0.1,1.2,0'], r'--ratios: 1.2, 0 outside \(0, 1\)'),
+])
+def test_bad_flags_stop_before_any_work_or_deletion(argv, match, tmp_path):
+    """A bad flag used to be caught after PaddleSlim's whole loop, once the fast mode had
+    deleted the earlier sensitivity_fast.json (a committed result with the default
+    --out_dir)."""
+    out = tmp_path / 'res'
+    out.mkdir()
+    (out / 'sensitivity_fast.json').write_text('{}')
+    with pytest.raises(ValueError, match=match):
+        sensitivity_speed.main(['-c', CONFIG, '--out_dir', str(out)] + argv)
+    assert os.listdir(str(out)) == ['sensitivity_fast.json']
+    # and a missing --out_dir is not made by a run that fails its checks
+    with pytest.raises(ValueError, match=match):
+        sensitivity_speed.main(['-c', CONFIG, '--out_dir', str(tmp_path / 'new')] + argv)
+    assert not (tmp_path / 'new').exists()
+
+
+def test_out_dir_that_is_a_file_is_refused_first(tmp_path):
+    (tmp_path / 'f').write_text('')
+    with pytest.raises(ValueError, match='--out_dir: .* is a file'):
+        sensitivity_speed.main(['-c', CONFIG, '--out_dir', str(tmp_path / 'f')])
+
+
+def test_probe_lines_print_each_evaluation_and_keep_their_time_apart(capsys):
+    lines = sensitivity_speed.ProbeLines('loop')
+    lines.evaluator, lines.total = (lambda model: 0.5), 3
+    assert [lines(None) for _ in range(2)] == [0.5, 0.5]
+    out = capsys.readouterr().out.splitlines()
+    assert [o.rsplit(',', 1)[0] for o in out] == ['loop: evaluation 1 of 3 done',
+                                                  'loop: evaluation 2 of 3 done']
+    assert 0 <= lines.spent < 1
