@@ -76,36 +76,41 @@ def main():
     args.config = args.config or config
     args.work_dir = args.work_dir or work_dir
     args.dataset_dir = args.dataset_dir or dataset_dir
-    if args.fresh:
-        shutil.rmtree(args.work_dir, ignore_errors=True)
     if args.model != 'yolov3' and (args.teacher_config or args.teacher_epochs or
                                    args.teacher_weights):
         parser.error('--model %s: the teacher is the trained baseline (no --teacher_config / '
                      '--teacher_epochs / --teacher_weights)' % args.model)
+    pipe, report = _make_pipe(args)
+    pipe.check_stages()
+    if args.fresh:   # only once every flag is known good: a typo must not cost the work dir
+        shutil.rmtree(args.work_dir, ignore_errors=True)
+        pipe, report = _make_pipe(args)   # the job reads work_dir's results when made
+    print(report(pipe.run()))
+
+
+def _make_pipe(args):
+    """-> (the job of ``--model``, the function that formats its results); making it checks
+    the flags it takes (e.g. --finetune_epochs) and reads ``work_dir``'s results."""
+    from ppdet.pipeline.main_job import PRUNE_SEEDS
     if args.model in FAMILY_JOBS:
         # the face and dense jobs: the teacher is their trained baseline, one seed by default
         module, cls, table = FAMILY_JOBS[args.model]
         job = importlib.import_module(module)
-        pipe = getattr(job, cls)(
+        return getattr(job, cls)(
             args.config, work_dir=args.work_dir, dataset_dir=args.dataset_dir,
             overrides=args.opt, finetune_epochs=args.finetune_epochs,
             sensitivity_images=args.sensitivity_images, stages=args.stages,
-            prune_seeds=args.seeds if args.seeds != list(PRUNE_SEEDS) else [0])
-        pipe.check_stages()
-        print(getattr(job, table)(pipe.run()))
-        return
+            prune_seeds=args.seeds if args.seeds != list(PRUNE_SEEDS) else [0]), \
+            getattr(job, table)
     from ppdet.pipeline.main_job import TEACHER_CONFIG, Pipeline
     from ppdet.pipeline.results_table import format_results
-    pipe = Pipeline(args.config, work_dir=args.work_dir,
+    return Pipeline(args.config, work_dir=args.work_dir,
                     teacher_config=args.teacher_config or TEACHER_CONFIG,
                     teacher_epochs=args.teacher_epochs, teacher_weights=args.teacher_weights,
                     dataset_dir=args.dataset_dir, overrides=args.opt,
                     finetune_epochs=args.finetune_epochs,
                     sensitivity_images=args.sensitivity_images, stages=args.stages,
-                    prune_seeds=args.seeds)
-    pipe.check_stages()
-    results = pipe.run()
-    print(format_results(results))
+                    prune_seeds=args.seeds), format_results
 
 
 if __name__ == '__main__':

@@ -34,3 +34,20 @@ def test_teacher_flags_are_refused_for_a_family_job(tmp_path):
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
     assert proc.returncode != 0
     assert 'the teacher is the trained baseline' in proc.stdout
+
+
+@pytest.mark.parametrize('model, bad', [('yolov3', ['--finetune_epochs', '0']),
+                                        ('blazeface', ['--stages', 'distil'])])
+def test_fresh_keeps_the_work_dir_when_a_flag_is_bad(model, bad, tmp_path):
+    """--fresh deleted the work dir first, then refused the typo: a finished job lost to a
+    bad flag.  The flags are checked before anything is deleted."""
+    work = tmp_path / 'w'
+    work.mkdir()
+    (work / 'results.json').write_text('{}')
+    proc = subprocess.run(
+        [sys.executable, os.path.join(ROOT, 'tools', 'pipeline.py'), '--model', model,
+         '--fresh', '--work_dir', str(work), '--dataset_dir', str(tmp_path / 'd')] + bad,
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stdout
+    assert 'finetune_epochs' in proc.stdout or "unknown stage 'distil'" in proc.stdout
+    assert (work / 'results.json').read_text() == '{}'
