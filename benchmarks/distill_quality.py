@@ -31,7 +31,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from ppdet.utils.cli import ArgsParser, check_choices, run_main  # noqa: E402
+from ppdet.utils.cli import ArgsParser, check_choices, missing_input, run_main  # noqa: E402
 from ppdet.utils.fileio import atomic_write, check_output_dir, check_output_file  # noqa: E402
 
 STUDENT_CONFIG = 'configs/builtin/yolov3_r18_builtin.yml'
@@ -205,15 +205,8 @@ def kept_findings(old, table):
     old_table = [l for l in head.splitlines() if l.startswith('|')]
     return '\n'.join(['', EARLIER_FINDINGS, '',
                        'The sections below were written for an earlier run of this benchmark, '
-                       'whose table differs from the one above; they describe this table, '
-                       'not the one above:', ''] + old_table + ['', prose])
-
-
-def _missing(flag, path, default, what):
-    """The error for an input path that is not there: a default one is made by make demo."""
-    return ValueError('%s: %s not found%s' % (
-        flag, path, '; run make demo first (it makes %s), or give %s' % (what, flag)
-        if path == default else ''))
+                       'whose table differs from the one at the top; they describe this one, '
+                       'not that:', ''] + old_table + ['', prose])
 
 
 def check_inputs(args, students):
@@ -222,7 +215,7 @@ def check_inputs(args, students):
     """
     from ppdet.utils.checkpoint import weights_file
     if not os.path.isdir(args.dataset_dir):
-        raise _missing('--dataset_dir', args.dataset_dir, DATASET_DIR, 'the built-in dataset')
+        raise missing_input('--dataset_dir', args.dataset_dir, DATASET_DIR, 'the built-in dataset')
     if not os.path.isdir(os.path.join(args.dataset_dir, 'coco')):
         raise ValueError('--dataset_dir: %s has no coco/ folder (give the main job\'s '
                          'dataset_dir, the folder above coco/)' % args.dataset_dir)
@@ -235,7 +228,7 @@ def check_inputs(args, students):
         given.append(('--teacher_weights', None, None, args.teacher_weights))
     for flag, default, what, path in given:
         if not os.path.isfile(weights_file(path)):
-            raise _missing(flag, path, default, what)
+            raise missing_input(flag, path, default, what)
 
 
 def summary_line(results, res):

@@ -28,7 +28,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from ppdet.utils.cli import ArgsParser, check_choices, check_range, run_main  # noqa: E402
+from ppdet.utils.cli import (ArgsParser, check_choices, check_range, missing_input,  # noqa: E402
+                             run_main)
 from ppdet.utils.fileio import check_output_dir, check_output_file  # noqa: E402
 
 DEFAULT_CONFIG = 'configs/builtin/yolov3_r18_builtin.yml'
@@ -151,12 +152,6 @@ def write_md(path, res):
     atomic_write(path, lambda f: f.write('\n'.join(lines)))
 
 
-def _missing(flag, path, default, what):
-    return ValueError('%s: %s not found%s' % (
-        flag, path, '; run make demo first (it makes %s), or give %s' % (what, flag)
-        if path == default else ''))
-
-
 def check_args(args, algos):
     """Refuse bad flags before the fp32 evaluation and the first calibration."""
     from ppdet.slim.quant import PTQ_ALGOS
@@ -169,9 +164,9 @@ def check_args(args, algos):
     check_choices('--algos', algos, PTQ_ALGOS)
     check_choices('--variants', args.variants.split(','), VARIANTS)
     if not os.path.isdir(args.model_dir):
-        raise _missing('--model_dir', args.model_dir, MODEL_DIR, 'the exported baseline')
+        raise missing_input('--model_dir', args.model_dir, MODEL_DIR, 'the exported baseline')
     if not os.path.isdir(args.dataset_dir):
-        raise _missing('--dataset_dir', args.dataset_dir, DATASET_DIR, 'the built-in dataset')
+        raise missing_input('--dataset_dir', args.dataset_dir, DATASET_DIR, 'the built-in dataset')
 
 
 def main():

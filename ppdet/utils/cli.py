@@ -93,6 +93,14 @@ def parse_numbers(flag, text, kind=int, example=None):
     return out
 
 
+def missing_input(flag, path, default, what):
+    """The ValueError for an input path that is not there; when it is the flag's default
+    (what ``make demo`` leaves behind), it says to run that first (``what`` it makes)."""
+    return ValueError('%s: %s not found%s' % (
+        flag, path, '; run make demo first (it makes %s), or give %s' % (what, flag)
+        if path == default else ''))
+
+
 def run_main(fn):
     """Run a script's main, turning library ValueErrors, a runtime this machine lacks
     (:class:`~ppdet.deploy.predictors.BackendUnavailable`, the Paddle-Lite environment),
