@@ -128,10 +128,11 @@ def _not_measured(latency):
         '```bash',
         'python deploy/lite/convert.py --model_dir %s --valid_targets arm \\' % d,
         '    --optimize_out model_arm',
-        'scp model_arm.nb deploy/lite/arm_benchmark.py user@device:~',
+        '# model_arm.json (beside the .nb) holds the input size and pre-processing',
+        'scp model_arm.nb model_arm.json deploy/lite/arm_benchmark.py user@device:~',
         '# on the device (paddlelite built for armv8, see deploy/lite/README.md):',
-        'python3 arm_benchmark.py --model_file model_arm.nb --input_size <row input> \\',
-        '    --threads 4 --warmup 10 --repeats 100',
+        'python3 arm_benchmark.py --model_file model_arm.nb --threads 4 --warmup 10 \\',
+        '    --repeats 100',
         '```'])
 
 

@@ -168,3 +168,26 @@ def test_compression_table_script_on_an_existing_work_dir(results_file, tiny_dat
         in lite.stdout
     with open(os.path.join(out, 'compression.md')) as f:
         assert 'FAILED (2): baseline / lite_x86' in f.read()
+
+
+def test_the_arm_command_it_prints_runs_with_arm_benchmarks_flags():
+    """The ARM instructions told the board to run arm_benchmark.py --input_size, a flag it
+    does not have (the input size comes from the .json convert.py writes beside the .nb)."""
+    import os
+    import re
+    import subprocess
+    import sys
+    from ppdet.benchmark.compression_report import _not_measured
+    ok = {'median_ms': 10.0, 'ratio': 1.0, 'agreement': None}
+    md = _not_measured(_latency({'baseline': {
+        'exported': True, 'runtimes': {'paddle_fp32': ok}, 'failed': {}, 'unavailable': {}}},
+        runtimes=('paddle_fp32',)))
+    command = md[md.index('python3 arm_benchmark.py'):].split('```')[0]
+    flags = set(re.findall(r'(--\w+)', command))
+    assert '--model_file' in flags and 'model_arm.json' in md
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    usage = subprocess.run([sys.executable, os.path.join(root, 'deploy', 'lite',
+                                                         'arm_benchmark.py'), '-h'],
+                           capture_output=True, text=True, timeout=120).stdout
+    assert flags <= set(re.findall(r'(--\w+)', usage)), flags - set(re.findall(r'(--\w+)',
+                                                                             usage))
