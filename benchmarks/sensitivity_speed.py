@@ -98,7 +98,7 @@ def main(argv=None):
     ratios = check_args(args)
     command = 'python benchmarks/sensitivity_speed.py ' + shlex.join(
         sys.argv[1:] if argv is None else argv)
-    from ppdet.benchmark.cpu import cpu_description
+    from ppdet.benchmark.cpu import cpu_description, cpu_flags
     from ppdet.slim.pruning_job import run_paddleslim_sensitivity, run_sensitivity
     from ppdet.slim.sensitivity import PADDLESLIM_RATIOS, spearman
     from ppdet.utils.fileio import atomic_write, write_json
@@ -136,6 +136,7 @@ def main(argv=None):
                             max_loss=None, cache_backbone=False)
     ref = runs['paddleslim']
     summary = {'paddleslim_s': round(ref['seconds'], 1), 'cpu': cpu_description(),
+               'cpu_flags': cpu_flags()['flags'],
                'omp_num_threads': os.environ.get('OMP_NUM_THREADS'), 'config': args.config,
                'weights': weights, 'ratios_fast': ratios,
                'pruned_params': args.pruned_params or 'all prunable',
@@ -165,7 +166,7 @@ def main(argv=None):
                   summary['cpu'], summary['omp_num_threads'],
                   ' / '.join('%.1f' % x for x in summary['load_avg_1_5_15']), args.config,
                   weights, summary['pruned_params'], summary['date'])
-              + 'Command: `%s`\n\n' % command)
+              + 'CPU flags: `%s`\n\n' % summary['cpu_flags'] + 'Command: `%s`\n\n' % command)
     table = ('| mode | time (s) | speed-up vs PaddleSlim | ranking vs PaddleSlim (Spearman) |\n'
              '|---|---|---|---|\n' + '\n'.join(rows) + '\n')
     atomic_write(os.path.join(args.out_dir, 'sensitivity_speed.md'),

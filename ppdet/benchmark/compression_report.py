@@ -161,7 +161,8 @@ def format_compression_report(results, latency, title='Compression: accuracy and
             ' (%.2f ms)' % base_ms if base_ms else ' (not measured: no exported baseline)',
             s['tolerance']['iou_thresh'], s['tolerance']['score_thresh'], s['check_images'],
             100 * s['tolerance']['min_matched_fraction']),
-        '', _main_table(rows, latency, runtimes), '']
+        ''] + (['CPU flags: `%s`' % s['cpu_flags'], ''] if s.get('cpu_flags') else []) + [
+        _main_table(rows, latency, runtimes), '']
     failed = failure_summary(latency)
     # each after a blank line: a line right under a table is read as one more of its rows
     if failed:

@@ -12,7 +12,7 @@ import time
 
 from ppdet.deploy.compare import DEFAULT_TOLERANCE, detection_agreement
 
-from .cpu import cpu_description
+from .cpu import cpu_description, cpu_flags
 from .runtimes import (BASELINE_RUNTIME, LITE_NOTE, RUNTIMES, error_line, make_predictor,
                        not_available_here, runtimes_for)
 from .seed_tables import STRATEGIES
@@ -139,7 +139,8 @@ def latency_sweep(rows, images, runtimes=tuple(RUNTIMES), threads=1, warmup=3, r
                         'pause_s': pause_s, 'check_images': len(images),
                         'calib_images': len(calib_images) if calib_images else len(images),
                         'tolerance': dict(DEFAULT_TOLERANCE, **(tolerance or {})),
-                        'cpu': cpu_description(), 'cpu_count': os.cpu_count(),
+                        'cpu': cpu_description(), 'cpu_flags': cpu_flags()['flags'],
+                        'cpu_count': os.cpu_count(),
                         'date': time.strftime('%Y-%m-%d %H:%M')},
            'runtimes': collections.OrderedDict((k, RUNTIMES[k][0]) for k in runtimes),
            'required': [rt for rt in RUNTIMES if rt in required],

@@ -39,6 +39,9 @@ def test_report_end_to_end(results_file, images, tmp_path):
     with open(paths['md']) as f:
         md = f.read()
     lines = md.splitlines()
+    # the CPU's whole flags line beside the latencies (the summary names only int8 / bf16's)
+    from ppdet.benchmark.cpu import cpu_flags
+    assert 'CPU flags: `%s`' % cpu_flags()['flags'] in lines
     start = next(i for i, l in enumerate(lines) if l.startswith('| model | GFLOPs'))
     table = lines[start:lines.index('', start)]       # the main table, up to its blank line
     head = table[0]

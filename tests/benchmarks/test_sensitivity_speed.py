@@ -56,6 +56,8 @@ def test_sensitivity_speed_writes_ratio_ranking_and_machine(tiny_config, tmp_pat
     assert all(n.startswith('yolo_block.') for n in slim['sensitivities'])
     md = open(os.path.join(out, 'sensitivity_speed.md')).read()
     assert md.startswith('Measured on ') and 'FilterPruner.sensitive' in md
+    from ppdet.benchmark.cpu import cpu_flags
+    assert 'CPU flags: `%s`' % cpu_flags()['flags'] in md
     assert summary['command'].startswith('python benchmarks/sensitivity_speed.py -c ')
     assert 'Command: `%s`' % summary['command'] in md
 
