@@ -163,6 +163,7 @@ def write_md(path, res):
     labels = labels_in_summary(res['students'])
     lines = ['# Distillation against its undistilled twin (built-in YOLOv3)', '',
              'CPU: %s' % res['cpu'], '', 'CPU flags: `%s`' % ' '.join(res['cpu_flags']), '',
+             'Date: %s' % res.get('date', 'not recorded'), '',
              'Teacher: `%s` (%s), AP %s. Students fine-tuned %d epochs with each seed; twin = '
              'the same run without the teacher%s. COCO box AP x 100 on EvalDataset (dygraph).'
              % (res['teacher_config'], res['teacher_weights'],

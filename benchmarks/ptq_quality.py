@@ -114,6 +114,7 @@ def write_md(path, res):
     lines = ['# Post-training int8 on `%s`: simulated vs deployed'
              % res.get('config', DEFAULT_CONFIG), '',
              'CPU: %s' % res['cpu'], '', 'CPU flags: `%s`' % ' '.join(res['cpu_flags']), '',
+             'Date: %s' % res.get('date', 'not recorded'), '',
              'Model: `%s` (fp32 deployed AP %.2f). Calibration: %d TrainDataset images. '
              'Evaluation: EvalDataset (%s), COCO box AP x 100. Simulated: the fake-quant graph '
              'in float (Paddle Inference without oneDNN); deployed: Paddle Inference oneDNN '

@@ -41,10 +41,13 @@ def test_summary_means_deltas_and_markdown(tmp_path):
                                            1: {'twin': 32.0, 'l2w2': 31.0}}
     assert summary['r578']['mean'] == {'twin': 31.0, 'l2w2': 32.0, 'l2w2_minus_twin': 1.0}
     path = str(tmp_path / 'dq.md')
-    res = {'cpu': 'x', 'cpu_flags': ['avx2'], 'teacher_config': 't.yml', 'teacher_weights': 'w',
+    res = {'cpu': 'x', 'cpu_flags': ['avx2'], 'date': '2026-12-05 11:10',
+           'teacher_config': 't.yml', 'teacher_weights': 'w',
            'teacher_AP': 60.0, 'finetune_epochs': 3, 'distill_weights': WEIGHTS,
            'students': summary, 'command': 'python benchmarks/distill_quality.py'}
     dq.write_md(path, res)
+    with open(path) as f:
+        assert 'Date: 2026-12-05 11:10' in f.read()    # beside the CPU, not only in the JSON
     with open(path, 'a') as f:
         f.write('\n## What it shows\n\nfindings written by hand\n')
     dq.write_md(path, res)                               # a rerun keeps them

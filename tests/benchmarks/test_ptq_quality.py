@@ -60,10 +60,12 @@ def test_no_detections_compared_is_not_full_agreement(tmp_path):
     assert pq.agreement_text(97.5, 78, 80) == '97.5% (78/80)'
     row = {'AP_simulated': 0.0, 'AP_deployed': 0.0, 'deployed_minus_simulated': 0.0,
            'agreement': None, 'matched': 0, 'compared': 0, 'loss_vs_fp32': -1.0, 'ptq_s': 3}
-    res = {'cpu': 'x', 'cpu_flags': [], 'model_dir': 'm', 'fp32_AP': 1.0, 'calib_images': 4,
+    res = {'cpu': 'x', 'cpu_flags': [], 'date': '2026-12-05 11:10', 'model_dir': 'm',
+           'fp32_AP': 1.0, 'calib_images': 4,
            'dataset_dir': 'd', 'threads': 1, 'command': 'c', 'rows': {'default/hist': row},
            'fp32_bf16_AP': 1.0, 'fp32_bf16_AP_agreement': None, 'fp32_bf16_compared': 0}
     pq.write_md(str(tmp_path / 'p.md'), res)
     text = (tmp_path / 'p.md').read_text()
     assert '| nothing compared |' in text and '(0/0)' not in text
     assert 'no detections to compare' in text
+    assert 'Date: 2026-12-05 11:10' in text          # beside the CPU, not only in the JSON
