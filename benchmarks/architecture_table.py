@@ -11,11 +11,11 @@ architecture.md and architecture.json.  A few minutes on 2 cores (no weights nee
 import argparse
 import glob
 import os
-import sys
 import time
 
 from ppdet.core.workspace import did_you_mean
-from ppdet.utils.cli import check_choices, check_range, parse_numbers, run_main
+from ppdet.utils.cli import (check_choices, check_range, command_line, parse_numbers,
+                             run_main)
 
 
 def main(argv=None):
@@ -68,10 +68,9 @@ def main(argv=None):
             'one-file-per-variable checkpoint directories the seed measured. The seed\'s '
             'GFLOPs are rounded to 0.01, so differences of a few tenths of a percent on the '
             'small counts are its rounding. yolov3_r34 has no seed figure.\n\n%s\n\n'
-            'command: `python %s`; %.0f s; %s UTC\n' % (
-                args.prune_size, table,
-                ' '.join(['benchmarks/architecture_table.py'] +
-                         (sys.argv[1:] if argv is None else list(argv))), time.time() - tic,
+            'command: `%s`; %.0f s; %s UTC\n' % (
+                args.prune_size, table, command_line('benchmarks/architecture_table.py', argv),
+                time.time() - tic,
                 time.strftime('%Y-%m-%d %H:%M', time.gmtime())))
     os.makedirs(args.out_dir, exist_ok=True)
     atomic_write(os.path.join(args.out_dir, 'architecture.md'), lambda f: f.write(text))

@@ -25,7 +25,7 @@ import os
 import sys
 import time
 
-from ppdet.utils.cli import ArgsParser, check_choices, check_range, run_main
+from ppdet.utils.cli import ArgsParser, check_choices, check_range, command_line, run_main
 from ppdet.utils.fileio import check_output_dir
 
 DEFAULT_CONFIG = 'configs/builtin/yolov3_r18_builtin.yml'
@@ -119,7 +119,7 @@ def main(argv=None):
                             tolerance={'score_thresh': args.match_score,
                                        'min_matched_fraction': args.match_fraction},
                             progress=lambda m: print(m, flush=True))
-    latency['command'] = 'python ' + ' '.join(sys.argv)
+    latency['command'] = command_line('benchmarks/compression_table.py', argv)
     latency['results_json'] = results_path
     paths = write_compression_report(results, latency, args.out_dir)
     with open(paths['md']) as f:

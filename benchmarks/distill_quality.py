@@ -31,7 +31,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from ppdet.utils.cli import ArgsParser, check_choices, missing_input, run_main  # noqa: E402
+from ppdet.utils.cli import (ArgsParser, check_choices, command_line,  # noqa: E402
+                             missing_input, run_main)
 from ppdet.utils.fileio import atomic_write, check_output_dir, check_output_file  # noqa: E402
 
 STUDENT_CONFIG = 'configs/builtin/yolov3_r18_builtin.yml'
@@ -302,7 +303,7 @@ def main():
            'distill_weights': pipe.distill_weights, 'seeds': args.seeds,
            'cpu': cpu_description(), 'cpu_flags': cpu_flags()['flags'].split(),
            'date': datetime.datetime.now().strftime('%Y-%m-%d %H:%M'),
-           'command': 'python benchmarks/distill_quality.py ' + ' '.join(sys.argv[1:])}
+           'command': command_line('benchmarks/distill_quality.py')}
 
     def report():
         res['teacher_weights'] = pipe.results.get('teacher', {}).get('weights', 'not trained')

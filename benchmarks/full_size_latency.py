@@ -20,11 +20,9 @@ Results: --out_dir/full_size_latency[_quick].{json,md}, with the CPU's flags and
 """
 import collections
 import os
-import shlex
-import sys
 import time
 
-from ppdet.utils.cli import run_main
+from ppdet.utils.cli import command_line, run_main
 
 
 def build_parser():
@@ -140,8 +138,7 @@ def parse_threads(text):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    command = 'python benchmarks/full_size_latency.py ' + shlex.join(
-        sys.argv[1:] if argv is None else argv)
+    command = command_line('benchmarks/full_size_latency.py', argv)
     from ppdet.benchmark.full_size import (FULL_GRID, QUICK_GRID, build_rows, check_runtimes,
                                            format_table, time_rows)
     if args.stage in ('all', 'time'):

@@ -23,12 +23,12 @@ Results: --results.{json,md}, with the CPU's flags.
 """
 import datetime
 import os
-import shlex
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from ppdet.utils.cli import ArgsParser, check_choices, check_range, run_main  # noqa: E402
+from ppdet.utils.cli import (ArgsParser, check_choices, check_range, command_line,  # noqa: E402
+                             run_main)
 
 DEFAULT_CONFIG = 'configs/builtin/yolov3_r18_builtin.yml'
 
@@ -243,8 +243,7 @@ def main(argv=None):
     old = read_json(path) if os.path.isfile(path) else {}
     res = {'cpu': cpu_description(), 'cpu_flags': cpu_flags()['flags'].split(),
            'date': datetime.datetime.utcnow().strftime('%Y-%m-%d %H:%M UTC'),
-           'command': 'python benchmarks/int8_weight_bits.py ' + shlex.join(
-               sys.argv[1:] if argv is None else argv),
+           'command': command_line('benchmarks/int8_weight_bits.py', argv),
            'probe_channels': PROBE_CHANNELS, 'probe': probe_rows(args.work_dir),
            # rows of the same model from an earlier run are kept unless re-run
            'rows': old.get('rows', {}) if old.get('model_dir') == args.model_dir else {}}

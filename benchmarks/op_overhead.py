@@ -13,13 +13,11 @@ so at tens of microseconds each the op wrappers, not the post-processing, are wh
 of an int8 detector's time at small inputs.
 """
 import os
-import shlex
-import sys
 import time
 
 import numpy as np
 
-from ppdet.utils.cli import run_main
+from ppdet.utils.cli import command_line, run_main
 
 CHILD = r'''
 import sys
@@ -130,8 +128,7 @@ def main(argv=None):
     check_output_dir(args.work_dir, '--work_dir')
     for ext in ('.json', '.md'):
         check_output_file(args.out + ext, '--out')
-    command = 'python benchmarks/op_overhead.py ' + shlex.join(
-        sys.argv[1:] if argv is None else argv)
+    command = command_line('benchmarks/op_overhead.py', argv)
     res = measure(args.work_dir, args.extra, args.rounds)
     res['date'] = time.strftime('%Y-%m-%d %H:%M %Z')
     res['cpu'] = cpu_flags()

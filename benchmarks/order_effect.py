@@ -10,10 +10,8 @@ OMP_NUM_THREADS=1 python benchmarks/order_effect.py --work_dir output/issue17/fu
 Results: --out_dir/order_effect_CONFIG_SIZE.{json,md}, with the CPU's flags and the load.
 """
 import os
-import shlex
-import sys
 
-from ppdet.utils.cli import run_main
+from ppdet.utils.cli import command_line, run_main
 
 
 def build_parser():
@@ -62,8 +60,7 @@ def main(argv=None):
                          runtimes=runtimes, blocks=args.blocks,
                          rounds=args.rounds, back_to_back=args.back_to_back,
                          profile_passes=args.profile_passes)
-    result['command'] = 'python benchmarks/order_effect.py ' + shlex.join(
-        sys.argv[1:] if argv is None else argv)
+    result['command'] = command_line('benchmarks/order_effect.py', argv)
     stem = os.path.join(args.out_dir, 'order_effect_%s_%s' % (config, size))
     write_json(stem + '.json', result)
     md = with_command(format_order_check(result), result['command'])

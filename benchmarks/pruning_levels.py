@@ -14,11 +14,9 @@ import contextlib
 import io
 import os
 import re
-import shlex
-import sys
 import time
 
-from ppdet.utils.cli import ArgsParser, run_main
+from ppdet.utils.cli import ArgsParser, command_line, run_main
 
 DEFAULT_CONFIG = 'configs/builtin/yolov3_r18_builtin.yml'
 SIZES = ('AP', 'APs', 'APm', 'APl')  # COCOeval.stats[0], [3], [4], [5]
@@ -121,8 +119,7 @@ def main(argv=None):
     write_json(args.out, {
         'baseline_AP': pipe.results['baseline']['AP'], 'ap_by_size': sizes,
         'branches_alone': alone, 'date': time.strftime('%Y-%m-%d %H:%M %Z'),
-        'command': 'python benchmarks/pruning_levels.py ' + shlex.join(
-            sys.argv[1:] if argv is None else argv),
+        'command': command_line('benchmarks/pruning_levels.py', argv),
         'cpu': cpu_description(), 'cpu_flags': cpu_flags()})
     print('written to %s' % args.out)
 

@@ -28,8 +28,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from ppdet.utils.cli import (ArgsParser, check_choices, check_range, missing_input,  # noqa: E402
-                             run_main)
+from ppdet.utils.cli import (ArgsParser, check_choices, check_range, command_line,  # noqa: E402
+                             missing_input, run_main)
 from ppdet.utils.fileio import check_output_dir, check_output_file  # noqa: E402
 
 DEFAULT_CONFIG = 'configs/builtin/yolov3_r18_builtin.yml'
@@ -214,7 +214,7 @@ def main():
                calib_images=len(calib), threads=args.threads, cpu=cpu_description(),
                cpu_flags=cpu_flags()['flags'].split(),
                date=datetime.datetime.now().strftime('%Y-%m-%d %H:%M'),
-               command='python benchmarks/ptq_quality.py ' + ' '.join(sys.argv[1:]))
+               command=command_line('benchmarks/ptq_quality.py'))
     for variant in args.variants.split(','):
         for algo in algos:
             out = os.path.join(args.work_dir, variant, algo)

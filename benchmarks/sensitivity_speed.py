@@ -16,11 +16,9 @@ The fast mode's reuse (backbone features, the neck units a probe leaves unchange
 metric's ground truth) is exact: the same losses as evaluating those images from scratch.
 """
 import os
-import shlex
-import sys
 import time
 
-from ppdet.utils.cli import ArgsParser, parse_and_load, run_main
+from ppdet.utils.cli import ArgsParser, command_line, parse_and_load, run_main
 
 
 def _timed(fn):
@@ -96,8 +94,7 @@ def main(argv=None):
                              "its primary value; as in slim/sensitive)")
     args, cfg = parse_and_load(parser, argv)
     ratios = check_args(args)
-    command = 'python benchmarks/sensitivity_speed.py ' + shlex.join(
-        sys.argv[1:] if argv is None else argv)
+    command = command_line('benchmarks/sensitivity_speed.py', argv)
     from ppdet.benchmark.cpu import cpu_description, cpu_flags
     from ppdet.slim.pruning_job import run_paddleslim_sensitivity, run_sensitivity
     from ppdet.slim.sensitivity import PADDLESLIM_RATIOS, spearman

@@ -93,6 +93,14 @@ def parse_numbers(flag, text, kind=int, example=None):
     return out
 
 
+def command_line(script, argv=None):
+    """The command a result file records: ``python <script> <args>``, the arguments quoted
+    for a shell (``argv``: a main's own argument list, else ``sys.argv[1:]``), so that it can
+    be pasted back to rerun it."""
+    import shlex
+    return 'python %s %s' % (script, shlex.join(sys.argv[1:] if argv is None else argv))
+
+
 def missing_input(flag, path, default, what):
     """The ValueError for an input path that is not there; when it is the flag's default
     (what ``make demo`` leaves behind), it says to run that first (``what`` it makes)."""

@@ -129,3 +129,11 @@ def test_compression_table_checks_its_flags_before_the_pipeline(argv, match, tmp
     assert proc.returncode == 2 and match.replace('{afile}', str(afile)) in proc.stderr, \
         proc.stderr
     assert not work.exists()
+
+
+def test_command_line_quotes_for_a_shell(monkeypatch):
+    from ppdet.utils.cli import command_line
+    assert command_line('benchmarks/x.py', ['--note', 'two words', '--rounds', '3']) == \
+        "python benchmarks/x.py --note 'two words' --rounds 3"
+    monkeypatch.setattr(sys, 'argv', ['/abs/path/x.py', '--quick'])
+    assert command_line('benchmarks/x.py') == 'python benchmarks/x.py --quick'
