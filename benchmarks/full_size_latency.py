@@ -85,7 +85,10 @@ def build_parser():
                         'profiler: ppdet/benchmark/onnx_ops.py); and, '
                         'per pruned row (fp32 and int8), the speed-up ceiling of its pruning '
                         'plan (the layers it leaves alone keep their time: ppdet/benchmark/'
-                        'pruning_ceiling.py)')
+                        'pruning_ceiling.py); with the onnx runtime timed, per fp32 pruned '
+                        'row, both runtimes\' conv kernels by kind and the time around them '
+                        '(why one reaches a speed-up the other misses: ppdet/benchmark/'
+                        'runtime_kernels.py)')
     p.add_argument('--op_profile', action='store_true',
                    help='also split, per fused Paddle row, one pass into the ops before the '
                         'first conv, the convs, the other network ops, the ops after the last '
@@ -212,6 +215,10 @@ def main(argv=None):
                 if not row['int8'] and row['fuse_preprocess'])
         result['pruning_ceiling'] = collections.OrderedDict(
             manifest_ceilings(manifest, result, threads[0], args.profile_passes))
+        if 'onnx' in args.runtimes.split(','):
+            from ppdet.benchmark.runtime_kernels import manifest_runtime_kernels
+            result['runtime_kernels'] = collections.OrderedDict(
+                manifest_runtime_kernels(manifest, result, threads[0], args.profile_passes))
         if 'onnx_int8' in args.runtimes.split(','):
             from ppdet.benchmark.onnx_ops import ort_profile
             result['ort'] = collections.OrderedDict(
@@ -333,7 +340,26 @@ def _onednn_sections(result):
     ) + format_ceilings(list(result['pruning_ceiling'].items())) + (
         '\nWhere the layers a plan leaves alone spend the pruned model\'s time, by kind, '
         'against the fastest conv per MAC of its baseline:\n\n'
-    ) + format_untouched(list(result['pruning_ceiling'].items()))
+    ) + format_untouched(list(result['pruning_ceiling'].items())) + _runtime_kernels_section(
+        result)
+
+
+def _runtime_kernels_section(result):
+    from ppdet.benchmark.full_size import RUNTIME_LABELS
+    from ppdet.benchmark.runtime_kernels import format_runtime_kernels
+    if not result.get('runtime_kernels'):
+        return ''
+    passes, thread = result['settings'].get('profile_passes', 1), result['settings']['threads'][0]
+    return (
+        '\n## Conv kernels by kind, Paddle oneDNN against onnxruntime (fp32)\n\n'
+        'The same exports on both runtimes, each kernel at its fastest of %d passes, %d '
+        'thread: where one runtime\'s pruning speed-up differs from the other\'s.  Rest: the '
+        'timing\'s median minus the conv kernels (decoding, NMS, the other ops, the cost '
+        'between ops; it mixes a median with fastest passes, so it reads a little high).  '
+        'The last column: the most rest, the same in both models, that still gives the '
+        'target speed-up end to end, (baseline convs - target x pruned convs) / (target - '
+        '1).\n\n' % (passes, thread)
+    ) + format_runtime_kernels(list(result['runtime_kernels'].items()), RUNTIME_LABELS)
 
 
 if __name__ == '__main__':

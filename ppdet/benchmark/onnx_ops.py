@@ -12,7 +12,7 @@ import tempfile
 
 from .onednn_ops import fastest_of_passes, summarize
 
-__all__ = ['parse_profile', 'ort_profile']
+__all__ = ['parse_profile', 'ort_records', 'ort_profile']
 
 _DTYPES = {'float': 'f32', 'uint8': 'u8', 'int8': 's8', 'int32': 's32', 'int64': 's64',
            'float16': 'f16', 'bool': 'bool'}
@@ -24,10 +24,14 @@ def _dtype(args):
     return _DTYPES.get(name, name)
 
 
+def _shapes(args):
+    return [list(next(iter(t.values()), [])) for t in args.get('input_type_shape') or []]
+
+
 def parse_profile(events):
     """onnxruntime profile events -> one list of records per ``model_run`` (execution
     order): {'primitive' (op type), 'dtype' (first input's type), 'impl' (provider),
-    'ms', 'shape' (node name)}, and the runs' wall times (ms)."""
+    'ms', 'shape' (node name), 'inputs' (the input shapes)}, and the runs' wall times (ms)."""
     runs = sorted((e for e in events if e.get('cat') == 'Session' and
                    e.get('name') == 'model_run'), key=lambda e: e['ts'])
     passes = [[] for _ in runs]
@@ -41,15 +45,16 @@ def parse_profile(events):
                                   'impl': args.get('provider', '?').replace(
                                       'ExecutionProvider', ''),
                                   'ms': e['dur'] / 1e3,
-                                  'shape': e['name'][:-len('_kernel_time')]})
+                                  'shape': e['name'][:-len('_kernel_time')],
+                                  'inputs': _shapes(args)})
                 break
     return passes, [r['dur'] / 1e3 for r in runs]
 
 
-def ort_profile(model_dir, onnx_file=None, threads=1, warmup=3, passes=3, image=None):
+def ort_records(model_dir, onnx_file=None, threads=1, warmup=3, passes=3, image=None):
     """Profile ``passes`` Detector passes of ``model_dir`` on onnxruntime (``onnx_file``:
-    e.g. its int8 QDQ model) after ``warmup``; -> :func:`summarize` of the nodes, each at
-    its fastest pass, plus ``run_ms`` (the fastest ``model_run``: nodes + what is between
+    e.g. its int8 QDQ model) after ``warmup``; -> (the nodes' records, each at its fastest
+    pass (:func:`parse_profile`), the fastest ``model_run`` in ms: nodes + what is between
     them)."""
     from ppdet.deploy import Detector
     if image is None:
@@ -64,6 +69,12 @@ def ort_profile(model_dir, onnx_file=None, threads=1, warmup=3, passes=3, image=
         path = det.predictor.session.end_profiling()
         with open(path) as f:
             records, runs = parse_profile(json.load(f))
-    out = summarize(fastest_of_passes(records[-passes:]))
-    out['run_ms'] = min(runs[-passes:])
+    return fastest_of_passes(records[-passes:]), min(runs[-passes:])
+
+
+def ort_profile(model_dir, onnx_file=None, threads=1, warmup=3, passes=3, image=None):
+    """:func:`ort_records` as :func:`summarize` of the nodes plus ``run_ms``."""
+    records, run_ms = ort_records(model_dir, onnx_file, threads, warmup, passes, image)
+    out = summarize(records)
+    out['run_ms'] = run_ms
     return out

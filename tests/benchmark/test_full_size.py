@@ -125,6 +125,24 @@ def test_build_and_time_a_thin_grid(photos, tmp_path):
     int8_ratio = cells['thin_96_r578_int8/paddle']['ratio']
     assert ceilings['thin_96_r578_int8']['measured_end_to_end'] == pytest.approx(
         int8_ratio / cells['thin_96_baseline_int8/paddle']['ratio'])
+    # the two runtimes' conv kernels by kind, fp32 r578 against its baseline
+    from ppdet.benchmark.runtime_kernels import manifest_runtime_kernels
+    kernels = dict(manifest_runtime_kernels(manifest, res, threads=1, passes=2,
+                                            progress=lambda m: None))
+    assert sorted(kernels) == ['thin_96_r578'] and sorted(kernels['thin_96_r578']) == \
+        ['onnx', 'paddle']
+    both = kernels['thin_96_r578']
+    for part in ('base', 'pruned'):                     # the same graph: the same convs
+        assert {k: v['convs'] for k, v in both['paddle'][part].items()} == \
+            {k: v['convs'] for k, v in both['onnx'][part].items()}
+    assert both['paddle']['base']['depthwise']['convs'] >= 13
+    for rt, c in both.items():          # (the thin model's speed-ups are not asserted: noise)
+        assert c['conv_speedup'] > 0 and sum(c['rest_ms']) == pytest.approx(
+            cells['thin_96_baseline/%s' % rt]['median_ms'] + cells['thin_96_r578/%s' % rt][
+                'median_ms'] - c['base']['all']['ms'] - c['pruned']['all']['ms'])
+        assert c['end_to_end'] == pytest.approx(
+            cells['thin_96_baseline/%s' % rt]['median_ms'] /
+            cells['thin_96_r578/%s' % rt]['median_ms'])
     md = format_table(res, 'shared machine')
     assert 'CPU flags: `' in md and 'shared machine' in md and '| r578 + int8 | ' in md
     assert 'a sleep before each run of 0.05 s at 1 thread,' in md

@@ -121,6 +121,18 @@ def test_profile_sections_render_from_the_result():
            '2.50x | 1.90x |' in md
     # the pruned model's untouched time by kind: 3e6 MACs in 1.5 ms = 2 GMAC/s, half of 4
     assert '| m_r578 | 1.5 of 5.0 | 1x1 1, 1.5 ms, 2.0 (50%) | 4.0 (`mb1_ic8oc8`) |' in md
+    assert 'Conv kernels by kind' not in md                 # no onnx runtime timed
+    from ppdet.benchmark.runtime_kernels import compare_runtimes
+    conv = {'primitive': 'convolution', 'ms': 6.0,
+            'shape': 'mb1_ic8oc8_ih8oh8kh1sh1dh0ph0_iw8ow8kw1sw1dw0pw0'}
+    kernels = compare_runtimes({'paddle': ([conv], [dict(conv, ms=2.0)])},
+                               {'paddle': (8.0, 3.0)})
+    md = full_size_latency.profile_sections({
+        'settings': {'threads': [1], 'profile_passes': 5}, 'onednn': {'m_int8': summary},
+        'pruning_ceiling': {'m_r578': ceiling}, 'runtime_kernels': {'m_r578': kernels}})
+    assert '## Conv kernels by kind, Paddle oneDNN against onnxruntime (fp32)' in md
+    assert '| m_r578 | Paddle oneDNN fp32 | 6.0 -> 2.0 (3.00x) | 1x1 6.0 -> 2.0 | 2.67x | ' \
+           '2.0 / 1.0 | 0.0 ms for 3x |' in md
 
 
 def test_op_profile_section_renders_alone():
