@@ -78,3 +78,60 @@ def test_difficulty_knobs(tmp_path):
     stats = m['statistics']['train']
     assert stats['boxes_per_image']['max'] <= 2
     assert stats['box_sqrt_area_px']['min'] >= 20  # thin/rotated shapes: box side >= extent/2
+
+
+def test_refuses_a_non_empty_dir_that_holds_no_generated_set(tmp_path):
+    """A user's COCO tree is never written over (it used to lose instances_train.json);
+    force writes into it, overwriting only the names the generator writes."""
+    import pytest
+    anno = tmp_path / 'coco' / 'annotations' / 'instances_train.json'
+    anno.parent.mkdir(parents=True)
+    anno.write_text('{"real": true}')
+    mine = tmp_path / 'voc' / 'JPEGImages' / 'my_photo.jpg'
+    mine.parent.mkdir(parents=True)
+    mine.write_bytes(b'mine')
+    with pytest.raises(ValueError, match='not empty and holds no built-in dataset.*--force'):
+        generate_dataset(str(tmp_path), num_train=2, num_val=1, image_size=64, min_size=8)
+    assert anno.read_text() == '{"real": true}'
+    assert sorted(os.listdir(tmp_path)) == ['coco', 'voc']
+    generate_dataset(str(tmp_path), num_train=2, num_val=1, image_size=64, min_size=8,
+                     force=True)
+    assert anno.read_text() != '{"real": true}' and mine.read_bytes() == b'mine'
+
+
+def test_changed_params_regenerate_with_one_line_naming_them(tmp_path, ppdet_log):
+    out = str(tmp_path / 'ds')
+    generate_dataset(out, num_train=3, num_val=1, image_size=64, min_size=8)
+    generate_dataset(out, num_train=2, num_val=1, image_size=64, min_size=8, seed=5)
+    lines = [m for m in ppdet_log.messages if m.startswith('regenerating')]
+    assert lines == ['regenerating %s: it holds a built-in dataset made with other parameters: '
+                     'num_train 3 -> 2, seed 0 -> 5; its files are replaced' % out], lines
+    with open(os.path.join(out, 'manifest.json')) as f:
+        assert json.load(f)['params']['num_train'] == 2
+
+
+def test_an_interrupted_set_is_recognised_and_regenerated(tmp_path, ppdet_log, monkeypatch):
+    """Killed part-way the set has no manifest (it must not look complete) but its marker,
+    written first, says it is ours: the next run regenerates it instead of refusing it."""
+    import pytest
+    import ppdet.data.synthetic as synthetic
+    out = str(tmp_path / 'ds')
+    render, calls = synthetic.render_image, []
+
+    def interrupted(*args):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return render(*args)
+
+    monkeypatch.setattr(synthetic, 'render_image', interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        generate_dataset(out, num_train=4, num_val=1, image_size=64, min_size=8)
+    monkeypatch.setattr(synthetic, 'render_image', render)
+    assert not os.path.exists(os.path.join(out, 'manifest.json'))
+    assert os.path.exists(os.path.join(out, 'manifest.partial.json'))
+    m = generate_dataset(out, num_train=4, num_val=1, image_size=64, min_size=8)
+    assert any('unfinished built-in dataset' in x for x in ppdet_log.messages)
+    assert m['statistics']['train']['images'] == 4
+    assert not os.path.exists(os.path.join(out, 'manifest.partial.json'))
+    assert generate_dataset(out, num_train=4, num_val=1, image_size=64, min_size=8) == m

@@ -238,3 +238,55 @@ def test_rerun_is_skipped_and_changed_params_regenerate(tmp_path, ppdet_log):
 def test_bad_arguments_name_the_value(tmp_path, bad, message):
     with pytest.raises(ValueError, match=message):
         generate_face_dataset(str(tmp_path), **dict(SMALL, **bad))
+
+
+def _real_wider_tree(root):
+    """What a user's WIDER FACE download holds (a ground-truth file, an image)."""
+    gt = root / 'wider_face_split' / 'wider_face_train_bbx_gt.txt'
+    img = root / 'WIDER_train' / 'images' / '1--Group' / '1_Group_Group_1_12.jpg'
+    for p in (gt, img):
+        p.parent.mkdir(parents=True, exist_ok=True)
+    gt.write_text('1--Group/1_Group_Group_1_12.jpg\n1\n1 2 3 4 0 0 0 0 0 0 \n')
+    img.write_bytes(b'real')
+    return gt, img
+
+
+def test_a_real_wider_face_tree_is_refused(tmp_path):
+    """The generator used to overwrite wider_face_train_bbx_gt.txt and delete the real
+    images of the events it writes; force overwrites its own names only."""
+    gt, img = _real_wider_tree(tmp_path)
+    args = dict(SMALL, num_train=2, num_val=1, max_faces=3)
+    with pytest.raises(ValueError, match='not empty and holds no built-in face set.*--force'):
+        generate_face_dataset(str(tmp_path), **args)
+    assert gt.read_text().startswith('1--Group/1_Group_Group_1_12.jpg') and img.exists()
+    assert not (tmp_path / 'WIDER_val').exists()
+    generate_face_dataset(str(tmp_path), force=True, **args)
+    assert 'Group_1_12' not in gt.read_text() and img.read_bytes() == b'real'
+
+
+def test_an_interrupted_face_set_is_recognised_and_regenerated(tmp_path, ppdet_log,
+                                                                monkeypatch):
+    import ppdet.data.synthetic_faces as faces
+    out = str(tmp_path / 'ds')
+    args = dict(SMALL, num_train=3, num_val=1, max_faces=3)
+    generate_face_dataset(out, **dict(args, num_train=1))
+    render = faces.render_record
+
+    def interrupted(params, split, idx):
+        if idx == 2:
+            raise KeyboardInterrupt
+        return render(params, split, idx)
+
+    monkeypatch.setattr(faces, 'render_record', interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        generate_face_dataset(out, **args)
+    monkeypatch.setattr(faces, 'render_record', render)
+    assert [m for m in ppdet_log.messages if m.startswith('regenerating')] == [
+        'regenerating %s: it holds a built-in face set made with other parameters: '
+        'num_train 1 -> 3; its files are replaced' % out]
+    assert not os.path.exists(os.path.join(out, 'manifest.json'))
+    m = generate_face_dataset(out, **args)
+    assert any('unfinished built-in face set' in x for x in ppdet_log.messages)
+    assert m['statistics']['train']['images'] == 3
+    assert sorted(os.listdir(out)) == ['WIDER_train', 'WIDER_val', 'eval_tools', 'manifest.json',
+                                       'wider_face_split']

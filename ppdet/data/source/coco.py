@@ -9,7 +9,7 @@ import numpy as np
 from ppdet.core.workspace import register
 from ppdet.utils.logger import setup_logger
 
-from .dataset import DetDataset, SkipCounter, check_anno_file, clean_boxes
+from .dataset import SHAPES_HINT, DetDataset, SkipCounter, check_anno_file, clean_boxes
 
 logger = setup_logger(__name__)
 
@@ -95,6 +95,20 @@ class COCODataSet(DetDataset):
         self.empty_ratio = empty_ratio
         self.parse_dataset()
 
+    def missing_hint(self):
+        """A face set (``face`` in the directory's name: mediapipe_blazeface_128.yml's
+        dataset/faces_coco) is the user's own, which nothing here makes; else the built-in
+        shapes set's generator."""
+        if 'face' not in os.path.basename(os.path.normpath(self.dataset_dir)).lower():
+            return SHAPES_HINT
+        return ('%s is the place of a COCO-format face set of your own (one category, face), '
+                'which nothing in this project makes: point the config at yours with '
+                '-o EvalDataset.dataset_dir=DIR EvalDataset.image_dir=... '
+                'EvalDataset.anno_path=..., or evaluate on the built-in face set (WIDER FACE '
+                'layout) with -c configs/face_detection/mediapipe_blazeface_builtin.yml after '
+                'python tools/gen_face_dataset.py --output_dir dataset/wider_face_builtin'
+                % self.dataset_dir)
+
     def _sample_empty(self, empty, num_nonempty):
         if self.empty_ratio < 0 or self.empty_ratio >= 1.0:
             return empty
@@ -104,7 +118,8 @@ class COCODataSet(DetDataset):
         return [empty[i] for i in idx]
 
     def parse_dataset(self):
-        anno_file = check_anno_file(self.get_anno(), self.dataset_dir)
+        anno_file = check_anno_file(self.get_anno(), self.dataset_dir,
+                                    hint=self.missing_hint())
         image_root = os.path.join(self.dataset_dir, self.image_dir)
         coco = load_coco(anno_file)
         cat_ids = sorted(coco.getCatIds())

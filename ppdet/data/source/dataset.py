@@ -28,7 +28,7 @@ from ppdet.utils.logger import setup_logger
 logger = setup_logger(__name__)
 
 __all__ = ['DetDataset', 'SkipCounter', 'ImageDecodeError', 'clean_boxes',
-           'check_anno_file', 'IMAGE_EXTS', 'BAD_IMAGE_POLICIES']
+           'check_anno_file', 'IMAGE_EXTS', 'BAD_IMAGE_POLICIES', 'SHAPES_HINT']
 
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
 
@@ -83,11 +83,17 @@ class SkipCounter(object):
         return text
 
 
-def check_anno_file(path, dataset_dir, what='annotation file'):
+# what to do about a missing annotation file of the built-in shapes set (COCO / VOC layouts)
+SHAPES_HINT = ('For the built-in dataset run: python tools/gen_dataset.py --output_dir '
+               'dataset/builtin')
+
+
+def check_anno_file(path, dataset_dir, what='annotation file', hint=SHAPES_HINT):
+    """``path`` if it is a file, else FileNotFoundError naming it and ``hint`` (how to get
+    the file: each dataset class gives its own, :meth:`DetDataset.missing_hint`)."""
     if not os.path.isfile(path):
-        raise FileNotFoundError('%s %s not found (dataset_dir=%r; anno_path is relative to it). '
-                                'For the built-in dataset run: python tools/gen_dataset.py '
-                                '--output_dir dataset/builtin' % (what, path, dataset_dir))
+        raise FileNotFoundError('%s %s not found (dataset_dir=%r; anno_path is relative to it).%s'
+                                % (what, path, dataset_dir, ' ' + hint if hint else ''))
     return path
 
 
@@ -157,6 +163,11 @@ class DetDataset(Dataset):
         if self.anno_path is None:
             return None
         return os.path.join(self.dataset_dir, self.anno_path)
+
+    def missing_hint(self):
+        """What to do when the annotation file is missing (the message's last sentence):
+        a subclass whose data another generator or download gives says so."""
+        return SHAPES_HINT
 
     def get_imid2path(self):
         return {int(np.asarray(r['im_id']).reshape(-1)[0]): r['im_file'] for r in self.roidbs}

@@ -93,7 +93,8 @@ class VOCDataSet(DetDataset):
         return pairs
 
     def parse_dataset(self):
-        list_file = check_anno_file(self.get_anno(), self.dataset_dir, what='VOC image list')
+        list_file = check_anno_file(self.get_anno(), self.dataset_dir, what='VOC image list',
+                                    hint=self.missing_hint())
         if not self.label_list_file:
             raise ValueError('VOCDataSet needs label_list (a file with one class name per line)')
         names = read_label_list(os.path.join(self.dataset_dir, self.label_list_file),

@@ -214,12 +214,22 @@ class WIDERFaceDataSet(DetDataset):
         self.catid2clsid = {0: 0}
         self.parse_dataset()
 
+    def missing_hint(self):
+        """The built-in face set's generator (into ``dataset_dir`` when it is a built-in
+        set's, e.g. dataset/wider_face_builtin) or the real WIDER FACE's layout."""
+        out = self.dataset_dir if 'builtin' in os.path.basename(
+            os.path.normpath(self.dataset_dir)) else 'dataset/wider_face_builtin'
+        return ('For the built-in face set run: python tools/gen_face_dataset.py --output_dir '
+                '%s (the *_builtin face configs read it); for the real WIDER FACE unpack its '
+                'release so that dataset_dir holds wider_face_split/, WIDER_train/images/ and '
+                'WIDER_val/images/ (configs/datasets/wider_face.yml)' % out)
+
     def parse_dataset(self):
         if not self.anno_path:
             raise ValueError('WIDERFaceDataSet needs anno_path, e.g. '
                              'wider_face_split/wider_face_val_bbx_gt.txt')
         anno = check_anno_file(self.get_anno(), self.dataset_dir,
-                               what='WIDER FACE ground-truth file')
+                               what='WIDER FACE ground-truth file', hint=self.missing_hint())
         entries = read_wider_annotation(anno)
         if self.sample_num > 0:
             entries = entries[:self.sample_num]

@@ -6,7 +6,9 @@ Pascal VOC (``voc/JPEGImages``, ``voc/Annotations``, ``trainval.txt``, ``test.tx
 ``label_list.txt``).  Every image is drawn from its own random generator seeded by
 (seed, split, index), so the output is byte-identical on every run.  A
 ``manifest.json`` written last records the parameters; a later call with the same
-parameters finds it and does nothing.
+parameters finds it and does nothing, one with others rewrites the set saying which
+changed.  A non-empty directory without it (a user's own COCO / VOC tree) is refused
+unless ``force`` (:mod:`.outdir`).
 
 What makes it learnable but not trivial: six shape classes in random colours and
 shades (colour says nothing about the class), sizes from 24 px to half the image,
@@ -24,6 +26,7 @@ what it resolves in that budget (README, "Built-in dataset").
 import hashlib
 import json
 import os
+import re
 import time
 
 import cv2
@@ -32,6 +35,7 @@ import numpy as np
 from ppdet.utils.fileio import atomic_write
 from ppdet.utils.logger import setup_logger
 
+from .outdir import begin, finish, progress_bar
 from .scenes import CLASSES, render_image
 
 logger = setup_logger(__name__)
@@ -40,6 +44,7 @@ __all__ = ['generate_dataset', 'CLASSES', 'DEFAULTS', 'GENERATOR_VERSION', 'rend
            'dataset_statistics']
 
 GENERATOR_VERSION = 2
+GENERATOR = 'ppdet.data.synthetic'   # the manifest's name for this generator
 SPLITS = {'train': 1, 'val': 2}
 # The built-in dataset as the pipeline and tools/gen_dataset.py make it.  1800 training images
 # (was 600) and objects from 24 px (was 16): see above.
@@ -77,25 +82,14 @@ def _params(num_train, num_val, image_size, seed, jpeg_quality, min_size, max_ob
             'max_objects': int(max_objects), 'classes': CLASSES}
 
 
-def _is_complete(out_dir, params):
-    path = os.path.join(out_dir, 'manifest.json')
-    if not os.path.isfile(path):
-        return False
-    try:
-        with open(path, encoding='utf-8') as f:
-            manifest = json.load(f)
-    except ValueError:
-        return False
-    if manifest.get('params') != params:
-        return False
-    return all(os.path.isfile(os.path.join(out_dir, p)) for p in manifest.get('files', {}))
-
-
-def _clear_stale(directory, keep):
+def _clear_stale(directory, keep, pattern):
+    """Remove the files of ``directory`` named like a generator's (``pattern``, a regex
+    matched on the whole name) that are not in ``keep``: what a set made with more
+    images left; other files (a user's, under ``force``) stay."""
     if not os.path.isdir(directory):
         return
     for name in os.listdir(directory):
-        if name not in keep and not name.startswith('.'):
+        if name not in keep and re.fullmatch(pattern, name):
             p = os.path.join(directory, name)
             if os.path.isfile(p):
                 os.remove(p)
@@ -112,7 +106,10 @@ def _check_args(num_train, num_val, image_size, min_size, max_objects):
         raise ValueError('max_objects must be in 1..8, got %r' % (max_objects,))
 
 
-def _write_split(out_dir, split, params, files):
+_STEM = r'(train|val)_\d{6,}'
+
+
+def _write_split(out_dir, split, params, files, bar):
     """Render and write one split in both layouts; returns (stems, COCO dict)."""
     size = params['image_size']
     images, annotations, stems = [], [], []
@@ -134,6 +131,7 @@ def _write_split(out_dir, split, params, files):
         _write_text(os.path.join(out_dir, 'voc', 'Annotations', stem + '.xml'), xml)
         files['voc/Annotations/%s.xml' % stem] = hashlib.md5(xml.encode()).hexdigest()
         images.append({'id': idx + 1, 'file_name': stem + '.jpg', 'width': size, 'height': size})
+        bar.update(1)
         for box, cls, area in zip(boxes, classes, areas):
             x1, y1, x2, y2 = (float(v) for v in box)
             annotations.append({'id': len(annotations) + 1, 'image_id': idx + 1,
@@ -148,7 +146,8 @@ def _write_split(out_dir, split, params, files):
     rel = 'coco/annotations/instances_%s.json' % split
     _write_text(os.path.join(out_dir, rel), text)
     files[rel] = hashlib.md5(text.encode()).hexdigest()
-    _clear_stale(os.path.join(out_dir, 'coco', split), {n + '.jpg' for n in stems})
+    _clear_stale(os.path.join(out_dir, 'coco', split), {n + '.jpg' for n in stems},
+                 _STEM + r'\.jpg')
     return stems, coco
 
 
@@ -162,8 +161,10 @@ def _write_voc_lists(out_dir, stems, files):
         _write_text(os.path.join(voc_dir, list_name), text)
         files['voc/' + list_name] = hashlib.md5(text.encode()).hexdigest()
     every = set(stems['train']) | set(stems['val'])
-    _clear_stale(os.path.join(voc_dir, 'JPEGImages'), {n + '.jpg' for n in every})
-    _clear_stale(os.path.join(voc_dir, 'Annotations'), {n + '.xml' for n in every})
+    _clear_stale(os.path.join(voc_dir, 'JPEGImages'), {n + '.jpg' for n in every},
+                 _STEM + r'\.jpg')
+    _clear_stale(os.path.join(voc_dir, 'Annotations'), {n + '.xml' for n in every},
+                 _STEM + r'\.xml')
 
 
 def generate_dataset(out_dir='dataset/builtin', num_train=DEFAULTS['num_train'],
@@ -175,28 +176,27 @@ def generate_dataset(out_dir='dataset/builtin', num_train=DEFAULTS['num_train'],
     ``min_size`` (smallest object extent in pixels) and ``max_objects`` (per image) set
     how hard it is.  Returns the manifest dict (parameters, statistics, file checksums).
     Does nothing but return the existing manifest when ``out_dir`` already holds a
-    complete dataset made with the same parameters (unless ``force``).
+    complete dataset made with the same parameters (unless ``force``); a set of ours made
+    with others (or half written) is rewritten with one warning naming the changes.  A
+    non-empty ``out_dir`` holding no set of ours raises ValueError unless ``force`` (then
+    files of the same names are overwritten).
     """
     _check_args(num_train, num_val, image_size, min_size, max_objects)
     params = _params(num_train, num_val, image_size, seed, jpeg_quality, min_size, max_objects)
-    manifest_path = os.path.join(out_dir, 'manifest.json')
-    if not force and _is_complete(out_dir, params):
-        with open(manifest_path, encoding='utf-8') as f:
-            manifest = json.load(f)
-        logger.info('built-in dataset already in %s (%s); not regenerating', out_dir,
-                    ', '.join('%s=%s' % (k, params[k]) for k in ('num_train', 'num_val', 'seed')))
+    manifest = begin(out_dir, GENERATOR, params, 'built-in dataset', force=force,
+                     legacy_keys=('image_size', 'classes'))
+    if manifest is not None:
         return manifest
     tic = time.time()
-    if os.path.exists(manifest_path):
-        os.remove(manifest_path)  # an interrupted rewrite must not look complete
     files, stems, cocos = {}, {}, {}
-    for split in ('train', 'val'):
-        stems[split], cocos[split] = _write_split(out_dir, split, params, files)
+    with progress_bar(num_train + num_val, 'built-in dataset') as bar:
+        for split in ('train', 'val'):
+            stems[split], cocos[split] = _write_split(out_dir, split, params, files, bar)
     _write_voc_lists(out_dir, stems, files)
-    manifest = {'params': params,
-                'statistics': {s: dataset_statistics(cocos[s], image_size) for s in cocos},
-                'generation_seconds': round(time.time() - tic, 1), 'files': files}
-    _write_text(manifest_path, json.dumps(manifest, indent=1, sort_keys=True))
+    manifest = finish(out_dir, GENERATOR, {
+        'params': params,
+        'statistics': {s: dataset_statistics(cocos[s], image_size) for s in cocos},
+        'generation_seconds': round(time.time() - tic, 1), 'files': files})
     logger.info('built-in dataset written to %s in %.1f s: %s', out_dir, time.time() - tic,
                 '; '.join('%s %d images, %d boxes' % (s, v['images'], v['boxes'])
                           for s, v in manifest['statistics'].items()))

@@ -15,7 +15,10 @@ attributes are measured from what was drawn and the Easy / Medium / Hard subsets
 from them (:mod:`.wider_files`).  Every image is drawn from its own random generator
 seeded by (seed, split, index), so the output is byte-identical on every run and image i
 of a split is the same at every size of the set.  ``manifest.json``, written last,
-records the parameters; a later call with the same parameters does nothing.
+records the parameters; a later call with the same parameters does nothing, one with
+others rewrites the set saying which changed.  A non-empty directory without it (the real
+WIDER FACE, whose file names this set shares) is refused unless ``force``
+(:mod:`ppdet.data.synthetic.outdir`).
 
 Sizes: image sides from 320 to 512 px (the long one 368-512), 800 train + 200 val by
 default — 40-50 s to generate on one core.  A small BlazeFace trains on them at a
@@ -23,7 +26,6 @@ fixed input (e.g. 256 or 320) without the decode or resize costing more than a f
 image on 2 CPU cores.
 """
 import hashlib
-import json
 import os
 import time
 
@@ -31,6 +33,7 @@ import cv2
 import numpy as np
 
 from ppdet.data.synthetic import _clear_stale, _write_bytes, _write_text
+from ppdet.data.synthetic.outdir import begin, finish, progress_bar
 from ppdet.utils.logger import setup_logger
 
 from .scenes import ATTRIBUTES, EVENTS, render_scene
@@ -45,6 +48,7 @@ __all__ = ['generate_face_dataset', 'render_scene', 'render_record', 'face_stati
 # bump when the output changes (the manifest check compares it): 1 first cut; 2 oval hard
 # negatives and invalid for faces too dark or burnt out
 GENERATOR_VERSION = 2
+GENERATOR = 'ppdet.data.synthetic_faces'   # the manifest's name for this generator
 SPLITS = {'train': 1, 'val': 2}
 _SALT = 7  # keeps these images' random streams apart from the shapes set's
 DEFAULTS = {'num_train': 800, 'num_val': 200, 'min_side': 320, 'max_side': 512, 'seed': 0,
@@ -85,21 +89,11 @@ def _check_args(num_train, num_val, min_side, max_side, max_faces, jpeg_quality)
         raise ValueError('jpeg_quality must be in 50..100, got %d' % jpeg_quality)
 
 
-def _is_complete(out_dir, params):
-    path = os.path.join(out_dir, 'manifest.json')
-    try:
-        with open(path, encoding='utf-8') as f:
-            manifest = json.load(f)
-    except (OSError, ValueError):
-        return None
-    if manifest.get('params') != params:
-        return None
-    if not all(os.path.isfile(os.path.join(out_dir, p)) for p in manifest.get('files', {})):
-        return None
-    return manifest
+# the names render_record gives (e.g. 2_Crowd_train_00012.jpg; the real set's differ)
+_NAME = r'\d+_[A-Za-z]+_(train|val)_\d{5,}\.jpg'
 
 
-def _write_split(out_dir, split, params, files):
+def _write_split(out_dir, split, params, files, bar):
     records = []
     for idx in range(params['num_%s' % split]):
         im, rec = render_record(params, split, idx)
@@ -112,11 +106,12 @@ def _write_split(out_dir, split, params, files):
         _write_bytes(os.path.join(out_dir, rel), data)
         files[rel] = hashlib.md5(data).hexdigest()
         records.append(rec)
+        bar.update(1)
     records.sort(key=lambda r: (EVENTS.index(r['event']), r['name']))  # official order
     image_root = os.path.join(out_dir, 'WIDER_%s' % split, 'images')
     for event in EVENTS:
         keep = {r['name'] + '.jpg' for r in records if r['event'] == event}
-        _clear_stale(os.path.join(image_root, event_dir(event)), keep)
+        _clear_stale(os.path.join(image_root, event_dir(event)), keep, _NAME)
     rel = 'wider_face_split/wider_face_%s_bbx_gt.txt' % split
     text = gt_text(records)
     _write_text(os.path.join(out_dir, rel), text)
@@ -143,28 +138,28 @@ def generate_face_dataset(out_dir='dataset/wider_face_builtin', num_train=DEFAUL
     ``min_side`` / ``max_side`` bound the image sides in pixels, ``max_faces`` the faces
     of a crowd.  Returns the manifest (parameters, statistics, file checksums); does
     nothing but return it when ``out_dir`` already holds a complete set made with the same
-    parameters (unless ``force``).
+    parameters (unless ``force``).  A set of ours made with others (or half written) is
+    rewritten with one warning naming the changes; a non-empty ``out_dir`` holding no set
+    of ours (a real WIDER FACE tree) raises ValueError unless ``force`` (then files of the
+    same names are overwritten).
     """
     _check_args(num_train, num_val, min_side, max_side, max_faces, jpeg_quality)
     params = _params(num_train, num_val, min_side, max_side, seed, max_faces, jpeg_quality)
-    manifest_path = os.path.join(out_dir, 'manifest.json')
-    manifest = None if force else _is_complete(out_dir, params)
+    manifest = begin(out_dir, GENERATOR, params, 'built-in face set', force=force,
+                     legacy_keys=('min_side', 'max_faces'))
     if manifest is not None:
-        logger.info('built-in face set already in %s (num_train=%d, num_val=%d, seed=%d); '
-                    'not regenerating', out_dir, num_train, num_val, seed)
         return manifest
     tic = time.time()
-    if os.path.exists(manifest_path):
-        os.remove(manifest_path)  # an interrupted rewrite must not look complete
     files, stats = {}, {}
-    for split in ('train', 'val'):
-        records = _write_split(out_dir, split, params, files)
-        stats[split] = face_statistics(records)
-        if split == 'val':
-            _write_mats(out_dir, records, files)
-    manifest = {'params': params, 'statistics': stats,
-                'generation_seconds': round(time.time() - tic, 1), 'files': files}
-    _write_text(manifest_path, json.dumps(manifest, indent=1, sort_keys=True))
+    with progress_bar(num_train + num_val, 'built-in face set') as bar:
+        for split in ('train', 'val'):
+            records = _write_split(out_dir, split, params, files, bar)
+            stats[split] = face_statistics(records)
+            if split == 'val':
+                _write_mats(out_dir, records, files)
+    manifest = finish(out_dir, GENERATOR, {
+        'params': params, 'statistics': stats,
+        'generation_seconds': round(time.time() - tic, 1), 'files': files})
     logger.info('built-in face set written to %s in %.1f s: %s', out_dir, time.time() - tic,
                 '; '.join('%s %d images, %d faces' % (s, v['images'], v['faces'])
                           for s, v in stats.items()))
