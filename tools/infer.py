@@ -3,15 +3,20 @@ import os
 
 from ppdet.utils.cli import ArgsParser, check_range, parse_and_load, run_main
 from ppdet.utils.fileio import check_output_dir
-from ppdet.utils.image_files import collect_images
+from ppdet.utils.image_files import IMAGE_EXTS, collect_images
 
 
 def main():
     parser = ArgsParser('run a detector on images and save drawings')
-    parser.add_argument('--infer_img', default=None)
-    parser.add_argument('--infer_dir', default=None)
-    parser.add_argument('--output_dir', default='output/infer')
-    parser.add_argument('--draw_threshold', type=float, default=0.5)
+    parser.add_argument('--infer_img', default=None,
+                        help='one image to detect on (or --infer_dir)')
+    parser.add_argument('--infer_dir', default=None,
+                        help='a folder: every %s image directly in it (case-insensitive; '
+                             'subfolders are not searched)' % '/'.join(IMAGE_EXTS))
+    parser.add_argument('--output_dir', default='output/infer',
+                        help='where each drawn image is saved, under its own file name')
+    parser.add_argument('--draw_threshold', type=float, default=0.5,
+                        help='score from which a detection is drawn and counted, in [0, 1]')
     args, cfg = parse_and_load(parser)
     check_range('--draw_threshold', args.draw_threshold, 0.0, 1.0, 'a detection score')
     check_output_dir(args.output_dir, '--output_dir')

@@ -2,6 +2,7 @@
 
 A size is S (a square) or HxW, e.g. ``--input_size 800x1333``."""
 import argparse
+import math
 
 from ppdet.core.workspace import create
 from ppdet.utils.cli import ArgsParser, parse_and_load, run_main
@@ -21,12 +22,25 @@ def input_size(text):
     return sizes[0] if len(sizes) == 1 else tuple(sizes)
 
 
+def figure(value):
+    """A table cell with two decimals, more for a small value so that it keeps three
+    significant digits (BlazeFace's 0.0619 GFLOPs, not 0.06)."""
+    digits = 2
+    if 0 < abs(value) < 1:
+        digits = max(digits, 2 - int(math.floor(math.log10(abs(value)))))
+    return '%.*f' % (digits, value)
+
+
 def main():
     parser = ArgsParser('print GFLOPs (conv MACs / 1024^3) and size (MiB) of a model')
     parser.add_argument('--input_size', type=input_size, nargs='+', default=[608],
                         help='S (square) or HxW, e.g. 608 or 800x1333')
     parser.add_argument('--modes', nargs='+', default=['seed', 'all'], choices=MODES,
-                        help='seed: conv2d only, as the seed counted; all: also deformable convs')
+                        help='seed: conv and depthwise-conv multiply-accumulates only, as the '
+                             'seed counted; all: seed plus deformable convs; paddleslim: what '
+                             'paddleslim.flops counts on the traced model (conv and fc / matmul '
+                             'multiply-adds, a conv bias one more per output; slower: a '
+                             'cross-check of seed)')
     args, cfg = parse_and_load(parser)
     model = create(cfg['architecture'], cfg)
     rows = model_stats(model, args.input_size, args.modes)
@@ -36,8 +50,8 @@ def main():
     for r in rows:
         size = r['input_size']
         cells = ['x'.join(map(str, size)) if isinstance(size, tuple) else str(size)]
-        cells += ['%.2f' % r['gflops_%s' % m] for m in args.modes]
-        cells += ['%.2f' % r['size_mb'], '%.2f' % r['size_mb_blocks']]
+        cells += [figure(r['gflops_%s' % m]) for m in args.modes]
+        cells += [figure(r['size_mb']), figure(r['size_mb_blocks'])]
         print(' | '.join(cells))
 
 

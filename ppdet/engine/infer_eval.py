@@ -17,14 +17,46 @@ from ppdet.utils.logger import setup_logger
 logger = setup_logger(__name__)
 
 
+def _model_of(arch, metric, classes):
+    """'RetinaNet (COCO, 6 classes)'."""
+    return '%s (%s, %s)' % (arch, metric, 'class count unknown' if classes is None else
+                            '1 class' if classes == 1 else '%d classes' % classes)
+
+
+def check_exported_with(cfg, info, model_dir):
+    """Refuse evaluating the export ``model_dir`` (its infer_cfg.yml ``info``) with a config
+    of another model: architecture and class count (its label_list) must be the config's.
+    Another model's export gave an AP of nothing (RetinaNet scored as FCOS) or failed deep
+    in Paddle (a broadcast mismatch).  The metric is named in the message but not compared:
+    one model may be scored on another annotation layout (a face model on a COCO-layout face
+    set).  A value either side lacks is not compared."""
+    labels = info.get('label_list')
+    exported = (info.get('arch'), info.get('metric', 'COCO'),
+                len(labels) if labels else None)
+    arch = cfg.get('architecture')
+    classes = cfg.get('num_classes')
+    config = (arch, cfg.get('metric', 'COCO'), int(classes) if classes is not None else None)
+    if all(a is None or b is None or a == b for a, b in zip(exported[::2], config[::2])):
+        return
+    source = (info.get('compression') or {}).get('config')
+    raise ValueError('%s was exported from %s; -c %s is %s: use the config it was exported '
+                     'with%s' % (model_dir, _model_of(*exported), cfg.get('_config_path') or
+                                 '(the config)', _model_of(*config),
+                                 ', -c %s' % source if source else ''))
+
+
 def evaluate_exported(cfg, model_dir, run_mode='paddle', cpu_threads=2, max_images=None,
-                      simulate=False, outputs=None, enable_mkldnn_bfloat16=False):
+                      simulate=False, outputs=None, enable_mkldnn_bfloat16=False,
+                      output_eval=None):
     """Run the config's metric over EvalDataset with the exported model in ``model_dir``.
 
     ``simulate``: run a quantized model's fake-quant graph in float (Paddle Inference
     without oneDNN: what PaddleSlim simulated) instead of its oneDNN int8 kernels.
     ``outputs``: a list that receives each image's output dict (for agreement checks).
     ``enable_mkldnn_bfloat16``: an fp32 model in bf16 (Paddle oneDNN, native-bf16 CPUs).
+    ``output_eval``: directory for the metric's detection files (COCO ``bbox.json``, WIDER
+    FACE per-image ``<event>/<name>.txt``).  The config must be of the model the export
+    was made from (:func:`check_exported_with`).
     Returns the metric's :class:`~ppdet.metrics.EvalResult` (``.primary``: e.g. COCO AP).
     """
     from ppdet.data import build_dataset, create_reader
@@ -32,6 +64,7 @@ def evaluate_exported(cfg, model_dir, run_mode='paddle', cpu_threads=2, max_imag
     from ppdet.metrics import build_metric
     info = load_infer_cfg(model_dir)
     require_nms(model_dir, info, 'evaluation')
+    check_exported_with(cfg, info, model_dir)
     quantized = bool(info.get('quantized'))
     if simulate:
         from ppdet.deploy.predictors import PaddlePredictor
@@ -46,7 +79,7 @@ def evaluate_exported(cfg, model_dir, run_mode='paddle', cpu_threads=2, max_imag
     to_input = _fused_input(info) if info.get('fuse_preprocess') else None
     dataset = build_dataset(cfg, 'EvalDataset')
     loader = create_reader(cfg, 'eval', dataset=dataset)
-    metric = build_metric(cfg, dataset)
+    metric = build_metric(cfg, dataset, output_eval=output_eval)
     metric.reset()
     seen = 0
     for batch in tqdm(loader, desc='eval %s' % os.path.basename(model_dir.rstrip('/')),

@@ -76,3 +76,51 @@ def test_anchor_cluster_script(builtin_sample):
     assert len(anchors) == 9 and all(len(a) == 2 for a in anchors)
     assert 'config mean best IoU' in out.stdout and 'new    mean best IoU' in out.stdout
     assert DEFAULTS['min_size'] * 192 / 256. * 0.5 < anchors[0][0] < anchors[-1][0]
+
+
+def _anchor_cluster_main(monkeypatch, *args):
+    """tools/anchor_cluster.py's main() in this process (its ValueErrors are the one-line
+    ``error:`` run_main prints)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        'anchor_cluster_tool', os.path.join(ROOT, 'tools', 'anchor_cluster.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    monkeypatch.setattr(sys, 'argv', ['anchor_cluster.py'] + list(args))
+    return tool.main()
+
+
+@pytest.mark.parametrize('config,uses', [
+    ('builtin/retinanet_r18_builtin.yml', 'RetinaNet lays its anchors with AnchorGenerator'),
+    ('builtin/fcos_r18_builtin.yml', 'FCOS is anchor-free'),
+    ('face_detection/blazeface_builtin.yml', "BlazeFace's FaceHead lays SSD priors")])
+def test_configs_without_yolov3_anchors_are_refused(monkeypatch, config, uses):
+    """They used to get 'anchors ... for YOLOv3Head.anchors', which they do not read."""
+    path = os.path.join(ROOT, 'configs', config)
+    with pytest.raises(ValueError) as e:
+        _anchor_cluster_main(monkeypatch, '-c', path)
+    assert 'clusters YOLOv3Head.anchors, which %s (architecture ' % path in str(e.value)
+    assert uses in str(e.value)
+
+
+@pytest.mark.parametrize('args,message', [
+    (['-n', '0'], '-n must be >= 1, got 0'),            # was: argmax of an empty sequence
+    (['-n', '3'], r'-n 3 does not fit the config: YOLOv3Head.anchor_masks \[\[6, 7, 8\], '
+                  r'\[3, 4, 5\], \[0, 1, 2\]\] index 9 anchors; give -n 9'),  # scored 0%/0%/100%
+    (['-s', '-5'], r'-s must be >= 1, got -5'),         # was: need at least 9 boxes, got 0
+    (['-i', '0'], '-i must be >= 1, got 0'),            # was: accepted
+    (['--seed', '-1'], '--seed must be >= 0, got -1')])
+def test_bad_counts_are_refused_before_the_dataset_is_read(monkeypatch, args, message):
+    # the dataset directory does not exist: a refusal comes before it is read
+    with pytest.raises(ValueError, match=message):
+        _anchor_cluster_main(monkeypatch, '-c', R18, '-o', 'TrainDataset.dataset_dir=/nonexistent',
+                             *args)
+
+
+def test_help_gives_each_default_once(monkeypatch, capsys):
+    with pytest.raises(SystemExit):
+        _anchor_cluster_main(monkeypatch, '--help')
+    text = ' '.join(capsys.readouterr().out.split())
+    size = text[text.index('-s SIZE, --size SIZE'):text.index('-i ITERS, --iters')]
+    assert size.count('(default:') == 1 and '(default: the eval size)' in size
+    assert "(default: as many as the config's YOLOv3Head.anchors" in text

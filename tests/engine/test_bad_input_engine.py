@@ -19,6 +19,8 @@ _spec = importlib.util.spec_from_file_location('tests_root_conftest_engine',
 _root_conftest = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_root_conftest)
 R18 = os.path.join(ROOT, 'configs', 'builtin', 'yolov3_r18_builtin.yml')
+FACE = os.path.join(ROOT, 'configs', 'face_detection', 'blazeface_builtin.yml')
+RETINANET = os.path.join(ROOT, 'configs', 'builtin', 'retinanet_r18_builtin.yml')
 
 
 def fail(script, *args):
@@ -240,6 +242,16 @@ def test_infer_arguments(world):
     assert '--infer_img %s is a directory; give it as --infer_dir %s' % (val, val) in err
 
 
+def test_infer_help_describes_every_flag():
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, 'tools', 'infer.py'), '--help'],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    text = ' '.join(proc.stdout.split())
+    for flag in ('--infer_img', '--infer_dir', '--output_dir', '--draw_threshold'):
+        described = text[text.rindex(flag):].split(' ', 2)[2]
+        assert not described.startswith('(default:'), (flag, text)   # a help string first
+    assert 'directly in it (case-insensitive; subfolders are not searched)' in text
+
+
 def test_infer_on_a_file_that_is_not_an_image_names_it(world, tmp_path):
     from ppdet.engine import Trainer
     from ppdet.utils.image_io import ImageDecodeError
@@ -292,6 +304,63 @@ def test_json_eval_bad_files_are_named(world, tmp_path):
                           env=dict(os.environ, OMP_NUM_THREADS='1'))
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert 'COCO bbox: AP=1.0000, AP50=1.0000' in proc.stdout, proc.stdout[-2000:]
+
+
+def test_json_eval_with_a_config_of_another_metric_is_one_line(world, tmp_path):
+    """A WIDER FACE config said its ground-truth txt 'is not valid JSON'."""
+    detections = tmp_path / 'bbox.json'
+    detections.write_text('[]')
+    err = fail('tools/eval.py', '-c', FACE, '--json_eval', detections)
+    assert ("--json_eval scores a COCO bbox json against COCO annotations; this config's "
+            "metric is WiderFace (the WIDER FACE Easy / Medium / Hard AP): evaluate the model "
+            "instead" in err)
+
+
+# -- 8. tools/eval.py --model_dir: the config must be the export's --------------------------
+@pytest.fixture(scope='module')
+def exported(world):
+    """The tiny YOLOv3 checkpoint exported (tools/export_model.py's code path)."""
+    from ppdet.engine.export import export_checkpoint
+    out = str(world['tmp'] / 'export')
+    export_checkpoint(load_config(world['config']), world['ckpt'], out)
+    return out
+
+
+def test_eval_of_an_export_with_another_models_config_is_refused(world, exported):
+    """A RetinaNet export scored with an FCOS config printed an AP; with a BlazeFace config
+    Paddle failed with a broadcast mismatch."""
+    made = ('%s was exported from YOLOv3 (COCO, 6 classes); -c %%s is %%s: use the config it '
+            'was exported with, -c %s' % (exported, world['config']))
+    err = fail('tools/eval.py', '-c', RETINANET, '--model_dir', exported)
+    assert made % (RETINANET, 'RetinaNet (COCO, 6 classes)') in err
+    err = fail('tools/eval.py', '-c', FACE, '--model_dir', exported)
+    assert made % (FACE, 'BlazeFace (WiderFace, 1 class)') in err
+    err = fail('tools/eval.py', '-c', world['config'], '-o', 'num_classes=3', '--model_dir',
+               exported)
+    assert 'is YOLOv3 (COCO, 3 classes)' in err
+
+
+def test_eval_of_an_export_writes_output_eval(world, exported, tmp_path):
+    """--output_eval was left out with --model_dir (nothing written, no word)."""
+    out = tmp_path / 'detections'
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, 'tools', 'eval.py'), '-c',
+                           world['config'], '--model_dir', exported, '--output_eval', str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, OMP_NUM_THREADS='1'))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert 'COCO(AP=' in proc.stdout, proc.stdout[-2000:]
+    with open(str(out / 'bbox.json')) as f:
+        assert isinstance(json.load(f), list)
+
+
+def test_eval_help_names_every_metric_and_what_output_eval_writes():
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, 'tools', 'eval.py'), '--help'],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    text = ' '.join(proc.stdout.split())
+    assert 'COCO AP (metric: COCO), VOC mAP (VOC) or the WIDER FACE Easy / Medium / Hard AP' \
+        in text
+    assert 'COCO writes bbox.json, WiderFace the official per-image files <event>/<image>.txt' \
+        in text
 
 
 # -- 9. a config without an architecture ------------------------------------------------

