@@ -18,9 +18,12 @@ See deploy/lite/README.md for building paddlelite on the device and for the C++
 benchmark_bin route on Android.
 """
 import argparse
+import importlib
 import os
 import platform
+import subprocess
 import sys
+import tempfile
 import time
 
 ARM_MACHINES = ('aarch64', 'arm64', 'armv8l', 'armv7l')
@@ -48,10 +51,87 @@ def require_arm_device(any_machine=False):
 def require_paddlelite():
     machine = platform.machine().lower()
     try:
-        import paddlelite.lite  # noqa: F401
+        importlib.import_module('paddlelite.lite')
     except ImportError:
         fail('paddlelite is not installed on this %s device; %s'
                          % (machine, HOWTO))
+
+
+def check_number(flag, value, low):
+    if value < low:
+        fail('%s must be >= %d, got %d' % (flag, low, value))
+
+
+def check_args(args):
+    """Every flag the run depends on, before the model is loaded: a bad one otherwise
+    aborts inside Paddle-Lite (batch 0, a missing .nb), or fails only after the timed run
+    (--save_detections)."""
+    check_number('--repeats', args.repeats, 1)
+    check_number('--warmup', args.warmup, 0)
+    check_number('--batch_size', args.batch_size, 1)
+    check_number('--threads', args.threads, 1)
+    if not os.path.isfile(args.model_file):
+        fail('--model_file: %s %s; copy the .nb that deploy/lite/convert.py wrote to this '
+             'device' % (args.model_file, 'is a directory' if os.path.isdir(args.model_file)
+                         else 'not found'))
+    if args.image_npy and args.image_file:
+        fail('give one of --image_npy and --image_file, not both')
+    for flag, path in (('--image_npy', args.image_npy), ('--image_file', args.image_file)):
+        if path and not os.path.isfile(path):
+            fail('%s: %s %s' % (flag, path, 'is a directory' if os.path.isdir(path)
+                                else 'not found'))
+    if args.image_file:
+        try:
+            importlib.import_module('cv2')
+        except ImportError:
+            fail('--image_file needs cv2 (OpenCV), which is not installed here: give the '
+                 'image as an RGB uint8 .npy with --image_npy (numpy only; deploy/lite/'
+                 'README.md shows the one-liner that makes it), or pip install '
+                 'opencv-python-headless')
+    if args.save_detections:
+        args.save_detections = check_output_file(args.save_detections, '--save_detections')
+
+
+def check_output_file(path, flag):
+    """-> the .npz path that will be written (np.savez adds .npz to a name without it);
+    refuses a directory, a folder above it that is a file, or one not writable, now rather
+    than after the timed run.  Missing folders are made when it is written."""
+    if not path.endswith('.npz'):
+        path += '.npz'
+    if os.path.isdir(path):
+        fail('%s: %s is a directory; give a file name (e.g. %s)'
+             % (flag, path, os.path.join(path, 'dets.npz')))
+    found = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(found):
+        found = os.path.dirname(found)
+    if not os.path.isdir(found):
+        fail('%s: %s is a file, not a directory (a folder of %s); give another path'
+             % (flag, found, path))
+    if not os.access(found, os.W_OK | os.X_OK):
+        fail('%s: cannot write in %s (permission denied); give a writable path'
+             % (flag, found))
+    return path
+
+
+def save_npz(path, np, **arrays):
+    """np.savez through a temp file beside ``path``, renamed into place: an interrupted
+    write never leaves a truncated .npz for compare_detections.py."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + os.path.basename(path) + '.',
+                               suffix='.tmp')
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            np.savez(f, **arrays)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)     # what a plain open() would give it
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path
 
 
 def load_preprocess(args):
@@ -63,14 +143,100 @@ def load_preprocess(args):
         fail('%s not found: copy the .json that deploy/lite/convert.py '
                          'wrote beside the .nb (how the model is fed), or name it with '
                          '--preprocess' % path)
-    with open(path) as f:
-        return json.load(f)
+    try:
+        with open(path) as f:
+            pre = json.load(f)
+    except ValueError as e:
+        pre = 'unreadable (%s)' % e
+    keys = ('inputs', 'height', 'width', 'interp', 'fused')
+    if not isinstance(pre, dict) or any(k not in pre for k in keys):
+        fail('%s is not the .json deploy/lite/convert.py writes beside the .nb (%s); copy '
+             'that one' % (path, pre if isinstance(pre, str) else 'it needs %s'
+                           % ', '.join(keys)))
+    return pre
+
+
+# ARM Ltd's CPU part numbers (/proc/cpuinfo "CPU part" where "CPU implementer" is 0x41)
+ARM_CORES = {'0xd03': 'Cortex-A53', '0xd04': 'Cortex-A35', '0xd05': 'Cortex-A55',
+             '0xd07': 'Cortex-A57', '0xd08': 'Cortex-A72', '0xd09': 'Cortex-A73',
+             '0xd0a': 'Cortex-A75', '0xd0b': 'Cortex-A76', '0xd0c': 'Neoverse-N1',
+             '0xd0d': 'Cortex-A77', '0xd41': 'Cortex-A78', '0xd44': 'Cortex-X1',
+             '0xd46': 'Cortex-A510', '0xd47': 'Cortex-A710', '0xd48': 'Cortex-X2',
+             '0xd4d': 'Cortex-A715', '0xd4e': 'Cortex-X3'}
+
+
+def _read_text(path):
+    try:
+        with open(path, 'rb') as f:
+            return f.read().decode('utf-8', 'replace').replace('\x00', ' ').strip()
+    except OSError:
+        return ''
+
+
+def _getprop(name):
+    """An Android system property ('' elsewhere: no getprop there)."""
+    try:
+        out = subprocess.run(['getprop', name], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return ''
+    return out.stdout.decode('utf-8', 'replace').strip()
+
+
+def _cpu_cores(cpuinfo):
+    """'4x Cortex-A55 + 4x Cortex-A76' from /proc/cpuinfo's per-core blocks: ARM's part
+    numbers, else the block's "model name" (x86, some ARM kernels)."""
+    cores = []
+    for block in cpuinfo.split('\n\n'):
+        fields = {}
+        for line in block.splitlines():
+            key, _, value = line.partition(':')
+            fields.setdefault(key.strip().lower(), value.strip())
+        if 'processor' not in fields:
+            continue          # a board's Hardware / Revision / Model block
+        impl, part = fields.get('cpu implementer'), fields.get('cpu part')
+        if impl == '0x41' and part in ARM_CORES:
+            cores.append(ARM_CORES[part])
+        elif part:
+            cores.append('implementer %s part %s' % (impl, part))
+        elif fields.get('model name'):
+            cores.append(fields['model name'])
+    names = sorted(set(cores), key=cores.index)
+    return ' + '.join('%dx %s' % (cores.count(n), n) for n in names)
+
+
+def describe_device(root='/'):
+    """What this board is, for the report (the README asks for the device and SoC with the
+    times): the device tree's model (ARM Linux boards), Android's properties (product, SoC),
+    /proc/cpuinfo's Hardware line (the SoC on older ARM kernels) and its cores; only what
+    is there (no dependency)."""
+    cpuinfo = _read_text(os.path.join(root, 'proc', 'cpuinfo'))
+    info = {}
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(':')
+        if key.strip() in ('Hardware', 'Model') and value.strip():
+            info.setdefault(key.strip(), value.strip())
+    device = (_read_text(os.path.join(root, 'proc', 'device-tree', 'model'))
+              or ' '.join(filter(None, (_getprop('ro.product.manufacturer'),
+                                        _getprop('ro.product.model'))))
+              or info.get('Model', ''))
+    soc = (' '.join(filter(None, (_getprop('ro.soc.manufacturer'), _getprop('ro.soc.model'))))
+           or _getprop('ro.board.platform') or info.get('Hardware', ''))
+    cores = _cpu_cores(cpuinfo)
+    parts = [device, 'SoC %s' % soc if soc else '', 'CPU %s' % cores if cores else '']
+    return '; '.join(p for p in parts if p) or ('unknown (no /proc/device-tree/model, getprop '
+                                                 'or /proc/cpuinfo here): name the device and '
+                                                 'SoC yourself when you report the times')
 
 
 def read_image(args, np):
     """RGB uint8 [H,W,3]: --image_npy, --image_file (cv2), or a fixed random image."""
     if args.image_npy:
-        image = np.load(args.image_npy)
+        try:
+            image = np.load(args.image_npy)
+        except (OSError, ValueError) as e:
+            fail('--image_npy: cannot read %s as a .npy array (%s); make it with numpy.save '
+                 '(deploy/lite/README.md)' % (args.image_npy, e))
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
             fail('--image_npy needs an RGB uint8 [H,W,3] array, got %s %s'
                              % (image.dtype, image.shape))
@@ -153,23 +319,28 @@ def main(argv=None):
                             'LITE_POWER_NO_BIND'])
     p.add_argument('--warmup', type=int, default=10)
     p.add_argument('--repeats', type=int, default=100)
-    p.add_argument('--image_file', default=None, help='a real image (needs cv2)')
+    p.add_argument('--image_file', default=None,
+                   help='a real image (needs cv2; without it use --image_npy)')
     p.add_argument('--image_npy', default=None,
                    help='an RGB uint8 [H,W,3] .npy (numpy only; at the model\'s size, two '
                         'models compared on it see the same pixels)')
     p.add_argument('--save_detections', default=None,
                    help='write the detections (bbox [M,6] rows class, score, x1, y1, x2, y2 in '
-                        'the image\'s pixels; bbox_num) to this .npz')
+                        'the image\'s pixels; bbox_num) to this .npz (.npz added to a name '
+                        'without it)')
     p.add_argument('--any_machine', action='store_true',
                    help='run where this is, not only on ARM: checks the runner itself on an '
                         'x86 .nb (x86 paddlelite); its times are not a phone\'s')
     args = p.parse_args(argv)
     require_arm_device(args.any_machine)
+    check_args(args)
     pre = load_preprocess(args)
     require_paddlelite()
     import numpy as np
+    inputs = make_inputs(args, pre, np)      # the image read before the model is loaded
+    print('device: %s, %s' % (platform.machine(), describe_device()), flush=True)
     predictor = load(args)
-    for name, arr in make_inputs(args, pre, np).items():
+    for name, arr in inputs.items():
         predictor.get_input_by_name(name).from_numpy(arr)
     for _ in range(args.warmup):
         predictor.run()
@@ -187,9 +358,18 @@ def main(argv=None):
              np.percentile(t, 50), np.percentile(t, 90), t.min(), args.repeats, args.warmup,
              num.tolist()))
     if args.save_detections:
-        np.savez(args.save_detections, bbox=bbox, bbox_num=num)
-        print('wrote %s' % args.save_detections)
+        print('wrote %s' % save_npz(args.save_detections, np, bbox=bbox, bbox_num=num))
+
+
+def run(argv=None):
+    """main with Ctrl-C as the project's scripts end it: ``interrupted``, exit 130, no
+    traceback (this file has no ppdet for ppdet.utils.cli.run_main)."""
+    try:
+        return main(argv)
+    except KeyboardInterrupt:
+        sys.stderr.write('\ninterrupted\n')
+        sys.exit(130)
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(run())

@@ -8,11 +8,42 @@ rule as the project's int8 agreement everywhere else (ppdet.deploy.compare); the
 the share of the larger count that matched, per image and over all.
 """
 import argparse
+import os
+import zipfile
+
+WRITER = ('arm_benchmark.py --save_detections writes (on the board; for an x86 .nb: '
+          'arm_benchmark.py --any_machine in the Lite environment)')
+
+
+def load_detections(path, what, np):
+    """``path``'s detections (split per image), or a ValueError naming the argument
+    (``what``), the file and what writes such a file."""
+    from ppdet.deploy.compare import split_by_image
+    if not os.path.isfile(path):
+        raise ValueError('%s: %s %s; give the .npz that %s' % (
+            what, path, 'is a directory' if os.path.isdir(path) else 'not found', WRITER))
+    try:
+        f = np.load(path)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        why = 'not a numpy file' if 'pickled' in str(e) else str(e)
+        raise ValueError('%s: %s is not an .npz of detections (%s); give the .npz that %s'
+                         % (what, path, why, WRITER))
+    if not isinstance(f, np.lib.npyio.NpzFile):
+        raise ValueError('%s: %s holds one array, not an .npz of detections; give the .npz '
+                         'that %s' % (what, path, WRITER))
+    with f:
+        missing = [k for k in ('bbox', 'bbox_num') if k not in f.files]
+        if missing:
+            raise ValueError('%s: %s has no %s (it has: %s); give the .npz that %s' % (
+                what, path, ' and '.join(repr(k) for k in missing),
+                ', '.join(f.files) or 'nothing', WRITER))
+        return split_by_image(f['bbox'], f['bbox_num'])
 
 
 def main(argv=None):
     import numpy as np
-    from ppdet.deploy.compare import match_detections, split_by_image
+    from ppdet.deploy.compare import match_detections
+    from ppdet.utils.cli import check_range
     p = argparse.ArgumentParser(description='detections of two models matched (the second is '
                                             'the reference)',
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -21,25 +52,33 @@ def main(argv=None):
     p.add_argument('--score_threshold', type=float, default=0.3,
                    help='compare the detections scoring at least this (0: all)')
     args = p.parse_args(argv)
-    runs = []
-    for path in (args.detections, args.reference):
-        with np.load(path) as f:
-            runs.append(split_by_image(f['bbox'], f['bbox_num']))
+    check_range('--score_threshold', args.score_threshold, 0.0, 1.0, 'a detection score')
+    runs = [load_detections(args.detections, 'detections', np),
+            load_detections(args.reference, 'reference', np)]
     if len(runs[0]) != len(runs[1]):
         raise ValueError('%s has %d images, %s %d: not the same input'
                          % (args.detections, len(runs[0]), args.reference, len(runs[1])))
     matched = total = 0
     for i, (got, ref) in enumerate(zip(*runs)):
         m = match_detections(ref, got, score_thresh=args.score_threshold or None)
+        n = max(m['n_a'], m['n_b'])
         matched += m['matched']
-        total += max(m['n_a'], m['n_b'])
-        print('image %d: %d of %d matched (%d in %s, %d in the reference), mean IoU %.3f, '
-              'largest score difference %.4f' % (i, m['matched'], max(m['n_a'], m['n_b']),
-                                                 m['n_b'], args.detections, m['n_a'],
-                                                 m['mean_iou'], m['max_score_diff']))
+        total += n
+        if not n:
+            print('image %d: nothing compared (no detection scoring >= %g in either)'
+                  % (i, args.score_threshold))
+            continue
+        print('image %d: %d of %d matched (%d in %s, %d in the reference), mean IoU %s, '
+              'largest score difference %.4f' % (
+                  i, m['matched'], n, m['n_b'], args.detections, m['n_a'],
+                  '%.3f' % m['mean_iou'] if m['matched'] else '- (no match)',
+                  m['max_score_diff']))
+    if not total:
+        raise ValueError('nothing compared: neither %s nor %s has a detection scoring >= %g; '
+                         'lower --score_threshold, or run both models on an image with objects '
+                         'in it' % (args.detections, args.reference, args.score_threshold))
     print('agreement: %d of %d detections (%.1f%%) scoring >= %g'
-          % (matched, total, 100.0 * matched / total if total else 100.0,
-             args.score_threshold))
+          % (matched, total, 100.0 * matched / total, args.score_threshold))
     return matched, total
 
 

@@ -1,5 +1,6 @@
 """An exported model directory: model.pdmodel, model.pdiparams, infer_cfg.yml and
 param_names.json (exported tensor name -> the model's readable parameter name)."""
+import math
 import os
 
 import yaml
@@ -13,27 +14,130 @@ PARAM_NAMES = 'param_names.json'
 # what every exported detector is fed, in this order
 INPUT_NAMES = ('image', 'im_shape', 'scale_factor')
 
-__all__ = ['load_infer_cfg', 'update_infer_cfg', 'require_nms', 'model_files', 'output_names', 'write_param_names',
-           'read_param_names', 'weights_by_layer', 'MODEL_FILE', 'PARAMS_FILE', 'PARAM_NAMES']
+__all__ = ['load_infer_cfg', 'update_infer_cfg', 'require_nms', 'model_files', 'check_model',
+           'output_names', 'write_param_names', 'read_param_names', 'weights_by_layer',
+           'MODEL_FILE', 'PARAMS_FILE', 'PARAM_NAMES']
 
 
 def model_files(model_dir):
-    """-> (model.pdmodel, model.pdiparams) paths; a clear error if the directory is not an export."""
+    """-> (model.pdmodel, model.pdiparams) paths; a clear error if the directory is not an export
+    (naming the exports in its subfolders when it is their parent, e.g. output/inference)."""
     missing = [f for f in (MODEL_FILE, PARAMS_FILE, CFG_FILE)
                if not os.path.isfile(os.path.join(model_dir, f))]
     if missing:
         raise FileNotFoundError(
-            '%s is not an exported model directory (missing %s); export one with '
-            'tools/export_model.py -c CONFIG -o weights=W --output_dir DIR'
-            % (model_dir, ', '.join(missing)))
+            '%s is not an exported model directory (missing %s); %s'
+            % (model_dir, ', '.join(missing), _exports_inside(model_dir) or
+               'export one with tools/export_model.py -c CONFIG -o weights=W --output_dir DIR'))
     return os.path.join(model_dir, MODEL_FILE), os.path.join(model_dir, PARAMS_FILE)
+
+
+def _exports_inside(model_dir, shown=5):
+    """'give one of the exports in it: DIR/a, DIR/b' for the subfolders of ``model_dir``
+    that hold a model.pdmodel, or '' if none do."""
+    try:
+        names = sorted(n for n in os.listdir(model_dir)
+                       if os.path.isfile(os.path.join(model_dir, n, MODEL_FILE)))
+    except OSError:
+        return ''
+    if not names:
+        return ''
+    more = ' (and %d more)' % (len(names) - shown) if len(names) > shown else ''
+    return 'give one of the exports in it: %s%s' % (
+        ', '.join(os.path.join(model_dir, n) for n in names[:shown]), more)
+
+
+REEXPORT = 're-export it with tools/export_model.py'
+# bytes per element of the parameter dtypes (framework.proto's VarType.Type names)
+_DTYPE_BYTES = {'BOOL': 1, 'INT16': 2, 'INT32': 4, 'INT64': 8, 'FP16': 2, 'FP32': 4, 'FP64': 8,
+                'UINT8': 1, 'INT8': 1, 'BF16': 2}
+
+
+def check_model(model_dir):
+    """Refuse a corrupt or truncated export before a runtime reads it: Paddle Inference
+    segfaults on a model.pdmodel that is not a program, paddle2onnx raises a protobuf error
+    or aborts, and a truncated model.pdiparams fails deep inside loading.  The program is
+    parsed once (protobuf, no Paddle objects); model.pdiparams is walked tensor by tensor
+    through their headers (the data is skipped, not read): one per persistable variable of
+    the program, and nothing after them.  -> the parsed ``ProgramDesc``."""
+    model_file, params_file = model_files(model_dir)
+    desc = _program_desc(model_file)
+    problem = _params_problem(params_file, _parameter_count(desc))
+    if problem:
+        raise ValueError('%s %s: %s' % (params_file, problem % {'model': model_file}, REEXPORT))
+    return desc
+
+
+def _program_desc(model_file):
+    from google.protobuf.message import DecodeError
+    from paddle.base.proto import framework_pb2
+    with open(model_file, 'rb') as f:
+        data = f.read()
+    try:
+        desc = framework_pb2.ProgramDesc.FromString(data)
+    except DecodeError:
+        desc = None
+    if desc is None or not desc.blocks or not desc.blocks[0].ops:
+        raise ValueError('%s is not a Paddle program (corrupt or truncated): %s'
+                         % (model_file, REEXPORT))
+    return desc
+
+
+def _parameter_count(desc):
+    """How many tensors model.pdiparams holds for the program ``desc``: Paddle loads every
+    persistable tensor of the global block."""
+    from paddle.base.proto import framework_pb2
+    tensor = framework_pb2.VarType.LOD_TENSOR
+    return sum(1 for var in desc.blocks[0].vars
+               if var.persistable and var.type.type == tensor)
+
+
+def _params_problem(params_file, wanted):
+    """What is wrong with ``params_file`` as ``wanted`` saved tensors, or None (a phrase;
+    ``%(model)s`` stands for the program file).  Paddle saves each tensor as: uint32 0,
+    uint64 LoD levels and their data, uint32 0, int32 size of its TensorDesc, the
+    TensorDesc, the raw data, whose dtype may differ from the program's variable (int8
+    weights of a QAT export)."""
+    import struct
+    from google.protobuf.message import DecodeError
+    from paddle.base.proto import framework_pb2
+    var_type = framework_pb2.VarType
+    dtype_bytes = {getattr(var_type, name): size for name, size in _DTYPE_BYTES.items()}
+    size = os.path.getsize(params_file)
+    corrupt = "is not the parameters of %(model)s (corrupt, or another model's)"
+    with open(params_file, 'rb') as f:
+        for i in range(wanted):
+            head = f.read(12)
+            if len(head) < 12:
+                return 'is truncated (%d bytes: it ends before tensor %d of %d)' % (
+                    size, i + 1, wanted)
+            version, levels = struct.unpack('<IQ', head)
+            if version != 0 or levels > 8:
+                return corrupt
+            for _ in range(levels):
+                f.seek(struct.unpack('<Q', f.read(8).ljust(8, b'\xff'))[0], 1)
+            head = f.read(8).ljust(8, b'\xff')
+            version, desc_size = struct.unpack('<Ii', head)
+            if version != 0 or not 0 < desc_size < 1 << 16:
+                return corrupt
+            try:
+                tensor = var_type.TensorDesc.FromString(f.read(desc_size))
+            except DecodeError:
+                return corrupt
+            if tensor.data_type not in dtype_bytes or any(d < 0 for d in tensor.dims):
+                return None   # not a parameter dtype known here: Paddle's loading judges
+            f.seek(dtype_bytes[tensor.data_type] * math.prod(tensor.dims), 1)
+            if f.tell() > size:
+                return 'is truncated (%d bytes: it ends inside tensor %d of %d)' % (
+                    size, i + 1, wanted)
+        # Paddle refuses data after the last tensor too ("partial data")
+        return corrupt if f.tell() != size else None
 
 
 def update_infer_cfg(model_dir, **changes):
     """Set ``changes`` in ``model_dir``'s infer_cfg.yml (atomically); -> the new settings."""
     path = os.path.join(model_dir, CFG_FILE)
-    with open(path, encoding='utf-8') as f:
-        cfg = yaml.safe_load(f) or {}
+    cfg = _read_cfg(path)
     cfg.update(changes)
     write_yaml(path, cfg)
     return cfg
@@ -49,10 +153,27 @@ def require_nms(model_dir, infer_cfg, use, other_fix=''):
                                                                          other_fix))
 
 
+def _read_cfg(path):
+    """infer_cfg.yml as a dict; broken YAML or another top level is one clear error."""
+    try:
+        with open(path, encoding='utf-8') as f:
+            cfg = yaml.safe_load(f)
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        mark = getattr(e, 'problem_mark', None)
+        raise ValueError('%s is not valid YAML (%s%s): %s' % (
+            path, 'line %d: ' % (mark.line + 1) if mark else '',
+            getattr(e, 'problem', None) or getattr(e, 'reason', None) or e, REEXPORT))
+    if cfg is None:
+        return {}
+    if not isinstance(cfg, dict):
+        raise ValueError('%s is not a mapping of settings (its top level is a %s): %s'
+                         % (path, type(cfg).__name__, REEXPORT))
+    return cfg
+
+
 def load_infer_cfg(model_dir):
     model_files(model_dir)
-    with open(os.path.join(model_dir, CFG_FILE), encoding='utf-8') as f:
-        cfg = yaml.safe_load(f) or {}
+    cfg = _read_cfg(os.path.join(model_dir, CFG_FILE))
     if 'Preprocess' not in cfg:
         raise ValueError('%s has no Preprocess section' % os.path.join(model_dir, CFG_FILE))
     cfg.setdefault('min_subgraph_size', 3)

@@ -19,7 +19,7 @@ import numpy as np
 
 from ppdet.utils.fileio import write_json
 
-from .infer_cfg import INPUT_NAMES, load_infer_cfg, model_files
+from .infer_cfg import INPUT_NAMES, REEXPORT, check_model, load_infer_cfg, model_files
 from .memory import peak_rss_mb
 
 __all__ = ['LiteEnvMissing', 'LiteError', 'default_lite_env', 'lite_env_ready',
@@ -157,7 +157,9 @@ class Opt(object):
     whose message carries opt's output."""
 
     def __init__(self, model_dir, env=None):
-        model_files(model_dir)   # a wrong --model_dir is named before the environment
+        # a wrong --model_dir, or a model.pdmodel that is no program (opt read 0 ops from it
+        # and crashed; an empty one crashed the staging), is named before the environment
+        check_model(model_dir)
         self.model_dir = model_dir
         self.env = require_lite_env(env)
         self._scratch = None
@@ -267,10 +269,11 @@ def device_preprocess(infer_cfg):
     other = sorted(set(ops) - {'Resize', 'NormalizeImage', 'Permute'})
     resize = ops.get('Resize') or {}
     if other or not resize or resize.get('keep_ratio'):
-        raise ValueError('the on-device runner feeds a fixed-size Resize, then NormalizeImage '
-                         'and Permute; this model\'s Preprocess is %s' % [
-                             op['type'] + (' (keep_ratio)' if op.get('keep_ratio') else '')
-                             for op in infer_cfg.get('Preprocess') or []])
+        raise ValueError('the on-device runner (deploy/lite/arm_benchmark.py) feeds a fixed-size '
+                         'Resize, then NormalizeImage and Permute; this model\'s Preprocess is '
+                         '%s. %s' % ([op['type'] + (' (keep_ratio)' if op.get('keep_ratio') else '')
+                                     for op in infer_cfg.get('Preprocess') or []],
+                                    _device_preprocess_fix(infer_cfg, fixed_ratio=not other)))
     height, width = [int(v) for v in resize['target_size']]
     out = {'inputs': list(INPUT_NAMES), 'height': height, 'width': width,
            'interp': int(resize.get('interp', 1)),
@@ -281,6 +284,32 @@ def device_preprocess(infer_cfg):
         out.update(mean=[float(v) for v in norm['mean']], std=[float(v) for v in norm['std']],
                    is_scale=bool(norm.get('is_scale', True)))
     return out
+
+
+def _device_preprocess_fix(infer_cfg, fixed_ratio):
+    """The fix :func:`device_preprocess`'s refusal names: a re-export whose test transforms
+    the runner feeds (for a Resize keeping the ratio, the exact ``-o`` of
+    tools/export_model.py that fixes the size), or the .nb alone for Paddle-Lite's C++
+    benchmark_bin."""
+    import yaml
+    alone = ('or convert with deploy/lite/convert.py --nb_only (the .nb, no .json) and time it '
+             'with Paddle-Lite\'s C++ benchmark_bin, which takes the input shapes '
+             '(deploy/lite/README.md)')
+    if not fixed_ratio or not any(op.get('type') == 'Resize'
+                                  for op in infer_cfg.get('Preprocess') or []):
+        return ('Re-export it with TestReader.sample_transforms Decode, Resize (keep_ratio: '
+                'false), NormalizeImage, Permute only, %s' % alone)
+    transforms = [{'Decode': {}}]
+    for op in infer_cfg['Preprocess']:
+        args = {k: v for k, v in op.items() if k != 'type'}
+        if op['type'] == 'Resize':
+            args['keep_ratio'] = False
+        transforms.append({op['type']: args})
+    override = yaml.safe_dump(transforms, default_flow_style=True, sort_keys=False,
+                              width=1 << 20).strip()
+    return ('Re-export it at a fixed size (the aspect ratio is then not kept): '
+            'tools/export_model.py -c CONFIG -o weights=W "TestReader.sample_transforms=%s", '
+            '%s' % (override, alone))
 
 
 def write_device_preprocess(model_dir, nb_file):
@@ -364,6 +393,9 @@ def parse_model_ops(text):
             break  # end of the table
         # a 'Y' sits under the last character of its column's header
         ops[name] = [c[1:] for c, end in cols if len(line) >= end and line[end - 1] == 'Y']
+    if not ops:   # opt lists every op of a program it could read
+        raise LiteError('paddle_lite_opt read no op from the model: its model.pdmodel is '
+                        'corrupt or not a Paddle program; %s' % REEXPORT)
     # an int8 program's quantize / dequantize ops have no kernel: opt folds them into the
     # int8 kernels' scales (counting them refused every int8 model, PTQ and QAT alike)
     missing = sorted(op for op, targets in ops.items() if not targets and not is_quant_op(op))

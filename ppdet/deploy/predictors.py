@@ -18,7 +18,8 @@ import shutil
 
 import numpy as np
 
-from .infer_cfg import INPUT_NAMES, load_infer_cfg, model_files, output_names
+from .infer_cfg import (INPUT_NAMES, MODEL_FILE, REEXPORT, check_model, load_infer_cfg,
+                        model_files, output_names)
 from .memory import peak_rss_mb
 
 __all__ = ['RUN_MODES', 'BackendUnavailable', 'Predictor', 'create_predictor',
@@ -31,7 +32,8 @@ GPU_HOWTO = (
     'pip install paddlepaddle-gpu==2.6.2 (a CUDA 11.8/12.0 build from '
     'https://www.paddlepaddle.org.cn/whl/) on a machine with an NVIDIA GPU, put the '
     'TensorRT 8.x libraries on LD_LIBRARY_PATH, then run '
-    'python deploy/python/infer.py --model_dir DIR --device GPU --run_mode {run_mode}')
+    'python deploy/python/infer.py --model_dir DIR --image_file IMAGE --device GPU '
+    '--run_mode {run_mode}')
 
 
 class BackendUnavailable(RuntimeError):
@@ -39,11 +41,14 @@ class BackendUnavailable(RuntimeError):
 
 
 class Predictor(object):
-    """Shared input/output handling; subclasses implement ``_load`` and ``_run``."""
+    """Shared input/output handling; subclasses implement ``_load`` and ``_run``.  A corrupt
+    or truncated export is refused here, before a backend reads it
+    (:func:`~ppdet.deploy.infer_cfg.check_model`)."""
 
     def __init__(self, model_dir, infer_cfg=None, cpu_threads=1):
         self.model_dir = model_dir
         self.infer_cfg = infer_cfg or load_infer_cfg(model_dir)
+        check_model(model_dir)
         self.cpu_threads = int(cpu_threads)
         self.output_names = output_names(self.infer_cfg)
         self.input_names = list(INPUT_NAMES)
@@ -111,6 +116,10 @@ class PaddlePredictor(Predictor):
         try:
             self._create(inference, model_file, params_file, device, enable_mkldnn,
                          enable_mkldnn_int8, trt)
+        except (RuntimeError, ValueError) as e:
+            if 'load_combine' not in str(e):
+                raise
+            raise _params_error(e, params_file) from None
         finally:
             if tmp:
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -135,6 +144,16 @@ class PaddlePredictor(Predictor):
 
     def _run(self, feeds):
         return run_paddle(self.predictor, dict(zip(self.input_names, feeds)), self._outputs)
+
+
+def _params_error(error, params_file):
+    """Paddle's multi-line error from reading ``params_file`` (its ``load_combine`` op) ->
+    one line naming the file: the net under :func:`~ppdet.deploy.infer_cfg.check_model`
+    (a tensor of a dtype it does not know is not followed)."""
+    model_file = os.path.join(os.path.dirname(params_file), MODEL_FILE)
+    return ValueError("%s cannot be loaded as the parameters of %s (corrupt, or another "
+                      "model's): %s (Paddle: %s)" % (params_file, model_file, REEXPORT,
+                                                     str(error).strip().splitlines()[0]))
 
 
 def run_paddle(predictor, feeds, outputs=None):
@@ -322,18 +341,11 @@ class OnnxPredictor(Predictor):
 
     def __init__(self, model_dir, infer_cfg=None, device='CPU', cpu_threads=1, onnx_file=None,
                  profile_prefix=None):
-        super().__init__(model_dir, infer_cfg, cpu_threads)
         import onnxruntime as ort
+        providers = onnx_providers(ort, device)   # before anything is converted or written
+        super().__init__(model_dir, infer_cfg, cpu_threads)
         from .onnx import convert_to_onnx
         self.onnx_file = onnx_file or convert_to_onnx(model_dir)
-        providers = ['CPUExecutionProvider']
-        if device == 'GPU':
-            if 'CUDAExecutionProvider' not in ort.get_available_providers():
-                raise BackendUnavailable(
-                    'run_mode onnx with --device GPU needs onnxruntime-gpu (CUDAExecutionProvider);'
-                    ' this onnxruntime has only %s: use --device CPU'
-                    % ', '.join(ort.get_available_providers()))
-            providers.insert(0, 'CUDAExecutionProvider')
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = self.cpu_threads
         opts.inter_op_num_threads = 1
@@ -353,6 +365,18 @@ class OnnxPredictor(Predictor):
         runs = [self.session.run(None, {n: a[i:i + 1] for n, a in zip(self.input_names, feeds)})
                 for i in range(feeds[0].shape[0])]
         return [np.concatenate([r[k] for r in runs], axis=0) for k in range(len(runs[0]))]
+
+
+def onnx_providers(ort, device):
+    """onnxruntime's execution providers for ``device``; GPU needs onnxruntime-gpu."""
+    if device != 'GPU':
+        return ['CPUExecutionProvider']
+    if 'CUDAExecutionProvider' not in ort.get_available_providers():
+        raise BackendUnavailable(
+            'run_mode onnx with --device GPU needs onnxruntime-gpu (CUDAExecutionProvider);'
+            ' this onnxruntime has only %s: use --device CPU'
+            % ', '.join(ort.get_available_providers()))
+    return ['CUDAExecutionProvider', 'CPUExecutionProvider']
 
 
 # ---------------------------------------------------------------- Paddle-Lite (x86)

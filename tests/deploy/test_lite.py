@@ -17,6 +17,7 @@ from ppdet.deploy import lite
 from deploy_models import as_int8_model
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CONVERT = os.path.join(ROOT, 'deploy', 'lite', 'convert.py')
 
 
 def test_parse_model_ops_table():
@@ -121,12 +122,160 @@ def test_one_opt_stages_the_model_once(tiny_model_dir, lite_env, tmp_path):
 
 @pytest.mark.slow
 def test_opt_failure_is_reported(lite_env, tmp_path):
+    """A program opt crashes on (the README's trap: flatten_contiguous_range) is a LiteError
+    carrying opt's output.  (A model.pdmodel that is no program is refused before opt runs:
+    test_convert_refuses_a_corrupt_program.)"""
+    import paddle
     from deploy_models import export_tiny
-    model_dir = export_tiny(str(tmp_path))
-    with open(os.path.join(model_dir, 'model.pdmodel'), 'wb') as f:
-        f.write(b'not a program')
-    with pytest.raises(lite.LiteError, match='paddle_lite_opt --valid_targets=x86'):
+
+    class Flatten(paddle.nn.Layer):
+        def __init__(self):
+            super().__init__()
+            self.conv = paddle.nn.Conv2D(3, 4, 3)
+
+        def forward(self, image):
+            return paddle.flatten(self.conv(image), 1)
+
+    model_dir = export_tiny(str(tmp_path))      # its infer_cfg.yml, then the program replaced
+    static = paddle.jit.to_static(Flatten(), input_spec=[
+        paddle.static.InputSpec([None, 3, 8, 8], 'float32', 'image')], full_graph=True)
+    paddle.jit.save(static, os.path.join(model_dir, 'model'))
+    with pytest.raises(lite.LiteError, match=r'paddle_lite_opt --valid_targets=x86 crashed '
+                                             r'\(signal \d+\)'):
         lite.optimize(model_dir, 'x86')
+
+
+def _convert(*args, env=None):
+    return subprocess.run([sys.executable, CONVERT] + [str(a) for a in args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, OMP_NUM_THREADS='1', **(env or {})))
+
+
+def _keep_ratio_copy(model_dir, out_dir):
+    """A copy of ``model_dir`` whose infer_cfg.yml says its Resize keeps the ratio (as the
+    RetinaNet configs' test reader does)."""
+    import yaml
+    shutil.copytree(model_dir, out_dir)
+    path = os.path.join(out_dir, 'infer_cfg.yml')
+    with open(path) as f:
+        cfg = yaml.safe_load(f)
+    cfg['Preprocess'][0]['keep_ratio'] = True
+    with open(path, 'w') as f:
+        yaml.safe_dump(cfg, f, sort_keys=False)
+    return out_dir
+
+
+KEEP_RATIO_FIX = (
+    'Re-export it at a fixed size (the aspect ratio is then not kept): tools/export_model.py '
+    '-c CONFIG -o weights=W "TestReader.sample_transforms=[{Decode: {}}, {Resize: '
+    '{target_size: [64, 64], keep_ratio: false, interp: 2}}, {NormalizeImage: {mean: [0.485, '
+    '0.456, 0.406], std: [0.229, 0.224, 0.225], is_scale: true}}, {Permute: {}}]", or convert '
+    'with deploy/lite/convert.py --nb_only (the .nb, no .json) and time it with Paddle-Lite\'s '
+    'C++ benchmark_bin, which takes the input shapes (deploy/lite/README.md)')
+
+
+def test_convert_refuses_a_keep_ratio_model_before_writing(tiny_model_dir, tmp_path):
+    """It wrote the .nb, then failed on the .json ("the on-device runner feeds a fixed-size
+    Resize ...") naming no fix, and left the .nb behind.  Now the check runs first (before
+    even the Lite environment is looked for) and names the re-export or --nb_only."""
+    model_dir = _keep_ratio_copy(tiny_model_dir, str(tmp_path / 'keep'))
+    out = tmp_path / 'out'
+    proc = _convert('--model_dir', model_dir, '--optimize_out', out / 'm_arm',
+                    env={'LITE_ENV': str(tmp_path / 'no-lite-env')})
+    assert proc.returncode == 2 and 'Traceback' not in proc.stderr, proc.stderr
+    assert proc.stderr.rstrip() == (
+        "error: the on-device runner (deploy/lite/arm_benchmark.py) feeds a fixed-size Resize, "
+        "then NormalizeImage and Permute; this model's Preprocess is ['Resize (keep_ratio)', "
+        "'NormalizeImage', 'Permute']. " + KEEP_RATIO_FIX)
+    assert not out.exists() and proc.stdout == ''
+
+
+def test_the_named_re_export_feeds_the_on_device_runner():
+    """The -o that the keep_ratio refusal names, given to a config whose test Resize keeps
+    the ratio (RetinaNet's), gives an export the runner feeds: what export_model writes in
+    infer_cfg.yml (preprocess_spec) passes device_preprocess."""
+    import importlib
+    from ppdet.core.workspace import load_config
+    from ppdet.engine.export import preprocess_spec
+    importlib.import_module('ppdet.modeling')          # registers the components
+    config = os.path.join(ROOT, 'configs', 'retinanet', 'retinanet_r50_fpn_1x_coco.yml')
+    spec = preprocess_spec(load_config(config))
+    with pytest.raises(ValueError, match='keep_ratio') as refused:
+        lite.device_preprocess({'Preprocess': spec})
+    override = re.search(r'"(TestReader\.sample_transforms=[^"]+)"', str(refused.value)).group(1)
+    pre = lite.device_preprocess({'Preprocess': preprocess_spec(load_config(
+        config, overrides=[override]))})
+    assert (pre['height'], pre['width'], pre['interp']) == (800, 1333, 1)
+    assert pre['mean'] == [0.485, 0.456, 0.406] and pre['is_scale']
+
+
+@pytest.mark.slow
+def test_convert_nb_only_and_any_case_target(tiny_model_dir, lite_env, tmp_path):
+    """--nb_only converts a model the on-device runner cannot feed (for benchmark_bin): the
+    .nb, no .json; --valid_targets takes any case (ARM was refused)."""
+    model_dir = _keep_ratio_copy(tiny_model_dir, str(tmp_path / 'keep'))
+    proc = _convert('--model_dir', model_dir, '--valid_targets', 'ARM', '--nb_only',
+                    '--optimize_out', tmp_path / 'out' / 'm_arm')
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert 'supported on arm' in proc.stdout
+    assert os.listdir(str(tmp_path / 'out')) == ['m_arm.nb']
+
+
+def test_convert_help_says_each_default_once():
+    proc = _convert('-h')
+    assert proc.returncode == 0
+    text = ' '.join(proc.stdout.split())
+    assert "output path without '.nb' (default: MODEL_DIR/model_<target>)" in text
+    assert '(default: None)' not in text
+
+
+def test_convert_takes_the_target_in_any_case(tiny_model_dir, tmp_path):
+    """--valid_targets ARM gets past the arguments (to the missing Lite environment here)."""
+    proc = _convert('--model_dir', tiny_model_dir, '--valid_targets', 'ARM', '--print_ops',
+                    env={'LITE_ENV': str(tmp_path / 'no-lite-env')})
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith('error: the Paddle-Lite environment is not built at '), \
+        proc.stderr
+
+
+@pytest.mark.parametrize('damage', ['random', 'empty', 'text', 'truncated'])
+def test_convert_refuses_a_corrupt_program(tiny_model_dir, tmp_path, damage):
+    """A model.pdmodel that is no program: opt read 0 ops from random bytes (convert.py said
+    "all 0 ops supported on arm", then "paddle_lite_opt ... crashed (signal 6) ...; check its
+    op list with ... --print_ops"); an empty one crashed the staging (SIGSEGV).  Now refused
+    first, naming the file and the re-export."""
+    model_dir = str(tmp_path / 'model')
+    shutil.copytree(tiny_model_dir, model_dir)
+    path = os.path.join(model_dir, 'model.pdmodel')
+    with open(path, 'rb') as f:
+        program = f.read()
+    data = {'random': np.random.RandomState(0).bytes(3000), 'empty': b'',
+            'text': b'not a model\n', 'truncated': program[:len(program) // 3]}[damage]
+    with open(path, 'wb') as f:
+        f.write(data)
+    for flags in ([], ['--print_ops']):
+        proc = _convert('--model_dir', model_dir, '--valid_targets', 'arm',
+                        '--optimize_out', tmp_path / 'out' / 'm_arm', *flags)
+        assert proc.returncode == 2 and 'Traceback' not in proc.stderr, proc.stderr
+        assert proc.stderr.rstrip() == ('error: %s is not a Paddle program (corrupt or '
+                                        'truncated): re-export it with tools/export_model.py'
+                                        % path), proc.stdout + proc.stderr
+        assert 'ops supported' not in proc.stdout
+    assert not (tmp_path / 'out').exists()
+
+
+def test_an_op_table_without_ops_is_a_corrupt_model():
+    """What opt printed for a model.pdmodel of random bytes (its table, empty, and "supports
+    this model"): no op read is a corrupt model, not "all 0 ops supported"."""
+    text = ('Loading topology data from /tmp/ppdet-lite-x/model.pdmodel\n'
+            'Loading params data from /tmp/ppdet-lite-x/model.pdiparams\n\n\n'
+            'OPs in the input model include:\n'
+            '                                        OP_name  kARM  kHost\n'
+            'Paddle-Lite supports this model!\n')
+    with pytest.raises(lite.LiteError, match=r'paddle_lite_opt read no op from the model: its '
+                                             r'model\.pdmodel is corrupt or not a Paddle '
+                                             r'program; re-export it with tools/export_model'):
+        lite.parse_model_ops(text)
 
 
 @pytest.mark.slow

@@ -70,6 +70,31 @@ def test_onnx_conversion_is_cached(tiny_model_dir):
     assert os.path.getmtime(path) == stamp
 
 
+def test_onnx_on_the_gpu_is_refused_before_converting(tiny_model_dir, tmp_path):
+    """--run_mode onnx --device GPU wrote MODEL/model.onnx, then said it needs onnxruntime-gpu."""
+    import shutil
+    import onnxruntime
+    if 'CUDAExecutionProvider' in onnxruntime.get_available_providers():
+        pytest.skip('onnxruntime-gpu')
+    model_dir = str(tmp_path / 'model')
+    shutil.copytree(tiny_model_dir, model_dir, ignore=shutil.ignore_patterns('*.onnx'))
+    with pytest.raises(BackendUnavailable, match='needs onnxruntime-gpu'):
+        create_predictor(model_dir, 'onnx', device='GPU')
+    assert not [f for f in os.listdir(model_dir) if f.endswith('.onnx')]
+
+
+def test_a_corrupt_export_is_refused_before_any_runtime_reads_it(tiny_model_dir, tmp_path):
+    """Every backend checks the program first (Paddle Inference segfaulted on it; the Lite
+    run mode is refused before its environment is looked for)."""
+    import shutil
+    model_dir = str(tmp_path / 'model')
+    shutil.copytree(tiny_model_dir, model_dir)
+    with open(os.path.join(model_dir, 'model.pdmodel'), 'wb') as f:
+        f.write(b'\x00garbage' * 100)
+    with pytest.raises(ValueError, match='model.pdmodel is not a Paddle program'):
+        create_predictor(model_dir, 'lite', lite_env=str(tmp_path / 'no-lite-env'))
+
+
 def test_onnx_refuses_nms_over_a_dynamic_box_count(tmp_path):
     from deploy_models import export_yolov3
     model_dir = export_yolov3(str(tmp_path), size=None)

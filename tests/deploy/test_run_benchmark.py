@@ -7,6 +7,8 @@ import re
 import cv2
 import pytest
 
+from deploy_models import as_int8_model, synthetic_image
+from ppdet.benchmark.cpu import cpu_description, cpu_flags
 from ppdet.deploy import Detector
 from ppdet.deploy.benchmark import stage_split
 
@@ -75,3 +77,85 @@ def test_bf16_flag_reaches_the_predictor_or_is_refused(infer, tiny_model_dir, ph
         return
     infer.main(argv)
     assert 'bf16=True' in capsys.readouterr().out
+
+
+def _benchmark_settings(infer, photo, tmp_path, capsys, argv):
+    """Run a short --run_benchmark; check the CPU lines; -> the settings line."""
+    path = str(tmp_path / 'photo.jpg')
+    cv2.imwrite(path, cv2.cvtColor(photo, cv2.COLOR_RGB2BGR))
+    infer.main(argv + ['--image_file', path, '--output_dir', str(tmp_path / 'out'),
+                       '--run_benchmark', '--warmup', '1', '--repeats', '2'])
+    text = capsys.readouterr().out
+    assert '  CPU: %s\n' % cpu_description() in text
+    assert '  CPU flags: %s\n' % cpu_flags()['flags'] in text
+    return next(line for line in text.splitlines() if line.startswith('benchmark: '))
+
+
+def test_the_cpu_and_the_runtime_settings_are_printed(infer, tiny_model_dir, photo, tmp_path,
+                                                     capsys):
+    """The CPU and its flags, int8 on or off (switched on by itself for a quantized export),
+    oneDNN / bf16 for Paddle only."""
+    int8 = as_int8_model(tiny_model_dir, str(tmp_path / 'int8'))
+    line = _benchmark_settings(infer, photo, tmp_path, capsys, ['--model_dir', int8])
+    assert 'run_mode=paddle device=CPU cpu_threads=1 mkldnn=True int8=True bf16=False' in line
+    line = _benchmark_settings(infer, photo, tmp_path, capsys, [
+        '--model_dir', tiny_model_dir, '--enable_mkldnn', 'false'])
+    assert 'cpu_threads=1 mkldnn=False int8=False bf16=False' in line
+    line = _benchmark_settings(infer, photo, tmp_path, capsys, [
+        '--model_dir', tiny_model_dir, '--run_mode', 'onnx'])
+    assert 'run_mode=onnx device=CPU cpu_threads=1 int8=False batch_size=1' in line
+
+
+def test_lite_settings_claim_no_thread_count(infer, tiny_model_dir, photo, tmp_path, capsys,
+                                             lite_env):
+    """x86 Paddle-Lite has no thread setting (deploy/lite/README.md): none is claimed."""
+    line = _benchmark_settings(infer, photo, tmp_path, capsys, [
+        '--model_dir', tiny_model_dir, '--run_mode', 'lite'])
+    assert ('run_mode=lite device=CPU cpu_threads=n/a (x86 Paddle-Lite has no thread setting) '
+            'int8=False batch_size=1') in line
+
+
+def test_real_batches_are_warmed_up_and_timed(infer, tiny_model_dir, photo, tmp_path):
+    """--batch_size 4 with one image: the warm-up ran 4 dummy images and every timed run 1;
+    now each shape of real batch is warmed up before it is timed."""
+    args = infer.build_parser().parse_args(['--model_dir', tiny_model_dir, '--image_file', 'x',
+                                            '--run_benchmark', '--batch_size', '4',
+                                            '--warmup', '2', '--repeats', '3'])
+    det = Detector(tiny_model_dir)
+    runs = infer.Runs(det, args)
+    runs([photo])
+    assert runs.warmed == {(1,)} and dict(runs.batches) == {1: 1}
+    runs([photo, synthetic_image(1)])
+    runs([synthetic_image(2), photo])
+    assert runs.warmed == {(1,), (2,)} and dict(runs.batches) == {1: 1, 2: 2}
+    assert det.timer.summary()['end_to_end']['count'] == 3 * 3   # the warm-ups untimed
+    assert runs.images_timed() == 5 * 3
+    det.close()
+
+
+def test_batch_shape_includes_the_image_sizes_of_a_dynamic_model(infer):
+    a, b = synthetic_image(1, 96, 128), synthetic_image(2, 120, 90)
+    assert infer.batch_shape({'image_shape': [3, 64, 64]}, [a, b]) == (2,)
+    assert infer.batch_shape({'image_shape': [3, None, None]}, [a, b]) == (2, (96, 128),
+                                                                          (120, 90))
+
+
+def test_times_per_batch_and_per_image(infer, tiny_model_dir, photo, tmp_path, capsys):
+    """3 images at --batch_size 2: a batch of 2 and one of 1, said so; ms per image = all
+    runs' time / their images."""
+    folder = tmp_path / 'images'
+    folder.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(folder / ('%d.png' % i)), synthetic_image(i))
+    infer.main(['--model_dir', tiny_model_dir, '--image_dir', str(folder), '--output_dir',
+                str(tmp_path / 'out'), '--batch_size', '2', '--run_benchmark', '--warmup', '1',
+                '--repeats', '4'])
+    text = capsys.readouterr().out
+    assert ('batches timed: 1 batch(es) of 2 image(s), 1 batch(es) of 1 image(s); times in ms '
+            'per batch') in text
+    m = re.search(r'end_to_end\s+mean\s+([\d.]+) ms/batch .*\((\d+) runs\)\s+([\d.]+) ms/image',
+                  text)
+    assert m, text
+    batch_ms, runs, image_ms = float(m.group(1)), int(m.group(2)), float(m.group(3))
+    assert runs == 2 * 4
+    assert image_ms == pytest.approx(batch_ms * runs / (3 * 4), rel=0.02, abs=0.01)
