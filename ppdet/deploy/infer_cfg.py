@@ -15,7 +15,7 @@ PARAM_NAMES = 'param_names.json'
 INPUT_NAMES = ('image', 'im_shape', 'scale_factor')
 
 __all__ = ['load_infer_cfg', 'update_infer_cfg', 'require_nms', 'model_files', 'check_model',
-           'output_names', 'write_param_names', 'read_param_names', 'weights_by_layer',
+           'program_desc', 'output_names', 'write_param_names', 'read_param_names', 'weights_by_layer',
            'MODEL_FILE', 'PARAMS_FILE', 'PARAM_NAMES']
 
 
@@ -61,14 +61,16 @@ def check_model(model_dir):
     through their headers (the data is skipped, not read): one per persistable variable of
     the program, and nothing after them.  -> the parsed ``ProgramDesc``."""
     model_file, params_file = model_files(model_dir)
-    desc = _program_desc(model_file)
+    desc = program_desc(model_file)
     problem = _params_problem(params_file, _parameter_count(desc))
     if problem:
         raise ValueError('%s %s: %s' % (params_file, problem % {'model': model_file}, REEXPORT))
     return desc
 
 
-def _program_desc(model_file):
+def program_desc(model_file):
+    """The ``ProgramDesc`` proto of a saved program (no Paddle objects are built); a file
+    that does not parse or holds no ops raises ValueError naming the re-export."""
     from google.protobuf.message import DecodeError
     from paddle.base.proto import framework_pb2
     with open(model_file, 'rb') as f:

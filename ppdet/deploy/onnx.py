@@ -30,7 +30,7 @@ catch): :func:`unconvertible_ops` finds such ops first and conversion refuses th
 """
 import os
 
-from .infer_cfg import model_files
+from .infer_cfg import model_files, program_desc
 
 __all__ = ['convert_to_onnx', 'quantize_onnx', 'pin_nms_column_squeezes', 'ONNX_FILE',
            'ONNX_INT8_FILE']
@@ -63,21 +63,15 @@ UNCONVERTIBLE_OPS.update({op: _PTQ_REASON for op in (
     'fake_dequantize_max_abs', 'fake_channel_wise_dequantize_max_abs')})
 
 
-def _program(model_file):
-    from paddle.base.proto import framework_pb2
-    with open(model_file, 'rb') as f:
-        return framework_pb2.ProgramDesc.FromString(f.read())
-
-
 def unconvertible_ops(model_file):
     """{op type: reason} for the ops of the program paddle2onnx cannot convert."""
-    types = {op.type for block in _program(model_file).blocks for op in block.ops}
+    types = {op.type for block in program_desc(model_file).blocks for op in block.ops}
     return {t: UNCONVERTIBLE_OPS[t] for t in sorted(types) if t in UNCONVERTIBLE_OPS}
 
 
 def nms_box_counts(model_file):
     """Static box count (last dim of ``Scores``) of each multiclass_nms op in the program."""
-    program = _program(model_file)
+    program = program_desc(model_file)
     counts = []
     for block in program.blocks:
         dims = {v.name: list(v.type.lod_tensor.tensor.dims) for v in block.vars}
