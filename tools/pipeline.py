@@ -14,11 +14,18 @@ ratios derived from the sensitivities, each fine-tuned once per --seeds, post-tr
 and r578, each beside its fp32 twin fine-tuned on the same schedule), teacher (or a cached
 one: --teacher_weights); baseline fine-tuned alone / with L2 / with fine-grained distillation,
 r578 fine-tuned with the teacher (each on the same fine-tuning schedule).
-"""
-import importlib
-import shutil
 
-from ppdet.utils.cli import ArgsParser, run_main
+Every flag, config and override is checked before the first stage (and before --fresh deletes
+anything); the work dir's results.json records the settings it was started with, and a run
+with others is refused.  Interrupted: run the same command again.
+"""
+import argparse
+import importlib
+import os
+import shutil
+import sys
+
+from ppdet.utils.cli import ArgsParser, command_line, run_main
 
 DEFAULT_CONFIG = 'configs/builtin/yolov3_r18_builtin.yml'
 # --model: (default config, work_dir, dataset_dir)
@@ -29,88 +36,146 @@ MODELS = {'yolov3': (DEFAULT_CONFIG, 'output/pipeline', 'dataset/builtin'),
                         'output/retinanet_pipeline', 'dataset/builtin'),
           'fcos': ('configs/builtin/fcos_r18_builtin.yml', 'output/fcos_pipeline',
                    'dataset/builtin')}
-# --model: (job module, pipeline class, results-table function) beside the main job
-FAMILY_JOBS = {
-    'blazeface': ('ppdet.pipeline.face_job', 'FacePipeline', 'face_results_table'),
-    'retinanet': ('ppdet.pipeline.dense_job', 'DensePipeline', 'dense_results_table'),
-    'fcos': ('ppdet.pipeline.dense_job', 'DensePipeline', 'dense_results_table')}
+# --model: (job module, pipeline class), (module, function that formats its results)
+JOBS = {
+    'yolov3': (('ppdet.pipeline.main_job', 'Pipeline'),
+               ('ppdet.pipeline.results_table', 'format_results')),
+    'blazeface': (('ppdet.pipeline.face_job', 'FacePipeline'),
+                  ('ppdet.pipeline.face_job', 'face_results_table')),
+    'retinanet': (('ppdet.pipeline.dense_job', 'DensePipeline'),
+                  ('ppdet.pipeline.dense_job', 'dense_results_table')),
+    'fcos': (('ppdet.pipeline.dense_job', 'DensePipeline'),
+             ('ppdet.pipeline.dense_job', 'dense_results_table'))}
+TEACHER_FLAGS = ('teacher_config', 'teacher_epochs', 'teacher_weights')
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Flag defaults shown, except None: those help texts say the default (per --model)."""
+
+    def _get_help_string(self, action):
+        if action.default is None:
+            return action.help
+        return super()._get_help_string(action)
 
 
 def main():
-    from ppdet.pipeline.main_job import FINETUNE_EPOCHS, PRUNE_SEEDS
+    from ppdet.pipeline.main_job import FINETUNE_EPOCHS, TEACHER_CONFIG
     parser = ArgsParser('run the whole pipeline on the built-in dataset', config_required=False)
+    parser.formatter_class = _HelpFormatter
+    _config_action(parser).help = 'YAML config file; default per --model: %s' % _per_model(
+        lambda m: MODELS[m][0])
     parser.add_argument('--model', default='yolov3', choices=sorted(MODELS),
                         help='yolov3: the main job; blazeface: the face pipeline; retinanet / '
                              'fcos: the dense-detector pipeline')
     parser.add_argument('--work_dir', default=None,
-                        help='default: output/pipeline (yolov3), output/face_pipeline, '
-                             'output/retinanet_pipeline, output/fcos_pipeline')
+                        help='default per --model: %s' % _per_model(lambda m: MODELS[m][1]))
     parser.add_argument('--dataset_dir', default=None,
-                        help='default: dataset/builtin (yolov3, retinanet, fcos), '
-                             'dataset/wider_face_builtin (blazeface)')
+                        help='default per --model: %s' % _per_model(lambda m: MODELS[m][2]))
     parser.add_argument('--finetune_epochs', type=int, default=FINETUNE_EPOCHS,
                         help='fine-tuning epochs after pruning / for distillation and QAT')
     parser.add_argument('--sensitivity_images', type=int, default=40,
                         help='eval images per sensitivity probe (fast mode)')
-    parser.add_argument('--seeds', type=int, nargs='+', default=list(PRUNE_SEEDS),
+    parser.add_argument('--seeds', type=int, nargs='+', default=None,
                         help='fine-tuning seeds of the pruned rows (uniform / preset / '
-                             'sensitivity-derived, compared over these seeds)')
+                             'sensitivity-derived, compared over these seeds); default per '
+                             '--model: %s'
+                             % _per_model(lambda m: ' '.join(
+                                 map(str, _job_class(m).default_prune_seeds))))
     parser.add_argument('--teacher_config', default=None,
-                        help='teacher config for the distillation stages (default: '
-                             'configs/builtin/yolov3_r18x05_builtin_teacher.yml)')
+                        help='yolov3: teacher config for the distillation stages (default: '
+                             '%s)' % TEACHER_CONFIG)
     parser.add_argument('--teacher_epochs', type=int, default=None,
-                        help="the teacher's training epochs (default: its config's)")
+                        help="yolov3: the teacher's training epochs (default: its config's)")
     parser.add_argument('--teacher_weights', default=None,
-                        help='a teacher trained outside the job (scored, not trained), e.g. '
-                             'the 24-epoch one from benchmarks/distill_quality.py --only '
+                        help='yolov3: a teacher trained outside the job (scored, not trained), '
+                             'e.g. the 24-epoch one from benchmarks/distill_quality.py --only '
                              'teacher: --teacher_config configs/builtin/yolov3_r18x05_builtin_'
                              'teacher_long.yml --teacher_weights output/issue16/distill/'
                              'teacher/model_final')
     parser.add_argument('--stages', nargs='*', default=None,
-                        help='only these stage groups: data train eval infer sensitivity '
-                             'prune quant distill (default: all), or single stages such as '
-                             'distill:teacher; groups may run at once in separate processes')
-    parser.add_argument('--fresh', action='store_true', help='delete work_dir and start over')
+                        help='only these stage groups (default: all), per --model: %s; or '
+                             'single stages '
+                             'such as distill:teacher; groups may run at once in separate '
+                             'processes' % _per_model(lambda m: ' '.join(_stage_groups(m))))
+    parser.add_argument('--fresh', action='store_true',
+                        help='delete work_dir and start over (once every flag checked out)')
     args = parser.parse_args()
     config, work_dir, dataset_dir = MODELS[args.model]
     args.config = args.config or config
     args.work_dir = args.work_dir or work_dir
     args.dataset_dir = args.dataset_dir or dataset_dir
-    if args.model != 'yolov3' and (args.teacher_config or args.teacher_epochs or
-                                   args.teacher_weights):
-        parser.error('--model %s: the teacher is the trained baseline (no --teacher_config / '
-                     '--teacher_epochs / --teacher_weights)' % args.model)
+    given = ['--' + f for f in TEACHER_FLAGS if getattr(args, f) is not None]
+    if args.model != 'yolov3' and given:
+        parser.error('--model %s: the teacher is the trained baseline (no %s)'
+                     % (args.model, ' / '.join(given)))
     pipe, report = _make_pipe(args)
-    pipe.check_stages()
-    if args.fresh:   # only once every flag is known good: a typo must not cost the work dir
+    # every flag, config and override checked before anything is deleted or run: a typo
+    # must not cost the work dir, nor fail after the first stages
+    pipe.check_inputs()
+    if args.fresh:
         shutil.rmtree(args.work_dir, ignore_errors=True)
         pipe, report = _make_pipe(args)   # the job reads work_dir's results when made
-    print(report(pipe.run()))
+    pipe.check_settings(args.model)   # a work dir started with other settings is refused
+    try:
+        results = pipe.run()
+    except KeyboardInterrupt:
+        _say_how_to_resume(pipe)
+        sys.exit(130)
+    print(report(results))
+
+
+def _config_action(parser):
+    """The ``-c`` flag ArgsParser adds (argparse keeps no public handle on an action)."""
+    return next(a for a in parser._actions if a.dest == 'config')
+
+
+def _named(module, name):
+    return getattr(importlib.import_module(module), name)
+
+
+def _job_class(model):
+    return _named(*JOBS[model][0])
+
+
+def _per_model(value):
+    """``yolov3, fcos: A; blazeface: B``: ``value(model)`` of every --model, grouped."""
+    by_value = {}
+    for model in MODELS:
+        by_value.setdefault(value(model), []).append(model)
+    return '; '.join('%s: %s' % (', '.join(models), v) for v, models in by_value.items())
+
+
+def _stage_groups(model):
+    """The stage groups of --model's job, in run order, from the job's own stages (a job
+    made on a work dir that holds no results: only its stage list is read)."""
+    config, _, dataset_dir = MODELS[model]
+    return _job_class(model)(config, work_dir=os.devnull,
+                             dataset_dir=dataset_dir).stage_groups()
 
 
 def _make_pipe(args):
     """-> (the job of ``--model``, the function that formats its results); making it checks
-    the flags it takes (e.g. --finetune_epochs) and reads ``work_dir``'s results."""
-    from ppdet.pipeline.main_job import PRUNE_SEEDS
-    if args.model in FAMILY_JOBS:
-        # the face and dense jobs: the teacher is their trained baseline, one seed by default
-        module, cls, table = FAMILY_JOBS[args.model]
-        job = importlib.import_module(module)
-        return getattr(job, cls)(
-            args.config, work_dir=args.work_dir, dataset_dir=args.dataset_dir,
-            overrides=args.opt, finetune_epochs=args.finetune_epochs,
-            sensitivity_images=args.sensitivity_images, stages=args.stages,
-            prune_seeds=args.seeds if args.seeds != list(PRUNE_SEEDS) else [0]), \
-            getattr(job, table)
-    from ppdet.pipeline.main_job import TEACHER_CONFIG, Pipeline
-    from ppdet.pipeline.results_table import format_results
-    return Pipeline(args.config, work_dir=args.work_dir,
-                    teacher_config=args.teacher_config or TEACHER_CONFIG,
-                    teacher_epochs=args.teacher_epochs, teacher_weights=args.teacher_weights,
-                    dataset_dir=args.dataset_dir, overrides=args.opt,
-                    finetune_epochs=args.finetune_epochs,
-                    sensitivity_images=args.sensitivity_images, stages=args.stages,
-                    prune_seeds=args.seeds), format_results
+    the flags it takes (e.g. --finetune_epochs) and reads ``work_dir``'s results.  The face
+    and dense jobs' teacher is their trained baseline; --seeds left out: the job's default."""
+    kwargs = dict(work_dir=args.work_dir, dataset_dir=args.dataset_dir, overrides=args.opt,
+                  finetune_epochs=args.finetune_epochs,
+                  sensitivity_images=args.sensitivity_images, stages=args.stages,
+                  prune_seeds=args.seeds)
+    if args.model == 'yolov3':
+        from ppdet.pipeline.main_job import TEACHER_CONFIG
+        kwargs.update(teacher_config=args.teacher_config or TEACHER_CONFIG,
+                      teacher_epochs=args.teacher_epochs, teacher_weights=args.teacher_weights)
+    return _job_class(args.model)(args.config, **kwargs), _named(*JOBS[args.model][1])
+
+
+def _say_how_to_resume(pipe):
+    """Ctrl-C: the training's ``resume with -r`` is not this script's way: the same command
+    again resumes (done stages skipped, a training from its last finished epoch)."""
+    again = [a for a in sys.argv[1:] if not (a.startswith('--fr') and '--fresh'.startswith(a))]
+    sys.stderr.write('\ninterrupted: the done stages are in %s; to resume, run the same '
+                     'command again (tools/pipeline.py takes no -r: each training goes on from '
+                     'its last finished epoch by itself):\n  %s\n'
+                     % (pipe.results_path, command_line('tools/pipeline.py', again)))
 
 
 if __name__ == '__main__':

@@ -8,7 +8,8 @@ Rows, each exported with NMS inside and scored by COCO AP on the built-in val se
 * ``uniform_p40`` / ``derived_p40``: pruned to the FLOPs cut of removing 40% of the filters
   of every prunable conv (the FPN and the shared head towers; the float-only output convs are
   never pruned), by one uniform ratio and by ratios derived from the fast sensitivities, each
-  fine-tuned on the fine-tuning schedule (``--finetune_epochs``);
+  fine-tuned on the fine-tuning schedule (``--finetune_epochs``) once per ``--seeds`` (default
+  0; the other seeds' rows, ``<row>_seed<N>``, are scored, not exported);
 * ``student_alone``: their twin, the baseline fine-tuned unpruned on the same schedule;
 * ``post_<algo>``: post-training int8 (calibrated on training images), scored deployed;
 * ``finetuned`` / ``aware``: the baseline fine-tuned on the QAT schedule and LR without and
@@ -22,7 +23,7 @@ Rows, each exported with NMS inside and scored by COCO AP on the built-in val se
 Then CPU latency of every row (Paddle fp32, Paddle int8 for the int8 rows, onnxruntime fp32
 where the export converts; a runtime that cannot run a row is recorded with its reason).
 """
-from ppdet.pipeline.main_job import Pipeline
+from ppdet.pipeline.main_job import Pipeline, format_seed_spread
 from ppdet.pipeline.results_table import format_distill_comparison, rows_with_latency
 from ppdet.utils.logger import setup_logger
 
@@ -46,10 +47,12 @@ QAT_LR = 0.0003   # QAT and its fp32 twin (the main job's value)
 
 
 class DensePipeline(Pipeline):
+    default_prune_seeds = (0,)
+    teacher_is_baseline = True
+
     def __init__(self, config=DENSE_CONFIGS['retinanet'], work_dir='output/retinanet_pipeline',
                  dataset_dir='dataset/builtin', ptq_algos=DENSE_PTQ_ALGOS, latency_repeats=20,
                  latency_runtimes=DENSE_LATENCY_RUNTIMES, **kwargs):
-        kwargs.setdefault('prune_seeds', (0,))
         kwargs.setdefault('distill_weights', {DENSE_DISTILL_LOSS: DENSE_DISTILL_WEIGHT})
         super().__init__(config, work_dir=work_dir, dataset_dir=dataset_dir,
                          teacher_config=config, **kwargs)
@@ -131,7 +134,8 @@ def dense_results_table(results):
         lines += ['', 'Latency: %s, %d thread(s), batch 1, median of %d, rows timed '
                   'interleaved (%s).' % (s.get('cpu'), s.get('threads', 1), s.get('repeats', 0),
                                          s.get('date'))]
-    distill = format_distill_comparison(results)
-    if distill:
-        lines += ['', distill]
+    seeds = format_seed_spread(results, DENSE_PRUNE_TARGET, DENSE_PRUNE_PLANS)
+    for extra in (format_distill_comparison(results), seeds):
+        if extra:
+            lines += ['', extra]
     return '\n'.join(lines)

@@ -6,7 +6,8 @@ Rows, each exported with NMS inside and scored by the official WIDER FACE evalua
 * ``baseline``: BlazeFace (the built-in config's BlazeFace-NAS widths) trained here;
 * ``uniform_p40`` / ``derived_p40``: pruned to the FLOPs cut of removing 40% of the filters
   of every prunable BlazeBlock conv, by one uniform ratio and by ratios derived from the
-  sensitivities, each fine-tuned on the fine-tuning schedule;
+  sensitivities, each fine-tuned on the fine-tuning schedule once per ``--seeds`` (default 0;
+  the other seeds' rows, ``<row>_seed<N>``, are scored, not exported);
 * ``student_alone``: their twin, the baseline fine-tuned on the same schedule unpruned;
 * ``post_<algo>``: post-training int8 (calibrated on training images), scored deployed;
 * ``finetuned`` / ``aware``: the baseline fine-tuned on the QAT schedule without and with
@@ -35,7 +36,7 @@ Then CPU latency of every row (Paddle fp32 / int8, onnxruntime), and on real pho
 (scikit-image) how many of the imported model's fp32 detections its int8 model keeps.
 """
 
-from ppdet.pipeline.main_job import Pipeline
+from ppdet.pipeline.main_job import Pipeline, format_seed_spread
 from ppdet.pipeline.results_table import format_distill_comparison, rows_with_latency
 from ppdet.utils.logger import setup_logger
 
@@ -72,13 +73,14 @@ PHOTO_CANVASES = 10   # extra LFW canvases (4 faces each) beside the three hand-
 class FacePipeline(Pipeline):
     dataset_subdir = ''
     data_sections = ('TrainDataset', 'EvalDataset')   # TestDataset: the face label list
+    default_prune_seeds = (0,)
+    teacher_is_baseline = True
 
     def __init__(self, config=FACE_CONFIG, work_dir='output/face_pipeline',
                  dataset_dir='dataset/wider_face_builtin', mediapipe_config=MEDIAPIPE_CONFIG,
                  lite_config=LITE_CONFIG,
                  ptq_algos=FACE_PTQ_ALGOS, latency_repeats=20, photo_canvases=PHOTO_CANVASES,
                  **kwargs):
-        kwargs.setdefault('prune_seeds', (0,))
         kwargs.setdefault('calib_images', 32)
         kwargs.setdefault('distill_weights', {'l2': FACE_DISTILL_WEIGHT})
         super().__init__(config, work_dir=work_dir, dataset_dir=dataset_dir,
@@ -88,6 +90,10 @@ class FacePipeline(Pipeline):
         self.ptq_algos = tuple(ptq_algos)
         self.latency_repeats = int(latency_repeats)
         self.photo_canvases = int(photo_canvases)
+
+    def configs(self):
+        return super().configs() + [('the MediaPipe config', self.mediapipe_config),
+                                    ('the Lite config', self.lite_config)]
 
     def mp_cfg(self):
         return self.cfg(config=self.mediapipe_config)
@@ -245,7 +251,8 @@ def face_results_table(results):
                 lines.append('- %s: keeps %d of the %d detections of %s (finds %d; mean IoU '
                              '%.3f)' % (k.split('_vs_')[0], v['matched'], v['n_ref'],
                                         v['reference'], v['n'], v['mean_iou']))
-    distill = format_distill_comparison(results)
-    if distill:
-        lines += ['', distill]
+    seeds = format_seed_spread(results, FACE_PRUNE_TARGET, FACE_PRUNE_PLANS, 'Easy AP')
+    for extra in (format_distill_comparison(results), seeds):
+        if extra:
+            lines += ['', extra]
     return '\n'.join(lines)

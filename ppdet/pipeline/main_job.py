@@ -10,10 +10,11 @@ import os
 import re
 import time
 
-from ppdet.core.workspace import did_you_mean, load_config
+from ppdet.core.workspace import ConfigError, did_you_mean, load_config
 from ppdet.slim.quant import PTQ_ALGOS
+from ppdet.utils.checkpoint import weights_file
 from ppdet.utils.cli import check_range
-from ppdet.utils.fileio import read_json, update_json
+from ppdet.utils.fileio import check_output_dir, read_json, update_json
 from ppdet.utils.logger import setup_logger
 
 logger = setup_logger(__name__)
@@ -45,9 +46,31 @@ TEACHER_CONFIG = 'configs/builtin/yolov3_r18x05_builtin_teacher.yml'
 DISTILL_WEIGHTS = {'l2': 2.0, 'fine_grained': 100.0}
 
 
+# results.json's record of the settings a work dir was started with (check_settings), each
+# under the tools/pipeline.py flag that sets it
+SETTINGS_KEY = '_settings'
+SETTING_FLAGS = {'model': '--model', 'config': '-c', 'overrides': '-o',
+                 'dataset_dir': '--dataset_dir', 'finetune_epochs': '--finetune_epochs',
+                 'sensitivity_images': '--sensitivity_images', 'seeds': '--seeds',
+                 'teacher_config': '--teacher_config', 'teacher_epochs': '--teacher_epochs',
+                 'teacher_weights': '--teacher_weights'}
+
+
 def stage_group(name):
     """The group of a stage: ``quant:post_hist`` -> ``quant``, ``prune_r578`` -> ``prune``."""
     return re.split('[:_]', name)[0]
+
+
+class MissingResult(KeyError):
+    """A result an earlier stage records is not in results.json (that stage has not run)."""
+
+
+class Results(dict):
+    """results.json's dict: a missing key raises :class:`MissingResult` (still a KeyError),
+    which :meth:`Pipeline.stage` turns into the earlier stages to run first."""
+
+    def __missing__(self, key):
+        raise MissingResult(key)
 
 
 class Pipeline(object):
@@ -55,15 +78,24 @@ class Pipeline(object):
     # sections that read it
     dataset_subdir = 'coco'
     data_sections = ('TrainDataset', 'EvalDataset', 'TestDataset')
+    # the pruned rows' fine-tuning seeds when none are given (tools/pipeline.py --seeds)
+    default_prune_seeds = PRUNE_SEEDS
+    # the family jobs distil from their trained baseline: no teacher config or weights
+    teacher_is_baseline = False
 
     def __init__(self, config, work_dir='output/pipeline', dataset_dir='dataset/builtin',
                  overrides=None, finetune_epochs=FINETUNE_EPOCHS, sensitivity_images=40,
                  dataset_kwargs=None, sensitivity_metric=None, calib_images=16,
                  teacher_config=TEACHER_CONFIG, teacher_epochs=None, stages=None,
-                 distill_weights=None, prune_seeds=PRUNE_SEEDS, teacher_weights=None):
+                 distill_weights=None, prune_seeds=None, teacher_weights=None):
         # None: the config's own schedule; 0 used to mean that too, without a word
         check_range('finetune_epochs (--finetune_epochs)', finetune_epochs, 1,
                     hint='the epochs of each fine-tuning run: pruned rows, QAT, distillation')
+        check_range('sensitivity_images (--sensitivity_images)', sensitivity_images, 1,
+                    hint='eval images per sensitivity probe')
+        # None: the teacher config's schedule (0 would have meant that too, without a word)
+        check_range('teacher_epochs (--teacher_epochs)', teacher_epochs, 1,
+                    hint="the teacher's training epochs")
         self.config = config
         self.overrides = list(overrides or [])
         self.work_dir = work_dir
@@ -79,13 +111,13 @@ class Pipeline(object):
         # scored, not trained
         self.teacher_weights = teacher_weights
         self.distill_weights = dict(DISTILL_WEIGHTS, **(distill_weights or {}))
-        self.prune_seeds = [int(s) for s in prune_seeds]
-        if not self.prune_seeds:
-            raise ValueError('prune_seeds is empty: give at least one seed (e.g. --seeds 0 1)')
+        self.prune_seeds = _checked_seeds(self.default_prune_seeds if prune_seeds is None
+                                          else prune_seeds)
         self.only = set(stages) if stages else None  # run just these stage groups
-        self._dry_names = None  # a list while stage_names() walks run()
+        self._dry_names = None  # [(name, by_default)] while stage_names() walks run()
         self.results_path = os.path.join(work_dir, 'results.json')
-        self.results = read_json(self.results_path) if os.path.isfile(self.results_path) else {}
+        self.results = Results(read_json(self.results_path)
+                               if os.path.isfile(self.results_path) else {})
 
     # -- helpers -----------------------------------------------------------------
     def cfg(self, extra=(), config=None):
@@ -99,26 +131,32 @@ class Pipeline(object):
     def record(self, key, value):
         # re-read under a lock: stage groups may run at once in separate processes
         # (e.g. --stages quant and --stages distill), each adding its own keys
-        self.results = update_json(self.results_path, lambda r: r.__setitem__(key, value))
+        self.results = Results(update_json(self.results_path,
+                                           lambda r: r.__setitem__(key, value)))
 
     def append(self, key, item):
         """Add ``item`` to the list ``key`` once (``_done``, ``rows``)."""
         def add(r):
             if item not in r.setdefault(key, []):
                 r[key].append(item)
-        self.results = update_json(self.results_path, add)
+        self.results = Results(update_json(self.results_path, add))
 
     def path(self, *parts):
         return os.path.join(self.work_dir, *parts)
 
-    def stage_names(self):
-        """Every stage ``run()`` goes through, in order (a dry pass: nothing runs)."""
+    def stage_names(self, by_default_only=False):
+        """Every stage ``run()`` goes through, in order (a dry pass: nothing runs);
+        ``by_default_only``: without the measurements run only when named."""
         self._dry_names = []
         try:
             self.run()
-            return self._dry_names
+            return [n for n, by_default in self._dry_names if by_default or not by_default_only]
         finally:
             self._dry_names = None
+
+    def stage_groups(self):
+        """The stage groups of this job, in run order."""
+        return list(dict.fromkeys(stage_group(n) for n in self.stage_names()))
 
     def check_stages(self):
         """Raise ValueError naming each ``stages`` entry that is neither a stage nor a
@@ -133,27 +171,121 @@ class Pipeline(object):
                              % (want, did_you_mean(want, sorted(known)), ', '.join(groups),
                                 ', '.join(names)))
 
+    def check_inputs(self):
+        """Refuse, before anything is deleted or run, what would fail in a later stage:
+        ``stages`` entries, every config the job loads with the overrides, the work and
+        dataset dirs and the cached teacher (one-line ValueErrors naming the flags)."""
+        self.check_stages()
+        for flag, path in self.configs():
+            _check_config(flag, path, lambda p: self.cfg(config=p))
+        check_output_dir(self.work_dir, '--work_dir')
+        if self.selected('data') and not self.done('data'):
+            check_output_dir(self.dataset_dir, '--dataset_dir')
+        elif not os.path.isdir(self.dataset_dir):
+            raise ValueError('--dataset_dir: %s not found; run the data stage first (--stages '
+                             'data, or the whole job) or give the dataset\'s directory'
+                             % self.dataset_dir)
+        if self.teacher_weights and not os.path.isfile(weights_file(self.teacher_weights)):
+            raise ValueError('--teacher_weights: %s not found (give a trained teacher\'s '
+                             '.pdparams file or its prefix)' % weights_file(self.teacher_weights))
+
+    def configs(self):
+        """``[(flag, config)]``: every config the job loads (each with the overrides)."""
+        out = [('-c', self.config)]
+        if not self.teacher_is_baseline:
+            out.append(('--teacher_config', self.teacher_config))
+        return out
+
+    def settings(self, model=None):
+        """What this job's results depend on, by ``SETTING_FLAGS`` key (``model``: the
+        ``--model`` that made the job)."""
+        out = {'model': model, 'config': _norm(self.config), 'overrides': self.overrides,
+               'dataset_dir': _norm(self.dataset_dir), 'finetune_epochs': self.finetune_epochs,
+               'sensitivity_images': self.sensitivity_images, 'seeds': self.prune_seeds}
+        if not self.teacher_is_baseline:
+            out.update(teacher_config=_norm(self.teacher_config),
+                       teacher_epochs=self.teacher_epochs,
+                       teacher_weights=_norm(self.teacher_weights))
+        return out
+
+    def check_settings(self, model=None):
+        """Record this job's settings in results.json when the work dir is started, and
+        refuse a work dir started with other ones: its done stages would be skipped and
+        their results reported as this job's.  More seeds may be added after the first.
+        A results.json from before the record is taken as made with these, with a warning."""
+        now = self.settings(model)
+
+        def check(results):
+            old = results.get(SETTINGS_KEY)
+            if old is None:
+                if results.get('_done'):
+                    logger.warning('%s has no record of the settings it was made with (made '
+                                   'before they were recorded): taken as made with this '
+                                   "run's (%s); other settings are refused from now on",
+                                   self.results_path, _settings_text(now))
+                results[SETTINGS_KEY] = now
+                return
+            diff = [k for k in SETTING_FLAGS if (k in old or k in now) and
+                    not _same_setting(k, old.get(k), now.get(k))]
+            if diff:
+                raise ValueError(
+                    '--work_dir %s was started with other settings: %s (this run: %s); its done '
+                    "stages would be skipped and their results reported as this run's: add "
+                    '--fresh to start over there, or give another --work_dir%s' % (
+                        self.work_dir, _settings_text(old, diff), _settings_text(now, diff),
+                        '; or keep its first seed (it names the rows; more seeds may follow '
+                        'it): --seeds %s ...' % old['seeds'][0] if 'seeds' in diff and
+                        old.get('seeds') else ''))
+            old['seeds'] += [s for s in now['seeds'] if s not in old['seeds']]
+        self.results = Results(update_json(self.results_path, check))
+
+    def selected(self, name, by_default=True):
+        """Whether ``--stages`` (``only``) lets stage ``name`` run: it takes groups
+        (``distill``) or single stages (``distill:teacher``); ``by_default=False``: a
+        measurement outside the job, run only when named (not its group)."""
+        if self.only is not None and not ({name, stage_group(name)} & self.only):
+            return False
+        return by_default or (self.only is not None and name in self.only)
+
+    def done(self, name):
+        return name in self.results.get('_done', [])
+
     def stage(self, name, fn, by_default=True):
         """Run stage ``name`` (``fn()``) unless ``--stages`` leaves it out or it is done.
         ``by_default=False``: a measurement outside the job, run only when ``--stages``
-        names it (not its group)."""
+        names it (not its group).  A result of an earlier stage that is missing is a
+        ValueError naming the stages to run first."""
         if self._dry_names is not None:
-            self._dry_names.append(name)
+            self._dry_names.append((name, by_default))
             return
-        # --stages takes groups (``distill``) or single stages (``distill:teacher``)
-        if self.only is not None and not ({name, stage_group(name)} & self.only):
+        if not self.selected(name, by_default):
             return
-        if not by_default and (self.only is None or name not in self.only):
-            return
-        if name in self.results.get('_done', []):
+        if self.done(name):
             logger.info('[%s] already done (see %s); skipping', name, self.results_path)
             return
         logger.info('[%s] starting', name)
         tic = time.time()
-        fn()
+        try:
+            fn()
+        except MissingResult as e:
+            raise ValueError(self._missing_text(name, e.args[0])) from None
         self.record('time_%s_s' % name, round(time.time() - tic, 1))
         self.append('_done', name)
         logger.info('[%s] done in %.1f s', name, time.time() - tic)
+
+    def _missing_text(self, name, key):
+        """Why stage ``name`` cannot run: ``key`` is missing, and the earlier stages not
+        done (their groups: the ``--stages`` to run first)."""
+        names = self.stage_names(by_default_only=True)
+        earlier = names[:names.index(name)] if name in names else names
+        todo = [n for n in earlier if not self.done(n)]
+        what = 'stage %s needs %r from an earlier stage, and %s does not have it' % (
+            name, key, self.results_path)
+        if not todo:
+            return what + ' (though every stage before it is done): start over with --fresh'
+        groups = list(dict.fromkeys(stage_group(n) for n in todo))
+        return '%s; not done yet: %s: run them first (--stages %s), or the whole job ' \
+               '(no --stages)' % (what, ', '.join(todo), ' '.join(groups))
 
     def train(self, name, cfg, prepare=None):
         """Train with the one Trainer into ``work_dir/name``; resumes an interrupted run.
@@ -551,11 +683,13 @@ class Pipeline(object):
 
     def run_ratio_prune_stages(self, target, plans):
         """Each of ``plans`` at the ``target`` FLOPs cut (see :meth:`prune_plans_at_ratio`),
-        fine-tuned, then their unpruned twin and the baseline's deployed AP (the reference of
-        the int8 rows that follow)."""
-        for plan in plans:
-            self.stage('prune_%s_%s' % (plan, target),
-                       lambda k=plan: self.prune_and_finetune(target, k))
+        fine-tuned once per seed (the first seed's rows are the exported ones), then their
+        unpruned twin and the baseline's deployed AP (the reference of the int8 rows that
+        follow)."""
+        for seed in self.prune_seeds:
+            for plan in plans:
+                self.stage('prune_%s' % self.prune_row_name(target, plan, seed),
+                           lambda k=plan, s=seed: self.prune_and_finetune(target, k, s))
         # the pruned rows' twin: the baseline fine-tuned on their schedule, unpruned
         self.stage('prune_alone', self.alone)
         self.stage('quant:baseline_deployed', lambda: self._deployed_ap('baseline'))
@@ -587,6 +721,75 @@ class Pipeline(object):
             'r578_distill', 'l2', student=self.path('prune_r578', 'pruned_no_finetune'),
             twin='r578'))
         return self.results
+
+
+def _checked_seeds(seeds):
+    """``--seeds`` as ints: at least one, each a valid random seed, none twice."""
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise ValueError('prune_seeds is empty: give at least one seed (e.g. --seeds 0 1)')
+    for s in seeds:
+        check_range('prune_seeds (--seeds)', s, 0, 2 ** 32 - 1,
+                    hint='the fine-tuning seeds of the pruned rows')
+    twice = sorted({s for s in seeds if seeds.count(s) > 1})
+    if twice:
+        raise ValueError('prune_seeds (--seeds): %s given twice; give each seed once'
+                         % ', '.join(map(str, twice)))
+    return seeds
+
+
+def _check_config(flag, path, load):
+    """Refuse config ``path`` (given by ``flag``) when it is missing, naming the close
+    ones beside it, or when ``load(path)`` (with the job's overrides) refuses it."""
+    if not os.path.isfile(path):
+        folder = os.path.dirname(path)
+        near = [os.path.join(folder, f) for f in sorted(os.listdir(folder))
+                if f.endswith(('.yml', '.yaml'))] if os.path.isdir(folder) else []
+        raise ValueError('%s: config file not found: %s%s' % (flag, path,
+                                                              did_you_mean(path, near)))
+    try:
+        load(path)
+    except ConfigError as e:
+        raise ConfigError('%s %s: %s' % (flag, path, e)) from None
+
+
+def _norm(path):
+    return None if path is None else os.path.normpath(path)
+
+
+def _same_setting(key, old, new):
+    if key == 'seeds':   # more seeds may be added; the first names the rows
+        return bool(old) and bool(new) and old[0] == new[0]
+    return old == new
+
+
+def _settings_text(settings, keys=None):
+    """``--model fcos -c X -o epoch=1``: ``settings`` (``keys`` of them) as flags."""
+    out = []
+    for key in keys or [k for k in SETTING_FLAGS if k in settings]:
+        flag, value = SETTING_FLAGS[key], settings.get(key)
+        if value is None or value == []:
+            out.append('no %s' % flag)
+        else:
+            out.append('%s %s' % (flag, ' '.join(map(str, value))
+                                  if isinstance(value, list) else value))
+    return ', '.join(out)
+
+
+def format_seed_spread(results, target, plans, label='AP'):
+    """The plans at ``target``'s cut over their fine-tuning seeds (the family tables list the
+    first seed's rows): the rows' ``AP`` (``label``) mean (min-max) per plan; '' with one
+    seed."""
+    from ppdet.pipeline.results_table import _spread, pruning_rows
+    lines = []
+    for plan in plans:
+        rows = pruning_rows(results, target, plan)
+        if len(rows) > 1:
+            lines.append('- %s_%s, seeds %s: %s %s' % (
+                plan, target, ','.join(str(r['seed']) for r in rows), label,
+                _spread([r['AP'] for r in rows])))
+    return '\n'.join(['Pruned rows over the seeds (after fine-tuning: mean (min-max))']
+                     + lines) if lines else ''
 
 
 def _values(res):

@@ -1,12 +1,15 @@
 """The main job's wiring, end to end on a tiny dataset (real training, pruning, int8, distillation)."""
 import json
 import os
+import re
 
 import pytest
 import yaml
 
 from ppdet.utils.checkpoint import read_meta
 
+from ppdet.pipeline.dense_job import DensePipeline, dense_results_table
+from ppdet.pipeline.face_job import FACE_CONFIG, FacePipeline, face_results_table
 from ppdet.pipeline.main_job import DEMO_PTQ_ALGOS, DISTILL_WEIGHTS, PRUNE_PRESETS, Pipeline
 from ppdet.pipeline.results_table import format_results, pruning_rows
 
@@ -171,3 +174,103 @@ def test_finetune_epochs_zero_is_refused_and_none_is_the_configs_schedule(tmp_pa
         'epoch'] == 2
     assert Pipeline(config, work_dir=str(tmp_path), finetune_epochs=None)._finetune_cfg()[
         'epoch'] == load_config(config)['epoch']
+
+
+def _write_results(work, results):
+    os.makedirs(str(work), exist_ok=True)
+    with open(os.path.join(str(work), 'results.json'), 'w') as f:
+        json.dump(results, f)
+
+
+def test_settings_are_recorded_once_and_another_set_is_refused(tmp_path, ppdet_log):
+    """A work dir records what it was started with; an older results.json without the
+    record is taken as made with this run's settings, with one warning; more seeds may be
+    added after the first, which names the rows."""
+    work = tmp_path / 'w'
+    _write_results(work, {'_done': ['data', 'train'], 'baseline_weights': 'b/model_final'})
+    pipe = Pipeline('c.yml', work_dir=str(work), overrides=['epoch=2'])
+    pipe.check_settings('yolov3')
+    Pipeline('c.yml', work_dir=str(work), overrides=['epoch=2']).check_settings('yolov3')
+    assert ppdet_log.text.count('has no record of the settings it was made with') == 1
+    assert pipe.results['_settings']['overrides'] == ['epoch=2']
+    assert pipe.results['baseline_weights'] == 'b/model_final'   # the old results are kept
+    Pipeline('c.yml', work_dir=str(work), overrides=['epoch=2'],
+             prune_seeds=[0, 1, 2]).check_settings('yolov3')
+    Pipeline('c.yml', work_dir=str(work), overrides=['epoch=2'],
+             prune_seeds=[0]).check_settings('yolov3')
+    before = open(pipe.results_path).read()
+    assert json.loads(before)['_settings']['seeds'] == [0, 1, 2]
+    for kw, diff in ((dict(overrides=['epoch=2'], prune_seeds=[1]),
+                      '--seeds 0 1 2 (this run: --seeds 1); its done stages'),
+                     (dict(overrides=[]), '-o epoch=2 (this run: no -o)'),
+                     (dict(overrides=['epoch=2'], sensitivity_images=8),
+                      '--sensitivity_images 40 (this run: --sensitivity_images 8)')):
+        with pytest.raises(ValueError, match=re.escape(diff)):
+            Pipeline('c.yml', work_dir=str(work), **kw).check_settings('yolov3')
+    with pytest.raises(ValueError, match=re.escape('--model yolov3 (this run: --model fcos)')):
+        Pipeline('c.yml', work_dir=str(work), overrides=['epoch=2']).check_settings('fcos')
+    assert open(pipe.results_path).read() == before
+    # a new work dir: recorded without a warning
+    Pipeline('c.yml', work_dir=str(tmp_path / 'new')).check_settings('yolov3')
+    assert ppdet_log.text.count('has no record') == 1
+
+
+@pytest.mark.parametrize('job', [DensePipeline, FacePipeline])
+def test_family_jobs_fine_tune_every_seed(job, tmp_path, monkeypatch):
+    """The face and dense jobs fine-tuned the first seed only, whatever --seeds said."""
+    calls = []
+    pipe = job(work_dir=str(tmp_path / 'w'), prune_seeds=[0, 1], stages=['prune'])
+    monkeypatch.setattr(pipe, 'prune_plans', lambda: None)
+    monkeypatch.setattr(pipe, 'alone', lambda: None)
+    monkeypatch.setattr(pipe, 'prune_and_finetune', lambda *a: calls.append(a))
+    pipe.run()
+    assert calls == [('p40', 'uniform', 0), ('p40', 'derived', 0), ('p40', 'uniform', 1),
+                     ('p40', 'derived', 1)]
+    assert pipe.results['_done'][-3:] == ['prune_uniform_p40_seed1', 'prune_derived_p40_seed1',
+                                          'prune_alone']
+    assert job(work_dir=str(tmp_path / 'x')).prune_seeds == [0]
+
+
+def test_family_tables_show_the_pruned_rows_over_the_seeds():
+    row = dict(plan='uniform', cut_of='p40', GFLOPs=1.0, size_MB=1.0)
+    res = {'rows': [], 'uniform_p40': dict(row, AP=0.1, seed=0),
+           'uniform_p40_seed1': dict(row, AP=0.3, seed=1)}
+    assert '- uniform_p40, seeds 0,1: AP 0.2000 (0.1000-0.3000, n=2)' in dense_results_table(res)
+    assert '- uniform_p40, seeds 0,1: Easy AP 0.2000' in face_results_table(res)
+    del res['uniform_p40_seed1']
+    assert 'over the seeds' not in dense_results_table(res)
+
+
+def test_a_stage_whose_earlier_stages_did_not_run_names_them(tmp_path):
+    """--stages eval / quant on a work dir without a trained baseline: a KeyError traceback."""
+    with pytest.raises(ValueError, match=re.escape(
+            "stage eval needs 'baseline_weights' from an earlier stage, and %s does not have "
+            "it; not done yet: data, train: run them first (--stages data train), or the "
+            "whole job (no --stages)" % os.path.join(str(tmp_path / 'a'), 'results.json'))):
+        Pipeline('unused.yml', work_dir=str(tmp_path / 'a'), stages=['eval']).run()
+    _write_results(tmp_path / 'b', {'_done': ['data', 'train', 'eval', 'infer']})
+    with pytest.raises(ValueError, match=re.escape(
+            "stage quant:baseline_deployed needs 'baseline' from an earlier stage") + '.*' +
+            re.escape('not done yet: sensitivity, prune_plans, prune_uniform_p40, '
+                      'prune_derived_p40, prune_alone: run them first (--stages sensitivity '
+                      'prune)')):
+        DensePipeline(work_dir=str(tmp_path / 'b'), stages=['quant']).run()
+    # a results.json missing what its done stages record: start over
+    _write_results(tmp_path / 'c', {'_done': ['data', 'train']})
+    with pytest.raises(ValueError, match='though every stage before it is done.*--fresh'):
+        Pipeline('unused.yml', work_dir=str(tmp_path / 'c'), stages=['eval']).run()
+
+
+def test_inputs_are_checked_before_any_stage(tmp_path, monkeypatch):
+    """Every config the job loads, with the overrides; the work and dataset dirs."""
+    monkeypatch.chdir(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
+        __file__)))))
+    lite = str(tmp_path / 'lite.yml')
+    with open(lite, 'w') as f:
+        yaml.safe_dump({'_BASE_': [os.path.abspath(FACE_CONFIG)], 'BlazeNet': {'nope': 1}}, f)
+    with pytest.raises(ValueError, match=re.escape("the Lite config %s: unknown key 'nope' in "
+                                                   "section BlazeNet" % lite)):
+        FacePipeline(work_dir=str(tmp_path / 'w'), dataset_dir=str(tmp_path / 'd'),
+                     lite_config=lite).check_inputs()
+    FacePipeline(work_dir=str(tmp_path / 'w'), dataset_dir=str(tmp_path / 'd')).check_inputs()
+    assert not os.path.exists(str(tmp_path / 'w')) and not os.path.exists(str(tmp_path / 'd'))
