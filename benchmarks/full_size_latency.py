@@ -352,10 +352,10 @@ def _runtime_kernels_section(result):
     passes, thread = result['settings'].get('profile_passes', 1), result['settings']['threads'][0]
     return (
         '\n## Conv kernels by kind, Paddle oneDNN against onnxruntime (fp32)\n\n'
-        'The same exports on both runtimes, each kernel at its fastest of %d passes, %d '
+        'The same exports on both runtimes, each kernel at its median of %d passes, %d '
         'thread: where one runtime\'s pruning speed-up differs from the other\'s.  Rest: the '
         'timing\'s median minus the conv kernels (decoding, NMS, the other ops, the cost '
-        'between ops; it mixes a median with fastest passes, so it reads a little high).  '
+        'between ops; the kernels are profiled in a process of their own).  '
         'The last column: the most rest, the same in both models, that still gives the '
         'target speed-up end to end, (baseline convs - target x pruned convs) / (target - '
         '1).\n\n' % (passes, thread)

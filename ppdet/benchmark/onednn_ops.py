@@ -85,41 +85,46 @@ def run_child(child_code, args, what, timeout=300, env=None):
     return proc.stdout
 
 
-def timed_pass_records(child_code, args, what, timeout=300, env=None):
+def timed_pass_records(child_code, args, what, timeout=300, env=None, reduce=min):
     """Run ``child_code`` (``python -c``, with ``args``) under oneDNN verbose; -> the
     :func:`parse_exec_lines` records printed after its ``=== timed pass ===`` line.  The
     variable must be set before oneDNN loads, hence the child process.
 
     A child that prints the marker before each of several passes gets each primitive's
     fastest time over the passes (:func:`fastest_of_passes`): one pass on a shared
-    machine carries its load."""
+    machine carries its load.  ``reduce=statistics.median``: each primitive's typical time
+    instead (their sum is a typical pass's, to set beside a timing's median)."""
     env = dict(os.environ if env is None else env, ONEDNN_VERBOSE='1', DNNL_VERBOSE='1')
     passes = run_child(child_code, args, what, timeout, env).split('=== timed pass ===')[1:]
-    return fastest_of_passes([parse_exec_lines(p.splitlines()) for p in passes])
+    return fastest_of_passes([parse_exec_lines(p.splitlines()) for p in passes],
+                             reduce=reduce)
 
 
 def _primitive(record):
     return record['primitive'], record['shape']
 
 
-def fastest_of_passes(passes, key=_primitive):
+def fastest_of_passes(passes, key=_primitive, reduce=min):
     """Records of several passes of one model -> one pass with each record's minimum
-    ``ms``; the last pass alone if the passes ran different sequences (by ``key``)."""
+    ``ms`` (or another ``reduce`` of its times, e.g. ``statistics.median``); the last pass
+    alone if the passes ran different sequences (by ``key``)."""
     passes = [p for p in passes if p]
     if not passes:
         return []
     sequence = [key(r) for r in passes[-1]]
     if any([key(r) for r in p] != sequence for p in passes):
         return passes[-1]
-    return [dict(r, ms=min(p[i]['ms'] for p in passes)) for i, r in enumerate(passes[-1])]
+    return [dict(r, ms=reduce([p[i]['ms'] for p in passes])) for i, r in enumerate(passes[-1])]
 
 
 def profile_records(model_dir, run_mode='paddle', threads=1, warmup=3, passes=1, timeout=300,
-                    bf16=False):
-    """oneDNN records of ``model_dir`` (fastest of ``passes`` passes after ``warmup``);
-    ``bf16``: run it with ``enable_mkldnn_bfloat16``."""
+                    bf16=False, reduce=min):
+    """oneDNN records of ``model_dir`` (fastest of ``passes`` passes after ``warmup``, or
+    another ``reduce`` of each primitive's times); ``bf16``: run it with
+    ``enable_mkldnn_bfloat16``."""
     return timed_pass_records(_CHILD, [model_dir, run_mode, threads, warmup, passes,
-                                       'bf16' if bf16 else 'fp32'], model_dir, timeout)
+                                       'bf16' if bf16 else 'fp32'], model_dir, timeout,
+                              reduce=reduce)
 
 
 def onednn_profile(model_dir, run_mode='paddle', threads=1, warmup=3, timeout=300, passes=1,

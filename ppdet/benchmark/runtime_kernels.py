@@ -15,10 +15,13 @@ while ``O <= (B - t * P) / (t - 1)`` (:func:`rest_budget`).
 
 oneDNN records come from :func:`~ppdet.benchmark.onednn_ops.profile_records` (verbose),
 onnxruntime's from :func:`~ppdet.benchmark.onnx_ops.ort_records` (its profiler), each
-kernel at its fastest pass; the rest is the timing's median minus that sum, so it mixes a
-median with fastest passes and reads a little high.
+kernel at its median over the passes: their sum is a typical pass's kernel time, set beside
+the timing's median (the rest).  Summing each kernel's fastest pass instead, as the pruning
+ceiling does, undercounts a real pass by 4-8% at 608 (measured 2026-12-05: 384 against
+~405 ms for the baseline's convs), which the rest would then carry.
 """
 import collections
+import statistics
 
 from .pruning_ceiling import conv_kind
 
@@ -114,7 +117,7 @@ def manifest_runtime_kernels(manifest, result=None, threads=1, passes=5, target=
                              progress=print):
     """Every fused fp32 pruned row of a full-size manifest with an ONNX export, against its
     (config, size) group's fused fp32 baseline, on Paddle oneDNN and onnxruntime (each model
-    profiled once per runtime, ``passes`` passes); ``result`` (``time_rows``'s) gives the
+    profiled once per runtime, each kernel's median of ``passes`` passes); ``result`` (``time_rows``'s) gives the
     medians at ``threads``.  -> [(row name, :func:`compare_runtimes` dict)]."""
     from .onednn_ops import profile_records
     from .onnx_ops import ort_records
@@ -130,9 +133,10 @@ def manifest_runtime_kernels(manifest, result=None, threads=1, passes=5, target=
         if (name, rt) not in profiles:
             progress('%s kernels of %s (%d passes)' % (rt, name, passes))
             d = manifest['rows'][name]['dir']
-            profiles[name, rt] = (profile_records(d, threads=threads, passes=passes)
-                                  if rt == 'paddle' else
-                                  ort_records(d, threads=threads, passes=passes)[0])
+            profiles[name, rt] = (
+                profile_records(d, threads=threads, passes=passes, reduce=statistics.median)
+                if rt == 'paddle' else
+                ort_records(d, threads=threads, passes=passes, reduce=statistics.median)[0])
         return profiles[name, rt]
 
     out = []

@@ -67,3 +67,10 @@ def test_fastest_of_passes_by_another_key():
     second = [{'op': 'conv', 'ms': 1.0}, {'op': 'nms', 'ms': 3.0}]
     assert fastest_of_passes([first, second], key=lambda r: r['op']) == [
         {'op': 'conv', 'ms': 1.0}, {'op': 'nms', 'ms': 1.0}]
+
+
+def test_passes_reduced_to_each_primitives_median():
+    import statistics
+    passes = [[{'primitive': 'convolution', 'shape': 'a', 'ms': ms}] for ms in (3.0, 1.0, 9.0)]
+    assert fastest_of_passes(passes, reduce=statistics.median)[0]['ms'] == 3.0
+    assert fastest_of_passes(passes)[0]['ms'] == 1.0
