@@ -17,8 +17,9 @@ oneDNN records come from :func:`~ppdet.benchmark.onednn_ops.profile_records` (ve
 onnxruntime's from :func:`~ppdet.benchmark.onnx_ops.ort_records` (its profiler), each
 kernel at its median over the passes: their sum is a typical pass's kernel time, set beside
 the timing's median (the rest).  Summing each kernel's fastest pass instead, as the pruning
-ceiling does, undercounts a real pass by 4-8% at 608 (measured 2026-12-05: 384 against
-~405 ms for the baseline's convs), which the rest would then carry.
+ceiling does, undercounts a typical pass by ~5% (measured 2026-12-05, YOLOv3-MobileNetV1's
+baseline convs on oneDNN: 384 against 403 ms at 608, 103 against 109 at 320), which the
+rest would then carry.
 """
 import collections
 import statistics
