@@ -99,7 +99,10 @@ def test_interrupted_video_leaves_no_partial_file(tiny_model_dir, tmp_path):
                              '--video_file', video, '--output_dir', str(out),
                              '--repeats', '2000'],     # minutes: it is interrupted first
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=dict(os.environ, OMP_NUM_THREADS='1'))
+                            env=dict(os.environ, OMP_NUM_THREADS='1'),
+                            # SIGINT's default restored: a shell that starts the suite in the
+                            # background makes its children ignore it
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.time() + 120
         while not (out.is_dir() and os.listdir(out)) and time.time() < deadline:

@@ -166,9 +166,13 @@ def test_ctrl_c_says_to_rerun_the_same_command_and_that_resumes(tiny_config, tin
     goes on from the last finished epoch."""
     args = ['--model', 'yolov3', '-c', tiny_config, '--work_dir', str(tmp_path / 'w'),
             '--dataset_dir', tiny_dataset, '--stages', 'train', '-o', 'epoch=6']
+    # unbuffered: the log lines arrive as written; SIGINT's default restored (a shell that
+    # starts the suite in the background makes its children ignore it)
     proc = subprocess.Popen([sys.executable, os.path.join(ROOT, 'tools', 'pipeline.py'),
                              '--fresh'] + args, cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+                            stderr=subprocess.STDOUT, text=True,
+                            env=dict(os.environ, PYTHONUNBUFFERED='1'),
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     seen = []
     for line in proc.stdout:
         seen.append(line)
