@@ -11,6 +11,7 @@ from deploy_models import as_int8_model, synthetic_image
 from ppdet.benchmark.cpu import cpu_description, cpu_flags
 from ppdet.deploy import Detector
 from ppdet.deploy.benchmark import stage_split
+from ppdet.deploy.infer_run import Runs, batch_shape
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(ROOT, 'deploy', 'python', 'infer.py')
@@ -122,7 +123,7 @@ def test_real_batches_are_warmed_up_and_timed(infer, tiny_model_dir, photo, tmp_
                                             '--run_benchmark', '--batch_size', '4',
                                             '--warmup', '2', '--repeats', '3'])
     det = Detector(tiny_model_dir)
-    runs = infer.Runs(det, args)
+    runs = Runs(det, args)
     runs([photo])
     assert runs.warmed == {(1,)} and dict(runs.batches) == {1: 1}
     runs([photo, synthetic_image(1)])
@@ -133,11 +134,10 @@ def test_real_batches_are_warmed_up_and_timed(infer, tiny_model_dir, photo, tmp_
     det.close()
 
 
-def test_batch_shape_includes_the_image_sizes_of_a_dynamic_model(infer):
+def test_batch_shape_includes_the_image_sizes_of_a_dynamic_model():
     a, b = synthetic_image(1, 96, 128), synthetic_image(2, 120, 90)
-    assert infer.batch_shape({'image_shape': [3, 64, 64]}, [a, b]) == (2,)
-    assert infer.batch_shape({'image_shape': [3, None, None]}, [a, b]) == (2, (96, 128),
-                                                                          (120, 90))
+    assert batch_shape({'image_shape': [3, 64, 64]}, [a, b]) == (2,)
+    assert batch_shape({'image_shape': [3, None, None]}, [a, b]) == (2, (96, 128), (120, 90))
 
 
 def test_times_per_batch_and_per_image(infer, tiny_model_dir, photo, tmp_path, capsys):
