@@ -113,6 +113,7 @@ def main():
     # must not cost the work dir, nor fail after the first stages
     pipe.check_inputs()
     if args.fresh:
+        pipe.check_fresh()   # only a work dir of a job (or an empty one) is deleted
         shutil.rmtree(args.work_dir, ignore_errors=True)
         pipe, report = _make_pipe(args)   # the job reads work_dir's results when made
     pipe.check_settings(args.model)   # a work dir started with other settings is refused

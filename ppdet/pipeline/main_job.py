@@ -189,6 +189,17 @@ class Pipeline(object):
             raise ValueError('--teacher_weights: %s not found (give a trained teacher\'s '
                              '.pdparams file or its prefix)' % weights_file(self.teacher_weights))
 
+    def check_fresh(self):
+        """``--fresh`` deletes the work dir: refuse one that is not empty and holds no
+        results.json of a job (a folder given to --work_dir by mistake)."""
+        if os.path.isdir(self.work_dir) and os.listdir(self.work_dir) and \
+                not os.path.isfile(self.results_path):
+            names = sorted(os.listdir(self.work_dir))
+            raise ValueError('--fresh: %s holds no pipeline results (no results.json; it holds '
+                             '%s%s): refusing to delete it; give a work dir of this job or a new '
+                             'or empty --work_dir' % (self.work_dir, ', '.join(names[:5]),
+                                                      ', ...' if len(names) > 5 else ''))
+
     def configs(self):
         """``[(flag, config)]``: every config the job loads (each with the overrides)."""
         out = [('-c', self.config)]

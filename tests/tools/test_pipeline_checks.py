@@ -25,6 +25,19 @@ def _refused(proc, message):
     assert 'Traceback' not in proc.stdout and '] starting' not in proc.stdout, proc.stdout
 
 
+def test_fresh_refuses_a_folder_that_is_not_a_work_dir(tmp_path):
+    """--fresh deletes --work_dir: a folder with files and no results.json (a dataset, a
+    home directory given by mistake) is refused and kept."""
+    work = tmp_path / 'mine'
+    work.mkdir()
+    (work / 'notes.txt').write_text('mine')
+    proc = _pipeline(['--model', 'fcos', '--work_dir', str(work), '--dataset_dir',
+                      str(tmp_path / 'd'), '--fresh'])
+    _refused(proc, '--fresh: %s holds no pipeline results (no results.json; it holds '
+                   'notes.txt): refusing to delete it' % work)
+    assert (work / 'notes.txt').read_text() == 'mine'
+
+
 @pytest.mark.parametrize('model, bad, message', [
     ('fcos', ['-c', 'configs/builtin/fcos_r18_bultin.yml', '--stages', 'train'],
      "-c: config file not found: configs/builtin/fcos_r18_bultin.yml; did you mean "
