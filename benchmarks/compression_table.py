@@ -97,6 +97,10 @@ def main(argv=None):
                     sensitivity_images=args.sensitivity_images)
     tic = time.time()
     if not args.skip_pipeline:
+        # as tools/pipeline.py: every config and flag checked first, and a work dir started
+        # with other settings refused (its done stages would be skipped and reported as these)
+        pipe.check_inputs()
+        pipe.check_settings('yolov3')
         print('== pipeline (%s; finished stages are skipped)' % args.work_dir, flush=True)
         pipe.run()
     results_path = os.path.join(args.work_dir, 'results.json')

@@ -194,3 +194,24 @@ def test_the_arm_command_it_prints_runs_with_arm_benchmarks_flags():
                            capture_output=True, text=True, timeout=120).stdout
     assert flags <= set(re.findall(r'(--\w+)', usage)), flags - set(re.findall(r'(--\w+)',
                                                                              usage))
+
+
+def test_compression_table_refuses_a_work_dir_of_other_settings(tiny_dataset, tmp_path):
+    """The table runs the main job in --work_dir: one started by another model (here FCOS,
+    through tools/pipeline.py) is refused before any stage, as tools/pipeline.py refuses it,
+    instead of its done stages being skipped and reported as the main job's."""
+    work = tmp_path / 'w'
+    work.mkdir()
+    record = {'_done': ['data'], '_settings': {
+        'model': 'fcos', 'config': 'configs/builtin/fcos_r18_builtin.yml', 'overrides': [],
+        'dataset_dir': tiny_dataset}}
+    (work / 'results.json').write_text(json.dumps(record))
+    proc = subprocess.run(
+        [sys.executable, os.path.join(ROOT, 'benchmarks', 'compression_table.py'),
+         '--work_dir', str(work), '--dataset_dir', tiny_dataset, '--out_dir',
+         str(tmp_path / 'out')], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, timeout=300)
+    assert proc.returncode == 2, proc.stdout[-3000:]
+    assert 'was started with other settings: --model fcos' in proc.stdout, proc.stdout[-3000:]
+    assert '== pipeline' not in proc.stdout and 'Traceback' not in proc.stdout
+    assert json.loads((work / 'results.json').read_text()) == record
