@@ -19,7 +19,6 @@ Every flag, config and override is checked before the first stage (and before --
 anything); the work dir's results.json records the settings it was started with, and a run
 with others is refused.  Interrupted: run the same command again.
 """
-import argparse
 import importlib
 import os
 import shutil
@@ -49,19 +48,9 @@ JOBS = {
 TEACHER_FLAGS = ('teacher_config', 'teacher_epochs', 'teacher_weights')
 
 
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Flag defaults shown, except None: those help texts say the default (per --model)."""
-
-    def _get_help_string(self, action):
-        if action.default is None:
-            return action.help
-        return super()._get_help_string(action)
-
-
 def main():
     from ppdet.pipeline.main_job import FINETUNE_EPOCHS, TEACHER_CONFIG
     parser = ArgsParser('run the whole pipeline on the built-in dataset', config_required=False)
-    parser.formatter_class = _HelpFormatter
     _config_action(parser).help = 'YAML config file; default per --model: %s' % _per_model(
         lambda m: MODELS[m][0])
     parser.add_argument('--model', default='yolov3', choices=sorted(MODELS),

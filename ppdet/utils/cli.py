@@ -6,10 +6,19 @@ import sys
 from ppdet.core.workspace import ConfigError, did_you_mean, load_config
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Each flag's default after its help, except None: "(default: None)" says nothing (a
+    flag without a default, or one whose help says what stands in for it)."""
+
+    def _get_help_string(self, action):
+        if action.default is None:
+            return action.help
+        return super()._get_help_string(action)
+
+
 class ArgsParser(argparse.ArgumentParser):
     def __init__(self, description=None, config_required=True):
-        super().__init__(description=description,
-                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        super().__init__(description=description, formatter_class=HelpFormatter)
         self.add_argument('-c', '--config', required=config_required,
                           help='YAML config file')
         # extend: every -o adds its entries (a second -o used to replace the first's)
