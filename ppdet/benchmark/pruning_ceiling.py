@@ -24,7 +24,7 @@ already run near the best rate the core reaches (:func:`format_untouched`).
 import re
 
 __all__ = ['conv_macs', 'conv_kind', 'pruning_ceiling', 'format_ceilings', 'format_untouched',
-           'manifest_ceilings']
+           'timed_cells', 'manifest_ceilings']
 
 
 def conv_macs(problem):
@@ -152,6 +152,16 @@ def format_untouched(rows):
     return '\n'.join(lines) + '\n'
 
 
+def timed_cells(result, threads):
+    """{'row/runtime': cell} of every group of a ``time_rows`` result timed at ``threads``
+    (empty without a result)."""
+    cells = {}
+    for group in (result or {}).get('groups', []):
+        if group['threads'] == threads:
+            cells.update(group['cells'])
+    return cells
+
+
 def manifest_ceilings(manifest, result=None, threads=1, passes=5, progress=print):
     """The ceiling of every pruned row of a full-size manifest
     (:mod:`ppdet.benchmark.full_size`) against its (config, size) group's baseline of the
@@ -161,10 +171,7 @@ def manifest_ceilings(manifest, result=None, threads=1, passes=5, progress=print
     end-to-end speed-ups at ``threads``, over that same baseline.
     -> [(row name, :func:`pruning_ceiling` dict)]."""
     from .onednn_ops import profile_records
-    cells = {}
-    for group in (result or {}).get('groups', []):
-        if group['threads'] == threads:
-            cells.update(group['cells'])
+    cells = timed_cells(result, threads)
     out = []
     for int8 in (False, True):
         rows = [(n, r) for n, r in manifest['rows'].items() if r['int8'] == int8 and

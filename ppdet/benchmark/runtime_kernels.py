@@ -24,7 +24,7 @@ rest would then carry.
 import collections
 import statistics
 
-from .pruning_ceiling import conv_kind
+from .pruning_ceiling import conv_kind, timed_cells
 
 __all__ = ['ort_conv_kind', 'conv_ms_by_kind', 'rest_budget', 'compare_runtimes',
            'format_runtime_kernels', 'manifest_runtime_kernels']
@@ -122,10 +122,7 @@ def manifest_runtime_kernels(manifest, result=None, threads=1, passes=5, target=
     medians at ``threads``.  -> [(row name, :func:`compare_runtimes` dict)]."""
     from .onednn_ops import profile_records
     from .onnx_ops import ort_records
-    cells = {}
-    for group in (result or {}).get('groups', []):
-        if group['threads'] == threads:
-            cells.update(group['cells'])
+    cells = timed_cells(result, threads)
     rows = [(n, r) for n, r in manifest['rows'].items()
             if not r['int8'] and r['fuse_preprocess'] and not r.get('no_onnx')]
     profiles = {}
