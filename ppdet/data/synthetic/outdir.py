@@ -16,7 +16,7 @@ from ppdet.utils.logger import setup_logger
 
 logger = setup_logger(__name__)
 
-__all__ = ['MANIFEST', 'MARKER', 'begin', 'finish', 'progress_bar']
+__all__ = ['MANIFEST', 'MARKER', 'begin', 'finish', 'progress_bar', 'generator_parser']
 
 MANIFEST = 'manifest.json'
 MARKER = 'manifest.partial.json'
@@ -120,3 +120,26 @@ def progress_bar(total, desc):
     from tqdm import tqdm
     return tqdm(total=total, desc=desc, unit='img', leave=False, dynamic_ncols=True,
                 mininterval=1.0)
+
+
+def generator_parser(doc, defaults, output_dir, what):
+    """The flags every dataset generator script shares (``--output_dir``, ``--num_train``,
+    ``--num_val``, ``--seed``, ``--force``), with ``defaults`` the generator's DEFAULTS and
+    ``what`` the files that go into ``output_dir``; a script adds its own and parses."""
+    import argparse
+    parser = argparse.ArgumentParser(description=doc,
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument('--output_dir', default=output_dir,
+                        help='where %s go: new, empty or a set this script made' % what)
+    parser.add_argument('--num_train', type=int, default=defaults['num_train'],
+                        help='training images (>= 1)')
+    parser.add_argument('--num_val', type=int, default=defaults['num_val'],
+                        help='validation images (>= 1)')
+    parser.add_argument('--seed', type=int, default=defaults['seed'],
+                        help='any integer; image i of a split is the same at every '
+                             '--num_train / --num_val')
+    parser.add_argument('--force', action='store_true',
+                        help='regenerate even if up to date, and write into a non-empty '
+                             '--output_dir that holds no generated set (files of the same '
+                             'names are overwritten)')
+    return parser
