@@ -21,24 +21,30 @@ images (112 steps of 16 each); LR schedules over those steps, the config's LR un
 stop long before the model converges.
 
 One training at a time, in this process; set OMP_NUM_THREADS=1 on a shared machine.  Each
-run's result is cached in ``--work_dir``/<run>.json, so an interrupted benchmark resumes
-with the next run; the baseline variants (smooth-L1, cosine, Stitch off: the unchanged
-config) share one training per seed.  Writes ``--results``.{json,md} with the CPU, its flags, the load
-average and OMP_NUM_THREADS at the top (the runs of comparisons not run this time are kept
-from the existing results files, :func:`merge_previous`; a results file of the other mode,
-quick or full, is refused before the first training); a difference is called "within the seed spread"
-when it is not larger than the larger of the two variants' seed ranges.
+run's result is cached in ``--work_dir``/<run>.json, so the same command again resumes with
+the next run (and an interrupted training from its last finished epoch); the baseline
+variants (smooth-L1, cosine, Stitch off: the unchanged config) share one training per seed.
+The work dir records the dataset (:func:`check_work_dir`): another is refused before the
+first training.  Writes ``--results``.{json,md} with the CPU, its flags, the load average,
+OMP_NUM_THREADS, the dataset and the command at the top; they cover every cached run of the
+comparisons run, whatever ``--seeds`` says (:func:`cached_runs`); the runs of comparisons not
+run this time are kept from the existing results files (:func:`merge_previous`; a results
+file of the other mode, quick or full, or of another dataset is refused before the first
+training); a difference is called "within the seed spread" when it is not larger than the
+larger of the two variants' seed ranges.
 """
 import datetime
 import json
 import os
+import re
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from ppdet.utils.cli import run_main  # noqa: E402
+from ppdet.utils.cli import HelpFormatter, check_range, command_line, run_main  # noqa: E402
 from ppdet.utils.fileio import atomic_write, check_output_dir, check_output_file  # noqa: E402
+from ppdet.utils.settings_record import check_settings_record  # noqa: E402
 
 CONFIG = 'configs/builtin/retinanet_r18_builtin.yml'
 RESULTS = 'benchmarks/results/dense_variants'
@@ -46,6 +52,8 @@ QUICK = {'epoch': 3, 'samples_per_epoch': 800}
 _PIECEWISE = [{'name': 'PiecewiseDecay', 'gamma': 0.1, 'milestones': None},
               {'name': 'LinearWarmup', 'start_factor': 0.1, 'steps': 40}]
 STITCH = {'Stitch': {'prob': 0.5}}
+# in --work_dir: the settings its cached runs were made with (check_work_dir)
+SETTINGS_FILE = 'settings.json'
 
 # comparison -> (what the seed says, [(variant, overrides)], the value to read)
 COMPARISONS = {
@@ -123,16 +131,40 @@ def train_and_eval(cfg, name):
             losses.append(status['losses']['loss'])
 
     t = Trainer(cfg, mode='train')
+    latest = os.path.join(t.save_dir, 'latest.pdparams')
+    if os.path.isfile(latest):   # an interrupted training of this run: go on from it
+        t.resume(latest)
     t.extra_callbacks.append(Losses(t))
     tic = time.time()
     t.train(validate=False)
     train_s = time.time() - tic
     res = t.evaluate()
     tail = losses[-10:]
-    return {'run': name, 'train_s': round(train_s, 1), 'steps': len(losses),
-            'loss_first10': round(sum(losses[:10]) / max(1, len(losses[:10])), 4),
-            'loss_last10': round(sum(tail) / max(1, len(tail)), 4),
-            'metrics': {k: round(float(v), 4) for k, v in res.items()}}
+    out = {'run': name, 'train_s': round(train_s, 1), 'steps': len(losses),
+           'loss_first10': round(sum(losses[:10]) / max(1, len(losses[:10])), 4),
+           'loss_last10': round(sum(tail) / max(1, len(tail)), 4),
+           'metrics': {k: round(float(v), 4) for k, v in res.items()}}
+    if t.start_epoch:   # steps, losses and time are this process's part of the training
+        out['resumed_at_epoch'] = t.start_epoch
+    return out
+
+
+def cached_runs(work_dir, comparisons, quick):
+    """Every cached run in ``work_dir`` of ``comparisons`` in this mode, whatever its seed
+    (a run with fewer --seeds must not drop the others from the results)."""
+    runs = {}
+    for name in sorted(os.listdir(work_dir)):
+        for comp in comparisons:
+            for variant, _ in COMPARISONS[comp][1]:
+                if re.match(r'%s_%s_seed\d+%s\.json$' % (comp, variant, '_quick' if quick
+                                                          else ''), name):
+                    with open(os.path.join(work_dir, name)) as f:
+                        runs[name[:-len('.json')]] = json.load(f)
+    return runs
+
+
+def seeds_of(runs):
+    return sorted({int(re.search(r'_seed(\d+)', n).group(1)) for n in runs})
 
 
 def summarize(runs, comparisons, seeds):
@@ -163,18 +195,26 @@ def summarize(runs, comparisons, seeds):
     return out
 
 
-def kept_runs(previous, mode, comparisons):
+def kept_runs(previous, mode, comparisons, dataset_dir=None):
     """``previous`` results' runs of the comparisons not run now (``--comparisons`` runs a
     subset and must not drop the others from the results files); refuses a previous file of
-    another ``mode`` (quick / full), which belongs under another ``--results``.  main calls
-    it before the first training, :func:`merge_previous` again at the end."""
+    another ``mode`` (quick / full) or of another ``dataset_dir`` (None: not checked; a file
+    from before it was recorded is taken as this one's), which belongs under another
+    ``--results``.  main calls it before the first training, :func:`merge_previous` again
+    at the end."""
     kept = {n: r for n, r in (previous or {}).get('runs', {}).items()
             if r.get('comparison') not in comparisons}
-    if kept and previous.get('mode') != mode:
+    if not kept:
+        return kept
+    comps = ', '.join(sorted({r['comparison'] for r in kept.values()}))
+    if previous.get('mode') != mode:
         raise ValueError('the results file holds %s runs of %s but this run is %s; give '
                          'another --results (e.g. %s_full)' % (
-                             previous.get('mode'), ', '.join(sorted(
-                                 {r['comparison'] for r in kept.values()})), mode, RESULTS))
+                             previous.get('mode'), comps, mode, RESULTS))
+    old = previous.get('dataset_dir', dataset_dir)
+    if dataset_dir is not None and old != dataset_dir:
+        raise ValueError('the results file holds runs of %s on the dataset %s but this run '
+                         'is on %s; give another --results' % (comps, old, dataset_dir))
     return kept
 
 
@@ -184,7 +224,7 @@ def mode_name(quick):
 
 def merge_previous(res, previous, comparisons):
     """Keep ``previous`` results' runs of the comparisons not run now (:func:`kept_runs`)."""
-    kept = kept_runs(previous, res['mode'], comparisons)
+    kept = kept_runs(previous, res['mode'], comparisons, res.get('dataset_dir'))
     if not kept:
         return res
     runs = dict(kept, **res['runs'])
@@ -211,7 +251,9 @@ def write_md(path, res):
              'each training: %s' % (res['load_avg_start'], _load_range(res['runs'])),
              '- OMP_NUM_THREADS=%s; one training at a time; mode: %s' % (
                  res['omp_num_threads'], res['mode']),
-             '- config: `%s`, seeds %s' % (CONFIG, res['seeds']), '']
+             '- config: `%s`, seeds %s (every cached run of the comparisons), dataset `%s`'
+             % (CONFIG, res['seeds'], res.get('dataset_dir', 'not recorded')),
+             '- command: `%s`' % res.get('command', 'not recorded'), '']
     for comp, s in res['summary'].items():
         lines += ['## %s (%s)' % (comp, s['metric']), '',
                   'Seed 001 says: %s.' % s['seed_claim'], '',
@@ -230,10 +272,18 @@ def write_md(path, res):
               ' same training as |', '|---|---|---|---|---|---|---|---|']
     for name, r in sorted(res['runs'].items()):
         m = r['metrics']
-        lines.append('| %s | %.4f | %.4f | %.4f | %.3f / %.3f | %d | %.0f | %s |' % (
+        lines.append('| %s | %.4f | %.4f | %.4f | %.3f / %.3f | %s | %.0f | %s |' % (
             name, m['AP'], m['AP50'], m['APs'], r['loss_first10'], r['loss_last10'],
-            r['steps'], r['train_s'], r.get('reused_from', '')))
+            _steps(r), r['train_s'], r.get('reused_from', '')))
     atomic_write(path, lambda f: f.write('\n'.join(lines) + '\n'))
+
+
+def _steps(run):
+    """A run's steps cell: a resumed run's steps, losses and time are after the resume."""
+    if run.get('resumed_at_epoch'):
+        return '%d (resumed after epoch %d: losses, steps and time from there)' % (
+            run['steps'], run['resumed_at_epoch'])
+    return '%d' % run['steps']
 
 
 def read_previous(path):
@@ -248,35 +298,30 @@ def read_previous(path):
                          % (path, e))
 
 
-def main():
-    import argparse
-    from ppdet.benchmark.cpu import cpu_flags
+def dataset_of(dataset_dir):
+    """The dataset the runs train and evaluate on: ``--dataset_dir``, else the config's."""
+    from ppdet.core.workspace import load_config
+    return os.path.normpath(dataset_dir or load_config(CONFIG)['TrainDataset']['dataset_dir'])
+
+
+def check_work_dir(work_dir, dataset_dir):
+    """Record in ``work_dir`` the settings its cached runs depend on (the config, the dataset,
+    the quick schedule; quick and full runs have their own names), or refuse other ones
+    before the first training: the cached runs would be reported as this run's.  Cached runs
+    from before the record are taken as made with these settings, with a warning."""
+    path = os.path.join(work_dir, SETTINGS_FILE)
+    if not os.path.isfile(path) and any(n.endswith('.json') for n in os.listdir(work_dir)):
+        sys.stderr.write('warning: %s holds cached runs but no record of their settings: '
+                         "taken as made with this run's (dataset %s); other settings are "
+                         'refused from now on\n' % (work_dir, dataset_dir))
+    check_settings_record(path, {'config': CONFIG, 'dataset_dir': dataset_dir,
+                                 'quick_schedule': QUICK},
+                          'its cached runs', 'give another --work_dir')
+
+
+def run_all(args):
+    """Train (or read from the cache) every run of ``args.comparisons`` and ``args.seeds``."""
     from ppdet.utils.fileio import write_json
-    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    p.add_argument('--comparisons', nargs='+', default=list(COMPARISONS), choices=COMPARISONS,
-                   help='which of the seed\'s conclusions to measure (default: all)')
-    p.add_argument('--seeds', nargs='+', type=int, default=[0, 1],
-                   help='one training per seed and variant')
-    p.add_argument('--quick', action='store_true', help='3 epochs x 800 samples (see above)')
-    p.add_argument('--dataset_dir', default=None,
-                   help='built-in COCO dir if not dataset/builtin/coco (tools/gen_dataset.py)')
-    p.add_argument('--work_dir', default='output/issue15/dense_variants',
-                   help='each run\'s training and its cached result (<run>.json)')
-    p.add_argument('--results', default=RESULTS,
-                   help='output path without extension (.json and .md are written; the '
-                        'committed file holds quick runs: give another for a full run)')
-    args = p.parse_args()
-    # bad paths and a results file of the other mode are refused before the first training
-    check_output_dir(args.work_dir, '--work_dir')
-    check_output_file(args.results + '.json', '--results')
-    check_output_file(args.results + '.md', '--results')
-    previous = read_previous(args.results + '.json')
-    kept_runs(previous, mode_name(args.quick), args.comparisons)
-    os.makedirs(args.work_dir, exist_ok=True)
-    res = {'date': datetime.datetime.now().isoformat(timespec='seconds'), 'cpu': cpu_flags(),
-           'load_avg_start': [round(x, 2) for x in os.getloadavg()],
-           'omp_num_threads': os.environ.get('OMP_NUM_THREADS'),
-           'mode': mode_name(args.quick), 'seeds': args.seeds, 'runs': {}}
     for comp in args.comparisons:
         for seed in args.seeds:
             for variant, overrides in COMPARISONS[comp][1]:
@@ -298,8 +343,64 @@ def main():
                                seed=seed, overrides=overrides,
                                load_avg_after=[round(x, 2) for x in os.getloadavg()])
                     write_json(cache, run)
-                res['runs'][name] = run
                 print('%s: %s' % (name, run['metrics']), flush=True)
+
+
+def say_how_to_resume(work_dir):
+    """Ctrl-C: the training's "resume with -r" is not this script's way (it has no -r)."""
+    sys.stderr.write('\ninterrupted: the finished runs are cached in %s; to resume, run the '
+                     'same command again (this script takes no -r: an interrupted training '
+                     'goes on from its last finished epoch by itself):\n  %s\n'
+                     % (work_dir, command_line('benchmarks/dense_variants.py')))
+
+
+def main():
+    import argparse
+    from ppdet.benchmark.cpu import cpu_flags
+    from ppdet.utils.fileio import write_json
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
+                                formatter_class=HelpFormatter)
+    p.add_argument('--comparisons', nargs='+', default=list(COMPARISONS), choices=COMPARISONS,
+                   help='which of the seed\'s conclusions to measure')
+    p.add_argument('--seeds', nargs='+', type=int, default=[0, 1],
+                   help='one training per seed and variant (each in [0, 2**32 - 1]; runs '
+                        'already cached are not trained again); the results cover every '
+                        'cached run of the comparisons in --work_dir, whatever its seed')
+    p.add_argument('--quick', action='store_true', help='3 epochs x 800 samples (see above)')
+    p.add_argument('--dataset_dir', default=None,
+                   help='built-in COCO dir if not dataset/builtin/coco (tools/gen_dataset.py)')
+    p.add_argument('--work_dir', default='output/issue15/dense_variants',
+                   help='each run\'s training and its cached result (<run>.json); the '
+                        'same command again resumes an interrupted training; the dataset is '
+                        'recorded there (another one needs another --work_dir)')
+    p.add_argument('--results', default=RESULTS,
+                   help='output path without extension (.json and .md are written; the '
+                        'committed file holds quick runs: give another for a full run)')
+    args = p.parse_args()
+    # bad input, a results file of the other mode or dataset and a work dir of another
+    # dataset are refused before the first training
+    for seed in args.seeds:
+        check_range('--seeds', seed, 0, 2 ** 32 - 1, hint='the trainings\' random seeds')
+    check_output_dir(args.work_dir, '--work_dir')
+    check_output_file(args.results + '.json', '--results')
+    check_output_file(args.results + '.md', '--results')
+    dataset = dataset_of(args.dataset_dir)
+    previous = read_previous(args.results + '.json')
+    kept_runs(previous, mode_name(args.quick), args.comparisons, dataset)
+    os.makedirs(args.work_dir, exist_ok=True)
+    check_work_dir(args.work_dir, dataset)
+    res = {'date': datetime.datetime.now().isoformat(timespec='seconds'), 'cpu': cpu_flags(),
+           'load_avg_start': [round(x, 2) for x in os.getloadavg()],
+           'omp_num_threads': os.environ.get('OMP_NUM_THREADS'), 'dataset_dir': dataset,
+           'command': command_line('benchmarks/dense_variants.py'),
+           'mode': mode_name(args.quick)}
+    try:
+        run_all(args)
+    except KeyboardInterrupt:
+        say_how_to_resume(args.work_dir)
+        raise SystemExit(130)
+    res['runs'] = cached_runs(args.work_dir, args.comparisons, args.quick)
+    res['seeds'] = seeds_of(res['runs'])
     res['load_avg_end'] = [round(x, 2) for x in os.getloadavg()]
     # read again: another process may have written it while this one trained
     res = merge_previous(res, read_previous(args.results + '.json'), args.comparisons)

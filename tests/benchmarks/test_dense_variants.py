@@ -138,3 +138,121 @@ def test_write_md_is_atomic(monkeypatch, tmp_path):
            'omp_num_threads': '1', 'mode': 'quick', 'seeds': [0], 'summary': {}, 'runs': {}}
     dv.write_md(str(tmp_path / 'r.md'), res)
     assert written == [str(tmp_path / 'r.md')] and not (tmp_path / 'r.md').exists()
+
+
+def _cache(work, comp, variant, seed, ap, quick=True):
+    import json
+    name = dv.run_name(comp, variant, seed, quick)
+    run = {'run': name, 'comparison': comp, 'variant': variant, 'seed': seed,
+           'overrides': dict(dv.COMPARISONS[comp][1])[variant],
+           'metrics': {'AP': ap, 'AP50': ap, 'APs': ap}, 'loss_first10': 1.0,
+           'loss_last10': 0.5, 'steps': 150, 'train_s': 1.0}
+    os.makedirs(work, exist_ok=True)
+    with open(os.path.join(work, name + '.json'), 'w') as f:
+        json.dump(run, f)
+
+
+def _cached_box_loss(work, seeds):
+    for seed in seeds:
+        _cache(work, 'box_loss', 'smooth_l1', seed, 0.1 + seed / 100.)
+        _cache(work, 'box_loss', 'giou', seed, 0.2 + seed / 100.)
+
+
+def test_a_work_dir_of_another_dataset_is_refused_and_results_record_it(monkeypatch,
+                                                                          tmp_path, capsys):
+    """The cache ignored --dataset_dir: runs of another dataset were reported as this
+    one's; the results recorded neither the dataset nor the command."""
+    import json
+    import pytest
+    monkeypatch.chdir(ROOT)
+    work, results = str(tmp_path / 'work'), str(tmp_path / 'r')
+    _cached_box_loss(work, [0])
+    argv = ['--quick', '--comparisons', 'box_loss', '--seeds', '0', '--work_dir', work,
+            '--results', results]
+    _main(monkeypatch, *(argv + ['--dataset_dir', str(tmp_path / 'a')]))
+    assert 'no record of their settings' in capsys.readouterr().err   # cached before it
+    res = json.load(open(results + '.json'))
+    assert res['dataset_dir'] == str(tmp_path / 'a')
+    assert res['command'].startswith('python benchmarks/dense_variants.py --quick')
+    md = open(results + '.md').read()
+    assert 'dataset `%s`' % (tmp_path / 'a') in md and '- command: `python benchmarks/' in md
+    with pytest.raises(ValueError, match='dataset_dir=.*give another --work_dir'):
+        _main(monkeypatch, *(argv + ['--dataset_dir', str(tmp_path / 'b')]))
+    with pytest.raises(ValueError, match='dataset_dir=.*give another --work_dir'):
+        _main(monkeypatch, *argv)          # the config's dataset
+    # a results file of another dataset is refused when its runs would be kept
+    with pytest.raises(ValueError, match='on the dataset .*a but this run is on .*c; give '
+                                         'another --results'):
+        _main(monkeypatch, '--quick', '--comparisons', 'stitch', '--work_dir',
+              str(tmp_path / 'w2'), '--results', results, '--dataset_dir', str(tmp_path / 'c'))
+
+
+def test_fewer_seeds_keep_every_cached_run(monkeypatch, tmp_path):
+    """--seeds 1 after a seed-0 run dropped the seed-0 runs from the results."""
+    import json
+    monkeypatch.chdir(ROOT)
+    work, results = str(tmp_path / 'work'), str(tmp_path / 'r')
+    _cached_box_loss(work, [0, 1])
+    _cache(work, 'box_loss', 'giou', 0, 0.9, quick=False)      # a full run: not this mode
+    _main(monkeypatch, '--quick', '--comparisons', 'box_loss', '--seeds', '1',
+          '--work_dir', work, '--results', results)
+    res = json.load(open(results + '.json'))
+    assert res['seeds'] == [0, 1]
+    assert sorted(res['runs']) == ['box_loss_giou_seed0_quick', 'box_loss_giou_seed1_quick',
+                                   'box_loss_smooth_l1_seed0_quick',
+                                   'box_loss_smooth_l1_seed1_quick']
+    import pytest
+    assert res['summary']['box_loss']['variants']['giou']['values'] == pytest.approx([0.2, 0.21])
+
+
+def test_bad_seeds_are_refused_before_training(monkeypatch, tmp_path):
+    """--seeds -1 failed in the first training with numpy's message, naming no flag."""
+    import pytest
+    for seeds in (['-1'], ['0', str(2 ** 32)]):
+        with pytest.raises(ValueError, match=r'--seeds must be in \[0, 4294967295\], got '):
+            _main(monkeypatch, '--seeds', *seeds, '--work_dir', str(tmp_path / 'w'),
+                  '--results', str(tmp_path / 'r'))
+    assert not os.path.exists(str(tmp_path / 'w'))
+
+
+def test_help_shows_the_defaults(monkeypatch, capsys):
+    import pytest
+    monkeypatch.setattr(sys, 'argv', ['dense_variants.py', '--help'])
+    with pytest.raises(SystemExit):
+        dv.main()
+    text = ' '.join(capsys.readouterr().out.split())
+    for default in ('(default: [0, 1])', '(default: output/issue15/dense_variants)',
+                    '(default: %s)' % dv.RESULTS):
+        assert default in text
+
+
+def test_ctrl_c_says_to_run_the_same_command_again(monkeypatch, tmp_path, capsys):
+    """The training's hint "resume with -r DIR/latest" named a flag this script lacks."""
+    import pytest
+    from ppdet.utils.cli import run_main
+    monkeypatch.chdir(ROOT)
+
+    def ctrl_c(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(dv, 'train_and_eval', ctrl_c)
+    monkeypatch.setattr(sys, 'argv', ['dense_variants.py', '--quick', '--work_dir',
+                                      str(tmp_path / 'w'), '--results', str(tmp_path / 'r')])
+    with pytest.raises(SystemExit) as e:
+        run_main(dv.main)
+    assert e.value.code == 130
+    err = capsys.readouterr().err
+    assert 'run the same command again' in err and 'takes no -r' in err
+
+
+def test_an_interrupted_training_resumes_from_its_last_epoch(tmp_path, tiny_config):
+    """A rerun trained an interrupted run from the start (the trainer's -r hint named a
+    flag this script lacks)."""
+    from ppdet.core.workspace import load_config
+
+    def cfg(epochs):
+        return load_config(tiny_config, overrides=['save_dir=%s' % tmp_path, 'epoch=%d' % epochs,
+                                                   'max_iters_per_epoch=1', 'worker_num=0'])
+    first = dv.train_and_eval(cfg(1), 'r')       # epoch 1 saved as latest: "interrupted" there
+    assert first['steps'] == 1 and 'resumed_at_epoch' not in first
+    again = dv.train_and_eval(cfg(2), 'r')
+    assert again['resumed_at_epoch'] == 1 and again['steps'] == 1

@@ -74,6 +74,8 @@ def test_findings_of_another_table_are_marked_as_earlier(tmp_path):
         assert '| r578 | 0 | 25.0 |' in table and '30.0' not in table
         assert '| r578 | 0 | 30.0 |' in earlier          # the table they were written for
         assert earlier.index('| r578 | 0 | 30.0 |') < earlier.index('## What it shows')
+        # it read backwards: "they describe this one, not that"
+        assert 'they describe the table below, not the one at the top' in earlier
 
 
 def test_twins_only_caption_has_no_empty_weights_note(tmp_path):
@@ -88,16 +90,25 @@ def test_twins_only_caption_has_no_empty_weights_note(tmp_path):
 
 
 class _FakePipeline(object):
-    """Main's view of the pipeline, with the teacher and the baseline twins already scored."""
+    """Main's view of the pipeline, with the teacher and the baseline twins already scored
+    (or ``results``, when set)."""
     stages = []
+    results = None
+    interrupt = False
 
     def __init__(self, *args, **kwargs):
         self.distill_weights = dict(WEIGHTS)
+        self.results_path = os.path.join(kwargs['work_dir'], 'results.json')
+        if _FakePipeline.results is not None:
+            self.results = dict(_FakePipeline.results)
+            return
         self.results = {'teacher': {'AP': 0.40, 'weights': 'teacher/model_final'}}
         for seed in (0, 1):
             self.results.update(_result('baseline', 'twin', seed, 0.45))
 
     def stage(self, name, fn):
+        if self.interrupt:
+            raise KeyboardInterrupt
         self.stages.append(name)
 
     def train_teacher(self):
@@ -109,6 +120,8 @@ def _main(monkeypatch, tmp_path, *argv):
     monkeypatch.chdir(ROOT)
     monkeypatch.setattr(main_job, 'Pipeline', _FakePipeline)
     _FakePipeline.stages = []
+    monkeypatch.setattr(_FakePipeline, 'results', _FakePipeline.results)
+    monkeypatch.setattr(_FakePipeline, 'interrupt', _FakePipeline.interrupt)
     (tmp_path / 'data' / 'coco').mkdir(parents=True, exist_ok=True)
     for name in ('b', 'r'):
         (tmp_path / (name + '.pdparams')).write_text('')
@@ -160,3 +173,92 @@ def test_inputs_and_outputs_are_checked_before_any_work(monkeypatch, tmp_path):
     with pytest.raises(ValueError, match='--baseline_weights'):
         _main(monkeypatch, tmp_path, '--students', 'r578', '--baseline_weights',
               str(tmp_path / 'gone'), '--results', str(tmp_path / 'dq'))
+
+
+def test_a_work_dir_of_other_settings_is_refused_before_training(monkeypatch, tmp_path):
+    """A reused --work_dir skipped its finished runs ("already done") and reported their AP
+    under another --finetune_epochs or --baseline_weights."""
+    (tmp_path / 'b2.pdparams').write_text('')
+    first = ['--only', 'twins', '--students', 'baseline', '--seeds', '0', '--finetune_epochs',
+             '1', '-o', 'max_iters_per_epoch=2', '--results', str(tmp_path / 'dq')]
+    _main(monkeypatch, tmp_path, *first)
+    assert _FakePipeline.stages == ['twin_baseline_0']
+    for change, key in ((['--finetune_epochs', '3'], 'finetune_epochs'),
+                        (['--baseline_weights', str(tmp_path / 'b2')], 'baseline_weights'),
+                        (['-o', 'max_iters_per_epoch=3'], 'overrides')):
+        with pytest.raises(ValueError, match='%s=.*give another --work_dir' % key):
+            _main(monkeypatch, tmp_path, *(first + change))
+        assert _FakePipeline.stages == []
+    # the same settings in another results file: refused there too (its runs would be kept)
+    with pytest.raises(ValueError, match='finetune_epochs=.*give another --results'):
+        _main(monkeypatch, tmp_path, *(first[:-1] + [str(tmp_path / 'dq')] + [
+            '--work_dir', str(tmp_path / 'w2'), '--finetune_epochs', '3']))
+    # more seeds and students are more runs of the same settings
+    _main(monkeypatch, tmp_path, *(first + ['--seeds', '0', '1', '--students', 'baseline,r578']))
+    assert _FakePipeline.stages == ['twin_baseline_0', 'twin_baseline_1', 'twin_r578_0',
+                                    'twin_r578_1']
+
+
+def test_a_partial_only_keeps_the_other_parts_of_the_results(monkeypatch, tmp_path):
+    """--only teacher wiped the students of the results file and wrote `| student | seed |  |`
+    with empty rows; --only twins dropped the teacher's AP."""
+    import json
+    out = str(tmp_path / 'dq')
+    _main(monkeypatch, tmp_path, '--only', 'twins', '--results', out)
+    _FakePipeline.results = {'teacher': {'AP': 0.5, 'weights': 't/model_final'}}
+    _main(monkeypatch, tmp_path, '--only', 'teacher', '--results', out)
+    res = json.load(open(out + '.json'))
+    assert res['teacher_AP'] == 50.0 and res['seeds'] == [0, 1]
+    assert res['students']['baseline']['per_seed'] == {'0': {'twin': 45.0}, '1': {'twin': 45.0}}
+    md = open(out + '.md').read()
+    assert '| student | seed | twin |' in md and '| baseline | 1 | 45.0 |' in md
+    assert '|  |' not in md
+    # twins alone (a second process): the teacher part stays, a new seed is added
+    _FakePipeline.results = _result('baseline', 'twin', 2, 0.42)
+    _main(monkeypatch, tmp_path, '--only', 'twins', '--students', 'baseline', '--seeds', '2',
+          '--results', out)
+    res = json.load(open(out + '.json'))
+    assert res['teacher_AP'] == 50.0 and res['seeds'] == [0, 1, 2]
+    assert res['students']['baseline']['mean'] == {'twin': 44.0}
+    # no student run at all: no empty table
+    _FakePipeline.results = {'teacher': {'AP': 0.5, 'weights': 't/model_final'}}
+    _main(monkeypatch, tmp_path, '--only', 'teacher', '--results', str(tmp_path / 'new'),
+          '--work_dir', str(tmp_path / 'w3'))
+    md = open(str(tmp_path / 'new.md')).read()
+    assert '| student |' not in md and 'No student has been fine-tuned yet' in md
+
+
+def test_bad_seeds_are_refused_before_any_work(monkeypatch, tmp_path):
+    """--seeds -1 started the teacher's training; with --only twins it failed later with
+    numpy's "Seed must be between 0 and 2**32 - 1", naming no flag."""
+    for seeds in (['-1'], ['0', str(2 ** 32)]):
+        with pytest.raises(ValueError, match=r'--seeds must be in \[0, 4294967295\], got '):
+            _main(monkeypatch, tmp_path, '--seeds', *seeds, '--results', str(tmp_path / 'dq'))
+        assert _FakePipeline.stages == [] and not os.path.exists(str(tmp_path / 'w'))
+
+
+def test_ctrl_c_says_to_run_the_same_command_again(monkeypatch, tmp_path, capsys):
+    """The training's hint "resume with -r DIR/latest" named a flag this script lacks."""
+    from ppdet.utils.cli import run_main
+    _FakePipeline.interrupt = True
+    with pytest.raises(SystemExit) as e:
+        run_main(lambda: _main(monkeypatch, tmp_path, '--results', str(tmp_path / 'dq')))
+    assert e.value.code == 130
+    err = capsys.readouterr().err
+    assert 'run the same command again' in err and 'takes no -r' in err
+    assert 'python benchmarks/distill_quality.py --work_dir' in err
+
+
+def test_help_names_every_flag_once(monkeypatch, capsys):
+    """--work_dir, --teacher_config, --students, --seeds, --finetune_epochs had no help line;
+    --baseline_weights said "(default: make demo's) (default: output/...)"."""
+    import re
+    monkeypatch.setattr(sys, 'argv', ['distill_quality.py', '--help'])
+    with pytest.raises(SystemExit):
+        dq.main()
+    text = ' '.join(capsys.readouterr().out.split())
+    for flag in ('--work_dir', '--teacher_config', '--students', '--seeds',
+                 '--finetune_epochs', '--baseline_weights', '--r578_student'):
+        said = re.search(r'%s [A-Z0-9_]+(?: \[[A-Z0-9_ .]+\])? (.*?)\(default' % flag, text)
+        assert said and said.group(1).strip(), flag
+    assert not re.search(r'\(default: [^)]*\) \(default', text)
