@@ -28,9 +28,10 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from ppdet.utils.cli import (ArgsParser, check_choices, check_range, command_line,  # noqa: E402
-                             run_main)
+                             missing_input, run_main)
 
 DEFAULT_CONFIG = 'configs/builtin/yolov3_r18_builtin.yml'
+DATASET_DIR = 'dataset/builtin/coco'   # make demo's (tools/pipeline.py)
 
 
 def probe_rows(work_dir):
@@ -193,20 +194,31 @@ def _agreement(x):
     return '%.1f%% (%d/%d)' % (x['agreement'], x['matched'], x['compared'])
 
 
-def main(argv=None):
+# what the model section of a results file holds (kept by a run without --model_dir)
+MODEL_KEYS = ('rows', 'model_dir', 'dataset_dir', 'calib_images', 'layer_images', 'fp32_AP')
+
+
+def build_parser():
     parser = ArgsParser('how many bits the deployed int8 convs\' weights have on this CPU',
                         config_required=False)
     parser.add_argument('--model_dir', default=None,
                         help='an exported fp32 model (default: only the one-conv probe)')
-    parser.add_argument('--dataset_dir', default='dataset/builtin/coco')
-    parser.add_argument('--work_dir', default='output/int8_weight_bits')
+    parser.add_argument('--dataset_dir', default=DATASET_DIR,
+                        help='the COCO-layout dataset of --model_dir\'s rows: calibration on '
+                             'its TrainDataset, AP on its EvalDataset; the default is make '
+                             'demo\'s')
+    parser.add_argument('--work_dir', default='output/int8_weight_bits',
+                        help='where the probe\'s conv, the int8 models and their simulations '
+                             'go (replaced each run)')
     parser.add_argument('--algos', default='abs_max,hist',
                         help="PTQ algorithms of the model rows ('': keep the rows of an "
                              "earlier run of the same model, refresh the probe)")
-    parser.add_argument('--calib_images', type=int, default=32)
+    parser.add_argument('--calib_images', type=int, default=32,
+                        help='calibrate the model rows on the first N TrainDataset images')
     parser.add_argument('--layer_images', type=int, default=4,
                         help='EvalDataset images of the per-layer SNR')
-    parser.add_argument('--threads', type=int, default=1)
+    parser.add_argument('--threads', type=int, default=1,
+                        help='CPU threads of the model rows\' evaluations')
     parser.add_argument('--full_size_dir', default=None,
                         help='a benchmarks/full_size_latency.py build (manifest.json): its int8 '
                              'rows\' agreement with their fp32 parents on the six photos, '
@@ -214,9 +226,15 @@ def main(argv=None):
     parser.add_argument('--full_size_rows', default=','.join(FULL_SIZE_ROWS),
                         help='int8 rows of that build')
     parser.add_argument('--results', default='benchmarks/results/int8_weight_bits',
-                        help='output path without extension (.json and .md are written)')
-    args = parser.parse_args(argv)
-    manifest = os.path.join(args.full_size_dir or '', 'manifest.json')
+                        help='output path without extension (.json and .md are written); a run '
+                             'without --model_dir keeps its model rows, one without '
+                             '--full_size_dir its full-size rows')
+    return parser
+
+
+def check_args(parser, args, manifest):
+    """Every flag and path, before the probe: inputs there, names known, counts >= 1, both
+    outputs writable."""
     if args.full_size_dir and not os.path.isfile(manifest):
         parser.error('--full_size_dir %s has no manifest.json: build the rows first with '
                      'python benchmarks/full_size_latency.py --quick --stage build --work_dir %s'
@@ -225,6 +243,9 @@ def main(argv=None):
         parser.error('--model_dir %s holds no exported model (model.pdmodel): export one with '
                      'tools/export_model.py, or run python tools/pipeline.py --stages data '
                      'train eval' % args.model_dir)
+    if args.model_dir and not os.path.isdir(args.dataset_dir):
+        raise missing_input('--dataset_dir', args.dataset_dir, DATASET_DIR,
+                            'the built-in dataset')
     if args.full_size_dir:
         from ppdet.utils.fileio import read_json
         check_choices('--full_size_rows', [r for r in args.full_size_rows.split(',') if r],
@@ -235,7 +256,26 @@ def main(argv=None):
         check_range('--' + flag, getattr(args, flag), 1)
     from ppdet.utils.fileio import check_output_dir, check_output_file
     check_output_file(args.results + '.json', '--results')
+    check_output_file(args.results + '.md', '--results')
     check_output_dir(args.work_dir, '--work_dir')
+
+
+def kept_model_section(old, model_dir):
+    """What of an earlier run's model section this run keeps: all of it (rows, model and
+    the header's numbers) when it has no --model_dir (it refreshes the probe or the
+    full-size rows), the rows of the same model, or nothing for another model."""
+    if model_dir is None:
+        kept = {k: old[k] for k in MODEL_KEYS if k in old}
+        kept.setdefault('rows', {})
+        return kept
+    return {'rows': old.get('rows', {}) if old.get('model_dir') == model_dir else {}}
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    manifest = os.path.join(args.full_size_dir or '', 'manifest.json')
+    check_args(parser, args, manifest)
     from ppdet.benchmark.cpu import cpu_description, cpu_flags
     from ppdet.benchmark.int8_weight_bits import PROBE_CHANNELS
     from ppdet.utils.fileio import read_json, write_json
@@ -244,9 +284,8 @@ def main(argv=None):
     res = {'cpu': cpu_description(), 'cpu_flags': cpu_flags()['flags'].split(),
            'date': datetime.datetime.utcnow().strftime('%Y-%m-%d %H:%M UTC'),
            'command': command_line('benchmarks/int8_weight_bits.py', argv),
-           'probe_channels': PROBE_CHANNELS, 'probe': probe_rows(args.work_dir),
-           # rows of the same model from an earlier run are kept unless re-run
-           'rows': old.get('rows', {}) if old.get('model_dir') == args.model_dir else {}}
+           'probe_channels': PROBE_CHANNELS, 'probe': probe_rows(args.work_dir)}
+    res.update(kept_model_section(old, args.model_dir))
     for p in res['probe']:
         print(p, flush=True)
     if args.model_dir:

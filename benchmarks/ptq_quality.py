@@ -19,7 +19,11 @@ evaluation: all of EvalDataset.  ``--bf16`` (a CPU with AVX512-BF16 or AMX-BF16)
 fp32 model in oneDNN bf16 (``enable_mkldnn_bfloat16``), the alternative to int8 that needs no
 calibration, with its agreement against fp32.
 Writes ``--results``.{json,md} (default benchmarks/results/ptq_quality; atomically; rows merge
-by variant/algo).  Paths, counts and names are checked before the fp32 evaluation.
+by variant/algo, each with its command).  The file records the settings its rows depend on
+(model, dataset, calibration images, config, ``-o``, threads, CPU): a run with other settings
+is refused before any work (give another ``--results``, or ``--fresh`` to start the file
+over), so rows of two setups never share one header and fp32 AP.  Paths, counts and names
+are checked before the fp32 evaluation.
 """
 import datetime
 import os
@@ -30,7 +34,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from ppdet.utils.cli import (ArgsParser, check_choices, check_range, command_line,  # noqa: E402
                              missing_input, run_main)
-from ppdet.utils.fileio import check_output_dir, check_output_file  # noqa: E402
+from ppdet.utils.fileio import check_output_dir, check_output_file, read_json  # noqa: E402
+from ppdet.utils.settings_record import (SETTINGS_KEY, check_settings_record,  # noqa: E402
+                                         settings_diff)
 
 DEFAULT_CONFIG = 'configs/builtin/yolov3_r18_builtin.yml'
 RESULTS = 'benchmarks/results/ptq_quality'
@@ -148,9 +154,16 @@ def write_md(path, res):
             v, a, r['AP_simulated'], r['AP_deployed'], r['deployed_minus_simulated'],
             agreement_text(r['agreement'], r['matched'], r['compared']), r['loss_vs_fp32'],
             r['ptq_s']))
-    lines += ['', 'command: `%s`' % res['command'], '']
+    lines += ['', 'command: `%s`' % res['command'], ''] + _earlier_commands(res)
     from ppdet.utils.fileio import atomic_write
     atomic_write(path, lambda f: f.write('\n'.join(lines)))
+
+
+def _earlier_commands(res):
+    """The md's list of the other commands whose rows (same settings) the table holds."""
+    earlier = sorted({r['command'] for r in res['rows'].values() if r.get('command')}
+                     - {res['command']})
+    return ['rows also from: %s' % ', '.join('`%s`' % c for c in earlier), ''] if earlier else []
 
 
 def check_args(args, algos):
@@ -170,40 +183,104 @@ def check_args(args, algos):
         raise missing_input('--dataset_dir', args.dataset_dir, DATASET_DIR, 'the built-in dataset')
 
 
-def main():
+def run_settings(args):
+    """What the rows of a results file depend on: one file holds the rows of one setup."""
+    from ppdet.benchmark.cpu import cpu_description
+    return {'model_dir': os.path.normpath(args.model_dir),
+            'dataset_dir': os.path.normpath(args.dataset_dir),
+            'calib_images': args.calib_images, 'config': args.config or DEFAULT_CONFIG,
+            'opt': list(args.opt or []), 'threads': args.threads, 'cpu': cpu_description()}
+
+
+# what a file from before the settings record says of its setup (no -o; an older CPU text)
+LEGACY_KEYS = ('model_dir', 'dataset_dir', 'calib_images', 'config', 'threads')
+
+
+def _legacy_settings(old):
+    legacy = {k: old[k] for k in LEGACY_KEYS if k in old}
+    legacy.setdefault('config', DEFAULT_CONFIG)
+    for k in ('model_dir', 'dataset_dir'):
+        if k in legacy:
+            legacy[k] = os.path.normpath(legacy[k])
+    return legacy
+
+
+def results_to_extend(args, settings):
+    """The results dict this run adds its rows to: the file's, when it was made with these
+    settings (or holds no rows); a new one with ``--fresh``.  A file made with other settings
+    is refused here, before any work: its rows would be merged under this run's header and
+    their loss taken against its fp32 AP."""
+    path = args.results + '.json'
+    old = read_json(path) if os.path.isfile(path) else {}
+    if args.fresh or not old.get('rows'):
+        return {SETTINGS_KEY: settings, 'rows': {}}
+    what = 'its %d row(s) (and their loss against its fp32 AP)' % len(old['rows'])
+    fix = ('give another --results for this run, e.g. --results output/ptq_quality/results%s, '
+           'or add --fresh to replace its rows' % (
+               ' (the default --results holds the committed results)'
+               if os.path.normpath(args.results) == RESULTS else ''))
+    if SETTINGS_KEY not in old:      # a file from before the record: what it says of itself
+        legacy = _legacy_settings(old)
+        diff = settings_diff(legacy, {k: settings[k] for k in legacy})
+        if diff:
+            raise ValueError('%s was made with other settings (%s; this run: %s): %s would be '
+                             "reported as this run's; %s" % (
+                                 path, _text(legacy, diff), _text(settings, diff), what, fix))
+    return check_settings_record(path, settings, what, fix)
+
+
+def _text(settings, keys):
+    return ', '.join('%s=%r' % (k, settings.get(k)) for k in keys)
+
+
+def build_parser():
     parser = ArgsParser('PTQ quality: simulated vs deployed AP per algorithm',
                         config_required=False)
     parser.add_argument('--model_dir', default=MODEL_DIR,
                         help='an exported fp32 model (default: make demo\'s baseline)')
     parser.add_argument('--dataset_dir', default=DATASET_DIR,
                         help='the COCO-layout dataset (default: make demo\'s built-in one)')
-    parser.add_argument('--work_dir', default='output/ptq_quality')
+    parser.add_argument('--work_dir', default='output/ptq_quality',
+                        help='where the int8 models go, one per variant/algo (replaced each run)')
     parser.add_argument('--algos', default=None, help='default: PTQ_ALGOS without emd')
-    parser.add_argument('--variants', default='default,before')
-    parser.add_argument('--calib_images', type=int, default=32)
-    parser.add_argument('--threads', type=int, default=1)
+    parser.add_argument('--variants', default='default,before',
+                        help='comma-separated, of: default (quantize_post\'s defaults), before '
+                             '(the old defaults: output convs quantized, thresholds as '
+                             'PaddleSlim saved them), onnx (onnx_format=True), outputs (output '
+                             'convs quantized too), split (on a copy with the export\'s program '
+                             'rewrites)')
+    parser.add_argument('--calib_images', type=int, default=32,
+                        help='calibrate on the first N TrainDataset images (>= 1)')
+    parser.add_argument('--threads', type=int, default=1,
+                        help='CPU threads of every evaluation: fp32, simulated and deployed')
+    parser.add_argument('--fresh', action='store_true',
+                        help='replace the rows of --results (made with other settings) instead '
+                             'of refusing them; without it, rows of the same settings merge')
     parser.add_argument('--bf16', action='store_true',
                         help='also the fp32 model in bf16 (a CPU with AVX512-BF16 or AMX-BF16)')
     parser.add_argument('--results', default=RESULTS,
                         help='output path without extension (.json and .md are written); '
-                             'e.g. benchmarks/results/ptq_quality_r578 for another model')
-    args = parser.parse_args()
+                             'one per setup (model, dataset, calibration images, config, -o, '
+                             'threads, CPU): another is refused, see --fresh')
+    return parser
+
+
+def main():
+    args = build_parser().parse_args()
     from ppdet.slim.quant import PTQ_ALGOS, calibration_images
     algos = args.algos.split(',') if args.algos else [a for a in PTQ_ALGOS if a != 'emd']
     check_args(args, algos)      # before the fp32 eval and calibration
+    res = results_to_extend(args, run_settings(args))
     from ppdet.benchmark.cpu import cpu_description, cpu_flags
     from ppdet.core.workspace import load_config
     from ppdet.engine.infer_eval import evaluate_exported
-    from ppdet.utils.fileio import read_json, write_json
+    from ppdet.utils.fileio import write_json
     d = args.dataset_dir
     cfg = load_config(args.config or DEFAULT_CONFIG, overrides=[
         'TrainDataset.dataset_dir=' + d, 'EvalDataset.dataset_dir=' + d,
         'TestDataset.dataset_dir=' + d] + list(args.opt or []))
     calib = calibration_images(cfg, args.calib_images)
     path = args.results + '.json'
-    res = read_json(path) if os.path.isfile(path) else {'rows': {}}
-    if res.get('model_dir') != args.model_dir:
-        res = {'rows': {}}
     if 'fp32_AP' not in res or (args.bf16 and 'fp32_bf16_AP' not in res):
         fp32_out = []
         res['fp32_AP'] = round(100 * evaluate_exported(
@@ -221,7 +298,7 @@ def main():
             t = time.time()
             quantize(variant, args.model_dir, calib, out, algo)
             row = measure(cfg, args.model_dir, out, res['fp32_AP'], args.threads)
-            row['ptq_s'] = round(time.time() - t, 1)
+            row.update(ptq_s=round(time.time() - t, 1), command=res['command'])
             res['rows']['%s/%s' % (variant, algo)] = row
             print(variant, algo, row, flush=True)
             write_json(path, res)

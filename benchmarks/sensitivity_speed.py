@@ -16,6 +16,8 @@ The fast mode's reuse (backbone features, the neck units a probe leaves unchange
 metric's ground truth) is exact: the same losses as evaluating those images from scratch.
 """
 import os
+import shutil
+import tempfile
 import time
 
 from ppdet.utils.cli import ArgsParser, command_line, parse_and_load, run_main
@@ -60,8 +62,22 @@ def parse_ratios(text):
     return ratios
 
 
+def check_pruned_params(text):
+    """``--pruned_params``: None or '' (every prunable parameter) or at least two names: the
+    benchmark compares the two loops' rankings of the parameters (Spearman)."""
+    if not text:
+        return
+    from ppdet.slim.prune import split_flag
+    names = sorted(set(split_flag(text)))
+    if len(names) < 2:
+        raise ValueError('--pruned_params: %d parameter given (%s); the benchmark compares the '
+                         "two loops' rankings of the parameters (Spearman), which needs at "
+                         'least two: give two or more, comma-separated, or leave the flag out '
+                         'for every prunable one' % (len(names), ', '.join(names) or text))
+
+
 def check_args(args):
-    """Every flag, before the model is built and before a result file is deleted."""
+    """Every flag, before the model is built and before a result file is written."""
     from ppdet.utils.cli import check_range
     from ppdet.utils.fileio import check_output_dir
     check_range('--eval_images', args.eval_images, 1,
@@ -70,11 +86,12 @@ def check_args(args):
         raise ValueError('--max_loss must be in (0, 1], got %r (the relative metric drop past '
                          "which the fast mode stops probing a parameter's larger ratios: 0.5 = "
                          'half the metric lost; 1 never stops)' % args.max_loss)
+    check_pruned_params(args.pruned_params)
     check_output_dir(args.out_dir, '--out_dir')
     return parse_ratios(args.ratios)
 
 
-def main(argv=None):
+def build_parser():
     parser = ArgsParser('benchmark fast sensitivity vs PaddleSlim FilterPruner.sensitive')
     parser.add_argument('--eval_images', type=int, default=40,
                         help="the fast mode's eval images (the first N)")
@@ -84,27 +101,30 @@ def main(argv=None):
     parser.add_argument('--ratios', default='0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9',
                         help="the fast mode's ratios (PaddleSlim's loop always probes 0.1 ... 0.9)")
     parser.add_argument('--pruned_params', default=None,
-                        help='comma-separated parameters to analyse (default: all prunable)')
+                        help='comma-separated parameters to analyse, at least two (default: all '
+                             'prunable)')
     parser.add_argument('--with_full', action='store_true',
                         help="also time the project's naive full loop")
     parser.add_argument('--out_dir', default='benchmarks/results',
-                        help='where the sensitivity_*.json and sensitivity_speed.md go')
+                        help='where the sensitivity_*.json and sensitivity_speed.{md,json} go, '
+                             'all written at the end of the run')
     parser.add_argument('--metric', default=None,
                         help="value of the config's metric the loss is measured on (default: "
                              "its primary value; as in slim/sensitive)")
-    args, cfg = parse_and_load(parser, argv)
-    ratios = check_args(args)
-    command = command_line('benchmarks/sensitivity_speed.py', argv)
-    from ppdet.benchmark.cpu import cpu_description, cpu_flags
+    return parser
+
+
+def run_loops(cfg, args, ratios, tmp):
+    """The timed loops -> {name: {'seconds', 'sens'}}.  Every file they write (PaddleSlim's
+    status pickle, the fast and full modes' sensitivities, which they would resume from) goes
+    to ``tmp``, new for the run: each loop is timed complete, and nothing reaches --out_dir
+    before the run has finished."""
     from ppdet.slim.pruning_job import run_paddleslim_sensitivity, run_sensitivity
-    from ppdet.slim.sensitivity import PADDLESLIM_RATIOS, spearman
-    from ppdet.utils.fileio import atomic_write, write_json
+    from ppdet.slim.sensitivity import PADDLESLIM_RATIOS
     weights = cfg.get('weights')
 
     def ours(name, **kw):
-        path = os.path.join(args.out_dir, 'sensitivity_%s.json' % name)
-        if os.path.exists(path):
-            os.remove(path)  # time a complete run, not a resumed one
+        path = os.path.join(tmp, 'sensitivity_%s.json' % name)
         return _timed(lambda: run_sensitivity(cfg, weights=weights, sensitivities_file=path,
                                               pruned_params=args.pruned_params,
                                               progress=True, metric=args.metric, **kw))
@@ -112,25 +132,27 @@ def main(argv=None):
     lines = ProbeLines("PaddleSlim's loop")
 
     def with_lines(evaluator, evaluations):
-        # the model and the parameters are known good: the out dir (PaddleSlim's status
-        # file goes there) is made only now, so a failed start leaves none behind
         lines.evaluator, lines.total = evaluator, evaluations
-        os.makedirs(args.out_dir, exist_ok=True)
         return lines
 
     runs = {'paddleslim': _timed(lambda: run_paddleslim_sensitivity(
         cfg, weights=weights, metric=args.metric, pruned_params=args.pruned_params,
-        status_file=os.path.join(args.out_dir, 'sensitivity_paddleslim.pickle'),
+        status_file=os.path.join(tmp, 'sensitivity_paddleslim.pickle'),
         wrap_evaluator=with_lines))}
     runs['paddleslim']['seconds'] -= lines.spent   # the progress lines are outside the timing
-    write_json(os.path.join(args.out_dir, 'sensitivity_paddleslim.json'),
-               {'sensitivities': {n: {'%g' % r: l for r, l in t.items()}
-                                  for n, t in runs['paddleslim']['sens'].items()}})
     runs['fast'] = ours('fast', ratios=ratios, eval_images=args.eval_images,
                         max_loss=args.max_loss, cache_backbone=True)
     if args.with_full:
         runs['full'] = ours('full', ratios=list(PADDLESLIM_RATIOS), eval_images=None,
                             max_loss=None, cache_backbone=False)
+    return runs
+
+
+def report(args, cfg, ratios, runs, command):
+    """-> (the summary dict, the markdown) of the runs."""
+    from ppdet.benchmark.cpu import cpu_description, cpu_flags
+    from ppdet.slim.sensitivity import PADDLESLIM_RATIOS, spearman
+    weights = cfg.get('weights')
     ref = runs['paddleslim']
     summary = {'paddleslim_s': round(ref['seconds'], 1), 'cpu': cpu_description(),
                'cpu_flags': cpu_flags()['flags'],
@@ -166,10 +188,39 @@ def main(argv=None):
               + 'CPU flags: `%s`\n\n' % summary['cpu_flags'] + 'Command: `%s`\n\n' % command)
     table = ('| mode | time (s) | speed-up vs PaddleSlim | ranking vs PaddleSlim (Spearman) |\n'
              '|---|---|---|---|\n' + '\n'.join(rows) + '\n')
-    atomic_write(os.path.join(args.out_dir, 'sensitivity_speed.md'),
-                 lambda f: f.write(header + table))
-    write_json(os.path.join(args.out_dir, 'sensitivity_speed.json'), summary)
-    print(table)
+    return summary, header + table
+
+
+def write_outputs(out_dir, tmp, runs, summary, md):
+    """The run's files, together once it has finished (each atomically): a run that fails
+    or is interrupted leaves --out_dir's earlier set as it was."""
+    from ppdet.utils.fileio import atomic_write, write_json
+    os.makedirs(out_dir, exist_ok=True)
+    write_json(os.path.join(out_dir, 'sensitivity_paddleslim.json'),
+               {'sensitivities': {n: {'%g' % r: l for r, l in t.items()}
+                                  for n, t in runs['paddleslim']['sens'].items()}})
+    for name in ('fast', 'full'):
+        if name in runs:
+            with open(os.path.join(tmp, 'sensitivity_%s.json' % name)) as f:
+                text = f.read()
+            atomic_write(os.path.join(out_dir, 'sensitivity_%s.json' % name),
+                         lambda f: f.write(text))
+    atomic_write(os.path.join(out_dir, 'sensitivity_speed.md'), lambda f: f.write(md))
+    write_json(os.path.join(out_dir, 'sensitivity_speed.json'), summary)
+
+
+def main(argv=None):
+    args, cfg = parse_and_load(build_parser(), argv)
+    ratios = check_args(args)
+    command = command_line('benchmarks/sensitivity_speed.py', argv)
+    tmp = tempfile.mkdtemp(prefix='sensitivity_speed.')
+    try:
+        runs = run_loops(cfg, args, ratios, tmp)
+        summary, md = report(args, cfg, ratios, runs, command)
+        write_outputs(args.out_dir, tmp, runs, summary, md)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(md)
 
 
 if __name__ == '__main__':
