@@ -37,8 +37,12 @@ CRITERIA = ('l1_norm', 'geometry_median')
 CRITERION_CHOICES = CRITERIA + ('fpgm',)
 
 
-def add_criterion_arg(parser):
-    """``--prune_criterion`` as every pruning script takes it."""
-    parser.add_argument('--prune_criterion', default='l1_norm', choices=CRITERION_CHOICES,
+def add_criterion_arg(parser, default='l1_norm'):
+    """``--prune_criterion`` as every pruning script takes it; ``default`` None: the script
+    takes it from what it works on (prune.py: the resumed checkpoint's or the sensitivities
+    file's, else l1_norm)."""
+    parser.add_argument('--prune_criterion', default=default, choices=CRITERION_CHOICES,
                         help='which filters go: the smallest L1 norm, or geometry_median '
-                             '(FPGM; "fpgm" names it too)')
+                             '(FPGM; "fpgm" names it too)' + (
+                                 '' if default else '; default: the sensitivities file\'s '
+                                 '(--target_flops) or the resumed checkpoint\'s, else l1_norm'))

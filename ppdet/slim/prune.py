@@ -156,6 +156,20 @@ def _check_not_a_preset_typo(text, names):
                              word, did_you_mean(word, PRESETS), ', '.join(PRESETS)))
 
 
+def _check_seed_family(model, preset):
+    """A preset without parameter names prunes the seed's 18 YOLOv3 convs: on a model of
+    another family (none of them prunable there) say so, instead of 'unknown parameter
+    yolo_block...'."""
+    params = prunable_params(model)
+    if any(n in params for n in SEED_PRUNED_PARAMS):
+        return
+    raise ValueError('--pruned_ratios %s is a YOLOv3 preset (its %d ratios are for the seed\'s '
+                     'yolo_block convs), and %s has none of them: list its prunable convs with '
+                     'prune.py -c CONFIG -P, then give --pruned_params P1,P2,... with '
+                     '--pruned_ratios R1,R2,... (one ratio each) or --target_flops with -s'
+                     % (preset, len(SEED_PRUNED_PARAMS), type(model).__name__))
+
+
 def normalize_input_size(input_size):
     if input_size is None:
         return DEFAULT_INPUT_SIZE
@@ -246,6 +260,7 @@ class PrunePlan(object):
         if preset:
             ratios = list(PRESETS[preset.strip()])
             if not names:
+                _check_seed_family(model, preset.strip())
                 names = list(SEED_PRUNED_PARAMS)
         else:
             if pruned_ratios in (None, ''):

@@ -20,6 +20,7 @@ of images is the ``eval_fn``'s business; :func:`spearman` tells how well a fast
 run ranks the parameters compared with a full one.
 """
 import collections
+import copy
 import hashlib
 import json
 import os
@@ -33,7 +34,8 @@ from ppdet.utils.logger import setup_logger
 logger = setup_logger(__name__)
 
 __all__ = ['sensitivity', 'paddleslim_sensitivity', 'PADDLESLIM_RATIOS', 'load_sensitivities',
-           'check_made_for', 'check_finished', 'check_sensitivities_file', 'get_ratios_by_loss',
+           'check_made_for', 'check_finished', 'check_criterion', 'check_sensitivities_file',
+           'get_ratios_by_loss', 'normalize_weights_path',
            'plot_sensitivities', 'ranking_scores', 'spearman', 'DEFAULT_RATIOS']
 
 DEFAULT_RATIOS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
@@ -106,17 +108,31 @@ def _differences(old, new, prefix=''):
     return []
 
 
-def load_sensitivities(path, with_state=False):
-    """Read a sensitivities file -> {name: {ratio: loss}} (or the whole state)."""
+def _is_pickle(path):
+    try:
+        with open(path, 'rb') as f:
+            return f.read(1) == b'\x80'
+    except OSError:
+        return False
+
+
+def load_sensitivities(path, with_state=False, for_pruning=False):
+    """Read a sensitivities file -> {name: {ratio: loss}} (or the whole state).
+    ``for_pruning``: the refusal says how to make one (prune.py reads it; it cannot be
+    resumed from there)."""
+    make = ('make one with slim/sensitive/sensitive.py -c CONFIG -s %s%s' % (
+        path, ' (PaddleSlim\'s pickled sensitivities are not read)' if _is_pickle(path) else ''))
     try:
         with open(path, encoding='utf-8') as f:
             state = json.load(f)
     except (OSError, ValueError) as e:
-        raise ValueError('cannot read sensitivities file %s (%s); delete it to start over'
-                         % (path, e))
+        raise ValueError('cannot read sensitivities file %s (%s); %s' % (
+            path, 'a pickle, not JSON' if _is_pickle(path) else e,
+            make if for_pruning else 'delete it to start over'))
     if not isinstance(state, dict) or 'sensitivities' not in state:
         raise ValueError('%s is not a sensitivities file written by ppdet (no "sensitivities" '
-                         'key); give another --sensitivities_file' % path)
+                         'key); %s' % (path, make if for_pruning else
+                                       'give another --sensitivities_file'))
     if with_state:
         return state
     return {name: {float(r): float(l) for r, l in table.items()}
@@ -131,15 +147,61 @@ def check_sensitivities_file(path):
                          % (path, os.path.join(str(path), 'sensitivities.json')))
 
 
+# the flag behind each recorded setting, named in a refused resume
+_SETTING_FLAGS = collections.OrderedDict([
+    ('eval.weights', '-o weights'), ('eval.max_images', '--eval_images'),
+    ('eval.metric', '--metric'), ('criterion', '--prune_criterion'),
+    ('input_size', 'the config\'s input size'),
+    ('model.weights_sha1', 'the weights\' content'),
+    ('model.prunable_shapes', 'the model (config)')])
+
+
+def normalize_weights_path(path):
+    """One spelling of a weights file: absolute, with ``.pdparams`` (``W`` and
+    ``W.pdparams`` name the same file)."""
+    if not path:
+        return path
+    path = str(path)
+    return os.path.abspath(path if path.endswith('.pdparams') else path + '.pdparams')
+
+
+def _same_weights(old, new):
+    """``new`` settings with the weights path of ``old`` when both name the same weights:
+    the same file spelled otherwise, or a copy with the same content hash."""
+    old_w = ((old or {}).get('eval') or {}).get('weights')
+    new_w = ((new or {}).get('eval') or {}).get('weights')
+    if not old_w or not new_w or old_w == new_w:
+        return new
+    same = normalize_weights_path(old_w) == normalize_weights_path(new_w)
+    sha = lambda st: ((st or {}).get('model') or {}).get('weights_sha1')
+    if not same and not (sha(old) and sha(old) == sha(new)):
+        return new
+    if not same:
+        logger.info('weights %s have the content of %s, which the sensitivities were made '
+                    'with: resuming', new_w, old_w)
+    new = copy.deepcopy(new)
+    new['eval']['weights'] = old_w
+    return new
+
+
+def _flag_of(line):
+    for key, flag in _SETTING_FLAGS.items():
+        if line.startswith(key):
+            return '%s: %s' % (flag, line)
+    return line
+
+
 def _open_state(path, settings):
     if path and os.path.isfile(path):
         state = load_sensitivities(path, with_state=True)
-        diff = _differences(state.get('settings'), settings)
+        diff = _differences(state.get('settings'), _same_weights(state.get('settings'),
+                                                                 settings))
         if diff:
             raise ValueError(
                 'sensitivities file %s was made with different settings, so its losses do not '
-                'compare with this run:\n  %s\nuse another sensitivities file, delete it to start '
-                'over, or rerun with the settings it was made with' % (path, '\n  '.join(diff)))
+                'compare with this run (%d differ):\n  %s\nrerun with the settings it was made '
+                'with, use another sensitivities file (-s), or delete it to start over'
+                % (path, len(diff), '\n  '.join(_flag_of(d) for d in diff)))
         logger.info('resuming sensitivities from %s (baseline %s)', path, state.get('baseline'))
         return state
     return {'version': FILE_VERSION, 'settings': settings, 'baseline': None,
@@ -180,6 +242,17 @@ def sensitivity(model, param_names, eval_fn, ratios=DEFAULT_RATIOS, sensitivitie
     pruner = make_pruner(model, criterion, input_size)
     check_prunable(pruner, {params[n].name: n for n in names})
     original = _shapes(model)
+    tables = state['sensitivities']
+    todo = sum(1 for n in names for r in ratios if _key(r) not in tables.get(n, {}))
+    # 'pending': the parameters some run asked for and did not finish; the file is finished
+    # when none is left, so a -p subset run cannot mark another run's interrupted ones done
+    pending = _pending(state, params)
+    pending.update(n for n in names if any(_key(r) not in tables.get(n, {}) for r in ratios))
+    if todo or pending != set(state.get('pending') or []):
+        # marked unfinished until the loop ends: an interrupted file is not a complete one
+        state['pending'] = _ordered(pending, params)
+        state['finished'] = not pending
+        save()
     if state['baseline'] is None:
         state['baseline'] = float(eval_fn(model))
         save()
@@ -188,12 +261,6 @@ def sensitivity(model, param_names, eval_fn, ratios=DEFAULT_RATIOS, sensitivitie
         raise ValueError('the unpruned model scores %r, so a relative loss is undefined: check '
                          'eval_fn, the weights and the evaluation data' % baseline)
 
-    tables = state['sensitivities']
-    todo = sum(1 for n in names for r in ratios if _key(r) not in tables.get(n, {}))
-    if todo and state.get('finished', True):
-        # marked unfinished until the loop ends: an interrupted file is not a complete one
-        state['finished'] = False
-        save()
     bar = _progress(todo, progress)
     try:
         for name in names:
@@ -212,9 +279,19 @@ def sensitivity(model, param_names, eval_fn, ratios=DEFAULT_RATIOS, sensitivitie
                     bar.total -= skipped
                     bar.refresh()
                     break
+            if name in pending:
+                pending.discard(name)
+                state['pending'] = _ordered(pending, params)
+                state['finished'] = not pending
+                save()
     finally:
         bar.close()
-    if not state.get('finished', True):
+    if pending:
+        logger.warning('%s: %d parameter(s) an earlier run asked for are not finished (%s%s): '
+                       'run sensitive.py without -p (or -p with them) to finish the file; '
+                       'prune.py refuses it until then', sensitivities_file, len(pending),
+                       ', '.join(sorted(pending)[:3]), ', ...' if len(pending) > 3 else '')
+    elif not state.get('finished', True):
         state['finished'] = True
         save()
     return collections.OrderedDict(
@@ -222,17 +299,60 @@ def sensitivity(model, param_names, eval_fn, ratios=DEFAULT_RATIOS, sensitivitie
         for n in names)
 
 
-def check_finished(path, state=None):
-    """Refuse a sensitivities file whose analysis was interrupted (``finished: false``):
-    its missing parameters would be left unpruned without a word.  Files from before the
-    marker carry none and are taken as they are."""
-    state = load_sensitivities(path, with_state=True) if state is None else state
+def _ordered(names, params):
+    order = {n: i for i, n in enumerate(params)}
+    return sorted(names, key=lambda n: (order.get(n, len(order)), n))
+
+
+def _pending(state, params):
+    """The parameters an earlier run of the file asked for and did not finish.  A file
+    marked unfinished before the list was recorded: every prunable parameter of ``params``
+    (only a run over all of them finishes it)."""
+    if 'pending' in state:
+        return set(state['pending'] or [])
     if state.get('finished', True) is False:
-        tables = state.get('sensitivities') or {}
+        return set(params)
+    return set()
+
+
+def check_criterion(path, state, criterion=None):
+    """The criterion to plan with from a sensitivities file: the one it was measured with
+    (``criterion`` None: taken from the file); another one given is refused (the losses tell
+    how the file's criterion prunes, not this one's)."""
+    made = ((state or {}).get('settings') or {}).get('criterion')
+    if criterion is None:
+        if made:
+            logger.info('pruning by %s, the criterion %s was measured with', made, path)
+        return made or 'l1_norm'
+    criterion = normalize_criterion(criterion)
+    if made and normalize_criterion(made) != criterion:
+        raise ValueError('sensitivities file %s was measured with --prune_criterion %s, but '
+                         'this run prunes by %s: its losses tell how %s prunes; give '
+                         '--prune_criterion %s (or leave it out), or make a file with '
+                         'sensitive.py --prune_criterion %s' % (path, made, criterion, made,
+                                                                 made, criterion))
+    return criterion
+
+
+def check_finished(path, state=None):
+    """Refuse a sensitivities file whose analysis was interrupted (``finished: false``, or
+    parameters still ``pending``: a later ``-p`` subset run does not finish the others), or
+    that holds a parameter without a single probe: its missing parameters would be left
+    unpruned without a word.  Files from before the marker carry none and are taken as they
+    are."""
+    state = load_sensitivities(path, with_state=True) if state is None else state
+    tables = state.get('sensitivities') or {}
+    pending = list(state.get('pending') or [])
+    empty = [n for n, t in tables.items() if not t]
+    if state.get('finished', True) is False or pending or empty:
+        left = pending or empty
         raise ValueError('sensitivities file %s is from an analysis that did not finish (%d '
-                         'parameter(s), %d probes so far): run the same slim/sensitive/'
-                         'sensitive.py command again to finish it, then prune'
-                         % (path, len(tables), sum(len(t) for t in tables.values())))
+                         'parameter(s), %d probes so far%s): run the same slim/sensitive/'
+                         'sensitive.py command again to finish it (without -p, or with -p '
+                         'naming those), then prune'
+                         % (path, len(tables), sum(len(t) for t in tables.values()),
+                            '; not finished: %d, e.g. %s' % (len(left), ', '.join(left[:3]))
+                            if left else ''))
     return state
 
 

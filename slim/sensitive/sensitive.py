@@ -14,7 +14,7 @@ def _floats(text):
     try:
         return [float(x) for x in text.split(',') if x.strip()]
     except ValueError:
-        raise ValueError('--pruned_ratios %r: give comma-separated numbers in (0, 1), e.g. '
+        raise ValueError('-r/--pruned_ratios %r: give comma-separated numbers in (0, 1), e.g. '
                          '0.1,0.2,0.3' % text)
 
 
@@ -53,12 +53,16 @@ def main():
     args, cfg = parse_and_load(parser)
     from ppdet.slim.pruning_job import check_sensitivity_args, run_sensitivity
     from ppdet.slim.sensitivity import get_ratios_by_loss
-    check_sensitivity_args(args.sensitivities_file, args.eval_images)  # before the model loads
     plot = args.plot or os.path.splitext(args.sensitivities_file)[0] + '.png'
+    ratios = _floats(args.pruned_ratios)
+    # every flag and output path before the model loads (run_sensitivity checks -p before
+    # the weights load)
+    check_sensitivity_args(args.sensitivities_file, args.eval_images, ratios, args.max_loss,
+                           plot, cfg.get('weights'))
     try:
         sens = run_sensitivity(cfg, weights=cfg.get('weights'),
                                pruned_params=args.pruned_params,
-                               ratios=_floats(args.pruned_ratios),
+                               ratios=ratios,
                                sensitivities_file=args.sensitivities_file,
                                eval_images=args.eval_images, max_loss=args.max_loss,
                                plot_file=plot, criterion=args.prune_criterion,

@@ -1,0 +1,197 @@
+"""Sensitivities files between sensitive.py and prune.py: what counts as finished, which
+resumes are the same analysis, which files prune.py plans from, and flags checked before
+the model loads."""
+import importlib.util
+import os
+import pickle
+import sys
+
+import pytest
+
+from ppdet.slim.sensitivity import check_finished, load_sensitivities, sensitivity
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_spec = importlib.util.spec_from_file_location('tests_root_conftest_sens_files',
+                                               os.path.join(ROOT, 'tests', 'conftest.py'))
+_root_conftest = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_root_conftest)
+write_tiny_config = _root_conftest.write_tiny_config
+
+PRUNE = 'slim/prune/prune.py'
+SENSITIVE = 'slim/sensitive/sensitive.py'
+PARAM = 'yolo_block.0.0.0.conv.weights'
+NAMES = ('stem.conv.weights', 'c1.conv.weights', 'pw.conv.weights', 'route.conv.weights',
+         'tip0.conv.weights', 'fuse.conv.weights', 'tip1.conv.weights')
+
+
+def _main(monkeypatch, script, *args):
+    spec = importlib.util.spec_from_file_location(
+        'slim_script_sensf_' + os.path.basename(script)[:-3], os.path.join(ROOT, script))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    monkeypatch.setattr(sys, 'argv', [script] + [str(a) for a in args])
+    return mod.main()
+
+
+class _Stop(object):
+    """An eval function that scores 1 - (removed share) and raises KeyboardInterrupt (Ctrl-C)
+    on call ``stop_at``."""
+
+    def __init__(self, stop_at=None):
+        self.calls, self.stop_at = 0, stop_at
+
+    def __call__(self, model):
+        self.calls += 1
+        if self.stop_at is not None and self.calls >= self.stop_at:
+            raise KeyboardInterrupt
+        return 1.0 - 0.001 * self.calls
+
+
+# -- 3: a -p subset run does not finish another run's parameters -------------------------
+def test_a_subset_run_does_not_finish_an_interrupted_file(tiny_det, tmp_path):
+    path = str(tmp_path / 's.json')
+    with pytest.raises(KeyboardInterrupt):   # all 7 params x 2 ratios; Ctrl-C at probe 4
+        sensitivity(tiny_det, None, _Stop(stop_at=5), ratios=[0.3, 0.6],
+                    sensitivities_file=path, progress=False, input_size=32)
+    state = load_sensitivities(path, with_state=True)
+    assert state['finished'] is False and state['pending'][0] == 'c1.conv.weights'
+    # a run over one parameter the interrupted one had not reached
+    sensitivity(tiny_det, 'tip1.conv.weights', _Stop(), ratios=[0.3, 0.6],
+                sensitivities_file=path, progress=False, input_size=32)
+    state = load_sensitivities(path, with_state=True)
+    assert state['finished'] is False
+    assert state['pending'] == list(NAMES[1:6])
+    with pytest.raises(ValueError, match=r'did not finish \(3 parameter\(s\), 5 probes so far; '
+                                         r'not finished: 5, e.g. c1.conv.weights'):
+        check_finished(path)
+    # the interrupted command again finishes it
+    sensitivity(tiny_det, None, _Stop(), ratios=[0.3, 0.6], sensitivities_file=path,
+                progress=False, input_size=32)
+    state = check_finished(path)
+    assert state['finished'] is True and state['pending'] == []
+    assert sorted(state['sensitivities']) == sorted(NAMES)
+
+
+def test_a_file_marked_unfinished_before_the_pending_list_needs_a_full_run(tiny_det, tmp_path):
+    from ppdet.utils.fileio import write_json
+    path = str(tmp_path / 's.json')
+    sensitivity(tiny_det, 'stem.conv.weights', _Stop(), ratios=[0.5], sensitivities_file=path,
+                progress=False, input_size=32)
+    state = load_sensitivities(path, with_state=True)
+    state['finished'] = False   # what an interrupted run of the previous version left
+    del state['pending']
+    write_json(path, state)
+    sensitivity(tiny_det, 'stem.conv.weights', _Stop(), ratios=[0.5], sensitivities_file=path,
+                progress=False, input_size=32)
+    with pytest.raises(ValueError, match='did not finish'):
+        check_finished(path)
+    sensitivity(tiny_det, None, _Stop(), ratios=[0.5], sensitivities_file=path, progress=False,
+                input_size=32)
+    assert check_finished(path)['finished'] is True
+
+
+# -- 8: the same weights spelled otherwise ---------------------------------------------------
+def test_resume_takes_the_same_weights_spelled_otherwise(tiny_det, make_det, tmp_path):
+    path = str(tmp_path / 's.json')
+    base = str(tmp_path / 'w' / 'model_final')
+
+    def run(model, weights, ratios=(0.5,)):
+        return sensitivity(model, 'stem.conv.weights', _Stop(), ratios=ratios,
+                           sensitivities_file=path, progress=False, input_size=32,
+                           eval_settings={'weights': weights, 'max_images': None})
+
+    run(tiny_det, base)
+    run(tiny_det, base + '.pdparams', ratios=(0.5, 0.7))          # the same file
+    run(tiny_det, str(tmp_path / 'copy.pdparams'), ratios=(0.3,))  # a copy: same content
+    assert sorted(load_sensitivities(path)['stem.conv.weights']) == [0.3, 0.5, 0.7]
+    assert load_sensitivities(path, with_state=True)['settings']['eval']['weights'] == base
+    # other weights at the same path: refused, the setting named with its flag
+    with pytest.raises(ValueError, match=r"made with different settings.*\(1 differ\):\n  the "
+                                         r"weights' content: model.weights_sha1 \(file: "):
+        run(make_det(seed=1), base)
+    with pytest.raises(ValueError, match=r"\(1 differ\):\n  --eval_images: eval.max_images "
+                                         r"\(file: null, now: 5\)"):
+        sensitivity(tiny_det, 'stem.conv.weights', _Stop(), ratios=[0.5],
+                    sensitivities_file=path, progress=False, input_size=32,
+                    eval_settings={'weights': base, 'max_images': 5})
+
+
+# -- 9, 10: what prune.py plans from ---------------------------------------------------------
+@pytest.fixture(scope='module')
+def tiny(tmp_path_factory, tiny_dataset):
+    tmp = tmp_path_factory.mktemp('sens_files')
+    return {'tmp': tmp, 'config': write_tiny_config(str(tmp), tiny_dataset,
+                                                    max_iters_per_epoch=1)}
+
+
+@pytest.mark.parametrize('content,match', [
+    (b'{"version": 1, "sensitivities": {"a": {"0.1"', r'cannot read sensitivities file .*bad '
+     r'\(.*\); make one with slim/sensitive/sensitive.py -c CONFIG -s .*bad$'),
+    (pickle.dumps({'conv2d_1.w_0': {0.1: 0.01}}), r"cannot read sensitivities file .*bad \(a "
+     r"pickle, not JSON\); make one with .*\(PaddleSlim's pickled sensitivities are not read\)"),
+    (b'{"a": 1}', r'bad is not a sensitivities file written by ppdet .*; make one with '
+     r'slim/sensitive/sensitive.py'),
+])
+def test_prune_says_how_to_make_a_sensitivities_file(monkeypatch, tiny, tmp_path, content,
+                                                      match):
+    bad = tmp_path / 'bad'
+    bad.write_bytes(content)
+    with pytest.raises(ValueError, match=match):
+        _main(monkeypatch, PRUNE, '-c', tiny['config'], '-o', 'save_dir=%s' % (tmp_path / 'o'),
+              '--target_flops', '0.3', '-s', bad)
+    assert not os.path.exists(str(tmp_path / 'o'))
+
+
+def test_prune_plans_with_the_criterion_the_file_was_measured_with(monkeypatch, tiny, tmp_path):
+    """A file measured with FPGM was planned from with the default l1_norm without a word."""
+    from ppdet.core.workspace import create, load_config
+    model = create('YOLOv3', load_config(tiny['config']))
+    path = str(tmp_path / 'fpgm.json')
+    sensitivity(model, PARAM, _Stop(), ratios=[0.5], sensitivities_file=path, progress=False,
+                criterion='fpgm', input_size=64)
+    with pytest.raises(ValueError, match=r'measured with --prune_criterion geometry_median, but '
+                                         r'this run prunes by l1_norm: .*give --prune_criterion '
+                                         r'geometry_median \(or leave it out\)'):
+        _main(monkeypatch, PRUNE, '-c', tiny['config'], '-o', 'save_dir=%s' % (tmp_path / 'o'),
+              '--target_flops', '0.01', '-s', path, '--prune_criterion', 'l1_norm')
+    assert not os.path.exists(str(tmp_path / 'o'))
+    from ppdet.slim.pruning_job import check_sensitivities_for_pruning
+    assert check_sensitivities_for_pruning(path, 'fpgm', model)[1] == 'geometry_median'
+    assert check_sensitivities_for_pruning(path, None, model)[1] == 'geometry_median'
+
+
+# -- 5, 6: sensitive.py checks its flags and outputs before the weights load ---------------
+@pytest.fixture(scope='module')
+def wider(tiny):
+    """Weights of a wider model: loading them into the tiny config fails, so a flag refused
+    before them is refused before the weights load."""
+    import paddle
+    from ppdet.core.workspace import create, load_config
+    from ppdet.utils.checkpoint import save_checkpoint
+    paddle.seed(1)
+    cfg = load_config(tiny['config'], overrides=['YOLOv3FPN.base_channel=64'])
+    return save_checkpoint(create('YOLOv3', cfg), str(tiny['tmp'] / 'wider'),
+                           meta={'steps': [], 'num_classes': cfg['num_classes']})
+
+
+@pytest.mark.parametrize('flags,match', [
+    (['-p', 'yolo_block.0.0.0.conv.weight'], r"unknown parameter 'yolo_block.0.0.0.conv.weight'; "
+     r"did you mean 'yolo_block.0.0.0.conv.weights'\?"),
+    (['-r', '0.1,1.5'], r'-r/--pruned_ratios 0.1,1.5: every ratio to probe must be in \(0, 1\)'),
+    (['--max_loss', '0'], r'--max_loss must be > 0 \(got 0\)'),
+    (['-s', '{tmp}/notsens.json'], r'notsens.json is not a sensitivities file written by ppdet'),
+    (['-s', '{tmp}/afile/sens.json'], r'-s/--sensitivities_file: .*afile is a file'),
+    (['--plot', '{tmp}/afile/p.png'], r'--plot: .*afile is a file'),
+])
+def test_sensitive_flags_and_outputs_are_refused_before_the_weights_load(
+        monkeypatch, tiny, wider, tmp_path, flags, match):
+    (tmp_path / 'afile').write_text('x')
+    (tmp_path / 'notsens.json').write_text('{"a": 1}')
+    flags = [f.format(tmp=tmp_path) for f in flags]
+    if '-s' not in flags:
+        flags += ['-s', str(tmp_path / 'sens.json')]
+    if '-p' not in flags:
+        flags += ['-p', PARAM]
+    with pytest.raises(ValueError, match=match):
+        _main(monkeypatch, SENSITIVE, '-c', tiny['config'], '-o', 'weights=%s' % wider, *flags)
+    assert sorted(os.listdir(str(tmp_path))) == ['afile', 'notsens.json']  # nothing written
