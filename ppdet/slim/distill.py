@@ -21,6 +21,7 @@ recorded in checkpoints like any compression step; restoring it is a no-op
 because a checkpoint holds only the student.
 """
 import copy
+import math
 import os
 
 import paddle
@@ -35,7 +36,8 @@ from ppdet.utils.logger import setup_logger
 logger = setup_logger(__name__)
 
 __all__ = ['distill', 'DistillModel', 'DistillStep', 'LOSSES', 'default_pairs',
-           'check_configs_compatible', 'distill_settings', 'add_teacher_args']
+           'check_configs_compatible', 'distill_settings', 'add_teacher_args',
+           'check_teacher_weights', 'check_distill_weight', 'check_structure_fits']
 
 LOSSES = ('l2', 'fine_grained')
 DISTILL_KEYS = ('teacher_config', 'teacher_weights', 'loss', 'pairs', 'weight', 'obj_target')
@@ -312,6 +314,46 @@ def distill_settings(cfg, teacher_config=None, teacher_weights=None):
     return out
 
 
+TEACHER_FLAG = '--teacher_pretrained (or Distill.teacher_weights)'
+
+
+def check_teacher_weights(path, teacher_config=None):
+    """Refuse missing teacher weights naming the setting that gives them (the checkpoint
+    loader's own message named ``-o weights=``, which does not set the teacher).
+    ``teacher_config``: named with the training command that makes the weights."""
+    from ppdet.utils.checkpoint import weights_file
+    path = str(path)
+    if os.path.isdir(path):
+        found = sorted(f[:-len('.pdparams')] for f in os.listdir(path) if f.endswith('.pdparams'))
+        pick = 'model_final' if 'model_final' in found else (found[-1] if found else None)
+        raise FileNotFoundError(
+            'teacher weights %s is a directory; give a .pdparams file or its prefix inside it%s' % (
+                path, ' with %s, e.g. --teacher_pretrained %s' % (TEACHER_FLAG, os.path.join(
+                    path, pick)) if pick else ' (it holds no .pdparams file)'))
+    if not os.path.isfile(weights_file(path)):
+        name = os.path.splitext(os.path.basename(str(teacher_config or 'TEACHER')))[0]
+        raise FileNotFoundError(
+            'teacher weights not found: %s; give the trained teacher\'s .pdparams file or its '
+            'prefix with %s, e.g. --teacher_pretrained output/%s/model_final (what '
+            'tools/train.py -c %s writes)' % (weights_file(path), TEACHER_FLAG, name,
+                                               teacher_config or 'TEACHER_CONFIG'))
+
+
+def check_distill_weight(weight, loss='l2'):
+    """``Distill.weight``: unset (the loss's default) or a finite number > 0 (a negative
+    weight made the distillation loss negative: the student was pushed away from the
+    teacher; 0 distills nothing)."""
+    if weight is None:
+        return
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or \
+            not math.isfinite(weight) or weight <= 0:
+        raise ValueError('Distill.weight must be a number > 0, got %r (the weight of the '
+                         'distillation loss; leave it unset for the %s loss\'s default, %g, or '
+                         'e.g. -o Distill.weight=%g)' % (
+                             weight, loss, DEFAULT_WEIGHTS.get(loss, 100.0),
+                             DEFAULT_WEIGHTS.get(loss, 100.0)))
+
+
 @register_step('distill')
 class DistillStep(CompressionStep):
     """Wrap the model with a teacher built from ``teacher_config`` + ``teacher_weights``.
@@ -328,6 +370,7 @@ class DistillStep(CompressionStep):
         if not teacher_weights:
             raise ValueError('no teacher weights: pass --teacher_pretrained PATH or set '
                              'Distill.teacher_weights (a teacher without training teaches nothing)')
+        check_distill_weight(weight, loss)
         self.teacher_config = teacher_config
         self.teacher_weights = teacher_weights
         self.loss = loss
@@ -345,6 +388,7 @@ class DistillStep(CompressionStep):
     def check(self):
         """Load the teacher's config and compare it with the student's; returns it."""
         from ppdet.core.workspace import load_config
+        check_teacher_weights(self.teacher_weights, self.teacher_config)
         teacher_cfg = load_config(self.teacher_config)
         if self.student_cfg is not None:
             check_configs_compatible(self.student_cfg, teacher_cfg)
@@ -380,6 +424,61 @@ class DistillStep(CompressionStep):
     @classmethod
     def restore(cls, model, record):
         return model  # the checkpoint holds the student alone
+
+
+STRUCTURAL_STEPS = ('prune', 'quant')
+
+
+def check_structure_fits(cfg, path, config_flag='-c'):
+    """Refuse a pruned (or QAT) checkpoint whose recorded structure does not fit the model
+    of ``cfg`` -- one made with a config of another backbone -- before it is loaded: the
+    record is replayed on this model, the file's tensors loaded where they fit, and the first
+    forward failed with Paddle's ``(InvalidArgument) The number of input's channels should be
+    equal to filter's channels * groups``.  Plain (or only distilled) checkpoints are not
+    checked: as ``pretrain_weights`` they load what fits, with a warning.
+
+    (The general place for this is the shared loader, ``Trainer.load_weights`` /
+    ``restore_steps``; the slim scripts call it where they load a student.)"""
+    from ppdet.core.workspace import create
+    from ppdet.engine.trainer import architecture_of
+    from ppdet.slim.steps import restore_steps
+    from ppdet.utils.checkpoint import META_KEY, clean_state_dict, misfit_fix, read_meta, \
+        weights_file
+    meta = read_meta(path)
+    steps = meta.get('steps') or []
+    kinds = [s.get('kind') for s in steps]
+    if not set(kinds) & set(STRUCTURAL_STEPS):
+        return
+    made = '%s checkpoint %s' % (' and '.join(
+        {'prune': 'pruned', 'quant': 'quantization-aware-trained'}[k]
+        for k in STRUCTURAL_STEPS if k in kinds), path)
+    arch = meta.get('architecture')
+    if arch and arch != architecture_of(cfg):
+        raise ValueError('%s was made for a %s model and %s builds %s; %s' % (
+            made, arch, cfg.get('_config_path', 'the config'), architecture_of(cfg),
+            misfit_fix(meta, cfg.get('_config_path'), config_flag)))
+    try:
+        model = restore_steps(create(architecture_of(cfg), cfg), steps)
+        want = {k: list(v.shape) for k, v in clean_state_dict(model.state_dict()).items()}
+    except Exception as e:  # the record names layers this model lacks
+        raise ValueError('%s records a structure that cannot be rebuilt on the model of %s '
+                         '(%s); %s' % (made, cfg.get('_config_path', 'the config'),
+                                       str(e).strip().splitlines()[0] if str(e).strip()
+                                       else type(e).__name__,
+                                       misfit_fix(meta, cfg.get('_config_path'), config_flag)))
+    import numpy as np
+    state = paddle.load(weights_file(path))
+    state.pop(META_KEY, None)
+    state = clean_state_dict(state)
+    missing = [k for k in want if k not in state]
+    other = [k for k in want if k in state and list(np.shape(state[k])) != want[k]]
+    if missing or other:
+        raise ValueError(
+            '%s does not fit the model of %s: its recorded structure is rebuilt on this model and '
+            '%d of the model\'s %d tensors are missing in the file, %d of another shape%s; %s' % (
+                made, cfg.get('_config_path', 'the config'), len(missing), len(want), len(other),
+                ' (e.g. %s)' % (missing + other)[0],
+                misfit_fix(meta, cfg.get('_config_path'), config_flag)))
 
 
 def add_teacher_args(parser):

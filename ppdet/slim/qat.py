@@ -13,6 +13,7 @@ import fnmatch
 
 import paddle
 
+from ppdet.core.workspace import did_you_mean
 from ppdet.modeling.architectures.meta_arch import declared
 from ppdet.slim import residual_adds
 from ppdet.slim.steps import CompressionStep, ExportHook, register_step
@@ -20,7 +21,8 @@ from ppdet.utils.logger import setup_logger
 
 logger = setup_logger(__name__)
 
-__all__ = ['QATStep', 'QAT_DEFAULTS', 'quant_record', 'refresh_weight_scales']
+__all__ = ['QATStep', 'QAT_DEFAULTS', 'quant_record', 'refresh_weight_scales',
+           'check_qat_config', 'QAT_CHOICES']
 
 QAT_DEFAULTS = {
     'weight_quantize_type': 'channel_wise_abs_max',
@@ -38,6 +40,80 @@ QAT_DEFAULTS = {
     'residual_adds': None,
     'residual_add_outputs': None,
 }
+
+
+# The values PaddleSlim's QAT and the Paddle dygraph quantizer under it both accept: PaddleSlim
+# asserts on its own lists (range_abs_max, ...) and Paddle's ImperativeQuantAware rejects some of
+# those again, so an unknown value used to end in an AssertionError traceback at apply time.
+QAT_CHOICES = {
+    'weight_quantize_type': ('channel_wise_abs_max', 'abs_max'),
+    'activation_quantize_type': ('moving_average_abs_max',),
+    'quantizable_layer_type': ('Conv2D', 'Linear', 'Conv2DTranspose'),
+}
+QAT_BITS = (1, 16)
+
+
+def _bad(key, what, value):
+    return ValueError('%s must be %s, got %r (e.g. -o Quant.%s=%s)' % (
+        key, what, value, key, QAT_DEFAULTS[key] if not isinstance(QAT_DEFAULTS[key], list)
+        else '[%s]' % ','.join(QAT_DEFAULTS[key])))
+
+
+def _choice(key, value):
+    known = QAT_CHOICES[key]
+    if value not in known:
+        raise ValueError('unknown %s %r%s (choose from %s)' % (
+            key, value, did_you_mean(value, known), ', '.join(known)))
+
+
+def check_qat_config(conf):
+    """Refuse, before any model is touched, a quantization value PaddleSlim or Paddle would
+    assert on (or take for another: ``bool('flase')`` is True); every message names the key,
+    the value and the valid ones (``did you mean``)."""
+    for key in ('weight_quantize_type', 'activation_quantize_type'):
+        _choice(key, conf[key])
+    for key in ('weight_bits', 'activation_bits'):
+        v = conf[key]
+        if isinstance(v, bool) or not isinstance(v, int) or not QAT_BITS[0] <= v <= QAT_BITS[1]:
+            raise _bad(key, 'an integer in [%d, %d]' % QAT_BITS, v)
+    v = conf['moving_rate']
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < 1:
+        raise _bad('moving_rate', 'a number in (0, 1) (the decay of the moving average)', v)
+    types = conf['quantizable_layer_type']
+    if isinstance(types, str):
+        types = [types]
+    if not isinstance(types, (list, tuple)) or not types:
+        raise _bad('quantizable_layer_type', 'a non-empty list of layer types', types)
+    for t in types:
+        _choice('quantizable_layer_type', t)
+    for key in ('use_pact', 'quantize_residual_adds'):
+        if not isinstance(conf[key], bool):
+            raise ValueError('%s must be true or false, got %r (e.g. -o Quant.%s=true)' % (
+                key, conf[key], key))
+    pattern = conf['not_quant_pattern']
+    if pattern is not None and (not isinstance(pattern, (list, tuple)) or
+                                not all(isinstance(p, str) for p in pattern)):
+        raise ValueError('not_quant_pattern must be a list of layer-name patterns, got %r '
+                         '(e.g. -o Quant.not_quant_pattern=[yolo_head.yolo_output])' % (pattern,))
+    return conf
+
+
+def check_patterns_match(net, patterns, types):
+    """Refuse a ``not_quant_pattern`` entry that matches no quantizable layer of ``net`` (a
+    typo used to match nothing without a word and, replacing the float-only default, let the
+    output convs be quantized), naming the close layer names as ``--skip_layers`` of
+    post_quant.py does (:func:`ppdet.slim.quant.unknown_layer_hint`)."""
+    from ppdet.slim.quant import unknown_layer_hint
+    names = [n for n, l in net.named_sublayers() if isinstance(l, types)]
+    for p in patterns or []:
+        if not any(_matches(n, [p]) for n in names):
+            # the layers and the blocks above them: 'yolo_head.yolo_output' as well
+            known = sorted(set(names) | {n.rsplit('.', 1)[0] for n in names if '.' in n})
+            raise ValueError('not_quant_pattern %r matches no %s layer of the model%s (a '
+                             'pattern is a glob or a part of a layer name; it replaces the '
+                             'float-only default, so a typo would quantize the output convs)' % (
+                                 p, '/'.join(t.__name__ for t in types),
+                                 unknown_layer_hint(p, known)))
 
 
 def _matches(name, patterns):
@@ -85,8 +161,10 @@ class QATStep(CompressionStep):
             conf['not_quant_pattern'] = [p for p in conf['not_quant_pattern'].split(',') if p]
         if conf['not_quant_pattern'] is not None:
             conf['not_quant_pattern'] = list(conf['not_quant_pattern'])
-        conf['use_pact'] = bool(conf['use_pact'])
-        conf['quantize_residual_adds'] = bool(conf['quantize_residual_adds'])
+        if isinstance(conf['quantizable_layer_type'], str):
+            conf['quantizable_layer_type'] = [
+                t.strip() for t in conf['quantizable_layer_type'].split(',') if t.strip()]
+        check_qat_config(conf)
         if conf['quantize_residual_adds'] and \
                 conf['activation_quantize_type'] != 'moving_average_abs_max':
             raise ValueError('quantize_residual_adds observes the adds with '
@@ -124,7 +202,7 @@ class QATStep(CompressionStep):
                 # every leaf layer, the YOLO post-process included, in an output-scale observer
                 'onnx_format': True}
 
-    def quantize(self, model, with_pact=None):
+    def quantize(self, model, with_pact=None, check_patterns=False):
         from paddleslim import QAT
         net = model
         if hasattr(net, 'deployable'):
@@ -133,6 +211,8 @@ class QATStep(CompressionStep):
         if self.config['not_quant_pattern'] is None:
             # resolved once and recorded, so restore() skips exactly the same layers
             self.config['not_quant_pattern'] = list(declared(net, 'float_only_layers'))
+        elif check_patterns:    # a new run's patterns; a recorded one restores as it was
+            check_patterns_match(net, self.config['not_quant_pattern'], types)
         before = dict(net.named_sublayers())
         skipped = []
         for name, layer in before.items():
@@ -164,7 +244,7 @@ class QATStep(CompressionStep):
         return model, qat, quantized, skipped
 
     def apply(self, model):
-        model, _, quantized, skipped = self.quantize(model)
+        model, _, quantized, skipped = self.quantize(model, check_patterns=True)
         logger.info('QAT: %d layers fake-quantized, %d kept in float (%s)%s', len(quantized),
                     len(skipped), ', '.join(skipped) or '-',
                     '; residual adds quantized: %d' % len(self.config['residual_adds'])

@@ -41,7 +41,8 @@ logger = setup_logger(__name__)
 __all__ = ['quantize_post', 'calibration_images', 'quantize_post_with_report',
            'resolve_skip_layers', 'calibration_feeds', 'read_infer_cfg', 'stack_feeds',
            'PTQ_ALGOS', 'declared_float_only', 'DEFAULT_ONNX_FORMAT', 'QUANTIZABLE_OP_TYPES',
-           'check_algo', 'check_dirs', 'check_not_quantized']
+           'check_algo', 'check_dirs', 'check_not_quantized', 'unknown_layer_hint',
+           'quantized_layers', 'check_keep_worst', 'remove_stale_reports']
 
 PTQ_ALGOS = ('abs_max', 'avg', 'hist', 'KL', 'mse', 'emd')
 # The detection decode (yolo_box) and NMS ops are not in this list and stay in float.
@@ -214,13 +215,18 @@ def resolve_skip_layers(model_dir, names):
         elif any(t in known for t in by_layer.get(layer, ())):
             out.extend(t for t in by_layer[layer] if t in known)
         else:
-            import difflib
-            close = difflib.get_close_matches(n, sorted(known) + sorted(by_layer), n=3, cutoff=0.5)
             raise ValueError('unknown layer %r to keep in fp32%s (the per-layer report lists the '
                              'quantized layers: --report)' % (
-                                 n, '; did you mean ' + ' or '.join(map(repr, close)) + '?'
-                                 if close else ''))
+                                 n, unknown_layer_hint(n, sorted(known) + sorted(by_layer))))
     return out
+
+
+def unknown_layer_hint(name, known):
+    """``'; did you mean 'a' or 'b'?'`` for the layer names of ``known`` close to ``name``
+    (else ''): the hint of ``--skip_layers`` here and of QAT's ``not_quant_pattern``."""
+    import difflib
+    close = difflib.get_close_matches(str(name), list(known), n=3, cutoff=0.5)
+    return '; did you mean ' + ' or '.join(map(repr, close)) + '?' if close else ''
 
 
 def _split(names):
@@ -350,7 +356,59 @@ def quantize_post(model_dir, data, out_dir, algo='hist', batch_nums=10, batch_si
         if algo == 'hist':
             record['hist_percent'] = hist_percent
         write_quant_infer_cfg(model_dir, stage, record)
+        # the reports of the model this one replaces must not stay beside it (they named
+        # other layers kept fp32); removed just before the new files move in
+        remove_stale_reports(out_dir)
     return out_dir
+
+
+def remove_stale_reports(out_dir):
+    """Remove the per-layer reports a previous PTQ run wrote in ``out_dir``
+    (:data:`ppdet.slim.quant_report.REPORT_FILES`, nothing else); -> the names removed."""
+    from ppdet.slim.quant_report import REPORT_FILES
+    removed = []
+    for name in REPORT_FILES:
+        path = os.path.join(str(out_dir), name)
+        if os.path.isfile(path) or os.path.islink(path):
+            os.remove(path)
+            removed.append(name)
+    if removed:
+        logger.info('%s: removed the reports of the model it held (%s)', out_dir,
+                    ', '.join(removed))
+    return removed
+
+
+def quantized_layers(model_dir, skip_tensors=None, quantize_float_only=False,
+                     float_only_layers=None):
+    """The weight tensors PTQ would quantize in ``model_dir``: those of the quantizable ops,
+    less ``skip_tensors`` and (unless ``quantize_float_only``) the float-only layers."""
+    skip = set(resolve_skip_layers(model_dir, _split(skip_tensors)))
+    if not quantize_float_only:
+        float_only = (list(float_only_layers) if float_only_layers is not None
+                      else declared_float_only(model_dir))
+        skip.update(resolve_skip_layers(model_dir, float_only))
+    out = []
+    for t in _weight_tensors(model_dir):
+        if t not in skip and t not in out:
+            out.append(t)
+    return out
+
+
+def check_keep_worst(model_dir, keep_worst, skip_tensors=None, quantize_float_only=False,
+                     float_only_layers=None):
+    """Refuse a ``keep_worst`` that would keep every layer PTQ quantizes in fp32: the result
+    would hold no int8 layer yet be labelled int8 (``quantized: true``)."""
+    if not keep_worst:
+        return
+    layers = quantized_layers(model_dir, skip_tensors, quantize_float_only, float_only_layers)
+    if int(keep_worst) >= len(layers):
+        raise ValueError(
+            '--keep_worst %d would keep every one of the %d layer(s) PTQ quantizes in %s in fp32 '
+            '(the float-only and --skip_layers ones are fp32 already): the model would have no '
+            'int8 layer; give --keep_worst %s' % (
+                int(keep_worst), len(layers), model_dir,
+                'at most %d' % (len(layers) - 1) if len(layers) > 1 else
+                '0 (or fewer --skip_layers)'))
 
 
 def quantize_post_with_report(model_dir, data, out_dir, keep_worst=0, report_images=4,
@@ -366,6 +424,8 @@ def quantize_post_with_report(model_dir, data, out_dir, keep_worst=0, report_ima
     """
     from ppdet.slim.quant_report import deployed_layer_report, deployed_worst, layer_report
     data = list(data) if not isinstance(data, list) else data
+    check_keep_worst(model_dir, keep_worst, skip_tensors, kwargs.get('quantize_float_only'),
+                     kwargs.get('float_only_layers'))
     probe = stack_feeds(calibration_feeds(model_dir, data, limit=int(report_images)))
     skip = resolve_skip_layers(model_dir, _split(skip_tensors))
     quantize_post(model_dir, data, out_dir, skip_tensors=skip, **kwargs)

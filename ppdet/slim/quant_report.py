@@ -228,11 +228,17 @@ def format_table(rows, top=None):
     return '\n'.join(lines)
 
 
+# the report files write_report / write_deployed_report put beside an int8 model: a new model
+# written into the directory removes them (ppdet.slim.quant.remove_stale_reports)
+REPORT_FILES = ('quant_report.json', 'quant_report.md', 'quant_report_deployed.json',
+                'quant_report_deployed.md')
+
+
 def write_report(rows, out_dir, extra=None):
     """Write ``quant_report.json`` and ``quant_report.md``; returns both paths."""
     os.makedirs(str(out_dir), exist_ok=True)
-    jpath = os.path.join(str(out_dir), 'quant_report.json')
-    mpath = os.path.join(str(out_dir), 'quant_report.md')
+    jpath = os.path.join(str(out_dir), REPORT_FILES[0])
+    mpath = os.path.join(str(out_dir), REPORT_FILES[1])
     write_json(jpath, dict(extra or {}, layers=rows))
     with open(mpath, 'w') as f:
         f.write('# Per-layer quantization error (worst first)\n\n')
@@ -476,8 +482,8 @@ def format_deployed_table(report):
 
 def write_deployed_report(report, out_dir):
     """Write ``quant_report_deployed.{json,md}``; returns both paths."""
-    jpath = os.path.join(str(out_dir), 'quant_report_deployed.json')
-    mpath = os.path.join(str(out_dir), 'quant_report_deployed.md')
+    jpath = os.path.join(str(out_dir), REPORT_FILES[2])
+    mpath = os.path.join(str(out_dir), REPORT_FILES[3])
     write_json(jpath, report)
     text = ('# Per-layer int8 error in the deployed graph (Paddle Inference, oneDNN int8)\n\n'
             'Graph order. sim: the fake-quant graph in float; deployed: oneDNN int8 kernels; '

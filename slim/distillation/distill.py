@@ -22,10 +22,11 @@ def _prune(trainer, args, cfg):
             return  # the resumed checkpoint already holds the pruned structure
         raise ValueError('the student checkpoint is already pruned (its record says so); drop '
                          '--pruned_params/--pruned_ratios, the structure comes from the file')
-    from ppdet.slim.prune import PrunePlan, PruneStep
-    plan = PrunePlan.from_flags(trainer.model, args.pruned_params, args.pruned_ratios,
-                                args.prune_criterion, cfg.get('input_size'))
-    trainer.apply_step(PruneStep(plan))
+    # prune.py's own plan (a preset alone prunes the seed's parameters) and step
+    from ppdet.slim.pruning_job import build_plan, prune_trainer
+    plan = build_plan(trainer.model, cfg, args.pruned_params, args.pruned_ratios,
+                      args.prune_criterion)
+    prune_trainer(trainer, plan)
 
 
 def build_parser():
@@ -33,7 +34,9 @@ def build_parser():
     add_teacher_args(parser)
     parser.add_argument('--pruned_params', default=None, help='prune the student first: '
                         'comma-separated conv weights, e.g. yolo_block.0.0.0.conv.weights')
-    parser.add_argument('--pruned_ratios', default=None, help='comma-separated ratios')
+    parser.add_argument('--pruned_ratios', default=None,
+                        help='comma-separated ratios, or a preset: r578, sensity (alone: over '
+                             'the seed\'s parameters, as prune.py takes it)')
     add_criterion_arg(parser)
     parser.add_argument('--eval', action='store_true', help='evaluate after each snapshot epoch')
     parser.add_argument('-r', '--resume', default=None, help='checkpoint prefix to resume from')
@@ -50,22 +53,24 @@ def main():
     if args.save_inference:     # before training, not after it
         from ppdet.utils.fileio import check_output_dir
         check_output_dir(out, '--output_dir')
-    if bool(args.pruned_params) != bool(args.pruned_ratios):
-        raise ValueError('give --pruned_params and --pruned_ratios together')
+    if args.pruned_params and not args.pruned_ratios:
+        raise ValueError('--pruned_params needs --pruned_ratios (one ratio per parameter, or a '
+                         'preset: r578, sensity)')
 
     from ppdet.engine import Trainer
     from ppdet.engine.trainer import deployable
-    from ppdet.slim.distill import DistillStep
+    from ppdet.slim.distill import DistillStep, check_structure_fits
     step = DistillStep.from_config(cfg, args.teacher_config, args.teacher_pretrained)
     step.check()  # bad teacher/student pairs fail before any weights are read
 
     trainer = Trainer(cfg, mode='train')
     student = args.resume or cfg.get('pretrain_weights')
     if student:
+        check_structure_fits(cfg, student)  # a pruned checkpoint of another backbone
         trainer.load_weights(student)  # restores a pruned structure from the file's record
     # this run's teacher replaces any distillation recorded in the student's checkpoint
     trainer.steps = [s for s in trainer.steps if s.get('kind') != DistillStep.kind]
-    if args.pruned_params:
+    if args.pruned_ratios:
         _prune(trainer, args, cfg)
     trainer.apply_step(step)
     if args.resume:

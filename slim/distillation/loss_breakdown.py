@@ -14,7 +14,7 @@ import itertools
 import math
 
 from ppdet.slim.distill import add_teacher_args
-from ppdet.utils.cli import ArgsParser, parse_and_load, run_main
+from ppdet.utils.cli import ArgsParser, check_range, parse_and_load, run_main
 
 
 def main():
@@ -24,6 +24,10 @@ def main():
     parser.add_argument('--fg_thresh', type=float, default=0.1,
                         help="teacher objectness from which a cell counts as an object's")
     args, cfg = parse_and_load(parser)
+    check_range('--images', args.images, 1, hint='evaluation images to run both models on')
+    check_range('--fg_thresh', args.fg_thresh, 0, 1,
+                hint="a teacher objectness (a probability) from which a cell counts as an "
+                     "object's")
     if not cfg.get('weights'):
         raise ValueError('no student weights: pass -o weights=PATH')
     from ppdet.engine import Trainer

@@ -16,7 +16,9 @@ unless ``--quantize_float_only``; the infer_cfg's quant record lists them.  With
 worst first, and writes ``quant_report.{json,md}``, then the same layers in the deployed
 graph (oneDNN int8 vs the simulation vs fp32: ``quant_report_deployed.{json,md}``, naming
 the first layer where execution departs from simulation); ``--keep_worst K`` re-runs PTQ
-with the K layers adding the most deployed error kept in fp32.  ``--bench`` runs fp32
+with the K layers adding the most deployed error kept in fp32 (fewer than the layers PTQ
+quantizes: a K that keeps them all is refused).  A new model written into OUTPUT_DIR removes
+the ``quant_report*`` files of the one it replaces (and nothing else).  ``--bench`` runs fp32
 and int8 (Paddle oneDNN int8 and onnxruntime) on held-out eval images and reports the
 speed-up only if the detections agree.
 """
@@ -88,7 +90,19 @@ def _apply_section_defaults(args, cfg):
         if getattr(args, key) is None:
             value = section.get(key, default)
             if key == 'skip_layers' and isinstance(value, (list, tuple)):
+                if not all(isinstance(v, str) for v in value):
+                    raise ValueError('PostQuant.skip_layers must be a list of layer names, got '
+                                     '%r' % (value,))
                 value = ','.join(value)
+            elif key == 'skip_layers' and value is not None and not isinstance(value, str):
+                raise ValueError('PostQuant.skip_layers must be a list of layer names, got %r'
+                                 % (value,))
+            elif isinstance(default, int) and (isinstance(value, bool) or
+                                               not isinstance(value, int)):
+                raise ValueError('PostQuant.%s must be an integer, got %r (e.g. -o '
+                                 'PostQuant.%s=%d, or --%s)' % (key, value, key, default, key))
+            elif key == 'algo' and not isinstance(value, str):
+                raise ValueError('PostQuant.algo must be a name, got %r' % (value,))
             setattr(args, key, value)
 
 
@@ -126,21 +140,35 @@ def main():
     parser.add_argument('--bench_images', type=int, default=8)
     args, cfg = parse_and_load(parser)
     _apply_section_defaults(args, cfg)
-    if args.keep_worst < 0:
-        raise ValueError('--keep_worst must be >= 0 (got %d)' % args.keep_worst)
+    check_range('--keep_worst', args.keep_worst, 0,
+                hint='the layers with the worst error kept in fp32 by a second PTQ pass')
     for flag, what in (('batch_nums', 'calibration batches'), ('batch_size', 'images a batch'),
                        ('report_images', 'images the --report runs on'),
                        ('bench_images', 'held-out images --bench compares on')):
         check_range('--' + flag, int(getattr(args, flag)), 1, hint='the number of ' + what)
 
-    from ppdet.slim.quant import check_algo, check_dirs, quantize_post, quantize_post_with_report
+    from ppdet.slim.quant import (check_algo, check_dirs, check_keep_worst, quantize_post,
+                                  quantize_post_with_report, resolve_skip_layers)
+    from ppdet.utils.fileio import check_output_dir
     check_algo(args.algo)
+    # before any export, calibration or write: a file where the model goes used to fail
+    # with [Errno 17] after the whole calibration (and leave the fp32 export behind)
+    check_output_dir(args.output_dir, '--output_dir')
+    if not args.model_dir:
+        check_output_dir(args.output_dir.rstrip('/') + '_fp32',
+                         '--output_dir (the fp32 export of -o weights goes to OUTPUT_DIR_fp32)')
+    layer_kw = dict(skip_tensors=args.skip_layers, quantize_float_only=args.quantize_float_only)
     if args.model_dir:  # before any image is read or anything written
         check_dirs(args.model_dir, args.output_dir)
+        if args.skip_layers:    # a typo, before the images are read
+            resolve_skip_layers(args.model_dir, args.skip_layers)
+        check_keep_worst(args.model_dir, args.keep_worst, **layer_kw)
     from ppdet.slim.quant_report import (compare_int8, format_deployed_table, format_table,
                                          write_deployed_report, write_report)
     out = args.output_dir
     fp32 = args.model_dir or export_first(cfg, out)
+    if not args.model_dir:  # the layers are known once the checkpoint is exported
+        check_keep_worst(fp32, args.keep_worst, **layer_kw)
     n_calib = args.batch_nums * args.batch_size
     section = CALIB_SECTIONS[args.calib_dataset]
     calib = dataset_images(cfg, n_calib, section)
