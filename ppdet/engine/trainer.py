@@ -11,6 +11,7 @@ Training settings read here: ``epoch``, ``snapshot_epoch`` (checkpoints), ``eval
 ``ema_decay`` (see :mod:`ppdet.engine.ema`), ``print_flops``, ``max_iters_per_epoch``.
 """
 import contextlib
+import json
 import os
 import random
 import time
@@ -106,6 +107,7 @@ class Trainer(object):
         set_device(cfg)
         set_seed(int(cfg.get('seed', 0)))
         self.model = model if model is not None else create(architecture_of(cfg), cfg)
+        self.model_given = model is not None  # weights of unknown origin: not "random"
         self.steps = list(steps or [])  # compression records applied to self.model
         self.parent = None
         self.start_epoch = 0
@@ -117,6 +119,8 @@ class Trainer(object):
         name = os.path.splitext(os.path.basename(cfg.get('_config_path', 'model')))[0]
         self.save_dir = os.path.join(cfg.get('save_dir', 'output'), name)
         self.extra_callbacks = []
+        self.saved = {}  # absolute prefix -> epoch of every checkpoint this trainer saved
+        self._start_warned = False
 
     # -- weights ----------------------------------------------------------------
     def is_pretrain(self, path):
@@ -164,7 +168,12 @@ class Trainer(object):
         logger.info('resumed from %s at epoch %d', path, self.start_epoch)
 
     def apply_step(self, step):
-        """Apply a CompressionStep to the model and remember its record."""
+        """Apply a CompressionStep to the model and remember its record.
+
+        The weights it works on are checked first (:meth:`check_start_weights`): pruning
+        chooses its filters here, so random weights are warned about before that (and the
+        training is refused)."""
+        self.check_start_weights(getattr(step, 'kind', None), refuse=False)
         self.model, record = step.apply(self.model)
         self.steps.append(make_record(step.kind, record))
         return record
@@ -179,21 +188,133 @@ class Trainer(object):
                              'from it' % (self.resumed_from or 'the checkpoint', self.start_epoch,
                                           epochs, self.start_epoch))
 
-    def _warn_unread_weights(self):
-        """``-o weights=W`` given to training, which reads ``pretrain_weights``: say so
-        instead of training from random weights without a word.  The config's own
-        ``weights`` (this run's model_final) and a missing file are not warned about."""
-        weights = self.cfg.get('weights')
-        if (not weights or self.loaded_weights is not None or self.start_epoch
-                or self.cfg.get('pretrain_weights')):
+    def starts_from_random_weights(self):
+        """True for a training model built here with nothing loaded into it (no
+        ``pretrain_weights``, no ``-r``)."""
+        return (self.mode == 'train' and not self.model_given and self.loaded_weights is None
+                and self.resumed_from is None and not self.start_epoch)
+
+    def check_start_weights(self, kind=None, refuse=True):
+        """What a training run starts from, checked by :meth:`apply_step` before a
+        compression step ``kind`` (``'prune'``, ``'distill'``, ``'quant'``, ...) changes the
+        model (``refuse`` False: warnings only) and again by :meth:`train` (``kind`` None:
+        the steps applied so far).
+
+        From random weights (nothing loaded, nothing resumed): pruning is refused (it chooses
+        the filters by their weights: random ones choose at random, and the run used to
+        replace the baseline's ``model_final`` with that model), any other compression step
+        gets a loud warning, and a plain training a warning only where ``-o weights=W``
+        names a file that training does not read (not for the config's own
+        ``save_dir/model_final``: retraining a baseline from scratch).  Scripts may call it
+        before their own work on the weights (e.g. choosing a pruning plan)."""
+        if not self.starts_from_random_weights():
             return
-        path = os.path.abspath(weights_file(weights))
-        if not os.path.isfile(path) or path == os.path.abspath(
+        kinds = [kind] if kind else [s.get('kind') for s in self.steps]
+        weights = self.cfg.get('weights')
+        path = os.path.abspath(weights_file(weights)) if weights else None
+        if path and not os.path.isfile(path):
+            path = None
+        if path is None:
+            start = '-o pretrain_weights=W (a trained checkpoint of this model)'
+        elif os.path.dirname(path) == os.path.abspath(self.save_dir):
+            start = ('-o pretrain_weights=%s save_dir=DIR (another save_dir: this run saves in '
+                     '%s)' % (weights, self.save_dir))
+        else:
+            start = '-o pretrain_weights=%s' % weights
+        if 'prune' in kinds:
+            msg = ('pruning chooses the filters to keep by their weights, and no weights are '
+                   'loaded (no -o pretrain_weights, no -r): it would prune a model with random '
+                   'weights; start from the trained model with %s%s' % (
+                       start, '' if path is None else
+                       ' (-o weights=%s is not read by training)' % weights))
+            if refuse:
+                raise ValueError(msg)
+            if not self._start_warned:
+                self._start_warned = True
+                logger.warning('THIS RUN PRUNES RANDOM WEIGHTS (its training will be refused): '
+                               '%s', msg)
+            return
+        if self._start_warned:
+            return
+        compressing = [k for k in kinds if k]
+        if compressing:
+            self._start_warned = True
+            logger.warning('THIS RUN STARTS FROM RANDOM WEIGHTS: %s is applied to a model with '
+                           'no weights loaded (no -o pretrain_weights, no -r)%s; to compress a '
+                           'trained model start from it with %s', ' + '.join(compressing),
+                           '' if path is None else ' (weights=%s is not read by training)'
+                           % weights, start)
+            return
+        if path is None or path == os.path.abspath(
                 os.path.join(self.save_dir, 'model_final.pdparams')):
             return
+        self._start_warned = True
         logger.warning('weights=%s is not read by training (eval, infer and export read it): '
                        'this run starts from random weights; to start from it use '
                        '-o pretrain_weights=%s', weights, weights)
+
+    def _written_prefixes(self, validate):
+        """The checkpoint prefixes (absolute) a :meth:`train` from ``start_epoch`` writes."""
+        epochs, snap = int(self.cfg['epoch']), int(self.cfg.get('snapshot_epoch', 1))
+        names = ['model_final', 'latest'] + [
+            str(e) for e in range(self.start_epoch + 1, epochs + 1)
+            if e % snap == 0 or e == epochs]
+        if validate:
+            names.append('best_model')
+        return [os.path.abspath(os.path.join(self.save_dir, n)) for n in names]
+
+    @staticmethod
+    def _describe(arch, steps):
+        kinds = [s.get('kind', '?') for s in steps or []]
+        return '%s%s' % (arch or '?', (' + ' + ' + '.join(kinds)) if kinds else
+                         ' without compression')
+
+    def check_no_other_run_overwritten(self, validate=False):
+        """Refuse a run that would save over the checkpoints of another model in its
+        ``save_dir`` (``<save_dir>/<config name>`` whatever the script): ``prune.py``,
+        ``distill.py`` or QAT without ``-o save_dir`` replaced the trained baseline's
+        ``model_final`` (and ``latest``, the epoch snapshots) with their own.  Existing
+        checkpoints of the same model and plan (same architecture, classes and steps: the
+        same command run again, e.g. a baseline retrained from scratch) are replaced with a
+        warning; resuming a checkpoint of ``save_dir`` itself writes on purpose.  Called by
+        :meth:`train`; a script may call it once its steps are applied, before other work."""
+        own = os.path.abspath(self.save_dir)
+        if self.resumed_from and os.path.dirname(
+                os.path.abspath(weights_file(self.resumed_from))) == own:
+            return
+        ours = json.loads(json.dumps({'architecture': architecture_of(self.cfg),
+                                      'num_classes': self.cfg.get('num_classes'),
+                                      'steps': self.steps}, sort_keys=True))
+        same = []
+        for prefix in self._written_prefixes(validate):
+            path = prefix + '.pdparams'
+            if not os.path.isfile(path):
+                continue
+            try:
+                meta = read_meta(path)
+            except ValueError:  # unreadable: nothing to compare, it is replaced
+                meta = {}
+            differs = [k for k in ('architecture', 'num_classes', 'steps')
+                       if meta.get(k) is not None and meta[k] != ours[k]]
+            if not differs:
+                same.append(os.path.basename(prefix))
+                continue
+            theirs = self._describe(meta.get('architecture'), meta.get('steps'))
+            mine = self._describe(ours['architecture'], ours['steps'])
+            if theirs == mine:
+                mine += ' (another %s)' % ('plan' if differs == ['steps'] else
+                                           ', '.join(differs))
+            ckpt = os.path.join(self.save_dir, os.path.basename(prefix))
+            raise ValueError(
+                'save_dir %s holds %s (%s%s), another model than this run saves there (%s): '
+                'it would be overwritten; give another -o save_dir=DIR, and to start from '
+                'that checkpoint -o pretrain_weights=%s, or to train it on -r %s' % (
+                    self.save_dir, ckpt, theirs,
+                    '' if meta.get('epoch') is None else ', epoch %s' % meta['epoch'],
+                    mine, ckpt, ckpt))
+        if same and self.is_main_process:
+            logger.warning('%s holds checkpoints of an earlier run of this model (%s): this '
+                           'run replaces them', self.save_dir, ', '.join(same))
 
     def _check_start_not_overwritten(self):
         """Refuse a run that would save over the weights it starts from: ``save_dir`` is
@@ -230,6 +351,7 @@ class Trainer(object):
                                    rng_state=capture_rng_state() if self.optimizer else None)
         if self.ema is not None:
             self.ema.save(net, path, save_id=meta['save_id'])
+        self.saved[os.path.abspath(prefix)] = epoch
         return path
 
     def update_ema(self):
@@ -261,11 +383,13 @@ class Trainer(object):
     def train(self, validate=False):
         check_output_dir(self.save_dir, 'save_dir (-o save_dir=DIR)')
         epochs = int(self.cfg['epoch'])
-        if self.start_epoch > epochs:  # == is a run stopped between its last epoch and
-            self.check_epochs_left()   # model_final (the pipeline finishes it); the CLI refuses
-        self._warn_unread_weights()
+        if self.start_epoch > epochs or (self.start_epoch == epochs and self.resumed_from
+                                         and not self._finishes_latest()):
+            self.check_epochs_left()
+        self._ensure_optimizer()  # builds the data: its errors (num_classes) come first
+        self.check_start_weights()
         self._check_start_not_overwritten()
-        self._ensure_optimizer()
+        self.check_no_other_run_overwritten(validate)
         if paddle.distributed.get_world_size() > 1 and not isinstance(self.model, paddle.DataParallel):
             paddle.distributed.init_parallel_env()
             self.model = paddle.DataParallel(
@@ -301,15 +425,32 @@ class Trainer(object):
             raise
         callbacks.on_train_end(status)
 
+    def _finishes_latest(self):
+        """Resumed from ``<save_dir>/latest``: at the last epoch that is a run stopped
+        between its last epoch and ``model_final`` (the pipeline finishes it so); any other
+        checkpoint at the last epoch (``-r .../model_final``) has nothing left to train."""
+        return bool(self.resumed_from) and os.path.abspath(weights_file(
+            self.resumed_from)) == os.path.abspath(os.path.join(self.save_dir,
+                                                                'latest.pdparams'))
+
     def _say_how_to_resume(self, status):
-        """Ctrl-C in training: which epoch was cut off and the ``-r`` that goes on."""
+        """Ctrl-C in training: which epoch was cut off and the ``-r`` that goes on; only a
+        checkpoint this run saved (or resumed from) is named: a ``latest`` left in
+        ``save_dir`` by an earlier run is another run's."""
+        if not self.is_main_process:
+            return
+        epoch = status.get('epoch_id', 0) + 1
         latest = os.path.join(self.save_dir, 'latest')
-        if self.is_main_process and os.path.isfile(latest + '.pdparams'):
+        if os.path.abspath(latest) in self.saved and os.path.isfile(latest + '.pdparams'):
             logger.warning('interrupted in epoch %d: the last finished epoch is saved; resume '
-                           'with -r %s', status.get('epoch_id', 0) + 1, latest)
-        elif self.is_main_process:
-            logger.warning('interrupted in epoch %d, before any epoch was saved: run the same '
-                           'command again to start over', status.get('epoch_id', 0) + 1)
+                           'with -r %s', epoch, latest)
+        elif self.resumed_from:
+            logger.warning('interrupted in epoch %d, before this run saved an epoch: resume '
+                           'with -r %s again', epoch, self.resumed_from)
+        else:
+            logger.warning('interrupted in epoch %d, before any epoch of this run was saved '
+                           '(nothing was saved): run the same command again to start over',
+                           epoch)
 
     def train_step(self, batch):
         outputs = self.model(batch['image'])

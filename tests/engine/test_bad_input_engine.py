@@ -164,8 +164,9 @@ def test_slim_exports_and_resumes_are_checked_before_training(world):
     err = fail('slim/distillation/distill.py', '-c', world['config'], '-t', world['config'],
                '--teacher_pretrained', world['ckpt'], '--save_inference', '--output_dir', afile)
     assert '--output_dir: %s is a file' % afile in err
-    err = fail('slim/prune/prune.py', '-c', world['config'], '-r', world['ckpt'],
-               '-o', 'epoch=2')
+    # the trainer's check, for every script (prune.py -r takes only a pruned checkpoint)
+    err = fail('slim/distillation/distill.py', '-c', world['config'], '-t', world['config'],
+               '--teacher_pretrained', world['ckpt'], '-r', world['ckpt'], '-o', 'epoch=2')
     assert 'saved after epoch 3' in err and 'nothing is left to train' in err
 
 
@@ -181,17 +182,27 @@ def test_resume_with_nothing_left_to_train_is_refused(world, tmp_path):
 
 
 def test_trainer_refuses_a_checkpoint_past_the_last_epoch(world, tmp_path):
-    """In the library a resumed run at exactly its last epoch still writes model_final (a
-    run stopped between its last epoch and model_final is finished that way); past it,
-    it is refused."""
+    """In the library a run resumed from its own ``latest`` at exactly its last epoch still
+    writes model_final (a run stopped between its last epoch and model_final is finished
+    that way, as the pipeline does); any other checkpoint at or past it is refused (distill.py
+    and QAT ``-r model_final`` rewrote it with rc 0)."""
+    import shutil
     from ppdet.engine import Trainer
     t = Trainer(load_config(world['config'], overrides=['epoch=2']), mode='train')
     t.resume(world['ckpt'])
     with pytest.raises(ValueError, match='saved after epoch 3 .* trains 2 epoch'):
         t.train()
-    t = Trainer(load_config(world['config'], overrides=['epoch=3', 'save_dir=%s' % tmp_path]),
-                mode='train')
+    over = ['epoch=3', 'save_dir=%s' % tmp_path]
+    t = Trainer(load_config(world['config'], overrides=over), mode='train')
     t.resume(world['ckpt'])
+    with pytest.raises(ValueError, match=r'epoch3 was saved after epoch 3 and the config trains '
+                                         r'3 epoch\(s\): nothing is left to train'):
+        t.train()
+    os.makedirs(t.save_dir)
+    for ext in ('.pdparams', '.pdopt'):
+        shutil.copy(world['ckpt'] + ext, os.path.join(t.save_dir, 'latest' + ext))
+    t = Trainer(load_config(world['config'], overrides=over), mode='train')
+    t.resume(os.path.join(t.save_dir, 'latest'))
     t.train()
     assert os.path.isfile(os.path.join(t.save_dir, 'model_final.pdparams'))
 
