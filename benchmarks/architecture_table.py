@@ -14,8 +14,7 @@ import os
 import time
 
 from ppdet.core.workspace import did_you_mean
-from ppdet.utils.cli import (check_choices, check_range, command_line, parse_numbers,
-                             run_main)
+from ppdet.utils.cli import check_choices, command_line, parse_numbers, run_main
 
 
 def main(argv=None):
@@ -44,14 +43,13 @@ def main(argv=None):
             raise FileNotFoundError('config %s not found (run from the repository root)%s'
                                     % (c, did_you_mean(c, known)))
     sizes = parse_numbers('--sizes', args.sizes, example='608,416,320')
+    from ppdet.benchmark.full_size import check_input_size
     for flag, size in [('--sizes', s) for s in sizes] + [('--prune_size', args.prune_size)]:
-        check_range(flag, size, 32, hint='an input size')
-        if size % 32:
-            raise ValueError('%s: %d is not a multiple of 32 (YOLOv3 downsamples by 32)'
-                             % (flag, size))
+        check_input_size(flag, size)
     strategies = [s for s in args.strategies.split(',') if s]
     from ppdet.slim.presets import PRESETS
     check_choices('--strategies', strategies, ['baseline'] + list(PRESETS))
+    check_presets_fit(configs, [s for s in strategies if s in PRESETS])
     check_output_dir(args.out_dir, '--out_dir')
     tic = time.time()
     rows = []
@@ -76,6 +74,22 @@ def main(argv=None):
     atomic_write(os.path.join(args.out_dir, 'architecture.md'), lambda f: f.write(text))
     write_json(os.path.join(args.out_dir, 'architecture.json'), rows)
     print(table)
+
+
+def check_presets_fit(configs, presets):
+    """Refuse a config that is not a YOLOv3 when a seed preset is asked for: the presets prune
+    YOLOv3's 18 yolo_block convs (it used to build the baseline, then fail on the first
+    preset with "unknown parameter 'yolo_block.0.0.0.conv.weights'")."""
+    from ppdet.core.workspace import load_config
+    if not presets:
+        return
+    for config in configs:
+        architecture = load_config(config).get('architecture')
+        if architecture != 'YOLOv3':
+            raise ValueError('--strategies: %s %s YOLOv3 preset%s (the seed\'s 18 yolo_block '
+                             'convs); --configs %s is %s: use --strategies baseline' % (
+                                 '/'.join(presets), 'is a' if len(presets) == 1 else 'are',
+                                 '' if len(presets) == 1 else 's', config, architecture))
 
 
 if __name__ == '__main__':

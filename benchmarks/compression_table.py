@@ -29,6 +29,48 @@ from ppdet.utils.cli import ArgsParser, check_choices, check_range, command_line
 from ppdet.utils.fileio import check_output_dir
 
 DEFAULT_CONFIG = 'configs/builtin/yolov3_r18_builtin.yml'
+MODEL = 'yolov3'     # the tools/pipeline.py --model whose main job this script runs
+
+
+# what the rows of a finished work dir are (--skip_pipeline): the job, its model and data;
+# the other settings change how they were trained, not which they are
+ROW_SETTINGS = ('model', 'config', 'overrides', 'dataset_dir')
+
+
+def check_work_dir_settings(pipe, model, keys=None):
+    """Refuse a work dir whose results.json records other settings than ``pipe``'s (the
+    record :meth:`~ppdet.pipeline.main_job.Pipeline.check_settings` writes; ``keys``: only
+    these), without writing anything: the fix named is this script's (it has no --fresh)."""
+    from ppdet.pipeline import main_job
+    old = pipe.results.get(main_job.SETTINGS_KEY)
+    if old is None:
+        return
+    now = pipe.settings(model)
+    diff = [k for k in main_job.SETTING_FLAGS if (k in old or k in now) and
+            (keys is None or k in keys) and
+            not main_job.same_setting(k, old.get(k), now.get(k))]
+    if diff:
+        raise ValueError(
+            '--work_dir %s was started with other settings: %s (this run: %s); its rows would '
+            "be reported as this run's: give another --work_dir or the settings it was started "
+            'with, or start it over (python tools/pipeline.py --fresh --work_dir %s with this '
+            "run's -c, -o and flags), then run this script again" % (
+                pipe.work_dir, main_job.settings_text(old, diff),
+                main_job.settings_text(now, diff), pipe.work_dir))
+
+
+def run_pipeline(pipe, argv=None):
+    """``pipe.run()``; Ctrl-C says where the done stages are and that the same command
+    resumes (as tools/pipeline.py does), exit 130."""
+    try:
+        pipe.run()
+    except KeyboardInterrupt:
+        sys.stderr.write('\ninterrupted: the done stages are in %s; to resume, run the same '
+                         'command again (finished stages are skipped, a training goes on from '
+                         'its last finished epoch):\n  %s\n'
+                         % (pipe.results_path, command_line('benchmarks/compression_table.py',
+                                                            argv)))
+        sys.exit(130)
 
 
 def eval_images(pipe, count):
@@ -46,8 +88,12 @@ def main(argv=None):
     from ppdet.pipeline.main_job import FINETUNE_EPOCHS
     parser = ArgsParser('reproduce the seed\'s compression tables on the built-in dataset',
                         config_required=False)
-    parser.add_argument('--work_dir', default='output/pipeline')
-    parser.add_argument('--dataset_dir', default='dataset/builtin')
+    parser.add_argument('--work_dir', default='output/pipeline',
+                        help='the main job\'s work dir (as tools/pipeline.py): its results.json '
+                             'lists the rows timed; one started with other settings is refused')
+    parser.add_argument('--dataset_dir', default='dataset/builtin',
+                        help='where the built-in dataset is (generated there by the pipeline\'s '
+                             'data stage); the check and calibration images are its eval set')
     parser.add_argument('--finetune_epochs', type=int, default=FINETUNE_EPOCHS,
                         help='pipeline: fine-tuning epochs after pruning / for distillation '
                              'and QAT (as tools/pipeline.py)')
@@ -63,7 +109,8 @@ def main(argv=None):
                         help='eval images for the agreement check (the first one is timed)')
     parser.add_argument('--calib_images', type=int, default=8,
                         help='eval images calibrating onnxruntime int8 (taken after the '
-                             'check images when the eval set has enough)')
+                             'check images; when the eval set has too few, the check images '
+                             'calibrate)')
     parser.add_argument('--match_score', type=float, default=0.3,
                         help='agreement check: compare detections with at least this score')
     parser.add_argument('--match_fraction', type=float, default=0.9,
@@ -86,6 +133,11 @@ def main(argv=None):
     for flag, low in (('threads', 1), ('repeats', 1), ('check_images', 1), ('warmup', 0),
                       ('lite_repeats', 1), ('calib_images', 0), ('sensitivity_images', 1)):
         check_range('--' + flag, getattr(args, flag), low)
+    if args.calib_images == 0 and 'onnx_int8' in runtimes:
+        # it calibrated on the check images instead, without a word
+        raise ValueError('--calib_images 0: onnxruntime int8 (onnx_int8, in --runtimes) needs '
+                         'calibration images; give 1 or more (default 8), or --runtimes '
+                         'without onnx_int8')
     check_range('--match_score', args.match_score, 0.0, 1.0, 'a detection score')
     check_range('--match_fraction', args.match_fraction, 0.0, 1.0,
                 'the share of detections that must match')
@@ -96,13 +148,16 @@ def main(argv=None):
                     finetune_epochs=args.finetune_epochs,
                     sensitivity_images=args.sensitivity_images)
     tic = time.time()
+    # as tools/pipeline.py: a work dir started with other settings is refused (its done
+    # stages would be skipped, or its rows timed, and reported as this run's), with
+    # --skip_pipeline too
     if not args.skip_pipeline:
-        # as tools/pipeline.py: every config and flag checked first, and a work dir started
-        # with other settings refused (its done stages would be skipped and reported as these)
-        pipe.check_inputs()
-        pipe.check_settings('yolov3')
+        pipe.check_inputs()      # every config and flag checked first
+    check_work_dir_settings(pipe, MODEL, ROW_SETTINGS if args.skip_pipeline else None)
+    if not args.skip_pipeline:
+        pipe.check_settings(MODEL)      # records them when the work dir is started
         print('== pipeline (%s; finished stages are skipped)' % args.work_dir, flush=True)
-        pipe.run()
+        run_pipeline(pipe, argv)
     results_path = os.path.join(args.work_dir, 'results.json')
     if not os.path.isfile(results_path):
         raise FileNotFoundError('%s not found: run without --skip_pipeline (or '

@@ -17,18 +17,25 @@ exported with pre-processing fused into the graph; int8 = abs_max PTQ on six sci
 photos, run with oneDNN int8 kernels.  Builds are cached in --work_dir (manifest.json).
 Results: --out_dir/full_size_latency[_quick].{json,md}, with the CPU's flags and the load;
 --stage lite: --out_dir/paddle_lite_check[_quick].{json,md} (ppdet/benchmark/full_size_lite.py).
+--out_dir defaults to output/full_size_latency (not committed): the committed tables are
+written only with --out_dir benchmarks/results.  A results file records its run's grid,
+strategies, runtimes and threads; an --out_dir holding another run's is refused (--overwrite
+replaces it).
 """
 import collections
 import os
+import sys
 import time
 
-from ppdet.utils.cli import command_line, run_main
+from ppdet.utils.cli import HelpFormatter, command_line, run_main
+
+OUT_DIR = 'output/full_size_latency'
 
 
 def build_parser():
     import argparse
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                formatter_class=HelpFormatter)
     p.add_argument('--quick', action='store_true',
                    help='MobileNetV1 at 320 and 608 only, 1 thread, 10 rounds')
     p.add_argument('--stage', choices=['all', 'build', 'time', 'lite'], default='all',
@@ -42,10 +49,15 @@ def build_parser():
                         % ', '.join(_configs()))
     p.add_argument('--work_dir', default='output/issue17/full_size',
                    help='where the rows are built and cached (manifest.json)')
-    p.add_argument('--out_dir', default='benchmarks/results',
-                   help='where the result files are written')
+    p.add_argument('--out_dir', default=OUT_DIR,
+                   help='where the result files are written (the committed tables: '
+                        'benchmarks/results); one holding another run\'s results is refused')
+    p.add_argument('--overwrite', action='store_true',
+                   help='replace the result files of another run (other grid, strategies, '
+                        'runtimes or threads) in --out_dir')
     p.add_argument('--threads', default=None, help='comma-separated (default 1,2; quick: 1)')
-    p.add_argument('--rounds', type=int, default=None, help='default 20; quick: 10')
+    p.add_argument('--rounds', type=int, default=None,
+                   help='timed rounds (default 20; quick: 10)')
     p.add_argument('--warmup', type=int, default=3, help='untimed runs of each configuration')
     p.add_argument('--pause_s', type=float, default=None,
                    help='sleep before each timed run (default 0.05 s at 1 thread, 0.3 s at 2 or '
@@ -66,8 +78,8 @@ def build_parser():
     p.add_argument('--strategies', default=None,
                    help='baseline, the seed presets (r578, sensity: YOLOv3 only) or '
                         'uniform_pNN (NN%% of every prunable conv\'s filters, any family); '
-                        'NAME@N rounds the kept channels down to multiples of N; a strategy '
-                        'that does not fit a config is skipped (default: YOLOv3 '
+                        'NAME@N rounds the kept channels down to multiples of N; a seed '
+                        'preset with another family in --grid is refused (default: YOLOv3 '
                         'baseline,sensity,r578,r578@8,r578@32; the other families '
                         'baseline,uniform_p40,uniform_p40@32)')
     p.add_argument('--int8_outputs', default='r578,uniform_p40@32',
@@ -107,7 +119,7 @@ def build_parser():
 def check_args(args):
     """Refuse a bad flag before minutes of building or timing, and before anything is
     written: the counts, the pause, an --out_dir or --work_dir that cannot be one, a
-    --stage time / lite without a build."""
+    --stage time / lite without a build, --stage lite / --lite_check without Paddle-Lite."""
     from ppdet.utils.cli import check_range
     from ppdet.utils.fileio import check_output_dir
     check_range('--rounds', args.rounds, 1, hint='timed rounds; leave it out for the default')
@@ -126,6 +138,9 @@ def check_args(args):
             raise ValueError('--stage %s: nothing built in --work_dir %s (no manifest.json): run '
                              '--stage build (or all) first with the same --work_dir'
                              % (args.stage, args.work_dir))
+    if args.stage == 'lite' or (args.lite_check and args.stage != 'build'):
+        from ppdet.deploy.lite import require_lite_env
+        require_lite_env()      # before the rows are checked and timed, not after
     if args.stage != 'build':
         check_output_dir(args.out_dir, '--out_dir')
 
@@ -155,6 +170,12 @@ def main(argv=None):
     threads = parse_threads(args.threads or ('1' if args.quick else '1,2'))
     rounds = args.rounds if args.rounds is not None else (10 if args.quick else 20)
     strategies = strategies_for(grid, args.strategies)
+    stem_tail = '_quick' if args.quick else ''
+    settings = run_settings(grid, strategies, args.runtimes.split(','), threads, args.stage)
+    if args.stage != 'build':      # before minutes of building: the results go nowhere else
+        check_results_file(os.path.join(args.out_dir, '%s%s.json' % (
+            'paddle_lite_check' if args.stage == 'lite' else 'full_size_latency', stem_tail)),
+            settings, args.overwrite)
     from ppdet.benchmark.cpu import cpu_description, cpu_flags
     from ppdet.data.sample_photos import face_photos, no_face_photos
     from ppdet.utils.fileio import atomic_write, write_json
@@ -171,22 +192,17 @@ def main(argv=None):
     if args.stage == 'build':
         return
     from ppdet.utils.fileio import read_json
+    from ppdet.utils.settings_record import SETTINGS_KEY
     manifest = read_json(os.path.join(args.work_dir, 'manifest.json'))
-    wanted = {(c, s) for c, s in grid}
-    manifest['rows'] = {k: r for k, r in manifest['rows'].items()
-                        if (r['config'], r['input_size']) in wanted and
-                        r['strategy'] in strategies[r['config']]}
-    if not manifest['rows']:
-        raise ValueError('no built rows for %s in %s: run with --stage build first'
-                         % (sorted(wanted), args.work_dir))
-    stem_tail = '_quick' if args.quick else ''
+    manifest['rows'], not_built = built_rows(manifest, grid, strategies, args.work_dir)
     if args.stage == 'lite':
         from ppdet.benchmark.full_size_lite import format_lite_checks, lite_checks
         checks = lite_checks(manifest, images, photos['astronaut'])
         stem = os.path.join(args.out_dir, 'paddle_lite_check' + stem_tail)
         date = time.strftime('%Y-%m-%d %H:%M %Z')
         write_json(stem + '.json', {'cpu': cpu_flags(), 'date': date, 'rows': checks,
-                                    'command': command})
+                                    'command': command, SETTINGS_KEY: settings,
+                                    'not_built': not_built})
         md = ('# Paddle-Lite check of the full-size rows\n\nCommand: `%s`\n\nCPU: %s  \n'
               'Date: %s\n%s%s' % (command, cpu_description(), date,
                                    '\n' + args.note + '\n' if args.note else '',
@@ -199,6 +215,8 @@ def main(argv=None):
                        check_images=images, pause_s=args.pause_s)
     result['quick'] = bool(args.quick)
     result['command'] = command
+    result[SETTINGS_KEY] = settings
+    result['not_built'] = not_built
     stem = os.path.join(args.out_dir, 'full_size_latency' + stem_tail)
     write_json(stem + '.json', result)
     if args.onednn_profile:
@@ -247,10 +265,90 @@ def main(argv=None):
 
 def strategies_for(grid, text=None):
     """{config: [strategy, ...]} for the grid: ``text`` (comma-separated) for every config,
-    or each config's defaults (YOLOv3's seed presets; the other families' uniform plan)."""
-    from ppdet.benchmark.full_size import check_strategy, default_strategies
+    or each config's defaults (YOLOv3's seed presets; the other families' uniform plan).
+    A seed preset (r578, sensity: YOLOv3's yolo_block convs) given with another family is
+    refused: it would build nothing for it."""
+    from ppdet.benchmark.full_size import check_strategy, default_strategies, parse_strategy
+    from ppdet.slim.presets import PRESETS
     given = [check_strategy(s.strip()) for s in text.split(',')] if text else None
+    for config_name, _ in grid if given else ():
+        presets = [s for s in given if parse_strategy(s)[0] in PRESETS]
+        if presets and not config_name.startswith('yolov3'):
+            raise ValueError('--strategies: %s %s YOLOv3 preset%s (%s the yolo_block convs); for '
+                             '%s use --strategies baseline (or uniform_pNN, e.g. uniform_p40)'
+                             % (', '.join(presets), 'is a' if len(presets) == 1 else 'are',
+                                '' if len(presets) == 1 else 's',
+                                'it prunes' if len(presets) == 1 else 'they prune', config_name))
     return {c: (given or list(default_strategies(c))) for c, _ in grid}
+
+
+def run_settings(grid, strategies, runtimes, threads, stage):
+    """What a results file holds, recorded in it: the grid and strategies (and for a timing,
+    the runtimes and threads)."""
+    out = {'grid': sorted('%s:%d' % g for g in grid),
+           'strategies': {c: list(v) for c, v in strategies.items()}}
+    if stage != 'lite':
+        out.update(runtimes=sorted(runtimes), threads=sorted(threads))
+    return out
+
+
+def recorded_settings(result):
+    """A results file's record of its run (:func:`run_settings`); for a timing written before
+    the record, its grid, runtimes and threads as timed (``{}``: nothing known)."""
+    from ppdet.utils.settings_record import SETTINGS_KEY
+    if SETTINGS_KEY in result:
+        return result[SETTINGS_KEY]
+    if 'groups' not in result or 'settings' not in result:
+        return {}
+    return {'grid': sorted({'%s:%d' % (g['config'], g['input_size']) for g in result['groups']}),
+            'runtimes': sorted(result['settings']['runtimes']),
+            'threads': sorted(result['settings']['threads'])}
+
+
+def check_results_file(path, settings, overwrite=False):
+    """Refuse to write over ``path`` when it holds another run's results (a partial
+    --grid run replaced the committed full table, exit 0), unless ``overwrite``."""
+    import json
+    from ppdet.utils.fileio import read_json
+    from ppdet.utils.settings_record import settings_diff
+    if overwrite or not os.path.isfile(path):
+        return
+    try:
+        old = recorded_settings(read_json(path))
+    except (ValueError, TypeError, KeyError):
+        raise ValueError('--out_dir: %s is not a results file of this script: give another '
+                         '--out_dir (or --overwrite to replace it)' % path)
+    settings = json.loads(json.dumps(settings))
+    diff = settings_diff(old, {k: settings.get(k) for k in old})
+    if diff:
+        def text(values):
+            return ', '.join('%s=%s' % (k, values.get(k)) for k in diff)
+        raise ValueError('--out_dir: %s holds the results of another run (%s; this run: %s): '
+                         'they would be overwritten; give another --out_dir (or --overwrite to '
+                         'replace them)' % (path, text(old), text(settings)))
+
+
+def built_rows(manifest, grid, strategies, work_dir):
+    """-> (the manifest's rows of ``grid`` and ``strategies``, the names of the asked-for rows
+    not built).  A (config, size) of the grid with nothing built is refused; the rows not
+    built are named in a warning (they used to be left out of the table without a word)."""
+    wanted = set(grid)
+    rows = {k: r for k, r in manifest['rows'].items()
+            if (r['config'], r['input_size']) in wanted and
+            r['strategy'] in strategies[r['config']]}
+    have = {(r['config'], r['input_size'], r['strategy']) for r in rows.values()}
+    fix = 'run --stage build (or all) with the same --grid and --strategies and this --work_dir'
+    empty = ['%s:%d' % (c, s) for c, s in grid
+             if not any((c, s, st) in have for st in strategies[c])]
+    if empty:
+        raise ValueError('nothing of %s built in --work_dir %s: %s first'
+                         % (', '.join(empty), work_dir, fix))
+    missing = ['%s_%d_%s' % (c, s, st) for c, s in grid for st in strategies[c]
+               if (c, s, st) not in have]
+    if missing:
+        sys.stderr.write('warning: not built in --work_dir %s, left out of the table: %s (%s to '
+                         'add them)\n' % (work_dir, ', '.join(missing), fix))
+    return rows, missing
 
 
 def _configs():
@@ -262,7 +360,7 @@ def parse_grid(text):
     """``'yolov3_r34:608,yolov3_mobilenet_v1:320'`` -> ((config, size), ...);
     ``'families'`` -> the other families' grid."""
     import difflib
-    from ppdet.benchmark.full_size import FAMILY_GRID
+    from ppdet.benchmark.full_size import FAMILY_GRID, check_input_size
     if text.strip() == 'families':
         return FAMILY_GRID
     grid = []
@@ -275,7 +373,7 @@ def parse_grid(text):
                 ', '.join(_configs())))
         if not size.isdigit():
             raise ValueError('--grid: %r needs an input size, e.g. %s:608' % (item, name))
-        grid.append((name, int(size)))
+        grid.append((name, check_input_size('--grid %s' % item.strip(), int(size))))
     return tuple(grid)
 
 

@@ -45,7 +45,7 @@ def main(argv=None):
     from ppdet.utils.fileio import atomic_write, check_output_dir, read_json, write_json
     config, _, size = args.group.partition(':')
     if not size.isdigit():
-        raise SystemExit('--group: %r needs an input size, e.g. %s:608' % (args.group, config))
+        raise ValueError('--group: %r needs an input size, e.g. %s:608' % (args.group, config))
     runtimes = [r for r in args.runtimes.split(',') if r]
     check_choices('--runtimes', runtimes, TIMED_RUNTIMES)
     check_range('--threads', args.threads, 1, hint='CPU threads of every configuration')
@@ -53,8 +53,10 @@ def main(argv=None):
     check_output_dir(args.out_dir, '--out_dir')
     manifest_file = os.path.join(args.work_dir, 'manifest.json')
     if not os.path.exists(manifest_file):
-        raise SystemExit('no %s: build the rows first (python benchmarks/full_size_latency.py '
-                         '--stage build --work_dir %s)' % (manifest_file, args.work_dir))
+        raise ValueError('--work_dir: %s not found: build the rows first (python '
+                         'benchmarks/full_size_latency.py --stage build --grid %s --work_dir %s), '
+                         'or give the --work_dir they were built in'
+                         % (manifest_file, args.group, args.work_dir))
     result = order_check(read_json(manifest_file), config, int(size),
                          [t for t in args.targets.split(',') if t], threads=args.threads,
                          runtimes=runtimes, blocks=args.blocks,

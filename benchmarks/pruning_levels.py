@@ -81,6 +81,23 @@ def branches_alone(pipe):
     return out
 
 
+def work_dir_config(args):
+    """The config to read ``--work_dir`` with: ``-c`` if given, else the one its results.json
+    records (tools/pipeline.py's settings record), else the default.  A ``-c`` other than the
+    recorded one is refused: its weights and plans are that model's (another family printed
+    the first table, then failed on the weights)."""
+    from ppdet.pipeline.main_job import SETTINGS_KEY
+    from ppdet.utils.fileio import read_json
+    path = os.path.join(args.work_dir, 'results.json')
+    made_with = (read_json(path).get(SETTINGS_KEY) or {}).get('config') \
+        if os.path.isfile(path) else None
+    if args.config and made_with and os.path.abspath(args.config) != os.path.abspath(made_with):
+        raise ValueError('-c %s: --work_dir %s was made with -c %s (its weights and pruning '
+                         'plans are that model\'s): give -c %s, or leave -c out'
+                         % (args.config, args.work_dir, made_with, made_with))
+    return args.config or made_with or DEFAULT_CONFIG
+
+
 def main(argv=None):
     parser = ArgsParser('per-size AP of the pruning rows and branch-alone pruning losses',
                         config_required=False)
@@ -97,12 +114,17 @@ def main(argv=None):
         raise ValueError('--work_dir %s does not exist: give the work dir of a tools/pipeline.py '
                          'run with its prune stages done' % args.work_dir)
     from ppdet.pipeline.main_job import Pipeline
-    pipe = Pipeline(args.config or DEFAULT_CONFIG, work_dir=args.work_dir,
+    pipe = Pipeline(work_dir_config(args), work_dir=args.work_dir,
                     dataset_dir=args.dataset_dir, overrides=args.opt)
     if 'prune_plans' not in pipe.results:
         raise ValueError('%s has no pruning plans: run tools/pipeline.py --stages prune first'
                          % pipe.results_path)
     anno = os.path.join(args.dataset_dir, 'coco', pipe.cfg()['EvalDataset']['anno_path'])
+    if not os.path.isfile(anno):     # before the first table (was [Errno 2] naming no flag)
+        raise ValueError('--dataset_dir: %s not found (the eval annotations): give the '
+                         '--dataset_dir the pipeline ran with (the folder above coco/), or '
+                         'generate the built-in dataset there: python tools/gen_dataset.py '
+                         '--output_dir %s' % (anno, args.dataset_dir))
     sizes = sizes_of_rows(pipe, anno)
     print('| plan | seeds | AP | APs | APm | APl |\n|---|---|---|---|---|---|')
     for k, s in sizes.items():

@@ -38,7 +38,7 @@ __all__ = ['FULL_SIZE_CONFIGS', 'FULL_GRID', 'QUICK_GRID', 'FAMILY_GRID', 'STRAT
            'default_strategies', 'strategy_plan', 'load_full_size',
            'init_head_like_trained', 'candidates_above', 'build_rows', 'time_rows',
            'format_table', 'cpu_flags', 'load_cell', 'runtimes_for', 'is_anchor', 'matched_share',
-           'check_runtimes', 'TIMED_RUNTIMES', 'check_strategy']
+           'check_runtimes', 'TIMED_RUNTIMES', 'check_strategy', 'check_input_size']
 
 FULL_SIZE_CONFIGS = collections.OrderedDict([
     ('yolov3_mobilenet_v1', 'configs/yolov3_mobilenet_v1.yml'),
@@ -69,6 +69,18 @@ OBJ_SPREAD, CLS_SPREAD, CLS_MEAN = 2.0, 2.0, -3.0
 def default_strategies(config_name):
     """The strategies a config of the grid is timed with by default."""
     return YOLO_STRATEGIES if config_name.startswith('yolov3') else FAMILY_STRATEGIES
+
+
+def check_input_size(flag, size):
+    """Refuse an input size that is not a positive multiple of 32 (YOLOv3 and the FPNs
+    downsample by 32: any other size fails in Paddle after minutes of building), naming
+    ``flag``.  -> ``size``."""
+    from ppdet.utils.cli import check_range
+    check_range(flag, size, 32, hint='an input size')
+    if size % 32:
+        raise ValueError('%s: %d is not a multiple of 32 (the models downsample by 32; e.g. %d '
+                         'or %d)' % (flag, size, size // 32 * 32 or 32, size // 32 * 32 + 32))
+    return size
 
 
 def load_full_size(config, size, overrides=()):

@@ -233,17 +233,17 @@ class Pipeline(object):
                     logger.warning('%s has no record of the settings it was made with (made '
                                    'before they were recorded): taken as made with this '
                                    "run's (%s); other settings are refused from now on",
-                                   self.results_path, _settings_text(now))
+                                   self.results_path, settings_text(now))
                 results[SETTINGS_KEY] = now
                 return
             diff = [k for k in SETTING_FLAGS if (k in old or k in now) and
-                    not _same_setting(k, old.get(k), now.get(k))]
+                    not same_setting(k, old.get(k), now.get(k))]
             if diff:
                 raise ValueError(
                     '--work_dir %s was started with other settings: %s (this run: %s); its done '
                     "stages would be skipped and their results reported as this run's: add "
                     '--fresh to start over there, or give another --work_dir%s' % (
-                        self.work_dir, _settings_text(old, diff), _settings_text(now, diff),
+                        self.work_dir, settings_text(old, diff), settings_text(now, diff),
                         '; or keep its first seed (it names the rows; more seeds may follow '
                         'it): --seeds %s ...' % old['seeds'][0] if 'seeds' in diff and
                         old.get('seeds') else ''))
@@ -768,13 +768,13 @@ def _norm(path):
     return None if path is None else os.path.normpath(path)
 
 
-def _same_setting(key, old, new):
+def same_setting(key, old, new):
     if key == 'seeds':   # more seeds may be added; the first names the rows
         return bool(old) and bool(new) and old[0] == new[0]
     return old == new
 
 
-def _settings_text(settings, keys=None):
+def settings_text(settings, keys=None):
     """``--model fcos -c X -o epoch=1``: ``settings`` (``keys`` of them) as flags."""
     out = []
     for key in keys or [k for k in SETTING_FLAGS if k in settings]:

@@ -12,9 +12,13 @@ from benchmarks import order_effect  # noqa: E402
 
 
 def test_bad_group_and_missing_build_name_the_fix(tmp_path):
-    with pytest.raises(SystemExit, match="--group: 'yolov3_mobilenet_v1' needs an input size"):
+    # ValueErrors: run_main prints "error: ..." and exits 2 (SystemExit printed the bare
+    # text and exited 1)
+    with pytest.raises(ValueError, match="--group: 'yolov3_mobilenet_v1' needs an input size"):
         order_effect.main(['--group', 'yolov3_mobilenet_v1', '--work_dir', str(tmp_path)])
-    with pytest.raises(SystemExit, match='build the rows first .*--stage build'):
+    with pytest.raises(ValueError, match=r'--work_dir: .*none/manifest.json not found: build '
+                                         r'the rows first .*--stage build --grid '
+                                         r'yolov3_mobilenet_v1:608 --work_dir'):
         order_effect.main(['--work_dir', str(tmp_path / 'none')])
 
 

@@ -38,7 +38,11 @@ def test_result_goes_into_a_new_folder_with_date_command_and_cpu(tmp_path, monke
     monkeypatch.setattr(pruning_levels, 'sizes_of_rows', lambda pipe, anno: {})
     monkeypatch.setattr(pruning_levels, 'branches_alone', lambda pipe: {})
     out = str(tmp_path / 'new' / 'levels.json')      # was Errno 2: no folder made
-    argv = ['-c', CONFIG, '--work_dir', str(tmp_path), '--out', out]
+    anno = tmp_path / 'data' / 'coco' / 'annotations' / 'instances_val.json'
+    anno.parent.mkdir(parents=True)
+    anno.write_text('{}')       # the eval annotations are checked before the first table
+    argv = ['-c', CONFIG, '--work_dir', str(tmp_path), '--dataset_dir', str(tmp_path / 'data'),
+            '--out', out]
     pruning_levels.main(argv)
     res = json.load(open(out))
     assert res['baseline_AP'] == 0.5 and res['date']
