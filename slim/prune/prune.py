@@ -85,6 +85,8 @@ def main():
         if pretrain:
             job.check_prune_start(pretrain)  # not pruned already, not a QAT checkpoint
         trainer = Trainer(cfg, mode='train')
+        if not pretrain:  # before a plan is chosen on random weights (and evaluated)
+            trainer.check_start_weights('prune')
         plan = job.build_plan(trainer.model, cfg, args.pruned_params, args.pruned_ratios,
                               args.prune_criterion, args.target_flops, args.sensitivities_file,
                               max_loss=args.max_loss, max_ratio=args.max_ratio,
@@ -96,6 +98,7 @@ def main():
         print('GFLOPs %.3f -> %.3f (-%.2f%%)  size %.2f -> %.2f MB (-%.2f%%)' % (
             before['GFLOPs'], after['GFLOPs'], 100 * (1 - after['GFLOPs'] / before['GFLOPs']),
             before['size_MB'], after['size_MB'], 100 * (1 - after['size_MB'] / before['size_MB'])))
+        trainer.check_no_other_run_overwritten(args.eval)  # before the evaluation, not after
         if args.eval:
             res = trainer.evaluate(output_eval=args.output_eval)
             print('%s right after pruning: %.4f' % (res.primary_name, res.primary))

@@ -99,6 +99,7 @@ def test_prune_script_without_pretrain_weights_keeps_the_baseline(baseline):
     last = out.rstrip().splitlines()[-1]
     assert last.startswith('error: pruning chooses the filters') and \
         '-o pretrain_weights=%s save_dir=DIR' % baseline['final'] in last, last
+    assert 'GFLOPs' not in out   # refused before a plan is chosen and applied
     assert mtimes == {f: os.path.getmtime(os.path.join(baseline['dir'], f))
                       for f in os.listdir(baseline['dir'])}
 

@@ -196,7 +196,7 @@ def test_a_plan_removing_no_filter_is_refused(monkeypatch, ckpts, tmp_path, caps
     with pytest.raises(ValueError, match=r'the plan removes no filter: %s \(ratio 0 of \d+ '
                                          r'filters\)' % PARAM.replace('.', r'\.')):
         _main(monkeypatch, PRUNE, '-c', ckpts['config'], '-o', _save_dir(tmp_path), 'epoch=1',
-              '-p', PARAM, '--pruned_ratios', '0')
+              'pretrain_weights=%s' % ckpts['plain'], '-p', PARAM, '--pruned_ratios', '0')
     _nothing_done(tmp_path, capsys)
     from ppdet.slim.prune import PrunePlan
     from ppdet.slim.pruning_job import check_removes_filters

@@ -268,9 +268,10 @@ def test_one_line_errors_for_user_mistakes(world, tmp_path):
     assert 'num_classes is 3 but TrainDataset' in out and 'has 6 classes' in out
     assert '-o num_classes=6' in out
     out = run('slim/prune/prune.py', '-c', world['cfg'], '-o', 'num_classes=4',
+              'pretrain_weights=%s' % world['weights'], 'save_dir=%s' % (tmp_path / 'p4'),
               '--pruned_params', 'yolo_block.0.0.0.conv.weights', '--pruned_ratios', '0.5',
               rc=2)
-    assert 'num_classes is 4 but TrainDataset' in out
+    assert 'trained with num_classes=6 but the config has 4' in out  # the checkpoint says first
     empty = tmp_path / 'empty'
     empty.mkdir()
     out = run('tools/infer.py', '-c', world['cfg'], *weights, '--infer_dir', str(empty), rc=2)
