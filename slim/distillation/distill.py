@@ -59,7 +59,8 @@ def main():
 
     from ppdet.engine import Trainer
     from ppdet.engine.trainer import deployable
-    from ppdet.slim.distill import DistillStep, check_structure_fits
+    from ppdet.slim.distill import DistillStep
+    from ppdet.slim.checkpoint_fit import check_structure_fits
     step = DistillStep.from_config(cfg, args.teacher_config, args.teacher_pretrained)
     step.check()  # bad teacher/student pairs fail before any weights are read
 

@@ -42,7 +42,7 @@ def main():
                                 args.quantize_residual_adds)
     trainer = Trainer(cfg, mode='train')
     if args.resume:
-        from ppdet.slim.distill import check_structure_fits
+        from ppdet.slim.checkpoint_fit import check_structure_fits
         check_structure_fits(cfg, args.resume)
         trainer.resume(args.resume)  # restores the recorded QAT (and pruning) structure
         if quant_record(trainer.steps) is None:
@@ -50,7 +50,7 @@ def main():
                              '-o pretrain_weights=%s' % (args.resume, args.resume))
     else:
         if cfg.get('pretrain_weights'):
-            from ppdet.slim.distill import check_structure_fits
+            from ppdet.slim.checkpoint_fit import check_structure_fits
             check_structure_fits(cfg, cfg['pretrain_weights'])  # pruned with another config
             trainer.load_weights(cfg['pretrain_weights'])  # pruned/distilled structure restored
         if quant_record(trainer.steps) is not None:

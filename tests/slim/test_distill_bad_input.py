@@ -119,7 +119,7 @@ def test_loss_breakdown_ranges(monkeypatch, setup, flags, match):
 
 # -- finding 9: a pruned checkpoint of another backbone --------------------------------------
 def test_pruned_checkpoint_of_another_backbone_names_its_config(setup):
-    from ppdet.slim.distill import check_structure_fits
+    from ppdet.slim.checkpoint_fit import check_structure_fits
     for script, extra in ((DISTILL, ['-t', setup['resnet'], '--teacher_pretrained',
                                       setup['teacher']]), (QAT, [])):
         err = _fail(script, '-c', setup['student'], *extra,
