@@ -85,8 +85,6 @@ def main():
         if pretrain:
             job.check_prune_start(pretrain)  # not pruned already, not a QAT checkpoint
         trainer = Trainer(cfg, mode='train')
-        if not pretrain:  # before a plan is chosen on random weights (and evaluated)
-            trainer.check_start_weights('prune')
         plan = job.build_plan(trainer.model, cfg, args.pruned_params, args.pruned_ratios,
                               args.prune_criterion, args.target_flops, args.sensitivities_file,
                               max_loss=args.max_loss, max_ratio=args.max_ratio,
@@ -94,6 +92,8 @@ def main():
         if pretrain:
             job.check_prunable_weights_loaded(trainer.model, pretrain, plan)
             trainer.load_weights(pretrain)
+        else:  # before filters are chosen on random weights (and evaluated)
+            trainer.check_start_weights('prune')
         before, after = job.prune_trainer(trainer, plan)
         print('GFLOPs %.3f -> %.3f (-%.2f%%)  size %.2f -> %.2f MB (-%.2f%%)' % (
             before['GFLOPs'], after['GFLOPs'], 100 * (1 - after['GFLOPs'] / before['GFLOPs']),

@@ -19,44 +19,15 @@ import numpy as np
 import pytest
 
 from ppdet.deploy.infer_cfg import update_infer_cfg
+from slim_script_runner import (ROOT, fail as _fail, run_main as _main,
+                                script_env as _env, write_tiny_config)
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-_spec = importlib.util.spec_from_file_location('tests_root_conftest',
-                                               os.path.join(ROOT, 'tests', 'conftest.py'))
-_root_conftest = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_root_conftest)
-write_tiny_config = _root_conftest.write_tiny_config
 
 POST_QUANT = 'slim/quantization/post_quant.py'
 PRUNE = 'slim/prune/prune.py'
 SENSITIVE = 'slim/sensitive/sensitive.py'
 DISTILL = 'slim/distillation/distill.py'
 PARAM = 'yolo_block.0.0.0.conv.weights'
-
-
-def _env():
-    return dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1')
-
-
-def _fail(script, *args):
-    """Run ``script``: exit 2 with one ``error:`` line and no traceback; -> that line."""
-    proc = subprocess.run([sys.executable, os.path.join(ROOT, script)] + [str(a) for a in args],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300, env=_env())
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 2 and 'Traceback' not in out, out[-3000:]
-    last = proc.stderr.rstrip().splitlines()[-1]
-    assert last.startswith('error: '), out[-3000:]
-    return last
-
-
-def _main(monkeypatch, script, *args):
-    """The script's ``main()`` in-process with ``args`` on its command line."""
-    spec = importlib.util.spec_from_file_location(
-        'slim_script_' + os.path.basename(script)[:-3], os.path.join(ROOT, script))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    monkeypatch.setattr(sys, 'argv', [script] + [str(a) for a in args])
-    return mod.main()
 
 
 def _digest(directory):

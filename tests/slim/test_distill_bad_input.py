@@ -1,10 +1,7 @@
 """Bad input to slim/distillation/{distill,loss_breakdown}.py (and a pruned checkpoint of
 another backbone given to QAT): one line naming the fix, before any training (audit
 2026-12-05); a pruning preset alone is taken as prune.py takes it."""
-import importlib.util
 import os
-import subprocess
-import sys
 
 import paddle
 import pytest
@@ -14,8 +11,8 @@ from ppdet.slim.steps import make_record
 from ppdet.utils.checkpoint import read_meta, save_checkpoint
 from seed_flags import SEED_PARAMS, SEED_R578
 from slim_script_configs import write_tiny_yolov3
+from slim_script_runner import ROOT, fail as _fail, run_main as _main, run_script as _run
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DISTILL = 'slim/distillation/distill.py'
 BREAKDOWN = 'slim/distillation/loss_breakdown.py'
 QAT = 'slim/quantization/train.py'
@@ -53,30 +50,6 @@ def setup(tmp_path_factory):
         'architecture': 'YOLOv3', 'config': str(student), 'num_classes': 6, 'steps': []})
     return {'tmp': tmp, 'student': str(student), 'resnet': str(resnet), 'teacher': teacher,
             'pruned_resnet': pruned, 'student_ckpt': student_ckpt}
-
-
-def _run(script, *args):
-    env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1')
-    return subprocess.run([sys.executable, os.path.join(ROOT, script)] + [str(a) for a in args],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-
-
-def _fail(script, *args):
-    proc = _run(script, *args)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 2 and 'Traceback' not in out, out[-3000:]
-    last = proc.stderr.rstrip().splitlines()[-1]
-    assert last.startswith('error: '), out[-3000:]
-    return last
-
-
-def _main(monkeypatch, script, *args):
-    spec = importlib.util.spec_from_file_location(
-        'slim_script_d_' + os.path.basename(script)[:-3], os.path.join(ROOT, script))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    monkeypatch.setattr(sys, 'argv', [script] + [str(a) for a in args])
-    return mod.main()
 
 
 # -- finding 6: a missing teacher names the teacher's flag -----------------------------------

@@ -11,25 +11,11 @@ import subprocess
 import sys
 
 import pytest
+from slim_script_runner import ROOT, write_tiny_config, run_main as _main
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-_spec = importlib.util.spec_from_file_location('tests_root_conftest_prune_ckpt',
-                                               os.path.join(ROOT, 'tests', 'conftest.py'))
-_root_conftest = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_root_conftest)
-write_tiny_config = _root_conftest.write_tiny_config
 
 PRUNE = 'slim/prune/prune.py'
 PARAM = 'yolo_block.0.0.0.conv.weights'
-
-
-def _main(monkeypatch, script, *args):
-    spec = importlib.util.spec_from_file_location(
-        'slim_script_ckpt_' + os.path.basename(script)[:-3], os.path.join(ROOT, script))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    monkeypatch.setattr(sys, 'argv', [script] + [str(a) for a in args])
-    return mod.main()
 
 
 @pytest.fixture(scope='module')

@@ -4,46 +4,17 @@ before the work, with a did-you-mean where a name is misspelt (audit 2026-12-05)
 The scripts run in a subprocess where the exit code and the missing traceback are the point,
 else their ``main()`` runs in-process on the tiny config (``run_main`` turns the ValueError
 into the one line)."""
-import importlib.util
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+from slim_script_runner import write_tiny_config, fail as _fail, run_main as _main
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-_spec = importlib.util.spec_from_file_location('tests_root_conftest_quant_bad',
-                                               os.path.join(ROOT, 'tests', 'conftest.py'))
-_root_conftest = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_root_conftest)
-write_tiny_config = _root_conftest.write_tiny_config
 
 POST_QUANT = 'slim/quantization/post_quant.py'
 QAT = 'slim/quantization/train.py'
 REPORTS = ('quant_report.json', 'quant_report.md', 'quant_report_deployed.json',
            'quant_report_deployed.md')
-
-
-def _fail(script, *args):
-    """Run ``script``: exit 2 with one ``error:`` line and no traceback; -> that line."""
-    env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1')
-    proc = subprocess.run([sys.executable, os.path.join(ROOT, script)] + [str(a) for a in args],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 2 and 'Traceback' not in out, out[-3000:]
-    last = proc.stderr.rstrip().splitlines()[-1]
-    assert last.startswith('error: '), out[-3000:]
-    return last
-
-
-def _main(monkeypatch, script, *args):
-    spec = importlib.util.spec_from_file_location(
-        'slim_script_q_' + os.path.basename(script)[:-3], os.path.join(ROOT, script))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    monkeypatch.setattr(sys, 'argv', [script] + [str(a) for a in args])
-    return mod.main()
 
 
 @pytest.fixture(scope='module')

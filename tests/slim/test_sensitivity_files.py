@@ -1,36 +1,20 @@
 """Sensitivities files between sensitive.py and prune.py: what counts as finished, which
 resumes are the same analysis, which files prune.py plans from, and flags checked before
 the model loads."""
-import importlib.util
 import os
 import pickle
-import sys
 
 import pytest
 
 from ppdet.slim.sensitivity import check_finished, load_sensitivities, sensitivity
+from slim_script_runner import write_tiny_config, run_main as _main
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-_spec = importlib.util.spec_from_file_location('tests_root_conftest_sens_files',
-                                               os.path.join(ROOT, 'tests', 'conftest.py'))
-_root_conftest = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_root_conftest)
-write_tiny_config = _root_conftest.write_tiny_config
 
 PRUNE = 'slim/prune/prune.py'
 SENSITIVE = 'slim/sensitive/sensitive.py'
 PARAM = 'yolo_block.0.0.0.conv.weights'
 NAMES = ('stem.conv.weights', 'c1.conv.weights', 'pw.conv.weights', 'route.conv.weights',
          'tip0.conv.weights', 'fuse.conv.weights', 'tip1.conv.weights')
-
-
-def _main(monkeypatch, script, *args):
-    spec = importlib.util.spec_from_file_location(
-        'slim_script_sensf_' + os.path.basename(script)[:-3], os.path.join(ROOT, script))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    monkeypatch.setattr(sys, 'argv', [script] + [str(a) for a in args])
-    return mod.main()
 
 
 class _Stop(object):
