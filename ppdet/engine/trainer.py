@@ -277,7 +277,10 @@ class Trainer(object):
         checkpoints of the same model and plan (same architecture, classes and steps: the
         same command run again, e.g. a baseline retrained from scratch) are replaced with a
         warning; resuming a checkpoint of ``save_dir`` itself writes on purpose.  Called by
-        :meth:`train`; a script may call it once its steps are applied, before other work."""
+        :meth:`train`; a script may call it once its steps are applied, before other work.
+        Starting from a checkpoint of ``save_dir`` itself is refused first, by its own message
+        (:meth:`_check_start_not_overwritten`)."""
+        self._check_start_not_overwritten()
         own = os.path.abspath(self.save_dir)
         if self.resumed_from and os.path.dirname(
                 os.path.abspath(weights_file(self.resumed_from))) == own:
@@ -388,7 +391,6 @@ class Trainer(object):
             self.check_epochs_left()
         self._ensure_optimizer()  # builds the data: its errors (num_classes) come first
         self.check_start_weights()
-        self._check_start_not_overwritten()
         self.check_no_other_run_overwritten(validate)
         if paddle.distributed.get_world_size() > 1 and not isinstance(self.model, paddle.DataParallel):
             paddle.distributed.init_parallel_env()

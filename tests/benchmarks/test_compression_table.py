@@ -79,7 +79,9 @@ def test_ctrl_c_in_the_pipeline_says_how_to_resume(tmp_path):
     p = subprocess.Popen([sys.executable, 'benchmarks/compression_table.py'] + argv, cwd=ROOT,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          universal_newlines=True,
-                         env=dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1'))
+                         env=dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1'),
+                         # a suite started in the background ignores SIGINT: not this child
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         for line in p.stdout:                 # the data stage starts: interrupt it
             if line.startswith('== pipeline'):

@@ -76,7 +76,9 @@ def _interrupted_run_leaves_the_set(cmd, out, tmp_path):
     tmp = tmp_path / 'tmpdir'
     tmp.mkdir()
     proc = subprocess.Popen(cmd + ['--with_full'], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, env=dict(os.environ, TMPDIR=str(tmp)))
+                            stderr=subprocess.STDOUT, env=dict(os.environ, TMPDIR=str(tmp)),
+                            # a suite started in the background ignores SIGINT: not this child
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     seen = b''
     while b"PaddleSlim's loop: evaluation 28 of 28" not in seen or \
             b'sensitivity:' not in seen.rsplit(b'28 of 28', 1)[-1]:   # the fast mode's bar
