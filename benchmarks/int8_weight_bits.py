@@ -271,6 +271,17 @@ def kept_model_section(old, model_dir):
     return {'rows': old.get('rows', {}) if old.get('model_dir') == model_dir else {}}
 
 
+def check_same_cpu(old, res, path, keeps_full_size):
+    """Refuse keeping rows of ``old`` (an earlier run's results) measured on another CPU:
+    what the int8 kernels do with the weights is this CPU's (AVX2 halves them, VNNI does
+    not), and the md shows every row under one CPU header."""
+    kept = bool(res.get('rows')) or (keeps_full_size and bool(old.get('full_size')))
+    if kept and old.get('cpu') and old['cpu'] != res['cpu']:
+        raise ValueError('--results %s holds rows measured on another CPU (%s; this one: %s): '
+                         'they would be shown as this CPU\'s; give another --results' % (
+                             path, old['cpu'], res['cpu']))
+
+
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -284,8 +295,10 @@ def main(argv=None):
     res = {'cpu': cpu_description(), 'cpu_flags': cpu_flags()['flags'].split(),
            'date': datetime.datetime.utcnow().strftime('%Y-%m-%d %H:%M UTC'),
            'command': command_line('benchmarks/int8_weight_bits.py', argv),
-           'probe_channels': PROBE_CHANNELS, 'probe': probe_rows(args.work_dir)}
+           'probe_channels': PROBE_CHANNELS}
     res.update(kept_model_section(old, args.model_dir))
+    check_same_cpu(old, res, path, keeps_full_size=not args.full_size_dir)
+    res['probe'] = probe_rows(args.work_dir)
     for p in res['probe']:
         print(p, flush=True)
     if args.model_dir:

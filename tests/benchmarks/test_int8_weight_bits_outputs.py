@@ -21,6 +21,9 @@ def test_a_run_without_model_dir_keeps_the_model_rows(tmp_path):
     for ext in ('.json', '.md'):
         shutil.copy(COMMITTED + ext, out + ext)
     old = json.load(open(out + '.json'))
+    from ppdet.benchmark.cpu import cpu_description
+    old['cpu'] = cpu_description()      # as if measured here (another CPU's is refused)
+    json.dump(old, open(out + '.json', 'w'))
     int8_weight_bits.main(['--work_dir', str(tmp_path / 'work'), '--results', out])
     res = json.load(open(out + '.json'))
     for key in ('rows', 'model_dir', 'dataset_dir', 'calib_images', 'layer_images', 'fp32_AP',
@@ -31,6 +34,23 @@ def test_a_run_without_model_dir_keeps_the_model_rows(tmp_path):
     assert '## Model: `output/avx2_ptq/inference/baseline` (fp32 deployed AP 36.86)' in md
     assert md.count('| abs_max |') == 1 and 'model rows from: `python benchmarks/' in md
     assert '## Full-size rows' in md
+
+
+def test_rows_of_another_cpu_are_refused_before_the_probe(tmp_path):
+    """Kept rows were shown under this run's CPU header, though what the int8 kernels do
+    with the weights is the CPU's (the committed file is the AVX2 machine's)."""
+    out = str(tmp_path / 'iwb')
+    for ext in ('.json', '.md'):
+        shutil.copy(COMMITTED + ext, out + ext)
+    old = json.load(open(out + '.json'))
+    old['cpu'] = 'another CPU'
+    json.dump(old, open(out + '.json', 'w'))
+    before = open(out + '.json').read()
+    work = tmp_path / 'work'
+    with pytest.raises(ValueError, match='holds rows measured on another CPU .*another CPU; '
+                                         'this one: .*give another --results'):
+        int8_weight_bits.main(['--work_dir', str(work), '--results', out])
+    assert open(out + '.json').read() == before and not work.exists()
 
 
 def test_kept_model_section_by_model_dir():
