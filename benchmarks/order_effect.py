@@ -7,7 +7,8 @@ the whole passes).
 OMP_NUM_THREADS=1 python benchmarks/order_effect.py --work_dir output/issue17/full_size \\
     --group yolov3_mobilenet_v1:608 --targets r578_int8,r578@32_int8,baseline_int8,baseline
 
-Results: --out_dir/order_effect_CONFIG_SIZE.{json,md}, with the CPU's flags and the load.
+Results: --out_dir/order_effect_CONFIG_SIZE.{json,md} (default output/order_effect; the
+committed ones with --out_dir benchmarks/results), with the CPU's flags and the load.
 """
 import os
 
@@ -32,8 +33,10 @@ def build_parser():
     p.add_argument('--back_to_back', type=int, default=8, help='runs in a row per block')
     p.add_argument('--profile_passes', type=int, default=5,
                    help='op profile passes per target (0: no profile)')
-    p.add_argument('--out_dir', default='benchmarks/results',
-                   help='where order_effect_CONFIG_SIZE.{json,md} are written')
+    p.add_argument('--out_dir', default='output/order_effect',
+                   help='where order_effect_CONFIG_SIZE.{json,md} are written (a run of the '
+                        'same group there is replaced; benchmarks/results holds the committed '
+                        'ones)')
     return p
 
 

@@ -73,3 +73,9 @@ def test_result_files_record_the_command(tmp_path, monkeypatch):
     assert json.load(open(str(out / 'order_effect_m_320.json')))['command'] == command
     assert open(str(out / 'order_effect_m_320.md')).read() == (
         '# Order effect\n\nCommand: `%s`\n\nCPU: x  \nDate: y\n' % command)
+
+
+def test_results_go_outside_the_committed_ones_by_default():
+    """A run of other targets replaced the committed order_effect_CONFIG_SIZE files."""
+    p = order_effect.build_parser()
+    assert p.parse_args([]).out_dir == 'output/order_effect'
