@@ -279,8 +279,8 @@ class Trainer(object):
         warning; resuming a checkpoint of ``save_dir`` itself writes on purpose.  Called by
         :meth:`train`; a script may call it once its steps are applied, before other work.
         Starting from a checkpoint of ``save_dir`` itself is refused first, by its own message
-        (:meth:`_check_start_not_overwritten`)."""
-        self._check_start_not_overwritten()
+        (:meth:`check_start_not_overwritten`)."""
+        self.check_start_not_overwritten()
         own = os.path.abspath(self.save_dir)
         if self.resumed_from and os.path.dirname(
                 os.path.abspath(weights_file(self.resumed_from))) == own:
@@ -310,16 +310,14 @@ class Trainer(object):
             ckpt = os.path.join(self.save_dir, os.path.basename(prefix))
             raise ValueError(
                 'save_dir %s holds %s (%s%s), another model than this run saves there (%s): '
-                'it would be overwritten; give another -o save_dir=DIR, and to start from '
-                'that checkpoint -o pretrain_weights=%s, or to train it on -r %s' % (
+                'it would be overwritten; give this run another -o save_dir=DIR' % (
                     self.save_dir, ckpt, theirs,
-                    '' if meta.get('epoch') is None else ', epoch %s' % meta['epoch'],
-                    mine, ckpt, ckpt))
+                    '' if meta.get('epoch') is None else ', epoch %s' % meta['epoch'], mine))
         if same and self.is_main_process:
             logger.warning('%s holds checkpoints of an earlier run of this model (%s): this '
                            'run replaces them', self.save_dir, ', '.join(same))
 
-    def _check_start_not_overwritten(self):
+    def check_start_not_overwritten(self):
         """Refuse a run that would save over the weights it starts from: ``save_dir`` is
         ``<save_dir>/<config name>`` whatever the script, so ``prune.py -c C -o
         pretrain_weights=output/C/model_final`` (or distill / QAT from it) replaced the

@@ -185,7 +185,8 @@ class QATStep(CompressionStep):
         try:
             return cls(config, cfg)
         except ValueError as e:
-            raise ValueError('section Quant of %s: %s' % (cfg.get('_config_path', 'the config'), e))
+            raise ValueError('Quant settings (section Quant of %s with the -o Quant.* '
+                             'overrides): %s' % (cfg.get('_config_path', 'the config'), e))
 
     def slim_config(self, with_pact=None):
         """The config dict PaddleSlim's QAT takes."""

@@ -92,6 +92,7 @@ def main():
         if pretrain:
             job.check_prunable_weights_loaded(trainer.model, pretrain, plan)
             trainer.load_weights(pretrain)
+            trainer.check_start_not_overwritten()  # output/C/model_final into output/C
         else:  # before filters are chosen on random weights (and evaluated)
             trainer.check_start_weights('prune')
         before, after = job.prune_trainer(trainer, plan)

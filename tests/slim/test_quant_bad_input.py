@@ -137,7 +137,8 @@ def test_qat_step_refuses_values_paddleslim_asserts_on(config, match):
 def test_qat_script_bad_quant_value_is_one_line(tiny):
     err = _fail(QAT, '-c', tiny['config'], '-o', 'pretrain_weights=%s' % tiny['ckpt'],
                 'Quant.weight_quantize_type=foo')
-    assert "section Quant of %s: unknown weight_quantize_type 'foo'" % tiny['config'] in err, err
+    assert ("section Quant of %s with the -o Quant.* overrides): unknown weight_quantize_type "
+            "'foo'" % tiny['config']) in err, err
 
 
 # -- finding 2: a not_quant_pattern typo -----------------------------------------------------
