@@ -48,6 +48,15 @@ def sizes_of_rows(pipe, anno_file):
         for k, rows in sorted(groups.items()))
 
 
+def branch_of(param):
+    """The branch a prunable conv belongs to: YOLOv3's ``yolo_block.N`` (one per output
+    scale), else the first two parts of its name (RetinaNet's ``neck.lateral_convs``,
+    ``head.cls_tower``):
+    the grouping every family's names allow (YOLOv3's alone made a RetinaNet work dir fail)."""
+    m = re.match(r'(yolo_block\.\d+)\.', param)
+    return m.group(1) if m else '.'.join(param.split('.')[:2])
+
+
 def branches_alone(pipe):
     """The baseline with each branch pruned alone by each derived plan, no fine-tuning."""
     from ppdet.engine import Trainer
@@ -63,9 +72,9 @@ def branches_alone(pipe):
         derived = plans['derived'].get('ratios')
         if not derived:
             continue
-        branches = sorted({re.match(r'(yolo_block\.\d+)\.', n).group(1) for n in derived})
+        branches = sorted({branch_of(n) for n in derived})
         for branch in branches:
-            part = {n: r for n, r in derived.items() if n.startswith(branch + '.')}
+            part = {n: r for n, r in derived.items() if branch_of(n) == branch}
             cfg = pipe.cfg()
             trainer = Trainer(cfg, mode='eval')
             trainer.load_weights(res['baseline_weights'])

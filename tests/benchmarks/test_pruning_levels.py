@@ -48,3 +48,12 @@ def test_result_goes_into_a_new_folder_with_date_command_and_cpu(tmp_path, monke
     assert res['baseline_AP'] == 0.5 and res['date']
     assert res['command'] == 'python benchmarks/pruning_levels.py ' + ' '.join(argv)
     assert res['cpu'] and res['cpu_flags']['summary'] == res['cpu']
+
+
+def test_branches_of_every_family():
+    """The branch-alone table grouped by YOLOv3's yolo_block.N only: other families' names
+    failed with an AttributeError."""
+    assert pruning_levels.branch_of('yolo_block.2.tip.conv.weights') == 'yolo_block.2'
+    # RetinaNet's (prune.py -P): one branch per tower and per FPN conv kind
+    assert pruning_levels.branch_of('head.cls_tower.convs.0.weight') == 'head.cls_tower'
+    assert pruning_levels.branch_of('neck.lateral_convs.0.conv.weight') == 'neck.lateral_convs'
