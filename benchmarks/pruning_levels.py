@@ -51,8 +51,8 @@ def sizes_of_rows(pipe, anno_file):
 def branch_of(param):
     """The branch a prunable conv belongs to: YOLOv3's ``yolo_block.N`` (one per output
     scale), else the first two parts of its name (RetinaNet's ``neck.lateral_convs``,
-    ``head.cls_tower``):
-    the grouping every family's names allow (YOLOv3's alone made a RetinaNet work dir fail)."""
+    ``head.cls_tower``), a grouping every family's names allow (YOLOv3's alone made a
+    RetinaNet work dir fail)."""
     m = re.match(r'(yolo_block\.\d+)\.', param)
     return m.group(1) if m else '.'.join(param.split('.')[:2])
 
