@@ -151,11 +151,15 @@ def open_writer(path_stem, fps, size):
     for ext, fourcc in VIDEO_FORMATS:
         fd, tmp = tempfile.mkstemp(dir=folder or '.', prefix='.%s.' % name,
                                    suffix='.partial' + ext)
-        os.close(fd)
-        writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*fourcc), fps, size)
-        if writer.isOpened():
-            return writer, tmp, path_stem + ext
-        writer.release()
+        try:   # Ctrl-C while OpenCV opens it leaves no temporary file either
+            os.close(fd)
+            writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*fourcc), fps, size)
+            if writer.isOpened():
+                return writer, tmp, path_stem + ext
+            writer.release()
+        except BaseException:
+            os.remove(tmp)
+            raise
         os.remove(tmp)
     raise ValueError('OpenCV cannot write a video to %s (%s)' % (
         path_stem, ' or '.join('%s/%s' % f for f in VIDEO_FORMATS)))
@@ -171,9 +175,7 @@ def run_video(runs, args, threshold):
     fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
     size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
     os.makedirs(args.output_dir, exist_ok=True)
-    writer, tmp, out_path = open_writer(video_stem(args.output_dir, args.video_file), fps,
-                                       size)
-    frames, total = [], [0, 0]
+    frames, total, writer, tmp = [], [0, 0], None, None
 
     def flush():
         for im, rows in zip(frames, runs(frames)):
@@ -184,6 +186,8 @@ def run_video(runs, args, threshold):
         frames.clear()
 
     try:
+        writer, tmp, out_path = open_writer(video_stem(args.output_dir, args.video_file), fps,
+                                           size)
         while True:
             ok, bgr = cap.read()
             if not ok:
@@ -198,8 +202,9 @@ def run_video(runs, args, threshold):
         os.replace(tmp, out_path)
     finally:   # an error or Ctrl-C leaves no partial video behind
         cap.release()
-        writer.release()
-        if os.path.exists(tmp):
+        if writer is not None:
+            writer.release()
+        if tmp is not None and os.path.exists(tmp):
             os.remove(tmp)
     print('%s: %d frames, %d detections >= %.2f -> %s'
           % (args.video_file, total[0], total[1], threshold, out_path))
