@@ -46,9 +46,7 @@ def check_work_dir_settings(pipe, model, keys=None):
     if old is None:
         return
     now = pipe.settings(model)
-    diff = [k for k in main_job.SETTING_FLAGS if (k in old or k in now) and
-            (keys is None or k in keys) and
-            not main_job.same_setting(k, old.get(k), now.get(k))]
+    diff = main_job.differing_settings(old, now, keys)
     if diff:
         raise ValueError(
             '--work_dir %s was started with other settings: %s (this run: %s); its rows would '

@@ -236,8 +236,7 @@ class Pipeline(object):
                                    self.results_path, settings_text(now))
                 results[SETTINGS_KEY] = now
                 return
-            diff = [k for k in SETTING_FLAGS if (k in old or k in now) and
-                    not same_setting(k, old.get(k), now.get(k))]
+            diff = differing_settings(old, now)
             if diff:
                 raise ValueError(
                     '--work_dir %s was started with other settings: %s (this run: %s); its done '
@@ -768,7 +767,14 @@ def _norm(path):
     return None if path is None else os.path.normpath(path)
 
 
-def same_setting(key, old, new):
+def differing_settings(old, now, keys=None):
+    """The ``SETTING_FLAGS`` keys (``keys``: only these) whose recorded value ``old`` and
+    this run's ``now`` differ (more seeds after the same first one do not)."""
+    return [k for k in SETTING_FLAGS if (k in old or k in now) and
+            (keys is None or k in keys) and not _same_setting(k, old.get(k), now.get(k))]
+
+
+def _same_setting(key, old, new):
     if key == 'seeds':   # more seeds may be added; the first names the rows
         return bool(old) and bool(new) and old[0] == new[0]
     return old == new
