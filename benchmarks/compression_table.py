@@ -25,7 +25,8 @@ import os
 import sys
 import time
 
-from ppdet.utils.cli import ArgsParser, check_choices, check_range, command_line, run_main
+from ppdet.utils.cli import (ArgsParser, check_choices, check_range, command_line,
+                             resume_on_rerun, run_main)
 from ppdet.utils.fileio import check_output_dir
 
 DEFAULT_CONFIG = 'configs/builtin/yolov3_r18_builtin.yml'
@@ -60,15 +61,11 @@ def check_work_dir_settings(pipe, model, keys=None):
 def run_pipeline(pipe, argv=None):
     """``pipe.run()``; Ctrl-C says where the done stages are and that the same command
     resumes (as tools/pipeline.py does), exit 130."""
-    try:
+    with resume_on_rerun('the done stages are in %s' % pipe.results_path,
+                         command_line('benchmarks/compression_table.py', argv),
+                         'finished stages are skipped, a training goes on from its last '
+                         'finished epoch'):
         pipe.run()
-    except KeyboardInterrupt:
-        sys.stderr.write('\ninterrupted: the done stages are in %s; to resume, run the same '
-                         'command again (finished stages are skipped, a training goes on from '
-                         'its last finished epoch):\n  %s\n'
-                         % (pipe.results_path, command_line('benchmarks/compression_table.py',
-                                                            argv)))
-        sys.exit(130)
 
 
 def eval_images(pipe, count):

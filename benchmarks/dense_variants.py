@@ -42,7 +42,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from ppdet.utils.cli import HelpFormatter, check_range, command_line, run_main  # noqa: E402
+from ppdet.utils.cli import (HelpFormatter, check_range, command_line,  # noqa: E402
+                             resume_on_rerun, run_main)
 from ppdet.utils.fileio import atomic_write, check_output_dir, check_output_file  # noqa: E402
 from ppdet.utils.settings_record import check_settings_record  # noqa: E402
 
@@ -346,14 +347,6 @@ def run_all(args):
                 print('%s: %s' % (name, run['metrics']), flush=True)
 
 
-def say_how_to_resume(work_dir):
-    """Ctrl-C: the training's "resume with -r" is not this script's way (it has no -r)."""
-    sys.stderr.write('\ninterrupted: the finished runs are cached in %s; to resume, run the '
-                     'same command again (this script takes no -r: an interrupted training '
-                     'goes on from its last finished epoch by itself):\n  %s\n'
-                     % (work_dir, command_line('benchmarks/dense_variants.py')))
-
-
 def main():
     import argparse
     from ppdet.benchmark.cpu import cpu_flags
@@ -394,11 +387,12 @@ def main():
            'omp_num_threads': os.environ.get('OMP_NUM_THREADS'), 'dataset_dir': dataset,
            'command': command_line('benchmarks/dense_variants.py'),
            'mode': mode_name(args.quick)}
-    try:
+    # Ctrl-C: the training's "resume with -r" is not this script's way (it has no -r)
+    with resume_on_rerun('the finished runs are cached in %s' % args.work_dir,
+                         command_line('benchmarks/dense_variants.py'),
+                         'this script takes no -r: an interrupted training goes on from its '
+                         'last finished epoch by itself'):
         run_all(args)
-    except KeyboardInterrupt:
-        say_how_to_resume(args.work_dir)
-        raise SystemExit(130)
     res['runs'] = cached_runs(args.work_dir, args.comparisons, args.quick)
     res['seeds'] = seeds_of(res['runs'])
     res['load_avg_end'] = [round(x, 2) for x in os.getloadavg()]

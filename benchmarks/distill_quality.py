@@ -36,7 +36,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from ppdet.utils.cli import (ArgsParser, check_choices, check_range,  # noqa: E402
-                             command_line, missing_input, run_main)
+                             command_line, missing_input, resume_on_rerun, run_main)
 from ppdet.utils.fileio import atomic_write, check_output_dir, check_output_file  # noqa: E402
 from ppdet.utils.settings_record import SETTINGS_KEY, check_settings_record  # noqa: E402
 
@@ -317,15 +317,6 @@ def check_settings(args, settings):
                           'give another --results')
 
 
-def say_how_to_resume(pipe):
-    """Ctrl-C: the training's "resume with -r" is not this script's way (it has no -r):
-    the same command again skips the finished runs and resumes the interrupted one."""
-    sys.stderr.write('\ninterrupted: the finished runs are in %s; to resume, run the same '
-                     'command again (this script takes no -r: an interrupted training goes on '
-                     'from its last finished epoch by itself):\n  %s\n'
-                     % (pipe.results_path, command_line('benchmarks/distill_quality.py')))
-
-
 def build_parser():
     parser = ArgsParser('distillation vs its twin, per student and seed', config_required=False)
     parser.add_argument('--work_dir', default='output/issue16/distill',
@@ -462,11 +453,12 @@ def main():
                     report()
         done()
 
-    try:
+    # Ctrl-C: the training's "resume with -r" is not this script's way (it has no -r)
+    with resume_on_rerun('the finished runs are in %s' % pipe.results_path,
+                         command_line('benchmarks/distill_quality.py'),
+                         'this script takes no -r: an interrupted training goes on from its '
+                         'last finished epoch by itself'):
         run_all()
-    except KeyboardInterrupt:
-        say_how_to_resume(pipe)
-        raise SystemExit(130)
 
 
 def teacher_part(results, previous):

@@ -24,7 +24,7 @@ import os
 import shutil
 import sys
 
-from ppdet.utils.cli import ArgsParser, command_line, run_main
+from ppdet.utils.cli import ArgsParser, command_line, resume_on_rerun, run_main
 
 DEFAULT_CONFIG = 'configs/builtin/yolov3_r18_builtin.yml'
 # --model: (default config, work_dir, dataset_dir)
@@ -106,11 +106,13 @@ def main():
         shutil.rmtree(args.work_dir, ignore_errors=True)
         pipe, report = _make_pipe(args)   # the job reads work_dir's results when made
     pipe.check_settings(args.model)   # a work dir started with other settings is refused
-    try:
+    # Ctrl-C: the training's `resume with -r` is not this script's way
+    again = [a for a in sys.argv[1:] if not (a.startswith('--fr') and '--fresh'.startswith(a))]
+    with resume_on_rerun('the done stages are in %s' % pipe.results_path,
+                         command_line('tools/pipeline.py', again),
+                         'tools/pipeline.py takes no -r: each training goes on from its last '
+                         'finished epoch by itself'):
         results = pipe.run()
-    except KeyboardInterrupt:
-        _say_how_to_resume(pipe)
-        sys.exit(130)
     print(report(results))
 
 
@@ -156,16 +158,6 @@ def _make_pipe(args):
         kwargs.update(teacher_config=args.teacher_config or TEACHER_CONFIG,
                       teacher_epochs=args.teacher_epochs, teacher_weights=args.teacher_weights)
     return _job_class(args.model)(args.config, **kwargs), _named(*JOBS[args.model][1])
-
-
-def _say_how_to_resume(pipe):
-    """Ctrl-C: the training's ``resume with -r`` is not this script's way: the same command
-    again resumes (done stages skipped, a training from its last finished epoch)."""
-    again = [a for a in sys.argv[1:] if not (a.startswith('--fr') and '--fresh'.startswith(a))]
-    sys.stderr.write('\ninterrupted: the done stages are in %s; to resume, run the same '
-                     'command again (tools/pipeline.py takes no -r: each training goes on from '
-                     'its last finished epoch by itself):\n  %s\n'
-                     % (pipe.results_path, command_line('tools/pipeline.py', again)))
 
 
 if __name__ == '__main__':

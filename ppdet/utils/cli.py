@@ -1,5 +1,6 @@
 """The one argument style shared by every script: ``-c CONFIG`` and ``-o key=value``."""
 import argparse
+import contextlib
 import math
 import sys
 
@@ -116,6 +117,19 @@ def missing_input(flag, path, default, what):
     return ValueError('%s: %s not found%s' % (
         flag, path, '; run make demo first (it makes %s), or give %s' % (what, flag)
         if path == default else ''))
+
+
+@contextlib.contextmanager
+def resume_on_rerun(where, command, how):
+    """Ctrl-C inside: say where the finished work is (``where``) and that ``command`` (the
+    same command, printed to paste) resumes it (``how``: why, e.g. this script takes no
+    ``-r``), then exit 130 -- for the scripts whose reruns skip what is done."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        sys.stderr.write('\ninterrupted: %s; to resume, run the same command again (%s):\n  %s\n'
+                         % (where, how, command))
+        sys.exit(130)
 
 
 def run_main(fn):
