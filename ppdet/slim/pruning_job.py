@@ -245,12 +245,13 @@ def check_not_quantized(meta, path, flag):
                          'then quantize the pruned model' % (flag, path, _parent_hint(meta, 'float')))
 
 
-def check_prune_start(path, flag='pretrain_weights'):
+def check_prune_start(path, flag='pretrain_weights', state=None):
     """The weights a new pruning run starts from: not a QAT checkpoint, and not already
     pruned (pruning them again compounds the plans: a FLOPs target made on the unpruned model
-    is missed).  Returns the checkpoint's record ({} for plain weights)."""
-    from ppdet.utils.checkpoint import read_meta
-    meta = read_meta(path)
+    is missed).  ``state``: the file as :func:`~ppdet.utils.checkpoint.read_state` read it
+    (else it is read).  Returns the checkpoint's record ({} for plain weights)."""
+    from ppdet.utils.checkpoint import meta_of, read_state
+    meta = meta_of(read_state(path) if state is None else state)
     check_not_quantized(meta, path, flag)
     pruned = _steps_of(meta, 'prune')
     if pruned:
@@ -333,11 +334,13 @@ def check_resume_flags(meta, path, model, pruned_params=None, pruned_ratios=None
                             meta.get('parent') or 'PARENT'))
 
 
-def check_prunable_weights_loaded(model, path, plan):
+def check_prunable_weights_loaded(model, path, plan, state=None):
     """Refuse pruning weights that do not hold every conv ``plan`` prunes with its shape:
-    the filters would be ranked on random weights (a half-loaded model pruned to AP 0)."""
-    from ppdet.utils.checkpoint import _load_state, clean_state_dict
-    state = clean_state_dict(_load_state(path))
+    the filters would be ranked on random weights (a half-loaded model pruned to AP 0).
+    ``state``: the file as :func:`~ppdet.utils.checkpoint.read_state` read it (else it is
+    read)."""
+    from ppdet.utils.checkpoint import clean_state_dict, read_state
+    state = clean_state_dict(read_state(path) if state is None else state)
     params = prunable_params(model)
     keys = {id(p): k for k, p in model.named_parameters()}
     missing, other = [], []

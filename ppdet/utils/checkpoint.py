@@ -144,11 +144,21 @@ def _load_state(path):
         raise ValueError('cannot read weights file %s: %s' % (path, e))
 
 
-def read_meta(path):
-    """Return the self-description stored in a checkpoint ({} for plain weights)."""
-    state = _load_state(path)
+def read_state(path):
+    """A weights file (``path`` or its prefix) as saved: its tensors and its record
+    (:func:`meta_of`); read it once where several checks need it."""
+    return _load_state(path)
+
+
+def meta_of(state):
+    """The self-description in a loaded checkpoint ({} for plain weights)."""
     raw = state.get(META_KEY)
     return json.loads(raw) if raw else {}
+
+
+def read_meta(path):
+    """Return the self-description stored in a checkpoint ({} for plain weights)."""
+    return meta_of(_load_state(path))
 
 
 def _to_numpy(v):

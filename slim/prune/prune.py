@@ -82,15 +82,19 @@ def main():
         if args.target_flops is not None:
             job.check_sensitivities_for_pruning(args.sensitivities_file, args.prune_criterion)
         pretrain = cfg.get('pretrain_weights')
-        if pretrain:
-            job.check_prune_start(pretrain)  # not pruned already, not a QAT checkpoint
+        state = None
+        if pretrain:   # read once for both checks
+            from ppdet.utils.checkpoint import read_state
+            state = read_state(pretrain)
+            job.check_prune_start(pretrain, state=state)  # not pruned already, not QAT
         trainer = Trainer(cfg, mode='train')
         plan = job.build_plan(trainer.model, cfg, args.pruned_params, args.pruned_ratios,
                               args.prune_criterion, args.target_flops, args.sensitivities_file,
                               max_loss=args.max_loss, max_ratio=args.max_ratio,
                               round_channels=args.round_channels)
         if pretrain:
-            job.check_prunable_weights_loaded(trainer.model, pretrain, plan)
+            job.check_prunable_weights_loaded(trainer.model, pretrain, plan, state)
+            state = None
             trainer.load_weights(pretrain)
             trainer.check_start_not_overwritten()  # output/C/model_final into output/C
         else:  # before filters are chosen on random weights (and evaluated)
