@@ -24,7 +24,8 @@ from ppdet.core.workspace import ConfigError, create
 from ppdet.engine.callbacks import Checkpointer, ComposeCallback, EMAUpdater, LogPrinter
 from ppdet.engine.ema import ModelEMA
 from ppdet.engine.optimizer import build_lr, build_optimizer
-from ppdet.slim.steps import make_record, restore_steps
+from ppdet.slim.checkpoint_fit import compressed_name, restore_structure
+from ppdet.slim.steps import make_record
 from ppdet.utils.checkpoint import (capture_rng_state, load_optimizer, load_rng_state,
                                     load_weights, new_save_id, read_meta, save_checkpoint,
                                     weights_file)
@@ -85,9 +86,11 @@ def build_model(cfg, weights=None, config_flag='-c', pretrain_hint=True):
     if weights:
         meta = read_meta(weights)
         _check_meta_fits(cfg, meta, weights)
-        model = restore_steps(model, meta.get('steps'))
+        model = restore_structure(model, cfg, meta, weights, config_flag)
+        made = compressed_name(meta, weights)
         load_weights(model, weights, strict=True, model_config=cfg.get('_config_path'),
-                     config_flag=config_flag, pretrain_hint=pretrain_hint)
+                     config_flag=config_flag, pretrain_hint=pretrain_hint and not made,
+                     described=made)
     return model, meta
 
 
@@ -142,12 +145,16 @@ class Trainer(object):
             complete = not self.is_pretrain(path)
         meta = read_meta(path)
         _check_meta_fits(self.cfg, meta, path)
+        made = compressed_name(meta, path)
         if meta.get('steps') and not self.steps:
-            self.model = restore_steps(self.model, meta['steps'])
+            self.model = restore_structure(self.model, self.cfg, meta, path)
             self.steps = list(meta['steps'])
-        # a wrapper (distillation) holds the student
-        load_weights(deployable(self.model), path, strict=complete,
-                     model_config=self.cfg.get('_config_path'), pretrain_hint=self.mode == 'train')
+        # a wrapper (distillation) holds the student; a pruned/QAT checkpoint must fit the
+        # structure its record rebuilt completely, even as pretrain_weights: one that does not
+        # was made with another config (half loaded, it failed at the first forward)
+        load_weights(deployable(self.model), path, strict=complete or bool(made),
+                     model_config=self.cfg.get('_config_path'),
+                     pretrain_hint=self.mode == 'train' and not made, described=made)
         self.parent = os.path.abspath(str(path))
         self.loaded_weights = path
         return meta

@@ -221,7 +221,7 @@ class WeightsMisfit(ValueError):
 
 
 def load_weights(model, path, strict=False, name_map=None, model_config=None,
-                 pretrain_hint=True, config_flag='-c'):
+                 pretrain_hint=True, config_flag='-c', described=None):
     """Load weights by name; report missing/unexpected/mis-shaped keys.
 
     ``name_map`` optionally renames file keys (e.g. released-model aliases).
@@ -230,7 +230,8 @@ def load_weights(model, path, strict=False, name_map=None, model_config=None,
     config ``model_config`` is named too); tensors in the file that the model lacks only
     warn.  ``pretrain_hint``: the error also says how to start training from such weights
     (``-o pretrain_weights``), which loads what fits; ``config_flag``: the flag that gives the
-    model's config (see :func:`misfit_fix`).
+    model's config (see :func:`misfit_fix`); ``described``: how the error names the file
+    (e.g. ``'pruned checkpoint PATH'``; default ``'weights PATH'``).
     """
     state = _load_state(path)
     raw_meta = state.pop(META_KEY, None)
@@ -255,8 +256,9 @@ def load_weights(model, path, strict=False, name_map=None, model_config=None,
             meta = json.loads(raw_meta) if raw_meta else {}
         except ValueError:
             meta = {}
-        raise WeightsMisfit('weights %s do not fit the model%s: %s; %s%s' % (
-            path, ' of %s' % model_config if model_config else '', report.brief(),
+        raise WeightsMisfit('%s %s the model%s: %s; %s%s' % (
+            described or 'weights %s' % path, 'does not fit' if described else 'do not fit',
+            ' of %s' % model_config if model_config else '', report.brief(),
             misfit_fix(meta, model_config, config_flag),
             ' (to fine-tune from the tensors that fit, give them as -o pretrain_weights=%s)'
             % path if pretrain_hint else ''))

@@ -60,15 +60,13 @@ def main():
     from ppdet.engine import Trainer
     from ppdet.engine.trainer import deployable
     from ppdet.slim.distill import DistillStep
-    from ppdet.slim.checkpoint_fit import check_structure_fits
     step = DistillStep.from_config(cfg, args.teacher_config, args.teacher_pretrained)
     step.check()  # bad teacher/student pairs fail before any weights are read
 
     trainer = Trainer(cfg, mode='train')
     student = args.resume or cfg.get('pretrain_weights')
-    if student:
-        check_structure_fits(cfg, student)  # a pruned checkpoint of another backbone
-        trainer.load_weights(student)  # restores a pruned structure from the file's record
+    if student:  # restores a pruned structure from the file's record (refused if it does
+        trainer.load_weights(student)  # not fit: a checkpoint of another backbone)
     # this run's teacher replaces any distillation recorded in the student's checkpoint
     trainer.steps = [s for s in trainer.steps if s.get('kind') != DistillStep.kind]
     if args.pruned_ratios:

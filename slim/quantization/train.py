@@ -42,16 +42,12 @@ def main():
                                 args.quantize_residual_adds)
     trainer = Trainer(cfg, mode='train')
     if args.resume:
-        from ppdet.slim.checkpoint_fit import check_structure_fits
-        check_structure_fits(cfg, args.resume)
         trainer.resume(args.resume)  # restores the recorded QAT (and pruning) structure
         if quant_record(trainer.steps) is None:
             raise ValueError('%s is not a QAT checkpoint; start from it with '
                              '-o pretrain_weights=%s' % (args.resume, args.resume))
     else:
         if cfg.get('pretrain_weights'):
-            from ppdet.slim.checkpoint_fit import check_structure_fits
-            check_structure_fits(cfg, cfg['pretrain_weights'])  # pruned with another config
             trainer.load_weights(cfg['pretrain_weights'])  # pruned/distilled structure restored
         if quant_record(trainer.steps) is not None:
             raise ValueError('%s is already quantization-aware trained: continue it with '

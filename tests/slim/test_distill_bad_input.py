@@ -92,7 +92,6 @@ def test_loss_breakdown_ranges(monkeypatch, setup, flags, match):
 
 # -- finding 9: a pruned checkpoint of another backbone --------------------------------------
 def test_pruned_checkpoint_of_another_backbone_names_its_config(setup):
-    from ppdet.slim.checkpoint_fit import check_structure_fits
     for script, extra in ((DISTILL, ['-t', setup['resnet'], '--teacher_pretrained',
                                       setup['teacher']]), (QAT, [])):
         err = _fail(script, '-c', setup['student'], *extra,
@@ -101,8 +100,6 @@ def test_pruned_checkpoint_of_another_backbone_names_its_config(setup):
             setup['pruned_resnet'], setup['student']) in err, err
         assert err.endswith('they were trained with %s: use that config (-c %s)' % (
             setup['resnet'], setup['resnet'])), err
-    # with its own config it fits
-    check_structure_fits(load_config(setup['resnet']), setup['pruned_resnet'])
 
 
 # -- finding 7: a preset alone --------------------------------------------------------------
