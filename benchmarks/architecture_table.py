@@ -6,7 +6,9 @@ python benchmarks/architecture_table.py [--configs a.yml,b.yml] [--strategies ..
 
 GFLOPs follow the seed: conv multiply-accumulates / 1024^3, deformable convs not counted
 (the 'with DCN' column counts them).  Size: float32 state dict in MiB.  Writes
-architecture.md and architecture.json.  A few minutes on 2 cores (no weights needed).
+architecture.md and architecture.json ({"rows": [...], "_settings": the run's configs,
+strategies, sizes and prune size}); an --out_dir holding a table of other settings is refused
+(--overwrite replaces it).  A few minutes on 2 cores (no weights needed).
 """
 import argparse
 import glob
@@ -17,7 +19,7 @@ from ppdet.core.workspace import did_you_mean
 from ppdet.utils.cli import check_choices, command_line, parse_numbers, run_main
 
 
-def main(argv=None):
+def build_parser():
     from ppdet.benchmark.architecture import ARCH_CONFIGS
     from ppdet.benchmark.seed_tables import STRATEGIES
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
@@ -32,8 +34,16 @@ def main(argv=None):
     p.add_argument('--prune_size', type=int, default=608,
                    help='input size the pruner traces the model with (a multiple of 32)')
     p.add_argument('--out_dir', default='benchmarks/results',
-                   help='where architecture.md and architecture.json go')
-    args = p.parse_args(argv)
+                   help='where architecture.md and architecture.json go; one holding a '
+                        'table of other settings is refused')
+    p.add_argument('--overwrite', action='store_true',
+                   help='replace the table of another run (other configs, strategies, sizes '
+                        'or prune size) in --out_dir')
+    return p
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
     from ppdet.benchmark.architecture import architecture_stats, format_architecture_table
     from ppdet.utils.fileio import atomic_write, check_output_dir, write_json
     configs = [c for c in args.configs.split(',') if c]
@@ -51,6 +61,10 @@ def main(argv=None):
     check_choices('--strategies', strategies, ['baseline'] + list(PRESETS))
     check_presets_fit(configs, [s for s in strategies if s in PRESETS])
     check_output_dir(args.out_dir, '--out_dir')
+    from ppdet.utils.settings_record import SETTINGS_KEY, check_results_overwrite
+    settings = run_settings(configs, strategies, sizes, args.prune_size)
+    check_results_overwrite(os.path.join(args.out_dir, 'architecture.json'), settings,
+                            args.overwrite, '--out_dir', recorded_settings)
     tic = time.time()
     rows = []
     for i, config in enumerate(configs):
@@ -72,8 +86,38 @@ def main(argv=None):
                 time.strftime('%Y-%m-%d %H:%M', time.gmtime())))
     os.makedirs(args.out_dir, exist_ok=True)
     atomic_write(os.path.join(args.out_dir, 'architecture.md'), lambda f: f.write(text))
-    write_json(os.path.join(args.out_dir, 'architecture.json'), rows)
+    write_json(os.path.join(args.out_dir, 'architecture.json'),
+               {'rows': rows, SETTINGS_KEY: settings})
     print(table)
+
+
+def run_settings(configs, strategies, sizes, prune_size):
+    """What the table's numbers depend on (recorded in architecture.json): the configs (paths
+    relative to the repository root), strategies, counted sizes and the prune size; sorted,
+    as the order changes the rows' order, not their numbers."""
+    return {'configs': sorted(os.path.relpath(c) for c in configs),
+            'strategies': sorted(strategies), 'sizes': sorted(int(s) for s in sizes),
+            'prune_size': int(prune_size)}
+
+
+def recorded_settings(table):
+    """architecture.json's record of its run (:func:`run_settings`); for a file written before
+    the record (a list of rows: the committed one), the configs, strategies and sizes of its
+    rows (a row names its config by file name: one of the default configs is its path)."""
+    from ppdet.benchmark.architecture import ARCH_CONFIGS
+    from ppdet.utils.settings_record import SETTINGS_KEY
+    if isinstance(table, dict):
+        if SETTINGS_KEY in table:
+            return table[SETTINGS_KEY]
+        table = table['rows']
+    if not isinstance(table, list):
+        raise TypeError('not a list of rows')
+    if not table:
+        return {}
+    known = {os.path.splitext(os.path.basename(c))[0]: c for c in ARCH_CONFIGS}
+    return {'configs': sorted({known.get(r['config'], r['config']) for r in table}),
+            'strategies': sorted({r['strategy'] for r in table}),
+            'sizes': sorted({int(r['input_size']) for r in table})}
 
 
 def check_presets_fit(configs, presets):

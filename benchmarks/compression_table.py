@@ -13,7 +13,9 @@ The pipeline flags (-c, -o, --work_dir, --dataset_dir, --finetune_epochs,
    fp32 and int8 QDQ for fp32 rows, Paddle-Lite x86 as a correctness check), all
    interleaved in one process, batch 1 at the eval input size, after checking each
    runtime's detections against the row's Paddle fp32 model on a few eval images.
-3. Writes compression.md, ap_vs_latency.png and latency.json under --out_dir.
+3. Writes compression.md, ap_vs_latency.png and latency.json under --out_dir.  latency.json
+   records the run's settings (the rows' pipeline settings and the timing flags); an
+   --out_dir holding a table of other ones is refused before step 1 (--overwrite replaces it).
 
 A runtime that fails on a row shows as "FAILED: <reason>" in its cell and in the FAILED
 line under the table, and the script exits with status 1.  A runtime that cannot exist on
@@ -56,6 +58,41 @@ def check_work_dir_settings(pipe, model, keys=None):
             "run's -c, -o and flags), then run this script again" % (
                 pipe.work_dir, main_job.settings_text(old, diff),
                 main_job.settings_text(now, diff), pipe.work_dir))
+
+
+# the flags of the timing and the agreement check the table's numbers depend on
+TIMING_SETTINGS = ('threads', 'repeats', 'warmup', 'lite_repeats', 'check_images',
+                   'calib_images', 'match_score', 'match_fraction')
+
+
+def run_settings(args, pipe, runtimes):
+    """What the table's numbers depend on (recorded in latency.json): the rows' pipeline
+    settings (the work dir's record when it has one: with --skip_pipeline the rows are its,
+    whatever this run's pipeline flags; else this run's), the runtimes and the timing flags;
+    not the paths of --work_dir and --out_dir."""
+    from ppdet.utils.settings_record import SETTINGS_KEY
+    out = dict(pipe.results.get(SETTINGS_KEY) or pipe.settings(MODEL))
+    out.update({k: getattr(args, k) for k in TIMING_SETTINGS})
+    out['runtimes'] = sorted(runtimes)
+    return out
+
+
+def recorded_settings(latency):
+    """latency.json's record of its run (:func:`run_settings`); for one written before the
+    record (the committed one), its runtimes and timing flags (its sweep's ``settings``)."""
+    from ppdet.utils.settings_record import SETTINGS_KEY
+    if not isinstance(latency, dict):
+        raise TypeError('not a latency dict')
+    if SETTINGS_KEY in latency:
+        return latency[SETTINGS_KEY]
+    sweep = dict(latency['settings'])
+    tolerance = sweep.pop('tolerance', {})
+    sweep.update({k: tolerance[name] for k, name in (('match_score', 'score_thresh'),
+                                                     ('match_fraction', 'min_matched_fraction'))
+                  if name in tolerance})
+    out = {k: sweep[k] for k in TIMING_SETTINGS if k in sweep}
+    out['runtimes'] = sorted(latency['runtimes'])
+    return out
 
 
 def run_pipeline(pipe, argv=None):
@@ -116,7 +153,12 @@ def main(argv=None):
                              'Runtimes named here are required: if one cannot run, it is a '
                              'failure' % ', '.join(RUNTIMES))
     parser.add_argument('--out_dir', default='benchmarks/results',
-                        help='where compression.md, ap_vs_latency.png and latency.json go')
+                        help='where compression.md, ap_vs_latency.png and latency.json go; one '
+                             'holding a table of other settings is refused')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace the table of a run with other settings (config, -o, '
+                             'dataset, pipeline flags, runtimes, timing and check flags) in '
+                             '--out_dir')
     args = parser.parse_args(argv)
     from ppdet.benchmark.compression_report import failure_summary, write_compression_report
     from ppdet.benchmark.latency_sweep import latency_sweep, table_rows
@@ -149,6 +191,11 @@ def main(argv=None):
     if not args.skip_pipeline:
         pipe.check_inputs()      # every config and flag checked first
     check_work_dir_settings(pipe, MODEL, ROW_SETTINGS if args.skip_pipeline else None)
+    # before the pipeline's hours: a run with other settings would replace the committed table
+    from ppdet.utils.settings_record import SETTINGS_KEY, check_results_overwrite
+    settings = run_settings(args, pipe, runtimes)
+    check_results_overwrite(os.path.join(args.out_dir, 'latency.json'), settings,
+                            args.overwrite, '--out_dir', recorded_settings)
     if not args.skip_pipeline:
         pipe.check_settings(MODEL)      # records them when the work dir is started
         print('== pipeline (%s; finished stages are skipped)' % args.work_dir, flush=True)
@@ -175,6 +222,7 @@ def main(argv=None):
                             progress=lambda m: print(m, flush=True))
     latency['command'] = command_line('benchmarks/compression_table.py', argv)
     latency['results_json'] = results_path
+    latency[SETTINGS_KEY] = settings
     paths = write_compression_report(results, latency, args.out_dir)
     with open(paths['md']) as f:
         print(f.read())

@@ -296,6 +296,8 @@ def recorded_settings(result):
     """A results file's record of its run (:func:`run_settings`); for a timing written before
     the record, its grid, runtimes and threads as timed (``{}``: nothing known)."""
     from ppdet.utils.settings_record import SETTINGS_KEY
+    if not isinstance(result, dict):
+        raise TypeError('not a results dict')
     if SETTINGS_KEY in result:
         return result[SETTINGS_KEY]
     if 'groups' not in result or 'settings' not in result:
@@ -307,25 +309,11 @@ def recorded_settings(result):
 
 def check_results_file(path, settings, overwrite=False):
     """Refuse to write over ``path`` when it holds another run's results (a partial
-    --grid run replaced the committed full table, exit 0), unless ``overwrite``."""
-    import json
-    from ppdet.utils.fileio import read_json
-    from ppdet.utils.settings_record import settings_diff
-    if overwrite or not os.path.isfile(path):
-        return
-    try:
-        old = recorded_settings(read_json(path))
-    except (ValueError, TypeError, KeyError):
-        raise ValueError('--out_dir: %s is not a results file of this script: give another '
-                         '--out_dir (or --overwrite to replace it)' % path)
-    settings = json.loads(json.dumps(settings))
-    diff = settings_diff(old, {k: settings.get(k) for k in old})
-    if diff:
-        def text(values):
-            return ', '.join('%s=%s' % (k, values.get(k)) for k in diff)
-        raise ValueError('--out_dir: %s holds the results of another run (%s; this run: %s): '
-                         'they would be overwritten; give another --out_dir (or --overwrite to '
-                         'replace them)' % (path, text(old), text(settings)))
+    --grid run replaced the committed full table, exit 0), unless ``overwrite``
+    (:func:`~ppdet.utils.settings_record.check_results_overwrite`, older files read by
+    :func:`recorded_settings`)."""
+    from ppdet.utils.settings_record import check_results_overwrite
+    check_results_overwrite(path, settings, overwrite, '--out_dir', recorded_settings)
 
 
 def built_rows(manifest, grid, strategies, work_dir):

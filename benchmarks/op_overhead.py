@@ -8,6 +8,9 @@ and oneDNN primitive lookup for every op.  Timed interleaved, 1 thread, median o
 
 python benchmarks/op_overhead.py            # -> benchmarks/results/op_overhead.{json,md}
 
+The .json records the run's --extra and --rounds; an --out holding a run with other ones is
+refused (--overwrite replaces it).
+
 Why it matters: an exported YOLOv3 runs ~100 ops per pass (102 in the r578 + int8 model),
 so at tens of microseconds each the op wrappers, not the post-processing, are what is left
 of an int8 detector's time at small inputs.
@@ -107,7 +110,25 @@ def format_md(res, cpu):
             res['primitives'], res['primitive_us_per_op']), ''])
 
 
-def main(argv=None):
+def run_settings(args):
+    """What the numbers depend on (recorded in the .json): the chain's length and the timed
+    passes (the paths are not)."""
+    return {'extra': args.extra, 'rounds': args.rounds}
+
+
+def recorded_settings(res):
+    """An .json's record of its run (:func:`run_settings`); for one written before the
+    record (the committed one), its ``extra_layers`` and ``rounds``."""
+    from ppdet.utils.settings_record import SETTINGS_KEY
+    if not isinstance(res, dict):
+        raise TypeError('not a results dict')
+    if SETTINGS_KEY in res:
+        return res[SETTINGS_KEY]
+    return {k: res[name] for k, name in (('extra', 'extra_layers'), ('rounds', 'rounds'))
+            if name in res}
+
+
+def build_parser():
     import argparse
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--work_dir', default='output/op_overhead',
@@ -117,7 +138,13 @@ def main(argv=None):
     p.add_argument('--extra', type=int, default=50, help='layers of the long chain beyond one')
     p.add_argument('--rounds', type=int, default=200,
                    help='interleaved timed passes of each chain (their median is reported)')
-    args = p.parse_args(argv)
+    p.add_argument('--overwrite', action='store_true',
+                   help='replace an --out .json of a run with another --extra or --rounds')
+    return p
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
     from ppdet.benchmark.cpu import cpu_flags
     from ppdet.utils.cli import check_range
     from ppdet.utils.fileio import atomic_write, check_output_dir, check_output_file, write_json
@@ -128,11 +155,16 @@ def main(argv=None):
     check_output_dir(args.work_dir, '--work_dir')
     for ext in ('.json', '.md'):
         check_output_file(args.out + ext, '--out')
+    from ppdet.utils.settings_record import SETTINGS_KEY, check_results_overwrite
+    settings = run_settings(args)
+    check_results_overwrite(args.out + '.json', settings, args.overwrite, '--out',
+                            recorded_settings)
     command = command_line('benchmarks/op_overhead.py', argv)
     res = measure(args.work_dir, args.extra, args.rounds)
     res['date'] = time.strftime('%Y-%m-%d %H:%M %Z')
     res['cpu'] = cpu_flags()
     res['command'] = command
+    res[SETTINGS_KEY] = settings
     md = format_md(res, res['cpu'])
     write_json(args.out + '.json', res)
     atomic_write(args.out + '.md', lambda f: f.write(md))

@@ -14,6 +14,9 @@ times compare the loops, not the data loading.  Reports wall times, speed-ups an
 Spearman correlation of the parameter rankings (mean loss over the ratios both probed).
 The fast mode's reuse (backbone features, the neck units a probe leaves unchanged, the
 metric's ground truth) is exact: the same losses as evaluating those images from scratch.
+sensitivity_speed.json records the run's settings (config, weights, -o, the fast mode's flags,
+--metric, --with_full); an --out_dir holding a run of other ones is refused (--overwrite
+replaces it).
 """
 import os
 import shutil
@@ -111,7 +114,60 @@ def build_parser():
     parser.add_argument('--metric', default=None,
                         help="value of the config's metric the loss is measured on (default: "
                              "its primary value; as in slim/sensitive)")
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace the files of a run with other settings (config, weights, '
+                             '-o, --eval_images, --max_loss, --ratios, --pruned_params, --metric, '
+                             '--with_full) in --out_dir')
     return parser
+
+
+def _pruned_names(text):
+    from ppdet.slim.prune import split_flag
+    return sorted(set(split_flag(text))) if text else None
+
+
+def run_settings(args, cfg, ratios):
+    """What the tables' numbers depend on (recorded in sensitivity_speed.json): the model
+    (config, weights, the other -o overrides), the fast mode's flags, --metric and
+    --with_full (a row more); not the paths."""
+    weights = cfg.get('weights')
+    return {'config': os.path.relpath(args.config),
+            'weights': None if weights is None else os.path.normpath(weights),
+            'overrides': [o for o in args.opt if not o.startswith('weights=')],
+            'eval_images': args.eval_images, 'max_loss': args.max_loss,
+            'ratios': [float(r) for r in ratios],
+            'pruned_params': _pruned_names(args.pruned_params), 'metric': args.metric,
+            'with_full': bool(args.with_full)}
+
+
+def recorded_settings(summary):
+    """sensitivity_speed.json's record of its run (:func:`run_settings`); for a summary
+    written before the record (the committed ones), what it says of itself: config, weights,
+    the fast mode's images, early stop and ratios, the parameters, and (beside PaddleSlim's
+    loop) whether the full loop ran."""
+    from ppdet.utils.settings_record import SETTINGS_KEY
+    if not isinstance(summary, dict):
+        raise TypeError('not a summary dict')
+    if SETTINGS_KEY in summary:
+        return summary[SETTINGS_KEY]
+    out = {}
+    if summary.get('config'):
+        out['config'] = os.path.relpath(summary['config'])
+    if 'weights' in summary:
+        out['weights'] = None if summary['weights'] is None else \
+            os.path.normpath(summary['weights'])
+    for key, name in (('eval_images', 'eval_images_fast'), ('max_loss', 'max_loss_fast')):
+        if name in summary:
+            out[key] = summary[name]
+    ratios = summary.get('ratios_fast', summary.get('ratios'))   # the first layout: ratios
+    if ratios is not None:
+        out['ratios'] = [float(r) for r in ratios]
+    if 'pruned_params' in summary:
+        text = summary['pruned_params']
+        out['pruned_params'] = None if text == 'all prunable' else _pruned_names(text)
+    if 'paddleslim_s' in summary:    # the first layout's full loop was its reference, always
+        out['with_full'] = 'full_s' in summary
+    return out
 
 
 def run_loops(cfg, args, ratios, tmp):
@@ -212,11 +268,16 @@ def write_outputs(out_dir, tmp, runs, summary, md):
 def main(argv=None):
     args, cfg = parse_and_load(build_parser(), argv)
     ratios = check_args(args)
+    from ppdet.utils.settings_record import SETTINGS_KEY, check_results_overwrite
+    settings = run_settings(args, cfg, ratios)
+    check_results_overwrite(os.path.join(args.out_dir, 'sensitivity_speed.json'), settings,
+                            args.overwrite, '--out_dir', recorded_settings)
     command = command_line('benchmarks/sensitivity_speed.py', argv)
     tmp = tempfile.mkdtemp(prefix='sensitivity_speed.')
     try:
         runs = run_loops(cfg, args, ratios, tmp)
         summary, md = report(args, cfg, ratios, runs, command)
+        summary[SETTINGS_KEY] = settings
         write_outputs(args.out_dir, tmp, runs, summary, md)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -162,7 +162,8 @@ def test_compression_table_script_on_an_existing_work_dir(results_file, tiny_dat
     assert bad.returncode == 2 and "--runtimes: unknown 'tensorrt'" in bad.stdout
 
     # Lite asked for by name on a machine without its chroot: a failure, said loudly
-    lite = subprocess.run(cmd[:-4] + ['--runtimes', 'paddle_fp32,lite_x86', '--out_dir', out],
+    lite = subprocess.run(cmd[:-4] + ['--runtimes', 'paddle_fp32,lite_x86', '--out_dir', out,
+                           '--overwrite'],
                           cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                           env=dict(os.environ, LITE_ENV=str(tmp_path / 'no-lite-env')),
                           timeout=300)

@@ -46,6 +46,7 @@ def test_sensitivity_speed_writes_ratio_ranking_and_machine(tiny_config, tmp_pat
     assert summary['speedup'] == pytest.approx(summary['paddleslim_s'] / summary['fast_s'],
                                                rel=0.05)
     assert summary['ratios_fast'] == [0.3, 0.6] and summary['cpu']
+    assert summary['_settings']['ratios'] == [0.3, 0.6]      # the run's settings, recorded
     assert -1 <= summary['fast_spearman'] <= 1
     fast = json.load(open(os.path.join(out, 'sensitivity_fast.json')))
     slim = json.load(open(os.path.join(out, 'sensitivity_paddleslim.json')))
@@ -75,7 +76,8 @@ def _interrupted_run_leaves_the_set(cmd, out, tmp_path):
     before = {n: open(os.path.join(out, n), 'rb').read() for n in os.listdir(out)}
     tmp = tmp_path / 'tmpdir'
     tmp.mkdir()
-    proc = subprocess.Popen(cmd + ['--with_full'], cwd=ROOT, stdout=subprocess.PIPE,
+    # --with_full: a run of other settings, let through over the earlier set
+    proc = subprocess.Popen(cmd + ['--with_full', '--overwrite'], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, env=dict(os.environ, TMPDIR=str(tmp)),
                             # a suite started in the background ignores SIGINT: not this child
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
@@ -136,3 +138,82 @@ def test_probe_lines_print_each_evaluation_and_keep_their_time_apart(capsys):
     assert [o.rsplit(',', 1)[0] for o in out] == ['loop: evaluation 1 of 3 done',
                                                   'loop: evaluation 2 of 3 done']
     assert 0 <= lines.spent < 1
+
+
+class _Started(Exception):
+    """run_loops reached: the check let the run through (its loops take minutes)."""
+
+
+def _summary_writer(monkeypatch):
+    """The loops and their report stubbed: main writes the summary it would write (with the
+    record) and nothing else."""
+    from ppdet.utils.fileio import write_json
+    monkeypatch.setattr(sensitivity_speed, 'run_loops', lambda cfg, args, ratios, tmp: {})
+    monkeypatch.setattr(sensitivity_speed, 'report',
+                        lambda args, cfg, ratios, runs, command: ({'speedup': 1.0}, 'md'))
+    monkeypatch.setattr(sensitivity_speed, 'write_outputs', lambda out_dir, tmp, runs, summary,
+                        md: write_json(os.path.join(out_dir, 'sensitivity_speed.json'), summary))
+
+
+def test_out_dir_holding_a_run_of_other_settings_is_refused_before_any_loop(tmp_path,
+                                                                          monkeypatch):
+    """The default --out_dir is the committed one: a quick --eval_images 10 run replaced
+    its tables, exit 0; --overwrite replaces them; the summary records the settings."""
+    out = tmp_path / 'res'
+    out.mkdir()
+    argv = ['-c', CONFIG, '--out_dir', str(out), '--ratios', '0.3,0.6', '-o', 'weights=W']
+    _summary_writer(monkeypatch)
+    sensitivity_speed.main(argv)
+    recorded = json.load(open(str(out / 'sensitivity_speed.json')))['_settings']
+    assert recorded == {'config': os.path.relpath(CONFIG), 'weights': 'W', 'overrides': [],
+                        'eval_images': 40, 'max_loss': 0.5, 'ratios': [0.3, 0.6],
+                        'pruned_params': None, 'metric': None, 'with_full': False}
+    before = {n: (out / n).read_text() for n in os.listdir(str(out))}
+
+    def started(*a):
+        raise _Started()
+    monkeypatch.setattr(sensitivity_speed, 'run_loops', started)
+    with pytest.raises(ValueError, match=r'^--out_dir: .*sensitivity_speed.json holds the results '
+                                         r'of another run \(eval_images=40; this run: '
+                                         r'eval_images=10\): they would be overwritten; give '
+                                         r'another --out_dir \(or --overwrite'):
+        sensitivity_speed.main(argv + ['--eval_images', '10'])
+    with pytest.raises(ValueError, match=r"\(weights=W, with_full=False; this run: weights=V, "
+                                         r"with_full=True\)"):
+        sensitivity_speed.main(argv + ['--with_full', '-o', 'weights=V'])
+    assert {n: (out / n).read_text() for n in os.listdir(str(out))} == before
+    with pytest.raises(_Started):
+        sensitivity_speed.main(argv + ['--eval_images', '10', '--overwrite'])
+    with pytest.raises(_Started):
+        sensitivity_speed.main(argv)                       # the same run: rewritten
+
+
+@pytest.mark.parametrize('name, argv', [
+    ('sensitivity_speed.json', ['-o', 'weights=output/pipeline/baseline/model_final']),
+    ('sensitivity_vs_paddleslim/sensitivity_speed.json', [
+        '-o', 'weights=output/issue19/pipe/baseline/model_final', '--pruned_params',
+        ','.join('yolo_block.%d.%s.conv.weights' % (i, u) for i in range(3)
+                 for u in ('0.0', '1.1', 'tip'))]),
+])
+def test_committed_summaries_from_before_the_record_are_compared_on_what_they_say(
+        name, argv, monkeypatch):
+    """The committed summaries have no record: config, weights, the fast mode's flags, the
+    parameters (and --with_full beside PaddleSlim's loop) are read from them; the flags they
+    were made with pass, others are refused."""
+    from ppdet.utils.cli import parse_and_load
+    from ppdet.utils.settings_record import check_results_overwrite
+    monkeypatch.chdir(ROOT)
+    path = os.path.join(ROOT, 'benchmarks', 'results', name)
+
+    def check(extra):
+        args, cfg = parse_and_load(sensitivity_speed.build_parser(),
+                                   ['-c', 'configs/builtin/yolov3_r18_builtin.yml'] + argv +
+                                   extra)
+        check_results_overwrite(path, sensitivity_speed.run_settings(
+            args, cfg, sensitivity_speed.parse_ratios(args.ratios)),
+            recorded=sensitivity_speed.recorded_settings)
+    check([])
+    with pytest.raises(ValueError, match=r'\(max_loss=0.5; this run: max_loss=0.9\)'):
+        check(['--max_loss', '0.9'])
+    with pytest.raises(ValueError, match=r'\(ratios=\[0.1, .*0.9\]; this run: ratios=\[0.5\]'):
+        check(['--ratios', '0.5'])

@@ -43,3 +43,64 @@ def test_tuples_compare_equal_to_their_recorded_lists(tmp_path):
     path = str(tmp_path / 's.json')
     check_settings_record(path, {'seeds': (0, 1)}, 'rows', 'fix')
     check_settings_record(path, {'seeds': [0, 1]}, 'rows', 'fix')
+
+
+# check_results_overwrite: a benchmark's results file is not written over by another run
+
+
+def _results(tmp_path, obj, name='r.json'):
+    path = tmp_path / name
+    path.write_text(json.dumps(obj) if not isinstance(obj, str) else obj)
+    return str(path)
+
+
+def test_results_overwrite_refuses_other_settings_naming_keys_values_and_fix(tmp_path):
+    from ppdet.utils.settings_record import check_results_overwrite
+    mine = {'grid': ['a:320'], 'threads': (1,)}
+    path = _results(tmp_path, {SETTINGS_KEY: {'grid': ['a:320'], 'threads': [1]}, 'rows': 1})
+    before = open(path).read()
+    check_results_overwrite(path, mine)                   # the same run again: rewritten
+    with pytest.raises(ValueError) as e:
+        check_results_overwrite(path, dict(mine, threads=[1, 2]))
+    assert str(e.value) == (
+        "--out_dir: %s holds the results of another run (threads=[1]; this run: "
+        "threads=[1, 2]): they would be overwritten; give another --out_dir (or --overwrite "
+        "to replace them)" % path)
+    with pytest.raises(ValueError, match=r'^--out: .* give another --out \(or --overwrite'):
+        check_results_overwrite(path, dict(mine, grid=['b:608']), flag='--out')
+    check_results_overwrite(path, dict(mine, threads=[2]), overwrite=True)
+    check_results_overwrite(str(tmp_path / 'none.json'), dict(mine, threads=[2]))  # none there
+    assert open(path).read() == before                    # read only
+    # a record from before a key was added to the settings: the keys it has are compared
+    check_results_overwrite(path, dict(mine, rounds=5))
+
+
+@pytest.mark.parametrize('text', ['not json', '[1, 2]', json.dumps({SETTINGS_KEY: [1]})])
+def test_results_overwrite_refuses_a_file_that_is_not_its_own(text, tmp_path):
+    from ppdet.utils.settings_record import check_results_overwrite
+    path = _results(tmp_path, text)
+    with pytest.raises(ValueError, match=r'^--out_dir: .*r.json is not a results file of this '
+                                         r'script: give another --out_dir \(or --overwrite to '
+                                         r'replace it\)$'):
+        check_results_overwrite(path, {'a': 1})
+    check_results_overwrite(path, {'a': 1}, overwrite=True)
+
+
+def test_results_overwrite_file_without_record(tmp_path, ppdet_log):
+    """The committed tables were written before the record: compared on what ``recorded``
+    reads from them, or (nothing read) taken as this run's, with a warning either way."""
+    from ppdet.utils.settings_record import check_results_overwrite
+    path = _results(tmp_path, {'rounds': 200, 'rows': []})
+    check_results_overwrite(path, {'rounds': 20})
+    assert "has no record of the settings it was made with: taken as this run's" in \
+        ppdet_log.text
+
+    def recorded(obj):
+        return obj.get(SETTINGS_KEY) or {'rounds': obj['rounds']}
+    check_results_overwrite(path, {'rounds': 200, 'extra': 9}, recorded=recorded)
+    assert 'compared on what it holds (rounds)' in ppdet_log.text
+    with pytest.raises(ValueError, match=r'\(rounds=200; this run: rounds=20\)'):
+        check_results_overwrite(path, {'rounds': 20}, recorded=recorded)
+    with pytest.raises(ValueError, match='is not a results file of this script'):
+        check_results_overwrite(_results(tmp_path, {'x': 1}, 'x.json'), {'rounds': 20},
+                                recorded=recorded)      # KeyError: not this script's
