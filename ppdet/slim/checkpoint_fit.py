@@ -30,7 +30,6 @@ def restore_structure(model, cfg, meta, path, config_flag='-c'):
     lacks, is refused (ValueError naming the config the checkpoint was made with).  Whether
     the tensors then fit is the strict load's to say: a compressed checkpoint must fit the
     structure it rebuilt completely."""
-    from ppdet.engine.trainer import architecture_of
     from ppdet.slim.prune import LIST_HINT
     from ppdet.slim.steps import restore_steps
     from ppdet.utils.checkpoint import misfit_fix
@@ -39,10 +38,10 @@ def restore_structure(model, cfg, meta, path, config_flag='-c'):
     if not made:
         return restore_steps(model, steps)
     where = cfg.get('_config_path', 'the config')
-    arch = meta.get('architecture')
-    if arch and arch != architecture_of(cfg):
+    arch, built = meta.get('architecture'), cfg.get('architecture')  # model built from cfg
+    if arch and built and arch != built:
         raise ValueError('%s was made for a %s model and %s builds %s; %s' % (
-            made, arch, where, architecture_of(cfg),
+            made, arch, where, built,
             misfit_fix(meta, cfg.get('_config_path'), config_flag)))
     try:
         return restore_steps(model, steps)
