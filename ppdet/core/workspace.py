@@ -9,11 +9,12 @@ themselves: their value names a registered class (built from its own section)
 or is a mapping with a ``name`` key plus keyword arguments.
 
 Configs compose with ``_BASE_: [a.yml, b.yml]`` (paths relative to the file)
-and are always read with ``yaml.safe_load``.
+and are always read with a ``yaml.SafeLoader`` (one that also refuses a key given twice).
 """
 import copy
 import difflib
 import inspect
+import numbers
 import os
 
 import yaml
@@ -50,6 +51,26 @@ SECTION_KEYS = {'TrainDataset', 'EvalDataset', 'TestDataset', 'TrainReader', 'Ev
 # Sections the slim scripts read and check themselves (ppdet.slim.distill.DISTILL_KEYS,
 # ppdet.slim.qat, post_quant.py): an override may add any key to them.
 SCRIPT_SECTIONS = {'Distill', 'Quant', 'PostQuant'}
+
+# The keys of the settings sections, each read by the code named beside it (the core cannot
+# import those modules: they import it).  Checked when a config is loaded, so that a typo
+# (``OptimizerBuilder.clip_grad_norm``, ``LearningRate.warmup_steps``) fails with the close
+# keys instead of being ignored, and taken by ``-o`` even where the YAML does not have them.
+READER_SECTIONS = ('TrainReader', 'EvalReader', 'TestReader')
+DATASET_SECTIONS = ('TrainDataset', 'EvalDataset', 'TestDataset')  # keys: the named class's
+READER_KEYS = ('sample_transforms', 'batch_transforms', 'batch_size', 'shuffle', 'drop_last',
+               'inputs_def', 'use_shared_memory')                  # ppdet.data.reader's own
+# inputs_def: fields (reader.train_fields), image_shape (export, model_stats, onnx runs);
+# num_max_boxes is read by nothing (PadBox.num_max_boxes pads the boxes) but PaddleDetection
+# configs carry it, so it is accepted
+INPUTS_DEF_KEYS = ('fields', 'image_shape', 'num_max_boxes')
+LEARNING_RATE_KEYS = ('base_lr', 'schedulers')                         # optimizer.build_lr
+OPTIMIZER_KEYS = ('optimizer', 'regularizer', 'clip_grad_by_norm')    # optimizer.build_optimizer
+REGULARIZER_KEYS = ('type', 'factor')                                  # build_optimizer
+DEFAULT_OPTIMIZER = 'Momentum'            # build_optimizer's type when optimizer has none
+# sub-sections an override may create: -o TrainReader.inputs_def.fields=[gt_score]
+SUBSECTIONS = {(r, 'inputs_def') for r in READER_SECTIONS} | {
+    ('OptimizerBuilder', 'optimizer'), ('OptimizerBuilder', 'regularizer')}
 
 # The plain top-level settings' types, checked when a config is loaded: a typo in a value
 # (``-o use_ema=flase``, ``epoch=abc``, ``epoch=0``) fails there, naming the key, instead of
@@ -154,6 +175,38 @@ def _deep_merge(dst, src):
     return dst
 
 
+class DuplicateKeyError(yaml.YAMLError):
+    """A key given twice in one YAML mapping (``line``: the second, ``first``: the first)."""
+
+    def __init__(self, key, line, first):
+        super().__init__('duplicate key %r (lines %d and %d)' % (key, first, line))
+        self.key, self.line, self.first = key, line, first
+
+
+class ConfigLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping: PyYAML keeps the
+    last value without a word (``epoch: 3`` then ``epoch: 5`` trained 5 epochs).  Merge keys
+    (``<<: *base``) may still be overridden."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen = {}
+            for key_node, _ in node.value:
+                if not isinstance(key_node, yaml.ScalarNode) or \
+                        key_node.tag == 'tag:yaml.org,2002:merge':
+                    continue
+                key = self.construct_object(key_node)
+                line = key_node.start_mark.line + 1
+                if key in seen:
+                    raise DuplicateKeyError(key, line, seen[key])
+                seen[key] = line
+        return super().construct_mapping(node, deep)
+
+
+def _yaml_load(stream):
+    return yaml.load(stream, Loader=ConfigLoader)  # a SafeLoader: never runs !!python tags
+
+
 def _read_yaml(path):
     if os.path.isdir(path):
         raise ConfigError('config %s is a directory; give a YAML file in it, e.g. -c %s' % (
@@ -162,7 +215,11 @@ def _read_yaml(path):
         raise ConfigError('config file not found: %s' % path)
     with open(path, encoding='utf-8') as f:
         try:
-            data = yaml.safe_load(f) or {}
+            data = _yaml_load(f) or {}
+        except DuplicateKeyError as e:
+            raise ConfigError('%s:%d: key %r is given twice in one mapping (first on line %d); '
+                              'YAML would keep only the last value: remove one'
+                              % (path, e.line, e.key, e.first))
         except UnicodeDecodeError as e:
             raise ConfigError('config %s is not UTF-8 text (%s); save it as UTF-8 YAML'
                               % (path, e.reason))
@@ -195,6 +252,12 @@ def _load_with_bases(path, seen=()):
     merged = {}
     for base in bases:
         base_path = os.path.join(os.path.dirname(path), base)
+        if not os.path.isfile(base_path):
+            raise ConfigError('%s: _BASE_ entry %r: %s %s (_BASE_ paths are relative to the '
+                              'folder of the config that names them)' % (
+                                  path, base, 'is a directory, not a YAML file:'
+                                  if os.path.isdir(base_path) else 'no such file',
+                                  os.path.abspath(base_path)))
         _deep_merge(merged, _load_with_bases(base_path, seen + (path,)))
     return _deep_merge(merged, data)
 
@@ -209,6 +272,14 @@ def _unsupported(key):
         key, UNSUPPORTED_KEYS[key]))
 
 
+def _wrong_type(key, kind, value, example=None):
+    """The ConfigError for a ``value`` of ``key`` that is not a ``kind`` (bool, int or float);
+    ``example``: a valid value for an ``-o`` hint (None where ``key`` is no ``-o`` path)."""
+    want = {bool: 'true or false', int: 'an integer', float: 'a number'}[kind]
+    return ConfigError('%s must be %s; got %r%s' % (
+        key, want, value, '' if example is None else ' (e.g. -o %s=%s)' % (key, example)))
+
+
 def _checked_value(key, value, kind, low):
     """``value`` of the top-level ``key`` as ``kind`` (see :data:`GLOBAL_TYPES`), or a
     ConfigError naming the key and what it takes."""
@@ -217,28 +288,216 @@ def _checked_value(key, value, kind, low):
     if kind is bool:
         if isinstance(value, bool):
             return value
-        raise ConfigError('%s must be true or false; got %r (e.g. -o %s=true)' % (
-            key, value, key))
+        raise _wrong_type(key, bool, value, 'true')
     ok = isinstance(value, (int, float)) and not isinstance(value, bool)
     if kind is int and ok and value != int(value):
         ok = False
     if not ok:
-        raise ConfigError('%s must be %s; got %r (e.g. -o %s=%s)' % (
-            key, 'an integer' if kind is int else 'a number', value, key,
-            {'ema_decay': '0.9998'}.get(key, max(low or 0, 1))))
+        raise _wrong_type(key, kind, value, {'ema_decay': '0.9998'}.get(key, max(low or 0, 1)))
     value = kind(value)
     if low is not None and value < low:
         raise ConfigError('%s must be >= %d; got %r' % (key, low, value))
     return value
 
 
+def _is_bool(value):
+    """A Python or numpy bool (numpy is not imported here: it is the dtype kind 'b')."""
+    return isinstance(value, bool) or getattr(getattr(value, 'dtype', None), 'kind', '') == 'b'
+
+
+def _checked_arg(key, value, default, example=True):
+    """``value`` of a constructor argument whose default is a bool, an int or a float, as
+    that type (an int is a fine float, 2.0 a fine int, '1e-4' - how YAML reads a number
+    without a dot - a fine float), else a ConfigError naming ``key`` ('YOLOBox.conf_thresh'):
+    ``bool('flase')`` is true, and ``float([0.1])`` fails inside the constructor without the
+    key's name.  ``example``: whether ``key`` is an ``-o`` path for the hint.  Other defaults
+    (None, strings, lists), a null value and an object that code passes are not checked."""
+    if value is None or not isinstance(default, (bool, int, float)) or not (
+            _is_bool(value) or isinstance(value, (str, bytes, list, tuple, dict,
+                                                  numbers.Number))):
+        return value
+    kind = bool if isinstance(default, bool) else type(default)
+    if kind is bool:
+        if _is_bool(value):
+            return bool(value)
+    elif isinstance(value, numbers.Real) and not _is_bool(value):
+        if kind is float:
+            return value
+        if float(value).is_integer():
+            return int(value)
+    elif kind is float and isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    raise _wrong_type(key, kind, value, ('true' if kind is bool else default) if example
+                      else None)
+
+
+def _check_args(section, cls, values, prefix=None):
+    """Check the values of a config mapping that ``cls`` is built from (see
+    :func:`_checked_arg`); ``prefix``: its ``-o`` path ('OptimizerBuilder.optimizer'), or
+    None where it has none (a list entry), then the message says ``section``."""
+    params = _ctor_params(cls)
+    for key, value in values.items():
+        if key in params:
+            _checked_arg('%s.%s' % (prefix or section, key), value, params[key],
+                         example=prefix is not None)
+
+
+def _node_at(cfg, path):
+    node = cfg
+    for part in path:
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
+
+
+def _section_keys(cfg, path):
+    """``(keys, what, cls)``: the keys the settings section at ``path`` (('TrainReader',
+    'inputs_def')) may hold, its name for a message and the class built from it (or None),
+    or ``(None, None, None)`` where nothing here knows them (no such section, a dataset or
+    optimizer of an unregistered name - the code that builds it says so)."""
+    node = _node_at(cfg, path)
+    node = node if isinstance(node, dict) else {}
+    where = '.'.join(path)
+    if len(path) == 1:
+        if where in READER_SECTIONS:
+            return READER_KEYS, where, None
+        if where == 'LearningRate':
+            return LEARNING_RATE_KEYS, where, None
+        if where == 'OptimizerBuilder':
+            return OPTIMIZER_KEYS, where, None
+        if where in DATASET_SECTIONS:
+            cls = _REGISTRY.get(node.get('name')) if isinstance(node.get('name'), str) else None
+            if cls is not None:
+                return (('name',) + tuple(_ctor_params(cls)),
+                        '%s (name: %s)' % (where, cls.__name__), cls)
+        elif where in _REGISTRY:
+            return ('name',) + tuple(_ctor_params(_REGISTRY[where])), where, _REGISTRY[where]
+    elif tuple(path) in SUBSECTIONS:
+        if path[1] == 'inputs_def':
+            return INPUTS_DEF_KEYS, where, None
+        if path[1] == 'regularizer':
+            return REGULARIZER_KEYS, where, None
+        kind = node.get('type', DEFAULT_OPTIMIZER)
+        cls = _REGISTRY.get(kind) if isinstance(kind, str) else None
+        if cls is not None:
+            return ('type',) + tuple(_ctor_params(cls)), '%s (type: %s)' % (where, kind), cls
+    return None, None, None
+
+
+def _unknown_in_section(key, keys, what, item=None):
+    """The ConfigError for ``key`` not in ``keys`` (of the section ``what``), given in the
+    override ``item`` or in the config file."""
+    where = 'config key %r in override %r' % (key, item) if item else 'key %r in %s' % (key, what)
+    return ConfigError('unknown %s%s (valid keys%s: %s)' % (
+        where, did_you_mean(key, keys), ' of %s' % what if item else '', ', '.join(sorted(keys))))
+
+
+def _check_settings_sections(cfg):
+    """The keys of the readers, datasets, ``LearningRate`` (and its schedulers) and
+    ``OptimizerBuilder`` (its optimizer and regularizer): a typo fails with the close keys
+    instead of being ignored (``clip_grad_norm`` trained without clipping)."""
+    paths = [(s,) for s in READER_SECTIONS + DATASET_SECTIONS] + sorted(SUBSECTIONS) + [
+        ('LearningRate',), ('OptimizerBuilder',)]
+    for path in paths:
+        node = _node_at(cfg, path)
+        if node is None:
+            continue
+        where = '.'.join(path)
+        if not isinstance(node, dict):
+            raise ConfigError('%s is a section: it takes "key: value" lines under it (e.g. -o '
+                              '%s.KEY=VALUE), not a value; got %r' % (where, where, node))
+        keys, what, cls = _section_keys(cfg, path)
+        if keys is None:
+            continue
+        for key in node:
+            if key not in keys:
+                raise _unknown_in_section(key, keys, what)
+        if cls is not None:
+            _check_args(where, cls, node, prefix=where)
+    schedulers = (cfg.get('LearningRate') or {}).get('schedulers')
+    if schedulers is None:
+        return
+    if not isinstance(schedulers, list) or not all(isinstance(s, dict) for s in schedulers):
+        raise ConfigError('LearningRate.schedulers must be a list of mappings, e.g. '
+                          '[{name: PiecewiseDecay, milestones: [8, 11]}]; got %r' % (schedulers,))
+    for i, entry in enumerate(schedulers):
+        cls = _REGISTRY.get(entry.get('name')) if isinstance(entry.get('name'), str) else None
+        if cls is None:
+            continue        # build_lr names the valid schedules
+        where = 'LearningRate.schedulers[%d] (name: %s)' % (i, entry['name'])
+        keys = ('name',) + tuple(_ctor_params(cls))
+        for key in entry:
+            if key not in keys:
+                raise _unknown_in_section(key, keys, where)
+        _check_args(where, cls, entry)
+
+
+def _metric_names():
+    """The names ``metric:`` takes: the registered ``<Name>Metric`` classes that
+    ``ppdet.metrics.metric_class`` builds (not imported here: it imports this module)."""
+    return sorted(n[:-len('Metric')] for n, c in _REGISTRY.items()
+                  if n.endswith('Metric') and n != 'Metric' and hasattr(c, 'from_dataset'))
+
+
+def _check_metric(cfg):
+    """A misspelt ``metric`` fails when the config is loaded, not at the first evaluation
+    after an epoch of training; ``coco`` is told 'COCO' (the names are case-sensitive)."""
+    if 'metric' not in cfg:
+        return
+    names, metric = _metric_names(), cfg['metric']
+    if not names or metric in names:
+        return
+    same = [n for n in names if n.lower() == str(metric).lower()]
+    hint = ('; did you mean %r? (metric names are case-sensitive)' % same[0] if same
+            else did_you_mean(metric, names))
+    raise ConfigError('unknown metric %r in config key "metric"%s; valid metrics: %s' % (
+        metric, hint, ', '.join(names)))
+
+
+_ROLES = {'backbones': 'a backbone', 'necks': 'a neck', 'heads': 'a head', 'losses': 'a loss',
+          'transform': 'a data transform', 'source': 'a dataset', 'metrics': 'a metric'}
+
+
+def _is_architecture(cls):
+    """A detector architecture: it declares ``train_fields`` (what every
+    ``ppdet.modeling.architectures.meta_arch.BaseArch`` has)."""
+    return hasattr(cls, 'train_fields')
+
+
+def _check_architecture(cfg):
+    """``architecture`` naming a built-in component that is no architecture (``-o
+    architecture=MobileNetV1``) fails saying so, not later with 'no training fields'.  A
+    class registered outside ppdet is taken as it is (a plugin's own detector)."""
+    name = cfg.get('architecture')
+    cls = _REGISTRY.get(name) if isinstance(name, str) else None
+    if cls is None or _is_architecture(cls) or not cls.__module__.startswith('ppdet.'):
+        return
+    parts = cls.__module__.split('.')
+    role = next((_ROLES[p] for p in parts if p in _ROLES), 'a component (%s)' % cls.__module__)
+    archs = sorted(n for n, c in _REGISTRY.items() if _is_architecture(c))
+    fix = (' (a backbone is set in the architecture\'s section, e.g. -o ARCH.backbone=%s)'
+           % name if role == 'a backbone' else '')
+    raise ConfigError('architecture %r is %s, not an architecture; set architecture to one '
+                      'of: %s%s' % (name, role, ', '.join(archs), fix))
+
+
 def validate_config(cfg):
-    """Fail on unknown top-level keys, unknown keys inside component sections, a section
-    that is not a mapping and a setting of the wrong type (:data:`GLOBAL_TYPES`)."""
+    """Fail on unknown top-level keys, unknown keys inside component and settings sections
+    (:func:`_check_settings_sections`), a section that is not a mapping, a setting of the
+    wrong type (:data:`GLOBAL_TYPES`, a component's bool/int/float arguments), an unknown
+    ``metric`` and an ``architecture`` that is another kind of component."""
     shared = shared_keys()
     for key, (kind, low) in GLOBAL_TYPES.items():
         if key in cfg:
             cfg[key] = _checked_value(key, cfg[key], kind, low)
+    for cls in _REGISTRY.values():      # the shared keys' types (use_fine_grained_loss)
+        given = [k for k in getattr(cls, '__shared__', []) if k in cfg and k not in GLOBAL_TYPES]
+        params = _ctor_params(cls) if given else {}
+        for key in given:
+            if key in params:
+                _checked_arg(key, cfg[key], params[key])
     for key, val in cfg.items():
         if key in UNSUPPORTED_KEYS:
             raise _unsupported(key)
@@ -255,9 +514,13 @@ def validate_config(cfg):
                     if sub not in params and sub != 'name':
                         raise ConfigError('unknown key %r in section %s%s (valid keys: %s)' % (
                             sub, key, did_you_mean(sub, params), ', '.join(sorted(params))))
+                _check_args(key, _REGISTRY[key], val, prefix=key)
             continue
         raise ConfigError('unknown config key %r%s' % (
             key, did_you_mean(key, list(GLOBAL_KEYS | shared) + list(_REGISTRY))))
+    _check_settings_sections(cfg)
+    _check_metric(cfg)
+    _check_architecture(cfg)
 
 
 def import_components(modules=()):
@@ -312,7 +575,9 @@ def _parse_override(item):
     if value.strip() == '':
         return key.strip(), None
     try:
-        return key.strip(), yaml.safe_load(value)
+        return key.strip(), _yaml_load(value)
+    except DuplicateKeyError as e:
+        raise ConfigError('override %r: key %r is given twice; keep one' % (item, e.key))
     except yaml.constructor.ConstructorError as e:
         raise ConfigError('override %r: %s; values are read with yaml.safe_load, which never '
                           'executes tags like !!python/...: give the plain value'
@@ -337,9 +602,8 @@ def _nested_matches(cfg, key):
     found = []
     for name, section in cfg.items():
         if isinstance(section, dict) and not name.startswith('_'):
-            keys = list(section)
-            if name in _REGISTRY:
-                keys += list(_ctor_params(_REGISTRY[name]))
+            keys = list(section) + [k for k in _section_keys(cfg, (name,))[0] or ()
+                                    if k != 'name']
             found += ['%s.%s' % (name, k) for k in
                       difflib.get_close_matches(key, sorted(set(keys)), n=2, cutoff=0.8)]
     exact = [f for f in found if f.endswith('.' + key)]
@@ -347,15 +611,30 @@ def _nested_matches(cfg, key):
     return ('; did you mean ' + ' or '.join(repr(f) for f in found) + '?') if found else ''
 
 
+def _replaces(old, new):
+    """Whether the mapping ``new`` given with ``-o`` replaces ``old`` rather than merging
+    into it: it names another component (``OptimizerBuilder.optimizer={type: Adam}``), whose
+    arguments are not the old one's."""
+    return any(k in new and k in old and new[k] != old[k] for k in ('name', 'type'))
+
+
 def apply_overrides(cfg, overrides):
-    """Apply ``['a.b=c', 'epoch=3']`` to ``cfg``; unknown keys fail with close matches."""
+    """Apply ``['a.b=c', 'epoch=3']`` to ``cfg``; unknown keys fail with close matches.
+
+    A mapping merges into the section it names, as in PaddleDetection (``-o "ResNet={depth:
+    34}"`` keeps the section's other keys), unless it names another component
+    (:func:`_replaces`).  A key new to a reader, dataset, optimizer or learning-rate section
+    is taken when that section takes it (:func:`_section_keys`), checked once all the
+    overrides are in (``-o TestDataset.name=COCODataSet TestDataset.allow_empty=true``)."""
+    later = []
     for item in _override_items(overrides):
         key, value = _parse_override(item)
         parts = key.split('.')
         node = cfg
         for depth, part in enumerate(parts[:-1]):
             if part not in node:
-                if depth == 0 and (part in _REGISTRY or part in SECTION_KEYS):
+                if (depth == 0 and (part in _REGISTRY or part in SECTION_KEYS)) or \
+                        tuple(parts[:depth + 1]) in SUBSECTIONS:
                     node[part] = {}
                 else:
                     raise ConfigError('unknown config key %r in override %r%s' % (
@@ -367,18 +646,36 @@ def apply_overrides(cfg, overrides):
         if node is cfg and last in UNSUPPORTED_KEYS:
             raise _unsupported(last)
         if last not in node:
+            path = tuple(parts[:-1])
             allowed = set(node.keys())
             if node is cfg:
                 allowed |= GLOBAL_KEYS | shared_keys()
-            elif len(parts) == 2 and parts[0] in _REGISTRY:
-                allowed |= set(_ctor_params(_REGISTRY[parts[0]]))
-            elif len(parts) == 2 and parts[0] in SCRIPT_SECTIONS:
+            elif len(path) == 1 and path[0] in SCRIPT_SECTIONS:
                 allowed.add(last)     # the section's script checks its keys, with close ones
-            if last not in allowed:
+            elif len(path) == 1 and path[0] in DATASET_SECTIONS:
+                allowed.add('name')
+            if _section_keys(cfg, path)[0] is not None or \
+                    (len(path) == 1 and path[0] in DATASET_SECTIONS and last != 'name'):
+                later.append((item, path, last))
+            elif last not in allowed:
                 hint = _nested_matches(cfg, last) if node is cfg else ''
                 raise ConfigError('unknown config key %r in override %r%s' % (
                     last, item, hint or did_you_mean(last, allowed)))
-        node[last] = value
+        if isinstance(value, dict) and isinstance(node.get(last), dict) and \
+                not _replaces(node[last], value):
+            _deep_merge(node[last], value)
+        else:
+            node[last] = value
+    for item, path, last in later:
+        keys, what, _ = _section_keys(cfg, path)
+        if keys is None:      # a dataset section without a registered name
+            name = (_node_at(cfg, path) or {}).get('name')
+            raise ConfigError('override %r: %s has %s, so its keys are unknown; set %s.name '
+                              '(e.g. COCODataSet, VOCDataSet, ImageFolder)' % (
+                                  item, path[0], 'no name' if name is None else
+                                  'name %r, no registered dataset' % (name,), path[0]))
+        if last not in keys:
+            raise _unknown_in_section(last, keys, what, item)
     return cfg
 
 
@@ -397,7 +694,11 @@ def _build_injected(value, cfg):
 
 
 def create(name, cfg=None, **kwargs):
-    """Build the registered component ``name`` from ``cfg`` (a loaded config)."""
+    """Build the registered component ``name`` from ``cfg`` (a loaded config).
+
+    An argument whose default is a bool, an int or a float must be one
+    (:func:`_checked_arg`), and a plain TypeError or ValueError of the constructor comes out
+    as a ConfigError naming ``name``: one ``error:`` line from a script, not a traceback."""
     cls = get_registered(name)
     cfg = cfg if cfg is not None else {}
     params = _ctor_params(cls)
@@ -409,9 +710,11 @@ def create(name, cfg=None, **kwargs):
     args = {}
     for key in getattr(cls, '__shared__', []):
         if key in cfg and key in params:
-            args[key] = cfg[key]
-    args.update({k: copy.deepcopy(v) for k, v in section.items() if k != 'name'})
-    args.update(kwargs)
+            args[key] = _checked_arg(key, cfg[key], params[key])
+    args.update({k: _checked_arg('%s.%s' % (name, k), copy.deepcopy(v), params[k])
+                 for k, v in section.items() if k != 'name'})
+    args.update({k: _checked_arg('%s.%s' % (name, k), v, params.get(k), example=False)
+                 for k, v in kwargs.items()})
     for key in getattr(cls, '__inject__', []):
         if key in args:
             args[key] = _build_injected(args[key], cfg)
@@ -421,4 +724,11 @@ def create(name, cfg=None, **kwargs):
     if missing:
         raise ConfigError('%s needs %s; set it in section %s of the config' % (
             name, ', '.join(missing), name))
-    return cls(**args)
+    try:
+        return cls(**args)
+    except (TypeError, ValueError) as e:
+        if type(e) not in (TypeError, ValueError):     # ConfigError, or one callers catch
+            raise
+        msg = ' '.join(str(e).split())       # Paddle's messages span lines
+        raise ConfigError(msg if msg.startswith(name) else
+                          'building %s from the config: %s' % (name, msg)) from e

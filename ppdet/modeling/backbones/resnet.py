@@ -31,6 +31,9 @@ __all__ = ['ResNet']
 
 _DEPTHS = {18: [2, 2, 2, 2], 34: [3, 4, 6, 3], 50: [3, 4, 6, 3], 101: [3, 4, 23, 3],
            152: [3, 8, 36, 3]}
+# 'a': the bottleneck's stride on its first 1x1 conv; 'b': on the 3x3; 'c': 'b' with the deep
+# stem; 'd': 'c' with the average-pool shortcut.  Any other letter used to build 'b'.
+VARIANTS = ('a', 'b', 'c', 'd')
 
 
 class ConvNormLayer(nn.Layer):
@@ -138,6 +141,9 @@ class ResNet(nn.Layer):
         if depth not in _DEPTHS:
             raise ValueError('ResNet: depth %r not supported (use one of %s)' % (
                 depth, sorted(_DEPTHS)))
+        if variant not in VARIANTS:
+            raise ValueError('ResNet: variant %r not supported (use one of %s)' % (
+                variant, ', '.join(repr(v) for v in VARIANTS)))
         if norm_type not in ('bn', 'sync_bn'):
             raise ValueError('ResNet: norm_type %r not supported (use bn)' % norm_type)
         return_idx = [return_idx] if isinstance(return_idx, Integral) else list(return_idx)
