@@ -19,7 +19,7 @@ from ppdet.utils.logger import setup_logger
 logger = setup_logger(__name__)
 
 __all__ = ['COCO_STAT_NAMES', 'detections_to_coco', 'load_coco_gt', 'clean_coco_gt',
-           'evaluate_coco', 'not_evaluated_summary',
+           'evaluate_coco', 'not_evaluated_summary', 'skipped_images_summary',
            'cocoapi_eval', 'classwise_table', 'write_detections_json', 'read_detections_json',
            'check_detections_fit', 'format_coco_stats']
 
@@ -64,13 +64,16 @@ def load_coco_gt(anno_file):
     if not os.path.isfile(anno_file):
         raise ValueError('COCO annotation file not found: %s (check EvalDataset.dataset_dir '
                          'and anno_path)' % anno_file)
+    from ppdet.data.source.coco import check_coco_json
     with open(anno_file, encoding='utf-8') as f:
         try:
             data = json.load(f)
         except ValueError as e:
             raise ValueError('COCO annotation file %s is not valid JSON: %s' % (anno_file, e))
+    # the reader's check (a KeyError from createIndex, an image scored with another's boxes);
+    # file names are the reader's business: the metric opens no image
     coco = COCO()
-    coco.dataset = clean_coco_gt(data, anno_file)
+    coco.dataset = clean_coco_gt(check_coco_json(data, anno_file, need_files=False), anno_file)
     with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress
         coco.createIndex()
     return coco
@@ -125,15 +128,21 @@ def clean_coco_gt(data, anno_file='ground truth'):
 
 def not_evaluated_summary(coco_gt, seen_ids, anno_file, limit=10):
     """'evaluated N of M images in FILE; K skipped: a.jpg, ...' or None when all were seen."""
-    all_ids = set(coco_gt.getImgIds())
-    missing = sorted(all_ids - set(seen_ids))
+    names = {i: coco_gt.imgs[i].get('file_name', i) for i in coco_gt.getImgIds()}
+    return skipped_images_summary(names, seen_ids, anno_file, limit)
+
+
+def skipped_images_summary(names, seen_ids, source, limit=10):
+    """The line of :func:`not_evaluated_summary` for any metric: ``names`` maps every image
+    id of the set (``source``: the file that lists them) to its file name."""
+    missing = sorted(set(names) - set(seen_ids))
     if not missing:
         return None
-    names = [str(coco_gt.imgs[i].get('file_name', i)) for i in missing[:limit]]
+    shown = [str(names[i]) for i in missing[:limit]]
     return ('evaluated %d of %d images in %s; %d skipped: %s%s (the ground truth of skipped '
             'images is left out too; the loader\'s warnings say why)' % (
-                len(all_ids) - len(missing), len(all_ids), anno_file, len(missing),
-                ', '.join(names), ', ...' if len(missing) > limit else ''))
+                len(names) - len(missing), len(names), source, len(missing),
+                ', '.join(shown), ', ...' if len(missing) > limit else ''))
 
 
 def evaluate_coco(coco_gt, detections, style='bbox', img_ids=None, max_dets=(1, 10, 100),

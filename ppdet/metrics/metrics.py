@@ -16,7 +16,8 @@ from ppdet.utils.logger import setup_logger
 
 from .batch_utils import image_ids, split_detections, split_ground_truth
 from .coco_utils import (COCO_STAT_NAMES, classwise_table, detections_to_coco, evaluate_coco,
-                         format_coco_stats, load_coco_gt, write_detections_json)
+                         format_coco_stats, load_coco_gt, skipped_images_summary,
+                         write_detections_json)
 from .map_utils import DetectionMAP, MAP_TYPES
 
 logger = setup_logger(__name__)
@@ -206,7 +207,8 @@ class VOCMetric(Metric):
     aliases = {'AP': 'mAP'}
 
     def __init__(self, label_list, class_num, overlap_thresh=0.5, map_type='11point',
-                 is_bbox_normalized=False, evaluate_difficult=False, classwise=False):
+                 is_bbox_normalized=False, evaluate_difficult=False, classwise=False,
+                 images=None, source=None):
         if map_type not in MAP_TYPES:
             raise ValueError('unknown map_type %r; use one of %s' % (
                 map_type, ', '.join(sorted(MAP_TYPES))))
@@ -215,6 +217,10 @@ class VOCMetric(Metric):
             raise ValueError('label_list has %d names but class_num is %d' % (
                 len(self.label_list), class_num))
         self.classwise = classwise
+        # every image of the set by im_id (VOCDataSet.listed_images) and the file listing
+        # them: accumulate() names the images that were not evaluated, as COCOMetric does
+        self.images = dict(enumerate(images)) if images is not None else None
+        self.source = source
         self.detection_map = DetectionMAP(
             class_num=class_num, overlap_thresh=overlap_thresh, map_type=map_type,
             is_bbox_normalized=is_bbox_normalized, evaluate_difficult=evaluate_difficult)
@@ -223,15 +229,23 @@ class VOCMetric(Metric):
     def reset(self):
         self.detection_map.reset()
         self.mAP = None
+        self.seen_ids = set()
 
     def update(self, inputs, outputs):
         ids = image_ids(inputs)
+        self.seen_ids.update(ids)
         dets = split_detections(outputs, len(ids))
         gts = split_ground_truth(inputs, len(ids))
         for rows, (boxes, classes, difficult) in zip(dets, gts):
             self.detection_map.update(rows, boxes, classes, difficult)
 
     def accumulate(self):
+        if self.images is not None and self.seen_ids:
+            key = (self.source, len(self.seen_ids))
+            text = skipped_images_summary(self.images, self.seen_ids, self.source)
+            if text and key not in _SUBSET_WARNED:
+                _SUBSET_WARNED.add(key)
+                logger.warning(text)
         self.mAP = self.detection_map.accumulate()
 
     def per_class_ap(self):
@@ -251,9 +265,12 @@ class VOCMetric(Metric):
 
     @classmethod
     def dataset_args(cls, cfg, dataset, output_eval=None):
-        """Names from ``dataset.label_list()``; ``map_type`` from ``cfg`` (default 11point)."""
+        """Names from ``dataset.label_list()``, the listed images from ``listed_images``
+        (VOCDataSet); ``map_type`` from ``cfg`` (default 11point)."""
         labels = list(dataset.label_list())
         kwargs = dict(label_list=labels, class_num=len(labels))
+        if getattr(dataset, 'listed_images', None) is not None:
+            kwargs.update(images=dataset.listed_images, source=dataset.get_anno())
         if 'map_type' in cfg:
             kwargs['map_type'] = cfg['map_type']
         return kwargs

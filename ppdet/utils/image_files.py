@@ -7,8 +7,10 @@ import os
 
 __all__ = ['IMAGE_EXTS', 'collect_images']
 
-# what the inference scripts pick up from a folder (case-insensitive)
-IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp')
+# what the inference scripts pick up from a folder (case-insensitive), the datasets' image
+# folders (ppdet.data.source.ImageFolder) too: every format OpenCV decodes in this build that
+# detection sets come in; one list, so that an error names all of them
+IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
 
 
 def collect_images(image_file=None, image_dir=None, flags=('--image_file', '--image_dir')):

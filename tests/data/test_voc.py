@@ -79,3 +79,46 @@ def test_empty_and_missing_files(tmp_path):
         f.write('JPEGImages/a.jpg\n')
     with pytest.raises(ValueError, match='bad.txt line 1'):
         VOCDataSet(root, 'bad.txt', 'label_list.txt')
+
+
+def test_unreadable_annotation_files_say_why_with_their_names(tmp_path, ppdet_log):
+    """The reason parse_voc_xml gives is kept (the first few, each naming its file); it used
+    to be thrown away: '3 unreadable annotation files' and one path."""
+    root = str(tmp_path)
+    write_voc(root, [('ok', 80, 60, [('bird', (10, 5, 30, 25), 0)]),
+                     ('nobox', 80, 60, []), ('badnum', 80, 60, [('bird', ('23a7', 5, 30, 25), 0)]),
+                     ('cut', 80, 60, []), ('badsize', 80, 60, [])], LABELS)
+    ann = os.path.join(root, 'Annotations')
+    with open(os.path.join(ann, 'nobox.xml'), 'w') as f:
+        f.write('<annotation><size><width>80</width><height>60</height></size>'
+                '<object><name>bird</name></object></annotation>')
+    with open(os.path.join(ann, 'cut.xml'), 'w') as f:
+        f.write('<annotation><size><width>80</width>')
+    with open(os.path.join(ann, 'badsize.xml'), 'w') as f:
+        f.write('<annotation><size><width>8O</width><height>60</height></size></annotation>')
+    ds = VOCDataSet(root, 'trainval.txt', 'label_list.txt')
+    assert [os.path.basename(r['im_file']) for r in ds.roidbs] == ['ok.jpg']
+    assert ds.skip_counter.records == {'unreadable annotation files': 4}
+    text = ppdet_log.text
+    assert 'skipped 4 of 5 records: 4 unreadable annotation files' in text
+    assert "%s: object 1 ('bird') has no <bndbox>" % os.path.join(ann, 'nobox.xml') in text
+    assert ("%s: <xmin> of object 1 ('bird') is '23a7', not a number"
+            % os.path.join(ann, 'badnum.xml')) in text
+    assert 'cannot parse %s: no element found' % os.path.join(ann, 'cut.xml') in text
+    assert '; 1 more' in text   # the fourth reason is counted, not listed
+    assert 'badsize.xml' not in text
+
+
+def test_parse_voc_xml_names_file_element_and_value(tmp_path):
+    from ppdet.data.source.voc import parse_voc_xml
+    path = str(tmp_path / 'a.xml')
+    with open(path, 'w') as f:
+        f.write('<annotation><size><width>80</width><height>6O</height></size></annotation>')
+    with pytest.raises(ValueError, match=r"a\.xml: <height> of <size> is '6O', not a number"):
+        parse_voc_xml(path)
+    with open(path, 'w') as f:
+        f.write('<annotation><object><name>cat</name><difficult>yes</difficult><bndbox>'
+                '<xmin>1</xmin><ymin>1</ymin><xmax>5</xmax><ymax>5</ymax></bndbox></object>'
+                '</annotation>')
+    with pytest.raises(ValueError, match=r"a\.xml: <difficult> of object 1 \('cat'\) is 'yes'"):
+        parse_voc_xml(path)

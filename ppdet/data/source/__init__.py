@@ -1,4 +1,4 @@
-from .dataset import DetDataset, ImageDecodeError, SkipCounter  # noqa: F401
+from .dataset import DatasetError, DetDataset, ImageDecodeError, SkipCounter  # noqa: F401
 from .coco import COCODataSet  # noqa: F401
 from .voc import VOCDataSet  # noqa: F401
 from .image_folder import ImageFolder  # noqa: F401

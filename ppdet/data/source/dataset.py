@@ -22,19 +22,27 @@ import os
 import numpy as np
 from paddle.io import Dataset
 
+from ppdet.utils.image_files import IMAGE_EXTS
 from ppdet.utils.image_io import ImageDecodeError, probe_image, warn_truncated
 from ppdet.utils.logger import setup_logger
 
 logger = setup_logger(__name__)
 
-__all__ = ['DetDataset', 'SkipCounter', 'ImageDecodeError', 'clean_boxes',
-           'check_anno_file', 'IMAGE_EXTS', 'BAD_IMAGE_POLICIES', 'SHAPES_HINT']
 
-IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
+class DatasetError(ValueError):
+    """A dataset's files are wrong (an annotation, a list, a label file): the message names
+    the file.  Its own type so that building the dataset from a config does not present it
+    as a config error (``workspace.create`` wraps only plain ValueError/TypeError)."""
+
+__all__ = ['DetDataset', 'SkipCounter', 'ImageDecodeError', 'clean_boxes',
+           'check_anno_file', 'IMAGE_EXTS', 'BAD_IMAGE_POLICIES', 'SHAPES_HINT', 'builtin_hint']
+
 
 # how many other records __getitem__ tries before giving up on a bad image
 _MAX_SUBSTITUTES = 20
 BAD_IMAGE_POLICIES = ('skip', 'substitute')
+# reasons a SkipCounter keeps per kind of skip (the first ones, each naming its file)
+_MAX_DETAILS = 3
 
 
 
@@ -46,10 +54,15 @@ class SkipCounter(object):
         self.records = collections.Counter()   # reason -> skipped records
         self.boxes = collections.Counter()     # reason -> affected boxes
         self.examples = {}                     # reason -> first offending path
+        self.details = collections.defaultdict(list)  # reason -> first few "why"s
 
-    def skip(self, reason, path=None):
+    def skip(self, reason, path=None, detail=None):
+        """``detail``: why this record is unusable, naming its file (kept for the first
+        few of each reason and shown in the summary instead of the bare path)."""
         self.records[reason] += 1
         self.examples.setdefault(reason, path)
+        if detail and len(self.details[reason]) < _MAX_DETAILS:
+            self.details[reason].append(detail)
 
     def box(self, reason, n=1):
         if n:
@@ -71,7 +84,14 @@ class SkipCounter(object):
         if not parts:
             return None
         text = '%s: %s' % (self.source, '; '.join(parts))
-        examples = ['%s e.g. %s' % (r, p) for r, p in sorted(self.examples.items()) if p]
+        examples = []
+        for r, p in sorted(self.examples.items()):
+            if self.details.get(r):
+                more = self.records[r] - len(self.details[r])
+                examples.append('%s: %s%s' % (r, '; '.join(self.details[r]),
+                                              '; %d more' % more if more else ''))
+            elif p:
+                examples.append('%s e.g. %s' % (r, p))
         if examples:
             text += ' (%s)' % '; '.join(examples)
         return text
@@ -86,6 +106,18 @@ class SkipCounter(object):
 # what to do about a missing annotation file of the built-in shapes set (COCO / VOC layouts)
 SHAPES_HINT = ('For the built-in dataset run: python tools/gen_dataset.py --output_dir '
                'dataset/builtin')
+
+
+def builtin_hint(dataset_dir):
+    """The generator command when ``dataset_dir`` is a built-in set's (``<x>builtin<y>/coco``
+    or ``/voc``: what tools/gen_dataset.py writes under its --output_dir), else None: the
+    generator makes nothing that a config of a real dataset reads."""
+    path = os.path.normpath(dataset_dir or '.')
+    root, layout = os.path.split(path)
+    if layout.lower() in ('coco', 'voc') and 'builtin' in os.path.basename(root).lower():
+        return ('For the built-in dataset run: python tools/gen_dataset.py --output_dir %s'
+                % (root or '.'))
+    return None
 
 
 def check_anno_file(path, dataset_dir, what='annotation file', hint=SHAPES_HINT):
@@ -177,7 +209,7 @@ class DetDataset(Dataset):
 
         With ``on_bad_image='skip'`` this is when the images are probed (once)."""
         if self.on_bad_image not in BAD_IMAGE_POLICIES:
-            raise ValueError('on_bad_image must be one of %s, got %r' % (
+            raise DatasetError('on_bad_image must be one of %s, got %r' % (
                 ', '.join(BAD_IMAGE_POLICIES), self.on_bad_image))
         self.transform = transform
         if self.on_bad_image == 'skip' and not self._probed:
@@ -257,7 +289,7 @@ class DetDataset(Dataset):
     def _finish(self, records, counter, total, anno_file, allow_empty):
         counter.log(total)
         if not records:
-            raise ValueError('%s: no usable records in %s (%s)' % (
+            raise DatasetError('%s: no usable records in %s (%s)' % (
                 type(self).__name__, anno_file,
                 counter.summary(total) or 'the file lists no images'))
         self.skip_counter = counter

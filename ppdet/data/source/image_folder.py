@@ -4,10 +4,13 @@ import os
 import numpy as np
 
 from ppdet.core.workspace import register
+from ppdet.utils.logger import setup_logger
 
-from .coco import coco_classes, load_coco
-from .dataset import IMAGE_EXTS, DetDataset, check_anno_file
+from .coco import COCO_CATEGORIES, coco_classes, load_coco
+from .dataset import DatasetError, IMAGE_EXTS, DetDataset, builtin_hint, check_anno_file
 from .voc import read_label_list
+
+logger = setup_logger(__name__)
 
 __all__ = ['ImageFolder']
 
@@ -23,22 +26,48 @@ class ImageFolder(DetDataset):
         image_dir: optional directory (or single image) to list when ``set_images``
             is not called.
         sample_num: use only the first ``sample_num`` images (-1: all).
+        num_classes: the model's (from the config): with 80 and a COCO json that is not
+            there, the 80 COCO class names are used (export / infer need no COCO download).
     """
+    __shared__ = ['num_classes']
 
-    def __init__(self, dataset_dir=None, anno_path=None, image_dir=None, sample_num=-1):
+    def __init__(self, dataset_dir=None, anno_path=None, image_dir=None, sample_num=-1,
+                 num_classes=None):
         super(ImageFolder, self).__init__(dataset_dir, image_dir, anno_path, sample_num)
+        self.model_num_classes = num_classes
         self._load_labels()
         self._images = []
         if image_dir:
             self.set_images(_list_images(os.path.join(self.dataset_dir, image_dir)))
 
+    def missing_hint(self):
+        """Only the class names are read from the label source: say so, and how to give
+        another (the built-in set's generator when ``dataset_dir`` is the built-in one)."""
+        builtin = builtin_hint(self.dataset_dir)
+        return ('TestDataset reads only the class names from it (export, infer, quantization): '
+                'give -o TestDataset.dataset_dir=DIR TestDataset.anno_path=FILE, a COCO json or '
+                'a label list (one class name per line, in the model\'s class order)%s'
+                % ('. ' + builtin if builtin else ''))
+
     def _load_labels(self):
         if not self.anno_path:
-            raise ValueError('ImageFolder needs anno_path (a COCO json or a label list file) '
+            raise DatasetError('ImageFolder needs anno_path (a COCO json or a label list file) '
                              'for the class names')
-        path = check_anno_file(self.get_anno(), self.dataset_dir, what='label source')
+        path = self.get_anno()
+        if not os.path.isfile(path) and path.lower().endswith('.json') and \
+                self.model_num_classes == 80:
+            # a COCO model: its class names are public facts, no download needed for them
+            logger.warning('label source %s not found: using the 80 COCO class names (%s, ..., '
+                           '%s) as num_classes is 80; give -o TestDataset.anno_path=FILE if the '
+                           'model was trained on other classes', path, COCO_CATEGORIES[0][1],
+                           COCO_CATEGORIES[-1][1])
+            self.catid2clsid = {c: i for i, (c, _) in enumerate(COCO_CATEGORIES)}
+            self.cname2cid = {n: i for i, (_, n) in enumerate(COCO_CATEGORIES)}
+            return
+        check_anno_file(path, self.dataset_dir, what='label source', hint=self.missing_hint())
         if path.lower().endswith('.json'):
-            self.catid2clsid, self.cname2cid = coco_classes(load_coco(path), path)
+            self.catid2clsid, self.cname2cid = coco_classes(load_coco(path, need_files=False),
+                                                             path)
         else:
             names = read_label_list(path, self.dataset_dir)
             self.cname2cid = {n: i for i, n in enumerate(names)}
@@ -55,7 +84,7 @@ class ImageFolder(DetDataset):
         if missing:
             raise FileNotFoundError('image file(s) not found: %s' % ', '.join(missing[:5]))
         if not paths:
-            raise ValueError('no images given (%r)' % (images,))
+            raise DatasetError('no images given (%r)' % (images,))
         if self.sample_num > 0:
             paths = paths[:self.sample_num]
         self._images = paths

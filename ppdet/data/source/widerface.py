@@ -33,7 +33,7 @@ import numpy as np
 from ppdet.core.workspace import register
 from ppdet.utils.logger import setup_logger
 
-from .dataset import DetDataset, SkipCounter, check_anno_file, clean_boxes
+from .dataset import DatasetError, DetDataset, SkipCounter, check_anno_file, clean_boxes
 
 logger = setup_logger(__name__)
 
@@ -75,13 +75,13 @@ def read_wider_annotation(path):
         if not numeric:
             blocks.append((lineno, ' '.join(toks), []))
         elif not blocks:
-            raise ValueError('%s line %d: expected an image path like '
+            raise DatasetError('%s line %d: expected an image path like '
                              '"0--Parade/0_Parade_marchingband_1_465.jpg", got %r; is this a '
                              'WIDER FACE wider_face_*_bbx_gt.txt?' % (path, lineno, ' '.join(toks)))
         else:
             blocks[-1][2].append(toks)
     if not blocks:
-        raise ValueError('WIDER FACE annotation file %s lists no images' % path)
+        raise DatasetError('WIDER FACE annotation file %s lists no images' % path)
     entries = []
     for lineno, rel, rows in blocks:
         entry = {'file': rel, 'line': lineno, 'faces': np.zeros([0, 4]),
@@ -136,10 +136,10 @@ def _loadmat(path, keys):
     try:
         mat = loadmat(path)
     except Exception as e:  # noqa: BLE001 - scipy raises several types for bad files
-        raise ValueError('cannot read %s with scipy.io.loadmat: %s' % (path, e))
+        raise DatasetError('cannot read %s with scipy.io.loadmat: %s' % (path, e))
     missing = [k for k in keys if k not in mat]
     if missing:
-        raise ValueError('%s has no %s (keys: %s); expected the official WIDER FACE eval_tools '
+        raise DatasetError('%s has no %s (keys: %s); expected the official WIDER FACE eval_tools '
                          'file' % (path, ', '.join(missing),
                                    ', '.join(k for k in mat if not k.startswith('__'))))
     return mat
@@ -158,18 +158,18 @@ def read_wider_mat_ground_truth(face_mat, subset_mats):
     boxes = [[np.asarray(b, np.float64).reshape(-1, 4) if np.size(b) else np.zeros([0, 4])
               for b in _cells(cell)] for cell in _cells(mat['face_bbx_list'])]
     if not len(events) == len(files) == len(boxes):
-        raise ValueError('%s: event_list, file_list and face_bbx_list have %d, %d and %d '
+        raise DatasetError('%s: event_list, file_list and face_bbx_list have %d, %d and %d '
                          'events' % (face_mat, len(events), len(files), len(boxes)))
     for e, (fl, bl) in enumerate(zip(files, boxes)):
         if len(fl) != len(bl):
-            raise ValueError('%s: event %s has %d files but %d face lists' % (
+            raise DatasetError('%s: event %s has %d files but %d face lists' % (
                 face_mat, events[e], len(fl), len(bl)))
     keeps = {}
     for subset, path in subset_mats.items():
         gt_list = [[np.asarray(k).reshape(-1) for k in _cells(cell)]
                    for cell in _cells(_loadmat(path, ('gt_list',))['gt_list'])]
         if [len(c) for c in gt_list] != [len(f) for f in files]:
-            raise ValueError('%s: gt_list has %s images per event but %s has %s; the files are '
+            raise DatasetError('%s: gt_list has %s images per event but %s has %s; the files are '
                              'from different releases' % (path, [len(c) for c in gt_list][:5],
                                                           face_mat, [len(f) for f in files][:5]))
         keeps[subset] = gt_list
@@ -181,7 +181,7 @@ def read_wider_mat_ground_truth(face_mat, subset_mats):
             for subset, gt_list in keeps.items():
                 idx = gt_list[e][j].astype(np.float64)
                 if idx.size and (np.any(idx != np.round(idx)) or idx.min() < 1 or idx.max() > n):
-                    raise ValueError('%s: gt_list of %s/%s holds %s, but the image has %d faces '
+                    raise DatasetError('%s: gt_list of %s/%s holds %s, but the image has %d faces '
                                      '(indices are 1-based)' % (subset_mats[subset], event,
                                                                 name, idx.tolist(), n))
                 keep[subset] = idx.astype(np.int64) - 1
@@ -226,7 +226,7 @@ class WIDERFaceDataSet(DetDataset):
 
     def parse_dataset(self):
         if not self.anno_path:
-            raise ValueError('WIDERFaceDataSet needs anno_path, e.g. '
+            raise DatasetError('WIDERFaceDataSet needs anno_path, e.g. '
                              'wider_face_split/wider_face_val_bbx_gt.txt')
         anno = check_anno_file(self.get_anno(), self.dataset_dir,
                                what='WIDER FACE ground-truth file', hint=self.missing_hint())
@@ -341,7 +341,7 @@ class WIDERFaceDataSet(DetDataset):
                 differ.append(im['file'])
         if by_key:
             extra = sorted(r['wider_file'] for r in by_key.values())
-            raise ValueError('%d image(s) of %s are not in %s (e.g. %s): the .mat files are for '
+            raise DatasetError('%d image(s) of %s are not in %s (e.g. %s): the .mat files are for '
                              'another split or release; set subset_dir: null to evaluate on the '
                              'subsets formed from the annotation file' % (
                                  len(extra), self.get_anno(), face_mat, ', '.join(extra[:3])))
