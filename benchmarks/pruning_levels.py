@@ -23,10 +23,13 @@ SIZES = ('AP', 'APs', 'APm', 'APl')  # COCOeval.stats[0], [3], [4], [5]
 
 
 def ap_by_size(anno_file, bbox_file):
-    from pycocotools.coco import COCO
+    """COCO AP by object size, on the ground truth the project's COCO metric scores
+    (``load_coco_gt``: checked, and the boxes the reader drops dropped too), so that the AP
+    column equals the pipeline's."""
     from pycocotools.cocoeval import COCOeval
+    from ppdet.metrics.coco_utils import load_coco_gt
+    gt = load_coco_gt(anno_file)
     with contextlib.redirect_stdout(io.StringIO()):
-        gt = COCO(anno_file)
         ev = COCOeval(gt, gt.loadRes(bbox_file), 'bbox')
         ev.evaluate()
         ev.accumulate()
