@@ -197,8 +197,8 @@ def check_coco_json(data, anno_file, need_files=True):
         shown = ', '.join('annotations[%d] (image_id %d)' % (k, data['annotations'][k]['image_id'])
                           for k in dangling[:5])
         raise DatasetError('%s: %d annotation(s) name an image_id that no image has: %s%s; add '
-                         'those images to "images" or remove the annotations (their boxes would '
-                         'be left out of training and of the metric)' % (
+                           'those images to "images" or remove the annotations (their boxes would '
+                           'be left out of training and of the metric)' % (
                              anno_file, len(dangling), shown, ', ...' if len(dangling) > 5 else ''))
     return data
 
@@ -241,7 +241,7 @@ def coco_classes(coco, anno_file):
     dup = sorted({i for i in ids if ids.count(i) > 1})
     if dup:
         raise DatasetError('%s: category id(s) %s appear more than once in "categories"; '
-                         'give each category its own id' % (anno_file, dup))
+                           'give each category its own id' % (anno_file, dup))
     cat_ids = sorted(coco.getCatIds())
     for c in list(cat_ids):
         name = coco.loadCats(c)[0].get('name', '')

@@ -52,7 +52,7 @@ class ImageFolder(DetDataset):
     def _load_labels(self):
         if not self.anno_path:
             raise DatasetError('ImageFolder needs anno_path (a COCO json or a label list file) '
-                             'for the class names')
+                               'for the class names')
         path = self.get_anno()
         if not os.path.isfile(path) and path.lower().endswith('.json') and \
                 self.model_num_classes == 80:

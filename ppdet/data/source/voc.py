@@ -115,11 +115,11 @@ class VOCDataSet(DetDataset):
                 parts = line.split()
                 if len(parts) != 2:
                     raise DatasetError('%s line %d: expected "JPEGImages/x.jpg Annotations/x.xml", '
-                                     'got %r' % (list_file, lineno, line))
+                                       'got %r' % (list_file, lineno, line))
                 pairs.append(parts)
         if not pairs:
             raise DatasetError('VOC image list %s is empty (expected lines like '
-                             '"JPEGImages/x.jpg Annotations/x.xml")' % list_file)
+                               '"JPEGImages/x.jpg Annotations/x.xml")' % list_file)
         return pairs
 
     def parse_dataset(self):

@@ -76,8 +76,9 @@ def read_wider_annotation(path):
             blocks.append((lineno, ' '.join(toks), []))
         elif not blocks:
             raise DatasetError('%s line %d: expected an image path like '
-                             '"0--Parade/0_Parade_marchingband_1_465.jpg", got %r; is this a '
-                             'WIDER FACE wider_face_*_bbx_gt.txt?' % (path, lineno, ' '.join(toks)))
+                               '"0--Parade/0_Parade_marchingband_1_465.jpg", got %r; is this a '
+                               'WIDER FACE wider_face_*_bbx_gt.txt?'
+                               % (path, lineno, ' '.join(toks)))
         else:
             blocks[-1][2].append(toks)
     if not blocks:
@@ -140,8 +141,8 @@ def _loadmat(path, keys):
     missing = [k for k in keys if k not in mat]
     if missing:
         raise DatasetError('%s has no %s (keys: %s); expected the official WIDER FACE eval_tools '
-                         'file' % (path, ', '.join(missing),
-                                   ', '.join(k for k in mat if not k.startswith('__'))))
+                           'file' % (path, ', '.join(missing),
+                                     ', '.join(k for k in mat if not k.startswith('__'))))
     return mat
 
 
@@ -159,7 +160,7 @@ def read_wider_mat_ground_truth(face_mat, subset_mats):
               for b in _cells(cell)] for cell in _cells(mat['face_bbx_list'])]
     if not len(events) == len(files) == len(boxes):
         raise DatasetError('%s: event_list, file_list and face_bbx_list have %d, %d and %d '
-                         'events' % (face_mat, len(events), len(files), len(boxes)))
+                           'events' % (face_mat, len(events), len(files), len(boxes)))
     for e, (fl, bl) in enumerate(zip(files, boxes)):
         if len(fl) != len(bl):
             raise DatasetError('%s: event %s has %d files but %d face lists' % (
@@ -170,7 +171,7 @@ def read_wider_mat_ground_truth(face_mat, subset_mats):
                    for cell in _cells(_loadmat(path, ('gt_list',))['gt_list'])]
         if [len(c) for c in gt_list] != [len(f) for f in files]:
             raise DatasetError('%s: gt_list has %s images per event but %s has %s; the files are '
-                             'from different releases' % (path, [len(c) for c in gt_list][:5],
+                               'from different releases' % (path, [len(c) for c in gt_list][:5],
                                                           face_mat, [len(f) for f in files][:5]))
         keeps[subset] = gt_list
     out = []
@@ -182,7 +183,7 @@ def read_wider_mat_ground_truth(face_mat, subset_mats):
                 idx = gt_list[e][j].astype(np.float64)
                 if idx.size and (np.any(idx != np.round(idx)) or idx.min() < 1 or idx.max() > n):
                     raise DatasetError('%s: gt_list of %s/%s holds %s, but the image has %d faces '
-                                     '(indices are 1-based)' % (subset_mats[subset], event,
+                                       '(indices are 1-based)' % (subset_mats[subset], event,
                                                                 name, idx.tolist(), n))
                 keep[subset] = idx.astype(np.int64) - 1
             out.append({'event': event, 'name': name, 'boxes': boxes[e][j], 'keep': keep})
@@ -227,7 +228,7 @@ class WIDERFaceDataSet(DetDataset):
     def parse_dataset(self):
         if not self.anno_path:
             raise DatasetError('WIDERFaceDataSet needs anno_path, e.g. '
-                             'wider_face_split/wider_face_val_bbx_gt.txt')
+                               'wider_face_split/wider_face_val_bbx_gt.txt')
         anno = check_anno_file(self.get_anno(), self.dataset_dir,
                                what='WIDER FACE ground-truth file', hint=self.missing_hint())
         entries = read_wider_annotation(anno)
@@ -342,8 +343,8 @@ class WIDERFaceDataSet(DetDataset):
         if by_key:
             extra = sorted(r['wider_file'] for r in by_key.values())
             raise DatasetError('%d image(s) of %s are not in %s (e.g. %s): the .mat files are for '
-                             'another split or release; set subset_dir: null to evaluate on the '
-                             'subsets formed from the annotation file' % (
+                               'another split or release; set subset_dir: null to evaluate on the '
+                               'subsets formed from the annotation file' % (
                                  len(extra), self.get_anno(), face_mat, ', '.join(extra[:3])))
         if differ:
             logger.warning('%d image(s) have another number of faces in %s than in %s (e.g. %s); '
