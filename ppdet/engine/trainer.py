@@ -397,6 +397,7 @@ class Trainer(object):
         self._ensure_optimizer()  # builds the data: its errors (num_classes) come first
         self.check_start_weights()
         self.check_no_other_run_overwritten(validate)
+        eval_dataset = self._prepare_validation() if validate and self.is_main_process else None
         if paddle.distributed.get_world_size() > 1 and not isinstance(self.model, paddle.DataParallel):
             paddle.distributed.init_parallel_env()
             self.model = paddle.DataParallel(
@@ -424,13 +425,24 @@ class Trainer(object):
                     callbacks.on_step_end(status)
                 if validate and self.is_main_process and (
                         (epoch_id + 1) % every == 0 or epoch_id + 1 == epochs):
-                    results = self.evaluate()
+                    results = self.evaluate(dataset=eval_dataset)
                     status.update(eval_key=results.primary_name, eval_value=results.primary)
                 callbacks.on_epoch_end(status)
         except KeyboardInterrupt:
             self._say_how_to_resume(status)
             raise
         callbacks.on_train_end(status)
+
+    def _prepare_validation(self):
+        """``validate``: the eval dataset, its reader and the metric built before the first
+        epoch, so that a bad Eval setting (a transform typo, ``EvalReader.drop_last=flase``, a
+        missing or broken annotation file) fails before an epoch of training is spent (it
+        failed after the first ``eval_interval`` epochs, before anything was saved).
+        Returns the dataset, which every evaluation of the run reuses."""
+        from ppdet.metrics import build_metric
+        dataset, _ = self._loader('eval')
+        build_metric(self.cfg, dataset)
+        return dataset
 
     def _finishes_latest(self):
         """Resumed from ``<save_dir>/latest``: at the last epoch that is a run stopped
