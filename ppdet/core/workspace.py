@@ -14,6 +14,8 @@ and are always read with a ``yaml.SafeLoader`` (one that also refuses a key give
 import copy
 import difflib
 import inspect
+import logging
+import math
 import numbers
 import os
 
@@ -22,8 +24,10 @@ import yaml
 __all__ = [
     'register', 'create', 'load_config', 'merge_config', 'apply_overrides',
     'get_registered', 'ConfigError', 'AttrDict', 'GLOBAL_KEYS', 'UNSUPPORTED_KEYS',
-    'import_components',
+    'import_components', 'checked_number', 'as_number',
 ]
+
+_logger = logging.getLogger(__name__)   # under 'ppdet': the scripts' log (ppdet.utils.logger)
 
 BASE_KEY = '_BASE_'
 
@@ -60,10 +64,12 @@ READER_SECTIONS = ('TrainReader', 'EvalReader', 'TestReader')
 DATASET_SECTIONS = ('TrainDataset', 'EvalDataset', 'TestDataset')  # keys: the named class's
 READER_KEYS = ('sample_transforms', 'batch_transforms', 'batch_size', 'shuffle', 'drop_last',
                'inputs_def', 'use_shared_memory')                  # ppdet.data.reader's own
-# inputs_def: fields (reader.train_fields), image_shape (export, model_stats, onnx runs);
-# num_max_boxes is read by nothing (PadBox.num_max_boxes pads the boxes) but PaddleDetection
-# configs carry it, so it is accepted
-INPUTS_DEF_KEYS = ('fields', 'image_shape', 'num_max_boxes')
+# inputs_def: fields (reader.train_fields), image_shape (export, model_stats, onnx runs)
+INPUTS_DEF_KEYS = ('fields', 'image_shape')
+# inputs_def keys PaddleDetection configs carry that nothing here reads: taken with a warning
+# (a copied config still loads), never suggested for a typo, the fix named instead
+IGNORED_INPUTS_DEF_KEYS = {
+    'num_max_boxes': 'the boxes are padded to PadBox.num_max_boxes (set that one)'}
 LEARNING_RATE_KEYS = ('base_lr', 'schedulers')                         # optimizer.build_lr
 OPTIMIZER_KEYS = ('optimizer', 'regularizer', 'clip_grad_by_norm')    # optimizer.build_optimizer
 REGULARIZER_KEYS = ('type', 'factor')                                  # build_optimizer
@@ -85,6 +91,17 @@ GLOBAL_TYPES = {
     'ema_decay': (float, None),
 }
 NULLABLE_KEYS = {'max_iters_per_epoch', 'eval_interval', 'seed'}
+
+# Number settings of the settings sections, checked when a config is loaded (and again where
+# they are read, for a config made in code): path -> (smallest value, whether the value must
+# be above it, what null means or None where null is refused, an -o example).
+# clip_grad_by_norm -1 reversed every step (Paddle's ClipGradByGlobalNorm scales by
+# max_norm / max(norm, max_norm)); a negative factor decays the weights away from zero.
+# LearningRate.base_lr is checked by build_lr (optimizer._base_lr).
+SECTION_NUMBERS = {
+    ('OptimizerBuilder', 'clip_grad_by_norm'): (0, True, 'no clipping', '10.0'),
+    ('OptimizerBuilder', 'regularizer', 'factor'): (0, False, None, '0.0001'),
+}
 
 # Keys PaddleDetection configs carry that nothing here reads: refused with the fix, so
 # that ``-o use_xpu=true`` is not silently ignored.
@@ -282,14 +299,22 @@ def _wrong_type(key, kind, value, example=None):
 
 def _checked_value(key, value, kind, low):
     """``value`` of the top-level ``key`` as ``kind`` (see :data:`GLOBAL_TYPES`), or a
-    ConfigError naming the key and what it takes."""
+    ConfigError naming the key and what it takes.  As for a component's arguments
+    (:func:`_checked_arg`), 2.0 is a fine int and '9998e-4' - how YAML 1.1 reads a number
+    without a dot - a fine float."""
     if value is None and key in NULLABLE_KEYS:
         return value
     if kind is bool:
         if isinstance(value, bool):
             return value
         raise _wrong_type(key, bool, value, 'true')
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind is float and isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            pass
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and \
+        math.isfinite(value)
     if kind is int and ok and value != int(value):
         ok = False
     if not ok:
@@ -298,6 +323,45 @@ def _checked_value(key, value, kind, low):
     if low is not None and value < low:
         raise ConfigError('%s must be >= %d; got %r' % (key, low, value))
     return value
+
+
+def as_number(value, integer=False):
+    """``value`` as a float where it is a number or a string that reads as one ('1e-4': YAML
+    1.1 reads a number without a dot as text), as an int with ``integer`` where it is a whole
+    number (``8.0``; not text: YAML reads every integer as one); anything else (a bool, other
+    text, a fractional value for ``integer``) is returned unchanged, for the caller's own
+    check to refuse with its message."""
+    if _is_bool(value) or not isinstance(value, (numbers.Real, str)) or (
+            integer and isinstance(value, str)):
+        return value
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    if integer:
+        return int(number) if math.isfinite(number) and number.is_integer() else value
+    return number
+
+
+def checked_number(key, value, low=0, above=True, null=None, example=None):
+    """``value`` of the setting ``key`` ('OptimizerBuilder.clip_grad_by_norm') as a finite
+    float > ``low`` (>= ``low`` where not ``above``): a number, or a string that reads as one
+    ('1e-4', a string to YAML 1.1); ``None`` where ``null`` says what it means ('no
+    clipping'); else a ConfigError naming the key, what it takes and an ``-o`` ``example``."""
+    if value is None and null is not None:
+        return None
+    number = None
+    if not _is_bool(value) and isinstance(value, (numbers.Real, str)):
+        try:
+            number = float(value)
+        except ValueError:
+            pass
+    if number is None or not math.isfinite(number) or number < low or \
+            (above and number == low):
+        raise ConfigError('%s must be a number %s %s%s; got %r%s' % (
+            key, '>' if above else '>=', low, ', or null for %s' % null if null else '', value,
+            '' if example is None else ' (e.g. -o %s=%s)' % (key, example)))
+    return number
 
 
 def _is_bool(value):
@@ -386,12 +450,27 @@ def _section_keys(cfg, path):
     return None, None, None
 
 
-def _unknown_in_section(key, keys, what, item=None):
+def _ignored_keys(path):
+    """{key: the fix} for the keys the section at ``path`` takes but nothing reads."""
+    return IGNORED_INPUTS_DEF_KEYS if tuple(path[1:]) == ('inputs_def',) else {}
+
+
+def _unknown_in_section(key, keys, what, item=None, ignored=None):
     """The ConfigError for ``key`` not in ``keys`` (of the section ``what``), given in the
-    override ``item`` or in the config file."""
+    override ``item`` or in the config file; a key close to one of ``ignored`` ({key: the
+    fix}: taken but read by nothing) is told that key's fix, not steered to it."""
     where = 'config key %r in override %r' % (key, item) if item else 'key %r in %s' % (key, what)
-    return ConfigError('unknown %s%s (valid keys%s: %s)' % (
-        where, did_you_mean(key, keys), ' of %s' % what if item else '', ', '.join(sorted(keys))))
+    close = difflib.get_close_matches(str(key), list(ignored or ()), n=1, cutoff=0.8)
+    return ConfigError('unknown %s%s (valid keys%s: %s)%s' % (
+        where, did_you_mean(key, keys), ' of %s' % what if item else '', ', '.join(sorted(keys)),
+        '; %s' % ignored[close[0]] if close else ''))
+
+
+def _warn_ignored(path, node):
+    for key in node:
+        if key in _ignored_keys(path):
+            _logger.warning('%s.%s is read by nothing here: %s', '.'.join(path), key,
+                            _ignored_keys(path)[key])
 
 
 def _check_settings_sections(cfg):
@@ -412,10 +491,16 @@ def _check_settings_sections(cfg):
         if keys is None:
             continue
         for key in node:
-            if key not in keys:
-                raise _unknown_in_section(key, keys, what)
+            if key not in keys and key not in _ignored_keys(path):
+                raise _unknown_in_section(key, keys, what, ignored=_ignored_keys(path))
         if cls is not None:
             _check_args(where, cls, node, prefix=where)
+        _warn_ignored(path, node)
+    for path, (low, above, null, example) in sorted(SECTION_NUMBERS.items()):
+        node = _node_at(cfg, path[:-1])
+        if isinstance(node, dict) and path[-1] in node:
+            node[path[-1]] = checked_number('.'.join(path), node[path[-1]], low, above, null,
+                                            example)
     schedulers = (cfg.get('LearningRate') or {}).get('schedulers')
     if schedulers is None:
         return
@@ -450,9 +535,9 @@ def _check_metric(cfg):
     if not names or metric in names:
         return
     same = [n for n in names if n.lower() == str(metric).lower()]
-    hint = ('; did you mean %r? (metric names are case-sensitive)' % same[0] if same
-            else did_you_mean(metric, names))
-    raise ConfigError('unknown metric %r in config key "metric"%s; valid metrics: %s' % (
+    hint = ('; did you mean %r? (metric names are case-sensitive; ' % same[0] if same
+            else did_you_mean(metric, names) + ' (')
+    raise ConfigError('unknown metric %r in config key "metric"%svalid metrics: %s)' % (
         metric, hint, ', '.join(names)))
 
 
@@ -470,13 +555,21 @@ def _check_architecture(cfg):
     """``architecture`` naming a built-in component that is no architecture (``-o
     architecture=MobileNetV1``) fails saying so, not later with 'no training fields'.  A
     class registered outside ppdet is taken as it is (a plugin's own detector)."""
-    name = cfg.get('architecture')
+    if 'architecture' not in cfg:
+        return
+    name = cfg['architecture']
     cls = _REGISTRY.get(name) if isinstance(name, str) else None
-    if cls is None or _is_architecture(cls) or not cls.__module__.startswith('ppdet.'):
+    archs = sorted(n for n, c in _REGISTRY.items() if _is_architecture(c))
+    if cls is None:     # suggest architectures only, not any close component ('FocalLoss')
+        same = [a for a in archs if a.lower() == str(name).lower()]
+        hint = ('; did you mean %r? (names are case-sensitive; ' % same[0] if same
+                else did_you_mean(name, archs) + ' (')
+        raise ConfigError('unknown architecture %r%svalid architectures: %s, or one that a '
+                          'module in custom_imports registers)' % (name, hint, ', '.join(archs)))
+    if _is_architecture(cls) or not cls.__module__.startswith('ppdet.'):
         return
     parts = cls.__module__.split('.')
     role = next((_ROLES[p] for p in parts if p in _ROLES), 'a component (%s)' % cls.__module__)
-    archs = sorted(n for n, c in _REGISTRY.items() if _is_architecture(c))
     fix = (' (a backbone is set in the architecture\'s section, e.g. -o ARCH.backbone=%s)'
            % name if role == 'a backbone' else '')
     raise ConfigError('architecture %r is %s, not an architecture; set architecture to one '
@@ -618,6 +711,18 @@ def _replaces(old, new):
     return any(k in new and k in old and new[k] != old[k] for k in ('name', 'type'))
 
 
+def _null_section(item, name, section):
+    """The ConfigError for ``-o NAME=null`` on the section ``name`` the config has: it wiped
+    every setting (``-o ResNet=null`` built the default full-width ResNet)."""
+    keys = [k for k in section if k != 'name'] or [
+        k for k in (_section_keys({name: section}, (name,))[0] or ()) if k != 'name']
+    keys = [k for k in ('batch_size', 'base_lr') if k in keys] + keys
+    return ConfigError('override %r would drop the whole %s section (each of its settings back '
+                       'to the default); set one key instead, e.g. -o %s.%s=VALUE, or remove '
+                       'the section from the YAML' % (item, name, name,
+                                                      keys[0] if keys else 'KEY'))
+
+
 def apply_overrides(cfg, overrides):
     """Apply ``['a.b=c', 'epoch=3']`` to ``cfg``; unknown keys fail with close matches.
 
@@ -645,6 +750,9 @@ def apply_overrides(cfg, overrides):
         last = parts[-1]
         if node is cfg and last in UNSUPPORTED_KEYS:
             raise _unsupported(last)
+        if node is cfg and value is None and isinstance(cfg.get(last), dict) and \
+                (last in _REGISTRY or last in SECTION_KEYS):
+            raise _null_section(item, last, cfg[last])
         if last not in node:
             path = tuple(parts[:-1])
             allowed = set(node.keys())
@@ -674,8 +782,8 @@ def apply_overrides(cfg, overrides):
                               '(e.g. COCODataSet, VOCDataSet, ImageFolder)' % (
                                   item, path[0], 'no name' if name is None else
                                   'name %r, no registered dataset' % (name,), path[0]))
-        if last not in keys:
-            raise _unknown_in_section(last, keys, what, item)
+        if last not in keys and last not in _ignored_keys(path):
+            raise _unknown_in_section(last, keys, what, item, _ignored_keys(path))
     return cfg
 
 

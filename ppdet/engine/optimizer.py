@@ -14,7 +14,8 @@ import math
 
 import paddle
 
-from ppdet.core.workspace import ConfigError, did_you_mean, create, get_registered, register
+from ppdet.core.workspace import (ConfigError, SECTION_NUMBERS, checked_number, create,
+                                  did_you_mean, get_registered, register)
 
 __all__ = ['build_lr', 'build_optimizer', 'LRSchedule', 'OptimizerSpec', 'PiecewiseDecay',
            'CosineDecay', 'LinearWarmup', 'Momentum', 'SGD', 'Adam', 'AdamW']
@@ -212,6 +213,14 @@ class AdamW(Adam):
                                **self.kwargs())
 
 
+def _setting(value, *path):
+    """``value`` of ``OptimizerBuilder.<path>``, checked as the config loader checks it
+    (:data:`~ppdet.core.workspace.SECTION_NUMBERS`): a config made in code is checked too."""
+    key = ('OptimizerBuilder',) + path
+    low, above, null, example = SECTION_NUMBERS[key]
+    return checked_number('.'.join(key), value, low, above, null, example)
+
+
 def build_optimizer(cfg, params, lr):
     spec = cfg.get('OptimizerBuilder') or {}
     opt = dict(spec.get('optimizer') or {'type': 'Momentum', 'momentum': 0.9})
@@ -221,8 +230,11 @@ def build_optimizer(cfg, params, lr):
     if reg:
         if reg.get('type', 'L2') != 'L2':
             raise ValueError('only L2 regularizer is supported, got %r' % reg.get('type'))
-        weight_decay = paddle.regularizer.L2Decay(float(reg.get('factor', 0.0)))
-    clip = spec.get('clip_grad_by_norm')
-    grad_clip = paddle.nn.ClipGradByGlobalNorm(clip) if clip else None
+        weight_decay = paddle.regularizer.L2Decay(
+            _setting(reg.get('factor', 0.0), 'regularizer', 'factor'))
+    # a negative max_norm flips the gradient (ClipGradByGlobalNorm scales by max_norm /
+    # max(norm, max_norm)): -1 trained uphill
+    clip = _setting(spec.get('clip_grad_by_norm'), 'clip_grad_by_norm')
+    grad_clip = paddle.nn.ClipGradByGlobalNorm(clip) if clip is not None else None
     params = [p for p in params if not p.stop_gradient]
     return builder.build(lr, params, weight_decay, grad_clip)

@@ -27,7 +27,7 @@ import os
 import paddle
 import paddle.nn as nn
 
-from ppdet.core.workspace import did_you_mean
+from ppdet.core.workspace import as_number, did_you_mean
 from ppdet.modeling.losses.yolo_distill_loss import OBJ_TARGETS
 from ppdet.slim.distill_losses import DEFAULT_WEIGHTS, l2_loss
 from ppdet.slim.steps import CompressionStep, register_step
@@ -342,9 +342,11 @@ def check_teacher_weights(path, teacher_config=None):
 def check_distill_weight(weight, loss='l2'):
     """``Distill.weight``: unset (the loss's default) or a finite number > 0 (a negative
     weight made the distillation loss negative: the student was pushed away from the
-    teacher; 0 distills nothing)."""
+    teacher; 0 distills nothing); a string that reads as a number ('1e2', which YAML reads
+    as text) is taken as one.  Returns the weight."""
     if weight is None:
-        return
+        return None
+    weight = as_number(weight)
     if isinstance(weight, bool) or not isinstance(weight, (int, float)) or \
             not math.isfinite(weight) or weight <= 0:
         raise ValueError('Distill.weight must be a number > 0, got %r (the weight of the '
@@ -352,6 +354,7 @@ def check_distill_weight(weight, loss='l2'):
                          'e.g. -o Distill.weight=%g)' % (
                              weight, loss, DEFAULT_WEIGHTS.get(loss, 100.0),
                              DEFAULT_WEIGHTS.get(loss, 100.0)))
+    return weight
 
 
 @register_step('distill')
@@ -370,7 +373,7 @@ class DistillStep(CompressionStep):
         if not teacher_weights:
             raise ValueError('no teacher weights: pass --teacher_pretrained PATH or set '
                              'Distill.teacher_weights (a teacher without training teaches nothing)')
-        check_distill_weight(weight, loss)
+        weight = check_distill_weight(weight, loss)
         self.teacher_config = teacher_config
         self.teacher_weights = teacher_weights
         self.loss = loss

@@ -13,7 +13,7 @@ import fnmatch
 
 import paddle
 
-from ppdet.core.workspace import did_you_mean
+from ppdet.core.workspace import as_number, did_you_mean
 from ppdet.modeling.architectures.meta_arch import declared
 from ppdet.slim import residual_adds
 from ppdet.slim.steps import CompressionStep, ExportHook, register_step
@@ -73,10 +73,10 @@ def check_qat_config(conf):
     for key in ('weight_quantize_type', 'activation_quantize_type'):
         _choice(key, conf[key])
     for key in ('weight_bits', 'activation_bits'):
-        v = conf[key]
+        v = conf[key] = as_number(conf[key], integer=True)   # 8.0, '8' as 8
         if isinstance(v, bool) or not isinstance(v, int) or not QAT_BITS[0] <= v <= QAT_BITS[1]:
             raise _bad(key, 'an integer in [%d, %d]' % QAT_BITS, v)
-    v = conf['moving_rate']
+    v = conf['moving_rate'] = as_number(conf['moving_rate'])   # '9e-1' (text to YAML) as 0.9
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < 1:
         raise _bad('moving_rate', 'a number in (0, 1) (the decay of the moving average)', v)
     types = conf['quantizable_layer_type']

@@ -166,7 +166,8 @@ def test_a_constructor_error_names_the_component():
      r"unknown key 'stpes' in LearningRate.schedulers\[0\] \(name: LinearWarmup\); did you "
      r"mean 'steps'\?"),
     ('TrainReader: {inputs_def: {num_max_boxs: 50}}',
-     r"unknown key 'num_max_boxs' in TrainReader.inputs_def; did you mean 'num_max_boxes'\?"),
+     r"^unknown key 'num_max_boxs' in TrainReader.inputs_def \(valid keys: fields, image_shape\); "
+     r"the boxes are padded to PadBox.num_max_boxes \(set that one\)$"),
     ('EvalDataset: {sampl_num: 5}', r"unknown key 'sampl_num' in EvalDataset \(name: "
                                     r"COCODataSet\); did you mean 'sample_num'\?"),
 ])
@@ -183,7 +184,7 @@ def test_settings_sections_that_are_fine(tmp_path):
         _BASE_: [%s]
         OptimizerBuilder: {clip_grad_by_norm: 10.0, regularizer: {type: L2, factor: 0.0001}}
         LearningRate: {base_lr: 0.001}
-        TrainReader: {inputs_def: {num_max_boxes: 50, fields: [gt_score]}}
+        TrainReader: {inputs_def: {fields: [gt_score]}}
     """ % MOBILENET)
     cfg = load_config(path)
     model = create(cfg['architecture'], cfg)
@@ -243,7 +244,8 @@ def test_an_unknown_metric_fails_when_the_config_is_loaded():
                                           r"did you mean 'VOC'"):
         load_config(R18, ['metric=VOCC'])
     with pytest.raises(ConfigError, match=r"unknown metric 'coco' .*did you mean 'COCO'\? "
-                                          r"\(metric names are case-sensitive\)"):
+                                          r"\(metric names are case-sensitive; valid metrics: "
+                                          r"COCO, VOC"):
         load_config(R18, ['metric=coco'])
     assert load_config(R18, ['metric=VOC'])['metric'] == 'VOC'
 
@@ -310,3 +312,177 @@ def test_a_key_given_twice_is_refused_with_its_line(tmp_path):
 ])
 def test_scripts_print_the_config_error_in_one_line(script, args, message):
     assert message in fail(script, *args)
+
+
+# -- V1: the optimizer's numbers ---------------------------------------------------------
+@pytest.mark.parametrize('override, message', [
+    ('OptimizerBuilder.clip_grad_by_norm=-1',
+     r"OptimizerBuilder.clip_grad_by_norm must be a number > 0, or null for no clipping; got -1 "
+     r"\(e.g. -o OptimizerBuilder.clip_grad_by_norm=10.0\)$"),
+    ('OptimizerBuilder.clip_grad_by_norm=abc',
+     r"OptimizerBuilder.clip_grad_by_norm must be a number > 0, or null for no clipping; got "
+     r"'abc'"),
+    ('OptimizerBuilder.clip_grad_by_norm=0',
+     r"OptimizerBuilder.clip_grad_by_norm must be a number > 0, or null for no clipping; got 0 "),
+    ('OptimizerBuilder.clip_grad_by_norm=.nan',
+     r"OptimizerBuilder.clip_grad_by_norm must be a number > 0"),
+    ('OptimizerBuilder.clip_grad_by_norm=true',
+     r"OptimizerBuilder.clip_grad_by_norm must be a number > 0"),
+    ('OptimizerBuilder.regularizer.factor=-0.0001',
+     r"OptimizerBuilder.regularizer.factor must be a number >= 0; got -0.0001 "
+     r"\(e.g. -o OptimizerBuilder.regularizer.factor=0.0001\)$"),
+    ('OptimizerBuilder.regularizer.factor=abc',
+     r"OptimizerBuilder.regularizer.factor must be a number >= 0; got 'abc'"),
+])
+def test_a_bad_optimizer_number_is_refused_at_load(override, message):
+    """``clip_grad_by_norm=-1`` trained uphill (Paddle's ClipGradByGlobalNorm(-1) flips the
+    gradient's sign); ``abc`` failed in the optimizer with 'could not convert string to
+    float' and no key; a negative factor decays the weights away from zero."""
+    with pytest.raises(ConfigError, match='^' + message):
+        load_config(R18, [override])
+
+
+def test_good_optimizer_numbers_load():
+    cfg = load_config(R18, ['OptimizerBuilder.clip_grad_by_norm=1e1',    # YAML 1.1: a string
+                            'OptimizerBuilder.regularizer.factor=0'])
+    assert cfg['OptimizerBuilder']['clip_grad_by_norm'] == 10.0
+    assert cfg['OptimizerBuilder']['regularizer']['factor'] == 0.0
+    off = load_config(R18, ['OptimizerBuilder.clip_grad_by_norm=null'])
+    assert off['OptimizerBuilder']['clip_grad_by_norm'] is None
+
+
+@pytest.mark.parametrize('override, message', [
+    ('OptimizerBuilder.clip_grad_by_norm=-1',
+     'error: OptimizerBuilder.clip_grad_by_norm must be a number > 0, or null for no clipping; '
+     'got -1 (e.g. -o OptimizerBuilder.clip_grad_by_norm=10.0)'),
+    ('OptimizerBuilder.clip_grad_by_norm=abc',
+     "error: OptimizerBuilder.clip_grad_by_norm must be a number > 0, or null for no clipping; "
+     "got 'abc'"),
+    ('OptimizerBuilder.regularizer.factor=-1',
+     'error: OptimizerBuilder.regularizer.factor must be a number >= 0; got -1'),
+])
+def test_a_bad_optimizer_number_stops_train_py(override, message):
+    assert fail('tools/train.py', '-c', R18, '-o', override).startswith(message)
+
+
+# -- V2: numbers YAML reads as strings, whole floats, for the top-level settings ----------------
+def test_a_top_level_float_written_with_an_exponent_is_a_number():
+    """``-o ema_decay=9998e-4`` (a string to YAML 1.1) was refused, though a component's
+    float setting takes it."""
+    assert load_config(R18, ['ema_decay=9998e-4'])['ema_decay'] == pytest.approx(0.9998)
+    assert load_config(R18, ['ema_decay=1e-1'])['ema_decay'] == pytest.approx(0.1)
+    for bad in ('abc', '.nan', 'nan', '[0.9]', 'true'):
+        with pytest.raises(ConfigError, match=r"^ema_decay must be a number; got "):
+            load_config(R18, ['ema_decay=%s' % bad])
+
+
+def test_a_top_level_int_takes_a_whole_float_only():
+    cfg = load_config(R18, ['epoch=2.0', 'snapshot_epoch=1.0', 'worker_num=0.0'])
+    assert (cfg['epoch'], cfg['snapshot_epoch'], cfg['worker_num']) == (2, 1, 0)
+    assert type(cfg['epoch']) is int
+    for bad in ('2.5', '1e1', 'abc'):
+        with pytest.raises(ConfigError, match=r"^epoch must be an integer; got"):
+            load_config(R18, ['epoch=%s' % bad])
+
+
+# -- V3: a section set to null ---------------------------------------------------------------
+@pytest.mark.parametrize('override, example', [
+    ('ResNet=null', 'ResNet.depth'),
+    ('ResNet=', 'ResNet.depth'),
+    ('TrainReader=null', 'TrainReader.batch_size'),
+    ('LearningRate=null', 'LearningRate.base_lr'),
+    ('OptimizerBuilder=null', 'OptimizerBuilder.optimizer'),
+    ('EvalDataset=null', 'EvalDataset.'),
+])
+def test_a_section_set_to_null_is_refused(override, example):
+    """``-o ResNet=null`` wiped the section: the default full-width ResNet was built (9x
+    slower training) without a word."""
+    with pytest.raises(ConfigError, match=r"^override %r would drop the whole %s section \(each "
+                                          r"of its settings back to the default\); set one key "
+                                          r"instead, e.g. -o %s" % (
+                                              override, override.split('=')[0], example)):
+        load_config(R18, [override])
+
+
+def test_null_where_no_section_is_lost_is_taken():
+    assert 'Distill' not in load_config(R18)
+    cfg = load_config(R18, ['Distill=null',                         # no such section anyway
+                            'OptimizerBuilder.regularizer=null',    # a sub-section: no regularizer
+                            'OptimizerBuilder.clip_grad_by_norm=null'])
+    assert cfg['Distill'] is None and cfg['OptimizerBuilder']['regularizer'] is None
+    assert load_config(R18, ['ResNet.depth=18'])['ResNet']['width_mult'] == 0.25
+
+
+# -- V4: inputs_def.num_max_boxes is read by nothing ---------------------------------------------
+class _Records(list):
+    def __init__(self):
+        super().__init__()
+        import logging
+        self.handler = logging.Handler()
+        self.handler.emit = lambda record: self.append(record.getMessage())
+
+
+@pytest.fixture
+def warnings_logged():
+    import logging
+    records = _Records()
+    log = logging.getLogger(workspace.__name__)
+    log.addHandler(records.handler)
+    yield records
+    log.removeHandler(records.handler)
+
+
+def test_inputs_def_num_max_boxes_is_taken_with_a_warning(tmp_path, warnings_logged):
+    """It trained with no word; the did-you-mean for num_max_boxs steered users to it."""
+    cfg = load_config(R18, ['TrainReader.inputs_def.num_max_boxes=5'])
+    assert cfg['TrainReader']['inputs_def'] == {'num_max_boxes': 5}
+    assert warnings_logged == ['TrainReader.inputs_def.num_max_boxes is read by nothing here: '
+                               'the boxes are padded to PadBox.num_max_boxes (set that one)']
+    del warnings_logged[:]
+    path = _write(tmp_path, 'pd.yml', '_BASE_: [%s]\nEvalReader: {inputs_def: '
+                                      '{num_max_boxes: 50}}\n' % R18)   # a PaddleDetection copy
+    load_config(path)
+    assert warnings_logged == ['EvalReader.inputs_def.num_max_boxes is read by nothing here: '
+                               'the boxes are padded to PadBox.num_max_boxes (set that one)']
+    del warnings_logged[:]
+    load_config(R18)
+    assert warnings_logged == []
+    with pytest.raises(ConfigError, match=r"^unknown config key 'num_max_boxs' in override "
+                                          r"'TrainReader.inputs_def.num_max_boxs=5' \(valid keys "
+                                          r"of TrainReader.inputs_def: fields, image_shape\); the "
+                                          r"boxes are padded to PadBox.num_max_boxes"):
+        load_config(R18, ['TrainReader.inputs_def.num_max_boxs=5'])
+
+
+# -- V5: an unknown architecture ------------------------------------------------------------
+def test_an_unknown_architecture_suggests_architectures_only():
+    """``-o architecture=Foo`` said "unknown component 'Foo'; did you mean 'FocalLoss'?"."""
+    archs = sorted(n for n, c in workspace.get_registered().items()
+                   if workspace._is_architecture(c))
+    assert 'YOLOv3' in archs and 'FocalLoss' not in archs
+    with pytest.raises(ConfigError) as e:
+        load_config(R18, ['architecture=Foo'])
+    assert str(e.value) == ("unknown architecture 'Foo' (valid architectures: %s, or one that "
+                            "a module in custom_imports registers)" % ', '.join(archs))
+    with pytest.raises(ConfigError, match=r"^unknown architecture 'YOLOv4'; did you mean "
+                                          r"'YOLOv3'\? \(valid architectures: BlazeFace, "):
+        load_config(R18, ['architecture=YOLOv4'])
+    with pytest.raises(ConfigError, match=r"^unknown architecture 'yolov3'; did you mean "
+                                          r"'YOLOv3'\? \(names are case-sensitive; valid "
+                                          r"architectures: BlazeFace, "):
+        load_config(R18, ['architecture=yolov3'])
+    with pytest.raises(ConfigError, match=r"^unknown architecture None"):
+        load_config(R18, ['architecture=null'])
+
+
+# -- V6: the metric message reads cleanly -----------------------------------------------------
+def test_the_metric_message_reads_cleanly():
+    with pytest.raises(ConfigError) as e:
+        load_config(R18, ['metric=VOCC'])
+    names = workspace._metric_names()
+    assert str(e.value) == ('unknown metric \'VOCC\' in config key "metric"; did you mean '
+                            '\'VOC\' or \'COCO\'? (valid metrics: %s)' % ', '.join(names))
+    with pytest.raises(ConfigError) as e:
+        load_config(R18, ['metric=Zzzzzz'])
+    assert str(e.value) == ('unknown metric \'Zzzzzz\' in config key "metric" (valid metrics: '
+                            '%s)' % ', '.join(names))

@@ -1,5 +1,6 @@
 """LR schedules and optimizers come from the registry; their values at known steps."""
 import math
+import re
 
 import paddle
 import pytest
@@ -92,3 +93,45 @@ def test_a_registered_schedule_plugs_in():
 
     cfg = {'LearningRate': {'base_lr': 1.0, 'schedulers': [{'name': 'HalvingDecay'}]}}
     assert _lrs(build_lr(cfg, steps_per_epoch=2, epochs=3), 6) == [1, 1, .5, .5, .25, .25]
+
+
+def _one_step(clip):
+    """w after one SGD step (lr 0.1) on w**2 from w=1, built by build_optimizer."""
+    w = paddle.create_parameter([1], 'float32',
+                                default_initializer=paddle.nn.initializer.Constant(1.0))
+    opt = build_optimizer({'OptimizerBuilder': {'optimizer': {'type': 'SGD'},
+                                                'clip_grad_by_norm': clip}}, [w], 0.1)
+    (w * w).sum().backward()
+    opt.step()
+    return float(w)
+
+
+def test_clip_grad_by_norm_must_be_positive():
+    """Paddle's ClipGradByGlobalNorm(-1) flips the gradient: w went 1 -> 1.1, uphill, with
+    no word; 'abc' failed with "could not convert string to float" naming no key."""
+    assert _one_step(10.0) == pytest.approx(0.8)
+    assert _one_step('1e1') == pytest.approx(0.8)        # YAML 1.1 reads 1e1 as a string
+    assert _one_step(1.0) == pytest.approx(0.9)          # the gradient 2 clipped to 1
+    assert _one_step(None) == pytest.approx(0.8)         # null: no clipping
+    for bad in (-1, 0, 'abc', float('nan'), True):
+        with pytest.raises(ConfigError, match=r"^OptimizerBuilder.clip_grad_by_norm must be a "
+                                              r"number > 0, or null for no clipping; got %s "
+                                              r"\(e.g. -o OptimizerBuilder.clip_grad_by_norm="
+                                              r"10.0\)$" % re.escape(repr(bad))):
+            _one_step(bad)
+
+
+def test_regularizer_factor_must_be_a_number_not_below_zero():
+    params = paddle.nn.Linear(2, 2).parameters()
+
+    def build(factor):
+        reg = {'type': 'L2', 'factor': factor}
+        return build_optimizer({'OptimizerBuilder': {'optimizer': {'type': 'SGD'},
+                                                     'regularizer': reg}}, params, 0.1)
+    assert build(0.0001).regularization._coeff == pytest.approx(0.0001)
+    assert build('1e-4').regularization._coeff == pytest.approx(0.0001)
+    assert build(0).regularization._coeff == 0
+    for bad in (-0.0001, 'abc', None):
+        with pytest.raises(ConfigError, match=r"^OptimizerBuilder.regularizer.factor must be a "
+                                              r"number >= 0; got %s" % re.escape(repr(bad))):
+            build(bad)

@@ -90,6 +90,15 @@ def test_loss_breakdown_ranges(monkeypatch, setup, flags, match):
               *flags)
 
 
+def test_distill_weight_written_with_an_exponent_is_a_number():
+    """``-o Distill.weight=1e2`` is text to YAML 1.1: taken as 100 (it was refused)."""
+    from ppdet.slim.distill import check_distill_weight
+    assert check_distill_weight('1e2') == 100.0
+    assert check_distill_weight(None) is None
+    with pytest.raises(ValueError, match='Distill.weight must be a number > 0'):
+        check_distill_weight('1e')
+
+
 # -- finding 9: a pruned checkpoint of another backbone --------------------------------------
 def test_pruned_checkpoint_of_another_backbone_names_its_config(setup):
     for script, extra in ((DISTILL, ['-t', setup['resnet'], '--teacher_pretrained',

@@ -134,6 +134,17 @@ def test_qat_step_refuses_values_paddleslim_asserts_on(config, match):
         QATStep(config)
 
 
+def test_qat_step_takes_numbers_yaml_reads_as_text_or_float():
+    """``-o Quant.moving_rate=9e-1`` is text to YAML 1.1 and ``weight_bits: 8.0`` a float:
+    both are the numbers they say (they were refused); 8.5 bits still are not."""
+    from ppdet.slim.qat import QATStep
+    step = QATStep({'moving_rate': '9e-1', 'weight_bits': 8.0})
+    assert step.config['moving_rate'] == 0.9 and step.config['weight_bits'] == 8
+    assert isinstance(step.config['weight_bits'], int)
+    with pytest.raises(ValueError, match=r'weight_bits must be an integer in \[1, 16\], got 8.5'):
+        QATStep({'weight_bits': 8.5})
+
+
 def test_qat_script_bad_quant_value_is_one_line(tiny):
     err = _fail(QAT, '-c', tiny['config'], '-o', 'pretrain_weights=%s' % tiny['ckpt'],
                 'Quant.weight_quantize_type=foo')
