@@ -17,6 +17,7 @@ Batches are dicts of tensors:
 * test: ``image``, ``im_shape``, ``scale_factor``, ``im_id``.
 """
 import fnmatch
+import numbers
 import os
 
 import numpy as np
@@ -71,25 +72,75 @@ def _matching(pattern, keys):
     return [pattern] if pattern in keys else []
 
 
+def _flow(value):
+    """``value`` as YAML flow text (what ``-o`` takes): ``[{Resize: {target_size: 160}}]``."""
+    import yaml
+    if not isinstance(value, (dict, list, tuple)):
+        return repr(value)   # safe_dump ends a lone scalar with "..."
+    try:
+        return yaml.safe_dump(value, default_flow_style=True, sort_keys=False).strip()
+    except yaml.YAMLError:
+        return repr(value)
+
+
+def _list_form(specs, where):
+    """The ``-o`` example for a transform list given as something else: the user's own
+    mapping as a list of one-key mappings when it is one, else the common form."""
+    if isinstance(specs, dict) and specs and all(isinstance(k, str) for k in specs):
+        example = _flow([{k: v} for k, v in specs.items()])
+    else:
+        example = '[{Decode: {}}, {Resize: {target_size: 160}}]'
+    example = example[:-1] + ', ...]'
+    if '.' in where:
+        return ' -o "%s=%s"' % (where, example)
+    return ' %s' % example
+
+
 def build_transforms(specs, where='transforms'):
-    """``[{'Decode': {}}, {'Resize': {...}}]`` -> list of operator objects."""
+    """``[{'Decode': {}}, {'Resize': {...}}]`` -> list of operator objects.
+
+    ``specs`` must be a list (or None): a mapping (``-o "EvalReader.sample_transforms=
+    {Resize: {target_size: 160}}"``) was read as a list of its keys, so the error named a
+    missing argument of the transform instead of the form of the list.  Each entry is a
+    one-key mapping ``{Name: {args}}`` (or a bare name, or an operator object)."""
+    if specs is None or (isinstance(specs, (dict, str)) and not specs):
+        return []   # none (an empty mapping / string too, as before)
+    if not isinstance(specs, (list, tuple)):
+        what = ('a mapping %s' % _flow(specs) if isinstance(specs, dict) else
+                '%s %r' % (type(specs).__name__, specs))
+        raise ConfigError('%s must be a list of transforms, each a one-key mapping, in order; '
+                          'got %s. As a list:%s (an -o of the list replaces all of it: give '
+                          'every transform)' % (where, what, _list_form(specs, where)))
     ops = []
-    for spec in specs or []:
+    for k, spec in enumerate(specs):
         if isinstance(spec, BaseOperator):
             ops.append(spec)
             continue
         if isinstance(spec, str):
             spec = {spec: {}}
+        entry = '%s[%d]' % (where, k)
         if not isinstance(spec, dict) or len(spec) != 1:
-            raise ConfigError('%s: each entry must be a one-key mapping like "- Decode: {}", '
-                              'got %r' % (where, spec))
+            if isinstance(spec, dict) and len(spec) > 1:
+                raise ConfigError('%s is a mapping of %d transforms (%s); each entry of the list '
+                                  'must be a one-key mapping: %s' % (
+                                      entry, len(spec), ', '.join(map(str, spec)),
+                                      _flow([{n: a} for n, a in spec.items()])))
+            raise ConfigError('%s: each entry must be a one-key mapping like {Decode: {}} '
+                              '("- Decode: {}" in YAML), got %s' % (
+                                  entry, _flow(spec) if spec is not None else 'null'))
         (name, args), = spec.items()
+        if not isinstance(name, str):
+            raise ConfigError('%s: the transform name must be a string like Decode, got %r'
+                              % (entry, name))
         cls = get_registered(name) if name in get_registered() else None
         if cls is None or not issubclass(cls, BaseOperator):
             ops_names = [n for n, c in get_registered().items()
                          if isinstance(c, type) and issubclass(c, BaseOperator)]
             raise ConfigError('unknown transform %r in %s%s (transforms: %s)' % (
                 name, where, did_you_mean(name, ops_names), ', '.join(sorted(ops_names))))
+        if args is not None and not isinstance(args, dict):
+            raise ConfigError('%s (%s): its arguments must be a mapping like {%s: {...}} '
+                              '({} for none), got %s' % (entry, name, name, _flow(args)))
         ops.append(create(name, None, **(args or {})))
     return ops
 
@@ -279,11 +330,15 @@ def _shutdown_iterator(it):
 
 
 def _reader_value(section, key, value, kind):
-    """A reader setting of the right type: ``batch_size`` an integer >= 1, ``shuffle`` /
-    ``drop_last`` true or false (YAML reads ``nope`` as a string, which ``bool()`` would
-    take as true).  A ConfigError names ``section.key``."""
+    """A reader setting of the right type: ``batch_size`` a whole number >= 1 (2.0 is 2, as
+    the config system reads ``epoch``), ``shuffle`` / ``drop_last`` true or false (YAML
+    reads ``nope`` as a string, which ``bool()`` would take as true).  A ConfigError names
+    ``section.key``."""
     if kind is int:
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        ok = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+        if ok and not isinstance(value, numbers.Integral):
+            ok = bool(np.isfinite(value)) and float(value).is_integer()
+        if not ok or value < 1:
             raise ConfigError('%s.%s must be an integer >= 1, got %r; e.g. -o %s.%s=8'
                               % (section, key, value, section, key))
         return int(value)

@@ -86,6 +86,8 @@ def check_coco_json(data, anno_file, need_files=True):
     * an annotation whose image_id or category_id names no image / category: its box would
       be left out of training and of the metric silently (the image it belongs to would be
       scored without it), so it is refused rather than counted;
+    * two categories with the same name: the class names are keyed by name, so the label
+      list (what an exported model names its classes by) was one short and shifted;
     * a missing image id / file_name, annotation image_id / category_id, category id /
       name; "annotations" that is not a list; a bbox that is not 4 numbers; a width,
       height, area or iscrowd that is not a number.
@@ -150,7 +152,7 @@ def check_coco_json(data, anno_file, need_files=True):
                      ' (%d repeated ids in all)' % repeated if repeated > 1 else ''))
         first[im['id']] = k
 
-    cat_ids = set()
+    cat_ids, names = set(), {}   # name (stripped) -> index of the first category with it
     for k, cat in enumerate(data['categories']):
         label = 'categories[%d]' % k
         if not isinstance(cat, dict):
@@ -163,6 +165,20 @@ def check_coco_json(data, anno_file, need_files=True):
         if not isinstance(cat.get('name'), str) or not cat['name'].strip():
             fail(label, 'has no "name" (the class name)' if cat.get('name') is None else
                  'has "name": %s; it must be the class name' % _short(cat['name']))
+        name = cat['name'].strip()
+        if name in names:
+            j = names[name]
+            other = data['categories'][j]
+            if other['id'] == cat['id']:
+                fail(label, 'repeats categories[%d] (same id and name %r); remove one'
+                     % (j, other['name']))
+            fail(label, 'has the name %r, as categories[%d] (id %s%s) does; give each '
+                 'category its own name, or merge the two into one (class names are keyed by '
+                 'name: the label list, what an exported model names its classes by, would be '
+                 'one short and the classes from the first of them on would get wrong names)' % (
+                     cat['name'], j, _short(other['id']), ', %r' % other['name']
+                     if other['name'] != cat['name'] else ''))
+        names[name] = k
         cat_ids.add(cat['id'])
 
     dangling = []

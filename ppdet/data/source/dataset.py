@@ -120,13 +120,125 @@ def builtin_hint(dataset_dir):
     return None
 
 
-def check_anno_file(path, dataset_dir, what='annotation file', hint=SHAPES_HINT):
+def _edits(a, b):
+    """Edit distance (insert, delete, replace, swap of neighbours), case ignored."""
+    a, b = a.lower(), b.lower()
+    prev2, prev = None, list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        cur = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        prev2, prev = prev, cur
+    return prev[-1]
+
+
+def _close_names(name, choices, n=3):
+    """The names in ``choices`` a typo away from ``name`` (1 edit for a short name, up to 3
+    for a long one), closest first.  Tighter than difflib's ratio, which calls
+    instances_train2017.json close to instances_val2017.json: a sibling that is there is not
+    what a missing file was meant to be."""
+    limit = 1 if len(name) < 6 else 2 if len(name) < 15 else 3
+    choices = [c for c in choices if abs(len(c) - len(name)) <= limit]
+    if len(choices) > 2000:   # a folder of images: only the names of the same kind of file
+        ext = os.path.splitext(name)[1].lower()
+        choices = [c for c in choices if os.path.splitext(c)[1].lower() == ext][:2000]
+    scored = sorted((_edits(name, c), c) for c in choices)
+    return [c for d, c in scored if d <= limit][:n]
+
+
+def _entries(folder, dirs):
+    """Names of the sub-directories (``dirs``) or the files in ``folder`` ([] if unreadable)."""
+    try:
+        with os.scandir(folder) as it:
+            return sorted(e.name for e in it if e.is_dir() == dirs)
+    except OSError:
+        return []
+
+
+def _typo_hint(path, dataset_dir, key, sections):
+    """When ``dataset_dir`` is there but ``path`` (under it) is not: where the path breaks
+    ("annotations/ has no instances_vall.json"), the names close to the missing one in that
+    folder (did you mean ...?; a typo in a directory name is followed to the closest one)
+    and the key to fix.  -> ``(text, found)``; ``found``: whether a close name was found
+    (else ``text`` lists what the folder holds), or None when ``dataset_dir`` is empty."""
+    root = os.path.normpath(dataset_dir)
+    full = os.path.normpath(path)
+    rel = os.path.relpath(full, root)
+    prefix = ''
+    if rel == os.curdir:
+        return None
+    if rel.split(os.sep)[0] == os.pardir:
+        # an absolute path outside dataset_dir: look in its own folder only
+        root, rel = os.path.dirname(full), os.path.basename(full)
+        prefix = root
+        if not os.path.isdir(root):
+            return None
+    if not (_entries(root, dirs=True) or _entries(root, dirs=False)):
+        return None
+    parts = rel.split(os.sep)
+    folder, fixed, broken, holds = root, [], None, []
+    for k, part in enumerate(parts):
+        last = k == len(parts) - 1
+        here = os.path.join(folder, part)
+        if os.path.isfile(here) if last else os.path.isdir(here):
+            fixed.append(part)
+            folder = here
+            continue
+        names = _entries(folder, dirs=not last)
+        if broken is None:   # where the path first breaks
+            broken = (os.path.join(*fixed) + os.sep if fixed else None,
+                      part if last else part + os.sep)
+            holds = sorted(_entries(folder, dirs=True), key=str.lower)
+            holds = [n + os.sep for n in holds] + sorted(_entries(folder, dirs=False),
+                                                         key=str.lower)
+        close = _close_names(part, names)
+        if not close:
+            fixed = None
+            break
+        if last:
+            fixed = [fixed + [c] for c in close]
+            break
+        fixed.append(close[0])
+        folder = os.path.join(folder, close[0])
+    else:
+        fixed = [fixed]   # only directory names were off: the corrected path is a file
+    in_dir, name = broken
+    where = 'it' if in_dir is None else in_dir
+    text = '%s is there, but %s has no %s' % (dataset_dir, where, name)
+    if not fixed:
+        shown = ', '.join(holds[:8]) + (', ...' if len(holds) > 8 else '')
+        return '%s (it holds %s). If %s names the wrong file, fix it.' % (
+            text, shown or 'nothing', key), False
+    guesses = [os.path.join(prefix, *f) for f in fixed]
+    return ('%s; did you mean %s? Fix %s in the section that names it (%s).' % (
+        text, ' or '.join(guesses), key, ' or '.join(
+            '-o %s.%s=%s' % (s, key, guesses[0]) for s in sections))), True
+
+
+def check_anno_file(path, dataset_dir, what='annotation file', hint=SHAPES_HINT,
+                    key='anno_path', sections=('TrainDataset', 'EvalDataset')):
     """``path`` if it is a file, else FileNotFoundError naming it and ``hint`` (how to get
-    the file: each dataset class gives its own, :meth:`DetDataset.missing_hint`)."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError('%s %s not found (dataset_dir=%r; anno_path is relative to it).%s'
-                                % (what, path, dataset_dir, ' ' + hint if hint else ''))
-    return path
+    the file: each dataset class gives its own, :meth:`DetDataset.missing_hint`).
+
+    When ``dataset_dir`` exists and a name in it is close to the missing one (a typo in
+    ``key``, relative to ``dataset_dir``: ``instances_vall.json``, ``tst.txt``), the message
+    names the close ones and the key to fix instead of ``hint`` (which says how to make or
+    download a dataset that is already there).  ``sections``: where ``key`` is set, for the
+    ``-o`` example."""
+    if os.path.isfile(path):
+        return path
+    text = '%s %s not found (dataset_dir=%r; %s is relative to it).' % (
+        what, path, dataset_dir, key)
+    typo = None
+    if dataset_dir and os.path.isdir(dataset_dir):
+        typo = _typo_hint(path, dataset_dir, key, sections)
+    if typo and typo[1]:   # a close name: the data is there, the key has a typo
+        raise FileNotFoundError('%s %s' % (text, typo[0]))
+    if typo:               # the folder holds other things: say what, then how to get it
+        text = '%s %s' % (text, typo[0])
+    raise FileNotFoundError('%s%s' % (text, ' ' + hint if hint else ''))
 
 
 def clean_boxes(boxes, w, h, counter):

@@ -64,7 +64,8 @@ class ImageFolder(DetDataset):
             self.catid2clsid = {c: i for i, (c, _) in enumerate(COCO_CATEGORIES)}
             self.cname2cid = {n: i for i, (_, n) in enumerate(COCO_CATEGORIES)}
             return
-        check_anno_file(path, self.dataset_dir, what='label source', hint=self.missing_hint())
+        check_anno_file(path, self.dataset_dir, what='label source', hint=self.missing_hint(),
+                        sections=('TestDataset',))
         if path.lower().endswith('.json'):
             self.catid2clsid, self.cname2cid = coco_classes(load_coco(path, need_files=False),
                                                              path)

@@ -20,7 +20,7 @@ __all__ = ['VOCDataSet', 'read_label_list', 'parse_voc_xml']
 def read_label_list(path, dataset_dir=None, hint=None):
     """Class names, one per line; ``hint`` ends the not-found error (the dataset's
     :meth:`~DetDataset.missing_hint`)."""
-    check_anno_file(path, dataset_dir, what='label list', hint=hint)
+    check_anno_file(path, dataset_dir, what='label list', hint=hint, key='label_list')
     with open(path, encoding='utf-8') as f:
         names = [line.strip() for line in f if line.strip()]
     if not names:

@@ -33,7 +33,8 @@ import numpy as np
 from ppdet.core.workspace import register
 from ppdet.utils.logger import setup_logger
 
-from .dataset import DatasetError, DetDataset, SkipCounter, check_anno_file, clean_boxes
+from .dataset import (IMAGE_EXTS, DatasetError, DetDataset, SkipCounter, check_anno_file,
+                      clean_boxes)
 
 logger = setup_logger(__name__)
 
@@ -47,6 +48,9 @@ _INVALID = ATTRIBUTE_NAMES.index('invalid')
 COUNT_MISMATCH = 'face count does not match the lines that follow'
 BAD_COUNT = 'face count line is not a non-negative integer'
 BAD_FACE_LINE = 'face line with fewer than 4 numbers'
+BAD_FACE_VALUE = 'face line with a value that is not a number'
+# the columns of a face line, for the message about a value that is not a number
+_COLUMNS = ('box',) * 4 + ATTRIBUTE_NAMES
 
 
 def _is_number(tok):
@@ -57,22 +61,46 @@ def _is_number(tok):
     return True
 
 
+def _is_image_path(toks):
+    return toks[-1].lower().endswith(IMAGE_EXTS)
+
+
+def _kind(toks, expecting_count):
+    """What a line that is not all numbers is: 'face' (a face line with a typo in a value:
+    several tokens, at least half of them numbers, ``16a6 103 153 181 2 0 0 0 1 0``),
+    'count' (one token right after an image path that is no path itself: ``1a``) or 'image'
+    (an image path; one that ends in an image extension always is).  Reading a face line
+    with a typo as an image path made two bad entries of one (the image above lost its
+    faces, the "image" got the ones below) and counted one image too many."""
+    if _is_image_path(toks):
+        return 'image'
+    numbers = sum(_is_number(t) for t in toks)
+    if len(toks) >= 2 and 2 * numbers >= len(toks):
+        return 'face'
+    if len(toks) == 1 and expecting_count and '/' not in toks[0] and '\\' not in toks[0]:
+        return 'count'
+    return 'image'
+
+
 def read_wider_annotation(path):
     """Parse an official ``wider_face_*_bbx_gt.txt``.
 
     Returns a list (file order) of dicts ``{'file', 'line', 'faces' float64 [F,4] (x, y,
     w, h as written), 'attrs' int32 [F,6], 'error'}``; ``error`` is None or the reason the
-    entry cannot be used (:data:`COUNT_MISMATCH`, ...) — the entry is then still listed so
-    that the reader can count it.  A line made only of numbers belongs to the image above
-    it; any other line starts a new image, so a wrong count never shifts later images.
-    Raises ValueError when the file lists no image at all or starts with numbers.
+    entry cannot be used (:data:`COUNT_MISMATCH`, :data:`BAD_FACE_VALUE`, ...; ``detail``
+    then says which line and value) — the entry is then still listed so that the reader can
+    count it.  A line made only of numbers belongs to the image above it, and so does a
+    face line with a value that is not a number (``16a6 103 153 181 ...``: that image's
+    error); an image path starts a new image, so a wrong count or a typo in a value never
+    shifts later images.  Raises ValueError when the file lists no image at all or starts
+    with numbers.
     """
     with open(path, encoding='utf-8') as f:
         lines = [(i, line.split()) for i, line in enumerate(f, 1) if line.strip()]
     blocks = []
     for lineno, toks in lines:
         numeric = all(_is_number(t) for t in toks)
-        if not numeric:
+        if not numeric and (not blocks or _kind(toks, not blocks[-1][2]) == 'image'):
             blocks.append((lineno, ' '.join(toks), []))
         elif not blocks:
             raise DatasetError('%s line %d: expected an image path like '
@@ -80,7 +108,7 @@ def read_wider_annotation(path):
                                'WIDER FACE wider_face_*_bbx_gt.txt?'
                                % (path, lineno, ' '.join(toks)))
         else:
-            blocks[-1][2].append(toks)
+            blocks[-1][2].append((lineno, toks))
     if not blocks:
         raise DatasetError('WIDER FACE annotation file %s lists no images' % path)
     entries = []
@@ -88,20 +116,31 @@ def read_wider_annotation(path):
         entry = {'file': rel, 'line': lineno, 'faces': np.zeros([0, 4]),
                  'attrs': np.zeros([0, len(ATTRIBUTE_NAMES)], np.int32), 'error': None}
         entries.append(entry)
-        if not rows or len(rows[0]) != 1 or not re.fullmatch(r'\d+', rows[0][0]):
+        if not rows or len(rows[0][1]) != 1 or not re.fullmatch(r'\d+', rows[0][1][0]):
             entry['error'] = BAD_COUNT
+            entry['detail'] = ('line %d: %r' % (rows[0][0], ' '.join(rows[0][1])) if rows else
+                               'no count line follows')
             continue
-        count, faces = int(rows[0][0]), rows[1:]
-        if count == 0 and len(faces) == 1 and all(float(t) == 0 for t in faces[0]):
+        count, faces = int(rows[0][1][0]), rows[1:]
+        bad = [(n, k, t) for n, toks in faces for k, t in enumerate(toks) if not _is_number(t)]
+        if bad:
+            n, k, tok = bad[0]
+            column = _COLUMNS[k] if k < len(_COLUMNS) else 'column %d' % (k + 1)
+            entry['error'] = BAD_FACE_VALUE
+            entry['detail'] = 'line %d: %s value %r is not a number' % (n, column, tok)
+            continue
+        if count == 0 and len(faces) == 1 and all(float(t) == 0 for t in faces[0][1]):
             faces = []   # the official line of zeros of an image without faces
         if len(faces) != count:
             entry['error'] = COUNT_MISMATCH
             entry['detail'] = 'count %d, %d face line(s)' % (count, len(faces))
             continue
-        if any(len(r) < 4 for r in faces):
+        short = [n for n, toks in faces if len(toks) < 4]
+        if short:
             entry['error'] = BAD_FACE_LINE
+            entry['detail'] = 'line %d' % short[0]
             continue
-        vals = [[float(t) for t in r] for r in faces]
+        vals = [[float(t) for t in toks] for _, toks in faces]
         entry['faces'] = np.array([v[:4] for v in vals], np.float64).reshape(-1, 4)
         entry['attrs'] = np.array([(v[4:10] + [0] * 6)[:6] for v in vals],
                                   np.int32).reshape(-1, len(ATTRIBUTE_NAMES))
@@ -240,7 +279,7 @@ class WIDERFaceDataSet(DetDataset):
             where = '%s line %d (%s%s)' % (anno, entry['line'], entry['file'],
                                            ': ' + entry['detail'] if 'detail' in entry else '')
             if entry['error']:
-                counter.skip(entry['error'], where)
+                counter.skip(entry['error'], where, detail=where)
                 continue
             im_path = os.path.join(self.dataset_dir, self.image_dir, entry['file'])
             if not os.path.isfile(im_path):
