@@ -15,8 +15,6 @@ reason:
 import copy
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -30,6 +28,7 @@ from ppdet.data.source.widerface import (BAD_COUNT, BAD_FACE_VALUE, WIDERFaceDat
 from ppdet.metrics.coco_utils import load_coco_gt
 
 from datagen import write_coco
+from script_errors import one_error_line
 from test_reader import make_cfg
 from wider_tree import IMAGES, face_line, write_wider
 
@@ -38,18 +37,9 @@ BUILTIN = os.path.join(ROOT, 'configs', 'builtin', 'yolov3_mobilenet_v1_builtin.
 
 
 def _script_fails(args, tmp_path):
-    """tools/train.py on the small built-in set with ``args``: exit 2, one ``error:`` line
-    (the last), no traceback; -> that line."""
-    proc = subprocess.run(
-        [sys.executable, 'tools/train.py'] + [str(a) for a in args] +
-        ['save_dir=%s' % (tmp_path / 'out'), 'epoch=1', 'max_iters_per_epoch=1'],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
-        env=dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=ROOT))
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 2 and 'Traceback' not in out, out[-3000:]
-    errors = [line for line in proc.stderr.splitlines() if line.startswith('error: ')]
-    assert len(errors) == 1 and proc.stderr.rstrip().splitlines()[-1] == errors[0], out[-3000:]
-    return errors[0]
+    """tools/train.py on the small built-in set with ``args``: one ``error:`` line."""
+    return one_error_line('tools/train.py', *args, 'save_dir=%s' % (tmp_path / 'out'),
+                          'epoch=1', 'max_iters_per_epoch=1')
 
 
 # --- 1. the transform list and batch_size -----------------------------------------------
