@@ -14,8 +14,9 @@ import math
 
 import paddle
 
-from ppdet.core.workspace import (ConfigError, SECTION_NUMBERS, checked_number, create,
-                                  did_you_mean, get_registered, register)
+from ppdet.core.config_checks import SECTION_NUMBERS
+from ppdet.core.workspace import (ConfigError, checked_number, create, did_you_mean,
+                                  get_registered, register)
 
 __all__ = ['build_lr', 'build_optimizer', 'LRSchedule', 'OptimizerSpec', 'PiecewiseDecay',
            'CosineDecay', 'LinearWarmup', 'Momentum', 'SGD', 'Adam', 'AdamW']
@@ -215,7 +216,7 @@ class AdamW(Adam):
 
 def _setting(value, *path):
     """``value`` of ``OptimizerBuilder.<path>``, checked as the config loader checks it
-    (:data:`~ppdet.core.workspace.SECTION_NUMBERS`): a config made in code is checked too."""
+    (:data:`~ppdet.core.config_checks.SECTION_NUMBERS`): a config made in code is checked too."""
     key = ('OptimizerBuilder',) + path
     low, above, null, example = SECTION_NUMBERS[key]
     return checked_number('.'.join(key), value, low, above, null, example)

@@ -10,7 +10,7 @@ import textwrap
 
 import pytest
 
-from ppdet.core import workspace
+from ppdet.core import config_checks, workspace
 from ppdet.core.workspace import ConfigError, create, load_config, register
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -143,6 +143,7 @@ def test_a_constructor_error_names_the_component():
     with pytest.raises(ConfigError, match=r"^building CfgCheckProbe from the config: "
                                           r"unsupported operand type"):
         create('CfgCheckProbe', {'CfgCheckProbe': {'sizes': ['a', 'b']}})
+    workspace.import_components()   # ResNet registered whichever tests ran before
     with pytest.raises(ConfigError, match=r"^building ResNet from the config: '>=' not supported"):
         create('ResNet', {'ResNet': {'return_idx': 'abc'}})
 
@@ -196,12 +197,12 @@ def test_the_section_keys_match_the_code_that_reads_them():
     lists must not drift from theirs."""
     from ppdet.data import reader
     from ppdet.engine import optimizer
-    assert workspace.READER_KEYS == reader.READER_KEYS
+    assert config_checks.READER_KEYS == reader.READER_KEYS
     source = inspect.getsource(optimizer)
-    for key in (workspace.LEARNING_RATE_KEYS + workspace.OPTIMIZER_KEYS +
-                workspace.REGULARIZER_KEYS):
+    for key in (config_checks.LEARNING_RATE_KEYS + config_checks.OPTIMIZER_KEYS +
+                config_checks.REGULARIZER_KEYS):
         assert "'%s'" % key in source, key
-    assert "opt.pop('type', %r)" % workspace.DEFAULT_OPTIMIZER in source
+    assert "opt.pop('type', %r)" % config_checks.DEFAULT_OPTIMIZER in source
 
 
 # -- M1: -o takes the keys the YAML could hold ---------------------------------------------
@@ -458,7 +459,7 @@ def test_inputs_def_num_max_boxes_is_taken_with_a_warning(tmp_path, warnings_log
 def test_an_unknown_architecture_suggests_architectures_only():
     """``-o architecture=Foo`` said "unknown component 'Foo'; did you mean 'FocalLoss'?"."""
     archs = sorted(n for n, c in workspace.get_registered().items()
-                   if workspace._is_architecture(c))
+                   if config_checks._is_architecture(c))
     assert 'YOLOv3' in archs and 'FocalLoss' not in archs
     with pytest.raises(ConfigError) as e:
         load_config(R18, ['architecture=Foo'])
@@ -479,7 +480,7 @@ def test_an_unknown_architecture_suggests_architectures_only():
 def test_the_metric_message_reads_cleanly():
     with pytest.raises(ConfigError) as e:
         load_config(R18, ['metric=VOCC'])
-    names = workspace._metric_names()
+    names = config_checks._metric_names()
     assert str(e.value) == ('unknown metric \'VOCC\' in config key "metric"; did you mean '
                             '\'VOC\' or \'COCO\'? (valid metrics: %s)' % ', '.join(names))
     with pytest.raises(ConfigError) as e:
