@@ -28,6 +28,13 @@ def main():
     check_range('--fg_thresh', args.fg_thresh, 0, 1,
                 hint="a teacher objectness (a probability) from which a cell counts as an "
                      "object's")
+    from ppdet.engine.trainer import architecture_of
+    if architecture_of(cfg) != 'YOLOv3':  # before any model is built or weights read
+        raise ValueError('loss_breakdown.py splits the L2 loss of YOLOv3 head maps (box, '
+                         'objectness and class logits per anchor); %s builds a %s, whose head '
+                         'has another layout: distill.py logs its distillation and detection '
+                         'losses side by side at every log_iter' % (
+                             cfg.get('_config_path', 'the config'), architecture_of(cfg)))
     if not cfg.get('weights'):
         raise ValueError('no student weights: pass -o weights=PATH')
     from ppdet.engine import Trainer

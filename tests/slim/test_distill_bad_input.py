@@ -99,6 +99,17 @@ def test_distill_weight_written_with_an_exponent_is_a_number():
         check_distill_weight('1e')
 
 
+@pytest.mark.parametrize('config', ['configs/builtin/retinanet_r18_builtin.yml',
+                                    'configs/face_detection/blazeface_builtin.yml'])
+def test_loss_breakdown_names_its_yolov3_scope(config):
+    """On another family it failed with ``AttributeError: ... no attribute 'yolo_head'``
+    after building both models (audit 2026-12-05); now refused before any of it."""
+    err = _fail(BREAKDOWN, '-c', config, '-t', config, '--teacher_pretrained', 'nope',
+                '-o', 'weights=nope')
+    assert 'loss_breakdown.py splits the L2 loss of YOLOv3 head maps' in err, err
+    assert 'distill.py logs its distillation and detection losses' in err, err
+
+
 # -- finding 9: a pruned checkpoint of another backbone --------------------------------------
 def test_pruned_checkpoint_of_another_backbone_names_its_config(setup):
     for script, extra in ((DISTILL, ['-t', setup['resnet'], '--teacher_pretrained',
