@@ -36,9 +36,7 @@ def print_params(cfg, out=print):
     model = Trainer(cfg, mode='eval').model
     rows = list_prunable(model, config_input_size(cfg))
     if not rows:
-        out('%s declares no prunable convs (see its prunable_params(): every conv feeds a '
-            'residual add, a depthwise group or a fixed-width output), so it cannot be '
-            'channel-pruned' % type(model).__name__)
+        out(_no_prunable_convs(model))
         return
     out(format_prunable(rows))
 
@@ -73,6 +71,12 @@ def check_sensitivity_args(sensitivities_file=None, eval_images=None, ratios=Non
         check_not_quantized(read_meta(weights), weights, 'weights')
 
 
+def _no_prunable_convs(model):
+    return ('%s declares no prunable convs (see its prunable_params(): every conv feeds a '
+            'residual add, a depthwise group or a fixed-width output), so it cannot be '
+            'channel-pruned' % type(model).__name__)
+
+
 def _param_names(model, pruned_params):
     """The user-facing names of ``pruned_params`` (comma list or list; default: every
     prunable conv), each checked as prune.py checks them (unknown ones name the close ones)."""
@@ -90,6 +94,8 @@ def run_sensitivity(cfg, weights=None, pruned_params=None, ratios=DEFAULT_RATIOS
                            weights)
     trainer = _trainer_with_weights(cfg, None, 'eval')
     names = _param_names(trainer.model, pruned_params)  # before the weights load
+    if not names:  # it wrote an empty table and a blank plot, which prune.py then refused
+        raise ValueError(_no_prunable_convs(trainer.model) + ': there is nothing to analyse')
     if weights:
         trainer.load_weights(weights)
     model = trainer.model
@@ -190,7 +196,8 @@ def check_sensitivities_for_pruning(path, criterion=None, model=None):
     None takes the file's."""
     if not path or not os.path.isfile(path):
         raise ValueError('--target_flops needs a sensitivities file (-s FILE) made by '
-                         'slim/sensitive/sensitive.py; not found: %s' % path)
+                         'slim/sensitive/sensitive.py -c CONFIG -o weights=W -s FILE%s' % (
+                             '; not found: %s' % path if path else ': none was given'))
     state = load_sensitivities(path, with_state=True, for_pruning=True)
     if model is not None:  # made for this model, and not by an interrupted analysis
         check_made_for(path, model, state)

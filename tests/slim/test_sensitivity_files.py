@@ -179,3 +179,30 @@ def test_sensitive_flags_and_outputs_are_refused_before_the_weights_load(
     with pytest.raises(ValueError, match=match):
         _main(monkeypatch, SENSITIVE, '-c', tiny['config'], '-o', 'weights=%s' % wider, *flags)
     assert sorted(os.listdir(str(tmp_path))) == ['afile', 'notsens.json']  # nothing written
+
+
+def test_a_model_without_prunable_convs_is_refused_before_any_file(tmp_path):
+    """BlazeFace-Lite declares no prunable convs: sensitive.py wrote an empty table and a
+    blank plot, which prune.py then refused as "run the sensitivity analysis first" (audit
+    2026-12-05); now one line saying why."""
+    from ppdet.core.workspace import create, load_config
+    from ppdet.utils.checkpoint import save_checkpoint
+    from slim_script_runner import ROOT, fail
+    config = 'configs/face_detection/blazeface_lite_builtin.yml'
+    cfg = load_config(os.path.join(ROOT, config))
+    weights = save_checkpoint(create(cfg['architecture'], cfg), str(tmp_path / 'lite'),
+                              meta={'architecture': cfg['architecture'], 'steps': []})
+    sens = tmp_path / 'sens.json'
+    err = fail(SENSITIVE, '-c', config, '-o', 'weights=%s' % weights, '-s', sens)
+    assert 'declares no prunable convs' in err and 'nothing to analyse' in err, err
+    assert not sens.exists()
+
+
+def test_target_flops_without_a_file_says_none_was_given(tmp_path):
+    """``prune.py --target_flops`` without ``-s`` said "not found: None"."""
+    from ppdet.slim.pruning_job import check_sensitivities_for_pruning
+    with pytest.raises(ValueError, match=r'needs a sensitivities file \(-s FILE\) made by '
+                                         r'slim/sensitive/sensitive.py .*: none was given$'):
+        check_sensitivities_for_pruning(None)
+    with pytest.raises(ValueError, match=r'; not found: .*nope.json$'):
+        check_sensitivities_for_pruning(str(tmp_path / 'nope.json'))
