@@ -350,6 +350,27 @@ def layer_outputs(program):
     return out
 
 
+# ops that turn a quantized op's raw (int-scaled) output back into its float value
+_DEQUANTIZE_OPS = ('fake_dequantize_max_abs', 'fake_channel_wise_dequantize_max_abs',
+                   'dequantize_linear')
+
+
+def _dequantized(var, consumers):
+    """The float value of ``var`` in a fake-quant graph: where a dequantize op reads ``var``
+    (a conv with no BN or bias after it: its output is int-scaled), that op's output,
+    through any chain of them; else ``var``."""
+    seen = {var}
+    while True:
+        nxt = [op for op in consumers.get(var, []) if op.type in _DEQUANTIZE_OPS]
+        if not nxt:
+            return var
+        op = nxt[0]
+        var = op.output('Out' if 'Out' in op.output_names else 'Y')[0]
+        if var in seen:
+            return var
+        seen.add(var)
+
+
 def _with_extra_fetches(model_dir, names, save_dir):
     """Save ``model_dir``'s inference model with ``names`` fetched after its own outputs."""
     with static_mode():
@@ -410,6 +431,10 @@ def deployed_layer_report(fp32_dir, int8_dir, feeds, names=None):
     layers = [l for l in layers if has(l[2])]
     fetch = sorted({v for _, _, v in layers} |
                    {inputs[v][0] for _, _, v in layers if has(inputs[v][0])} - set(q_feeds))
+    # the simulation's value of a layer output: a conv with no BN or bias after it outputs
+    # int-scaled values that a dequantize op reads; fp32 and the deployed graph hold the float
+    q_consumers = op_consumers(q_prog.global_block())
+    sim_fetch = [_dequantized(v, q_consumers) for v in fetch]
     n_images = int(np.asarray(feeds['image']).shape[0])
     per_image, marked_runs, plain_runs = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
@@ -417,7 +442,8 @@ def deployed_layer_report(fp32_dir, int8_dir, feeds, names=None):
         q_plain, fp_plain = _strip_feed_fetch(q_prog), _strip_feed_fetch(fp_prog)
         for i in range(n_images):
             one = {k: np.asarray(v)[i:i + 1] for k, v in feeds.items()}
-            sim = dict(zip(fetch, _run(q_plain, q_scope, {k: one[k] for k in q_feeds}, fetch)))
+            sim = dict(zip(fetch, _run(q_plain, q_scope, {k: one[k] for k in q_feeds},
+                                       sim_fetch)))
             fp = dict(zip(fetch, _run(fp_plain, fp_scope, {k: one[k] for k in fp_feeds}, fetch)))
             marked = _paddle_outputs(tmp, one, True)
             plain = _paddle_outputs(int8_dir, one, True)
