@@ -1,5 +1,7 @@
 """GFLOPs and size: python tools/model_stats.py -c CONFIG [--input_size 608 416 320] [-o k=v].
 
+With ``-o weights=W`` the model is the checkpoint's (a pruned one counts its pruned convs).
+
 A size is S (a square) or HxW, e.g. ``--input_size 800x1333``.  Without ``--input_size`` the
 model is counted at its config's evaluation input size, the one training's ``print_flops``,
 the pipeline and the pruner use (:func:`ppdet.utils.model_stats.config_input_size`); the
@@ -75,7 +77,15 @@ def main():
     else:
         size, origin = default_input_size(cfg)
         sizes = [size]
-    model = create(cfg['architecture'], cfg)
+    # -o weights=W (not the config's own default weights, often not trained yet): a pruned
+    # checkpoint is counted with its own structure, not the config's
+    if any(str(o).startswith('weights=') for o in args.opt or []):
+        from ppdet.engine.trainer import build_model
+        model, meta = build_model(cfg, cfg['weights'])
+        print('model of %s (steps: %s)' % (cfg['weights'], ', '.join(
+            s.get('kind', '?') for s in meta.get('steps') or []) or 'none'))
+    else:
+        model = create(cfg['architecture'], cfg)
     rows = model_stats(model, sizes, args.modes)
     head = ['input'] + ['GFLOPs(%s)' % m for m in args.modes] + ['size MiB', 'size MiB (4K blocks)']
     print(args.config)

@@ -23,6 +23,7 @@ Rows, each exported with NMS inside and scored by COCO AP on the built-in val se
 Then CPU latency of every row (Paddle fp32, Paddle int8 for the int8 rows, onnxruntime fp32
 where the export converts; a runtime that cannot run a row is recorded with its reason).
 """
+from ppdet.modeling.architectures.dense_detector import DenseDetector
 from ppdet.pipeline.main_job import Pipeline, format_seed_spread
 from ppdet.pipeline.results_table import format_distill_comparison, rows_with_latency
 from ppdet.utils.logger import setup_logger
@@ -39,9 +40,10 @@ DENSE_PRUNE_PLANS = ('uniform', 'derived')
 DENSE_PTQ_ALGOS = ('abs_max',)
 # The dense-head distillation terms are each normalised by the teacher's summed class
 # probability, like the detection losses by the number of positives: weight 1 puts them on
-# the detection loss's scale (the library default, 1000, is YOLOv3's).
+# the detection loss's scale (YOLOv3's default, 1000, swamps it).  The families' own default
+# (DenseDetector.distill_weights, what slim/distillation/distill.py uses unset).
 DENSE_DISTILL_LOSS = 'fine_grained'
-DENSE_DISTILL_WEIGHT = 1.0
+DENSE_DISTILL_WEIGHT = DenseDetector.distill_weights[DENSE_DISTILL_LOSS]
 DENSE_LATENCY_RUNTIMES = ('paddle_fp32', 'paddle_int8', 'onnx_fp32')
 QAT_LR = 0.0003   # QAT and its fp32 twin (the main job's value)
 

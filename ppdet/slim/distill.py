@@ -37,10 +37,30 @@ logger = setup_logger(__name__)
 
 __all__ = ['distill', 'DistillModel', 'DistillStep', 'LOSSES', 'default_pairs',
            'check_configs_compatible', 'distill_settings', 'add_teacher_args',
-           'check_teacher_weights', 'check_distill_weight']
+           'check_teacher_weights', 'check_distill_weight', 'default_distill_weight',
+           'SWAMP_RATIO']
 
 LOSSES = ('l2', 'fine_grained')
 DISTILL_KEYS = ('teacher_config', 'teacher_weights', 'loss', 'pairs', 'weight', 'obj_target')
+# warn when the weighted distillation term is more than this many times the detection loss
+# in one of the first SWAMP_CHECK_STEPS training steps (the audit's FCOS at weight 1000:
+# 290 against 1.7, AP 0.0085 against 0.0202 at weight 1)
+SWAMP_RATIO = 20.0
+SWAMP_CHECK_STEPS = 5
+
+
+def default_distill_weight(student, loss):
+    """The weight of ``loss`` when ``Distill.weight`` is unset -> ``(weight, why)``: the
+    student family's ``distill_weights`` (see :class:`~ppdet.modeling.architectures.
+    meta_arch.BaseArch`), else PaddleDetection's YOLOv3 weights (``DEFAULT_WEIGHTS``)."""
+    table = getattr(type(student), 'distill_weights', None) or {}
+    name = type(student).__name__
+    if loss in table:
+        reason = getattr(type(student), 'distill_weights_reason', '')
+        return float(table[loss]), '%s default for %s (%s.distill_weights%s)' % (
+            name, loss, name, ': ' + reason if reason else '')
+    return float(DEFAULT_WEIGHTS[loss]), ("the library default for %s (%s declares none; "
+                                          "PaddleDetection's YOLOv3 weight)" % (loss, name))
 
 
 def default_pairs(student, teacher=None):
@@ -118,7 +138,12 @@ class DistillModel(nn.Layer):
         self.teacher = teacher
         _freeze(teacher)
         self.loss_type = loss
-        self.weight = float(DEFAULT_WEIGHTS[loss] if weight is None else weight)
+        if weight is None:
+            self.weight, self.weight_source = default_distill_weight(student, loss)
+        else:
+            self.weight, self.weight_source = float(weight), 'Distill.weight (set)'
+        self._swamp_checks = 0
+        self.swamp_warning = None
         self.obj_target = obj_target
         self._feats = {'teacher': {}, 'student': {}}
         self._capturing = False
@@ -237,9 +262,27 @@ class DistillModel(nn.Layer):
         self._teacher_outputs = None
         for store in self._feats.values():
             store.clear()
+        if self._swamp_checks < SWAMP_CHECK_STEPS and paddle.in_dynamic_mode():
+            self._swamp_checks += 1
+            self._check_swamp(d, losses['loss'])
         losses['distill_loss'] = d
         losses['loss'] = losses['loss'] + d
         return losses
+
+    def _check_swamp(self, distill_term, detection):
+        """Warn once when the weighted distillation term is more than SWAMP_RATIO times the
+        detection loss (a weight from another family or dataset drowns the student's own loss)."""
+        x, y = float(distill_term), float(detection)
+        if not (y > 0 and math.isfinite(x) and x > SWAMP_RATIO * y):
+            return
+        self.swamp_warning = (
+            'distillation loss %.4g is %.0fx the detection loss %.4g (training step %d): the '
+            'teacher term swamps training; lower Distill.weight (now %g, %s), e.g. '
+            '-o Distill.weight=%.1g puts it on the detection loss\'s scale' % (
+                x, x / y, y, self._swamp_checks, self.weight, self.weight_source,
+                self.weight * y / x))
+        logger.warning(self.swamp_warning)
+        self._swamp_checks = SWAMP_CHECK_STEPS  # once
 
     # -- delegated to the student -------------------------------------------------
     def post_process(self, outputs, im_shape, scale_factor):
@@ -340,8 +383,8 @@ def check_teacher_weights(path, teacher_config=None):
 
 
 def check_distill_weight(weight, loss='l2'):
-    """``Distill.weight``: unset (the loss's default) or a finite number > 0 (a negative
-    weight made the distillation loss negative: the student was pushed away from the
+    """``Distill.weight``: unset (the student family's default) or a finite number > 0 (a
+    negative weight made the distillation loss negative: the student was pushed away from the
     teacher; 0 distills nothing); a string that reads as a number ('1e2', which YAML reads
     as text) is taken as one.  Returns the weight."""
     if weight is None:
@@ -350,10 +393,9 @@ def check_distill_weight(weight, loss='l2'):
     if isinstance(weight, bool) or not isinstance(weight, (int, float)) or \
             not math.isfinite(weight) or weight <= 0:
         raise ValueError('Distill.weight must be a number > 0, got %r (the weight of the '
-                         'distillation loss; leave it unset for the %s loss\'s default, %g, or '
-                         'e.g. -o Distill.weight=%g)' % (
-                             weight, loss, DEFAULT_WEIGHTS.get(loss, 100.0),
-                             DEFAULT_WEIGHTS.get(loss, 100.0)))
+                         'distillation loss; leave it unset for the student family\'s default '
+                         '(its distill_weights; YOLOv3\'s %s weight is %g), or e.g. '
+                         '-o Distill.weight=1)' % (weight, loss, DEFAULT_WEIGHTS.get(loss, 100.0)))
     return weight
 
 
@@ -417,11 +459,12 @@ class DistillStep(CompressionStep):
                                weight=self.weight, obj_target=self.obj_target)
         record = {'teacher_config': os.path.abspath(self.teacher_config),
                   'teacher_weights': os.path.abspath(str(self.teacher_weights)),
-                  'loss': self.loss, 'weight': wrapped.weight, 'obj_target': self.obj_target,
+                  'loss': self.loss, 'weight': wrapped.weight,
+                  'weight_source': wrapped.weight_source, 'obj_target': self.obj_target,
                   'pairs': copy.deepcopy(wrapped.pairs),
                   'adapters': copy.deepcopy(getattr(wrapped, 'adapter_spec', []))}
-        logger.info('distilling from %s (%s loss, weight %g)', self.teacher_config, self.loss,
-                    wrapped.weight)
+        logger.info('distilling from %s (%s loss, weight %g: %s)', self.teacher_config,
+                    self.loss, wrapped.weight, wrapped.weight_source)
         return wrapped, record
 
     @classmethod

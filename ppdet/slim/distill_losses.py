@@ -7,6 +7,10 @@ in 1.x, ``DistillYOLOv3Loss`` in 2.x):
 * ``fine_grained``: a family's own head-aware loss (the architecture's
   ``fine_grained_distill_loss``; YOLOv3's is in
   :mod:`ppdet.modeling.losses.yolo_distill_loss`); weight 1000.
+
+These are YOLOv3's, the default of ``BaseArch.distill_weights``; a family whose terms sit on
+another scale declares its own (RetinaNet / FCOS, BlazeFace: 1), and ``DistillModel`` uses
+the student's when ``Distill.weight`` is unset (:func:`ppdet.slim.distill.default_distill_weight`).
 """
 import paddle
 

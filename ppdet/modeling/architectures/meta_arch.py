@@ -31,6 +31,10 @@ it (``@register``) and fills in what it has.  What generic code asks for:
   YOLOv3's objectness, FCOS's centerness).  The full-size latency benchmark sets them up
   like a trained detector's (:func:`ppdet.benchmark.full_size.init_head_like_trained`).
 * ``check_teacher(teacher, loss)`` -> raise if ``teacher`` cannot teach this model.
+* ``distill_weights`` (class attribute) -> ``{loss: weight}``, the distillation loss weight
+  used when ``Distill.weight`` is unset, and ``distill_weights_reason`` why: the default is
+  PaddleDetection's YOLOv3 weights (``ppdet.slim.distill_losses.DEFAULT_WEIGHTS``); a
+  family whose distillation terms sit on another scale overrides both.
 * optional ``fine_grained_distill_loss(outputs, teacher_outputs, obj_target)`` for a
   family-specific distillation loss, and ``backbone`` + ``forward_from_features``
   to let sensitivity analysis reuse the backbone pass.
@@ -63,6 +67,9 @@ class BaseArch(nn.Layer):
 
     train_fields = ()
     optional_train_fields = ()
+    # the student's Distill.weight when unset (ppdet.slim.distill.default_distill_weight)
+    distill_weights = {'l2': 100.0, 'fine_grained': 1000.0}
+    distill_weights_reason = "PaddleDetection's YOLOv3 distillation weights"
 
     def _missing(self, what):
         raise NotDeclared('%s does not implement %s (see ppdet.modeling.architectures.'
@@ -119,5 +126,6 @@ class BaseArch(nn.Layer):
                              'use a teacher trained on the student\'s dataset (same label list)'
                              % (theirs, self.num_classes))
         if loss == 'fine_grained' and not hasattr(self, 'fine_grained_distill_loss'):
-            raise ValueError('%s has no fine-grained distillation loss; use loss=l2'
-                             % type(self).__name__)
+            raise ValueError('%s has no fine-grained distillation loss: drop '
+                             'use_fine_grained_loss=true (or set Distill.loss=l2) to distil its '
+                             'outputs with L2' % type(self).__name__)
