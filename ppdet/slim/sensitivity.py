@@ -68,7 +68,8 @@ def _fingerprint(model):
     for name, p in prunable_params(model).items():
         h.update(name.encode())
         h.update(p.numpy().tobytes())
-    return {'prunable_shapes': _prunable_shapes(model), 'weights_sha1': h.hexdigest()}
+    return {'architecture': type(model).__name__, 'prunable_shapes': _prunable_shapes(model),
+            'weights_sha1': h.hexdigest()}
 
 
 def check_made_for(path, model, state=None):
@@ -77,7 +78,15 @@ def check_made_for(path, model, state=None):
     Its weights may differ (pruning reads the losses of the same architecture).  A file
     that records no shapes is used with a warning."""
     state = load_sensitivities(path, with_state=True) if state is None else state
-    recorded = ((state.get('settings') or {}).get('model') or {}).get('prunable_shapes')
+    made = (state.get('settings') or {}).get('model') or {}
+    if made.get('architecture') not in (None, type(model).__name__):
+        # the built-in RetinaNet and FCOS have the same prunable names and shapes
+        raise ValueError(
+            'sensitivities file %s was made for a %s model and this one is a %s: its losses do '
+            'not tell how this model prunes; make one for this config with '
+            'slim/sensitive/sensitive.py -s NEW.json' % (path, made['architecture'],
+                                                          type(model).__name__))
+    recorded = made.get('prunable_shapes')
     if recorded is None:
         logger.warning('sensitivities file %s records no model shapes, so it cannot be checked '
                        'against this model: make sure it was made for this config', path)

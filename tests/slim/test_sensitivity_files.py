@@ -206,3 +206,27 @@ def test_target_flops_without_a_file_says_none_was_given(tmp_path):
         check_sensitivities_for_pruning(None)
     with pytest.raises(ValueError, match=r'; not found: .*nope.json$'):
         check_sensitivities_for_pruning(str(tmp_path / 'nope.json'))
+
+
+def test_a_file_of_another_family_with_the_same_shapes_is_refused(tmp_path):
+    """The built-in RetinaNet and FCOS have the same prunable names and shapes: a RetinaNet
+    sensitivities file planned FCOS's pruning without a word (audit 2026-12-05)."""
+    from ppdet.core.workspace import create, load_config
+    from ppdet.slim.prune import prunable_params
+    from ppdet.slim.sensitivity import check_made_for
+    from slim_script_runner import ROOT
+    models = {}
+    for name in ('retinanet', 'fcos'):
+        cfg = load_config(os.path.join(ROOT, 'configs', 'builtin', '%s_r18_builtin.yml' % name))
+        models[name] = create(cfg['architecture'], cfg)
+    shapes = {n: {k: list(p.shape) for k, p in prunable_params(m).items()}
+              for n, m in models.items()}
+    assert shapes['retinanet'] == shapes['fcos']  # what made the shape check blind
+    name = list(shapes['fcos'])[0]
+    sens = str(tmp_path / 'retinanet.json')
+    sensitivity(models['retinanet'], name, lambda m: 1.0, ratios=[0.5], sensitivities_file=sens,
+                progress=False, input_size=64)
+    check_made_for(sens, models['retinanet'])
+    with pytest.raises(ValueError, match=r'retinanet.json was made for a RetinaNet model and '
+                                         r'this one is a FCOS'):
+        check_made_for(sens, models['fcos'])
