@@ -218,6 +218,18 @@ class DistillModel(nn.Layer):
                 self.adapters['pair%d' % i] = nn.Conv2D(int(s.shape[1]), int(t.shape[1]), 1)
                 self.adapter_spec.append({'pair': i, 'student_channels': int(s.shape[1]),
                                           'teacher_channels': int(t.shape[1])})
+        if self.adapter_spec and type(self.teacher) is not type(self.student):
+            # head outputs of two families mean different things (an FCOS teacher's 6-channel
+            # class map against a RetinaNet's 54 anchor-class logits): L2 through 1x1 adapters
+            # then matches numbers, not predictions (audit: AP 0.0127 against 0.0314 undistilled)
+            logger.warning(
+                'distilling a %s student from a %s teacher: %d output pair(s) differ in channels '
+                '(%s) and are bridged by 1x1 adapters; the two heads encode their predictions '
+                'differently, so L2 matches numbers, not detections: prefer a teacher of the '
+                "student's family", type(self.student).__name__,
+                type(self.teacher).__name__, len(self.adapter_spec),
+                ', '.join('%d -> %d' % (a['student_channels'], a['teacher_channels'])
+                          for a in self.adapter_spec))
         for store in self._feats.values():
             store.clear()
 

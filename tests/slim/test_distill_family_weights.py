@@ -132,3 +132,21 @@ def test_no_warning_when_the_term_is_on_the_detection_loss_scale(monkeypatch):
     batch = _yolo_batch()
     model.get_loss(model(batch['image']), batch)
     assert seen == [] and model.swamp_warning is None
+
+
+def test_a_teacher_of_another_family_is_warned_about(ppdet_log):
+    """A RetinaNet student with an FCOS teacher: 1x1 adapters bridged 54 -> 6 and 36 -> 4
+    channels of heads that encode predictions differently, without a word (audit
+    2026-12-05: AP 0.0127 against 0.0314 undistilled)."""
+    retina = os.path.join(BUILTIN, 'retinanet_r18_builtin.yml')
+    fcos = os.path.join(BUILTIN, 'fcos_r18_builtin.yml')
+    ppdet_log.messages.clear()
+    model = DistillModel(_model(retina, 0), _model(fcos, 1), loss='l2')
+    assert model.adapter_spec
+    warned = [m for m in ppdet_log.messages if 'distilling a RetinaNet student from a FCOS '
+              'teacher' in m]
+    assert len(warned) == 1 and 'prefer a teacher of the student\'s family' in warned[0], \
+        ppdet_log.messages
+    ppdet_log.messages.clear()
+    DistillModel(_model(retina, 0), _model(retina, 1), loss='l2')
+    assert not [m for m in ppdet_log.messages if 'teacher of the student' in m]
