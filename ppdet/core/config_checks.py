@@ -154,10 +154,7 @@ def _checked_value(key, value, kind, low):
             return value
         raise _wrong_type(key, bool, value, 'true')
     if kind is float and isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            pass
+        value = as_number(value)
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and \
         math.isfinite(value)
     if kind is int and ok and value != int(value):
@@ -195,13 +192,8 @@ def checked_number(key, value, low=0, above=True, null=None, example=None):
     clipping'); else a ConfigError naming the key, what it takes and an ``-o`` ``example``."""
     if value is None and null is not None:
         return None
-    number = None
-    if not _is_bool(value) and isinstance(value, (numbers.Real, str)):
-        try:
-            number = float(value)
-        except ValueError:
-            pass
-    if number is None or not math.isfinite(number) or number < low or \
+    number = as_number(value)
+    if not isinstance(number, float) or not math.isfinite(number) or number < low or \
             (above and number == low):
         raise ConfigError('%s must be a number %s %s%s; got %r%s' % (
             key, '>' if above else '>=', low, ', or null for %s' % null if null else '', value,
@@ -235,10 +227,9 @@ def _checked_arg(key, value, default, example=True):
         if float(value).is_integer():
             return int(value)
     elif kind is float and isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            pass
+        number = as_number(value)
+        if isinstance(number, float):
+            return number
     raise _wrong_type(key, kind, value, ('true' if kind is bool else default) if example
                       else None)
 
