@@ -11,7 +11,7 @@ import math
 
 from ppdet.core.workspace import create
 from ppdet.utils.cli import ArgsParser, parse_and_load, run_main
-from ppdet.utils.model_stats import MODES, config_input_size, model_stats
+from ppdet.utils.model_stats import MODES, config_input_size_origin, model_stats
 
 
 def input_size(text):
@@ -31,23 +31,14 @@ def size_text(size):
     return 'x'.join(map(str, size)) if isinstance(size, tuple) else str(size)
 
 
-def _size_origin(cfg):
-    """Where :func:`config_input_size` finds the size, in the order it looks."""
-    for section in ('EvalReader', 'TestReader'):
-        for t in (cfg.get(section) or {}).get('sample_transforms', []):
-            if 'Resize' in t:
-                return '%s Resize.target_size' % section
-    return 'TestReader.inputs_def.image_shape'
-
-
 def default_input_size(cfg):
     """``(size, origin)``: the config's evaluation input size (S for a square, else (H, W))
     and where it came from; a ValueError that asks for --input_size when it has none."""
     try:
-        h, w = config_input_size(cfg)
+        (h, w), origin = config_input_size_origin(cfg)
     except ValueError as e:
         raise ValueError('%s; or give --input_size S or HxW' % e)
-    return (h if h == w else (h, w)), 'the config (%s)' % _size_origin(cfg)
+    return (h if h == w else (h, w)), 'the config (%s)' % origin
 
 
 def figure(value):

@@ -16,7 +16,7 @@ import paddle
 import paddle.nn as nn
 
 __all__ = ['count_flops', 'count_conv_macs', 'gflops', 'param_size_mb', 'model_stats', 'MODES',
-           'config_input_size', 'model_summary']
+           'config_input_size', 'config_input_size_origin', 'model_summary']
 
 MODES = ('seed', 'all', 'paddleslim')
 BACKUP_SUFFIX = '_backup'
@@ -137,14 +137,20 @@ def model_stats(model, input_sizes=(608,), modes=('seed',)):
 
 def config_input_size(cfg):
     """The evaluation input size of a config (what FLOPs and the pruner trace with)."""
+    return config_input_size_origin(cfg)[0]
+
+
+def config_input_size_origin(cfg):
+    """``([h, w], where)``: :func:`config_input_size` and the config key it came from
+    ('EvalReader Resize.target_size', ...), for a tool that says which size it used."""
     for section in ('EvalReader', 'TestReader'):
         for t in (cfg.get(section) or {}).get('sample_transforms', []):
             if 'Resize' in t:
                 h, w = t['Resize']['target_size']
-                return [int(h), int(w)]
+                return [int(h), int(w)], '%s Resize.target_size' % section
     shape = ((cfg.get('TestReader') or {}).get('inputs_def') or {}).get('image_shape')
     if shape and shape[-1]:
-        return [int(shape[-2]), int(shape[-1])]
+        return [int(shape[-2]), int(shape[-1])], 'TestReader.inputs_def.image_shape'
     raise ValueError('cannot tell the input size: give EvalReader a Resize transform')
 
 
