@@ -17,14 +17,13 @@ Batches are dicts of tensors:
 * test: ``image``, ``im_shape``, ``scale_factor``, ``im_id``.
 """
 import fnmatch
-import numbers
 import os
 
 import numpy as np
 import paddle
 from paddle.io import BatchSampler, DataLoader, DistributedBatchSampler
 
-from ppdet.core.workspace import ConfigError, did_you_mean, create, get_registered
+from ppdet.core.workspace import ConfigError, as_number, did_you_mean, create, get_registered
 from ppdet.utils.logger import setup_logger
 
 from .dataset_builder import build_dataset
@@ -335,13 +334,11 @@ def _reader_value(section, key, value, kind):
     reads ``nope`` as a string, which ``bool()`` would take as true).  A ConfigError names
     ``section.key``."""
     if kind is int:
-        ok = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
-        if ok and not isinstance(value, numbers.Integral):
-            ok = bool(np.isfinite(value)) and float(value).is_integer()
-        if not ok or value < 1:
+        number = as_number(value, integer=True)  # the config system's rule: 2.0 is 2
+        if not isinstance(number, int) or isinstance(number, bool) or number < 1:
             raise ConfigError('%s.%s must be an integer >= 1, got %r; e.g. -o %s.%s=8'
                               % (section, key, value, section, key))
-        return int(value)
+        return number
     if not isinstance(value, (bool, np.bool_)):
         raise ConfigError('%s.%s must be true or false, got %r' % (section, key, value))
     return bool(value)
