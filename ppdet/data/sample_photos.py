@@ -7,7 +7,8 @@ human face.  The hand-drawn boxes of the first three live with the test that che
 """
 import numpy as np
 
-__all__ = ['face_photos', 'lfw_canvas', 'no_face_photos', 'write_photos', 'NO_FACE_PHOTOS']
+__all__ = ['face_photos', 'lfw_canvas', 'no_face_photos', 'skimage_image', 'write_photos',
+           'NO_FACE_PHOTOS']
 
 # lfw_subset() crops picked by eye for a frontal pose (the hand-checked canvas)
 LFW_FACES = (0, 25, 60, 80)
@@ -24,11 +25,20 @@ def _skimage_data():
     return skimage.data
 
 
+def skimage_image(name):
+    """``skimage.data.<name>()``, with a Ctrl-C during the read raised after it: the read
+    closes its file in a ``__del__``, where a KeyboardInterrupt is dropped."""
+    from ppdet.utils.interrupts import ctrl_c_deferred
+    loader = getattr(_skimage_data(), name)
+    with ctrl_c_deferred():
+        return loader()
+
+
 def lfw_canvas(faces=LFW_FACES):
     """Four 25x25 LFW face crops (indices ``faces`` of ``lfw_subset()``, whose first 100
     images are faces), upscaled to 96x96, on a mid-grey 256x256 canvas; RGB uint8."""
     import cv2
-    crops = _skimage_data().lfw_subset()
+    crops = skimage_image('lfw_subset')
     canvas = np.full((256, 256), 0.5)
     for (x0, y0), i in zip(LFW_TOPLEFT, faces):
         canvas[y0:y0 + LFW_SIZE, x0:x0 + LFW_SIZE] = cv2.resize(
@@ -39,9 +49,8 @@ def lfw_canvas(faces=LFW_FACES):
 def face_photos(extra_lfw_canvases=0):
     """{name: RGB uint8}: 'astronaut', 'camera', 'lfw_canvas' and ``extra_lfw_canvases`` more
     canvases ('lfw_canvas_1', ...) of LFW faces 4k .. 4k+3 (k = 1, 2, ...; at most 24)."""
-    data = _skimage_data()
-    photos = {'astronaut': data.astronaut(),
-              'camera': np.repeat(data.camera()[:, :, None], 3, 2),
+    photos = {'astronaut': skimage_image('astronaut'),
+              'camera': np.repeat(skimage_image('camera')[:, :, None], 3, 2),
               'lfw_canvas': lfw_canvas()}
     if not 0 <= extra_lfw_canvases <= 24:
         raise ValueError('extra_lfw_canvases must be in [0, 24] (lfw_subset has 100 faces), '
@@ -52,8 +61,7 @@ def face_photos(extra_lfw_canvases=0):
 
 
 def no_face_photos():
-    data = _skimage_data()
-    return {n: getattr(data, n)() for n in NO_FACE_PHOTOS}
+    return {n: skimage_image(n) for n in NO_FACE_PHOTOS}
 
 
 def write_photos(photos, out_dir):

@@ -5,6 +5,7 @@ state always gives the same picture."""
 import cv2
 import numpy as np
 
+from ppdet.data.sample_photos import skimage_image
 from ppdet.utils.bbox import box_iou
 
 __all__ = ['render_image', 'CLASSES']
@@ -22,10 +23,9 @@ _BACKGROUNDS = None
 def _backgrounds():
     global _BACKGROUNDS
     if _BACKGROUNDS is None:
-        import skimage.data
         ims = []
         for name in _COLOR_BACKGROUNDS + _GRAY_BACKGROUNDS:
-            im = np.asarray(getattr(skimage.data, name)())
+            im = np.asarray(skimage_image(name))
             if im.ndim == 2:
                 im = np.repeat(im[..., None], 3, axis=2)
             ims.append(np.ascontiguousarray(im[..., :3]).astype(np.float32))

@@ -29,6 +29,8 @@ import collections
 import cv2
 import numpy as np
 
+from ppdet.data.sample_photos import skimage_image
+
 __all__ = ['face_sources', 'nonface_patches', 'draw_face', 'SKIN_TONES']
 
 # crop of the photo (x1, y1, x2, y2), face box inside the photo, paste ellipse in the photo
@@ -50,18 +52,16 @@ _NONFACES = None
 
 
 def _lfw():
-    import skimage.data
-    return np.asarray(skimage.data.lfw_subset(), np.float32) * np.float32(255.)
+    return np.asarray(skimage_image('lfw_subset'), np.float32) * np.float32(255.)
 
 
 def face_sources():
     """The face sources: 2 photo faces (astronaut, cameraman) and the 100 LFW faces."""
     global _SOURCES
     if _SOURCES is None:
-        import skimage.data
         out = []
         for name, (crop, box, ell, pose) in _PHOTO_FACES.items():
-            im = np.asarray(getattr(skimage.data, name)(), np.float32)
+            im = np.asarray(skimage_image(name), np.float32)
             gray = im.ndim == 2
             if gray:
                 im = np.repeat(im[..., None], 3, axis=2)

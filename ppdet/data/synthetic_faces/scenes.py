@@ -29,6 +29,7 @@ The same generator state always gives the same picture.
 import cv2
 import numpy as np
 
+from ppdet.data.sample_photos import skimage_image
 from ppdet.data.synthetic.scenes import _draw_clutter, _jitter_color, _random_color, _texture
 
 from .faces import _ellipse_alpha, draw_face, face_sources, nonface_patches
@@ -56,10 +57,9 @@ VALID_GAIN = (0.15, 3.0)
 def _backgrounds():
     global _BACKGROUNDS
     if _BACKGROUNDS is None:
-        import skimage.data
         ims = []
         for name in _COLOR_BACKGROUNDS + _GRAY_BACKGROUNDS:
-            im = getattr(skimage.data, name)()
+            im = skimage_image(name)
             im = np.asarray(im[0] if isinstance(im, tuple) else im)  # stereo pair: left
             if im.ndim == 2:
                 im = np.repeat(im[..., None], 3, axis=2)
