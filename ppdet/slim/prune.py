@@ -519,9 +519,22 @@ def list_prunable(model, input_size=None):
             for name, p in prunable_params(model).items()]
 
 
-def format_prunable(rows):
+def format_prunable(rows, cuts=None, cut_ratio=0.5):
+    """The ``prune.py -P`` table.  ``cuts``: {name: share of the conv FLOPs that pruning
+    that conv alone by ``cut_ratio`` removes} (measured with
+    :class:`~ppdet.slim.flops_target.FlopsProbe`), shown beside the conv's own share: they
+    differ because the coupled tensors shrink too (the next convs' inputs, and every conv
+    of a channel group: a RetinaNet FPN output conv feeds the head shared by all levels)."""
     width = max([len(r.name) for r in rows] + [4])
-    lines = ['%-*s  %-20s  %s' % (width, 'name', 'shape', 'FLOPs share')]
+    head = '%-*s  %-20s  %s' % (width, 'name', 'shape', 'FLOPs share')
+    lines = [head + ('  pruned alone at %g removes' % cut_ratio if cuts is not None else '')]
     for r in rows:
-        lines.append('%-*s  %-20s  %6.2f%%' % (width, r.name, str(r.shape), 100 * r.flops_share))
+        line = '%-*s  %-20s  %10.2f%%' % (width, r.name, str(r.shape), 100 * r.flops_share)
+        if cuts is not None:
+            line += '  %26.2f%%' % (100 * cuts[r.name])
+        lines.append(line)
+    if cuts is not None:
+        lines.append("(FLOPs share: the conv's own share of the conv FLOPs; the last column: "
+                     'the share that pruning it alone by %g removes, its coupled tensors '
+                     'included)' % cut_ratio)
     return '\n'.join(lines)

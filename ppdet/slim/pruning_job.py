@@ -7,7 +7,7 @@ import os
 
 import numpy as np
 
-from ppdet.slim.flops_target import ratios_for_target_flops
+from ppdet.slim.flops_target import FlopsProbe, ratios_for_target_flops
 from ppdet.slim.prune import (PrunePlan, PruneStep, format_prunable, list_prunable,
                               normalize_criterion, prunable_params, resolve_names, split_flag)
 from ppdet.slim.sensitivity import (DEFAULT_RATIOS, PADDLESLIM_RATIOS, check_criterion,
@@ -30,15 +30,20 @@ def _trainer_with_weights(cfg, weights, mode):
     return trainer
 
 
-def print_params(cfg, out=print):
-    """``prune.py -P``: every prunable conv with its shape and share of the FLOPs."""
+def print_params(cfg, out=print, cut_ratio=0.5):
+    """``prune.py -P``: every prunable conv with its shape, its own share of the conv FLOPs
+    and the share that pruning it alone by ``cut_ratio`` removes (measured by pruning and
+    restoring it: coupled convs count, so this is what a plan of that conv removes)."""
     from ppdet.engine import Trainer
     model = Trainer(cfg, mode='eval').model
-    rows = list_prunable(model, config_input_size(cfg))
+    size = config_input_size(cfg)
+    rows = list_prunable(model, size)
     if not rows:
         out(_no_prunable_convs(model))
         return
-    out(format_prunable(rows))
+    probe = FlopsProbe(model, size)
+    cuts = {r.name: probe.cut({r.name: probe.removed(r.name, cut_ratio)}) for r in rows}
+    out(format_prunable(rows, cuts, cut_ratio))
 
 
 def check_sensitivity_args(sensitivities_file=None, eval_images=None, ratios=None,

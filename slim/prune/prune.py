@@ -27,7 +27,8 @@ def build_parser():
                         help='round the kept channels of each pruned conv down to a multiple '
                              'of N (8/16/32; default 0: off); recorded in the plan')
     parser.add_argument('-P', '--print_params', action='store_true',
-                        help='list prunable parameters with shape and FLOPs share, then exit')
+                        help='list prunable parameters with shape, own FLOPs share and the share '
+                             'pruning each alone by 0.5 removes, then exit')
     parser.add_argument('--target_flops', type=float, default=None,
                         help='remove this fraction of FLOPs, ratios from -s sensitivities')
     parser.add_argument('-s', '--sensitivities_file', default=None,

@@ -240,3 +240,29 @@ def test_listing_a_model_without_prunable_convs_says_so():
     assert got == ['MediaPipeBlazeFace declares no prunable convs (see its prunable_params(): '
                    'every conv feeds a residual add, a depthwise group or a fixed-width '
                    'output), so it cannot be channel-pruned']
+
+
+def test_listing_shows_what_pruning_each_conv_alone_removes():
+    """`prune.py -P` showed each conv's own FLOPs share only: RetinaNet's P3 FPN output conv
+    listed 5.4%, while pruning it at 0.5 removed 10.7% (the head, shared by every level,
+    loses input channels; so does every FPN output conv of its group).  The listing now
+    shows the measured cut beside it, the same number flops_cut gives."""
+    import os
+    from ppdet.core.workspace import load_config
+    from ppdet.engine import Trainer
+    from ppdet.slim.flops_target import flops_cut
+    from ppdet.slim.pruning_job import print_params
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    cfg = load_config(os.path.join(root, 'configs', 'builtin', 'retinanet_r18_builtin.yml'))
+    got = []
+    print_params(cfg, out=got.append)
+    lines = got[0].splitlines()
+    assert lines[0].split() == ['name', 'shape', 'FLOPs', 'share', 'pruned', 'alone', 'at',
+                                '0.5', 'removes']
+    row = [ln for ln in lines if ln.startswith('neck.fpn_convs.0.conv.weight ')][0].split()
+    own, cut = float(row[-2].rstrip('%')), float(row[-1].rstrip('%'))
+    model = Trainer(cfg, mode='eval').model
+    want = flops_cut(model, {'neck.fpn_convs.0.conv.weight': 0.5}, input_size=192)
+    assert cut == pytest.approx(100 * want, abs=0.006)
+    assert cut > 1.5 * own       # the coupled convs: more than its own half
+    assert lines[-1].startswith("(FLOPs share: the conv's own share")
