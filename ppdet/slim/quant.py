@@ -22,6 +22,7 @@ preprocessed feed dicts (``image`` CHW float32, optional ``im_shape`` /
 """
 import contextlib
 import os
+import re
 import shutil
 import tempfile
 
@@ -199,6 +200,9 @@ def _static_loader(feeds, batch_size, names):
 
 
 # -- post-training quantization ---------------------------------------------------
+_SHARED_CALL_WARNED = set()    # said once per run, not at each of the script's checks
+
+
 def resolve_skip_layers(model_dir, names):
     """Layer names (readable or exported) -> exported weight tensor names for skip_tensor_list."""
     if not names:
@@ -210,6 +214,15 @@ def resolve_skip_layers(model_dir, names):
     out = []
     for n in (s.strip() for s in names):
         layer = n[:-len('.weight')] if n.endswith('.weight') and n not in by_layer else n
+        call = re.match(r'^(.+)@\d+$', n)
+        if call and n not in known and call.group(1) in by_layer:
+            # the report's 'layer@k' (the k-th call of a shared conv): the calls share one
+            # weight tensor, and PaddleSlim skips by weight, so every call stays fp32
+            layer = call.group(1)
+            if (model_dir, n) not in _SHARED_CALL_WARNED:
+                _SHARED_CALL_WARNED.add((model_dir, n))
+                logger.warning('--skip_layers %s: the calls of %s share one weight, so all of them '
+                               'stay in fp32', n, layer)
         if n in known:
             out.append(n)
         elif any(t in known for t in by_layer.get(layer, ())):
