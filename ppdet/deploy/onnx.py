@@ -32,8 +32,8 @@ import os
 
 from .infer_cfg import model_files, program_desc
 
-__all__ = ['convert_to_onnx', 'quantize_onnx', 'pin_nms_column_squeezes', 'ONNX_FILE',
-           'ONNX_INT8_FILE']
+__all__ = ['convert_to_onnx', 'onnx_model_file', 'quantize_onnx', 'pin_nms_column_squeezes',
+           'ONNX_FILE', 'ONNX_INT8_FILE']
 
 ONNX_FILE = 'model.onnx'
 ONNX_INT8_FILE = 'model_int8.onnx'
@@ -56,7 +56,9 @@ UNCONVERTIBLE_OPS = {
 # so they are refused first.  A QAT export (quantize_linear / dequantize_linear) converts.
 _PTQ_REASON = ('a Paddle PTQ int8 graph: paddle2onnx 1.3.1 has no converter for it and aborts; '
                'run the int8 model with --run_mode paddle (oneDNN int8 kernels), or run the '
-               'fp32 model it was made from on onnxruntime')
+               'fp32 model it was made from on onnxruntime (post_quant.py --bench also writes '
+               'onnxruntime\'s int8 model of it here, %s, which --run_mode onnx then runs)'
+               % ONNX_INT8_FILE)
 UNCONVERTIBLE_OPS.update({op: _PTQ_REASON for op in (
     'fake_quantize_abs_max', 'fake_quantize_range_abs_max',
     'fake_quantize_moving_average_abs_max', 'fake_channel_wise_quantize_abs_max',
@@ -67,6 +69,25 @@ def unconvertible_ops(model_file):
     """{op type: reason} for the ops of the program paddle2onnx cannot convert."""
     types = {op.type for block in program_desc(model_file).blocks for op in block.ops}
     return {t: UNCONVERTIBLE_OPS[t] for t in sorted(types) if t in UNCONVERTIBLE_OPS}
+
+
+def onnx_model_file(model_dir):
+    """The ``.onnx`` file the onnx run mode runs for ``model_dir``: its conversion
+    (:func:`convert_to_onnx`), or, for a Paddle PTQ int8 model (which paddle2onnx cannot
+    convert), the ``model_int8.onnx`` that ``post_quant.py --bench`` wrote beside it:
+    onnxruntime's own int8 quantization of the same fp32 model, on the same calibration
+    images.  One written before the Paddle model was (another PTQ run's) is not used."""
+    model_file, params_file = model_files(model_dir)
+    int8 = os.path.join(str(model_dir), ONNX_INT8_FILE)
+    reasons = set(unconvertible_ops(model_file).values())
+    if reasons == {_PTQ_REASON} and _fresh(int8, (model_file, params_file)):
+        from ppdet.utils.logger import setup_logger
+        setup_logger(__name__).info(
+            '%s is a Paddle PTQ int8 model, which paddle2onnx cannot convert: running %s, '
+            "onnxruntime's int8 quantization of the fp32 model it was made from "
+            '(written by post_quant.py --bench)', model_dir, int8)
+        return int8
+    return convert_to_onnx(model_dir)
 
 
 def nms_box_counts(model_file):

@@ -344,8 +344,8 @@ class OnnxPredictor(Predictor):
         import onnxruntime as ort
         providers = onnx_providers(ort, device)   # before anything is converted or written
         super().__init__(model_dir, infer_cfg, cpu_threads)
-        from .onnx import convert_to_onnx
-        self.onnx_file = onnx_file or convert_to_onnx(model_dir)
+        from .onnx import onnx_model_file
+        self.onnx_file = onnx_file or onnx_model_file(model_dir)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = self.cpu_threads
         opts.inter_op_num_threads = 1

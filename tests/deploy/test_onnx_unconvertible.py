@@ -51,3 +51,33 @@ def test_a_ptq_int8_export_is_refused_before_paddle2onnx(yolov3_int8_dir):
     with pytest.raises(ValueError, match=r'cannot be converted to ONNX: .*fake_quantize_range_abs_max'
                                          r'.*\(a Paddle PTQ int8 graph: .*--run_mode paddle'):
         convert_to_onnx(yolov3_int8_dir, save_file=os.path.join(yolov3_int8_dir, 'x.onnx'))
+
+
+def test_onnx_run_mode_on_a_ptq_dir_runs_the_int8_model_bench_wrote(
+        yolov3_model_dir, yolov3_int8_dir, images, tmp_path):
+    """post_quant.py --bench writes onnxruntime's int8 model of the fp32 one into the int8
+    dir (model_int8.onnx); the onnx run mode on that dir refused the PTQ graph and never
+    used it.  It now runs it; one older than the Paddle model (another PTQ run's) is not
+    used, and a new PTQ run into the dir removes it."""
+    import shutil
+    from ppdet.deploy import Preprocessor, create_predictor, load_infer_cfg, match_batch
+    from ppdet.deploy.onnx import ONNX_INT8_FILE, quantize_onnx
+    from ppdet.slim.quant import remove_stale_reports
+    pytest.importorskip('paddle2onnx')
+    int8 = str(tmp_path / 'int8')
+    shutil.copytree(yolov3_int8_dir, int8)
+    pre = Preprocessor(load_infer_cfg(int8))
+    written = quantize_onnx(yolov3_model_dir, iter([pre([im]) for im in images]),
+                            save_file=os.path.join(int8, ONNX_INT8_FILE))
+    predictor = create_predictor(int8, 'onnx')
+    assert predictor.onnx_file == written
+    inputs = pre(images[:1])
+    ref = create_predictor(yolov3_model_dir, 'onnx', onnx_file=written).run(inputs)
+    assert match_batch(ref, predictor.run(inputs))['matched_fraction'] == 1.0
+    later = os.path.getmtime(written) + 10       # the Paddle model rewritten after it
+    os.utime(os.path.join(int8, 'model.pdiparams'), (later, later))
+    with pytest.raises(ValueError, match=r'PTQ int8 graph: .*post_quant.py --bench also writes '
+                                         r"onnxruntime's int8 model of it here, model_int8.onnx"):
+        create_predictor(int8, 'onnx')
+    assert ONNX_INT8_FILE in remove_stale_reports(int8)
+    assert not os.path.exists(written)
