@@ -103,6 +103,23 @@ def test_coco_model_exports_with_the_80_coco_names_without_the_json(tmp_path, pp
     assert 'using the 80 COCO class names' in ppdet_log.text
 
 
+def test_voc_model_exports_with_the_20_voc_names_without_the_label_list(tmp_path, ppdet_log):
+    """The same for a Pascal VOC model (num_classes 20, a label_list.txt that is not there):
+    export / infer of it refused the missing file."""
+    cfg = load_config(os.path.join(ROOT, 'configs/distill/yolov3_r34_voc_teacher.yml'),
+                      overrides=['TestDataset.dataset_dir=%s' % tmp_path])
+    assert cfg['num_classes'] == 20 and cfg['TestDataset']['anno_path'] == 'label_list.txt'
+    names = build_dataset(cfg, 'TestDataset').label_list()
+    assert len(names) == 20 == len(set(names))
+    assert names[:3] == ['aeroplane', 'bicycle', 'bird'] and names[-1] == 'tvmonitor'
+    assert names == sorted(names)      # PaddleDetection's label_list.txt is alphabetical
+    assert 'using the 20 Pascal VOC class names' in ppdet_log.text
+    with pytest.raises(FileNotFoundError, match='label source .*label_list.txt not found'):
+        build_dataset(load_config(os.path.join(ROOT, 'configs/distill/yolov3_r34_voc_teacher.yml'),
+                                  overrides=['TestDataset.dataset_dir=%s' % tmp_path,
+                                             'num_classes=21']), 'TestDataset')
+
+
 def test_label_source_missing_otherwise_says_what_it_is_for(tmp_path):
     cfg = load_config(os.path.join(ROOT, 'configs/yolov3_mobilenet_v1.yml'),
                       overrides=['TestDataset.dataset_dir=%s' % tmp_path, 'num_classes=20'])

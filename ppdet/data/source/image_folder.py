@@ -8,7 +8,7 @@ from ppdet.utils.logger import setup_logger
 
 from .coco import COCO_CATEGORIES, coco_classes, load_coco
 from .dataset import DatasetError, IMAGE_EXTS, DetDataset, builtin_hint, check_anno_file
-from .voc import read_label_list
+from .voc import VOC_CLASSES, read_label_list
 
 logger = setup_logger(__name__)
 
@@ -27,7 +27,8 @@ class ImageFolder(DetDataset):
             is not called.
         sample_num: use only the first ``sample_num`` images (-1: all).
         num_classes: the model's (from the config): with 80 and a COCO json that is not
-            there, the 80 COCO class names are used (export / infer need no COCO download).
+            there, the 80 COCO class names are used (export / infer need no COCO download);
+            with 20 and a label list that is not there, the 20 Pascal VOC names.
     """
     __shared__ = ['num_classes']
 
@@ -63,6 +64,16 @@ class ImageFolder(DetDataset):
                            COCO_CATEGORIES[-1][1])
             self.catid2clsid = {c: i for i, (c, _) in enumerate(COCO_CATEGORIES)}
             self.cname2cid = {n: i for i, (_, n) in enumerate(COCO_CATEGORIES)}
+            return
+        if not os.path.isfile(path) and not path.lower().endswith('.json') and \
+                self.model_num_classes == 20:
+            # a Pascal VOC model (label_list.txt): the same, with the 20 VOC names
+            logger.warning('label source %s not found: using the 20 Pascal VOC class names (%s, '
+                           '..., %s, in label_list.txt order) as num_classes is 20; give -o '
+                           'TestDataset.anno_path=FILE if the model was trained on other '
+                           'classes', path, VOC_CLASSES[0], VOC_CLASSES[-1])
+            self.cname2cid = {n: i for i, n in enumerate(VOC_CLASSES)}
+            self.catid2clsid = {i: i for i in range(len(VOC_CLASSES))}
             return
         check_anno_file(path, self.dataset_dir, what='label source', hint=self.missing_hint(),
                         sections=('TestDataset',))

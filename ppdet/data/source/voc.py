@@ -14,7 +14,13 @@ from ppdet.core.workspace import register
 from .dataset import (DatasetError, DetDataset, SkipCounter, builtin_hint, check_anno_file,
                      clean_boxes)
 
-__all__ = ['VOCDataSet', 'read_label_list', 'parse_voc_xml']
+__all__ = ['VOCDataSet', 'read_label_list', 'parse_voc_xml', 'VOC_CLASSES']
+
+# the 20 Pascal VOC classes in the order of PaddleDetection's label_list.txt (alphabetical):
+# what a model with num_classes 20 was trained on, for export / infer without the dataset
+VOC_CLASSES = ('aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat', 'chair',
+               'cow', 'diningtable', 'dog', 'horse', 'motorbike', 'person', 'pottedplant',
+               'sheep', 'sofa', 'train', 'tvmonitor')
 
 
 def read_label_list(path, dataset_dir=None, hint=None):
