@@ -321,15 +321,17 @@ def write_device_preprocess(model_dir, nb_file):
 
 
 def cached_nb(model_dir, target='x86', env=None, opt=None):
-    """``<model_dir>/model_<target>.nb``, converted again only when the model is newer
-    (with ``opt``, an open :class:`Opt` of ``model_dir``, when given)."""
+    """``<model_dir>/model_<target>.nb``, converted again unless it was made from the model
+    files there now (:mod:`ppdet.deploy.derived`; with ``opt``, an open :class:`Opt` of
+    ``model_dir``, when given)."""
+    from ppdet.deploy.derived import is_fresh, write_stamp
     nb = os.path.join(model_dir, 'model_%s.nb' % target)
     srcs = model_files(model_dir)
-    if os.path.isfile(nb) and all(os.path.getmtime(nb) >= os.path.getmtime(s) for s in srcs):
+    if is_fresh(nb, srcs):
         return nb
-    if opt is not None:
-        return opt.optimize(target, nb)
-    return optimize(model_dir, target, nb, env=env)
+    nb = opt.optimize(target, nb) if opt is not None else optimize(model_dir, target, nb, env=env)
+    write_stamp(nb, srcs)
+    return nb
 
 
 def model_ops(model_dir, valid_targets='arm', env=None, timeout=600):

@@ -1,7 +1,8 @@
 """ONNX export of an exported model (paddle2onnx) and static int8 quantization for onnxruntime.
 
 ``convert_to_onnx(model_dir)`` caches ``model.onnx`` beside the Paddle model and
-reconverts only when the Paddle files are newer.  Opset 13 first: with opset 11
+reconverts when the Paddle files are not the ones it was made from
+(:mod:`ppdet.deploy.derived`).  Opset 13 first: with opset 11
 paddle2onnx 1.3.1 writes a Squeeze/Gather pair in the NMS subgraph that onnxruntime
 rejects ("data tensor must have rank >= 1").
 
@@ -30,6 +31,7 @@ catch): :func:`unconvertible_ops` finds such ops first and conversion refuses th
 """
 import os
 
+from .derived import is_fresh, write_stamp
 from .infer_cfg import model_files, program_desc
 
 __all__ = ['convert_to_onnx', 'onnx_model_file', 'quantize_onnx', 'pin_nms_column_squeezes',
@@ -39,11 +41,6 @@ ONNX_FILE = 'model.onnx'
 ONNX_INT8_FILE = 'model_int8.onnx'
 OPSETS = (13, 11)
 QUANT_OPS = ('Conv', 'MatMul', 'Gemm')
-
-
-def _fresh(path, sources):
-    return os.path.isfile(path) and all(os.path.getmtime(path) >= os.path.getmtime(s)
-                                        for s in sources)
 
 
 # op type -> why paddle2onnx 1.3.1 cannot convert it (it would abort the process)
@@ -76,11 +73,11 @@ def onnx_model_file(model_dir):
     (:func:`convert_to_onnx`), or, for a Paddle PTQ int8 model (which paddle2onnx cannot
     convert), the ``model_int8.onnx`` that ``post_quant.py --bench`` wrote beside it:
     onnxruntime's own int8 quantization of the same fp32 model, on the same calibration
-    images.  One written before the Paddle model was (another PTQ run's) is not used."""
+    images.  One stamped with other model files (another PTQ run's) is not used."""
     model_file, params_file = model_files(model_dir)
     int8 = os.path.join(str(model_dir), ONNX_INT8_FILE)
     reasons = set(unconvertible_ops(model_file).values())
-    if reasons == {_PTQ_REASON} and _fresh(int8, (model_file, params_file)):
+    if reasons == {_PTQ_REASON} and is_fresh(int8, (model_file, params_file)):
         from ppdet.utils.logger import setup_logger
         setup_logger(__name__).info(
             '%s is a Paddle PTQ int8 model, which paddle2onnx cannot convert: running %s, '
@@ -146,7 +143,7 @@ def convert_to_onnx(model_dir, save_file=None, opsets=OPSETS, force=False):
     import paddle2onnx
     model_file, params_file = model_files(model_dir)
     save_file = save_file or os.path.join(model_dir, ONNX_FILE)
-    if not force and _fresh(save_file, (model_file, params_file)):
+    if not force and is_fresh(save_file, (model_file, params_file)):
         return save_file
     bad = unconvertible_ops(model_file)
     if bad:
@@ -173,6 +170,7 @@ def convert_to_onnx(model_dir, save_file=None, opsets=OPSETS, force=False):
                 onnx.save(proto, tmp)
             ort.InferenceSession(tmp, providers=['CPUExecutionProvider'])  # loadable?
             os.replace(tmp, save_file)
+            write_stamp(save_file, (model_file, params_file))
             return save_file
         except Exception as e:  # paddle2onnx and onnxruntime raise assorted types
             errors.append('opset %d: %s' % (opset, str(e).strip().splitlines()[-1][:300]))

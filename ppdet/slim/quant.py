@@ -377,16 +377,18 @@ def quantize_post(model_dir, data, out_dir, algo='hist', batch_nums=10, batch_si
 
 def remove_stale_reports(out_dir):
     """Remove the per-layer reports (:data:`ppdet.slim.quant_report.REPORT_FILES`) and the
-    onnxruntime int8 model (``model_int8.onnx``, ``--bench``) a previous PTQ run wrote in
-    ``out_dir``, nothing else; -> the names removed."""
-    from ppdet.deploy.onnx import ONNX_INT8_FILE
+    files made from the model (:func:`ppdet.deploy.derived.remove_derived`: its onnx and
+    ``.nb`` conversions, ``--bench``'s ``model_int8.onnx``) that ``out_dir`` held, nothing
+    else: a new model is written there; -> the names removed."""
+    from ppdet.deploy.derived import remove_derived
     from ppdet.slim.quant_report import REPORT_FILES
     removed = []
-    for name in REPORT_FILES + (ONNX_INT8_FILE,):
+    for name in REPORT_FILES:
         path = os.path.join(str(out_dir), name)
         if os.path.isfile(path) or os.path.islink(path):
             os.remove(path)
             removed.append(name)
+    removed += remove_derived(out_dir)
     if removed:
         logger.info('%s: removed what was made from the model it held (%s)', out_dir,
                     ', '.join(removed))

@@ -284,10 +284,14 @@ def compare_int8(fp32_dir, int8_dir, images, runtimes=('paddle', 'onnx'), tolera
             preds['paddle_int8'] = create_predictor(int8_dir, 'paddle', cpu_threads=cpu_threads,
                                                     enable_mkldnn_int8=True)
         elif rt == 'onnx':
-            from ppdet.deploy.onnx import quantize_onnx
+            from ppdet.deploy.derived import write_stamp
+            from ppdet.deploy.infer_cfg import model_files
+            from ppdet.deploy.onnx import ONNX_INT8_FILE, quantize_onnx
             calib = [pre([im]) for im in (calib_images if calib_images is not None else images)]
             onnx_int8 = quantize_onnx(fp32_dir, iter(calib),
-                                      save_file=os.path.join(str(int8_dir), 'model_int8.onnx'))
+                                      save_file=os.path.join(str(int8_dir), ONNX_INT8_FILE))
+            # the onnx run mode runs it for int8_dir while int8_dir holds this model
+            write_stamp(onnx_int8, model_files(int8_dir))
             preds['onnx_fp32'] = create_predictor(fp32_dir, 'onnx', cpu_threads=cpu_threads)
             preds['onnx_int8'] = create_predictor(fp32_dir, 'onnx', cpu_threads=cpu_threads,
                                                   onnx_file=onnx_int8)

@@ -118,6 +118,15 @@ def test_one_opt_stages_the_model_once(tiny_model_dir, lite_env, tmp_path):
     with lite.Opt(model_dir) as opt:
         assert lite.cached_nb(model_dir, 'arm', opt=opt) == cached
         assert opt._scratch is None                 # up to date: nothing staged
+    # another model copied in with older dates (tar, cp -p): its .nb is made, not the old one
+    from deploy_models import export_tiny
+    other = export_tiny(str(tmp_path / 'other'), seed=7)
+    for name in ('model.pdmodel', 'model.pdiparams'):
+        shutil.copyfile(os.path.join(other, name), os.path.join(model_dir, name))
+        os.utime(os.path.join(model_dir, name), (1, 1))
+    with lite.Opt(model_dir) as opt:
+        assert lite.cached_nb(model_dir, 'arm', opt=opt) == cached
+        assert opt._scratch is not None             # converted again
 
 
 @pytest.mark.slow

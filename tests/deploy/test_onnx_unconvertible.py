@@ -55,27 +55,30 @@ def test_a_ptq_int8_export_is_refused_before_paddle2onnx(yolov3_int8_dir):
 
 def test_onnx_run_mode_on_a_ptq_dir_runs_the_int8_model_bench_wrote(
         yolov3_model_dir, yolov3_int8_dir, images, tmp_path):
-    """post_quant.py --bench writes onnxruntime's int8 model of the fp32 one into the int8
-    dir (model_int8.onnx); the onnx run mode on that dir refused the PTQ graph and never
-    used it.  It now runs it; one older than the Paddle model (another PTQ run's) is not
-    used, and a new PTQ run into the dir removes it."""
+    """post_quant.py --bench (compare_int8) writes onnxruntime's int8 model of the fp32 one
+    into the int8 dir (model_int8.onnx); the onnx run mode on that dir refused the PTQ graph
+    and never used it.  It now runs it; once the dir holds another model it is not used,
+    and a new PTQ run into the dir removes it."""
     import shutil
     from ppdet.deploy import Preprocessor, create_predictor, load_infer_cfg, match_batch
-    from ppdet.deploy.onnx import ONNX_INT8_FILE, quantize_onnx
+    from ppdet.deploy.onnx import ONNX_INT8_FILE
     from ppdet.slim.quant import remove_stale_reports
+    from ppdet.slim.quant_report import compare_int8
     pytest.importorskip('paddle2onnx')
     int8 = str(tmp_path / 'int8')
     shutil.copytree(yolov3_int8_dir, int8)
-    pre = Preprocessor(load_infer_cfg(int8))
-    written = quantize_onnx(yolov3_model_dir, iter([pre([im]) for im in images]),
-                            save_file=os.path.join(int8, ONNX_INT8_FILE))
+    compare_int8(yolov3_model_dir, int8, images, runtimes=('onnx',), time_it=False)
+    written = os.path.join(int8, ONNX_INT8_FILE)
     predictor = create_predictor(int8, 'onnx')
     assert predictor.onnx_file == written
-    inputs = pre(images[:1])
+    inputs = Preprocessor(load_infer_cfg(int8))(images[:1])
     ref = create_predictor(yolov3_model_dir, 'onnx', onnx_file=written).run(inputs)
     assert match_batch(ref, predictor.run(inputs))['matched_fraction'] == 1.0
-    later = os.path.getmtime(written) + 10       # the Paddle model rewritten after it
-    os.utime(os.path.join(int8, 'model.pdiparams'), (later, later))
+    from ppdet.slim.quant import quantize_post
+    other = quantize_post(yolov3_model_dir, images, str(tmp_path / 'other'), algo='hist',
+                          batch_nums=3)
+    for name in ('model.pdmodel', 'model.pdiparams'):     # another model copied in
+        shutil.copyfile(os.path.join(other, name), os.path.join(int8, name))
     with pytest.raises(ValueError, match=r'PTQ int8 graph: .*post_quant.py --bench also writes '
                                          r"onnxruntime's int8 model of it here, model_int8.onnx"):
         create_predictor(int8, 'onnx')
