@@ -24,6 +24,7 @@ GLOBAL_KEYS = {
     'save_dir', 'epoch', 'snapshot_epoch', 'eval_interval', 'use_ema', 'ema_decay',
     'print_flops', 'max_iters_per_epoch', 'find_unused_parameters',     # trainer
     'weights', 'pretrain_weights', 'input_size',                        # scripts
+    'fuse_preprocess',                                                  # export_model
     'TrainDataset', 'EvalDataset', 'TestDataset', 'TrainReader', 'EvalReader', 'TestReader',
     'LearningRate', 'OptimizerBuilder',
     'Distill', 'Quant', 'PostQuant',                                    # slim scripts
@@ -92,7 +93,7 @@ GLOBAL_TYPES = {
     'num_classes': (int, 1), 'max_iters_per_epoch': (int, 0),   # 0 / null: no cap
     'use_gpu': (bool, None), 'use_ema': (bool, None), 'print_flops': (bool, None),
     'find_unused_parameters': (bool, None), 'classwise': (bool, None),
-    'ema_decay': (float, None),
+    'ema_decay': (float, None), 'fuse_preprocess': (bool, None),
 }
 
 

@@ -532,8 +532,13 @@ class Trainer(object):
         from ppdet.data import build_dataset
         from ppdet.utils.image_io import ImageDecodeError
         from ppdet.utils.visualizer import draw_boxes, save_result_image
+        images = list(images)
         if save_images:
+            from ppdet.deploy.infer_run import drawing_path, refuse_overwriting_inputs
             check_output_dir(output_dir, '--output_dir')
+            # --output_dir = the images' folder drew over the photos (as deploy's infer did)
+            refuse_overwriting_inputs(images, [drawing_path(output_dir, p) for p in images],
+                                      'image')
         dataset = build_dataset(self.cfg, 'TestDataset')
         dataset.set_images(list(images))
         try:
@@ -561,5 +566,5 @@ class Trainer(object):
                 if save_images:
                     img = cv2.cvtColor(cv2.imread(path), cv2.COLOR_BGR2RGB)
                     drawn = draw_boxes(img, rows, labels, threshold=draw_threshold)
-                    save_result_image(os.path.join(output_dir, os.path.basename(path)), drawn)
+                    save_result_image(drawing_path(output_dir, path), drawn)
         return results

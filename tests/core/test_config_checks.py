@@ -487,3 +487,12 @@ def test_the_metric_message_reads_cleanly():
         load_config(R18, ['metric=Zzzzzz'])
     assert str(e.value) == ('unknown metric \'Zzzzzz\' in config key "metric" (valid metrics: '
                             '%s)' % ', '.join(names))
+
+
+def test_fuse_preprocess_is_the_config_key_export_docs_name():
+    """tools/export_model.py's help names the config key fuse_preprocess (its default); the
+    config system refused it as unknown ('did you mean find_unused_parameters')."""
+    cfg_path = os.path.join(ROOT, 'configs', 'builtin', 'yolov3_r18_builtin.yml')
+    assert load_config(cfg_path, overrides=['fuse_preprocess=true'])['fuse_preprocess'] is True
+    with pytest.raises(ConfigError, match='fuse_preprocess must be true or false'):
+        load_config(cfg_path, overrides=['fuse_preprocess=flase'])

@@ -276,6 +276,18 @@ def test_one_line_errors_for_user_mistakes(world, tmp_path):
     empty.mkdir()
     out = run('tools/infer.py', '-c', world['cfg'], *weights, '--infer_dir', str(empty), rc=2)
     assert 'no images' in out
+    # --output_dir the images' own folder: the drawings replaced the photos, exit 0
+    photos = tmp_path / 'photos'
+    photos.mkdir()
+    good = sorted(f for f in os.listdir(os.path.join(world['bad'], 'val'))
+                  if f.startswith('val_'))[0]
+    shutil.copy(os.path.join(world['bad'], 'val', good), str(photos / good))
+    before = (photos / good).read_bytes()
+    out = run('tools/infer.py', '-c', world['cfg'], *weights, '--infer_dir', str(photos),
+              '--output_dir', str(photos), rc=2)
+    assert 'error: --output_dir: %s would overwrite the input image %s; give another ' \
+           '--output_dir' % (photos / good, photos / good) in out, out
+    assert (photos / good).read_bytes() == before
     teacher = tmp_path / 'teacher.yml'
     teacher.write_text(yaml.safe_dump({'_BASE_': [world['cfg']], 'num_classes': 3}))
     out = run('slim/distillation/distill.py', '-c', world['cfg'], '-t', str(teacher),
