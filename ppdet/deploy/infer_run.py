@@ -241,7 +241,8 @@ def print_benchmark(runs, args):
     if hasattr(det.predictor, 'group_norms_rewritten'):
         print('  group_norm run as oneDNN ops: %s' % det.predictor.group_norms_rewritten)
     print('  batches timed: %s; times in ms per batch (mean, p50, p90) and per image (all '
-          'runs\' time / their images)' % ', '.join(
+          'runs\' time / their images); the images are decoded before timing (reading and '
+          'decoding a file is not in preprocess or end_to_end)' % ', '.join(
               '%d batch(es) of %d image(s)' % (n, size)
               for size, n in sorted(runs.batches.items(), reverse=True)))
     summary = det.timer.summary()
