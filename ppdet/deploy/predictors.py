@@ -108,6 +108,13 @@ class PaddlePredictor(Predictor):
         from .onednn_group_norm import program_for_onednn
         model_file, params_file = model_files(model_dir)
         onednn = device != 'GPU' and (enable_mkldnn or enable_mkldnn_int8)
+        if device != 'GPU' and enable_mkldnn_int8 and not enable_mkldnn:
+            # oneDNN's int8 kernels are oneDNN: the flag was dropped without a word
+            from ppdet.utils.logger import setup_logger
+            setup_logger(__name__).warning(
+                'enable_mkldnn=False has no effect on an int8 run: its int8 kernels are '
+                "oneDNN's (enable_mkldnn_int8=False runs the int8 graph on Paddle's own fp32 "
+                'kernels instead)')
         tmp, rewritten = None, 0
         if onednn and (onednn_group_norm or self.bf16):
             model_file, tmp, rewritten = program_for_onednn(model_file, bf16=self.bf16,

@@ -174,6 +174,18 @@ def test_paddle_int8_of_a_ptq_model_runs_and_is_compared(yolov3_model_dir, image
     assert r['n_b'] > 0 and r['matched_fraction'] > 0.3, r
 
 
+def test_enable_mkldnn_false_on_an_int8_run_is_said_to_have_no_effect(yolov3_int8_dir,
+                                                                      ppdet_log):
+    """--enable_mkldnn false on an int8 export ran oneDNN int8 anyway, without a word."""
+    pred = create_predictor(yolov3_int8_dir, 'paddle', enable_mkldnn=False,
+                            enable_mkldnn_int8=True)
+    assert pred.config.mkldnn_int8_enabled()
+    assert 'enable_mkldnn=False has no effect on an int8 run' in ppdet_log.text
+    ppdet_log.messages.clear()
+    create_predictor(yolov3_int8_dir, 'paddle', enable_mkldnn=True, enable_mkldnn_int8=True)
+    assert 'no effect' not in ppdet_log.text
+
+
 def test_require_bf16_names_the_cpus_that_have_it():
     from ppdet.deploy.predictors import require_bf16
     require_bf16(['avx2', 'avx512f', 'avx512_bf16'])
