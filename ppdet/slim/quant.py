@@ -478,6 +478,7 @@ def run_ptq(model_dir, feeds, out_dir, algo='hist', batch_size=1,
             onnx_format=False, hist_percent=0.9999, op_types=QUANTIZABLE_OP_TYPES):
     from paddleslim.quant import quant_post_static
     from ppdet.slim.kl_threshold import fast_kl_search
+    from ppdet.slim.ptq_avg import scalar_safe_avg
     from ppdet.utils.static_graph import load_program, static_mode
     # the model's own inputs (a bare network export feeds only 'image')
     names = [n for n in load_program(model_dir)[1] if n in FEED_NAMES]
@@ -486,7 +487,7 @@ def run_ptq(model_dir, feeds, out_dir, algo='hist', batch_size=1,
         exe = paddle.static.Executor(paddle.CPUPlace())
         batches = (len(feeds) + batch_size - 1) // batch_size
         scope = paddle.static.Scope()  # PTQ loads the model into the current scope: keep it apart
-        with paddle.static.scope_guard(scope), fast_kl_search():
+        with paddle.static.scope_guard(scope), fast_kl_search(), scalar_safe_avg():
             quant_post_static(
                 exe, str(model_dir), str(out_dir), data_loader=loader,
                 model_filename=MODEL_FILE, params_filename=PARAMS_FILE,
