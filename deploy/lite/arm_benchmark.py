@@ -33,6 +33,10 @@ HOWTO = ('copy the .nb and this script to the phone/board: scp model_arm.nb arm_
          '--with_python=ON --python_version=3.x), then run python3 arm_benchmark.py '
          '--model_file model_arm.nb; or use the C++ benchmark_bin (deploy/lite/README.md)')
 
+# the way out for a model without NMS in its graph (its outputs are no detections)
+NMS_FIX = ('export it without --exclude_nms (tools/export_model.py) and convert it again with '
+           'deploy/lite/convert.py')
+
 
 def fail(message):
     """The project's refusal: one line ``error: ...`` on stderr and exit code 2 (this
@@ -153,6 +157,9 @@ def load_preprocess(args):
         fail('%s is not the .json deploy/lite/convert.py writes beside the .nb (%s); copy '
              'that one' % (path, pre if isinstance(pre, str) else 'it needs %s'
                            % ', '.join(keys)))
+    if pre.get('exclude_nms'):
+        fail('%s says its model was exported with --exclude_nms (raw boxes and scores, no '
+             'NMS): this runner needs detections (NMS inside); %s' % (path, NMS_FIX))
     return pre
 
 
@@ -305,6 +312,18 @@ def load(args):
     return create_paddle_predictor(config)
 
 
+def detections(predictor, args):
+    """The run's outputs as bbox [M,6] and bbox_num [N]; other outputs (the raw boxes and
+    scores of an --exclude_nms export, which the .json does not tell) are refused."""
+    outs = [predictor.get_output(i).numpy() for i in range(len(predictor.get_output_names()))]
+    if len(outs) != 2 or outs[0].ndim != 2 or outs[0].shape[1] != 6 or outs[1].ndim != 1:
+        fail('%s outputs %s, not detections (bbox [M, 6]: class, score, x1, y1, x2, y2, and '
+             'bbox_num [N]): a model exported with --exclude_nms gives raw boxes and scores '
+             '(no NMS); %s' % (args.model_file, ' and '.join(
+                 '%s %s' % (o.dtype, list(o.shape)) for o in outs) or 'nothing', NMS_FIX))
+    return outs
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description='Paddle-Lite ARM .nb latency on the device',
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -344,13 +363,15 @@ def main(argv=None):
         predictor.get_input_by_name(name).from_numpy(arr)
     for _ in range(args.warmup):
         predictor.run()
+    if args.warmup:
+        detections(predictor, args)      # a model with other outputs refused before the timing
     times = []
     for _ in range(args.repeats):
         t0 = time.perf_counter()
         predictor.run()
         times.append((time.perf_counter() - t0) * 1e3)
     t = np.array(times)
-    bbox, num = predictor.get_output(0).numpy(), predictor.get_output(1).numpy()
+    bbox, num = detections(predictor, args)
     print('%s on %s, %d threads, %s, batch %d, input %dx%d: mean %.2f ms  p50 %.2f  p90 %.2f  '
           'min %.2f  (%d runs after %d warm-up); detections per image: %s'
           % (args.model_file, platform.machine(), args.threads, args.power_mode,

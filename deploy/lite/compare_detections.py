@@ -37,7 +37,15 @@ def load_detections(path, what, np):
             raise ValueError('%s: %s has no %s (it has: %s); give the .npz that %s' % (
                 what, path, ' and '.join(repr(k) for k in missing),
                 ', '.join(f.files) or 'nothing', WRITER))
-        return split_by_image(f['bbox'], f['bbox_num'])
+        bbox, num = f['bbox'], f['bbox_num']
+    if bbox.ndim != 2 or bbox.shape[1] != 6 or num.ndim != 1:
+        raise ValueError('%s: %s does not hold [N, 6] detections (class, score, x1, y1, x2, y2) '
+                         'and their count per image: its bbox is %s %s, its bbox_num %s %s (raw '
+                         'outputs, e.g. the boxes and scores of a model exported with '
+                         '--exclude_nms: no NMS); give the .npz that %s' % (
+                             what, path, bbox.dtype, list(bbox.shape), num.dtype,
+                             list(num.shape), WRITER))
+    return split_by_image(bbox, num)
 
 
 def main(argv=None):

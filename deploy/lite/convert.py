@@ -6,8 +6,9 @@
 The op list is checked first (opt --print_model_ops): an op without a kernel for the
 target is reported by name instead of a crash later on the device.  Beside the .nb goes a
 .json with the model's input pre-processing, which deploy/lite/arm_benchmark.py reads on the
-device (a pre-processing it cannot do, e.g. a Resize keeping the ratio, is refused before
-anything is written; --nb_only writes the .nb alone, for Paddle-Lite's benchmark_bin).
+device (a pre-processing it cannot do, e.g. a Resize keeping the ratio, or an export with
+--exclude_nms, whose outputs are no detections, is refused before anything is written;
+--nb_only writes the .nb alone, for Paddle-Lite's benchmark_bin).
 Needs the chroot from `make lite-env`.
 """
 import argparse
@@ -16,7 +17,7 @@ import os
 
 def main(argv=None):
     from ppdet.deploy import lite
-    from ppdet.deploy.infer_cfg import load_infer_cfg
+    from ppdet.deploy.infer_cfg import load_infer_cfg, require_nms
     from ppdet.utils.fileio import check_output_file
     p = argparse.ArgumentParser(description='paddle_lite_opt for an exported model',
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -35,8 +36,13 @@ def main(argv=None):
     optimize_out = getattr(args, 'optimize_out', None)
     check_output_file(optimize_out, '--optimize_out')
     if not (args.print_ops or args.nb_only):
-        # what arm_benchmark.py needs, refused before opt writes anything
-        lite.device_preprocess(load_infer_cfg(args.model_dir))
+        # what arm_benchmark.py needs (detections, its pre-processing), refused before opt
+        # writes anything (and before the Lite environment is needed)
+        cfg = load_infer_cfg(args.model_dir)
+        require_nms(args.model_dir, cfg, 'the phone runner (deploy/lite/arm_benchmark.py)',
+                    ', or convert with --nb_only (the .nb alone, for Paddle-Lite\'s C++ '
+                    'benchmark_bin)')
+        lite.device_preprocess(cfg)
     with lite.Opt(args.model_dir) as opt:     # the model staged in the chroot once
         report = opt.model_ops(args.valid_targets)
         for op, targets in sorted(report['ops'].items()):

@@ -327,3 +327,111 @@ def test_compare_detections_refuses_bad_input(tmp_path):
              'detections: %s not found; %s' % (tmp_path / 'gone.npz', writer))]:
         proc, err = _compare(*args)
         assert proc.returncode == 2 and err == 'error: ' + message, err
+
+
+# -- an export with --exclude_nms (raw boxes and scores, no NMS): no detections to time --------
+CONVERT = os.path.join(ROOT, 'deploy', 'lite', 'convert.py')
+NO_NMS = ('a model exported with --exclude_nms gives raw boxes and scores (no NMS); export it '
+          'without --exclude_nms (tools/export_model.py) and convert it again with '
+          'deploy/lite/convert.py')
+
+
+@pytest.fixture(scope='module')
+def exclude_nms_export(tmp_path_factory):
+    """MediaPipe's BlazeFace (its committed weights) exported by the tools with --exclude_nms."""
+    out = tmp_path_factory.mktemp('exclude_nms')
+    weights = str(out / 'w' / 'model_final')
+    for tool, args in (('import_mediapipe_blazeface.py', ['--output', weights]),
+                       ('export_model.py', ['-o', 'weights=' + weights, '--output_dir',
+                                            str(out / 'inference'), '--exclude_nms'])):
+        proc = _run(os.path.join(ROOT, 'tools', tool), '-c', os.path.join(
+            ROOT, 'configs', 'face_detection', 'mediapipe_blazeface_builtin.yml'), *args)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    return str(out / 'inference' / 'mediapipe_blazeface_builtin')
+
+
+def test_convert_refuses_an_exclude_nms_export(exclude_nms_export, tmp_path):
+    """It wrote the .nb and its .json without a word, and arm_benchmark.py then printed 896
+    raw scores as "detections per image" and saved the raw outputs as bbox / bbox_num.  Now
+    refused first, before the Lite environment is looked for; --nb_only (the .nb alone, for
+    benchmark_bin) gets past it (to the missing environment here)."""
+    env = dict(os.environ, LITE_ENV=str(tmp_path / 'no-lite-env'))
+    out = tmp_path / 'out'
+    proc = subprocess.run([sys.executable, CONVERT, '--model_dir', exclude_nms_export,
+                           '--valid_targets', 'x86', '--optimize_out', str(out / 'm')],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT, env=env)
+    assert proc.returncode == 2 and proc.stdout == '', proc.stdout + proc.stderr
+    assert proc.stderr.rstrip() == (
+        'error: %s was exported with exclude_nms (raw boxes/scores, no NMS): the phone runner '
+        '(deploy/lite/arm_benchmark.py) needs NMS inside; export without --exclude_nms, or '
+        "convert with --nb_only (the .nb alone, for Paddle-Lite's C++ benchmark_bin)"
+        % exclude_nms_export)
+    assert not out.exists()
+    proc = subprocess.run([sys.executable, CONVERT, '--model_dir', exclude_nms_export,
+                           '--nb_only', '--optimize_out', str(out / 'm')],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT, env=env)
+    assert proc.stderr.startswith('error: the Paddle-Lite environment is not built at '), \
+        proc.stderr
+
+
+@pytest.fixture(scope='module')
+def exclude_nms_x86_nb(exclude_nms_export, lite_env, tmp_path_factory):
+    """What convert.py wrote for that export before it refused one: its x86 .nb and .json."""
+    nb = lite.optimize(exclude_nms_export, 'x86', str(tmp_path_factory.mktemp('raw_nb') / 'm'))
+    lite.write_device_preprocess(exclude_nms_export, nb)
+    return nb
+
+
+@pytest.mark.parametrize('flags', [['--warmup', '1'],
+                                   ['--warmup', '0', '--save_detections', 'dets.npz']])
+def test_runner_refuses_a_model_without_nms(flags, lite_env, exclude_nms_x86_nb):
+    """Its raw outputs were timed and printed as "detections per image" (896 scores), saved
+    as bbox [1, 896, 4] / bbox_num [1, 1, 896], exit 0.  The .json does not say how the model
+    was exported, so the outputs are checked: after the warm-up (before the timing), else
+    before anything is printed or saved."""
+    with lite._Scratch(lite_env) as scratch:
+        proc = _runner_in_chroot(lite_env, exclude_nms_x86_nb, flags + ['--repeats', '1'],
+                                 scratch)
+        saved = os.listdir(scratch.host)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.rstrip() == ('error: m.nb outputs float32 [1, 896, 4] and float32 '
+                                    '[1, 1, 896], not detections (bbox [M, 6]: class, score, '
+                                    'x1, y1, x2, y2, and bbox_num [N]): ' + NO_NMS), proc.stderr
+    assert 'detections per image' not in proc.stdout and 'dets.npz' not in saved
+
+
+def test_runner_refuses_a_json_saying_exclude_nms(lite_env, tiny_x86_nb, tmp_path):
+    """A .json that records exclude_nms is refused before the model loads."""
+    import json
+    shutil.copy(tiny_x86_nb, str(tmp_path / 'm.nb'))
+    with open(os.path.splitext(tiny_x86_nb)[0] + '.json') as f:
+        pre = dict(json.load(f), exclude_nms=True)
+    with open(str(tmp_path / 'm.json'), 'w') as f:
+        json.dump(pre, f)
+    with lite._Scratch(lite_env) as scratch:
+        proc = _runner_in_chroot(lite_env, str(tmp_path / 'm.nb'), [], scratch)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.rstrip() == (
+        'error: m.json says its model was exported with --exclude_nms (raw boxes and scores, '
+        'no NMS): this runner needs detections (NMS inside); export it without --exclude_nms '
+        '(tools/export_model.py) and convert it again with deploy/lite/convert.py')
+    assert 'device:' not in proc.stdout
+
+
+def test_compare_detections_refuses_raw_outputs(tmp_path):
+    """An .npz of the raw outputs (what arm_benchmark.py saved for an --exclude_nms export)
+    failed with numpy's "cannot reshape array of size 3584 into shape (6)"."""
+    good = tmp_path / 'good.npz'
+    np.savez(good, bbox=np.array([[0, 0.9, 0, 0, 10, 10]], np.float32),
+             bbox_num=np.array([1], np.int32))
+    raw = tmp_path / 'raw.npz'
+    np.savez(raw, bbox=np.zeros((1, 896, 4), np.float32),
+             bbox_num=np.zeros((1, 1, 896), np.float32))
+    proc, err = _compare(good, raw)
+    assert proc.returncode == 2 and err == (
+        'error: reference: %s does not hold [N, 6] detections (class, score, x1, y1, x2, y2) '
+        'and their count per image: its bbox is float32 [1, 896, 4], its bbox_num float32 '
+        '[1, 1, 896] (raw outputs, e.g. the boxes and scores of a model exported with '
+        '--exclude_nms: no NMS); give the .npz that arm_benchmark.py --save_detections writes '
+        '(on the board; for an x86 .nb: arm_benchmark.py --any_machine in the Lite '
+        'environment)' % raw), err
