@@ -19,13 +19,15 @@ import numpy as np
 
 from ppdet.utils.fileio import write_json
 
-from .infer_cfg import INPUT_NAMES, REEXPORT, check_model, load_infer_cfg, model_files
+from .infer_cfg import (INPUT_NAMES, REEXPORT, check_model, load_infer_cfg, model_files,
+                        program_desc)
 from .memory import peak_rss_mb
 
 __all__ = ['LiteEnvMissing', 'LiteError', 'default_lite_env', 'lite_env_ready',
            'require_lite_env', 'ensure_lite_env', 'optimize', 'cached_nb', 'model_ops',
            'LiteWorker', 'TARGETS', 'X86_INT8_WRONG', 'refuse_x86_int8', 'is_quant_op',
-           'optimized_kernels', 'Opt', 'device_preprocess', 'write_device_preprocess']
+           'optimized_kernels', 'Opt', 'device_preprocess', 'write_device_preprocess',
+           'check_lite_program']
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SETUP_SCRIPT = os.path.join(ROOT, 'deploy', 'lite', 'setup_lite_env.sh')
@@ -159,7 +161,7 @@ class Opt(object):
     def __init__(self, model_dir, env=None):
         # a wrong --model_dir, or a model.pdmodel that is no program (opt read 0 ops from it
         # and crashed; an empty one crashed the staging), is named before the environment
-        check_model(model_dir)
+        check_lite_program(model_dir, check_model(model_dir))
         self.model_dir = model_dir
         self.env = require_lite_env(env)
         self._scratch = None
@@ -320,6 +322,38 @@ def write_device_preprocess(model_dir, nb_file):
     return path
 
 
+def _unshaped_fill_constants(desc):
+    """How many ``fill_constant`` ops of the program give a 0-d tensor: no ``shape``
+    attribute and no shape input (the control flow of a dynamic-size dense head writes
+    them; a fixed-size export has none)."""
+    n = 0
+    for block in desc.blocks:
+        for op in block.ops:
+            if op.type != 'fill_constant':
+                continue
+            shape = [a for a in op.attrs if a.name == 'shape']
+            inputs = {i.parameter: list(i.arguments) for i in op.inputs}
+            if (not shape or not (list(shape[0].longs) or list(shape[0].ints))) and \
+                    not inputs.get('ShapeTensor') and not inputs.get('ShapeTensorList'):
+                n += 1
+    return n
+
+
+def check_lite_program(model_dir, desc):
+    """Refuse, before any conversion, a program Paddle-Lite 2.13 converts but then aborts
+    on: 0-d ``fill_constant`` ops (``fill_constant_op.cc:44 InferShapeImpl] no valid
+    out_shape``, exit -6; measured on the dynamic-size RetinaNet exports: 12 in the
+    built-in one).  ``desc``: the parsed program (:func:`check_model`)."""
+    n = _unshaped_fill_constants(desc)
+    if n:
+        raise ValueError(
+            '%s has %d fill_constant op(s) of a 0-d shape (the control flow of a dynamic-size '
+            'export): Paddle-Lite 2.13 converts them and then aborts at run time '
+            '(fill_constant_op.cc: no valid out_shape); export at a fixed size for Paddle-Lite '
+            '(tools/export_model.py -o TestReader.inputs_def.image_shape=[3,H,W])'
+            % (model_dir, n))
+
+
 def cached_nb(model_dir, target='x86', env=None, opt=None):
     """``<model_dir>/model_<target>.nb``, converted again unless it was made from the model
     files there now (:mod:`ppdet.deploy.derived`; with ``opt``, an open :class:`Opt` of
@@ -327,6 +361,7 @@ def cached_nb(model_dir, target='x86', env=None, opt=None):
     from ppdet.deploy.derived import is_fresh, write_stamp
     nb = os.path.join(model_dir, 'model_%s.nb' % target)
     srcs = model_files(model_dir)
+    check_lite_program(model_dir, program_desc(srcs[0]))   # a .nb cached before the check
     if is_fresh(nb, srcs):
         return nb
     nb = opt.optimize(target, nb) if opt is not None else optimize(model_dir, target, nb, env=env)

@@ -19,7 +19,7 @@ import shutil
 import numpy as np
 
 from .infer_cfg import (INPUT_NAMES, MODEL_FILE, REEXPORT, check_model, load_infer_cfg,
-                        model_files, output_names)
+                        model_files, output_names, program_desc)
 from .memory import peak_rss_mb
 
 __all__ = ['RUN_MODES', 'BackendUnavailable', 'Predictor', 'create_predictor',
@@ -398,6 +398,7 @@ class LitePredictor(Predictor):
         from . import lite
         super().__init__(model_dir, infer_cfg, cpu_threads)
         lite.refuse_x86_int8(model_dir, self.infer_cfg, allow_x86_int8)
+        lite.check_lite_program(model_dir, program_desc(model_files(model_dir)[0]))
         env = lite.require_lite_env(lite_env)
         self.nb_file = lite.cached_nb(model_dir, 'x86', env=env)
         self.worker = lite.LiteWorker(self.nb_file, threads=self.cpu_threads, env=env)

@@ -361,3 +361,29 @@ def test_x86_int8_conv_departs_from_the_int8_model(yolov3_int8_dir, lite_env, ph
         finally:
             worker.close()
     assert snr[0.05] > 60 and snr[1.0] < 30, snr
+
+
+def test_a_dynamic_size_dense_export_is_refused_before_conversion(tmp_path):
+    """A dynamic-size RetinaNet export converted and then aborted in Paddle-Lite
+    (fill_constant_op.cc: no valid out_shape, exit -6); refused first, before the Lite
+    environment is needed; the fixed-size export of the same config passes the check."""
+    import paddle
+    import ppdet.modeling  # noqa: F401
+    from ppdet.core.workspace import create, load_config
+    from ppdet.deploy import create_predictor
+    from ppdet.deploy.infer_cfg import check_model
+    from ppdet.engine.export import export_model
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    dirs = {}
+    for name, size in (('dynamic', -1), ('fixed', 192)):
+        cfg = load_config(os.path.join(root, 'configs', 'builtin', 'retinanet_r18_builtin.yml'),
+                          overrides=['TestReader.inputs_def.image_shape=[3,%d,%d]' % (size, size)])
+        paddle.seed(0)
+        dirs[name] = str(tmp_path / name)
+        export_model(create(cfg['architecture'], cfg), cfg, dirs[name], list('abcdef'))
+    want = r'has 12 fill_constant op\(s\) of a 0-d shape .*export at a fixed size for Paddle-Lite'
+    with pytest.raises(ValueError, match=want):
+        lite.Opt(dirs['dynamic'], env=str(tmp_path / 'no-lite-env'))
+    with pytest.raises(ValueError, match=want):
+        create_predictor(dirs['dynamic'], 'lite', lite_env=str(tmp_path / 'no-lite-env'))
+    lite.check_lite_program(dirs['fixed'], check_model(dirs['fixed']))
