@@ -371,12 +371,21 @@ def create_reader(cfg, mode, dataset=None, num_workers=None, batch_size=None):
                                else section.get('batch_size', 1), int)
     shuffle = _reader_value(name, 'shuffle', section.get('shuffle', mode == 'train'), bool)
     drop_last = _reader_value(name, 'drop_last', section.get('drop_last', False), bool)
+    ranks = paddle.distributed.get_world_size() if mode == 'train' else 1
     if drop_last and len(dataset) < batch_size:
         raise ValueError('%s: batch_size=%d with drop_last=true but the dataset has only %d '
                          'records, so there would be no batch; lower %s.batch_size' % (
                              name, batch_size, len(dataset), name))
+    # DistributedBatchSampler gives each process ceil(N / ranks) records: a share below the
+    # batch trained zero steps per epoch and saved the untrained model, exit 0
+    share = -(-len(dataset) // ranks)
+    if ranks > 1 and drop_last and share < batch_size:
+        raise ValueError('%s: batch_size=%d with drop_last=true but each of the %d processes '
+                         'gets only %d of the %d records, so there would be no batch; lower '
+                         '%s.batch_size to %d or less, or run fewer processes' % (
+                             name, batch_size, ranks, share, len(dataset), name, share))
     workers = int(cfg.get('worker_num', 0) if num_workers is None else num_workers)
-    if mode == 'train' and paddle.distributed.get_world_size() > 1:
+    if ranks > 1:
         sampler = DistributedBatchSampler(dataset, batch_size=batch_size, shuffle=shuffle,
                                           drop_last=drop_last)
     else:

@@ -149,6 +149,26 @@ def test_reader_errors(builtin_dir):
         build_dataset({}, 'TrainDataset')
 
 
+def test_per_process_share_below_the_batch_is_refused(builtin_dir, monkeypatch):
+    """Under paddle.distributed.launch each process gets ceil(N / ranks) records: a share
+    below the batch (drop_last) trained zero steps and saved the untrained model, exit 0."""
+    cfg = make_cfg(builtin_dir)
+    import paddle.distributed.parallel as parallel
+    monkeypatch.setenv('PADDLE_TRAINERS_NUM', '2')      # what the launcher sets for rank 0
+    monkeypatch.setenv('PADDLE_TRAINER_ID', '0')
+    monkeypatch.setattr(parallel, '_global_parallel_env', None)   # read again from the env
+    with pytest.raises(ValueError, match=r'batch_size=10 with drop_last=true but each of the 2 '
+                                         r'processes gets only 8 of the 16 records, so there '
+                                         r'would be no batch; lower TrainReader.batch_size to 8 '
+                                         r'or less, or run fewer processes'):
+        create_reader(cfg, 'train', batch_size=10)
+    loader = create_reader(cfg, 'train', batch_size=8)
+    assert len(loader.batch_sampler) == 1          # this process's one batch of 8
+    from paddle.io import DistributedBatchSampler
+    assert not isinstance(create_reader(cfg, 'eval', batch_size=10).batch_sampler,
+                          DistributedBatchSampler)          # evaluation is not sharded
+
+
 def test_transform_error_is_raised_not_hung(builtin_dir):
     cfg = make_cfg(builtin_dir)
     cfg['EvalReader']['sample_transforms'][2] = {'NormalizeImage': {'mean': [0.5, 0.5],
