@@ -38,7 +38,7 @@ logger = setup_logger(__name__)
 __all__ = ['distill', 'DistillModel', 'DistillStep', 'LOSSES', 'default_pairs',
            'check_configs_compatible', 'distill_settings', 'add_teacher_args',
            'check_teacher_weights', 'check_distill_weight', 'default_distill_weight',
-           'SWAMP_RATIO']
+           'recorded_distillation', 'check_resume_distillation', 'SWAMP_RATIO']
 
 LOSSES = ('l2', 'fine_grained')
 DISTILL_KEYS = ('teacher_config', 'teacher_weights', 'loss', 'pairs', 'weight', 'obj_target')
@@ -482,6 +482,50 @@ class DistillStep(CompressionStep):
     @classmethod
     def restore(cls, model, record):
         return model  # the checkpoint holds the student alone
+
+
+def recorded_distillation(meta, path):
+    """``distill.py -r``: the distillation the checkpoint ``path`` records (its record's last
+    distill step); a checkpoint of no distillation is refused (``-r`` continues a run)."""
+    steps = [s for s in (meta or {}).get('steps') or [] if s.get('kind') == DistillStep.kind]
+    if not steps:
+        raise ValueError('-r %s: this checkpoint was not made by a distillation (its record holds '
+                         'no distill step); -r continues a distillation run; to distill this '
+                         'checkpoint start from it with -o pretrain_weights=%s' % (path, path))
+    return steps[-1]
+
+
+def _differs(key, now, was):
+    if key == 'weight' and was is not None:    # a float the record wrote back
+        return abs(float(now) - float(was)) > 1e-9 * max(1.0, abs(float(now)))
+    return now != was
+
+
+def _weights_path(path):
+    path = os.path.abspath(str(path))
+    return path[:-len('.pdparams')] if path.endswith('.pdparams') else path
+
+
+def check_resume_distillation(recorded, step, student, path):
+    """Refuse a resume whose teacher, loss, weight or target differ from those ``recorded``
+    in the checkpoint ``path``: they were taken without a word, and the final record named
+    the new teacher as if it had taught the whole run.  ``step``: this run's
+    :class:`DistillStep`; ``student``: the model (its family's default weight)."""
+    weight = step.weight if step.weight is not None else default_distill_weight(student,
+                                                                                step.loss)[0]
+    now = {'teacher_config': os.path.abspath(step.teacher_config),
+           'teacher_weights': _weights_path(step.teacher_weights), 'loss': step.loss,
+           'weight': float(weight), 'obj_target': step.obj_target}
+    was = dict(recorded, teacher_weights=_weights_path(recorded.get('teacher_weights', '')))
+    diff = ['%s %s (checkpoint: %s)' % (k, now[k], was.get(k)) for k in now
+            if _differs(k, now[k], was.get(k))]
+    if step.pairs is not None and normalize_pairs(step.pairs) != recorded.get('pairs'):
+        diff.append('pairs %s (checkpoint: %s)' % (step.pairs, recorded.get('pairs')))
+    if diff:
+        raise ValueError('-r %s continues the distillation its record names, but this run gives '
+                         'another: %s; resume with the recorded settings (-r alone takes its '
+                         'teacher), or start a new distillation from it with -o '
+                         'pretrain_weights=%s' % (path, '; '.join(diff), path))
 
 
 def add_teacher_args(parser):

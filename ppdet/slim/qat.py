@@ -22,7 +22,7 @@ from ppdet.utils.logger import setup_logger
 logger = setup_logger(__name__)
 
 __all__ = ['QATStep', 'QAT_DEFAULTS', 'quant_record', 'refresh_weight_scales',
-           'check_qat_config', 'QAT_CHOICES']
+           'check_qat_config', 'check_resume_quant', 'QAT_CHOICES']
 
 QAT_DEFAULTS = {
     'weight_quantize_type': 'channel_wise_abs_max',
@@ -287,6 +287,30 @@ def refresh_weight_scales(model):
                 continue
             pre = getattr(layer, '_weight_preprocess', None)
             quanter(pre(layer.weight) if pre is not None else layer.weight)
+
+
+def check_resume_quant(recorded, step, path):
+    """``slim/quantization/train.py -r``: refuse Quant settings (flags, ``-o Quant.*``) other
+    than those the checkpoint ``path`` ``recorded``: the run went on with the recorded ones
+    and said nothing.  Patterns left unset and the residual adds resolved from them are
+    taken from the record."""
+    def same(a, b):
+        if isinstance(a, (int, float)) and isinstance(b, (int, float)) and \
+                not isinstance(a, bool) and not isinstance(b, bool):
+            return abs(float(a) - float(b)) <= 1e-9 * max(1.0, abs(float(a)))
+        return a == b
+    diff = []
+    for key, now in sorted(step.config.items()):
+        if key in ('residual_adds', 'residual_add_outputs') or \
+                (key == 'not_quant_pattern' and now is None):
+            continue
+        was = recorded.get(key, QAT_DEFAULTS.get(key))
+        if not same(now, was):
+            diff.append('%s %s (checkpoint: %s)' % (key, now, was))
+    if diff:
+        raise ValueError('-r %s continues the quantization-aware training its record names, but '
+                         'this run gives other settings: %s; resume with the recorded ones, or '
+                         'start a new QAT from its float parent' % (path, '; '.join(diff)))
 
 
 def quant_record(steps):

@@ -29,6 +29,17 @@ def _prune(trainer, args, cfg):
     prune_trainer(trainer, plan)
 
 
+def _check_resume_pruning(meta, args, model):
+    """Pruning flags on a resume: the same plan as recorded passes (the structure comes from
+    the checkpoint), another is refused as prune.py -r refuses it."""
+    from ppdet.slim.pruning_job import check_resume_flags
+    if not any(s.get('kind') == 'prune' for s in meta.get('steps') or []):
+        raise ValueError('-r %s: this distillation was not pruned (its record holds no prune '
+                         'step); drop --pruned_params/--pruned_ratios to resume it' % args.resume)
+    check_resume_flags(meta, args.resume, model, args.pruned_params, args.pruned_ratios,
+                       args.prune_criterion)
+
+
 def build_parser():
     parser = ArgsParser('distill a detector (the -c config is the student) from a teacher')
     add_teacher_args(parser)
@@ -59,7 +70,15 @@ def main():
 
     from ppdet.engine import Trainer
     from ppdet.engine.trainer import deployable
-    from ppdet.slim.distill import DistillStep
+    from ppdet.slim.distill import (DistillStep, check_resume_distillation,
+                                    recorded_distillation)
+    meta = recorded = None
+    if args.resume:   # the run it continues: its teacher unless -t / --teacher_pretrained
+        from ppdet.utils.checkpoint import read_meta
+        meta = read_meta(args.resume)
+        recorded = recorded_distillation(meta, args.resume)
+        args.teacher_config = args.teacher_config or recorded['teacher_config']
+        args.teacher_pretrained = args.teacher_pretrained or recorded['teacher_weights']
     step = DistillStep.from_config(cfg, args.teacher_config, args.teacher_pretrained)
     step.check()  # bad teacher/student pairs fail before any weights are read
 
@@ -67,6 +86,10 @@ def main():
     student = args.resume or cfg.get('pretrain_weights')
     if student:  # restores a pruned structure from the file's record (refused if it does
         trainer.load_weights(student)  # not fit: a checkpoint of another backbone)
+    if args.resume:   # another teacher, weight or pruning plan would be taken without a word
+        check_resume_distillation(recorded, step, trainer.model, args.resume)
+        if args.pruned_params or args.pruned_ratios:
+            _check_resume_pruning(meta, args, trainer.model)
     # this run's teacher replaces any distillation recorded in the student's checkpoint
     trainer.steps = [s for s in trainer.steps if s.get('kind') != DistillStep.kind]
     if args.pruned_ratios:

@@ -37,15 +37,17 @@ def main():
         check_output_dir(args.save_inference, '--save_inference')
 
     from ppdet.engine import Trainer
-    from ppdet.slim.qat import QATStep, quant_record
+    from ppdet.slim.qat import QATStep, check_resume_quant, quant_record
     step = QATStep.from_config(cfg, args.not_quant_pattern, args.use_pact,
                                 args.quantize_residual_adds)
     trainer = Trainer(cfg, mode='train')
     if args.resume:
         trainer.resume(args.resume)  # restores the recorded QAT (and pruning) structure
-        if quant_record(trainer.steps) is None:
+        recorded = quant_record(trainer.steps)
+        if recorded is None:
             raise ValueError('%s is not a QAT checkpoint; start from it with '
                              '-o pretrain_weights=%s' % (args.resume, args.resume))
+        check_resume_quant(recorded, step, args.resume)
     else:
         if cfg.get('pretrain_weights'):
             trainer.load_weights(cfg['pretrain_weights'])  # pruned/distilled structure restored

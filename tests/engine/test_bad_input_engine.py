@@ -167,10 +167,12 @@ def test_slim_exports_and_resumes_are_checked_before_training(world):
     err = fail('slim/distillation/distill.py', '-c', world['config'], '-t', world['config'],
                '--teacher_pretrained', world['ckpt'], '--save_inference', '--output_dir', afile)
     assert '--output_dir: %s is a file' % afile in err
-    # the trainer's check, for every script (prune.py -r takes only a pruned checkpoint)
+    # distill.py -r continues a distillation (prune.py -r only a pruned checkpoint): a plain
+    # checkpoint is refused before anything is built
     err = fail('slim/distillation/distill.py', '-c', world['config'], '-t', world['config'],
                '--teacher_pretrained', world['ckpt'], '-r', world['ckpt'], '-o', 'epoch=2')
-    assert 'saved after epoch 3' in err and 'nothing is left to train' in err
+    assert 'this checkpoint was not made by a distillation' in err
+    assert '-o pretrain_weights=%s' % world['ckpt'] in err
 
 
 # -- 4. resuming past the configured epochs ------------------------------------------

@@ -103,6 +103,30 @@ def test_distill_pruned_checkpoint_alone_and_export(setup):
     assert [s['kind'] for s in meta['steps']] == ['prune', 'distill'] and meta['epoch'] == 2
     assert meta['parent'] == os.path.abspath(setup['pruned'])
 
+    # -r alone takes the recorded teacher (the student config names none: it was refused)
+    out = _run('-c', setup['student'], '-r', str(final)[:-9], '-o', 'epoch=3',
+               'max_iters_per_epoch=1')
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert 'distill_loss' in out.stdout + out.stderr
+    # another teacher, weight or pruning plan on a resume: refused (they were taken silently,
+    # and the record then named them as if they had taught the whole run)
+    other = save_checkpoint(create('YOLOv3', load_config(setup['teacher'])),
+                            str(tmp / 'teacher_b'), meta={'steps': [], 'num_classes': 6})
+    for extra, said in (
+            (['--teacher_pretrained', other], 'teacher_weights %s (checkpoint: %s)' % (
+                os.path.abspath(other)[:-len('.pdparams')], os.path.abspath(
+                    setup['teacher_weights'])[:-len('.pdparams')])),
+            (['-o', 'Distill.weight=50'], 'weight 50.0 (checkpoint: 100.0)'),
+            (['--pruned_params', 'yolo_block.0.0.0.conv.weights', '--pruned_ratios', '0.3'],
+             'resumes the plan recorded in the checkpoint')):
+        out = _run('-c', setup['student'], '-t', setup['teacher'], '-r', str(final)[:-9],
+                   '-o', 'epoch=4', 'max_iters_per_epoch=1', *extra)
+        assert out.returncode == 2, out.stdout[-3000:] + out.stderr[-3000:]
+        assert said in out.stderr, out.stderr[-2000:]
+    assert read_meta(str(final))['epoch'] == 3
+    out = _run('-c', setup['student'], '-r', setup['pruned'][:-len('.pdparams')])
+    assert out.returncode == 2 and 'was not made by a distillation' in out.stderr, out.stderr
+
 
 def test_mismatched_teacher_fails_before_training(setup):
     out = _run('-c', setup['student'], '-t', setup['teacher'],

@@ -176,3 +176,24 @@ def test_qat_script_not_quant_pattern_typo_is_refused(tiny):
     assert "did you mean 'yolo_head.yolo_output'" in err, err
     assert not os.path.exists(os.path.join(str(tiny['tmp']), 'output', 'tiny',
                                            'model_final.pdparams'))
+
+
+def test_qat_resume_with_other_quant_settings_is_refused(tiny):
+    """-r with --use_pact or -o Quant.weight_quantize_type=abs_max went on with the recorded
+    settings (channel-wise, no PACT), exit 0, without a word."""
+    from slim_script_runner import run_script
+    save = str(tiny['tmp'] / 'qat')
+    run = run_script(QAT, '-c', tiny['config'], '-o', 'pretrain_weights=%s' % tiny['ckpt'],
+                     'epoch=1', 'save_dir=%s' % save)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    latest = os.path.join(save, os.path.splitext(os.path.basename(tiny['config']))[0], 'latest')
+    for extra, said in ((['--use_pact'], 'use_pact True (checkpoint: False)'),
+                        (['-o', 'Quant.weight_quantize_type=abs_max'],
+                         'weight_quantize_type abs_max (checkpoint: channel_wise_abs_max)')):
+        err = _fail(QAT, '-c', tiny['config'], '-r', latest, '-o', 'epoch=2',
+                    'save_dir=%s' % save, *extra)
+        assert ('-r %s continues the quantization-aware training its record names, but this '
+                'run gives other settings: %s' % (latest, said)) in err, err
+    run = run_script(QAT, '-c', tiny['config'], '-r', latest, '-o', 'epoch=2',
+                     'save_dir=%s' % save)       # the recorded settings: resumed
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
