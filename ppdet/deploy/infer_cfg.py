@@ -7,6 +7,8 @@ import yaml
 
 from ppdet.utils.fileio import read_json, write_json, write_yaml
 
+from .preprocess import brief_repr, build_ops, is_number
+
 MODEL_FILE = 'model.pdmodel'
 PARAMS_FILE = 'model.pdiparams'
 CFG_FILE = 'infer_cfg.yml'
@@ -15,7 +17,8 @@ PARAM_NAMES = 'param_names.json'
 INPUT_NAMES = ('image', 'im_shape', 'scale_factor')
 
 __all__ = ['load_infer_cfg', 'update_infer_cfg', 'require_nms', 'model_files', 'check_model',
-           'program_desc', 'output_names', 'write_param_names', 'read_param_names', 'weights_by_layer',
+           'program_desc', 'class_count', 'output_names', 'write_param_names',
+           'read_param_names', 'weights_by_layer',
            'MODEL_FILE', 'PARAMS_FILE', 'PARAM_NAMES']
 
 
@@ -173,17 +176,94 @@ def _read_cfg(path):
     return cfg
 
 
+# what a setting left out (or left empty) of infer_cfg.yml means
+DEFAULTS = {'min_subgraph_size': 3, 'draw_threshold': 0.5, 'label_list': [],
+            'exclude_nms': False, 'quantized': False}
+
+
 def load_infer_cfg(model_dir):
-    model_files(model_dir)
-    cfg = _read_cfg(os.path.join(model_dir, CFG_FILE))
+    """``model_dir``'s infer_cfg.yml as a dict, checked: a value of a hand-edited file that
+    would fail later (deep in a runtime, or with a message naming no file) is one ValueError
+    naming the file, the key and the expected form."""
+    model_file, _ = model_files(model_dir)
+    path = os.path.join(model_dir, CFG_FILE)
+    cfg = _read_cfg(path)
     if 'Preprocess' not in cfg:
-        raise ValueError('%s has no Preprocess section' % os.path.join(model_dir, CFG_FILE))
-    cfg.setdefault('min_subgraph_size', 3)
-    cfg.setdefault('draw_threshold', 0.5)
-    cfg.setdefault('label_list', [])
-    cfg.setdefault('exclude_nms', False)
-    cfg.setdefault('quantized', False)
+        raise ValueError('%s has no Preprocess section' % path)
+    for key, value in DEFAULTS.items():
+        if cfg.get(key) is None:
+            cfg[key] = value
+    threshold = cfg['draw_threshold']
+    if not is_number(threshold) or not 0 <= threshold <= 1:
+        raise ValueError('%s: draw_threshold must be a number in [0, 1] (the score a detection '
+                         'needs to be drawn), got %s' % (path, brief_repr(threshold)))
+    _check_input_size(cfg, path, build_ops(cfg['Preprocess'], where=path))
+    _check_labels(cfg, path, model_file)
     return cfg
+
+
+def _check_input_size(cfg, path, ops):
+    """A model exported at a fixed size (``image_shape`` [3, H, W]) runs only at H x W: a
+    Resize to another size failed deep in the runtime (onnxruntime's invalid dimensions,
+    Paddle's reshape) or, where the graph allows it, ran at a size it was not made for.
+    A dynamic size (null or -1) takes any Resize."""
+    shape = cfg.get('image_shape') or [3, None, None]
+    if not isinstance(shape, list) or len(shape) != 3 or not all(
+            v is None or isinstance(v, int) and not isinstance(v, bool) for v in shape):
+        raise ValueError('%s: image_shape must be [3, H, W] (ints; null or -1 for a dynamic '
+                         'size), got %s' % (path, brief_repr(shape)))
+    resizes = [op for op in ops if type(op).__name__ == 'Resize']
+    if not resizes:
+        return
+    size = resizes[-1].target_size     # the last Resize gives the input size
+    if any(want is not None and want > 0 and want != got
+           for want, got in zip(shape[1:], size)):
+        raise ValueError(
+            '%s: the Resize target_size %s is not the input size the model was exported with '
+            '(image_shape %s): set target_size back to %s in that file, or re-export the model '
+            'at the new size (TestReader Resize target_size and inputs_def.image_shape) with '
+            'tools/export_model.py' % (path, list(size), shape, shape[1:]))
+
+
+def _check_labels(cfg, path, model_file):
+    """``label_list``: class names (a string was read letter by letter: 'face' -> 'f'), one
+    per class of the model where its program says how many."""
+    labels = cfg['label_list']
+    if not isinstance(labels, list) or not all(isinstance(n, str) for n in labels):
+        raise ValueError('%s: label_list must be a list of class names (strings) in class-id '
+                         'order, like [person, car], got %s%s' % (
+                             path, brief_repr(labels), ' (quote names YAML reads as numbers or '
+                             'booleans)' if isinstance(labels, list) else ''))
+    classes = class_count(program_desc(model_file), cfg['exclude_nms']) if labels else None
+    if classes is not None and classes != len(labels):
+        raise ValueError('%s: label_list has %d names but the model has %d class%s: give one '
+                         'name per class, in class-id order, or %s' % (
+                             path, len(labels), classes, '' if classes == 1 else 'es',
+                             REEXPORT))
+
+
+def class_count(desc, exclude_nms=False):
+    """The class count the program ``desc`` states, or None where it is not static: C of its
+    NMS's ``Scores`` ([N, C, boxes] or [boxes, C]; less a background class, if the NMS has
+    one), or of the ``scores`` output [N, C, boxes] of an ``exclude_nms`` export."""
+    block = desc.blocks[0]
+    dims = {v.name: list(v.type.lod_tensor.tensor.dims) for v in block.vars}
+
+    def classes(var, background=-1):
+        shape = dims.get(var) or []
+        c = shape[1] if len(shape) >= 2 and shape[1] > 0 else None
+        return c - 1 if c and 0 <= background < c else c
+
+    for op in block.ops:
+        attrs = {a.name: a for a in op.attrs}
+        if op.type.startswith('multiclass_nms'):
+            scores = [n for a in op.inputs if a.parameter == 'Scores' for n in a.arguments]
+            bg = attrs['background_label'].i if 'background_label' in attrs else -1
+            return classes(scores[0], bg) if scores else None
+        if exclude_nms and op.type == 'fetch' and attrs['col'].i == 1:
+            var = op.inputs[0].arguments[0]
+            return classes(var) if len(dims.get(var) or []) == 3 else None
+    return None
 
 
 def output_names(infer_cfg):

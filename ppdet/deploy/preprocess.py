@@ -10,6 +10,8 @@ A fused export (``fuse_preprocess: true``) normalises and permutes inside its gr
 Preprocessor then only resizes, on uint8 (``cv2.resize`` gives the same uint8 pixels the
 eval ``Resize`` casts to float), and feeds ``image`` as uint8 [N,H,W,3] -- no float copy.
 """
+import numbers
+
 import numpy as np
 
 __all__ = ['Preprocessor', 'decode_image', 'build_ops', 'INFER_OPS']
@@ -26,21 +28,49 @@ def decode_image(path):
     return decode_rgb(path)
 
 
-def build_ops(spec):
-    """infer_cfg.yml's ``Preprocess`` list -> operator instances."""
+def build_ops(spec, where='infer_cfg.yml'):
+    """infer_cfg.yml's ``Preprocess`` list -> operator instances; a malformed list or step is
+    a ValueError naming ``where`` (the file) and the expected form."""
     from ppdet.data.transform import operators  # imported here: it loads paddle
+    if not isinstance(spec, list) or not all(isinstance(item, dict) for item in spec):
+        raise ValueError('%s: Preprocess must be a list of steps like [{type: Resize, '
+                         'target_size: [H, W]}, {type: NormalizeImage, ...}, {type: Permute}], '
+                         'got %s' % (where, brief_repr(spec)))
     ops = []
     for item in spec:
         item = dict(item)
         name = item.pop('type', None)
         if name not in INFER_OPS:
-            raise ValueError('unsupported preprocess op %r in infer_cfg.yml (supported: %s)'
-                             % (name, ', '.join(INFER_OPS)))
+            raise ValueError('unsupported preprocess op %r in %s (supported: %s)'
+                             % (name, where, ', '.join(INFER_OPS)))
         try:
+            if name == 'NormalizeImage':
+                _check_rgb_values(item)
             ops.append(getattr(operators, name)(**item))
-        except TypeError as e:
-            raise ValueError('bad arguments for %s in infer_cfg.yml: %s' % (name, e))
+        except (TypeError, ValueError) as e:
+            raise ValueError('bad arguments for %s in %s: %s' % (name, where, e))
     return ops
+
+
+def _check_rgb_values(args):
+    """NormalizeImage's mean and std: one number per RGB channel (another length failed
+    as a numpy broadcast error on the first image)."""
+    for key in ('mean', 'std'):
+        v = args.get(key, [0.0] * 3)
+        if not isinstance(v, (list, tuple)) or len(v) != 3 or not all(map(is_number, v)):
+            raise ValueError('%s must be 3 numbers (one per R, G, B channel), got %s'
+                             % (key, brief_repr(v)))
+
+
+def is_number(v):
+    """A real number, not a bool (YAML's true is an int to Python)."""
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+
+def brief_repr(value, limit=80):
+    """``value`` for a message: its repr, cut to ``limit`` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + '...'
 
 
 def fused_ops(infer_cfg):
@@ -58,7 +88,8 @@ class Preprocessor(object):
     def __init__(self, infer_cfg):
         self.fused = bool(infer_cfg.get('fuse_preprocess'))
         skip = fused_ops(infer_cfg)
-        self.ops = build_ops([op for op in infer_cfg['Preprocess'] if op.get('type') not in skip])
+        self.ops = [op for op in build_ops(infer_cfg['Preprocess'])
+                    if type(op).__name__ not in skip]
         if self.fused and any(type(op).__name__ != 'Resize' for op in self.ops):
             raise ValueError('a fused export can only leave Resize to Python, infer_cfg.yml '
                              'asks for %s' % [type(op).__name__ for op in self.ops])
