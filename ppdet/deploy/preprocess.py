@@ -95,6 +95,14 @@ class Preprocessor(object):
                              'asks for %s' % [type(op).__name__ for op in self.ops])
         # the usual reader, done in place: same arithmetic as the ops, 2 float copies not 6
         self._usual = [type(op).__name__ for op in self.ops] == list(INFER_OPS)
+        # a model exported at a fixed size takes only that size: a Resize keeping the ratio
+        # (the full-size RetinaNet / FCOS readers: [800, 1333]) gives a smaller image, padded
+        # at the bottom and right as the eval reader's PadBatch pads (it failed in the graph:
+        # 'Broadcast dimension mismatch' of the FPN's upsampled maps)
+        shape = infer_cfg.get('image_shape') or []
+        self.fixed_hw = (tuple(shape[1:]) if len(shape) == 3 and all(
+            isinstance(v, int) and v > 0 for v in shape[1:]) else None)
+        self.pad_value = _fused_pad_value(infer_cfg) if self.fused else 0.0
 
     def one(self, image_rgb):
         im = np.asarray(image_rgb)
@@ -141,33 +149,53 @@ class Preprocessor(object):
         if isinstance(images_rgb, np.ndarray) and images_rgb.ndim == 3:
             images_rgb = [images_rgb]
         samples = [self.one(im) for im in images_rgb]
-        stack = _pad_stack_hwc if self.fused else _pad_stack
-        return {'image': stack([s['image'] for s in samples]),
+        images = [s['image'] for s in samples]
+        image = (_pad_stack_hwc(images, self.fixed_hw, self.pad_value) if self.fused
+                 else _pad_stack(images, self.fixed_hw))
+        return {'image': image,
                 'im_shape': np.stack([s['im_shape'] for s in samples]),
                 'scale_factor': np.stack([s['scale_factor'] for s in samples])}
 
 
-def _pad_stack(chw_images):
-    """Stack [3,h,w] images, zero-padding to the largest h and w (keep_ratio resizes)."""
-    if len(chw_images) == 1 and chw_images[0].dtype == np.float32:
+def _fused_pad_value(infer_cfg):
+    """The uint8 pixel a fused export normalises to ~0 (its NormalizeImage mean), so its
+    padding matches the unfused path's, which pads after normalising with 0."""
+    for op in infer_cfg.get('Preprocess') or []:
+        if isinstance(op, dict) and op.get('type') == 'NormalizeImage':
+            scale = 255.0 if op.get('is_scale', True) else 1.0
+            return np.clip(np.round(np.asarray(op.get('mean', [0.0] * 3), 'float64') * scale),
+                           0, 255).astype(np.uint8)
+    return 0
+
+
+def _padded_hw(shapes, size):
+    """The largest h and w of ``shapes``, at least ``size`` (a fixed export size) if given."""
+    h, w = max(s[0] for s in shapes), max(s[1] for s in shapes)
+    return (max(h, size[0]), max(w, size[1])) if size else (h, w)
+
+
+def _pad_stack(chw_images, size=None):
+    """Stack [3,h,w] images, zero-padding (bottom, right) to the largest h and w (keep_ratio
+    resizes), and at least to ``size`` (a fixed export's input size)."""
+    hmax, wmax = _padded_hw([im.shape[1:] for im in chw_images], size)
+    if len(chw_images) == 1 and chw_images[0].dtype == np.float32 and \
+            chw_images[0].shape[1:] == (hmax, wmax):
         return chw_images[0][None]     # a view: one image needs no padding
-    hmax = max(im.shape[1] for im in chw_images)
-    wmax = max(im.shape[2] for im in chw_images)
     out = np.zeros([len(chw_images), chw_images[0].shape[0], hmax, wmax], 'float32')
     for i, im in enumerate(chw_images):
         out[i, :, :im.shape[1], :im.shape[2]] = im
     return out
 
 
-def _pad_stack_hwc(hwc_images):
-    """Stack uint8 [h,w,3] images (no copy beyond the stack), zero-padding to the largest
-    h and w.  Note: the pad is pixel 0, normalised in the graph, where the unfused path
-    pads after normalising (with 0): only keep_ratio batches of mixed shapes differ."""
-    if len(hwc_images) == 1:
+def _pad_stack_hwc(hwc_images, size=None, value=0):
+    """Stack uint8 [h,w,3] images (no copy beyond the stack), padding to the largest h and w
+    (and at least ``size``) with ``value``, the pixel the graph normalises to ~0 (the unfused
+    path pads after normalising, with 0)."""
+    hmax, wmax = _padded_hw([im.shape[:2] for im in hwc_images], size)
+    if len(hwc_images) == 1 and hwc_images[0].shape[:2] == (hmax, wmax):
         return hwc_images[0][None]
-    hmax = max(im.shape[0] for im in hwc_images)
-    wmax = max(im.shape[1] for im in hwc_images)
-    out = np.zeros([len(hwc_images), hmax, wmax, hwc_images[0].shape[2]], np.uint8)
+    out = np.empty([len(hwc_images), hmax, wmax, hwc_images[0].shape[2]], np.uint8)
+    out[...] = value
     for i, im in enumerate(hwc_images):
         out[i, :im.shape[0], :im.shape[1]] = im
     return out
