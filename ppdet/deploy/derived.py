@@ -1,6 +1,8 @@
 """Files made from an exported model and kept beside it: ``model.onnx`` (paddle2onnx),
-``model_int8.onnx`` (onnxruntime's int8 model, ``post_quant.py --bench``) and
-``model_<target>.nb`` (Paddle-Lite's opt).
+``model_int8.onnx`` (onnxruntime's int8 model, ``post_quant.py --bench``),
+``model_<target>.nb`` (Paddle-Lite's opt) and the PTQ per-layer reports
+(:data:`REPORT_FILES`).  A new model written into the directory removes them all
+(:func:`remove_derived`): a re-export left a PTQ model's reports beside an fp32 model.
 
 Each is stamped (``<file>.source.json``) with the size and SHA-1 of the model files it was
 made from, and is used again only while they match.  Dates are not enough: a model
@@ -14,10 +16,13 @@ import os
 
 from ppdet.utils.fileio import read_json, write_json
 
-__all__ = ['is_fresh', 'write_stamp', 'remove_derived', 'DERIVED_PATTERNS']
+__all__ = ['is_fresh', 'write_stamp', 'remove_derived', 'DERIVED_PATTERNS', 'REPORT_FILES']
 
 STAMP_SUFFIX = '.source.json'
-DERIVED_PATTERNS = ('model.onnx', 'model_int8.onnx', 'model_*.nb')
+# the per-layer reports of a PTQ model (ppdet.slim.quant_report writes them)
+REPORT_FILES = ('quant_report.json', 'quant_report.md', 'quant_report_deployed.json',
+                'quant_report_deployed.md')
+DERIVED_PATTERNS = ('model.onnx', 'model_int8.onnx', 'model_*.nb') + REPORT_FILES
 
 
 def _digest(path):

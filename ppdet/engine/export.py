@@ -169,8 +169,8 @@ def export_model(model, cfg, output_dir, label_list, exclude_nms=False, meta=Non
                         fuse_preprocess=fuse_preprocess)
         # what was made from the model this one replaces (its PTQ reports, onnx and .nb
         # conversions) must not stay beside it: removed just before the new files move in
-        from ppdet.slim.quant import remove_stale_reports
-        remove_stale_reports(output_dir)
+        from ppdet.deploy.derived import remove_derived
+        remove_derived(output_dir)
     logger.info('exported %sinference model to %s', 'int8-ready ' if quantized else '',
                 output_dir)
     return os.path.join(output_dir, MODEL_FILE)

@@ -376,19 +376,11 @@ def quantize_post(model_dir, data, out_dir, algo='hist', batch_nums=10, batch_si
 
 
 def remove_stale_reports(out_dir):
-    """Remove the per-layer reports (:data:`ppdet.slim.quant_report.REPORT_FILES`) and the
-    files made from the model (:func:`ppdet.deploy.derived.remove_derived`: its onnx and
-    ``.nb`` conversions, ``--bench``'s ``model_int8.onnx``) that ``out_dir`` held, nothing
-    else: a new model is written there; -> the names removed."""
+    """Remove what was made from the model ``out_dir`` held (its PTQ reports, its onnx and
+    ``.nb`` conversions, ``--bench``'s ``model_int8.onnx``: :mod:`ppdet.deploy.derived`),
+    nothing else: a new model is written there; -> the names removed."""
     from ppdet.deploy.derived import remove_derived
-    from ppdet.slim.quant_report import REPORT_FILES
-    removed = []
-    for name in REPORT_FILES:
-        path = os.path.join(str(out_dir), name)
-        if os.path.isfile(path) or os.path.islink(path):
-            os.remove(path)
-            removed.append(name)
-    removed += remove_derived(out_dir)
+    removed = remove_derived(out_dir)
     if removed:
         logger.info('%s: removed what was made from the model it held (%s)', out_dir,
                     ', '.join(removed))

@@ -23,6 +23,9 @@ import os
 import numpy as np
 import paddle
 
+# the report files write_report / write_deployed_report put beside an int8 model (a new model
+# written into the directory removes them: ppdet.deploy.derived.remove_derived)
+from ppdet.deploy.derived import REPORT_FILES
 from ppdet.deploy.compare import DEFAULT_TOLERANCE as MATCH_TOLERANCE, detection_agreement
 from ppdet.slim.qat_simulation import simulated_as_trained
 from ppdet.utils.fileio import write_json
@@ -226,12 +229,6 @@ def format_table(rows, top=None):
             r['isolated']['cosine'], r['isolated']['snr_db'],
             r['accumulated']['cosine'], r['accumulated']['snr_db']))
     return '\n'.join(lines)
-
-
-# the report files write_report / write_deployed_report put beside an int8 model: a new model
-# written into the directory removes them (ppdet.slim.quant.remove_stale_reports)
-REPORT_FILES = ('quant_report.json', 'quant_report.md', 'quant_report_deployed.json',
-                'quant_report_deployed.md')
 
 
 def write_report(rows, out_dir, extra=None):
