@@ -521,6 +521,11 @@ def check_resume_distillation(recorded, step, student, path):
             if _differs(k, now[k], was.get(k))]
     if step.pairs is not None and normalize_pairs(step.pairs) != recorded.get('pairs'):
         diff.append('pairs %s (checkpoint: %s)' % (step.pairs, recorded.get('pairs')))
+    if recorded.get('adapters'):
+        logger.warning('-r %s: the 1x1 adapters bridging this cross-family distillation are not '
+                       'in the checkpoint (it holds the student alone): they start again from '
+                       'their initialisation, so the resumed run is not the uninterrupted one '
+                       'from here on (its distillation term differs)', path)
     if diff:
         raise ValueError('-r %s continues the distillation its record names, but this run gives '
                          'another: %s; resume with the recorded settings (-r alone takes its '
