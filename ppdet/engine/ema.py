@@ -58,13 +58,13 @@ class ModelEMA(object):
     def path(weights_path):
         return os.path.splitext(str(weights_path))[0] + EMA_SUFFIX
 
-    def save(self, model, weights_path, save_id=None):
+    def save(self, model, weights_path, save_id=None, write=atomic_paddle_save):
         """Next to a checkpoint whose ``.pdparams`` holds the averaged weights: the raw
         training weights, the step count and the save's id (see
-        :func:`ppdet.utils.checkpoint.new_save_id`)."""
+        :func:`ppdet.utils.checkpoint.new_save_id`).  ``write``: the writer of the
+        checkpoint's :func:`~ppdet.utils.checkpoint.file_set`, so that it is saved with it."""
         raw = {k: v.detach().clone() for k, v in clean_state_dict(model.state_dict()).items()}
-        atomic_paddle_save({'raw': raw, 'step': self.step, 'save_id': save_id},
-                           self.path(weights_path))
+        write({'raw': raw, 'step': self.step, 'save_id': save_id}, self.path(weights_path))
 
     def resume(self, model, weights_path, save_id=None, saved_with_ema=None):
         """``model`` holds the checkpoint's (averaged) weights: take them as the average and

@@ -11,6 +11,7 @@ Training settings read here: ``epoch``, ``snapshot_epoch`` (checkpoints), ``eval
 ``ema_decay`` (see :mod:`ppdet.engine.ema`), ``print_flops``, ``max_iters_per_epoch``.
 """
 import contextlib
+import errno
 import json
 import os
 import random
@@ -26,11 +27,12 @@ from ppdet.engine.ema import ModelEMA
 from ppdet.engine.optimizer import build_lr, build_optimizer
 from ppdet.slim.checkpoint_fit import compressed_name, restore_structure
 from ppdet.slim.steps import make_record
-from ppdet.utils.checkpoint import (capture_rng_state, load_optimizer, load_rng_state,
-                                    load_weights, new_save_id, read_meta, save_checkpoint,
-                                    weights_file)
+from ppdet.utils.checkpoint import (capture_rng_state, file_set, first_nonfinite,
+                                    load_optimizer, load_rng_state, load_weights, new_save_id,
+                                    read_meta, save_checkpoint, weights_file)
 from ppdet.utils.fileio import check_output_dir
 from ppdet.utils.image_files import IMAGE_EXTS
+from ppdet.utils.interrupts import ctrl_c_deferred
 from ppdet.utils.logger import setup_logger
 
 logger = setup_logger(__name__)
@@ -92,6 +94,34 @@ def build_model(cfg, weights=None, config_flag='-c', pretrain_hint=True):
                      config_flag=config_flag, pretrain_hint=pretrain_hint and not made,
                      described=made)
     return model, meta
+
+
+class TrainingDiverged(FloatingPointError, ValueError):
+    """The loss or the weights became NaN/inf; a ValueError so that the scripts print it in one
+    line (:func:`ppdet.utils.cli.run_main`)."""
+
+
+class CheckpointNotSaved(ValueError):
+    """Writing a checkpoint failed (an OSError: a full disk); the message says what is still
+    resumable."""
+
+
+def check_resumable_without_teacher(path, meta=None, script='tools/train.py'):
+    """``-r`` of a distillation checkpoint in a script that trains without a teacher (train.py,
+    prune.py) went on with no distillation loss while the record kept the teacher: refused,
+    naming the distill.py command that resumes it (``meta``: the checkpoint's record)."""
+    meta = read_meta(path) if meta is None else meta
+    steps = [s for s in meta.get('steps') or [] if s.get('kind') == 'distill']
+    if not steps or meta.get('with_teacher') is False:  # a distilled model fine-tuned alone
+        return
+    rec = steps[-1]
+    raise ValueError(
+        '-r %s: this checkpoint is a distillation run (teacher %s, weights %s); %s would train '
+        'it on without the teacher: resume it with python slim/distillation/distill.py -c %s '
+        '-t %s --teacher_pretrained %s -r %s' % (
+            path, rec.get('teacher_config'), rec.get('teacher_weights'), script,
+            meta.get('config') or 'STUDENT_CONFIG', rec.get('teacher_config'),
+            rec.get('teacher_weights'), path))
 
 
 def _check_meta_fits(cfg, meta, weights):
@@ -161,11 +191,27 @@ class Trainer(object):
 
     def resume(self, path):
         meta = self.load_weights(path, complete=True)
+        bad = first_nonfinite(deployable(self.model).state_dict())
+        if bad:  # saved by a version that did not check: training had diverged
+            raise ValueError('checkpoint %s holds non-finite weights (%s is %s): training had '
+                             'diverged when it was saved; resume from an earlier snapshot in %s '
+                             'with a lower LearningRate.base_lr (or gradient clipping: '
+                             'OptimizerBuilder.clip_grad_by_norm)' % (
+                                 path, bad[0], bad[1], os.path.dirname(os.path.abspath(
+                                     weights_file(path)))))
         self._ensure_optimizer()
+        if meta.get('ema') and self.ema is None:  # it would go on from the average, EMA off
+            raise ValueError(
+                'checkpoint %s was saved with use_ema (its weights are the average; the raw '
+                'training weights are in its .pdema): resume it with -o use_ema=true; to go on '
+                'without EMA start a new run from the averaged weights with -o '
+                'pretrain_weights=%s (and another -o save_dir=DIR)' % (path, path))
         if self.ema is not None:  # the file holds the average; the raw weights sit beside it
             self.ema.resume(deployable(self.model), path, save_id=meta.get('save_id'),
                             saved_with_ema=meta.get('ema'))
-        epoch = load_optimizer(self.optimizer, path, save_id=meta.get('save_id'))
+        epoch = load_optimizer(self.optimizer, path, save_id=meta.get('save_id'),
+                               saved_with_optimizer=bool(meta.get('save_id')) and
+                               meta.get('epoch') is not None)
         self.start_epoch = int(epoch if epoch is not None else meta.get('epoch', 0))
         self.parent = meta.get('parent')
         self.resumed_from = path
@@ -187,8 +233,12 @@ class Trainer(object):
 
     def check_epochs_left(self):
         """Refuse a resumed run with nothing left to train (its checkpoint's epoch >=
-        ``epoch``): it would only write the checkpoint again as ``model_final``."""
+        ``epoch``): it would only write the checkpoint again as ``model_final``.  A run's own
+        ``latest`` at exactly its last epoch passes: that run stopped before (or while) writing
+        ``model_final``, and training it writes ``model_final`` (:meth:`_finishes_latest`)."""
         epochs = int(self.cfg['epoch'])
+        if self.start_epoch == epochs and self._finishes_latest():
+            return
         if self.start_epoch >= epochs:
             raise ValueError('%s was saved after epoch %d and the config trains %d epoch(s): '
                              'nothing is left to train; raise -o epoch=N (N > %d) to train on '
@@ -349,18 +399,75 @@ class Trainer(object):
 
     def save(self, prefix, epoch=None):
         """With EMA the weights file holds the averaged weights (what is evaluated and
-        deployed) and ``.pdema`` the raw ones, for resuming."""
+        deployed) and ``.pdema`` the raw ones, for resuming.
+
+        The files are written as one set (:func:`~ppdet.utils.checkpoint.file_set`): the
+        previous checkpoint at ``prefix`` stays whole until the new one is complete, and a
+        Ctrl-C during the save lands after it.  Weights holding NaN/inf are not saved
+        (:class:`TrainingDiverged`), nor is a set that cannot be written
+        (:class:`CheckpointNotSaved`); both say which checkpoint is still good."""
         net = deployable(self.model)
-        # one id in every file of this save: a resume refuses a set cut off mid-save
-        meta = dict(self.meta(epoch), save_id=new_save_id(epoch), ema=self.ema is not None)
-        with self.averaged(net):
-            path = save_checkpoint(net, prefix, meta=meta,
-                                   optimizer=self.optimizer, epoch=epoch,
-                                   rng_state=capture_rng_state() if self.optimizer else None)
-        if self.ema is not None:
-            self.ema.save(net, path, save_id=meta['save_id'])
-        self.saved[os.path.abspath(prefix)] = epoch
+        self._check_finite(net, prefix, epoch)
+        # one id in every file of this save: a resume refuses a set cut off mid-save;
+        # with_teacher: trained with a teacher (a distillation record alone may be inherited)
+        meta = dict(self.meta(epoch), save_id=new_save_id(epoch), ema=self.ema is not None,
+                    with_teacher=net is not unwrap(self.model))
+        try:
+            with ctrl_c_deferred():  # held until the set is in place and recorded
+                with file_set() as write:
+                    if self.ema is not None:
+                        self.ema.save(net, weights_file(prefix), save_id=meta['save_id'],
+                                      write=write)
+                    with self.averaged(net):  # the weights file last: renamed last
+                        path = save_checkpoint(
+                            net, prefix, meta=meta, optimizer=self.optimizer, epoch=epoch,
+                            rng_state=capture_rng_state() if self.optimizer else None,
+                            write=write)
+                self.saved[os.path.abspath(prefix)] = epoch
+        except OSError as e:  # a full disk: one line (run_main), not a traceback
+            full = e.errno in (errno.ENOSPC, errno.EDQUOT)
+            raise CheckpointNotSaved('cannot save checkpoint %s%s: %s; it is not saved (what '
+                                     'was at %s before is untouched); %s' % (
+                                         prefix, '' if epoch is None else ' (epoch %d)' % epoch,
+                                         e.strerror or e, prefix, self._last_good(
+                                             'free disk space, then resume' if full else
+                                             'fix that, then resume'))) from None
         return path
+
+    def _check_finite(self, net, prefix, epoch):
+        """Refuse to save weights (or their EMA average) holding NaN/inf: with a too high
+        learning rate the BN variances overflowed, the run saved them as ``latest`` and
+        ``model_final`` and ended with exit 0 (eval then gave AP 0, -r a traceback)."""
+        bad = first_nonfinite(net.state_dict())
+        if bad is None and self.ema is not None:
+            bad = first_nonfinite(self.ema.state)
+            bad = bad and ('%s (EMA average)' % bad[0], bad[1])
+        if bad is None:
+            return
+        raise TrainingDiverged(
+            'training diverged%s: %s is %s, so %s is not saved; %s; %s' % (
+                '' if epoch is None else ' in epoch %d' % epoch, bad[0], bad[1], prefix,
+                self._divergence_fix(), self._last_good('then resume')))
+
+    def _divergence_fix(self):
+        lr = (self.cfg.get('LearningRate') or {}).get('base_lr')
+        clip = (self.cfg.get('OptimizerBuilder') or {}).get('clip_grad_by_norm')
+        return 'lower LearningRate.base_lr%s or clip the gradients (OptimizerBuilder.' \
+               'clip_grad_by_norm, %s)' % (' (now %s)' % lr if lr is not None else '',
+                                           'now %s' % clip if clip else 'now off: e.g. 10')
+
+    def _last_good(self, verb='resume'):
+        """The checkpoint a failed run goes on from, as ``'<verb> from ... -r PATH'``: the
+        ``latest`` this run saved, else the one it resumed from."""
+        latest = os.path.join(self.save_dir, 'latest')
+        epoch = self.saved.get(os.path.abspath(latest))
+        if epoch is not None and os.path.isfile(latest + '.pdparams'):
+            return '%s from the last good checkpoint, %s (epoch %d): -r %s' % (
+                verb, latest, epoch, latest)
+        if self.resumed_from:
+            return ('no epoch of this run was saved: %s from the checkpoint it resumed from '
+                    '(epoch %d): -r %s' % (verb, self.start_epoch, self.resumed_from))
+        return 'no epoch of this run was saved: run it again from the start'
 
     def update_ema(self):
         self.ema.update(deployable(self.model))
@@ -391,9 +498,8 @@ class Trainer(object):
     def train(self, validate=False):
         check_output_dir(self.save_dir, 'save_dir (-o save_dir=DIR)')
         epochs = int(self.cfg['epoch'])
-        if self.start_epoch > epochs or (self.start_epoch == epochs and self.resumed_from
-                                         and not self._finishes_latest()):
-            self.check_epochs_left()
+        if self.start_epoch > epochs or (self.start_epoch == epochs and self.resumed_from):
+            self.check_epochs_left()  # passes a run's own latest at its last epoch
         self._ensure_optimizer()  # builds the data: its errors (num_classes) come first
         self.check_start_weights()
         self.check_no_other_run_overwritten(validate)
@@ -420,7 +526,12 @@ class Trainer(object):
                 for step_id, batch in enumerate(self.train_loader):
                     if step_id >= self.steps_per_epoch:
                         break
-                    losses = self.train_step(batch)
+                    try:
+                        losses = self.train_step(batch)
+                    except FloatingPointError as e:  # the loss became nan/inf
+                        raise TrainingDiverged('in epoch %d (iteration %d) %s; %s' % (
+                            epoch_id + 1, step_id + 1, e, self._last_good('then resume'))
+                        ) from None
                     status.update(step_id=step_id, losses=losses, lr=self.optimizer.get_lr())
                     callbacks.on_step_end(status)
                 if validate and self.is_main_process and (
@@ -428,10 +539,10 @@ class Trainer(object):
                     results = self.evaluate(dataset=eval_dataset)
                     status.update(eval_key=results.primary_name, eval_value=results.primary)
                 callbacks.on_epoch_end(status)
+            callbacks.on_train_end(status)  # model_final: a Ctrl-C there is said too
         except KeyboardInterrupt:
             self._say_how_to_resume(status)
             raise
-        callbacks.on_train_end(status)
 
     def _prepare_validation(self):
         """``validate``: the eval dataset, its reader and the metric built before the first
@@ -460,9 +571,11 @@ class Trainer(object):
             return
         epoch = status.get('epoch_id', 0) + 1
         latest = os.path.join(self.save_dir, 'latest')
-        if os.path.abspath(latest) in self.saved and os.path.isfile(latest + '.pdparams'):
-            logger.warning('interrupted in epoch %d: the last finished epoch is saved; resume '
-                           'with -r %s', epoch, latest)
+        saved = self.saved.get(os.path.abspath(latest))
+        if saved is not None and os.path.isfile(latest + '.pdparams'):
+            # a save is whole (a Ctrl-C lands after it): latest holds the epoch recorded
+            logger.warning('interrupted in epoch %d: the last finished epoch (%d) is saved; '
+                           'resume with -r %s', epoch, saved, latest)
         elif self.resumed_from:
             logger.warning('interrupted in epoch %d, before this run saved an epoch: resume '
                            'with -r %s again', epoch, self.resumed_from)
@@ -476,8 +589,8 @@ class Trainer(object):
         losses = unwrap(self.model).get_loss(outputs, batch)
         loss = losses['loss']
         if not bool(paddle.isfinite(loss)):
-            raise FloatingPointError('loss became %s; lower LearningRate.base_lr or check the '
-                                     'data (boxes, labels)' % float(loss))
+            raise FloatingPointError('loss became %s; %s, or check the data (boxes, labels)'
+                                     % (float(loss), self._divergence_fix()))
         loss.backward()
         self.optimizer.step()
         self.optimizer.clear_grad()

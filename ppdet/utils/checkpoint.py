@@ -8,6 +8,7 @@ was built from, its parent checkpoint and every compression step applied
 exact architecture from the file alone.  PaddleDetection's released
 ``.pdparams`` (a plain name -> array dict) load through the same functions.
 """
+import contextlib
 import json
 import os
 import pickle
@@ -39,19 +40,76 @@ def _weights_path(path):
 weights_file = _weights_path  # a prefix or .pdparams path -> the .pdparams path
 
 
-def atomic_paddle_save(obj, path):
+def _temporary_beside(path):
+    """A new empty file beside ``path`` to write it through: ``.<name>.<pid>.<random>.tmp``
+    (the pid tells :func:`_remove_stale_temporaries` whose it is)."""
     d = os.path.dirname(os.path.abspath(path))
     os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=d, prefix='.tmp_', suffix=os.path.splitext(path)[1])
+    fd, tmp = tempfile.mkstemp(dir=d, prefix='.%s.%d.' % (os.path.basename(path), os.getpid()),
+                               suffix='.tmp')
     os.close(fd)
-    try:
+    return tmp
+
+
+def _remove_stale_temporaries(path):
+    """The temporaries of ``path`` left by a process that was killed while saving it (kill -9:
+    nothing could clean up; each held a whole file, 16 MB for a .pdopt)."""
+    d = os.path.dirname(os.path.abspath(path))
+    lead = '.%s.' % os.path.basename(path)
+    for name in os.listdir(d) if os.path.isdir(d) else []:
+        pid = name[len(lead):].split('.')[0]
+        if not (name.startswith(lead) and name.endswith('.tmp') and pid.isdigit()):
+            continue
+        if int(pid) != os.getpid():   # ours are removed when their save ends
+            try:
+                os.kill(int(pid), 0)
+                continue              # its writer is still running
+            except ProcessLookupError:
+                pass
+            except PermissionError:   # another user's live process
+                continue
+        try:
+            os.remove(os.path.join(d, name))
+        except OSError:
+            pass
+
+
+@contextlib.contextmanager
+def file_set():
+    """Write the files of one checkpoint (weights, optimizer state, raw EMA weights) as a set.
+
+    Yields ``write(obj, path)``, which ``paddle.save``s ``obj`` to a temporary beside
+    ``path``; when the block ends every temporary is renamed onto its path, in the order
+    written (the weights file last, by its callers), so the files of the previous save stay
+    whole until the new set is complete: a kill, a full disk or a Ctrl-C during a save of
+    ``latest`` destroyed the only resumable checkpoint.  A Ctrl-C in the block is held until
+    the set is in place; on any error the temporaries are removed and the old files stay as
+    they were.  (A kill between the renames, a moment, leaves a mixed set: each file's save
+    id tells, see :func:`load_optimizer`.)"""
+    from ppdet.utils.interrupts import ctrl_c_deferred
+    staged = []
+
+    def write(obj, path):
+        _remove_stale_temporaries(path)
+        tmp = _temporary_beside(path)
+        staged.append((tmp, path))
         paddle.save(obj, tmp)
         os.chmod(tmp, umask_mode())  # mkstemp's 0600 would make checkpoints private
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+
+    try:
+        with ctrl_c_deferred():
+            yield write
+            for tmp, path in staged:
+                os.replace(tmp, path)
+    finally:
+        for tmp, _ in staged:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+
+
+def atomic_paddle_save(obj, path):
+    with file_set() as write:
+        write(obj, path)
 
 
 def clean_state_dict(state_dict):
@@ -74,18 +132,23 @@ def restore_rng_state(blob):
     paddle.set_rng_state(state['paddle'])
 
 
-def save_checkpoint(model, prefix, meta=None, optimizer=None, epoch=None, rng_state=None):
-    """Write ``prefix.pdparams`` (+ ``prefix.pdopt``) atomically; returns the weights path.
+def save_checkpoint(model, prefix, meta=None, optimizer=None, epoch=None, rng_state=None,
+                    write=None):
+    """Write ``prefix.pdparams`` (+ ``prefix.pdopt``) as one set (:func:`file_set`); returns
+    the weights path.
 
     ``rng_state`` (from :func:`capture_rng_state`) goes into ``.pdopt`` so that a resumed
     run draws the same shuffles and augmentations as an uninterrupted one.  ``meta``'s
-    ``save_id`` (see :func:`new_save_id`) goes into ``.pdopt`` too: each file is replaced
-    atomically but the set is not, and a resume compares the ids (:func:`load_optimizer`)."""
+    ``save_id`` (see :func:`new_save_id`) goes into ``.pdopt`` too: a resume compares the ids
+    (:func:`load_optimizer`).  ``write``: the writer of a :func:`file_set` the caller adds more
+    files to (the ``.pdema``); the set is then in place when the caller's block ends."""
+    if write is None:
+        with file_set() as write:
+            return save_checkpoint(model, prefix, meta, optimizer, epoch, rng_state, write)
     state = clean_state_dict(model.state_dict())
     if meta is not None:
         state[META_KEY] = json.dumps(meta, sort_keys=True)
     path = _weights_path(prefix)
-    atomic_paddle_save(state, path)
     if optimizer is not None:
         opt_state = dict(optimizer.state_dict())
         opt_state['last_epoch'] = epoch
@@ -94,8 +157,21 @@ def save_checkpoint(model, prefix, meta=None, optimizer=None, epoch=None, rng_st
             opt_state[RNG_KEY] = rng_state
         if meta is not None and meta.get('save_id'):
             opt_state[SAVE_ID_KEY] = meta['save_id']
-        atomic_paddle_save(opt_state, path[:-len('.pdparams')] + '.pdopt')
+        write(opt_state, path[:-len('.pdparams')] + '.pdopt')
+    write(state, path)  # last of its files: renamed into place last
     return path
+
+
+def first_nonfinite(tensors):
+    """``(name, 'nan' or 'inf')`` of the first float tensor of ``tensors`` (a name -> tensor
+    dict) holding a NaN or an infinity, else None."""
+    for name, value in tensors.items():
+        if not hasattr(value, 'dtype') or value.dtype not in (
+                paddle.float16, paddle.float32, paddle.float64, paddle.bfloat16):
+            continue
+        if not bool(paddle.isfinite(value).all()):
+            return name, 'nan' if bool(paddle.isnan(value).any()) else 'inf'
+    return None
 
 
 SAVE_ID_KEY = '__save_id__'
@@ -272,12 +348,15 @@ def load_weights(model, path, strict=False, name_map=None, model_config=None,
     return report
 
 
-def load_optimizer(optimizer, prefix, save_id=None):
+def load_optimizer(optimizer, prefix, save_id=None, saved_with_optimizer=False):
     """Restore optimizer state; returns the epoch the checkpoint was saved after.
     ``save_id``: the weights file's (its record's ``save_id``): the ``.pdopt`` must be of
-    the same save."""
+    the same save; ``saved_with_optimizer``: the record says a ``.pdopt`` was written with it
+    (a training snapshot), so a missing one is a save that was cut off."""
     path = _weights_path(prefix)[:-len('.pdparams')] + '.pdopt'
     if not os.path.isfile(path):
+        if saved_with_optimizer:
+            raise interrupted_save(_weights_path(prefix), 'optimizer state (%s)' % path)
         raise FileNotFoundError('optimizer state not found: %s (needed to resume)' % path)
     state = paddle.load(path)
     found = state.pop(SAVE_ID_KEY, None)
@@ -297,19 +376,22 @@ def load_optimizer(optimizer, prefix, save_id=None):
 def _rename_accumulators(state, saved, current, path):
     """Optimizer state is keyed by runtime parameter names (``conv2d_12.w_0_velocity_0``),
     which differ when the model was built after others in the same process: map the saved
-    names onto this optimizer's parameters by position."""
+    names onto this optimizer's parameters by position.  The counter Paddle appends to each
+    accumulator (``_0``) is the one this process will give it when the optimizer creates it
+    (``_1`` after a pruning in the same process: the resume failed at its first step)."""
     if len(saved) != len(current):
         raise ValueError('%s holds optimizer state for %d parameters but the model trains %d; '
                          'resume with the config (and compression steps) it was saved with'
                          % (path, len(saved), len(current)))
-    if saved == current:
-        return state
+    from paddle.base import unique_name
     by_length = sorted(zip(saved, current), key=lambda p: -len(p[0]))
     out = {}
     for key, value in state.items():
         for old, new in by_length:
             if key.startswith(old + '_'):
-                key = new + key[len(old):]
+                base, _, counter = (new + key[len(old):]).rpartition('_')
+                if counter.isdigit():
+                    key = '%s_%d' % (base, unique_name.generator.ids.get(base, 0))
                 break
         out[key] = value
     return out

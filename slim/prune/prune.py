@@ -67,6 +67,8 @@ def main():
     _check_outputs(cfg, args)
     if args.resume_checkpoint:  # a pruning run's checkpoint: its plan, not the flags
         meta = job.check_resume_checkpoint(args.resume_checkpoint, cfg.get('epoch'))
+        from ppdet.engine.trainer import check_resumable_without_teacher
+        check_resumable_without_teacher(args.resume_checkpoint, meta, 'slim/prune/prune.py')
         trainer = Trainer(cfg, mode='train')
         job.check_resume_flags(meta, args.resume_checkpoint, trainer.model, args.pruned_params,
                                args.pruned_ratios, args.prune_criterion, args.round_channels,
@@ -108,7 +110,9 @@ def main():
         if args.eval:
             res = trainer.evaluate(output_eval=args.output_eval)
             print('%s right after pruning: %.4f' % (res.primary_name, res.primary))
-    if int(cfg.get('epoch', 0)) > trainer.start_epoch:
+    # resumed: check_epochs_left let it through (a run's own latest at its last epoch is
+    # finished by train(): it writes model_final)
+    if int(cfg.get('epoch', 0)) > trainer.start_epoch or args.resume_checkpoint:
         trainer.train(validate=args.eval)
 
 
