@@ -297,16 +297,20 @@ class Pipeline(object):
         return '%s; not done yet: %s: run them first (--stages %s), or the whole job ' \
                '(no --stages)' % (what, ', '.join(todo), ' '.join(groups))
 
-    def train(self, name, cfg, prepare=None):
+    def train(self, name, cfg, prepare=None, rewrap=None):
         """Train with the one Trainer into ``work_dir/name``; resumes an interrupted run.
 
         ``prepare(trainer)`` applies compression steps / loads weights before training.
+        ``rewrap(trainer, latest)``: on a resume, what the checkpoint cannot bring back (a
+        distillation's teacher: the file holds the student alone), before the resume.
         """
         from ppdet.engine import Trainer
         trainer = Trainer(cfg, mode='train')
         trainer.save_dir = self.path(name)
         latest = os.path.join(trainer.save_dir, 'latest.pdparams')
         if os.path.isfile(latest):
+            if rewrap is not None:
+                rewrap(trainer, latest)
             trainer.resume(latest)  # restores any compression structure from the file
         elif prepare is not None:
             prepare(trainer)
@@ -670,11 +674,14 @@ class Pipeline(object):
         student = student or self.results['baseline_weights']
         weight = self.distill_weights[loss] if weight is None else weight
 
-        def prepare(t):
-            t.load_weights(student)  # a pruned checkpoint brings its plan along
+        def prepare(t, start=student):
+            t.load_weights(start)  # a pruned checkpoint brings its plan along
+            # the teacher again on a resume (its record in the file is replaced)
+            t.steps = [s for s in t.steps if s.get('kind') != DistillStep.kind]
             t.apply_step(DistillStep(self.teacher_config, teacher, loss=loss, weight=weight,
                                      student_cfg=t.cfg))
-        weights = self.train('distill_%s' % name, cfg, prepare)
+        # resumed, an interrupted distillation trained on without its teacher
+        weights = self.train('distill_%s' % name, cfg, prepare, rewrap=prepare)
         self.evaluate(name, weights, cfg, extra={'distill': loss, 'distill_weight': weight,
                                                  'teacher': teacher, 'twin': twin})
 
