@@ -154,18 +154,9 @@ class Checkpointer(Callback):
             self.best = None
         if self.best is None or value > self.best['score']:
             self.best = {'metric': key, 'score': float(value), 'epoch': epoch}
-            self._save_best(epoch)
+            t = self.trainer     # the score goes into best_model's record
+            t.save(os.path.join(t.save_dir, 'best_model'), epoch, extra_meta={'best': self.best})
             logger.info('best %s so far: %.4f (epoch %d)', key, value, epoch)
-
-    def _save_best(self, epoch):
-        """``trainer.save`` with the score added to the record of ``best_model``."""
-        t = self.trainer
-        meta = t.meta
-        t.meta = lambda e=None: dict(meta(e), best=self.best)
-        try:
-            t.save(os.path.join(t.save_dir, 'best_model'), epoch)
-        finally:
-            del t.meta  # the method again
 
     def on_train_end(self, status):
         t = self.trainer

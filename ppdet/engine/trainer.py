@@ -397,13 +397,14 @@ class Trainer(object):
                 'num_classes': self.cfg.get('num_classes'),
                 'parent': self.parent, 'steps': self.steps, 'epoch': epoch}
 
-    def save(self, prefix, epoch=None):
+    def save(self, prefix, epoch=None, extra_meta=None):
         """With EMA the weights file holds the averaged weights (what is evaluated and
         deployed) and ``.pdema`` the raw ones, for resuming.
 
         The files are written as one set (:func:`~ppdet.utils.checkpoint.file_set`): the
         previous checkpoint at ``prefix`` stays whole until the new one is complete, and a
-        Ctrl-C during the save lands after it.  Weights holding NaN/inf are not saved
+        Ctrl-C during the save lands after it.  ``extra_meta``: more of the record (the score
+        of ``best_model``).  Weights holding NaN/inf are not saved
         (:class:`TrainingDiverged`), nor is a set that cannot be written
         (:class:`CheckpointNotSaved`); both say which checkpoint is still good."""
         net = deployable(self.model)
@@ -411,7 +412,7 @@ class Trainer(object):
         # one id in every file of this save: a resume refuses a set cut off mid-save;
         # with_teacher: trained with a teacher (a distillation record alone may be inherited)
         meta = dict(self.meta(epoch), save_id=new_save_id(epoch), ema=self.ema is not None,
-                    with_teacher=net is not unwrap(self.model))
+                    with_teacher=net is not unwrap(self.model), **(extra_meta or {}))
         try:
             with ctrl_c_deferred():  # held until the set is in place and recorded
                 with file_set() as write:
