@@ -4,17 +4,16 @@
 (:data:`REPORT_FILES`).  A new model written into the directory removes them all
 (:func:`remove_derived`): a re-export left a PTQ model's reports beside an fp32 model.
 
-Each is stamped (``<file>.source.json``) with the size and SHA-1 of the model files it was
+Each is stamped (``<file>.source.json``) with the size and SHA-256 of the model files it was
 made from, and is used again only while they match.  Dates are not enough: a model
 replaced by a copy that keeps its dates (``tar``, ``cp -p``, ``rsync -a``) is older than the
 cache, and the onnx and lite run modes ran the previous model's cache without a word
 (audit 2026-12-05: 9 detections from onnx and lite, 100 from paddle, exit 0).
 """
 import glob
-import hashlib
 import os
 
-from ppdet.utils.fileio import read_json, write_json
+from ppdet.utils.fileio import file_sha256, read_json, write_json
 
 __all__ = ['is_fresh', 'write_stamp', 'remove_derived', 'DERIVED_PATTERNS', 'REPORT_FILES']
 
@@ -25,17 +24,9 @@ REPORT_FILES = ('quant_report.json', 'quant_report.md', 'quant_report_deployed.j
 DERIVED_PATTERNS = ('model.onnx', 'model_int8.onnx', 'model_*.nb') + REPORT_FILES
 
 
-def _digest(path):
-    h = hashlib.sha1()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''):
-            h.update(block)
-    return h.hexdigest()
-
-
 def source_stamp(sources):
-    """{file name: [size, sha1]} of ``sources``."""
-    return {os.path.basename(s): [os.path.getsize(s), _digest(s)] for s in sources}
+    """{file name: [size, sha256]} of ``sources``."""
+    return {os.path.basename(s): [os.path.getsize(s), file_sha256(s)] for s in sources}
 
 
 def is_fresh(path, sources):

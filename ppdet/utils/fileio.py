@@ -1,5 +1,6 @@
 """Atomic writes: an interrupted run never leaves a half-written file behind."""
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -122,6 +123,15 @@ def write_json(path, obj):
 
 def write_yaml(path, obj):
     atomic_write(path, lambda f: yaml.safe_dump(obj, f, sort_keys=False))
+
+
+def file_sha256(path):
+    """The SHA-256 hex digest of a file's bytes, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            h.update(block)
+    return h.hexdigest()
 
 
 def read_json(path):

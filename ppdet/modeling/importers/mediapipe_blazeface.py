@@ -12,10 +12,11 @@ against the Paddle layer, every weight is checked for shape, every initializer t
 reads must be placed (or be a structural constant that was checked) and every Paddle
 parameter must receive exactly one tensor - anything else raises :class:`GraphMismatch`.
 """
-import hashlib
 import os
 
 import numpy as np
+
+from ppdet.utils.fileio import file_sha256
 
 __all__ = ['GraphMismatch', 'onnx_to_state_dict', 'import_onnx', 'sha256_of',
            'check_config', 'check_output_prefix', 'save_imported_checkpoint',
@@ -39,12 +40,7 @@ class GraphMismatch(ValueError):
     """The ONNX graph does not fit the Paddle model (names the node and the fix)."""
 
 
-def sha256_of(path):
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(1 << 20), b''):
-            h.update(chunk)
-    return h.hexdigest()
+sha256_of = file_sha256   # the released file's check (its README records the digest)
 
 
 def _load_model(onnx_path):
