@@ -88,9 +88,9 @@ def _tiny_cfg(size):
                                {'Permute': {}}]}}
 
 
-def export_tiny(out_dir, seed=0, group_norm=False):
-    paddle.seed(seed)
-    model = GroupNormTinyDetector() if group_norm else TinyDetector()
+def save_tiny_export(model, out_dir):
+    """Export ``model`` (a TinyDetector or a variant: its inputs and outputs) to ``out_dir``
+    with the tiny detector's infer_cfg.yml; -> ``out_dir``."""
     model.eval()
     spec = [paddle.static.InputSpec([None, 3, TINY_SIZE, TINY_SIZE], 'float32', 'image'),
             paddle.static.InputSpec([None, 2], 'float32', 'im_shape'),
@@ -99,6 +99,11 @@ def export_tiny(out_dir, seed=0, group_norm=False):
     paddle.jit.save(static, os.path.join(out_dir, 'model'))
     write_infer_cfg(_tiny_cfg(TINY_SIZE), out_dir, LABELS)
     return out_dir
+
+
+def export_tiny(out_dir, seed=0, group_norm=False):
+    paddle.seed(seed)
+    return save_tiny_export(GroupNormTinyDetector() if group_norm else TinyDetector(), out_dir)
 
 
 def export_yolov3(out_dir, size=128, fuse_preprocess=False):

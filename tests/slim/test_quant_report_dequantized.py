@@ -8,7 +8,6 @@ import paddle
 import paddle.nn as nn
 import pytest
 
-from ppdet.engine.export import write_infer_cfg
 from ppdet.slim.quant import calibration_feeds, quantize_post, stack_feeds
 from ppdet.slim.quant_report import (deployed_layer_report, layer_outputs, layer_report,
                                      load_program)
@@ -17,7 +16,7 @@ from ppdet.utils.static_graph import op_consumers
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'deploy'))
-from deploy_models import TINY_SIZE, TinyDetector, _tiny_cfg, LABELS  # noqa: E402
+from deploy_models import TinyDetector, save_tiny_export  # noqa: E402
 from test_quant import images  # noqa: E402
 
 DEQUANT = ('fake_dequantize_max_abs', 'fake_channel_wise_dequantize_max_abs',
@@ -39,15 +38,7 @@ class NoBiasTowerDetector(TinyDetector):
 def models(tmp_path_factory):
     d = tmp_path_factory.mktemp('no_bias_conv')
     paddle.seed(0)
-    model = NoBiasTowerDetector()
-    model.eval()
-    spec = [paddle.static.InputSpec([None, 3, TINY_SIZE, TINY_SIZE], 'float32', 'image'),
-            paddle.static.InputSpec([None, 2], 'float32', 'im_shape'),
-            paddle.static.InputSpec([None, 2], 'float32', 'scale_factor')]
-    fp32 = str(d / 'fp32')
-    paddle.jit.save(paddle.jit.to_static(model, input_spec=spec, full_graph=True),
-                    os.path.join(fp32, 'model'))
-    write_infer_cfg(_tiny_cfg(TINY_SIZE), fp32, LABELS)
+    fp32 = save_tiny_export(NoBiasTowerDetector(), str(d / 'fp32'))
     int8 = quantize_post(fp32, images(4), str(d / 'int8'), algo='abs_max', batch_nums=4,
                          onnx_format=False)
     return fp32, int8

@@ -10,7 +10,6 @@ import paddle.nn as nn
 import pytest
 
 from ppdet.deploy.infer_cfg import write_param_names
-from ppdet.engine.export import write_infer_cfg
 from ppdet.slim.quant import (calibration_feeds, quantize_post, resolve_skip_layers,
                               stack_feeds)
 from ppdet.slim.quant_report import layer_report
@@ -18,7 +17,7 @@ from ppdet.slim.quant_report import layer_report
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'deploy'))
-from deploy_models import TINY_SIZE, TinyDetector, _tiny_cfg, LABELS  # noqa: E402
+from deploy_models import TinyDetector, save_tiny_export  # noqa: E402
 from test_quant import images  # noqa: E402
 
 
@@ -46,14 +45,7 @@ def fp32(tmp_path_factory):
     d = tmp_path_factory.mktemp('shared_conv')
     paddle.seed(0)
     model = SharedConvDetector()
-    model.eval()
-    spec = [paddle.static.InputSpec([None, 3, TINY_SIZE, TINY_SIZE], 'float32', 'image'),
-            paddle.static.InputSpec([None, 2], 'float32', 'im_shape'),
-            paddle.static.InputSpec([None, 2], 'float32', 'scale_factor')]
-    out = str(d / 'fp32')
-    paddle.jit.save(paddle.jit.to_static(model, input_spec=spec, full_graph=True),
-                    os.path.join(out, 'model'))
-    write_infer_cfg(_tiny_cfg(TINY_SIZE), out, LABELS)
+    out = save_tiny_export(model, str(d / 'fp32'))
     write_param_names(model, out)
     return out
 
