@@ -93,8 +93,8 @@ class Preprocessor(object):
     def __init__(self, infer_cfg):
         self.fused = bool(infer_cfg.get('fuse_preprocess'))
         skip = fused_ops(infer_cfg)
-        self.ops = [op for op in build_ops(infer_cfg['Preprocess'])
-                    if type(op).__name__ not in skip]
+        every = build_ops(infer_cfg['Preprocess'])
+        self.ops = [op for op in every if type(op).__name__ not in skip]
         if self.fused and any(type(op).__name__ != 'Resize' for op in self.ops):
             raise ValueError('a fused export can only leave Resize to Python, infer_cfg.yml '
                              'asks for %s' % [type(op).__name__ for op in self.ops])
@@ -107,7 +107,7 @@ class Preprocessor(object):
         shape = infer_cfg.get('image_shape') or []
         self.fixed_hw = (tuple(shape[1:]) if len(shape) == 3 and all(
             isinstance(v, int) and v > 0 for v in shape[1:]) else None)
-        self.pad_value = _fused_pad_value(infer_cfg) if self.fused else 0.0
+        self.pad_value = _fused_pad_value(every) if self.fused else 0.0
 
     def one(self, image_rgb):
         im = np.asarray(image_rgb)
@@ -162,14 +162,15 @@ class Preprocessor(object):
                 'scale_factor': np.stack([s['scale_factor'] for s in samples])}
 
 
-def _fused_pad_value(infer_cfg):
-    """The uint8 pixel a fused export normalises to ~0 (its NormalizeImage mean), so its
-    padding matches the unfused path's, which pads after normalising with 0."""
-    for op in infer_cfg.get('Preprocess') or []:
-        if isinstance(op, dict) and op.get('type') == 'NormalizeImage':
-            scale = 255.0 if op.get('is_scale', True) else 1.0
-            return np.clip(np.round(np.asarray(op.get('mean', [0.0] * 3), 'float64') * scale),
-                           0, 255).astype(np.uint8)
+def _fused_pad_value(ops):
+    """The uint8 pixel a fused export normalises to ~0 (the mean of its NormalizeImage, one
+    of ``ops``), so its padding matches the unfused path's, which pads after normalising
+    with 0."""
+    for op in ops:
+        if type(op).__name__ == 'NormalizeImage':
+            scale = 255.0 if op.is_scale else 1.0
+            return np.clip(np.round(np.asarray(op.mean, 'float64') * scale), 0,
+                           255).astype(np.uint8)
     return 0
 
 
