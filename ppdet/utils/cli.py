@@ -124,12 +124,13 @@ def resume_on_rerun(where, command, how):
     """Ctrl-C inside: say where the finished work is (``where``) and that ``command`` (the
     same command, printed to paste) resumes it (``how``: why, e.g. this script takes no
     ``-r``), then exit 130 -- for the scripts whose reruns skip what is done."""
+    from ppdet.utils.interrupts import interrupt_exit_code, interrupt_word
     try:
         yield
-    except KeyboardInterrupt:
-        sys.stderr.write('\ninterrupted: %s; to resume, run the same command again (%s):\n  %s\n'
-                         % (where, how, command))
-        sys.exit(130)
+    except KeyboardInterrupt as e:
+        sys.stderr.write('\n%s: %s; to resume, run the same command again (%s):\n  %s\n'
+                         % (interrupt_word(e), where, how, command))
+        sys.exit(interrupt_exit_code(e))
 
 
 def run_main(fn):
@@ -138,16 +139,19 @@ def run_main(fn):
     Paddle-Lite's refusals (:class:`~ppdet.deploy.lite.LiteError`) and a path that is the
     wrong kind or not writable (a file where a folder goes, no permission: the scripts
     check their outputs first, this is the net for the rest) into one-line errors (exit 2),
-    and Ctrl-C into ``interrupted`` (exit 130) without a traceback."""
+    and Ctrl-C into ``interrupted`` (exit 130) without a traceback; SIGTERM takes the same
+    paths (:mod:`ppdet.utils.interrupts`) and ends ``terminated (SIGTERM)``, exit 143."""
     from ppdet.deploy.lite import LiteEnvMissing, LiteError
     from ppdet.deploy.predictors import BackendUnavailable
+    from ppdet.utils.interrupts import interrupt_exit_code, interrupt_word, sigterm_raises
     try:
-        return fn()
+        with sigterm_raises():
+            return fn()
     except (ConfigError, FileNotFoundError, ValueError, BackendUnavailable, LiteEnvMissing,
             LiteError, FileExistsError, NotADirectoryError, IsADirectoryError,
             PermissionError) as e:
         sys.stderr.write('error: %s\n' % e)
         sys.exit(2)
-    except KeyboardInterrupt:   # Ctrl-C: what was saved is said where it is known (training)
-        sys.stderr.write('\ninterrupted\n')
-        sys.exit(130)
+    except KeyboardInterrupt as e:  # what was saved is said where it is known (training)
+        sys.stderr.write('\n%s\n' % interrupt_word(e))
+        sys.exit(interrupt_exit_code(e))

@@ -67,10 +67,11 @@ def main():
                                eval_images=args.eval_images, max_loss=args.max_loss,
                                plot_file=plot, criterion=args.prune_criterion,
                                cache_backbone=not args.no_cache, metric=args.metric)
-    except KeyboardInterrupt:  # Ctrl-C: every finished probe is in the file already
-        sys.stderr.write('\ninterrupted: %s; run the same command again to go on\n'
-                         % _saved(args.sensitivities_file))
-        sys.exit(130)
+    except KeyboardInterrupt as e:  # Ctrl-C: every finished probe is in the file already
+        from ppdet.utils.interrupts import interrupt_exit_code, interrupt_word
+        sys.stderr.write('\n%s: %s; run the same command again to go on\n'
+                         % (interrupt_word(e), _saved(args.sensitivities_file)))
+        sys.exit(interrupt_exit_code(e))
     for name, table in sens.items():
         print('%-32s %s' % (name, ' '.join('%.2f:%.3f' % (r, l) for r, l in table.items())))
     if args.max_loss is not None:

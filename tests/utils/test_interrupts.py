@@ -104,3 +104,36 @@ def test_skimage_photo_read_interrupted_while_closing_its_file(python_sigint, mo
     assert calls == [1]
     monkeypatch.undo()
     assert skimage_image('astronaut').shape == (512, 512, 3)
+
+
+def _sigterm():
+    os.kill(os.getpid(), signal.SIGTERM)
+    for _ in range(100):
+        time.sleep(0.001)
+
+
+def test_sigterm_raises_terminated_and_puts_the_handler_back():
+    from ppdet.utils.interrupts import (Terminated, interrupt_exit_code, interrupt_word,
+                                        sigterm_raises)
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(Terminated) as e:
+        with sigterm_raises():
+            _sigterm()
+    assert isinstance(e.value, KeyboardInterrupt)      # every Ctrl-C path takes it
+    assert (interrupt_exit_code(e.value), interrupt_word(e.value)) == (
+        143, 'terminated (SIGTERM)')
+    assert (interrupt_exit_code(KeyboardInterrupt()), interrupt_word(KeyboardInterrupt())) == (
+        130, 'interrupted')
+    assert signal.getsignal(signal.SIGTERM) == before
+
+
+def test_a_sigterm_is_held_until_the_block_ends():
+    """A checkpoint save in the block finishes before the Terminated is raised."""
+    from ppdet.utils.interrupts import Terminated, sigterm_raises
+    done = []
+    with pytest.raises(Terminated):
+        with sigterm_raises():
+            with ctrl_c_deferred():
+                _sigterm()
+                done.append('rest of the block')
+    assert done == ['rest of the block']
