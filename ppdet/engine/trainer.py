@@ -29,7 +29,7 @@ from ppdet.slim.checkpoint_fit import compressed_name, restore_structure
 from ppdet.slim.steps import make_record
 from ppdet.utils.checkpoint import (capture_rng_state, file_set, first_nonfinite,
                                     load_optimizer, load_rng_state, load_weights, new_save_id,
-                                    read_meta, save_checkpoint, weights_file)
+                                    read_meta, rng_preserved, save_checkpoint, weights_file)
 from ppdet.utils.fileio import check_output_dir
 from ppdet.utils.image_files import IMAGE_EXTS
 from ppdet.utils.interrupts import ctrl_c_deferred
@@ -346,7 +346,8 @@ class Trainer(object):
                                       'num_classes': self.cfg.get('num_classes'),
                                       'steps': self.steps}, sort_keys=True))
         same = []
-        for prefix in self._written_prefixes(validate):
+        written = self._written_prefixes(validate)
+        for prefix in written:
             path = prefix + '.pdparams'
             if not os.path.isfile(path):
                 continue
@@ -373,6 +374,24 @@ class Trainer(object):
         if same and self.is_main_process:
             logger.warning('%s holds checkpoints of an earlier run of this model (%s): this '
                            'run replaces them', self.save_dir, ', '.join(same))
+        kept = self._earlier_checkpoints_kept(written)
+        if kept and self.is_main_process:
+            # a run without --eval left the earlier run's best_model beside its model_final
+            logger.warning('%s also holds %s of an earlier run, which this run does not write%s:'
+                           ' they stay, and they are not this run\'s weights (this run\'s are '
+                           'latest and model_final)', self.save_dir, ', '.join(kept),
+                           ' (best_model is written only with --eval)'
+                           if 'best_model' in kept else '')
+
+    def _earlier_checkpoints_kept(self, written):
+        """Checkpoint names in ``save_dir`` that a fresh run does not replace."""
+        if not os.path.isdir(self.save_dir):
+            return []
+        names = {os.path.basename(p) for p in written}
+        found = [f[:-len('.pdparams')] for f in os.listdir(self.save_dir)
+                 if f.endswith('.pdparams') and not f.startswith('.')]
+        return sorted((n for n in found if n not in names),
+                      key=lambda n: (not n.isdigit(), int(n) if n.isdigit() else 0, n))
 
     def check_start_not_overwritten(self):
         """Refuse a run that would save over the weights it starts from: ``save_dir`` is
@@ -537,7 +556,8 @@ class Trainer(object):
                     callbacks.on_step_end(status)
                 if validate and self.is_main_process and (
                         (epoch_id + 1) % every == 0 or epoch_id + 1 == epochs):
-                    results = self.evaluate(dataset=eval_dataset)
+                    with rng_preserved():   # the same weights with and without --eval
+                        results = self.evaluate(dataset=eval_dataset)
                     status.update(eval_key=results.primary_name, eval_value=results.primary)
                 callbacks.on_epoch_end(status)
             callbacks.on_train_end(status)  # model_final: a Ctrl-C there is said too

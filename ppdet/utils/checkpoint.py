@@ -132,6 +132,18 @@ def restore_rng_state(blob):
     paddle.set_rng_state(state['paddle'])
 
 
+@contextlib.contextmanager
+def rng_preserved():
+    """The Python, numpy and paddle random states as they were before the block: work in it
+    (an evaluation between epochs, whose data loader draws its workers' seeds) leaves the
+    training's random stream as if it had not run."""
+    blob = capture_rng_state()
+    try:
+        yield
+    finally:
+        restore_rng_state(blob)
+
+
 def save_checkpoint(model, prefix, meta=None, optimizer=None, epoch=None, rng_state=None,
                     write=None):
     """Write ``prefix.pdparams`` (+ ``prefix.pdopt``) as one set (:func:`file_set`); returns

@@ -156,3 +156,32 @@ def test_an_eval_set_without_annotations_warns_once(tiny_config, tiny_dataset, t
         'no evaluation gave a score (AP -1.0000 at epoch 1: the eval set has no annotations?): '
         'best_model is not saved']
     assert not _said_best(ppdet_log)
+
+
+def test_evaluating_during_training_does_not_change_the_trained_weights(tiny_config, tmp_path):
+    """``--eval`` drew from the global random state (the eval loader seeds its data workers
+    from it), so the next epochs saw other batches and sizes: the same run trained other
+    weights with evaluation than without."""
+    finals = []
+    for validate in (True, False):
+        t = Trainer(load_config(tiny_config, overrides=[
+            'max_iters_per_epoch=2', 'epoch=3', 'worker_num=2', 'save_dir=%s' % (tmp_path / str(validate))]),
+            mode='train')
+        t.train(validate=validate)
+        finals.append(deployable(t.model).state_dict()[KEY].numpy())
+    np.testing.assert_array_equal(finals[0], finals[1])
+
+
+def test_a_run_without_eval_says_an_earlier_best_model_is_not_its_own(tiny_config, tmp_path,
+                                                                      ppdet_log):
+    """A fresh run without --eval into a save_dir with an earlier run's best_model (and
+    later snapshots) left them beside its model_final without a word."""
+    over = ['save_dir=%s' % tmp_path, 'snapshot_epoch=1']
+    _train(tiny_config, over + ['epoch=3'])                       # with eval: best_model, 1-3
+    t = Trainer(load_config(tiny_config, overrides=['max_iters_per_epoch=1', 'epoch=1'] + over),
+                mode='train')
+    t.train()
+    said = [m for m in ppdet_log.messages if 'of an earlier run, which this run' in m]
+    assert said == ['%s also holds 2, 3, best_model of an earlier run, which this run does not '
+                    'write (best_model is written only with --eval): they stay, and they are '
+                    'not this run\'s weights (this run\'s are latest and model_final)' % t.save_dir], said
