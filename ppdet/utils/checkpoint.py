@@ -26,6 +26,7 @@ logger = setup_logger(__name__)
 
 META_KEY = '__ppdet_meta__'
 PARAM_NAMES_KEY = 'param_names'  # the optimizer's parameter names, in order
+OPTIMIZER_TYPE_KEY = 'optimizer_type'  # the optimizer's class name (Momentum, Adam)
 RNG_KEY = 'rng_state'
 BACKUP_SUFFIX = '_backup'  # full-size copies PaddleSlim's pruner leaves behind
 
@@ -165,6 +166,7 @@ def save_checkpoint(model, prefix, meta=None, optimizer=None, epoch=None, rng_st
         opt_state = dict(optimizer.state_dict())
         opt_state['last_epoch'] = epoch
         opt_state[PARAM_NAMES_KEY] = [p.name for p in optimizer._parameter_list]
+        opt_state[OPTIMIZER_TYPE_KEY] = type(optimizer).__name__
         if rng_state is not None:
             opt_state[RNG_KEY] = rng_state
         if meta is not None and meta.get('save_id'):
@@ -378,11 +380,62 @@ def load_optimizer(optimizer, prefix, save_id=None, saved_with_optimizer=False):
     epoch = state.pop('last_epoch', None)
     state.pop(RNG_KEY, None)
     saved_names = state.pop(PARAM_NAMES_KEY, None)
+    _check_same_optimizer(optimizer, state, state.pop(OPTIMIZER_TYPE_KEY, None), prefix)
     if saved_names is not None:
         state = _rename_accumulators(state, list(saved_names),
                                      [p.name for p in optimizer._parameter_list], path)
     optimizer.set_state_dict(state)
     return epoch
+
+
+def _accumulator_kinds(optimizer_class):
+    """The accumulators a Paddle optimizer keeps per parameter (Momentum: velocity)."""
+    return {getattr(optimizer_class, a) for a in dir(optimizer_class)
+            if a.endswith('_acc_str') and isinstance(getattr(optimizer_class, a), str)}
+
+
+def _saved_accumulator_kinds(state, known):
+    """The accumulator kinds in an optimizer state keyed ``<param>_<kind>_<n>``."""
+    import re
+    found = set()
+    for key in state:
+        base = re.sub(r'_\d+$', '', key)
+        for kind in known:
+            if base.endswith('_' + kind):
+                found.add(kind)
+    return found
+
+
+def _check_same_optimizer(optimizer, state, saved_type, prefix):
+    """``-r`` with another optimizer type than the checkpoint was trained with failed at the
+    first step with Paddle's ``AssertionError: Optimizer set error, conv2d_0.w_0_velocity_0
+    should in state dict`` (Adam -> Momentum), or dropped the saved state without a word
+    (Adam -> SGD).  Compared by the accumulators the state holds, so that checkpoints saved
+    before the type was recorded are checked too."""
+    import inspect
+    owners = {}
+    for name, cls in vars(paddle.optimizer).items():
+        if inspect.isclass(cls) and issubclass(cls, paddle.optimizer.Optimizer):
+            for kind in _accumulator_kinds(cls):
+                owners.setdefault(kind, []).append(name)
+    ours = _accumulator_kinds(type(optimizer))
+    saved = _saved_accumulator_kinds(state, sorted(owners, key=len, reverse=True))
+    if saved == ours or (not saved and not state):
+        return
+    if saved_type is None:
+        fits = [n for n, cls in sorted(vars(paddle.optimizer).items()) if inspect.isclass(cls)
+                and issubclass(cls, paddle.optimizer.Optimizer) and n != 'Optimizer'
+                and _accumulator_kinds(cls) == saved]
+        saved_type = ' or '.join(fits) or 'another optimizer'
+    path = _weights_path(prefix)
+    raise ValueError(
+        '%s was trained with %s (its optimizer state holds %s), this run builds %s: -r goes on '
+        'with the optimizer it was trained with, so set OptimizerBuilder.optimizer.type to %s; '
+        'to train on with %s, start a new run from its weights: -o pretrain_weights=%s (and '
+        'another -o save_dir=DIR)' % (
+            path, saved_type, ', '.join(sorted(saved)) or 'no accumulators',
+            type(optimizer).__name__, saved_type.split(' or ')[0], type(optimizer).__name__,
+            path))
 
 
 def _rename_accumulators(state, saved, current, path):

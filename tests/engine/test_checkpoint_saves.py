@@ -354,3 +354,27 @@ def test_sigterm_with_data_workers_leaves_no_shared_memory(config, tmp_path):
     left = [f for f in os.listdir('/dev/shm')
             if f.split('_')[:2] in (['paddle', str(p)] for p in workers)]
     assert not left, left
+
+
+@pytest.mark.parametrize('other', ['{type: Momentum, momentum: 0.9}', '{type: SGD}'])
+def test_a_resume_with_another_optimizer_type_is_refused(config, tmp_path, other):
+    """Adam's checkpoint resumed with Momentum failed at the first step with Paddle's
+    'AssertionError: Optimizer set error, conv2d_0.w_0_velocity_0 should in state dict';
+    with SGD the saved state was dropped without a word."""
+    t = _trainer(config, 'save_dir=%s' % tmp_path, *TWO[:1], 'max_iters_per_epoch=1',
+                 'epoch=1')
+    t.train()
+    latest = os.path.join(t.save_dir, 'latest')
+    t2 = _trainer(config, 'save_dir=%s' % tmp_path, 'OptimizerBuilder.optimizer=%s' % other)
+    kind = other.split()[1].rstrip(',}')
+    with pytest.raises(ValueError) as e:
+        t2.resume(latest)
+    assert str(e.value) == (
+        '%s.pdparams was trained with Adam (its optimizer state holds beta1_pow_acc, '
+        'beta2_pow_acc, moment1, moment2), this run builds %s: -r goes on with the optimizer '
+        'it was trained with, so set OptimizerBuilder.optimizer.type to Adam; to train on with '
+        '%s, start a new run from its weights: -o pretrain_weights=%s.pdparams (and another -o '
+        'save_dir=DIR)' % (latest, kind, kind, latest))
+    t3 = _trainer(config, 'save_dir=%s' % tmp_path, 'epoch=2')
+    t3.resume(latest)                     # the same type resumes
+    t3.train()
