@@ -211,7 +211,7 @@ class Trainer(object):
                             saved_with_ema=meta.get('ema'))
         epoch = load_optimizer(self.optimizer, path, save_id=meta.get('save_id'),
                                saved_with_optimizer=bool(meta.get('save_id')) and
-                               meta.get('epoch') is not None)
+                               meta.get('epoch') is not None, wrapper=unwrap(self.model))
         self.start_epoch = int(epoch if epoch is not None else meta.get('epoch', 0))
         self.parent = meta.get('parent')
         self.resumed_from = path
@@ -442,7 +442,7 @@ class Trainer(object):
                         path = save_checkpoint(
                             net, prefix, meta=meta, optimizer=self.optimizer, epoch=epoch,
                             rng_state=capture_rng_state() if self.optimizer else None,
-                            write=write)
+                            write=write, wrapper_state=self._wrapper_state(net))
                 self.saved[os.path.abspath(prefix)] = epoch
         except OSError as e:  # a full disk: one line (run_main), not a traceback
             full = e.errno in (errno.ENOSPC, errno.EDQUOT)
@@ -453,6 +453,14 @@ class Trainer(object):
                                              'free disk space, then resume' if full else
                                              'fix that, then resume'))) from None
         return path
+
+    def _wrapper_state(self, net):
+        """What a training wrapper learns besides the saved model (distillation's adapters),
+        for the ``.pdopt``; None without one."""
+        wrapper = unwrap(self.model)
+        if wrapper is net or not hasattr(wrapper, 'wrapper_state') or self.optimizer is None:
+            return None
+        return wrapper.wrapper_state()
 
     def _check_finite(self, net, prefix, epoch):
         """Refuse to save weights (or their EMA average) holding NaN/inf: with a too high

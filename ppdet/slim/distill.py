@@ -309,6 +309,32 @@ class DistillModel(nn.Layer):
     def deployable(self):
         return self.student
 
+    def wrapper_state(self):
+        """The 1x1 adapters' weights: trained with the student but not part of it, so the
+        checkpoint's weights file (the student alone) does not hold them; the trainer keeps
+        them in ``.pdopt`` for ``-r`` (a resume started them again from their
+        initialisation)."""
+        return dict(self.adapters.state_dict()) if len(self.adapters) else None
+
+    def load_wrapper_state(self, state, path):
+        """``-r``: the adapters as the checkpoint ``path`` kept them; one saved before they
+        were kept is warned about (they start again from their initialisation)."""
+        if not len(self.adapters):
+            return
+        if not state:
+            logger.warning('-r %s: the 1x1 adapters bridging the student to the teacher are not '
+                           'in this checkpoint (saved before checkpoints kept them): they start '
+                           'again from their initialisation, so the resumed run is not the '
+                           'uninterrupted one from here on (its distillation term differs)', path)
+            return
+        ours = self.adapters.state_dict()
+        shapes = {k: list(v.shape) for k, v in state.items()}
+        if shapes != {k: list(v.shape) for k, v in ours.items()}:
+            raise ValueError('-r %s: its distillation adapters (%s) are not this run\'s (%s): '
+                             'the student or teacher differs from the run that saved it' % (
+                                 path, shapes, {k: list(v.shape) for k, v in ours.items()}))
+        self.adapters.set_state_dict(state)
+
 
 def distill(student, teacher, pairs=None, loss='l2', weight=None, obj_target='hard'):
     """Wrap ``student`` for distillation from ``teacher`` (frozen); see :class:`DistillModel`."""
@@ -521,11 +547,6 @@ def check_resume_distillation(recorded, step, student, path):
             if _differs(k, now[k], was.get(k))]
     if step.pairs is not None and normalize_pairs(step.pairs) != recorded.get('pairs'):
         diff.append('pairs %s (checkpoint: %s)' % (step.pairs, recorded.get('pairs')))
-    if recorded.get('adapters'):
-        logger.warning('-r %s: the 1x1 adapters bridging this cross-family distillation are not '
-                       'in the checkpoint (it holds the student alone): they start again from '
-                       'their initialisation, so the resumed run is not the uninterrupted one '
-                       'from here on (its distillation term differs)', path)
     if diff:
         raise ValueError('-r %s continues the distillation its record names, but this run gives '
                          'another: %s; resume with the recorded settings (-r alone takes its '

@@ -27,6 +27,7 @@ logger = setup_logger(__name__)
 META_KEY = '__ppdet_meta__'
 PARAM_NAMES_KEY = 'param_names'  # the optimizer's parameter names, in order
 OPTIMIZER_TYPE_KEY = 'optimizer_type'  # the optimizer's class name (Momentum, Adam)
+WRAPPER_STATE_KEY = 'wrapper_state'  # what a training wrapper learns (distill adapters)
 RNG_KEY = 'rng_state'
 BACKUP_SUFFIX = '_backup'  # full-size copies PaddleSlim's pruner leaves behind
 
@@ -146,7 +147,7 @@ def rng_preserved():
 
 
 def save_checkpoint(model, prefix, meta=None, optimizer=None, epoch=None, rng_state=None,
-                    write=None):
+                    write=None, wrapper_state=None):
     """Write ``prefix.pdparams`` (+ ``prefix.pdopt``) as one set (:func:`file_set`); returns
     the weights path.
 
@@ -154,10 +155,13 @@ def save_checkpoint(model, prefix, meta=None, optimizer=None, epoch=None, rng_st
     run draws the same shuffles and augmentations as an uninterrupted one.  ``meta``'s
     ``save_id`` (see :func:`new_save_id`) goes into ``.pdopt`` too: a resume compares the ids
     (:func:`load_optimizer`).  ``write``: the writer of a :func:`file_set` the caller adds more
-    files to (the ``.pdema``); the set is then in place when the caller's block ends."""
+    files to (the ``.pdema``); the set is then in place when the caller's block ends.
+    ``wrapper_state``: tensors a training wrapper learns beside ``model`` (distillation's 1x1
+    adapters), kept in ``.pdopt`` for a resume: the weights file holds what is deployed."""
     if write is None:
         with file_set() as write:
-            return save_checkpoint(model, prefix, meta, optimizer, epoch, rng_state, write)
+            return save_checkpoint(model, prefix, meta, optimizer, epoch, rng_state, write,
+                                   wrapper_state)
     state = clean_state_dict(model.state_dict())
     if meta is not None:
         state[META_KEY] = json.dumps(meta, sort_keys=True)
@@ -169,6 +173,8 @@ def save_checkpoint(model, prefix, meta=None, optimizer=None, epoch=None, rng_st
         opt_state[OPTIMIZER_TYPE_KEY] = type(optimizer).__name__
         if rng_state is not None:
             opt_state[RNG_KEY] = rng_state
+        if wrapper_state:
+            opt_state[WRAPPER_STATE_KEY] = wrapper_state
         if meta is not None and meta.get('save_id'):
             opt_state[SAVE_ID_KEY] = meta['save_id']
         write(opt_state, path[:-len('.pdparams')] + '.pdopt')
@@ -362,8 +368,11 @@ def load_weights(model, path, strict=False, name_map=None, model_config=None,
     return report
 
 
-def load_optimizer(optimizer, prefix, save_id=None, saved_with_optimizer=False):
+def load_optimizer(optimizer, prefix, save_id=None, saved_with_optimizer=False,
+                   wrapper=None):
     """Restore optimizer state; returns the epoch the checkpoint was saved after.
+    ``wrapper``: a training wrapper with ``load_wrapper_state(state, path)``, given what
+    :func:`save_checkpoint` kept of it (None for a checkpoint without it).
     ``save_id``: the weights file's (its record's ``save_id``): the ``.pdopt`` must be of
     the same save; ``saved_with_optimizer``: the record says a ``.pdopt`` was written with it
     (a training snapshot), so a missing one is a save that was cut off."""
@@ -379,6 +388,9 @@ def load_optimizer(optimizer, prefix, save_id=None, saved_with_optimizer=False):
                                % state.get('last_epoch'), found or 'an older save')
     epoch = state.pop('last_epoch', None)
     state.pop(RNG_KEY, None)
+    wrapper_state = state.pop(WRAPPER_STATE_KEY, None)
+    if wrapper is not None and hasattr(wrapper, 'load_wrapper_state'):
+        wrapper.load_wrapper_state(wrapper_state, _weights_path(prefix))
     saved_names = state.pop(PARAM_NAMES_KEY, None)
     _check_same_optimizer(optimizer, state, state.pop(OPTIMIZER_TYPE_KEY, None), prefix)
     if saved_names is not None:
