@@ -338,6 +338,10 @@ class Trainer(object):
         Starting from a checkpoint of ``save_dir`` itself is refused first, by its own message
         (:meth:`check_start_not_overwritten`)."""
         self.check_start_not_overwritten()
+        checked = (os.path.abspath(self.save_dir), bool(validate), self.start_epoch,
+                   json.dumps(self.steps, sort_keys=True, default=str))
+        if getattr(self, '_overwrite_checked', None) == checked:
+            return      # prune.py checks before its evaluation, train() again: said once
         own = os.path.abspath(self.save_dir)
         if self.resumed_from and os.path.dirname(
                 os.path.abspath(weights_file(self.resumed_from))) == own:
@@ -382,6 +386,7 @@ class Trainer(object):
                            'latest and model_final)', self.save_dir, ', '.join(kept),
                            ' (best_model is written only with --eval)'
                            if 'best_model' in kept else '')
+        self._overwrite_checked = checked
 
     def _earlier_checkpoints_kept(self, written):
         """Checkpoint names in ``save_dir`` that a fresh run does not replace."""

@@ -180,6 +180,7 @@ def test_a_run_without_eval_says_an_earlier_best_model_is_not_its_own(tiny_confi
     _train(tiny_config, over + ['epoch=3'])                       # with eval: best_model, 1-3
     t = Trainer(load_config(tiny_config, overrides=['max_iters_per_epoch=1', 'epoch=1'] + over),
                 mode='train')
+    t.check_no_other_run_overwritten()     # as prune.py does before its evaluation: said once
     t.train()
     said = [m for m in ppdet_log.messages if 'of an earlier run, which this run' in m]
     assert said == ['%s also holds 2, 3, best_model of an earlier run, which this run does not '
