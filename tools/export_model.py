@@ -2,7 +2,7 @@
 [--fuse_preprocess] (or -o fuse_preprocess=true)."""
 import os
 
-from ppdet.utils.cli import ArgsParser, parse_and_load, run_main
+from ppdet.utils.cli import ArgsParser, parse_and_load, run_main, said_on_interrupt
 
 
 def main():
@@ -19,8 +19,11 @@ def main():
     from ppdet.engine.export import export_checkpoint
     name = os.path.splitext(os.path.basename(args.config))[0]
     out = os.path.join(args.output_dir, name)     # export_checkpoint checks it first thing
-    export_checkpoint(cfg, cfg['weights'], out, exclude_nms=args.exclude_nms,
-                      fuse_preprocess=args.fuse_preprocess)
+    with said_on_interrupt('the export was not finished: %s is as it was (an export is '
+                           'written beside it and moved in complete); run the same command '
+                           'again' % out):
+        export_checkpoint(cfg, cfg['weights'], out, exclude_nms=args.exclude_nms,
+                          fuse_preprocess=args.fuse_preprocess)
     print('exported to %s' % out)
 
 

@@ -133,6 +133,17 @@ def resume_on_rerun(where, command, how):
         sys.exit(interrupt_exit_code(e))
 
 
+@contextlib.contextmanager
+def said_on_interrupt(message):
+    """Ctrl-C (or SIGTERM) inside: write ``message`` (what is left on disk and how to go on)
+    before :func:`run_main` ends the run with ``interrupted``; it said only that."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        sys.stderr.write('\n%s\n' % message)
+        raise
+
+
 def run_main(fn):
     """Run a script's main, turning library ValueErrors, a runtime this machine lacks
     (:class:`~ppdet.deploy.predictors.BackendUnavailable`, the Paddle-Lite environment),

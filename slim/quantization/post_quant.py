@@ -25,7 +25,8 @@ speed-up only if the detections agree.
 import json
 import os
 
-from ppdet.utils.cli import ArgsParser, check_range, parse_and_load, run_main
+from ppdet.utils.cli import (ArgsParser, check_range, parse_and_load, run_main,
+                             said_on_interrupt)
 from ppdet.utils.logger import setup_logger
 
 logger = setup_logger('post_quant')
@@ -147,8 +148,7 @@ def main():
                        ('bench_images', 'held-out images --bench compares on')):
         check_range('--' + flag, int(getattr(args, flag)), 1, hint='the number of ' + what)
 
-    from ppdet.slim.quant import (check_algo, check_dirs, check_keep_worst, quantize_post,
-                                  quantize_post_with_report, resolve_skip_layers)
+    from ppdet.slim.quant import check_algo, check_dirs, check_keep_worst, resolve_skip_layers
     from ppdet.utils.fileio import check_output_dir
     check_algo(args.algo)
     # before any export, calibration or write: a file where the model goes used to fail
@@ -163,9 +163,32 @@ def main():
         if args.skip_layers:    # a typo, before the images are read
             resolve_skip_layers(args.model_dir, args.skip_layers)
         check_keep_worst(args.model_dir, args.keep_worst, **layer_kw)
-    from ppdet.slim.quant_report import (compare_int8, format_deployed_table, format_table,
-                                         write_deployed_report, write_report)
+    from ppdet.slim.quant_report import compare_int8
     out = args.output_dir
+    with said_on_interrupt('the int8 model was not written: %s is as it was (it is written '
+                           'beside it and moved in complete); run the same command again'
+                           % out):
+        fp32, calib, held_out = _calibrate_and_write(args, cfg, out, layer_kw)
+    print('int8 model: %s' % out)
+
+    if args.bench:
+        from ppdet.deploy.preprocess import decode_image
+        if not held_out:
+            raise ValueError('--bench needs eval images beyond the calibration ones')
+        with said_on_interrupt('the int8 model in %s is complete; --bench was not finished '
+                               '(run the same command again for it)' % out):
+            images = [decode_image(f) for f in held_out]
+            result = compare_int8(fp32, out, images,
+                                  calib_images=[decode_image(f) for f in calib])
+        print(json.dumps(result, indent=1, sort_keys=True))
+
+
+def _calibrate_and_write(args, cfg, out, layer_kw):
+    """Export (without --model_dir), calibrate and write the int8 model (+ its reports);
+    -> (the fp32 model dir, the calibration images, --bench's held-out images)."""
+    from ppdet.slim.quant import check_keep_worst, quantize_post, quantize_post_with_report
+    from ppdet.slim.quant_report import (format_deployed_table, format_table,
+                                         write_deployed_report, write_report)
     fp32 = args.model_dir or export_first(cfg, out)
     if not args.model_dir:  # the layers are known once the checkpoint is exported
         check_keep_worst(fp32, args.keep_worst, **layer_kw)
@@ -201,15 +224,7 @@ def main():
         print('report: %s' % ', '.join(paths))
     else:
         quantize_post(fp32, calib, out, skip_tensors=args.skip_layers, **kw)
-    print('int8 model: %s' % out)
-
-    if args.bench:
-        from ppdet.deploy.preprocess import decode_image
-        if not held_out:
-            raise ValueError('--bench needs eval images beyond the calibration ones')
-        images = [decode_image(f) for f in held_out]
-        result = compare_int8(fp32, out, images, calib_images=[decode_image(f) for f in calib])
-        print(json.dumps(result, indent=1, sort_keys=True))
+    return fp32, calib, held_out
 
 
 if __name__ == '__main__':
