@@ -107,6 +107,10 @@ class Preprocessor(object):
         shape = infer_cfg.get('image_shape') or []
         self.fixed_hw = (tuple(shape[1:]) if len(shape) == 3 and all(
             isinstance(v, int) and v > 0 for v in shape[1:]) else None)
+        if self.fixed_hw:   # and a portrait image's keep-ratio resize, taller than the
+            for op in self.ops:  # export ([800, 1333] -> 1067 x 800), is scaled to fit it
+                if type(op).__name__ == 'Resize' and op.keep_ratio:
+                    op.fit_within = self.fixed_hw
         self.pad_value = _fused_pad_value(every) if self.fused else 0.0
 
     def one(self, image_rgb):

@@ -37,3 +37,22 @@ def test_a_square_photo_runs_and_runtimes_agree(model_dir, photo):
     pytest.importorskip('paddle2onnx')
     r = match_batch(ref, create_predictor(model_dir, 'onnx').run(inputs))
     assert r['matched_fraction'] == 1.0, r
+
+
+@pytest.mark.parametrize('hw', [(320, 160), (100, 300), (96, 128)])
+def test_a_portrait_or_wide_photo_is_fitted_inside_the_export(model_dir, photo, hw):
+    """A portrait photo's keep-ratio resize is taller than the export (within [192, 256]:
+    320x160 -> 256x128 > 192): the graph refused it ('Broadcast dimension mismatch'), so
+    every portrait photo failed on the shipped full-size RetinaNet / FCOS exports."""
+    import cv2
+    im = cv2.resize(photo, (hw[1], hw[0]))
+    inputs = Preprocessor(load_infer_cfg(model_dir))([im])
+    assert inputs['image'].shape == (1, 3, 192, 256)
+    nh, nw = inputs['im_shape'][0]
+    assert nh <= 192 and nw <= 256 and max(nh / 192., nw / 256.) > 0.99     # fits, touching
+    sy, sx = inputs['scale_factor'][0]
+    assert abs(sy - sx) < 0.02 and abs(sy * hw[0] - nh) < 1 and abs(sx * hw[1] - nw) < 1
+    out = create_predictor(model_dir, 'paddle').run(inputs)
+    assert out['bbox'].shape[-1] == 6
+    boxes = out['bbox'][:int(out['bbox_num'][0])]
+    assert (boxes[:, [2, 4]] <= hw[1] + 1e-3).all() and (boxes[:, [3, 5]] <= hw[0] + 1e-3).all()

@@ -308,18 +308,27 @@ class Resize(BaseOperator):
     image fits inside the target), else stretch to exactly [h, w].  ``interp`` is an
     OpenCV flag (0 nearest, 1 linear, 2 cubic, 3 area, 4 lanczos4).  Sets ``im_shape``
     and ``scale_factor`` = (new h / old h, new w / old w); boxes are scaled and clipped.
+
+    ``fit_within`` ([h, w], with ``keep_ratio``): the result also fits inside it.  The
+    deployed Preprocessor sets it to a fixed-size export's input: [800, 1333] takes a
+    landscape image's keep-ratio resize, but a portrait one's is 1067 x 800, which the graph
+    refused (``Broadcast dimension mismatch`` of the FPN maps); it is scaled to 800 x 600.
     """
 
-    def __init__(self, target_size, keep_ratio=True, interp=cv2.INTER_LINEAR):
+    def __init__(self, target_size, keep_ratio=True, interp=cv2.INTER_LINEAR, fit_within=None):
         self.target_size = _size_hw(target_size, 'Resize target_size %r' % (target_size,))
         self.keep_ratio = keep_ratio
         self.interp = int(interp)
+        self.fit_within = (None if fit_within is None else
+                           _size_hw(fit_within, 'Resize fit_within %r' % (fit_within,)))
 
     def output_hw(self, h, w):
         """The (h, w) an [h, w] image is resized to."""
         th, tw = self.target_size
         if self.keep_ratio:
             s = min(min(th, tw) / float(min(h, w)), max(th, tw) / float(max(h, w)))
+            if self.fit_within is not None:
+                s = min(s, self.fit_within[0] / float(h), self.fit_within[1] / float(w))
             return max(1, int(round(h * s))), max(1, int(round(w * s)))
         return th, tw
 
