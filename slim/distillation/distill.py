@@ -69,7 +69,6 @@ def main():
                          'preset: r578, sensity)')
 
     from ppdet.engine import Trainer
-    from ppdet.engine.trainer import deployable
     from ppdet.slim.distill import (DistillStep, check_resume_distillation,
                                     recorded_distillation)
     meta = recorded = None
@@ -99,11 +98,10 @@ def main():
         trainer.resume(args.resume)
     trainer.train(validate=args.eval)
 
-    if args.save_inference:
-        from ppdet.data import build_dataset
-        from ppdet.engine.export import export_model
-        labels = build_dataset(cfg, 'TestDataset').label_list()
-        export_model(deployable(trainer.model), cfg, out, labels, meta=trainer.meta())
+    if args.save_inference:  # from the saved model_final, as tools/export_model.py: its
+        # record names it as the parent (it named the student's start, the pruned checkpoint)
+        from ppdet.engine.export import export_checkpoint
+        export_checkpoint(cfg, os.path.join(trainer.save_dir, 'model_final'), out)
         print('exported to %s' % out)
 
 

@@ -12,6 +12,7 @@ quantized; checkpoints record the quantization too, so ``-r`` and
 the int8-ready inference model (NMS inside, ``infer_cfg.yml`` with ``quantized:
 true``) for Paddle Inference with ``enable_mkldnn_int8``.
 """
+import os
 
 from ppdet.utils.cli import ArgsParser, parse_and_load, run_main
 
@@ -57,13 +58,11 @@ def main():
         trainer.apply_step(step)
     trainer.train(validate=args.eval)
 
-    if args.save_inference:
-        from ppdet.data import build_dataset
-        from ppdet.engine.export import export_model
-        from ppdet.engine.trainer import deployable
-        labels = build_dataset(cfg, 'TestDataset').label_list()
-        export_model(deployable(trainer.model), cfg, args.save_inference, labels,
-                     meta=trainer.meta(int(cfg['epoch'])))
+    if args.save_inference:  # from the saved model_final, as tools/export_model.py: its
+        # record names it as the parent (it named where the training started)
+        from ppdet.engine.export import export_checkpoint
+        export_checkpoint(cfg, os.path.join(trainer.save_dir, 'model_final'),
+                          args.save_inference)
         print('exported int8-ready model to %s' % args.save_inference)
 
 

@@ -6,6 +6,7 @@ import sys
 import numpy as np
 import paddle
 import pytest
+import yaml
 
 from ppdet.core.workspace import create, load_config
 from ppdet.slim.steps import make_record
@@ -88,6 +89,8 @@ def test_distill_pruned_checkpoint_alone_and_export(setup):
     out = str(tmp / 'infer' / 'student')
     assert os.path.isfile(os.path.join(out, 'model.pdmodel')) and os.path.isfile(
         os.path.join(out, 'infer_cfg.yml'))
+    with open(os.path.join(out, 'infer_cfg.yml')) as f:     # it named the pruned start
+        assert yaml.safe_load(f)['compression']['parent'] == str(final)[:-len('.pdparams')]
     feeds = {'image': np.random.RandomState(0).rand(1, 3, SIZE, SIZE).astype('float32'),
              'im_shape': np.array([[SIZE, SIZE]], 'float32'),
              'scale_factor': np.ones([1, 2], 'float32')}

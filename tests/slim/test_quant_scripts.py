@@ -86,6 +86,8 @@ def test_qat_script_from_pruned_checkpoint_exports_int8(setup):
     info = yaml.safe_load(open(os.path.join(infer, 'infer_cfg.yml')))
     assert info['quantized'] is True
     assert [s['kind'] for s in info['compression']['steps']] == ['prune', 'quant']
+    # the export is of the file it names (it named the pruned start, as the audit found)
+    assert info['compression']['parent'] == str(final)[:-len('.pdparams')]
     _int8_runs(infer)
 
 
