@@ -10,6 +10,7 @@ passes the thresholds ``bbox`` has 0 rows and ``bbox_num`` is 0 (no dummy row).
 ``yolo_box`` is given the original size ``im_shape / scale_factor`` so its boxes
 come out in original pixels, clipped to the image when ``clip_bbox``.
 """
+import numpy as np
 import paddle
 import paddle.nn as nn
 
@@ -58,15 +59,48 @@ class YOLOBox(object):
             origin_shape = (im_shape / scale_factor).astype('int32')  # cast truncates
         else:
             origin_shape = paddle.floor(im_shape / scale_factor + 0.5).astype('int32')
+        padded = self._maybe_padded(head_outs[0], im_shape)
+        # yolo_box maps a cell to the image as if the grid covered exactly ``im_shape``; an
+        # image padded to a larger batch (keep_ratio resizes, batch > 1) has its grid over
+        # the padded input: decoded with the padded size, clipped to the image's own
+        decode_shape = (self._padded_origin(head_outs[0], im_shape, origin_shape) if padded
+                        else origin_shape)
         boxes, scores = [], []
         for i, (out, anchors) in enumerate(zip(head_outs, mask_anchors)):
             box, score = paddle.vision.ops.yolo_box(
-                out, origin_shape, anchors, self.num_classes, self.conf_thresh,
-                self.downsample_ratio // 2 ** i, clip_bbox=self.clip_bbox,
+                out, decode_shape, anchors, self.num_classes, self.conf_thresh,
+                self.downsample_ratio // 2 ** i, clip_bbox=self.clip_bbox and not padded,
                 scale_x_y=self.scale_x_y)
             boxes.append(box)
             scores.append(score)
-        return paddle.concat(boxes, axis=1), paddle.concat(scores, axis=1)
+        boxes = paddle.concat(boxes, axis=1)
+        if padded and self.clip_bbox:    # as yolo_box clips: x1, y1 >= 0, x2, y2 <= size - 1
+            hw = (origin_shape - 1).astype(boxes.dtype)
+            big = paddle.full_like(hw[:, 0], 1e10)
+            top = paddle.stack([big, big, hw[:, 1], hw[:, 0]], axis=1).unsqueeze(1)
+            bottom = paddle.stack([big * 0, big * 0, -big, -big], axis=1).unsqueeze(1)
+            boxes = paddle.maximum(paddle.minimum(boxes, top), bottom)
+        return boxes, paddle.concat(scores, axis=1)
+
+    def _maybe_padded(self, first_map, im_shape):
+        """Whether an image's input may be larger than its ``im_shape`` (padded): in dygraph
+        the sizes are compared; a traced graph of a fixed input size is never padded, one of
+        a dynamic size may be (the deployed preprocessor pads a batch of keep-ratio
+        resizes), so it decodes the padded way, which gives the same boxes when not."""
+        grid = list(first_map.shape[2:4])
+        if any(d is None or d < 0 for d in grid):
+            return True
+        if not paddle.in_dynamic_mode():
+            return False
+        size = np.array(grid, 'float32') * self.downsample_ratio
+        return bool((np.abs(im_shape.numpy() - size[None]) > 0.5).any())
+
+    def _padded_origin(self, first_map, im_shape, origin_shape):
+        """The padded input's size in original pixels (the image's own plus its padding,
+        each scaled back by the image's resize factor)."""
+        size = paddle.shape(first_map)[2:4].astype('float32') * float(self.downsample_ratio)
+        ratio = size.unsqueeze(0) / im_shape
+        return paddle.floor(origin_shape.astype('float32') * ratio + 0.5).astype('int32')
 
 
 @register
