@@ -160,6 +160,29 @@ def test_image_size_disagreeing_with_annotation(tmp_path, ppdet_log):
     assert (s['h'], s['w']) == (60, 70)
     np.testing.assert_allclose(s['gt_bbox'], [[50, 50, 70, 60]])
     assert 'annotation says 100x100' in ppdet_log.text
+    ds[0]
+    assert ppdet_log.text.count('annotation says 100x100') == 1    # once, not every epoch
+
+
+def test_an_exif_rotated_jpeg_annotated_with_its_stored_size_is_named(tmp_path, ppdet_log):
+    """Stored 30 wide x 20 high with EXIF orientation 6: decoders turn it to 20 x 30, the
+    annotation says 30 x 20; the warning said 'using the image size' (the boxes had been
+    clipped to the annotation's size already) and nothing of the EXIF."""
+    from PIL import Image
+    root = str(tmp_path)
+    write_coco(root, [(1, 'r.jpg', 30, 20)], [(1, 3, [2, 2, 10, 10])], CATS, write_images=False)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    os.makedirs(os.path.join(root, 'images'), exist_ok=True)
+    Image.new('RGB', (30, 20), (90, 120, 150)).save(os.path.join(root, 'images', 'r.jpg'),
+                                                   exif=exif.tobytes())
+    ds = COCODataSet(root, 'images', 'annotations/instances.json')
+    ds.set_transform(Compose([{'Decode': {}}]))
+    assert ds[0]['image'].shape[:2] == (30, 20)
+    assert ('annotation says 30x20 (w x h) but the image decodes as 20x30 (its EXIF orientation '
+            '6 turns it by 90 degrees when decoded: the annotation has the stored size); its '
+            'boxes were clipped to the annotation\'s size when the dataset was read') \
+        in ppdet_log.text, ppdet_log.text
 
 
 def test_background_placeholder_category_is_not_class_zero(tmp_path, ppdet_log):
