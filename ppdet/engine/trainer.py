@@ -68,6 +68,34 @@ def deployable(model):
     return net.deployable() if hasattr(net, 'deployable') else net
 
 
+def check_eval_labels(trained, dataset, weights):
+    """The eval set's classes against those the checkpoint was trained with (its record's
+    ``labels``): only the count was checked, so an eval json whose category ids put the
+    same names in another order scored class k against another class's ground truth
+    (audit: AP 0.1156 -> 0.1004, 'circle' 0.0000, no word).  The same names in another
+    order are refused; other names are warned about (a relabelled set may be meant)."""
+    if not trained:
+        return
+    try:
+        names = list(dataset.label_list())
+    except (AttributeError, TypeError):
+        return
+    if len(names) != len(trained) or names == list(trained):
+        return      # another count is refused by the dataset's own check
+    moved = ['%d: %s here, %s in training' % (i, a, b)
+             for i, (a, b) in enumerate(zip(names, trained)) if a != b]
+    if sorted(names) == sorted(trained):
+        raise ValueError(
+            'the eval set lists the classes %s was trained with in another order (%s): its '
+            'detections of class k would be scored against another class; give the eval '
+            'annotations the training set\'s category ids (training order: %s)' % (
+                weights, '; '.join(moved[:5]) + ('; ...' if len(moved) > 5 else ''),
+                ', '.join(trained)))
+    logger.warning('the eval set\'s class names differ from those %s was trained with (%s): '
+                   'each class id is scored as the same class', weights,
+                   '; '.join(moved[:5]) + ('; ...' if len(moved) > 5 else ''))
+
+
 def architecture_of(cfg):
     """``cfg['architecture']``, or a ConfigError naming the config file that lacks it."""
     arch = cfg.get('architecture')
@@ -145,6 +173,7 @@ class Trainer(object):
         self.parent = None
         self.start_epoch = 0
         self.loaded_weights = None  # the last file load_weights read
+        self.loaded_labels = None   # the class names its record says it was trained on
         self.resumed_from = None
         self.optimizer = None
         self.ema = None  # ModelEMA once training starts with use_ema
@@ -187,6 +216,7 @@ class Trainer(object):
                      pretrain_hint=self.mode == 'train' and not made, described=made)
         self.parent = os.path.abspath(str(path))
         self.loaded_weights = path
+        self.loaded_labels = meta.get('labels')
         return meta
 
     def resume(self, path):
@@ -437,6 +467,9 @@ class Trainer(object):
         # with_teacher: trained with a teacher (a distillation record alone may be inherited)
         meta = dict(self.meta(epoch), save_id=new_save_id(epoch), ema=self.ema is not None,
                     with_teacher=net is not unwrap(self.model), **(extra_meta or {}))
+        labels = self._train_labels()
+        if labels:      # evaluate() compares them with the eval set's (ids in another order)
+            meta['labels'] = labels
         try:
             with ctrl_c_deferred():  # held until the set is in place and recorded
                 with file_set() as write:
@@ -458,6 +491,14 @@ class Trainer(object):
                                              'free disk space, then resume' if full else
                                              'fix that, then resume'))) from None
         return path
+
+    def _train_labels(self):
+        """The training set's class names in class-id order, else None (not trained here)."""
+        dataset = getattr(self, 'train_dataset', None)
+        try:
+            return list(dataset.label_list()) if dataset is not None else None
+        except (AttributeError, TypeError):
+            return None
 
     def _wrapper_state(self, net):
         """What a training wrapper learns besides the saved model (distillation's adapters),
@@ -658,6 +699,9 @@ class Trainer(object):
         from ppdet.metrics import build_metric
         check_output_dir(output_eval, '--output_eval')
         dataset, loader = self._loader('eval', dataset=dataset)
+        # a run that trains here is scored on its own training set's classes
+        check_eval_labels(self._train_labels() or self.loaded_labels, dataset,
+                          self.loaded_weights or 'this model')
         metric = build_metric(self.cfg, dataset, output_eval=output_eval)
         metric.reset()
         tic, seen = time.time(), 0
