@@ -197,10 +197,10 @@ def ratios_for_target_flops(sensitivities, model, target_flops_fraction, input_s
         bound = ('every loss <= max_loss %g' % max_loss if max_loss is not None and max_loss < top
                  else 'every parameter at its largest probed ratio')
         if max_ratios is not None:
-            bound += ' (within max_ratios)'
+            bound += ' (within --max_ratio)'
         raise ValueError('cannot remove %.1f%% of the FLOPs: with %s the plan removes only '
-                         '%.1f%%; raise max_loss, probe larger ratios, analyse more parameters, '
-                         'relax max_ratios or lower the target' % (100 * target, bound,
+                         '%.1f%%; raise --max_loss, probe larger ratios, analyse more parameters, '
+                         'raise --max_ratio or lower the target' % (100 * target, bound,
                                                                    100 * reach))
     lo_counts = {n: 0 for n in names}
     if probe.cut(counts(0.0)) >= target:

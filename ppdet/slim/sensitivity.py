@@ -87,6 +87,15 @@ def check_made_for(path, model, state=None):
             'slim/sensitive/sensitive.py -s NEW.json' % (path, made['architecture'],
                                                           type(model).__name__))
     recorded = made.get('prunable_shapes')
+    if made.get('weights_sha1') and recorded is not None and \
+            _jsonable(recorded) == _jsonable(_prunable_shapes(model)) and \
+            made['weights_sha1'] != _fingerprint(model)['weights_sha1']:
+        # allowed (the same architecture prunes alike), but it was used without a word
+        logger.warning('sensitivities file %s was measured on other weights (%s) than the ones '
+                       'pruned here: its losses are those weights\'; for the plan these weights '
+                       'call for, make one with -o weights=<these> -s NEW.json', path,
+                       ((state.get('settings') or {}).get('eval') or {}).get('weights') or
+                       'recorded by content only')
     if recorded is None:
         logger.warning('sensitivities file %s records no model shapes, so it cannot be checked '
                        'against this model: make sure it was made for this config', path)
@@ -324,13 +333,17 @@ def _pending(state, params):
     return set()
 
 
+_CRITERION_SAID = set()
+
+
 def check_criterion(path, state, criterion=None):
     """The criterion to plan with from a sensitivities file: the one it was measured with
     (``criterion`` None: taken from the file); another one given is refused (the losses tell
     how the file's criterion prunes, not this one's)."""
     made = ((state or {}).get('settings') or {}).get('criterion')
     if criterion is None:
-        if made:
+        if made and (path, made) not in _CRITERION_SAID:   # checked twice by prune.py
+            _CRITERION_SAID.add((path, made))
             logger.info('pruning by %s, the criterion %s was measured with', made, path)
         return made or 'l1_norm'
     criterion = normalize_criterion(criterion)

@@ -120,6 +120,25 @@ def test_prune_target_flops_refuses_sensitivities_of_another_model(monkeypatch, 
         _main(monkeypatch, PRUNE, '-c', tiny['config'], '--pruned_ratios', 'r578', '-s', sens)
 
 
+def test_sensitivities_of_other_weights_are_warned_about(tiny, tmp_path, ppdet_log):
+    """A file measured on other weights of the same model was used by --target_flops
+    without a word (it records the weights' hash)."""
+    import paddle
+    from ppdet.core.workspace import create, load_config
+    from ppdet.slim.sensitivity import check_made_for, sensitivity
+    paddle.seed(1)
+    model = create('YOLOv3', load_config(tiny['config']))
+    sens = str(tmp_path / 's.json')
+    sensitivity(model, PARAM, lambda m: 1.0, ratios=[0.5], sensitivities_file=sens,
+                progress=False, input_size=64)
+    check_made_for(sens, model)
+    assert 'measured on other weights' not in ppdet_log.text
+    paddle.seed(2)
+    check_made_for(sens, create('YOLOv3', load_config(tiny['config'])))
+    assert ('sensitivities file %s was measured on other weights (recorded by content only) '
+            'than the ones pruned here' % sens) in ppdet_log.text
+
+
 def test_prune_preset_typo_is_named(tiny_det):
     from ppdet.slim.prune import PrunePlan
     with pytest.raises(ValueError, match=r"unknown pruning preset 'r587'; did you mean 'r578'\? "
