@@ -242,10 +242,22 @@ def describe_plan(record):
         ', round_channels %d' % plan['round_channels'] if plan.get('round_channels') else '')
 
 
-def _parent_hint(meta, what):
-    parent = (meta or {}).get('parent')
-    return ('its %s parent %s' % (what, parent)) if parent else \
-        'the %s weights it was made from' % what
+def _parent_hint(meta, what, kind):
+    """Where to start instead: the nearest checkpoint up the record's ``parent`` chain
+    without a ``kind`` step (the direct parent of a pruned-then-distilled checkpoint is
+    the pruned one, which was named as 'unpruned')."""
+    from ppdet.utils.checkpoint import read_meta
+    parent, seen = (meta or {}).get('parent'), set()
+    while parent and parent not in seen:
+        seen.add(parent)
+        try:
+            above = read_meta(parent)
+        except (OSError, ValueError):   # moved or unreadable: name it, as recorded
+            break
+        if not _steps_of(above, kind):
+            return 'its %s %s %s' % (what, 'ancestor' if len(seen) > 1 else 'parent', parent)
+        parent = above.get('parent')
+    return 'the %s weights it was made from' % what
 
 
 def check_not_quantized(meta, path, flag):
@@ -254,7 +266,7 @@ def check_not_quantized(meta, path, flag):
     if _steps_of(meta, 'quant'):
         raise ValueError('%s %s is a quantization-aware checkpoint (its record holds a quant '
                          'step made by slim/quantization/train.py): prune/analyse %s instead, '
-                         'then quantize the pruned model' % (flag, path, _parent_hint(meta, 'float')))
+                         'then quantize the pruned model' % (flag, path, _parent_hint(meta, 'float', 'quant')))
 
 
 def check_prune_start(path, flag='pretrain_weights', state=None):
@@ -271,7 +283,7 @@ def check_prune_start(path, flag='pretrain_weights', state=None):
                          'its fine-tuning (pruning it again would compound the plans)'
                          % (flag, path, ' then '.join(describe_plan(p) for p in pruned),
                             ' (%d prune steps)' % len(pruned) if len(pruned) > 1 else '',
-                            _parent_hint(meta, 'unpruned')))
+                            _parent_hint(meta, 'unpruned', 'prune')))
     return meta
 
 

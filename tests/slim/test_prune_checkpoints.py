@@ -7,6 +7,7 @@ comes before the model is pruned (no ``GFLOPs a -> b`` line) and before anything
 """
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 
@@ -203,3 +204,22 @@ def test_help_describes_every_flag():
     undocumented = [a.option_strings for a in parser._actions if not a.help]
     assert undocumented == []
     assert 'slim/sensitive/sensitive.py' in parser.format_help()
+
+
+def test_the_unpruned_start_is_looked_for_up_the_chain(tmp_path):
+    """prune.py on a pruned-then-distilled checkpoint named its direct parent, the pruned
+    checkpoint, as 'its unpruned parent' (the next run refused that one too)."""
+    import paddle
+    from ppdet.slim.pruning_job import check_prune_start
+    from ppdet.utils.checkpoint import save_checkpoint
+    net = paddle.nn.Linear(2, 2)
+    prune = {'kind': 'prune', 'plan': {}}
+    base = save_checkpoint(net, str(tmp_path / 'base'), meta={'steps': []})
+    pruned = save_checkpoint(net, str(tmp_path / 'pruned'), meta={'steps': [prune],
+                                                                  'parent': base})
+    distilled = save_checkpoint(net, str(tmp_path / 'distilled'), meta={
+        'steps': [prune, {'kind': 'distill'}], 'parent': pruned})
+    for path, said in ((pruned, 'its unpruned parent %s' % base),
+                       (distilled, 'its unpruned ancestor %s' % base)):
+        with pytest.raises(ValueError, match='start from %s, or -r' % re.escape(said)):
+            check_prune_start(path)
