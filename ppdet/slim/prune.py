@@ -163,11 +163,12 @@ def _check_seed_family(model, preset):
     params = prunable_params(model)
     if any(n in params for n in SEED_PRUNED_PARAMS):
         return
+    how = ('list its prunable convs with prune.py -c CONFIG -P, then give --pruned_params '
+           'P1,P2,... with --pruned_ratios R1,R2,... (one ratio each) or --target_flops with -s'
+           if params else 'it declares no prunable convs (nothing of it can be pruned)')
     raise ValueError('--pruned_ratios %s is a YOLOv3 preset (its %d ratios are for the seed\'s '
-                     'yolo_block convs), and %s has none of them: list its prunable convs with '
-                     'prune.py -c CONFIG -P, then give --pruned_params P1,P2,... with '
-                     '--pruned_ratios R1,R2,... (one ratio each) or --target_flops with -s'
-                     % (preset, len(SEED_PRUNED_PARAMS), type(model).__name__))
+                     'yolo_block convs), and %s has none of them: %s'
+                     % (preset, len(SEED_PRUNED_PARAMS), type(model).__name__, how))
 
 
 def normalize_input_size(input_size):
@@ -259,8 +260,9 @@ class PrunePlan(object):
             _check_not_a_preset_typo(pruned_ratios, names)
         if preset:
             ratios = list(PRESETS[preset.strip()])
+            if not names or len(names) != len(ratios):  # another family's names: the count
+                _check_seed_family(model, preset.strip())    # mismatch below hid why
             if not names:
-                _check_seed_family(model, preset.strip())
                 names = list(SEED_PRUNED_PARAMS)
         else:
             if pruned_ratios in (None, ''):

@@ -105,11 +105,23 @@ def test_bad_flags_fail_before_any_work(tiny_det, params, ratios, match):
 def test_bad_criterion_and_preset_count(tiny_det):
     with pytest.raises(ValueError, match="unknown pruning criterion 'l2'"):
         PrunePlan.from_flags(tiny_det, 'stem.conv.weights', '0.5', criterion='l2')
-    with pytest.raises(ValueError, match=r'1 pruned_params but 18 pruned_ratios \(preset r578\)'):
+    # with this family's own names it said '1 pruned_params but 18 pruned_ratios'
+    with pytest.raises(ValueError, match=r'--pruned_ratios r578 is a YOLOv3 preset .*: list its '
+                                         r'prunable convs'):
         PrunePlan.from_flags(tiny_det, 'stem.conv.weights', 'r578')
     # the seed's names are YOLOv3's: the preset is named as one
     with pytest.raises(ValueError, match='--pruned_ratios sensity is a YOLOv3 preset'):
         PrunePlan.from_flags(tiny_det, None, 'sensity')
+
+
+def test_a_preset_on_a_model_with_nothing_prunable_says_so(tiny_det_cls):
+    """BlazeFace-Lite declares no prunable convs: the message sent its user to -P."""
+    class Nothing(tiny_det_cls):
+        def prunable_params(self):
+            return {}
+    with pytest.raises(ValueError, match=r'is a YOLOv3 preset .* Nothing has none of them: it '
+                                         r'declares no prunable convs'):
+        PrunePlan.from_flags(Nothing(), None, 'r578')
 
 
 def test_conv_that_paddleslim_cannot_group_fails_cleanly(tiny_det_cls):
