@@ -176,6 +176,24 @@ def export_model(model, cfg, output_dir, label_list, exclude_nms=False, meta=Non
     return os.path.join(output_dir, MODEL_FILE)
 
 
+def export_trained(cfg, save_dir, output_dir):
+    """A training script's ``--save_inference``: export ``save_dir``'s ``model_final`` (as
+    tools/export_model.py does, so the record names it as the parent) into ``output_dir``.
+    A Ctrl-C here said only ``interrupted``, and running the same command again trained
+    again: it says the training is saved and the command that exports it."""
+    from ppdet.utils.cli import said_on_interrupt
+    weights = os.path.join(save_dir, 'model_final')
+    stem = os.path.splitext(os.path.basename(cfg.get('_config_path') or 'model'))[0]
+    parent = (os.path.dirname(os.path.abspath(output_dir))
+              if os.path.basename(os.path.normpath(output_dir)) == stem else output_dir)
+    with said_on_interrupt(
+            'the training is done and saved (%s); the export was not finished (%s is as it '
+            'was): export it with  python tools/export_model.py -c %s -o weights=%s '
+            '--output_dir %s' % (weights, output_dir, cfg.get('_config_path') or 'CONFIG',
+                                 weights, parent)):
+        return export_checkpoint(cfg, weights, output_dir)
+
+
 def export_checkpoint(cfg, weights, output_dir, exclude_nms=False, fuse_preprocess=None):
     """Export the checkpoint ``weights`` of ``cfg``'s model to ``output_dir`` (the compression
     it records is rebuilt from the file; its labels are TestDataset's); -> the file prefix."""

@@ -100,8 +100,8 @@ def main():
 
     if args.save_inference:  # from the saved model_final, as tools/export_model.py: its
         # record names it as the parent (it named the student's start, the pruned checkpoint)
-        from ppdet.engine.export import export_checkpoint
-        export_checkpoint(cfg, os.path.join(trainer.save_dir, 'model_final'), out)
+        from ppdet.engine.export import export_trained
+        export_trained(cfg, trainer.save_dir, out)
         print('exported to %s' % out)
 
 

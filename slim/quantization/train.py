@@ -12,8 +12,6 @@ quantized; checkpoints record the quantization too, so ``-r`` and
 the int8-ready inference model (NMS inside, ``infer_cfg.yml`` with ``quantized:
 true``) for Paddle Inference with ``enable_mkldnn_int8``.
 """
-import os
-
 from ppdet.utils.cli import ArgsParser, parse_and_load, run_main
 
 
@@ -60,9 +58,8 @@ def main():
 
     if args.save_inference:  # from the saved model_final, as tools/export_model.py: its
         # record names it as the parent (it named where the training started)
-        from ppdet.engine.export import export_checkpoint
-        export_checkpoint(cfg, os.path.join(trainer.save_dir, 'model_final'),
-                          args.save_inference)
+        from ppdet.engine.export import export_trained
+        export_trained(cfg, trainer.save_dir, args.save_inference)
         print('exported int8-ready model to %s' % args.save_inference)
 
 

@@ -71,3 +71,22 @@ def test_ctrl_c_in_a_calibration_says_the_dir_is_as_it_was(weights, tmp_path, mo
         'the int8 model was not written: %s is as it was (it is written beside it and moved '
         'in complete); run the same command again' % out, 'interrupted'], err
     assert sorted(os.listdir(str(tmp_path))) == ['int8_fp32']     # the fp32 export it starts from
+
+
+def test_ctrl_c_in_the_export_after_qat_names_the_export_command(weights, tmp_path, monkeypatch,
+                                                                 capsys):
+    """slim/quantization/train.py --save_inference: Ctrl-C in the final export said only
+    'interrupted', and running the same command again trained again."""
+    import ppdet.engine.export as export
+    config, path = weights
+    monkeypatch.setattr(export, 'export_checkpoint', _ctrl_c)
+    out = tmp_path / 'int8_model'
+    code, err = _script(os.path.join(ROOT, 'slim', 'quantization', 'train.py'), [
+        '-c', config, '-o', 'pretrain_weights=%s' % path, 'save_dir=%s' % (tmp_path / 'qat'),
+        'epoch=1', 'max_iters_per_epoch=1', '--save_inference', out], monkeypatch, capsys)
+    final = os.path.join(str(tmp_path / 'qat'), 'tiny', 'model_final')
+    assert code == 130 and err[-2:] == [
+        'the training is done and saved (%s); the export was not finished (%s is as it was): '
+        'export it with  python tools/export_model.py -c %s -o weights=%s --output_dir %s'
+        % (final, out, config, final, out), 'interrupted'], err
+    assert os.path.isfile(final + '.pdparams')
