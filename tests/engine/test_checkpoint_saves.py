@@ -76,19 +76,8 @@ def _signalled_run(config, save_dir, sig, at):
 
 def _script(path, argv, monkeypatch, capsys):
     """Run a script's main in this process (as ``python path argv``): (exit code, stderr)."""
-    from ppdet.utils.cli import run_main
-    spec = importlib.util.spec_from_file_location('script_' + os.path.basename(path)[:-3],
-                                                  path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    monkeypatch.setattr(sys, 'argv', [path] + [str(a) for a in argv])
-    capsys.readouterr()
-    try:
-        run_main(mod.main)
-        code = 0
-    except SystemExit as e:
-        code = e.code
-    return code, capsys.readouterr().err
+    from script_main import run_script_main
+    return run_script_main(path, argv, monkeypatch, capsys)
 
 
 @pytest.mark.parametrize('sig,rc_expected,last_line', [('SIGINT', 130, 'interrupted'),

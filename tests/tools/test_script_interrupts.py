@@ -2,9 +2,7 @@
 ``interrupted``; now what is left in the output dir and how to go on (both write through a
 staged dir, so the dir is as it was).  The interrupt is raised inside the real run, at the
 step named in each test."""
-import importlib.util
 import os
-import sys
 
 import paddle
 import pytest
@@ -30,16 +28,9 @@ def weights(tmp_path_factory, tiny_dataset):
 
 
 def _script(path, argv, monkeypatch, capsys):
-    from ppdet.utils.cli import run_main
-    spec = importlib.util.spec_from_file_location('interrupts_' + os.path.basename(path)[:-3],
-                                                  path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    monkeypatch.setattr(sys, 'argv', [path] + [str(a) for a in argv])
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as e:
-        run_main(mod.main)
-    return e.value.code, [line for line in capsys.readouterr().err.splitlines() if line]
+    from script_main import run_script_main
+    code, err = run_script_main(path, argv, monkeypatch, capsys)
+    return code, [line for line in err.splitlines() if line]
 
 
 def _ctrl_c(*a, **k):
