@@ -20,13 +20,11 @@ the program: an export keeps its ``group_norm`` for the runtimes that have a ker
 (GPU / TensorRT, onnxruntime's InstanceNormalization, Paddle-Lite).
 """
 import os
-import shutil
-import tempfile
 
 import paddle
 
 from ppdet.deploy.onednn_bf16 import mark_network_bf16
-from ppdet.utils.fileio import atomic_write
+from ppdet.utils.fileio import temp_copy
 from ppdet.utils.static_graph import op_consumers, static_mode
 
 __all__ = ['group_norms_as_pools', 'program_for_onednn', 'has_group_norm']
@@ -167,11 +165,5 @@ def program_for_onednn(model_file, bf16=False, group_norm=True):
         if not (rewritten or marked):
             return model_file, None, 0
         data = program.desc.serialize_to_string()
-    tmp = tempfile.mkdtemp(prefix='ppdet_onednn_')
-    try:
-        path = os.path.join(tmp, os.path.basename(model_file))
-        atomic_write(path, lambda f: f.write(data), mode='wb')
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    path, tmp = temp_copy(os.path.basename(model_file), data, 'ppdet_onednn_')
     return path, tmp, rewritten

@@ -25,6 +25,12 @@ onnxruntime fails in the next ``Gather`` ("axis 0 is not in valid range [-0,-1]"
 image with one face, one object.  :func:`pin_nms_column_squeezes` gives those Squeezes their
 axis (1) after conversion.
 
+Trap (paddle2onnx 1.3.1): in a QAT export it folds each BN into the conv before it but keeps
+the conv's output observer, whose scale was taken before the BN, on the folded output: every
+post-BN value was clipped at the pre-BN range (BlazeFace lost most faces, silently).
+:mod:`ppdet.deploy.onnx_qat` rewrites paddle2onnx's copy of the program first; a cached
+``model.onnx`` converted without that is converted again.
+
 Trap (paddle2onnx 1.3.1): ``deformable_conv`` (YOLOv3-R50vd-DCN) needs opset 19, beyond
 the 18 it can write, and paddle2onnx then aborts the whole process (SIGABRT, nothing to
 catch): :func:`unconvertible_ops` finds such ops first and conversion refuses the model.
@@ -137,13 +143,20 @@ def pin_nms_column_squeezes(model):
 
 
 def convert_to_onnx(model_dir, save_file=None, opsets=OPSETS, force=False):
-    """Convert once and cache; -> the .onnx path. Tries each opset until onnxruntime loads it."""
+    """Convert once and cache; -> the .onnx path. Tries each opset until onnxruntime loads it.
+    A QAT export's conv -> output quantizer -> BN is converted as Paddle runs it
+    (:mod:`ppdet.deploy.onnx_qat`); a cached conversion of one made before that is redone."""
+    import shutil
     import onnx
     import onnxruntime as ort
     import paddle2onnx
+    from .onnx_qat import QAT_BN_MARK, observed_batch_norms, program_for_onnx, \
+        restore_batch_norms
     model_file, params_file = model_files(model_dir)
     save_file = save_file or os.path.join(model_dir, ONNX_FILE)
-    if not force and is_fresh(save_file, (model_file, params_file)):
+    qat_bns = observed_batch_norms(program_desc(model_file))
+    if not force and is_fresh(save_file, (model_file, params_file)) and \
+            (not qat_bns or _marked(save_file, QAT_BN_MARK)):
         return save_file
     bad = unconvertible_ops(model_file)
     if bad:
@@ -159,26 +172,47 @@ def convert_to_onnx(model_dir, save_file=None, opsets=OPSETS, force=False):
             'wrongly (scores of every class but the first are mixed up). Export with a fixed '
             'input size (TestReader.inputs_def.image_shape: [3, H, W]) for the onnx run mode, '
             'or export with --exclude_nms' % model_dir)
+    program, tmp_dir = program_for_onnx(model_file, qat_bns)
     errors = []
-    for opset in opsets:
-        tmp = '%s.%d.tmp' % (save_file, os.getpid())
-        try:
-            paddle2onnx.export(model_file, params_file, tmp, opset_version=opset,
-                               auto_upgrade_opset=False, verbose=False)
-            proto = onnx.load(tmp)
-            if pin_nms_column_squeezes(proto):
-                onnx.save(proto, tmp)
-            ort.InferenceSession(tmp, providers=['CPUExecutionProvider'])  # loadable?
-            os.replace(tmp, save_file)
-            write_stamp(save_file, (model_file, params_file))
-            return save_file
-        except Exception as e:  # paddle2onnx and onnxruntime raise assorted types
-            errors.append('opset %d: %s' % (opset, str(e).strip().splitlines()[-1][:300]))
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+    try:
+        for opset in opsets:
+            tmp = '%s.%d.tmp' % (save_file, os.getpid())
+            try:
+                paddle2onnx.export(program, params_file, tmp, opset_version=opset,
+                                   auto_upgrade_opset=False, verbose=False)
+                proto = onnx.load(tmp)
+                changed = pin_nms_column_squeezes(proto)
+                if qat_bns:     # marks a conversion with the fix
+                    restore_batch_norms(proto, qat_bns)
+                    proto.metadata_props.add(key=QAT_BN_MARK, value=str(len(qat_bns)))
+                if changed or qat_bns:
+                    onnx.save(proto, tmp)
+                ort.InferenceSession(tmp, providers=['CPUExecutionProvider'])  # loadable?
+                os.replace(tmp, save_file)
+                write_stamp(save_file, (model_file, params_file))
+                return save_file
+            except Exception as e:  # paddle2onnx and onnxruntime raise assorted types
+                errors.append('opset %d: %s' % (opset, str(e).strip().splitlines()[-1][:300]))
+            finally:
+                if os.path.exists(tmp):
+                    os.remove(tmp)
+    finally:
+        if tmp_dir:
+            shutil.rmtree(tmp_dir, ignore_errors=True)
     raise RuntimeError('paddle2onnx could not convert %s to a model onnxruntime loads: %s'
                        % (model_dir, '; '.join(errors)))
+
+
+def _marked(path, mark, tail=1 << 16):
+    """Whether the file ``path`` holds the bytes of ``mark``, without parsing the model: its
+    metadata is written after the graph, so the end of the file is read first."""
+    mark = mark.encode()
+    with open(path, 'rb') as f:
+        f.seek(max(0, os.path.getsize(path) - tail))
+        if mark in f.read():
+            return True
+        f.seek(0)
+        return mark in f.read()
 
 
 class _CalibReader(object):

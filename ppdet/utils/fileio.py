@@ -95,6 +95,20 @@ def staged_dir(out_dir, marker='infer_cfg.yml'):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def temp_copy(name, data, prefix):
+    """``data`` (bytes) written as ``name`` in a new temporary directory (a rewritten copy of
+    a model file that a runtime or converter reads by path); -> (path, the directory), which
+    the caller removes when done."""
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    try:
+        path = os.path.join(tmp, name)
+        atomic_write(path, lambda f: f.write(data), mode='wb')
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path, tmp
+
+
 def atomic_write(path, writer, mode='w'):
     """Call ``writer(fileobj)`` on a temp file beside ``path`` and rename it into place.
 

@@ -135,19 +135,8 @@ LITE_ADD_OUTPUTS = ['backbone.conv12.add', 'backbone.conv16.add']
 def _observed(model, feeds, passes=40):
     """Run the QAT observers of ``model`` (eval mode, BN frozen) on ``passes`` passes of the
     same images, as training would set them; -> the model's raw outputs after it."""
-    from ppdet.modeling.architectures import InferenceModel
-    observers = [l for _, l in model.named_sublayers()
-                 if 'Quant' in type(l).__name__ or 'Scale' in type(l).__name__]
-    wrapper = InferenceModel(model, exclude_nms=True)
-    args = [paddle.to_tensor(feeds[k]) for k in ('image', 'im_shape', 'scale_factor')]
-    with paddle.no_grad():
-        for layer in observers:
-            layer.training = True
-        for _ in range(passes):
-            wrapper(*args)
-        for layer in observers:
-            layer.training = False
-        return [t.numpy() for t in wrapper(*args)]
+    from qat_observers import observe_qat
+    return observe_qat(model, feeds, passes)
 
 
 def _qat_lite(d, lite_fp32, config):
