@@ -9,10 +9,8 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 os.environ.setdefault('OMP_NUM_THREADS', '1')
 
-from config_writer import dump_config  # noqa: E402
-
-BUILTIN_CONFIG = os.path.join(ROOT, 'configs', 'builtin', 'yolov3_mobilenet_v1_builtin.yml')
-TINY_SIZE = 128
+# re-exported: test files load this conftest by path for write_tiny_config
+from config_writer import BUILTIN_CONFIG, TINY_SIZE, write_tiny_config  # noqa: E402,F401
 
 
 @pytest.fixture(autouse=True)
@@ -31,40 +29,6 @@ def tiny_dataset(tmp_path_factory):
     out = str(tmp_path_factory.mktemp('builtin_tiny'))
     generate_dataset(out, num_train=16, num_val=6, image_size=TINY_SIZE, seed=0)
     return out
-
-
-def _normalize_transforms(size):
-    return [{'Decode': {}},
-            {'Resize': {'target_size': [size, size], 'keep_ratio': False, 'interp': 2}},
-            {'NormalizeImage': {'mean': [0.485, 0.456, 0.406], 'std': [0.229, 0.224, 0.225],
-                                'is_scale': True}},
-            {'Permute': {}}]
-
-
-def write_tiny_config(directory, dataset_dir, name='tiny.yml', base=BUILTIN_CONFIG, **extra):
-    """A config inheriting the built-in one, shrunk to run in seconds on 2 cores."""
-    size = TINY_SIZE
-    cfg = {
-        '_BASE_': [base],
-        'epoch': 1, 'log_iter': 1, 'snapshot_epoch': 1, 'worker_num': 0,
-        'save_dir': os.path.join(str(directory), 'output'),
-        'YOLOv3FPN': {'base_channel': 32},
-        'LearningRate': {'base_lr': 0.001, 'schedulers': []},
-        'TrainReader': {
-            'sample_transforms': [{'Decode': {}}, {'RandomFlip': {}}],
-            'batch_transforms': [
-                {'BatchRandomResize': {'target_size': [96, 128], 'random_size': True,
-                                       'random_interp': False, 'keep_ratio': False}},
-                {'NormalizeBox': {}}, {'PadBox': {'num_max_boxes': 30}}, {'BboxXYXY2XYWH': {}},
-                {'NormalizeImage': {'mean': [0.485, 0.456, 0.406],
-                                    'std': [0.229, 0.224, 0.225], 'is_scale': True}},
-                {'Permute': {}}],
-            'batch_size': 4, 'shuffle': True, 'drop_last': True},
-        'EvalReader': {'sample_transforms': _normalize_transforms(size), 'batch_size': 2},
-        'TestReader': {'inputs_def': {'image_shape': [3, size, size]},
-                       'sample_transforms': _normalize_transforms(size), 'batch_size': 1},
-    }
-    return dump_config(directory, name, cfg, dataset_dir, **extra)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from ppdet.utils.checkpoint import read_meta
 
 @pytest.fixture(scope='module')
 def trained(tmp_path_factory, tiny_dataset):
-    from conftest import write_tiny_config
+    from config_writer import write_tiny_config
     tmp = tmp_path_factory.mktemp('eval_labels')
     config = write_tiny_config(tmp, tiny_dataset)
     t = Trainer(load_config(config, overrides=['max_iters_per_epoch=1']), mode='train')

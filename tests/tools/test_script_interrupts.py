@@ -16,7 +16,7 @@ POST_QUANT = os.path.join(ROOT, 'slim', 'quantization', 'post_quant.py')
 
 @pytest.fixture(scope='module')
 def weights(tmp_path_factory, tiny_dataset):
-    from conftest import write_tiny_config
+    from config_writer import write_tiny_config
     from ppdet.utils.checkpoint import save_checkpoint
     tmp = tmp_path_factory.mktemp('script_interrupts')
     config = write_tiny_config(tmp, tiny_dataset)
