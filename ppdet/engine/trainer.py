@@ -84,16 +84,15 @@ def check_eval_labels(trained, dataset, weights):
         return      # another count is refused by the dataset's own check
     moved = ['%d: %s here, %s in training' % (i, a, b)
              for i, (a, b) in enumerate(zip(names, trained)) if a != b]
+    moved = '; '.join(moved[:5]) + ('; ...' if len(moved) > 5 else '')
     if sorted(names) == sorted(trained):
         raise ValueError(
             'the eval set lists the classes %s was trained with in another order (%s): its '
             'detections of class k would be scored against another class; give the eval '
             'annotations the training set\'s category ids (training order: %s)' % (
-                weights, '; '.join(moved[:5]) + ('; ...' if len(moved) > 5 else ''),
-                ', '.join(trained)))
+                weights, moved, ', '.join(trained)))
     logger.warning('the eval set\'s class names differ from those %s was trained with (%s): '
-                   'each class id is scored as the same class', weights,
-                   '; '.join(moved[:5]) + ('; ...' if len(moved) > 5 else ''))
+                   'each class id is scored as the same class', weights, moved)
 
 
 def architecture_of(cfg):

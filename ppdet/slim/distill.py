@@ -327,12 +327,12 @@ class DistillModel(nn.Layer):
                            'again from their initialisation, so the resumed run is not the '
                            'uninterrupted one from here on (its distillation term differs)', path)
             return
-        ours = self.adapters.state_dict()
         shapes = {k: list(v.shape) for k, v in state.items()}
-        if shapes != {k: list(v.shape) for k, v in ours.items()}:
+        ours = {k: list(v.shape) for k, v in self.adapters.state_dict().items()}
+        if shapes != ours:
             raise ValueError('-r %s: its distillation adapters (%s) are not this run\'s (%s): '
                              'the student or teacher differs from the run that saved it' % (
-                                 path, shapes, {k: list(v.shape) for k, v in ours.items()}))
+                                 path, shapes, ours))
         self.adapters.set_state_dict(state)
 
 

@@ -180,7 +180,11 @@ def build_plan(model, cfg, pruned_params=None, pruned_ratios=None, criterion=Non
     check_plan_flags(pruned_params, pruned_ratios, target_flops, sensitivities_file, max_loss,
                      max_ratio)
     if target_flops is not None:
+        given = criterion
         state, criterion = check_sensitivities_for_pruning(sensitivities_file, criterion, model)
+        if given is None and (state.get('settings') or {}).get('criterion'):
+            logger.info('pruning by %s, the criterion %s was measured with', criterion,
+                        sensitivities_file)
         sens = {name: {float(r): float(l) for r, l in table.items()}
                 for name, table in state['sensitivities'].items()}
         ratios = ratios_for_target_flops(sens, model, float(target_flops), input_size=size,

@@ -87,8 +87,9 @@ def check_made_for(path, model, state=None):
             'slim/sensitive/sensitive.py -s NEW.json' % (path, made['architecture'],
                                                           type(model).__name__))
     recorded = made.get('prunable_shapes')
+    shapes = _jsonable(_prunable_shapes(model))
     if made.get('weights_sha1') and recorded is not None and \
-            _jsonable(recorded) == _jsonable(_prunable_shapes(model)) and \
+            _jsonable(recorded) == shapes and \
             made['weights_sha1'] != _fingerprint(model)['weights_sha1']:
         # allowed (the same architecture prunes alike), but it was used without a word
         logger.warning('sensitivities file %s was measured on other weights (%s) than the ones '
@@ -100,7 +101,7 @@ def check_made_for(path, model, state=None):
         logger.warning('sensitivities file %s records no model shapes, so it cannot be checked '
                        'against this model: make sure it was made for this config', path)
         return state
-    diff = _differences(_jsonable(recorded), _jsonable(_prunable_shapes(model)))
+    diff = _differences(_jsonable(recorded), shapes)
     if diff:
         raise ValueError(
             'sensitivities file %s was made for another model: %d of the prunable convs it '
@@ -333,18 +334,12 @@ def _pending(state, params):
     return set()
 
 
-_CRITERION_SAID = set()
-
-
 def check_criterion(path, state, criterion=None):
     """The criterion to plan with from a sensitivities file: the one it was measured with
     (``criterion`` None: taken from the file); another one given is refused (the losses tell
     how the file's criterion prunes, not this one's)."""
     made = ((state or {}).get('settings') or {}).get('criterion')
     if criterion is None:
-        if made and (path, made) not in _CRITERION_SAID:   # checked twice by prune.py
-            _CRITERION_SAID.add((path, made))
-            logger.info('pruning by %s, the criterion %s was measured with', made, path)
         return made or 'l1_norm'
     criterion = normalize_criterion(criterion)
     if made and normalize_criterion(made) != criterion:

@@ -425,20 +425,17 @@ def _check_same_optimizer(optimizer, state, saved_type, prefix):
     (Adam -> SGD).  Compared by the accumulators the state holds, so that checkpoints saved
     before the type was recorded are checked too."""
     import inspect
-    owners = {}
-    for name, cls in vars(paddle.optimizer).items():
-        if inspect.isclass(cls) and issubclass(cls, paddle.optimizer.Optimizer):
-            for kind in _accumulator_kinds(cls):
-                owners.setdefault(kind, []).append(name)
+    kinds = {name: _accumulator_kinds(cls) for name, cls in sorted(vars(paddle.optimizer).items())
+             if inspect.isclass(cls) and issubclass(cls, paddle.optimizer.Optimizer)
+             and name != 'Optimizer'}
     ours = _accumulator_kinds(type(optimizer))
-    saved = _saved_accumulator_kinds(state, sorted(owners, key=len, reverse=True))
+    saved = _saved_accumulator_kinds(state, sorted(set().union(*kinds.values()), key=len,
+                                                   reverse=True))
     if saved == ours or (not saved and not state):
         return
     if saved_type is None:
-        fits = [n for n, cls in sorted(vars(paddle.optimizer).items()) if inspect.isclass(cls)
-                and issubclass(cls, paddle.optimizer.Optimizer) and n != 'Optimizer'
-                and _accumulator_kinds(cls) == saved]
-        saved_type = ' or '.join(fits) or 'another optimizer'
+        saved_type = ' or '.join(n for n, k in kinds.items() if k == saved) or \
+            'another optimizer'
     path = _weights_path(prefix)
     raise ValueError(
         '%s was trained with %s (its optimizer state holds %s), this run builds %s: -r goes on '
