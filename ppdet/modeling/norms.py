@@ -23,7 +23,7 @@ from ppdet.modeling.ops import norm_attrs
 from ppdet.utils.logger import setup_logger
 
 __all__ = ['build_norm', 'norm_includes_act', 'EvoNormS0', 'ConvNorm', 'UNPRUNABLE_NORMS',
-           'NORM_TYPES', 'group_count']
+           'NORM_TYPES', 'group_count', 'norm_blocks_pruning']
 
 NORM_TYPES = (None, 'bn', 'frozen_bn', 'sync_bn', 'gn', 'evonorm_s0')
 logger = setup_logger(__name__)
@@ -75,6 +75,14 @@ class EvoNormS0(nn.Layer):
 # norms PaddleSlim 2.6's pruner cannot shrink with the conv before them (its dependency
 # graph has no rule for group_norm; removed channels would also change the group sizes)
 UNPRUNABLE_NORMS = (nn.GroupNorm, EvoNormS0)
+
+
+def norm_blocks_pruning(norm):
+    """Why a conv before ``norm`` (one of UNPRUNABLE_NORMS) cannot be pruned."""
+    name = type(norm).__name__
+    return ('it feeds %s %s, which PaddleSlim 2.6 cannot prune with it (its channel dependency '
+            'graph has no rule for group_norm); with norm_type bn (or none) the conv is '
+            'prunable' % ('an' if name[0] in 'AEIOU' else 'a', name))
 
 
 def _frozen_bn(channels, norm_decay):

@@ -99,17 +99,24 @@ def resolve_names(model, names):
             by_key[key] = by_id[id(p)]
     conv_names = set(_conv_weight_names(model))
     all_names = {n for n, _ in model.named_parameters()}
+    reasons = getattr(model, 'unprunable_reasons', dict)()
     out = []
     for name in names:
         if name in params:
             out.append(name)
         elif name in by_key:
             out.append(by_key[name])
-        elif name in conv_names or name in all_names:
-            raise ValueError(
-                'parameter %r cannot be pruned: it is not one of the model\'s prunable convs '
-                '(an output conv\'s channels are fixed by the anchors and classes, and only conv '
-                'weights have filters); choose from prunable_params() %s' % (name, LIST_HINT))
+        elif name in reasons:
+            raise ValueError('parameter %r cannot be pruned: %s; choose from prunable_params() '
+                             '%s' % (name, reasons[name], LIST_HINT))
+        elif name in conv_names:
+            raise ValueError('parameter %r cannot be pruned: it is not one of the convs %s '
+                             'declares prunable (its prunable_params()); choose from those %s'
+                             % (name, type(model).__name__, LIST_HINT))
+        elif name in all_names:
+            raise ValueError('parameter %r cannot be pruned: it is not a conv weight (only a '
+                             'conv\'s filters can be pruned); choose from prunable_params() %s'
+                             % (name, LIST_HINT))
         else:
             raise ValueError('unknown parameter %r%s %s' % (
                 name, _did_you_mean(name, list(params)), LIST_HINT))

@@ -89,6 +89,23 @@ class BlazeFace(BaseArch):
             out[name + '2_dw_weights'] = block.dw2_path[0].conv.weight
         return out
 
+    def unprunable_reasons(self):
+        """The output convs and, under their 1.x names and state-dict keys, the backbone
+        convs :meth:`prunable_params` leaves out."""
+        out = super().unprunable_reasons()
+        paths = {v: k for k, v in self.backbone.seed_param_names().items()}
+        declared = set(self.prunable_params())
+        for path, why in self.backbone.conv_prune_reasons().items():
+            seed = paths.get(path)
+            if seed in declared:
+                continue
+            if self.backbone.lite_edition:
+                why += ' (BlazeFace-Lite declares no prunable convs)'
+            if seed:
+                out[seed] = why
+            out['backbone.%s.conv.weight' % path] = why
+        return out
+
     def float_only_layers(self):
         """The head's 3x3 output convs: decoding reads their values directly."""
         n = len(self.blaze_head.loc_convs)

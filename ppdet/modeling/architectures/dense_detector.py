@@ -9,9 +9,10 @@ import paddle
 
 from ppdet.modeling.architectures.meta_arch import BaseArch
 from ppdet.modeling.dense_targets import to_original_pixels
-from ppdet.modeling.norms import UNPRUNABLE_NORMS
+from ppdet.modeling.norms import UNPRUNABLE_NORMS, norm_blocks_pruning
 
-__all__ = ['DenseDetector', 'dense_prunable_params', 'check_same_locations']
+__all__ = ['DenseDetector', 'dense_prunable_params', 'dense_unprunable_reasons',
+           'check_same_locations']
 
 
 def dense_prunable_params(model, towers):
@@ -32,6 +33,29 @@ def dense_prunable_params(model, towers):
             norms = tower.norms[k] if len(tower.norms) else []
             if not any(isinstance(n, UNPRUNABLE_NORMS) for n in norms):
                 out['head.%s.convs.%d.weight' % (t, k)] = conv.weight
+    return out
+
+
+def dense_unprunable_reasons(model, towers):
+    """OrderedDict state-dict key -> why, for the neck and tower convs that
+    :func:`dense_prunable_params` leaves out (a neck says why through its
+    ``unprunable_convs()``, when it has one)."""
+    out = collections.OrderedDict()
+    neck_reasons = getattr(model.neck, 'unprunable_convs', None)
+    out.update(neck_reasons('neck.') if neck_reasons else {})
+    for t in towers:
+        tower = getattr(model.head, t)
+        for k, conv in enumerate(tower.convs):
+            key = 'head.%s.convs.%d.weight' % (t, k)
+            norms = tower.norms[k] if len(tower.norms) else []
+            blocking = [n for n in norms if isinstance(n, UNPRUNABLE_NORMS)]
+            if getattr(tower, 'separable', False):
+                why = ('a conv of a separable tower (EfficientDet-style): pruning its '
+                       'depthwise-separable convs is not supported')
+                out['head.%s.dw_convs.%d.weight' % (t, k)] = why
+                out[key] = why
+            elif blocking:
+                out[key] = norm_blocks_pruning(blocking[0])
     return out
 
 
@@ -106,6 +130,11 @@ class DenseDetector(BaseArch):
 
     def prunable_params(self):
         return dense_prunable_params(self, ('cls_tower', 'box_tower'))
+
+    def unprunable_reasons(self):
+        out = super().unprunable_reasons()
+        out.update(dense_unprunable_reasons(self, ('cls_tower', 'box_tower')))
+        return out
 
     def check_teacher(self, teacher, loss):
         super().check_teacher(teacher, loss)

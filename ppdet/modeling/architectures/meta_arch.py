@@ -21,6 +21,9 @@ it (``@register``) and fills in what it has.  What generic code asks for:
   transposed (RetinaNet at 800: 120087 x 80 scores, two transposes, 25 ms a pass).
 * ``prunable_params()`` -> OrderedDict of user-facing name -> conv weight whose
   filters may be pruned (never an output conv).
+* optional ``unprunable_reasons()`` -> OrderedDict of conv weight names (state-dict keys,
+  or the family's own names) -> why that conv cannot be pruned; prune.py prints the reason
+  when a user names one.  The default names the output convs (``float_only_layers()``).
 * ``float_only_layers()`` -> sub-layer names kept in float by quantization (the
   output convs whose values decoding reads).
 * ``distill_outputs()`` -> sub-layer names whose outputs are the default
@@ -42,9 +45,14 @@ it (``@register``) and fills in what it has.  What generic code asks for:
 Methods that a family does not provide raise :class:`NotDeclared` naming the
 method: generic code refuses to guess.
 """
+import collections
+
 import paddle.nn as nn
 
-__all__ = ['BaseArch', 'NotDeclared', 'declared']
+__all__ = ['BaseArch', 'NotDeclared', 'declared', 'OUTPUT_CONV_REASON']
+
+OUTPUT_CONV_REASON = ('an output conv: decoding reads its channels (box offsets, anchors x '
+                      'classes), so their number is fixed')
 
 
 class NotDeclared(NotImplementedError):
@@ -108,6 +116,21 @@ class BaseArch(nn.Layer):
 
     def prunable_params(self):
         self._missing('prunable_params()')
+
+    def unprunable_reasons(self):
+        """OrderedDict conv weight key -> why it cannot be pruned: here the output convs
+        (``float_only_layers()``); a family adds its own convs' reasons."""
+        out = collections.OrderedDict()
+        try:
+            layers = self.float_only_layers()
+        except NotDeclared:
+            return out
+        subs = dict(self.named_sublayers())
+        for name in layers:
+            for pname, p in (subs[name].named_parameters() if name in subs else []):
+                if len(p.shape) == 4:
+                    out['%s.%s' % (name, pname)] = OUTPUT_CONV_REASON
+        return out
 
     def float_only_layers(self):
         self._missing('float_only_layers()')

@@ -217,3 +217,34 @@ class BlazeNet(nn.Layer):
                     seed = name + rest[0] + '_' + kind + rest[1:]
                 out[seed + '_weights'] = '%s.%s' % (name, sub)
         return out
+
+    def conv_prune_reasons(self):
+        """OrderedDict sub-layer path -> why its filters cannot be pruned on their own, for
+        every conv whose output reaches a residual add or a depthwise conv (the convs that
+        :meth:`BlazeFace.prunable_params` leaves out)."""
+        residual = ('its output is added to the block\'s shortcut (a residual add), so the '
+                    'whole residual chain would have to lose the same channels')
+        out = collections.OrderedDict(
+            conv1='its output is the first block\'s input, added to that block\'s output '
+                  '(a residual add), so the whole residual chain would have to lose the '
+                  'same channels')
+        for name, block in self.blocks:
+            for sub, layer in block.named_children():
+                conv = getattr(layer, 'conv', None)
+                if conv is None:
+                    continue
+                last = sub in ('sep2', 'shortcut') or (sub in ('sep1', 'sep') and not
+                                                       getattr(block, 'double', False))
+                if conv._groups > 1:
+                    why = ('a depthwise conv: each filter reads one input channel, so it '
+                           'loses filters only with the conv before it')
+                elif last:
+                    why = residual
+                elif sub == 'sep1':
+                    why = ('it feeds a depthwise conv, whose filters would have to go with '
+                           'its channels (a dense second 5x5 conv, dense_second_5x5 with '
+                           'use_5x5kernel, makes it prunable)')
+                else:
+                    continue
+                out['%s.%s' % (name, sub)] = why
+        return out

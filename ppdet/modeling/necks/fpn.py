@@ -19,7 +19,7 @@ import paddle.nn.functional as F
 from paddle.nn.initializer import KaimingUniform
 
 from ppdet.core.workspace import register
-from ppdet.modeling.norms import UNPRUNABLE_NORMS, ConvNorm
+from ppdet.modeling.norms import UNPRUNABLE_NORMS, ConvNorm, norm_blocks_pruning
 from ppdet.modeling.ops import build_if_given, built_for
 
 __all__ = ['FPN']
@@ -78,6 +78,27 @@ class FPN(nn.Layer):
                             ('fpn_convs.0', self.fpn_convs[0])):
             if not isinstance(block.norm, UNPRUNABLE_NORMS):
                 out[name + '.conv'] = block.conv
+        return out
+
+    def unprunable_convs(self, prefix=''):
+        """{prefix + name: why} of the convs :meth:`prunable_convs` leaves out (``prefix``:
+        where the model keeps the neck, e.g. ``'neck.'``)."""
+        out = collections.OrderedDict()
+        tied = {'lateral_convs': 'the laterals are summed along the top-down path, so they '
+                                 'share one width',
+                'fpn_convs': 'every level\'s output feeds the head convs shared by the '
+                             'levels, so the outputs share one width',
+                'extra_convs': 'every level\'s output feeds the head convs shared by the '
+                               'levels, so the outputs share one width'}
+        for group, why in tied.items():
+            for i, block in enumerate(getattr(self, group)):
+                name = '%s%s.%d.conv.weight' % (prefix, group, i)
+                if isinstance(block.norm, UNPRUNABLE_NORMS):
+                    out[name] = norm_blocks_pruning(block.norm)
+                elif group != 'lateral_convs' or i:
+                    lead = 'lateral_convs' if group == 'lateral_convs' else 'fpn_convs'
+                    out[name] = 'it is pruned with %s%s.0.conv.weight (%s): name that one' % (
+                        prefix, lead, why)
         return out
 
     def forward(self, feats):
