@@ -48,9 +48,16 @@ def check_output_dir(path, flag, _target=None):
         raise ValueError('%s: %s is a file, not a directory%s; give %s' % (
             flag, found, where, 'another path' if _target else
             'a directory (it is made if missing)'))
-    if not os.access(found, os.W_OK | os.X_OK):
-        raise ValueError('%s: cannot write in %s (permission denied); give a writable '
-                         '%s' % (flag, found, 'path' if _target else 'directory'))
+    why = None if os.access(found, os.W_OK | os.X_OK) else 'permission denied'
+    if why is None:
+        # root passes os.access everywhere; a read-only mount or /proc still refuses a write
+        try:
+            os.rmdir(tempfile.mkdtemp(prefix='.write_check_', dir=found))
+        except OSError as e:
+            why = 'a test folder could not be made there: %s' % (e.strerror or e)
+    if why:
+        raise ValueError('%s: cannot write in %s (%s); give a writable %s' % (
+            flag, found, why, 'path' if _target else 'directory'))
 
 
 def check_output_file(path, flag):

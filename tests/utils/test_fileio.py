@@ -94,3 +94,18 @@ def test_staged_dir_failing_or_cut_off(tmp_path, monkeypatch):
             _model_dir(tmp_path / os.path.basename(stage), 'new')
     assert moved and moved[0] != 'infer_cfg.yml'
     assert not (out / 'infer_cfg.yml').exists()
+
+
+@pytest.mark.parametrize('path', ['/proc/ppdet_out/model', '/sys/ppdet_out'])
+def test_an_output_dir_where_nothing_can_be_made_is_refused(path):
+    """root passes os.access everywhere: the check makes (and removes) a test folder."""
+    from ppdet.utils.fileio import check_output_dir
+    with pytest.raises(ValueError, match=r'--output_dir: cannot write in /(proc|sys) \(a test '
+                                         r'folder could not be made there'):
+        check_output_dir(path, '--output_dir')
+
+
+def test_the_write_check_leaves_nothing_behind(tmp_path):
+    from ppdet.utils.fileio import check_output_dir
+    check_output_dir(str(tmp_path / 'out' / 'model'), '--output_dir')
+    assert os.listdir(tmp_path) == []
