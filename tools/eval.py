@@ -54,7 +54,8 @@ def main():
         check_json_eval(cfg)
         from ppdet.data import build_dataset
         from ppdet.metrics.coco_utils import cocoapi_eval, format_coco_stats
-        stats = cocoapi_eval(args.json_eval, build_dataset(cfg, 'EvalDataset').get_anno())
+        ds = build_dataset(cfg, 'EvalDataset')
+        stats = cocoapi_eval(args.json_eval, ds.get_anno(), image_dir=ds.get_image_root())
         print(format_coco_stats(stats))     # the line every other evaluation prints
         return
     if args.model_dir:

@@ -58,8 +58,10 @@ def write_detections_json(path, detections):
     atomic_write(path, lambda f: json.dump(detections, f))
 
 
-def load_coco_gt(anno_file):
-    """pycocotools ground truth holding the boxes the reader reads (see :func:`clean_coco_gt`)."""
+def load_coco_gt(anno_file, image_dir=None):
+    """pycocotools ground truth holding the boxes the reader reads (see :func:`clean_coco_gt`;
+    ``image_dir``: where the images are, for the rare image whose annotated size would drop
+    a box)."""
     from pycocotools.coco import COCO
     if not os.path.isfile(anno_file):
         raise ValueError('COCO annotation file not found: %s (check EvalDataset.dataset_dir '
@@ -71,19 +73,27 @@ def load_coco_gt(anno_file):
         except ValueError as e:
             raise ValueError('COCO annotation file %s is not valid JSON: %s' % (anno_file, e))
     # the reader's check (a KeyError from createIndex, an image scored with another's boxes);
-    # file names are the reader's business: the metric opens no image
+    # file names are the reader's business: the metric opens no image but to read the size
+    # of one whose annotated size would drop a box (see clean_coco_gt)
     coco = COCO()
-    coco.dataset = clean_coco_gt(check_coco_json(data, anno_file, need_files=False), anno_file)
+    coco.dataset = clean_coco_gt(check_coco_json(data, anno_file, need_files=False), anno_file,
+                                 image_dir)
     with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress
         coco.createIndex()
     return coco
 
 
-def clean_coco_gt(data, anno_file='ground truth'):
+def clean_coco_gt(data, anno_file='ground truth', image_dir=None):
     """Make a COCO ground-truth dict agree with what the reader trains and evaluates on.
 
     * boxes the reader drops (non-finite, zero/negative area, outside the image) are
-      dropped here too: left in, they could never be matched and would lower recall;
+      dropped here too: left in, they could never be matched and would lower recall.
+      "Outside the image" is judged as the reader judges it: against the image's
+      width/height, unless ``image_dir`` is given and the image file there decodes to
+      another size (an EXIF-rotated JPEG annotated with its stored size): then against
+      that size, so a box inside the decoded image is kept, as pycocotools keeps it (the
+      file is read only for an image with such a box).  The boxes kept are not clipped;
+      pycocotools scores them as the json has them;
     * annotation ids are renumbered 1..N when one is 0, missing or repeated:
       pycocotools stores the matched ground-truth id per detection and reads 0 as
       "unmatched", so a detection of annotation 0 would count as a false positive;
@@ -91,26 +101,31 @@ def clean_coco_gt(data, anno_file='ground truth'):
 
     Each change is logged with its count.  Returns ``data`` (changed in place).
     """
-    from ppdet.data.source.dataset import SkipCounter, clean_boxes
+    from ppdet.data.source.dataset import SkipCounter, clean_boxes_to_image
     data.setdefault('annotations', [])
     data.setdefault('categories', [])
-    sizes = {im.get('id'): (float(im.get('width', 0) or 0), float(im.get('height', 0) or 0))
-             for im in data.get('images', [])}
-    kept, dropped = [], []
+    images = {im.get('id'): im for im in data.get('images', []) if isinstance(im, dict)}
+    per_image = {}   # image id -> [(annotation, x1y1x2y2)]
     for ann in data['annotations']:
-        w, h = sizes.get(ann.get('image_id'), (0, 0))
         try:
             box = np.asarray(ann.get('bbox') or [0, 0, 0, 0], np.float64).reshape(4)
         except (TypeError, ValueError):
             box = np.zeros(4)
-        _, keep = clean_boxes([box[0], box[1], box[0] + box[2], box[1] + box[3]], w, h,
-                              SkipCounter(''))  # the reader's rule, with the reader's code
-        if not len(keep):
-            dropped.append(ann.get('id'))
-            continue
         ann.setdefault('iscrowd', 0)
         ann.setdefault('area', float(box[2] * box[3]))
-        kept.append(ann)
+        per_image.setdefault(ann.get('image_id'), []).append(
+            (ann, [box[0], box[1], box[0] + box[2], box[1] + box[3]]))
+    keep_ids = set()
+    for im_id, anns in per_image.items():
+        im = images.get(im_id, {})
+        w, h = float(im.get('width', 0) or 0), float(im.get('height', 0) or 0)
+        name = im.get('file_name')
+        path = os.path.join(image_dir, name) if image_dir and isinstance(name, str) else None
+        # the reader's rule, with the reader's code
+        _, keep, _, _ = clean_boxes_to_image([b for _, b in anns], w, h, path, SkipCounter(''))
+        keep_ids.update(id(anns[k][0]) for k in keep)
+    kept = [a for a in data['annotations'] if id(a) in keep_ids]
+    dropped = [a.get('id') for a in data['annotations'] if id(a) not in keep_ids]
     if dropped:
         logger.warning('%s: %d ground-truth box(es) left out of the metric, as the reader '
                        'drops them (zero/negative area or outside the image): annotation id(s) '
@@ -273,16 +288,17 @@ def check_detections_fit(detections, coco_gt, source='detections', anno_file=Non
 
 
 def cocoapi_eval(detections, anno_file=None, style='bbox', coco_gt=None,
-                 max_dets=(1, 10, 100), classwise=False):
+                 max_dets=(1, 10, 100), classwise=False, image_dir=None):
     """Evaluate COCO detections (a JSON file path or a list of result dicts).
 
-    Give the ground truth as ``anno_file`` (path) or an already loaded ``coco_gt``.
+    Give the ground truth as ``anno_file`` (path; ``image_dir``: its images, see
+    :func:`load_coco_gt`) or an already loaded ``coco_gt``.
     Returns the 12 COCO stats as a list of floats.
     """
     if coco_gt is None:
         if anno_file is None:
             raise ValueError('cocoapi_eval needs anno_file or coco_gt')
-        coco_gt = load_coco_gt(anno_file)
+        coco_gt = load_coco_gt(anno_file, image_dir)
     source = 'detections'
     if isinstance(detections, (str, os.PathLike)):
         source = str(detections)

@@ -116,13 +116,18 @@ class COCOMetric(Metric):
         output_eval: directory for ``bbox.json`` (written atomically), or None.
         classwise: also compute and log per-category AP.
         bias: added to w and h when converting x1y1x2y2 to COCO xywh (see coco_utils).
+        image_dir: the images of ``anno_file``: a ground-truth box outside an image's
+            annotated size is kept when the file decodes to a size it lies in (an
+            EXIF-rotated JPEG annotated with its stored size), as the reader keeps it
+            (see :func:`~ppdet.metrics.coco_utils.clean_coco_gt`).
     """
 
     value_names = tuple(COCO_STAT_NAMES)
 
-    def __init__(self, anno_file, clsid2catid, output_eval=None, classwise=False, bias=0):
+    def __init__(self, anno_file, clsid2catid, output_eval=None, classwise=False, bias=0,
+                 image_dir=None):
         self.anno_file = anno_file
-        self.coco_gt = load_coco_gt(anno_file)
+        self.coco_gt = load_coco_gt(anno_file, image_dir)
         self.clsid2catid = dict(clsid2catid)
         self.output_eval = output_eval
         self.classwise = classwise
@@ -182,9 +187,11 @@ class COCOMetric(Metric):
 
     @classmethod
     def dataset_args(cls, cfg, dataset, output_eval=None):
-        """Annotations from ``dataset.get_anno()``, ids from ``dataset.clsid2catid``."""
+        """Annotations from ``dataset.get_anno()``, ids from ``dataset.clsid2catid``, the
+        images' directory from ``dataset_dir`` / ``image_dir``."""
         return dict(anno_file=dataset.get_anno(), clsid2catid=dataset.clsid2catid,
-                    output_eval=output_eval)
+                    output_eval=output_eval,
+                    image_dir=dataset.get_image_root())
 
     def values(self):
         if self.stats is None:

@@ -181,7 +181,7 @@ def test_an_exif_rotated_jpeg_annotated_with_its_stored_size_is_named(tmp_path, 
     assert ds[0]['image'].shape[:2] == (30, 20)
     assert ('annotation says 30x20 (w x h) but the image decodes as 20x30 (its EXIF orientation '
             '6 turns it by 90 degrees when decoded: the annotation has the stored size); its '
-            'boxes were clipped to the annotation\'s size when the dataset was read') \
+            'boxes are clipped to the decoded 20x30, not to the annotation\'s size') \
         in ppdet_log.text, ppdet_log.text
 
 

@@ -15,6 +15,9 @@ class _CocoDataset(object):
     def get_anno(self):
         return self.anno
 
+    def get_image_root(self):
+        return None
+
 
 class _VocDataset(object):
     num_classes = 2

@@ -10,7 +10,7 @@ from ppdet.core.workspace import register
 from ppdet.utils.logger import setup_logger
 
 from .dataset import (DatasetError, DetDataset, SkipCounter, builtin_hint, check_anno_file,
-                     clean_boxes)
+                     clean_boxes_to_image)
 
 logger = setup_logger(__name__)
 
@@ -363,7 +363,10 @@ class COCODataSet(DetDataset):
             xywh = np.array([a.get('bbox') or [0, 0, 0, 0] for a in anns],
                             dtype=np.float32).reshape(-1, 4)
             xyxy = np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1)
-            boxes, keep = clean_boxes(xyxy, w, h, counter)
+            # clipped to the size the file decodes to where the annotation's would clip
+            # or drop a box and the two differ (an EXIF-rotated JPEG annotated with its
+            # stored size): the record then holds that size
+            boxes, keep, w, h = clean_boxes_to_image(xyxy, w, h, im_path, counter)
             record = {
                 'im_file': im_path, 'im_id': np.array([img_id], dtype=np.int64),
                 'h': h, 'w': w,

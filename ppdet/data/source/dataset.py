@@ -23,7 +23,7 @@ import numpy as np
 from paddle.io import Dataset
 
 from ppdet.utils.image_files import IMAGE_EXTS
-from ppdet.utils.image_io import ImageDecodeError, probe_image, warn_truncated
+from ppdet.utils.image_io import ImageDecodeError, decode_rgb, probe_image, warn_truncated
 from ppdet.utils.logger import setup_logger
 
 logger = setup_logger(__name__)
@@ -35,6 +35,7 @@ class DatasetError(ValueError):
     as a config error (``workspace.create`` wraps only plain ValueError/TypeError)."""
 
 __all__ = ['DetDataset', 'SkipCounter', 'ImageDecodeError', 'clean_boxes',
+           'clean_boxes_to_image', 'decoded_size', 'exif_rotation', 'warn_size_once',
            'check_anno_file', 'IMAGE_EXTS', 'BAD_IMAGE_POLICIES', 'SHAPES_HINT', 'builtin_hint']
 
 
@@ -265,6 +266,99 @@ def clean_boxes(boxes, w, h, counter):
     return clipped[idx], idx
 
 
+# EXIF orientations whose turn swaps width and height (5-8: a quarter turn, with or
+# without a mirror)
+_QUARTER_TURNS = (5, 6, 7, 8)
+_SIZE_WARNED = set()   # image files whose size disagreement was warned about
+
+
+def exif_rotation(path):
+    """The EXIF orientation (5-8) that turns ``path`` by 90 degrees when decoded, else None."""
+    try:
+        from PIL import Image
+        with Image.open(path) as im:
+            orientation = im.getexif().get(0x0112)
+    except Exception:   # noqa: BLE001 - not an image PIL reads, no EXIF: nothing to say
+        return None
+    return orientation if orientation in _QUARTER_TURNS else None
+
+
+def decoded_size(path):
+    """``(w, h)`` that ``path`` decodes to (what ``Decode`` gets), or None when unreadable.
+
+    The header's size (PIL reads only the first few KB), turned for a JPEG whose EXIF
+    orientation is a quarter turn (OpenCV applies it); another format with such an
+    orientation is decoded, as whether OpenCV turns it depends on the format and version."""
+    try:
+        from PIL import Image
+        with Image.open(path) as im:
+            w, h = im.size
+            fmt = im.format
+            # the EXIF block a JPEG's header holds (other formats: only if already read)
+            orientation = im.getexif().get(0x0112) if im.info.get('exif') else None
+    except Exception:   # noqa: BLE001 - PIL cannot read it: the decoder may
+        orientation, fmt = 0, None
+    if orientation not in _QUARTER_TURNS and fmt is not None:
+        return int(w), int(h)
+    if fmt in ('JPEG', 'MPO'):
+        return int(h), int(w)
+    try:
+        shape = decode_rgb(path).shape
+    except ImageDecodeError:
+        return None
+    return int(shape[1]), int(shape[0])
+
+
+def warn_size_once(path, aw, ah, w, h):
+    """The annotation's width/height (``aw`` x ``ah``) disagree with the decoded image's
+    (``w`` x ``h``): said once per file (it was said every epoch), with what is done about
+    it: the boxes are clipped to the decoded size, so nothing inside the image is lost (the
+    dataset reads the size from the file when a box reaches past the annotation's size,
+    Decode clips to it otherwise).  An EXIF-rotated JPEG, annotated with its stored size,
+    is the usual cause."""
+    if path in _SIZE_WARNED:
+        return False
+    _SIZE_WARNED.add(path)
+    rotation = exif_rotation(path) if path else None
+    turned = rotation and (int(round(aw)), int(round(ah))) == (h, w)
+    why = (' (its EXIF orientation %d turns it by 90 degrees when decoded: the annotation '
+           'has the stored size)' % rotation if turned else '')
+    logger.warning('%s: annotation says %dx%d (w x h) but the image decodes as %dx%d%s; its '
+                   'boxes are clipped to the decoded %dx%d, not to the annotation\'s size: fix '
+                   'width/height in the annotation file%s', path, aw, ah, w, h, why, w, h,
+                   ' (boxes drawn on the stored, unturned image do not fit the decoded one: '
+                   'turn them too, or save the image turned and without the EXIF orientation)'
+                   if turned else '')
+    return True
+
+
+def clean_boxes_to_image(boxes, w, h, im_path, counter):
+    """:func:`clean_boxes` against the size ``im_path`` decodes to, when that is not the
+    annotation's ``w`` x ``h``.
+
+    The file is looked at only when a box reaches past the annotation's right or bottom
+    edge (the annotation's size would clip or drop it): only then can the real size change
+    the boxes.  Where the file decodes to another size (an EXIF-rotated JPEG annotated with
+    its stored size, a wrong width/height), the boxes are clipped to the decoded size and
+    that is said once per file (:func:`warn_size_once`); a box that still lies outside the
+    image is dropped.  Any other disagreement (every box inside the annotation's size)
+    is clipped by ``Decode``, which knows the decoded size.
+
+    Returns ``(boxes, keep, w, h)``: :func:`clean_boxes`' two and the size used."""
+    raw = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
+    past = im_path and w > 0 and h > 0 and len(raw) and (
+        (raw[:, 2] > w) | (raw[:, 3] > h)).any()   # the common case stops here
+    if past:
+        past = (np.all(np.isfinite(raw), axis=1) & (raw[:, 2] > raw[:, 0]) &
+                (raw[:, 3] > raw[:, 1]) & ((raw[:, 2] > w) | (raw[:, 3] > h))).any()
+    if past:
+        size = decoded_size(im_path)
+        if size is not None and size != (int(round(w)), int(round(h))):
+            warn_size_once(im_path, w, h, *size)
+            w, h = float(size[0]), float(size[1])
+    return clean_boxes(raw, w, h, counter) + (w, h)
+
+
 class DetDataset(Dataset):
     """Records + sample transforms.  Subclasses fill ``self.roidbs`` in ``parse_dataset``."""
 
@@ -307,6 +401,10 @@ class DetDataset(Dataset):
         if self.anno_path is None:
             return None
         return os.path.join(self.dataset_dir, self.anno_path)
+
+    def get_image_root(self):
+        """The folder the annotation's image file names are relative to."""
+        return os.path.join(self.dataset_dir or '', self.image_dir or '')
 
     def missing_hint(self):
         """What to do when the annotation file is missing (the message's last sentence):

@@ -12,7 +12,7 @@ import numpy as np
 from ppdet.core.workspace import register
 
 from .dataset import (DatasetError, DetDataset, SkipCounter, builtin_hint, check_anno_file,
-                     clean_boxes)
+                     clean_boxes_to_image)
 
 __all__ = ['VOCDataSet', 'read_label_list', 'parse_voc_xml', 'VOC_CLASSES']
 
@@ -172,7 +172,9 @@ class VOCDataSet(DetDataset):
                         xml_path, name, self.label_list_file,
                         ('; did you mean %s?' % ' or '.join(map(repr, close))) if close else ''))
             raw = np.array([o[1] for o in objects], dtype=np.float32).reshape(-1, 4)
-            boxes, keep = clean_boxes(raw, w, h, counter)
+            # the <size> is used unless a box reaches past it and the file decodes to
+            # another size (then that one: see clean_boxes_to_image)
+            boxes, keep, w, h = clean_boxes_to_image(raw, w, h, im_path, counter)
             record = {
                 'im_file': im_path, 'im_id': np.array([im_id], dtype=np.int64),
                 'h': float(h), 'w': float(w),

@@ -34,7 +34,7 @@ from ppdet.core.workspace import register
 from ppdet.utils.logger import setup_logger
 
 from .dataset import (IMAGE_EXTS, DatasetError, DetDataset, SkipCounter, check_anno_file,
-                      clean_boxes)
+                      clean_boxes, decoded_size)
 
 logger = setup_logger(__name__)
 
@@ -148,15 +148,14 @@ def read_wider_annotation(path):
 
 
 def _image_size(path):
-    """(h, w) from the image header, or (0, 0) when it cannot be read (the decode probe of
-    evaluation / the substitution of training then deals with the file)."""
-    try:
-        from PIL import Image
-        with Image.open(path) as im:
-            w, h = im.size
-        return float(h), float(w)
-    except Exception:  # noqa: BLE001 - any unreadable header is handled by the decode step
+    """(h, w) the image decodes to (the header's size, turned by a JPEG's EXIF orientation
+    as the decoder turns it: the stored size clipped the faces of such an image), or
+    (0, 0) when it cannot be read (the decode probe of evaluation / the substitution of
+    training then deals with the file)."""
+    size = decoded_size(path)
+    if size is None:
         return 0.0, 0.0
+    return float(size[1]), float(size[0])
 
 
 def _as_str(v):

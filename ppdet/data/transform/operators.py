@@ -15,6 +15,7 @@ import numpy as np
 
 from ppdet.core.workspace import register
 from ppdet.data.source.dataset import ImageDecodeError  # noqa: F401  (raised by decode_rgb)
+from ppdet.data.source.dataset import warn_size_once
 from ppdet.utils.logger import setup_logger
 from ppdet.utils.bbox import box_iou
 from ppdet.utils.image_io import decode_rgb
@@ -78,44 +79,14 @@ def _has_boxes(sample):
     return 'gt_bbox' in sample and len(sample['gt_bbox']) > 0
 
 
-_SIZE_WARNED = set()
-
-
-def _exif_rotation(path):
-    """The EXIF orientation (5-8) of a JPEG that a decoder turns by 90 degrees, else None."""
-    try:
-        from PIL import Image
-        with Image.open(path) as im:
-            orientation = im.getexif().get(0x0112)
-    except Exception:   # not an image PIL reads, no EXIF: nothing to say
-        return None
-    return orientation if orientation in (5, 6, 7, 8) else None
-
-
-def _warn_size_once(path, aw, ah, w, h):
-    """The annotation's width/height disagree with the decoded image: said once per file
-    (it was said every epoch) with what it means.  The dataset clipped and dropped the
-    boxes against the annotation's size when it was read, so they are not re-scaled here;
-    an EXIF-rotated JPEG, annotated with its stored size, is the usual cause."""
-    if path in _SIZE_WARNED:
-        return
-    _SIZE_WARNED.add(path)
-    rotation = _exif_rotation(path) if path else None
-    why = (' (its EXIF orientation %d turns it by 90 degrees when decoded: the annotation '
-           'has the stored size)' % rotation if rotation and (int(round(aw)), int(round(ah)))
-           == (h, w) else '')
-    logger.warning('%s: annotation says %dx%d (w x h) but the image decodes as %dx%d%s; its '
-                   'boxes were clipped to the annotation\'s size when the dataset was read, so '
-                   'boxes outside it are lost: fix width/height in the annotation file (and '
-                   'boxes drawn on the rotated image)', path, aw, ah, w, h, why)
-
-
 @register
 class Decode(BaseOperator):
     """Read ``im_file`` into ``image``: RGB float32 HWC in [0, 255].
 
-    Sets ``h``/``w`` to the real image size (warning when the annotation disagrees;
-    boxes are then clipped), ``im_shape`` = (h, w) and ``scale_factor`` = (1, 1).
+    Sets ``h``/``w`` to the real image size, ``im_shape`` = (h, w) and ``scale_factor`` =
+    (1, 1).  When the record's size (the annotation's) disagrees, the boxes are clipped to
+    the decoded size and that is said once per file (the dataset already used the file's
+    size when a box reached past the annotation's: nothing inside the image is lost).
     Raises :class:`ImageDecodeError` (naming the file) for unreadable images (a
     training dataset substitutes another record, eval/test datasets skip them up front);
     a truncated file that still decodes is used and warned about once, counted.
@@ -130,7 +101,7 @@ class Decode(BaseOperator):
         h, w = sample['image'].shape[:2]
         ah, aw = sample.get('h'), sample.get('w')
         if ah and aw and (int(round(ah)) != h or int(round(aw)) != w):
-            _warn_size_once(path, aw, ah, w, h)
+            warn_size_once(path, aw, ah, w, h)
             if _has_boxes(sample):
                 b = sample['gt_bbox']
                 b[:, 0::2] = np.clip(b[:, 0::2], 0, w)
