@@ -43,7 +43,7 @@ from ppdet.utils.logger import setup_logger
 logger = setup_logger(__name__)
 
 __all__ = ['PrunePlan', 'prune', 'rounded_kept', 'PruneStep', 'list_prunable', 'format_prunable',
-           'conv_output_pixels', 'conv_macs', 'prunable_params', 'resolve_names', 'kept_channels',
+           'format_unprunable', 'conv_output_pixels', 'conv_macs', 'prunable_params', 'resolve_names', 'kept_channels',
            'make_pruner', 'check_prunable', 'drop_backups', 'quiet_paddleslim', 'CRITERIA',
            'DEFAULT_INPUT_SIZE']
 
@@ -547,3 +547,15 @@ def format_prunable(rows, cuts=None, cut_ratio=0.5):
                      'the share that pruning it alone by %g removes, its coupled tensors '
                      'included)' % cut_ratio)
     return '\n'.join(lines)
+
+
+def format_unprunable(reasons):
+    """Why the other convs are not in the ``-P`` table: one line per reason the family
+    gives (``unprunable_reasons()``), with the first conv it applies to."""
+    first = collections.OrderedDict()
+    for name, why in reasons.items():
+        first.setdefault(why, name)
+    if not first:
+        return ''
+    return '\n'.join(['not prunable (give a name to --pruned_params to see its reason):'] +
+                     ['  %s and the like: %s' % (name, why) for why, name in first.items()])

@@ -8,8 +8,9 @@ import os
 import numpy as np
 
 from ppdet.slim.flops_target import FlopsProbe, ratios_for_target_flops
-from ppdet.slim.prune import (PrunePlan, PruneStep, format_prunable, list_prunable,
-                              normalize_criterion, prunable_params, resolve_names, split_flag)
+from ppdet.slim.prune import (PrunePlan, PruneStep, format_prunable, format_unprunable,
+                              list_prunable, normalize_criterion, prunable_params,
+                              resolve_names, split_flag)
 from ppdet.slim.sensitivity import (DEFAULT_RATIOS, PADDLESLIM_RATIOS, check_criterion,
                                     check_finished, check_made_for, check_sensitivities_file,
                                     normalize_weights_path,
@@ -44,6 +45,9 @@ def print_params(cfg, out=print, cut_ratio=0.5):
     probe = FlopsProbe(model, size)
     cuts = {r.name: probe.cut({r.name: probe.removed(r.name, cut_ratio)}) for r in rows}
     out(format_prunable(rows, cuts, cut_ratio))
+    why_not = format_unprunable(getattr(model, 'unprunable_reasons', dict)())
+    if why_not:
+        out(why_not)
 
 
 def check_sensitivity_args(sensitivities_file=None, eval_images=None, ratios=None,

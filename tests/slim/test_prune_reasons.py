@@ -55,3 +55,18 @@ def test_other_parameters_get_the_generic_reasons():
             if n.startswith('backbone.') and len(p.shape) == 4][0]
     assert 'not one of the convs FCOS declares prunable' in _refusal(config, conv)
     assert 'unknown parameter' in _refusal(config, 'head.cls_tower.convs.9.weight')
+
+
+@pytest.mark.parametrize('config', [
+    'configs/fcos/fcos_r50_fpn_1x_coco.yml', 'configs/builtin/retinanet_r18_builtin.yml',
+    'configs/face_detection/blazeface_640.yml', 'configs/yolov3_mobilenet_v1.yml'])
+def test_no_prunable_conv_is_given_a_reason_and_prune_P_lists_the_reasons(config):
+    from ppdet.slim.prune import format_unprunable, prunable_params
+    model = build_model(load_config(config))[0]
+    params = prunable_params(model)
+    keys = {k for k, p in model.named_parameters() if any(p is q for q in params.values())}
+    reasons = model.unprunable_reasons()
+    assert reasons and not (set(reasons) & (set(params) | keys))
+    text = format_unprunable(reasons)
+    assert text.startswith('not prunable') and len(text.splitlines()) == 1 + len(
+        set(reasons.values()))

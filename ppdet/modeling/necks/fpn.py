@@ -95,7 +95,7 @@ class FPN(nn.Layer):
                 name = '%s%s.%d.conv.weight' % (prefix, group, i)
                 if isinstance(block.norm, UNPRUNABLE_NORMS):
                     out[name] = norm_blocks_pruning(block.norm)
-                elif group != 'lateral_convs' or i:
+                elif i or group == 'extra_convs':      # not the one prunable_convs names
                     lead = 'lateral_convs' if group == 'lateral_convs' else 'fpn_convs'
                     out[name] = 'it is pruned with %s%s.0.conv.weight (%s): name that one' % (
                         prefix, lead, why)
