@@ -99,7 +99,9 @@ def _read_yaml(path):
         raise ConfigError('config %s is a directory; give a YAML file in it, e.g. -c %s' % (
             path, os.path.join(path, 'NAME.yml')))
     if not os.path.isfile(path):
-        raise ConfigError('config file not found: %s' % path)
+        from ppdet.utils.fileio import near_files_hint
+        raise ConfigError('config file not found: %s%s' % (
+            path, near_files_hint(path, ('.yml', '.yaml'))))
     with open(path, encoding='utf-8') as f:
         try:
             data = _yaml_load(f) or {}

@@ -14,7 +14,7 @@ from ppdet.core.workspace import ConfigError, did_you_mean, load_config
 from ppdet.slim.quant import PTQ_ALGOS
 from ppdet.utils.checkpoint import weights_file
 from ppdet.utils.cli import check_range
-from ppdet.utils.fileio import check_output_dir, read_json, update_json
+from ppdet.utils.fileio import check_output_dir, near_files_hint, read_json, update_json
 from ppdet.utils.logger import setup_logger
 
 logger = setup_logger(__name__)
@@ -759,11 +759,8 @@ def _check_config(flag, path, load):
     """Refuse config ``path`` (given by ``flag``) when it is missing, naming the close
     ones beside it, or when ``load(path)`` (with the job's overrides) refuses it."""
     if not os.path.isfile(path):
-        folder = os.path.dirname(path)
-        near = [os.path.join(folder, f) for f in sorted(os.listdir(folder))
-                if f.endswith(('.yml', '.yaml'))] if os.path.isdir(folder) else []
-        raise ValueError('%s: config file not found: %s%s' % (flag, path,
-                                                              did_you_mean(path, near)))
+        raise ValueError('%s: config file not found: %s%s' % (
+            flag, path, near_files_hint(path, ('.yml', '.yaml'))))
     try:
         load(path)
     except ConfigError as e:

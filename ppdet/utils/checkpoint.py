@@ -19,7 +19,7 @@ import warnings
 import numpy as np
 import paddle
 
-from ppdet.utils.fileio import umask_mode
+from ppdet.utils.fileio import near_files_hint, umask_mode
 from ppdet.utils.logger import setup_logger
 
 logger = setup_logger(__name__)
@@ -232,8 +232,9 @@ def _load_state(path):
     path = _weights_path(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(
-            'weights file not found: %s (give a .pdparams file or its prefix, '
-            'e.g. -o weights=output/yolov3/model_final)' % path)
+            'weights file not found: %s%s (give a .pdparams file or its prefix, e.g. '
+            'output/CONFIG_NAME/model_final, where training saves)' % (
+                path, near_files_hint(path, ('.pdparams',), strip='.pdparams')))
     try:
         return paddle.load(path)
     except Exception as e:  # corrupt/truncated file

@@ -60,6 +60,23 @@ def check_output_dir(path, flag, _target=None):
             flag, found, why, 'path' if _target else 'directory'))
 
 
+def near_files_hint(path, suffixes, strip=''):
+    """'; did you mean ...?' naming the files beside a missing ``path`` whose names end in
+    one of ``suffixes`` and are close to its name ('' when none is); ``strip``: a suffix
+    taken off the names (a checkpoint is named by its prefix, without ``.pdparams``)."""
+    import difflib
+
+    def cut(name):
+        return name[:len(name) - len(strip)] if strip and name.endswith(strip) else name
+    folder = os.path.dirname(str(path))
+    if not os.path.isdir(folder or '.'):
+        return ''
+    names = [cut(f) for f in sorted(os.listdir(folder or '.')) if f.endswith(tuple(suffixes))]
+    found = difflib.get_close_matches(cut(os.path.basename(str(path))), names, n=3, cutoff=0.6)
+    return ('; did you mean %s?' % ' or '.join(repr(os.path.join(folder, f)) for f in found)
+            if found else '')
+
+
 def check_output_file(path, flag):
     """Like :func:`check_output_dir` for a file to be written: ``path`` must not be a
     directory and the folder it goes into must be makeable."""

@@ -109,3 +109,20 @@ def test_the_write_check_leaves_nothing_behind(tmp_path):
     from ppdet.utils.fileio import check_output_dir
     check_output_dir(str(tmp_path / 'out' / 'model'), '--output_dir')
     assert os.listdir(tmp_path) == []
+
+
+def test_a_missing_weights_file_or_config_names_the_close_ones_beside_it(tmp_path):
+    from ppdet.core.workspace import ConfigError, load_config
+    from ppdet.utils.checkpoint import read_meta
+    for name in ('model_final.pdparams', 'latest.pdparams', 'model_final.pdopt'):
+        (tmp_path / name).write_bytes(b'')
+    with pytest.raises(FileNotFoundError, match=r"model_fnal.pdparams; did you mean '%s'\?"
+                       % (tmp_path / 'model_final')):
+        read_meta(str(tmp_path / 'model_fnal'))
+    with pytest.raises(FileNotFoundError) as e:
+        read_meta(str(tmp_path / 'zzz'))                 # nothing close: no guess
+    assert 'did you mean' not in str(e.value) and 'output/CONFIG_NAME/model_final' in str(e.value)
+    (tmp_path / 'fcos_r18_builtin.yml').write_text('epoch: 1\n')
+    with pytest.raises(ConfigError, match=r"fcos_r18_bultin.yml; did you mean '%s'\?"
+                       % (tmp_path / 'fcos_r18_builtin.yml')):
+        load_config(str(tmp_path / 'fcos_r18_bultin.yml'))
