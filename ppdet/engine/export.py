@@ -125,6 +125,24 @@ def _export_hooks(model, meta):
     return model, save, extra, quantized
 
 
+def _say_replaced(output_dir, parent):
+    """Warn when ``output_dir`` holds the export of another checkpoint than ``parent``
+    (exporting a pruned checkpoint with the base config used to replace the baseline's
+    export in output/inference/CONFIG_NAME without a word)."""
+    import yaml
+    path = os.path.join(output_dir, 'infer_cfg.yml')
+    if not parent or not os.path.isfile(path):
+        return
+    try:
+        with open(path) as f:
+            old = ((yaml.safe_load(f) or {}).get('compression') or {}).get('parent')
+    except (OSError, yaml.YAMLError, AttributeError):
+        return
+    if old and os.path.abspath(str(old)) != os.path.abspath(str(parent)):
+        logger.warning('%s holds the export of %s: it is replaced by the export of %s (give '
+                       'another --output_dir to keep both)', output_dir, old, parent)
+
+
 def export_model(model, cfg, output_dir, label_list, exclude_nms=False, meta=None,
                  fuse_preprocess=None):
     """Trace ``model`` with its post-process and save it under ``output_dir``.
@@ -138,6 +156,7 @@ def export_model(model, cfg, output_dir, label_list, exclude_nms=False, meta=Non
     from ppdet.deploy.program_fixes import rewrite_for_onednn
     from ppdet.modeling.architectures.inference_model import FusedPreprocess, InferenceModel
     check_output_dir(output_dir, '--output_dir')
+    _say_replaced(output_dir, (meta or {}).get('parent'))
     if fuse_preprocess is None:
         fuse_preprocess = bool(cfg.get('fuse_preprocess', False))
     fused = None
