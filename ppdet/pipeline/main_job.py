@@ -237,6 +237,14 @@ class Pipeline(object):
                 results[SETTINGS_KEY] = now
                 return
             diff = differing_settings(old, now)
+            if diff and self._holds_no_output(results):
+                # a run refused before its first stage (e.g. --stages quant on a new work
+                # dir): nothing of it would be reported as this run's
+                logger.info('%s was started with other settings (%s) but holds no stage\'s '
+                            'output: taken with this run\'s', self.work_dir,
+                            settings_text(old, diff))
+                results[SETTINGS_KEY] = now
+                return
             if diff:
                 raise ValueError(
                     '--work_dir %s was started with other settings: %s (this run: %s); its done '
@@ -248,6 +256,12 @@ class Pipeline(object):
                         old.get('seeds') else ''))
             old['seeds'] += [s for s in now['seeds'] if s not in old['seeds']]
         self.results = Results(update_json(self.results_path, check))
+
+    def _holds_no_output(self, results):
+        """No stage is done and the work dir holds nothing but results.json (and its lock)."""
+        own = {os.path.basename(self.results_path), os.path.basename(self.results_path) +
+               '.lock'}
+        return not results.get('_done') and not set(os.listdir(self.work_dir)) - own
 
     def selected(self, name, by_default=True):
         """Whether ``--stages`` (``only``) lets stage ``name`` run: it takes groups

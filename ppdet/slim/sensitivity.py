@@ -215,14 +215,21 @@ def _open_state(path, settings):
         state = load_sensitivities(path, with_state=True)
         diff = _differences(state.get('settings'), _same_weights(state.get('settings'),
                                                                  settings))
-        if diff:
+        empty = not any((state.get('sensitivities') or {}).values()) and not (
+            state.get('baseline') or 0) > 0
+        if diff and empty:   # a run that measured nothing (refused, or stopped at once)
+            logger.info('sensitivities file %s holds no measurement (made with other '
+                        'settings): starting it over with this run\'s', path)
+        elif diff:
             raise ValueError(
                 'sensitivities file %s was made with different settings, so its losses do not '
                 'compare with this run (%d differ):\n  %s\nrerun with the settings it was made '
                 'with, use another sensitivities file (-s), or delete it to start over'
                 % (path, len(diff), '\n  '.join(_flag_of(d) for d in diff)))
-        logger.info('resuming sensitivities from %s (baseline %s)', path, state.get('baseline'))
-        return state
+        else:
+            logger.info('resuming sensitivities from %s (baseline %s)', path,
+                        state.get('baseline'))
+            return state
     return {'version': FILE_VERSION, 'settings': settings, 'baseline': None,
             'sensitivities': {}}
 
@@ -273,7 +280,11 @@ def sensitivity(model, param_names, eval_fn, ratios=DEFAULT_RATIOS, sensitivitie
         state['finished'] = not pending
         save()
     if state['baseline'] is None:
-        state['baseline'] = float(eval_fn(model))
+        baseline = float(eval_fn(model))
+        if not baseline > 0:    # not written: the file must not hold it for the next run
+            raise ValueError('the unpruned model scores %r, so a relative loss is undefined: '
+                             'check eval_fn, the weights and the evaluation data' % baseline)
+        state['baseline'] = baseline
         save()
     baseline = state['baseline']
     if not baseline > 0:

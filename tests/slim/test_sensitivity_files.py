@@ -230,3 +230,22 @@ def test_a_file_of_another_family_with_the_same_shapes_is_refused(tmp_path):
     with pytest.raises(ValueError, match=r'retinanet.json was made for a RetinaNet model and '
                                          r'this one is a FCOS'):
         check_made_for(sens, models['fcos'])
+
+
+def test_a_run_refused_for_a_zero_baseline_does_not_hold_the_file(tiny_det, tmp_path):
+    """A model scoring 0 is refused, and its file (which measured nothing) neither records
+    the 0 nor refuses the next run, with other weights, as 'made with different settings'."""
+    path = str(tmp_path / 's.json')
+
+    def run(eval_fn, weights):
+        return sensitivity(tiny_det, 'stem.conv.weights', eval_fn, ratios=[0.5],
+                           sensitivities_file=path, progress=False, input_size=32,
+                           eval_settings={'weights': weights, 'max_images': None})
+
+    with pytest.raises(ValueError, match='the unpruned model scores 0.0'):
+        run(lambda model: 0.0, str(tmp_path / 'untrained'))
+    assert load_sensitivities(path, with_state=True)['baseline'] is None
+    sens = run(_Stop(), str(tmp_path / 'trained'))
+    assert list(sens) == ['stem.conv.weights']
+    state = load_sensitivities(path, with_state=True)
+    assert state['baseline'] > 0 and state['settings']['eval']['weights'].endswith('trained')

@@ -122,6 +122,21 @@ def test_a_work_dir_started_by_another_model_or_settings_is_refused(tmp_path):
     assert _settings(work)['overrides'] == ['epoch=5']
 
 
+def test_a_run_refused_before_its_first_stage_does_not_lock_the_work_dir(tmp_path):
+    """--stages eval on a new work dir is refused (nothing done); its settings were still
+    recorded, and the next command with other flags was refused until --fresh."""
+    work, data = tmp_path / 'w', tmp_path / 'd'
+    data.mkdir()
+    base = ['--model', 'fcos', '--work_dir', str(work), '--dataset_dir', str(data),
+            '--stages', 'eval']
+    proc = _pipeline(base + ['-o', 'epoch=1'])
+    assert "stage eval needs 'baseline_weights'" in proc.stdout, proc.stdout
+    proc = _pipeline(base + ['-o', 'epoch=5'])
+    assert 'holds no stage\'s output: taken with this run\'s' in proc.stdout, proc.stdout
+    assert "stage eval needs 'baseline_weights'" in proc.stdout
+    assert _settings(work)['overrides'] == ['epoch=5']
+
+
 @pytest.mark.parametrize('model, seeds, rows', [
     ('fcos', ['--seeds', '0', '1'], ['prune_uniform_p40', 'prune_uniform_p40_seed1']),
     ('blazeface', ['--seeds', '0', '1'], ['prune_derived_p40', 'prune_derived_p40_seed1']),
