@@ -2,7 +2,7 @@
 
 python benchmarks/distill_quality.py                      # everything (resumable)
 python benchmarks/distill_quality.py --only teacher       # just train + score the teacher
-python benchmarks/distill_quality.py --teacher_weights output/issue16/distill/teacher/model_final
+python benchmarks/distill_quality.py --teacher_weights output/distill_quality_work/teacher/model_final
 
 Students: the trained baseline (``--baseline_weights``) and the r578 checkpoint right after
 pruning (``--r578_student``), both from a finished main job (by default ``make demo``'s:
@@ -319,7 +319,7 @@ def check_settings(args, settings):
 
 def build_parser():
     parser = ArgsParser('distillation vs its twin, per student and seed', config_required=False)
-    parser.add_argument('--work_dir', default='output/issue16/distill',
+    parser.add_argument('--work_dir', default='output/distill_quality_work',
                         help='each run\'s training and results.json: a rerun skips the '
                              'finished runs and resumes an interrupted one; the settings are '
                              'recorded there (other settings need another --work_dir)')

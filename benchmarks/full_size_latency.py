@@ -47,7 +47,7 @@ def build_parser():
                         'e.g. yolov3_r34:608 (configs: %s), or "families" (BlazeFace, '
                         'BlazeFace-Lite, RetinaNet, FCOS at their deployment sizes)'
                         % ', '.join(_configs()))
-    p.add_argument('--work_dir', default='output/issue17/full_size',
+    p.add_argument('--work_dir', default='output/full_size_build',
                    help='where the rows are built and cached (manifest.json)')
     p.add_argument('--out_dir', default=OUT_DIR,
                    help='where the result files are written (the committed tables: '

@@ -4,7 +4,7 @@ interleaved with the group's other configurations, in one process, in alternatin
 with --profile_passes also each row's op profile (the sum of each op's fastest time against
 the whole passes).
 
-OMP_NUM_THREADS=1 python benchmarks/order_effect.py --work_dir output/issue17/full_size \\
+OMP_NUM_THREADS=1 python benchmarks/order_effect.py --work_dir output/full_size_build \\
     --group yolov3_mobilenet_v1:608 --targets r578_int8,r578@32_int8,baseline_int8,baseline
 
 Results: --out_dir/order_effect_CONFIG_SIZE.{json,md} (default output/order_effect; the
@@ -19,7 +19,7 @@ def build_parser():
     import argparse
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument('--work_dir', default='output/issue17/full_size',
+    p.add_argument('--work_dir', default='output/full_size_build',
                    help='where full_size_latency.py built the rows (manifest.json)')
     p.add_argument('--group', default='yolov3_mobilenet_v1:608', help='CONFIG:SIZE')
     p.add_argument('--targets', default='r578_int8,r578@32_int8,baseline_int8,baseline',

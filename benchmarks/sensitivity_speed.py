@@ -1,8 +1,8 @@
 """Fast sensitivity analysis vs PaddleSlim's own loop, side by side in one run.
 
 python benchmarks/sensitivity_speed.py -c configs/builtin/yolov3_r18_builtin.yml \
-    -o weights=output/issue19/pipe/baseline/model_final \
-       EvalDataset.dataset_dir=output/issue19/data/coco [--eval_images 40 --max_loss 0.5]
+    -o weights=output/pipeline/baseline/model_final \
+    --out_dir output/sensitivity_speed [--eval_images 40 --max_loss 0.5]
 
 PaddleSlim = its dygraph ``FilterPruner.sensitive`` (paddleslim.dygraph), as a PaddleSlim
 user runs it: every parameter x 0.1 ... 0.9 pruned, evaluated on the whole eval set and

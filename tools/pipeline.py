@@ -79,7 +79,7 @@ def main():
                         help='yolov3: a teacher trained outside the job (scored, not trained), '
                              'e.g. the 24-epoch one from benchmarks/distill_quality.py --only '
                              'teacher: --teacher_config configs/builtin/yolov3_r18x05_builtin_'
-                             'teacher_long.yml --teacher_weights output/issue16/distill/'
+                             'teacher_long.yml --teacher_weights output/distill_quality_work/'
                              'teacher/model_final')
     parser.add_argument('--stages', nargs='*', default=None,
                         help='only these stage groups (default: all), per --model: %s; or '

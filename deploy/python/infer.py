@@ -2,7 +2,7 @@
 
     python deploy/python/infer.py --model_dir output/inference/yolov3_mobilenet_v1 \
         --image_file demo.jpg [--run_mode paddle|trt_fp32|trt_fp16|trt_int8|onnx|lite] \
-        [--device CPU|GPU] [--cpu_threads 2] [--enable_mkldnn true] [--run_benchmark]
+        [--device CPU|GPU] [--cpu_threads 1] [--enable_mkldnn true] [--run_benchmark]
         [--enable_mkldnn_bfloat16]    # fp32 model in bf16 on a CPU with AVX512-BF16 / AMX
 
 --run_benchmark warms up with 10 untimed passes on the first real batch of each shape (its

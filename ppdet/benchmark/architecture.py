@@ -72,7 +72,7 @@ def format_architecture_table(rows):
     each strategy's cut vs baseline (ours, and the seed's)."""
     base = {(r['config'], r['input_size']): r for r in rows if r['strategy'] == 'baseline'}
     lines = ['| config | strategy | input | GFLOPs (ours) | seed | diff | cut vs baseline '
-             '(ours / seed) | GFLOPs with DCN | size MB (ours: raw / 4 KiB files) | seed | '
+             '(ours / seed) | GFLOPs with DCN | size MiB (ours: raw / 4 KiB files) | seed | '
              'diff (4 KiB files / raw) |',
              '|---|---|---|---|---|---|---|---|---|---|---|']
     for r in rows:
