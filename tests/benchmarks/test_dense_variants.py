@@ -133,11 +133,24 @@ def test_bad_paths_and_a_results_file_of_the_other_mode_stop_before_training(mon
 
 def test_write_md_is_atomic(monkeypatch, tmp_path):
     written = []
-    monkeypatch.setattr(dv, 'atomic_write', lambda path, writer: written.append(path))
-    res = {'date': 'd', 'cpu': {'summary': 'cpu', 'model': 'm'}, 'load_avg_start': [1],
-           'omp_num_threads': '1', 'mode': 'quick', 'seeds': [0], 'summary': {}, 'runs': {}}
+    real = dv.atomic_write
+
+    def spy(path, writer):
+        written.append(path)
+        return real(path, writer)
+
+    monkeypatch.setattr(dv, 'atomic_write', spy)
+    res = {'date': '2024-05-06 07:08', 'cpu': {'summary': '2 cores, avx2', 'model': 'Xeon T'},
+           'load_avg_start': [1.5, 1.0, 0.5], 'omp_num_threads': '1', 'mode': 'quick',
+           'seeds': [0], 'summary': {}, 'runs': {}}
     dv.write_md(str(tmp_path / 'r.md'), res)
-    assert written == [str(tmp_path / 'r.md')] and not (tmp_path / 'r.md').exists()
+    assert written == [str(tmp_path / 'r.md')] and os.listdir(str(tmp_path)) == ['r.md']
+    lines = (tmp_path / 'r.md').read_text().splitlines()
+    assert lines[0] == '# RetinaNet variants on the built-in dataset (seed 001 conclusions)'
+    assert 'Written by `benchmarks/dense_variants.py` on 2024-05-06 07:08.' in lines
+    assert '- CPU: Xeon T (2 cores, avx2); full flags in the .json' in lines
+    assert any(line.startswith('- load average (1/5/15 min) when this table was written: '
+                               '[1.5, 1.0, 0.5];') for line in lines), lines
 
 
 def _cache(work, comp, variant, seed, ap, quick=True):

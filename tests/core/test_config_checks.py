@@ -180,16 +180,26 @@ def test_a_typo_in_a_settings_section_is_refused(tmp_path, section, message):
 
 
 def test_settings_sections_that_are_fine(tmp_path):
+    """Each setting reaches what it sets (the base config has no clip, factor 0.0005,
+    base_lr 0.001 and gt_score optional)."""
+    from ppdet.data.reader import train_fields
     from ppdet.engine.optimizer import build_lr, build_optimizer
     path = _write(tmp_path, 'c.yml', """
         _BASE_: [%s]
         OptimizerBuilder: {clip_grad_by_norm: 10.0, regularizer: {type: L2, factor: 0.0001}}
-        LearningRate: {base_lr: 0.001}
+        LearningRate: {base_lr: 0.002}
         TrainReader: {inputs_def: {fields: [gt_score]}}
     """ % MOBILENET)
     cfg = load_config(path)
     model = create(cfg['architecture'], cfg)
-    assert build_optimizer(cfg, model.parameters(), build_lr(cfg, 10, 1))._grad_clip is not None
+    lr = build_lr(cfg, 10, 1)
+    opt = build_optimizer(cfg, model.parameters(), lr)
+    assert opt._grad_clip.clip_norm == 10.0
+    assert opt._regularization_method == 'l2_decay' and opt._regularization_coeff == 0.0001
+    # the base's warm-up ramps to base_lr, then its piecewise decay steps down from it
+    assert opt._learning_rate is lr and lr.end_lr == 0.002
+    assert lr.learning_rate.values == pytest.approx([0.002, 0.0002, 0.00002])
+    assert train_fields(cfg) == (('gt_bbox', 'gt_class', 'gt_score'), ())
 
 
 def test_the_section_keys_match_the_code_that_reads_them():

@@ -111,8 +111,21 @@ def test_eval_with_weights_of_another_backbone_is_one_line(world):
 
 
 def test_weights_of_the_same_model_load_completely(world):
+    import numpy as np
+    import paddle
     from ppdet.engine import Trainer
-    Trainer(load_config(world['config']), mode='eval').load_weights(world['ckpt'])
+    from ppdet.engine.trainer import deployable
+    t = Trainer(load_config(world['config']), mode='eval')
+    model = deployable(t.model)
+    for v in model.state_dict().values():  # the config's seed would make it the checkpoint
+        v.set_value(np.full(v.shape, 7, v.numpy().dtype))
+    t.load_weights(world['ckpt'])
+    saved = paddle.load(world['ckpt'] + '.pdparams')
+    saved.pop('__ppdet_meta__', None)
+    state = deployable(t.model).state_dict()
+    assert sorted(state) == sorted(saved)
+    for k, v in state.items():
+        assert np.array_equal(v.numpy(), np.asarray(saved[k])), k
 
 
 # -- 3. -o weights given to training ------------------------------------------------

@@ -136,6 +136,27 @@ def test_perfect_detections_give_ap_one(anno_file):
     metric.log()
 
 
+def test_classwise_ap_averages_every_iou_threshold(anno_file):
+    """Per-class AP of imperfect boxes (shifted, duplicate, wrong-class: DETS) is pycocotools'
+    precision averaged over the 10 IoU thresholds and the recall points, not AP50's."""
+    metric = COCOMetric(anno_file, CLSID2CATID, classwise=True)
+    metric.update(*_batch([11, 22, 33], DETS))
+    metric.accumulate()
+    gt = COCO(anno_file)
+    ev = COCOeval(gt, gt.loadRes(_coco_results(DETS)), 'bbox')
+    ev.evaluate()
+    ev.accumulate()
+    precision = ev.eval['precision']  # [iou, recall, category, area, max dets]
+    names = [gt.loadCats(int(c))[0]['name'] for c in ev.params.catIds]
+    assert [n for n, _ in metric.per_class] == names == ['cat', 'dog', 'bird']
+    for k, (name, ap) in enumerate(metric.per_class):
+        p = precision[:, :, k, 0, -1]
+        assert ap == pytest.approx(float(np.mean(p[p > -1])), abs=1e-12), name
+        p50 = precision[0, :, k, 0, -1]
+        assert abs(ap - float(np.mean(p50[p50 > -1]))) > 0.05, name
+    assert 0 < min(ap for _, ap in metric.per_class) < max(ap for _, ap in metric.per_class) < 1
+
+
 def test_known_value_one_hit_one_miss(tmp_path):
     # 1 image, 2 GT boxes; detections: an exact hit (0.9) then a background box (0.8).
     # Recall reaches 0.5 at precision 1 and never more, so at every IoU threshold the

@@ -362,13 +362,12 @@ def test_the_configs_optimizer_is_rmsprop():
 
 def test_builtin_config_trains_and_evaluates_on_a_tiny_face_set(tmp_path):
     """The CPU config end to end (reader with SSD augmentations, PadBox in pixels, the real
-    Trainer, WIDER FACE metric) on a few generated faces; skipped until the WIDER FACE
-    reader and the built-in face set are in the package."""
-    faces = pytest.importorskip('ppdet.data.synthetic_faces')
+    Trainer, WIDER FACE metric) on a few generated faces."""
+    import ppdet.data.synthetic_faces as faces
     from ppdet.core.workspace import get_registered
-    if 'WIDERFaceDataSet' not in get_registered() or 'WiderFaceMetric' not in get_registered():
-        pytest.skip('WIDERFaceDataSet / WiderFaceMetric not registered yet')
-    from ppdet.engine import Trainer
+    import ppdet.metrics  # noqa: F401  (registers WiderFaceMetric)
+    from ppdet.engine import Trainer  # registers the readers
+    assert {'WIDERFaceDataSet', 'WiderFaceMetric'} <= set(get_registered())
     d = str(tmp_path / 'faces')
     faces.generate_face_dataset(d, num_train=8, num_val=2, min_side=160, max_side=192,
                                 max_faces=6)
@@ -436,4 +435,8 @@ def test_post_training_int8_loads_and_keeps_decoding_fp32(tmp_path):
     ref = create_predictor(fp32, 'paddle').run(feeds)
     got = create_predictor(int8, 'paddle', enable_mkldnn_int8=True).run(feeds)
     agree = detection_agreement([ref], [got], {'score_thresh': 0.3})
-    assert agree['n_ref'] > 0 and agree['matched_fraction'] >= 0.5, agree
+    # measured (oneDNN, AVX-512 VNNI CPU): 16 of 20 fp32 boxes matched (0.80), mean IoU 0.907;
+    # bounds with room for an AVX2-only CPU, whose int8 kernels halve the weights (calibrating
+    # on images scaled by 0.7 gave 11 of 20, caught here)
+    assert agree['n_ref'] >= 10 and agree['matched_fraction'] >= 0.6, agree
+    assert agree['mean_iou'] >= 0.8, agree

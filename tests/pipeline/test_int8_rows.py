@@ -4,7 +4,6 @@ import os
 
 import numpy as np
 import pytest
-import yaml
 
 from ppdet.metrics.metrics import EvalResult
 from ppdet.pipeline import main_job
@@ -36,37 +35,47 @@ def test_int8_values_record_both_evaluations_and_their_agreement():
     assert v['agreement_vs_simulated'] == 0.5
 
 
-def _model_dir(tmp_path, name, quantized):
-    d = tmp_path / name
-    d.mkdir()
-    (d / 'infer_cfg.yml').write_text(yaml.safe_dump(
-        {'quantized': quantized, 'arch': 'YOLO', 'Preprocess': []}))
-    for f in ('model.pdmodel', 'model.pdiparams'):   # never read: evaluation is faked
-        (d / f).write_bytes(b'')
-    return str(d)
+def test_deployed_ap_simulates_only_quantized_rows(tiny_config, tmp_path, monkeypatch):
+    """The rows hold evaluate_exported's own values: a tiny untrained export (its AP ~0.002,
+    different in fp32, simulated and deployed int8) and its 1-batch abs_max PTQ; only the
+    quantized row is evaluated twice (simulated, then deployed) and gets their agreement."""
+    import ppdet.engine.infer_eval as infer_eval
+    from ppdet.core.workspace import load_config
+    from ppdet.deploy.compare import detection_agreement
+    from ppdet.engine import Trainer
+    from ppdet.slim.quant import calibration_images, quantize_post
+    cfg = load_config(tiny_config)
+    pipe = Pipeline(tiny_config, work_dir=str(tmp_path / 'pipe'))
+    fp32 = pipe.export('baseline', Trainer(cfg, mode='eval'))
+    int8 = quantize_post(fp32, calibration_images(cfg, 2), pipe.path('inference', 'post_abs_max'),
+                         algo='abs_max', batch_nums=1, batch_size=2)
+    pipe.record('baseline', {'inference_dir': fp32})
+    pipe.record('post_abs_max', {'inference_dir': int8})
+    real, calls = infer_eval.evaluate_exported, []
 
-
-def test_deployed_ap_simulates_only_quantized_rows(tmp_path, monkeypatch):
-    calls = []
-
-    def fake_evaluate(cfg, model_dir, simulate=False, outputs=None, **kw):
+    def spy(cfg, model_dir, simulate=False, **kw):
         calls.append((os.path.basename(model_dir), simulate))
-        if outputs is not None:
-            outputs.append(_out([BOX]))
-        return _result(0.30 if simulate else 0.31)
+        return real(cfg, model_dir, simulate=simulate, **kw)
 
-    import ppdet.engine.infer_eval
-    monkeypatch.setattr(ppdet.engine.infer_eval, 'evaluate_exported', fake_evaluate)
-    pipe = Pipeline('unused.yml', work_dir=str(tmp_path / 'pipe'))
-    pipe.record('baseline', {'inference_dir': _model_dir(tmp_path, 'fp32', False)})
-    pipe.record('post_hist', {'inference_dir': _model_dir(tmp_path, 'int8', True)})
-    base = pipe._deployed_ap('baseline', cfg={'name': 'cfg'})
-    row = pipe._deployed_ap('post_hist', cfg={'name': 'cfg'})
-    assert calls == [('fp32', False), ('int8', True), ('int8', False)]
-    assert 'AP_simulated' not in base and base['AP_deployed'] == 0.31
-    assert row['AP_simulated'] == 0.30 and row['AP_deployed'] == 0.31
-    assert row['agreement_vs_simulated'] == 1.0
-    assert pipe.results['post_hist'] == row   # recorded in results.json
+    monkeypatch.setattr(infer_eval, 'evaluate_exported', spy)
+    base = pipe._deployed_ap('baseline', cfg=cfg)
+    row = pipe._deployed_ap('post_abs_max', cfg=cfg)
+    assert calls == [('baseline', False), ('post_abs_max', True), ('post_abs_max', False)]
+    sim_out, dep_out = [], []
+    want_base = real(cfg, fp32)
+    sim = real(cfg, int8, simulate=True, outputs=sim_out)
+    dep = real(cfg, int8, outputs=dep_out)
+    assert len({want_base.primary, sim.primary, dep.primary}) == 3  # the three tell apart
+
+    def values(res, suffix):
+        return dict({k + suffix: float(v) for k, v in res.items()}, **{'AP' + suffix: res.primary})
+
+    assert base == dict(values(want_base, '_deployed'), inference_dir=fp32)
+    agree = detection_agreement(sim_out, dep_out)  # nothing scores 0.3 here: 0 of 0
+    assert row == dict(values(sim, '_simulated'), **values(dep, '_deployed'), inference_dir=int8,
+                       agreement_vs_simulated=agree['matched_fraction'],
+                       agreement_matched=agree['matched'], agreement_compared=agree['compared'])
+    assert pipe.results['post_abs_max'] == row   # recorded in results.json
 
 
 def test_qat_twin_has_the_qat_schedule_and_lr(tiny_config, tmp_path, monkeypatch):

@@ -115,6 +115,69 @@ def test_fine_grained_terms_weighted_by_teacher_objectness():
     np.testing.assert_allclose(float(same['reg']), entropy, rtol=1e-4)
 
 
+def _sigmoid(x):
+    return 1. / (1. + np.exp(-x))
+
+
+def _bce(logit, target):  # sigmoid cross-entropy with a soft target
+    return np.maximum(logit, 0) - logit * target + np.log1p(np.exp(-np.abs(logit)))
+
+
+def fine_grained_terms_np(student, teacher, num_anchors, obj_target):
+    """PaddleDetection's YOLOv3 fine-grained distillation in numpy: xy sigmoid CE and wh L1
+    (on raw logits) and class sigmoid CE, each weighted by the teacher's objectness
+    probability; objectness CE at every cell against 1[teacher logit > 0] ('hard') or the
+    teacher's probability ('soft').  Means over elements, summed over levels."""
+    out = dict.fromkeys(('reg', 'cls', 'obj'), 0.)
+    for so, to, na in zip(student, teacher, num_anchors):
+        b, ch, h, w = so.shape
+        s = so.astype('float64').reshape(b, na, ch // na, h, w)
+        t = to.astype('float64').reshape(b, na, ch // na, h, w)
+        t_obj = _sigmoid(t[:, :, 4])
+        box = (_bce(s[:, :, 0], _sigmoid(t[:, :, 0])) + _bce(s[:, :, 1], _sigmoid(t[:, :, 1]))
+               + np.abs(s[:, :, 2] - t[:, :, 2]) + np.abs(s[:, :, 3] - t[:, :, 3]))
+        out['reg'] += np.mean(box * t_obj)
+        out['cls'] += np.mean(_bce(s[:, :, 5:], _sigmoid(t[:, :, 5:])) * t_obj[:, :, None])
+        target = (t[:, :, 4] > 0).astype('float64') if obj_target == 'hard' else t_obj
+        out['obj'] += np.mean(_bce(s[:, :, 4], target))
+    return out
+
+
+@pytest.mark.parametrize('obj_target', ['hard', 'soft'])
+def test_fine_grained_terms_match_a_numpy_reference(obj_target):
+    rng = np.random.RandomState(3)
+    na, nc = 3, NUM_CLASSES
+    shapes = [[2, na * (5 + nc), 4, 4], [2, na * (5 + nc), 2, 2]]
+    student = [rng.randn(*sh).astype('float32') for sh in shapes]
+    teacher = [s + rng.randn(*s.shape).astype('float32') for s in student]
+    for s, t in zip(student, teacher):
+        s5, t5 = s.reshape(2, na, 5 + nc, *s.shape[2:]), t.reshape(2, na, 5 + nc, *t.shape[2:])
+        s5[:, :, 2:4] = t5[:, :, 2:4] + 2. * rng.choice([-1., 1.], t5[:, :, 2:4].shape)
+        t5[:, :, 4] = rng.uniform(-2., 2., t5[:, :, 4].shape)  # hard and soft targets differ
+    got = fine_grained_terms([paddle.to_tensor(s) for s in student],
+                             [paddle.to_tensor(t) for t in teacher], [na, na], obj_target)
+    want = fine_grained_terms_np(student, teacher, [na, na], obj_target)
+    for k in ('reg', 'cls', 'obj'):
+        np.testing.assert_allclose(float(got[k]), want[k], rtol=1e-5, err_msg=k)
+    other = fine_grained_terms_np(student, teacher, [na, na],
+                                  'soft' if obj_target == 'hard' else 'hard')
+    assert abs(other['obj'] - want['obj']) > 0.05 * want['obj']
+
+
+def test_l2_distill_loss_is_weight_times_the_sum_over_pairs():
+    student, teacher = tiny_model(seed=1), tiny_model(seed=2)
+    pairs = ['yolo_head.yolo_output.0', 'yolo_head.yolo_output.1']
+    model = distill(student, teacher, pairs=pairs, weight=3)
+    model.train()
+    outputs = model(tiny_batch()['image'])
+    got = float(model.distill_loss(outputs))
+    feats = [(model._feats['student'][p].numpy().astype('float64'),
+              model._feats['teacher'][p].numpy().astype('float64')) for p in pairs]
+    terms = [np.mean((s - t) ** 2) for s, t in feats]
+    assert min(terms) > 0.01 * max(terms)  # neither pair negligible
+    np.testing.assert_allclose(got, 3. * sum(terms), rtol=1e-5)
+
+
 def test_adapter_for_different_widths_not_saved(tmp_path):
     student, teacher = tiny_model(seed=1), tiny_model(seed=2, base_channel=64)
     pairs = [{'teacher': 'neck.yolo_block.0.tip', 'student': 'neck.yolo_block.0.tip'},

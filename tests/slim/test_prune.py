@@ -141,9 +141,32 @@ def test_conv_that_paddleslim_cannot_group_fails_cleanly(tiny_det_cls):
 
 
 # -- pruning ---------------------------------------------------------------------------
+# each pruned conv's input: the previous pruned conv (dw is depthwise on c1's channels;
+# fuse reads the unpruned concat)
+FEEDS = {'c1': 'stem', 'pw': 'c1', 'route': 'pw', 'tip0': 'route', 'tip1': 'fuse'}
+
+
+def expected_kept(weight, n_kept, criterion):
+    """Indices (ascending) of the filters PaddleSlim 2.6 keeps: L1 drops the smallest
+    mean |W| per filter; FPGM drops the filters with the smallest sum of Euclidean
+    distances to all filters (the ones nearest the geometric median)."""
+    w = weight.reshape(weight.shape[0], -1)
+    if criterion == 'l1_norm':
+        scores = np.abs(w).mean(1)
+    else:
+        scores = np.sqrt(((w[:, None, :] - w[None, :, :]) ** 2).sum(-1)).sum(1)
+    return np.sort(scores.argsort()[len(scores) - n_kept:])
+
+
 @pytest.mark.parametrize('criterion', ['l1_norm', 'geometry_median'])
 def test_prune_shrinks_filters_and_every_dependent_tensor(criterion, image, make_det):
     model = make_det()
+    # stem filters where L1 and FPGM disagree: 4 large filters in a tight cluster (small
+    # distance sums, large L1) and 4 small scattered ones
+    rng = np.random.RandomState(7)
+    stem = np.concatenate([2. + 0.05 * rng.randn(4, 3, 3, 3), 0.5 * rng.randn(4, 3, 3, 3)])
+    model.stem.conv.weight.set_value(stem[[0, 4, 1, 5, 2, 6, 3, 7]].astype('float32'))
+    orig = {k: v.numpy().copy() for k, v in model.state_dict().items()}
     out_before = [o.shape for o in outputs(model, image)]
     full = {n: int(p.shape[0]) for n, p in model.prunable_params().items()}
     model, record = prune(model, PrunePlan(RATIOS, criterion, SIZE))
@@ -168,6 +191,24 @@ def test_prune_shrinks_filters_and_every_dependent_tensor(criterion, image, make
     assert s['out1.weight'] == [12, kept['tip1'], 1, 1] and s['out1.bias'] == [12]
     assert not [k for k in model.state_dict() if k.endswith('_backup')]
     assert [o.shape for o in outputs(model, image)] == out_before
+    # which filters: the criterion's, each conv's weight and its BN sliced alike
+    want = {layer: expected_kept(orig['%s.conv.weight' % layer], k, criterion)
+            for layer, k in kept.items()}
+    other = 'geometry_median' if criterion == 'l1_norm' else 'l1_norm'
+    assert list(expected_kept(orig['stem.conv.weight'], 4, other)) != list(want['stem'])
+    state = {k: v.numpy() for k, v in model.state_dict().items()}
+    for layer, idx in want.items():
+        w = orig['%s.conv.weight' % layer][idx]
+        if layer in FEEDS:
+            w = w[:, want[FEEDS[layer]]]
+        np.testing.assert_array_equal(state['%s.conv.weight' % layer], w, err_msg=layer)
+        for stat in ('weight', 'bias', '_mean', '_variance'):
+            key = '%s.bn.%s' % (layer, stat)
+            np.testing.assert_array_equal(state[key], orig[key][idx], err_msg=key)
+    for stat in ('weight', '_mean'):
+        np.testing.assert_array_equal(state['dw.bn.' + stat], orig['dw.bn.' + stat][want['c1']])
+    np.testing.assert_array_equal(state['dw.conv.weight'], orig['dw.conv.weight'][want['c1']])
+    np.testing.assert_array_equal(state['out0.weight'], orig['out0.weight'][:, want['tip0']])
     # the record: the plan and exactly the changed shapes, JSON-able
     assert record['plan'] == PrunePlan(RATIOS, criterion, SIZE).to_dict()
     assert record['shapes'] == {k: v for k, v in s.items() if v != shapes(make_det())[k]}

@@ -166,6 +166,45 @@ def test_report_ranks_broken_layer_worst_and_keep_worst_fixes_it(tmp_path):
     assert os.path.isfile(jpath)
 
 
+def test_post_quant_per_tensor_weights_gives_one_scale_per_conv(bare_fp32, tmp_path,
+                                                                 monkeypatch, capsys):
+    """post_quant.py --per_tensor_weights reaches quantize_post: the record says abs_max and
+    every quantized conv's weight is rounded on one scale (its largest |w| -> 127); the
+    default (per output channel) rounds each filter on its own."""
+    from ppdet.data.synthetic import generate_dataset
+    from ppdet.utils.static_graph import load_program
+    from script_main import run_script_main
+    from slim_script_configs import write_tiny_yolov3
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    generate_dataset(str(tmp_path / 'data'), num_train=1, num_val=1, image_size=SIZE, seed=0)
+    config = write_tiny_yolov3(tmp_path / 'tiny.yml', root, tmp_path / 'out', tmp_path / 'data',
+                               SIZE)
+    out = str(tmp_path / 'int8')
+    code, err = run_script_main(
+        os.path.join(root, 'slim', 'quantization', 'post_quant.py'),
+        ['-c', config, '--model_dir', bare_fp32, '--output_dir', out, '--algo', 'abs_max',
+         '--batch_nums', '1', '--per_tensor_weights'], monkeypatch, capsys)
+    assert code == 0, err
+    quant = yaml.safe_load(open(os.path.join(out, 'infer_cfg.yml')))['compression']['quant']
+    assert quant['weight_quantize_type'] == 'abs_max'
+    fp32_scope = load_program(bare_fp32)[3]
+    prog, _, _, scope = load_program(out)
+    ops = prog.global_block().ops
+    dequant = [op for op in ops if 'dequantize' in op.type]
+    assert dequant and {op.type for op in dequant} == {'fake_dequantize_max_abs'}
+    assert all(isinstance(op.attr('max_range'), float) for op in dequant)
+    convs = [op.input('Filter')[0] for op in ops if op.type in ('conv2d', 'depthwise_conv2d')]
+    quantized = 0
+    for name in convs:
+        w = np.array(fp32_scope.find_var(name).get_tensor())
+        q = np.array(scope.find_var(name).get_tensor())
+        if np.array_equal(q, w):
+            continue  # kept in fp32
+        quantized += 1
+        np.testing.assert_array_equal(q, np.round(w / np.abs(w).max() * 127), err_msg=name)
+    assert quantized == len(dequant)
+
+
 def test_skip_layers_accepts_model_or_tensor_names(bare_fp32):
     names = resolve_skip_layers(bare_fp32, 'yolo_head.yolo_output.0,backbone.conv1._conv.weight')
     assert len(names) == 2 and all(n.endswith('.w_0') for n in names)
