@@ -362,7 +362,7 @@ def main():
     p.add_argument('--quick', action='store_true', help='3 epochs x 800 samples (see above)')
     p.add_argument('--dataset_dir', default=None,
                    help='built-in COCO dir if not dataset/builtin/coco (tools/gen_dataset.py)')
-    p.add_argument('--work_dir', default='output/issue15/dense_variants',
+    p.add_argument('--work_dir', default='output/dense_variants_work',
                    help='each run\'s training and its cached result (<run>.json); the '
                         'same command again resumes an interrupted training; the dataset is '
                         'recorded there (another one needs another --work_dir)')

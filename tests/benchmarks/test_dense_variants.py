@@ -234,7 +234,7 @@ def test_help_shows_the_defaults(monkeypatch, capsys):
     with pytest.raises(SystemExit):
         dv.main()
     text = ' '.join(capsys.readouterr().out.split())
-    for default in ('(default: [0, 1])', '(default: output/issue15/dense_variants)',
+    for default in ('(default: [0, 1])', '(default: output/dense_variants_work)',
                     '(default: %s)' % dv.RESULTS):
         assert default in text
 
