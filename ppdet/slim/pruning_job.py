@@ -172,20 +172,24 @@ def check_plan_flags(pruned_params=None, pruned_ratios=None, target_flops=None,
 
 def build_plan(model, cfg, pruned_params=None, pruned_ratios=None, criterion=None,
                target_flops=None, sensitivities_file=None, max_loss=None, max_ratio=None,
-               round_channels=0):
+               round_channels=0, weights_loaded=True):
     """A PrunePlan from the seed's flags, or from a sensitivities file and a FLOPs target
     (no loss above ``max_loss``, no ratio above ``max_ratio``); ``round_channels`` rounds the
     kept channels of each pruned conv down to a multiple (see :class:`PrunePlan`).
     ``criterion`` None: the sensitivities file's (with ``target_flops``), else l1_norm.  A
     preset on a model without the seed's YOLOv3 convs, a sensitivities file that cannot be
     planned from and a plan that removes no filter are refused (see
-    :func:`check_sensitivities_for_pruning`, :func:`check_removes_filters`)."""
+    :func:`check_sensitivities_for_pruning`, :func:`check_removes_filters`).
+    ``weights_loaded`` False: ``model`` does not hold the weights to prune yet, so whether
+    the file was measured on them is for the caller to ask once they are loaded
+    (:func:`~ppdet.slim.sensitivity.warn_other_weights`)."""
     size = config_input_size(cfg)
     check_plan_flags(pruned_params, pruned_ratios, target_flops, sensitivities_file, max_loss,
                      max_ratio)
     if target_flops is not None:
         given = criterion
-        state, criterion = check_sensitivities_for_pruning(sensitivities_file, criterion, model)
+        state, criterion = check_sensitivities_for_pruning(sensitivities_file, criterion, model,
+                                                           compare_weights=weights_loaded)
         if given is None and (state.get('settings') or {}).get('criterion'):
             logger.info('pruning by %s, the criterion %s was measured with', criterion,
                         sensitivities_file)
@@ -202,7 +206,7 @@ def build_plan(model, cfg, pruned_params=None, pruned_ratios=None, criterion=Non
     return plan
 
 
-def check_sensitivities_for_pruning(path, criterion=None, model=None):
+def check_sensitivities_for_pruning(path, criterion=None, model=None, compare_weights=True):
     """``prune.py --target_flops -s FILE``: a readable sensitivities file (else: how to make
     one), made for ``model`` (when given), finished for every parameter it holds, and
     measured with the criterion the plan prunes by.  -> ``(state, criterion)``: ``criterion``
@@ -213,7 +217,7 @@ def check_sensitivities_for_pruning(path, criterion=None, model=None):
                              '; not found: %s' % path if path else ': none was given'))
     state = load_sensitivities(path, with_state=True, for_pruning=True)
     if model is not None:  # made for this model, and not by an interrupted analysis
-        check_made_for(path, model, state)
+        check_made_for(path, model, state, compare_weights)
     check_finished(path, state)
     return state, check_criterion(path, state, criterion)
 

@@ -34,7 +34,7 @@ from ppdet.utils.logger import setup_logger
 logger = setup_logger(__name__)
 
 __all__ = ['sensitivity', 'paddleslim_sensitivity', 'PADDLESLIM_RATIOS', 'load_sensitivities',
-           'check_made_for', 'check_finished', 'check_criterion', 'check_sensitivities_file',
+           'check_made_for', 'warn_other_weights', 'check_finished', 'check_criterion', 'check_sensitivities_file',
            'get_ratios_by_loss', 'normalize_weights_path',
            'plot_sensitivities', 'ranking_scores', 'spearman', 'DEFAULT_RATIOS']
 
@@ -72,11 +72,28 @@ def _fingerprint(model):
             'weights_sha1': h.hexdigest()}
 
 
-def check_made_for(path, model, state=None):
+def warn_other_weights(path, model, state=None):
+    """Say so when the sensitivities file was measured on other weights than ``model``'s
+    (allowed: the same architecture prunes alike, but the plan is those weights')."""
+    state = load_sensitivities(path, with_state=True) if state is None else state
+    made = (state.get('settings') or {}).get('model') or {}
+    recorded = made.get('prunable_shapes')
+    if made.get('weights_sha1') and recorded is not None and \
+            _jsonable(recorded) == _jsonable(_prunable_shapes(model)) and \
+            made['weights_sha1'] != _fingerprint(model)['weights_sha1']:
+        logger.warning('sensitivities file %s was measured on other weights (%s) than the ones '
+                       'pruned here: its losses are those weights\'; for the plan these weights '
+                       'call for, make one with -o weights=<these> -s NEW.json', path,
+                       ((state.get('settings') or {}).get('eval') or {}).get('weights') or
+                       'recorded by content only')
+
+
+def check_made_for(path, model, state=None, compare_weights=True):
     """Refuse a sensitivities file made for another model: the prunable convs' shapes it
     recorded (as a resumed :func:`sensitivity` run compares them) differ from ``model``'s.
-    Its weights may differ (pruning reads the losses of the same architecture).  A file
-    that records no shapes is used with a warning."""
+    Its weights may differ (pruning reads the losses of the same architecture): with
+    ``compare_weights`` (``model`` holds the weights to prune) that is warned about
+    (:func:`warn_other_weights`).  A file that records no shapes is used with a warning."""
     state = load_sensitivities(path, with_state=True) if state is None else state
     made = (state.get('settings') or {}).get('model') or {}
     if made.get('architecture') not in (None, type(model).__name__):
@@ -88,15 +105,8 @@ def check_made_for(path, model, state=None):
                                                           type(model).__name__))
     recorded = made.get('prunable_shapes')
     shapes = _jsonable(_prunable_shapes(model))
-    if made.get('weights_sha1') and recorded is not None and \
-            _jsonable(recorded) == shapes and \
-            made['weights_sha1'] != _fingerprint(model)['weights_sha1']:
-        # allowed (the same architecture prunes alike), but it was used without a word
-        logger.warning('sensitivities file %s was measured on other weights (%s) than the ones '
-                       'pruned here: its losses are those weights\'; for the plan these weights '
-                       'call for, make one with -o weights=<these> -s NEW.json', path,
-                       ((state.get('settings') or {}).get('eval') or {}).get('weights') or
-                       'recorded by content only')
+    if compare_weights:
+        warn_other_weights(path, model, state)
     if recorded is None:
         logger.warning('sensitivities file %s records no model shapes, so it cannot be checked '
                        'against this model: make sure it was made for this config', path)

@@ -94,12 +94,15 @@ def main():
         plan = job.build_plan(trainer.model, cfg, args.pruned_params, args.pruned_ratios,
                               args.prune_criterion, args.target_flops, args.sensitivities_file,
                               max_loss=args.max_loss, max_ratio=args.max_ratio,
-                              round_channels=args.round_channels)
+                              round_channels=args.round_channels, weights_loaded=False)
         if pretrain:
             job.check_prunable_weights_loaded(trainer.model, pretrain, plan, state)
             state = None
             trainer.load_weights(pretrain)
             trainer.check_start_not_overwritten()  # output/C/model_final into output/C
+            if args.target_flops is not None:   # now that the model holds them
+                from ppdet.slim.sensitivity import warn_other_weights
+                warn_other_weights(args.sensitivities_file, trainer.model)
         else:  # before filters are chosen on random weights (and evaluated)
             trainer.check_start_weights('prune')
         before, after = job.prune_trainer(trainer, plan)

@@ -243,3 +243,32 @@ def test_teacher_weights_of_another_model_are_refused(tiny, tmp_path):
     built = DistillStep(tiny['config'], own, student_cfg=student_cfg).build_teacher()
     for k, v in teacher.state_dict().items():
         np.testing.assert_array_equal(built.state_dict()[k].numpy(), v.numpy())
+
+
+def test_prune_py_compares_the_sensitivities_with_the_weights_it_prunes(tiny, tmp_path,
+                                                                        monkeypatch, ppdet_log):
+    """prune.py --target_flops fingerprinted the model before its pretrain_weights were
+    loaded, so a file made on those very weights was said to be 'measured on other
+    weights' (an audit); the weights are compared once they are loaded."""
+    import paddle
+    from ppdet.core.workspace import create, load_config
+    from ppdet.slim.sensitivity import sensitivity
+    paddle.seed(3)
+    model = create('YOLOv3', load_config(tiny['config']))
+    ckpt = str(tmp_path / 'w' / 'model_final')
+    os.makedirs(os.path.dirname(ckpt))
+    paddle.save(model.state_dict(), ckpt + '.pdparams')
+    sens = str(tmp_path / 's.json')
+    sensitivity(model, PARAM, lambda m: 1.0, ratios=[0.3, 0.6], sensitivities_file=sens,
+                progress=False, input_size=64)
+    args = ['-c', tiny['config'], '--target_flops', '0.01', '-s', sens, '-o', 'epoch=1']
+    _main(monkeypatch, PRUNE, *args, 'pretrain_weights=%s' % ckpt,   # 1 iteration
+          'save_dir=%s' % (tmp_path / 'a'))
+    assert 'measured on other weights' not in ppdet_log.text
+    paddle.seed(4)
+    other = str(tmp_path / 'o' / 'model_final')
+    os.makedirs(os.path.dirname(other))
+    paddle.save(create('YOLOv3', load_config(tiny['config'])).state_dict(), other + '.pdparams')
+    _main(monkeypatch, PRUNE, *args, 'pretrain_weights=%s' % other,
+          'save_dir=%s' % (tmp_path / 'b'))
+    assert 'sensitivities file %s was measured on other weights' % sens in ppdet_log.text
