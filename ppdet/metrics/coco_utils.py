@@ -166,17 +166,14 @@ def evaluate_coco(coco_gt, detections, style='bbox', img_ids=None, max_dets=(1, 
 
     ``stats`` is the list of 12 COCO numbers (:data:`COCO_STAT_NAMES`); ``per_class`` is
     ``[(category name, AP@[.5:.95]), ...]`` when ``classwise`` (AP is nan for a category
-    without ground truth), else None.  Zero detections give all-zero stats and a warning.
+    without ground truth), else None.  Zero detections give 0 where there is ground truth
+    and -1 where there is none, as COCOeval would, with a warning.
     ``all_areas_only``: match only in the 'all' area range (a quarter of COCOeval's work;
     the small / medium / large stats are then -1, the others exact).
     """
     from pycocotools.cocoeval import COCOeval
-    if len(detections) == 0:
-        logger.warning('no detections to evaluate: reporting all-zero COCO %s stats', style)
-        per_class = None
-        if classwise:
-            per_class = [(c['name'], 0.0) for c in coco_gt.loadCats(coco_gt.getCatIds())]
-        return [0.0] * 12, per_class
+    if len(detections) == 0:   # pycocotools' loadRes cannot take an empty list
+        return _stats_without_detections(coco_gt, style, img_ids, classwise, all_areas_only)
     # loadRes adds keys (area, id, segmentation) to the dicts it gets and changes nothing
     # inside them: give it shallow copies (a deep copy took 6% of a sensitivity run)
     coco_dt = coco_gt.loadRes([dict(d) for d in detections])
@@ -194,6 +191,34 @@ def evaluate_coco(coco_gt, detections, style='bbox', img_ids=None, max_dets=(1, 
     coco_eval.summarize()  # the usual table is what users look for: let it print
     stats = [float(s) for s in coco_eval.stats]
     per_class = _per_class_ap(coco_eval, coco_gt) if classwise else None
+    return stats, per_class
+
+
+# COCOeval's area ranges (all, small, medium, large) and the stats that read each
+_AREA_RANGES = ((0, 1e10), (0, 32 ** 2), (32 ** 2, 96 ** 2), (96 ** 2, 1e10))
+_STATS_OF_RANGE = ((0, 1, 2, 6, 7, 8), (3, 9), (4, 10), (5, 11))
+
+
+def _stats_without_detections(coco_gt, style, img_ids, classwise, all_areas_only):
+    """What COCOeval gives for zero detections: 0 where the scored images have ground truth
+    (a crowd box or one marked ignore does not count, as in COCOeval), -1 where they have
+    none (nothing to score: not a model that missed everything); per class 0 or nan."""
+    ids = coco_gt.getImgIds() if img_ids is None else sorted(int(i) for i in img_ids)
+    anns = [a for a in coco_gt.loadAnns(coco_gt.getAnnIds(imgIds=ids))
+            if not a.get('iscrowd', 0) and not a.get('ignore', 0)]
+    stats = [-1.0] * 12
+    for k, (lo, hi) in enumerate(_AREA_RANGES[:1] if all_areas_only else _AREA_RANGES):
+        if any(lo <= a.get('area', 0) <= hi for a in anns):
+            for i in _STATS_OF_RANGE[k]:
+                stats[i] = 0.0
+    logger.warning('no detections to evaluate: COCO %s stats are 0 where the images have '
+                   'ground truth%s', style, '' if anns else ' (they have none: every stat '
+                   'is -1, nothing to score)')
+    per_class = None
+    if classwise:
+        seen = {a['category_id'] for a in anns}
+        per_class = [(c['name'], 0.0 if c['id'] in seen else float('nan'))
+                     for c in coco_gt.loadCats(coco_gt.getCatIds())]
     return stats, per_class
 
 

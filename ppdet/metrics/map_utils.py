@@ -119,7 +119,10 @@ class DetectionMAP(object):
         return ctp / (ctp + cfp), ctp / float(self.gt_counts[cls])
 
     def accumulate(self):
-        """mAP over classes that have at least one positive; classes w/o any -> AP None."""
+        """mAP over classes that have at least one positive; classes w/o any -> AP None.
+        No positive at all (every object difficult, or none): -1, nothing to score (as
+        COCOeval's -1; a 0 read as a model that missed everything, and a best_model was
+        saved from it)."""
         ap_fn = ap_11point if self.map_type == '11point' else ap_integral
         self.class_aps = []
         for cls in range(self.class_num):
@@ -129,7 +132,7 @@ class DetectionMAP(object):
             precision, recall = self.class_pr(cls)
             self.class_aps.append(ap_fn(recall, precision) if len(recall) else 0.0)
         valid = [ap for ap in self.class_aps if ap is not None]
-        self.mAP = float(np.mean(valid)) if valid else 0.0
+        self.mAP = float(np.mean(valid)) if valid else -1.0
         return self.mAP
 
     def get_map(self):

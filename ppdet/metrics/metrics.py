@@ -265,6 +265,11 @@ class VOCMetric(Metric):
         if self.mAP is None:
             logger.warning('VOCMetric.log() before accumulate(): nothing to show')
             return
+        if self.mAP < 0:
+            logger.warning('mAP(%.2f, %s) = -1: the eval set has no positive object (none, or '
+                           'every one marked difficult), so there is nothing to score',
+                           self.detection_map.overlap_thresh, self.detection_map.map_type)
+            return
         logger.info('mAP(%.2f, %s) = %.2f%%', self.detection_map.overlap_thresh,
                     self.detection_map.map_type, self.mAP * 100)
         if self.classwise:

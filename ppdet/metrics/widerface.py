@@ -175,10 +175,12 @@ def evaluate_wider(images, detections, iou_thresh=0.5, thresh_num=1000, subsets=
         with np.errstate(invalid='ignore', divide='ignore'):
             precision = total[:, 1] / total[:, 0]
             recall = total[:, 1] / count_face if count_face else np.zeros(thresh_num)
-        if not count_face:
-            _warn_once(('noface', subset), 'WIDER FACE: no face of the %s subset among the '
-                       'evaluated images; its AP is 0', subset)
         curves[subset] = (precision, recall)
+        if not count_face:   # -1 as COCOeval's: nothing to score (0 read as a miss)
+            _warn_once(('noface', subset), 'WIDER FACE: no face of the %s subset among the '
+                       'evaluated images; its AP is -1 (nothing to score)', subset)
+            aps[subset] = -1.0
+            continue
         aps[subset] = ap_integral(recall, np.nan_to_num(precision, nan=0.0))
     return aps, curves
 
@@ -309,8 +311,9 @@ class WiderFaceMetric(Metric):
     def accumulate(self):
         ims, dets = self.evaluated_images()
         if not ims:
-            logger.warning('WiderFaceMetric.accumulate() before any update(): AP 0')
-            self.aps = {s: 0.0 for s in WIDER_SUBSETS}
+            logger.warning('WiderFaceMetric.accumulate() before any update(): AP -1 '
+                           '(nothing to score)')
+            self.aps = {s: -1.0 for s in WIDER_SUBSETS}
             return
         if self.output_eval:
             for im, d in zip(ims, dets):

@@ -260,3 +260,30 @@ def test_all_areas_only_keeps_the_other_stats_and_the_detections(anno_file):
     assert not metric.all_areas_only
     metric.compute_only('AP50')
     assert metric.all_areas_only
+
+
+@pytest.mark.parametrize('img_ids, no_gt_ranges', [
+    ([11, 22, 33], []),                   # every area range has ground truth
+    ([33], [1, 3]),                       # only medium boxes: small and large have none
+    ([], [0, 1, 2, 3]),                   # no image: nothing to score
+])
+def test_zero_detections_score_like_cocoeval(tmp_path, img_ids, no_gt_ranges):
+    """Zero detections gave 0 for every stat, also where the images have no ground truth
+    (-1 in COCOeval: nothing to score), so an eval set without boxes scored AP 0 and a
+    best_model was saved from it (an audit).  Checked against COCOeval run on one
+    detection that matches nothing (pycocotools cannot take an empty list)."""
+    gt_path = tmp_path / 'gt.json'
+    data = _gt()
+    if not img_ids:
+        data['annotations'] = []
+    gt_path.write_text(json.dumps(data))
+    gt = coco_utils.load_coco_gt(str(gt_path))
+    ids = img_ids or [11, 22, 33]
+    stats, per_class = coco_utils.evaluate_coco(gt, [], img_ids=ids, classwise=True)
+    miss = [{'image_id': ids[0], 'category_id': 3, 'bbox': [300, 220, 4, 4], 'score': 0.01}]
+    ref, _ = coco_utils.evaluate_coco(gt, miss, img_ids=ids)
+    assert stats == [0.0 if r >= 0 else -1.0 for r in ref]
+    for k, i in enumerate(coco_utils._STATS_OF_RANGE):
+        assert all(stats[j] == (-1.0 if k in no_gt_ranges else 0.0) for j in i), (k, stats)
+    named = dict(per_class)
+    assert (named['cat'] == 0.0) == (11 in img_ids)     # else nan: no cat box to score

@@ -144,3 +144,15 @@ def test_bad_arguments_are_named():
                        'gt_class': [np.array([[3]])]}, _outputs([]))
     with pytest.raises(KeyError, match='gt_bbox'):
         metric.update({'im_id': [[1]]}, _outputs([]))
+
+
+def test_no_positive_object_scores_minus_one(ppdet_log):
+    """Every object difficult (or none): mAP -1, nothing to score (it was 0, read as a model
+    that missed everything, and a best_model was saved from it: an audit)."""
+    inputs = {'im_id': np.array([[7]]), 'gt_bbox': np.array([[[0, 0, 9, 9]]]),
+              'gt_class': np.array([[[0]]]), 'difficult': np.array([[[1]]])}
+    metric = VOCMetric(['a'], 1)
+    metric.update(inputs, _outputs([[0, 0.9, 0, 0, 9, 9]]))
+    assert metric.get_results()['bbox'] == [-1.0]
+    metric.log()
+    assert 'the eval set has no positive object' in ppdet_log.text

@@ -325,3 +325,13 @@ def test_image_evaluation_follows_the_loop_of_evaluation_m():
             want_prop.append(prop)
         pred_recall, proposal = image_evaluation(pred, gt, keep)
         assert pred_recall.tolist() == want_recall and proposal.tolist() == want_prop
+
+
+def test_a_subset_without_faces_scores_minus_one(ppdet_log):
+    """No face to find: AP -1 (nothing to score, as COCOeval says), not 0: an eval set
+    without faces gave 0 and a best_model was saved from it (an audit)."""
+    ims = [_im(np.zeros([0, 4]), im_id=0, name='a'), _im([F1], keep=[], im_id=1, name='b')]
+    aps, _ = evaluate_wider(ims, [_dets((FAR, 0.9)), _dets((F1, 0.8))], subsets=('easy',))
+    assert aps == {'easy': -1.0}
+    assert 'no face of the easy subset among the evaluated images; its AP is -1' in \
+        ppdet_log.text
