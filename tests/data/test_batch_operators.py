@@ -51,3 +51,18 @@ def test_bad_sizes_fail_when_built():
         BatchRandomResize([32, [1, 2, 3]], keep_ratio=False)
     s = BatchRandomResize([[40]], keep_ratio=False)([sample(10, 10, [[0, 0, 5, 5]])])[0]
     assert s['image'].shape == (40, 40, 3)  # [s] means a square
+
+
+def test_padbox_says_when_it_drops_boxes(ppdet_log, monkeypatch):
+    """More boxes than num_max_boxes were dropped without a word (an audit: 202 boxes, 30
+    trained on); said once per process, with the file and how to raise the limit."""
+    import ppdet.data.transform.batch_operators as ops
+    monkeypatch.setattr(ops, '_TRUNCATION_SAID', [])
+    s = sample(10, 10, [[0, 0, 1, 1]] * 3)
+    s['im_file'] = 'crowd.jpg'
+    PadBox(num_max_boxes=3)(dict(s))
+    assert 'PadBox keeps' not in ppdet_log.text             # exactly the limit: nothing lost
+    PadBox(num_max_boxes=2)(dict(s))
+    PadBox(num_max_boxes=2)(dict(s))
+    assert ppdet_log.text.count('crowd.jpg has 3 boxes and PadBox keeps 2 (num_max_boxes)') == 1
+    assert 'raise num_max_boxes of PadBox' in ppdet_log.text

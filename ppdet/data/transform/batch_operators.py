@@ -3,6 +3,7 @@ import cv2
 import numpy as np
 
 from ppdet.core.workspace import register
+from ppdet.utils.logger import setup_logger
 
 from .operators import BaseOperator, Resize, _size_hw
 
@@ -74,6 +75,10 @@ class NormalizeBox(BaseOperator):
         return sample
 
 
+logger = setup_logger(__name__)
+_TRUNCATION_SAID = []
+
+
 @register
 class PadBox(BaseOperator):
     """Pad (or truncate) the per-box fields to ``num_max_boxes`` rows.
@@ -93,6 +98,12 @@ class PadBox(BaseOperator):
         bbox = np.asarray(sample.get('gt_bbox', np.zeros([0, 4])), np.float32).reshape(-1, 4)
         n = min(len(bbox), m)
         sample['num_boxes_truncated'] = max(0, len(bbox) - m)
+        if len(bbox) > m and not _TRUNCATION_SAID:
+            _TRUNCATION_SAID.append(True)   # once per process (each data worker says it)
+            logger.warning('%s has %d boxes and PadBox keeps %d (num_max_boxes): the rest are '
+                           'left out of training and of a metric that reads the batch; raise '
+                           'num_max_boxes of PadBox in the reader\'s batch_transforms',
+                           sample.get('im_file', 'an image'), len(bbox), m)
         padded = np.zeros([m, 4], np.float32)
         padded[:n] = bbox[:n]
         sample['gt_bbox'] = padded
