@@ -244,6 +244,25 @@ def _open_state(path, settings):
             'sensitivities': {}}
 
 
+_ZERO_BASELINE = ('the unpruned model scores %r, so a relative loss is undefined: check the '
+                  'weights (a trained model? -o weights=) and the evaluation data, or score '
+                  'another value of the metric (--metric AP50)')
+# a probe that "improves" the metric by more than this share of the baseline: noise of a
+# baseline too weak to rank the convs by (an audit: AP 0.003 after 1 epoch, losses -3.4..-4.9)
+GAIN_NOISE = 0.5
+
+
+def _warn_gains(tables, names, baseline):
+    gains = [(n, r, l) for n in names for r, l in tables.get(n, {}).items() if l < -GAIN_NOISE]
+    if gains:
+        n, r, l = min(gains, key=lambda g: g[2])
+        logger.warning('%d probe(s) score over %d%% above the unpruned model (e.g. %s at %s: '
+                       'loss %.3f; baseline %.4g): the baseline is too weak for its relative '
+                       'losses to rank the convs; train the model further, evaluate on more '
+                       'images (--eval_images) or use --metric AP50', len(gains),
+                       100 * GAIN_NOISE, n, r, l, baseline)
+
+
 def _shapes(model):
     return {k: list(v.shape) for k, v in model.state_dict().items()}
 
@@ -292,14 +311,12 @@ def sensitivity(model, param_names, eval_fn, ratios=DEFAULT_RATIOS, sensitivitie
     if state['baseline'] is None:
         baseline = float(eval_fn(model))
         if not baseline > 0:    # not written: the file must not hold it for the next run
-            raise ValueError('the unpruned model scores %r, so a relative loss is undefined: '
-                             'check eval_fn, the weights and the evaluation data' % baseline)
+            raise ValueError(_ZERO_BASELINE % baseline)
         state['baseline'] = baseline
         save()
     baseline = state['baseline']
     if not baseline > 0:
-        raise ValueError('the unpruned model scores %r, so a relative loss is undefined: check '
-                         'eval_fn, the weights and the evaluation data' % baseline)
+        raise ValueError(_ZERO_BASELINE % baseline)
 
     bar = _progress(todo, progress)
     try:
@@ -334,6 +351,7 @@ def sensitivity(model, param_names, eval_fn, ratios=DEFAULT_RATIOS, sensitivitie
     elif not state.get('finished', True):
         state['finished'] = True
         save()
+    _warn_gains(tables, names, baseline)
     return collections.OrderedDict(
         (n, collections.OrderedDict(sorted((float(r), l) for r, l in tables[n].items())))
         for n in names)

@@ -249,3 +249,14 @@ def test_a_run_refused_for_a_zero_baseline_does_not_hold_the_file(tiny_det, tmp_
     assert list(sens) == ['stem.conv.weights']
     state = load_sensitivities(path, with_state=True)
     assert state['baseline'] > 0 and state['settings']['eval']['weights'].endswith('trained')
+
+
+def test_a_baseline_too_weak_to_rank_by_is_said(tiny_det, tmp_path, ppdet_log):
+    """At a baseline AP of 0.003 the curves said pruning improved AP 5-fold (losses -3.4 ..
+    -4.9), and --target_flops planned from them without a word (an audit)."""
+    scores = iter([0.003] + [0.015] * 4)
+    sensitivity(tiny_det, 'stem.conv.weights,c1.conv.weights', lambda m: next(scores),
+                ratios=[0.3, 0.6], sensitivities_file=str(tmp_path / 's.json'), progress=False,
+                input_size=32)
+    assert ('4 probe(s) score over 50% above the unpruned model (e.g. stem.conv.weights at '
+            '0.3: loss -4.000; baseline 0.003): the baseline is too weak') in ppdet_log.text
