@@ -17,6 +17,9 @@ import paddle
 from ppdet.core.config_checks import SECTION_NUMBERS
 from ppdet.core.workspace import (ConfigError, checked_number, create, did_you_mean,
                                   get_registered, register)
+from ppdet.utils.logger import setup_logger
+
+logger = setup_logger(__name__)
 
 __all__ = ['build_lr', 'build_optimizer', 'LRSchedule', 'OptimizerSpec', 'PiecewiseDecay',
            'CosineDecay', 'LinearWarmup', 'Momentum', 'SGD', 'Adam', 'AdamW']
@@ -139,7 +142,23 @@ def build_lr(cfg, steps_per_epoch, epochs):
         if warmup is not None and 'warmup_steps' in inspect.signature(decay.__call__).parameters:
             kw['warmup_steps'] = max(0, warmup.ramp_steps(steps_per_epoch))
         lr = decay(base_lr, steps_per_epoch, epochs, **kw)
-    return warmup.wrap(lr, base_lr, steps_per_epoch) if warmup is not None else lr
+    if warmup is not None:
+        _say_long_warmup(warmup.ramp_steps(steps_per_epoch), steps_per_epoch * int(epochs),
+                         base_lr, warmup.start_factor)
+        return warmup.wrap(lr, base_lr, steps_per_epoch)
+    return lr
+
+
+def _say_long_warmup(ramp, total, base_lr, start_factor):
+    """A warm-up longer than the run never reaches base_lr (an audit: a 40-step ramp over a
+    4-step run ended at lr 0.00057 of 0.002): say so once, with the LR it ends at."""
+    if total <= 0 or ramp < total:
+        return
+    last = base_lr * (start_factor + (1 - start_factor) * (total - 1) / float(ramp))
+    logger.warning('LinearWarmup ramps over %d steps but the run trains %d: the learning rate '
+                   'never reaches base_lr %g (it ends at %.3g); shorten the warm-up (steps / '
+                   'epochs of LinearWarmup in LearningRate.schedulers) or train longer',
+                   ramp, total, base_lr, last)
 
 
 # -- optimizers ---------------------------------------------------------------------

@@ -135,3 +135,15 @@ def test_regularizer_factor_must_be_a_number_not_below_zero():
         with pytest.raises(ConfigError, match=r"^OptimizerBuilder.regularizer.factor must be a "
                                               r"number >= 0; got %s" % re.escape(repr(bad))):
             build(bad)
+
+
+def test_a_warmup_longer_than_the_run_is_said(ppdet_log):
+    """A 40-step ramp over a 4-step run never reached base_lr, without a word (an audit)."""
+    cfg = {'LearningRate': {'base_lr': 0.002, 'schedulers': [
+        {'name': 'CosineDecay'}, {'name': 'LinearWarmup', 'start_factor': 0.1, 'steps': 40}]}}
+    got = _lrs(build_lr(cfg, steps_per_epoch=2, epochs=2), 4)
+    assert ('LinearWarmup ramps over 40 steps but the run trains 4: the learning rate never '
+            'reaches base_lr 0.002 (it ends at %.3g)' % got[-1]) in ppdet_log.text
+    ppdet_log.messages.clear()
+    build_lr(cfg, steps_per_epoch=20, epochs=3)         # 60 steps: the ramp ends in time
+    assert 'LinearWarmup ramps' not in ppdet_log.text
