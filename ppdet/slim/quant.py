@@ -319,7 +319,13 @@ def quantize_post(model_dir, data, out_dir, algo='hist', batch_nums=10, batch_si
         raise ValueError('batch_nums and batch_size must be >= 1 (got %s, %s)' % (
             batch_nums, batch_size))
     check_dirs(model_dir, out_dir)
-    feeds = calibration_feeds(model_dir, data, limit=int(batch_nums) * int(batch_size))
+    asked = int(batch_nums) * int(batch_size)
+    feeds = calibration_feeds(model_dir, data, limit=asked)
+    if len(feeds) < asked:   # said: the scales come from fewer images than the flags ask
+        logger.warning('PTQ %s: %d calibration image(s), not the %d asked for (--batch_nums %s '
+                       'x --batch_size %s): the data has no more; the activation ranges of so '
+                       'few images may clip others', algo, len(feeds), asked, batch_nums,
+                       batch_size)
     float_only = [] if quantize_float_only else (
         list(float_only_layers) if float_only_layers is not None
         else declared_float_only(model_dir))

@@ -276,3 +276,11 @@ def test_report_rows_of_a_split_layer_say_which_part():
                           row('backbone.c1', 'conv_1.w_0', 30.0)])
     assert '| neck.c0 [part 2/2] |' in table and '| neck.c0 [part 1/2] |' in table
     assert '| backbone.c1 |' in table
+
+
+def test_fewer_calibration_images_than_asked_are_said(bare_fp32, tmp_path, ppdet_log):
+    """--batch_nums 10 --batch_size 4 on 1 image said only 'calibrating on 1 images'."""
+    quantize_post(bare_fp32, images(2), str(tmp_path / 'int8'), algo='abs_max', batch_nums=3,
+                  batch_size=2)
+    assert ('PTQ abs_max: 2 calibration image(s), not the 6 asked for (--batch_nums 3 x '
+            '--batch_size 2)') in ppdet_log.text
