@@ -246,7 +246,10 @@ def classwise_table(per_class, title='AP'):
 
 def format_coco_stats(stats):
     """The one-line summary every COCO evaluation prints: 'COCO bbox: AP=..., AP50=...'."""
-    return 'COCO bbox: ' + ', '.join('%s=%.4f' % (n, s) for n, s in zip(COCO_STAT_NAMES, stats))
+    line = 'COCO bbox: ' + ', '.join('%s=%.4f' % (n, s) for n, s in zip(COCO_STAT_NAMES, stats))
+    if stats and all(s < 0 for s in stats):
+        line += ' (-1: the evaluated images have no ground-truth box, so nothing is scored)'
+    return line
 
 
 DETECTION_KEYS = ('image_id', 'category_id', 'bbox', 'score')

@@ -287,3 +287,9 @@ def test_zero_detections_score_like_cocoeval(tmp_path, img_ids, no_gt_ranges):
         assert all(stats[j] == (-1.0 if k in no_gt_ranges else 0.0) for j in i), (k, stats)
     named = dict(per_class)
     assert (named['cat'] == 0.0) == (11 in img_ids)     # else nan: no cat box to score
+
+
+def test_the_summary_line_says_what_minus_one_means():
+    assert coco_utils.format_coco_stats([-1.0] * 12).endswith(
+        '(-1: the evaluated images have no ground-truth box, so nothing is scored)')
+    assert coco_utils.format_coco_stats([0.5] + [-1.0] * 11).endswith('APl=-1.0000')
