@@ -292,4 +292,4 @@ def test_zero_detections_score_like_cocoeval(tmp_path, img_ids, no_gt_ranges):
 def test_the_summary_line_says_what_minus_one_means():
     assert coco_utils.format_coco_stats([-1.0] * 12).endswith(
         '(-1: the evaluated images have no ground-truth box, so nothing is scored)')
-    assert coco_utils.format_coco_stats([0.5] + [-1.0] * 11).endswith('APl=-1.0000')
+    assert coco_utils.format_coco_stats([0.5] + [-1.0] * 11).endswith('ARl=-1.0000')
