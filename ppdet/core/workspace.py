@@ -148,7 +148,27 @@ def _load_with_bases(path, seen=()):
                                   if os.path.isdir(base_path) else 'no such file',
                                   os.path.abspath(base_path)))
         _deep_merge(merged, _load_with_bases(base_path, seen + (path,)))
-    return _deep_merge(merged, data)
+    return _merge_over_bases(merged, data, path)
+
+
+def _merge_over_bases(dst, src, path, where=()):
+    """A config over what its ``_BASE_`` files give: mappings merge as ``-o`` merges them
+    (one naming another component or dataset, ``name`` / ``type``, replaces the base's
+    section: a VOCDataSet over a COCODataSet kept its ``image_dir: val``), and an empty
+    section (``YOLOv3Head:`` with its lines commented out) is refused: it set every
+    setting of the base's section back to its default, without a word."""
+    for k, v in src.items():
+        old = dst.get(k)
+        if v is None and isinstance(old, dict) and old:
+            raise ConfigError(
+                '%s: %s is empty (null) here, which would drop the whole section its _BASE_ '
+                'gives (each setting back to its default); give the keys to change under it, '
+                'or remove the line' % (path, '.'.join(where + (str(k),))))
+        if isinstance(v, dict) and isinstance(old, dict) and not _replaces(old, v):
+            _merge_over_bases(old, v, path, where + (str(k),))
+        else:
+            dst[k] = copy.deepcopy(v)
+    return dst
 
 
 def load_config(path, overrides=None, validate=True):

@@ -237,3 +237,40 @@ def test_every_o_adds_its_overrides():
                                     '-o', 'EvalReader.batch_size=4'])
     assert args.opt == ['weights=W', 'epoch=2', 'EvalReader.batch_size=4']
     assert ArgsParser().parse_args(['-c', 'x.yml']).opt == []
+
+
+def test_a_child_section_naming_another_component_replaces_the_bases(tmp_path):
+    """_BASE_ merged a child's VOCDataSet into the base's COCODataSet (its image_dir: val
+    and allow_empty leaked in; -o already replaced): an audit."""
+    _write(tmp_path, 'base.yml', """
+        architecture: WsTinyArch
+        EvalDataset: {name: COCODataSet, dataset_dir: d, image_dir: val,
+                      anno_path: a.json, allow_empty: true}
+        WsTinyBackbone: {depth: 34, width: 0.5}
+    """)
+    child = _write(tmp_path, 'child.yml', """
+        _BASE_: [base.yml]
+        EvalDataset: {name: VOCDataSet, dataset_dir: v, anno_path: test.txt}
+        WsTinyBackbone: {depth: 50}
+    """)
+    cfg = load_config(child, validate=False)
+    assert cfg['EvalDataset'] == {'name': 'VOCDataSet', 'dataset_dir': 'v',
+                                  'anno_path': 'test.txt'}
+    assert cfg['WsTinyBackbone'] == {'depth': 50, 'width': 0.5}     # same component: merged
+
+
+def test_an_empty_section_over_a_bases_is_refused(tmp_path):
+    """`WsTinyHead:` with its lines commented out set the base's settings back to the
+    defaults without a word (the built-in anchors became COCO's: AP 0): an audit."""
+    _write(tmp_path, 'base.yml', """
+        architecture: WsTinyArch
+        WsTinyHead: {hidden: 32}
+    """)
+    child = _write(tmp_path, 'child.yml', """
+        _BASE_: [base.yml]
+        WsTinyHead:
+        #  hidden: 16
+    """)
+    with pytest.raises(ConfigError, match=r'child.yml: WsTinyHead is empty \(null\) here, which '
+                                          r'would drop the whole section its _BASE_ gives'):
+        load_config(child)
