@@ -38,6 +38,10 @@ def _test_image_shape(cfg):
 
 
 def preprocess_spec(cfg):
+    """The TestReader's ops after Decode, as infer_cfg.yml lists them.  A fixed input size
+    given as ``TestReader.inputs_def.image_shape`` [3, H, W] is the last Resize's
+    target_size, as PaddleDetection's export makes it (the export took the size and kept
+    the Resize, which every runner then refused)."""
     ops = []
     for t in (cfg.get('TestReader') or {}).get('sample_transforms', []):
         (name, args), = t.items()
@@ -46,6 +50,15 @@ def preprocess_spec(cfg):
         op = {'type': name}
         op.update(args or {})
         ops.append(op)
+    shape = ((cfg.get('TestReader') or {}).get('inputs_def') or {}).get('image_shape')
+    resizes = [op for op in ops if op['type'] == 'Resize']
+    if shape and resizes and all(s is not None and int(s) > 0 for s in shape[1:]):
+        size = [int(shape[1]), int(shape[2])]
+        if list(resizes[-1].get('target_size') or []) != size:
+            logger.info('Resize target_size %s -> %s: the input size of the export '
+                        '(TestReader.inputs_def.image_shape)', resizes[-1].get('target_size'),
+                        size)
+            resizes[-1]['target_size'] = size
     return ops
 
 

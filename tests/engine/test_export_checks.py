@@ -1,0 +1,38 @@
+"""What an export checks and says: an export over another checkpoint's export in the same
+folder says so (exporting a pruned checkpoint with the base config replaced the baseline's
+output/inference/CONFIG_NAME without a word; the same checkpoint again says nothing), and a
+fixed input size is the export's Resize size."""
+from ppdet.core.workspace import load_config
+from ppdet.engine import Trainer
+from ppdet.engine.export import export_checkpoint
+
+
+def test_exporting_another_checkpoint_over_an_export_is_warned(tiny_config, tmp_path, ppdet_log):
+    t = Trainer(load_config(tiny_config), mode='train')
+    first, second = str(tmp_path / 'a' / 'model_final'), str(tmp_path / 'b' / 'model_final')
+    t.save(first, epoch=1)
+    t.save(second, epoch=1)
+    out = str(tmp_path / 'inference')
+    export_checkpoint(load_config(tiny_config), first, out)
+    export_checkpoint(load_config(tiny_config), first, out)
+    assert 'is replaced by the export of' not in ppdet_log.text
+    export_checkpoint(load_config(tiny_config), second, out)
+    assert ('%s holds the export of %s: it is replaced by the export of %s'
+            % (out, first, second)) in ppdet_log.text
+
+
+def test_a_fixed_input_size_is_the_resize_size_of_the_export(tiny_config, tmp_path):
+    """-o TestReader.inputs_def.image_shape=[3,H,W] (what the ONNX and Paddle-Lite errors
+    ask for) exported the model at H x W but kept the config's Resize, which every runner
+    then refused; the export takes the size for the Resize, as PaddleDetection's does."""
+    from ppdet.deploy import load_infer_cfg
+    t = Trainer(load_config(tiny_config), mode='train')
+    ckpt = str(tmp_path / 'w' / 'model_final')
+    t.save(ckpt, epoch=1)
+    out = str(tmp_path / 'inference')
+    cfg = load_config(tiny_config, overrides=['TestReader.inputs_def.image_shape=[3,96,96]'])
+    export_checkpoint(cfg, ckpt, out)
+    info = load_infer_cfg(out)       # checks the Resize against the input size
+    assert info['image_shape'] == [3, 96, 96]
+    assert [op for op in info['Preprocess'] if op['type'] == 'Resize'][-1]['target_size'] == \
+        [96, 96]
