@@ -222,7 +222,8 @@ def build_parser():
     parser.add_argument('--full_size_dir', default=None,
                         help='a benchmarks/full_size_latency.py build (manifest.json): its int8 '
                              'rows\' agreement with their fp32 parents on the six photos, '
-                             'deployed and simulated (e.g. output/full_size_build, full_size_latency.py's --work_dir)')
+                             'deployed and simulated (e.g. output/full_size_build, the '
+                             '--work_dir of full_size_latency.py)')
     parser.add_argument('--full_size_rows', default=','.join(FULL_SIZE_ROWS),
                         help='int8 rows of that build')
     parser.add_argument('--results', default='benchmarks/results/int8_weight_bits',

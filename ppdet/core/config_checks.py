@@ -94,10 +94,14 @@ GLOBAL_TYPES = {
     'use_gpu': (bool, None), 'use_ema': (bool, None), 'print_flops': (bool, None),
     'find_unused_parameters': (bool, None), 'classwise': (bool, None),
     'ema_decay': (float, None), 'fuse_preprocess': (bool, None),
+    # paths: YAML reads save_dir=0777 as 511 and log_file=on as true (raw tracebacks)
+    'save_dir': (str, None), 'log_file': (str, None), 'weights': (str, None),
+    'pretrain_weights': (str, None),
 }
 
 
-NULLABLE_KEYS = {'max_iters_per_epoch', 'eval_interval', 'seed'}
+NULLABLE_KEYS = {'max_iters_per_epoch', 'eval_interval', 'seed', 'log_file', 'weights',
+                 'pretrain_weights'}
 
 
 # Number settings of the settings sections, checked when a config is loaded (and again where
@@ -138,7 +142,8 @@ def _unsupported(key):
 def _wrong_type(key, kind, value, example=None):
     """The ConfigError for a ``value`` of ``key`` that is not a ``kind`` (bool, int or float);
     ``example``: a valid value for an ``-o`` hint (None where ``key`` is no ``-o`` path)."""
-    want = {bool: 'true or false', int: 'an integer', float: 'a number'}[kind]
+    want = {bool: 'true or false', int: 'an integer', float: 'a number',
+            str: 'a path (quote it if YAML reads it as a number or a boolean)'}[kind]
     return ConfigError('%s must be %s; got %r%s' % (
         key, want, value, '' if example is None else ' (e.g. -o %s=%s)' % (key, example)))
 
@@ -150,6 +155,10 @@ def _checked_value(key, value, kind, low):
     without a dot - a fine float."""
     if value is None and key in NULLABLE_KEYS:
         return value
+    if kind is str:
+        if isinstance(value, str):
+            return value
+        raise _wrong_type(key, str, value, "'%s'" % value)
     if kind is bool:
         if isinstance(value, bool):
             return value

@@ -17,6 +17,7 @@ import copy
 import difflib
 import inspect
 import os
+import re
 
 import yaml
 
@@ -88,6 +89,13 @@ class ConfigLoader(yaml.SafeLoader):
                     raise DuplicateKeyError(key, line, seen[key])
                 seen[key] = line
         return super().construct_mapping(node, deep)
+
+
+# YAML 1.1 reads 1e-3 (a number without a dot) as a string; YAML 1.2 and Python read it as
+# a float: -o obj_prior=1e-2 failed with "unsupported operand type(s) for -: 'float' and 'str'"
+ConfigLoader.add_implicit_resolver(
+    'tag:yaml.org,2002:float',
+    re.compile(r'^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$'), list('-+0123456789'))
 
 
 def _yaml_load(stream):

@@ -391,7 +391,8 @@ def test_a_top_level_int_takes_a_whole_float_only():
     cfg = load_config(R18, ['epoch=2.0', 'snapshot_epoch=1.0', 'worker_num=0.0'])
     assert (cfg['epoch'], cfg['snapshot_epoch'], cfg['worker_num']) == (2, 1, 0)
     assert type(cfg['epoch']) is int
-    for bad in ('2.5', '1e1', 'abc'):
+    assert load_config(R18, ['epoch=1e1'])['epoch'] == 10      # a float, as in YAML 1.2
+    for bad in ('2.5', '2.5e0', 'abc'):
         with pytest.raises(ConfigError, match=r"^epoch must be an integer; got"):
             load_config(R18, ['epoch=%s' % bad])
 

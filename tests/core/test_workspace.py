@@ -274,3 +274,22 @@ def test_an_empty_section_over_a_bases_is_refused(tmp_path):
     with pytest.raises(ConfigError, match=r'child.yml: WsTinyHead is empty \(null\) here, which '
                                           r'would drop the whole section its _BASE_ gives'):
         load_config(child)
+
+
+def test_numbers_with_an_exponent_are_floats_and_paths_must_be_strings(tmp_path):
+    """YAML 1.1 read 1e-2 as a string (-o YOLOv3Head.obj_prior=1e-2 failed in arithmetic);
+    -o save_dir=0777 became the int 511 and log_file=on True (raw tracebacks): an audit."""
+    path = _write(tmp_path, 'c.yml', """
+        architecture: WsTinyArch
+        WsTinyBackbone: {width: 5e-1}
+        ema_decay: 9.998E-1
+    """)
+    cfg = load_config(path, overrides=['WsTinyHead.hidden=2e1', 'save_dir="0777"'])
+    assert cfg['WsTinyBackbone']['width'] == 0.5 and cfg['ema_decay'] == 0.9998
+    assert cfg['WsTinyHead']['hidden'] == 20.0 and cfg['save_dir'] == '0777'
+    with pytest.raises(ConfigError, match=r"save_dir must be a path \(quote it if YAML reads "
+                                          r"it as a number or a boolean\); got 511"):
+        load_config(path, overrides=['save_dir=0777'])
+    with pytest.raises(ConfigError, match='log_file must be a path'):
+        load_config(path, overrides=['log_file=on'])
+    assert load_config(path, overrides=['weights=null'])['weights'] is None
