@@ -422,6 +422,19 @@ def _check_architecture(cfg):
                       'of: %s%s' % (name, role, ', '.join(archs), fix))
 
 
+def _check_shared_not_split(cfg, name, section):
+    """``num_classes`` is shared by every component (head, loss, post-process): one
+    section's other value (``-o YOLOv3Head.num_classes=5`` under ``num_classes: 6``) built
+    a head and a loss of different widths, and training died in Paddle's shape check."""
+    if 'num_classes' in section and 'num_classes' in cfg and \
+            'num_classes' in getattr(_REGISTRY[name], '__shared__', []) and \
+            section['num_classes'] != cfg['num_classes']:
+        raise ConfigError('%s.num_classes %r differs from num_classes %r, which every '
+                          'component shares (head, loss, post-process): set it once, at the top '
+                          'level (-o num_classes=N)' % (name, section['num_classes'],
+                                                        cfg['num_classes']))
+
+
 def validate_config(cfg):
     """Fail on unknown top-level keys, unknown keys inside component and settings sections
     (:func:`_check_settings_sections`), a section that is not a mapping, a setting of the
@@ -448,6 +461,7 @@ def validate_config(cfg):
             continue
         if key in _REGISTRY:
             if isinstance(val, dict):
+                _check_shared_not_split(cfg, key, val)
                 params = _ctor_params(_REGISTRY[key])
                 for sub in val:
                     if sub not in params and sub != 'name':

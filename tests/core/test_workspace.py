@@ -293,3 +293,17 @@ def test_numbers_with_an_exponent_are_floats_and_paths_must_be_strings(tmp_path)
     with pytest.raises(ConfigError, match='log_file must be a path'):
         load_config(path, overrides=['log_file=on'])
     assert load_config(path, overrides=['weights=null'])['weights'] is None
+
+
+def test_a_section_with_another_num_classes_than_the_shared_one_is_refused(tmp_path):
+    """-o YOLOv3Head.num_classes=5 under num_classes: 6 built a head and a loss of other
+    widths; training died in Paddle's shape check (an audit)."""
+    path = _write(tmp_path, 'c.yml', """
+        architecture: WsTinyArch
+        num_classes: 6
+    """)
+    assert load_config(path, overrides=['WsTinyHead.num_classes=6'])['WsTinyHead'] == \
+        {'num_classes': 6}
+    with pytest.raises(ConfigError, match=r'WsTinyHead.num_classes 5 differs from num_classes '
+                                          r'6, which every component shares'):
+        load_config(path, overrides=['WsTinyHead.num_classes=5'])
