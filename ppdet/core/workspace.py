@@ -199,9 +199,27 @@ def load_config(path, overrides=None, validate=True):
     import_components(custom)
     if overrides:
         apply_overrides(cfg, overrides)
+        cfg['_overrides'] = list(overrides)     # what checkpoints record (model_overrides)
     if validate:
         validate_config(cfg)
     return cfg
+
+
+def model_overrides(cfg):
+    """{'Section.key': value} of the ``-o`` overrides the config was loaded with that set a
+    component's argument (``YOLOv3Head.anchors``: what the model computes, and nothing of
+    it in the weights), with the values in effect."""
+    out = {}
+    for item in cfg.get('_overrides') or []:
+        key = item.split('=', 1)[0].strip()
+        path = key.split('.')
+        if len(path) < 2 or path[0] not in _REGISTRY:
+            continue
+        node = cfg
+        for part in path:
+            node = node.get(part) if isinstance(node, dict) else None
+        out[key] = copy.deepcopy(node)
+    return out
 
 
 def merge_config(cfg, other):

@@ -115,6 +115,7 @@ def build_model(cfg, weights=None, config_flag='-c', pretrain_hint=True):
     if weights:
         meta = read_meta(weights)
         _check_meta_fits(cfg, meta, weights)
+        _warn_other_model_settings(cfg, meta, weights)
         model = restore_structure(model, cfg, meta, weights, config_flag)
         made = compressed_name(meta, weights)
         load_weights(model, weights, strict=True, model_config=cfg.get('_config_path'),
@@ -157,6 +158,28 @@ def _check_meta_fits(cfg, meta, weights):
                          'use the config it was made with (%s)' % (
                              weights, meta['num_classes'], cfg.get('num_classes'),
                              meta.get('config', '?')))
+
+
+def _warn_other_model_settings(cfg, meta, weights):
+    """The component settings the checkpoint was trained with by ``-o`` (anchors, decode and
+    NMS settings: nothing of them is in the weights) that this config does not give: eval,
+    export and infer follow the config, and gave other results without a word."""
+    differ = []
+    for key, value in (meta.get('model_overrides') or {}).items():
+        node = cfg
+        for part in key.split('.'):
+            node = node.get(part) if isinstance(node, dict) else None
+        if node != value:
+            differ.append('%s=%s (this config: %s)' % (key, _brief(value), _brief(node)))
+    if differ:
+        logger.warning('%s was trained with -o %s; this run follows its config there: give the '
+                       'same -o (or put them in the config) for the model it was trained as',
+                       weights, '; '.join(differ))
+
+
+def _brief(value):
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + '...'
 
 
 class Trainer(object):
@@ -203,6 +226,7 @@ class Trainer(object):
             complete = not self.is_pretrain(path)
         meta = read_meta(path)
         _check_meta_fits(self.cfg, meta, path)
+        _warn_other_model_settings(self.cfg, meta, path)
         made = compressed_name(meta, path)
         if meta.get('steps') and not self.steps:
             self.model = restore_structure(self.model, self.cfg, meta, path)
@@ -445,10 +469,15 @@ class Trainer(object):
                                    os.path.basename(self.save_dir)))
 
     def meta(self, epoch=None):
-        return {'architecture': architecture_of(self.cfg),
-                'config': self.cfg.get('_config_path'),
-                'num_classes': self.cfg.get('num_classes'),
-                'parent': self.parent, 'steps': self.steps, 'epoch': epoch}
+        from ppdet.core.workspace import model_overrides
+        out = {'architecture': architecture_of(self.cfg),
+               'config': self.cfg.get('_config_path'),
+               'num_classes': self.cfg.get('num_classes'),
+               'parent': self.parent, 'steps': self.steps, 'epoch': epoch}
+        given = model_overrides(self.cfg)
+        if given:   # checked when the weights are loaded again (_warn_other_model_settings)
+            out['model_overrides'] = given
+        return out
 
     def save(self, prefix, epoch=None, extra_meta=None):
         """With EMA the weights file holds the averaged weights (what is evaluated and

@@ -36,3 +36,21 @@ def test_a_fixed_input_size_is_the_resize_size_of_the_export(tiny_config, tmp_pa
     assert info['image_shape'] == [3, 96, 96]
     assert [op for op in info['Preprocess'] if op['type'] == 'Resize'][-1]['target_size'] == \
         [96, 96]
+
+
+def test_component_settings_given_by_o_are_recorded_and_checked(tiny_config, tmp_path,
+                                                                 ppdet_log):
+    """Trained with -o MultiClassNMS.keep_top_k=7, evaluated or exported without it: the
+    checkpoint did not record it and the run followed the config without a word (an audit);
+    training-only and top-level overrides are not recorded."""
+    over = ['MultiClassNMS.keep_top_k=7', 'epoch=2', 'LearningRate.base_lr=0.0005']
+    t = Trainer(load_config(tiny_config, overrides=over), mode='train')
+    ckpt = str(tmp_path / 'w' / 'model_final')
+    t.save(ckpt, epoch=1)
+    from ppdet.utils.checkpoint import read_meta
+    assert read_meta(ckpt)['model_overrides'] == {'MultiClassNMS.keep_top_k': 7}
+    Trainer(load_config(tiny_config, overrides=over[:1]), mode='eval').load_weights(ckpt)
+    assert 'was trained with -o' not in ppdet_log.text
+    Trainer(load_config(tiny_config), mode='eval').load_weights(ckpt)
+    assert '%s was trained with -o MultiClassNMS.keep_top_k=7 (this config: ' % ckpt in \
+        ppdet_log.text
