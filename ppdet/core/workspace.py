@@ -148,7 +148,7 @@ def _load_with_bases(path, seen=()):
                           % (path, bases))
     merged = {}
     for base in bases:
-        base_path = os.path.join(os.path.dirname(path), base)
+        base_path = os.path.join(os.path.dirname(path), os.path.expanduser(base))
         if not os.path.isfile(base_path):
             raise ConfigError('%s: _BASE_ entry %r: %s %s (_BASE_ paths are relative to the '
                               'folder of the config that names them)' % (
@@ -300,6 +300,9 @@ def apply_overrides(cfg, overrides):
     later = []
     for item in _override_items(overrides):
         key, value = _parse_override(item)
+        if key.startswith('_'):   # -o _config_path=... changed what checkpoints record
+            raise ConfigError('override %r: keys starting with _ are set by the loader (%s), '
+                              'not by -o' % (item, key.split('.')[0]))
         parts = key.split('.')
         node = cfg
         for depth, part in enumerate(parts[:-1]):

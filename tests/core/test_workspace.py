@@ -307,3 +307,13 @@ def test_a_section_with_another_num_classes_than_the_shared_one_is_refused(tmp_p
     with pytest.raises(ConfigError, match=r'WsTinyHead.num_classes 5 differs from num_classes '
                                           r'6, which every component shares'):
         load_config(path, overrides=['WsTinyHead.num_classes=5'])
+
+
+def test_a_base_under_home_and_loader_keys_in_o(tmp_path, monkeypatch):
+    monkeypatch.setenv('HOME', str(tmp_path))
+    _write(tmp_path, 'home_base.yml', 'architecture: WsTinyArch\nepoch: 7\n')
+    child = _write(tmp_path, 'child.yml', '_BASE_: [~/home_base.yml]\n')
+    assert load_config(child)['epoch'] == 7          # expanded, as PaddleDetection does
+    with pytest.raises(ConfigError, match=r"override '_config_path=x.yml': keys starting with _ "
+                                          r"are set by the loader"):
+        load_config(child, overrides=['_config_path=x.yml'])
