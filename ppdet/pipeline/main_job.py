@@ -795,7 +795,19 @@ def differing_settings(old, now, keys=None):
 def _same_setting(key, old, new):
     if key == 'seeds':   # more seeds may be added; the first names the rows
         return bool(old) and bool(new) and old[0] == new[0]
+    if key == 'overrides':   # the same -o in another order is the same config
+        return _override_map(old) == _override_map(new)
     return old == new
+
+
+def _override_map(items):
+    """``['a=1', 'b=2']`` as {key: value text}, the last of a repeated key winning (as
+    load_config applies them): order does not matter otherwise."""
+    out = {}
+    for item in items or []:
+        key, _, value = str(item).partition('=')
+        out[key.strip()] = value.strip()
+    return out
 
 
 def settings_text(settings, keys=None):

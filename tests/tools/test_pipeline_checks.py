@@ -122,6 +122,14 @@ def test_a_work_dir_started_by_another_model_or_settings_is_refused(tmp_path):
     assert _settings(work)['overrides'] == ['epoch=5']
 
 
+def test_the_same_overrides_in_another_order_are_the_same_settings():
+    from ppdet.pipeline.main_job import differing_settings
+    old = {'overrides': ['epoch=1', 'TrainReader.batch_size=2']}
+    assert differing_settings(old, {'overrides': ['TrainReader.batch_size=2', 'epoch=1']}) == []
+    assert differing_settings(old, {'overrides': ['epoch=2', 'TrainReader.batch_size=2']}) == \
+        ['overrides']
+
+
 def test_a_run_refused_before_its_first_stage_does_not_lock_the_work_dir(tmp_path):
     """--stages eval on a new work dir is refused (nothing done); its settings were still
     recorded, and the next command with other flags was refused until --fresh."""
