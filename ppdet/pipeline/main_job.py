@@ -49,7 +49,9 @@ DISTILL_WEIGHTS = {'l2': 2.0, 'fine_grained': 100.0}
 # results.json's record of the settings a work dir was started with (check_settings), each
 # under the tools/pipeline.py flag that sets it
 SETTINGS_KEY = '_settings'
-SETTING_FLAGS = {'model': '--model', 'config': '-c', 'overrides': '-o',
+SETTING_FLAGS = {'model': '--model', 'config': '-c',
+                 'config_content': 'the content of -c (with its _BASE_ files): digest',
+                 'overrides': '-o',
                  'dataset_dir': '--dataset_dir', 'finetune_epochs': '--finetune_epochs',
                  'sensitivity_images': '--sensitivity_images', 'seeds': '--seeds',
                  'teacher_config': '--teacher_config', 'teacher_epochs': '--teacher_epochs',
@@ -210,7 +212,9 @@ class Pipeline(object):
     def settings(self, model=None):
         """What this job's results depend on, by ``SETTING_FLAGS`` key (``model``: the
         ``--model`` that made the job)."""
-        out = {'model': model, 'config': _norm(self.config), 'overrides': self.overrides,
+        out = {'model': model, 'config': _norm(self.config),
+               'config_content': config_digest(self.cfg()) if os.path.isfile(self.config)
+               else None, 'overrides': self.overrides,
                'dataset_dir': _norm(self.dataset_dir), 'finetune_epochs': self.finetune_epochs,
                'sensitivity_images': self.sensitivity_images, 'seeds': self.prune_seeds}
         if not self.teacher_is_baseline:
@@ -788,16 +792,32 @@ def _norm(path):
 def differing_settings(old, now, keys=None):
     """The ``SETTING_FLAGS`` keys (``keys``: only these) whose recorded value ``old`` and
     this run's ``now`` differ (more seeds after the same first one do not)."""
-    return [k for k in SETTING_FLAGS if (k in old or k in now) and
+    diff = [k for k in SETTING_FLAGS if (k in old or k in now) and
             (keys is None or k in keys) and not _same_setting(k, old.get(k), now.get(k))]
+    if 'config' in diff or 'overrides' in diff:   # another -c or -o: their content differs
+        diff = [k for k in diff if k != 'config_content']
+    return diff
 
 
 def _same_setting(key, old, new):
     if key == 'seeds':   # more seeds may be added; the first names the rows
         return bool(old) and bool(new) and old[0] == new[0]
+    if key == 'config_content' and (old is None or new is None):  # not recorded (yet)
+        return True
     if key == 'overrides':   # the same -o in another order is the same config
         return _override_map(old) == _override_map(new)
     return old == new
+
+
+def config_digest(cfg):
+    """12 hex digits of the loaded config's content (its _BASE_ files and -o applied; not
+    its comments or layout): a config edited after the work dir was started had its done
+    stages reported as the edited config's."""
+    import hashlib
+    import json
+    text = json.dumps({k: v for k, v in cfg.items() if not str(k).startswith('_')},
+                      sort_keys=True, default=str)
+    return hashlib.sha1(text.encode('utf-8')).hexdigest()[:12]
 
 
 def _override_map(items):

@@ -99,9 +99,11 @@ def test_a_work_dir_started_by_another_model_or_settings_is_refused(tmp_path):
     base = ['--work_dir', str(work), '--dataset_dir', str(data), '--stages', 'eval']
     proc = _pipeline(['--model', 'fcos', '-o', 'epoch=1'] + base)
     assert proc.returncode == 2 and "stage eval needs 'baseline_weights'" in proc.stdout
-    assert _settings(work) == {'model': 'fcos', 'config': 'configs/builtin/fcos_r18_builtin.yml',
-                               'overrides': ['epoch=1'], 'dataset_dir': str(data),
-                               'finetune_epochs': 3, 'sensitivity_images': 40, 'seeds': [0]}
+    recorded = _settings(work)
+    assert len(recorded.pop('config_content')) == 12
+    assert recorded == {'model': 'fcos', 'config': 'configs/builtin/fcos_r18_builtin.yml',
+                        'overrides': ['epoch=1'], 'dataset_dir': str(data),
+                        'finetune_epochs': 3, 'sensitivity_images': 40, 'seeds': [0]}
     results = json.load(open(str(work / 'results.json')))
     results['_done'] = ['data', 'train', 'eval']   # as if the FCOS job had run
     (work / 'results.json').write_text(json.dumps(results))
@@ -120,6 +122,29 @@ def test_a_work_dir_started_by_another_model_or_settings_is_refused(tmp_path):
     proc = _pipeline(['--model', 'fcos', '-o', 'epoch=5', '--fresh'] + base)
     assert "stage eval needs 'baseline_weights'" in proc.stdout, proc.stdout
     assert _settings(work)['overrides'] == ['epoch=5']
+
+
+def test_a_config_edited_after_the_work_dir_was_started_is_other_settings(tmp_path):
+    """Editing the YAML (or a _BASE_ file) went unnoticed: the done stages were reported as
+    the edited config's (an audit).  Its loaded content is recorded; a comment is not."""
+    import shutil
+    work, data = tmp_path / 'w', tmp_path / 'd'
+    data.mkdir()
+    config = tmp_path / 'fcos.yml'
+    shutil.copy(os.path.join(ROOT, 'configs', 'builtin', 'fcos_r18_builtin.yml'), str(config))
+    text = config.read_text().replace("'../", "'%s/configs/" % ROOT)
+    config.write_text(text)
+    base = ['--model', 'fcos', '-c', str(config), '--work_dir', str(work), '--dataset_dir',
+            str(data), '--stages', 'eval']
+    _pipeline(base)
+    results = json.load(open(str(work / 'results.json')))
+    results['_done'] = ['data', 'train']
+    (work / 'results.json').write_text(json.dumps(results))
+    config.write_text(text + '\n# a comment\n')
+    assert "stage eval needs 'baseline_weights'" in _pipeline(base).stdout   # the same
+    config.write_text(text.replace('epoch: 12', 'epoch: 5'))
+    _refused(_pipeline(base), 'other settings: the content of -c (with its _BASE_ files): '
+                              'digest %s' % results['_settings']['config_content'])
 
 
 def test_the_same_overrides_in_another_order_are_the_same_settings():
