@@ -215,11 +215,13 @@ def model_overrides(cfg):
         path = key.split('.')
         if len(path) < 2 or path[0] not in _REGISTRY:
             continue
-        node = cfg
-        for part in path:
-            node = node.get(part) if isinstance(node, dict) else None
-        out[key] = copy.deepcopy(node)
+        out[key] = copy.deepcopy(config_value(cfg, key))
     return out
+
+
+def config_value(cfg, key):
+    """The value at the dotted ``key`` (``'YOLOv3Head.anchors'``), None where there is none."""
+    return _node_at(cfg, key.split('.'))
 
 
 def merge_config(cfg, other):

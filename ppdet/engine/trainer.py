@@ -164,11 +164,10 @@ def _warn_other_model_settings(cfg, meta, weights):
     """The component settings the checkpoint was trained with by ``-o`` (anchors, decode and
     NMS settings: nothing of them is in the weights) that this config does not give: eval,
     export and infer follow the config, and gave other results without a word."""
+    from ppdet.core.workspace import config_value
     differ = []
     for key, value in (meta.get('model_overrides') or {}).items():
-        node = cfg
-        for part in key.split('.'):
-            node = node.get(part) if isinstance(node, dict) else None
+        node = config_value(cfg, key)
         if node != value:
             differ.append('%s=%s (this config: %s)' % (key, _brief(value), _brief(node)))
     if differ:
