@@ -20,9 +20,9 @@ class ConfigError(ValueError):
     """Bad configuration: the message names the bad value and the fix."""
 
 
-def did_you_mean(word, choices, n=3):
+def did_you_mean(word, choices, n=3, cutoff=0.5):
     """'; did you mean 'x' or 'y'?' for the choices close to ``word``, else ''."""
-    found = difflib.get_close_matches(str(word), list(choices), n=n, cutoff=0.5)
+    found = difflib.get_close_matches(str(word), list(choices), n=n, cutoff=cutoff)
     return ('; did you mean ' + ' or '.join(repr(f) for f in found) + '?') if found else ''
 
 

@@ -312,9 +312,12 @@ def apply_overrides(cfg, overrides):
                 if (depth == 0 and (part in _REGISTRY or part in SECTION_KEYS)) or \
                         tuple(parts[:depth + 1]) in SUBSECTIONS:
                     node[part] = {}
-                else:
+                else:   # a dotted key names a section: the close sections, not 'epoch'
+                    choices = [k for k, v in node.items() if isinstance(v, dict)]
+                    if depth == 0:
+                        choices += sorted(set(SECTION_KEYS) | set(_REGISTRY))
                     raise ConfigError('unknown config key %r in override %r%s' % (
-                        part, item, did_you_mean(part, node.keys())))
+                        part, item, did_you_mean(part, dict.fromkeys(choices), cutoff=0.7)))
             node = node[part]
             if not isinstance(node, dict):
                 raise ConfigError('override %r: %r is not a section' % (item, part))

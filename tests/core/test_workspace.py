@@ -317,3 +317,13 @@ def test_a_base_under_home_and_loader_keys_in_o(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match=r"override '_config_path=x.yml': keys starting with _ "
                                           r"are set by the loader"):
         load_config(child, overrides=['_config_path=x.yml'])
+
+
+def test_an_unknown_section_in_o_suggests_sections_only(tmp_path):
+    """-o NoSuch.key=1 suggested 'epoch' (any top-level key, at cutoff 0.5): an audit."""
+    path = _write(tmp_path, 'c.yml', 'architecture: WsTinyArch\nepoch: 1\n')
+    with pytest.raises(ConfigError) as e:
+        load_config(path, overrides=['NoSuch.key=1'])
+    assert 'did you mean' not in str(e.value)
+    with pytest.raises(ConfigError, match="did you mean 'WsTinyHead'"):
+        load_config(path, overrides=['WsTinyHaed.hidden=1'])
