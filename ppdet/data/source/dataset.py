@@ -359,6 +359,10 @@ def clean_boxes_to_image(boxes, w, h, im_path, counter):
     return clean_boxes(raw, w, h, counter) + (w, h)
 
 
+def _has_boxes(record):
+    return 'gt_bbox' in record and len(record['gt_bbox']) > 0
+
+
 class DetDataset(Dataset):
     """Records + sample transforms.  Subclasses fill ``self.roidbs`` in ``parse_dataset``."""
 
@@ -453,10 +457,11 @@ class DetDataset(Dataset):
                 'none of the %d image(s) under %s can be decoded (%s); replace or remove them'
                 % (total, where, '; '.join(r for _, r in skipped[:3])))
         if skipped:
-            logger.warning('%s: %d of %d images cannot be decoded and are left out (their '
-                           'ground truth too; no other image is used instead): %s', type(
-                               self).__name__, len(skipped), total, '; '.join(
-                                   r for _, r in skipped[:10]))
+            logger.warning('%s: %d of %d images cannot be decoded and are left out (%sno '
+                           'other image is used instead): %s', type(self).__name__,
+                           len(skipped), total, 'their ground truth too; ' if any(
+                               _has_boxes(r) for r in self.roidbs) else '',
+                           '; '.join(r for _, r in skipped[:10]))
         if truncated:
             logger.warning('%s: %d of %d images are truncated and used as decoded: %s',
                            type(self).__name__, len(truncated), total,
