@@ -176,6 +176,21 @@ def _warn_other_model_settings(cfg, meta, weights):
                        weights, '; '.join(differ))
 
 
+def _warn_unbuilt_overrides(cfg, model):
+    """``-o ResNet.depth=18`` on a MobileNetV1 YOLOv3 changed nothing, without a word (as in
+    PaddleDetection): say so for an ``-o`` on a component layer the model does not have."""
+    import paddle.nn as nn
+    from ppdet.core.registry import _REGISTRY
+    built = {type(m).__name__ for m in model.sublayers(include_self=True)}
+    for item in cfg.get('_overrides') or []:
+        section = item.split('=', 1)[0].strip().split('.')[0]
+        cls = _REGISTRY.get(section)
+        if isinstance(cls, type) and issubclass(cls, nn.Layer) and section not in built:
+            logger.warning('-o %s: the model of this config builds no %s (its components: %s), '
+                           'so the override changes nothing', item, section,
+                           ', '.join(sorted(n for n in built if n in _REGISTRY)))
+
+
 def _brief(value):
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + '...'
@@ -189,6 +204,8 @@ class Trainer(object):
         set_device(cfg)
         set_seed(int(cfg.get('seed', 0)))
         self.model = model if model is not None else create(architecture_of(cfg), cfg)
+        if model is None:
+            _warn_unbuilt_overrides(cfg, self.model)
         self.model_given = model is not None  # weights of unknown origin: not "random"
         self.steps = list(steps or [])  # compression records applied to self.model
         self.parent = None

@@ -54,3 +54,13 @@ def test_component_settings_given_by_o_are_recorded_and_checked(tiny_config, tmp
     Trainer(load_config(tiny_config), mode='eval').load_weights(ckpt)
     assert '%s was trained with -o MultiClassNMS.keep_top_k=7 (this config: ' % ckpt in \
         ppdet_log.text
+
+
+def test_an_override_of_a_component_the_model_does_not_build_is_said(tiny_config, ppdet_log):
+    """-o ResNet.depth=18 on a MobileNetV1 YOLOv3 was accepted and changed nothing (an
+    audit; PaddleDetection does the same)."""
+    Trainer(load_config(tiny_config, overrides=['YOLOv3Head.obj_prior=0.01']), mode='eval')
+    assert 'so the override changes nothing' not in ppdet_log.text
+    Trainer(load_config(tiny_config, overrides=['ResNet.depth=18']), mode='eval')
+    assert '-o ResNet.depth=18: the model of this config builds no ResNet (its components: ' \
+           'BBoxPostProcess, MobileNetV1, YOLOv3' in ppdet_log.text
