@@ -43,9 +43,9 @@ from ppdet.utils.logger import setup_logger
 logger = setup_logger(__name__)
 
 __all__ = ['PrunePlan', 'prune', 'rounded_kept', 'PruneStep', 'list_prunable', 'format_prunable',
-           'format_unprunable', 'conv_output_pixels', 'conv_macs', 'prunable_params', 'resolve_names', 'kept_channels',
-           'make_pruner', 'check_prunable', 'drop_backups', 'quiet_paddleslim', 'CRITERIA',
-           'DEFAULT_INPUT_SIZE']
+           'format_unprunable', 'conv_output_pixels', 'conv_macs', 'prunable_params',
+           'resolve_names', 'kept_channels', 'make_pruner', 'check_prunable', 'drop_backups',
+           'quiet_paddleslim', 'CRITERIA', 'DEFAULT_INPUT_SIZE']
 
 _CRITERION_ALIASES = {'fpgm': 'geometry_median', 'l1': 'l1_norm', 'l1norm': 'l1_norm'}
 DEFAULT_INPUT_SIZE = 608

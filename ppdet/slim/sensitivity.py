@@ -34,8 +34,8 @@ from ppdet.utils.logger import setup_logger
 logger = setup_logger(__name__)
 
 __all__ = ['sensitivity', 'paddleslim_sensitivity', 'PADDLESLIM_RATIOS', 'load_sensitivities',
-           'check_made_for', 'warn_other_weights', 'check_finished', 'check_criterion', 'check_sensitivities_file',
-           'get_ratios_by_loss', 'normalize_weights_path',
+           'check_made_for', 'warn_other_weights', 'check_finished', 'check_criterion',
+           'check_sensitivities_file', 'get_ratios_by_loss', 'normalize_weights_path',
            'plot_sensitivities', 'ranking_scores', 'spearman', 'DEFAULT_RATIOS']
 
 DEFAULT_RATIOS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
