@@ -155,7 +155,7 @@ def _load_with_bases(path, seen=()):
                                   path, base, 'is a directory, not a YAML file:'
                                   if os.path.isdir(base_path) else 'no such file',
                                   os.path.abspath(base_path)))
-        _deep_merge(merged, _load_with_bases(base_path, seen + (path,)))
+        _merge_over_bases(merged, _load_with_bases(base_path, seen + (path,)), base_path)
     return _merge_over_bases(merged, data, path)
 
 
@@ -188,7 +188,7 @@ def load_config(path, overrides=None, validate=True):
     overrides = _override_items(overrides)
     custom = cfg.get('custom_imports') or []
     for item in overrides:     # an -o custom_imports=[...] must be imported before the rest
-        key, value = _parse_override(item)
+        key, value = parse_override(item)
         if key == 'custom_imports':
             custom = value or []
     if isinstance(custom, str):
@@ -229,7 +229,8 @@ def merge_config(cfg, other):
     return _deep_merge(cfg, other)
 
 
-def _parse_override(item):
+def parse_override(item):
+    """``key=value`` -> (key, the value read as YAML), or a ConfigError naming the fix."""
     if '=' not in item:
         raise ConfigError('override %r must look like key=value (e.g. -o epoch=10)' % item)
     key, value = item.split('=', 1)
@@ -301,7 +302,7 @@ def apply_overrides(cfg, overrides):
     overrides are in (``-o TestDataset.name=COCODataSet TestDataset.allow_empty=true``)."""
     later = []
     for item in _override_items(overrides):
-        key, value = _parse_override(item)
+        key, value = parse_override(item)
         if key.startswith('_'):   # -o _config_path=... changed what checkpoints record
             raise ConfigError('override %r: keys starting with _ are set by the loader (%s), '
                               'not by -o' % (item, key.split('.')[0]))

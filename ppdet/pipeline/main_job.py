@@ -821,13 +821,10 @@ def config_digest(cfg):
 
 
 def _override_map(items):
-    """``['a=1', 'b=2']`` as {key: value text}, the last of a repeated key winning (as
-    load_config applies them): order does not matter otherwise."""
-    out = {}
-    for item in items or []:
-        key, _, value = str(item).partition('=')
-        out[key.strip()] = value.strip()
-    return out
+    """``['a=1', 'b=2']`` as {key: value}, read as load_config reads them (``epoch=1`` is
+    ``epoch=1.0``) and the last of a repeated key winning: order does not matter otherwise."""
+    from ppdet.core.workspace import parse_override
+    return dict(parse_override(str(item)) for item in items or [])
 
 
 def settings_text(settings, keys=None):

@@ -35,7 +35,7 @@ class DatasetError(ValueError):
     as a config error (``workspace.create`` wraps only plain ValueError/TypeError)."""
 
 __all__ = ['DetDataset', 'SkipCounter', 'ImageDecodeError', 'clean_boxes',
-           'clean_boxes_to_image', 'decoded_size', 'exif_rotation', 'warn_size_once',
+           'clean_boxes_to_image', 'decoded_size', 'exif_rotation', 'warn_size_once', 'has_boxes',
            'check_anno_file', 'IMAGE_EXTS', 'BAD_IMAGE_POLICIES', 'SHAPES_HINT', 'builtin_hint']
 
 
@@ -359,7 +359,8 @@ def clean_boxes_to_image(boxes, w, h, im_path, counter):
     return clean_boxes(raw, w, h, counter) + (w, h)
 
 
-def _has_boxes(record):
+def has_boxes(record):
+    """Whether a record (or a sample) holds at least one box."""
     return 'gt_bbox' in record and len(record['gt_bbox']) > 0
 
 
@@ -460,7 +461,7 @@ class DetDataset(Dataset):
             logger.warning('%s: %d of %d images cannot be decoded and are left out (%sno '
                            'other image is used instead): %s', type(self).__name__,
                            len(skipped), total, 'their ground truth too; ' if any(
-                               _has_boxes(r) for r in self.roidbs) else '',
+                               has_boxes(r) for r in self.roidbs) else '',
                            '; '.join(r for _, r in skipped[:10]))
         if truncated:
             logger.warning('%s: %d of %d images are truncated and used as decoded: %s',

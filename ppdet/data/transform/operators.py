@@ -15,7 +15,7 @@ import numpy as np
 
 from ppdet.core.workspace import register
 from ppdet.data.source.dataset import ImageDecodeError  # noqa: F401  (raised by decode_rgb)
-from ppdet.data.source.dataset import warn_size_once
+from ppdet.data.source.dataset import has_boxes as _has_boxes, warn_size_once
 from ppdet.utils.logger import setup_logger
 from ppdet.utils.bbox import box_iou
 from ppdet.utils.image_io import decode_rgb
@@ -73,10 +73,6 @@ def _size_hw(size, what):
     if size is None or len(size) != 2 or min(size) <= 0:
         raise ValueError('%s must be an int or [h, w] of positive ints' % what)
     return size
-
-
-def _has_boxes(sample):
-    return 'gt_bbox' in sample and len(sample['gt_bbox']) > 0
 
 
 @register
