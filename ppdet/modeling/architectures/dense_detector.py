@@ -27,13 +27,21 @@ def dense_prunable_params(model, towers):
         out['neck.%s.weight' % name] = conv.weight
     for t in towers:
         tower = getattr(model.head, t)
-        if getattr(tower, 'separable', False):
-            continue
         for k, conv in enumerate(tower.convs):
-            norms = tower.norms[k] if len(tower.norms) else []
-            if not any(isinstance(n, UNPRUNABLE_NORMS) for n in norms):
+            if _tower_conv_reason(tower, k) is None:
                 out['head.%s.convs.%d.weight' % (t, k)] = conv.weight
     return out
+
+
+def _tower_conv_reason(tower, k):
+    """None where conv ``k`` of ``tower`` may be pruned, else why not (the one rule both
+    :func:`dense_prunable_params` and :func:`dense_unprunable_reasons` read)."""
+    if getattr(tower, 'separable', False):
+        return ('a conv of a separable tower (EfficientDet-style): pruning its '
+                'depthwise-separable convs is not supported')
+    norms = tower.norms[k] if len(tower.norms) else []
+    blocking = [n for n in norms if isinstance(n, UNPRUNABLE_NORMS)]
+    return norm_blocks_pruning(blocking[0]) if blocking else None
 
 
 def dense_unprunable_reasons(model, towers):
@@ -45,17 +53,13 @@ def dense_unprunable_reasons(model, towers):
     out.update(neck_reasons('neck.') if neck_reasons else {})
     for t in towers:
         tower = getattr(model.head, t)
-        for k, conv in enumerate(tower.convs):
-            key = 'head.%s.convs.%d.weight' % (t, k)
-            norms = tower.norms[k] if len(tower.norms) else []
-            blocking = [n for n in norms if isinstance(n, UNPRUNABLE_NORMS)]
+        for k in range(len(tower.convs)):
+            why = _tower_conv_reason(tower, k)
+            if why is None:
+                continue
             if getattr(tower, 'separable', False):
-                why = ('a conv of a separable tower (EfficientDet-style): pruning its '
-                       'depthwise-separable convs is not supported')
                 out['head.%s.dw_convs.%d.weight' % (t, k)] = why
-                out[key] = why
-            elif blocking:
-                out[key] = norm_blocks_pruning(blocking[0])
+            out['head.%s.convs.%d.weight' % (t, k)] = why
     return out
 
 
