@@ -24,6 +24,7 @@ def main():
     if not cfg.get('weights'):
         raise ValueError('no weights given: add -o weights=PATH')
     from ppdet.engine import Trainer
+    from ppdet.utils.visualizer import shown_rows
     trainer = Trainer(cfg, mode='test')
     trainer.load_weights(cfg['weights'], complete=True)
     results = trainer.predict(images, output_dir=args.output_dir,
@@ -33,7 +34,7 @@ def main():
         if path not in done:
             print('%s: skipped, cannot be decoded (see the warning above)' % path)
     for r in results:
-        keep = r['bbox'][r['bbox'][:, 1] >= args.draw_threshold]
+        keep = shown_rows(r['bbox'], args.draw_threshold)
         print('%s: %d detections >= %.2f -> %s' % (r['im_file'], len(keep), args.draw_threshold,
                                                    os.path.join(args.output_dir,
                                                                 os.path.basename(r['im_file']))))

@@ -121,7 +121,7 @@ def batch_shape(infer_cfg, images):
 
 def run_images(runs, paths, args, threshold):
     from ppdet.utils.image_io import ImageDecodeError
-    from ppdet.utils.visualizer import draw_boxes, save_result_image
+    from ppdet.utils.visualizer import draw_boxes, save_result_image, shown_rows
     labels = runs.det.labels
     done = 0
     for chunk in batches(paths, args.batch_size):
@@ -133,7 +133,7 @@ def run_images(runs, paths, args, threshold):
         for path, im, rows in zip(chunk, images, runs(images)):
             out = save_result_image(drawing_path(args.output_dir, path),
                                     draw_boxes(im, rows, labels, threshold))
-            keep = rows[rows[:, 1] >= threshold]
+            keep = shown_rows(rows, threshold)
             print('%s: %d detections >= %.2f -> %s' % (path, len(keep), threshold, out))
             for r in keep:
                 name = labels[int(r[0])] if 0 <= int(r[0]) < len(labels) else int(r[0])
@@ -167,7 +167,7 @@ def open_writer(path_stem, fps, size):
 
 def run_video(runs, args, threshold):
     import cv2
-    from ppdet.utils.visualizer import draw_boxes
+    from ppdet.utils.visualizer import draw_boxes, shown_rows
     det = runs.det
     cap = cv2.VideoCapture(args.video_file)
     if not cap.isOpened():
@@ -182,7 +182,7 @@ def run_video(runs, args, threshold):
             writer.write(cv2.cvtColor(draw_boxes(im, rows, det.labels, threshold),
                                       cv2.COLOR_RGB2BGR))
             total[0] += 1
-            total[1] += int((rows[:, 1] >= threshold).sum())
+            total[1] += len(shown_rows(rows, threshold))
         frames.clear()
 
     try:

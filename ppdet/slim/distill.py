@@ -24,6 +24,7 @@ import copy
 import math
 import os
 
+import numpy as np
 import paddle
 import paddle.nn as nn
 
@@ -120,6 +121,21 @@ def check_models_compatible(student, teacher, loss):
                          'pairs' % type(student).__name__)
 
 
+def _warn_same_weights(student, teacher):
+    """Say so when the teacher is the student itself (same architecture, every tensor equal:
+    the same checkpoint given as both): the distillation term starts at 0 and only pulls the
+    student back to where it started, which teaches it nothing a teacher should."""
+    s, t = student.state_dict(), teacher.state_dict()
+    if len(s) != len(t) or any(list(a.shape) != list(b.shape)
+                               for a, b in zip(s.values(), t.values())):
+        return
+    if all(np.array_equal(a.numpy(), b.numpy()) for a, b in zip(s.values(), t.values())):
+        logger.warning('the teacher has the student\'s own weights (all %d tensors equal): '
+                       'distilling from itself only holds the student where it starts; give '
+                       'a stronger teacher (a larger model, or the unpruned parent for a '
+                       'pruned student) with -t / --teacher_pretrained', len(s))
+
+
 class DistillModel(nn.Layer):
     """Student + frozen teacher; trains the student (and any adaptation convs)."""
 
@@ -134,6 +150,7 @@ class DistillModel(nn.Layer):
         if isinstance(student, DistillModel):
             raise ValueError('the student is already wrapped for distillation')
         check_models_compatible(student, teacher, loss)
+        _warn_same_weights(student, teacher)
         self.student = student
         self.teacher = teacher
         _freeze(teacher)

@@ -43,6 +43,7 @@ def parse_and_load(parser, argv=None):
     """Parse args and load the config (with overrides); exit with a clear message on error."""
     args = parser.parse_args(argv)
     cfg = None
+    _warn_repeated_overrides(getattr(args, 'opt', None) or [])
     if getattr(args, 'config', None):
         try:
             cfg = load_config(args.config, overrides=args.opt)
@@ -52,6 +53,22 @@ def parse_and_load(parser, argv=None):
             from ppdet.utils.logger import add_log_file
             add_log_file(cfg['log_file'])
     return args, cfg
+
+
+def _warn_repeated_overrides(items):
+    """Say so when ``-o`` sets one key twice to different values: the last one is used, as
+    in PaddleDetection, which says nothing (``-o epoch=3 ... epoch=5`` trained 5 epochs)."""
+    from ppdet.utils.logger import setup_logger
+    seen = {}
+    for item in items:
+        key = item.split('=', 1)[0].strip() if '=' in item else None
+        if key is None:
+            continue   # load_config refuses it with the fix
+        if key in seen and seen[key] != item.strip():
+            setup_logger(__name__).warning(
+                '-o sets %s twice (%s, then %s): the last one is used', key, seen[key],
+                item.strip())
+        seen[key] = item.strip()
 
 
 def check_choices(flag, given, known):

@@ -10,7 +10,17 @@ import numpy as np
 
 from .fileio import atomic_write
 
-__all__ = ['color_for_class', 'draw_boxes', 'save_result_image']
+__all__ = ['color_for_class', 'draw_boxes', 'save_result_image', 'shown_rows']
+
+
+def shown_rows(bbox_rows, threshold):
+    """The rows of ``[k, 6]`` (class_id, score, x1, y1, x2, y2) that are detections to show:
+    a class (not padding, < 0), a score >= ``threshold`` and a box with area.  An untrained
+    model's NMS keeps zero-area boxes (x2 == x1), which were listed as detections."""
+    rows = np.asarray(bbox_rows).reshape(-1, 6)
+    keep = ((rows[:, 0] >= 0) & (rows[:, 1] >= threshold)
+            & (rows[:, 4] > rows[:, 2]) & (rows[:, 5] > rows[:, 3]))
+    return rows[keep]
 
 
 def color_for_class(cls):
@@ -30,7 +40,7 @@ def draw_boxes(image_rgb_uint8, bbox_rows, label_names, threshold=0.5):
     """Return a copy of the image with boxes scoring >= ``threshold`` drawn and labelled.
 
     ``bbox_rows``: ``[k, 6]`` (class_id, score, x1, y1, x2, y2) in this image's pixels;
-    rows with class_id < 0 (padding) are skipped.
+    rows with class_id < 0 (padding) or without area are skipped (:func:`shown_rows`).
     """
     image = np.ascontiguousarray(np.asarray(image_rgb_uint8, dtype=np.uint8)).copy()
     if image.ndim != 3 or image.shape[2] != 3:
@@ -39,10 +49,8 @@ def draw_boxes(image_rgb_uint8, bbox_rows, label_names, threshold=0.5):
     h, w = image.shape[:2]
     thick = max(1, int(round(0.002 * (h + w))))
     font_scale = max(0.4, 0.0008 * (h + w))
-    for row in np.asarray(bbox_rows, dtype=np.float64).reshape(-1, 6):
+    for row in shown_rows(np.asarray(bbox_rows, dtype=np.float64), threshold):
         cls, score = int(row[0]), float(row[1])
-        if cls < 0 or score < threshold:
-            continue
         x1, y1, x2, y2 = (int(round(v)) for v in row[2:6])
         x1, x2 = np.clip([x1, x2], 0, w - 1)
         y1, y2 = np.clip([y1, y2], 0, h - 1)

@@ -404,3 +404,15 @@ def test_loss_breakdown_script_on_a_tiny_pair(tiny_config, tmp_path):
     bad = subprocess.run(cmd[:-2], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                          text=True, timeout=300)
     assert bad.returncode != 0 and 'weights file not found' in bad.stdout  # the config's default
+
+
+def test_a_teacher_with_the_students_own_weights_is_named(ppdet_log):
+    distill(tiny_model(seed=1), tiny_model(seed=1))
+    assert ppdet_log.messages == [
+        "the teacher has the student's own weights (all %d tensors equal): distilling from "
+        "itself only holds the student where it starts; give a stronger teacher (a larger "
+        "model, or the unpruned parent for a pruned student) with -t / --teacher_pretrained"
+        % len(tiny_model(seed=1).state_dict())]
+    ppdet_log.messages.clear()
+    distill(tiny_model(seed=1), tiny_model(seed=2))   # same architecture, other weights
+    assert not [m for m in ppdet_log.messages if 'own weights' in m]

@@ -137,3 +137,15 @@ def test_command_line_quotes_for_a_shell(monkeypatch):
         "python benchmarks/x.py --note 'two words' --rounds 3"
     monkeypatch.setattr(sys, 'argv', ['/abs/path/x.py', '--quick'])
     assert command_line('benchmarks/x.py') == 'python benchmarks/x.py --quick'
+
+
+def test_a_key_set_twice_by_o_is_named_with_the_one_used(tiny_config, ppdet_log):
+    from ppdet.utils.cli import ArgsParser, parse_and_load
+    argv = ['-c', tiny_config, '-o', 'epoch=3', 'snapshot_epoch=1', '-o', 'epoch=5']
+    _, cfg = parse_and_load(ArgsParser(), argv)
+    assert cfg['epoch'] == 5
+    assert ppdet_log.messages == ['-o sets epoch twice (epoch=3, then epoch=5): the last one is '
+                                  'used']
+    ppdet_log.messages.clear()
+    parse_and_load(ArgsParser(), ['-c', tiny_config, '-o', 'epoch=3', 'epoch=3'])
+    assert not ppdet_log.messages   # the same value twice changes nothing
