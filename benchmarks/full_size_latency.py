@@ -74,7 +74,10 @@ def build_parser():
                         'paddle_group_norm (a model with GroupNorm once more on Paddle, '
                         'without running it as oneDNN ops: the twin of that rewrite), '
                         'paddle_bf16 (every fp32 row once more with oneDNN bf16 kernels: a '
-                        'CPU with AVX512-BF16 or AMX-BF16; refused elsewhere)')
+                        'CPU with AVX512-BF16 or AMX-BF16; refused elsewhere), '
+                        'paddle_onednn_reduce (a model with the NMS candidate bound once more '
+                        'with its maximum on oneDNN\'s reduction: the twin of that rewrite, '
+                        'ppdet/deploy/onednn_reduce.py)')
     p.add_argument('--strategies', default=None,
                    help='baseline, the seed presets (r578, sensity: YOLOv3 only) or '
                         'uniform_pNN (NN%% of every prunable conv\'s filters, any family); '

@@ -23,6 +23,7 @@ the calibration photos) are recorded per row.
 """
 import collections
 import os
+import shutil
 import time
 
 import numpy as np
@@ -500,16 +501,20 @@ def add_onnx_int8(manifest, images, progress=print):
 
 
 # -- timing ------------------------------------------------------------------------------
-def time_nms(decoded_npz, settings, rounds=20, pre_nms_top_k=None, threads=1):
+def time_nms(decoded_npz, settings, rounds=20, pre_nms_top_k=None, threads=1,
+             reduce_max=True):
     """Median ms of the exported post-process's NMS (the candidate bound, then
     ``multiclass_nms3``) on the saved decoded boxes / scores, as the exported graph runs it:
     the two saved as a program of their own and timed through Paddle Inference with the
     models' CPU settings (:func:`ppdet.deploy.predictors.paddle_cpu_config`, ``threads``),
     inputs fed once.  Eager (dygraph) timing overstated it: without the bound, at 608, 13.7-14.4
     ms eager against 4.5-8.1 ms in the graph (its score transpose runs as a oneDNN op there).
-    ``pre_nms_top_k`` overrides the bound (0: off).  -> (median_ms, pairs above threshold)."""
+    ``pre_nms_top_k`` overrides the bound (0: off).  ``reduce_max``: the bound's maximum on
+    Paddle's kernel, as the rows run it (:mod:`ppdet.deploy.onednn_reduce`); False: on
+    oneDNN.  -> (median_ms, pairs above threshold)."""
     import tempfile
     from paddle import inference
+    from ppdet.deploy.onednn_group_norm import program_for_onednn
     from ppdet.deploy.predictors import paddle_cpu_config, run_paddle
     from ppdet.modeling.post_process import MultiClassNMS
     kw = dict(settings)
@@ -521,8 +526,13 @@ def time_nms(decoded_npz, settings, rounds=20, pre_nms_top_k=None, threads=1):
              np.ascontiguousarray(d['scores'].transpose(0, 2, 1), np.float32)]
     with tempfile.TemporaryDirectory() as tmp:
         model_file = _save_nms_program(MultiClassNMS(**kw), [f.shape for f in feeds], tmp)
+        # the bound's best-class maximum as PaddlePredictor runs it (the copy lies in tmp2)
+        model_file, tmp2, _ = program_for_onednn(model_file, group_norm=False,
+                                                 reduce_max=reduce_max)
         predictor = inference.create_predictor(paddle_cpu_config(model_file,
                                                                  cpu_threads=threads))
+        if tmp2:
+            shutil.rmtree(tmp2, ignore_errors=True)
     run_paddle(predictor, dict(zip(predictor.get_input_names(), feeds)))   # feeds them once
     samples = []
     for _ in range(int(rounds) + 2):
@@ -572,16 +582,21 @@ def _timed_candidates(row):
 RUNTIME_LABELS = {'paddle': 'Paddle oneDNN fp32', 'onnx': 'onnxruntime fp32',
                   'onnx_int8': 'onnxruntime int8 (QDQ)',
                   'paddle_group_norm': 'Paddle oneDNN fp32, group_norm kernel',
-                  'paddle_bf16': 'Paddle oneDNN bf16'}
+                  'paddle_bf16': 'Paddle oneDNN bf16',
+                  'paddle_onednn_reduce': 'Paddle oneDNN fp32, reduce_max on oneDNN'}
 # the twin of 'paddle' without the GroupNorm rewrite (ppdet.deploy.onednn_group_norm): only
 # for rows whose program has a group_norm
 GROUP_NORM_TWIN = 'paddle_group_norm'
 # an fp32 row run with enable_mkldnn_bfloat16 (CPUs with native bf16 only)
 BF16 = 'paddle_bf16'
+# the twin of 'paddle' with the innermost maxima left on oneDNN (ppdet.deploy.onednn_reduce):
+# only for rows whose program has a reduce_max
+REDUCE_TWIN = 'paddle_onednn_reduce'
+TWINS = {GROUP_NORM_TWIN: ', group_norm kernel', REDUCE_TWIN: ', reduce_max on oneDNN'}
 
 
 # what ``time_rows`` times: CPU runtimes only
-TIMED_RUNTIMES = ('paddle', 'onnx', 'onnx_int8', GROUP_NORM_TWIN, BF16)
+TIMED_RUNTIMES = ('paddle', 'onnx', 'onnx_int8', GROUP_NORM_TWIN, BF16, REDUCE_TWIN)
 
 
 def check_runtimes(runtimes):
@@ -601,18 +616,20 @@ def check_runtimes(runtimes):
 
 
 def _runtime_label(cell):
-    if cell['int8'] and cell['runtime'] in ('paddle', GROUP_NORM_TWIN):
-        return 'Paddle oneDNN int8' + (', group_norm kernel'
-                                       if cell['runtime'] == GROUP_NORM_TWIN else '')
+    if cell['int8'] and (cell['runtime'] == 'paddle' or cell['runtime'] in TWINS):
+        return 'Paddle oneDNN int8' + TWINS.get(cell['runtime'], '')
     return RUNTIME_LABELS[cell['runtime']]
 
 
 def runtimes_for(row, runtimes):
     """The runtimes of ``runtimes`` a manifest row is timed on (int8 rows: Paddle only)."""
     from ppdet.deploy.onednn_group_norm import has_group_norm
-    twin = GROUP_NORM_TWIN in runtimes and has_group_norm(
-        os.path.join(row['dir'], 'model.pdmodel'))
-    paddle = [rt for rt in runtimes if rt == 'paddle' or (rt == GROUP_NORM_TWIN and twin)]
+    from ppdet.deploy.onednn_reduce import has_reduce_max
+    with open(os.path.join(row['dir'], 'model.pdmodel'), 'rb') as f:
+        data = f.read()
+    has = {GROUP_NORM_TWIN: has_group_norm(os.path.join(row['dir'], 'model.pdmodel')),
+           REDUCE_TWIN: has_reduce_max(data)}
+    paddle = [rt for rt in runtimes if rt == 'paddle' or (rt in TWINS and has[rt])]
     if row['int8']:
         return paddle
     return paddle + [rt for rt in runtimes if rt == BF16
@@ -626,6 +643,8 @@ def _detector(row, runtime, threads):
         return Detector(row['dir'], 'onnx', cpu_threads=threads, onnx_file=row['onnx_int8'])
     if runtime == GROUP_NORM_TWIN:
         return Detector(row['dir'], 'paddle', cpu_threads=threads, onednn_group_norm=False)
+    if runtime == REDUCE_TWIN:
+        return Detector(row['dir'], 'paddle', cpu_threads=threads, onednn_reduce_max=False)
     if runtime == BF16:
         return Detector(row['dir'], 'paddle', cpu_threads=threads, enable_mkldnn_bfloat16=True)
     return Detector(row['dir'], runtime, cpu_threads=threads)
@@ -937,6 +956,12 @@ def format_table(result, note=''):
                   '`ppdet/deploy/onednn_group_norm.py`); "group_norm kernel" rows run the same '
                   'model without that rewrite (Paddle\'s own kernel, with reorders around it), '
                   'their int8 agreement against the fp32 row run the same way.']
+    if any(c['runtime'] == REDUCE_TWIN for g in result['groups']
+           for c in g['cells'].values()):
+        lines += ['', 'Paddle oneDNN rows run the NMS candidate bound\'s best-class maximum '
+                  '(a reduce_max over the innermost axis) on Paddle\'s own kernel '
+                  '(`ppdet/deploy/onednn_reduce.py`); "reduce_max on oneDNN" rows run the same '
+                  'model without that rewrite.']
     if note:
         lines += ['', note]
     for g in result['groups']:

@@ -95,11 +95,13 @@ class PaddlePredictor(Predictor):
     With oneDNN, ``onednn_group_norm`` (default on) runs the program's ``group_norm`` ops as
     ops oneDNN has kernels for (:mod:`ppdet.deploy.onednn_group_norm`; the export itself
     is not changed).  ``enable_mkldnn_bfloat16`` runs the network's ops in bf16 and the box
-    decoding in fp32 (:mod:`ppdet.deploy.onednn_bf16`)."""
+    decoding in fp32 (:mod:`ppdet.deploy.onednn_bf16`).  ``onednn_reduce_max`` (default on)
+    runs maxima over the innermost axis (the NMS candidate bound's) on Paddle's kernel
+    (:mod:`ppdet.deploy.onednn_reduce`)."""
 
     def __init__(self, model_dir, infer_cfg=None, device='CPU', cpu_threads=1,
                  enable_mkldnn=True, enable_mkldnn_int8=False, onednn_group_norm=True,
-                 enable_mkldnn_bfloat16=False, **trt):
+                 enable_mkldnn_bfloat16=False, onednn_reduce_max=True, **trt):
         super().__init__(model_dir, infer_cfg, cpu_threads)
         self.bf16 = bool(enable_mkldnn_bfloat16)
         if self.bf16:
@@ -116,9 +118,10 @@ class PaddlePredictor(Predictor):
                 "oneDNN's (enable_mkldnn_int8=False runs the int8 graph on Paddle's own fp32 "
                 'kernels instead)')
         tmp, rewritten = None, 0
-        if onednn and (onednn_group_norm or self.bf16):
-            model_file, tmp, rewritten = program_for_onednn(model_file, bf16=self.bf16,
-                                                            group_norm=onednn_group_norm)
+        if onednn:
+            model_file, tmp, rewritten = program_for_onednn(
+                model_file, bf16=self.bf16, group_norm=onednn_group_norm,
+                reduce_max=onednn_reduce_max)
         self.group_norms_rewritten = rewritten > 0
         try:
             self._create(inference, model_file, params_file, device, enable_mkldnn,

@@ -406,3 +406,20 @@ def test_strategy_names_are_checked():
     for bad in ('r578@x', 'r578@0', 'uniform_p140', 'uniform'):
         with pytest.raises(ValueError, match='unknown strategy'):
             check_strategy(bad)
+
+
+def test_a_model_with_the_candidate_bound_gets_the_reduce_twin(yolov3_model_dir, tiny_model_dir,
+                                                             photo):
+    """The twin of the reduce_max rewrite: the same export with the bound's maximum left on
+    oneDNN, only for a program that has one; the same detections."""
+    import numpy as np
+    from ppdet.benchmark.full_size import REDUCE_TWIN, _detector, _runtime_label, runtimes_for
+    row = {'dir': yolov3_model_dir, 'int8': False}
+    runtimes = ('paddle', REDUCE_TWIN, 'onnx')
+    assert runtimes_for(row, runtimes) == ['paddle', REDUCE_TWIN, 'onnx']
+    assert runtimes_for(dict(row, int8=True), runtimes) == ['paddle', REDUCE_TWIN]
+    assert runtimes_for({'dir': tiny_model_dir, 'int8': False}, (REDUCE_TWIN,)) == []
+    assert _runtime_label({'int8': True, 'runtime': REDUCE_TWIN}) == \
+        'Paddle oneDNN int8, reduce_max on oneDNN'
+    twin, ours = _detector(row, REDUCE_TWIN, 1), _detector(row, 'paddle', 1)
+    np.testing.assert_array_equal(twin.predict([photo])[0], ours.predict([photo])[0])
