@@ -501,17 +501,16 @@ def add_onnx_int8(manifest, images, progress=print):
 
 
 # -- timing ------------------------------------------------------------------------------
-def time_nms(decoded_npz, settings, rounds=20, pre_nms_top_k=None, threads=1,
-             reduce_max=True):
+def time_nms(decoded_npz, settings, rounds=20, pre_nms_top_k=None, threads=1):
     """Median ms of the exported post-process's NMS (the candidate bound, then
     ``multiclass_nms3``) on the saved decoded boxes / scores, as the exported graph runs it:
     the two saved as a program of their own and timed through Paddle Inference with the
     models' CPU settings (:func:`ppdet.deploy.predictors.paddle_cpu_config`, ``threads``),
     inputs fed once.  Eager (dygraph) timing overstated it: without the bound, at 608, 13.7-14.4
     ms eager against 4.5-8.1 ms in the graph (its score transpose runs as a oneDNN op there).
-    ``pre_nms_top_k`` overrides the bound (0: off).  ``reduce_max``: the bound's maximum on
-    Paddle's kernel, as the rows run it (:mod:`ppdet.deploy.onednn_reduce`); False: on
-    oneDNN.  -> (median_ms, pairs above threshold)."""
+    The bound's maximum runs on Paddle's kernel, as the rows run it
+    (:mod:`ppdet.deploy.onednn_reduce`).  ``pre_nms_top_k`` overrides the bound (0: off).
+    -> (median_ms, pairs above threshold)."""
     import tempfile
     from paddle import inference
     from ppdet.deploy.onednn_group_norm import program_for_onednn
@@ -527,8 +526,7 @@ def time_nms(decoded_npz, settings, rounds=20, pre_nms_top_k=None, threads=1,
     with tempfile.TemporaryDirectory() as tmp:
         model_file = _save_nms_program(MultiClassNMS(**kw), [f.shape for f in feeds], tmp)
         # the bound's best-class maximum as PaddlePredictor runs it (the copy lies in tmp2)
-        model_file, tmp2, _ = program_for_onednn(model_file, group_norm=False,
-                                                 reduce_max=reduce_max)
+        model_file, tmp2, _ = program_for_onednn(model_file, group_norm=False)
         predictor = inference.create_predictor(paddle_cpu_config(model_file,
                                                                  cpu_threads=threads))
         if tmp2:
@@ -625,10 +623,8 @@ def runtimes_for(row, runtimes):
     """The runtimes of ``runtimes`` a manifest row is timed on (int8 rows: Paddle only)."""
     from ppdet.deploy.onednn_group_norm import has_group_norm
     from ppdet.deploy.onednn_reduce import has_reduce_max
-    with open(os.path.join(row['dir'], 'model.pdmodel'), 'rb') as f:
-        data = f.read()
-    has = {GROUP_NORM_TWIN: has_group_norm(os.path.join(row['dir'], 'model.pdmodel')),
-           REDUCE_TWIN: has_reduce_max(data)}
+    model_file = os.path.join(row['dir'], 'model.pdmodel')
+    has = {GROUP_NORM_TWIN: has_group_norm(model_file), REDUCE_TWIN: has_reduce_max(model_file)}
     paddle = [rt for rt in runtimes if rt == 'paddle' or (rt in TWINS and has[rt])]
     if row['int8']:
         return paddle

@@ -24,7 +24,7 @@ import os
 import paddle
 
 from ppdet.deploy.onednn_bf16 import mark_network_bf16
-from ppdet.deploy.onednn_reduce import has_reduce_max, innermost_max_as_amax
+from ppdet.deploy.onednn_reduce import innermost_max_as_amax
 from ppdet.utils.fileio import temp_copy
 from ppdet.utils.static_graph import op_consumers, static_mode
 
@@ -158,7 +158,7 @@ def program_for_onednn(model_file, bf16=False, group_norm=True, reduce_max=True)
     with open(model_file, 'rb') as f:
         data = f.read()
     group_norm = group_norm and b'group_norm' in data
-    reduce_max = reduce_max and has_reduce_max(data)
+    reduce_max = reduce_max and b'reduce_max' in data
     if not (group_norm or bf16 or reduce_max):
         return model_file, None, 0
     with static_mode():

@@ -35,7 +35,7 @@ def innermost_max_as_amax(block):
     return len(hits)
 
 
-def has_reduce_max(data):
-    """Whether a saved program's bytes may hold a ``reduce_max`` (a byte search: no
-    parsing)."""
-    return b'reduce_max' in data
+def has_reduce_max(model_file):
+    """Whether the saved program may hold a ``reduce_max`` (a byte search: no parsing)."""
+    with open(model_file, 'rb') as f:
+        return b'reduce_max' in f.read()

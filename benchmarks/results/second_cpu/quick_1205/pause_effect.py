@@ -1,14 +1,15 @@
 """Does the sleep before each timed run change the latency?  YOLOv3-MobileNetV1 baseline fp32
 and r578@32 + int8 (output/issue17/quick_vnni_1204) in one process, 1 thread: per pause, 6
 runs of each back to back (the first dropped) and 5 interleaved rounds, pauses in alternating
-order over the rounds.  Usage: OMP_NUM_THREADS=1 python pause_effect.py SIZE [ROUNDS]"""
+order over the rounds.  Usage: OMP_NUM_THREADS=1 python pause_effect.py SIZE [ROUNDS [WORK_DIR]]
+(WORK_DIR: another build of the quick grid, e.g. output/issue17/quick_amx_1206/ on the AMX CPU)"""
 import sys, time, collections
 import numpy as np
 from ppdet.benchmark.cpu import cpu_description
 from ppdet.data.sample_photos import face_photos
 from ppdet.deploy import Detector
 
-W = 'output/issue17/quick_vnni_1204/'
+W = sys.argv[3] if len(sys.argv) > 3 else 'output/issue17/quick_vnni_1204/'
 size = sys.argv[1]
 names = ['yolov3_mobilenet_v1_%s_baseline' % size, 'yolov3_mobilenet_v1_%s_r578@32_int8' % size]
 img = face_photos()['astronaut']
