@@ -423,3 +423,18 @@ def test_a_model_with_the_candidate_bound_gets_the_reduce_twin(yolov3_model_dir,
         'Paddle oneDNN int8, reduce_max on oneDNN'
     twin, ours = _detector(row, REDUCE_TWIN, 1), _detector(row, 'paddle', 1)
     np.testing.assert_array_equal(twin.predict([photo])[0], ours.predict([photo])[0])
+
+
+def test_agreement_says_when_the_parents_boxes_have_no_area():
+    """Matching is by IoU: a parent whose boxes are points (a random-weight ResNet34) matches
+    nothing, so the column says so instead of a bare 0%."""
+    import numpy as np
+    from ppdet.benchmark.full_size import _agreement_cell, zero_area_share
+    point = [0, 0.5, 10, 10, 10, 10]
+    runs = [np.array([point, point, [1, 0.4, 0, 0, 5, 5]], 'float32'), np.zeros((0, 6)),
+            np.array([[0, 0.3, 2, 2, 9, 2]], 'float32')]          # zero height
+    assert zero_area_share(runs) == 0.75 and zero_area_share([np.zeros((0, 6))]) == 0.0
+    assert _agreement_cell({}) == '-'
+    assert _agreement_cell({'agreement': 0.5, 'parent_zero_area': 0.1}) == '50%'
+    assert _agreement_cell({'agreement': 0.0, 'parent_zero_area': 0.956}) == \
+        '0% (parent: 96% zero-area boxes)'

@@ -22,8 +22,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 CONFIG = os.path.join(ROOT, 'configs', 'face_detection', 'mediapipe_blazeface_128.yml')
 ONNX_SHA256 = 'd388b1cf8a5f6f1af2b3f4c14f6d0f138bab970cd618cccd12dddb7484e82e51'
 # Largest |paddle - onnxruntime| measured on the inputs below: 6e-5 on regressors (values up
-# to ~140, i.e. ~5e-7 relative) and logits; float32 summation order differs between the two.
-REG_ATOL, LOGIT_ATOL = 1e-3, 5e-4
+# to ~140, i.e. ~5e-7 relative) and logits on the AMD CPUs; 7.8e-4 on logits (3e-5 relative)
+# on an Intel Xeon with AMX (2026-12-06): float32 summation order differs between the two
+# runtimes and between CPUs.  A weight loaded wrong moves them by far more.
+REG_ATOL, LOGIT_ATOL = 1e-3, 2e-3
 
 skimage_data = pytest.importorskip('skimage.data')
 
