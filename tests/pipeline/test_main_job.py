@@ -39,7 +39,14 @@ def test_pipeline_runs_every_stage_and_resumes(tiny_config, tmp_path):
               teacher_epochs=2,
               dataset_kwargs=dict(num_train=12, num_val=4, image_size=128))
     res = Pipeline(tiny_config, **kw).run()
-    pruned = [n for p in PRUNE_PRESETS for n in ('uniform_%s' % p, 'derived_%s' % p, p)]
+    # the sensitivities of this weak tiny model may not reach a preset's cut: the plan then
+    # says so and has no row (r578's on an Intel Xeon, 2026-12-06: 14.6% of its 17.4%)
+    unreachable = [p for p in PRUNE_PRESETS if 'error' in res['prune_plans'][p]['derived']]
+    for p in unreachable:
+        assert 'cannot remove' in res['prune_plans'][p]['derived']['error']
+    assert len(unreachable) < len(PRUNE_PRESETS)      # one derived plan at least runs
+    pruned = [n for p in PRUNE_PRESETS for n in ('uniform_%s' % p, 'derived_%s' % p, p)
+              if n != 'derived_%s' % p or p not in unreachable]
     expected = (['baseline'] + pruned + ['post_%s' % a for a in DEMO_PTQ_ALGOS] +
                 ['post_abs_max_keep3', 'r578_post', 'finetuned', 'aware', 'r578_finetuned',
                  'r578_aware', 'teacher',
@@ -49,7 +56,7 @@ def test_pipeline_runs_every_stage_and_resumes(tiny_config, tmp_path):
         assert os.path.isfile(os.path.join(res[row]['inference_dir'], 'model.pdmodel')), row
     assert res['r578']['GFLOPs'] < res['sensity']['GFLOPs'] < res['baseline']['GFLOPs']
     assert 'AP_after_prune' in res['r578'] and 'AP_deployed' in res['baseline']
-    check_pruning_comparison(res, work)
+    check_pruning_comparison(res, work, unreachable)
     # the per-layer report picked three layers to keep in fp32
     assert len(res['post_abs_max_keep3']['kept_fp32']) == 3
     assert len(res['post_abs_max_keep3']['worst_layers']) >= 3
@@ -96,10 +103,12 @@ def test_pipeline_runs_every_stage_and_resumes(tiny_config, tmp_path):
         res['r578_distill']['AP'], res['r578']['AP']) in table
     # the job's output ends with the plans compared at equal FLOPs, over both seeds
     last = table.rstrip().splitlines()[-6:]
-    assert all(line.startswith('| -') and ', n=2) | 0,3 | ' in line for line in last), last
-    assert all(float(line.rstrip(' |').rsplit('| ', 1)[1]) > 0 for line in last), last
     assert [line.split(' | ')[1].split(' ')[0] for line in last] == \
         ['uniform', 'preset', 'sensitivity-derived'] * 2
+    ran = [line for line in last if 'not reachable: ' not in line]
+    assert len(ran) == 6 - len(unreachable)
+    assert all(line.startswith('| -') and ', n=2) | 0,3 | ' in line for line in ran), last
+    assert all(float(line.rstrip(' |').rsplit('| ', 1)[1]) > 0 for line in ran), last
 
     # a second run finds every stage done and changes nothing
     before = json.load(open(os.path.join(work, 'results.json')))
@@ -108,19 +117,24 @@ def test_pipeline_runs_every_stage_and_resumes(tiny_config, tmp_path):
     assert again['r578'] == before['r578']
 
 
-def check_pruning_comparison(res, work):
-    """Uniform, preset and derived plans at each preset's cut, each fine-tuned per seed."""
+def check_pruning_comparison(res, work, unreachable=()):
+    """Uniform, preset and derived plans at each preset's cut, each fine-tuned per seed
+    (``unreachable``: presets whose derived plan could not reach the cut, and has no rows)."""
     base = res['baseline']['GFLOPs']
     for preset in PRUNE_PRESETS:
         plans = res['prune_plans'][preset]
         target = plans['target_cut']
         assert target == pytest.approx(1 - res[preset]['GFLOPs'] / base, abs=1e-6)
-        # the search reaches the preset's cut (within one filter: < 2% on the tiny model)
-        assert target <= plans['derived']['cut'] < target + 0.02
         assert abs(plans['uniform']['cut'] - target) < 0.02
         assert len(set(plans['uniform']['ratios'].values())) == 1
-        assert list(plans['derived']['ratios']) == list(plans['uniform']['ratios'])
-        for plan in ('uniform', 'derived', 'preset'):
+        if preset in unreachable:
+            assert not pruning_rows(res, preset, 'derived')
+        else:
+            # the search reaches the preset's cut (within one filter: < 2% on the tiny model)
+            assert target <= plans['derived']['cut'] < target + 0.02
+            assert list(plans['derived']['ratios']) == list(plans['uniform']['ratios'])
+        for plan in [k for k in ('uniform', 'derived', 'preset')
+                     if k != 'derived' or preset not in unreachable]:
             rows = pruning_rows(res, preset, plan)
             assert [r['seed'] for r in rows] == [0, 3]
             # one pruned checkpoint per plan, fine-tuned once per seed on one schedule
@@ -134,8 +148,9 @@ def check_pruning_comparison(res, work):
                                                    ('uniform', 'derived', 'preset')
                                                    for r in pruning_rows(res, p, k)[:1]])
     assert all(ms > 0 for ms in timed.values())
-    assert res['derived_r578_seed3']['weights'].startswith(
-        os.path.join(work, 'prune_derived_r578_seed3'))
+    derived = [p for p in PRUNE_PRESETS if p not in unreachable][-1]
+    assert res['derived_%s_seed3' % derived]['weights'].startswith(
+        os.path.join(work, 'prune_derived_%s_seed3' % derived))
 
 
 def test_stages_select_groups_or_single_stages(tmp_path):
