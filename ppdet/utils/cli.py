@@ -4,7 +4,7 @@ import contextlib
 import math
 import sys
 
-from ppdet.core.workspace import ConfigError, did_you_mean, load_config
+from ppdet.core.workspace import ConfigError, did_you_mean, load_config, parse_override
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -61,14 +61,15 @@ def _warn_repeated_overrides(items):
     from ppdet.utils.logger import setup_logger
     seen = {}
     for item in items:
-        key = item.split('=', 1)[0].strip() if '=' in item else None
-        if key is None:
+        try:   # read as load_config reads it: epoch=3 and epoch=3.0 are one value
+            key, value = parse_override(item)
+        except ConfigError:
             continue   # load_config refuses it with the fix
-        if key in seen and seen[key] != item.strip():
+        if key in seen and seen[key][1] != value:
             setup_logger(__name__).warning(
-                '-o sets %s twice (%s, then %s): the last one is used', key, seen[key],
+                '-o sets %s twice (%s, then %s): the last one is used', key, seen[key][0],
                 item.strip())
-        seen[key] = item.strip()
+        seen[key] = (item.strip(), value)
 
 
 def check_choices(flag, given, known):

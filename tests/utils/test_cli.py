@@ -147,5 +147,5 @@ def test_a_key_set_twice_by_o_is_named_with_the_one_used(tiny_config, ppdet_log)
     assert ppdet_log.messages == ['-o sets epoch twice (epoch=3, then epoch=5): the last one is '
                                   'used']
     ppdet_log.messages.clear()
-    parse_and_load(ArgsParser(), ['-c', tiny_config, '-o', 'epoch=3', 'epoch=3'])
-    assert not ppdet_log.messages   # the same value twice changes nothing
+    parse_and_load(ArgsParser(), ['-c', tiny_config, '-o', 'epoch=3', 'epoch=3', 'epoch=3.0'])
+    assert not ppdet_log.messages   # the same value twice (as load_config reads it) changes nothing
