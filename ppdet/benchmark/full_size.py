@@ -66,6 +66,16 @@ FAMILY_STRATEGIES = ('baseline', 'uniform_p40', 'uniform_p40@32')
 # spread of the rescaled logits and the class logits' mean (a trained head: most class
 # probabilities small, a few large)
 OBJ_SPREAD, CLS_SPREAD, CLS_MEAN = 2.0, 2.0, -3.0
+# (mean, std) of a trained-like detector's box outputs, by how decoding reads them
+# (``box_logit_channels()``): boxes about the anchor's size, centres within their cell
+BOX_SPREADS = {
+    'center': (0.0, 1.0),           # YOLOv3 tx, ty: sigmoid(t) + cell
+    'log_size': (0.0, 0.5),         # YOLOv3 tw, th: anchor * exp(t)
+    'delta_center': (0.0, 0.1),     # RetinaNet dx, dy: anchor centre + d * anchor size
+    'delta_log_size': (0.0, 0.2),   # RetinaNet dw, dh: anchor size * exp(d)
+    'log_distance': (3.5, 0.5),     # FCOS exp(x): 33 px from the point to a side
+    'stride_distance': (2.0, 1.0),  # FCOS norm_reg_targets: relu(x) * stride
+}
 
 
 def default_strategies(config_name):
@@ -260,34 +270,33 @@ def init_head_like_trained(model, feeds, candidates=500, score_threshold=None,
 
     Each declared channel's output over the feeds is rescaled to std ``OBJ_SPREAD`` around 0
     (objectness-like) or ``CLS_SPREAD`` around ``CLS_MEAN`` (class logits: most class
-    probabilities small, a few large), by its conv's weights and bias.  Then one offset,
-    found by bisection on the decoded scores, goes on the objectness channels (the class
-    channels when the family has none): the count grows with it.  Only those output convs
-    change.  -> {'objectness_offset', 'target_candidates', 'mean_candidates' (over
-    ``feeds``), 'counted_candidates' (over ``count_feeds``)}.
+    probabilities small, a few large), by its conv's weights and bias; the box channels a
+    family declares (``box_logit_channels()``) likewise, to :data:`BOX_SPREADS`.  Then one
+    offset, found by bisection on the decoded scores, goes on the objectness channels (the
+    class channels when the family has none): the count grows with it.  Only those output
+    convs change.  -> {'objectness_offset', 'target_candidates', 'mean_candidates' (over
+    ``feeds``), 'counted_candidates' (over ``count_feeds``), 'box_channels' (how many box
+    channels were given a trained-like spread)}.
     """
-    from ppdet.modeling.architectures.meta_arch import declared
+    from ppdet.modeling.architectures.meta_arch import NotDeclared, declared
     score_threshold = _nms_of(model).score_threshold if score_threshold is None \
         else score_threshold
     groups = declared(model, 'score_logit_channels')
     layers = dict(model.named_sublayers())
-    names = sorted({g[0] for g in groups})
-    _, _, values = _captured(model, names, feeds)
+    try:
+        boxes = declared(model, 'box_logit_channels')
+    except NotDeclared:
+        boxes = []
+    unknown = sorted({kind for _, kind, _ in boxes} - set(BOX_SPREADS))
+    if unknown:
+        raise ValueError('%s.box_logit_channels() names kinds %s; known: %s'
+                         % (type(model).__name__, unknown, sorted(BOX_SPREADS)))
+    _, _, values = _captured(model, sorted({g[0] for g in groups + boxes}), feeds)
     for name, kind, channels in groups:
-        conv = layers[name]
-        if conv.bias is None:
-            raise ValueError('%s: score conv %s has no bias to shift' % (type(model).__name__,
-                                                                        name))
-        z = np.concatenate([v[:, channels].transpose(1, 0, 2, 3).reshape(len(channels), -1)
-                            for v in values[name]], axis=1)
-        mu, sd = z.mean(axis=1), z.std(axis=1) + 1e-6
-        spread, mean = (OBJ_SPREAD, 0.0) if kind == 'objectness' else (CLS_SPREAD, CLS_MEAN)
-        scale = spread / sd
-        w, b = conv.weight.numpy().copy(), conv.bias.numpy().copy()
-        w[channels] *= scale.reshape((-1,) + (1,) * (w.ndim - 1))
-        b[channels] = (b[channels] - mu) * scale + mean
-        conv.weight.set_value(w)
-        conv.bias.set_value(b)
+        mean, spread = (0.0, OBJ_SPREAD) if kind == 'objectness' else (CLS_MEAN, CLS_SPREAD)
+        _respread(model, 'score', name, channels, values[name], mean, spread)
+    for name, kind, channels in boxes:
+        _respread(model, 'box', name, channels, values[name], *BOX_SPREADS[kind])
     kinds = {g[1] for g in groups}
     shift_kind = 'objectness' if 'objectness' in kinds else 'class'
     shift = {}
@@ -314,7 +323,27 @@ def init_head_like_trained(model, feeds, candidates=500, score_threshold=None,
         layers[name].bias.set_value(b)
     return {'objectness_offset': float(hi), 'target_candidates': int(candidates),
             'mean_candidates': candidates_above(model, feeds, score_threshold),
-            'counted_candidates': candidates_above(model, count_feeds, score_threshold)}
+            'counted_candidates': candidates_above(model, count_feeds, score_threshold),
+            'box_channels': sum(len(c) for _, _, c in boxes)}
+
+
+def _respread(model, what, name, channels, values, mean, spread):
+    """Rescale the output ``channels`` of ``model``'s conv ``name`` (its outputs over the
+    feeds: ``values``, one array per call) to ``mean`` and std ``spread``, by its weights
+    and bias."""
+    conv = dict(model.named_sublayers())[name]
+    if conv.bias is None:
+        raise ValueError('%s: %s conv %s has no bias to shift' % (type(model).__name__, what,
+                                                                  name))
+    z = np.concatenate([v[:, channels].transpose(1, 0, 2, 3).reshape(len(channels), -1)
+                        for v in values], axis=1)
+    mu, sd = z.mean(axis=1), z.std(axis=1) + 1e-6
+    scale = spread / sd
+    w, b = conv.weight.numpy().copy(), conv.bias.numpy().copy()
+    w[channels] *= scale.reshape((-1,) + (1,) * (w.ndim - 1))
+    b[channels] = (b[channels] - mu) * scale + mean
+    conv.weight.set_value(w)
+    conv.bias.set_value(b)
 
 
 def _nms_of(model):
@@ -949,7 +978,9 @@ def format_table(result, note=''):
               'per image above the NMS score threshold; column "candidates": on the timed '
               'photo (the fp32 model\'s decode) / the mean over the calibration photos; models '
               'built since 2026-12-03 set the count on the timed photo, older ones on the '
-              'calibration photos\' mean; each table names its threshold), '
+              'calibration photos\' mean; each table names its threshold; models built since '
+              '2026-12-06 08:00 UTC also give the box outputs a trained-like spread, before '
+              'which a deep random backbone\'s boxes were points: see the agreement column), '
               'NMS bounded to 1000 pairs (pre_nms_top_k) inside the graph, so "infer" includes '
               'decode and NMS and "post" is only splitting the output; "pre" fused = the graph '
               'normalises (Python resizes uint8), Python = the unfused export.  r578@N: r578 '

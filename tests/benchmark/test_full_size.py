@@ -438,3 +438,75 @@ def test_agreement_says_when_the_parents_boxes_have_no_area():
     assert _agreement_cell({'agreement': 0.5, 'parent_zero_area': 0.1}) == '50%'
     assert _agreement_cell({'agreement': 0.0, 'parent_zero_area': 0.956}) == \
         '0% (parent: 96% zero-area boxes)'
+
+
+BOX_FAMILIES = {'yolov3': (CONFIGS['thin'], THIN), 'retinanet': (FAMILY_CONFIGS['retinanet'], ()),
+                'fcos': (FAMILY_CONFIGS['fcos'], ())}
+
+
+@pytest.mark.parametrize('family', sorted(BOX_FAMILIES))
+def test_every_dense_family_declares_its_box_logits(family):
+    from ppdet.benchmark.full_size import BOX_SPREADS, _build
+    config, overrides = BOX_FAMILIES[family]
+    model = _build(load_full_size(config, FAMILY_SIZE, overrides), 'baseline', FAMILY_SIZE)
+    layers = dict(model.named_sublayers())
+    boxes = model.box_logit_channels()
+    assert boxes and {kind for _, kind, _ in boxes} <= set(BOX_SPREADS)
+    scores = {(n, c) for n, _, cs in model.score_logit_channels() for c in cs}
+    per_conv = {}
+    for name, _, channels in boxes:
+        assert max(channels) < layers[name].weight.shape[0]
+        assert not scores & {(name, c) for c in channels}    # no score channel is a box one
+        per_conv.setdefault(name, []).extend(channels)
+    for name, channels in per_conv.items():
+        assert len(set(channels)) == len(channels)
+    # 4 per box: YOLOv3 has 3 anchors per output, RetinaNet 9 in its shared conv, FCOS 1
+    assert sum(len(c) for c in per_conv.values()) == {'yolov3': 3 * 3 * 4, 'retinanet': 9 * 4,
+                                                      'fcos': 4}[family]
+
+
+def _decoded(model, feeds):
+    import paddle
+    rows = []
+    with paddle.no_grad():
+        for f in feeds:
+            outs = model(paddle.to_tensor(f['image']))
+            bbox, _ = model.post_process(outs, paddle.to_tensor(f['im_shape']),
+                                         paddle.to_tensor(f['scale_factor']))
+            rows.append(bbox.numpy())
+    return rows
+
+
+@pytest.mark.parametrize('family', ['yolov3', 'retinanet'])
+def test_huge_box_logits_get_a_trained_like_spread(family, photos):
+    """A deep random backbone's box logits are huge (YOLOv3-ResNet34 at 608: std 600-1000)
+    and every decoded box was a point or a border line; the trained-like head gives the
+    declared box channels BOX_SPREADS' mean and std, and the boxes an area."""
+    import numpy as np
+    from ppdet.benchmark.full_size import (BOX_SPREADS, _build, _captured, _feeds,
+                                           zero_area_share)
+    config, overrides = BOX_FAMILIES[family]
+    cfg = load_full_size(config, FAMILY_SIZE, overrides)
+    model, feeds = _build(cfg, 'baseline', FAMILY_SIZE), _feeds(cfg, photos)
+    layers = dict(model.named_sublayers())
+    boxes = model.box_logit_channels()
+    init_head_like_trained(model, feeds, candidates=40)    # scores that pass the threshold
+    for name, _, channels in boxes:        # what a deep random backbone hands the head
+        w, b = layers[name].weight.numpy(), layers[name].bias.numpy()
+        w[channels] = w[channels] * 3000.0 + 1.0
+        b[channels] = 300.0 * np.sign(np.arange(len(channels)) % 2 - 0.5)
+        layers[name].weight.set_value(w)
+        layers[name].bias.set_value(b)
+    assert zero_area_share(_decoded(model, feeds)) > 0.3
+    info = init_head_like_trained(model, feeds, candidates=40)
+    assert info['box_channels'] == sum(len(c) for _, _, c in boxes)
+    assert 20 <= info['mean_candidates'] <= 60, info
+    rows = _decoded(model, feeds)
+    assert sum(len(r) for r in rows) > 0 and zero_area_share(rows) == 0.0
+    _, _, values = _captured(model, sorted({n for n, _, _ in boxes}), feeds)
+    for name, kind, channels in boxes:
+        z = np.concatenate([v[:, channels].transpose(1, 0, 2, 3).reshape(len(channels), -1)
+                            for v in values[name]], axis=1)
+        mean, spread = BOX_SPREADS[kind]
+        np.testing.assert_allclose(z.mean(axis=1), mean, atol=1e-3 + 0.01 * spread)
+        np.testing.assert_allclose(z.std(axis=1), spread, rtol=0.01)

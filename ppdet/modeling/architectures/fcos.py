@@ -33,6 +33,12 @@ class FCOS(DenseDetector):
         return [('head.cls_out', 'class', list(range(self.num_classes))),
                 ('head.ctr_out', 'objectness', [0])]
 
+    def box_logit_channels(self):
+        """The box conv's four distances: ``relu(x) * stride`` with ``norm_reg_targets``,
+        else ``exp(x)`` pixels."""
+        kind = 'stride_distance' if self.head.norm_reg_targets else 'log_distance'
+        return [('head.box_out', kind, [0, 1, 2, 3])]
+
     def distill_outputs(self):
         n = len(self.head.cls_levels)
         return ['head.%s_levels.%d' % (k, i) for k in ('cls', 'box', 'ctr') for i in range(n)]

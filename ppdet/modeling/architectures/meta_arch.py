@@ -33,6 +33,12 @@ it (``@register``) and fills in what it has.  What generic code asks for:
   ``kind`` ``'class'`` or ``'objectness'`` (a per-box factor of every class score:
   YOLOv3's objectness, FCOS's centerness).  The full-size latency benchmark sets them up
   like a trained detector's (:func:`ppdet.benchmark.full_size.init_head_like_trained`).
+* optional ``box_logit_channels()`` -> ``[(sub-layer name, kind, channels)]``: the
+  output-conv channels that decoding turns into boxes, ``kind`` one of
+  :data:`ppdet.benchmark.full_size.BOX_SPREADS` (how decoding reads them).  The same
+  benchmark gives them a trained-like spread: a deep random backbone's outputs are huge
+  (YOLOv3-ResNet34 at 608: box logits with a std of 600-1000), and every decoded box became
+  a point or a line on the border.
 * ``check_teacher(teacher, loss)`` -> raise if ``teacher`` cannot teach this model.
 * ``distill_weights`` (class attribute) -> ``{loss: weight}``, the distillation loss weight
   used when ``Distill.weight`` is unset, and ``distill_weights_reason`` why: the default is
@@ -140,6 +146,9 @@ class BaseArch(nn.Layer):
 
     def score_logit_channels(self):
         self._missing('score_logit_channels()')
+
+    def box_logit_channels(self):
+        self._missing('box_logit_channels()')
 
     def check_teacher(self, teacher, loss):
         """Fail early when ``teacher`` cannot teach this model with ``loss``."""

@@ -40,6 +40,15 @@ class RetinaNet(DenseDetector):
         """Every channel of the (level-shared) class conv: sigmoid logits."""
         return [('head.cls_out', 'class', list(range(self.head.cls_out.weight.shape[0])))]
 
+    def box_logit_channels(self):
+        """The (level-shared) box conv's deltas, 4 per anchor: dx, dy (in anchor sizes) and
+        dw, dh (log of the size over the anchor's)."""
+        anchors = self.head.box_out.weight.shape[0] // 4
+        return [('head.box_out', 'delta_center', [a * 4 + k for a in range(anchors)
+                                                  for k in (0, 1)]),
+                ('head.box_out', 'delta_log_size', [a * 4 + k for a in range(anchors)
+                                                    for k in (2, 3)])]
+
     def distill_outputs(self):
         n = len(self.head.cls_levels)
         return (['head.cls_levels.%d' % i for i in range(n)] +

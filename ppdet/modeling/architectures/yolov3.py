@@ -84,6 +84,19 @@ class YOLOv3(BaseArch):
                         [a * stride + k for a in anchors for k in range(5, stride)]))
         return out
 
+    def box_logit_channels(self):
+        """Each output conv's box channels: tx, ty (sigmoid offsets in the cell) and tw, th
+        (log of the size over the anchor's)."""
+        head, out = self.yolo_head, []
+        stride = 5 + head.num_classes
+        for i, mask in enumerate(head.anchor_masks):
+            name = 'yolo_head.yolo_output.%d' % i
+            out.append((name, 'center', [a * stride + k for a in range(len(mask))
+                                         for k in (0, 1)]))
+            out.append((name, 'log_size', [a * stride + k for a in range(len(mask))
+                                           for k in (2, 3)]))
+        return out
+
     def check_teacher(self, teacher, loss):
         super().check_teacher(teacher, loss)
         sh, th = self.yolo_head, getattr(teacher, 'yolo_head', None)
