@@ -21,7 +21,8 @@ rounds:
   cold          an untimed run of the other model, one read of the 1 GB buffer and a 0.2 s sleep
                 (the table's gap with its 13-30 configurations comes closer to this)
 
-Usage: OMP_NUM_THREADS=1 python gap_cause.py WORK_DIR SIZE [ROUNDS]"""
+Usage: OMP_NUM_THREADS=1 python gap_cause.py WORK_DIR SIZE [ROUNDS [ROW]]
+(ROW: the row timed beside the baseline, default r578@32_int8; e.g. baseline_int8)"""
 import sys, time, collections
 import numpy as np
 from ppdet.benchmark.cpu import cpu_description
@@ -30,7 +31,8 @@ from ppdet.deploy import Detector
 
 work_dir, size = sys.argv[1].rstrip('/') + '/', sys.argv[2]
 rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 20
-names = ['yolov3_mobilenet_v1_%s_baseline' % size, 'yolov3_mobilenet_v1_%s_r578@32_int8' % size]
+row = sys.argv[4] if len(sys.argv) > 4 else 'r578@32_int8'
+names = ['yolov3_mobilenet_v1_%s_baseline' % size, 'yolov3_mobilenet_v1_%s_%s' % (size, row)]
 img = face_photos()['astronaut']
 print('CPU:', cpu_description())
 dets = collections.OrderedDict((n.split('_', 3)[-1], Detector(work_dir + n, 'paddle',
