@@ -31,6 +31,11 @@ def build_parser():
                    help='alternating blocks of back-to-back and interleaved runs')
     p.add_argument('--rounds', type=int, default=6, help='interleaved rounds per block')
     p.add_argument('--back_to_back', type=int, default=8, help='runs in a row per block')
+    p.add_argument('--pause_s', type=float, default=None,
+                   help='sleep before each timed run (default: the full-size table\'s, 0.05 s '
+                        'at 1 thread, 0.3 s at more); 0 at 1 thread gives the warm, video-stream '
+                        'time back to back (on the AMX CPU a run after 50 ms away re-read its '
+                        'data: +2 ms for r578@32 + int8 at 320, docs/full_size_latency.md)')
     p.add_argument('--profile_passes', type=int, default=5,
                    help='op profile passes per target (0: no profile)')
     p.add_argument('--out_dir', default='output/order_effect',
@@ -53,6 +58,8 @@ def main(argv=None):
     check_choices('--runtimes', runtimes, TIMED_RUNTIMES)
     check_range('--threads', args.threads, 1, hint='CPU threads of every configuration')
     check_range('--profile_passes', args.profile_passes, 0, hint='0: no op profile')
+    check_range('--pause_s', args.pause_s, 0, hint='seconds of sleep before each timed run; '
+                                                   'leave it out for the default')
     check_output_dir(args.out_dir, '--out_dir')
     manifest_file = os.path.join(args.work_dir, 'manifest.json')
     if not os.path.exists(manifest_file):
@@ -64,7 +71,7 @@ def main(argv=None):
                          [t for t in args.targets.split(',') if t], threads=args.threads,
                          runtimes=runtimes, blocks=args.blocks,
                          rounds=args.rounds, back_to_back=args.back_to_back,
-                         profile_passes=args.profile_passes)
+                         pause_s=args.pause_s, profile_passes=args.profile_passes)
     result['command'] = command_line('benchmarks/order_effect.py', argv)
     stem = os.path.join(args.out_dir, 'order_effect_%s_%s' % (config, size))
     write_json(stem + '.json', result)

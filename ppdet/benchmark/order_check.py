@@ -155,6 +155,13 @@ def order_check(manifest, config, size, targets, threads=1, runtimes=('paddle',)
     return result
 
 
+def _pause_text(pause_s):
+    if pause_s:
+        return 'A sleep of %.2f s before each run.' % pause_s
+    return ('No sleep between runs: back to back, a row keeps its data in the cache (the warm '
+            'time of a video stream).')
+
+
 def format_order_check(result):
     """Markdown: per target, its median back to back and interleaved, their ratio, the
     fastest runs, and (with profiles) the op profile's two figures."""
@@ -170,11 +177,11 @@ def format_order_check(result):
              'All %d configurations of the group loaded in one process, as the full-size table '
              'times them.  %d blocks; in each, every target runs %d times back to back, then '
              'all configurations run %d interleaved rounds (forward, then reverse order).  '
-             'A sleep of %.2f s before each run.  End to end (pre + inference + post), one '
+             '%s  End to end (pre + inference + post), one '
              'photo.  Speed-ups are over %s: in the group\'s interleaved rounds, and with the '
              'two models alone in a new process (%d interleaved rounds).' % (
                  len(s['configurations']), s['blocks'], s['back_to_back'], s['rounds'],
-                 s['pause_s'], result['anchor'], s['blocks'] * s['rounds']), '']
+                 _pause_text(s['pause_s']), result['anchor'], s['blocks'] * s['rounds']), '']
     profiled = any('op_profile' in r for r in result['rows'].values())
     head = ('| row | back to back: median (fastest), ms | interleaved: median (fastest), ms | '
             'interleaved / back to back | speed-up in the group | own process: median ms, '

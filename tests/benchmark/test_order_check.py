@@ -53,3 +53,6 @@ def test_order_check_on_a_built_group(tmp_path):
     md = format_order_check(res)
     assert '| face_96_baseline | ' in md and '(the baseline)' in md
     assert '%.2fx |' % own['speedup'] in md and res['cpu']['flags'] in md
+    assert res['settings']['pause_s'] == 0.05 and 'A sleep of 0.05 s before each run.' in md
+    warm = format_order_check(dict(res, settings=dict(res['settings'], pause_s=0.0)))
+    assert 'No sleep between runs: back to back' in warm and 'A sleep of' not in warm

@@ -34,6 +34,7 @@ def test_zero_blocks_fail_before_loading_anything(tmp_path):
     (['--runtimes', 'paddle,onnx_int9'], "--runtimes: unknown 'onnx_int9'; did you mean "
                                          "'onnx_int8'"),
     (['--profile_passes=-1'], '--profile_passes must be >= 0, got -1'),
+    (['--pause_s=-0.1'], '--pause_s must be >= 0, got -0.1'),
 ])
 def test_bad_flags_stop_before_reading_the_build(argv, match, tmp_path):
     # no manifest in --work_dir: the flag's error comes first, before anything is read
