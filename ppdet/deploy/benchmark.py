@@ -111,6 +111,10 @@ def idle_pause_s(threads):
     50 ms pause left Paddle's workers spinning into the next configuration's run: measured
     on YOLOv3-MobileNetV1 at 320, 2 threads on 2 cores, onnxruntime fp32 took 121.5 ms after
     a 50 ms pause and 80.7 ms after 300 ms; Paddle fp32 took 82.2 and 73.4 ms.
+
+    The pause makes each run a cold-cache one: on a shared host the model's data leaves the
+    L3 within ~50 ms (r578@32 + int8 at 320 on the AMX CPU: +2 ms, 17%), and timing back to
+    back (0) gives the warm time instead (docs/full_size_latency.md).
     """
     return 0.05 if int(threads) <= 1 else 0.3
 
