@@ -39,8 +39,8 @@ __all__ = ['FULL_SIZE_CONFIGS', 'FULL_GRID', 'QUICK_GRID', 'FAMILY_GRID', 'STRAT
            'default_strategies', 'strategy_plan', 'load_full_size',
            'init_head_like_trained', 'candidates_above', 'build_rows', 'time_rows',
            'format_table', 'cpu_flags', 'load_cell', 'runtimes_for', 'is_anchor', 'matched_share',
-           'zero_area_share', 'check_runtimes', 'TIMED_RUNTIMES', 'check_strategy',
-           'check_input_size']
+           'zero_area_share', 'channel_values', 'BOX_SPREADS', 'check_runtimes',
+           'TIMED_RUNTIMES', 'check_strategy', 'check_input_size']
 
 FULL_SIZE_CONFIGS = collections.OrderedDict([
     ('yolov3_mobilenet_v1', 'configs/yolov3_mobilenet_v1.yml'),
@@ -291,12 +291,17 @@ def init_head_like_trained(model, feeds, candidates=500, score_threshold=None,
     if unknown:
         raise ValueError('%s.box_logit_channels() names kinds %s; known: %s'
                          % (type(model).__name__, unknown, sorted(BOX_SPREADS)))
+    for what, decl in (('score', groups), ('box', boxes)):
+        for name, _, _ in decl:
+            if layers[name].bias is None:
+                raise ValueError('%s: %s conv %s has no bias to shift'
+                                 % (type(model).__name__, what, name))
     _, _, values = _captured(model, sorted({g[0] for g in groups + boxes}), feeds)
     for name, kind, channels in groups:
         mean, spread = (0.0, OBJ_SPREAD) if kind == 'objectness' else (CLS_MEAN, CLS_SPREAD)
-        _respread(model, 'score', name, channels, values[name], mean, spread)
+        _respread(layers[name], channels, values[name], mean, spread)
     for name, kind, channels in boxes:
-        _respread(model, 'box', name, channels, values[name], *BOX_SPREADS[kind])
+        _respread(layers[name], channels, values[name], *BOX_SPREADS[kind])
     kinds = {g[1] for g in groups}
     shift_kind = 'objectness' if 'objectness' in kinds else 'class'
     shift = {}
@@ -327,16 +332,17 @@ def init_head_like_trained(model, feeds, candidates=500, score_threshold=None,
             'box_channels': sum(len(c) for _, _, c in boxes)}
 
 
-def _respread(model, what, name, channels, values, mean, spread):
-    """Rescale the output ``channels`` of ``model``'s conv ``name`` (its outputs over the
-    feeds: ``values``, one array per call) to ``mean`` and std ``spread``, by its weights
-    and bias."""
-    conv = dict(model.named_sublayers())[name]
-    if conv.bias is None:
-        raise ValueError('%s: %s conv %s has no bias to shift' % (type(model).__name__, what,
-                                                                  name))
-    z = np.concatenate([v[:, channels].transpose(1, 0, 2, 3).reshape(len(channels), -1)
-                        for v in values], axis=1)
+def channel_values(values, channels):
+    """A conv's outputs (``values``: [N, C, H, W] arrays, one per call) -> one row per
+    channel of ``channels``, every value it took."""
+    return np.concatenate([v[:, channels].transpose(1, 0, 2, 3).reshape(len(channels), -1)
+                           for v in values], axis=1)
+
+
+def _respread(conv, channels, values, mean, spread):
+    """Rescale ``conv``'s output ``channels`` (its outputs over the feeds: ``values``, one
+    array per call) to ``mean`` and std ``spread``, by its weights and bias."""
+    z = channel_values(values, channels)
     mu, sd = z.mean(axis=1), z.std(axis=1) + 1e-6
     scale = spread / sd
     w, b = conv.weight.numpy().copy(), conv.bias.numpy().copy()

@@ -484,7 +484,7 @@ def test_huge_box_logits_get_a_trained_like_spread(family, photos):
     declared box channels BOX_SPREADS' mean and std, and the boxes an area."""
     import numpy as np
     from ppdet.benchmark.full_size import (BOX_SPREADS, _build, _captured, _feeds,
-                                           zero_area_share)
+                                           channel_values, zero_area_share)
     config, overrides = BOX_FAMILIES[family]
     cfg = load_full_size(config, FAMILY_SIZE, overrides)
     model, feeds = _build(cfg, 'baseline', FAMILY_SIZE), _feeds(cfg, photos)
@@ -505,8 +505,21 @@ def test_huge_box_logits_get_a_trained_like_spread(family, photos):
     assert sum(len(r) for r in rows) > 0 and zero_area_share(rows) == 0.0
     _, _, values = _captured(model, sorted({n for n, _, _ in boxes}), feeds)
     for name, kind, channels in boxes:
-        z = np.concatenate([v[:, channels].transpose(1, 0, 2, 3).reshape(len(channels), -1)
-                            for v in values[name]], axis=1)
+        z = channel_values(values[name], channels)
         mean, spread = BOX_SPREADS[kind]
         np.testing.assert_allclose(z.mean(axis=1), mean, atol=1e-3 + 0.01 * spread)
         np.testing.assert_allclose(z.std(axis=1), spread, rtol=0.01)
+
+
+def test_a_box_conv_without_bias_is_named_before_anything_changes(photos):
+    import numpy as np
+    from ppdet.benchmark.full_size import _build, _feeds
+    config, overrides = BOX_FAMILIES['retinanet']
+    cfg = load_full_size(config, FAMILY_SIZE, overrides)
+    model, feeds = _build(cfg, 'baseline', FAMILY_SIZE), _feeds(cfg, photos)
+    layers = dict(model.named_sublayers())
+    before = layers['head.cls_out'].weight.numpy()
+    layers['head.box_out'].bias = None
+    with pytest.raises(ValueError, match='RetinaNet: box conv head.box_out has no bias to shift'):
+        init_head_like_trained(model, feeds, candidates=40)
+    np.testing.assert_array_equal(layers['head.cls_out'].weight.numpy(), before)
