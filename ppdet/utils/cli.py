@@ -39,6 +39,43 @@ def str2bool(v):
     raise argparse.ArgumentTypeError('expected true or false, got %r' % v)
 
 
+def add_save_inference_args(parser, what):
+    """``--save_inference [DIR]`` and ``--output_dir`` of a training script (distill.py,
+    slim/quantization/train.py), one rule for both: the bare flag (or ``true``) exports
+    ``what`` to ``--output_dir/CONFIG_NAME`` as tools/export_model.py does, ``DIR`` exports
+    into DIR itself, ``false`` not at all.  Read the folder with :func:`save_inference_dir`."""
+    parser.add_argument('--save_inference', nargs='?', const=True, default=False,
+                        type=_bool_or_dir, metavar='DIR',
+                        help='export %s as an inference model when done: to '
+                             '--output_dir/CONFIG_NAME, or into DIR when one is given '
+                             '(true / false also taken)' % what)
+    parser.add_argument('--output_dir', default=None,
+                        help='folder of the exports (default output/inference); '
+                             'the export goes to OUTPUT_DIR/CONFIG_NAME')
+
+
+def _bool_or_dir(v):
+    try:
+        return str2bool(v)
+    except argparse.ArgumentTypeError:
+        return v
+
+
+def save_inference_dir(args):
+    """-> the folder a ``--save_inference`` run exports to, or None when it does not."""
+    import os
+    if args.save_inference is False:
+        return None
+    if args.save_inference is True:
+        name = os.path.splitext(os.path.basename(args.config))[0]
+        return os.path.join(args.output_dir or 'output/inference', name)
+    if args.output_dir is not None:
+        raise ValueError('--save_inference %s names the export folder itself; --output_dir %s '
+                         'names the folder of CONFIG_NAME exports: give one of them'
+                         % (args.save_inference, args.output_dir))
+    return args.save_inference
+
+
 def parse_and_load(parser, argv=None):
     """Parse args and load the config (with overrides); exit with a clear message on error."""
     args = parser.parse_args(argv)

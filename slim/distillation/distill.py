@@ -3,17 +3,18 @@
     python slim/distillation/distill.py -c STUDENT_CONFIG -t TEACHER_CONFIG \
         --teacher_pretrained TEACHER_WEIGHTS [-o use_fine_grained_loss=true] [--eval] \
         [--pruned_params P1,P2 --pruned_ratios R1,R2 [--prune_criterion l1_norm]] \
-        [-o pretrain_weights=PRUNED_CHECKPOINT] [--save_inference] [-r CHECKPOINT]
+        [-o pretrain_weights=PRUNED_CHECKPOINT] [--save_inference [DIR]] [-r CHECKPOINT]
 
 A config with a ``Distill`` section (configs/distill/*.yml) names the teacher, so
 ``-t`` / ``--teacher_pretrained`` are then optional.  A pruned checkpoint given as
 ``pretrain_weights`` is rebuilt from its own record: no pruning flags needed.
+``--save_inference`` exports the distilled student to ``--output_dir/CONFIG_NAME`` (default
+output/inference/CONFIG_NAME), or into ``DIR`` itself, as slim/quantization/train.py does.
 """
-import os
-
 from ppdet.slim.distill import add_teacher_args
 from ppdet.slim.presets import add_criterion_arg
-from ppdet.utils.cli import ArgsParser, parse_and_load, run_main, str2bool
+from ppdet.utils.cli import (ArgsParser, add_save_inference_args, parse_and_load, run_main,
+                             save_inference_dir)
 
 
 def _prune(trainer, args, cfg):
@@ -51,19 +52,17 @@ def build_parser():
     add_criterion_arg(parser)
     parser.add_argument('--eval', action='store_true', help='evaluate after each snapshot epoch')
     parser.add_argument('-r', '--resume', default=None, help='checkpoint prefix to resume from')
-    parser.add_argument('--save_inference', nargs='?', const=True, default=False, type=str2bool,
-                        help='export the distilled student as an inference model when done '
-                             '(--save_inference, or --save_inference true/false)')
-    parser.add_argument('--output_dir', default='output/inference', help='export directory')
+    add_save_inference_args(parser, 'the distilled student')
     return parser
 
 
 def main():
     args, cfg = parse_and_load(build_parser())
-    out = os.path.join(args.output_dir, os.path.splitext(os.path.basename(args.config))[0])
-    if args.save_inference:     # before training, not after it
+    out = save_inference_dir(args)
+    if out:     # before training, not after it
         from ppdet.utils.fileio import check_output_dir
-        check_output_dir(out, '--output_dir')
+        check_output_dir(out, '--save_inference' if out == args.save_inference
+                         else '--output_dir')
     if args.pruned_params and not args.pruned_ratios:
         raise ValueError('--pruned_params needs --pruned_ratios (one ratio per parameter, or a '
                          'preset: r578, sensity)')
@@ -98,7 +97,7 @@ def main():
         trainer.resume(args.resume)
     trainer.train(validate=args.eval)
 
-    if args.save_inference:  # from the saved model_final, as tools/export_model.py: its
+    if out:  # from the saved model_final, as tools/export_model.py: its
         # record names it as the parent (it named the student's start, the pruned checkpoint)
         from ppdet.engine.export import export_trained
         export_trained(cfg, trainer.save_dir, out)

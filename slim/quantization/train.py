@@ -2,20 +2,22 @@
 
     python slim/quantization/train.py -c CONFIG [-o pretrain_weights=CKPT] \
         [--not_quant_pattern yolo_head.yolo_output] [--use_pact] [--quantize_residual_adds] \
-        [--eval] [-r CKPT] [--save_inference output/int8/NAME]
+        [--eval] [-r CKPT] [--save_inference [DIR]] [--output_dir output/inference]
 
 The ``Quant`` section of the config (keys of ``ppdet.slim.qat.QAT_DEFAULTS``) sets
 the quantization; the flags override it.  A pruned and/or distilled checkpoint given
 as ``pretrain_weights`` is rebuilt from its own record (no pruning flags), then
 quantized; checkpoints record the quantization too, so ``-r`` and
-``tools/eval.py -o weights=`` need nothing else.  ``--save_inference DIR`` writes
-the int8-ready inference model (NMS inside, ``infer_cfg.yml`` with ``quantized:
-true``) for Paddle Inference with ``enable_mkldnn_int8``.
+``tools/eval.py -o weights=`` need nothing else.  ``--save_inference`` writes the
+int8-ready inference model (NMS inside, ``infer_cfg.yml`` with ``quantized: true``) for
+Paddle Inference with ``enable_mkldnn_int8``: to ``--output_dir/CONFIG_NAME`` as
+distill.py and tools/export_model.py do, or into ``DIR`` with ``--save_inference DIR``.
 """
-from ppdet.utils.cli import ArgsParser, parse_and_load, run_main
+from ppdet.utils.cli import (ArgsParser, add_save_inference_args, parse_and_load, run_main,
+                             save_inference_dir)
 
 
-def main():
+def build_parser():
     parser = ArgsParser('quantization-aware training')
     parser.add_argument('--not_quant_pattern', default=None,
                         help='comma-separated layer-name patterns kept in float '
@@ -28,12 +30,17 @@ def main():
                              "(BlazeFace's blocks), as post_quant.py's flag does")
     parser.add_argument('--eval', action='store_true', help='evaluate after each snapshot epoch')
     parser.add_argument('-r', '--resume', default=None, help='QAT checkpoint to resume from')
-    parser.add_argument('--save_inference', default=None, metavar='DIR',
-                        help='export the int8-ready inference model to DIR when done')
-    args, cfg = parse_and_load(parser)
-    if args.save_inference:     # before training, not after it
+    add_save_inference_args(parser, 'the int8-ready model')
+    return parser
+
+
+def main():
+    args, cfg = parse_and_load(build_parser())
+    out = save_inference_dir(args)
+    if out:     # before training, not after it
         from ppdet.utils.fileio import check_output_dir
-        check_output_dir(args.save_inference, '--save_inference')
+        check_output_dir(out, '--save_inference' if out == args.save_inference
+                         else '--output_dir')
 
     from ppdet.engine import Trainer
     from ppdet.slim.qat import QATStep, check_resume_quant, quant_record
@@ -56,11 +63,11 @@ def main():
         trainer.apply_step(step)
     trainer.train(validate=args.eval)
 
-    if args.save_inference:  # from the saved model_final, as tools/export_model.py: its
-        # record names it as the parent (it named where the training started)
+    if out:  # from the saved model_final, as tools/export_model.py: its record names it as
+        # the parent (it named where the training started)
         from ppdet.engine.export import export_trained
-        export_trained(cfg, trainer.save_dir, args.save_inference)
-        print('exported int8-ready model to %s' % args.save_inference)
+        export_trained(cfg, trainer.save_dir, out)
+        print('exported int8-ready model to %s' % out)
 
 
 if __name__ == '__main__':

@@ -205,19 +205,29 @@ def test_sensitive_ctrl_c_says_what_is_saved(tiny, tmp_path):
 
 
 # -- distill.py -----------------------------------------------------------------------------
-def test_distill_save_inference_takes_the_shared_booleans(capsys):
-    spec = importlib.util.spec_from_file_location('slim_script_distill', os.path.join(ROOT, DISTILL))
+@pytest.mark.parametrize('script', [DISTILL, 'slim/quantization/train.py'])
+def test_save_inference_is_one_rule_for_distill_and_qat(script):
+    """Both training scripts export where tools/export_model.py does (OUTPUT_DIR/CONFIG_NAME)
+    on the bare flag, into DIR itself on --save_inference DIR (QAT's flag took only a DIR,
+    distill's only a boolean, so one command line put the export in two different places)."""
+    from ppdet.utils.cli import save_inference_dir
+    name = os.path.splitext(os.path.basename(script))[0]
+    spec = importlib.util.spec_from_file_location('slim_script_' + name, os.path.join(ROOT, script))
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    parse = mod.build_parser().parse_args
-    assert parse(['-c', 'x.yml', '--save_inference']).save_inference is True
-    assert parse(['-c', 'x.yml', '--save_inference', 'on']).save_inference is True
-    assert parse(['-c', 'x.yml', '--save_inference', 'false']).save_inference is False
-    assert parse(['-c', 'x.yml']).save_inference is False
-    with pytest.raises(SystemExit) as e:
-        parse(['-c', 'x.yml', '--save_inference', 'output/inference'])
-    assert e.value.code == 2
-    assert "expected true or false, got 'output/inference'" in capsys.readouterr().err
+
+    def where(*argv):
+        return save_inference_dir(mod.build_parser().parse_args(['-c', 'c/x.yml'] + list(argv)))
+    assert where('--save_inference') == os.path.join('output/inference', 'x')
+    assert where('--save_inference', 'on') == os.path.join('output/inference', 'x')
+    assert where('--save_inference', '--output_dir', 'o') == os.path.join('o', 'x')
+    assert where('--save_inference', 'out/int8') == 'out/int8'
+    assert where('--save_inference', 'false') is None
+    assert where() is None
+    with pytest.raises(ValueError, match='--save_inference out/int8 names the export folder '
+                                         'itself; --output_dir o names the folder of'):
+        where('--save_inference', 'out/int8', '--output_dir', 'o')
+
 
 
 def test_teacher_weights_of_another_model_are_refused(tiny, tmp_path):
