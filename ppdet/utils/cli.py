@@ -61,19 +61,25 @@ def _bool_or_dir(v):
         return v
 
 
-def save_inference_dir(args):
-    """-> the folder a ``--save_inference`` run exports to, or None when it does not."""
+def save_inference_dir(args, check=True):
+    """-> the folder a ``--save_inference`` run exports to, or None when it does not;
+    ``check``: refuse it now (a file, not writable), before any training, not after it."""
     import os
     if args.save_inference is False:
         return None
     if args.save_inference is True:
         name = os.path.splitext(os.path.basename(args.config))[0]
-        return os.path.join(args.output_dir or 'output/inference', name)
-    if args.output_dir is not None:
+        out, flag = os.path.join(args.output_dir or 'output/inference', name), '--output_dir'
+    elif args.output_dir is not None:
         raise ValueError('--save_inference %s names the export folder itself; --output_dir %s '
                          'names the folder of CONFIG_NAME exports: give one of them'
                          % (args.save_inference, args.output_dir))
-    return args.save_inference
+    else:
+        out, flag = args.save_inference, '--save_inference'
+    if check:
+        from ppdet.utils.fileio import check_output_dir
+        check_output_dir(out, flag)
+    return out
 
 
 def parse_and_load(parser, argv=None):

@@ -58,11 +58,7 @@ def build_parser():
 
 def main():
     args, cfg = parse_and_load(build_parser())
-    out = save_inference_dir(args)
-    if out:     # before training, not after it
-        from ppdet.utils.fileio import check_output_dir
-        check_output_dir(out, '--save_inference' if out == args.save_inference
-                         else '--output_dir')
+    out = save_inference_dir(args)   # checked now, before training, not after it
     if args.pruned_params and not args.pruned_ratios:
         raise ValueError('--pruned_params needs --pruned_ratios (one ratio per parameter, or a '
                          'preset: r578, sensity)')

@@ -36,11 +36,7 @@ def build_parser():
 
 def main():
     args, cfg = parse_and_load(build_parser())
-    out = save_inference_dir(args)
-    if out:     # before training, not after it
-        from ppdet.utils.fileio import check_output_dir
-        check_output_dir(out, '--save_inference' if out == args.save_inference
-                         else '--output_dir')
+    out = save_inference_dir(args)   # checked now, before training, not after it
 
     from ppdet.engine import Trainer
     from ppdet.slim.qat import QATStep, check_resume_quant, quant_record
