@@ -60,6 +60,18 @@ def test_build_and_time_a_thin_grid(photos, tmp_path):
     for c in cells.values():                # paired per-round ratios against the baseline
         assert 0 < c['ratio_interval'][0] <= c['ratio_interval'][1]
     assert res['groups'][0]['chunks'] == 1                  # a thin grid fits in memory
+    # the table's chart (benchmarks/full_size_latency.py draws it beside its .md): Paddle's
+    # fused rows but the fp32 baseline, fp32 ones first, each bar the cell's ratio
+    from ppdet.benchmark.full_size_plot import plot_speedups
+    png = tmp_path / 'chart.png'
+    bars = plot_speedups([('this CPU', res)], str(png))
+    assert list(bars) == [('thin', SIZE)]
+    assert list(bars[('thin', SIZE)]) == ['r578', 'int8', 'r578 + int8',
+                                          'r578 + int8, output convs int8']
+    assert bars[('thin', SIZE)]['r578 + int8']['this CPU'] == (
+        cells['thin_96_r578_int8/paddle']['ratio'],
+        *cells['thin_96_r578_int8/paddle']['ratio_interval'])
+    assert png.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
     # the one-process A/B the result scripts use: detections first, then interleaved timing
     from ppdet.benchmark.full_size import ab_detectors, format_ab
     from ppdet.deploy import Detector

@@ -6,7 +6,7 @@ this kernel's THP mode, madvise, then grants); one JSON line of medians per proc
 process's AnonHugePages.
 
 Usage: [GLIBC_TUNABLES=glibc.malloc.hugetlb=1] OMP_NUM_THREADS=1 python thp_ab.py WORK_DIR SIZE"""
-import sys, time, json, os
+import sys, time, json
 import numpy as np
 from ppdet.data.sample_photos import face_photos
 from ppdet.deploy import Detector

@@ -7,7 +7,7 @@ head (1% of boxes sure), on Paddle Inference with oneDNN (the export's reduce_ma
 applied), one thread, 200 interleaved rounds; the outputs are compared first.
 
 Usage: OMP_NUM_THREADS=1 python per_scale_bound.py SIZE"""
-import sys, time, os
+import sys, time
 import numpy as np
 import paddle
 from ppdet.modeling.post_process import YOLOBox, MultiClassNMS
