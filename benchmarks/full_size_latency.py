@@ -16,7 +16,7 @@ ppdet/benchmark/full_size.py: --candidates pairs pass the NMS score threshold on
 exported with pre-processing fused into the graph; int8 = abs_max PTQ on six scikit-image
 photos, run with oneDNN int8 kernels.  Builds are cached in --work_dir (manifest.json).
 Results: --out_dir/full_size_latency[_quick].{json,md}, with the CPU's flags and the load,
-and .png: Paddle's rows as speed-up bars with the goals (benchmarks/full_size_plot.py draws
+and .png: Paddle's rows (fp32, int8, bf16) as speed-up bars with the goals (benchmarks/full_size_plot.py draws
 several CPUs' tables in one chart);
 --stage lite: --out_dir/paddle_lite_check[_quick].{json,md} (ppdet/benchmark/full_size_lite.py).
 --out_dir defaults to output/full_size_latency (not committed): the committed tables are
@@ -268,8 +268,9 @@ def main(argv=None):
     print(md)
     from ppdet.benchmark.full_size_plot import plot_speedups, speedups
     run = [(result.get('cpu', {}).get('summary', 'this CPU'), result)]
-    if result.get('groups') and speedups(run, 'paddle', threads[0]):  # Paddle's rows
-        plot_speedups(run, stem + '.png', 'paddle', threads[0])
+    drawn = [r for r in ('paddle', 'paddle_bf16') if r in args.runtimes.split(',')]
+    if result.get('groups') and speedups(run, drawn, threads[0]):   # Paddle's rows
+        plot_speedups(run, stem + '.png', drawn, threads[0])
         print('chart: %s.png' % stem)
 
 

@@ -24,8 +24,9 @@ def build_parser():
     p.add_argument('results', nargs='+', metavar='LABEL=FILE',
                    help='a bar label (the CPU) and a full_size_latency*.json of it')
     p.add_argument('--out', default='output/full_size_speedups.png', help='the PNG written')
-    p.add_argument('--runtime', default='paddle',
-                   help='the runtime whose rows are drawn (paddle, onnx, onnx_int8, ...)')
+    p.add_argument('--runtimes', default='paddle',
+                   help='the runtimes whose rows are drawn, in this order (comma-separated: '
+                        'paddle, paddle_bf16, onnx, onnx_int8, ...)')
     p.add_argument('--threads', type=int, default=1, help='the tables\' thread count drawn')
     p.add_argument('--title', default=None, help='a line above the panels')
     return p
@@ -56,10 +57,13 @@ def main(argv=None):
     from ppdet.benchmark.full_size_plot import plot_speedups
     from ppdet.utils.cli import check_range
     from ppdet.utils.fileio import check_output_dir
+    from ppdet.benchmark.full_size import TIMED_RUNTIMES
+    from ppdet.utils.cli import check_choices
+    runtimes = tuple(r for r in args.runtimes.split(',') if r)
+    check_choices('--runtimes', runtimes, TIMED_RUNTIMES)
     check_range('--threads', args.threads, 1)
     check_output_dir(os.path.dirname(os.path.abspath(args.out)), '--out')
-    bars = plot_speedups(read_runs(args.results), args.out, args.runtime, args.threads,
-                         args.title)
+    bars = plot_speedups(read_runs(args.results), args.out, runtimes, args.threads, args.title)
     for (config, size), rows in bars.items():
         print('%s at %d, speed-up over fp32:' % (config, size))
         for row, per in rows.items():

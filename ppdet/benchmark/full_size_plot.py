@@ -11,39 +11,57 @@ import collections
 
 from ppdet.utils.fileio import atomic_write
 
-__all__ = ['GOALS', 'row_label', 'speedups', 'plot_speedups']
+__all__ = ['GOALS', 'RUNTIME_SUFFIXES', 'row_label', 'speedups', 'plot_speedups']
 
 # issue 17's acceptance for YOLOv3-MobileNetV1, one thread: (speed-up, what must reach it)
 GOALS = {('yolov3_mobilenet_v1', 320): ((3.0, 'pruning alone'), (6.0, 'pruning + int8')),
          ('yolov3_mobilenet_v1', 608): ((3.0, 'pruning alone'), (8.0, 'pruning + int8'))}
 
 
+# what a row's label gets on a runtime other than Paddle oneDNN (fp32 / int8)
+RUNTIME_SUFFIXES = {'paddle': '', 'paddle_bf16': '', 'onnx': ' on onnxruntime',
+                    'onnx_int8': ' on onnxruntime', 'paddle_group_norm': ', group_norm kernel',
+                    'paddle_onednn_reduce': ', reduce_max on oneDNN'}
+
+
 def row_label(cell):
-    """'r578@32 + int8' for a cell of the results (the baseline's int8 row: 'int8')."""
-    if cell['strategy'] == 'baseline':
-        name = 'int8' if cell['int8'] else 'baseline'
-    else:
-        name = cell['strategy'] + (' + int8' if cell['int8'] else '')
-    return name + (', output convs int8' if cell.get('int8_outputs') else '')
+    """'r578@32 + int8' for a cell of the results ('int8': the baseline's int8 row,
+    'uniform_p40 + bf16', 'r578@32 on onnxruntime', 'fp32 on onnxruntime')."""
+    parts = [cell['strategy']] if cell['strategy'] != 'baseline' else []
+    if cell['int8']:
+        parts.append('int8')
+    if cell['runtime'] == 'paddle_bf16':
+        parts.append('bf16')
+    name = ' + '.join(parts) or 'fp32'
+    if cell.get('int8_outputs'):
+        name += ', output convs int8'
+    return name + RUNTIME_SUFFIXES.get(cell['runtime'], ' on ' + cell['runtime'])
 
 
-def speedups(runs, runtime='paddle', threads=1):
-    """-> {(config, size): {row label: {run label: (ratio, low, high)}}}, the rows in the
-    table's order (fp32 rows, then int8 ones).  Only the fused rows (pre-processing in the
-    graph, what the table compares) of ``runtime`` at ``threads``; the fp32 baseline, 1x
-    by definition, is left out; ``low, high``: the 95% interval (None when not recorded)."""
+def speedups(runs, runtimes=('paddle',), threads=1):
+    """-> {(config, size): {row label: {run label: (ratio, low, high)}}}: each row's speed-up
+    over Paddle's fp32 baseline (1x by definition, so left out), the rows of ``runtimes``
+    in that order and in the table's (fp32 rows, then int8 ones).  Only the fused rows
+    (pre-processing in the graph: what the table compares) at ``threads``; ``low, high``:
+    the 95% interval (None when not recorded)."""
+    if isinstance(runtimes, str):
+        runtimes = tuple(r for r in runtimes.split(',') if r)
     out = collections.OrderedDict()
     for label, result in runs:
         for group in result['groups']:
             if group['threads'] != threads:
                 continue
+            cells = [c for c in group['cells'].values()
+                     if c['runtime'] in runtimes and c['fuse_preprocess'] and c.get('ratio')
+                     and not (c['runtime'] == 'paddle' and c['strategy'] == 'baseline'
+                              and not c['int8'])]
+            if not cells:
+                continue
             panel = out.setdefault((group['config'], group['input_size']),
                                    collections.OrderedDict())
-            cells = [c for c in group['cells'].values()
-                     if c['runtime'] == runtime and c['fuse_preprocess'] and c.get('ratio')
-                     and not (c['strategy'] == 'baseline' and not c['int8'])]
-            order = [c['strategy'] for c in cells if not c['int8']]
-            cells.sort(key=lambda c: (bool(c['int8']), bool(c.get('int8_outputs')),
+            order = [c['strategy'] for c in group['cells'].values() if not c['int8']]
+            cells.sort(key=lambda c: (runtimes.index(c['runtime']), bool(c['int8']),
+                                      bool(c.get('int8_outputs')),
                                       order.index(c['strategy']) if c['strategy'] in order
                                       else -1))
             for c in cells:
@@ -53,15 +71,16 @@ def speedups(runs, runtime='paddle', threads=1):
     return out
 
 
-def plot_speedups(runs, path, runtime='paddle', threads=1, title=None):
+def plot_speedups(runs, path, runtimes=('paddle',), threads=1, title=None):
     """Draw :func:`speedups` to ``path`` (PNG); -> what was drawn."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    bars = speedups(runs, runtime, threads)
+    bars = speedups(runs, runtimes, threads)
     if not bars:
-        raise ValueError('no %s rows at %d thread(s) in these results: nothing to plot'
-                         % (runtime, threads))
+        raise ValueError('no rows of %s at %d thread(s) in these results: nothing to plot'
+                         % (runtimes if isinstance(runtimes, str) else ','.join(runtimes),
+                            threads))
     labels = list(collections.OrderedDict((lb, None) for lb, _ in runs))
     fig, axes = plt.subplots(len(bars), 1, figsize=(12, 3.6 * len(bars)), squeeze=False)
     width = 0.8 / len(labels)
@@ -86,11 +105,14 @@ def plot_speedups(runs, path, runtime='paddle', threads=1, title=None):
         for (value, what), style in zip(GOALS.get((config, size), ()), (':', '--')):
             ax.axhline(value, ls=style, lw=0.9, color='dimgrey',
                        label='goal: %s %gx' % (what, value))
-        ax.set_ylim(0, 1.12 * max(max(v[0] for v in per.values()) for per in rows.values()))
+        goals = [value for value, _ in GOALS.get((config, size), ())]
+        ax.set_ylim(0, 1.12 * max([v[0] for per in rows.values() for v in per.values()]
+                                  + goals))
+        ax.set_xlim(-0.6, max(len(rows), 4) - 0.4)   # a lone row: not one bar across
         ax.set_xticks(range(len(rows)))
         ax.set_xticklabels(list(rows), rotation=20, ha='right', fontsize=8)
         ax.set_ylabel('speed-up over fp32')
-        ax.set_title('%s at %d, %s, %d thread(s), end to end' % (config, size, runtime, threads),
+        ax.set_title('%s at %d, %d thread(s), end to end' % (config, size, threads),
                      fontsize=9)
         ax.grid(True, axis='y', alpha=0.3)
         ax.legend(fontsize=7, loc='upper left')

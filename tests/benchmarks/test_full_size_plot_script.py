@@ -40,3 +40,11 @@ def test_two_cpus_in_one_chart(tmp_path, capsys, monkeypatch):
     line = [x for x in text.splitlines() if x.strip().startswith('r578@32 + int8 ')][-1]
     assert line.split()[-5:] == ['AMX', '8.32x', '|', 'AVX2', '4.96x']
     assert os.path.getsize(out) > 10000 and text.rstrip().endswith('wrote %s' % out)
+
+
+def test_an_unknown_runtime_names_the_close_one(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    with pytest.raises(ValueError, match="did you mean 'paddle_bf16'"):
+        _script().main(['AMX=' + AMX, '--runtimes', 'paddle,paddle_bf6', '--out',
+                        str(tmp_path / 'x.png')])
+    assert not os.path.exists(str(tmp_path / 'x.png'))
