@@ -152,3 +152,24 @@ def test_op_profile_section_renders_alone():
     assert '| m_int8 | 4.50 | - | 0.00 (0.0%) | 3.00 (66.7%) | 0.00 (0.0%) | 1.00 (22.2%) | ' \
            '0.50 (11.1%) | yolo_box 1.00 |' in md
     assert 'a lower bound that no pass reached' in md
+
+
+def test_the_table_is_drawn_beside_it(tmp_path, monkeypatch):
+    """The time stage writes its chart (.png) beside the .md: here on the committed AMX run's
+    result, as time_rows returned it (the timing itself is tested in tests/benchmark)."""
+    from ppdet.benchmark import full_size
+    from ppdet.utils.fileio import read_json, write_json
+    work = tmp_path / 'work'
+    write_json(str(work / 'manifest.json'), {'rows': {'m': {
+        'config': 'yolov3_mobilenet_v1', 'input_size': 320, 'strategy': 'baseline'}}})
+    result = read_json(os.path.join(
+        ROOT, 'benchmarks/results/amx_cpu/quick_1206_run2/full_size_latency_quick.json'))
+    monkeypatch.setattr(full_size, 'time_rows', lambda manifest, *a, **kw: dict(
+        result, settings=dict(result['settings'], threads=[1])))
+    monkeypatch.setattr(full_size, 'format_table', lambda result, note='': '# t\n\nCPU: x\n')
+    out = tmp_path / 'out'
+    full_size_latency.main(['--quick', '--stage', 'time', '--grid', 'yolov3_mobilenet_v1:320',
+                            '--strategies', 'baseline', '--runtimes', 'paddle', '--work_dir',
+                            str(work), '--out_dir', str(out)])
+    png = out / 'full_size_latency_quick.png'
+    assert png.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n' and png.stat().st_size > 10000
