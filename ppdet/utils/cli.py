@@ -2,6 +2,7 @@
 import argparse
 import contextlib
 import math
+import os
 import sys
 
 from ppdet.core.workspace import ConfigError, did_you_mean, load_config, parse_override
@@ -64,7 +65,6 @@ def _bool_or_dir(v):
 def save_inference_dir(args, check=True):
     """-> the folder a ``--save_inference`` run exports to, or None when it does not;
     ``check``: refuse it now (a file, not writable), before any training, not after it."""
-    import os
     if args.save_inference is False:
         return None
     if args.save_inference is True:
