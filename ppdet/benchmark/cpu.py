@@ -3,7 +3,8 @@ import platform
 
 import os
 
-__all__ = ['cpu_description', 'cpu_flags', 'int8_isa', 'bf16_isa', 'has_native_bf16']
+__all__ = ['cpu_description', 'cpu_flags', 'int8_isa', 'bf16_isa', 'has_native_bf16',
+           'heap_huge_pages']
 
 
 def _cpuinfo():
@@ -37,7 +38,35 @@ def cpu_flags():
     """The CPU model name and its full /proc/cpuinfo flags line (for a result file)."""
     name, flags = _cpuinfo()
     return {'model': name, 'flags': ' '.join(flags), 'summary': cpu_description(),
-            'cpu_count': os.cpu_count()}
+            'cpu_count': os.cpu_count(), 'huge_pages': heap_huge_pages()}
+
+
+THP_ENABLED = '/sys/kernel/mm/transparent_hugepage/enabled'
+
+
+def heap_huge_pages(thp_file=THP_ENABLED, environ=None):
+    """Whether this process's heap is in 2 MB pages, in words (a latency report's condition:
+    on the AMX Xeon huge pages made every full-size YOLOv3 row 2-4% faster,
+    docs/full_size_latency.md).  The kernel's THP mode ``always`` gives them to every
+    process; ``madvise`` only to memory that asks, which glibc >= 2.35's malloc does with
+    ``GLIBC_TUNABLES=glibc.malloc.hugetlb=1`` set before the process starts."""
+    environ = os.environ if environ is None else environ
+    try:
+        with open(thp_file) as f:
+            words = f.read().split()
+        mode = next(w.strip('[]') for w in words if w.startswith('['))
+    except (OSError, StopIteration):
+        return 'unknown (no %s)' % thp_file
+    tunables = environ.get('GLIBC_TUNABLES', '')
+    asked = any(t.strip() in ('glibc.malloc.hugetlb=1', 'glibc.malloc.hugetlb=2')
+                for t in tunables.split(':'))
+    if mode == 'always':
+        return 'yes (THP always)'
+    if mode == 'madvise' and asked:
+        return 'yes (THP madvise, GLIBC_TUNABLES=%s)' % tunables
+    if mode == 'madvise':
+        return 'no (THP madvise: GLIBC_TUNABLES=glibc.malloc.hugetlb=1 would give them)'
+    return 'no (THP %s)' % mode
 
 
 def int8_isa(flags):

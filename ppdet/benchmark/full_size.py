@@ -973,6 +973,7 @@ def format_table(result, note=''):
     lines = ['# Full-size latency (end to end: preprocess + inference + postprocess)', '',
              'CPU: %s (%s logical CPUs)  ' % (cpu['summary'], cpu['cpu_count']),
              'CPU flags: `%s`  ' % cpu['flags'],
+             'Heap in huge pages: %s  ' % cpu.get('huge_pages', 'not recorded'),
              'Date: %s; load average at start %s, at end %s; OMP_NUM_THREADS=%s; %d rounds '
              'interleaved after %d warm-up runs%s, batch 1, one %dx%d photo.' % (
                  result['date'], '/'.join('%.1f' % x for x in result['load_avg_start']),

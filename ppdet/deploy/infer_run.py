@@ -237,7 +237,9 @@ def print_benchmark(runs, args):
                                   args.batch_size, args.warmup, args.repeats,
                                   bool(det.infer_cfg.get('fuse_preprocess'))))
     print('  CPU: %s' % cpu_description())
-    print('  CPU flags: %s' % cpu_flags()['flags'])
+    flags = cpu_flags()
+    print('  CPU flags: %s' % flags['flags'])
+    print('  heap in huge pages: %s' % flags['huge_pages'])
     if hasattr(det.predictor, 'group_norms_rewritten'):
         print('  group_norm run as oneDNN ops: %s' % det.predictor.group_norms_rewritten)
     print('  batches timed: %s; times in ms per batch (mean, p50, p90) and per image (all '
