@@ -16,8 +16,8 @@ ppdet/benchmark/full_size.py: --candidates pairs pass the NMS score threshold on
 exported with pre-processing fused into the graph; int8 = abs_max PTQ on six scikit-image
 photos, run with oneDNN int8 kernels.  Builds are cached in --work_dir (manifest.json).
 Results: --out_dir/full_size_latency[_quick].{json,md}, with the CPU's flags and the load,
-and .png: Paddle's rows (fp32, int8, bf16) as speed-up bars with the goals (benchmarks/full_size_plot.py draws
-several CPUs' tables in one chart);
+and .png: Paddle's rows (fp32, int8, bf16) as speed-up bars with the goals
+(benchmarks/full_size_plot.py draws several CPUs' tables in one chart);
 --stage lite: --out_dir/paddle_lite_check[_quick].{json,md} (ppdet/benchmark/full_size_lite.py).
 --out_dir defaults to output/full_size_latency (not committed): the committed tables are
 written only with --out_dir benchmarks/results.  A results file records its run's grid,

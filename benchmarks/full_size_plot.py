@@ -54,11 +54,10 @@ def read_runs(pairs):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    from ppdet.benchmark.full_size_plot import plot_speedups
-    from ppdet.utils.cli import check_range
-    from ppdet.utils.fileio import check_output_dir
     from ppdet.benchmark.full_size import TIMED_RUNTIMES
-    from ppdet.utils.cli import check_choices
+    from ppdet.benchmark.full_size_plot import plot_speedups
+    from ppdet.utils.cli import check_choices, check_range
+    from ppdet.utils.fileio import check_output_dir
     runtimes = tuple(r for r in args.runtimes.split(',') if r)
     check_choices('--runtimes', runtimes, TIMED_RUNTIMES)
     check_range('--threads', args.threads, 1)

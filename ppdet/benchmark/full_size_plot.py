@@ -1,7 +1,7 @@
 """The full-size latency table as a chart: each compressed row's speed-up over the fp32
 baseline, one panel per (config, input size), one bar per CPU (a results file of
-``benchmarks/full_size_latency.py`` per CPU), the 95% interval as an error bar and the
-issue's goals as dashed lines.
+``benchmarks/full_size_latency.py`` per CPU), the 95% interval as a black line and the
+issue's goals as dotted / dashed ones.
 
 ``speedups(runs)`` reads the bars out of the results (what the chart draws and the tests
 check); ``plot_speedups(runs, path)`` draws them.  ``runs``: ``[(label, result), ...]``; a
