@@ -71,10 +71,16 @@ def save(fn, path):
 def predictor(path):
     from paddle.inference import Config, create_predictor
     from ppdet.deploy.onednn_group_norm import program_for_onednn
-    c = Config(); c.set_prog_file(program_for_onednn(path + '.pdmodel')[0])
+    import shutil
+    model_file, tmp, _ = program_for_onednn(path + '.pdmodel')
+    c = Config(); c.set_prog_file(model_file)
     c.disable_gpu(); c.set_cpu_math_library_num_threads(1); c.enable_mkldnn()
     c.disable_glog_info()
-    return create_predictor(c)
+    try:
+        return create_predictor(c)
+    finally:           # the predictor has read the rewritten program
+        if tmp:
+            shutil.rmtree(tmp)
 
 
 def feed(p, arrs):
