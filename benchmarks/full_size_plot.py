@@ -61,6 +61,9 @@ def main(argv=None):
     runtimes = tuple(r for r in args.runtimes.split(',') if r)
     check_choices('--runtimes', runtimes, TIMED_RUNTIMES)
     check_range('--threads', args.threads, 1)
+    if os.path.isdir(args.out):
+        raise ValueError('--out: %s is a folder; give the chart\'s file, e.g. %s'
+                         % (args.out, os.path.join(args.out, 'full_size_speedups.png')))
     check_output_dir(os.path.dirname(os.path.abspath(args.out)), '--out')
     bars = plot_speedups(read_runs(args.results), args.out, runtimes, args.threads, args.title)
     for (config, size), rows in bars.items():

@@ -48,3 +48,11 @@ def test_an_unknown_runtime_names_the_close_one(tmp_path, monkeypatch):
         _script().main(['AMX=' + AMX, '--runtimes', 'paddle,paddle_bf6', '--out',
                         str(tmp_path / 'x.png')])
     assert not os.path.exists(str(tmp_path / 'x.png'))
+
+
+def test_an_out_folder_is_refused_with_a_file_in_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    with pytest.raises(ValueError, match='--out: %s is a folder; give the chart\'s file, e.g. '
+                                         '%s' % (tmp_path, tmp_path / 'full_size_speedups.png')):
+        _script().main(['AMX=' + AMX, '--out', str(tmp_path)])
+    assert os.listdir(str(tmp_path)) == []
