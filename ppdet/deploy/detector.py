@@ -1,4 +1,6 @@
 """Images in, detections out: preprocessing + a predictor + per-stage timing."""
+import time
+
 import numpy as np
 
 from .benchmark import StageTimer
@@ -30,14 +32,18 @@ class Detector(object):
         self.predictor = create_predictor(model_dir, run_mode, **predictor_kw)
         self.timer = StageTimer()
 
-    def predict(self, images_rgb, repeats=1):
+    def predict(self, images_rgb, repeats=1, pause_s=0.0):
         """Detect on a batch of RGB uint8 images.
 
         ``repeats`` > 1 runs the whole pipeline (preprocess, inference, postprocess) that
         many times, each stage and the ``end_to_end`` time recorded per run, so the stage
         means add up to the end-to-end mean (:func:`~ppdet.deploy.benchmark.stage_split`).
+        ``pause_s``: a sleep before each run, outside the timer (a model called now and
+        then starts with its data out of the caches; back to back it does not).
         """
         for _ in range(max(1, int(repeats))):
+            if pause_s > 0:
+                time.sleep(pause_s)
             with self.timer.stage('end_to_end'):
                 with self.timer.stage('preprocess'):
                     inputs = self.preprocess(images_rgb)

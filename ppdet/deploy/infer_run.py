@@ -104,7 +104,8 @@ class Runs(object):
                 self.det.warm_up(images, self.args.warmup)
                 self.warmed.add(shape)
         self.batches[len(images)] += 1
-        return self.det.predict(images, self.args.repeats)
+        return self.det.predict(images, self.args.repeats,
+                                pause_s=getattr(self.args, 'pause_ms', 0.0) / 1e3)
 
     def images_timed(self):
         return sum(size * n for size, n in self.batches.items()) * self.args.repeats
@@ -233,9 +234,10 @@ def print_benchmark(runs, args):
     from .benchmark import STAGES, stage_split
     det = runs.det
     print('benchmark: run_mode=%s device=%s %s batch_size=%d warmup=%d repeats=%d '
-          'fuse_preprocess=%s' % (args.run_mode, args.device, run_settings(det, args),
-                                  args.batch_size, args.warmup, args.repeats,
-                                  bool(det.infer_cfg.get('fuse_preprocess'))))
+          'pause_ms=%g fuse_preprocess=%s' % (
+              args.run_mode, args.device, run_settings(det, args), args.batch_size,
+              args.warmup, args.repeats, getattr(args, 'pause_ms', 0.0),
+              bool(det.infer_cfg.get('fuse_preprocess'))))
     print('  CPU: %s' % cpu_description())
     flags = cpu_flags()
     print('  CPU flags: %s' % flags['flags'])

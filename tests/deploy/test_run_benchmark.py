@@ -164,3 +164,27 @@ def test_times_per_batch_and_per_image(infer, tiny_model_dir, photo, tmp_path, c
     batch_ms, runs, image_ms = float(m.group(1)), int(m.group(2)), float(m.group(3))
     assert runs == 2 * 4
     assert image_ms == pytest.approx(batch_ms * runs / (3 * 4), rel=0.02, abs=0.01)
+
+
+def test_a_pause_before_each_timed_run_is_slept_and_not_timed(infer, tiny_model_dir, images,
+                                                              photo, tmp_path, capsys):
+    """--pause_ms: a model called now and then (its data out of the caches) - the sleep is
+    before each run, outside the timed stages."""
+    import time
+    det = Detector(tiny_model_dir)
+    det.warm_up(images[:1], 2)
+    t0 = time.perf_counter()
+    det.predict(images[:1], repeats=4, pause_s=0.25)
+    wall = time.perf_counter() - t0
+    summary = det.timer.summary()
+    assert summary['end_to_end']['count'] == 4
+    assert wall >= 4 * 0.25                                    # slept before each run
+    timed_s = summary['end_to_end']['mean_ms'] * 4 / 1e3
+    assert timed_s < wall - 4 * 0.25 + 1e-3                    # and not inside the timer
+    det.close()
+    line = _benchmark_settings(infer, photo, tmp_path, capsys,
+                               ['--model_dir', tiny_model_dir, '--pause_ms', '5'])
+    assert ' pause_ms=5 ' in line
+    with pytest.raises(ValueError, match='--pause_ms'):
+        infer.check_args(infer.build_parser().parse_args(['--model_dir', 'x', '--pause_ms',
+                                                          '-1']))
