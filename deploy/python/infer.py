@@ -83,11 +83,11 @@ def build_parser():
     p.add_argument('--repeats', type=int, default=None,
                    help='timed runs of the whole pipeline (preprocess, inference, postprocess) '
                         'per batch; default 50 with --run_benchmark, else 1')
-    p.add_argument('--pause_ms', type=float, default=0.0,
+    p.add_argument('--pause_s', type=float, default=0.0,
                    help='sleep this long before each timed run (--run_benchmark): the latency '
                         'of a model called now and then, whose data leaves the CPU caches in '
-                        'between (on a shared host +2 ms for the pruned int8 YOLOv3 at 320 '
-                        'after 50 ms away); 0: back to back, a video stream\'s latency')
+                        'between (on a shared host +3 ms for the pruned int8 YOLOv3 at 320 '
+                        'after 0.05 s away); 0: back to back, a video stream\'s latency')
     for name, default, what in (('min', 1, 'smallest input size'),
                                 ('max', 1280, 'largest input size'),
                                 ('opt', 640, 'input size it is tuned for')):
@@ -105,7 +105,7 @@ def check_args(args):
     check_range('--threshold', args.threshold, 0.0, 1.0, 'a detection score')
     check_range('--repeats', args.repeats, 1)
     check_range('--warmup', args.warmup, 0)
-    check_range('--pause_ms', args.pause_ms, 0.0, 60000.0, 'sleep before each timed run')
+    check_range('--pause_s', args.pause_s, 0.0, 60.0, 'seconds of sleep before each timed run')
     check_range('--cpu_threads', args.cpu_threads, 1, hint='threads of the runtime')
     check_output_dir(args.output_dir, '--output_dir')
 

@@ -168,7 +168,7 @@ def test_times_per_batch_and_per_image(infer, tiny_model_dir, photo, tmp_path, c
 
 def test_a_pause_before_each_timed_run_is_slept_and_not_timed(infer, tiny_model_dir, images,
                                                               photo, tmp_path, capsys):
-    """--pause_ms: a model called now and then (its data out of the caches) - the sleep is
+    """--pause_s: a model called now and then (its data out of the caches) - the sleep is
     before each run, outside the timed stages."""
     import time
     det = Detector(tiny_model_dir)
@@ -183,8 +183,8 @@ def test_a_pause_before_each_timed_run_is_slept_and_not_timed(infer, tiny_model_
     assert timed_s < wall - 4 * 0.25 + 1e-3                    # and not inside the timer
     det.close()
     line = _benchmark_settings(infer, photo, tmp_path, capsys,
-                               ['--model_dir', tiny_model_dir, '--pause_ms', '5'])
-    assert ' pause_ms=5 ' in line
-    with pytest.raises(ValueError, match='--pause_ms'):
-        infer.check_args(infer.build_parser().parse_args(['--model_dir', 'x', '--pause_ms',
+                               ['--model_dir', tiny_model_dir, '--pause_s', '0.005'])
+    assert ' pause_s=0.005 ' in line
+    with pytest.raises(ValueError, match='--pause_s'):
+        infer.check_args(infer.build_parser().parse_args(['--model_dir', 'x', '--pause_s',
                                                           '-1']))
