@@ -261,17 +261,18 @@ def main(argv=None):
         from ppdet.benchmark.full_size_lite import lite_checks
         result['lite'] = lite_checks(manifest, images, photos['astronaut'])
         write_json(stem + '.json', result)
-    title, _, rest = format_table(result, args.note).partition('\n\n')
-    md = '%s\n\nCommand: `%s`\n\n%s' % (title, command, rest) + profile_sections(result) + \
-        _lite_section(result)
-    atomic_write(stem + '.md', lambda f: f.write(md))
-    print(md)
     from ppdet.benchmark.full_size_plot import plot_speedups, speedups
     run = [(result.get('cpu', {}).get('summary', 'this CPU'), result)]
     drawn = [r for r in ('paddle', 'paddle_bf16') if r in args.runtimes.split(',')]
+    chart = ''
     if result.get('groups') and speedups(run, drawn, threads[0]):   # Paddle's rows
         plot_speedups(run, stem + '.png', drawn, threads[0])
-        print('chart: %s.png' % stem)
+        chart = '\n![speed-ups over fp32](%s.png)\n' % os.path.basename(stem)
+    title, _, rest = format_table(result, args.note).partition('\n\n')
+    md = '%s\n\nCommand: `%s`\n\n%s' % (title, command, rest) + profile_sections(result) + \
+        _lite_section(result) + chart
+    atomic_write(stem + '.md', lambda f: f.write(md))
+    print(md)
 
 
 def strategies_for(grid, text=None):

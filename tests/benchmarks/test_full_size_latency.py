@@ -173,3 +173,5 @@ def test_the_table_is_drawn_beside_it(tmp_path, monkeypatch):
                             str(work), '--out_dir', str(out)])
     png = out / 'full_size_latency_quick.png'
     assert png.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n' and png.stat().st_size > 10000
+    md = (out / 'full_size_latency_quick.md').read_text()
+    assert md.endswith('\n![speed-ups over fp32](full_size_latency_quick.png)\n')
