@@ -102,12 +102,12 @@ def plot_speedups(runs, path, runtimes=('paddle',), threads=1, title=None):
                 ax.vlines(x, low, high, color='black', lw=0.8)
             for x, y in zip(xs, ys):
                 ax.text(x, y, '%.1f' % y, ha='center', va='bottom', fontsize=6)
-        for (value, what), style in zip(GOALS.get((config, size), ()), (':', '--')):
+        goals = GOALS.get((config, size), ())
+        for (value, what), style in zip(goals, (':', '--')):
             ax.axhline(value, ls=style, lw=0.9, color='dimgrey',
                        label='goal: %s %gx' % (what, value))
-        goals = [value for value, _ in GOALS.get((config, size), ())]
         ax.set_ylim(0, 1.12 * max([v[0] for per in rows.values() for v in per.values()]
-                                  + goals))
+                                  + [value for value, _ in goals]))
         ax.set_xlim(-0.6, max(len(rows), 4) - 0.4)   # a lone row: not one bar across
         ax.set_xticks(range(len(rows)))
         ax.set_xticklabels(list(rows), rotation=20, ha='right', fontsize=8)

@@ -105,7 +105,7 @@ class Runs(object):
                 self.warmed.add(shape)
         self.batches[len(images)] += 1
         return self.det.predict(images, self.args.repeats,
-                                pause_s=getattr(self.args, 'pause_s', 0.0))
+                                pause_s=self.args.pause_s)
 
     def images_timed(self):
         return sum(size * n for size, n in self.batches.items()) * self.args.repeats
@@ -236,7 +236,7 @@ def print_benchmark(runs, args):
     print('benchmark: run_mode=%s device=%s %s batch_size=%d warmup=%d repeats=%d '
           'pause_s=%g fuse_preprocess=%s' % (
               args.run_mode, args.device, run_settings(det, args), args.batch_size,
-              args.warmup, args.repeats, getattr(args, 'pause_s', 0.0),
+              args.warmup, args.repeats, args.pause_s,
               bool(det.infer_cfg.get('fuse_preprocess'))))
     print('  CPU: %s' % cpu_description())
     flags = cpu_flags()
