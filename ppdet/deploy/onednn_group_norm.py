@@ -25,6 +25,7 @@ import paddle
 
 from ppdet.deploy.onednn_bf16 import mark_network_bf16
 from ppdet.deploy.onednn_reduce import innermost_max_as_amax
+from ppdet.deploy.onednn_reshape import tail_reshapes_in_place
 from ppdet.utils.fileio import temp_copy
 from ppdet.utils.static_graph import op_consumers, static_mode
 
@@ -143,12 +144,14 @@ def has_group_norm(model_file):
         return b'group_norm' in f.read()
 
 
-def program_for_onednn(model_file, bf16=False, group_norm=True, reduce_max=True):
+def program_for_onednn(model_file, bf16=False, group_norm=True, reduce_max=True,
+                       reshape_in_place=True):
     """The program a oneDNN predictor runs: a rewritten copy of ``model_file`` when there is
     something to rewrite, else the file itself.  ``group_norm``: its rewritable
     ``group_norm`` ops as oneDNN ops (:func:`group_norms_as_pools`); ``reduce_max``: its
     maxima over the innermost axis on Paddle's own kernel, 3x faster than oneDNN's
-    (:mod:`ppdet.deploy.onednn_reduce`); ``bf16``: the predictor runs with
+    (:mod:`ppdet.deploy.onednn_reduce`); ``reshape_in_place``: the decoding tail's reshapes
+    without a copy (:mod:`ppdet.deploy.onednn_reshape`); ``bf16``: the predictor runs with
     ``enable_mkldnn_bfloat16``, so the network's ops are marked bf16 and the box decoding
     is left in fp32 (:mod:`ppdet.deploy.onednn_bf16`).
 
@@ -159,7 +162,8 @@ def program_for_onednn(model_file, bf16=False, group_norm=True, reduce_max=True)
         data = f.read()
     group_norm = group_norm and b'group_norm' in data
     reduce_max = reduce_max and b'reduce_max' in data
-    if not (group_norm or bf16 or reduce_max):
+    reshape_in_place = reshape_in_place and b'reshape2' in data
+    if not (group_norm or bf16 or reduce_max or reshape_in_place):
         return model_file, None, 0
     with static_mode():
         program = paddle.static.Program.parse_from_string(data)
@@ -167,7 +171,8 @@ def program_for_onednn(model_file, bf16=False, group_norm=True, reduce_max=True)
         rewritten = group_norms_as_pools(block, bf16) if group_norm else 0
         maxima = innermost_max_as_amax(block) if reduce_max else 0
         marked = mark_network_bf16(block) if bf16 else 0
-        if not (rewritten or marked or maxima):
+        in_place = tail_reshapes_in_place(block) if reshape_in_place else 0
+        if not (rewritten or marked or maxima or in_place):
             return model_file, None, 0
         data = program.desc.serialize_to_string()
     path, tmp = temp_copy(os.path.basename(model_file), data, 'ppdet_onednn_')

@@ -97,11 +97,13 @@ class PaddlePredictor(Predictor):
     is not changed).  ``enable_mkldnn_bfloat16`` runs the network's ops in bf16 and the box
     decoding in fp32 (:mod:`ppdet.deploy.onednn_bf16`).  ``onednn_reduce_max`` (default on)
     runs maxima over the innermost axis (the NMS candidate bound's) on Paddle's kernel
-    (:mod:`ppdet.deploy.onednn_reduce`)."""
+    (:mod:`ppdet.deploy.onednn_reduce`); ``onednn_reshape_in_place`` (default on) runs the
+    decoding tail's reshapes without copying (:mod:`ppdet.deploy.onednn_reshape`)."""
 
     def __init__(self, model_dir, infer_cfg=None, device='CPU', cpu_threads=1,
                  enable_mkldnn=True, enable_mkldnn_int8=False, onednn_group_norm=True,
-                 enable_mkldnn_bfloat16=False, onednn_reduce_max=True, **trt):
+                 enable_mkldnn_bfloat16=False, onednn_reduce_max=True,
+                 onednn_reshape_in_place=True, **trt):
         super().__init__(model_dir, infer_cfg, cpu_threads)
         self.bf16 = bool(enable_mkldnn_bfloat16)
         if self.bf16:
@@ -121,7 +123,7 @@ class PaddlePredictor(Predictor):
         if onednn:
             model_file, tmp, rewritten = program_for_onednn(
                 model_file, bf16=self.bf16, group_norm=onednn_group_norm,
-                reduce_max=onednn_reduce_max)
+                reduce_max=onednn_reduce_max, reshape_in_place=onednn_reshape_in_place)
         self.group_norms_rewritten = rewritten > 0
         try:
             self._create(inference, model_file, params_file, device, enable_mkldnn,

@@ -39,7 +39,7 @@ def test_the_predictor_runs_a_renamed_copy_with_the_same_detections(yolov3_model
     with open(model_file, 'rb') as f:
         before = f.read()
     assert _op_types(model_file).count('reduce_max') == 1   # the NMS candidate bound's
-    path, tmp, _ = program_for_onednn(model_file, group_norm=False)
+    path, tmp, _ = program_for_onednn(model_file, group_norm=False, reshape_in_place=False)
     try:
         assert tmp and path.startswith(tmp)
         ops = _op_types(path)
@@ -48,8 +48,8 @@ def test_the_predictor_runs_a_renamed_copy_with_the_same_detections(yolov3_model
             assert f.read() == before                   # the export is not changed
     finally:
         shutil.rmtree(tmp)
-    assert program_for_onednn(model_file, group_norm=False, reduce_max=False) == \
-        (model_file, None, 0)
+    assert program_for_onednn(model_file, group_norm=False, reduce_max=False,
+                              reshape_in_place=False) == (model_file, None, 0)
     rows = [Detector(yolov3_model_dir, onednn_reduce_max=on).predict([photo])[0]
             for on in (True, False)]
     assert len(rows[0]) > 0
