@@ -9,6 +9,7 @@ import paddle
 from ppdet.deploy import Detector
 from ppdet.deploy.onednn_group_norm import program_for_onednn
 from ppdet.deploy.onednn_reshape import tail_reshapes_in_place
+from ppdet.deploy.predictors import paddle_cpu_config, run_paddle
 from ppdet.deploy.program_fixes import drop_fetch_scales
 from ppdet.utils.fileio import temp_copy
 from ppdet.utils.static_graph import read_program
@@ -39,14 +40,8 @@ def _reshapes(block):
 
 
 def _run(model_file, params_file, x):
-    config = paddle.inference.Config(model_file, params_file)
-    config.disable_gpu()
-    config.enable_mkldnn()
-    config.disable_glog_info()
-    predictor = paddle.inference.create_predictor(config)
-    predictor.get_input_handle(predictor.get_input_names()[0]).copy_from_cpu(x)
-    predictor.run()
-    return [predictor.get_output_handle(n).copy_to_cpu() for n in predictor.get_output_names()]
+    predictor = paddle.inference.create_predictor(paddle_cpu_config(model_file, params_file))
+    return run_paddle(predictor, {predictor.get_input_names()[0]: x})
 
 
 def test_only_the_dead_input_after_the_last_conv_is_renamed(tmp_path):
