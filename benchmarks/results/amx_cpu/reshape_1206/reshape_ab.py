@@ -5,7 +5,9 @@ Each round times every Detector once, back to back, the on / off order alternati
 rounds; the gain is the geometric mean of the per-round ratios off / on (the two orders
 weigh the same) with the medians beside it.  The detections are compared first.
 
-Usage: OMP_NUM_THREADS=1 python reshape_ab.py WORK_DIR SIZE [ROUNDS]"""
+Usage: OMP_NUM_THREADS=1 python reshape_ab.py WORK_DIR SIZE [ROUNDS [MODEL [ROWS]]]
+(MODEL default yolov3_mobilenet_v1, ROWS default baseline,r578@32_int8; e.g. retinanet_r50_fpn
+baseline,baseline_int8)"""
 import collections, sys, time
 import numpy as np
 from ppdet.benchmark.cpu import cpu_description
@@ -14,11 +16,13 @@ from ppdet.deploy import Detector
 
 work_dir, size = sys.argv[1].rstrip('/') + '/', sys.argv[2]
 rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 60
+model = sys.argv[4] if len(sys.argv) > 4 else 'yolov3_mobilenet_v1'
+row_names = (sys.argv[5] if len(sys.argv) > 5 else 'baseline,r578@32_int8').split(',')
 print('CPU:', cpu_description())
 img = face_photos()['astronaut']
 models = collections.OrderedDict()
-for row in ('baseline', 'r578@32_int8'):
-    d = work_dir + 'yolov3_mobilenet_v1_%s_%s' % (size, row)
+for row in row_names:
+    d = work_dir + '%s_%s_%s' % (model, size, row)
     models[row] = {on: Detector(d, 'paddle', cpu_threads=1, onednn_reshape_in_place=on)
                    for on in (True, False)}
     a, b = (m.predict([img])[0] for m in models[row].values())
