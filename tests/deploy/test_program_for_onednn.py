@@ -1,0 +1,51 @@
+"""ppdet/deploy/onednn_group_norm.py program_for_onednn: each rewrite a oneDNN predictor applies
+to the YOLOv3 export runs on a temporary copy (the export is not changed), and is off when
+asked, with the same detections either way."""
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from ppdet.deploy import Detector
+from ppdet.deploy.onednn_group_norm import program_for_onednn
+from ppdet.utils.static_graph import read_program
+
+REWRITES = ('reduce_max', 'reshape_in_place')
+
+
+def _maxima_on_paddles_kernel(ops):
+    types = [op.type for op in ops]
+    return 'reduce_max' not in types and types.count('reduce_amax') == 1
+
+
+def _tail_reshapes_in_place(ops):
+    # the candidate bound's: the row indices, the boxes, the score tensor, the gathered rows
+    return sum(op.input('X') == op.output('Out') for op in ops if op.type == 'reshape2') >= 4
+
+
+@pytest.mark.parametrize('rewrite, predictor_flag, rewritten', [
+    ('reduce_max', 'onednn_reduce_max', _maxima_on_paddles_kernel),
+    ('reshape_in_place', 'onednn_reshape_in_place', _tail_reshapes_in_place),
+])
+def test_a_rewrite_runs_on_a_copy_with_the_same_detections(yolov3_model_dir, photo, rewrite,
+                                                           predictor_flag, rewritten):
+    model_file = os.path.join(yolov3_model_dir, 'model.pdmodel')
+    with open(model_file, 'rb') as f:
+        before = f.read()
+    only = {r: r == rewrite for r in REWRITES}
+    assert not rewritten(read_program(model_file).global_block().ops)
+    path, tmp, _ = program_for_onednn(model_file, group_norm=False, **only)
+    try:
+        assert tmp and path.startswith(tmp)
+        assert rewritten(read_program(path).global_block().ops)
+        with open(model_file, 'rb') as f:
+            assert f.read() == before                   # the export is not changed
+    finally:
+        shutil.rmtree(tmp)
+    none = {r: False for r in REWRITES}
+    assert program_for_onednn(model_file, group_norm=False, **none) == (model_file, None, 0)
+    rows = [Detector(yolov3_model_dir, **{predictor_flag: on}).predict([photo])[0]
+            for on in (True, False)]
+    assert len(rows[0]) > 0
+    np.testing.assert_array_equal(rows[0], rows[1])
