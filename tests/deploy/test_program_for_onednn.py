@@ -45,7 +45,10 @@ def test_a_rewrite_runs_on_a_copy_with_the_same_detections(yolov3_model_dir, pho
         shutil.rmtree(tmp)
     none = {r: False for r in REWRITES}
     assert program_for_onednn(model_file, group_norm=False, **none) == (model_file, None, 0)
-    rows = [Detector(yolov3_model_dir, **{predictor_flag: on}).predict([photo])[0]
-            for on in (True, False)]
-    assert len(rows[0]) > 0
-    np.testing.assert_array_equal(rows[0], rows[1])
+    batch = [photo, np.ascontiguousarray(photo[::-1])]      # a batch of two: [B*N, C] rows
+    on, off = (Detector(yolov3_model_dir, **{predictor_flag: flag}).predict(batch)
+               for flag in (True, False))
+    assert len(on) == len(off) == 2 and all(len(r) > 0 for r in on)
+    for a, b in zip(on, off):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(on[0], on[1])
