@@ -38,8 +38,9 @@ def _in_place(block, ops, i, fed):
 
 
 def tail_reshapes_in_place(block):
-    """Rename the output of every ``reshape2`` after the last convolution of ``block`` to its
-    input, where that is safe (module docstring), and the later ops' reads of it likewise;
+    """Rename the output of every ``reshape2`` after the last convolution or matmul of
+    ``block`` (all of them when it has neither) to its input, where that is safe (module
+    docstring), and the later ops' reads of it likewise;
     -> how many.  A program with sub-blocks is left alone (their ops read vars by name)."""
     if block.program.num_blocks > 1:
         return 0
