@@ -21,6 +21,7 @@ import numpy as np
 from .infer_cfg import (INPUT_NAMES, MODEL_FILE, REEXPORT, check_model, load_infer_cfg,
                         model_files, output_names, program_desc)
 from .memory import peak_rss_mb
+from .onednn_matmul import guard_matmul_add_fusion
 
 __all__ = ['RUN_MODES', 'BackendUnavailable', 'Predictor', 'create_predictor',
            'paddle_cpu_config', 'require_bf16', 'run_paddle', 'PaddlePredictor',
@@ -185,7 +186,9 @@ def paddle_cpu_config(model_file, params_file=None, cpu_threads=1, enable_mkldnn
     the post-process alone, as :func:`ppdet.benchmark.full_size.time_nms` times it).
     ``enable_mkldnn_bfloat16``: the ops ``model_file`` marks bf16 run in bf16 (a program
     from :func:`ppdet.deploy.onednn_group_norm.program_for_onednn` with ``bf16=True``;
-    :func:`require_bf16` first: Paddle silently ignores it without AVX-512)."""
+    :func:`require_bf16` first: Paddle silently ignores it without AVX-512).  A program
+    with a matmul + add that oneDNN's fuse pass gets wrong runs without that pass
+    (:mod:`ppdet.deploy.onednn_matmul`)."""
     from paddle import inference
     config = inference.Config()
     config.set_prog_file(model_file)
@@ -208,6 +211,8 @@ def paddle_cpu_config(model_file, params_file=None, cpu_threads=1, enable_mkldnn
     else:
         config.disable_mkldnn()
     _common_settings(config)
+    if enable_mkldnn or enable_mkldnn_int8:
+        guard_matmul_add_fusion(config, model_file)
     return config
 
 
