@@ -52,3 +52,42 @@ def test_a_rewrite_runs_on_a_copy_with_the_same_detections(yolov3_model_dir, pho
     for a, b in zip(on, off):
         np.testing.assert_array_equal(a, b)
     assert not np.array_equal(on[0], on[1])
+
+
+@pytest.mark.parametrize('config', ['configs/builtin/retinanet_r18_builtin.yml',
+                                    'configs/builtin/fcos_r18_builtin.yml'])
+def test_the_dense_families_tail_reshapes_in_place_keep_a_batchs_detections(config, photo,
+                                                                             tmp_path):
+    """With the NMS candidate bound (as the full-size configs set it), RetinaNet's and FCOS's
+    tails have reshapes after their box matmul that the rule renames; a batch of two images
+    keeps its detections image by image."""
+    import paddle
+    from ppdet.core.workspace import load_config
+    from ppdet.engine.export import export_model
+    from ppdet.engine.trainer import build_model
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    # a random head scores ~0.01 (its prior): a low threshold lets 100 boxes per image through
+    cfg = load_config(os.path.join(root, config),
+                      overrides=['MultiClassNMS.score_threshold=0.005',
+                                 'MultiClassNMS.pre_nms_top_k=300'])
+    paddle.seed(0)
+    model = build_model(cfg)[0]
+    model.eval()
+    out = str(tmp_path / 'export')
+    export_model(model, cfg, out, ['c%d' % i for i in range(cfg.num_classes)])
+    path, tmp, _ = program_for_onednn(os.path.join(out, 'model.pdmodel'), group_norm=False,
+                                      reduce_max=False, reshape_in_place=True)
+    assert tmp, 'nothing rewritten'
+    try:
+        renamed = [op for op in read_program(path).global_block().ops
+                   if op.type == 'reshape2' and op.input('X') == op.output('Out')]
+        assert len(renamed) >= 3
+    finally:
+        shutil.rmtree(tmp)
+    batch = [photo, np.ascontiguousarray(photo[::-1])]
+    on, off = (Detector(out, onednn_reshape_in_place=flag).predict(batch)
+               for flag in (True, False))
+    assert [len(r) for r in on] == [len(r) for r in off] and all(len(r) > 10 for r in on)
+    for a, b in zip(on, off):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(on[0], on[1])
