@@ -458,10 +458,16 @@ class Trainer(object):
         self._overwrite_checked = checked
 
     def _earlier_checkpoints_kept(self, written):
-        """Checkpoint names in ``save_dir`` that a fresh run does not replace."""
+        """Checkpoint names in ``save_dir`` that a fresh run does not replace, less the one it
+        started from (the pipeline fine-tunes ``pruned_no_finetune`` in its own folder: this
+        run's start, not an earlier run's output)."""
         if not os.path.isdir(self.save_dir):
             return []
         names = {os.path.basename(p) for p in written}
+        if self.loaded_weights:
+            start = os.path.abspath(weights_file(self.loaded_weights))
+            if os.path.dirname(start) == os.path.abspath(self.save_dir):
+                names.add(os.path.basename(start)[:-len('.pdparams')])
         found = [f[:-len('.pdparams')] for f in os.listdir(self.save_dir)
                  if f.endswith('.pdparams') and not f.startswith('.')]
         return sorted((n for n in found if n not in names),

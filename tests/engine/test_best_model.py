@@ -186,3 +186,24 @@ def test_a_run_without_eval_says_an_earlier_best_model_is_not_its_own(tiny_confi
     assert said == ['%s also holds 2, 3, best_model of an earlier run, which this run does not '
                     'write (best_model is written only with --eval): they stay, and they are '
                     'not this run\'s weights (this run\'s are latest and model_final)' % t.save_dir], said
+
+
+def test_the_weights_a_run_starts_from_in_its_own_folder_are_not_called_an_earlier_runs(
+        tiny_config, tmp_path, ppdet_log):
+    """The pipeline saves a pruned model as ``pruned_no_finetune`` in the folder its fine-tune
+    then trains in: every fresh `make demo` said that folder "also holds pruned_no_finetune of
+    an earlier run".  The start is left out; an earlier run's file beside it is still named."""
+    first = _train(tiny_config, ['save_dir=%s' % (tmp_path / 'a'), 'epoch=1'])
+    t = Trainer(load_config(tiny_config, overrides=['max_iters_per_epoch=1', 'epoch=1',
+                                                    'save_dir=%s' % (tmp_path / 'b')]),
+                mode='train')
+    os.makedirs(t.save_dir)
+    for name in ('pruned_no_finetune', '7'):
+        shutil.copy(os.path.join(first.save_dir, 'model_final.pdparams'),
+                    os.path.join(t.save_dir, name + '.pdparams'))
+    t.load_weights(os.path.join(t.save_dir, 'pruned_no_finetune'))
+    t.train()
+    said = [m for m in ppdet_log.messages if 'of an earlier run, which this run' in m]
+    assert said == ['%s also holds 7 of an earlier run, which this run does not write: they '
+                    'stay, and they are not this run\'s weights (this run\'s are latest and '
+                    'model_final)' % t.save_dir], said
