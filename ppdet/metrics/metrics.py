@@ -55,6 +55,13 @@ class Metric(object):
     """
     value_names = ()
     aliases = {}
+    # True when the caller scores a chosen part of the set on purpose (sensitivity analysis
+    # on its first --eval_images images): the images left out are then not warned about
+    subset_expected = False
+
+    def expect_subset(self):
+        """The caller evaluates a subset of the set on purpose: no "N skipped" warning."""
+        self.subset_expected = True
 
     @classmethod
     def dataset_args(cls, cfg, dataset, output_eval=None):
@@ -160,7 +167,7 @@ class COCOMetric(Metric):
                              % (sorted(unknown)[:5], self.anno_file))
         if self.seen_ids and self.seen_ids != all_ids:
             key = (self.anno_file, len(self.seen_ids))
-            if key not in _SUBSET_WARNED:
+            if key not in _SUBSET_WARNED and not self.subset_expected:
                 _SUBSET_WARNED.add(key)
                 from .coco_utils import not_evaluated_summary
                 logger.warning(not_evaluated_summary(self.coco_gt, self.seen_ids,
@@ -250,7 +257,7 @@ class VOCMetric(Metric):
         if self.images is not None and self.seen_ids:
             key = (self.source, len(self.seen_ids))
             text = skipped_images_summary(self.images, self.seen_ids, self.source)
-            if text and key not in _SUBSET_WARNED:
+            if text and key not in _SUBSET_WARNED and not self.subset_expected:
                 _SUBSET_WARNED.add(key)
                 logger.warning(text)
         self.mAP = self.detection_map.accumulate()

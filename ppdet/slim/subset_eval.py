@@ -52,6 +52,11 @@ class SubsetEvaluator(object):
             if max_images is not None and seen >= max_images:
                 break
         self.num_images = seen
+        if max_images is not None and seen < len(self.dataset):
+            # the images past the first max_images are left out on purpose: said here, once
+            self._metric.expect_subset()
+            logger.info('sensitivity: scoring the first %d of the %d eval images '
+                        '(--eval_images %d)', seen, len(self.dataset), int(max_images))
         if max_images is not None and seen != int(max_images):
             # said, not silent: the file records num_images, the log says why it differs
             logger.warning('sensitivity: scoring %d eval images, not the %d asked for (%s)',

@@ -105,3 +105,20 @@ def test_an_image_count_it_cannot_meet_is_said(trainer, ppdet_log):
     assert ev.num_images == n
     said = [m for m in ppdet_log.messages if 'not the %d asked for' % (n + 50) in m]
     assert said and 'the eval set has no more' in said[0]
+
+
+def test_a_chosen_subset_is_said_once_not_warned_as_skipped_images(trainer, ppdet_log,
+                                                                    monkeypatch):
+    """Sensitivity scores the first --eval_images images on purpose; the metric warned
+    "evaluated 4 of N images ...; N-4 skipped ... the loader's warnings say why" in every
+    analysis (make demo too), as if images had been lost."""
+    from ppdet.metrics import metrics
+    from ppdet.slim.subset_eval import SubsetEvaluator
+    monkeypatch.setattr(metrics, '_SUBSET_WARNED', set())   # said once per process
+    total = len(trainer._loader('eval')[0])
+    assert total > 4
+    evaluator = SubsetEvaluator(trainer, max_images=4, cache_backbone=False, metric='AR100')
+    evaluator(trainer.model)
+    assert not [m for m in ppdet_log.messages if 'skipped' in m]
+    assert [m for m in ppdet_log.messages if 'scoring the first' in m] == [
+        'sensitivity: scoring the first 4 of the %d eval images (--eval_images 4)' % total]
