@@ -16,6 +16,7 @@ import json
 import os
 import random
 import time
+import warnings
 
 import numpy as np
 import paddle
@@ -639,6 +640,10 @@ class Trainer(object):
         if self.cfg.get('print_flops'):
             self.log_flops()
         every = int(self.cfg.get('eval_interval') or self.cfg.get('snapshot_epoch', 1))
+        # Paddle 2.6's BatchNorm warns this in every training forward (shown once a process:
+        # once per training stage of the pipeline); it says nothing about the run
+        warnings.filterwarnings('ignore', category=UserWarning,
+                                message='When training, we now always track global mean')
         callbacks.on_train_begin(status)
         try:
             for epoch_id in range(self.start_epoch, epochs):

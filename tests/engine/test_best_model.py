@@ -207,3 +207,12 @@ def test_the_weights_a_run_starts_from_in_its_own_folder_are_not_called_an_earli
     assert said == ['%s also holds 7 of an earlier run, which this run does not write: they '
                     'stay, and they are not this run\'s weights (this run\'s are latest and '
                     'model_final)' % t.save_dir], said
+
+
+def test_training_does_not_repeat_paddles_batch_norm_notice(tiny_config, tmp_path):
+    """Paddle 2.6's BatchNorm warns "When training, we now always track global mean and
+    variance." in every training forward: a line of noise per stage of `make demo`."""
+    import warnings
+    with warnings.catch_warnings(record=True) as seen:   # the filters in force, not reset
+        _train(tiny_config, ['save_dir=%s' % tmp_path, 'epoch=1'])
+    assert not [w for w in seen if 'always track global mean' in str(w.message)]
