@@ -113,7 +113,7 @@ def main():
                          'tools/pipeline.py takes no -r: each training goes on from its last '
                          'finished epoch by itself'):
         results = pipe.run()
-    print(report(results))
+    print(report(pipe.in_run_order(results)))
 
 
 def _config_action(parser):

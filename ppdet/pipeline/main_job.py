@@ -117,6 +117,7 @@ class Pipeline(object):
                                           else prune_seeds)
         self.only = set(stages) if stages else None  # run just these stage groups
         self._dry_names = None  # [(name, by_default)] while stage_names() walks run()
+        self._running = None    # the stage now running: recorded with each table row
         self.results_path = os.path.join(work_dir, 'results.json')
         self.results = Results(read_json(self.results_path)
                                if os.path.isfile(self.results_path) else {})
@@ -155,6 +156,18 @@ class Pipeline(object):
             return [n for n, by_default in self._dry_names if by_default or not by_default_only]
         finally:
             self._dry_names = None
+
+    def in_run_order(self, results):
+        """``results`` with its table ``rows`` in the order the stages run, whatever order
+        they finished in (stage groups run at once in separate processes append their rows
+        as they finish); rows without a recorded stage (an older results.json) keep theirs,
+        after the others."""
+        order = {n: i for i, n in enumerate(self.stage_names())}
+        rows = list(results.get('rows', []))
+        rank = {r: order.get((results.get(r) or {}).get('stage'), len(order)) for r in rows}
+        out = Results(results)
+        out['rows'] = sorted(rows, key=lambda r: rank[r])   # stable: ties keep their order
+        return out
 
     def stage_groups(self):
         """The stage groups of this job, in run order."""
@@ -293,10 +306,13 @@ class Pipeline(object):
             return
         logger.info('[%s] starting', name)
         tic = time.time()
+        self._running = name
         try:
             fn()
         except MissingResult as e:
             raise ValueError(self._missing_text(name, e.args[0])) from None
+        finally:
+            self._running = None
         self.record('time_%s_s' % name, round(time.time() - tic, 1))
         self.append('_done', name)
         logger.info('[%s] done in %.1f s', name, time.time() - tic)
@@ -354,6 +370,7 @@ class Pipeline(object):
         row.update(_values(res))
         if table_row:
             row['inference_dir'] = self.export(name, trainer)
+            row['stage'] = self._running
         row.update(extra or {})
         self.record(name, row)
         if table_row:
@@ -614,6 +631,7 @@ class Pipeline(object):
                                             for r in reports['first'][:5]]})
         row = self._deployed_ap(name, cfg)
         row.update(_deployed_as_scored(row))
+        row['stage'] = self._running
         self.record(name, row)
         self.append('rows', name)
 

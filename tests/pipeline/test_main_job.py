@@ -38,7 +38,8 @@ def test_pipeline_runs_every_stage_and_resumes(tiny_config, tmp_path):
               # the distillation stages need a teacher checkpoint, not a good one
               teacher_epochs=2,
               dataset_kwargs=dict(num_train=12, num_val=4, image_size=128))
-    res = Pipeline(tiny_config, **kw).run()
+    pipe = Pipeline(tiny_config, **kw)
+    res = pipe.run()
     # the sensitivities of this weak tiny model may not reach a preset's cut: the plan then
     # says so and has no row (r578's on an Intel Xeon, 2026-12-06: 14.6% of its 17.4%)
     unreachable = [p for p in PRUNE_PRESETS if 'error' in res['prune_plans'][p]['derived']]
@@ -52,6 +53,8 @@ def test_pipeline_runs_every_stage_and_resumes(tiny_config, tmp_path):
                  'r578_aware', 'teacher',
                  'student_alone', 'l2_distill', 'fine_grained_distill', 'r578_distill'])
     assert res['rows'] == expected
+    assert pipe.in_run_order(res)['rows'] == expected   # each row knows its stage
+    assert all(res[row]['stage'] in pipe.stage_names() for row in expected)
     for row in expected:
         assert os.path.isfile(os.path.join(res[row]['inference_dir'], 'model.pdmodel')), row
     assert res['r578']['GFLOPs'] < res['sensity']['GFLOPs'] < res['baseline']['GFLOPs']
@@ -289,3 +292,18 @@ def test_inputs_are_checked_before_any_stage(tmp_path, monkeypatch):
                      lite_config=lite).check_inputs()
     FacePipeline(work_dir=str(tmp_path / 'w'), dataset_dir=str(tmp_path / 'd')).check_inputs()
     assert not os.path.exists(str(tmp_path / 'w')) and not os.path.exists(str(tmp_path / 'd'))
+
+
+def test_the_report_lists_rows_in_run_order_whatever_order_they_finished_in(tmp_path):
+    """`make demo` with its distill group in a second process printed the teacher and the
+    distilled rows between the pruned and the int8 ones (the order they finished in)."""
+    pipe = Pipeline('unused.yml', work_dir=str(tmp_path))
+    names = pipe.stage_names()
+    stages = {'baseline': 'train', 'r578': 'prune_r578', 'post_abs_max': 'quant:post_abs_max',
+              'l2_distill': 'distill:l2', 'older': None}
+    assert all(s in names for s in stages.values() if s)
+    finished = ['baseline', 'l2_distill', 'older', 'post_abs_max', 'r578']
+    results = {'rows': finished, **{r: {'AP': 0.1, 'stage': s} for r, s in stages.items()}}
+    ordered = pipe.in_run_order(results)
+    assert ordered['rows'] == ['baseline', 'r578', 'post_abs_max', 'l2_distill', 'older']
+    assert results['rows'] == finished                   # the results themselves unchanged
