@@ -548,8 +548,8 @@ def time_nms(decoded_npz, settings, rounds=20, pre_nms_top_k=None, threads=1):
     (:mod:`ppdet.deploy.onednn_reduce`).  ``pre_nms_top_k`` overrides the bound (0: off).
     -> (median_ms, pairs above threshold)."""
     import tempfile
-    from paddle import inference
     from ppdet.deploy.onednn_group_norm import program_for_onednn
+    from ppdet.deploy.pass_log import create_quietly
     from ppdet.deploy.predictors import paddle_cpu_config, run_paddle
     from ppdet.modeling.post_process import MultiClassNMS
     kw = dict(settings)
@@ -563,8 +563,7 @@ def time_nms(decoded_npz, settings, rounds=20, pre_nms_top_k=None, threads=1):
         model_file = _save_nms_program(MultiClassNMS(**kw), [f.shape for f in feeds], tmp)
         # the bound's best-class maximum as PaddlePredictor runs it (the copy lies in tmp2)
         model_file, tmp2, _ = program_for_onednn(model_file, group_norm=False)
-        predictor = inference.create_predictor(paddle_cpu_config(model_file,
-                                                                 cpu_threads=threads))
+        predictor = create_quietly(paddle_cpu_config(model_file, cpu_threads=threads))
         if tmp2:
             shutil.rmtree(tmp2, ignore_errors=True)
     run_paddle(predictor, dict(zip(predictor.get_input_names(), feeds)))   # feeds them once

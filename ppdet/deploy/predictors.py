@@ -22,6 +22,7 @@ from .infer_cfg import (INPUT_NAMES, MODEL_FILE, REEXPORT, check_model, load_inf
                         model_files, output_names, program_desc)
 from .memory import peak_rss_mb
 from .onednn_matmul import guard_matmul_add_fusion
+from .pass_log import create_quietly
 
 __all__ = ['RUN_MODES', 'BackendUnavailable', 'Predictor', 'create_predictor',
            'paddle_cpu_config', 'require_bf16', 'run_paddle', 'PaddlePredictor',
@@ -148,7 +149,7 @@ class PaddlePredictor(Predictor):
             config = paddle_cpu_config(model_file, params_file, self.cpu_threads, enable_mkldnn,
                                        enable_mkldnn_int8, self.bf16)
         self.config = config
-        self.predictor = inference.create_predictor(config)
+        self.predictor = create_quietly(config)
         self.input_names = list(self.predictor.get_input_names())
         self._outputs = list(self.predictor.get_output_names())
 

@@ -386,12 +386,12 @@ def _paddle_outputs(model_dir, feeds, int8):
     """The deployment's outputs: Paddle Inference with the config every model here runs with
     (:func:`ppdet.deploy.predictors.paddle_cpu_config`: its int8 pass list fuses an add with
     its activation, which is what lets a residual add run int8)."""
-    from paddle import inference
+    from ppdet.deploy.pass_log import create_quietly
     from ppdet.deploy.predictors import paddle_cpu_config, run_paddle
     config = paddle_cpu_config(os.path.join(model_dir, 'model.pdmodel'),
                                os.path.join(model_dir, 'model.pdiparams'),
                                enable_mkldnn_int8=int8)
-    pred = inference.create_predictor(config)
+    pred = create_quietly(config)
     return run_paddle(pred, {n: np.ascontiguousarray(feeds[n], 'float32')
                              for n in pred.get_input_names()})
 
