@@ -465,10 +465,9 @@ class Trainer(object):
         if not os.path.isdir(self.save_dir):
             return []
         names = {os.path.basename(p) for p in written}
-        if self.loaded_weights:
-            start = os.path.abspath(weights_file(self.loaded_weights))
-            if os.path.dirname(start) == os.path.abspath(self.save_dir):
-                names.add(os.path.basename(start)[:-len('.pdparams')])
+        start = self._start_name_in_save_dir()
+        if start:
+            names.add(start)
         found = [f[:-len('.pdparams')] for f in os.listdir(self.save_dir)
                  if f.endswith('.pdparams') and not f.startswith('.')]
         return sorted((n for n in found if n not in names),
@@ -479,17 +478,25 @@ class Trainer(object):
         ``<save_dir>/<config name>`` whatever the script, so ``prune.py -c C -o
         pretrain_weights=output/C/model_final`` (or distill / QAT from it) replaced the
         baseline with its pruned copy without a word.  Resuming (``-r``) writes on purpose."""
-        if not self.loaded_weights or self.resumed_from:
+        if self.resumed_from:
             return
-        start = os.path.abspath(weights_file(self.loaded_weights))
-        stem = os.path.basename(start)[:-len('.pdparams')]
-        if os.path.dirname(start) == os.path.abspath(self.save_dir) and (
-                stem in ('model_final', 'latest', 'best_model') or stem.isdigit()):
+        stem = self._start_name_in_save_dir()
+        if stem and (stem in ('model_final', 'latest', 'best_model') or stem.isdigit()):
             raise ValueError(
                 'this run saves its checkpoints in %s, where the weights it starts from (%s) '
                 'are: they would be overwritten; give another -o save_dir=DIR (the checkpoints '
                 'go to DIR/%s)' % (self.save_dir, self.loaded_weights,
                                    os.path.basename(self.save_dir)))
+
+    def _start_name_in_save_dir(self):
+        """The checkpoint name (``model_final``, ``pruned_no_finetune``) of the weights this
+        run loaded when they lie in its own ``save_dir``, else None."""
+        if not self.loaded_weights:
+            return None
+        start = os.path.abspath(weights_file(self.loaded_weights))
+        if os.path.dirname(start) != os.path.abspath(self.save_dir):
+            return None
+        return os.path.basename(start)[:-len('.pdparams')]
 
     def meta(self, epoch=None):
         from ppdet.core.workspace import model_overrides
