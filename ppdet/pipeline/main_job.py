@@ -370,14 +370,20 @@ class Pipeline(object):
         row.update(_values(res))
         if table_row:
             row['inference_dir'] = self.export(name, trainer)
-            row['stage'] = self._running
         row.update(extra or {})
-        self.record(name, row)
-        if table_row:
-            self.append('rows', name)
+        self._record_row(name, row, table_row)
         logger.info('%s: %s GFLOPs %.4f size %.2f MB', name, _values_text(res), row['GFLOPs'],
                     row['size_MB'])
         return row
+
+    def _record_row(self, name, row, table_row=True):
+        """Record ``row`` under ``name``; a table row also gets the stage that made it (the
+        report's order, :meth:`in_run_order`) and is listed in ``results['rows']``."""
+        if table_row:
+            row['stage'] = self._running
+        self.record(name, row)
+        if table_row:
+            self.append('rows', name)
 
     def export(self, name, trainer):
         """Export ``trainer``'s model (NMS inside) to work_dir/inference/name."""
@@ -631,9 +637,7 @@ class Pipeline(object):
                                             for r in reports['first'][:5]]})
         row = self._deployed_ap(name, cfg)
         row.update(_deployed_as_scored(row))
-        row['stage'] = self._running
-        self.record(name, row)
-        self.append('rows', name)
+        self._record_row(name, row)
 
     def finetuned(self, source='baseline', config=None, lr=QAT_LR):
         """The fp32 twin of ``aware``: ``source`` fine-tuned on the QAT schedule and LR
