@@ -11,7 +11,9 @@ today; a family of its own (``custom_imports``) may.  :func:`guard_matmul_add_fu
 deletes the pass from a oneDNN config when the program has one, and leaves every other
 program's passes as they are.
 """
-from ppdet.utils.static_graph import op_producers, read_program, static_mode
+import paddle
+
+from ppdet.utils.static_graph import op_producers, static_mode
 
 __all__ = ['FUSE_PASS', 'misaligned_matmul_adds', 'guard_matmul_add_fusion']
 
@@ -46,10 +48,12 @@ def guard_matmul_add_fusion(config, model_file):
     """Delete :data:`FUSE_PASS` from ``config`` (a oneDNN Paddle Inference config) when the
     program in ``model_file`` has an add it would fuse wrongly; -> how many such adds."""
     with open(model_file, 'rb') as f:
-        if b'matmul' not in f.read():
-            return 0
+        data = f.read()
+    if b'matmul' not in data:
+        return 0
     with static_mode():
-        hits = misaligned_matmul_adds(read_program(model_file).global_block())
+        program = paddle.static.Program.parse_from_string(data)
+        hits = misaligned_matmul_adds(program.global_block())
     if hits:
         config.delete_pass(FUSE_PASS)
     return len(hits)
